@@ -1,0 +1,35 @@
+# Two commands do all set-up: `make serve` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: serve test lint bench-serve clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -U pip
+
+# requirements.lock pins every package so CI installs the versions tested here;
+# constraints.txt keeps torch on the local CPU build if anything asks for it.
+$(STAMP): $(BIN)/python pyproject.toml requirements.lock constraints.txt
+	$(BIN)/pip install -q -c constraints.txt -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e '.[test]'
+	touch $(STAMP)
+
+serve: $(STAMP)
+	$(BIN)/shopfloor serve
+
+test: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+bench-serve: $(STAMP)
+	$(BIN)/python bench/serve_tabular.py
+
+clean:
+	rm -rf $(VENV) .shopfloor

@@ -1,0 +1,55 @@
+"""``create_app(settings)``: routers, middleware, lifespan and the problem+json handler."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from shopfloor import __version__
+from shopfloor.api import problems
+from shopfloor.api.middleware import MetricsAndLimits
+from shopfloor.api.routes import datasets, jobs, keys, models, predict, system
+from shopfloor.platform import Platform
+from shopfloor.settings import Settings, get_settings
+
+MAX_JSON_BYTES = 10 * 1024 * 1024
+
+DESCRIPTION = """Self-hosted model-as-a-service for manufacturing.
+
+Every route except `GET /healthz` needs `Authorization: Bearer <API key>`.
+Errors are RFC 9457 `application/problem+json` documents that say what was wrong and where.
+"""
+
+
+def create_app(settings: Settings | None = None, platform: Platform | None = None) -> FastAPI:
+    """Build the API. The registry must already be migrated (``shopfloor.bootstrap.prepare``)."""
+    settings = settings or get_settings()
+    owned = platform is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if app.state.platform is None:
+            app.state.platform = Platform.from_settings(settings)
+        yield
+        if owned:
+            app.state.platform.close()
+
+    app = FastAPI(title="Shopfloor", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+                  responses={401: {"description": "Missing or invalid API key"},
+                             403: {"description": "The key's role may not do this"},
+                             422: {"description": "Invalid input (problem+json with per-field errors)"}})
+    app.state.platform = platform
+    app.state.settings = settings
+    problems.install(app)
+    for module in (system, datasets, jobs, models, predict, keys):
+        app.include_router(module.router)
+    app.add_middleware(MetricsAndLimits, max_json_bytes=MAX_JSON_BYTES,
+                       max_upload_bytes=settings.max_upload_bytes)
+    return app
+
+
+def app_factory() -> FastAPI:
+    """Entry point for uvicorn worker processes (``--factory``)."""
+    return create_app(get_settings())

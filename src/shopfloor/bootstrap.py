@@ -1,0 +1,42 @@
+"""First start and local administration: migrate the registry, create the default tenant and keys."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from shopfloor.platform import Platform
+from shopfloor.registry.migrate import upgrade
+from shopfloor.security.keys import issue_key
+from shopfloor.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TENANT = "default"
+
+
+def prepare(settings: Settings) -> Platform:
+    """Migrate the registry to the newest schema and return a platform for it."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url)
+    platform = Platform.from_settings(settings)
+    platform.store.ensure_tenant(DEFAULT_TENANT)
+    return platform
+
+
+def first_admin_key(platform: Platform) -> str | None:
+    """On a registry with no keys at all, create the first admin key and return its secret (else None)."""
+    if platform.store.count_keys() > 0:
+        return None
+    return issue_key(platform.store, platform.secret, tenant=DEFAULT_TENANT, role="admin", name="first admin").secret
+
+
+def create_key(settings: Settings, *, role: str, tenant: str = DEFAULT_TENANT, name: str | None = None) -> dict[str, Any]:
+    """Create an API key locally, against the registry under ``settings.home`` (no server needed)."""
+    platform = prepare(settings)
+    try:
+        platform.store.ensure_tenant(tenant)
+        new = issue_key(platform.store, platform.secret, tenant=tenant, role=role, name=name)
+        return {"id": new.key.id, "tenant": tenant, "role": role, "secret": new.secret}
+    finally:
+        platform.close()

@@ -1,0 +1,218 @@
+"""The ``shopfloor`` command: serve the API, and drive it through the SDK.
+
+Every command but ``serve`` and ``keys create`` talks to SHOPFLOOR_URL with SHOPFLOOR_API_KEY.
+Errors the server reports are shown (title, detail, where) in one place, :class:`_Group`, with
+exit code 1 and no traceback. Heavy imports (httpx, pandas, the server) load inside commands so
+that ``shopfloor --help`` stays fast.
+"""
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import typer.core
+from rich.markup import escape
+
+from shopfloor import __version__
+from shopfloor import cli_common as common
+from shopfloor import cli_render as render
+from shopfloor.cli_resources import datasets_app, jobs_app, keys_app, models_app
+from shopfloor.errors import ShopfloorError
+
+
+class _Group(typer.core.TyperGroup):
+    """The root group: turns every ShopfloorError raised by a command into a red message and exit 1."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ShopfloorError as exc:
+            common.print_error(exc)
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="shopfloor",
+    help="Shopfloor: train, explain, deploy and serve models for manufacturing, offline.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals would include the API key
+)
+app.add_typer(keys_app, name="keys")
+app.add_typer(datasets_app, name="datasets")
+app.add_typer(jobs_app, name="jobs")
+app.add_typer(models_app, name="models")
+
+FileArg = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, metavar="FILE")]
+VersionOpt = Annotated[str | None, typer.Option(help="Model version number or alias; default: latest.")]
+
+
+class Method(StrEnum):
+    shap = "shap"
+    lime = "lime"
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"shopfloor {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Shopfloor: train, explain, deploy and serve models for manufacturing, offline.
+
+    Client commands use SHOPFLOOR_URL (default http://127.0.0.1:8000) and SHOPFLOOR_API_KEY.
+    """
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (SHOPFLOOR_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (SHOPFLOOR_PORT).", min=1, max=65535)] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="API worker processes (SHOPFLOOR_WORKERS).", min=1)
+    ] = None,
+) -> None:
+    """Run the API server with the SHOPFLOOR_* settings, overridden by the options given."""
+    settings = common.load_settings(host=host, port=port, workers=workers)
+    try:
+        from shopfloor.server import serve as run_server
+    except ModuleNotFoundError as exc:
+        if exc.name != "shopfloor.server":
+            raise
+        raise ShopfloorError("this installation has no API server (shopfloor.server is missing)") from None
+
+    run_server(settings)
+
+
+def _split(values: list[str] | None) -> list[str]:
+    # --exclude a --exclude b,c  ->  [a, b, c]
+    return [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
+
+
+@app.command()
+def train(
+    dataset: Annotated[str, typer.Option("--dataset", help="Dataset id (see `shopfloor datasets list`).")],
+    target: Annotated[str, typer.Option(help="Column to predict.")],
+    name: Annotated[str, typer.Option("--name", help="Model name; a new version is registered under it.")],
+    exclude: Annotated[
+        list[str] | None, typer.Option(help="Columns to leave out; repeat it or separate with commas.")
+    ] = None,
+    task: Annotated[str, typer.Option(help="tabular_classification or tabular_regression.")] = (
+        "tabular_classification"
+    ),
+    metric: Annotated[str | None, typer.Option(help="Metric that picks the best candidate.")] = None,
+    time_budget: Annotated[
+        float | None, typer.Option("--time-budget", help="Seconds to search.", min=0)
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    watch: Annotated[bool, typer.Option("--watch/--no-watch", help="Follow the job until it ends.")] = True,
+) -> None:
+    """Train a model on a dataset: prints the job id, then follows it (exit 1 if it fails)."""
+    with common.make_client() as client:
+        job = client.train(
+            dataset,
+            target,
+            name,
+            task=task,
+            exclude=_split(exclude),
+            metric=metric,
+            time_budget_s=time_budget,
+            seed=seed,
+        )
+        typer.echo(job["id"])
+        if not watch:
+            return
+        job = common.watch_job(client, job["id"])
+    result = job.get("result") or {}
+    if result:
+        common.out.print(render.key_values("Result", common.flatten(result)))
+
+
+@app.command()
+def predict(
+    name: str,
+    file: FileArg,
+    version: VersionOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON response.")] = False,
+) -> None:
+    """Score the records in FILE (CSV, Parquet, JSON list or {"records": [...]}) with model NAME."""
+    records = common.read_records(file)
+    with common.make_client() as client:
+        resp = client.predict(name, records, version=common.parse_version(version))
+    if as_json:
+        typer.echo(json.dumps(resp, indent=2))
+        return
+    common.out.print(render.predictions(resp))
+    for warning in resp.get("warnings") or []:
+        common.err.print(f"[yellow]warning: {escape(str(warning))}[/]")
+
+
+@app.command()
+def explain(
+    name: str,
+    file: FileArg,
+    method: Annotated[Method, typer.Option(help="Explanation method.")] = Method.shap,
+    version: VersionOpt = None,
+    top: Annotated[int, typer.Option(help="Contributions shown per record.", min=1)] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON response.")] = False,
+) -> None:
+    """Explain the predictions for the records in FILE: top feature contributions per record."""
+    records = common.read_records(file)
+    with common.make_client() as client:
+        resp = client.explain(name, records, method=method.value, version=common.parse_version(version))
+    if as_json:
+        typer.echo(json.dumps(resp, indent=2))
+        return
+    common.out.print(render.explanations(resp, top))
+
+
+@app.command()
+def rules(
+    name: str,
+    version: VersionOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON response.")] = False,
+) -> None:
+    """Show the model's surrogate decision rules with support and precision, and their fidelity."""
+    with common.make_client() as client:
+        resp = client.rules(name, version=common.parse_version(version))
+    if as_json:
+        typer.echo(json.dumps(resp, indent=2))
+        return
+    common.out.print(render.rules(resp))
+
+
+@app.command()
+def batch(
+    name: str,
+    file: FileArg,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", dir_okay=False, help="Default: FILE stem + .scored.csv.")
+    ] = None,
+    version: VersionOpt = None,
+) -> None:
+    """Score a whole file as a job, follow it, and download the scored CSV."""
+    dest = output or file.with_name(f"{file.stem}.scored.csv")
+    with common.make_client() as client:
+        job = client.batch(name, file, version=common.parse_version(version))
+        typer.echo(job["id"])
+        common.watch_job(client, job["id"])
+        client.job_result(job["id"], dest=dest)
+    common.err.print(f"[green]wrote {escape(str(dest))}[/]")
+
+
+def main() -> None:
+    """Console-script entry point (``shopfloor = shopfloor.cli:main``)."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

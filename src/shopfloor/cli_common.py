@@ -1,0 +1,210 @@
+"""What every CLI command shares: the consoles, the client factory, error display, job watching.
+
+Kept free of heavy imports (httpx, pandas, the server) so that ``shopfloor --help`` stays fast;
+those load inside the functions that need them.
+"""
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from shopfloor.errors import InvalidInput, ShopfloorError
+
+if TYPE_CHECKING:
+    from shopfloor.client import Client
+    from shopfloor.settings import Settings
+
+# Data goes to stdout, everything meant for a person (progress, notes, errors) to stderr,
+# so that `KEY=$(shopfloor keys create ...)` and `shopfloor jobs result ID > out.csv` work.
+out = Console(soft_wrap=False)
+err = Console(stderr=True)
+
+
+def make_client() -> "Client":
+    """The SDK client for SHOPFLOOR_URL / SHOPFLOOR_API_KEY (tests replace this function)."""
+    from shopfloor.client import Client
+
+    return Client()
+
+
+def load_settings(**overrides: Any) -> "Settings":
+    """Server-side settings from SHOPFLOOR_*, with the given non-None overrides applied."""
+    from pydantic import ValidationError
+
+    from shopfloor.settings import Settings
+
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        raise InvalidInput(
+            "invalid Shopfloor settings",
+            errors=[{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()],
+        ) from None
+
+
+def print_error(exc: ShopfloorError) -> None:
+    """Show a problem the way the API reports it: title, detail, then where (loc: msg)."""
+    title = str(exc.extra.get("title") or exc.title)
+    status = f" (HTTP {exc.status})" if exc.extra.get("type") else ""
+    err.print(f"[bold red]Error: {escape(title)}{status}[/]")
+    if exc.detail and exc.detail != title:
+        err.print(f"[red]{escape(exc.detail)}[/]")
+    for item in exc.errors:
+        loc = item.get("loc")
+        where = ".".join(str(p) for p in loc) if isinstance(loc, list | tuple) else str(loc or "")
+        msg = str(item.get("msg", ""))
+        err.print(f"[red]  - {escape(where)}: {escape(msg)}[/]" if where else f"[red]  - {escape(msg)}[/]")
+
+
+# -- formatting ---------------------------------------------------------------------------------
+
+
+def fmt(value: Any, limit: int = 80) -> str:
+    """A compact, human string for any JSON value."""
+    if value is None:
+        text = "-"
+    elif isinstance(value, bool):
+        text = "yes" if value else "no"
+    elif isinstance(value, float):
+        text = f"{value:.4g}"
+    elif isinstance(value, dict):
+        text = ", ".join(f"{k}: {fmt(v, limit)}" for k, v in value.items())
+    elif isinstance(value, list | tuple):
+        text = ", ".join(fmt(v, limit) for v in value)
+    else:
+        text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def fmt_time(value: Any) -> str:
+    """ISO 8601 from the API -> 'YYYY-MM-DD HH:MM:SS'."""
+    return str(value)[:19].replace("T", " ") if value else "-"
+
+
+def flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """Nested dicts -> (dotted.key, scalar) rows, for metric and stability tables."""
+    if not isinstance(data, dict):
+        return [(prefix, data)] if prefix else []
+    rows: list[tuple[str, Any]] = []
+    for key, value in data.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict) and value:
+            rows.extend(flatten(value, name))
+        else:
+            rows.append((name, value))
+    return rows
+
+
+def parse_version(value: str | None) -> int | str | None:
+    """``--version 3`` -> 3; anything else (an alias such as ``production``) is passed as given."""
+    if value is None:
+        return None
+    return int(value) if value.isdigit() else value
+
+
+# -- input files --------------------------------------------------------------------------------
+
+
+def read_records(path: Path) -> Any:
+    """Records from CSV (utf-8-sig), Parquet, JSON (a list or {"records": [...]}) or JSON lines.
+
+    Returns a DataFrame for tabular files and a list of dicts for JSON; the SDK accepts both.
+    """
+    suffix = path.suffix.lower()
+    if suffix in {".json", ".jsonl", ".ndjson"}:
+        text = path.read_text(encoding="utf-8-sig")
+        try:
+            if suffix == ".json":
+                data = json.loads(text)
+            else:
+                data = [json.loads(line) for line in text.splitlines() if line.strip()]
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(
+                f"{path.name} is not valid JSON: {exc.msg}",
+                errors=[{"loc": [path.name, f"line {exc.lineno}"], "msg": exc.msg}],
+            ) from None
+        if isinstance(data, dict) and isinstance(data.get("records"), list):
+            data = data["records"]
+        if not isinstance(data, list):
+            raise InvalidInput(f'{path.name} must hold a list of records or {{"records": [...]}}')
+        return data
+
+    import pandas as pd
+
+    if suffix == ".parquet":
+        return pd.read_parquet(path)
+    try:
+        return pd.read_csv(path, encoding="utf-8-sig")
+    except (ValueError, UnicodeDecodeError) as exc:  # pandas' ParserError and EmptyDataError are ValueErrors
+        raise InvalidInput(f"cannot read {path.name} as CSV: {exc}") from None
+
+
+# -- jobs ---------------------------------------------------------------------------------------
+
+
+def _percent(progress: Any) -> float:
+    # The API reports progress as a fraction in [0, 1]; tolerate a percentage too.
+    try:
+        value = float(progress or 0.0)
+    except (TypeError, ValueError):
+        return 0.0
+    return max(0.0, min(100.0, value * 100.0 if value <= 1.0 else value))
+
+
+def watch_job(client: "Client", job_id: str, poll: float = 0.5) -> dict[str, Any]:
+    """Show a progress bar (stage, percent, elapsed) until the job is terminal.
+
+    Returns the succeeded job; prints the error and exits 1 for failed or cancelled jobs,
+    and exits 130 on Ctrl-C (the job keeps running on the server).
+    """
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        SpinnerColumn,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from shopfloor.client import JobFailed
+    from shopfloor.errors import JobCancelled
+
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err) as bar:
+        task = bar.add_task("queued", total=100.0)
+
+        def update(job: dict[str, Any]) -> None:
+            status = job.get("status")
+            done = 100.0 if status == "succeeded" else _percent(job.get("progress"))
+            stage = job.get("stage") or status or ""
+            bar.update(task, completed=done, description=escape(str(stage)))
+
+        try:
+            job = client.wait(job_id, poll=poll, on_progress=update)
+        except (JobFailed, JobCancelled) as exc:
+            job = dict(exc.extra.get("job") or {})
+        except KeyboardInterrupt:
+            bar.stop()
+            err.print(
+                f"[yellow]stopped watching; job {escape(job_id)} keeps running "
+                f"(`shopfloor jobs cancel {escape(job_id)}` stops it)[/]"
+            )
+            raise typer.Exit(130) from None
+
+    status = job.get("status")
+    if status != "succeeded":
+        reason = job.get("error") or job.get("message") or "no reason given"
+        err.print(f"[bold red]Job {escape(job_id)} {escape(str(status))}:[/] [red]{escape(str(reason))}[/]")
+        raise typer.Exit(1)
+    err.print(f"[green]Job {escape(job_id)} succeeded[/]")
+    return job

@@ -1,0 +1,249 @@
+"""Rich renderings of API responses for the CLI: pure functions from JSON dicts to tables.
+
+The response shapes follow ``shopfloor.schemas``; the free-form parts (stats, metrics,
+candidates, explanations, rules) are shown generically so new keys appear without a CLI change.
+"""
+
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from shopfloor.cli_common import flatten, fmt, fmt_time
+
+BAR_WIDTH = 16
+
+
+def key_values(title: str, rows: list[tuple[str, Any]]) -> Table:
+    table = Table(title=title, show_header=False, title_justify="left", box=None, padding=(0, 2, 0, 0))
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    for key, value in rows:
+        table.add_row(escape(key), escape(value if isinstance(value, str) else fmt(value, 200)))
+    return table
+
+
+def records_table(title: str, records: list[dict[str, Any]], columns: list[str] | None = None) -> Table:
+    """Rows of dicts as a table; the columns are the ordered union of their keys unless given."""
+    if columns is None:
+        columns = list(dict.fromkeys(k for r in records for k in r))
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(escape(column), overflow="fold")
+    for record in records:
+        table.add_row(*(escape(fmt(record.get(c), 60)) for c in columns))
+    return table
+
+
+# -- datasets -----------------------------------------------------------------------------------
+
+
+def stats_summary(stats: dict[str, Any]) -> str:
+    preferred = ("mean", "std", "min", "max", "unique", "top")
+    keys = [k for k in preferred if k in stats] or list(stats)[:5]
+    return "  ".join(f"{k}={fmt(stats[k], 40)}" for k in keys)
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"
+
+
+def dataset(ds: dict[str, Any]) -> RenderableType:
+    header = key_values(
+        f"Dataset {ds.get('id')}",
+        [
+            ("name", f"{ds.get('name')} (version {ds.get('version')})"),
+            ("rows", ds.get("rows")),
+            ("format", ds.get("format")),
+            ("size", _size(ds.get("size_bytes") or 0)),
+            ("sha256", str(ds.get("sha256", ""))[:16]),
+            ("created", fmt_time(ds.get("created_at"))),
+        ],
+    )
+    columns = Table(title="Columns", title_justify="left")
+    for name, kw in (("name", {}), ("type", {}), ("missing", {"justify": "right"}), ("stats", {})):
+        columns.add_column(name, overflow="fold", **kw)  # type: ignore[arg-type]
+    for col in ds.get("columns") or []:
+        columns.add_row(
+            escape(str(col.get("name"))),
+            escape(str(col.get("type"))),
+            str(col.get("missing", 0)),
+            escape(stats_summary(col.get("stats") or {})),
+        )
+    return Group(header, Text(), columns)
+
+
+# -- models -------------------------------------------------------------------------------------
+
+
+def model_version(v: dict[str, Any]) -> RenderableType:
+    lineage = v.get("lineage") or {}
+    header = key_values(
+        f"Model {v.get('model')} version {v.get('version')}",
+        [
+            ("task", v.get("task")),
+            ("status", v.get("status")),
+            ("aliases", ", ".join(v.get("aliases") or []) or "-"),
+            ("chosen", v.get("chosen")),
+            ("created", fmt_time(v.get("created_at"))),
+            ("job", v.get("job_id")),
+            *[(f"lineage.{k}", val) for k, val in flatten(lineage)],
+        ],
+    )
+    parts: list[RenderableType] = [header]
+    metrics = flatten(v.get("metrics") or {})
+    if metrics:
+        table = Table(title="Metrics", title_justify="left")
+        table.add_column("metric")
+        table.add_column("value", justify="right")
+        for name, value in metrics:
+            table.add_row(escape(name), escape(fmt(value)))
+        parts += [Text(), table]
+    candidates = v.get("candidates") or []
+    if candidates:
+        chosen = v.get("chosen")
+        rows = [
+            {
+                "": "*" if chosen and chosen in (c.get("name"), c.get("estimator"), c.get("family")) else "",
+                **c,
+            }
+            for c in candidates
+        ]
+        parts += [Text(), records_table("Candidates (* = chosen)", rows)]
+    stability = flatten(v.get("stability") or {})
+    stability = [(k, val) for k, val in stability if not k.startswith("warnings")]
+    if stability:
+        parts += [Text(), key_values("Stability", stability)]
+    warnings = _warnings(v)
+    if warnings:
+        parts += [Text(), Text("Warnings", style="bold yellow")]
+        parts += [Text(f"  - {w}", style="yellow") for w in warnings]
+    return Group(*parts)
+
+
+def _warnings(v: dict[str, Any]) -> list[str]:
+    found: list[str] = []
+    for source in (v, v.get("report") or {}, v.get("stability") or {}, v.get("metrics") or {}):
+        items = source.get("warnings") if isinstance(source, dict) else None
+        if isinstance(items, list):
+            found += [fmt(w, 300) for w in items if fmt(w, 300) not in found]
+    return found
+
+
+def models(items: list[dict[str, Any]]) -> Table:
+    table = Table(title="Models", title_justify="left")
+    for column in ("name", "task", "latest", "aliases", "created"):
+        table.add_column(column)
+    for m in items:
+        aliases = ", ".join(f"{a}→v{n}" for a, n in (m.get("aliases") or {}).items())
+        table.add_row(
+            escape(str(m.get("name"))),
+            escape(str(m.get("task"))),
+            str(m.get("latest_version")),
+            escape(aliases or "-"),
+            fmt_time(m.get("created_at")),
+        )
+    return table
+
+
+# -- serving ------------------------------------------------------------------------------------
+
+
+def predictions(resp: dict[str, Any]) -> Table:
+    rows = [{"#": i, **p} for i, p in enumerate(resp.get("predictions") or [])]
+    return records_table(f"{resp.get('model')} v{resp.get('version')}: predictions", rows)
+
+
+_CONTRIBUTION_KEYS = ("contribution", "shap_value", "weight", "attribution", "effect", "importance")
+
+
+def contributions(explanation: dict[str, Any]) -> list[tuple[str, Any, float]]:
+    """(feature, feature value or None, signed contribution) from one explanation, largest first."""
+    raw = next(
+        (explanation[k] for k in ("contributions", "features", "attributions") if k in explanation), None
+    )
+    found: list[tuple[str, Any, float]] = []
+    if isinstance(raw, dict):
+        found = [(str(k), None, float(c)) for k, c in raw.items() if isinstance(c, int | float)]
+    elif isinstance(raw, list):
+        for item in raw:
+            if not isinstance(item, dict):
+                continue
+            name = item.get("feature", item.get("name"))
+            weight = next((item[k] for k in _CONTRIBUTION_KEYS if isinstance(item.get(k), int | float)), None)
+            if name is not None and weight is not None:
+                found.append((str(name), item.get("value", item.get("feature_value")), float(weight)))
+    return sorted(found, key=lambda f: abs(f[2]), reverse=True)
+
+
+def signed_bar(value: float, scale: float, width: int = BAR_WIDTH) -> Text:
+    """A bar centred on an axis: red to the left for negative, green to the right for positive."""
+    n = round(abs(value) / scale * width) if scale > 0 else 0
+    bar = Text()
+    if value < 0:
+        bar.append(" " * (width - n)).append("█" * n, style="red").append("│").append(" " * width)
+    else:
+        bar.append(" " * width).append("│").append("█" * n, style="green").append(" " * (width - n))
+    return bar
+
+
+def explanations(resp: dict[str, Any], top: int) -> RenderableType:
+    parts: list[RenderableType] = []
+    for i, expl in enumerate(resp.get("explanations") or []):
+        found = contributions(expl)[:top]
+        scale = max((abs(c) for _, _, c in found), default=0.0)
+        extras = "  ".join(
+            f"{k}={fmt(v, 40)}" for k, v in expl.items() if not isinstance(v, dict | list) and v is not None
+        )
+        table = Table(title=escape(f"record {i}  {extras}".rstrip()), title_justify="left")
+        table.add_column("feature")
+        table.add_column("value", justify="right")
+        table.add_column("contribution", justify="right")
+        table.add_column("", no_wrap=True)
+        for name, value, weight in found:
+            table.add_row(escape(name), escape(fmt(value, 30)), f"{weight:+.4g}", signed_bar(weight, scale))
+        if not found:
+            table.add_row("(no contributions in the response)", "", "", "")
+        parts += [table, Text()]
+    return Group(*parts)
+
+
+_RULE_TEXT_KEYS = ("rule", "condition", "conditions", "if", "antecedent")
+_RULE_THEN_KEYS = ("prediction", "then", "class", "outcome", "value", "consequent")
+
+
+def rules(resp: dict[str, Any]) -> RenderableType:
+    items = [r for r in resp.get("rules") or [] if isinstance(r, dict)]
+    keys = list(dict.fromkeys(k for r in items for k in r))
+    if_key = next((k for k in _RULE_TEXT_KEYS if k in keys), None)
+    then_key = next((k for k in _RULE_THEN_KEYS if k in keys), None)
+    shown = [k for k in (if_key, then_key, "support", "precision") if k in keys]
+    extra = [k for k in keys if k not in shown]
+    table = Table(title=f"{resp.get('model')} v{resp.get('version')}: rules", title_justify="left")
+    table.add_column("#", justify="right")
+    for k in shown + extra:
+        numeric = k in ("support", "precision") or all(isinstance(r.get(k), int | float) for r in items)
+        table.add_column(
+            "rule" if k == if_key else k, justify="right" if numeric else "left", overflow="fold"
+        )
+    for i, r in enumerate(items, 1):
+        cells = []
+        for k in shown + extra:
+            value = r.get(k)
+            if k == if_key and isinstance(value, list):
+                cells.append(escape(" AND ".join(map(str, value))))
+            else:
+                cells.append(escape(fmt(value, 200)))
+        table.add_row(str(i), *cells)
+    depth = resp.get("depth")
+    summary = Text(
+        f"fidelity {fmt(resp.get('fidelity'))}" + (f", depth {depth}" if depth is not None else "")
+    )
+    summary.stylize("bold")
+    return Group(table, summary)

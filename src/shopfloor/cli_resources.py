@@ -1,0 +1,258 @@
+"""CLI command groups, one per API resource: keys, datasets, jobs, models."""
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from shopfloor import cli_common as common
+from shopfloor import cli_render as render
+
+keys_app = typer.Typer(
+    help="API keys: create (locally, no server needed), list, revoke.", no_args_is_help=True
+)
+datasets_app = typer.Typer(help="Upload and inspect datasets.", no_args_is_help=True)
+jobs_app = typer.Typer(help="Follow, inspect and cancel jobs; download their results.", no_args_is_help=True)
+models_app = typer.Typer(help="Registered models, their versions and aliases.", no_args_is_help=True)
+
+
+class Role(StrEnum):
+    admin = "admin"
+    builder = "builder"
+    consumer = "consumer"
+
+
+# -- keys ---------------------------------------------------------------------------------------
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[Role, typer.Option(help="What the key may do.")],
+    tenant: Annotated[str, typer.Option(help="Tenant the key belongs to (local creation only).")] = "default",
+    name: Annotated[str | None, typer.Option(help="A label to recognise the key by.")] = None,
+    remote: Annotated[
+        bool,
+        typer.Option("--remote", help="Create it through the API (SHOPFLOOR_URL) in the caller's tenant."),
+    ] = False,
+) -> None:
+    """Create an API key and print the secret alone on stdout: KEY=$(shopfloor keys create --role admin).
+
+    Without --remote this writes straight into the registry under SHOPFLOOR_HOME, which is how the
+    first admin key is made.
+    """
+    if remote:
+        key = common.make_client().create_key(role.value, name=name)
+    else:
+        from shopfloor import bootstrap
+
+        key = bootstrap.create_key(common.load_settings(), role=role.value, tenant=tenant, name=name)
+    typer.echo(key["secret"])
+    common.err.print(
+        f"created key {escape(str(key.get('id')))} for tenant {escape(str(key.get('tenant') or tenant))}, "
+        f"role {role.value}; the secret is shown only this once"
+    )
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List the tenant's API keys (never their secrets)."""
+    with common.make_client() as client:
+        items = client.list_keys()
+    table = Table(title="API keys", title_justify="left")
+    for column in ("id", "tenant", "role", "name", "created", "revoked"):
+        table.add_column(column)
+    for k in items:
+        table.add_row(
+            escape(str(k.get("id"))),
+            escape(str(k.get("tenant"))),
+            escape(str(k.get("role"))),
+            escape(common.fmt(k.get("name"))),
+            common.fmt_time(k.get("created_at")),
+            common.fmt_time(k.get("revoked_at")),
+        )
+    common.out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+    """Revoke an API key; requests made with it fail from now on."""
+    with common.make_client() as client:
+        client.revoke_key(key_id)
+    common.err.print(f"revoked key {escape(key_id)}")
+
+
+# -- datasets -----------------------------------------------------------------------------------
+
+
+@datasets_app.command("upload")
+def datasets_upload(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    name: Annotated[
+        str | None, typer.Option(help="Dataset name; default: the file name without suffix.")
+    ] = None,
+) -> None:
+    """Upload a CSV, Parquet or JSON file; prints the dataset's schema and its id."""
+    with common.make_client() as client:
+        ds = client.upload_dataset(file, name=name)
+    common.out.print(render.dataset(ds))
+    common.err.print(f"dataset id: [bold]{escape(str(ds.get('id')))}[/]")
+
+
+@datasets_app.command("list")
+def datasets_list() -> None:
+    """List the tenant's datasets."""
+    with common.make_client() as client:
+        items = client.list_datasets()
+    table = Table(title="Datasets", title_justify="left")
+    for column in ("id", "name", "version", "rows", "columns", "format", "created"):
+        table.add_column(column)
+    for d in items:
+        table.add_row(
+            escape(str(d.get("id"))),
+            escape(str(d.get("name"))),
+            str(d.get("version")),
+            str(d.get("rows")),
+            str(len(d.get("columns") or [])),
+            escape(str(d.get("format"))),
+            common.fmt_time(d.get("created_at")),
+        )
+    common.out.print(table)
+
+
+@datasets_app.command("show")
+def datasets_show(dataset_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+    """Show a dataset's columns: name, type, missing values and summary statistics."""
+    with common.make_client() as client:
+        common.out.print(render.dataset(client.get_dataset(dataset_id)))
+
+
+# -- jobs ---------------------------------------------------------------------------------------
+
+
+@jobs_app.command("watch")
+def jobs_watch(
+    job_id: Annotated[str, typer.Argument(metavar="ID")],
+    poll: Annotated[float, typer.Option(help="Seconds between polls.", min=0.05)] = 0.5,
+) -> None:
+    """Follow a job with a progress bar; exit 0 if it succeeds, 1 if it fails or is cancelled."""
+    with common.make_client() as client:
+        job = common.watch_job(client, job_id, poll=poll)
+    if job.get("result"):
+        common.out.print(render.key_values("Result", common.flatten(job["result"])))
+
+
+@jobs_app.command("show")
+def jobs_show(job_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+    """Show one job: status, stage, progress, parameters, result or error."""
+    with common.make_client() as client:
+        job = client.get_job(job_id)
+    rows = [
+        (k, job.get(k)) for k in ("type", "status", "stage", "message", "error") if job.get(k) is not None
+    ]
+    rows.append(("progress", f"{common._percent(job.get('progress')):.0f}%"))
+    rows += [
+        (k.removesuffix("_at"), common.fmt_time(job.get(k)))
+        for k in ("created_at", "started_at", "finished_at")
+    ]
+    rows += [(f"params.{k}", v) for k, v in common.flatten(job.get("params") or {})]
+    rows += [(f"result.{k}", v) for k, v in common.flatten(job.get("result") or {})]
+    common.out.print(render.key_values(f"Job {job.get('id')}", rows))
+
+
+@jobs_app.command("list")
+def jobs_list() -> None:
+    """List the tenant's jobs, newest as the server orders them."""
+    with common.make_client() as client:
+        items = client.list_jobs()
+    table = Table(title="Jobs", title_justify="left")
+    for column in ("id", "type", "status", "progress", "stage", "created"):
+        table.add_column(column)
+    styles = {"succeeded": "green", "failed": "red", "cancelled": "yellow", "running": "cyan"}
+    for j in items:
+        status = str(j.get("status"))
+        table.add_row(
+            escape(str(j.get("id"))),
+            escape(str(j.get("type"))),
+            f"[{styles.get(status, 'default')}]{escape(status)}[/]",
+            f"{common._percent(j.get('progress')):.0f}%",
+            escape(common.fmt(j.get("stage"))),
+            common.fmt_time(j.get("created_at")),
+        )
+    common.out.print(table)
+
+
+@jobs_app.command("cancel")
+def jobs_cancel(job_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+    """Ask a queued or running job to stop."""
+    with common.make_client() as client:
+        job = client.cancel_job(job_id)
+    common.err.print(f"job {escape(job_id)}: {escape(str(job.get('status')))}")
+
+
+@jobs_app.command("result")
+def jobs_result(
+    job_id: Annotated[str, typer.Argument(metavar="ID")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", dir_okay=False, help="Write here instead of stdout.")
+    ] = None,
+) -> None:
+    """Download a job's output file (a batch job's scored CSV) to FILE or stdout."""
+    with common.make_client() as client:
+        if output is not None:
+            path = client.job_result(job_id, dest=output)
+            common.err.print(f"wrote {escape(str(path))}")
+            return
+        data = client.job_result(job_id)
+    stream = typer.get_binary_stream("stdout")
+    stream.write(data)
+    stream.flush()
+
+
+# -- models -------------------------------------------------------------------------------------
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """List registered models with their latest version and aliases."""
+    with common.make_client() as client:
+        common.out.print(render.models(client.list_models()))
+
+
+@models_app.command("show")
+def models_show(
+    name: str,
+    version: Annotated[str | None, typer.Option(help="Version number or alias; default: latest.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the raw VersionPublic JSON.")] = False,
+) -> None:
+    """Show a model version: metrics, candidates, stability and warnings."""
+    with common.make_client() as client:
+        if version is None:
+            model = client.get_model(name)
+            latest = int(model["latest_version"])
+            found = [v for v in model.get("versions") or [] if v.get("version") == latest]
+            detail = found[0] if found and found[0].get("metrics") else client.get_version(name, latest)
+        else:
+            detail = client.get_version(name, common.parse_version(version) or version)
+    if as_json:
+        typer.echo(json.dumps(detail, indent=2))
+    else:
+        common.out.print(render.model_version(detail))
+
+
+@models_app.command("promote")
+def models_promote(
+    name: str,
+    version: int,
+    alias: Annotated[str, typer.Option(help="The alias to point at VERSION.")] = "production",
+) -> None:
+    """Point an alias (default: production) at a model version."""
+    with common.make_client() as client:
+        result = client.set_alias(name, alias, version)
+    common.err.print(
+        f"[green]{escape(str(result.get('model', name)))}@{escape(str(result.get('alias', alias)))} "
+        f"→ version {result.get('version', version)}[/]"
+    )

@@ -1,0 +1,506 @@
+"""The Python SDK: a thin, typed wrapper over the v1 HTTP API.
+
+    from shopfloor import Client
+
+    with Client() as c:                       # SHOPFLOOR_URL, SHOPFLOOR_API_KEY
+        ds = c.upload_dataset("ai4i2020.csv")
+        job = c.wait(c.train(ds["id"], target="Machine failure", model_name="ai4i")["id"])
+        c.predict("ai4i", df.head(5))
+
+Every method returns the parsed JSON (plain dicts, lists for collections). Error
+responses (RFC 9457 problem+json) become the matching :mod:`shopfloor.errors`
+class, chosen by the problem's code and then its HTTP status, with ``detail``
+and ``errors`` copied from the body; problems on the client side (server not
+reachable, job failed while waiting) are :class:`ClientError` subclasses.
+Nothing heavy is imported here: pandas is only touched through the objects the
+caller passes in.
+"""
+
+from __future__ import annotations
+
+import math
+import mimetypes
+import time
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, BinaryIO, overload
+from urllib.parse import quote
+
+import httpx
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shopfloor import __version__, errors
+from shopfloor.errors import JobCancelled, ShopfloorError
+
+__all__ = [
+    "Client",
+    "ClientError",
+    "ClientSettings",
+    "ConnectionFailed",
+    "JobFailed",
+    "JobTimeout",
+    "UnexpectedResponse",
+]
+
+TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
+Records = Iterable[Mapping[str, Any]] | Any  # a list of dicts or a pandas DataFrame
+
+
+class ClientSettings(BaseSettings):
+    """Where the SDK and CLI find the server: ``SHOPFLOOR_URL`` and ``SHOPFLOOR_API_KEY``."""
+
+    model_config = SettingsConfigDict(env_prefix="SHOPFLOOR_", extra="ignore")
+
+    url: str = "http://127.0.0.1:8000"
+    api_key: SecretStr | None = None
+
+
+class ClientError(ShopfloorError):
+    """A problem met on the client side rather than reported by the server."""
+
+    status, code, title = 500, "client-error", "Client error"
+
+
+class ConnectionFailed(ClientError):
+    """The server could not be reached (refused, DNS, timeout)."""
+
+    status, code, title = 503, "connection-failed", "Cannot reach the Shopfloor server"
+
+
+class UnexpectedResponse(ClientError):
+    """An error status no project error matches, or a body that is not what the API promises."""
+
+    code, title = "unexpected-response", "Unexpected response"
+
+
+class JobFailed(ClientError):
+    """:meth:`Client.wait` saw the job end in ``failed``; ``job`` is the final job dict."""
+
+    code, title = "job-failed", "Job failed"
+
+    @property
+    def job(self) -> dict[str, Any]:
+        return dict(self.extra.get("job") or {})
+
+
+class JobTimeout(ClientError):
+    """:meth:`Client.wait` gave up before the job reached a terminal status (the job keeps running)."""
+
+    status, code, title = 504, "job-timeout", "Timed out waiting for the job"
+
+
+# Explicit, not __subclasses__(): a code the server sends maps to the class documented for it.
+_SERVER_ERRORS: tuple[type[ShopfloorError], ...] = (
+    errors.InvalidInput,
+    errors.BadRequest,
+    errors.InvalidDataset,
+    errors.UnsupportedMediaType,
+    errors.PayloadTooLarge,
+    errors.NotAuthenticated,
+    errors.Forbidden,
+    errors.NotFound,
+    errors.Conflict,
+    errors.JobCancelled,
+    errors.ArtifactCorrupted,
+    errors.NotFitted,
+)
+_BY_CODE: dict[str, type[ShopfloorError]] = {cls.code: cls for cls in _SERVER_ERRORS}
+_BY_STATUS: dict[int, type[ShopfloorError]] = {
+    400: errors.BadRequest,
+    401: errors.NotAuthenticated,
+    403: errors.Forbidden,
+    404: errors.NotFound,
+    409: errors.Conflict,
+    413: errors.PayloadTooLarge,
+    415: errors.UnsupportedMediaType,
+    422: errors.InvalidInput,
+    500: ShopfloorError,
+}
+
+
+def error_from_response(response: httpx.Response) -> ShopfloorError:
+    """Turn an error response into the matching project error (problem+json or not)."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        text = response.text.strip()[:500] if response.content else ""
+        body = {"title": response.reason_phrase, "detail": text or f"HTTP {response.status_code}"}
+    code = str(body.get("type") or "").rsplit(":", 1)[-1].rsplit("/", 1)[-1]
+    cls = _BY_CODE.get(code) or _BY_STATUS.get(response.status_code) or UnexpectedResponse
+    detail = body.get("detail")
+    raw_errors = body.get("errors")
+    if isinstance(detail, list) and not raw_errors:  # FastAPI's default 422: the list is in detail
+        raw_errors, detail = detail, "invalid request"
+    if not isinstance(detail, str):
+        detail = str(detail) if detail else str(body.get("title") or f"HTTP {response.status_code}")
+    err = cls(
+        detail,
+        errors=[e for e in raw_errors if isinstance(e, dict)] if isinstance(raw_errors, list) else None,
+        title=body.get("title") or cls.title,
+        type=body.get("type"),
+        instance=body.get("instance"),
+    )
+    err.status = response.status_code  # the server's word, even where the class default differs
+    return err
+
+
+def _jsonable(value: Any) -> Any:
+    """Make one value JSON-safe: NaN/NaT -> None, numpy scalars -> Python, datetimes -> ISO 8601."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    try:
+        if value != value:  # NaN-like (pd.NA raises, pd.NaT compares unequal to itself)
+            return None
+    except (TypeError, ValueError):
+        return None
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if hasattr(value, "item") and hasattr(value, "dtype"):  # numpy scalar
+        return _jsonable(value.item())
+    return value
+
+
+def records_payload(records: Records) -> list[dict[str, Any]]:
+    """Normalise ``records`` (a list of dicts, one dict, or a pandas DataFrame) to JSON-safe dicts."""
+    if hasattr(records, "to_dict") and hasattr(records, "columns"):
+        rows = records.to_dict("records")
+    elif isinstance(records, Mapping):
+        rows = [records]
+    else:
+        rows = list(records)
+    out = []
+    for i, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            raise errors.InvalidInput(
+                f"record {i} is {type(row).__name__}, expected an object of column -> value",
+                errors=[{"loc": ["records", i], "msg": "expected an object"}],
+            )
+        out.append(_jsonable(row))
+    return out
+
+
+def _seg(value: str | int) -> str:
+    return quote(str(value), safe="")
+
+
+def _params(version: int | str | None, **more: Any) -> dict[str, Any]:
+    params = {k: v for k, v in more.items() if v is not None}
+    if version is not None:
+        params["version"] = version
+    return params
+
+
+class Client:
+    """A connection to one Shopfloor server.
+
+    ``url`` and ``api_key`` default to ``SHOPFLOOR_URL`` (http://127.0.0.1:8000)
+    and ``SHOPFLOOR_API_KEY``. One keep-alive ``httpx.Client`` is shared by all
+    calls: use ``with Client() as c:`` or call :meth:`close`. ``transport``
+    replaces the network (``httpx.MockTransport`` in tests).
+
+    Raises on every method: the :mod:`shopfloor.errors` class matching the
+    server's problem (``NotAuthenticated``, ``NotFound``, ``InvalidInput`` with
+    ``errors`` ...), or :class:`ConnectionFailed` when the server is not reachable.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        api_key: str | None = None,
+        timeout: float = 60.0,
+        *,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if url is None or api_key is None:
+            env = ClientSettings()
+            url = url if url is not None else env.url
+            if api_key is None and env.api_key is not None:
+                api_key = env.api_key.get_secret_value()
+        self.url = url.rstrip("/")
+        headers = {"User-Agent": f"shopfloor-python/{__version__}", "Accept": "application/json"}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout, transport=transport)
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"Client(url={self.url!r})"
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._http.close()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise self._connection_error(exc) from exc
+        if response.is_error:
+            raise error_from_response(response)
+        return response
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._send(method, path, **kwargs)
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise UnexpectedResponse(
+                f"{method} {path} returned {response.headers.get('content-type', 'no content type')}, "
+                "expected JSON; is SHOPFLOOR_URL pointing at a Shopfloor server?"
+            ) from exc
+
+    def _items(self, path: str) -> list[dict[str, Any]]:
+        body = self._json("GET", path)
+        return list(body["items"]) if isinstance(body, dict) and "items" in body else list(body or [])
+
+    def _connection_error(self, exc: httpx.TransportError) -> ClientError:
+        if isinstance(exc, httpx.TimeoutException):
+            return ConnectionFailed(f"the Shopfloor server at {self.url} did not answer in time ({exc})")
+        return ConnectionFailed(
+            f"cannot connect to the Shopfloor server at {self.url} ({exc}); "
+            "start it with `shopfloor serve` or set SHOPFLOOR_URL"
+        )
+
+    @staticmethod
+    def _file_part(path: Path, fh: BinaryIO) -> tuple[str, BinaryIO, str]:
+        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        if path.suffix.lower() == ".parquet":
+            content_type = "application/vnd.apache.parquet"
+        return (path.name, fh, content_type)
+
+    # -- health -----------------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        """``GET /healthz``: ``{"status": "ok", ...}``; needs no key."""
+        return dict(self._json("GET", "/healthz"))
+
+    # -- datasets ---------------------------------------------------------------------------
+
+    def upload_dataset(self, path: str | Path, name: str | None = None) -> dict[str, Any]:
+        """Upload a CSV/Parquet/JSON file (streamed, not read into memory) -> DatasetPublic.
+
+        ``name`` defaults to the file's stem. Raises ``InvalidDataset`` / ``PayloadTooLarge``
+        / ``UnsupportedMediaType`` as the server decides.
+        """
+        path = Path(path)
+        with path.open("rb") as fh:
+            return dict(
+                self._json(
+                    "POST",
+                    "/v1/datasets",
+                    files={"file": self._file_part(path, fh)},
+                    data={"name": name or path.stem},
+                )
+            )
+
+    def list_datasets(self) -> list[dict[str, Any]]:
+        """The tenant's datasets (the ``items`` of ``GET /v1/datasets``)."""
+        return self._items("/v1/datasets")
+
+    def get_dataset(self, dataset_id: str) -> dict[str, Any]:
+        """One dataset with its column schema and profile."""
+        return dict(self._json("GET", f"/v1/datasets/{_seg(dataset_id)}"))
+
+    # -- jobs -------------------------------------------------------------------------------
+
+    def train(
+        self,
+        dataset_id: str,
+        target: str,
+        model_name: str,
+        task: str = "tabular_classification",
+        exclude: Iterable[str] = (),
+        metric: str | None = None,
+        time_budget_s: float | None = None,
+        seed: int = 0,
+    ) -> dict[str, Any]:
+        """Start a training job (``POST /v1/jobs``) -> the queued JobPublic; see :meth:`wait`."""
+        body: dict[str, Any] = {
+            "type": "train",
+            "task": task,
+            "dataset_id": dataset_id,
+            "target": target,
+            "exclude": list(exclude),
+            "model_name": model_name,
+            "seed": seed,
+        }
+        if metric is not None:
+            body["metric"] = metric
+        if time_budget_s is not None:
+            body["time_budget_s"] = time_budget_s
+        return dict(self._json("POST", "/v1/jobs", json=body))
+
+    def get_job(self, job_id: str) -> dict[str, Any]:
+        return dict(self._json("GET", f"/v1/jobs/{_seg(job_id)}"))
+
+    def list_jobs(self) -> list[dict[str, Any]]:
+        return self._items("/v1/jobs")
+
+    def cancel_job(self, job_id: str) -> dict[str, Any]:
+        """Ask the job to stop -> JobPublic (the status turns ``cancelled`` once the runner notices)."""
+        return dict(self._json("POST", f"/v1/jobs/{_seg(job_id)}/cancel"))
+
+    def wait(
+        self,
+        job_id: str,
+        timeout: float | None = None,
+        poll: float = 0.5,
+        on_progress: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
+        """Poll the job until it is terminal and return the final job dict.
+
+        ``on_progress(job)`` is called after every poll (the terminal one included).
+        Raises :class:`JobFailed` (status ``failed``), :class:`~shopfloor.errors.JobCancelled`
+        (status ``cancelled``), or :class:`JobTimeout` after ``timeout`` seconds; both carry
+        the last job dict in ``err.extra["job"]``.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            job = self.get_job(job_id)
+            if on_progress is not None:
+                on_progress(job)
+            status = job.get("status")
+            if status == "succeeded":
+                return job
+            if status == "failed":
+                raise JobFailed(
+                    f"job {job_id} failed: {job.get('error') or job.get('message') or 'no reason given'}",
+                    job=job,
+                )
+            if status == "cancelled":
+                raise JobCancelled(f"job {job_id} was cancelled", job=job)
+            if deadline is not None and time.monotonic() >= deadline:
+                raise JobTimeout(
+                    f"job {job_id} still {status} after {timeout:g}s (it keeps running on the server)",
+                    job=job,
+                )
+            time.sleep(poll if deadline is None else max(0.0, min(poll, deadline - time.monotonic())))
+
+    @overload
+    def job_result(self, job_id: str, dest: None = None) -> bytes: ...
+    @overload
+    def job_result(self, job_id: str, dest: str | Path) -> Path: ...
+
+    def job_result(self, job_id: str, dest: str | Path | None = None) -> bytes | Path:
+        """Download the job's output file (a batch job's scored CSV).
+
+        Returns the bytes, or with ``dest`` streams them to that file and returns its path.
+        """
+        path = f"/v1/jobs/{_seg(job_id)}/result"
+        if dest is None:
+            return self._send("GET", path).content
+        target = Path(dest)
+        try:
+            with self._http.stream("GET", path) as response:
+                if response.is_error:
+                    response.read()
+                    raise error_from_response(response)
+                partial = target.with_name(target.name + ".part")
+                with partial.open("wb") as out:
+                    for chunk in response.iter_bytes():
+                        out.write(chunk)
+                partial.replace(target)  # never leave a half-written result under the real name
+        except httpx.TransportError as exc:
+            raise self._connection_error(exc) from exc
+        return target
+
+    # -- models -----------------------------------------------------------------------------
+
+    def list_models(self) -> list[dict[str, Any]]:
+        return self._items("/v1/models")
+
+    def get_model(self, name: str) -> dict[str, Any]:
+        """ModelPublic: task, latest_version, aliases and versions."""
+        return dict(self._json("GET", f"/v1/models/{_seg(name)}"))
+
+    def get_version(self, name: str, version: int | str) -> dict[str, Any]:
+        """VersionPublic: metrics, stability, candidates, input schema and the full report."""
+        return dict(self._json("GET", f"/v1/models/{_seg(name)}/versions/{_seg(version)}"))
+
+    def set_alias(self, name: str, alias: str, version: int) -> dict[str, Any]:
+        """Point ``alias`` (e.g. ``production``) at ``version`` -> AliasPublic."""
+        return dict(
+            self._json(
+                "PUT", f"/v1/models/{_seg(name)}/aliases/{_seg(alias)}", json={"version": int(version)}
+            )
+        )
+
+    # -- serving ----------------------------------------------------------------------------
+
+    def predict(self, name: str, records: Records, version: int | str | None = None) -> dict[str, Any]:
+        """Score records (list of dicts or DataFrame; NaN -> null) -> PredictResponse.
+
+        ``version`` defaults to what the server resolves (latest, or an alias it supports).
+        """
+        return dict(
+            self._json(
+                "POST",
+                f"/v1/models/{_seg(name)}/predict",
+                params=_params(version),
+                json={"records": records_payload(records)},
+            )
+        )
+
+    def explain(
+        self, name: str, records: Records, method: str = "shap", version: int | str | None = None
+    ) -> dict[str, Any]:
+        """Per-record feature contributions (``method`` ``shap`` or ``lime``) -> ExplainResponse."""
+        return dict(
+            self._json(
+                "POST",
+                f"/v1/models/{_seg(name)}/explain",
+                params=_params(version, method=method),
+                json={"records": records_payload(records)},
+            )
+        )
+
+    def rules(self, name: str, version: int | str | None = None) -> dict[str, Any]:
+        """The surrogate decision rules with their support, precision and fidelity -> RulesResponse."""
+        return dict(self._json("GET", f"/v1/models/{_seg(name)}/rules", params=_params(version)))
+
+    def batch(self, name: str, path: str | Path, version: int | str | None = None) -> dict[str, Any]:
+        """Start batch scoring of a file (streamed) -> JobPublic; fetch the CSV with :meth:`job_result`."""
+        path = Path(path)
+        with path.open("rb") as fh:
+            return dict(
+                self._json(
+                    "POST",
+                    f"/v1/models/{_seg(name)}/batch",
+                    params=_params(version),
+                    files={"file": self._file_part(path, fh)},
+                )
+            )
+
+    # -- keys -------------------------------------------------------------------------------
+
+    def create_key(self, role: str, name: str | None = None) -> dict[str, Any]:
+        """Create an API key in the caller's tenant -> KeyCreated; ``secret`` is shown only this once."""
+        body: dict[str, Any] = {"role": role}
+        if name is not None:
+            body["name"] = name
+        return dict(self._json("POST", "/v1/keys", json=body))
+
+    def list_keys(self) -> list[dict[str, Any]]:
+        return self._items("/v1/keys")
+
+    def revoke_key(self, key_id: str) -> None:
+        self._json("DELETE", f"/v1/keys/{_seg(key_id)}")

@@ -1,0 +1,1 @@
+"""Dataset ingestion: streamed upload, parsing, profiling and training-request checks."""

@@ -1,0 +1,75 @@
+"""The project's exception tree. Each class carries its HTTP status and a stable code.
+
+Domain code raises only these; ``shopfloor.api.app`` turns them into RFC 9457
+problem+json in one handler. Nothing here imports web code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ShopfloorError(Exception):
+    """Root of every error the platform raises on purpose.
+
+    ``detail`` is the human sentence; ``errors`` optionally lists where the
+    problem is (``{"loc": [...], "msg": ...}``: column, row, field).
+    """
+
+    status: int = 500
+    code: str = "internal-error"
+    title: str = "Internal error"
+
+    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or []
+        self.extra = extra
+
+
+class InvalidInput(ShopfloorError):
+    status, code, title = 422, "invalid-input", "Invalid input"
+
+
+class BadRequest(ShopfloorError):
+    status, code, title = 400, "bad-request", "Bad request"
+
+
+class InvalidDataset(InvalidInput):
+    code, title = "invalid-dataset", "Invalid dataset"
+
+
+class UnsupportedMediaType(ShopfloorError):
+    status, code, title = 415, "unsupported-media-type", "Unsupported file type"
+
+
+class PayloadTooLarge(ShopfloorError):
+    status, code, title = 413, "payload-too-large", "Payload too large"
+
+
+class NotAuthenticated(ShopfloorError):
+    status, code, title = 401, "not-authenticated", "Not authenticated"
+
+
+class Forbidden(ShopfloorError):
+    status, code, title = 403, "forbidden", "Forbidden"
+
+
+class NotFound(ShopfloorError):
+    status, code, title = 404, "not-found", "Not found"
+
+
+class Conflict(ShopfloorError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class JobCancelled(ShopfloorError):
+    status, code, title = 409, "job-cancelled", "Job cancelled"
+
+
+class ArtifactCorrupted(ShopfloorError):
+    status, code, title = 500, "artifact-corrupted", "Artifact failed its integrity check"
+
+
+class NotFitted(ShopfloorError):
+    status, code, title = 500, "not-fitted", "Estimator not fitted"

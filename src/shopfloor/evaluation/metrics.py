@@ -1,0 +1,190 @@
+"""Evaluation metrics for tabular models, one place for names, directions and thresholds.
+
+Classification functions take integer labels ``y`` (indices into the class list) and a
+probability matrix ``proba`` of shape ``(n, n_classes)``; regression functions take
+true and predicted values. Every returned number is a plain ``float`` (JSON-ready).
+sklearn is imported inside functions so that importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import numpy as np
+
+from shopfloor.errors import InvalidInput
+
+logger = logging.getLogger(__name__)
+
+CLASSIFICATION_METRICS = ("f1", "roc_auc", "pr_auc", "accuracy", "balanced_accuracy", "log_loss")
+REGRESSION_METRICS = ("rmse", "mae", "r2")
+#: metrics where smaller is better
+LOWER_IS_BETTER = frozenset({"rmse", "mae", "log_loss", "brier"})
+#: metrics that depend on a decision threshold (the binary threshold is tuned for them)
+THRESHOLD_METRICS = frozenset({"f1", "accuracy", "balanced_accuracy"})
+
+
+def default_metric(kind: str, n_classes: int = 2) -> str:
+    """The selection metric used when the user gives none."""
+    if kind == "regression":
+        return "rmse"
+    return "f1"
+
+
+def check_metric(kind: str, metric: str | None, n_classes: int = 2) -> str:
+    """Validate ``metric`` for ``kind``; ``None`` gives the default. Raises :class:`InvalidInput`."""
+    if metric is None:
+        return default_metric(kind, n_classes)
+    allowed = REGRESSION_METRICS if kind == "regression" else CLASSIFICATION_METRICS
+    if metric not in allowed:
+        raise InvalidInput(
+            f"metric {metric!r} is not available for {kind}; choose one of {', '.join(allowed)}",
+            errors=[{"loc": ["params", "metric"], "msg": "unknown metric"}],
+        )
+    return metric
+
+
+def greater_is_better(metric: str) -> bool:
+    return metric not in LOWER_IS_BETTER
+
+
+def _finite(value: float) -> float:
+    value = float(value)
+    return value if math.isfinite(value) else float("nan")
+
+
+def labels_at_threshold(proba: np.ndarray, threshold: float | None) -> np.ndarray:
+    """Predicted class indices: positive when ``p1 >= threshold`` (binary), arg-max otherwise."""
+    if proba.shape[1] == 2 and threshold is not None:
+        return (proba[:, 1] >= threshold).astype(int)
+    return np.asarray(proba.argmax(axis=1), dtype=int)
+
+
+def score(metric: str, y: np.ndarray, pred: np.ndarray, threshold: float | None = None) -> float:
+    """One metric. ``pred`` is a probability matrix (classification) or values (regression)."""
+    from sklearn import metrics as skm
+
+    if metric in REGRESSION_METRICS:
+        if metric == "rmse":
+            return _finite(np.sqrt(np.mean((y - pred) ** 2)))
+        if metric == "mae":
+            return _finite(np.mean(np.abs(y - pred)))
+        return _finite(skm.r2_score(y, pred))
+    n_classes = pred.shape[1]
+    binary = n_classes == 2
+    labels = labels_at_threshold(pred, threshold)
+    if metric == "f1":
+        avg = "binary" if binary else "macro"
+        return _finite(skm.f1_score(y, labels, average=avg, labels=range(n_classes) if not binary else None,
+                                    zero_division=0))
+    if metric == "accuracy":
+        return _finite(skm.accuracy_score(y, labels))
+    if metric == "balanced_accuracy":
+        return _finite(_balanced_accuracy(y, labels, n_classes))
+    if metric == "log_loss":
+        return _finite(skm.log_loss(y, np.clip(pred, 1e-15, 1.0), labels=list(range(n_classes))))
+    present = np.unique(y)
+    if len(present) < 2:
+        return float("nan")
+    if metric == "roc_auc":
+        if binary:
+            return _finite(skm.roc_auc_score(y, pred[:, 1]))
+        onehot = np.eye(n_classes)[y]
+        cols = [k for k in range(n_classes) if 0 < onehot[:, k].sum() < len(y)]
+        return _finite(np.mean([skm.roc_auc_score(onehot[:, k], pred[:, k]) for k in cols]))
+    if metric == "pr_auc":
+        if binary:
+            return _finite(skm.average_precision_score(y, pred[:, 1]))
+        onehot = np.eye(n_classes)[y]
+        cols = [k for k in range(n_classes) if onehot[:, k].sum() > 0]
+        return _finite(np.mean([skm.average_precision_score(onehot[:, k], pred[:, k]) for k in cols]))
+    raise InvalidInput(f"unknown metric {metric!r}")
+
+
+def _balanced_accuracy(y: np.ndarray, labels: np.ndarray, n_classes: int) -> float:
+    recalls = [np.mean(labels[y == k] == k) for k in range(n_classes) if np.any(y == k)]
+    return float(np.mean(recalls)) if recalls else float("nan")
+
+
+def best_threshold(y: np.ndarray, p1: np.ndarray, metric: str = "f1") -> tuple[float, float]:
+    """The threshold on ``p1`` (positive-class probability) that maximises ``metric``.
+
+    Threshold-free metrics (roc_auc, pr_auc, log_loss) tune F1 instead. Candidates are
+    the distinct predicted probabilities; each threshold is placed midway between two
+    neighbouring scores so that it generalises a little better than the raw score.
+    Returns ``(threshold, metric value at it)``.
+    """
+    target = metric if metric in THRESHOLD_METRICS else "f1"
+    order = np.argsort(-p1, kind="mergesort")
+    ps, ys = p1[order], y[order].astype(float)
+    n, n_pos = len(ys), ys.sum()
+    if n == 0 or n_pos in (0, n):
+        return 0.5, float("nan")
+    tp = np.cumsum(ys)
+    fp = np.cumsum(1.0 - ys)
+    # only cut between distinct scores
+    last = np.r_[ps[1:] != ps[:-1], True]
+    tp, fp, cut = tp[last], fp[last], np.flatnonzero(last)
+    fn, tn = n_pos - tp, (n - n_pos) - fp
+    if target == "f1":
+        values = 2 * tp / np.maximum(2 * tp + fp + fn, 1e-12)
+    elif target == "accuracy":
+        values = (tp + tn) / n
+    else:
+        values = 0.5 * (tp / n_pos + tn / (n - n_pos))
+    best = int(np.argmax(values))
+    i = cut[best]
+    below = ps[i + 1] if i + 1 < n else 0.0
+    threshold = float((ps[i] + below) / 2)
+    return threshold, float(values[best])
+
+
+def classification_report(
+    y: np.ndarray, proba: np.ndarray, classes: list[Any], threshold: float | None = None
+) -> dict[str, Any]:
+    """Held-out classification metrics at ``threshold`` (binary) or arg-max (multiclass)."""
+    from sklearn import metrics as skm
+
+    n_classes = len(classes)
+    binary = n_classes == 2
+    labels = labels_at_threshold(proba, threshold)
+    avg = "binary" if binary else "macro"
+    kw: dict[str, Any] = {"average": avg, "zero_division": 0}
+    if not binary:
+        kw["labels"] = list(range(n_classes))
+    onehot = np.eye(n_classes)[y]
+    out: dict[str, Any] = {
+        "accuracy": _finite(skm.accuracy_score(y, labels)),
+        "balanced_accuracy": _finite(_balanced_accuracy(y, labels, n_classes)),
+        "precision": _finite(skm.precision_score(y, labels, **kw)),
+        "recall": _finite(skm.recall_score(y, labels, **kw)),
+        "f1": _finite(skm.f1_score(y, labels, **kw)),
+        "roc_auc": score("roc_auc", y, proba),
+        "pr_auc": score("pr_auc", y, proba),
+        "log_loss": score("log_loss", y, proba),
+        "brier": _finite(np.mean(((proba[:, 1] - y) ** 2) if binary else np.sum((proba - onehot) ** 2, axis=1))),
+        "confusion_matrix": skm.confusion_matrix(y, labels, labels=list(range(n_classes))).tolist(),
+        "confusion_matrix_labels": [_jsonable(c) for c in classes],
+        "n": int(len(y)),
+    }
+    if binary and threshold is not None:
+        out["threshold"] = float(threshold)
+    return out
+
+
+def regression_report(y: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
+    """Held-out regression metrics."""
+    return {
+        "rmse": score("rmse", y, pred),
+        "mae": score("mae", y, pred),
+        "r2": score("r2", y, pred),
+        "n": int(len(y)),
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

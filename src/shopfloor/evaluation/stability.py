@@ -1,0 +1,83 @@
+"""How much a metric moves when the data split changes: mean, std and values over seeds.
+
+The caller supplies ``fit_and_score(train_idx, test_idx) -> {metric: value}``; this module
+only draws the splits and summarises, so it works for any task family.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+FitAndScore = Callable[[np.ndarray, np.ndarray], Mapping[str, float]]
+
+
+def seeded_splits(
+    n: int, *, n_splits: int = 5, test_size: float = 0.2, seed: int = 0, stratify: np.ndarray | None = None
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``n_splits`` independent train/test index splits, each drawn with seed ``seed + i``."""
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(n)
+    out = []
+    for i in range(n_splits):
+        strat = stratify if stratify is not None and _can_stratify(stratify, test_size) else None
+        tr, te = train_test_split(idx, test_size=test_size, random_state=seed + 1 + i, stratify=strat)
+        out.append((np.sort(tr), np.sort(te)))
+    return out
+
+
+def _can_stratify(y: np.ndarray, test_size: float) -> bool:
+    _, counts = np.unique(y, return_counts=True)
+    return bool(counts.min() >= 2 and len(counts) <= test_size * len(y))
+
+
+def summarize(values: Mapping[str, Sequence[float]]) -> dict[str, dict[str, Any]]:
+    """``{metric: {"mean", "std", "values"}}``; NaN values are left out of mean and std."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, vals in values.items():
+        arr = np.array([v for v in vals if v is not None and math.isfinite(v)], dtype=float)
+        out[name] = {
+            "mean": float(arr.mean()) if arr.size else float("nan"),
+            "std": float(arr.std(ddof=1)) if arr.size > 1 else 0.0,
+            "values": [float(v) for v in vals],
+        }
+    return out
+
+
+def stability(
+    fit_and_score: FitAndScore,
+    n: int,
+    *,
+    n_splits: int = 5,
+    test_size: float = 0.2,
+    seed: int = 0,
+    stratify: np.ndarray | None = None,
+    method: str | None = None,
+    on_split: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Score the same configuration on ``n_splits`` seeded splits and summarise every metric.
+
+    Returns ``{"method", "n", "metrics": {name: {"mean", "std", "values"}}}``.
+    ``on_split(i)`` is called before each split (progress; it may raise to cancel).
+    """
+    collected: dict[str, list[float]] = {}
+    splits = seeded_splits(n, n_splits=n_splits, test_size=test_size, seed=seed, stratify=stratify)
+    for i, (tr, te) in enumerate(splits):
+        if on_split is not None:
+            on_split(i)
+        for name, value in fit_and_score(tr, te).items():
+            collected.setdefault(name, []).append(float(value))
+    return {
+        "method": method
+        or f"{n_splits} seeded {'stratified ' if stratify is not None else ''}"
+        f"{round((1 - test_size) * 100)}/{round(test_size * 100)} train/test splits",
+        "n": n_splits,
+        "metrics": summarize(collected),
+    }

@@ -1,0 +1,99 @@
+"""What each job type does. A handler gets the platform, the job and a progress callback."""
+
+from __future__ import annotations
+
+import logging
+import platform as pyplatform
+import time
+from collections.abc import Callable
+from importlib import metadata
+from typing import Any
+
+import pandas as pd
+
+from shopfloor.data.parse import read_table
+from shopfloor.data.profile import column_types
+from shopfloor.platform import Platform
+from shopfloor.registry.entities import Job
+from shopfloor.services.datasets import load_frame
+from shopfloor.services.ids import new_id
+from shopfloor.services.jobs import BATCH_RESULT
+from shopfloor.storage.base import sha256_bytes
+from shopfloor.tasks.base import ProgressFn
+from shopfloor.tasks.catalog import make_estimator
+
+log = logging.getLogger(__name__)
+
+_PACKAGES = ("shopfloor", "numpy", "pandas", "scikit-learn", "lightgbm", "shap", "skops", "pyarrow")
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": pyplatform.python_version()}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def run_train(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, Any]:
+    p = job.params
+    progress(0.01, "loading data", "reading the dataset")
+    dataset = platform.store.get_dataset(job.tenant, p["dataset_id"])
+    exclude = list(p.get("exclude") or [])
+    frame = load_frame(platform, dataset).drop(columns=exclude)
+    types = {k: v for k, v in column_types(dataset.columns).items() if k not in exclude}
+    estimator = make_estimator(p["task"], metric=p.get("metric"), seed=int(p.get("seed") or 0),
+                               time_budget_s=float(p.get("time_budget_s") or platform.settings.default_time_budget_s),
+                               column_types=types)
+    started = time.monotonic()
+    estimator.fit(frame, p["target"], progress=lambda f, s, m: progress(0.02 + 0.93 * f, s, m))
+    progress(0.96, "saving", "writing the model artifacts")
+    files = estimator.save()
+    prefix = f"{job.tenant}/models/{p['model_name']}/{new_id('art')}"
+    report = dict(estimator.report_)
+    report.setdefault("warnings", [])
+    report["warnings"] = [*({"code": "data", "message": w} for w in p.get("warnings", [])), *report["warnings"]]
+    lineage = {"dataset_id": dataset.id, "dataset_name": dataset.name, "dataset_version": dataset.version,
+               "dataset_sha256": dataset.sha256, "target": p["target"], "exclude": exclude,
+               "task": p["task"], "seed": int(p.get("seed") or 0), "job_id": job.id,
+               "train_seconds": round(time.monotonic() - started, 3), "packages": package_versions()}
+    try:
+        digests = {}
+        for fname, data in files.items():
+            platform.artifacts.put_bytes(f"{prefix}/{fname}", data)
+            digests[fname] = sha256_bytes(data)
+        version = platform.store.add_version(
+            tenant=job.tenant, model=p["model_name"], task=p["task"], report=report,
+            input_schema=estimator.input_schema_, files=digests, artifact=prefix, lineage=lineage, job_id=job.id)
+    except BaseException:
+        platform.artifacts.delete_prefix(prefix)  # no orphan artifact without its registry row
+        raise
+    return {"model": version.model, "version": version.version}
+
+
+def run_batch(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, Any]:
+    p = job.params
+    progress(0.02, "loading", "reading the input file and the model")
+    loaded = platform.models.get(job.tenant, p["model"], int(p["version"]))
+    frame = read_table(platform.artifacts.local_path(p["input"]), p.get("filename"))
+    chunks, n = [], len(frame)
+    step = max(1000, n // 20 or 1)
+    for start in range(0, n, step):
+        chunks.append(loaded.estimator.predict_frame(frame.iloc[start:start + step]))
+        progress(0.05 + 0.9 * min(1.0, (start + step) / max(n, 1)), "scoring", f"{min(start + step, n)} of {n} rows")
+    scored = pd.concat([frame.reset_index(drop=True), pd.concat(chunks).reset_index(drop=True)], axis=1)
+    out = platform.scratch / f"{job.id}.out.csv"
+    try:
+        scored.to_csv(out, index=False)
+        key = platform.artifacts.put_file(f"{job.tenant}/jobs/{job.id}/{BATCH_RESULT}", out)
+    finally:
+        out.unlink(missing_ok=True)
+    return {"model": p["model"], "version": int(p["version"]), "rows": n, "artifact": key}
+
+
+HANDLERS: dict[str, Callable[[Platform, Job, ProgressFn], dict[str, Any]]] = {
+    "train": run_train,
+    "batch_predict": run_batch,
+}

@@ -1,0 +1,98 @@
+"""Frozen domain entities the store returns (never ORM rows)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
+ROLES = ("admin", "builder", "consumer")
+
+
+@dataclass(frozen=True)
+class Tenant:
+    id: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    tenant: str
+    role: str
+    name: str | None
+    secret_hash: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True)
+class Dataset:
+    id: str
+    tenant: str
+    name: str
+    version: int
+    rows: int
+    sha256: str
+    size_bytes: int
+    format: str
+    columns: list[dict[str, Any]]
+    artifact: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    tenant: str
+    type: str
+    status: str
+    params: dict[str, Any]
+    progress: float
+    stage: str | None
+    message: str | None
+    error: str | None
+    result: dict[str, Any] | None
+    cancel_requested: bool
+    worker: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    heartbeat_at: datetime | None
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    tenant: str
+    model: str
+    version: int
+    task: str
+    status: str
+    report: dict[str, Any]
+    input_schema: list[dict[str, Any]]
+    files: dict[str, str]  # file name -> sha256
+    artifact: str  # storage prefix
+    lineage: dict[str, Any]
+    job_id: str | None
+    created_at: datetime
+    aliases: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Model:
+    tenant: str
+    name: str
+    task: str
+    created_at: datetime
+    latest_version: int
+    aliases: dict[str, int]

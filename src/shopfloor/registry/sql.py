@@ -1,0 +1,385 @@
+"""All SQL of the platform: the SQLAlchemy implementation of :class:`Store`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, func, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from shopfloor.errors import Conflict, NotFound, ShopfloorError
+from shopfloor.registry.entities import TERMINAL, ApiKey, Dataset, Job, Model, ModelVersion, Tenant
+from shopfloor.registry.orm import AliasRow, DatasetRow, JobRow, KeyRow, ModelRow, TenantRow, VersionRow
+
+
+def _now() -> datetime:
+    # Stored naive in UTC (SQLite has no time zones); entities get aware datetimes back.
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+class RegistryUnavailable(ShopfloorError):
+    status, code, title = 503, "registry-unavailable", "Registry unavailable"
+
+
+def _engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(conn: Any, _record: Any) -> None:
+            # WAL lets the job runner write progress while API processes read.
+            cur = conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class SqlStore:
+    """Registry on SQLite (embedded default) or PostgreSQL, chosen by URL."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = _engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        """One unit of work: commit on success, roll back on any error, translate driver errors."""
+        session = self._sessions()
+        try:
+            yield session
+            session.commit()
+        except IntegrityError as exc:
+            session.rollback()
+            raise Conflict("the object already exists or conflicts with another") from exc
+        except OperationalError as exc:
+            session.rollback()
+            raise RegistryUnavailable("the registry database is not reachable or busy; try again") from exc
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    # ---- tenants and keys -------------------------------------------------------------------------
+    def ensure_tenant(self, tenant: str) -> Tenant:
+        with self._session() as s:
+            row = s.get(TenantRow, tenant)
+            if row is None:
+                row = TenantRow(id=tenant, created_at=_now())
+                s.add(row)
+            return Tenant(id=row.id, created_at=_aware(row.created_at))  # type: ignore[arg-type]
+
+    def add_key(self, key: ApiKey) -> ApiKey:
+        with self._session() as s:
+            if s.get(TenantRow, key.tenant) is None:
+                s.add(TenantRow(id=key.tenant, created_at=_now()))
+                s.flush()
+            row = KeyRow(id=key.id, tenant=key.tenant, role=key.role, name=key.name,
+                         secret_hash=key.secret_hash, created_at=_now())
+            s.add(row)
+            s.flush()
+            return _key(row)
+
+    def get_key(self, key_id: str) -> ApiKey | None:
+        with self._session() as s:
+            row = s.get(KeyRow, key_id)
+            return _key(row) if row is not None else None
+
+    def list_keys(self, tenant: str) -> list[ApiKey]:
+        with self._session() as s:
+            rows = s.scalars(select(KeyRow).where(KeyRow.tenant == tenant).order_by(KeyRow.created_at))
+            return [_key(r) for r in rows]
+
+    def revoke_key(self, tenant: str, key_id: str) -> ApiKey:
+        with self._session() as s:
+            row = s.get(KeyRow, key_id)
+            if row is None or row.tenant != tenant:
+                raise NotFound(f"API key {key_id!r} not found")
+            if row.revoked_at is None:
+                row.revoked_at = _now()
+            return _key(row)
+
+    def count_keys(self) -> int:
+        with self._session() as s:
+            return int(s.scalar(select(func.count()).select_from(KeyRow)) or 0)
+
+    # ---- datasets ---------------------------------------------------------------------------------
+    def add_dataset(self, *, id: str, tenant: str, name: str, rows: int, sha256: str, size_bytes: int,
+                    format: str, columns: list[dict[str, Any]], artifact: str) -> Dataset:
+        with self._session() as s:
+            latest = s.scalar(select(func.max(DatasetRow.version)).where(
+                DatasetRow.tenant == tenant, DatasetRow.name == name))
+            row = DatasetRow(id=id, tenant=tenant, name=name, version=(latest or 0) + 1, rows=rows,
+                             sha256=sha256, size_bytes=size_bytes, format=format, columns=columns,
+                             artifact=artifact, created_at=_now())
+            s.add(row)
+            s.flush()
+            return _dataset(row)
+
+    def get_dataset(self, tenant: str, dataset_id: str) -> Dataset:
+        with self._session() as s:
+            row = s.get(DatasetRow, dataset_id)
+            if row is None or row.tenant != tenant:
+                raise NotFound(f"dataset {dataset_id!r} not found",
+                               errors=[{"loc": ["dataset_id"], "msg": "no such dataset"}])
+            return _dataset(row)
+
+    def list_datasets(self, tenant: str) -> list[Dataset]:
+        with self._session() as s:
+            rows = s.scalars(select(DatasetRow).where(DatasetRow.tenant == tenant)
+                             .order_by(DatasetRow.created_at.desc()))
+            return [_dataset(r) for r in rows]
+
+    def dataset_artifacts(self) -> list[str]:
+        with self._session() as s:
+            return list(s.scalars(select(DatasetRow.artifact)))
+
+    # ---- jobs -------------------------------------------------------------------------------------
+    def create_job(self, *, id: str, tenant: str, type: str, params: dict[str, Any]) -> Job:
+        with self._session() as s:
+            row = JobRow(id=id, tenant=tenant, type=type, status="queued", params=params, progress=0.0,
+                         stage="queued", cancel_requested=False, created_at=_now())
+            s.add(row)
+            s.flush()
+            return _job(row)
+
+    def get_job(self, tenant: str | None, job_id: str) -> Job:
+        with self._session() as s:
+            row = s.get(JobRow, job_id)
+            if row is None or (tenant is not None and row.tenant != tenant):
+                raise NotFound(f"job {job_id!r} not found")
+            return _job(row)
+
+    def list_jobs(self, tenant: str, limit: int = 100) -> list[Job]:
+        with self._session() as s:
+            rows = s.scalars(select(JobRow).where(JobRow.tenant == tenant)
+                             .order_by(JobRow.created_at.desc()).limit(limit))
+            return [_job(r) for r in rows]
+
+    def claim_job(self, worker: str) -> Job | None:
+        """Atomically move the oldest queued job to running; two workers never get the same job."""
+        with self._session() as s:
+            candidate = s.scalar(select(JobRow.id).where(JobRow.status == "queued")
+                                 .order_by(JobRow.created_at).limit(1))
+            if candidate is None:
+                return None
+            now = _now()
+            claimed = s.execute(update(JobRow).where(JobRow.id == candidate, JobRow.status == "queued")
+                                .values(status="running", worker=worker, started_at=now, heartbeat_at=now,
+                                        stage="starting"))
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            row = s.get(JobRow, candidate)
+            assert row is not None
+            s.refresh(row)
+            return _job(row)
+
+    def report_progress(self, job_id: str, progress: float, stage: str | None, message: str | None) -> bool:
+        """Record progress and heartbeat; returns True when cancellation was requested."""
+        with self._session() as s:
+            row = s.get(JobRow, job_id)
+            if row is None:
+                return True
+            if row.status == "running":
+                row.progress = max(0.0, min(1.0, float(progress)))
+                row.stage, row.message, row.heartbeat_at = stage, message, _now()
+            return bool(row.cancel_requested)
+
+    def heartbeat(self, job_id: str) -> bool:
+        """Keep a running job alive; returns True when cancellation was requested."""
+        with self._session() as s:
+            row = s.get(JobRow, job_id)
+            if row is None:
+                return True
+            if row.status == "running":
+                row.heartbeat_at = _now()
+            return bool(row.cancel_requested)
+
+    def set_worker(self, job_id: str, worker: str) -> None:
+        with self._session() as s:
+            s.execute(update(JobRow).where(JobRow.id == job_id).values(worker=worker))
+
+    def running_jobs(self) -> list[tuple[str, str | None]]:
+        with self._session() as s:
+            return [(r.id, r.worker) for r in s.execute(select(JobRow.id, JobRow.worker)
+                                                         .where(JobRow.status == "running"))]
+
+    def finish_job(self, job_id: str, status: str, *, error: str | None = None,
+                   result: dict[str, Any] | None = None) -> Job:
+        assert status in TERMINAL
+        with self._session() as s:
+            row = s.get(JobRow, job_id)
+            if row is None:
+                raise NotFound(f"job {job_id!r} not found")
+            if row.status not in TERMINAL:
+                row.status, row.error, row.result, row.finished_at = status, error, result, _now()
+                row.stage = status
+                if status == "succeeded":
+                    row.progress = 1.0
+            return _job(row)
+
+    def request_cancel(self, tenant: str, job_id: str) -> Job:
+        with self._session() as s:
+            row = s.get(JobRow, job_id)
+            if row is None or row.tenant != tenant:
+                raise NotFound(f"job {job_id!r} not found")
+            if row.status == "queued":
+                row.status, row.stage, row.finished_at = "cancelled", "cancelled", _now()
+                row.cancel_requested = True
+            elif row.status == "running":
+                row.cancel_requested = True
+                row.message = "cancellation requested"
+            return _job(row)
+
+    def fail_stale_jobs(self, heartbeat_before: datetime | None, reason: str) -> int:
+        """Mark running jobs failed: all of them, or those whose heartbeat is older than the cut-off."""
+        with self._session() as s:
+            stmt = update(JobRow).where(JobRow.status == "running")
+            if heartbeat_before is not None:
+                stmt = stmt.where(JobRow.heartbeat_at < heartbeat_before.astimezone(UTC).replace(tzinfo=None))
+            done = s.execute(stmt.values(status="failed", stage="failed", error=reason, finished_at=_now()))
+            return int(done.rowcount)  # type: ignore[attr-defined]
+
+    # ---- models -----------------------------------------------------------------------------------
+    def add_version(self, *, tenant: str, model: str, task: str, report: dict[str, Any],
+                    input_schema: list[dict[str, Any]], files: dict[str, str], artifact: str,
+                    lineage: dict[str, Any], job_id: str | None) -> ModelVersion:
+        with self._session() as s:
+            mrow = s.scalar(select(ModelRow).where(ModelRow.tenant == tenant, ModelRow.name == model)
+                            .with_for_update())
+            if mrow is None:
+                mrow = ModelRow(tenant=tenant, name=model, task=task, latest_version=0, created_at=_now())
+                s.add(mrow)
+                s.flush()
+            elif mrow.task != task:
+                raise Conflict(f"model {model!r} is a {mrow.task} model; a {task} version cannot be added",
+                               errors=[{"loc": ["body", "model_name"], "msg": "task differs"}])
+            mrow.latest_version += 1
+            vrow = VersionRow(model_id=mrow.id, version=mrow.latest_version, task=task, status="ready",
+                              report=report, input_schema=input_schema, files=files, artifact=artifact,
+                              lineage=lineage, job_id=job_id, created_at=_now())
+            s.add(vrow)
+            s.flush()
+            return _version(tenant, model, vrow, ())
+
+    def _model_row(self, s: Session, tenant: str, name: str) -> ModelRow:
+        row = s.scalar(select(ModelRow).where(ModelRow.tenant == tenant, ModelRow.name == name))
+        if row is None:
+            raise NotFound(f"model {name!r} not found")
+        return row
+
+    def _aliases(self, s: Session, model_id: int) -> dict[str, int]:
+        return {a.alias: a.version for a in s.scalars(select(AliasRow).where(AliasRow.model_id == model_id))}
+
+    def get_model(self, tenant: str, name: str) -> Model:
+        with self._session() as s:
+            row = self._model_row(s, tenant, name)
+            return _model(row, self._aliases(s, row.id))
+
+    def list_models(self, tenant: str) -> list[Model]:
+        with self._session() as s:
+            rows = list(s.scalars(select(ModelRow).where(ModelRow.tenant == tenant).order_by(ModelRow.name)))
+            return [_model(r, self._aliases(s, r.id)) for r in rows]
+
+    def list_versions(self, tenant: str, name: str) -> list[ModelVersion]:
+        with self._session() as s:
+            mrow = self._model_row(s, tenant, name)
+            by_version = _invert(self._aliases(s, mrow.id))
+            rows = s.scalars(select(VersionRow).where(VersionRow.model_id == mrow.id).order_by(VersionRow.version))
+            return [_version(tenant, name, r, by_version.get(r.version, ())) for r in rows]
+
+    def get_version(self, tenant: str, name: str, version: int) -> ModelVersion:
+        with self._session() as s:
+            mrow = self._model_row(s, tenant, name)
+            return self._version_of(s, tenant, mrow, version)
+
+    def _version_of(self, s: Session, tenant: str, mrow: ModelRow, version: int) -> ModelVersion:
+        vrow = s.scalar(select(VersionRow).where(VersionRow.model_id == mrow.id, VersionRow.version == version))
+        if vrow is None:
+            raise NotFound(f"model {mrow.name!r} has no version {version}",
+                           errors=[{"loc": ["version"], "msg": "no such version"}])
+        return _version(tenant, mrow.name, vrow, _invert(self._aliases(s, mrow.id)).get(version, ()))
+
+    def resolve(self, tenant: str, name: str, version: int | None, alias: str = "production") -> ModelVersion:
+        with self._session() as s:
+            mrow = self._model_row(s, tenant, name)
+            if version is None:
+                aliased = self._aliases(s, mrow.id).get(alias)
+                if aliased is None:
+                    raise Conflict(
+                        f"model {name!r} has no version aliased {alias!r}: promote one with "
+                        f"PUT /v1/models/{name}/aliases/{alias} or pass ?version=",
+                        errors=[{"loc": ["query", "version"], "msg": f"no {alias} alias"}])
+                version = aliased
+            return self._version_of(s, tenant, mrow, version)
+
+    def set_alias(self, tenant: str, name: str, alias: str, version: int) -> ModelVersion:
+        with self._session() as s:
+            mrow = self._model_row(s, tenant, name)
+            self._version_of(s, tenant, mrow, version)  # raises NotFound for an unknown version
+            row = s.get(AliasRow, (mrow.id, alias))
+            if row is None:
+                s.add(AliasRow(model_id=mrow.id, alias=alias, version=version, updated_at=_now()))
+            else:
+                row.version, row.updated_at = version, _now()
+            s.flush()
+            return self._version_of(s, tenant, mrow, version)
+
+    def version_artifacts(self) -> list[str]:
+        with self._session() as s:
+            return list(s.scalars(select(VersionRow.artifact)))
+
+
+def _invert(aliases: dict[str, int]) -> dict[int, tuple[str, ...]]:
+    out: dict[int, tuple[str, ...]] = {}
+    for alias, version in sorted(aliases.items()):
+        out[version] = (*out.get(version, ()), alias)
+    return out
+
+
+def _key(r: KeyRow) -> ApiKey:
+    return ApiKey(id=r.id, tenant=r.tenant, role=r.role, name=r.name, secret_hash=r.secret_hash,
+                  created_at=_aware(r.created_at), revoked_at=_aware(r.revoked_at))  # type: ignore[arg-type]
+
+
+def _dataset(r: DatasetRow) -> Dataset:
+    return Dataset(id=r.id, tenant=r.tenant, name=r.name, version=r.version, rows=r.rows, sha256=r.sha256,
+                   size_bytes=r.size_bytes, format=r.format, columns=list(r.columns), artifact=r.artifact,
+                   created_at=_aware(r.created_at))  # type: ignore[arg-type]
+
+
+def _job(r: JobRow) -> Job:
+    return Job(id=r.id, tenant=r.tenant, type=r.type, status=r.status, params=dict(r.params or {}),
+               progress=float(r.progress or 0.0), stage=r.stage, message=r.message, error=r.error,
+               result=r.result, cancel_requested=bool(r.cancel_requested), worker=r.worker,
+               created_at=_aware(r.created_at), started_at=_aware(r.started_at),  # type: ignore[arg-type]
+               finished_at=_aware(r.finished_at), heartbeat_at=_aware(r.heartbeat_at))
+
+
+def _model(r: ModelRow, aliases: dict[str, int]) -> Model:
+    return Model(tenant=r.tenant, name=r.name, task=r.task, created_at=_aware(r.created_at),  # type: ignore[arg-type]
+                 latest_version=r.latest_version, aliases=aliases)
+
+
+def _version(tenant: str, name: str, r: VersionRow, aliases: tuple[str, ...]) -> ModelVersion:
+    return ModelVersion(tenant=tenant, model=name, version=r.version, task=r.task, status=r.status,
+                        report=dict(r.report or {}), input_schema=list(r.input_schema or []),
+                        files=dict(r.files or {}), artifact=r.artifact, lineage=dict(r.lineage or {}),
+                        job_id=r.job_id, created_at=_aware(r.created_at),  # type: ignore[arg-type]
+                        aliases=aliases)

@@ -1,0 +1,22 @@
+"""Shapes shared by several resources."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error response carries them."""
+
+    type: str = Field(description="URI naming the problem kind, e.g. urn:shopfloor:problem:invalid-input")
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[dict[str, Any]] = Field(default_factory=list, description="Where: each item has loc and msg.")
+
+
+class Page(BaseModel):
+    model_config = ConfigDict(extra="forbid")

@@ -1,0 +1,80 @@
+"""Model, version, alias, prediction and explanation shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class VersionPublic(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+
+    model: str
+    version: int
+    task: str
+    status: str
+    created_at: datetime
+    job_id: str | None = None
+    aliases: list[str] = Field(default_factory=list)
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    stability: dict[str, Any] = Field(default_factory=dict)
+    chosen: str | None = None
+    candidates: list[dict[str, Any]] = Field(default_factory=list)
+    params: dict[str, Any] = Field(default_factory=dict)
+    lineage: dict[str, Any] = Field(default_factory=dict)
+    input_schema: list[dict[str, Any]] = Field(default_factory=list)
+    report: dict[str, Any] = Field(default_factory=dict, description="The full evaluation report.")
+
+
+class ModelPublic(BaseModel):
+    name: str
+    task: str
+    created_at: datetime
+    latest_version: int
+    aliases: dict[str, int] = Field(default_factory=dict)
+    versions: list[VersionPublic] = Field(default_factory=list)
+
+
+class ModelList(BaseModel):
+    items: list[ModelPublic]
+
+
+class AliasUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: int = Field(ge=1)
+
+
+class AliasPublic(BaseModel):
+    model: str
+    alias: str
+    version: int
+
+
+class RecordsRequest(BaseModel):
+    """Records are plain objects of input column -> value; checked against the model's input schema."""
+
+    records: list[Any] = Field(description="One object per row: input column name -> value.")
+
+
+class PredictResponse(BaseModel):
+    model: str
+    version: int
+    predictions: list[dict[str, Any]]
+    warnings: list[str] = Field(default_factory=list)
+
+
+class ExplainResponse(BaseModel):
+    model: str
+    version: int
+    method: str
+    explanations: list[dict[str, Any]]
+
+
+class RulesResponse(BaseModel):
+    model: str
+    version: int
+    fidelity: float
+    depth: int | None = None
+    rules: list[dict[str, Any]]

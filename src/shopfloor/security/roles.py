@@ -1,0 +1,35 @@
+"""Who may do what: one permission table for every route."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Permission(StrEnum):
+    DATASETS_READ = "datasets:read"
+    DATASETS_WRITE = "datasets:write"
+    JOBS_READ = "jobs:read"
+    JOBS_WRITE = "jobs:write"
+    MODELS_READ = "models:read"
+    MODELS_WRITE = "models:write"
+    PREDICT = "predict"
+    EXPLAIN = "explain"
+    KEYS = "keys"
+    METRICS = "metrics"
+
+
+_BUILDER = {
+    Permission.DATASETS_READ, Permission.DATASETS_WRITE, Permission.JOBS_READ, Permission.JOBS_WRITE,
+    Permission.MODELS_READ, Permission.MODELS_WRITE, Permission.PREDICT, Permission.EXPLAIN,
+}
+_CONSUMER = {Permission.MODELS_READ, Permission.PREDICT, Permission.EXPLAIN}
+
+ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
+    "admin": frozenset(Permission),
+    "builder": frozenset(_BUILDER),
+    "consumer": frozenset(_CONSUMER),
+}
+
+
+def allowed(role: str, permission: Permission) -> bool:
+    return permission in ROLE_PERMISSIONS.get(role, frozenset())

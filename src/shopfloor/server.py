@@ -1,0 +1,63 @@
+"""``shopfloor serve``: prepare the home directory, start the job runner, run uvicorn."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import shutil
+import sys
+
+from shopfloor.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _announce(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def serve(settings: Settings) -> None:
+    """Run the server until interrupted. On a registry with no keys, print a first admin key once."""
+    import uvicorn
+
+    from shopfloor.bootstrap import first_admin_key, prepare
+    from shopfloor.jobs.runner import recover, runner_main
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    home = settings.home.resolve()
+    settings = settings.model_copy(update={"home": home})
+    # Shared by every API process and job process so /metrics sees them all.
+    metrics_dir = home / "run" / "metrics"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    # Worker processes (uvicorn --workers) rebuild settings from the environment.
+    os.environ["SHOPFLOOR_HOME"] = str(home)
+    platform = prepare(settings)
+    secret = first_admin_key(platform)
+    failed = recover(platform.store, settings)
+    if failed:
+        log.warning("marked %d job(s) failed that were running when the server last stopped", failed)
+    platform.close()
+    if secret:
+        _announce("\n  Created tenant 'default' and its first admin API key (shown once, store it now):\n\n"
+                  f"    {secret}\n\n  export SHOPFLOOR_API_KEY={secret}\n")
+    runner = mp.get_context("spawn").Process(target=runner_main, args=(settings,), name="shopfloor-jobs")
+    runner.start()
+    _announce(f"  Shopfloor on http://{settings.host}:{settings.port}  (API docs: /docs, home: {home})")
+    try:
+        if settings.workers > 1:
+            uvicorn.run("shopfloor.api.app:app_factory", factory=True, host=settings.host, port=settings.port,
+                        workers=settings.workers, access_log=settings.access_log, log_level="warning")
+        else:
+            from shopfloor.api.app import create_app
+
+            uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+                        access_log=settings.access_log, log_level="warning")
+    finally:
+        runner.terminate()
+        runner.join(15)
+        if runner.is_alive():
+            runner.kill()

@@ -1,0 +1,1 @@
+"""Model serving: loading cache, input validation, online and batch prediction."""

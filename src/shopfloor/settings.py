@@ -1,0 +1,76 @@
+"""One settings tree for the whole platform, read from ``SHOPFLOOR_*`` environment variables.
+
+Nothing else in the package reads ``os.environ`` for configuration: build a
+:class:`Settings` with :func:`get_settings` (cached) or directly in tests.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every ``SHOPFLOOR_`` setting, with its default for the embedded (laptop) mode."""
+
+    model_config = SettingsConfigDict(env_prefix="SHOPFLOOR_", extra="ignore")
+
+    home: Path = Field(Path(".shopfloor"), description="Directory for the SQLite registry, artifacts and run files.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the registry; default: SQLite file in the home directory."
+    )
+    artifacts_url: str | None = Field(
+        None, description="Where datasets and model artifacts live; default: file://<home>/artifacts."
+    )
+    host: str = Field("127.0.0.1", description="Address `shopfloor serve` binds to.")
+    port: int = Field(8000, description="Port `shopfloor serve` listens on.")
+    workers: int = Field(1, ge=1, description="Number of API worker processes.")
+    job_workers: int = Field(1, ge=1, description="How many jobs run at the same time (each in its own process).")
+    mode: Literal["development", "production"] = Field(
+        "development", description="`production` refuses to start without an explicit secret key."
+    )
+    secret_key: SecretStr | None = Field(
+        None, description="Server secret used to hash API keys; default: generated once into <home>/secret.key."
+    )
+    max_upload_mb: float = Field(200.0, gt=0, description="Largest accepted dataset upload, in MB.")
+    max_records_per_request: int = Field(1000, ge=1, description="Most records in one predict or explain call.")
+    model_cache_size: int = Field(16, ge=1, description="Loaded models kept in memory per API process.")
+    job_poll_interval_s: float = Field(0.5, gt=0, description="How often the job runner looks for queued jobs.")
+    job_heartbeat_timeout_s: float = Field(
+        60.0, gt=0, description="A running job whose heartbeat is older than this is marked failed."
+    )
+    default_time_budget_s: float = Field(300.0, gt=0, description="Training time budget when a job gives none.")
+    access_log: bool = Field(False, description="Log every request (costs throughput on the predict path).")
+    data_dir: Path = Field(
+        Path(__file__).resolve().parents[2].parent / "shared" / "data",
+        description="Where the sample datasets live (tests and benchmarks only).",
+    )
+
+    @model_validator(mode="after")
+    def _production_needs_secret(self) -> Settings:
+        # A generated secret on disk is fine on a laptop; a production server must be given one.
+        if self.mode == "production" and self.secret_key is None:
+            raise ValueError("SHOPFLOOR_SECRET_KEY must be set when SHOPFLOOR_MODE=production")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.home / 'registry.db').resolve()}"
+
+    @property
+    def resolved_artifacts_url(self) -> str:
+        return self.artifacts_url or f"file://{(self.home / 'artifacts').resolve()}"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use."""
+    return Settings()

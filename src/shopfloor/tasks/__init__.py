@@ -1,0 +1,1 @@
+"""Task families behind one estimator protocol (see :mod:`shopfloor.tasks.base`)."""

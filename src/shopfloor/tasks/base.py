@@ -1,0 +1,55 @@
+"""The one estimator protocol every task family implements.
+
+Conventions (scikit-learn's): ``__init__`` only stores keyword hyper-parameters;
+``fit`` returns ``self``; learned state ends in ``_``; ``predict`` and
+``explain`` raise :class:`~shopfloor.errors.NotFitted` before ``fit``.
+Artifacts are a mapping of file name to bytes in safe formats only (JSON,
+LightGBM text, skops with an explicit trusted-type list, ONNX): never pickle.
+The registry records each file's sha256 and the storage layer checks it at load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, Protocol, Self, runtime_checkable
+
+import pandas as pd
+
+#: ``progress(fraction_0_to_1, stage, message)``; it may raise ``JobCancelled``.
+ProgressFn = Callable[[float, str, str], None]
+
+
+def no_progress(fraction: float, stage: str, message: str) -> None:
+    """Default progress callback: ignore."""
+
+
+@runtime_checkable
+class Estimator(Protocol):
+    """What every task family's estimator provides.
+
+    fit(frame, target, progress) -> self
+        Learns from a validated table. Sets ``report_`` (the evaluation report, a
+        JSON-serialisable dict with at least ``metrics``) and ``input_schema_``
+        (a list of ``{"name", "type", ...}`` for every input the model needs).
+    predict(records) -> list of dicts
+        One result per record (dicts of input name to value). Each result may
+        carry ``warnings`` (e.g. an unseen category).
+    explain(records, method) -> list of dicts
+        One explanation per record (shape depends on the family).
+    save() -> {file name: bytes};  load(files) -> estimator  (classmethod)
+    """
+
+    task: ClassVar[str]
+    report_: dict[str, Any]
+    input_schema_: list[dict[str, Any]]
+
+    def fit(self, frame: pd.DataFrame, target: str, progress: ProgressFn = no_progress) -> Self: ...
+
+    def predict(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]: ...
+
+    def explain(self, records: Sequence[Mapping[str, Any]], method: str = "shap") -> list[dict[str, Any]]: ...
+
+    def save(self) -> dict[str, bytes]: ...
+
+    @classmethod
+    def load(cls, files: Mapping[str, bytes]) -> Self: ...

@@ -1,0 +1,47 @@
+"""The explicit list of task families: task name -> estimator factory.
+
+Listed by hand (not discovered) so that every family is visible in one place
+and heavy modules are imported only when their task is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from shopfloor.errors import InvalidInput
+
+# task name -> (module, class name, keyword arguments fixed by the task)
+_CATALOG: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "tabular_classification": ("shopfloor.tasks.tabular", "TabularEstimator", {"kind": "classification"}),
+    "tabular_regression": ("shopfloor.tasks.tabular", "TabularEstimator", {"kind": "regression"}),
+}
+
+
+def tasks() -> list[str]:
+    """Names of every task family the server can train."""
+    return sorted(_CATALOG)
+
+
+def estimator_class(task: str) -> Any:
+    """The estimator class for ``task`` (imports its module on first use)."""
+    try:
+        module, cls, _ = _CATALOG[task]
+    except KeyError:
+        raise InvalidInput(
+            f"unknown task {task!r}; known tasks: {', '.join(tasks())}",
+            errors=[{"loc": ["body", "task"], "msg": "unknown task"}],
+        ) from None
+    return getattr(importlib.import_module(module), cls)
+
+
+def task_kind(task: str) -> str:
+    """The fixed ``kind`` of a task (e.g. "classification"), or the task name itself."""
+    estimator_class(task)
+    return str(_CATALOG[task][2].get("kind", task))
+
+
+def make_estimator(task: str, **params: Any) -> Any:
+    """A new, unfitted estimator for ``task`` with ``params`` as hyper-parameters."""
+    _, _, fixed = _CATALOG[task] if task in _CATALOG else (None, None, {})
+    return estimator_class(task)(**fixed, **params)

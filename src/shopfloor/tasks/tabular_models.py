@@ -1,0 +1,481 @@
+"""Candidate models for tabular tasks and their safe persistence (JSON, LightGBM text, skops).
+
+Every model works on the numeric *model matrix* built by
+:class:`~shopfloor.tasks.tabular_features.Preprocessor` (LightGBM therefore never sees
+the real column names, which may contain characters it rejects). Classification
+models output a probability matrix ``(n, n_classes)``; regression models a vector.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from shopfloor.errors import ArtifactCorrupted, InvalidInput
+from shopfloor.explain.contributions import linear_contributions
+
+logger = logging.getLogger(__name__)
+
+FAMILIES = ("linear", "random_forest", "lightgbm")
+#: The only types skops may rebuild from ``model.skops`` (anything else refuses to load).
+SKOPS_TRUSTED = [
+    "sklearn.ensemble._forest.RandomForestClassifier",
+    "sklearn.ensemble._forest.RandomForestRegressor",
+    "sklearn.tree._classes.DecisionTreeClassifier",
+    "sklearn.tree._classes.DecisionTreeRegressor",
+    "sklearn.tree._tree.Tree",
+]
+#: file names a tabular model artifact may use, by family
+MODEL_FILES = {"linear": "model.json", "random_forest": "model.skops", "lightgbm": "model.lgb.txt"}
+
+
+def _balanced_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
+    counts = np.bincount(y, minlength=n_classes).astype(float)
+    per_class = len(y) / (n_classes * np.maximum(counts, 1.0))
+    return np.asarray(per_class[y], dtype=float)
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return np.asarray(e / e.sum(axis=1, keepdims=True))
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return np.asarray(1.0 / (1.0 + np.exp(-z)))
+
+
+class TabularModel:
+    """Base class: ``kind`` is "classification" or "regression"; ``n_classes`` is 0 for regression."""
+
+    family = "base"
+    output_space = "value"
+
+    def __init__(self, kind: str, n_classes: int, params: Mapping[str, Any], seed: int = 0) -> None:
+        self.kind = kind
+        self.n_classes = n_classes
+        self.params = dict(params)
+        self.seed = seed
+
+    @property
+    def classification(self) -> bool:
+        return self.kind == "classification"
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> TabularModel:
+        raise NotImplementedError
+
+    def predict_output(self, X: np.ndarray) -> np.ndarray:
+        """Probabilities ``(n, n_classes)`` for classification, values ``(n,)`` for regression."""
+        raise NotImplementedError
+
+    def contributions(self, X: np.ndarray, class_index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Exact additive contributions per model-matrix column: ``(base (n,), contrib (n, m), output (n,))``.
+
+        For classification the output is the model's raw score for ``class_index[i]``
+        (log-odds for linear and LightGBM, probability for the random forest).
+        """
+        raise NotImplementedError
+
+    def state(self) -> dict[str, Any]:
+        return {"family": self.family, "kind": self.kind, "n_classes": self.n_classes,
+                "params": self.params, "seed": self.seed}
+
+    def files(self) -> dict[str, bytes]:
+        raise NotImplementedError
+
+    @classmethod
+    def from_files(cls, state: Mapping[str, Any], files: Mapping[str, bytes]) -> TabularModel:
+        raise NotImplementedError
+
+
+class LinearModel(TabularModel):
+    """Standard-scaled L2 logistic regression or ridge; served from stored coefficients."""
+
+    family = "linear"
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> LinearModel:
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.linear_model import LogisticRegression, Ridge
+
+        self.mean_ = X.mean(axis=0)
+        sd = X.std(axis=0)
+        self.scale_ = np.where(sd > 1e-12, sd, 1.0)
+        Z = (X - self.mean_) / self.scale_
+        if self.classification:
+            self.output_space = "log_odds"
+            est = LogisticRegression(C=self.params.get("C", 1.0), class_weight=self.params.get("class_weight"),
+                                     max_iter=500, random_state=self.seed)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)  # a capped solver is fine for a candidate
+                est.fit(Z, y)
+            coef, intercept = est.coef_, est.intercept_
+            if self.n_classes == 2:
+                coef = np.vstack([-coef / 2, coef / 2])  # symmetric logits: softmax == sigmoid(w.z + b)
+                intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
+            elif len(est.classes_) < self.n_classes:  # a fold without some class
+                full_c, full_i = np.zeros((self.n_classes, X.shape[1])), np.full(self.n_classes, -30.0)
+                full_c[est.classes_], full_i[est.classes_] = coef, intercept
+                coef, intercept = full_c, full_i
+            self.coef_, self.intercept_ = np.asarray(coef, float), np.asarray(intercept, float)
+        else:
+            est = Ridge(alpha=self.params.get("alpha", 1.0)).fit(Z, y)
+            self.coef_, self.intercept_ = np.asarray(est.coef_, float)[None, :], np.array([float(est.intercept_)])
+        return self
+
+    def _logits(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(((X - self.mean_) / self.scale_) @ self.coef_.T + self.intercept_)
+
+    def predict_output(self, X: np.ndarray) -> np.ndarray:
+        z = self._logits(X)
+        return _softmax(z) if self.classification else z[:, 0]
+
+    def contributions(self, X: np.ndarray, class_index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        Z = (X - self.mean_) / self.scale_
+        if self.classification and self.n_classes == 2:
+            # binary: always the log-odds of the positive class = (w1 - w0).z + (b1 - b0)
+            w = np.repeat((self.coef_[1] - self.coef_[0])[None, :], len(X), axis=0)
+            b = np.full(len(X), self.intercept_[1] - self.intercept_[0])
+        elif self.classification:
+            w, b = self.coef_[class_index], self.intercept_[class_index]
+        else:
+            w, b = self.coef_[[0] * len(X)], self.intercept_[[0] * len(X)]
+        return linear_contributions(w, b, Z)
+
+    def state(self) -> dict[str, Any]:
+        return {**super().state(), "mean": self.mean_.tolist(), "scale": self.scale_.tolist(),
+                "coef": self.coef_.tolist(), "intercept": self.intercept_.tolist()}
+
+    def files(self) -> dict[str, bytes]:
+        return {MODEL_FILES["linear"]: json.dumps(self.state()).encode()}
+
+    @classmethod
+    def from_files(cls, state: Mapping[str, Any], files: Mapping[str, bytes]) -> LinearModel:
+        s = json.loads(files[MODEL_FILES["linear"]])
+        model = cls(s["kind"], s["n_classes"], s["params"], s["seed"])
+        model.mean_, model.scale_ = np.array(s["mean"], float), np.array(s["scale"], float)
+        model.coef_, model.intercept_ = np.array(s["coef"], float), np.array(s["intercept"], float)
+        if model.classification:
+            model.output_space = "log_odds"
+        return model
+
+
+class ForestModel(TabularModel):
+    """sklearn random forest; explained with shap's exact TreeExplainer (probability space)."""
+
+    family = "random_forest"
+
+    def _set_space(self) -> None:
+        self.output_space = "probability" if self.classification else "value"
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> ForestModel:
+        from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+        self._set_space()
+        common = {"n_estimators": int(self.params.get("n_estimators", 200)),
+                  "min_samples_leaf": int(self.params.get("min_samples_leaf", 1)),
+                  "max_features": self.params.get("max_features", "sqrt"),
+                  "n_jobs": 2, "random_state": self.seed}
+        if self.classification:
+            est: Any = RandomForestClassifier(class_weight=self.params.get("class_weight"), **common)
+        else:
+            est = RandomForestRegressor(**common)
+        est.fit(X, y)
+        est.n_jobs = 1  # serving path: single thread, no joblib start-up per call
+        self.est_ = est
+        return self
+
+    def predict_output(self, X: np.ndarray) -> np.ndarray:
+        if not self.classification:
+            return np.asarray(self.est_.predict(X), float)
+        proba = self.est_.predict_proba(X)
+        if proba.shape[1] == self.n_classes:
+            return np.asarray(proba, float)
+        full = np.zeros((len(X), self.n_classes))
+        full[:, self.est_.classes_.astype(int)] = proba
+        return full
+
+    def contributions(self, X: np.ndarray, class_index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        from shopfloor.explain.contributions import tree_shap_contributions
+
+        cols = np.searchsorted(self.est_.classes_.astype(int), class_index) if self.classification else None
+        return tree_shap_contributions(self.est_, X, cols)
+
+    def files(self) -> dict[str, bytes]:
+        import skops.io
+
+        return {MODEL_FILES["random_forest"]: skops.io.dumps(self.est_)}
+
+    @classmethod
+    def from_files(cls, state: Mapping[str, Any], files: Mapping[str, bytes]) -> ForestModel:
+        import skops.io
+
+        data = files[MODEL_FILES["random_forest"]]
+        unknown = [t for t in skops.io.get_untrusted_types(data=data) if t not in SKOPS_TRUSTED]
+        if unknown:
+            raise ArtifactCorrupted(f"model.skops holds unexpected types: {unknown}")
+        model = cls(state["kind"], state["n_classes"], state["params"], state["seed"])
+        model._set_space()
+        model.est_ = skops.io.loads(data, trusted=SKOPS_TRUSTED)
+        return model
+
+
+class BoostedModel(TabularModel):
+    """LightGBM booster trained with the native API; exact TreeSHAP via ``pred_contrib``."""
+
+    family = "lightgbm"
+
+    def _lgb_params(self) -> dict[str, Any]:
+        p = self.params
+        params: dict[str, Any] = {
+            "learning_rate": p.get("learning_rate", 0.05), "num_leaves": p.get("num_leaves", 31),
+            "min_data_in_leaf": p.get("min_data_in_leaf", 20), "feature_fraction": p.get("feature_fraction", 0.9),
+            "bagging_fraction": p.get("bagging_fraction", 1.0), "bagging_freq": 1 if p.get("bagging_fraction") else 0,
+            "lambda_l2": p.get("lambda_l2", 1.0), "verbose": -1, "seed": self.seed, "num_threads": 2,
+            "deterministic": True, "force_row_wise": True,
+        }
+        if not self.classification:
+            params["objective"] = "regression"
+        elif self.n_classes == 2:
+            params["objective"] = "binary"
+        else:
+            params.update(objective="multiclass", num_class=self.n_classes)
+        return params
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> BoostedModel:
+        import lightgbm as lgb
+
+        self.output_space = "log_odds" if self.classification else "value"
+        weight = None
+        if self.classification and self.params.get("class_weight") == "balanced":
+            weight = _balanced_weights(y, self.n_classes)
+        data = lgb.Dataset(X, label=y, weight=weight, free_raw_data=True, params={"verbose": -1})
+        self.booster_ = lgb.train(self._lgb_params(), data, num_boost_round=int(self.params.get("n_estimators", 200)))
+        return self
+
+    def _raw(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(self.booster_.predict(X, raw_score=True, num_threads=1))
+
+    def predict_output(self, X: np.ndarray) -> np.ndarray:
+        raw = self._raw(X)
+        if not self.classification:
+            return raw
+        if self.n_classes == 2:
+            p1 = _sigmoid(raw)
+            return np.column_stack([1.0 - p1, p1])
+        return _softmax(raw)
+
+    def contributions(self, X: np.ndarray, class_index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        contrib = np.asarray(self.booster_.predict(X, pred_contrib=True, num_threads=1))
+        m = X.shape[1]
+        rows = np.arange(len(X))
+        if self.classification and self.n_classes > 2:
+            contrib = contrib.reshape(len(X), self.n_classes, m + 1)[rows, class_index]
+        # binary: always the log-odds of the positive class (class_index is ignored)
+        return contrib[:, m], contrib[:, :m], contrib.sum(axis=1)
+
+    def files(self) -> dict[str, bytes]:
+        return {MODEL_FILES["lightgbm"]: self.booster_.model_to_string().encode()}
+
+    @classmethod
+    def from_files(cls, state: Mapping[str, Any], files: Mapping[str, bytes]) -> BoostedModel:
+        import lightgbm as lgb
+
+        model = cls(state["kind"], state["n_classes"], state["params"], state["seed"])
+        model.output_space = "log_odds" if model.classification else "value"
+        model.booster_ = lgb.Booster(model_str=files[MODEL_FILES["lightgbm"]].decode())
+        return model
+
+
+_CLASSES: dict[str, type[TabularModel]] = {"linear": LinearModel, "random_forest": ForestModel,
+                                           "lightgbm": BoostedModel}
+
+
+def make_model(family: str, kind: str, n_classes: int, params: Mapping[str, Any], seed: int = 0) -> TabularModel:
+    """A new, unfitted model of ``family``."""
+    if family not in _CLASSES:
+        raise InvalidInput(f"unknown model family {family!r}")
+    return _CLASSES[family](kind, n_classes, params, seed)
+
+
+def load_model(state: Mapping[str, Any], files: Mapping[str, bytes]) -> TabularModel:
+    """Rebuild a fitted model from :meth:`TabularModel.state` and :meth:`TabularModel.files`."""
+    family = state.get("family")
+    if family not in _CLASSES:
+        raise ArtifactCorrupted(f"unknown model family {family!r} in artifact")
+    return _CLASSES[str(family)].from_files(state, files)
+
+
+def candidate_grid(kind: str, n_rows: int, budget_s: float, imbalanced: bool) -> list[tuple[str, str, dict[str, Any]]]:
+    """``(name, family, params)`` candidates, cheapest first, scaled to the time budget."""
+    small = budget_s < 60
+    trees = 100 if small else 250
+    weights: list[str | None] = [None, "balanced"] if kind == "classification" and imbalanced else [None]
+    out: list[tuple[str, str, dict[str, Any]]] = []
+    if kind == "classification":
+        for cw in weights:
+            out.append((f"logistic{'-balanced' if cw else ''}", "linear", {"C": 1.0, "class_weight": cw}))
+    else:
+        out.append(("ridge", "linear", {"alpha": 1.0}))
+    rf_w = [None, "balanced_subsample"] if len(weights) > 1 and not small else [None]
+    for cw in rf_w:
+        out.append((f"random_forest{'-balanced' if cw else ''}", "random_forest",
+                    {"n_estimators": trees, "min_samples_leaf": 1, "class_weight": cw}))
+    lgb_grid: list[dict[str, Any]] = [
+        {"learning_rate": 0.05, "num_leaves": 15, "n_estimators": 300, "min_data_in_leaf": 10},
+        {"learning_rate": 0.05, "num_leaves": 31, "n_estimators": 400, "min_data_in_leaf": 20,
+         "feature_fraction": 0.8},
+        {"learning_rate": 0.1, "num_leaves": 7, "n_estimators": 300, "min_data_in_leaf": 5},
+        {"learning_rate": 0.03, "num_leaves": 63, "n_estimators": 600, "min_data_in_leaf": 20,
+         "feature_fraction": 0.8, "bagging_fraction": 0.8},
+    ]
+    if small:
+        lgb_grid = [dict(lgb_grid[0], n_estimators=200)]
+    for i, params in enumerate(lgb_grid):
+        for cw in weights if i < 2 else [None]:
+            out.append((f"lightgbm-{i}{'-balanced' if cw else ''}", "lightgbm", {**params, "class_weight": cw}))
+    if n_rows > 200_000:  # the forest gets slow and rarely wins on big tables
+        out = [c for c in out if c[1] != "random_forest"]
+    return out
+
+
+def finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+class Fold:
+    """One cross-validation fold: base preprocessing fitted on its training rows only."""
+
+    def __init__(self, frame: Any, types: Mapping[str, str], y: np.ndarray, tr: np.ndarray, va: np.ndarray) -> None:
+        from shopfloor.tasks.tabular_features import Preprocessor
+
+        self.tr, self.va = tr, va
+        self.pre = Preprocessor.fit(frame.iloc[tr], types)
+        self.enc_tr = self.pre.encode(frame.iloc[tr])
+        self.enc_va = self.pre.encode(frame.iloc[va])
+        self.y_tr, self.y_va = y[tr], y[va]
+
+    def matrices(self, constructed: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+        pre = self.pre.with_constructed(constructed)
+        return pre.expand(self.enc_tr), pre.expand(self.enc_va)
+
+
+def make_folds(frame: Any, types: Mapping[str, str], y: np.ndarray, kind: str, n_splits: int,
+               seed: int) -> list[Fold]:
+    """Stratified (classification) or plain shuffled K-fold over the training rows."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    if kind == "classification":
+        n_splits = max(2, min(n_splits, int(np.bincount(y).min())))
+        splitter: Any = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    else:
+        splitter = KFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    return [Fold(frame, types, y, tr, va) for tr, va in splitter.split(np.zeros(len(y)), y)]
+
+
+def out_of_fold(folds: list[Fold], constructed: list[dict[str, Any]], family: str, params: Mapping[str, Any],
+                kind: str, n_classes: int, seed: int, on_fold: Any = None) -> np.ndarray:
+    """Out-of-fold predictions (probabilities or values) for every training row."""
+    n = sum(len(f.va) for f in folds)
+    oof = np.zeros((n, n_classes)) if kind == "classification" else np.zeros(n)
+    for i, fold in enumerate(folds):
+        if on_fold is not None:
+            on_fold(i)
+        X_tr, X_va = fold.matrices(constructed)
+        model = make_model(family, kind, n_classes, params, seed).fit(X_tr, fold.y_tr)
+        oof[fold.va] = model.predict_output(X_va)
+    return oof
+
+
+_SCREEN = {"learning_rate": 0.1, "num_leaves": 15, "n_estimators": 150, "min_data_in_leaf": 10}
+
+
+def _loss(kind: str, y: np.ndarray, oof: np.ndarray) -> float:
+    from shopfloor.evaluation.metrics import score
+
+    return score("log_loss", y, oof) if kind == "classification" else float(np.mean((y - oof) ** 2))
+
+
+def search_and_select(frame: Any, types: Mapping[str, str], y: np.ndarray, kind: str, n_classes: int, metric: str,
+                      seed: int, budget_end: float, budget_s: float, progress: Any) -> dict[str, Any]:
+    """Construct features, then pick the best candidate model, all by CV on the training rows.
+
+    Feature search: every pair difference/product/ratio of numeric inputs is ranked by
+    LightGBM gain (one fit with all of them), then the best are added greedily while the
+    CV loss of a fast LightGBM (log-loss or MSE) drops by at least 1 %. Model selection
+    scores each candidate's pooled out-of-fold predictions with ``metric`` (threshold
+    tuned on them for binary threshold metrics); ``cv_std`` is the spread over folds.
+    Candidates are skipped when the time budget would run out.
+    """
+    import time
+
+    from shopfloor.evaluation.metrics import THRESHOLD_METRICS, best_threshold, greater_is_better, score
+    from shopfloor.tasks.tabular_features import candidate_features, search_features
+
+    t_start = time.perf_counter()
+    n_folds = 5 if budget_s >= 60 and len(y) < 200_000 else 3
+    folds = make_folds(frame, types, y, kind, n_folds, seed)
+    n_folds = len(folds)
+    feature_end = t_start + 0.3 * max(budget_end - t_start, 1.0)
+    numeric = [c for c, t in types.items() if t == "numeric"]
+    constructed: list[dict[str, Any]] = []
+    trials: list[dict[str, Any]] = []
+    if len(numeric) >= 2:
+        progress(0.05, "feature construction", "screening pair differences, products and ratios")
+        cands = candidate_features(numeric)
+        X_tr, _ = folds[0].matrices(cands)
+        screen = make_model("lightgbm", kind, n_classes, _SCREEN, seed).fit(X_tr, folds[0].y_tr)
+        gain = screen.booster_.feature_importance("gain")  # type: ignore[attr-defined]
+        first = len(folds[0].pre.numeric) + len(folds[0].pre.boolean)
+        rank = [float(g) for g in gain[first : first + len(cands)]]
+        calls = [0]
+
+        def cv_loss(feats: list[dict[str, Any]]) -> float:
+            calls[0] += 1
+            progress(0.05 + min(0.2, 0.02 * calls[0]), "feature construction",
+                     f"cross-validating {len(feats)} constructed feature(s)")
+            return _loss(kind, y, out_of_fold(folds, feats, "lightgbm", _SCREEN, kind, n_classes, seed))
+
+        constructed, trials = search_features(cands, rank, cv_loss,
+                                              out_of_time=lambda: time.perf_counter() > feature_end)
+    imbalanced = kind == "classification" and np.bincount(y).min() / len(y) < 0.2
+    grid = candidate_grid(kind, len(y), budget_s, imbalanced)
+    select_end = t_start + 0.75 * max(budget_end - t_start, 1.0)
+    higher = greater_is_better(metric)
+    results: list[dict[str, Any]] = []
+    best: dict[str, Any] | None = None
+    cost: dict[str, float] = {}
+    for i, (name, family, params) in enumerate(grid):
+        now = time.perf_counter()
+        if best is not None and family in cost and now + cost[family] > select_end:
+            logger.info("skipping %s: time budget", name)
+            continue
+        frac = 0.25 + 0.5 * i / len(grid)
+
+        def on_fold(k: int, name: str = name, frac: float = frac) -> None:
+            progress(frac, "model selection", f"{name}: fold {k + 1}/{n_folds}")
+
+        oof = out_of_fold(folds, constructed, family, params, kind, n_classes, seed, on_fold)
+        cost[family] = max(cost.get(family, 0.0), time.perf_counter() - now)
+        thr = None
+        if kind == "classification" and n_classes == 2 and metric in THRESHOLD_METRICS:
+            thr, _ = best_threshold(y, oof[:, 1], metric)
+        cv = score(metric, y, oof, thr)
+        per_fold = [score(metric, y[f.va], oof[f.va], thr) for f in folds]
+        row = {"name": name, "family": family, "params": {k: v for k, v in params.items() if v is not None},
+               "cv_score": cv, "cv_std": float(np.nanstd(per_fold)), "fit_seconds": round(cost[family], 3),
+               "chosen": False}
+        results.append(row)
+        if best is None or (cv > best["cv_score"] if higher else cv < best["cv_score"]):
+            best = {**row, "oof": oof, "params": dict(params)}
+    assert best is not None
+    for row in results:
+        row["chosen"] = row["name"] == best["name"]
+    chosen = {"name": best["name"], "family": best["family"], "params": best["params"]}
+    return {"constructed": constructed, "feature_trials": trials, "chosen": chosen, "oof": best["oof"],
+            "oof_y": y, "candidates": results, "n_folds": n_folds}

@@ -1,0 +1,138 @@
+"""Walk every route in the OpenAPI schema: no key -> 401, wrong role -> 403, other tenant -> 404."""
+
+from __future__ import annotations
+
+import re
+
+from typing import Any
+
+Api = Any
+
+# (method, path) -> roles allowed. Every route in the schema must be listed here.
+ALLOWED = {
+    ("GET", "/healthz"): None,  # public
+    ("GET", "/metrics"): {"admin"},
+    ("POST", "/v1/datasets"): {"admin", "builder"},
+    ("GET", "/v1/datasets"): {"admin", "builder"},
+    ("GET", "/v1/datasets/{dataset_id}"): {"admin", "builder"},
+    ("POST", "/v1/jobs"): {"admin", "builder"},
+    ("GET", "/v1/jobs"): {"admin", "builder"},
+    ("GET", "/v1/jobs/{job_id}"): {"admin", "builder"},
+    ("POST", "/v1/jobs/{job_id}/cancel"): {"admin", "builder"},
+    ("GET", "/v1/jobs/{job_id}/result"): {"admin", "builder"},
+    ("GET", "/v1/models"): {"admin", "builder", "consumer"},
+    ("GET", "/v1/models/{name}"): {"admin", "builder", "consumer"},
+    ("GET", "/v1/models/{name}/versions/{version}"): {"admin", "builder", "consumer"},
+    ("PUT", "/v1/models/{name}/aliases/{alias}"): {"admin", "builder"},
+    ("POST", "/v1/models/{name}/predict"): {"admin", "builder", "consumer"},
+    ("POST", "/v1/models/{name}/explain"): {"admin", "builder", "consumer"},
+    ("GET", "/v1/models/{name}/rules"): {"admin", "builder", "consumer"},
+    ("POST", "/v1/models/{name}/batch"): {"admin", "builder"},
+    ("POST", "/v1/keys"): {"admin"},
+    ("GET", "/v1/keys"): {"admin"},
+    ("DELETE", "/v1/keys/{key_id}"): {"admin"},
+}
+
+
+def _routes(api: Api) -> list[tuple[str, str]]:
+    schema = api.client.get("/openapi.json").json()
+    return [(m.upper(), p) for p, ops in schema["paths"].items() for m in ops]
+
+
+def _objects(api: Api) -> dict[str, str]:
+    """Objects owned by tenant 'default', made straight in the registry."""
+    store = api.platform.store
+    ds = store.add_dataset(id="ds_walk", tenant="default", name="walk", rows=1, sha256="0" * 64, size_bytes=1,
+                           format="csv", columns=[], artifact="default/datasets/ds_walk")
+    job = store.create_job(id="job_walk", tenant="default", type="train", params={})
+    store.add_version(tenant="default", model="walkmodel", task="tabular_classification", report={},
+                      input_schema=[], files={}, artifact="default/models/walkmodel/x", lineage={}, job_id=None)
+    store.set_alias("default", "walkmodel", "production", 1)
+    key = store.list_keys("default")[0]
+    return {"dataset_id": ds.id, "job_id": job.id, "name": "walkmodel", "version": "1", "alias": "production",
+            "key_id": key.id}
+
+
+def _call(api: Api, method: str, path: str, who: str | None):
+    """A well-formed request, so that only the key decides the answer."""
+    kwargs: dict = {"headers": api.headers(who) if who else {}}
+    if path.endswith("/batch") or path == "/v1/datasets" and method == "POST":
+        kwargs["files"] = {"file": ("x.csv", b"a,b\n1,2\n", "text/csv")}
+    elif "/aliases/" in path:
+        kwargs["json"] = {"version": 1}
+    elif path.endswith(("/predict", "/explain")):
+        kwargs["json"] = {"records": [{"a": 1}]}
+    elif path == "/v1/keys" and method == "POST":
+        kwargs["json"] = {"role": "consumer"}
+    elif path == "/v1/jobs" and method == "POST":
+        kwargs["json"] = {"task": "tabular_classification", "dataset_id": "ds_walk", "target": "a",
+                          "model_name": "m"}
+    return api.client.request(method, path, **kwargs)
+
+
+def test_every_route_is_in_the_permission_table(api: Api) -> None:
+    assert set(_routes(api)) == set(ALLOWED)
+
+
+def test_no_key_gives_401_everywhere_but_healthz(api: Api) -> None:
+    objs = _objects(api)
+    for method, template in _routes(api):
+        path = template.format(**objs)
+        response = _call(api, method, path, None)
+        if ALLOWED[(method, template)] is None:
+            assert response.status_code == 200
+            continue
+        assert response.status_code == 401, (method, path, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+        bad = api.client.request(method, path, headers={"Authorization": "Bearer sfk_nope_nope"})
+        assert bad.status_code == 401, (method, path)
+
+
+def test_roles_without_the_right_get_403(api: Api) -> None:
+    objs = _objects(api)
+    checked = 0
+    for method, template in _routes(api):
+        allowed = ALLOWED[(method, template)]
+        if allowed is None:
+            continue
+        for role in {"admin", "builder", "consumer"} - allowed:
+            response = _call(api, method, template.format(**objs), role)
+            assert response.status_code == 403, (role, method, template, response.text)
+            assert response.json()["status"] == 403
+            checked += 1
+    assert checked >= 15
+
+
+def test_another_tenants_objects_answer_404(api: Api) -> None:
+    objs = _objects(api)
+    checked = 0
+    for method, template in _routes(api):
+        if not re.search(r"\{", template):
+            continue
+        response = _call(api, method, template.format(**objs), "other")
+        assert response.status_code == 404, (method, template, response.text)
+        checked += 1
+    assert checked >= 10
+    # and the lists of the other tenant do not show them
+    assert api.client.get("/v1/datasets", headers=api.headers("other")).json()["items"] == []
+    assert api.client.get("/v1/models", headers=api.headers("other")).json()["items"] == []
+    assert api.client.get("/v1/jobs", headers=api.headers("other")).json()["items"] == []
+
+
+def test_revoked_key_fails_at_once(api: Api) -> None:
+    created = api.client.post("/v1/keys", json={"role": "consumer"}, headers=api.headers()).json()
+    headers = {"Authorization": f"Bearer {created['secret']}"}
+    assert api.client.get("/v1/models", headers=headers).status_code == 200
+    assert api.client.delete(f"/v1/keys/{created['id']}", headers=api.headers()).status_code == 204
+    response = api.client.get("/v1/models", headers=headers)
+    assert response.status_code == 401
+    assert "revoked" in response.json()["detail"]
+    listed = api.client.get("/v1/keys", headers=api.headers()).json()["items"]
+    assert all("secret" not in k and "secret_hash" not in k for k in listed)
+
+
+def test_keys_are_stored_hashed(api: Api) -> None:
+    created = api.client.post("/v1/keys", json={"role": "builder"}, headers=api.headers()).json()
+    stored = api.platform.store.get_key(created["id"])
+    assert stored is not None
+    assert created["secret"].split("_", 2)[2] not in stored.secret_hash

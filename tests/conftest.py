@@ -1,0 +1,35 @@
+"""Shared fixtures: isolated home directories and the real datasets from ../shared/data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _data_dir() -> Path:
+    return Path(os.environ.get("SHOPFLOOR_DATA_DIR", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    path = _data_dir()
+    if not path.is_dir():
+        pytest.fail(f"datasets not found at {path}; set SHOPFLOOR_DATA_DIR")
+    return path
+
+
+@pytest.fixture(scope="session")
+def ai4i_path(data_dir: Path) -> Path:
+    return data_dir / "ai4i2020" / "ai4i2020.csv"
+
+
+AI4I_EXCLUDE = ["UDI", "Product ID", "TWF", "HDF", "PWF", "OSF", "RNF"]
+AI4I_TARGET = "Machine failure"

@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from shopfloor.errors import Conflict, NotFound
+from shopfloor.registry.migrate import upgrade
+from shopfloor.registry.sql import SqlStore
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> SqlStore:
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    upgrade(url)
+    s = SqlStore(url)
+    s.ensure_tenant("a")
+    s.ensure_tenant("b")
+    yield s
+    s.close()
+
+
+def _dataset(store: SqlStore, tenant: str, id: str, name: str = "d"):
+    return store.add_dataset(id=id, tenant=tenant, name=name, rows=3, sha256="x" * 64, size_bytes=10,
+                             format="csv", columns=[{"name": "a", "type": "numeric"}], artifact=f"{tenant}/{id}")
+
+
+def test_dataset_versions_increase_per_name_and_are_tenant_scoped(store: SqlStore) -> None:
+    assert _dataset(store, "a", "ds1").version == 1
+    assert _dataset(store, "a", "ds2").version == 2
+    assert _dataset(store, "b", "ds3").version == 1
+    assert store.get_dataset("a", "ds1").columns == [{"name": "a", "type": "numeric"}]
+    with pytest.raises(NotFound):
+        store.get_dataset("b", "ds1")
+    assert [d.id for d in store.list_datasets("a")] == ["ds2", "ds1"] or len(store.list_datasets("a")) == 2
+
+
+def test_claim_is_exclusive_and_ordered(store: SqlStore) -> None:
+    store.create_job(id="j1", tenant="a", type="train", params={})
+    store.create_job(id="j2", tenant="a", type="train", params={})
+    first = store.claim_job("w1")
+    second = store.claim_job("w2")
+    assert first is not None and second is not None
+    assert {first.id, second.id} == {"j1", "j2"}
+    assert store.claim_job("w3") is None
+    assert store.get_job("a", "j1").status == "running"
+
+
+def test_progress_cancel_and_finish(store: SqlStore) -> None:
+    store.create_job(id="j1", tenant="a", type="train", params={})
+    store.claim_job("w")
+    assert store.report_progress("j1", 0.5, "fit", "half") is False
+    job = store.request_cancel("a", "j1")
+    assert job.cancel_requested and job.status == "running"
+    assert store.report_progress("j1", 0.6, "fit", "more") is True
+    done = store.finish_job("j1", "cancelled")
+    assert done.status == "cancelled" and done.finished_at is not None
+    # a terminal job stays terminal
+    assert store.finish_job("j1", "succeeded").status == "cancelled"
+    with pytest.raises(NotFound):
+        store.request_cancel("b", "j1")
+
+
+def test_cancel_queued_job_ends_it_at_once(store: SqlStore) -> None:
+    store.create_job(id="j1", tenant="a", type="train", params={})
+    assert store.request_cancel("a", "j1").status == "cancelled"
+    assert store.claim_job("w") is None
+
+
+def test_stale_jobs_fail(store: SqlStore) -> None:
+    store.create_job(id="j1", tenant="a", type="train", params={})
+    store.claim_job("w")
+    assert store.fail_stale_jobs(datetime.now(UTC) - timedelta(hours=1), "stale") == 0
+    assert store.fail_stale_jobs(datetime.now(UTC) + timedelta(seconds=1), "stale") == 1
+    job = store.get_job("a", "j1")
+    assert job.status == "failed" and job.error == "stale"
+
+
+def _version(store: SqlStore, tenant: str = "a", model: str = "m", task: str = "tabular_classification"):
+    return store.add_version(tenant=tenant, model=model, task=task, report={"metrics": {"f1": 0.9}},
+                             input_schema=[], files={"f": "0" * 64}, artifact="p", lineage={}, job_id=None)
+
+
+def test_versions_aliases_and_resolution(store: SqlStore) -> None:
+    assert _version(store).version == 1
+    assert _version(store).version == 2
+    with pytest.raises(Conflict):
+        store.resolve("a", "m", None)  # no production alias yet
+    store.set_alias("a", "m", "production", 1)
+    assert store.resolve("a", "m", None).version == 1
+    assert store.resolve("a", "m", 2).version == 2
+    store.set_alias("a", "m", "production", 2)
+    assert store.resolve("a", "m", None).version == 2
+    assert store.get_model("a", "m").aliases == {"production": 2}
+    assert store.get_version("a", "m", 2).aliases == ("production",)
+    with pytest.raises(NotFound):
+        store.set_alias("a", "m", "production", 9)
+    with pytest.raises(NotFound):
+        store.resolve("b", "m", 1)
+    with pytest.raises(Conflict):
+        _version(store, task="tabular_regression")

@@ -1,0 +1,489 @@
+"""The CLI with typer's CliRunner; the SDK client talks to an httpx.MockTransport."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import types
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+import shopfloor
+from shopfloor import cli_common
+from shopfloor.cli import app
+from shopfloor.client import Client
+
+URL = "http://shopfloor.test"
+JOB = {
+    "id": "job_1",
+    "type": "train",
+    "status": "queued",
+    "progress": 0.0,
+    "created_at": "2024-01-01T00:00:00Z",
+}
+runner = CliRunner()
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+@pytest.fixture
+def serve_api(monkeypatch: pytest.MonkeyPatch) -> Callable[[Handler], list[httpx.Request]]:
+    """Point the CLI's client at a MockTransport handler; returns the list of requests it saw."""
+
+    def install(handler: Handler) -> list[httpx.Request]:
+        seen: list[httpx.Request] = []
+
+        def recording(request: httpx.Request) -> httpx.Response:
+            request.read()
+            seen.append(request)
+            return handler(request)
+
+        monkeypatch.setattr(
+            cli_common,
+            "make_client",
+            lambda: Client(URL, "sk_test", transport=httpx.MockTransport(recording)),
+        )
+        return seen
+
+    return install
+
+
+def problem(status: int, title: str, detail: str, errs: list[dict[str, Any]] | None = None) -> httpx.Response:
+    code = title.lower().replace(" ", "-")
+    body = {"type": f"urn:shopfloor:problem:{code}", "title": title, "status": status, "detail": detail}
+    body["errors"] = errs or []
+    return httpx.Response(status, json=body, headers={"content-type": "application/problem+json"})
+
+
+def jobs_then(*states: dict[str, Any]) -> Handler:
+    remaining = list(states)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET" and request.url.path == "/v1/jobs/job_1":
+            state = remaining.pop(0) if len(remaining) > 1 else remaining[0]
+            return httpx.Response(200, json={**JOB, **state})
+        return problem(404, "Not found", f"no route {request.url.path}")
+
+    return handler
+
+
+@pytest.fixture(autouse=True)
+def _fast_polls(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = cli_common.watch_job
+    monkeypatch.setattr(
+        cli_common, "watch_job", lambda client, job_id, poll=0.5: original(client, job_id, poll=0)
+    )
+
+
+# -- help and import cost -----------------------------------------------------------------------
+
+
+def test_help_lists_commands() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in (
+        "serve",
+        "train",
+        "predict",
+        "explain",
+        "rules",
+        "batch",
+        "keys",
+        "datasets",
+        "jobs",
+        "models",
+    ):
+        assert command in result.stdout
+    for group in ("keys", "datasets", "jobs", "models"):
+        assert runner.invoke(app, [group, "--help"]).exit_code == 0
+
+
+def test_version_flag() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and shopfloor.__version__ in result.stdout
+
+
+def test_cli_import_stays_light() -> None:
+    code = (
+        "import sys, shopfloor.cli; "
+        "heavy = [m for m in ('httpx', 'pandas', 'sklearn', 'shopfloor.server') if m in sys.modules]; "
+        "assert not heavy, heavy"
+    )
+    src = str(Path(shopfloor.__file__).resolve().parents[1])
+    subprocess.run([sys.executable, "-c", code], check=True, env={"PYTHONPATH": src})  # noqa: S603
+
+
+# -- keys ---------------------------------------------------------------------------------------
+
+
+def test_keys_create_prints_only_the_secret(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    calls: list[dict[str, Any]] = []
+
+    def create_key(settings: Any, *, role: str, tenant: str, name: str | None) -> dict[str, Any]:
+        calls.append({"home": settings.home, "role": role, "tenant": tenant, "name": name})
+        return {"id": "key_abc", "secret": "sk_live_secret", "tenant": tenant, "role": role}
+
+    fake = types.ModuleType("shopfloor.bootstrap")
+    fake.create_key = create_key  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "shopfloor.bootstrap", fake)
+    monkeypatch.setattr(shopfloor, "bootstrap", fake, raising=False)
+    monkeypatch.setenv("SHOPFLOOR_HOME", str(tmp_path))
+
+    result = runner.invoke(app, ["keys", "create", "--role", "admin", "--name", "ops"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "sk_live_secret\n"
+    assert "key_abc" in result.stderr and "tenant default" in result.stderr and "admin" in result.stderr
+    assert calls == [{"home": tmp_path, "role": "admin", "tenant": "default", "name": "ops"}]
+
+    result = runner.invoke(app, ["keys", "create", "--role", "root"])
+    assert result.exit_code != 0
+
+
+def test_keys_create_remote_list_revoke(serve_api: Any) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            body = json.loads(request.content)
+            return httpx.Response(201, json={"id": "key_9", "tenant": "acme", "secret": "sk_9", **body})
+        if request.method == "DELETE":
+            return httpx.Response(204)
+        items = [{"id": "key_9", "tenant": "acme", "role": "consumer", "created_at": "2024-01-01T10:00:00Z"}]
+        return httpx.Response(200, json={"items": items})
+
+    seen = serve_api(handler)
+    result = runner.invoke(app, ["keys", "create", "--role", "consumer", "--remote"])
+    assert result.exit_code == 0 and result.stdout == "sk_9\n"
+    assert json.loads(seen[-1].content) == {"role": "consumer"}
+    result = runner.invoke(app, ["keys", "list"])
+    assert result.exit_code == 0 and "key_9" in result.stdout and "consumer" in result.stdout
+    result = runner.invoke(app, ["keys", "revoke", "key_9"])
+    assert result.exit_code == 0 and seen[-1].method == "DELETE" and seen[-1].url.path == "/v1/keys/key_9"
+
+
+# -- errors -------------------------------------------------------------------------------------
+
+
+def test_server_problem_is_shown_in_red_on_stderr_without_traceback(serve_api: Any) -> None:
+    errs = [{"loc": ["columns", "Machine failure"], "msg": "column not found"}]
+    serve_api(lambda request: problem(422, "Invalid input", "the target is not a column", errs))
+    result = runner.invoke(app, ["train", "--dataset", "ds_1", "--target", "Machine failure", "--name", "m"])
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert "Invalid input" in result.stderr and "the target is not a column" in result.stderr
+    assert "columns.Machine failure: column not found" in result.stderr
+    assert "Traceback" not in result.output
+    assert isinstance(result.exception, SystemExit)  # a clean exit, not an uncaught error
+
+
+def test_connection_refused_names_shopfloor_url(serve_api: Any) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+
+    serve_api(refuse)
+    result = runner.invoke(app, ["models", "list"])
+    assert result.exit_code == 1
+    assert "SHOPFLOOR_URL" in result.stderr and URL in result.stderr
+
+
+# -- jobs ---------------------------------------------------------------------------------------
+
+
+def test_jobs_watch_exit_zero_on_success(serve_api: Any) -> None:
+    serve_api(
+        jobs_then(
+            {"status": "running", "progress": 0.3, "stage": "searching"},
+            {"status": "succeeded", "progress": 1.0, "result": {"model": "m", "version": 2}},
+        )
+    )
+    result = runner.invoke(app, ["jobs", "watch", "job_1"])
+    assert result.exit_code == 0, result.output
+    assert "succeeded" in result.stderr
+    assert "version" in result.stdout
+
+
+@pytest.mark.parametrize("status", ["failed", "cancelled"])
+def test_jobs_watch_exit_one_otherwise(serve_api: Any, status: str) -> None:
+    serve_api(jobs_then({"status": "running", "progress": 0.5}, {"status": status, "error": "out of memory"}))
+    result = runner.invoke(app, ["jobs", "watch", "job_1"])
+    assert result.exit_code == 1
+    assert status in result.stderr
+    if status == "failed":
+        assert "out of memory" in result.stderr
+
+
+def test_jobs_show_list_cancel_result(serve_api: Any, tmp_path: Path) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/v1/jobs":
+            return httpx.Response(200, json={"items": [{**JOB, "status": "running", "progress": 0.25}]})
+        if path.endswith("/cancel"):
+            return httpx.Response(200, json={**JOB, "status": "cancelled"})
+        if path.endswith("/result"):
+            return httpx.Response(200, content=b"a,prediction\n1,0\n", headers={"content-type": "text/csv"})
+        return httpx.Response(200, json={**JOB, "params": {"target": "y"}})
+
+    serve_api(handler)
+    result = runner.invoke(app, ["jobs", "list"])
+    assert result.exit_code == 0 and "job_1" in result.stdout and "25%" in result.stdout
+    result = runner.invoke(app, ["jobs", "show", "job_1"])
+    assert result.exit_code == 0 and "params.target" in result.stdout
+    result = runner.invoke(app, ["jobs", "cancel", "job_1"])
+    assert result.exit_code == 0 and "cancelled" in result.stderr
+    result = runner.invoke(app, ["jobs", "result", "job_1"])
+    assert result.exit_code == 0 and result.stdout == "a,prediction\n1,0\n"
+    out = tmp_path / "r.csv"
+    result = runner.invoke(app, ["jobs", "result", "job_1", "-o", str(out)])
+    assert result.exit_code == 0 and out.read_bytes() == b"a,prediction\n1,0\n"
+
+
+def test_train_no_watch_prints_job_id_and_splits_exclude(serve_api: Any) -> None:
+    seen = serve_api(lambda request: httpx.Response(202, json=JOB))
+    args = ["train", "--dataset", "ds_1", "--target", "y", "--name", "m", "--no-watch", "--time-budget", "30"]
+    result = runner.invoke(app, [*args, "--exclude", "UDI", "--exclude", "Product ID, TWF,"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "job_1\n"
+    body = json.loads(seen[0].content)
+    assert body["exclude"] == ["UDI", "Product ID", "TWF"]
+    assert (
+        body["time_budget_s"] == 30 and body["model_name"] == "m" and body["task"] == "tabular_classification"
+    )
+
+
+def test_train_watches_and_fails_with_exit_one(serve_api: Any) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return httpx.Response(202, json=JOB)
+        return httpx.Response(200, json={**JOB, "status": "failed", "error": "target has one class"})
+
+    serve_api(handler)
+    result = runner.invoke(app, ["train", "--dataset", "ds_1", "--target", "y", "--name", "m"])
+    assert result.exit_code == 1
+    assert result.stdout.startswith("job_1\n")
+    assert "target has one class" in result.stderr
+
+
+# -- datasets and models ------------------------------------------------------------------------
+
+DATASET = {
+    "id": "ds_1",
+    "name": "press",
+    "version": 1,
+    "rows": 2,
+    "sha256": "ab" * 32,
+    "size_bytes": 1234,
+    "format": "csv",
+    "created_at": "2024-01-01T00:00:00Z",
+    "columns": [
+        {
+            "name": "temp",
+            "type": "numeric",
+            "missing": 1,
+            "stats": {"mean": 300.25, "min": 290.0, "max": 310.0},
+        },
+        {"name": "kind", "type": "categorical", "missing": 0, "stats": {"unique": 3}},
+    ],
+}
+
+
+def test_datasets_upload_list_show(serve_api: Any, tmp_path: Path) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return httpx.Response(201, json=DATASET)
+        if request.url.path == "/v1/datasets":
+            return httpx.Response(200, json={"items": [DATASET]})
+        return httpx.Response(200, json=DATASET)
+
+    seen = serve_api(handler)
+    csv = tmp_path / "press.csv"
+    csv.write_text("temp,kind\n1,a\n")
+    result = runner.invoke(app, ["datasets", "upload", str(csv), "--name", "press"])
+    assert result.exit_code == 0, result.output
+    assert seen[0].headers["content-type"].startswith("multipart/form-data")
+    assert "ds_1" in result.stderr
+    result = runner.invoke(app, ["datasets", "list"])
+    assert result.exit_code == 0 and "press" in result.stdout
+    result = runner.invoke(app, ["datasets", "show", "ds_1"])
+    assert result.exit_code == 0
+    assert "temp" in result.stdout and "numeric" in result.stdout and "mean=300.2" in result.stdout
+    assert "1.2 kB" in result.stdout
+    assert runner.invoke(app, ["datasets", "upload", str(tmp_path / "missing.csv")]).exit_code == 2
+
+
+VERSION = {
+    "model": "m",
+    "version": 2,
+    "task": "tabular_classification",
+    "status": "ready",
+    "created_at": "2024-01-01T00:00:00Z",
+    "aliases": ["production"],
+    "metrics": {"test": {"f1": 0.8123, "roc_auc": 0.95}},
+    "stability": {"f1_std": 0.01, "warnings": ["f1 varies across seeds"]},
+    "chosen": "lightgbm",
+    "candidates": [{"name": "lightgbm", "score": 0.81}, {"name": "logreg", "score": 0.7}],
+    "report": {"warnings": ["class imbalance 3%"]},
+}
+
+
+def test_models_list_show_promote(serve_api: Any) -> None:
+    model = {"name": "m", "task": "tabular_classification", "created_at": "2024", "latest_version": 2}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/v1/models":
+            return httpx.Response(200, json={"items": [{**model, "aliases": {"production": 2}}]})
+        if path == "/v1/models/m":
+            return httpx.Response(200, json={**model, "versions": []})
+        if path.startswith("/v1/models/m/versions/"):
+            return httpx.Response(200, json=VERSION)
+        if request.method == "PUT":
+            return httpx.Response(200, json={"model": "m", "alias": "staging", "version": 1})
+        return problem(404, "Not found", "no such model")
+
+    seen = serve_api(handler)
+    result = runner.invoke(app, ["models", "list"])
+    assert result.exit_code == 0 and "production→v2" in result.stdout
+    result = runner.invoke(app, ["models", "show", "m"])
+    assert result.exit_code == 0, result.output
+    assert seen[-1].url.path == "/v1/models/m/versions/2"
+    for text in ("test.f1", "0.8123", "logreg", "f1_std", "class imbalance 3%", "f1 varies across seeds"):
+        assert text in result.stdout
+    result = runner.invoke(app, ["models", "show", "m", "--version", "1", "--json"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["chosen"] == "lightgbm"
+    assert seen[-1].url.path == "/v1/models/m/versions/1"
+    result = runner.invoke(app, ["models", "promote", "m", "1", "--alias", "staging"])
+    assert result.exit_code == 0 and json.loads(seen[-1].content) == {"version": 1}
+    assert seen[-1].url.path == "/v1/models/m/aliases/staging"
+    result = runner.invoke(app, ["models", "show", "nope"])
+    assert result.exit_code == 1 and "no such model" in result.stderr
+
+
+# -- serving ------------------------------------------------------------------------------------
+
+
+def test_predict_csv_table_and_json(serve_api: Any, tmp_path: Path) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        n = len(json.loads(request.content)["records"])
+        preds = [{"prediction": i % 2, "probability": 0.25} for i in range(n)]
+        return httpx.Response(
+            200, json={"model": "m", "version": 3, "predictions": preds, "warnings": ["drift"]}
+        )
+
+    seen = serve_api(handler)
+    csv = tmp_path / "rows.csv"
+    csv.write_bytes("\ufefftemp,kind\n300.5,L\n,M\n".encode())  # BOM, as Excel writes it
+    result = runner.invoke(app, ["predict", "m", str(csv), "--version", "3"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(seen[0].content) == {
+        "records": [{"temp": 300.5, "kind": "L"}, {"temp": None, "kind": "M"}]
+    }
+    assert seen[0].url.params["version"] == "3"
+    assert "prediction" in result.stdout and "0.25" in result.stdout
+    assert "drift" in result.stderr
+
+    result = runner.invoke(app, ["predict", "m", str(csv), "--json"])
+    assert result.exit_code == 0 and len(json.loads(result.stdout)["predictions"]) == 2
+    assert "version" not in seen[-1].url.params
+
+    js = tmp_path / "rows.json"
+    js.write_text(json.dumps({"records": [{"temp": 1}]}))
+    assert runner.invoke(app, ["predict", "m", str(js), "--version", "production"]).exit_code == 0
+    assert json.loads(seen[-1].content) == {"records": [{"temp": 1}]}
+    assert seen[-1].url.params["version"] == "production"
+
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    result = runner.invoke(app, ["predict", "m", str(bad)])
+    assert result.exit_code == 1 and "not valid JSON" in result.stderr
+
+
+def test_explain_shows_signed_contributions(serve_api: Any, tmp_path: Path) -> None:
+    expl = {
+        "prediction": 1,
+        "base_value": 0.03,
+        "contributions": [
+            {"feature": "torque", "value": 60.1, "contribution": 0.4},
+            {"feature": "speed", "value": 1400, "contribution": -0.2},
+            {"feature": "temp", "value": 300, "contribution": 0.01},
+        ],
+    }
+    seen = serve_api(
+        lambda r: httpx.Response(
+            200, json={"model": "m", "version": 1, "method": "lime", "explanations": [expl]}
+        )
+    )
+    js = tmp_path / "one.json"
+    js.write_text(json.dumps([{"torque": 60.1, "speed": 1400, "temp": 300}]))
+    result = runner.invoke(app, ["explain", "m", str(js), "--method", "lime", "--top", "2"])
+    assert result.exit_code == 0, result.output
+    assert seen[0].url.params["method"] == "lime"
+    assert "torque" in result.stdout and "+0.4" in result.stdout and "-0.2" in result.stdout
+    assert "temp " not in result.stdout.split("record 0", 1)[1]  # cut by --top 2
+    assert "█" in result.stdout
+
+
+def test_rules_table_with_fidelity(serve_api: Any) -> None:
+    rules = [
+        {"rule": "torque > 55 AND speed < 1380", "prediction": 1, "support": 0.02, "precision": 0.91},
+        {"rule": "otherwise", "prediction": 0, "support": 0.98, "precision": 0.99},
+    ]
+    serve_api(
+        lambda r: httpx.Response(
+            200, json={"model": "m", "version": 1, "fidelity": 0.97, "depth": 3, "rules": rules}
+        )
+    )
+    result = runner.invoke(app, ["rules", "m"])
+    assert result.exit_code == 0, result.output
+    for text in ("torque > 55", "support", "precision", "0.91", "fidelity 0.97", "depth 3"):
+        assert text in result.stdout
+
+
+def test_batch_watches_and_downloads(serve_api: Any, tmp_path: Path) -> None:
+    states = iter([{"status": "running", "progress": 0.5}, {"status": "succeeded", "progress": 1.0}])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/v1/models/m/batch":
+            return httpx.Response(202, json={**JOB, "type": "batch_predict"})
+        if path == "/v1/jobs/job_1":
+            return httpx.Response(200, json={**JOB, "type": "batch_predict", **next(states)})
+        if path == "/v1/jobs/job_1/result":
+            return httpx.Response(
+                200, content=b"temp,prediction\n1,0\n", headers={"content-type": "text/csv"}
+            )
+        return problem(404, "Not found", path)
+
+    seen = serve_api(handler)
+    src = tmp_path / "shift.csv"
+    src.write_text("temp\n1\n")
+    result = runner.invoke(app, ["batch", "m", str(src), "--version", "2"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "job_1\n"
+    assert seen[0].url.params["version"] == "2"
+    assert (tmp_path / "shift.scored.csv").read_bytes() == b"temp,prediction\n1,0\n"
+
+
+# -- serve --------------------------------------------------------------------------------------
+
+
+def test_serve_passes_overridden_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    got: list[Any] = []
+    fake = types.ModuleType("shopfloor.server")
+    fake.serve = got.append  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "shopfloor.server", fake)
+    monkeypatch.setattr(shopfloor, "server", fake, raising=False)
+    monkeypatch.setenv("SHOPFLOOR_HOME", str(tmp_path))
+    monkeypatch.setenv("SHOPFLOOR_HOST", "0.0.0.0")  # noqa: S104
+
+    result = runner.invoke(app, ["serve", "--port", "9001", "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    (settings,) = got
+    assert (settings.host, settings.port, settings.workers, settings.home) == ("0.0.0.0", 9001, 2, tmp_path)  # noqa: S104
+
+    monkeypatch.setenv("SHOPFLOOR_MODE", "production")
+    result = runner.invoke(app, ["serve"])
+    assert result.exit_code == 1 and "SHOPFLOOR_SECRET_KEY" in result.stderr
