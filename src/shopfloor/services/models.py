@@ -46,7 +46,7 @@ def _warnings(results: list[dict[str, Any]]) -> list[str]:
 
 def predict(platform: Platform, tenant: str, name: str, version: int | None, records: Any) -> dict[str, Any]:
     loaded = platform.models.get(tenant, name, version)
-    loaded.validate(records)
+    loaded.validate(records, platform.settings.max_records_per_request)
     results = loaded.estimator.predict(records)
     mv = loaded.version
     metrics.PREDICTIONS.labels(name, str(mv.version)).inc(len(results))
@@ -59,7 +59,7 @@ def explain(platform: Platform, tenant: str, name: str, version: int | None, rec
         raise InvalidInput(f"unknown explanation method {method!r}; use one of {', '.join(EXPLAIN_METHODS)}",
                            errors=[{"loc": ["query", "method"], "msg": "unknown method"}])
     loaded = platform.models.get(tenant, name, version)
-    loaded.validate(records)
+    loaded.validate(records, platform.settings.max_records_per_request)
     return {"model": name, "version": loaded.version.version, "method": method,
             "explanations": loaded.estimator.explain(records, method=method)}
 

@@ -1,0 +1,158 @@
+"""Train through the job API, then promote, predict, explain, read rules and batch-score."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+Api = Any
+
+
+def _table(n: int = 400, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x1 = rng.normal(size=n)
+    x2 = rng.normal(size=n)
+    kind = rng.choice(["L", "M", "H"], size=n)
+    y = ((x1 + 0.5 * x2 + (kind == "H") * 1.0 + rng.normal(scale=0.3, size=n)) > 1.0).astype(int)
+    return pd.DataFrame({"serial": [f"S{i:05d}" for i in range(n)], "Speed [rpm]": x1, "Torque [Nm]": x2,
+                         "Type": kind, "failure": y})
+
+
+def _upload(api: Api, frame: pd.DataFrame) -> str:
+    response = api.client.post("/v1/datasets", headers=api.headers("builder"),
+                               files={"file": ("t.csv", frame.to_csv(index=False).encode(), "text/csv")})
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+def _train(api: Api, dataset_id: str, **extra: Any):
+    body = {"type": "train", "task": "tabular_classification", "dataset_id": dataset_id, "target": "failure",
+            "exclude": ["serial"], "model_name": "line1", "time_budget_s": 15, **extra}
+    return api.client.post("/v1/jobs", json=body, headers=api.headers("builder"))
+
+
+@pytest.fixture()
+def trained(api: Api) -> Api:
+    dataset_id = _upload(api, _table())
+    response = _train(api, dataset_id)
+    assert response.status_code == 202, response.text
+    job = response.json()
+    assert job["status"] == "queued"
+    api.run_jobs()
+    done = api.client.get(f"/v1/jobs/{job['id']}", headers=api.headers("builder")).json()
+    assert done["status"] == "succeeded", done
+    assert done["result"] == {"model": "line1", "version": 1} and done["progress"] == 1.0
+    return api
+
+
+RECORD = {"Speed [rpm]": 1.2, "Torque [Nm]": 0.4, "Type": "H"}
+
+
+def test_train_promote_predict_explain_rules(trained: Api) -> None:
+    api = trained
+    h = api.headers("consumer")
+    version = api.client.get("/v1/models/line1/versions/1", headers=h).json()
+    assert {"f1", "roc_auc", "pr_auc", "brier", "confusion_matrix"} <= set(version["metrics"])
+    assert version["stability"]["n"] >= 5
+    assert version["chosen"] and len(version["candidates"]) >= 3
+    assert version["lineage"]["dataset_sha256"] and "lightgbm" in version["lineage"]["packages"]
+    # no production alias yet: predict says how to fix it
+    response = api.client.post("/v1/models/line1/predict", json={"records": [RECORD]}, headers=h)
+    assert response.status_code == 409 and "production" in response.json()["detail"]
+    assert api.client.post("/v1/models/line1/predict?version=1", json={"records": [RECORD]}, headers=h).status_code == 200
+    promoted = api.client.put("/v1/models/line1/aliases/production", json={"version": 1},
+                              headers=api.headers("builder"))
+    assert promoted.status_code == 200 and promoted.json()["version"] == 1
+    response = api.client.post("/v1/models/line1/predict", json={"records": [RECORD, RECORD]}, headers=h)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["model"] == "line1" and body["version"] == 1 and len(body["predictions"]) == 2
+    p = body["predictions"][0]
+    assert p["label"] in (0, 1) and abs(sum(p["probabilities"].values()) - 1) < 1e-9
+    explained = api.client.post("/v1/models/line1/explain", json={"records": [RECORD]}, headers=h).json()
+    e = explained["explanations"][0]
+    assert set(e["contributions"]) == {"Speed [rpm]", "Torque [Nm]", "Type"}
+    assert abs(e["base_value"] + sum(e["contributions"].values()) - e["output"]) < 1e-6
+    lime = api.client.post("/v1/models/line1/explain?method=lime", json={"records": [RECORD]}, headers=h)
+    assert lime.status_code == 200 and lime.json()["method"] == "lime"
+    rules = api.client.get("/v1/models/line1/rules", headers=h).json()
+    assert rules["rules"] and 0 <= rules["fidelity"] <= 1
+    assert {"rule", "support", "precision"} <= set(rules["rules"][0])
+    model = api.client.get("/v1/models/line1", headers=h).json()
+    assert model["aliases"] == {"production": 1} and model["versions"][0]["aliases"] == ["production"]
+    metrics = api.client.get("/metrics", headers=api.headers("admin")).text
+    assert "shopfloor_predictions_total" in metrics and 'route="/v1/models/{name}/predict"' in metrics
+
+
+def test_predict_rejects_bad_records_per_field(trained: Api) -> None:
+    api = trained
+    h = api.headers("consumer")
+    url = "/v1/models/line1/predict?version=1"
+    missing = api.client.post(url, json={"records": [{"Speed [rpm]": 1.0, "Type": "L"}]}, headers=h)
+    assert missing.status_code == 422
+    assert missing.json()["errors"][0]["loc"] == ["body", "records", 0, "Torque [Nm]"]
+    wrong = api.client.post(url, json={"records": [RECORD, {**RECORD, "Speed [rpm]": "fast"}]}, headers=h)
+    assert wrong.status_code == 422
+    assert wrong.json()["errors"][0]["loc"] == ["body", "records", 1, "Speed [rpm]"]
+    too_many = api.client.post(url, json={"records": [RECORD] * 51}, headers=h)
+    assert too_many.status_code == 413 and "SHOPFLOOR_MAX_RECORDS_PER_REQUEST" in too_many.json()["detail"]
+    unseen = api.client.post(url, json={"records": [{**RECORD, "Type": "X"}]}, headers=h)
+    assert unseen.status_code == 200
+    assert unseen.json()["warnings"] and "Type" in unseen.json()["warnings"][0]
+
+
+def test_batch_scoring(trained: Api) -> None:
+    api = trained
+    frame = _table(50, seed=3).drop(columns=["failure"])
+    response = api.client.post("/v1/models/line1/batch?version=1", headers=api.headers("builder"),
+                               files={"file": ("new.csv", frame.to_csv(index=False).encode(), "text/csv")})
+    assert response.status_code == 202, response.text
+    job_id = response.json()["id"]
+    early = api.client.get(f"/v1/jobs/{job_id}/result", headers=api.headers("builder"))
+    assert early.status_code == 409
+    api.run_jobs()
+    result = api.client.get(f"/v1/jobs/{job_id}/result", headers=api.headers("builder"))
+    assert result.status_code == 200
+    scored = pd.read_csv(io.BytesIO(result.content))
+    assert len(scored) == 50 and "prediction" in scored.columns and "serial" in scored.columns
+    bad = api.client.post("/v1/models/line1/batch?version=1", headers=api.headers("builder"),
+                          files={"file": ("new.csv", b"a,b\n1,2\n", "text/csv")})
+    assert bad.status_code == 422 and "Torque [Nm]" in bad.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("change", "loc"),
+    [({"target": "nope"}, ["body", "target"]), ({"exclude": ["serial", "ghost"]}, ["body", "exclude", 1]),
+     ({"task": "telepathy"}, ["body", "task"])],
+    ids=["unknown-target", "unknown-excluded-column", "unknown-task"],
+)
+def test_bad_training_requests_create_no_job(api: Api, change: dict, loc: list) -> None:
+    dataset_id = _upload(api, _table(60))
+    response = _train(api, dataset_id, **change)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["loc"] == loc
+    assert api.platform.store.list_jobs("default") == []
+
+
+def test_single_class_target_is_rejected(api: Api) -> None:
+    frame = _table(60)
+    frame["failure"] = 0
+    response = _train(api, _upload(api, frame))
+    assert response.status_code == 422 and "class" in response.json()["detail"]
+    assert api.platform.store.list_jobs("default") == []
+
+
+def test_unknown_dataset_is_404(api: Api) -> None:
+    assert _train(api, "ds_missing").status_code == 404
+
+
+def test_cancel_a_queued_job(api: Api) -> None:
+    job = _train(api, _upload(api, _table(60))).json()
+    cancelled = api.client.post(f"/v1/jobs/{job['id']}/cancel", headers=api.headers("builder")).json()
+    assert cancelled["status"] == "cancelled"
+    api.run_jobs()
+    assert api.platform.store.list_models("default") == []
