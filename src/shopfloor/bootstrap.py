@@ -28,10 +28,14 @@ def first_admin_key(platform: Platform) -> str | None:
     """On a registry with no keys at all, create the first admin key and return its secret (else None)."""
     if platform.store.count_keys() > 0:
         return None
-    return issue_key(platform.store, platform.secret, tenant=DEFAULT_TENANT, role="admin", name="first admin").secret
+    return issue_key(
+        platform.store, platform.secret, tenant=DEFAULT_TENANT, role="admin", name="first admin"
+    ).secret
 
 
-def create_key(settings: Settings, *, role: str, tenant: str = DEFAULT_TENANT, name: str | None = None) -> dict[str, Any]:
+def create_key(
+    settings: Settings, *, role: str, tenant: str = DEFAULT_TENANT, name: str | None = None
+) -> dict[str, Any]:
     """Create an API key locally, against the registry under ``settings.home`` (no server needed)."""
     platform = prepare(settings)
     try:

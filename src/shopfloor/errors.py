@@ -73,3 +73,7 @@ class ArtifactCorrupted(ShopfloorError):
 
 class NotFitted(ShopfloorError):
     status, code, title = 500, "not-fitted", "Estimator not fitted"
+
+
+class RegistryUnavailable(ShopfloorError):
+    status, code, title = 503, "registry-unavailable", "Registry unavailable"

@@ -42,20 +42,34 @@ def serve(settings: Settings) -> None:
         log.warning("marked %d job(s) failed that were running when the server last stopped", failed)
     platform.close()
     if secret:
-        _announce("\n  Created tenant 'default' and its first admin API key (shown once, store it now):\n\n"
-                  f"    {secret}\n\n  export SHOPFLOOR_API_KEY={secret}\n")
+        _announce(
+            "\n  Created tenant 'default' and its first admin API key (shown once, store it now):\n\n"
+            f"    {secret}\n\n  export SHOPFLOOR_API_KEY={secret}\n"
+        )
     runner = mp.get_context("spawn").Process(target=runner_main, args=(settings,), name="shopfloor-jobs")
     runner.start()
     _announce(f"  Shopfloor on http://{settings.host}:{settings.port}  (API docs: /docs, home: {home})")
     try:
         if settings.workers > 1:
-            uvicorn.run("shopfloor.api.app:app_factory", factory=True, host=settings.host, port=settings.port,
-                        workers=settings.workers, access_log=settings.access_log, log_level="warning")
+            uvicorn.run(
+                "shopfloor.api.app:app_factory",
+                factory=True,
+                host=settings.host,
+                port=settings.port,
+                workers=settings.workers,
+                access_log=settings.access_log,
+                log_level="warning",
+            )
         else:
             from shopfloor.api.app import create_app
 
-            uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                        access_log=settings.access_log, log_level="warning")
+            uvicorn.run(
+                create_app(settings),
+                host=settings.host,
+                port=settings.port,
+                access_log=settings.access_log,
+                log_level="warning",
+            )
     finally:
         runner.terminate()
         runner.join(15)

@@ -19,7 +19,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SHOPFLOOR_", extra="ignore")
 
-    home: Path = Field(Path(".shopfloor"), description="Directory for the SQLite registry, artifacts and run files.")
+    home: Path = Field(
+        Path(".shopfloor"), description="Directory for the SQLite registry, artifacts and run files."
+    )
     database_url: str | None = Field(
         None, description="SQLAlchemy URL of the registry; default: SQLite file in the home directory."
     )
@@ -29,21 +31,30 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `shopfloor serve` binds to.")
     port: int = Field(8000, description="Port `shopfloor serve` listens on.")
     workers: int = Field(1, ge=1, description="Number of API worker processes.")
-    job_workers: int = Field(1, ge=1, description="How many jobs run at the same time (each in its own process).")
+    job_workers: int = Field(
+        1, ge=1, description="How many jobs run at the same time (each in its own process)."
+    )
     mode: Literal["development", "production"] = Field(
         "development", description="`production` refuses to start without an explicit secret key."
     )
     secret_key: SecretStr | None = Field(
-        None, description="Server secret used to hash API keys; default: generated once into <home>/secret.key."
+        None,
+        description="Server secret used to hash API keys; default: generated once into <home>/secret.key.",
     )
     max_upload_mb: float = Field(200.0, gt=0, description="Largest accepted dataset upload, in MB.")
-    max_records_per_request: int = Field(1000, ge=1, description="Most records in one predict or explain call.")
+    max_records_per_request: int = Field(
+        1000, ge=1, description="Most records in one predict or explain call."
+    )
     model_cache_size: int = Field(16, ge=1, description="Loaded models kept in memory per API process.")
-    job_poll_interval_s: float = Field(0.5, gt=0, description="How often the job runner looks for queued jobs.")
+    job_poll_interval_s: float = Field(
+        0.5, gt=0, description="How often the job runner looks for queued jobs."
+    )
     job_heartbeat_timeout_s: float = Field(
         60.0, gt=0, description="A running job whose heartbeat is older than this is marked failed."
     )
-    default_time_budget_s: float = Field(300.0, gt=0, description="Training time budget when a job gives none.")
+    default_time_budget_s: float = Field(
+        300.0, gt=0, description="Training time budget when a job gives none."
+    )
     access_log: bool = Field(False, description="Log every request (costs throughput on the predict path).")
     data_dir: Path = Field(
         Path(__file__).resolve().parents[2].parent / "shared" / "data",

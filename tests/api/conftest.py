@@ -42,12 +42,17 @@ class Api:
 
 @pytest.fixture()
 def api(tmp_path: Path) -> Iterator[Api]:
-    settings = Settings(home=tmp_path / "home", max_upload_mb=1.0, max_records_per_request=50,
-                        default_time_budget_s=20)
+    settings = Settings(
+        home=tmp_path / "home", max_upload_mb=1.0, max_records_per_request=50, default_time_budget_s=20
+    )
     platform = prepare(settings)
     keys = {}
-    for who, tenant, role in [("admin", "default", "admin"), ("builder", "default", "builder"),
-                              ("consumer", "default", "consumer"), ("other", "other", "admin")]:
+    for who, tenant, role in [
+        ("admin", "default", "admin"),
+        ("builder", "default", "builder"),
+        ("consumer", "default", "consumer"),
+        ("other", "other", "admin"),
+    ]:
         keys[who] = issue_key(platform.store, platform.secret, tenant=tenant, role=role).secret
     app = create_app(settings, platform)
     with TestClient(app, raise_server_exceptions=False) as client:

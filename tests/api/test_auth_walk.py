@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-
 from typing import Any
 
 Api = Any
@@ -42,15 +41,39 @@ def _routes(api: Api) -> list[tuple[str, str]]:
 def _objects(api: Api) -> dict[str, str]:
     """Objects owned by tenant 'default', made straight in the registry."""
     store = api.platform.store
-    ds = store.add_dataset(id="ds_walk", tenant="default", name="walk", rows=1, sha256="0" * 64, size_bytes=1,
-                           format="csv", columns=[], artifact="default/datasets/ds_walk")
+    ds = store.add_dataset(
+        id="ds_walk",
+        tenant="default",
+        name="walk",
+        rows=1,
+        sha256="0" * 64,
+        size_bytes=1,
+        format="csv",
+        columns=[],
+        artifact="default/datasets/ds_walk",
+    )
     job = store.create_job(id="job_walk", tenant="default", type="train", params={})
-    store.add_version(tenant="default", model="walkmodel", task="tabular_classification", report={},
-                      input_schema=[], files={}, artifact="default/models/walkmodel/x", lineage={}, job_id=None)
+    store.add_version(
+        tenant="default",
+        model="walkmodel",
+        task="tabular_classification",
+        report={},
+        input_schema=[],
+        files={},
+        artifact="default/models/walkmodel/x",
+        lineage={},
+        job_id=None,
+    )
     store.set_alias("default", "walkmodel", "production", 1)
     key = store.list_keys("default")[0]
-    return {"dataset_id": ds.id, "job_id": job.id, "name": "walkmodel", "version": "1", "alias": "production",
-            "key_id": key.id}
+    return {
+        "dataset_id": ds.id,
+        "job_id": job.id,
+        "name": "walkmodel",
+        "version": "1",
+        "alias": "production",
+        "key_id": key.id,
+    }
 
 
 def _call(api: Api, method: str, path: str, who: str | None):
@@ -65,8 +88,12 @@ def _call(api: Api, method: str, path: str, who: str | None):
     elif path == "/v1/keys" and method == "POST":
         kwargs["json"] = {"role": "consumer"}
     elif path == "/v1/jobs" and method == "POST":
-        kwargs["json"] = {"task": "tabular_classification", "dataset_id": "ds_walk", "target": "a",
-                          "model_name": "m"}
+        kwargs["json"] = {
+            "task": "tabular_classification",
+            "dataset_id": "ds_walk",
+            "target": "a",
+            "model_name": "m",
+        }
     return api.client.request(method, path, **kwargs)
 
 

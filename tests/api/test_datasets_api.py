@@ -14,8 +14,9 @@ Api = Any
 
 def _upload(api: Api, content: bytes, filename: str = "t.csv", name: str | None = None, who: str = "builder"):
     data = {"name": name} if name else {}
-    return api.client.post("/v1/datasets", files={"file": (filename, content, "text/csv")}, data=data,
-                           headers=api.headers(who))
+    return api.client.post(
+        "/v1/datasets", files={"file": (filename, content, "text/csv")}, data=data, headers=api.headers(who)
+    )
 
 
 def _assert_nothing_stored(api: Api) -> None:
@@ -66,7 +67,16 @@ def test_parquet_upload(api: Api) -> None:
         (b"a,a\n1,2\n", 422, "duplicate"),
         (b"a,,c\n1,2,3\n", 422, "blank"),
     ],
-    ids=["empty", "png", "zip", "not-utf8", "ragged-long", "ragged-short", "duplicate-columns", "blank-column"],
+    ids=[
+        "empty",
+        "png",
+        "zip",
+        "not-utf8",
+        "ragged-long",
+        "ragged-short",
+        "duplicate-columns",
+        "blank-column",
+    ],
 )
 def test_bad_files_are_rejected_and_leave_nothing(api: Api, content: bytes, status: int, needle: str) -> None:
     response = _upload(api, content)

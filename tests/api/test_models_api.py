@@ -18,20 +18,38 @@ def _table(n: int = 400, seed: int = 0) -> pd.DataFrame:
     x2 = rng.normal(size=n)
     kind = rng.choice(["L", "M", "H"], size=n)
     y = ((x1 + 0.5 * x2 + (kind == "H") * 1.0 + rng.normal(scale=0.3, size=n)) > 1.0).astype(int)
-    return pd.DataFrame({"serial": [f"S{i:05d}" for i in range(n)], "Speed [rpm]": x1, "Torque [Nm]": x2,
-                         "Type": kind, "failure": y})
+    return pd.DataFrame(
+        {
+            "serial": [f"S{i:05d}" for i in range(n)],
+            "Speed [rpm]": x1,
+            "Torque [Nm]": x2,
+            "Type": kind,
+            "failure": y,
+        }
+    )
 
 
 def _upload(api: Api, frame: pd.DataFrame) -> str:
-    response = api.client.post("/v1/datasets", headers=api.headers("builder"),
-                               files={"file": ("t.csv", frame.to_csv(index=False).encode(), "text/csv")})
+    response = api.client.post(
+        "/v1/datasets",
+        headers=api.headers("builder"),
+        files={"file": ("t.csv", frame.to_csv(index=False).encode(), "text/csv")},
+    )
     assert response.status_code == 201, response.text
     return response.json()["id"]
 
 
 def _train(api: Api, dataset_id: str, **extra: Any):
-    body = {"type": "train", "task": "tabular_classification", "dataset_id": dataset_id, "target": "failure",
-            "exclude": ["serial"], "model_name": "line1", "time_budget_s": 15, **extra}
+    body = {
+        "type": "train",
+        "task": "tabular_classification",
+        "dataset_id": dataset_id,
+        "target": "failure",
+        "exclude": ["serial"],
+        "model_name": "line1",
+        "time_budget_s": 15,
+        **extra,
+    }
     return api.client.post("/v1/jobs", json=body, headers=api.headers("builder"))
 
 
@@ -63,9 +81,15 @@ def test_train_promote_predict_explain_rules(trained: Api) -> None:
     # no production alias yet: predict says how to fix it
     response = api.client.post("/v1/models/line1/predict", json={"records": [RECORD]}, headers=h)
     assert response.status_code == 409 and "production" in response.json()["detail"]
-    assert api.client.post("/v1/models/line1/predict?version=1", json={"records": [RECORD]}, headers=h).status_code == 200
-    promoted = api.client.put("/v1/models/line1/aliases/production", json={"version": 1},
-                              headers=api.headers("builder"))
+    assert (
+        api.client.post(
+            "/v1/models/line1/predict?version=1", json={"records": [RECORD]}, headers=h
+        ).status_code
+        == 200
+    )
+    promoted = api.client.put(
+        "/v1/models/line1/aliases/production", json={"version": 1}, headers=api.headers("builder")
+    )
     assert promoted.status_code == 200 and promoted.json()["version"] == 1
     response = api.client.post("/v1/models/line1/predict", json={"records": [RECORD, RECORD]}, headers=h)
     assert response.status_code == 200, response.text
@@ -108,8 +132,11 @@ def test_predict_rejects_bad_records_per_field(trained: Api) -> None:
 def test_batch_scoring(trained: Api) -> None:
     api = trained
     frame = _table(50, seed=3).drop(columns=["failure"])
-    response = api.client.post("/v1/models/line1/batch?version=1", headers=api.headers("builder"),
-                               files={"file": ("new.csv", frame.to_csv(index=False).encode(), "text/csv")})
+    response = api.client.post(
+        "/v1/models/line1/batch?version=1",
+        headers=api.headers("builder"),
+        files={"file": ("new.csv", frame.to_csv(index=False).encode(), "text/csv")},
+    )
     assert response.status_code == 202, response.text
     job_id = response.json()["id"]
     early = api.client.get(f"/v1/jobs/{job_id}/result", headers=api.headers("builder"))
@@ -119,15 +146,21 @@ def test_batch_scoring(trained: Api) -> None:
     assert result.status_code == 200
     scored = pd.read_csv(io.BytesIO(result.content))
     assert len(scored) == 50 and "prediction" in scored.columns and "serial" in scored.columns
-    bad = api.client.post("/v1/models/line1/batch?version=1", headers=api.headers("builder"),
-                          files={"file": ("new.csv", b"a,b\n1,2\n", "text/csv")})
+    bad = api.client.post(
+        "/v1/models/line1/batch?version=1",
+        headers=api.headers("builder"),
+        files={"file": ("new.csv", b"a,b\n1,2\n", "text/csv")},
+    )
     assert bad.status_code == 422 and "Torque [Nm]" in bad.json()["detail"]
 
 
 @pytest.mark.parametrize(
     ("change", "loc"),
-    [({"target": "nope"}, ["body", "target"]), ({"exclude": ["serial", "ghost"]}, ["body", "exclude", 1]),
-     ({"task": "telepathy"}, ["body", "task"])],
+    [
+        ({"target": "nope"}, ["body", "target"]),
+        ({"exclude": ["serial", "ghost"]}, ["body", "exclude", 1]),
+        ({"task": "telepathy"}, ["body", "task"]),
+    ],
     ids=["unknown-target", "unknown-excluded-column", "unknown-task"],
 )
 def test_bad_training_requests_create_no_job(api: Api, change: dict, loc: list) -> None:

@@ -212,3 +212,13 @@ def test_arbitrary_bytes_raise_only_project_errors(tmp_path: Path, data: bytes) 
         return
     assert isinstance(frame, pd.DataFrame)
     assert len(frame) > 0
+
+
+def test_parquet_duplicate_column_names(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "dup.parquet"
+    pq.write_table(pa.Table.from_arrays([pa.array([1]), pa.array([2])], names=["x", "x"]), path)
+    with pytest.raises(InvalidDataset, match="duplicate column name 'x' at positions \\[1, 2\\]"):
+        read_table(path)

@@ -22,8 +22,17 @@ def store(tmp_path: Path) -> SqlStore:
 
 
 def _dataset(store: SqlStore, tenant: str, id: str, name: str = "d"):
-    return store.add_dataset(id=id, tenant=tenant, name=name, rows=3, sha256="x" * 64, size_bytes=10,
-                             format="csv", columns=[{"name": "a", "type": "numeric"}], artifact=f"{tenant}/{id}")
+    return store.add_dataset(
+        id=id,
+        tenant=tenant,
+        name=name,
+        rows=3,
+        sha256="x" * 64,
+        size_bytes=10,
+        format="csv",
+        columns=[{"name": "a", "type": "numeric"}],
+        artifact=f"{tenant}/{id}",
+    )
 
 
 def test_dataset_versions_increase_per_name_and_are_tenant_scoped(store: SqlStore) -> None:
@@ -78,8 +87,17 @@ def test_stale_jobs_fail(store: SqlStore) -> None:
 
 
 def _version(store: SqlStore, tenant: str = "a", model: str = "m", task: str = "tabular_classification"):
-    return store.add_version(tenant=tenant, model=model, task=task, report={"metrics": {"f1": 0.9}},
-                             input_schema=[], files={"f": "0" * 64}, artifact="p", lineage={}, job_id=None)
+    return store.add_version(
+        tenant=tenant,
+        model=model,
+        task=task,
+        report={"metrics": {"f1": 0.9}},
+        input_schema=[],
+        files={"f": "0" * 64},
+        artifact="p",
+        lineage={},
+        job_id=None,
+    )
 
 
 def test_versions_aliases_and_resolution(store: SqlStore) -> None:

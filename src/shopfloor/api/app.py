@@ -36,17 +36,25 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         if owned:
             app.state.platform.close()
 
-    app = FastAPI(title="Shopfloor", version=__version__, description=DESCRIPTION, lifespan=lifespan,
-                  responses={401: {"description": "Missing or invalid API key"},
-                             403: {"description": "The key's role may not do this"},
-                             422: {"description": "Invalid input (problem+json with per-field errors)"}})
+    app = FastAPI(
+        title="Shopfloor",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        responses={
+            401: {"description": "Missing or invalid API key"},
+            403: {"description": "The key's role may not do this"},
+            422: {"description": "Invalid input (problem+json with per-field errors)"},
+        },
+    )
     app.state.platform = platform
     app.state.settings = settings
     problems.install(app)
     for module in (system, datasets, jobs, models, predict, keys):
         app.include_router(module.router)
-    app.add_middleware(MetricsAndLimits, max_json_bytes=MAX_JSON_BYTES,
-                       max_upload_bytes=settings.max_upload_bytes)
+    app.add_middleware(
+        MetricsAndLimits, max_json_bytes=MAX_JSON_BYTES, max_upload_bytes=settings.max_upload_bytes
+    )
     return app
 
 

@@ -45,6 +45,14 @@ def require(permission: Permission) -> Callable[[Principal], Principal]:
     return check
 
 
-def principal_for(permission: Permission) -> type[Principal]:
-    """``Annotated[Principal, Depends(require(permission))]`` for a route parameter."""
-    return Annotated[Principal, Depends(require(permission))]  # type: ignore[return-value]
+# The caller, checked for one permission: route parameters are typed with these.
+DatasetsReader = Annotated[Principal, Depends(require(Permission.DATASETS_READ))]
+DatasetsWriter = Annotated[Principal, Depends(require(Permission.DATASETS_WRITE))]
+JobsReader = Annotated[Principal, Depends(require(Permission.JOBS_READ))]
+JobsWriter = Annotated[Principal, Depends(require(Permission.JOBS_WRITE))]
+ModelsReader = Annotated[Principal, Depends(require(Permission.MODELS_READ))]
+ModelsWriter = Annotated[Principal, Depends(require(Permission.MODELS_WRITE))]
+Predictor = Annotated[Principal, Depends(require(Permission.PREDICT))]
+Explainer = Annotated[Principal, Depends(require(Permission.EXPLAIN))]
+KeysAdmin = Annotated[Principal, Depends(require(Permission.KEYS))]
+MetricsReader = Annotated[Principal, Depends(require(Permission.METRICS))]

@@ -65,13 +65,25 @@ def _content_length(scope: Scope) -> int | None:
 
 
 async def _too_large(send: Any, scope: Scope, limit: int) -> None:
-    body = json.dumps({
-        "type": "urn:shopfloor:problem:payload-too-large", "title": "Payload too large", "status": 413,
-        "detail": f"the request body is larger than the {limit} bytes accepted on this route "
-                  "(uploads: SHOPFLOOR_MAX_UPLOAD_MB)",
-        "instance": scope.get("path"), "errors": [],
-    }).encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/problem+json"),
-                            (b"content-length", str(len(body)).encode())]})
+    body = json.dumps(
+        {
+            "type": "urn:shopfloor:problem:payload-too-large",
+            "title": "Payload too large",
+            "status": 413,
+            "detail": f"the request body is larger than the {limit} bytes accepted on this route "
+            "(uploads: SHOPFLOOR_MAX_UPLOAD_MB)",
+            "instance": scope.get("path"),
+            "errors": [],
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -17,11 +17,24 @@ log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
 
 
-def problem(status: int, code: str, title: str, detail: str, instance: str | None,
-            errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None,
-            **extra: Any) -> JSONResponse:
-    body: dict[str, Any] = {"type": f"urn:shopfloor:problem:{code}", "title": title, "status": status,
-                            "detail": detail, "instance": instance, "errors": errors or []}
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    instance: str | None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"urn:shopfloor:problem:{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        "errors": errors or [],
+    }
     body.update(extra)
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
@@ -29,8 +42,13 @@ def problem(status: int, code: str, title: str, detail: str, instance: str | Non
 def _clean_errors(errors: Any) -> list[dict[str, Any]]:
     out = []
     for e in errors:
-        out.append({"loc": [p if isinstance(p, (str, int)) else str(p) for p in e.get("loc", ())],
-                    "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))})
+        out.append(
+            {
+                "loc": [p if isinstance(p, (str, int)) else str(p) for p in e.get("loc", ())],
+                "msg": str(e.get("msg", "")),
+                "type": str(e.get("type", "")),
+            }
+        )
     return out
 
 
@@ -41,24 +59,42 @@ def install(app: FastAPI) -> None:
             # Internals are logged, not returned.
             log.error("%s on %s %s: %s", exc.code, request.method, request.url.path, exc.detail)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return problem(exc.status, exc.code, exc.title, exc.detail, request.url.path, exc.errors, headers,
-                       **exc.extra)
+        return problem(
+            exc.status, exc.code, exc.title, exc.detail, request.url.path, exc.errors, headers, **exc.extra
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = _clean_errors(exc.errors())
         where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors[:5])
-        return problem(422, "invalid-input", "Invalid input", f"the request is not valid: {where}",
-                       request.url.path, errors)
+        return problem(
+            422,
+            "invalid-input",
+            "Invalid input",
+            f"the request is not valid: {where}",
+            request.url.path,
+            errors,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         titles = {404: "Not found", 405: "Method not allowed"}
-        return problem(exc.status_code, f"http-{exc.status_code}", titles.get(exc.status_code, "HTTP error"),
-                       str(exc.detail), request.url.path, headers=getattr(exc, "headers", None))
+        return problem(
+            exc.status_code,
+            f"http-{exc.status_code}",
+            titles.get(exc.status_code, "HTTP error"),
+            str(exc.detail),
+            request.url.path,
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem(500, "internal-error", "Internal error",
-                       "the server failed to handle this request; the error was logged", request.url.path)
+        return problem(
+            500,
+            "internal-error",
+            "Internal error",
+            "the server failed to handle this request; the error was logged",
+            request.url.path,
+        )

@@ -267,11 +267,16 @@ def _read_parquet(path: Path, label: str) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(path)
+        names = [str(name) for name in pq.read_schema(path).names]
     except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
         logger.info("pyarrow could not read %s: %s", label, exc)
         raise _invalid(f"{label}: cannot read the Parquet file: {exc}", ["file"], str(exc)) from None
-    _check_header([str(name) for name in table.schema.names], 1, label)
+    _check_header(names, 1, label)
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:
+        logger.info("pyarrow could not read %s: %s", label, exc)
+        raise _invalid(f"{label}: cannot read the Parquet file: {exc}", ["file"], str(exc)) from None
     try:
         frame = table.to_pandas()
     except Exception as exc:

@@ -44,9 +44,17 @@ def run_train(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
     exclude = list(p.get("exclude") or [])
     frame = load_frame(platform, dataset).drop(columns=exclude)
     types = {k: v for k, v in column_types(dataset.columns).items() if k not in exclude}
-    estimator = make_estimator(p["task"], metric=p.get("metric"), seed=int(p.get("seed") or 0),
-                               time_budget_s=float(p.get("time_budget_s") or platform.settings.default_time_budget_s),
-                               column_types=types)
+    for name, kind in types.items():
+        # A text column the profile calls numeric (a few stray strings): the stray values become missing.
+        if kind == "numeric" and frame[name].dtype == object:
+            frame[name] = pd.to_numeric(frame[name], errors="coerce")
+    estimator = make_estimator(
+        p["task"],
+        metric=p.get("metric"),
+        seed=int(p.get("seed") or 0),
+        time_budget_s=float(p.get("time_budget_s") or platform.settings.default_time_budget_s),
+        column_types=types,
+    )
     started = time.monotonic()
     estimator.fit(frame, p["target"], progress=lambda f, s, m: progress(0.02 + 0.93 * f, s, m))
     progress(0.96, "saving", "writing the model artifacts")
@@ -54,19 +62,39 @@ def run_train(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
     prefix = f"{job.tenant}/models/{p['model_name']}/{new_id('art')}"
     report = dict(estimator.report_)
     report.setdefault("warnings", [])
-    report["warnings"] = [*({"code": "data", "message": w} for w in p.get("warnings", [])), *report["warnings"]]
-    lineage = {"dataset_id": dataset.id, "dataset_name": dataset.name, "dataset_version": dataset.version,
-               "dataset_sha256": dataset.sha256, "target": p["target"], "exclude": exclude,
-               "task": p["task"], "seed": int(p.get("seed") or 0), "job_id": job.id,
-               "train_seconds": round(time.monotonic() - started, 3), "packages": package_versions()}
+    report["warnings"] = [
+        *({"code": "data", "message": w} for w in p.get("warnings", [])),
+        *report["warnings"],
+    ]
+    lineage = {
+        "dataset_id": dataset.id,
+        "dataset_name": dataset.name,
+        "dataset_version": dataset.version,
+        "dataset_sha256": dataset.sha256,
+        "target": p["target"],
+        "exclude": exclude,
+        "task": p["task"],
+        "seed": int(p.get("seed") or 0),
+        "job_id": job.id,
+        "train_seconds": round(time.monotonic() - started, 3),
+        "packages": package_versions(),
+    }
     try:
         digests = {}
         for fname, data in files.items():
             platform.artifacts.put_bytes(f"{prefix}/{fname}", data)
             digests[fname] = sha256_bytes(data)
         version = platform.store.add_version(
-            tenant=job.tenant, model=p["model_name"], task=p["task"], report=report,
-            input_schema=estimator.input_schema_, files=digests, artifact=prefix, lineage=lineage, job_id=job.id)
+            tenant=job.tenant,
+            model=p["model_name"],
+            task=p["task"],
+            report=report,
+            input_schema=estimator.input_schema_,
+            files=digests,
+            artifact=prefix,
+            lineage=lineage,
+            job_id=job.id,
+        )
     except BaseException:
         platform.artifacts.delete_prefix(prefix)  # no orphan artifact without its registry row
         raise
@@ -81,8 +109,12 @@ def run_batch(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
     chunks, n = [], len(frame)
     step = max(1000, n // 20 or 1)
     for start in range(0, n, step):
-        chunks.append(loaded.estimator.predict_frame(frame.iloc[start:start + step]))
-        progress(0.05 + 0.9 * min(1.0, (start + step) / max(n, 1)), "scoring", f"{min(start + step, n)} of {n} rows")
+        chunks.append(loaded.estimator.predict_frame(frame.iloc[start : start + step]))
+        progress(
+            0.05 + 0.9 * min(1.0, (start + step) / max(n, 1)),
+            "scoring",
+            f"{min(start + step, n)} of {n} rows",
+        )
     scored = pd.concat([frame.reset_index(drop=True), pd.concat(chunks).reset_index(drop=True)], axis=1)
     out = platform.scratch / f"{job.id}.out.csv"
     try:

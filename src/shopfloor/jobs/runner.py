@@ -28,14 +28,14 @@ HOST = socket.gethostname()
 
 
 def _progress_fn(store: Any, job_id: str) -> Any:
-    last = {"t": 0.0, "stage": None}
+    last_time, last_stage = [0.0], [""]
 
     def progress(fraction: float, stage: str, message: str) -> None:
         now = time.monotonic()
         # Throttle writes, but never drop a change of stage.
-        if stage == last["stage"] and now - last["t"] < 0.5:
+        if stage == last_stage[0] and now - last_time[0] < 0.5:
             return
-        last["t"], last["stage"] = now, stage
+        last_time[0], last_stage[0] = now, stage
         if store.report_progress(job_id, fraction, stage, message):
             raise JobCancelled("the job was cancelled")
 
@@ -115,7 +115,9 @@ class JobRunner:
             job = self.store.claim_job(worker)
             if job is None:
                 break
-            proc = self.ctx.Process(target=execute, args=(self.settings, job.id), name=f"job-{job.id}", daemon=False)
+            proc = self.ctx.Process(
+                target=execute, args=(self.settings, job.id), name=f"job-{job.id}", daemon=False
+            )
             proc.start()
             self.store.set_worker(job.id, f"{HOST}:{proc.pid}")
             self.children[job.id] = (proc, None)
@@ -128,7 +130,9 @@ class JobRunner:
                 job = self.store.get_job(None, job_id)
                 if not job.terminal:
                     status = "cancelled" if job.cancel_requested else "failed"
-                    self.store.finish_job(job_id, status, error=f"the job process exited with code {proc.exitcode}")
+                    self.store.finish_job(
+                        job_id, status, error=f"the job process exited with code {proc.exitcode}"
+                    )
                 del self.children[job_id]
                 continue
             if self.store.heartbeat(job_id):

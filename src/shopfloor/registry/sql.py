@@ -11,7 +11,7 @@ from sqlalchemy import Engine, create_engine, event, func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from shopfloor.errors import Conflict, NotFound, ShopfloorError
+from shopfloor.errors import Conflict, NotFound, RegistryUnavailable
 from shopfloor.registry.entities import TERMINAL, ApiKey, Dataset, Job, Model, ModelVersion, Tenant
 from shopfloor.registry.orm import AliasRow, DatasetRow, JobRow, KeyRow, ModelRow, TenantRow, VersionRow
 
@@ -23,10 +23,6 @@ def _now() -> datetime:
 
 def _aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
-
-
-class RegistryUnavailable(ShopfloorError):
-    status, code, title = 503, "registry-unavailable", "Registry unavailable"
 
 
 def _engine(url: str) -> Engine:
@@ -90,8 +86,14 @@ class SqlStore:
             if s.get(TenantRow, key.tenant) is None:
                 s.add(TenantRow(id=key.tenant, created_at=_now()))
                 s.flush()
-            row = KeyRow(id=key.id, tenant=key.tenant, role=key.role, name=key.name,
-                         secret_hash=key.secret_hash, created_at=_now())
+            row = KeyRow(
+                id=key.id,
+                tenant=key.tenant,
+                role=key.role,
+                name=key.name,
+                secret_hash=key.secret_hash,
+                created_at=_now(),
+            )
             s.add(row)
             s.flush()
             return _key(row)
@@ -120,14 +122,38 @@ class SqlStore:
             return int(s.scalar(select(func.count()).select_from(KeyRow)) or 0)
 
     # ---- datasets ---------------------------------------------------------------------------------
-    def add_dataset(self, *, id: str, tenant: str, name: str, rows: int, sha256: str, size_bytes: int,
-                    format: str, columns: list[dict[str, Any]], artifact: str) -> Dataset:
+    def add_dataset(
+        self,
+        *,
+        id: str,
+        tenant: str,
+        name: str,
+        rows: int,
+        sha256: str,
+        size_bytes: int,
+        format: str,
+        columns: list[dict[str, Any]],
+        artifact: str,
+    ) -> Dataset:
         with self._session() as s:
-            latest = s.scalar(select(func.max(DatasetRow.version)).where(
-                DatasetRow.tenant == tenant, DatasetRow.name == name))
-            row = DatasetRow(id=id, tenant=tenant, name=name, version=(latest or 0) + 1, rows=rows,
-                             sha256=sha256, size_bytes=size_bytes, format=format, columns=columns,
-                             artifact=artifact, created_at=_now())
+            latest = s.scalar(
+                select(func.max(DatasetRow.version)).where(
+                    DatasetRow.tenant == tenant, DatasetRow.name == name
+                )
+            )
+            row = DatasetRow(
+                id=id,
+                tenant=tenant,
+                name=name,
+                version=(latest or 0) + 1,
+                rows=rows,
+                sha256=sha256,
+                size_bytes=size_bytes,
+                format=format,
+                columns=columns,
+                artifact=artifact,
+                created_at=_now(),
+            )
             s.add(row)
             s.flush()
             return _dataset(row)
@@ -136,14 +162,17 @@ class SqlStore:
         with self._session() as s:
             row = s.get(DatasetRow, dataset_id)
             if row is None or row.tenant != tenant:
-                raise NotFound(f"dataset {dataset_id!r} not found",
-                               errors=[{"loc": ["dataset_id"], "msg": "no such dataset"}])
+                raise NotFound(
+                    f"dataset {dataset_id!r} not found",
+                    errors=[{"loc": ["dataset_id"], "msg": "no such dataset"}],
+                )
             return _dataset(row)
 
     def list_datasets(self, tenant: str) -> list[Dataset]:
         with self._session() as s:
-            rows = s.scalars(select(DatasetRow).where(DatasetRow.tenant == tenant)
-                             .order_by(DatasetRow.created_at.desc()))
+            rows = s.scalars(
+                select(DatasetRow).where(DatasetRow.tenant == tenant).order_by(DatasetRow.created_at.desc())
+            )
             return [_dataset(r) for r in rows]
 
     def dataset_artifacts(self) -> list[str]:
@@ -153,8 +182,17 @@ class SqlStore:
     # ---- jobs -------------------------------------------------------------------------------------
     def create_job(self, *, id: str, tenant: str, type: str, params: dict[str, Any]) -> Job:
         with self._session() as s:
-            row = JobRow(id=id, tenant=tenant, type=type, status="queued", params=params, progress=0.0,
-                         stage="queued", cancel_requested=False, created_at=_now())
+            row = JobRow(
+                id=id,
+                tenant=tenant,
+                type=type,
+                status="queued",
+                params=params,
+                progress=0.0,
+                stage="queued",
+                cancel_requested=False,
+                created_at=_now(),
+            )
             s.add(row)
             s.flush()
             return _job(row)
@@ -168,21 +206,25 @@ class SqlStore:
 
     def list_jobs(self, tenant: str, limit: int = 100) -> list[Job]:
         with self._session() as s:
-            rows = s.scalars(select(JobRow).where(JobRow.tenant == tenant)
-                             .order_by(JobRow.created_at.desc()).limit(limit))
+            rows = s.scalars(
+                select(JobRow).where(JobRow.tenant == tenant).order_by(JobRow.created_at.desc()).limit(limit)
+            )
             return [_job(r) for r in rows]
 
     def claim_job(self, worker: str) -> Job | None:
         """Atomically move the oldest queued job to running; two workers never get the same job."""
         with self._session() as s:
-            candidate = s.scalar(select(JobRow.id).where(JobRow.status == "queued")
-                                 .order_by(JobRow.created_at).limit(1))
+            candidate = s.scalar(
+                select(JobRow.id).where(JobRow.status == "queued").order_by(JobRow.created_at).limit(1)
+            )
             if candidate is None:
                 return None
             now = _now()
-            claimed = s.execute(update(JobRow).where(JobRow.id == candidate, JobRow.status == "queued")
-                                .values(status="running", worker=worker, started_at=now, heartbeat_at=now,
-                                        stage="starting"))
+            claimed = s.execute(
+                update(JobRow)
+                .where(JobRow.id == candidate, JobRow.status == "queued")
+                .values(status="running", worker=worker, started_at=now, heartbeat_at=now, stage="starting")
+            )
             if claimed.rowcount != 1:  # type: ignore[attr-defined]
                 return None
             row = s.get(JobRow, candidate)
@@ -217,11 +259,14 @@ class SqlStore:
 
     def running_jobs(self) -> list[tuple[str, str | None]]:
         with self._session() as s:
-            return [(r.id, r.worker) for r in s.execute(select(JobRow.id, JobRow.worker)
-                                                         .where(JobRow.status == "running"))]
+            return [
+                (r.id, r.worker)
+                for r in s.execute(select(JobRow.id, JobRow.worker).where(JobRow.status == "running"))
+            ]
 
-    def finish_job(self, job_id: str, status: str, *, error: str | None = None,
-                   result: dict[str, Any] | None = None) -> Job:
+    def finish_job(
+        self, job_id: str, status: str, *, error: str | None = None, result: dict[str, Any] | None = None
+    ) -> Job:
         assert status in TERMINAL
         with self._session() as s:
             row = s.get(JobRow, job_id)
@@ -257,23 +302,46 @@ class SqlStore:
             return int(done.rowcount)  # type: ignore[attr-defined]
 
     # ---- models -----------------------------------------------------------------------------------
-    def add_version(self, *, tenant: str, model: str, task: str, report: dict[str, Any],
-                    input_schema: list[dict[str, Any]], files: dict[str, str], artifact: str,
-                    lineage: dict[str, Any], job_id: str | None) -> ModelVersion:
+    def add_version(
+        self,
+        *,
+        tenant: str,
+        model: str,
+        task: str,
+        report: dict[str, Any],
+        input_schema: list[dict[str, Any]],
+        files: dict[str, str],
+        artifact: str,
+        lineage: dict[str, Any],
+        job_id: str | None,
+    ) -> ModelVersion:
         with self._session() as s:
-            mrow = s.scalar(select(ModelRow).where(ModelRow.tenant == tenant, ModelRow.name == model)
-                            .with_for_update())
+            mrow = s.scalar(
+                select(ModelRow).where(ModelRow.tenant == tenant, ModelRow.name == model).with_for_update()
+            )
             if mrow is None:
                 mrow = ModelRow(tenant=tenant, name=model, task=task, latest_version=0, created_at=_now())
                 s.add(mrow)
                 s.flush()
             elif mrow.task != task:
-                raise Conflict(f"model {model!r} is a {mrow.task} model; a {task} version cannot be added",
-                               errors=[{"loc": ["body", "model_name"], "msg": "task differs"}])
+                raise Conflict(
+                    f"model {model!r} is a {mrow.task} model; a {task} version cannot be added",
+                    errors=[{"loc": ["body", "model_name"], "msg": "task differs"}],
+                )
             mrow.latest_version += 1
-            vrow = VersionRow(model_id=mrow.id, version=mrow.latest_version, task=task, status="ready",
-                              report=report, input_schema=input_schema, files=files, artifact=artifact,
-                              lineage=lineage, job_id=job_id, created_at=_now())
+            vrow = VersionRow(
+                model_id=mrow.id,
+                version=mrow.latest_version,
+                task=task,
+                status="ready",
+                report=report,
+                input_schema=input_schema,
+                files=files,
+                artifact=artifact,
+                lineage=lineage,
+                job_id=job_id,
+                created_at=_now(),
+            )
             s.add(vrow)
             s.flush()
             return _version(tenant, model, vrow, ())
@@ -301,7 +369,9 @@ class SqlStore:
         with self._session() as s:
             mrow = self._model_row(s, tenant, name)
             by_version = _invert(self._aliases(s, mrow.id))
-            rows = s.scalars(select(VersionRow).where(VersionRow.model_id == mrow.id).order_by(VersionRow.version))
+            rows = s.scalars(
+                select(VersionRow).where(VersionRow.model_id == mrow.id).order_by(VersionRow.version)
+            )
             return [_version(tenant, name, r, by_version.get(r.version, ())) for r in rows]
 
     def get_version(self, tenant: str, name: str, version: int) -> ModelVersion:
@@ -310,10 +380,14 @@ class SqlStore:
             return self._version_of(s, tenant, mrow, version)
 
     def _version_of(self, s: Session, tenant: str, mrow: ModelRow, version: int) -> ModelVersion:
-        vrow = s.scalar(select(VersionRow).where(VersionRow.model_id == mrow.id, VersionRow.version == version))
+        vrow = s.scalar(
+            select(VersionRow).where(VersionRow.model_id == mrow.id, VersionRow.version == version)
+        )
         if vrow is None:
-            raise NotFound(f"model {mrow.name!r} has no version {version}",
-                           errors=[{"loc": ["version"], "msg": "no such version"}])
+            raise NotFound(
+                f"model {mrow.name!r} has no version {version}",
+                errors=[{"loc": ["version"], "msg": "no such version"}],
+            )
         return _version(tenant, mrow.name, vrow, _invert(self._aliases(s, mrow.id)).get(version, ()))
 
     def resolve(self, tenant: str, name: str, version: int | None, alias: str = "production") -> ModelVersion:
@@ -325,7 +399,8 @@ class SqlStore:
                     raise Conflict(
                         f"model {name!r} has no version aliased {alias!r}: promote one with "
                         f"PUT /v1/models/{name}/aliases/{alias} or pass ?version=",
-                        errors=[{"loc": ["query", "version"], "msg": f"no {alias} alias"}])
+                        errors=[{"loc": ["query", "version"], "msg": f"no {alias} alias"}],
+                    )
                 version = aliased
             return self._version_of(s, tenant, mrow, version)
 
@@ -354,32 +429,78 @@ def _invert(aliases: dict[str, int]) -> dict[int, tuple[str, ...]]:
 
 
 def _key(r: KeyRow) -> ApiKey:
-    return ApiKey(id=r.id, tenant=r.tenant, role=r.role, name=r.name, secret_hash=r.secret_hash,
-                  created_at=_aware(r.created_at), revoked_at=_aware(r.revoked_at))  # type: ignore[arg-type]
+    return ApiKey(
+        id=r.id,
+        tenant=r.tenant,
+        role=r.role,
+        name=r.name,
+        secret_hash=r.secret_hash,
+        created_at=_aware(r.created_at),
+        revoked_at=_aware(r.revoked_at),
+    )  # type: ignore[arg-type]
 
 
 def _dataset(r: DatasetRow) -> Dataset:
-    return Dataset(id=r.id, tenant=r.tenant, name=r.name, version=r.version, rows=r.rows, sha256=r.sha256,
-                   size_bytes=r.size_bytes, format=r.format, columns=list(r.columns), artifact=r.artifact,
-                   created_at=_aware(r.created_at))  # type: ignore[arg-type]
+    return Dataset(
+        id=r.id,
+        tenant=r.tenant,
+        name=r.name,
+        version=r.version,
+        rows=r.rows,
+        sha256=r.sha256,
+        size_bytes=r.size_bytes,
+        format=r.format,
+        columns=list(r.columns),
+        artifact=r.artifact,
+        created_at=_aware(r.created_at),
+    )  # type: ignore[arg-type]
 
 
 def _job(r: JobRow) -> Job:
-    return Job(id=r.id, tenant=r.tenant, type=r.type, status=r.status, params=dict(r.params or {}),
-               progress=float(r.progress or 0.0), stage=r.stage, message=r.message, error=r.error,
-               result=r.result, cancel_requested=bool(r.cancel_requested), worker=r.worker,
-               created_at=_aware(r.created_at), started_at=_aware(r.started_at),  # type: ignore[arg-type]
-               finished_at=_aware(r.finished_at), heartbeat_at=_aware(r.heartbeat_at))
+    return Job(
+        id=r.id,
+        tenant=r.tenant,
+        type=r.type,
+        status=r.status,
+        params=dict(r.params or {}),
+        progress=float(r.progress or 0.0),
+        stage=r.stage,
+        message=r.message,
+        error=r.error,
+        result=r.result,
+        cancel_requested=bool(r.cancel_requested),
+        worker=r.worker,
+        created_at=_aware(r.created_at),
+        started_at=_aware(r.started_at),  # type: ignore[arg-type]
+        finished_at=_aware(r.finished_at),
+        heartbeat_at=_aware(r.heartbeat_at),
+    )
 
 
 def _model(r: ModelRow, aliases: dict[str, int]) -> Model:
-    return Model(tenant=r.tenant, name=r.name, task=r.task, created_at=_aware(r.created_at),  # type: ignore[arg-type]
-                 latest_version=r.latest_version, aliases=aliases)
+    return Model(
+        tenant=r.tenant,
+        name=r.name,
+        task=r.task,
+        created_at=_aware(r.created_at),  # type: ignore[arg-type]
+        latest_version=r.latest_version,
+        aliases=aliases,
+    )
 
 
 def _version(tenant: str, name: str, r: VersionRow, aliases: tuple[str, ...]) -> ModelVersion:
-    return ModelVersion(tenant=tenant, model=name, version=r.version, task=r.task, status=r.status,
-                        report=dict(r.report or {}), input_schema=list(r.input_schema or []),
-                        files=dict(r.files or {}), artifact=r.artifact, lineage=dict(r.lineage or {}),
-                        job_id=r.job_id, created_at=_aware(r.created_at),  # type: ignore[arg-type]
-                        aliases=aliases)
+    return ModelVersion(
+        tenant=tenant,
+        model=name,
+        version=r.version,
+        task=r.task,
+        status=r.status,
+        report=dict(r.report or {}),
+        input_schema=list(r.input_schema or []),
+        files=dict(r.files or {}),
+        artifact=r.artifact,
+        lineage=dict(r.lineage or {}),
+        job_id=r.job_id,
+        created_at=_aware(r.created_at),  # type: ignore[arg-type]
+        aliases=aliases,
+    )

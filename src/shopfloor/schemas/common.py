@@ -15,7 +15,9 @@ class Problem(BaseModel):
     status: int
     detail: str
     instance: str | None = None
-    errors: list[dict[str, Any]] = Field(default_factory=list, description="Where: each item has loc and msg.")
+    errors: list[dict[str, Any]] = Field(
+        default_factory=list, description="Where: each item has loc and msg."
+    )
 
 
 class Page(BaseModel):

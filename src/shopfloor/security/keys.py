@@ -42,14 +42,22 @@ def hash_secret(server_secret: bytes, secret: str) -> str:
     return hmac.new(server_secret, secret.encode(), hashlib.sha256).hexdigest()
 
 
-def issue_key(store: Store, server_secret: bytes, *, tenant: str, role: str, name: str | None = None) -> NewKey:
+def issue_key(
+    store: Store, server_secret: bytes, *, tenant: str, role: str, name: str | None = None
+) -> NewKey:
     """Create a key; the full secret is returned here and never stored."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
     ident = secrets.token_hex(8)
     secret = secrets.token_urlsafe(32)
-    entity = ApiKey(id=f"key_{ident}", tenant=tenant, role=role, name=name,
-                    secret_hash=hash_secret(server_secret, secret), created_at=None)  # type: ignore[arg-type]
+    entity = ApiKey(
+        id=f"key_{ident}",
+        tenant=tenant,
+        role=role,
+        name=name,
+        secret_hash=hash_secret(server_secret, secret),
+        created_at=None,
+    )  # type: ignore[arg-type]
     stored = store.add_key(entity)
     return NewKey(key=stored, secret=f"{PREFIX}_{ident}_{secret}")
 
@@ -82,7 +90,9 @@ class Generation:
 class KeyChecker:
     """Resolves ``Authorization`` secrets to principals, with a small cache keyed by the generation."""
 
-    def __init__(self, store: Store, server_secret: bytes, generation: Generation, max_entries: int = 4096) -> None:
+    def __init__(
+        self, store: Store, server_secret: bytes, generation: Generation, max_entries: int = 4096
+    ) -> None:
         self._store = store
         self._secret = server_secret
         self._generation = generation

@@ -19,8 +19,14 @@ class Permission(StrEnum):
 
 
 _BUILDER = {
-    Permission.DATASETS_READ, Permission.DATASETS_WRITE, Permission.JOBS_READ, Permission.JOBS_WRITE,
-    Permission.MODELS_READ, Permission.MODELS_WRITE, Permission.PREDICT, Permission.EXPLAIN,
+    Permission.DATASETS_READ,
+    Permission.DATASETS_WRITE,
+    Permission.JOBS_READ,
+    Permission.JOBS_WRITE,
+    Permission.MODELS_READ,
+    Permission.MODELS_WRITE,
+    Permission.PREDICT,
+    Permission.EXPLAIN,
 }
 _CONSUMER = {Permission.MODELS_READ, Permission.PREDICT, Permission.EXPLAIN}
 

@@ -29,8 +29,10 @@ def _is_parquet(path: Path) -> bool:
 def check_name(name: str, field: str = "name") -> str:
     name = name.strip()
     if not name or len(name) > 200 or any(ord(c) < 32 for c in name):
-        raise InvalidInput(f"invalid {field} {name!r}: 1 to 200 printable characters",
-                           errors=[{"loc": ["body", field], "msg": "invalid name"}])
+        raise InvalidInput(
+            f"invalid {field} {name!r}: 1 to 200 printable characters",
+            errors=[{"loc": ["body", field], "msg": "invalid name"}],
+        )
     return name
 
 
@@ -50,8 +52,16 @@ def store_table(platform: Platform, tenant: str, path: Path, *, name: str, size:
         platform.artifacts.put_file(f"{prefix}/{PARQUET}", parquet)
         try:
             return platform.store.add_dataset(
-                id=dataset_id, tenant=tenant, name=name, rows=len(frame), sha256=sha256, size_bytes=size,
-                format=fmt, columns=columns, artifact=prefix)
+                id=dataset_id,
+                tenant=tenant,
+                name=name,
+                rows=len(frame),
+                sha256=sha256,
+                size_bytes=size,
+                format=fmt,
+                columns=columns,
+                artifact=prefix,
+            )
         except BaseException:
             platform.artifacts.delete_prefix(prefix)
             raise
@@ -59,7 +69,9 @@ def store_table(platform: Platform, tenant: str, path: Path, *, name: str, size:
         parquet.unlink(missing_ok=True)
 
 
-async def upload(platform: Platform, tenant: str, source: Any, *, name: str | None, filename: str | None) -> Dataset:
+async def upload(
+    platform: Platform, tenant: str, source: Any, *, name: str | None, filename: str | None
+) -> Dataset:
     """Stream an upload to disk (bounded by the size limit), then store it as a dataset version."""
     from starlette.concurrency import run_in_threadpool
 
@@ -68,7 +80,8 @@ async def upload(platform: Platform, tenant: str, source: Any, *, name: str | No
     try:
         info = await receive_upload(source, tmp, platform.settings.max_upload_bytes)
         return await run_in_threadpool(
-            store_table, platform, tenant, tmp, name=display, size=info.size, sha256=info.sha256)
+            store_table, platform, tenant, tmp, name=display, size=info.size, sha256=info.sha256
+        )
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -25,18 +25,24 @@ def create_train_job(platform: Platform, tenant: str, request: dict[str, Any]) -
     dataset = platform.store.get_dataset(tenant, request["dataset_id"])
     names = {c["name"] for c in dataset.columns}
     frame = load_frame(platform, dataset, [request["target"]]) if request["target"] in names else None
-    warnings = check_training_request(dataset.columns, request["target"], list(request.get("exclude") or []),
-                                      task_kind(request["task"]), frame)
+    warnings = check_training_request(
+        dataset.columns,
+        request["target"],
+        list(request.get("exclude") or []),
+        task_kind(request["task"]),
+        frame,
+    )
     params = {**request, "dataset_sha256": dataset.sha256, "warnings": warnings}
     return platform.store.create_job(id=new_id("job"), tenant=tenant, type="train", params=params)
 
 
-async def create_batch_job(platform: Platform, tenant: str, model: str, version: int | None, source: Any,
-                           filename: str | None) -> Job:
+async def create_batch_job(
+    platform: Platform, tenant: str, model: str, version: int | str | None, source: Any, filename: str | None
+) -> Job:
     """Check an uploaded table against the model's inputs and queue a batch scoring job."""
     from starlette.concurrency import run_in_threadpool
 
-    mv = platform.store.resolve(tenant, model, version)
+    mv = platform.models.resolve(tenant, model, version)
     job_id = new_id("job")
     tmp = platform.scratch / f"{job_id}.in"
     prefix = f"{tenant}/jobs/{job_id}"
@@ -47,10 +53,16 @@ async def create_batch_job(platform: Platform, tenant: str, model: str, version:
         if missing:
             raise InvalidInput(
                 f"the file lacks {len(missing)} input column(s) the model needs: {', '.join(missing)}",
-                errors=[{"loc": ["file", "columns", m], "msg": "column missing"} for m in missing])
+                errors=[{"loc": ["file", "columns", m], "msg": "column missing"} for m in missing],
+            )
         platform.artifacts.put_file(f"{prefix}/{BATCH_INPUT}", tmp)
-        params = {"model": model, "version": mv.version, "filename": filename, "rows": len(frame),
-                  "input": f"{prefix}/{BATCH_INPUT}"}
+        params = {
+            "model": model,
+            "version": mv.version,
+            "filename": filename,
+            "rows": len(frame),
+            "input": f"{prefix}/{BATCH_INPUT}",
+        }
         try:
             return platform.store.create_job(id=job_id, tenant=tenant, type="batch_predict", params=params)
         except BaseException:

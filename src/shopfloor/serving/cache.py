@@ -37,11 +37,12 @@ class ModelCache:
         self._platform = platform
         self._max = platform.settings.model_cache_size
         self._models: OrderedDict[tuple[str, str, int], LoadedModel] = OrderedDict()
-        self._resolved: dict[tuple[str, str, int | None], ModelVersion] = {}
+        self._resolved: dict[tuple[str, str, int | str | None], ModelVersion] = {}
         self._generation: tuple[int, int] | None = None
         self._lock = threading.Lock()
 
-    def resolve(self, tenant: str, name: str, version: int | None) -> ModelVersion:
+    def resolve(self, tenant: str, name: str, version: int | str | None) -> ModelVersion:
+        """The version a request means: a number, an alias name, or (None) the production alias."""
         gen = self._platform.generation.current()
         if gen != self._generation:
             self._resolved.clear()
@@ -49,11 +50,16 @@ class ModelCache:
         key = (tenant, name, version)
         found = self._resolved.get(key)
         if found is None:
-            found = self._platform.store.resolve(tenant, name, version)
+            if isinstance(version, str) and not version.isdigit():
+                found = self._platform.store.resolve(tenant, name, None, alias=version)
+            else:
+                found = self._platform.store.resolve(
+                    tenant, name, int(version) if version is not None else None
+                )
             self._resolved[key] = found
         return found
 
-    def get(self, tenant: str, name: str, version: int | None = None) -> LoadedModel:
+    def get(self, tenant: str, name: str, version: int | str | None = None) -> LoadedModel:
         mv = self.resolve(tenant, name, version)
         key = (tenant, name, mv.version)
         loaded = self._models.get(key)

@@ -6,20 +6,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, UploadFile
 
-from shopfloor.api.deps import PlatformDep, principal_for
+from shopfloor.api.deps import DatasetsReader, DatasetsWriter, PlatformDep
 from shopfloor.api.routes.views import dataset_view
 from shopfloor.schemas.datasets import DatasetList, DatasetPublic
-from shopfloor.security.roles import Permission
 from shopfloor.services import datasets as service
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
-Writer = principal_for(Permission.DATASETS_WRITE)
-Reader = principal_for(Permission.DATASETS_READ)
 
 
 @router.post("", status_code=201, response_model=DatasetPublic, summary="Upload a CSV or Parquet table")
 async def upload_dataset(
-    platform: PlatformDep, principal: Writer,  # type: ignore[valid-type]
+    platform: PlatformDep,
+    principal: DatasetsWriter,
     file: Annotated[UploadFile, File(description="CSV (UTF-8) or Parquet")],
     name: Annotated[str | None, Form()] = None,
 ) -> Any:
@@ -28,10 +26,10 @@ async def upload_dataset(
 
 
 @router.get("", response_model=DatasetList, summary="List datasets")
-def list_datasets(platform: PlatformDep, principal: Reader) -> Any:  # type: ignore[valid-type]
+def list_datasets(platform: PlatformDep, principal: DatasetsReader) -> Any:
     return {"items": [dataset_view(d) for d in platform.store.list_datasets(principal.tenant)]}
 
 
 @router.get("/{dataset_id}", response_model=DatasetPublic, summary="Read one dataset and its column profile")
-def get_dataset(dataset_id: str, platform: PlatformDep, principal: Reader) -> Any:  # type: ignore[valid-type]
+def get_dataset(dataset_id: str, platform: PlatformDep, principal: DatasetsReader) -> Any:
     return dataset_view(platform.store.get_dataset(principal.tenant, dataset_id))

@@ -7,38 +7,35 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
-from shopfloor.api.deps import PlatformDep, principal_for
+from shopfloor.api.deps import JobsReader, JobsWriter, PlatformDep
 from shopfloor.api.routes.views import job_view
 from shopfloor.schemas.jobs import JobList, JobPublic, TrainJobCreate
-from shopfloor.security.roles import Permission
 from shopfloor.services import jobs as service
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
-Writer = principal_for(Permission.JOBS_WRITE)
-Reader = principal_for(Permission.JOBS_READ)
 
 
 @router.post("", status_code=202, response_model=JobPublic, summary="Start a training job")
-def create_job(body: TrainJobCreate, platform: PlatformDep, principal: Writer) -> Any:  # type: ignore[valid-type]
+def create_job(body: TrainJobCreate, platform: PlatformDep, principal: JobsWriter) -> Any:
     return job_view(service.create_train_job(platform, principal.tenant, body.model_dump()))
 
 
 @router.get("", response_model=JobList, summary="List recent jobs")
-def list_jobs(platform: PlatformDep, principal: Reader) -> Any:  # type: ignore[valid-type]
+def list_jobs(platform: PlatformDep, principal: JobsReader) -> Any:
     return {"items": [job_view(j) for j in platform.store.list_jobs(principal.tenant)]}
 
 
 @router.get("/{job_id}", response_model=JobPublic, summary="Status, progress and result of a job")
-def get_job(job_id: str, platform: PlatformDep, principal: Reader) -> Any:  # type: ignore[valid-type]
+def get_job(job_id: str, platform: PlatformDep, principal: JobsReader) -> Any:
     return job_view(platform.store.get_job(principal.tenant, job_id))
 
 
 @router.post("/{job_id}/cancel", response_model=JobPublic, summary="Cancel a queued or running job")
-def cancel_job(job_id: str, platform: PlatformDep, principal: Writer) -> Any:  # type: ignore[valid-type]
+def cancel_job(job_id: str, platform: PlatformDep, principal: JobsWriter) -> Any:
     return job_view(platform.store.request_cancel(principal.tenant, job_id))
 
 
 @router.get("/{job_id}/result", response_class=FileResponse, summary="Download a finished job's output file")
-def job_result(job_id: str, platform: PlatformDep, principal: Reader) -> Any:  # type: ignore[valid-type]
+def job_result(job_id: str, platform: PlatformDep, principal: JobsReader) -> Any:
     path, filename = service.result_file(platform, principal.tenant, job_id)
     return FileResponse(path, media_type="text/csv", filename=filename)

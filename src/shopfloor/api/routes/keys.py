@@ -6,29 +6,27 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from shopfloor.api.deps import PlatformDep, principal_for
+from shopfloor.api.deps import KeysAdmin, PlatformDep
 from shopfloor.api.routes.views import key_view
 from shopfloor.schemas.keys import KeyCreate, KeyCreated, KeyList
 from shopfloor.security.keys import issue_key
-from shopfloor.security.roles import Permission
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])
-Admin = principal_for(Permission.KEYS)
 
 
 @router.post("", status_code=201, response_model=KeyCreated, summary="Create an API key (secret shown once)")
-def create_key(body: KeyCreate, platform: PlatformDep, principal: Admin) -> Any:  # type: ignore[valid-type]
+def create_key(body: KeyCreate, platform: PlatformDep, principal: KeysAdmin) -> Any:
     new = issue_key(platform.store, platform.secret, tenant=principal.tenant, role=body.role, name=body.name)
     return {**key_view(new.key), "secret": new.secret}
 
 
 @router.get("", response_model=KeyList, summary="List the tenant's API keys")
-def list_keys(platform: PlatformDep, principal: Admin) -> Any:  # type: ignore[valid-type]
+def list_keys(platform: PlatformDep, principal: KeysAdmin) -> Any:
     return {"items": [key_view(k) for k in platform.store.list_keys(principal.tenant)]}
 
 
 @router.delete("/{key_id}", status_code=204, summary="Revoke an API key; it fails at once everywhere")
-def revoke_key(key_id: str, platform: PlatformDep, principal: Admin) -> Response:  # type: ignore[valid-type]
+def revoke_key(key_id: str, platform: PlatformDep, principal: KeysAdmin) -> Response:
     platform.store.revoke_key(principal.tenant, key_id)
     platform.generation.bump()
     return Response(status_code=204)

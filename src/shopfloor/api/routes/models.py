@@ -6,34 +6,43 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from shopfloor.api.deps import PlatformDep, principal_for
+from shopfloor.api.deps import ModelsReader, ModelsWriter, PlatformDep
 from shopfloor.schemas.models import AliasPublic, AliasUpdate, ModelList, ModelPublic, VersionPublic
-from shopfloor.security.roles import Permission
 from shopfloor.services import models as service
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
-Reader = principal_for(Permission.MODELS_READ)
-Writer = principal_for(Permission.MODELS_WRITE)
 
 
 @router.get("", response_model=ModelList, summary="List models")
-def list_models(platform: PlatformDep, principal: Reader) -> Any:  # type: ignore[valid-type]
-    return {"items": [service.model_view(platform, m, False) for m in platform.store.list_models(principal.tenant)]}
+def list_models(platform: PlatformDep, principal: ModelsReader) -> Any:
+    return {
+        "items": [
+            service.model_view(platform, m, False) for m in platform.store.list_models(principal.tenant)
+        ]
+    }
 
 
 @router.get("/{name}", response_model=ModelPublic, summary="A model with all its versions")
-def get_model(name: str, platform: PlatformDep, principal: Reader) -> Any:  # type: ignore[valid-type]
+def get_model(name: str, platform: PlatformDep, principal: ModelsReader) -> Any:
     return service.model_view(platform, platform.store.get_model(principal.tenant, name), True)
 
 
-@router.get("/{name}/versions/{version}", response_model=VersionPublic,
-            summary="One version: metrics, stability, candidates, params, lineage")
-def get_version(name: str, version: int, platform: PlatformDep, principal: Reader) -> Any:  # type: ignore[valid-type]
+@router.get(
+    "/{name}/versions/{version}",
+    response_model=VersionPublic,
+    summary="One version: metrics, stability, candidates, params, lineage",
+)
+def get_version(name: str, version: int, platform: PlatformDep, principal: ModelsReader) -> Any:
     return service.version_view(platform.store.get_version(principal.tenant, name, version))
 
 
-@router.put("/{name}/aliases/{alias}", response_model=AliasPublic, summary="Point an alias (e.g. production) at a version")
-def set_alias(name: str, alias: str, body: AliasUpdate, platform: PlatformDep,
-              principal: Writer) -> Any:  # type: ignore[valid-type]
+@router.put(
+    "/{name}/aliases/{alias}",
+    response_model=AliasPublic,
+    summary="Point an alias (e.g. production) at a version",
+)
+def set_alias(
+    name: str, alias: str, body: AliasUpdate, platform: PlatformDep, principal: ModelsWriter
+) -> Any:
     mv = service.set_alias(platform, principal.tenant, name, alias, body.version)
     return {"model": name, "alias": alias, "version": mv.version}

@@ -6,42 +6,55 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, UploadFile
 
-from shopfloor.api.deps import PlatformDep, principal_for
+from shopfloor.api.deps import Explainer, JobsWriter, ModelsReader, PlatformDep, Predictor
 from shopfloor.api.routes.views import job_view
 from shopfloor.schemas.jobs import JobPublic
 from shopfloor.schemas.models import ExplainResponse, PredictResponse, RecordsRequest, RulesResponse
-from shopfloor.security.roles import Permission
 from shopfloor.services import jobs as jobs_service
 from shopfloor.services import models as service
 
 router = APIRouter(prefix="/v1/models", tags=["predict"])
-Predictor = principal_for(Permission.PREDICT)
-Explainer = principal_for(Permission.EXPLAIN)
-Reader = principal_for(Permission.MODELS_READ)
-BatchWriter = principal_for(Permission.JOBS_WRITE)
-Version = Annotated[int | None, Query(ge=1, description="A version number; default: the production alias")]
+Version = Annotated[
+    str | None,
+    Query(pattern=r"^[A-Za-z0-9_\-]{1,64}$", description="A version number or an alias; default: production"),
+]
 
 
 @router.post("/{name}/predict", response_model=PredictResponse, summary="Predict one or more records")
-def predict(name: str, body: RecordsRequest, platform: PlatformDep, principal: Predictor,  # type: ignore[valid-type]
-            version: Version = None) -> Any:
+def predict(
+    name: str, body: RecordsRequest, platform: PlatformDep, principal: Predictor, version: Version = None
+) -> Any:
     return service.predict(platform, principal.tenant, name, version, body.records)
 
 
-@router.post("/{name}/explain", response_model=ExplainResponse, summary="Per-feature contributions (SHAP or LIME)")
-def explain(name: str, body: RecordsRequest, platform: PlatformDep, principal: Explainer,  # type: ignore[valid-type]
-            version: Version = None, method: Annotated[str, Query(pattern="^(shap|lime)$")] = "shap") -> Any:
+@router.post(
+    "/{name}/explain", response_model=ExplainResponse, summary="Per-feature contributions (SHAP or LIME)"
+)
+def explain(
+    name: str,
+    body: RecordsRequest,
+    platform: PlatformDep,
+    principal: Explainer,
+    version: Version = None,
+    method: Annotated[str, Query(pattern="^(shap|lime)$")] = "shap",
+) -> Any:
     return service.explain(platform, principal.tenant, name, version, body.records, method)
 
 
-@router.get("/{name}/rules", response_model=RulesResponse, summary="Readable rules from a surrogate decision tree")
-def rules(name: str, platform: PlatformDep, principal: Reader, version: Version = None) -> Any:  # type: ignore[valid-type]
+@router.get(
+    "/{name}/rules", response_model=RulesResponse, summary="Readable rules from a surrogate decision tree"
+)
+def rules(name: str, platform: PlatformDep, principal: ModelsReader, version: Version = None) -> Any:
     return service.rules(platform, principal.tenant, name, version)
 
 
 @router.post("/{name}/batch", status_code=202, response_model=JobPublic, summary="Score a whole CSV as a job")
-async def batch(name: str, platform: PlatformDep, principal: BatchWriter,  # type: ignore[valid-type]
-                file: Annotated[UploadFile, File(description="CSV or Parquet with the model's input columns")],
-                version: Version = None) -> Any:
+async def batch(
+    name: str,
+    platform: PlatformDep,
+    principal: JobsWriter,
+    file: Annotated[UploadFile, File(description="CSV or Parquet with the model's input columns")],
+    version: Version = None,
+) -> Any:
     job = await jobs_service.create_batch_job(platform, principal.tenant, name, version, file, file.filename)
     return job_view(job)

@@ -7,8 +7,7 @@ import os
 from fastapi import APIRouter, Response
 
 from shopfloor import __version__
-from shopfloor.api.deps import principal_for
-from shopfloor.security.roles import Permission
+from shopfloor.api.deps import MetricsReader
 
 router = APIRouter(tags=["system"])
 
@@ -19,7 +18,7 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-def prometheus(_: principal_for(Permission.METRICS)) -> Response:  # type: ignore[valid-type]
+def prometheus(_: MetricsReader) -> Response:
     from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
     registry = REGISTRY

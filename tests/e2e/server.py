@@ -1,0 +1,72 @@
+"""Start the real server in a subprocess on a free port, as a user would with `shopfloor serve`."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    def __init__(self, home: Path, port: int | None = None, workers: int = 1, **env: str) -> None:
+        self.home = home
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = home.parent / f"server-{self.port}.log"
+        self.workers = workers
+        self.env = {**os.environ, "SHOPFLOOR_HOME": str(home), "OMP_NUM_THREADS": "1", **env}
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60) -> Server:
+        log = self.log.open("ab")
+        self.proc = subprocess.Popen(
+            [str(BIN / "shopfloor"), "serve", "--port", str(self.port), "--workers", str(self.workers)],
+            env=self.env,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log.read_text()}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise RuntimeError(f"server did not start:\n{self.log.read_text()}")
+
+    def admin_key(self) -> str | None:
+        found = re.findall(r"sfk_[0-9a-f]+_[A-Za-z0-9_\-]+", self.log.read_text())
+        return found[0] if found else None
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: API, job runner and job processes."""
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
