@@ -163,6 +163,7 @@ def run_wrk(wrk: str, url: str, script: Path, connections: int, seconds: float, 
             timeout_s: float = 5) -> WrkResult:
     """One wrk run (one connection per concurrency level); raises if wrk fails or prints no result."""
     threads = threads or (1 if connections < 2 else 2)
+    seconds = max(1, round(seconds))  # wrk takes whole seconds
     argv = [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", f"--timeout={timeout_s:g}s",
             "-s", str(script), url]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30)
@@ -191,7 +192,8 @@ def machine_info() -> dict[str, str]:
     except AttributeError:
         nproc = os.cpu_count() or 0
     return {"nproc": str(nproc), "cpu": cpu, "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "python": sys.version.split()[0], "platform": platform.platform()}
+            "python": sys.version.split()[0], "platform": platform.platform(),
+            "loadavg": " ".join(f"{x:.2f}" for x in os.getloadavg())}
 
 
 def write_section(name: str, body: str, path: Path = BENCHMARKS_MD) -> None:

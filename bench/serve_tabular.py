@@ -196,7 +196,8 @@ def render(table: dict[int, dict[str, dict[str, float]]], inproc: float, info: d
     return f"""## Online predict, one tabular record (`bench/serve_tabular.py`)
 
 Run: `make bench-serve` (or `.venv/bin/python bench/serve_tabular.py`), {info['date']};
-{info['nproc']} CPUs ({info['cpu']}), Python {info['python']}, {info['platform']}.
+{info['nproc']} CPUs ({info['cpu']}), Python {info['python']}, {info['platform']};
+load average {info['loadavg']} before the measurements, {info['loadavg_after']} after.
 Model: AI4I 2020 `{TARGET}`, task `{meta['task']}`, chosen family `{meta['chosen']}`
 (training budget {args.budget:g} s). wrk on 127.0.0.1, one connection per concurrency level,
 {args.seconds:g} s per measurement after a {args.warmup:g} s warm-up; ours and the baseline
@@ -226,9 +227,9 @@ In-process limit, `estimator.predict([record])` in a tight loop, one thread: **{
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8, help="length of each measurement")
-    parser.add_argument("--warmup", type=float, default=1.5, help="warm-up before each measurement")
+    parser.add_argument("--warmup", type=float, default=1, help="warm-up before each measurement")
     parser.add_argument("--repeats", type=int, default=2, help="interleaved repeats (the median is kept)")
-    parser.add_argument("--budget", type=float, default=20, help="training time budget, seconds")
+    parser.add_argument("--budget", type=float, default=45, help="training time budget, seconds")
     parser.add_argument("--inprocess-seconds", type=float, default=4)
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
     args = parser.parse_args()
@@ -277,6 +278,7 @@ def main() -> None:
                 print(f"both answer {answer}", flush=True)
                 for side in (ours, base):  # every worker loads its model and warms up
                     run_wrk(wrk, side.url, side.script, 8, 3)
+                info = machine_info()  # the load average just before measuring
                 runs: dict[tuple[str, int], list[WrkResult]] = {}
                 for rep in range(args.repeats):
                     print(f"repeat {rep + 1}/{args.repeats}", flush=True)
@@ -287,7 +289,7 @@ def main() -> None:
                                 measure(wrk, side, c, args.seconds, args.warmup))
 
     table = {c: {s: median_of(runs[(s, c)]) for s in ("ours", "baseline")} for c in CONCURRENCY}
-    info = machine_info()
+    info["loadavg_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     if not args.no_docs:
         write_section(SECTION, render(table, inproc, info, meta, args))
         print(f"wrote section {SECTION!r} of docs/benchmarks.md", flush=True)

@@ -47,7 +47,9 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(models_app, name="models")
 
 FileArg = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, metavar="FILE")]
-VersionOpt = Annotated[str | None, typer.Option(help="Model version number or alias; default: latest.")]
+VersionOpt = Annotated[
+    str | None, typer.Option(help="Model version number or alias; default: the production alias.")
+]
 
 
 class Method(StrEnum):
@@ -166,13 +168,15 @@ def explain(
     as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON response.")] = False,
 ) -> None:
     """Explain the predictions for the records in FILE: top feature contributions per record."""
-    records = common.read_records(file)
+    from shopfloor.client import records_payload
+
+    records = records_payload(common.read_records(file))
     with common.make_client() as client:
         resp = client.explain(name, records, method=method.value, version=common.parse_version(version))
     if as_json:
         typer.echo(json.dumps(resp, indent=2))
         return
-    common.out.print(render.explanations(resp, top))
+    common.out.print(render.explanations(resp, top, inputs=records))
 
 
 @app.command()

@@ -27,8 +27,9 @@ def key_values(title: str, rows: list[tuple[str, Any]]) -> Table:
 
 def records_table(title: str, records: list[dict[str, Any]], columns: list[str] | None = None) -> Table:
     """Rows of dicts as a table; the columns are the ordered union of their keys unless given."""
-    if columns is None:
-        columns = list(dict.fromkeys(k for r in records for k in r))
+    if columns is None:  # the union of keys, minus columns empty in every row
+        keys = dict.fromkeys(k for r in records for k in r)
+        columns = [k for k in keys if any(r.get(k) not in (None, [], {}, "") for r in records)]
     table = Table(title=title, title_justify="left")
     for column in columns:
         table.add_column(escape(column), overflow="fold")
@@ -43,7 +44,14 @@ def records_table(title: str, records: list[dict[str, Any]], columns: list[str] 
 def stats_summary(stats: dict[str, Any]) -> str:
     preferred = ("mean", "std", "min", "max", "unique", "top")
     keys = [k for k in preferred if k in stats] or list(stats)[:5]
-    return "  ".join(f"{k}={fmt(stats[k], 40)}" for k in keys)
+    return "  ".join(f"{k}={_stat(stats[k])}" for k in keys)
+
+
+def _stat(value: Any) -> str:
+    # [{"value": "L", "count": 6000}, ...] -> "L (6000), ..."
+    if isinstance(value, list) and value and all(isinstance(v, dict) and "value" in v for v in value):
+        return fmt([f"{v['value']} ({fmt(v.get('count'))})" for v in value], 40)
+    return fmt(value, 40)
 
 
 def _size(n: float) -> str:
@@ -93,7 +101,7 @@ def model_version(v: dict[str, Any]) -> RenderableType:
             ("chosen", v.get("chosen")),
             ("created", fmt_time(v.get("created_at"))),
             ("job", v.get("job_id")),
-            *[(f"lineage.{k}", val) for k, val in flatten(lineage)],
+            *[(f"lineage.{k}", val) for k, val in flatten(lineage) if not k.startswith("packages")],
         ],
     )
     parts: list[RenderableType] = [header]
@@ -110,8 +118,8 @@ def model_version(v: dict[str, Any]) -> RenderableType:
         chosen = v.get("chosen")
         rows = [
             {
-                "": "*" if chosen and chosen in (c.get("name"), c.get("estimator"), c.get("family")) else "",
-                **c,
+                "": "*" if c.get("chosen") is True or (chosen and chosen == c.get("name")) else "",
+                **{k: (fmt(val, 40) if k == "params" else val) for k, val in c.items() if k != "chosen"},
             }
             for c in candidates
         ]
@@ -193,10 +201,14 @@ def signed_bar(value: float, scale: float, width: int = BAR_WIDTH) -> Text:
     return bar
 
 
-def explanations(resp: dict[str, Any], top: int) -> RenderableType:
+def explanations(
+    resp: dict[str, Any], top: int, inputs: list[dict[str, Any]] | None = None
+) -> RenderableType:
+    """One table per record; ``inputs`` (the records sent) fill in feature values the response omits."""
     parts: list[RenderableType] = []
     for i, expl in enumerate(resp.get("explanations") or []):
-        found = contributions(expl)[:top]
+        row = inputs[i] if inputs and i < len(inputs) else {}
+        found = [(n, row.get(n) if v is None else v, c) for n, v, c in contributions(expl)[:top]]
         scale = max((abs(c) for _, _, c in found), default=0.0)
         extras = "  ".join(
             f"{k}={fmt(v, 40)}" for k, v in expl.items() if not isinstance(v, dict | list) and v is not None
@@ -230,7 +242,10 @@ def rules(resp: dict[str, Any]) -> RenderableType:
     for k in shown + extra:
         numeric = k in ("support", "precision") or all(isinstance(r.get(k), int | float) for r in items)
         table.add_column(
-            "rule" if k == if_key else k, justify="right" if numeric else "left", overflow="fold"
+            "rule" if k == if_key else k,
+            justify="right" if numeric else "left",
+            overflow="fold",
+            min_width=24 if k == if_key else None,
         )
     for i, r in enumerate(items, 1):
         cells = []

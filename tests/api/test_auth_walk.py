@@ -163,3 +163,11 @@ def test_keys_are_stored_hashed(api: Api) -> None:
     stored = api.platform.store.get_key(created["id"])
     assert stored is not None
     assert created["secret"].split("_", 2)[2] not in stored.secret_hash
+
+
+def test_docs_are_served_without_a_cdn(api: Api) -> None:
+    page = api.client.get("/docs")
+    assert page.status_code == 200 and "/static/docs/swagger-ui-bundle.js" in page.text
+    assert "cdn." not in page.text and "googleapis" not in page.text
+    assert api.client.get("/static/docs/swagger-ui-bundle.js").status_code == 200
+    assert "redoc.standalone.js" in api.client.get("/redoc").text

@@ -26,8 +26,6 @@ def _assert_nothing_stored(api: Api) -> None:
 
 
 def test_upload_ai4i_profiles_columns(api: Api, ai4i_path: Path) -> None:
-    api.settings.max_upload_mb = 5
-    api.client.app.state.settings = api.settings
     response = _upload(api, ai4i_path.read_bytes(), "ai4i2020.csv")
     assert response.status_code == 201, response.text
     body = response.json()

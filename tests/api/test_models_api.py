@@ -160,8 +160,9 @@ def test_batch_scoring(trained: Api) -> None:
         ({"target": "nope"}, ["body", "target"]),
         ({"exclude": ["serial", "ghost"]}, ["body", "exclude", 1]),
         ({"task": "telepathy"}, ["body", "task"]),
+        ({"metric": "happiness"}, ["body", "metric"]),
     ],
-    ids=["unknown-target", "unknown-excluded-column", "unknown-task"],
+    ids=["unknown-target", "unknown-excluded-column", "unknown-task", "unknown-metric"],
 )
 def test_bad_training_requests_create_no_job(api: Api, change: dict, loc: list) -> None:
     dataset_id = _upload(api, _table(60))

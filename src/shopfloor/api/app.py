@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from shopfloor import __version__
-from shopfloor.api import problems
+from shopfloor.api import docs, problems
 from shopfloor.api.middleware import MetricsAndLimits
 from shopfloor.api.routes import datasets, jobs, keys, models, predict, system
 from shopfloor.platform import Platform
@@ -41,6 +41,8 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
         responses={
             401: {"description": "Missing or invalid API key"},
             403: {"description": "The key's role may not do this"},
@@ -50,7 +52,9 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.state.platform = platform
     app.state.settings = settings
     problems.install(app)
-    for module in (system, datasets, jobs, models, predict, keys):
+    docs.install(app)
+    # predict first: routes are matched in order, and it is the hot path.
+    for module in (predict, system, datasets, jobs, models, keys):
         app.include_router(module.router)
     app.add_middleware(
         MetricsAndLimits, max_json_bytes=MAX_JSON_BYTES, max_upload_bytes=settings.max_upload_bytes

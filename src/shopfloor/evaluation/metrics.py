@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -77,8 +78,11 @@ def score(metric: str, y: np.ndarray, pred: np.ndarray, threshold: float | None 
     labels = labels_at_threshold(pred, threshold)
     if metric == "f1":
         avg = "binary" if binary else "macro"
-        return _finite(skm.f1_score(y, labels, average=avg, labels=range(n_classes) if not binary else None,
-                                    zero_division=0))
+        return _finite(
+            skm.f1_score(
+                y, labels, average=avg, labels=range(n_classes) if not binary else None, zero_division=0
+            )
+        )
     if metric == "accuracy":
         return _finite(skm.accuracy_score(y, labels))
     if metric == "balanced_accuracy":
@@ -164,7 +168,9 @@ def classification_report(
         "roc_auc": score("roc_auc", y, proba),
         "pr_auc": score("pr_auc", y, proba),
         "log_loss": score("log_loss", y, proba),
-        "brier": _finite(np.mean(((proba[:, 1] - y) ** 2) if binary else np.sum((proba - onehot) ** 2, axis=1))),
+        "brier": _finite(
+            np.mean(((proba[:, 1] - y) ** 2) if binary else np.sum((proba - onehot) ** 2, axis=1))
+        ),
         "confusion_matrix": skm.confusion_matrix(y, labels, labels=list(range(n_classes))).tolist(),
         "confusion_matrix_labels": [_jsonable(c) for c in classes],
         "n": int(len(y)),
@@ -188,3 +194,103 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def leakage_warnings(
+    enc: np.ndarray,
+    pre: Any,
+    y: np.ndarray,
+    kind: str,
+    *,
+    threshold: float = 0.97,
+    classes: Sequence[Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Inputs that alone predict the target almost perfectly (a sign of target leakage).
+
+    Classification, per input column (on the training rows only):
+    * whole-column score: ROC-AUC of a depth-2 tree on that column alone (binary; macro
+      one-vs-rest for multiclass) >= ``threshold``;
+    * a *rule* from that tree (or ``column == category``) covering at least
+      ``max(10, 0.2%)`` of the rows whose precision is >= ``threshold`` **and** whose error
+      rate is at most a tenth of the base error rate for the predicted class (so that
+      "Type = H -> no failure" on a 97%-negative table does not count). This catches
+      failure-mode flags such as AI4I's HDF: rare, but whenever set the machine failed.
+    Regression: R^2 of a depth-4 tree on the column alone >= ``threshold``.
+    Returns ``{"code": "possible-leakage", "feature", "score", "message"}`` dicts.
+    """
+    from sklearn.metrics import r2_score, roc_auc_score
+    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+    out: list[dict[str, Any]] = []
+    n = len(y)
+    min_support = max(10, int(0.002 * n))
+    n_cat_start = len(pre.numeric) + len(pre.boolean)
+    for j, col in enumerate(pre.inputs):
+        x = enc[:, j].copy()
+        fill = (
+            pre.medians[j]
+            if j < len(pre.numeric)
+            else (pre.bool_fill[j - len(pre.numeric)] if j < n_cat_start else -2.0)
+        )
+        x[np.isnan(x)] = fill
+        X1 = x.reshape(-1, 1)
+        if kind == "regression":
+            tree = DecisionTreeRegressor(max_depth=4, random_state=0).fit(X1, y)
+            r2 = float(r2_score(y, tree.predict(X1)))
+            if r2 >= threshold:
+                out.append(_leak(col, r2, f"column {col!r} alone explains R^2={r2:.3f} of the target"))
+            continue
+        n_classes = int(y.max()) + 1
+        base_rate = np.bincount(y, minlength=n_classes) / n
+        if j >= n_cat_start:
+            groups = [
+                (f"{col} = {pre.categories[j - n_cat_start][int(v)]}" if v >= 0 else f"{col} missing", x == v)
+                for v in np.unique(x)
+            ]
+            proba = None
+        else:
+            tree = DecisionTreeClassifier(max_depth=2, min_samples_leaf=min_support, random_state=0).fit(
+                X1, y
+            )
+            leaf = tree.apply(X1)
+            groups = [(f"a threshold rule on {col!r}", leaf == v) for v in np.unique(leaf)]
+            proba = np.zeros((n, n_classes))
+            proba[:, tree.classes_] = tree.predict_proba(X1)
+        best_score, best_msg = 0.0, ""
+        if proba is not None and len(np.unique(y)) > 1:
+            auc = float(
+                roc_auc_score(y, proba[:, 1])
+                if n_classes == 2
+                else roc_auc_score(y, proba, multi_class="ovr", labels=list(range(n_classes)))
+            )
+            best_score, best_msg = auc, f"column {col!r} alone reaches ROC-AUC {auc:.3f}"
+        for label, mask in groups:
+            support = int(mask.sum())
+            if support < min_support:
+                continue
+            counts = np.bincount(y[mask], minlength=n_classes)
+            c = int(counts.argmax())
+            precision = counts[c] / support
+            if (
+                precision >= threshold
+                and (1 - precision) <= 0.1 * (1 - base_rate[c])
+                and precision > best_score
+            ):
+                best_score = float(precision)
+                name = classes[c] if classes is not None else c
+                best_msg = (
+                    f"{label} predicts class {name!r} with precision {precision:.3f} on {support} rows "
+                    f"(base rate {base_rate[c]:.3f})"
+                )
+        if best_score >= threshold:
+            out.append(_leak(col, best_score, best_msg))
+    return out
+
+
+def _leak(col: str, score: float, why: str) -> dict[str, Any]:
+    return {
+        "code": "possible-leakage",
+        "feature": col,
+        "score": round(float(score), 4),
+        "message": f"{why}: check that it is known before the outcome (target leakage?)",
+    }

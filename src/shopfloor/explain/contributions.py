@@ -124,7 +124,10 @@ def lime_weights(
             # lime's discretiser can warn on constant background columns; the weights stay valid
             warnings.simplefilter("ignore", RuntimeWarning)
             exp = explainer.explain_instance(
-                row, predict_fn, num_features=len(feature_names), num_samples=num_samples,
+                row,
+                predict_fn,
+                num_features=len(feature_names),
+                num_samples=num_samples,
                 **({"labels": (label,)} if mode == "classification" else {}),
             )
         key = label if mode == "classification" else 0
@@ -137,6 +140,12 @@ def lime_weights(
         weights = {name: 0.0 for name in feature_names}
         for j, w in pairs:
             weights[feature_names[j]] = float(w)
-        out.append({"weights": weights, "intercept": float(intercept), "local_prediction": float(local),
-                    "score": float(exp.score)})
+        out.append(
+            {
+                "weights": weights,
+                "intercept": float(intercept),
+                "local_prediction": float(local),
+                "score": float(exp.score),
+            }
+        )
     return out

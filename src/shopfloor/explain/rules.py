@@ -109,8 +109,11 @@ def surrogate_rules(
         if support == 0:
             continue
         value = tree.tree_.value[leaf][0]
-        rule: dict[str, Any] = {"rule": _render(conditions, kinds), "support": support,
-                                "support_fraction": round(support / n, 6)}
+        rule: dict[str, Any] = {
+            "rule": _render(conditions, kinds),
+            "support": support,
+            "support_fraction": round(support / n, 6),
+        }
         if classify:
             k = int(tree.classes_[int(np.argmax(value))])
             rule["prediction"] = class_labels[k] if class_labels is not None else k

@@ -16,6 +16,7 @@ import time
 import traceback
 from datetime import UTC, datetime, timedelta
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import Any
 
 from shopfloor.errors import JobCancelled, ShopfloorError
@@ -88,13 +89,18 @@ def _running_here(store: Any) -> list[tuple[str, str]]:
 
 
 def _alive(pid: int) -> bool:
+    """True if ``pid`` runs; a zombie (killed, never reaped by a dead parent) counts as gone."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc: trust kill(0)
+    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
 
 
 class JobRunner:

@@ -13,6 +13,7 @@ import hmac
 import os
 import secrets
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,25 +67,33 @@ class Generation:
     """A cheap cross-process change marker: a file replaced on every key or alias change.
 
     Caches remember the marker they were filled under and drop their entries when it
-    moves, so a revoked key or a moved alias takes effect at once in every process
-    that shares the home directory, at the cost of one ``stat`` per request.
+    moves. The file is looked at no more than every ``max_age_s``: a change made in
+    this process counts at once, one made in another process within that time.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_age_s: float = 0.02) -> None:
         self.path = path
+        self.max_age_s = max_age_s
+        self._seen: tuple[int, int] = (0, 0)
+        self._checked = -1.0
         path.parent.mkdir(parents=True, exist_ok=True)
 
     def current(self) -> tuple[int, int]:
-        try:
-            st = os.stat(self.path)
-        except FileNotFoundError:
-            return (0, 0)
-        return (st.st_ino, st.st_mtime_ns)
+        now = time.monotonic()
+        if now - self._checked >= self.max_age_s:
+            try:
+                st = os.stat(self.path)
+                self._seen = (st.st_ino, st.st_mtime_ns)
+            except FileNotFoundError:
+                self._seen = (0, 0)
+            self._checked = now
+        return self._seen
 
     def bump(self) -> None:
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}")
         tmp.write_text(secrets.token_hex(8))
         os.replace(tmp, self.path)
+        self._checked = -1.0
 
 
 class KeyChecker:

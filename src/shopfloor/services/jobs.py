@@ -9,6 +9,7 @@ from shopfloor.data.checks import check_training_request
 from shopfloor.data.parse import read_table
 from shopfloor.data.upload import receive_upload
 from shopfloor.errors import Conflict, InvalidInput, NotFound
+from shopfloor.evaluation.metrics import check_metric
 from shopfloor.platform import Platform
 from shopfloor.registry.entities import Job
 from shopfloor.services.datasets import load_frame
@@ -22,6 +23,14 @@ BATCH_RESULT = "result.csv"
 def create_train_job(platform: Platform, tenant: str, request: dict[str, Any]) -> Job:
     """Check a training request against its dataset and queue it. Nothing is stored if a check fails."""
     estimator_class(request["task"])  # unknown task -> 422
+    kind = task_kind(request["task"])
+    if request.get("metric") is not None:
+        try:
+            check_metric(kind, request["metric"])
+        except InvalidInput as exc:
+            raise InvalidInput(
+                exc.detail, errors=[{"loc": ["body", "metric"], "msg": "unknown metric"}]
+            ) from None
     dataset = platform.store.get_dataset(tenant, request["dataset_id"])
     names = {c["name"] for c in dataset.columns}
     frame = load_frame(platform, dataset, [request["target"]]) if request["target"] in names else None
@@ -29,7 +38,7 @@ def create_train_job(platform: Platform, tenant: str, request: dict[str, Any]) -
         dataset.columns,
         request["target"],
         list(request.get("exclude") or []),
-        task_kind(request["task"]),
+        kind,
         frame,
     )
     params = {**request, "dataset_sha256": dataset.sha256, "warnings": warnings}

@@ -26,8 +26,8 @@ from shopfloor.evaluation.stability import stability
 from shopfloor.explain.contributions import attribute_to_inputs, lime_weights
 from shopfloor.explain.rules import surrogate_rules
 from shopfloor.tasks.base import ProgressFn, no_progress
-from shopfloor.tasks.tabular_features import Preprocessor, infer_column_types, leakage_warnings
-from shopfloor.tasks.tabular_models import MODEL_FILES, TabularModel, load_model, make_model, search_and_select
+from shopfloor.tasks.tabular_features import Preprocessor, infer_column_types, search_and_select
+from shopfloor.tasks.tabular_models import MODEL_FILES, TabularModel, load_model, make_model
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +51,14 @@ class TabularEstimator:
     and datetime columns are dropped; missing entries are inferred).
     """
 
-    def __init__(self, kind: str = "classification", metric: str | None = None, time_budget_s: float = 300,
-                 seed: int = 0, column_types: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        kind: str = "classification",
+        metric: str | None = None,
+        time_budget_s: float = 300,
+        seed: int = 0,
+        column_types: dict[str, str] | None = None,
+    ) -> None:
         self.kind = kind
         self.metric = metric
         self.time_budget_s = time_budget_s
@@ -64,8 +70,13 @@ class TabularEstimator:
         return f"tabular_{self.kind}"
 
     def get_params(self) -> dict[str, Any]:
-        return {"kind": self.kind, "metric": self.metric, "time_budget_s": self.time_budget_s,
-                "seed": self.seed, "column_types": self.column_types}
+        return {
+            "kind": self.kind,
+            "metric": self.metric,
+            "time_budget_s": self.time_budget_s,
+            "seed": self.seed,
+            "column_types": self.column_types,
+        }
 
     # ------------------------------------------------------------------ fit
     def fit(self, frame: pd.DataFrame, target: str, progress: ProgressFn = no_progress) -> Self:
@@ -80,14 +91,18 @@ class TabularEstimator:
         if self.kind not in ("classification", "regression"):
             raise InvalidInput(f"kind must be 'classification' or 'regression', not {self.kind!r}")
         if target not in frame.columns:
-            raise InvalidInput(f"target column {target!r} is not in the table",
-                               errors=[{"loc": ["params", "target"], "msg": "unknown column"}])
+            raise InvalidInput(
+                f"target column {target!r} is not in the table",
+                errors=[{"loc": ["params", "target"], "msg": "unknown column"}],
+            )
         progress(0.0, "preparing", "checking columns and target")
         notes: list[dict[str, Any]] = []
         frame = frame.reset_index(drop=True)
         missing = frame[target].isna()
         if missing.any():
-            notes.append({"code": "target-missing", "message": f"{int(missing.sum())} rows without a target dropped"})
+            notes.append(
+                {"code": "target-missing", "message": f"{int(missing.sum())} rows without a target dropped"}
+            )
             frame = frame.loc[~missing].reset_index(drop=True)
         y_all, classes = self._encode_target(frame[target])
         n_classes = len(classes)
@@ -97,7 +112,9 @@ class TabularEstimator:
             raise InvalidInput("no usable input columns (all were dropped as id, text, datetime or constant)")
         classify = self.kind == "classification"
         strat = y_all if classify else None
-        tr, te = train_test_split(np.arange(len(frame)), test_size=0.2, random_state=self.seed, stratify=strat)
+        tr, te = train_test_split(
+            np.arange(len(frame)), test_size=0.2, random_state=self.seed, stratify=strat
+        )
         tr, te = np.sort(tr), np.sort(te)
         train, test = frame.iloc[tr].reset_index(drop=True), frame.iloc[te].reset_index(drop=True)
         y_tr, y_te = y_all[tr], y_all[te]
@@ -105,13 +122,23 @@ class TabularEstimator:
         progress(0.03, "preparing", "leakage check")
         base_pre = Preprocessor.fit(train, types)
         enc_tr = base_pre.encode(train)
-        warns = leakage_warnings(enc_tr, base_pre, y_tr, self.kind)
+        warns = M.leakage_warnings(enc_tr, base_pre, y_tr, self.kind, classes=classes)
         for w in warns:
             logger.warning("possible leakage: %s", w["message"])
 
         budget_end = t0 + float(self.time_budget_s)
-        sel = search_and_select(train, types, y_tr, self.kind, n_classes, metric, self.seed,
-                                budget_end, float(self.time_budget_s), progress)
+        sel = search_and_select(
+            train,
+            types,
+            y_tr,
+            self.kind,
+            n_classes,
+            metric,
+            self.seed,
+            budget_end,
+            float(self.time_budget_s),
+            progress,
+        )
         constructed, chosen = sel["constructed"], sel["chosen"]
 
         progress(0.78, "threshold", "tuning the decision threshold on out-of-fold predictions")
@@ -125,10 +152,15 @@ class TabularEstimator:
         model.fit(pre.expand(enc_tr), y_tr)
         enc_te = pre.encode(test)
         out_te = model.predict_output(pre.expand(enc_te))
-        holdout = (M.classification_report(y_te, out_te, classes, threshold) if classify
-                   else M.regression_report(y_te, out_te))
+        holdout = (
+            M.classification_report(y_te, out_te, classes, threshold)
+            if classify
+            else M.regression_report(y_te, out_te)
+        )
 
-        stab = self._stability(frame, types, constructed, chosen, y_all, n_classes, threshold, metric, progress)
+        stab = self._stability(
+            frame, types, constructed, chosen, y_all, n_classes, threshold, metric, progress
+        )
 
         progress(0.93, "explanations/rules", "fitting the surrogate rule tree")
         self.pre_, self.model_, self.classes_, self.threshold_ = pre, model, classes, threshold
@@ -138,19 +170,37 @@ class TabularEstimator:
         self.background_ = self._impute_inputs(enc_tr[pick])
         self.input_schema_ = pre.input_schema()
         self.report_ = {
-            "task": self.task, "target": target, "kind": self.kind,
+            "task": self.task,
+            "target": target,
+            "kind": self.kind,
             "classes": [_jsonable(c) for c in classes] if classify else None,
-            "metric": metric, "threshold": threshold, "metrics": holdout, "stability": stab,
-            "candidates": sel["candidates"], "chosen": chosen["name"], "family": chosen["family"],
+            "metric": metric,
+            "threshold": threshold,
+            "metrics": holdout,
+            "stability": stab,
+            "candidates": sel["candidates"],
+            "chosen": chosen["name"],
+            "family": chosen["family"],
             "params": chosen["params"],
-            "features": {"inputs": pre.inputs, "types": types,
-                         "constructed": [{"name": f["name"], "op": f["op"], "sources": f["sources"]}
-                                         for f in constructed],
-                         "search": sel["feature_trials"], "dropped": dropped},
-            "warnings": warns + notes, "rules": rules, "n_train": int(len(tr)), "n_test": int(len(te)),
-            "cv_folds": sel["n_folds"], "fit_seconds": round(time.perf_counter() - t0, 3),
+            "features": {
+                "inputs": pre.inputs,
+                "types": types,
+                "constructed": [
+                    {"name": f["name"], "op": f["op"], "sources": f["sources"]} for f in constructed
+                ],
+                "search": sel["feature_trials"],
+                "dropped": dropped,
+            },
+            "warnings": warns + notes,
+            "rules": rules,
+            "n_train": int(len(tr)),
+            "n_test": int(len(te)),
+            "cv_folds": sel["n_folds"],
+            "fit_seconds": round(time.perf_counter() - t0, 3),
         }
-        progress(1.0, "done", f"{chosen['name']}: hold-out {metric} = {holdout.get(metric, float('nan')):.4f}")
+        progress(
+            1.0, "done", f"{chosen['name']}: hold-out {metric} = {holdout.get(metric, float('nan')):.4f}"
+        )
         return self
 
     def _encode_target(self, y: pd.Series) -> tuple[np.ndarray, list[Any]]:
@@ -165,14 +215,30 @@ class TabularEstimator:
         codes = pd.Categorical(y, categories=classes).codes.astype(int)
         counts = np.bincount(codes, minlength=len(classes))
         if counts.min() < 5:
-            raise InvalidInput(f"every class needs at least 5 rows; counts: {dict(zip(map(str, classes), counts))}")
+            raise InvalidInput(
+                "every class needs at least 5 rows; counts: "
+                f"{dict(zip(map(str, classes), counts.tolist(), strict=True))}"
+            )
         return codes, classes
 
-    def _stability(self, frame: pd.DataFrame, types: dict[str, str], constructed: list[dict[str, Any]],
-                   chosen: dict[str, Any], y: np.ndarray, n_classes: int, threshold: float | None, metric: str,
-                   progress: ProgressFn) -> dict[str, Any]:
+    def _stability(
+        self,
+        frame: pd.DataFrame,
+        types: dict[str, str],
+        constructed: list[dict[str, Any]],
+        chosen: dict[str, Any],
+        y: np.ndarray,
+        n_classes: int,
+        threshold: float | None,
+        metric: str,
+        progress: ProgressFn,
+    ) -> dict[str, Any]:
         classify = self.kind == "classification"
-        names = (["f1", "roc_auc", "pr_auc", "accuracy", "balanced_accuracy"] if classify else ["rmse", "mae", "r2"])
+        names = (
+            ["f1", "roc_auc", "pr_auc", "accuracy", "balanced_accuracy"]
+            if classify
+            else ["rmse", "mae", "r2"]
+        )
         names += [metric] if metric not in names else []
 
         def fit_and_score(tr: np.ndarray, te: np.ndarray) -> dict[str, float]:
@@ -185,10 +251,16 @@ class TabularEstimator:
         def on_split(i: int) -> None:
             progress(0.82 + 0.1 * i / 5, "stability", f"refit {i + 1}/5 on a new seeded split")
 
-        return stability(fit_and_score, len(frame), n_splits=5, seed=self.seed,
-                         stratify=y if classify else None, on_split=on_split,
-                         method="5 seeded 80/20 splits of the whole table, chosen configuration refit "
-                                "(features, hyper-parameters and threshold fixed)")
+        return stability(
+            fit_and_score,
+            len(frame),
+            n_splits=5,
+            seed=self.seed,
+            stratify=y if classify else None,
+            on_split=on_split,
+            method="5 seeded 80/20 splits of the whole table, chosen configuration refit "
+            "(features, hyper-parameters and threshold fixed)",
+        )
 
     # ------------------------------------------------------------------ rules
     def _human(self, enc: np.ndarray) -> tuple[np.ndarray, list[str], list[str]]:
@@ -203,8 +275,9 @@ class TabularEstimator:
         p_tr = self._decide(self.model_.predict_output(self.pre_.expand(enc_tr)))
         p_te = self._decide(self.model_.predict_output(self.pre_.expand(enc_te)))
         labels = [_jsonable(c) for c in self.classes_] if self.kind == "classification" else None
-        return surrogate_rules(H_tr, p_tr, y_tr, names, kinds, H_te, p_te, kind=self.kind, class_labels=labels,
-                               seed=self.seed)
+        return surrogate_rules(
+            H_tr, p_tr, y_tr, names, kinds, H_te, p_te, kind=self.kind, class_labels=labels, seed=self.seed
+        )
 
     def rules(self) -> dict[str, Any]:
         """Surrogate decision-tree rules of the fitted model (also ``report_["rules"]``)."""
@@ -237,8 +310,10 @@ class TabularEstimator:
         labels = self._decide(out)
         keys = [str(c) for c in self.classes_]
         classes = [_jsonable(c) for c in self.classes_]
-        return [{"label": classes[k], "probabilities": dict(zip(keys, p, strict=True)), "warnings": w}
-                for k, p, w in zip(labels.tolist(), out.tolist(), warns, strict=True)]
+        return [
+            {"label": classes[k], "probabilities": dict(zip(keys, p, strict=True)), "warnings": w}
+            for k, p, w in zip(labels.tolist(), out.tolist(), warns, strict=True)
+        ]
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Vectorised batch scoring: ``prediction`` (and ``proba_<class>`` for classification)."""
@@ -283,10 +358,20 @@ class TabularEstimator:
             return self._explain_lime(records, X, cls, label)
         base, contrib, output = self.model_.contributions(X, cls)
         out = []
-        for i, (by_input, by_cons) in enumerate(attribute_to_inputs(contrib, self.pre_.columns(), self.pre_.inputs)):
-            out.append({"method": "shap", "base_value": float(base[i]), "output": float(output[i]),
-                        "output_space": self.model_.output_space, "class": label[i],
-                        "contributions": by_input, "constructed": by_cons})
+        for i, (by_input, by_cons) in enumerate(
+            attribute_to_inputs(contrib, self.pre_.columns(), self.pre_.inputs)
+        ):
+            out.append(
+                {
+                    "method": "shap",
+                    "base_value": float(base[i]),
+                    "output": float(output[i]),
+                    "output_space": self.model_.output_space,
+                    "class": label[i],
+                    "contributions": by_input,
+                    "constructed": by_cons,
+                }
+            )
         return out
 
     def _impute_inputs(self, enc: np.ndarray) -> np.ndarray:
@@ -301,8 +386,9 @@ class TabularEstimator:
             col[col < 0] = len(cats)  # unseen -> an explicit "(other)" level for LIME
         return enc
 
-    def _explain_lime(self, records: Sequence[Mapping[str, Any]], X: np.ndarray, cls: np.ndarray,
-                      label: list[Any]) -> list[dict[str, Any]]:
+    def _explain_lime(
+        self, records: Sequence[Mapping[str, Any]], X: np.ndarray, cls: np.ndarray, label: list[Any]
+    ) -> list[dict[str, Any]]:
         pre = self.pre_
         enc = self._impute_inputs(pre.encode(pd.DataFrame(list(records))))
         n_cat0 = len(pre.numeric) + len(pre.boolean)
@@ -317,24 +403,47 @@ class TabularEstimator:
         cat_idx = list(range(n_cat0, len(pre.inputs)))
         cat_names = {n_cat0 + j: [*cats, "(other)"] for j, cats in enumerate(pre.categories)}
         mode = "regression" if self.kind == "regression" else "classification"
-        res = lime_weights(predict_fn, np.asarray(self.background_), enc, pre.inputs, categorical_features=cat_idx,
-                           categorical_names=cat_names, mode=mode, class_index=cls.tolist(), seed=self.seed)
+        res = lime_weights(
+            predict_fn,
+            np.asarray(self.background_),
+            enc,
+            pre.inputs,
+            categorical_features=cat_idx,
+            categorical_names=cat_names,
+            mode=mode,
+            class_index=cls.tolist(),
+            seed=self.seed,
+        )
         out_all = self.model_.predict_output(X)
         outputs = out_all if self.kind == "regression" else out_all[np.arange(len(X)), cls]
-        return [{"method": "lime", "base_value": r["intercept"], "output": float(outputs[i]),
-                 "output_space": "value" if self.kind == "regression" else "probability", "class": label[i],
-                 "contributions": r["weights"], "constructed": {}, "local_prediction": r["local_prediction"],
-                 "score": r["score"]} for i, r in enumerate(res)]
+        return [
+            {
+                "method": "lime",
+                "base_value": r["intercept"],
+                "output": float(outputs[i]),
+                "output_space": "value" if self.kind == "regression" else "probability",
+                "class": label[i],
+                "contributions": r["weights"],
+                "constructed": {},
+                "local_prediction": r["local_prediction"],
+                "score": r["score"],
+            }
+            for i, r in enumerate(res)
+        ]
 
     # ------------------------------------------------------------------ persistence
     def save(self) -> dict[str, bytes]:
         """``estimator.json`` (state, report, schema, preprocessing, background) plus the model file."""
         self._check_fitted()
         state = {
-            "format": FORMAT_VERSION, "params": self.get_params(),
-            "classes": [_jsonable(c) for c in self.classes_], "threshold": self.threshold_,
-            "preprocessor": self.pre_.to_json(), "model": TabularModel.state(self.model_),
-            "input_schema": self.input_schema_, "background": np.asarray(self.background_).tolist(),
+            "format": FORMAT_VERSION,
+            "params": self.get_params(),
+            "classes": [_jsonable(c) for c in self.classes_],
+            "threshold": self.threshold_,
+            "preprocessor": self.pre_.to_json(),
+            "model": TabularModel.state(self.model_),
+            "input_schema": self.input_schema_,
+            "background": np.asarray(self.background_).tolist(),
             "report": self.report_,
         }
         return {ESTIMATOR_FILE: json.dumps(state, allow_nan=True).encode(), **self.model_.files()}

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from shopfloor.errors import InvalidInput
+from shopfloor.tasks.tabular_models import candidate_grid, make_folds, make_model, out_of_fold
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ def infer_column_types(
 
     ``given`` (the platform's inferred types) wins where present. Otherwise: numeric
     dtype -> numeric, bool -> boolean, datetime dtype -> datetime, object with more
-    than half of its non-missing values unique -> id, else categorical.
+    than half of its non-missing values unique (and over 20 of them) -> id, else categorical.
     """
     used: dict[str, str] = {}
     dropped: list[dict[str, str]] = []
@@ -68,7 +69,8 @@ def _infer_one(series: pd.Series) -> str:
     if pd.api.types.is_numeric_dtype(series):
         return "numeric"
     values = series.dropna()
-    if len(values) and values.nunique() > 0.5 * len(values):
+    unique = values.nunique()
+    if unique > 20 and unique > 0.5 * len(values):  # few distinct values are never an id
         return "id"
     return "categorical"
 
@@ -178,7 +180,10 @@ class Preprocessor:
         """Model-matrix columns in order: ``{"name", "sources": [input columns], "kind"}``."""
         cols = [{"name": c, "sources": [c], "kind": "numeric"} for c in self.numeric]
         cols += [{"name": c, "sources": [c], "kind": "boolean"} for c in self.boolean]
-        cols += [{"name": f["name"], "sources": list(f["sources"]), "kind": "constructed"} for f in self.constructed]
+        cols += [
+            {"name": f["name"], "sources": list(f["sources"]), "kind": "constructed"}
+            for f in self.constructed
+        ]
         for col, cats in zip(self.categorical, self.categories, strict=True):
             cols += [{"name": f"{col} = {cat}", "sources": [col], "kind": "onehot"} for cat in cats]
         return cols
@@ -354,74 +359,123 @@ def search_features(
     return kept, trials
 
 
-def leakage_warnings(
-    enc: np.ndarray, pre: Preprocessor, y: np.ndarray, kind: str, *, threshold: float = 0.97
-) -> list[dict[str, Any]]:
-    """Inputs that alone predict the target almost perfectly (a sign of target leakage).
+_SCREEN = {
+    "learning_rate": 0.1,
+    "num_leaves": 15,
+    "n_estimators": 150,
+    "min_data_in_leaf": 5,
+    "max_bin": 1023,
+    "min_data_in_bin": 1,
+}
 
-    Classification, per input column (on the training rows only):
-    * whole-column score: ROC-AUC of a depth-2 tree on that column alone (binary; macro
-      one-vs-rest for multiclass) >= ``threshold``;
-    * a *rule* from that tree (or ``column == category``) covering at least
-      ``max(10, 0.2%)`` of the rows whose precision is >= ``threshold`` **and** whose error
-      rate is at most a tenth of the base error rate for the predicted class (so that
-      "Type = H -> no failure" on a 97%-negative table does not count). This catches
-      failure-mode flags such as AI4I's HDF: rare, but whenever set the machine failed.
-    Regression: R^2 of a depth-4 tree on the column alone >= ``threshold``.
-    Returns ``{"code": "possible-leakage", "feature", "score", "message"}`` dicts.
+
+def _loss(kind: str, y: np.ndarray, oof: np.ndarray) -> float:
+    from shopfloor.evaluation.metrics import score
+
+    return score("log_loss", y, oof) if kind == "classification" else float(np.mean((y - oof) ** 2))
+
+
+def search_and_select(
+    frame: Any,
+    types: Mapping[str, str],
+    y: np.ndarray,
+    kind: str,
+    n_classes: int,
+    metric: str,
+    seed: int,
+    budget_end: float,
+    budget_s: float,
+    progress: Any,
+) -> dict[str, Any]:
+    """Construct features, then pick the best candidate model, all by CV on the training rows.
+
+    Feature search: every pair difference/product/ratio of numeric inputs is ranked by
+    LightGBM gain (one fit with all of them), then the best are added greedily while the
+    CV loss of a fast LightGBM (log-loss or MSE) drops by at least 1 %. Model selection
+    scores each candidate's pooled out-of-fold predictions with ``metric`` (threshold
+    tuned on them for binary threshold metrics); ``cv_std`` is the spread over folds.
+    Candidates are skipped when the time budget would run out.
     """
-    from sklearn.metrics import r2_score, roc_auc_score
-    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+    import time
 
-    out: list[dict[str, Any]] = []
-    n = len(y)
-    min_support = max(10, int(0.002 * n))
-    n_cat_start = len(pre.numeric) + len(pre.boolean)
-    for j, col in enumerate(pre.inputs):
-        x = enc[:, j].copy()
-        fill = pre.medians[j] if j < len(pre.numeric) else (
-            pre.bool_fill[j - len(pre.numeric)] if j < n_cat_start else -2.0)
-        x[np.isnan(x)] = fill
-        X1 = x.reshape(-1, 1)
-        if kind == "regression":
-            tree = DecisionTreeRegressor(max_depth=4, random_state=0).fit(X1, y)
-            r2 = float(r2_score(y, tree.predict(X1)))
-            if r2 >= threshold:
-                out.append(_leak(col, r2, f"column {col!r} alone explains R^2={r2:.3f} of the target"))
+    from shopfloor.evaluation.metrics import THRESHOLD_METRICS, best_threshold, greater_is_better, score
+
+    t_start = time.perf_counter()
+    n_folds = 5 if budget_s >= 60 and len(y) < 200_000 else 3
+    folds = make_folds(frame, types, y, kind, n_folds, seed)
+    n_folds = len(folds)
+    feature_end = t_start + 0.3 * max(budget_end - t_start, 1.0)
+    numeric = [c for c, t in types.items() if t == "numeric"]
+    constructed: list[dict[str, Any]] = []
+    trials: list[dict[str, Any]] = []
+    if len(numeric) >= 2:
+        progress(0.05, "feature construction", "screening pair differences, products and ratios")
+        cands = candidate_features(numeric)
+        X_tr, _ = folds[0].matrices(cands)
+        screen = make_model("lightgbm", kind, n_classes, _SCREEN, seed).fit(X_tr, folds[0].y_tr)
+        gain = screen.booster_.feature_importance("gain")  # type: ignore[attr-defined]
+        first = len(folds[0].pre.numeric) + len(folds[0].pre.boolean)
+        rank = [float(g) for g in gain[first : first + len(cands)]]
+        calls = [0]
+
+        def cv_loss(feats: list[dict[str, Any]]) -> float:
+            calls[0] += 1
+            progress(
+                0.05 + min(0.2, 0.02 * calls[0]),
+                "feature construction",
+                f"cross-validating {len(feats)} constructed feature(s)",
+            )
+            return _loss(kind, y, out_of_fold(folds, feats, "lightgbm", _SCREEN, kind, n_classes, seed))
+
+        constructed, trials = search_features(
+            cands, rank, cv_loss, out_of_time=lambda: time.perf_counter() > feature_end
+        )
+    imbalanced = kind == "classification" and np.bincount(y).min() / len(y) < 0.2
+    grid = candidate_grid(kind, len(y), budget_s, imbalanced)
+    select_end = t_start + 0.75 * max(budget_end - t_start, 1.0)
+    higher = greater_is_better(metric)
+    results: list[dict[str, Any]] = []
+    best: dict[str, Any] | None = None
+    cost: dict[str, float] = {}
+    for i, (name, family, params) in enumerate(grid):
+        now = time.perf_counter()
+        if best is not None and family in cost and now + cost[family] > select_end:
+            logger.info("skipping %s: time budget", name)
             continue
-        n_classes = int(y.max()) + 1
-        base_rate = np.bincount(y, minlength=n_classes) / n
-        if j >= n_cat_start:
-            groups = [(f"{col} = {pre.categories[j - n_cat_start][int(v)]}" if v >= 0 else f"{col} missing", x == v)
-                      for v in np.unique(x)]
-            proba = None
-        else:
-            tree = DecisionTreeClassifier(max_depth=2, min_samples_leaf=min_support, random_state=0).fit(X1, y)
-            leaf = tree.apply(X1)
-            groups = [(f"a threshold rule on {col!r}", leaf == v) for v in np.unique(leaf)]
-            proba = np.zeros((n, n_classes))
-            proba[:, tree.classes_] = tree.predict_proba(X1)
-        best_score, best_msg = 0.0, ""
-        if proba is not None and len(np.unique(y)) > 1:
-            auc = float(roc_auc_score(y, proba[:, 1]) if n_classes == 2 else
-                        roc_auc_score(y, proba, multi_class="ovr", labels=list(range(n_classes))))
-            best_score, best_msg = auc, f"column {col!r} alone reaches ROC-AUC {auc:.3f}"
-        for label, mask in groups:
-            support = int(mask.sum())
-            if support < min_support:
-                continue
-            counts = np.bincount(y[mask], minlength=n_classes)
-            c = int(counts.argmax())
-            precision = counts[c] / support
-            if precision >= threshold and (1 - precision) <= 0.1 * (1 - base_rate[c]) and precision > best_score:
-                best_score = float(precision)
-                best_msg = (f"{label} predicts class index {c} with precision {precision:.3f} on {support} rows "
-                            f"(base rate {base_rate[c]:.3f})")
-        if best_score >= threshold:
-            out.append(_leak(col, best_score, best_msg))
-    return out
+        frac = 0.25 + 0.5 * i / len(grid)
 
+        def on_fold(k: int, name: str = name, frac: float = frac) -> None:
+            progress(frac, "model selection", f"{name}: fold {k + 1}/{n_folds}")
 
-def _leak(col: str, score: float, why: str) -> dict[str, Any]:
-    return {"code": "possible-leakage", "feature": col, "score": round(float(score), 4),
-            "message": f"{why}: check that it is known before the outcome (target leakage?)"}
+        oof = out_of_fold(folds, constructed, family, params, kind, n_classes, seed, on_fold)
+        cost[family] = max(cost.get(family, 0.0), time.perf_counter() - now)
+        thr = None
+        if kind == "classification" and n_classes == 2 and metric in THRESHOLD_METRICS:
+            thr, _ = best_threshold(y, oof[:, 1], metric)
+        cv = score(metric, y, oof, thr)
+        per_fold = [score(metric, y[f.va], oof[f.va], thr) for f in folds]
+        row = {
+            "name": name,
+            "family": family,
+            "params": {k: v for k, v in params.items() if v is not None},
+            "cv_score": cv,
+            "cv_std": float(np.nanstd(per_fold)),
+            "fit_seconds": round(cost[family], 3),
+            "chosen": False,
+        }
+        results.append(row)
+        if best is None or (cv > best["cv_score"] if higher else cv < best["cv_score"]):
+            best = {**row, "oof": oof, "params": dict(params)}
+    assert best is not None
+    for row in results:
+        row["chosen"] = row["name"] == best["name"]
+    chosen = {"name": best["name"], "family": best["family"], "params": best["params"]}
+    return {
+        "constructed": constructed,
+        "feature_trials": trials,
+        "chosen": chosen,
+        "oof": best["oof"],
+        "oof_y": y,
+        "candidates": results,
+        "n_folds": n_folds,
+    }

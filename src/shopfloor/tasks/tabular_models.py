@@ -74,7 +74,9 @@ class TabularModel:
         """Probabilities ``(n, n_classes)`` for classification, values ``(n,)`` for regression."""
         raise NotImplementedError
 
-    def contributions(self, X: np.ndarray, class_index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def contributions(
+        self, X: np.ndarray, class_index: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Exact additive contributions per model-matrix column: ``(base (n,), contrib (n, m), output (n,))``.
 
         For classification the output is the model's raw score for ``class_index[i]``
@@ -83,8 +85,13 @@ class TabularModel:
         raise NotImplementedError
 
     def state(self) -> dict[str, Any]:
-        return {"family": self.family, "kind": self.kind, "n_classes": self.n_classes,
-                "params": self.params, "seed": self.seed}
+        return {
+            "family": self.family,
+            "kind": self.kind,
+            "n_classes": self.n_classes,
+            "params": self.params,
+            "seed": self.seed,
+        }
 
     def files(self) -> dict[str, bytes]:
         raise NotImplementedError
@@ -109,8 +116,12 @@ class LinearModel(TabularModel):
         Z = (X - self.mean_) / self.scale_
         if self.classification:
             self.output_space = "log_odds"
-            est = LogisticRegression(C=self.params.get("C", 1.0), class_weight=self.params.get("class_weight"),
-                                     max_iter=500, random_state=self.seed)
+            est = LogisticRegression(
+                C=self.params.get("C", 1.0),
+                class_weight=self.params.get("class_weight"),
+                max_iter=500,
+                random_state=self.seed,
+            )
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)  # a capped solver is fine for a candidate
                 est.fit(Z, y)
@@ -125,7 +136,10 @@ class LinearModel(TabularModel):
             self.coef_, self.intercept_ = np.asarray(coef, float), np.asarray(intercept, float)
         else:
             est = Ridge(alpha=self.params.get("alpha", 1.0)).fit(Z, y)
-            self.coef_, self.intercept_ = np.asarray(est.coef_, float)[None, :], np.array([float(est.intercept_)])
+            self.coef_, self.intercept_ = (
+                np.asarray(est.coef_, float)[None, :],
+                np.array([float(est.intercept_)]),
+            )
         return self
 
     def _logits(self, X: np.ndarray) -> np.ndarray:
@@ -135,7 +149,9 @@ class LinearModel(TabularModel):
         z = self._logits(X)
         return _softmax(z) if self.classification else z[:, 0]
 
-    def contributions(self, X: np.ndarray, class_index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def contributions(
+        self, X: np.ndarray, class_index: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         Z = (X - self.mean_) / self.scale_
         if self.classification and self.n_classes == 2:
             # binary: always the log-odds of the positive class = (w1 - w0).z + (b1 - b0)
@@ -148,8 +164,13 @@ class LinearModel(TabularModel):
         return linear_contributions(w, b, Z)
 
     def state(self) -> dict[str, Any]:
-        return {**super().state(), "mean": self.mean_.tolist(), "scale": self.scale_.tolist(),
-                "coef": self.coef_.tolist(), "intercept": self.intercept_.tolist()}
+        return {
+            **super().state(),
+            "mean": self.mean_.tolist(),
+            "scale": self.scale_.tolist(),
+            "coef": self.coef_.tolist(),
+            "intercept": self.intercept_.tolist(),
+        }
 
     def files(self) -> dict[str, bytes]:
         return {MODEL_FILES["linear"]: json.dumps(self.state()).encode()}
@@ -177,10 +198,13 @@ class ForestModel(TabularModel):
         from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
         self._set_space()
-        common = {"n_estimators": int(self.params.get("n_estimators", 200)),
-                  "min_samples_leaf": int(self.params.get("min_samples_leaf", 1)),
-                  "max_features": self.params.get("max_features", "sqrt"),
-                  "n_jobs": 2, "random_state": self.seed}
+        common = {
+            "n_estimators": int(self.params.get("n_estimators", 200)),
+            "min_samples_leaf": int(self.params.get("min_samples_leaf", 1)),
+            "max_features": self.params.get("max_features", "sqrt"),
+            "n_jobs": 2,
+            "random_state": self.seed,
+        }
         if self.classification:
             est: Any = RandomForestClassifier(class_weight=self.params.get("class_weight"), **common)
         else:
@@ -200,7 +224,9 @@ class ForestModel(TabularModel):
         full[:, self.est_.classes_.astype(int)] = proba
         return full
 
-    def contributions(self, X: np.ndarray, class_index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def contributions(
+        self, X: np.ndarray, class_index: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         from shopfloor.explain.contributions import tree_shap_contributions
 
         cols = np.searchsorted(self.est_.classes_.astype(int), class_index) if self.classification else None
@@ -233,11 +259,20 @@ class BoostedModel(TabularModel):
     def _lgb_params(self) -> dict[str, Any]:
         p = self.params
         params: dict[str, Any] = {
-            "learning_rate": p.get("learning_rate", 0.05), "num_leaves": p.get("num_leaves", 31),
-            "min_data_in_leaf": p.get("min_data_in_leaf", 20), "feature_fraction": p.get("feature_fraction", 0.9),
-            "bagging_fraction": p.get("bagging_fraction", 1.0), "bagging_freq": 1 if p.get("bagging_fraction") else 0,
-            "lambda_l2": p.get("lambda_l2", 1.0), "verbose": -1, "seed": self.seed, "num_threads": 2,
-            "deterministic": True, "force_row_wise": True,
+            "learning_rate": p.get("learning_rate", 0.05),
+            "num_leaves": p.get("num_leaves", 31),
+            "min_data_in_leaf": p.get("min_data_in_leaf", 20),
+            "feature_fraction": p.get("feature_fraction", 0.9),
+            "bagging_fraction": p.get("bagging_fraction", 1.0),
+            "bagging_freq": 1 if p.get("bagging_fraction") else 0,
+            "lambda_l2": p.get("lambda_l2", 1.0),
+            "verbose": -1,
+            "seed": self.seed,
+            "num_threads": 1,
+            "deterministic": True,
+            "force_row_wise": True,
+            "max_bin": p.get("max_bin", 255),
+            "min_data_in_bin": p.get("min_data_in_bin", 3),
         }
         if not self.classification:
             params["objective"] = "regression"
@@ -255,7 +290,9 @@ class BoostedModel(TabularModel):
         if self.classification and self.params.get("class_weight") == "balanced":
             weight = _balanced_weights(y, self.n_classes)
         data = lgb.Dataset(X, label=y, weight=weight, free_raw_data=True, params={"verbose": -1})
-        self.booster_ = lgb.train(self._lgb_params(), data, num_boost_round=int(self.params.get("n_estimators", 200)))
+        self.booster_ = lgb.train(
+            self._lgb_params(), data, num_boost_round=int(self.params.get("n_estimators", 200))
+        )
         return self
 
     def _raw(self, X: np.ndarray) -> np.ndarray:
@@ -270,7 +307,9 @@ class BoostedModel(TabularModel):
             return np.column_stack([1.0 - p1, p1])
         return _softmax(raw)
 
-    def contributions(self, X: np.ndarray, class_index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def contributions(
+        self, X: np.ndarray, class_index: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         contrib = np.asarray(self.booster_.predict(X, pred_contrib=True, num_threads=1))
         m = X.shape[1]
         rows = np.arange(len(X))
@@ -292,11 +331,16 @@ class BoostedModel(TabularModel):
         return model
 
 
-_CLASSES: dict[str, type[TabularModel]] = {"linear": LinearModel, "random_forest": ForestModel,
-                                           "lightgbm": BoostedModel}
+_CLASSES: dict[str, type[TabularModel]] = {
+    "linear": LinearModel,
+    "random_forest": ForestModel,
+    "lightgbm": BoostedModel,
+}
 
 
-def make_model(family: str, kind: str, n_classes: int, params: Mapping[str, Any], seed: int = 0) -> TabularModel:
+def make_model(
+    family: str, kind: str, n_classes: int, params: Mapping[str, Any], seed: int = 0
+) -> TabularModel:
     """A new, unfitted model of ``family``."""
     if family not in _CLASSES:
         raise InvalidInput(f"unknown model family {family!r}")
@@ -311,7 +355,9 @@ def load_model(state: Mapping[str, Any], files: Mapping[str, bytes]) -> TabularM
     return _CLASSES[str(family)].from_files(state, files)
 
 
-def candidate_grid(kind: str, n_rows: int, budget_s: float, imbalanced: bool) -> list[tuple[str, str, dict[str, Any]]]:
+def candidate_grid(
+    kind: str, n_rows: int, budget_s: float, imbalanced: bool
+) -> list[tuple[str, str, dict[str, Any]]]:
     """``(name, family, params)`` candidates, cheapest first, scaled to the time budget."""
     small = budget_s < 60
     trees = 100 if small else 250
@@ -324,21 +370,57 @@ def candidate_grid(kind: str, n_rows: int, budget_s: float, imbalanced: bool) ->
         out.append(("ridge", "linear", {"alpha": 1.0}))
     rf_w = [None, "balanced_subsample"] if len(weights) > 1 and not small else [None]
     for cw in rf_w:
-        out.append((f"random_forest{'-balanced' if cw else ''}", "random_forest",
-                    {"n_estimators": trees, "min_samples_leaf": 1, "class_weight": cw}))
+        out.append(
+            (
+                f"random_forest{'-balanced' if cw else ''}",
+                "random_forest",
+                {"n_estimators": trees, "min_samples_leaf": 1, "class_weight": cw},
+            )
+        )
+    fine = {"max_bin": 1023, "min_data_in_bin": 1}  # fine bins: failure modes sit in the tails
     lgb_grid: list[dict[str, Any]] = [
-        {"learning_rate": 0.05, "num_leaves": 15, "n_estimators": 300, "min_data_in_leaf": 10},
-        {"learning_rate": 0.05, "num_leaves": 31, "n_estimators": 400, "min_data_in_leaf": 20,
-         "feature_fraction": 0.8},
-        {"learning_rate": 0.1, "num_leaves": 7, "n_estimators": 300, "min_data_in_leaf": 5},
-        {"learning_rate": 0.03, "num_leaves": 63, "n_estimators": 600, "min_data_in_leaf": 20,
-         "feature_fraction": 0.8, "bagging_fraction": 0.8},
+        {
+            "learning_rate": 0.05,
+            "num_leaves": 15,
+            "n_estimators": 300,
+            "min_data_in_leaf": 5,
+            "lambda_l2": 0.0,
+            **fine,
+        },
+        {
+            "learning_rate": 0.05,
+            "num_leaves": 31,
+            "n_estimators": 400,
+            "min_data_in_leaf": 5,
+            "feature_fraction": 0.8,
+            **fine,
+        },
+        {
+            "learning_rate": 0.05,
+            "num_leaves": 7,
+            "n_estimators": 800,
+            "min_data_in_leaf": 3,
+            "lambda_l2": 0.0,
+            "feature_fraction": 1.0,
+            **fine,
+        },
+        {
+            "learning_rate": 0.05,
+            "num_leaves": 15,
+            "n_estimators": 300,
+            "min_data_in_leaf": 5,
+            "lambda_l2": 0.0,
+            "max_bin": 4095,
+            "min_data_in_bin": 1,
+        },
     ]
     if small:
         lgb_grid = [dict(lgb_grid[0], n_estimators=200)]
     for i, params in enumerate(lgb_grid):
         for cw in weights if i < 2 else [None]:
-            out.append((f"lightgbm-{i}{'-balanced' if cw else ''}", "lightgbm", {**params, "class_weight": cw}))
+            out.append(
+                (f"lightgbm-{i}{'-balanced' if cw else ''}", "lightgbm", {**params, "class_weight": cw})
+            )
     if n_rows > 200_000:  # the forest gets slow and rarely wins on big tables
         out = [c for c in out if c[1] != "random_forest"]
     return out
@@ -351,7 +433,9 @@ def finite_or_none(value: float) -> float | None:
 class Fold:
     """One cross-validation fold: base preprocessing fitted on its training rows only."""
 
-    def __init__(self, frame: Any, types: Mapping[str, str], y: np.ndarray, tr: np.ndarray, va: np.ndarray) -> None:
+    def __init__(
+        self, frame: Any, types: Mapping[str, str], y: np.ndarray, tr: np.ndarray, va: np.ndarray
+    ) -> None:
         from shopfloor.tasks.tabular_features import Preprocessor
 
         self.tr, self.va = tr, va
@@ -365,8 +449,9 @@ class Fold:
         return pre.expand(self.enc_tr), pre.expand(self.enc_va)
 
 
-def make_folds(frame: Any, types: Mapping[str, str], y: np.ndarray, kind: str, n_splits: int,
-               seed: int) -> list[Fold]:
+def make_folds(
+    frame: Any, types: Mapping[str, str], y: np.ndarray, kind: str, n_splits: int, seed: int
+) -> list[Fold]:
     """Stratified (classification) or plain shuffled K-fold over the training rows."""
     from sklearn.model_selection import KFold, StratifiedKFold
 
@@ -378,8 +463,16 @@ def make_folds(frame: Any, types: Mapping[str, str], y: np.ndarray, kind: str, n
     return [Fold(frame, types, y, tr, va) for tr, va in splitter.split(np.zeros(len(y)), y)]
 
 
-def out_of_fold(folds: list[Fold], constructed: list[dict[str, Any]], family: str, params: Mapping[str, Any],
-                kind: str, n_classes: int, seed: int, on_fold: Any = None) -> np.ndarray:
+def out_of_fold(
+    folds: list[Fold],
+    constructed: list[dict[str, Any]],
+    family: str,
+    params: Mapping[str, Any],
+    kind: str,
+    n_classes: int,
+    seed: int,
+    on_fold: Any = None,
+) -> np.ndarray:
     """Out-of-fold predictions (probabilities or values) for every training row."""
     n = sum(len(f.va) for f in folds)
     oof = np.zeros((n, n_classes)) if kind == "classification" else np.zeros(n)
@@ -390,92 +483,3 @@ def out_of_fold(folds: list[Fold], constructed: list[dict[str, Any]], family: st
         model = make_model(family, kind, n_classes, params, seed).fit(X_tr, fold.y_tr)
         oof[fold.va] = model.predict_output(X_va)
     return oof
-
-
-_SCREEN = {"learning_rate": 0.1, "num_leaves": 15, "n_estimators": 150, "min_data_in_leaf": 10}
-
-
-def _loss(kind: str, y: np.ndarray, oof: np.ndarray) -> float:
-    from shopfloor.evaluation.metrics import score
-
-    return score("log_loss", y, oof) if kind == "classification" else float(np.mean((y - oof) ** 2))
-
-
-def search_and_select(frame: Any, types: Mapping[str, str], y: np.ndarray, kind: str, n_classes: int, metric: str,
-                      seed: int, budget_end: float, budget_s: float, progress: Any) -> dict[str, Any]:
-    """Construct features, then pick the best candidate model, all by CV on the training rows.
-
-    Feature search: every pair difference/product/ratio of numeric inputs is ranked by
-    LightGBM gain (one fit with all of them), then the best are added greedily while the
-    CV loss of a fast LightGBM (log-loss or MSE) drops by at least 1 %. Model selection
-    scores each candidate's pooled out-of-fold predictions with ``metric`` (threshold
-    tuned on them for binary threshold metrics); ``cv_std`` is the spread over folds.
-    Candidates are skipped when the time budget would run out.
-    """
-    import time
-
-    from shopfloor.evaluation.metrics import THRESHOLD_METRICS, best_threshold, greater_is_better, score
-    from shopfloor.tasks.tabular_features import candidate_features, search_features
-
-    t_start = time.perf_counter()
-    n_folds = 5 if budget_s >= 60 and len(y) < 200_000 else 3
-    folds = make_folds(frame, types, y, kind, n_folds, seed)
-    n_folds = len(folds)
-    feature_end = t_start + 0.3 * max(budget_end - t_start, 1.0)
-    numeric = [c for c, t in types.items() if t == "numeric"]
-    constructed: list[dict[str, Any]] = []
-    trials: list[dict[str, Any]] = []
-    if len(numeric) >= 2:
-        progress(0.05, "feature construction", "screening pair differences, products and ratios")
-        cands = candidate_features(numeric)
-        X_tr, _ = folds[0].matrices(cands)
-        screen = make_model("lightgbm", kind, n_classes, _SCREEN, seed).fit(X_tr, folds[0].y_tr)
-        gain = screen.booster_.feature_importance("gain")  # type: ignore[attr-defined]
-        first = len(folds[0].pre.numeric) + len(folds[0].pre.boolean)
-        rank = [float(g) for g in gain[first : first + len(cands)]]
-        calls = [0]
-
-        def cv_loss(feats: list[dict[str, Any]]) -> float:
-            calls[0] += 1
-            progress(0.05 + min(0.2, 0.02 * calls[0]), "feature construction",
-                     f"cross-validating {len(feats)} constructed feature(s)")
-            return _loss(kind, y, out_of_fold(folds, feats, "lightgbm", _SCREEN, kind, n_classes, seed))
-
-        constructed, trials = search_features(cands, rank, cv_loss,
-                                              out_of_time=lambda: time.perf_counter() > feature_end)
-    imbalanced = kind == "classification" and np.bincount(y).min() / len(y) < 0.2
-    grid = candidate_grid(kind, len(y), budget_s, imbalanced)
-    select_end = t_start + 0.75 * max(budget_end - t_start, 1.0)
-    higher = greater_is_better(metric)
-    results: list[dict[str, Any]] = []
-    best: dict[str, Any] | None = None
-    cost: dict[str, float] = {}
-    for i, (name, family, params) in enumerate(grid):
-        now = time.perf_counter()
-        if best is not None and family in cost and now + cost[family] > select_end:
-            logger.info("skipping %s: time budget", name)
-            continue
-        frac = 0.25 + 0.5 * i / len(grid)
-
-        def on_fold(k: int, name: str = name, frac: float = frac) -> None:
-            progress(frac, "model selection", f"{name}: fold {k + 1}/{n_folds}")
-
-        oof = out_of_fold(folds, constructed, family, params, kind, n_classes, seed, on_fold)
-        cost[family] = max(cost.get(family, 0.0), time.perf_counter() - now)
-        thr = None
-        if kind == "classification" and n_classes == 2 and metric in THRESHOLD_METRICS:
-            thr, _ = best_threshold(y, oof[:, 1], metric)
-        cv = score(metric, y, oof, thr)
-        per_fold = [score(metric, y[f.va], oof[f.va], thr) for f in folds]
-        row = {"name": name, "family": family, "params": {k: v for k, v in params.items() if v is not None},
-               "cv_score": cv, "cv_std": float(np.nanstd(per_fold)), "fit_seconds": round(cost[family], 3),
-               "chosen": False}
-        results.append(row)
-        if best is None or (cv > best["cv_score"] if higher else cv < best["cv_score"]):
-            best = {**row, "oof": oof, "params": dict(params)}
-    assert best is not None
-    for row in results:
-        row["chosen"] = row["name"] == best["name"]
-    chosen = {"name": best["name"], "family": best["family"], "params": best["params"]}
-    return {"constructed": constructed, "feature_trials": trials, "chosen": chosen, "oof": best["oof"],
-            "oof_y": y, "candidates": results, "n_folds": n_folds}

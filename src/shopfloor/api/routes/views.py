@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from shopfloor.errors import InvalidInput
 from shopfloor.registry.entities import ApiKey, Dataset, Job
 
 
@@ -48,3 +50,24 @@ def key_view(k: ApiKey) -> dict[str, Any]:
         "created_at": k.created_at,
         "revoked_at": k.revoked_at,
     }
+
+
+def parse_records(raw: bytes) -> list[Any]:
+    """The ``records`` list of a predict body, or a 422 that says what is wrong with the body."""
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise InvalidInput(
+            f"the body is not valid JSON: {exc}", errors=[{"loc": ["body"], "msg": str(exc)}]
+        ) from None
+    if not isinstance(body, dict) or "records" not in body:
+        raise InvalidInput(
+            'the body must be an object {"records": [...]}',
+            errors=[{"loc": ["body", "records"], "msg": "field required"}],
+        )
+    records = body["records"]
+    if not isinstance(records, list):
+        raise InvalidInput(
+            "records must be a list of objects", errors=[{"loc": ["body", "records"], "msg": "not a list"}]
+        )
+    return records
