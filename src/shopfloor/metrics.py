@@ -6,6 +6,8 @@ folder under the home directory before any process imports this module.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import Counter, Histogram
 
 REQUESTS = Counter("shopfloor_http_requests_total", "HTTP requests", ["method", "route", "status"])
@@ -23,3 +25,15 @@ JOB_DURATION = Histogram(
     buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200),
 )
 JOBS = Counter("shopfloor_jobs_total", "Finished jobs by type and outcome", ["type", "outcome"])
+
+
+_prediction_children: dict[tuple[str, int], Any] = {}
+
+
+def predictions(model: str, version: int) -> Any:
+    """The predictions counter of one model version (children cached: ``labels()`` takes a lock)."""
+    key = (model, version)
+    child = _prediction_children.get(key)
+    if child is None:
+        child = _prediction_children[key] = PREDICTIONS.labels(model, str(version))
+    return child

@@ -37,17 +37,21 @@ class Authorizer(HTTPBearer):
         self.permission = permission
 
     async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
-        header = request.headers.get("authorization")
-        if not header:
-            raise NotAuthenticated("missing API key: send 'Authorization: Bearer <key>'")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise NotAuthenticated("the Authorization header must be 'Bearer <API key>'")
-        principal = request.app.state.platform.keys.principal(token.strip())
-        if not allowed(principal.role, self.permission):
-            raise Forbidden(f"role {principal.role!r} may not do this (needs {self.permission.value!r})")
-        request.state.principal = principal
-        return principal
+        return authorize(request, self.permission)
+
+
+def authorize(request: Request, permission: Permission) -> Principal:
+    """The caller of ``request`` if its API key is valid and its role has ``permission``."""
+    header = request.headers.get("authorization")
+    if not header:
+        raise NotAuthenticated("missing API key: send 'Authorization: Bearer <key>'")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise NotAuthenticated("the Authorization header must be 'Bearer <API key>'")
+    principal: Principal = request.app.state.platform.keys.principal(token.strip())
+    if not allowed(principal.role, permission):
+        raise Forbidden(f"role {principal.role!r} may not do this (needs {permission.value!r})")
+    return principal
 
 
 def _caller(permission: Permission) -> Authorizer:

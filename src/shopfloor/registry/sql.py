@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import Engine, create_engine, event, func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -21,6 +21,12 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+@overload
+def _aware(value: datetime) -> datetime: ...
+@overload
+def _aware(value: None) -> None: ...
+@overload
+def _aware(value: datetime | None) -> datetime | None: ...
 def _aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
@@ -79,7 +85,7 @@ class SqlStore:
             if row is None:
                 row = TenantRow(id=tenant, created_at=_now())
                 s.add(row)
-            return Tenant(id=row.id, created_at=_aware(row.created_at))  # type: ignore[arg-type]
+            return Tenant(id=row.id, created_at=_aware(row.created_at))
 
     def add_key(self, key: ApiKey) -> ApiKey:
         with self._session() as s:
@@ -437,7 +443,7 @@ def _key(r: KeyRow) -> ApiKey:
         secret_hash=r.secret_hash,
         created_at=_aware(r.created_at),
         revoked_at=_aware(r.revoked_at),
-    )  # type: ignore[arg-type]
+    )
 
 
 def _dataset(r: DatasetRow) -> Dataset:
@@ -453,7 +459,7 @@ def _dataset(r: DatasetRow) -> Dataset:
         columns=list(r.columns),
         artifact=r.artifact,
         created_at=_aware(r.created_at),
-    )  # type: ignore[arg-type]
+    )
 
 
 def _job(r: JobRow) -> Job:
@@ -471,7 +477,7 @@ def _job(r: JobRow) -> Job:
         cancel_requested=bool(r.cancel_requested),
         worker=r.worker,
         created_at=_aware(r.created_at),
-        started_at=_aware(r.started_at),  # type: ignore[arg-type]
+        started_at=_aware(r.started_at),
         finished_at=_aware(r.finished_at),
         heartbeat_at=_aware(r.heartbeat_at),
     )
@@ -482,7 +488,7 @@ def _model(r: ModelRow, aliases: dict[str, int]) -> Model:
         tenant=r.tenant,
         name=r.name,
         task=r.task,
-        created_at=_aware(r.created_at),  # type: ignore[arg-type]
+        created_at=_aware(r.created_at),
         latest_version=r.latest_version,
         aliases=aliases,
     )
@@ -501,6 +507,6 @@ def _version(tenant: str, name: str, r: VersionRow, aliases: tuple[str, ...]) ->
         artifact=r.artifact,
         lineage=dict(r.lineage or {}),
         job_id=r.job_id,
-        created_at=_aware(r.created_at),  # type: ignore[arg-type]
+        created_at=_aware(r.created_at),
         aliases=aliases,
     )

@@ -15,6 +15,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from shopfloor.errors import NotAuthenticated
@@ -57,7 +58,7 @@ def issue_key(
         role=role,
         name=name,
         secret_hash=hash_secret(server_secret, secret),
-        created_at=None,
+        created_at=datetime.now(UTC),
     )  # type: ignore[arg-type]
     stored = store.add_key(entity)
     return NewKey(key=stored, secret=f"{PREFIX}_{ident}_{secret}")
@@ -106,15 +107,28 @@ class KeyChecker:
         self._secret = server_secret
         self._generation = generation
         self._cache: dict[str, tuple[ApiKey | None, tuple[int, int]]] = {}
+        # Tokens already verified under the current generation: a hit skips the HMAC.
+        self._verified: dict[str, tuple[Principal, tuple[int, int]]] = {}
         self._max = max_entries
         self._lock = threading.Lock()
 
     def principal(self, token: str) -> Principal:
+        gen = self._generation.current()
+        hit = self._verified.get(token)
+        if hit is not None and hit[1] == gen:
+            return hit[0]
+        principal = self._check(token, gen)
+        with self._lock:
+            if len(self._verified) >= self._max:
+                self._verified.clear()
+            self._verified[token] = (principal, gen)
+        return principal
+
+    def _check(self, token: str, gen: tuple[int, int]) -> Principal:
         parts = token.split("_", 2)
         if len(parts) != 3 or parts[0] != PREFIX or not parts[1] or not parts[2]:
             raise NotAuthenticated("malformed API key; expected 'Authorization: Bearer sfk_…'")
         key_id, secret = f"key_{parts[1]}", parts[2]
-        gen = self._generation.current()
         cached = self._cache.get(key_id)
         if cached is None or cached[1] != gen:
             key = self._store.get_key(key_id)

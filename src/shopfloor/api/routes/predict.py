@@ -8,17 +8,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from shopfloor.api.deps import Explainer, JobsWriter, ModelsReader, PlatformDep, Predictor
-from shopfloor.api.routes.views import job_view, parse_records
+from shopfloor.api.deps import Explainer, JobsWriter, ModelsReader, PlatformDep, authorize
+from shopfloor.api.routes.views import job_view, parse_records, version_param
 from shopfloor.schemas.jobs import JobPublic
 from shopfloor.schemas.models import ExplainResponse, PredictResponse, RecordsRequest, RulesResponse
+from shopfloor.security.roles import Permission
 from shopfloor.services import jobs as jobs_service
 from shopfloor.services import models as service
 
 router = APIRouter(prefix="/v1/models", tags=["predict"])
+VERSION_PATTERN = r"^[A-Za-z0-9_\-]{1,64}$"
 Version = Annotated[
     str | None,
-    Query(pattern=r"^[A-Za-z0-9_\-]{1,64}$", description="A version number or an alias; default: production"),
+    Query(pattern=VERSION_PATTERN, description="A version number or an alias; default: production"),
 ]
 
 
@@ -26,23 +28,40 @@ Version = Annotated[
 INLINE_RECORDS = 32
 
 
+# The predict route reads its path and query parameters itself: FastAPI's per-parameter
+# validation and dependency solving cost more than the model on this path (see
+# docs/benchmarks.md). The OpenAPI description below documents the same contract.
+_PREDICT_OPENAPI: dict[str, Any] = {
+    "parameters": [
+        {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
+        {
+            "name": "version",
+            "in": "query",
+            "required": False,
+            "description": "A version number or an alias; default: production",
+            "schema": {"anyOf": [{"type": "string", "pattern": VERSION_PATTERN}, {"type": "null"}]},
+        },
+    ],
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": RecordsRequest.model_json_schema()}},
+    },
+    "security": [{"Authorizer": []}],
+}
+
+
 @router.post(
     "/{name}/predict",
     response_model=None,
     responses={200: {"model": PredictResponse}},
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": RecordsRequest.model_json_schema()}},
-        }
-    },
+    openapi_extra=_PREDICT_OPENAPI,
     summary="Predict one or more records",
 )
-async def predict(request: Request, name: str, principal: Predictor, version: Version = None) -> Response:
-    # The hot path: the body is parsed and the answer serialised here, without a pydantic
-    # round trip; the records are checked against the model's own input schema.
+async def predict(request: Request) -> Response:
+    principal = authorize(request, Permission.PREDICT)
+    version = version_param(request.query_params.get("version"))
     records = parse_records(await request.body())
-    platform = request.app.state.platform
+    platform, name = request.app.state.platform, request.path_params["name"]
     if len(records) <= INLINE_RECORDS:
         result = service.predict(platform, principal.tenant, name, version, records)
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from shopfloor.errors import InvalidInput
@@ -71,3 +72,16 @@ def parse_records(raw: bytes) -> list[Any]:
             "records must be a list of objects", errors=[{"loc": ["body", "records"], "msg": "not a list"}]
         )
     return records
+
+
+_VERSION = re.compile(r"[A-Za-z0-9_\-]{1,64}")
+
+
+def version_param(raw: str | None) -> str | None:
+    """The ``?version=`` of a request: a number or an alias name, checked."""
+    if raw is None or _VERSION.fullmatch(raw):
+        return raw
+    raise InvalidInput(
+        f"invalid version {raw!r}: a number or an alias name",
+        errors=[{"loc": ["query", "version"], "msg": "invalid version"}],
+    )
