@@ -8,7 +8,7 @@ import os
 import shutil
 import sys
 
-from shopfloor.settings import Settings
+from shopfloor.settings import Settings, metrics_dir
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +28,8 @@ def serve(settings: Settings) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     home = settings.home.resolve()
     settings = settings.model_copy(update={"home": home})
-    # Shared by every API process and job process so /metrics sees them all.
-    metrics_dir = home / "run" / "metrics"
-    shutil.rmtree(metrics_dir, ignore_errors=True)
-    metrics_dir.mkdir(parents=True)
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    # Every API and job process leaves its metrics snapshot here; counts start afresh.
+    shutil.rmtree(metrics_dir(settings), ignore_errors=True)
     # Worker processes (uvicorn --workers) rebuild settings from the environment.
     os.environ["SHOPFLOOR_HOME"] = str(home)
     platform = prepare(settings)

@@ -81,6 +81,11 @@ class Settings(BaseSettings):
         return int(self.max_upload_mb * 1024 * 1024)
 
 
+def metrics_dir(settings: Settings) -> Path:
+    """Where every process of one server leaves its metrics snapshot."""
+    return settings.home / "run" / "metrics"
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings, read from the environment on first use."""

@@ -171,3 +171,30 @@ def test_docs_are_served_without_a_cdn(api: Api) -> None:
     assert "cdn." not in page.text and "googleapis" not in page.text
     assert api.client.get("/static/docs/swagger-ui-bundle.js").status_code == 200
     assert "redoc.standalone.js" in api.client.get("/redoc").text
+
+
+def test_metrics_merge_every_process(api: Api) -> None:
+    """Job processes and other API workers leave snapshots; /metrics adds them to its own counts."""
+    import json
+    import os
+
+    from shopfloor.settings import metrics_dir
+
+    folder = metrics_dir(api.settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    other = {
+        "requests": [[["POST", "/v1/models/{name}/predict", "200"], 5]],
+        "latency": [],
+        "predictions": [[["m", "1"], 7]],
+        "jobs": [[["train", "succeeded"], 2]],
+        "job_seconds": [[["train", "succeeded"], [0, 1, 1] + [0] * 9, 42.0]],
+    }
+    (folder / f"{os.getpid() + 1}.json").write_text(json.dumps(other))
+    api.client.get("/v1/models", headers=api.headers())
+    text = api.client.get("/metrics", headers=api.headers()).text
+    assert 'shopfloor_predictions_total{model="m",version="1"} 7.0' in text
+    assert 'shopfloor_jobs_total{outcome="succeeded",type="train"} 2.0' in text
+    assert 'shopfloor_job_duration_seconds_bucket{le="5",outcome="succeeded",type="train"} 1.0' in text
+    assert 'shopfloor_job_duration_seconds_sum{outcome="succeeded",type="train"} 42.0' in text
+    assert 'shopfloor_http_requests_total{method="GET",route="/v1/models",status="200"}' in text
+    assert 'shopfloor_http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/v1/models"}' in text

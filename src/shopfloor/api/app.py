@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from shopfloor import __version__
+from shopfloor import __version__, metrics
 from shopfloor.api import docs, problems
 from shopfloor.api.middleware import MetricsAndLimits
 from shopfloor.api.routes import datasets, jobs, keys, models, predict, system
 from shopfloor.platform import Platform
-from shopfloor.settings import Settings, get_settings
+from shopfloor.settings import Settings, get_settings, metrics_dir
 
 MAX_JSON_BYTES = 10 * 1024 * 1024
 
@@ -21,6 +22,12 @@ DESCRIPTION = """Self-hosted model-as-a-service for manufacturing.
 Every route except `GET /healthz` needs `Authorization: Bearer <API key>`.
 Errors are RFC 9457 `application/problem+json` documents that say what was wrong and where.
 """
+
+
+async def _flush_metrics(every_s: float = 1.0) -> None:
+    while True:
+        await asyncio.sleep(every_s)
+        metrics.RECORDER.flush()
 
 
 def create_app(settings: Settings | None = None, platform: Platform | None = None) -> FastAPI:
@@ -32,7 +39,11 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if app.state.platform is None:
             app.state.platform = Platform.from_settings(settings)
+        metrics.share_through(metrics_dir(settings))
+        flusher = asyncio.create_task(_flush_metrics())
         yield
+        flusher.cancel()
+        metrics.RECORDER.flush()
         if owned:
             app.state.platform.close()
 

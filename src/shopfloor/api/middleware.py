@@ -19,8 +19,6 @@ class MetricsAndLimits:
         self.max_json = max_json_bytes
         # multipart framing adds a little on top of the file itself
         self.max_upload = max_upload_bytes + 64 * 1024
-        self._latency_children: dict[tuple[str, str], Any] = {}
-        self._request_children: dict[tuple[str, str, int], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -44,24 +42,8 @@ class MetricsAndLimits:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            path = getattr(scope.get("route"), "path", "unmatched")
-            self._latency(scope["method"], path).observe(time.perf_counter() - start)
-            self._requests(scope["method"], path, status["code"]).inc()
-
-    # Label lookups take a lock and build a key; remember the children instead.
-    def _latency(self, method: str, path: str) -> Any:
-        key = (method, path)
-        child = self._latency_children.get(key)
-        if child is None:
-            child = self._latency_children[key] = metrics.LATENCY.labels(method, path)
-        return child
-
-    def _requests(self, method: str, path: str, code: int) -> Any:
-        key = (method, path, code)
-        child = self._request_children.get(key)
-        if child is None:
-            child = self._request_children[key] = metrics.REQUESTS.labels(method, path, str(code))
-        return child
+            route = getattr(scope.get("route"), "path", "unmatched")
+            metrics.RECORDER.request(scope["method"], route, status["code"], time.perf_counter() - start)
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from shopfloor.errors import JobCancelled, ShopfloorError
-from shopfloor.settings import Settings
+from shopfloor.settings import Settings, metrics_dir
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,7 @@ def execute(settings: Settings, job_id: str) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s job %(name)s: %(message)s")
     platform = Platform.from_settings(settings)
+    metrics.share_through(metrics_dir(settings))
     store = platform.store
     job = store.get_job(None, job_id)
     started, outcome = time.monotonic(), "failed"
@@ -67,8 +68,8 @@ def execute(settings: Settings, job_id: str) -> None:
         log.error("job %s crashed:\n%s", job_id, traceback.format_exc())
         store.finish_job(job_id, "failed", error=f"internal error: {type(exc).__name__}: {exc}")
     finally:
-        metrics.JOB_DURATION.labels(job.type, outcome).observe(time.monotonic() - started)
-        metrics.JOBS.labels(job.type, outcome).inc()
+        metrics.RECORDER.job(job.type, outcome, time.monotonic() - started)
+        metrics.RECORDER.flush()
         platform.close()
 
 

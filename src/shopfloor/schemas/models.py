@@ -75,6 +75,9 @@ class ExplainResponse(BaseModel):
 class RulesResponse(BaseModel):
     model: str
     version: int
-    fidelity: float
+    fidelity: float = Field(description="Share of held-out rows where the rules agree with the model.")
+    balanced_fidelity: float | None = Field(
+        None, description="Mean over predicted classes of that agreement (honest on imbalanced data)."
+    )
     depth: int | None = None
     rules: list[dict[str, Any]]

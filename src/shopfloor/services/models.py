@@ -70,7 +70,7 @@ def predict(
     loaded.validate(records, platform.settings.max_records_per_request)
     results = loaded.estimator.predict(records)
     mv = loaded.version
-    metrics.predictions(name, mv.version).inc(len(results))
+    metrics.RECORDER.predicted(name, mv.version, len(results))
     return {"model": name, "version": mv.version, "predictions": results, "warnings": _warnings(results)}
 
 
@@ -99,6 +99,7 @@ def rules(platform: Platform, tenant: str, name: str, version: int | str | None)
         "model": name,
         "version": mv.version,
         "fidelity": float(found.get("fidelity", 0.0)),
+        "balanced_fidelity": found.get("balanced_fidelity"),
         "depth": found.get("depth"),
         "rules": found.get("rules", []),
     }
