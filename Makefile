@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint bench-serve clean
+.PHONY: serve test lint bench-serve bench-train clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ lint: $(STAMP)
 
 bench-serve: $(STAMP)
 	$(BIN)/python bench/serve_tabular.py
+
+bench-train: $(STAMP)
+	$(BIN)/python bench/train_tabular.py
 
 clean:
 	rm -rf $(VENV) .shopfloor

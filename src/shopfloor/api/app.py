@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -41,6 +42,10 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
             app.state.platform = Platform.from_settings(settings)
         metrics.share_through(metrics_dir(settings))
         flusher = asyncio.create_task(_flush_metrics())
+        # Start-up objects (libraries, the app) live as long as the process: keep them out of
+        # the garbage collector's full passes, which otherwise rescan them under load.
+        gc.collect()
+        gc.freeze()
         yield
         flusher.cancel()
         metrics.RECORDER.flush()
@@ -65,6 +70,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     problems.install(app)
     docs.install(app)
     # predict first: routes are matched in order, and it is the hot path.
+    app.include_router(predict.hot)
     for module in (predict, system, datasets, jobs, models, keys):
         app.include_router(module.router)
     app.add_middleware(
