@@ -211,8 +211,9 @@ In-process limit, `estimator.predict([record])` in a tight loop, one thread: **{
 - **Ours**: `shopfloor serve --workers {WORKERS}` (uvicorn, `OMP_NUM_THREADS=1`, access log off),
   `POST /v1/models/{MODEL}/predict` with `{{"records": [one row]}}` and a consumer API key: bearer
   key check (HMAC-SHA-256, cached per registry generation), role check, alias `production` resolved
-  from the per-process cache, records validated against the input schema, predict, Prometheus
-  counters and latency histogram (multiprocess mode), pydantic response model.
+  from the per-process cache, records validated against the input schema, predict, request and
+  prediction counters and latency histogram (per-process, merged at `/metrics`), JSON written
+  directly (the route skips FastAPI's dependency solving; see `api/routes/predict.py`).
 - **Baseline**: `bench/baseline_app.py`, FastAPI + uvicorn with {WORKERS} workers, one `async def`
   endpoint: `await request.json()`, `estimator.predict(records)` on the same stored artifact files,
   dict returned; no authentication, validation, metrics or access log.

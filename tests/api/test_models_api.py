@@ -76,6 +76,9 @@ def test_train_promote_predict_explain_rules(trained: Api) -> None:
     version = api.client.get("/v1/models/line1/versions/1", headers=h).json()
     assert {"f1", "roc_auc", "pr_auc", "brier", "confusion_matrix"} <= set(version["metrics"])
     assert version["stability"]["n"] >= 5
+    spread = version["stability"]["metrics"]
+    assert {"accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "brier"} <= set(spread)
+    assert all(v["std"] >= 0 and len(v["values"]) >= 5 for v in spread.values())
     assert version["chosen"] and len(version["candidates"]) >= 3
     assert version["lineage"]["dataset_sha256"] and "lightgbm" in version["lineage"]["packages"]
     # no production alias yet: predict says how to fix it

@@ -14,9 +14,16 @@ from shopfloor.api import docs, problems
 from shopfloor.api.middleware import MetricsAndLimits
 from shopfloor.api.routes import datasets, jobs, keys, models, predict, system
 from shopfloor.platform import Platform
+from shopfloor.schemas.common import Problem
 from shopfloor.settings import Settings, get_settings, metrics_dir
 
 MAX_JSON_BYTES = 10 * 1024 * 1024
+PROBLEM_RESPONSES = {
+    401: "Missing or invalid API key",
+    403: "The key's role may not do this",
+    404: "No such object in the caller's tenant",
+    422: "Invalid input: problem+json with per-field errors",
+}
 
 DESCRIPTION = """Self-hosted model-as-a-service for manufacturing.
 
@@ -60,9 +67,8 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         docs_url=None,
         redoc_url=None,
         responses={
-            401: {"description": "Missing or invalid API key"},
-            403: {"description": "The key's role may not do this"},
-            422: {"description": "Invalid input (problem+json with per-field errors)"},
+            status: {"model": Problem, "description": text, "content": {"application/problem+json": {}}}
+            for status, text in PROBLEM_RESPONSES.items()
         },
     )
     app.state.platform = platform

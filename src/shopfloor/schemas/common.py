@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 
 class Problem(BaseModel):
@@ -18,7 +18,3 @@ class Problem(BaseModel):
     errors: list[dict[str, Any]] = Field(
         default_factory=list, description="Where: each item has loc and msg."
     )
-
-
-class Page(BaseModel):
-    model_config = ConfigDict(extra="forbid")

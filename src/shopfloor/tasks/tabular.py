@@ -234,19 +234,26 @@ class TabularEstimator:
         progress: ProgressFn,
     ) -> dict[str, Any]:
         classify = self.kind == "classification"
-        names = (
-            ["f1", "roc_auc", "pr_auc", "accuracy", "balanced_accuracy"]
-            if classify
-            else ["rmse", "mae", "r2"]
-        )
-        names += [metric] if metric not in names else []
+        classes = list(range(n_classes))
 
         def fit_and_score(tr: np.ndarray, te: np.ndarray) -> dict[str, float]:
             pre = Preprocessor.fit(frame.iloc[tr], types).with_constructed(constructed)
             model = make_model(chosen["family"], self.kind, n_classes, chosen["params"], self.seed)
             model.fit(pre.transform(frame.iloc[tr]), y[tr])
             out = model.predict_output(pre.transform(frame.iloc[te]))
-            return {m: M.score(m, y[te], out, threshold) for m in names}
+            report = (
+                M.classification_report(y[te], out, classes, threshold)
+                if classify
+                else M.regression_report(y[te], out)
+            )
+            # Every scalar metric of the held-out report, so each gets its spread.
+            scores = {
+                k: float(v)
+                for k, v in report.items()
+                if isinstance(v, int | float) and k not in ("n", "threshold")
+            }
+            scores.setdefault(metric, M.score(metric, y[te], out, threshold))
+            return scores
 
         def on_split(i: int) -> None:
             progress(0.82 + 0.1 * i / 5, "stability", f"refit {i + 1}/5 on a new seeded split")
