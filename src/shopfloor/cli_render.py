@@ -32,7 +32,10 @@ def records_table(title: str, records: list[dict[str, Any]], columns: list[str] 
         columns = [k for k in keys if any(r.get(k) not in (None, [], {}, "") for r in records)]
     table = Table(title=title, title_justify="left")
     for column in columns:
-        table.add_column(escape(column), overflow="fold")
+        # ids are copied into the next command: never fold them
+        table.add_column(
+            escape(column), overflow="fold", no_wrap=column == "id", min_width=20 if column == "id" else None
+        )
     for record in records:
         table.add_row(*(escape(fmt(record.get(c), 60)) for c in columns))
     return table

@@ -194,3 +194,31 @@ def test_cancel_a_queued_job(api: Api) -> None:
     assert cancelled["status"] == "cancelled"
     api.run_jobs()
     assert api.platform.store.list_models("default") == []
+
+
+def test_a_tampered_artifact_is_refused(trained: Api) -> None:
+    api = trained
+    mv = api.platform.store.get_version("default", "line1", 1)
+    api.platform.models.forget()  # the next predict loads from disk
+    victim = next(f for f in mv.files if f != "estimator.json") if len(mv.files) > 1 else next(iter(mv.files))
+    path = api.settings.home / "artifacts" / mv.artifact / victim
+    path.write_bytes(path.read_bytes() + b"\n")
+    response = api.client.post("/v1/models/line1/predict?version=1", json={"records": [RECORD]},
+                               headers=api.headers("consumer"))
+    assert response.status_code == 500
+    assert "sha256" in response.json()["detail"] and victim in response.json()["detail"]
+
+
+def test_version_may_name_an_alias(trained: Api) -> None:
+    api = trained
+    api.client.put("/v1/models/line1/aliases/staging", json={"version": 1}, headers=api.headers("builder"))
+    url = "/v1/models/line1/predict?version=staging"
+    assert api.client.post(url, json={"records": [RECORD]}, headers=api.headers()).json()["version"] == 1
+    missing = api.client.post("/v1/models/line1/predict?version=canary", json={"records": [RECORD]},
+                              headers=api.headers())
+    assert missing.status_code == 409 and "canary" in missing.json()["detail"]
+    bad = api.client.post("/v1/models/line1/predict?version=a%20b", json={"records": [RECORD]},
+                          headers=api.headers())
+    assert bad.status_code == 422 and bad.json()["errors"][0]["loc"] == ["query", "version"]
+    body = api.client.post("/v1/models/line1/predict", content=b"{not json", headers=api.headers())
+    assert body.status_code == 422 and body.json()["errors"][0]["loc"] == ["body"]
