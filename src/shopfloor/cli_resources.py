@@ -17,7 +17,16 @@ keys_app = typer.Typer(
 )
 datasets_app = typer.Typer(help="Upload and inspect datasets.", no_args_is_help=True)
 jobs_app = typer.Typer(help="Follow, inspect and cancel jobs; download their results.", no_args_is_help=True)
-models_app = typer.Typer(help="Registered models, their versions and aliases.", no_args_is_help=True)
+models_app = typer.Typer(
+    help="Registered models, their versions, aliases and evaluation plots.", no_args_is_help=True
+)
+
+
+class PlotKind(StrEnum):
+    confusion = "confusion"
+    importance = "importance"
+    stability = "stability"
+    candidates = "candidates"
 
 
 class Role(StrEnum):
@@ -256,3 +265,28 @@ def models_promote(
         f"[green]{escape(str(result.get('model', name)))}@{escape(str(result.get('alias', alias)))} "
         f"→ version {result.get('version', version)}[/]"
     )
+
+
+@models_app.command("plot")
+def models_plot(
+    name: str,
+    kind: Annotated[PlotKind, typer.Option(help="Which chart.")],
+    version: Annotated[int | None, typer.Option(help="Version number; default: latest.")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", dir_okay=False, help="PNG file; default: NAME-vVERSION-KIND.png."),
+    ] = None,
+) -> None:
+    """Save a chart of a model version's evaluation as PNG and print its path.
+
+    confusion: the held-out confusion matrix (classification only).
+    importance: mean |SHAP contribution| per input column.
+    stability: each metric's spread across seeded splits.
+    candidates: cross-validation score of every candidate model.
+    """
+    with common.make_client() as client:
+        if version is None:
+            version = int(client.get_model(name)["latest_version"])
+        target = output or Path(f"{name}-v{version}-{kind.value}.png")
+        path = client.plot(name, version, kind.value, dest=target)
+    typer.echo(str(path))

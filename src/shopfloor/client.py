@@ -444,6 +444,25 @@ class Client:
             )
         )
 
+    @overload
+    def plot(self, name: str, version: int, kind: str, dest: None = None) -> bytes: ...
+    @overload
+    def plot(self, name: str, version: int, kind: str, dest: str | Path) -> Path: ...
+
+    def plot(self, name: str, version: int, kind: str, dest: str | Path | None = None) -> bytes | Path:
+        """A PNG chart of a version's evaluation (confusion, importance, stability, candidates).
+
+        Returns the PNG bytes, or with ``dest`` writes them there and returns the path.
+        Raises ``InvalidInput`` for a kind that does not apply (``confusion`` on regression).
+        """
+        path = f"/v1/models/{_seg(name)}/versions/{_seg(version)}/plots/{_seg(kind)}"
+        png = self._send("GET", path, headers={"Accept": "image/png"}).content
+        if dest is None:
+            return png
+        target = Path(dest)
+        target.write_bytes(png)
+        return target
+
     # -- serving ----------------------------------------------------------------------------
 
     def predict(self, name: str, records: Records, version: int | str | None = None) -> dict[str, Any]:

@@ -26,6 +26,7 @@ ALLOWED = {
     ("POST", "/v1/models/{name}/predict"): {"admin", "builder", "consumer"},
     ("POST", "/v1/models/{name}/explain"): {"admin", "builder", "consumer"},
     ("GET", "/v1/models/{name}/rules"): {"admin", "builder", "consumer"},
+    ("GET", "/v1/models/{name}/versions/{version}/plots/{kind}"): {"admin", "builder", "consumer"},
     ("POST", "/v1/models/{name}/batch"): {"admin", "builder"},
     ("POST", "/v1/keys"): {"admin"},
     ("GET", "/v1/keys"): {"admin"},
@@ -73,6 +74,7 @@ def _objects(api: Api) -> dict[str, str]:
         "version": "1",
         "alias": "production",
         "key_id": key.id,
+        "kind": "confusion",
     }
 
 

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from shopfloor import __version__, metrics
 from shopfloor.api import docs, problems
 from shopfloor.api.middleware import MetricsAndLimits
-from shopfloor.api.routes import datasets, jobs, keys, models, predict, system
+from shopfloor.api.routes import datasets, jobs, keys, models, plots, predict, system
 from shopfloor.platform import Platform
 from shopfloor.schemas.common import Problem
 from shopfloor.settings import Settings, get_settings, metrics_dir
@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     docs.install(app)
     # predict first: routes are matched in order, and it is the hot path.
     app.include_router(predict.hot)
-    for module in (predict, system, datasets, jobs, models, keys):
+    for module in (predict, system, datasets, jobs, models, plots, keys):
         app.include_router(module.router)
     app.add_middleware(
         MetricsAndLimits, max_json_bytes=MAX_JSON_BYTES, max_upload_bytes=settings.max_upload_bytes

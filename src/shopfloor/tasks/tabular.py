@@ -292,6 +292,29 @@ class TabularEstimator:
         return dict(self.report_["rules"])
 
     # ------------------------------------------------------------------ predict
+    def background_records(self) -> list[dict[str, Any]]:
+        """The estimator's stored background rows (its LIME reference sample) as input records.
+
+        The rows are kept encoded and imputed (category codes, with ``len(categories)`` for a
+        value outside the known categories); they are decoded so that :meth:`explain` sees
+        what a caller would send. Empty for an estimator without background rows.
+        """
+        self._check_fitted()
+        pre, background = self.pre_, getattr(self, "background_", None)
+        if background is None:
+            return []
+        rows = np.asarray(background, dtype=float)
+        n_num, n_bool = len(pre.numeric), len(pre.boolean)
+        records = []
+        for row in rows:
+            record: dict[str, Any] = {col: float(row[j]) for j, col in enumerate(pre.numeric)}
+            record.update({col: bool(row[n_num + j]) for j, col in enumerate(pre.boolean)})
+            for j, (col, cats) in enumerate(zip(pre.categorical, pre.categories, strict=True)):
+                code = int(row[n_num + n_bool + j])
+                record[col] = cats[code] if 0 <= code < len(cats) else _outside_categories(cats)
+            records.append(record)
+        return records
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
             raise NotFitted("this TabularEstimator is not fitted yet; call fit() or load()")
@@ -471,3 +494,11 @@ class TabularEstimator:
         est.input_schema_, est.report_ = state["input_schema"], state["report"]
         est.background_ = np.array(state["background"], dtype=float)
         return est
+
+
+def _outside_categories(categories: Sequence[str]) -> str:
+    """A category name the model never saw: encoded as "no known category", as in training."""
+    name = "(other)"
+    while name in categories:
+        name += "_"
+    return name
