@@ -38,7 +38,10 @@ def test_every_error_descends_from_the_root() -> None:
 def test_production_mode_needs_a_secret(tmp_path) -> None:
     with pytest.raises(ValueError, match="SHOPFLOOR_SECRET_KEY"):
         Settings(home=tmp_path, mode="production")
-    assert Settings(home=tmp_path, mode="production", secret_key="s" * 32).mode == "production"
+    with pytest.raises(ValueError, match="SHOPFLOOR_MASTER_KEY"):
+        Settings(home=tmp_path, mode="production", secret_key="s" * 32)
+    ok = Settings(home=tmp_path, mode="production", secret_key="s" * 32, master_key="a" * 64)
+    assert ok.mode == "production"
 
 
 def test_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:

@@ -41,6 +41,30 @@ class Settings(BaseSettings):
         None,
         description="Server secret used to hash API keys; default: generated once into <home>/secret.key.",
     )
+    master_key: SecretStr | None = Field(
+        None,
+        description="Master key (64 hex characters, 256 bits) that wraps every tenant's data key; "
+        "default: generated once into <home>/master.key (development mode only).",
+    )
+    master_key_file: Path | None = Field(
+        None, description="A file holding the master key instead of SHOPFLOOR_MASTER_KEY."
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Browser origins allowed to call the API (JSON list); none by default.",
+    )
+    rate_limit_per_minute: int = Field(
+        6000, ge=1, description="Requests per minute per API key (default for tenants without their own)."
+    )
+    tenant_requests_per_minute: int = Field(
+        30000, ge=1, description="Requests per minute per tenant (default for tenants without their own)."
+    )
+    tenant_max_concurrent_jobs: int = Field(
+        4, ge=1, description="Queued plus running jobs per tenant (default for tenants without their own)."
+    )
+    tenant_max_storage_mb: float = Field(
+        20480.0, gt=0, description="Stored datasets and artifacts per tenant, in MB (default)."
+    )
     max_upload_mb: float = Field(200.0, gt=0, description="Largest accepted dataset upload, in MB.")
     max_records_per_request: int = Field(
         1000, ge=1, description="Most records in one predict or explain call."
@@ -66,6 +90,10 @@ class Settings(BaseSettings):
         # A generated secret on disk is fine on a laptop; a production server must be given one.
         if self.mode == "production" and self.secret_key is None:
             raise ValueError("SHOPFLOOR_SECRET_KEY must be set when SHOPFLOOR_MODE=production")
+        if self.mode == "production" and self.master_key is None and self.master_key_file is None:
+            raise ValueError(
+                "SHOPFLOOR_MASTER_KEY or SHOPFLOOR_MASTER_KEY_FILE must be set when SHOPFLOOR_MODE=production"
+            )
         return self
 
     @property

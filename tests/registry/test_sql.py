@@ -118,3 +118,51 @@ def test_versions_aliases_and_resolution(store: SqlStore) -> None:
         store.resolve("b", "m", 1)
     with pytest.raises(Conflict):
         _version(store, task="tabular_regression")
+
+
+def test_tenant_keys_first_writer_wins_and_rotation_is_atomic(store: SqlStore) -> None:
+    from shopfloor.registry.entities import TenantKey
+
+    first = store.add_tenant_key(TenantKey("a", b"wrapped-1", "m1", datetime.now(UTC)))
+    second = store.add_tenant_key(TenantKey("a", b"wrapped-2", "m1", datetime.now(UTC)))
+    assert second.wrapped_key == first.wrapped_key == b"wrapped-1"
+    store.replace_tenant_keys([TenantKey("a", b"rewrapped", "m2", first.created_at)])
+    got = store.get_tenant_key("a")
+    assert (
+        got is not None and got.wrapped_key == b"rewrapped" and got.master_key_id == "m2" and got.rotated_at
+    )
+    with pytest.raises(KeyError):
+        store.replace_tenant_keys(
+            [TenantKey("a", b"x", "m3", first.created_at), TenantKey("zz", b"y", "m3", first.created_at)]
+        )
+    assert store.get_tenant_key("a").master_key_id == "m2"  # nothing half-rotated
+
+
+def test_quotas_and_usage(store: SqlStore) -> None:
+    from shopfloor.registry.entities import Quotas
+
+    assert store.get_quotas("a") == Quotas("a")
+    store.set_quotas(Quotas("a", requests_per_minute=10, max_concurrent_jobs=1))
+    assert store.get_quotas("a").requests_per_minute == 10
+    store.create_job(id="j1", tenant="a", type="train", params={})
+    assert store.count_active_jobs("a") == 1
+    _dataset(store, "a", "ds1")
+    assert store.storage_bytes("a") == 10 and store.storage_bytes("b") == 0
+
+
+def test_audit_is_filterable(store: SqlStore) -> None:
+    from shopfloor.registry.entities import AuditEvent
+
+    store.add_audit(
+        [
+            AuditEvent("a", "dataset.upload", key_id="k1", target="ds1"),
+            AuditEvent("a", "alias.set", key_id="k2"),
+            AuditEvent("b", "dataset.upload"),
+        ]
+    )
+    assert [e.action for e in store.list_audit("a")] == ["dataset.upload", "alias.set"]
+    assert [e.key_id for e in store.list_audit("a", action="alias.set")] == ["k2"]
+    assert store.list_audit("a", key_id="k1")[0].target == "ds1"
+    first = store.list_audit("a")[0]
+    assert [e.action for e in store.list_audit("a", after_id=first.id)] == ["alias.set"]
+    assert not hasattr(store, "delete_audit") and not hasattr(store, "update_audit")

@@ -45,6 +45,7 @@ class Dataset:
     columns: list[dict[str, Any]]
     artifact: str
     created_at: datetime
+    signature: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class ModelVersion:
     job_id: str | None
     created_at: datetime
     aliases: tuple[str, ...] = field(default=())
+    signature: str | None = None
 
 
 @dataclass(frozen=True)
@@ -96,3 +98,36 @@ class Model:
     created_at: datetime
     latest_version: int
     aliases: dict[str, int]
+
+
+@dataclass(frozen=True)
+class TenantKey:
+    tenant: str
+    wrapped_key: bytes
+    master_key_id: str
+    created_at: datetime
+    rotated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Quotas:
+    """A tenant's own limits; ``None`` means the server default from settings."""
+
+    tenant: str
+    requests_per_minute: int | None = None
+    key_requests_per_minute: int | None = None
+    max_concurrent_jobs: int | None = None
+    max_storage_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    tenant: str
+    action: str
+    outcome: str = "ok"
+    key_id: str | None = None
+    role: str | None = None
+    target: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+    at: datetime | None = None
+    id: int | None = None

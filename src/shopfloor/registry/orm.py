@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -43,6 +55,7 @@ class DatasetRow(Base):
     format: Mapped[str] = mapped_column(String(16))
     columns: Mapped[list[Any]] = mapped_column(JSON)
     artifact: Mapped[str] = mapped_column(String(500))
+    signature: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
@@ -90,6 +103,7 @@ class VersionRow(Base):
     files: Mapped[dict[str, Any]] = mapped_column(JSON)
     artifact: Mapped[str] = mapped_column(String(500))
     lineage: Mapped[dict[str, Any]] = mapped_column(JSON)
+    signature: Mapped[str | None] = mapped_column(String(128))
     job_id: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
@@ -100,3 +114,41 @@ class AliasRow(Base):
     alias: Mapped[str] = mapped_column(String(64), primary_key=True)
     version: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class TenantKeyRow(Base):
+    """A tenant's data key, wrapped (encrypted) by the master key named by ``master_key_id``."""
+
+    __tablename__ = "tenant_keys"
+    tenant: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    master_key_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    rotated_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class QuotaRow(Base):
+    """Per-tenant limits; a missing row or a null column means the server default."""
+
+    __tablename__ = "tenant_quotas"
+    tenant: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    requests_per_minute: Mapped[int | None] = mapped_column(Integer)
+    key_requests_per_minute: Mapped[int | None] = mapped_column(Integer)
+    max_concurrent_jobs: Mapped[int | None] = mapped_column(Integer)
+    max_storage_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class AuditRow(Base):
+    """Append-only: the store has no method that updates or deletes these rows."""
+
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    tenant: Mapped[str] = mapped_column(String(64), index=True)
+    key_id: Mapped[str | None] = mapped_column(String(40))
+    role: Mapped[str | None] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target: Mapped[str | None] = mapped_column(String(300))
+    outcome: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)

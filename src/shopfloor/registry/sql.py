@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shopfloor.errors import Conflict, NotFound, RegistryUnavailable
 from shopfloor.registry.entities import TERMINAL, ApiKey, Dataset, Job, Model, ModelVersion, Tenant
 from shopfloor.registry.orm import AliasRow, DatasetRow, JobRow, KeyRow, ModelRow, TenantRow, VersionRow
+from shopfloor.registry.sql_trust import TrustTables
 
 
 def _now() -> datetime:
@@ -48,7 +49,7 @@ def _engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-class SqlStore:
+class SqlStore(TrustTables):
     """Registry on SQLite (embedded default) or PostgreSQL, chosen by URL."""
 
     def __init__(self, url: str) -> None:
@@ -140,6 +141,7 @@ class SqlStore:
         format: str,
         columns: list[dict[str, Any]],
         artifact: str,
+        signature: str | None = None,
     ) -> Dataset:
         with self._session() as s:
             latest = s.scalar(
@@ -158,6 +160,7 @@ class SqlStore:
                 format=format,
                 columns=columns,
                 artifact=artifact,
+                signature=signature,
                 created_at=_now(),
             )
             s.add(row)
@@ -320,6 +323,7 @@ class SqlStore:
         artifact: str,
         lineage: dict[str, Any],
         job_id: str | None,
+        signature: str | None = None,
     ) -> ModelVersion:
         with self._session() as s:
             mrow = s.scalar(
@@ -346,6 +350,7 @@ class SqlStore:
                 artifact=artifact,
                 lineage=lineage,
                 job_id=job_id,
+                signature=signature,
                 created_at=_now(),
             )
             s.add(vrow)
@@ -459,6 +464,7 @@ def _dataset(r: DatasetRow) -> Dataset:
         columns=list(r.columns),
         artifact=r.artifact,
         created_at=_aware(r.created_at),
+        signature=r.signature,
     )
 
 
@@ -509,4 +515,5 @@ def _version(tenant: str, name: str, r: VersionRow, aliases: tuple[str, ...]) ->
         job_id=r.job_id,
         created_at=_aware(r.created_at),
         aliases=aliases,
+        signature=r.signature,
     )

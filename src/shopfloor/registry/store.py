@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from shopfloor.registry.entities import ApiKey, Dataset, Job, Model, ModelVersion, Tenant
+from shopfloor.registry.entities import (
+    ApiKey,
+    AuditEvent,
+    Dataset,
+    Job,
+    Model,
+    ModelVersion,
+    Quotas,
+    Tenant,
+    TenantKey,
+)
 
 
 class Store(Protocol):
@@ -37,6 +47,7 @@ class Store(Protocol):
         format: str,
         columns: list[dict[str, Any]],
         artifact: str,
+        signature: str | None = None,
     ) -> Dataset: ...
     def get_dataset(self, tenant: str, dataset_id: str) -> Dataset: ...
     def list_datasets(self, tenant: str) -> list[Dataset]: ...
@@ -72,6 +83,7 @@ class Store(Protocol):
         artifact: str,
         lineage: dict[str, Any],
         job_id: str | None,
+        signature: str | None = None,
     ) -> ModelVersion: ...
     def get_model(self, tenant: str, name: str) -> Model: ...
     def list_models(self, tenant: str) -> list[Model]: ...
@@ -82,6 +94,32 @@ class Store(Protocol):
     ) -> ModelVersion: ...
     def set_alias(self, tenant: str, name: str, alias: str, version: int) -> ModelVersion: ...
     def version_artifacts(self) -> list[str]: ...
+
+    # tenant data keys (wrapped by the master key)
+    def get_tenant_key(self, tenant: str) -> TenantKey | None: ...
+    def add_tenant_key(self, key: TenantKey) -> TenantKey: ...
+    def list_tenant_keys(self) -> list[TenantKey]: ...
+    def replace_tenant_keys(self, keys: list[TenantKey]) -> None: ...
+
+    # quotas
+    def get_quotas(self, tenant: str) -> Quotas: ...
+    def set_quotas(self, quotas: Quotas) -> Quotas: ...
+    def count_active_jobs(self, tenant: str) -> int: ...
+    def storage_bytes(self, tenant: str) -> int: ...
+
+    # audit (append-only)
+    def add_audit(self, events: list[AuditEvent]) -> None: ...
+    def list_audit(
+        self,
+        tenant: str,
+        *,
+        action: str | None = None,
+        key_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 1000,
+        after_id: int | None = None,
+    ) -> list[AuditEvent]: ...
 
     def close(self) -> None: ...
 
