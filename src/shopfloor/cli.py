@@ -19,6 +19,7 @@ from shopfloor import __version__
 from shopfloor import cli_common as common
 from shopfloor import cli_render as render
 from shopfloor.cli_resources import datasets_app, jobs_app, keys_app, models_app
+from shopfloor.cli_tenants import tenants_app
 from shopfloor.errors import ShopfloorError
 
 
@@ -45,6 +46,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(models_app, name="models")
+app.add_typer(tenants_app, name="tenants")
 
 FileArg = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, metavar="FILE")]
 VersionOpt = Annotated[
@@ -93,6 +95,40 @@ def serve(
         raise ShopfloorError("this installation has no API server (shopfloor.server is missing)") from None
 
     run_server(settings)
+
+
+@app.command()
+def doctor(
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    delete_orphans: Annotated[
+        bool, typer.Option(help="Remove artifact folders that no registry row points to.")
+    ] = False,
+) -> None:
+    """Check every dataset and model version against its files and signature; list orphans."""
+    import json
+
+    from shopfloor.bootstrap import prepare
+    from shopfloor.services.doctor import examine
+
+    platform = prepare(common.load_settings())
+    try:
+        report = examine(platform, delete_orphans=delete_orphans).as_dict()
+    finally:
+        platform.close()
+    if json_output:
+        common.out.print_json(json.dumps(report, default=str))
+    else:
+        c = report["checked"]
+        common.err.print(
+            f"checked {c['datasets']} datasets, {c['versions']} model versions, {c['jobs']} jobs"
+        )
+        for p in report["problems"]:
+            common.out.print(f"[red]{p['kind']} {p['tenant']}/{p['target']}[/red]: {p['detail']}")
+        for o in report["orphans"]:
+            common.out.print(f"[yellow]orphan[/yellow] {o}" + (" (deleted)" if delete_orphans else ""))
+        if not report["problems"]:
+            common.err.print("[green]registry and artifacts are consistent[/green]")
+    raise typer.Exit(1 if report["problems"] else 0)
 
 
 def _split(values: list[str] | None) -> list[str]:

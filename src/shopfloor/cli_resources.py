@@ -13,7 +13,8 @@ from shopfloor import cli_common as common
 from shopfloor import cli_render as render
 
 keys_app = typer.Typer(
-    help="API keys: create (locally, no server needed), list, revoke.", no_args_is_help=True
+    help="API keys: create (locally, no server needed), list, revoke; rotate the master key.",
+    no_args_is_help=True,
 )
 datasets_app = typer.Typer(help="Upload and inspect datasets.", no_args_is_help=True)
 jobs_app = typer.Typer(help="Follow, inspect and cancel jobs; download their results.", no_args_is_help=True)
@@ -92,6 +93,52 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     with common.make_client() as client:
         client.revoke_key(key_id)
     common.err.print(f"revoked key {escape(key_id)}")
+
+
+@keys_app.command("rotate-master")
+def keys_rotate_master(
+    new_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--new-key-file",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="File holding the new master key (64 hex characters). Required unless the "
+            "development key in SHOPFLOOR_HOME/master.key is in use.",
+        ),
+    ] = None,
+) -> None:
+    """Re-wrap every tenant data key under a new master key, locally against SHOPFLOOR_HOME.
+
+    Data files are not re-encrypted and signatures stay valid. Prints the new key id on stdout.
+    Without --new-key-file (development mode) a new key replaces SHOPFLOOR_HOME/master.key, the
+    old one is kept as master.key.previous. Restart running servers afterwards.
+    """
+    from shopfloor.security import crypto, rotation
+
+    settings = common.load_settings()
+    # Errors (wrong current key, malformed new key) are ShopfloorErrors: the root group prints them.
+    if new_key_file is None:
+        result = rotation.rotate_development_key(settings)
+    else:
+        result = rotation.rotate_master(settings, crypto.read_key_file(new_key_file))
+    typer.echo(result["new_key_id"])
+    common.err.print(
+        f"re-wrapped {result['rewrapped']} of {result['tenants']} tenant key(s): "
+        f"master key {result['old_key_id']} → {result['new_key_id']}"
+    )
+    if new_key_file is None:
+        common.err.print(
+            f"{escape(result['key_file'])} now holds the new key; the old one is in "
+            f"{escape(result['previous_key_file'])}. Restart running servers."
+        )
+    else:
+        common.err.print(
+            f"set SHOPFLOOR_MASTER_KEY_FILE={escape(str(new_key_file.resolve()))} (and unset "
+            "SHOPFLOOR_MASTER_KEY) for every server and job runner, then restart them; until then "
+            "they cannot open tenant keys they have not loaded yet."
+        )
 
 
 # -- datasets -----------------------------------------------------------------------------------

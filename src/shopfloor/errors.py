@@ -77,3 +77,9 @@ class NotFitted(ShopfloorError):
 
 class RegistryUnavailable(ShopfloorError):
     status, code, title = 503, "registry-unavailable", "Registry unavailable"
+
+
+class KeyUnavailable(ShopfloorError):
+    """A wrapped tenant key cannot be opened with the configured master key (server misconfigured)."""
+
+    code, title = "key-unavailable", "Encryption key unavailable"

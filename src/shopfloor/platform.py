@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import socket
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -12,6 +14,7 @@ from shopfloor.registry.store import Store, open_store
 from shopfloor.security.keys import Generation, KeyChecker
 from shopfloor.settings import Settings
 from shopfloor.storage.base import ArtifactStore, open_artifacts
+from shopfloor.storage.sealed import SealedArtifacts
 
 
 def server_secret(settings: Settings) -> bytes:
@@ -39,16 +42,37 @@ class Platform:
     def __post_init__(self) -> None:
         self.keys = KeyChecker(self.store, self.secret, self.generation)
 
+    @cached_property
+    def sealed(self) -> SealedArtifacts:
+        """Tenant data, encrypted at rest; ``artifacts`` stays the raw store (listing, deleting)."""
+        from shopfloor.security.crypto import load_master_key
+
+        return SealedArtifacts(self.artifacts, load_master_key(self.settings), self.store)
+
+    @cached_property
+    def signing_key(self) -> bytes:
+        """HMAC key of registry signatures: derived from the server secret, not the master key,
+        so rotating the master key leaves signatures valid."""
+        from shopfloor.security.crypto import signing_key
+
+        return signing_key(self.secret)
+
     @classmethod
     def from_settings(cls, settings: Settings) -> Platform:
         settings.home.mkdir(parents=True, exist_ok=True)
-        return cls(
+        platform = cls(
             settings=settings,
             store=open_store(settings.resolved_database_url),
             artifacts=open_artifacts(settings.resolved_artifacts_url),
             secret=server_secret(settings),
             generation=Generation(settings.home / "run" / "generation"),
         )
+        try:
+            platform.sealed  # noqa: B018 - a bad master key must fail at start, not at the first upload
+        except BaseException:
+            platform.close()
+            raise
+        return platform
 
     @cached_property
     def models(self):  # type: ignore[no-untyped-def]  # ModelCache, imported lazily
@@ -58,9 +82,32 @@ class Platform:
 
     @property
     def scratch(self) -> Path:
-        path = self.settings.home / "tmp"
-        path.mkdir(parents=True, exist_ok=True)
+        """This process's folder for files in flight (uploads being parsed, batch inputs).
+
+        One folder per host and process, so that a restart can remove what a killed
+        process left (``clear_dead_scratch``) without touching a live process's files.
+        """
+        path = self.settings.home / "tmp" / f"{socket.gethostname()}-{os.getpid()}"
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
         return path
 
     def close(self) -> None:
         self.store.close()
+
+
+def clear_dead_scratch(settings: Settings) -> int:
+    """Remove the scratch folders of this host's processes that are gone; returns how many."""
+    from shopfloor.jobs.runner import process_alive
+
+    root, host, removed = settings.home / "tmp", socket.gethostname(), 0
+    if not root.is_dir():
+        return 0
+    for entry in root.iterdir():
+        owner, _, pid = entry.name.rpartition("-")
+        if entry.is_dir() and owner == host and pid.isdigit() and not process_alive(int(pid)):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed += 1
+        elif entry.is_file():  # a loose file can only be a leftover
+            entry.unlink(missing_ok=True)
+            removed += 1
+    return removed

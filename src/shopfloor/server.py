@@ -24,6 +24,7 @@ def serve(settings: Settings) -> None:
 
     from shopfloor.bootstrap import first_admin_key, prepare
     from shopfloor.jobs.runner import recover, runner_main
+    from shopfloor.platform import clear_dead_scratch
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     home = settings.home.resolve()
@@ -35,6 +36,7 @@ def serve(settings: Settings) -> None:
     platform = prepare(settings)
     secret = first_admin_key(platform)
     failed = recover(platform.store, settings)
+    clear_dead_scratch(settings)  # files in flight of a killed process (e.g. a half-received upload)
     if failed:
         log.warning("marked %d job(s) failed that were running when the server last stopped", failed)
     platform.close()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from pgcluster import BACKENDS, database_url
 from shopfloor.api.app import create_app
 from shopfloor.bootstrap import prepare
 from shopfloor.jobs.runner import execute
@@ -37,13 +38,18 @@ class Api:
         return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
 
     def scratch_files(self) -> list[Path]:
-        return [p for p in (self.settings.home / "tmp").glob("*")]
+        return [p for p in (self.settings.home / "tmp").rglob("*") if p.is_file()]
 
 
-@pytest.fixture()
-def api(tmp_path: Path) -> Iterator[Api]:
+@pytest.fixture(params=BACKENDS)
+def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
     settings = Settings(
-        home=tmp_path / "home", max_upload_mb=1.0, max_records_per_request=50, default_time_budget_s=20
+        home=tmp_path / "home",
+        # SQLite: the default file under home, as a real install has it.
+        database_url=None if request.param == "sqlite" else database_url(request, request.param, tmp_path),
+        max_upload_mb=1.0,
+        max_records_per_request=50,
+        default_time_budget_s=20,
     )
     platform = prepare(settings)
     keys = {}

@@ -165,8 +165,9 @@ def test_batch_scoring(trained: Api) -> None:
         ({"exclude": ["serial", "ghost"]}, ["body", "exclude", 1]),
         ({"task": "telepathy"}, ["body", "task"]),
         ({"metric": "happiness"}, ["body", "metric"]),
+        ({"task": "imported_classification"}, ["body", "task"]),
     ],
-    ids=["unknown-target", "unknown-excluded-column", "unknown-task", "unknown-metric"],
+    ids=["unknown-target", "unknown-excluded-column", "unknown-task", "unknown-metric", "imported-task"],
 )
 def test_bad_training_requests_create_no_job(api: Api, change: dict, loc: list) -> None:
     dataset_id = _upload(api, _table(60))

@@ -8,13 +8,26 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
 from shopfloor import __version__, metrics
 from shopfloor.api import docs, problems
 from shopfloor.api.middleware import MetricsAndLimits
-from shopfloor.api.routes import datasets, jobs, keys, models, plots, predict, system
+from shopfloor.api.routes import (
+    audit,
+    datasets,
+    imports,
+    jobs,
+    keys,
+    models,
+    plots,
+    predict,
+    synthesize,
+    system,
+)
 from shopfloor.platform import Platform
 from shopfloor.schemas.common import Problem
+from shopfloor.services import audit as audit_log
 from shopfloor.settings import Settings, get_settings, metrics_dir
 
 MAX_JSON_BYTES = 10 * 1024 * 1024
@@ -22,7 +35,10 @@ PROBLEM_RESPONSES = {
     401: "Missing or invalid API key",
     403: "The key's role may not do this",
     404: "No such object in the caller's tenant",
+    409: "The request conflicts with the current state (e.g. no version has the alias)",
+    413: "The body, an upload or the number of records is over its limit",
     422: "Invalid input: problem+json with per-field errors",
+    429: "Over a rate limit or quota; see Retry-After",
 }
 
 DESCRIPTION = """Self-hosted model-as-a-service for manufacturing.
@@ -49,13 +65,16 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
             app.state.platform = Platform.from_settings(settings)
         metrics.share_through(metrics_dir(settings))
         flusher = asyncio.create_task(_flush_metrics())
+        auditor = asyncio.create_task(audit_log.flush_every(app.state.platform))
         # Start-up objects (libraries, the app) live as long as the process: keep them out of
         # the garbage collector's full passes, which otherwise rescan them under load.
         gc.collect()
         gc.freeze()
         yield
         flusher.cancel()
+        auditor.cancel()
         metrics.RECORDER.flush()
+        audit_log.flush(app.state.platform, everything=True)
         if owned:
             app.state.platform.close()
 
@@ -77,8 +96,19 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     docs.install(app)
     # predict first: routes are matched in order, and it is the hot path.
     app.include_router(predict.hot)
-    for module in (predict, system, datasets, jobs, models, plots, keys):
+    for module in (predict, system, datasets, synthesize, jobs, models, imports, plots, keys):
         app.include_router(module.router)
+    app.include_router(audit.router)
+    if settings.cors_origins:
+        # Closed unless configured. Added first so it runs inside MetricsAndLimits, whose
+        # security headers then reach preflight answers too.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+            max_age=600,
+        )
     app.add_middleware(
         MetricsAndLimits, max_json_bytes=MAX_JSON_BYTES, max_upload_bytes=settings.max_upload_bytes
     )

@@ -13,8 +13,12 @@ from fastapi.security import HTTPBearer
 
 from shopfloor.errors import Forbidden, NotAuthenticated
 from shopfloor.platform import Platform
-from shopfloor.security.keys import Principal
+from shopfloor.security.keys import PREFIX, Principal
+from shopfloor.security.limits import limiter
 from shopfloor.security.roles import Permission, allowed
+from shopfloor.services.audit import buffer
+
+# Where authorize() leaves the caller for the middleware (it counts predictions per key).
 
 
 async def get_platform(request: Request) -> Platform:
@@ -41,17 +45,39 @@ class Authorizer(HTTPBearer):
 
 
 def authorize(request: Request, permission: Permission) -> Principal:
-    """The caller of ``request`` if its API key is valid and its role has ``permission``."""
+    """The caller of ``request`` if its API key is valid, within its rate limits, and its role
+    has ``permission``. 401, 429 or 403 otherwise; a failed well-formed key and a 403 are audited.
+    """
     header = request.headers.get("authorization")
     if not header:
         raise NotAuthenticated("missing API key: send 'Authorization: Bearer <key>'")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise NotAuthenticated("the Authorization header must be 'Bearer <API key>'")
-    principal: Principal = request.app.state.platform.keys.principal(token.strip())
+    platform: Platform = request.app.state.platform
+    try:
+        principal: Principal = platform.keys.principal(token.strip())
+    except NotAuthenticated as exc:
+        _audit_bad_key(platform, request, token.strip(), exc.detail)
+        raise
+    # Rate before role: refused requests count too, so probing for rights is limited as well.
+    limiter(platform).admit(principal)
     if not allowed(principal.role, permission):
+        buffer(platform).forbidden(
+            principal, path=request.url.path, method=request.method, permission=permission.value
+        )
         raise Forbidden(f"role {principal.role!r} may not do this (needs {permission.value!r})")
     return principal
+
+
+def _audit_bad_key(platform: Platform, request: Request, token: str, reason: str) -> None:
+    # Only keys of the right shape: their id names a key (and so a tenant) worth telling about.
+    # The secret part never leaves this function.
+    parts = token.split("_", 2)
+    if len(parts) == 3 and parts[0] == PREFIX and parts[1] and parts[2]:
+        buffer(platform).bad_key(
+            f"key_{parts[1]}", path=request.url.path, method=request.method, reason=reason
+        )
 
 
 def _caller(permission: Permission) -> Authorizer:
@@ -68,4 +94,6 @@ ModelsWriter = Annotated[Principal, Depends(_caller(Permission.MODELS_WRITE))]
 Predictor = Annotated[Principal, Depends(_caller(Permission.PREDICT))]
 Explainer = Annotated[Principal, Depends(_caller(Permission.EXPLAIN))]
 KeysAdmin = Annotated[Principal, Depends(_caller(Permission.KEYS))]
+# Audit log and quotas: admins only. The keys permission is the admin-only one in roles.py.
+Admin = Annotated[Principal, Depends(_caller(Permission.KEYS))]
 MetricsReader = Annotated[Principal, Depends(_caller(Permission.METRICS))]

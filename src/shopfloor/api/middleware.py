@@ -7,12 +7,30 @@ import time
 from typing import Any
 
 from shopfloor import metrics
+from shopfloor.errors import PayloadTooLarge
 
 Scope = dict[str, Any]
 
+# The API serves JSON, files and the docs pages. The docs load their scripts from /static/docs
+# and run an inline init script; ReDoc starts a worker from a blob: URL.
+CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"content-security-policy", CSP.encode()),
+)
+NO_STORE = (b"cache-control", b"no-store")
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
 
 class MetricsAndLimits:
-    """Counts requests and latency per route template, and refuses bodies over the size limit."""
+    """Counts requests and latency per route template, adds the security headers, and refuses
+    bodies over the size limit (declared or streamed)."""
 
     def __init__(self, app: Any, max_json_bytes: int, max_upload_bytes: int) -> None:
         self.app = app
@@ -25,17 +43,46 @@ class MetricsAndLimits:
             await self.app(scope, receive, send)
             return
         length = _content_length(scope)
-        if length is not None:
+        limit = 0
+        if length is not None or scope["method"] in _BODY_METHODS:
             content_type = _header(scope, b"content-type") or b""
             limit = self.max_upload if content_type.startswith(b"multipart/") else self.max_json
-            if length > limit:
+            if length is not None and length > limit:
                 await _too_large(send, scope, limit)
                 return
-        status = {"code": 500}
+        state: dict[str, Any] = {"code": 500, "over": False}
+
+        if length is None and limit:
+            # No Content-Length (chunked): count what arrives and stop at the limit.
+            inner_receive, seen = receive, [0]
+
+            async def receive() -> dict[str, Any]:
+                message: dict[str, Any] = await inner_receive()
+                if message["type"] == "http.request":
+                    seen[0] += len(message.get("body", b""))
+                    if seen[0] > limit:
+                        state["over"] = True
+                        raise PayloadTooLarge(f"the request body is larger than the {limit} bytes accepted")
+                return message
+
+        v1 = scope["path"].startswith("/v1")
 
         async def send_wrapper(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                status["code"] = message["status"]
+            kind = message["type"]
+            if kind == "http.response.start":
+                if state["over"]:
+                    # Whatever the app made of the interrupted body (FastAPI turns it into a 400),
+                    # the answer is 413.
+                    await _too_large(send, scope, limit)
+                    state["code"], state["over"] = 413, None
+                    return
+                state["code"] = message["status"]
+                headers = [*message.get("headers", ()), *SECURITY_HEADERS]
+                if v1 and not any(k.lower() == b"cache-control" for k, _ in headers):
+                    headers.append(NO_STORE)
+                message["headers"] = headers
+            elif kind == "http.response.body" and state["over"] is None:
+                return  # the 413 has been sent instead
             await send(message)
 
         start = time.perf_counter()
@@ -43,7 +90,7 @@ class MetricsAndLimits:
             await self.app(scope, receive, send_wrapper)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
-            metrics.RECORDER.request(scope["method"], route, status["code"], time.perf_counter() - start)
+            metrics.RECORDER.request(scope["method"], route, state["code"], time.perf_counter() - start)
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
@@ -80,6 +127,8 @@ async def _too_large(send: Any, scope: Scope, limit: int) -> None:
             "headers": [
                 (b"content-type", b"application/problem+json"),
                 (b"content-length", str(len(body)).encode()),
+                *SECURITY_HEADERS,
+                NO_STORE,
             ],
         }
     )

@@ -58,7 +58,7 @@ def install(app: FastAPI) -> None:
         if exc.status >= 500:
             # Internals are logged, not returned.
             log.error("%s on %s %s: %s", exc.code, request.method, request.url.path, exc.detail)
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else getattr(exc, "headers", None)
         return problem(
             exc.status, exc.code, exc.title, exc.detail, request.url.path, exc.errors, headers, **exc.extra
         )

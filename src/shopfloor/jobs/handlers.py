@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import platform as pyplatform
 import time
 from collections.abc import Callable
@@ -13,12 +14,12 @@ import pandas as pd
 
 from shopfloor.data.parse import read_table
 from shopfloor.data.profile import column_types
+from shopfloor.jobs.synthesize_job import run_synthesize
 from shopfloor.platform import Platform
 from shopfloor.registry.entities import Job
 from shopfloor.services.datasets import load_frame
-from shopfloor.services.ids import new_id
 from shopfloor.services.jobs import BATCH_RESULT
-from shopfloor.storage.base import sha256_bytes
+from shopfloor.services.registering import register_version
 from shopfloor.tasks.base import ProgressFn
 from shopfloor.tasks.catalog import make_estimator
 
@@ -59,7 +60,6 @@ def run_train(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
     estimator.fit(frame, p["target"], progress=lambda f, s, m: progress(0.02 + 0.93 * f, s, m))
     progress(0.96, "saving", "writing the model artifacts")
     files = estimator.save()
-    prefix = f"{job.tenant}/models/{p['model_name']}/{new_id('art')}"
     report = dict(estimator.report_)
     report.setdefault("warnings", [])
     report["warnings"] = [
@@ -79,25 +79,17 @@ def run_train(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
         "train_seconds": round(time.monotonic() - started, 3),
         "packages": package_versions(),
     }
-    try:
-        digests = {}
-        for fname, data in files.items():
-            platform.artifacts.put_bytes(f"{prefix}/{fname}", data)
-            digests[fname] = sha256_bytes(data)
-        version = platform.store.add_version(
-            tenant=job.tenant,
-            model=p["model_name"],
-            task=p["task"],
-            report=report,
-            input_schema=estimator.input_schema_,
-            files=digests,
-            artifact=prefix,
-            lineage=lineage,
-            job_id=job.id,
-        )
-    except BaseException:
-        platform.artifacts.delete_prefix(prefix)  # no orphan artifact without its registry row
-        raise
+    version = register_version(
+        platform,
+        tenant=job.tenant,
+        model=p["model_name"],
+        task=p["task"],
+        files=files,
+        report=report,
+        input_schema=estimator.input_schema_,
+        lineage=lineage,
+        job_id=job.id,
+    )
     return {"model": version.model, "version": version.version}
 
 
@@ -105,7 +97,7 @@ def run_batch(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
     p = job.params
     progress(0.02, "loading", "reading the input file and the model")
     loaded = platform.models.get(job.tenant, p["model"], int(p["version"]))
-    frame = read_table(platform.artifacts.local_path(p["input"]), p.get("filename"))
+    frame = _read_input(platform, job)
     chunks, n = [], len(frame)
     step = max(1000, n // 20 or 1)
     for start in range(0, n, step):
@@ -116,16 +108,28 @@ def run_batch(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
             f"{min(start + step, n)} of {n} rows",
         )
     scored = pd.concat([frame.reset_index(drop=True), pd.concat(chunks).reset_index(drop=True)], axis=1)
-    out = platform.scratch / f"{job.id}.out.csv"
+    key = f"{job.tenant}/jobs/{job.id}/{BATCH_RESULT}"
+    digest = platform.sealed.put(job.tenant, key, scored.to_csv(index=False).encode())
+    return {"model": p["model"], "version": int(p["version"]), "rows": n, "artifact": key, "sha256": digest}
+
+
+def _read_input(platform: Platform, job: Job) -> pd.DataFrame:
+    """The batch input, decrypted. read_table needs a path (it streams its checks), so the
+    plaintext lives in an owner-only scratch file for the duration of the parse only."""
+    p = job.params
+    data = platform.sealed.get(job.tenant, p["input"], p.get("input_sha256"))
+    tmp = platform.scratch / f"{job.id}.in"
     try:
-        scored.to_csv(out, index=False)
-        key = platform.artifacts.put_file(f"{job.tenant}/jobs/{job.id}/{BATCH_RESULT}", out)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        return read_table(tmp, p.get("filename"))
     finally:
-        out.unlink(missing_ok=True)
-    return {"model": p["model"], "version": int(p["version"]), "rows": n, "artifact": key}
+        tmp.unlink(missing_ok=True)
 
 
 HANDLERS: dict[str, Callable[[Platform, Job, ProgressFn], dict[str, Any]]] = {
     "train": run_train,
     "batch_predict": run_batch,
+    "synthesize": run_synthesize,
 }

@@ -78,7 +78,7 @@ def recover(store: Any, settings: Settings) -> int:
     n = 0
     for job_id, worker in _running_here(store):
         pid = int(worker.rsplit(":", 1)[1])
-        if not _alive(pid):
+        if not process_alive(pid):
             store.finish_job(job_id, "failed", error="the server stopped while this job was running")
             n += 1
     cutoff = datetime.now(UTC) - timedelta(seconds=settings.job_heartbeat_timeout_s)
@@ -89,7 +89,7 @@ def _running_here(store: Any) -> list[tuple[str, str]]:
     return [(j, w) for j, w in store.running_jobs() if w and w.rsplit(":", 1)[0] == HOST]
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     """True if ``pid`` runs; a zombie (killed, never reaped by a dead parent) counts as gone."""
     try:
         os.kill(pid, 0)

@@ -88,6 +88,10 @@ class SqlStore(TrustTables):
                 s.add(row)
             return Tenant(id=row.id, created_at=_aware(row.created_at))
 
+    def list_tenants(self) -> list[str]:
+        with self._session() as s:
+            return list(s.scalars(select(TenantRow.id).order_by(TenantRow.id)))
+
     def add_key(self, key: ApiKey) -> ApiKey:
         with self._session() as s:
             if s.get(TenantRow, key.tenant) is None:
@@ -223,8 +227,15 @@ class SqlStore(TrustTables):
     def claim_job(self, worker: str) -> Job | None:
         """Atomically move the oldest queued job to running; two workers never get the same job."""
         with self._session() as s:
+            # On PostgreSQL, SKIP LOCKED hands concurrent claimers different rows instead of making
+            # them queue on the same one and come back empty; SQLite (one writer) ignores the clause.
+            # The conditional UPDATE and its rowcount check are what guarantee exclusivity on both.
             candidate = s.scalar(
-                select(JobRow.id).where(JobRow.status == "queued").order_by(JobRow.created_at).limit(1)
+                select(JobRow.id)
+                .where(JobRow.status == "queued")
+                .order_by(JobRow.created_at)
+                .limit(1)
+                .with_for_update(skip_locked=True)
             )
             if candidate is None:
                 return None
@@ -324,6 +335,33 @@ class SqlStore(TrustTables):
         lineage: dict[str, Any],
         job_id: str | None,
         signature: str | None = None,
+    ) -> ModelVersion:
+        args: dict[str, Any] = dict(tenant=tenant, model=model, task=task, report=report, files=files)
+        args.update(input_schema=input_schema, artifact=artifact, lineage=lineage, job_id=job_id)
+        for attempt in range(3):
+            try:
+                return self._add_version_once(**args, signature=signature)
+            except Conflict as exc:
+                # Two servers adding the first version of a new model both insert its row, or (SQLite,
+                # where FOR UPDATE is a no-op) both read the same latest_version: the loser of the
+                # unique constraint retries against the winner's committed row.
+                if not isinstance(exc.__cause__, IntegrityError) or attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _add_version_once(
+        self,
+        *,
+        tenant: str,
+        model: str,
+        task: str,
+        report: dict[str, Any],
+        input_schema: list[dict[str, Any]],
+        files: dict[str, str],
+        artifact: str,
+        lineage: dict[str, Any],
+        job_id: str | None,
+        signature: str | None,
     ) -> ModelVersion:
         with self._session() as s:
             mrow = s.scalar(

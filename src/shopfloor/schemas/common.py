@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Path
 from pydantic import BaseModel, Field
 
 
@@ -18,3 +19,9 @@ class Problem(BaseModel):
     errors: list[dict[str, Any]] = Field(
         default_factory=list, description="Where: each item has loc and msg."
     )
+
+
+#: Registry integers are 32-bit on every backend; larger numbers are refused as input errors.
+MAX_INT = 2**31 - 1
+#: A model version number in a path.
+VersionPath = Annotated[int, Path(ge=1, le=MAX_INT, description="A version number")]

@@ -19,7 +19,7 @@ class TrainJobCreate(BaseModel):
     model_name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
     metric: str | None = None
     time_budget_s: float | None = Field(None, gt=0, le=86400)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**31 - 1)
 
 
 class JobPublic(BaseModel):

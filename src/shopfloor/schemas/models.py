@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shopfloor.schemas.common import MAX_INT
+
 
 class VersionPublic(BaseModel):
     model_config = ConfigDict(protected_namespaces=())
@@ -43,7 +45,7 @@ class ModelList(BaseModel):
 
 class AliasUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_INT)
 
 
 class AliasPublic(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 from pathlib import Path
 from typing import Any
@@ -11,10 +12,12 @@ import pandas as pd
 from shopfloor.data.parse import read_table
 from shopfloor.data.profile import profile_frame
 from shopfloor.data.upload import receive_upload
-from shopfloor.errors import InvalidDataset, InvalidInput
+from shopfloor.errors import ArtifactCorrupted, InvalidDataset, InvalidInput
 from shopfloor.platform import Platform
 from shopfloor.registry.entities import Dataset
+from shopfloor.security import crypto, integrity
 from shopfloor.services.ids import new_id
+from shopfloor.storage.base import sha256_bytes
 
 log = logging.getLogger(__name__)
 
@@ -37,36 +40,47 @@ def check_name(name: str, field: str = "name") -> str:
 
 
 def store_table(platform: Platform, tenant: str, path: Path, *, name: str, size: int, sha256: str) -> Dataset:
-    """Parse, profile and register a file already on local disk. All or nothing."""
+    """Parse, profile, encrypt and register a file already on local disk. All or nothing.
+
+    The table is stored as parquet sealed with the tenant's key, and the registry row is signed
+    (see :mod:`shopfloor.security.integrity`). Raises :class:`InvalidDataset` if it cannot be stored.
+    """
     fmt = "parquet" if _is_parquet(path) else "csv"
     frame = read_table(path, name)
     columns = profile_frame(frame)
     dataset_id = new_id("ds")
     prefix = f"{tenant}/datasets/{dataset_id}"
-    parquet = platform.scratch / f"{dataset_id}.parquet"
+    buffer = io.BytesIO()  # in memory: the plaintext parquet never touches the disk
     try:
-        try:
-            frame.to_parquet(parquet, index=False)
-        except (ValueError, TypeError, ArithmeticError) as exc:  # pyarrow's errors derive from these
-            raise InvalidDataset(f"the table could not be stored: {exc}") from exc
-        platform.artifacts.put_file(f"{prefix}/{PARQUET}", parquet)
-        try:
-            return platform.store.add_dataset(
-                id=dataset_id,
-                tenant=tenant,
-                name=name,
-                rows=len(frame),
-                sha256=sha256,
-                size_bytes=size,
-                format=fmt,
-                columns=columns,
-                artifact=prefix,
-            )
-        except BaseException:
-            platform.artifacts.delete_prefix(prefix)
-            raise
-    finally:
-        parquet.unlink(missing_ok=True)
+        frame.to_parquet(buffer, index=False)
+    except (ValueError, TypeError, ArithmeticError) as exc:  # pyarrow's errors derive from these
+        raise InvalidDataset(f"the table could not be stored: {exc}") from exc
+    stored_sha256 = platform.sealed.put(tenant, f"{prefix}/{PARQUET}", buffer.getvalue())
+    claims = integrity.dataset_claims(
+        tenant=tenant,
+        dataset_id=dataset_id,
+        name=name,
+        artifact=prefix,
+        upload_sha256=sha256,
+        stored_sha256=stored_sha256,
+        rows=len(frame),
+    )
+    try:
+        return platform.store.add_dataset(
+            id=dataset_id,
+            tenant=tenant,
+            name=name,
+            rows=len(frame),
+            sha256=sha256,
+            size_bytes=size,
+            format=fmt,
+            columns=columns,
+            artifact=prefix,
+            signature=crypto.sign(platform.signing_key, claims),
+        )
+    except BaseException:
+        platform.sealed.delete_prefix(prefix)
+        raise
 
 
 async def upload(
@@ -87,6 +101,32 @@ async def upload(
 
 
 def load_frame(platform: Platform, dataset: Dataset, columns: list[str] | None = None) -> pd.DataFrame:
-    """The dataset's table, as stored at upload."""
-    path = platform.artifacts.local_path(f"{dataset.artifact}/{PARQUET}")
-    return pd.read_parquet(path, columns=columns)
+    """The dataset's table, as stored at upload: decrypted in memory, its signature checked.
+
+    Raises :class:`~shopfloor.errors.ArtifactCorrupted` (and audits ``artifact.rejected``) if the
+    file does not decrypt, or it or the registry row no longer match the signature.
+    """
+    key = f"{dataset.artifact}/{PARQUET}"
+    target = f"dataset:{dataset.id}"
+    try:
+        data = platform.sealed.get(dataset.tenant, key)
+    except ArtifactCorrupted as exc:
+        raise integrity.reject(
+            platform,
+            tenant=dataset.tenant,
+            target=target,
+            detail=f"dataset {dataset.name!r} ({dataset.id}), file {PARQUET}: {exc.detail}",
+            extra={"file": PARQUET},
+        ) from None
+    why = integrity.signature_problem(
+        platform, integrity.dataset_claims_of(dataset, sha256_bytes(data)), dataset.signature
+    )
+    if why is not None:
+        raise integrity.reject(
+            platform,
+            tenant=dataset.tenant,
+            target=target,
+            detail=f"dataset {dataset.name!r} ({dataset.id}) is refused: {why}",
+            extra={"file": PARQUET},
+        )
+    return pd.read_parquet(io.BytesIO(data), columns=columns)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from shopfloor.data.checks import check_training_request
@@ -14,7 +13,7 @@ from shopfloor.platform import Platform
 from shopfloor.registry.entities import Job
 from shopfloor.services.datasets import load_frame
 from shopfloor.services.ids import new_id
-from shopfloor.tasks.catalog import estimator_class, task_kind
+from shopfloor.tasks.catalog import estimator_class, task_kind, trainable
 
 BATCH_INPUT = "input.csv"
 BATCH_RESULT = "result.csv"
@@ -23,6 +22,12 @@ BATCH_RESULT = "result.csv"
 def create_train_job(platform: Platform, tenant: str, request: dict[str, Any]) -> Job:
     """Check a training request against its dataset and queue it. Nothing is stored if a check fails."""
     estimator_class(request["task"])  # unknown task -> 422
+    if not trainable(request["task"]):
+        raise InvalidInput(
+            f"{request['task']} models are imported, not trained: upload the file with "
+            "POST /v1/models/{name}/versions",
+            errors=[{"loc": ["body", "task"], "msg": "not a trainable task"}],
+        )
     kind = task_kind(request["task"])
     if request.get("metric") is not None:
         try:
@@ -64,29 +69,36 @@ async def create_batch_job(
                 f"the file lacks {len(missing)} input column(s) the model needs: {', '.join(missing)}",
                 errors=[{"loc": ["file", "columns", m], "msg": "column missing"} for m in missing],
             )
-        platform.artifacts.put_file(f"{prefix}/{BATCH_INPUT}", tmp)
+        digest = platform.sealed.put_file(tenant, f"{prefix}/{BATCH_INPUT}", tmp)
         params = {
             "model": model,
             "version": mv.version,
             "filename": filename,
             "rows": len(frame),
             "input": f"{prefix}/{BATCH_INPUT}",
+            "input_sha256": digest,
         }
         try:
             return platform.store.create_job(id=job_id, tenant=tenant, type="batch_predict", params=params)
         except BaseException:
-            platform.artifacts.delete_prefix(prefix)
+            platform.sealed.delete_prefix(prefix)
             raise
     finally:
         tmp.unlink(missing_ok=True)
 
 
-def result_file(platform: Platform, tenant: str, job_id: str) -> tuple[Path, str]:
-    """The downloadable output of a finished job: (path, file name)."""
+def result_file(platform: Platform, tenant: str, job_id: str) -> tuple[bytes, str]:
+    """The downloadable output of a finished job, decrypted: (content, file name).
+
+    Raises :class:`Conflict` if the job has not succeeded, :class:`NotFound` if it has no file
+    output, :class:`~shopfloor.errors.ArtifactCorrupted` if the stored file was changed.
+    """
     job = platform.store.get_job(tenant, job_id)
     if job.status != "succeeded":
         raise Conflict(f"job {job_id} is {job.status}; its result is available once it has succeeded")
-    key = (job.result or {}).get("artifact")
+    result = job.result or {}
+    key = result.get("artifact")
     if not key:
         raise NotFound(f"job {job_id} ({job.type}) has no downloadable result; see its 'result' field")
-    return platform.artifacts.local_path(key), f"{job_id}.csv"
+    # Results are bounded by the upload limit times the prediction columns: whole in memory is fine.
+    return platform.sealed.get(tenant, key, result.get("sha256")), f"{job_id}.csv"

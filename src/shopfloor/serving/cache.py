@@ -9,20 +9,26 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from shopfloor.errors import ArtifactCorrupted
 from shopfloor.registry.entities import ModelVersion
+from shopfloor.security import integrity
 from shopfloor.serving.validation import compile_schema
-from shopfloor.storage.base import verified
 from shopfloor.tasks.catalog import estimator_class
 
 if TYPE_CHECKING:
     from shopfloor.platform import Platform
 
 log = logging.getLogger(__name__)
+
+#: How long a refused model version stays refused without a new read (and a new audit event):
+#: a client retrying in a loop must not turn one tampered file into an audit flood.
+REJECTION_TTL_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,7 @@ class ModelCache:
         self._models: OrderedDict[tuple[str, str, int], LoadedModel] = OrderedDict()
         self._resolved: dict[tuple[str, str, int | str | None], ModelVersion] = {}
         self._generation: tuple[int, int] | None = None
+        self._rejected: dict[tuple[str, str, int], tuple[float, ArtifactCorrupted]] = {}
         self._lock = threading.Lock()
 
     def resolve(self, tenant: str, name: str, version: int | str | None) -> ModelVersion:
@@ -68,7 +75,8 @@ class ModelCache:
         with self._lock:
             loaded = self._models.get(key)
             if loaded is None:
-                loaded = self._load(mv)
+                # A refused version raises here and is never cached: other models keep serving.
+                loaded = self._load_checked(key, mv)
                 self._models[key] = loaded
                 while len(self._models) > self._max:
                     self._models.popitem(last=False)
@@ -76,12 +84,53 @@ class ModelCache:
                 self._models.move_to_end(key)
         return loaded
 
+    def _load_checked(self, key: tuple[str, str, int], mv: ModelVersion) -> LoadedModel:
+        refused = self._rejected.get(key)
+        if refused is not None and time.monotonic() - refused[0] < REJECTION_TTL_S:
+            raise refused[1]
+        try:
+            loaded = self._load(mv)
+        except ArtifactCorrupted as exc:
+            self._rejected[key] = (time.monotonic(), exc)
+            raise
+        self._rejected.pop(key, None)
+        return loaded
+
     def _load(self, mv: ModelVersion) -> LoadedModel:
-        artifacts = self._platform.artifacts
+        """Check the version's signature, decrypt and verify every file, build the estimator.
+
+        Raises :class:`ArtifactCorrupted` naming the model, version and file (and audits
+        ``artifact.rejected``) on any integrity failure.
+        """
+        target = f"model:{mv.model}:{mv.version}"
+        claims = integrity.version_claims(
+            tenant=mv.tenant,
+            model=mv.model,
+            task=mv.task,
+            artifact=mv.artifact,
+            files=mv.files,
+            input_schema=mv.input_schema,
+        )
+        why = integrity.signature_problem(self._platform, claims, mv.signature)
+        if why is not None:
+            raise integrity.reject(
+                self._platform,
+                tenant=mv.tenant,
+                target=target,
+                detail=f"model {mv.model!r} version {mv.version} is refused: {why}",
+            )
         files = {}
         for fname, digest in mv.files.items():
-            key = f"{mv.artifact}/{fname}"
-            files[fname] = verified(key, artifacts.get_bytes(key), digest)
+            try:
+                files[fname] = self._platform.sealed.get(mv.tenant, f"{mv.artifact}/{fname}", digest)
+            except ArtifactCorrupted as exc:
+                raise integrity.reject(
+                    self._platform,
+                    tenant=mv.tenant,
+                    target=target,
+                    detail=f"model {mv.model!r} version {mv.version}, file {fname!r}: {exc.detail}",
+                    extra={"file": fname},
+                ) from None
         estimator = estimator_class(mv.task).load(files)
         log.info("loaded model %s version %s", mv.model, mv.version)
         return LoadedModel(version=mv, estimator=estimator, validate=compile_schema(mv.input_schema))
@@ -90,3 +139,4 @@ class ModelCache:
         with self._lock:
             self._models.clear()
             self._resolved.clear()
+            self._rejected.clear()

@@ -32,15 +32,22 @@ def _show(value: Any) -> str:
     return f"{text} ({type(value).__name__})"
 
 
+#: No process value is this large; beyond it products of features overflow to infinity.
+MAX_MAGNITUDE = 1e15
+
+
 def _check_numeric(value: Any) -> str | None:
     kind = type(value)
-    if kind is float:
-        return None if math.isfinite(value) else f"expected a finite number, got {value!r}"
-    if kind is int or value is None:
+    if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return f"expected a number, got {_show(value)}"
-    return None if math.isfinite(value) else f"expected a finite number, got {value!r}"
+    if isinstance(value, bool) or not isinstance(value, int | float) or kind not in (int, float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"expected a number, got {_show(value)}"
+    if kind is float and not math.isfinite(value):
+        return f"expected a finite number, got {value!r}"
+    if abs(value) > MAX_MAGNITUDE:
+        return f"number out of range: {value!r} (at most {MAX_MAGNITUDE:g} in absolute value)"
+    return None
 
 
 def _check_categorical(value: Any) -> str | None:

@@ -15,11 +15,22 @@ from shopfloor.errors import InvalidInput
 _CATALOG: dict[str, tuple[str, str, dict[str, Any]]] = {
     "tabular_classification": ("shopfloor.tasks.tabular", "TabularEstimator", {"kind": "classification"}),
     "tabular_regression": ("shopfloor.tasks.tabular", "TabularEstimator", {"kind": "regression"}),
+    "imported_classification": ("shopfloor.tasks.imported", "ImportedModel", {"kind": "classification"}),
+    "imported_regression": ("shopfloor.tasks.imported", "ImportedModel", {"kind": "regression"}),
 }
 
 
+# Families whose models are made elsewhere and imported as files; they have no training job.
+_IMPORT_ONLY = frozenset({"imported_classification", "imported_regression"})
+
+
+def trainable(task: str) -> bool:
+    """Whether a training job can fit ``task`` (imported families cannot)."""
+    return task in _CATALOG and task not in _IMPORT_ONLY
+
+
 def tasks() -> list[str]:
-    """Names of every task family the server can train."""
+    """Names of every task family the server knows (trained here or imported)."""
     return sorted(_CATALOG)
 
 

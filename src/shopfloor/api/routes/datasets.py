@@ -9,6 +9,8 @@ from fastapi import APIRouter, File, Form, UploadFile
 from shopfloor.api.deps import DatasetsReader, DatasetsWriter, PlatformDep
 from shopfloor.api.routes.views import dataset_view
 from shopfloor.schemas.datasets import DatasetList, DatasetPublic
+from shopfloor.security.limits import limiter
+from shopfloor.services import audit
 from shopfloor.services import datasets as service
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
@@ -21,7 +23,9 @@ async def upload_dataset(
     file: Annotated[UploadFile, File(description="CSV (UTF-8) or Parquet")],
     name: Annotated[str | None, Form()] = None,
 ) -> Any:
+    limiter(platform).check_storage(principal.tenant, file.size or 0)
     dataset = await service.upload(platform, principal.tenant, file, name=name, filename=file.filename)
+    audit.record(platform, principal, "dataset.upload", dataset.id, size_bytes=dataset.size_bytes)
     return dataset_view(dataset)
 
 

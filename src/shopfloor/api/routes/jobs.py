@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse
+from fastapi.responses import Response
 
 from shopfloor.api.deps import JobsReader, JobsWriter, PlatformDep
 from shopfloor.api.routes.views import job_view
 from shopfloor.schemas.jobs import JobList, JobPublic, TrainJobCreate
+from shopfloor.security.limits import limiter
+from shopfloor.services import audit
 from shopfloor.services import jobs as service
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -17,7 +19,10 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 @router.post("", status_code=202, response_model=JobPublic, summary="Start a training job")
 def create_job(body: TrainJobCreate, platform: PlatformDep, principal: JobsWriter) -> Any:
-    return job_view(service.create_train_job(platform, principal.tenant, body.model_dump()))
+    limiter(platform).check_jobs(principal.tenant)
+    job = service.create_train_job(platform, principal.tenant, body.model_dump())
+    audit.record(platform, principal, "job.train", job.id, dataset_id=body.dataset_id, model=body.model_name)
+    return job_view(job)
 
 
 @router.get("", response_model=JobList, summary="List recent jobs")
@@ -32,10 +37,17 @@ def get_job(job_id: str, platform: PlatformDep, principal: JobsReader) -> Any:
 
 @router.post("/{job_id}/cancel", response_model=JobPublic, summary="Cancel a queued or running job")
 def cancel_job(job_id: str, platform: PlatformDep, principal: JobsWriter) -> Any:
-    return job_view(platform.store.request_cancel(principal.tenant, job_id))
+    job = platform.store.request_cancel(principal.tenant, job_id)
+    audit.record(platform, principal, "job.cancel", job.id, status=job.status)
+    return job_view(job)
 
 
-@router.get("/{job_id}/result", response_class=FileResponse, summary="Download a finished job's output file")
+@router.get("/{job_id}/result", response_class=Response, summary="Download a finished job's output file")
 def job_result(job_id: str, platform: PlatformDep, principal: JobsReader) -> Any:
-    path, filename = service.result_file(platform, principal.tenant, job_id)
-    return FileResponse(path, media_type="text/csv", filename=filename)
+    # Stored encrypted, so it is decrypted into memory and sent as bytes rather than a file.
+    content, filename = service.result_file(platform, principal.tenant, job_id)
+    return Response(
+        content,
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -10,6 +10,7 @@ from shopfloor.api.deps import KeysAdmin, PlatformDep
 from shopfloor.api.routes.views import key_view
 from shopfloor.schemas.keys import KeyCreate, KeyCreated, KeyList
 from shopfloor.security.keys import issue_key
+from shopfloor.services import audit
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])
 
@@ -17,6 +18,7 @@ router = APIRouter(prefix="/v1/keys", tags=["keys"])
 @router.post("", status_code=201, response_model=KeyCreated, summary="Create an API key (secret shown once)")
 def create_key(body: KeyCreate, platform: PlatformDep, principal: KeysAdmin) -> Any:
     new = issue_key(platform.store, platform.secret, tenant=principal.tenant, role=body.role, name=body.name)
+    audit.record(platform, principal, "key.create", new.key.id, role=new.key.role, name=new.key.name)
     return {**key_view(new.key), "secret": new.secret}
 
 
@@ -29,4 +31,5 @@ def list_keys(platform: PlatformDep, principal: KeysAdmin) -> Any:
 def revoke_key(key_id: str, platform: PlatformDep, principal: KeysAdmin) -> Response:
     platform.store.revoke_key(principal.tenant, key_id)
     platform.generation.bump()
+    audit.record(platform, principal, "key.revoke", key_id)
     return Response(status_code=204)

@@ -7,7 +7,9 @@ from typing import Any
 from fastapi import APIRouter
 
 from shopfloor.api.deps import ModelsReader, ModelsWriter, PlatformDep
+from shopfloor.schemas.common import VersionPath
 from shopfloor.schemas.models import AliasPublic, AliasUpdate, ModelList, ModelPublic, VersionPublic
+from shopfloor.services import audit
 from shopfloor.services import models as service
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
@@ -32,7 +34,7 @@ def get_model(name: str, platform: PlatformDep, principal: ModelsReader) -> Any:
     response_model=VersionPublic,
     summary="One version: metrics, stability, candidates, params, lineage",
 )
-def get_version(name: str, version: int, platform: PlatformDep, principal: ModelsReader) -> Any:
+def get_version(name: str, version: VersionPath, platform: PlatformDep, principal: ModelsReader) -> Any:
     return service.version_view(platform.store.get_version(principal.tenant, name, version))
 
 
@@ -45,4 +47,7 @@ def set_alias(
     name: str, alias: str, body: AliasUpdate, platform: PlatformDep, principal: ModelsWriter
 ) -> Any:
     mv = service.set_alias(platform, principal.tenant, name, alias, body.version)
+    audit.record(
+        platform, principal, "model.alias", f"{name}@{alias}", model=name, alias=alias, version=mv.version
+    )
     return {"model": name, "alias": alias, "version": mv.version}

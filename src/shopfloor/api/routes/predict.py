@@ -14,7 +14,9 @@ from shopfloor.api.deps import Explainer, JobsWriter, ModelsReader, PlatformDep,
 from shopfloor.api.routes.views import job_view, parse_records, version_param
 from shopfloor.schemas.jobs import JobPublic
 from shopfloor.schemas.models import ExplainResponse, PredictResponse, RecordsRequest, RulesResponse
+from shopfloor.security.limits import limiter
 from shopfloor.security.roles import Permission
+from shopfloor.services import audit
 from shopfloor.services import jobs as jobs_service
 from shopfloor.services import models as service
 
@@ -83,13 +85,14 @@ async def predict(request: Request) -> Response:
         result = service.predict(platform, principal.tenant, name, version, records)
     else:
         result = await run_in_threadpool(service.predict, platform, principal.tenant, name, version, records)
+    audit.buffer(platform).count(principal, name, result["version"], "predict", len(records))
     return Response(json.dumps(result, separators=(",", ":")), media_type="application/json")
 
 
 @router.post(
     "/{name}/explain", response_model=ExplainResponse, summary="Per-feature contributions (SHAP or LIME)"
 )
-def explain(
+async def explain(
     name: str,
     body: RecordsRequest,
     platform: PlatformDep,
@@ -97,7 +100,12 @@ def explain(
     version: Version = None,
     method: Annotated[str, Query(pattern="^(shap|lime)$")] = "shap",
 ) -> Any:
-    return service.explain(platform, principal.tenant, name, version, body.records, method)
+    # Explanations can take seconds (LIME): computed in the thread pool, counted on the event loop.
+    result = await run_in_threadpool(
+        service.explain, platform, principal.tenant, name, version, body.records, method
+    )
+    audit.buffer(platform).count(principal, name, result["version"], "explain", len(body.records))
+    return result
 
 
 @router.get(
@@ -115,5 +123,7 @@ async def batch(
     file: Annotated[UploadFile, File(description="CSV or Parquet with the model's input columns")],
     version: Version = None,
 ) -> Any:
+    limiter(platform).check_jobs(principal.tenant)
     job = await jobs_service.create_batch_job(platform, principal.tenant, name, version, file, file.filename)
+    audit.buffer(platform).later(principal, "job.batch", job.id, model=name)
     return job_view(job)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import engine_from_config, pool
+from sqlalchemy import engine_from_config, pool, text
 
 from shopfloor.registry.orm import Base
 
@@ -21,6 +21,10 @@ def run_migrations() -> None:
         # render_as_batch lets ALTERs work on SQLite too.
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Servers starting together on one database: the first migrates, the others wait
+                # for its transaction and then find the schema at head (DDL is transactional here).
+                connection.execute(text("SELECT pg_advisory_xact_lock(7312026)"))
             context.run_migrations()
 
 

@@ -1,0 +1,62 @@
+"""``shopfloor tenants``: local administration of tenants against SHOPFLOOR_HOME (no server needed)."""
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from shopfloor import cli_common as common
+
+tenants_app = typer.Typer(help="Tenants: quotas (locally, against SHOPFLOOR_HOME).", no_args_is_help=True)
+quotas_app = typer.Typer(help="Per-tenant limits: requests per minute, jobs, storage.", no_args_is_help=True)
+tenants_app.add_typer(quotas_app, name="quotas")
+
+
+@quotas_app.command("set")
+def quotas_set(
+    tenant: str,
+    rpm: Annotated[
+        int | None, typer.Option("--rpm", min=1, help="Requests per minute, whole tenant.")
+    ] = None,
+    key_rpm: Annotated[
+        int | None, typer.Option("--key-rpm", min=1, help="Requests per minute per key.")
+    ] = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", min=1, help="Queued plus running jobs.")] = None,
+    storage_mb: Annotated[
+        float | None, typer.Option("--storage-mb", min=0.001, help="Stored datasets, in MB.")
+    ] = None,
+) -> None:
+    """Change TENANT's quotas (the others keep their value); running servers apply them at once."""
+    from dataclasses import asdict
+
+    from shopfloor.bootstrap import prepare
+    from shopfloor.security import limits
+    from shopfloor.services import audit
+
+    platform = prepare(common.load_settings())
+    try:
+        quotas = limits.set_quotas(
+            platform, tenant, rpm=rpm, key_rpm=key_rpm, jobs=jobs, storage_mb=storage_mb
+        )
+        changed = {k: v for k, v in asdict(quotas).items() if k != "tenant"}
+        audit.record(platform, None, "quotas.set", tenant, tenant=tenant, via="cli", **changed)
+        _show(limits.usage(platform, tenant))
+    finally:
+        platform.close()
+
+
+@quotas_app.command("show")
+def quotas_show(tenant: str) -> None:
+    """TENANT's own quotas, the limits in force (own or server default) and current usage, as JSON."""
+    from shopfloor.bootstrap import prepare
+    from shopfloor.security import limits
+
+    platform = prepare(common.load_settings())
+    try:
+        _show(limits.usage(platform, tenant))
+    finally:
+        platform.close()
+
+
+def _show(view: dict[str, Any]) -> None:
+    typer.echo(json.dumps(view, indent=2))

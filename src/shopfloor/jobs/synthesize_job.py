@@ -1,0 +1,64 @@
+"""The "synthesize" job: a synthetic copy of a dataset, stored as a new dataset, with its report."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import pandas as pd
+
+from shopfloor.data.profile import column_types
+from shopfloor.data.synth_report import synthesize_with_report
+from shopfloor.platform import Platform
+from shopfloor.registry.entities import Job
+from shopfloor.services.datasets import load_frame, store_table
+from shopfloor.services.ids import new_id
+from shopfloor.tasks.base import ProgressFn
+
+
+def run_synthesize(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, Any]:
+    """Result: ``{"dataset_id", "name", "version", "rows", "source_dataset_id", "report"}``.
+
+    The report lives only here, in the job result (the dataset entity has no report field).
+    """
+    p = job.params
+    progress(0.01, "loading data", "reading the dataset")
+    dataset = platform.store.get_dataset(job.tenant, p["dataset_id"])
+    exclude = list(p.get("exclude") or [])
+    frame = load_frame(platform, dataset).drop(columns=exclude)
+    types = {k: v for k, v in column_types(dataset.columns).items() if k not in exclude}
+    for name, kind in types.items():
+        if kind == "numeric" and frame[name].dtype == object:
+            frame[name] = pd.to_numeric(frame[name], errors="coerce")
+    synth, report = synthesize_with_report(
+        frame,
+        types,
+        int(p["rows"]),
+        target=p.get("target"),
+        seed=int(p.get("seed") or 0),
+        progress=lambda f, s, m: progress(0.02 + 0.88 * f, s, m),
+    )
+    report["excluded"] = exclude
+    progress(0.92, "saving", "storing the synthetic table as a new dataset")
+    path = platform.scratch / f"{new_id('synth')}.parquet"
+    try:
+        synth.to_parquet(path, index=False)
+        data = path.read_bytes()
+        stored = store_table(
+            platform,
+            job.tenant,
+            path,
+            name=p["name"],
+            size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+        )
+    finally:
+        path.unlink(missing_ok=True)
+    return {
+        "dataset_id": stored.id,
+        "name": stored.name,
+        "version": stored.version,
+        "rows": stored.rows,
+        "source_dataset_id": dataset.id,
+        "report": report,
+    }

@@ -1,0 +1,21 @@
+"""Request shape of ``POST /v1/datasets/{id}/synthesize`` (the response is a job)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SynthesizeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rows: int | None = Field(
+        None, ge=1, description="Synthetic rows (default: as many as the real table; at most 10x)."
+    )
+    target: str | None = Field(
+        None, description="Column for the utility check; without it only fidelity and privacy."
+    )
+    exclude: list[str] = Field(default_factory=list, description="Columns left out of the synthetic copy.")
+    seed: int = 0
+    name: str | None = Field(
+        None, description="Name of the new dataset (default: '<source name>-synthetic')."
+    )

@@ -1,0 +1,97 @@
+"""Importing a model file trained elsewhere as a new model version. Nothing is stored on rejection."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from shopfloor.errors import InvalidInput
+from shopfloor.platform import Platform
+from shopfloor.registry.entities import ModelVersion
+from shopfloor.services.registering import register_version
+from shopfloor.tasks.imported import PICKLE_HINT, ImportedModel, looks_like_pickle
+
+TASKS = {"tabular_classification": "classification", "tabular_regression": "regression"}
+FORMATS = ("onnx", "lightgbm", "skops")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
+_TYPES = ("numeric", "categorical", "boolean")
+
+
+def _bad(field: str, message: str) -> InvalidInput:
+    return InvalidInput(message, errors=[{"loc": ["body", field], "msg": message}])
+
+
+def parse_schema(text: str) -> list[dict[str, Any]]:
+    """The ``input_schema`` form field: a JSON list of ``{"name", "type", "categories"?}``."""
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        raise _bad("input_schema", "input_schema must be JSON") from None
+    if not isinstance(raw, list) or not raw:
+        raise _bad("input_schema", "input_schema must be a non-empty JSON list")
+    out, seen = [], set()
+    for i, entry in enumerate(raw):
+        ok = isinstance(entry, dict) and isinstance(entry.get("name"), str) and entry.get("type") in _TYPES
+        cats = entry.get("categories") if isinstance(entry, dict) else None
+        if not ok or entry["name"] in seen or (entry["type"] == "categorical" and not isinstance(cats, list)):
+            raise InvalidInput(
+                f"input_schema[{i}] needs a unique 'name', a 'type' in {_TYPES} and, for a categorical, "
+                "a 'categories' list",
+                errors=[{"loc": ["body", "input_schema", i], "msg": "invalid entry"}],
+            )
+        seen.add(entry["name"])
+        item = {"name": entry["name"], "type": entry["type"]}
+        if entry["type"] == "categorical" and isinstance(cats, list):
+            item["categories"] = [str(c) if not isinstance(c, int | float) else c for c in cats]
+        out.append(item)
+    return out
+
+
+def import_model(
+    platform: Platform,
+    tenant: str,
+    name: str,
+    *,
+    data: bytes,
+    filename: str | None,
+    format: str,  # noqa: A002 - the form field's name
+    task: str,
+    input_schema: str,
+    classes: str | None,
+    lineage: dict[str, Any],
+) -> ModelVersion:
+    """Check the file (refusing pickles and untrusted types), load it, then store and register it."""
+    if not _NAME.match(name):
+        raise InvalidInput(
+            f"invalid model name {name!r}", errors=[{"loc": ["path", "name"], "msg": "invalid"}]
+        )
+    if format not in FORMATS:
+        raise _bad("format", f"format must be one of {', '.join(FORMATS)}")
+    if task not in TASKS:
+        raise _bad("task", f"task must be one of {', '.join(TASKS)}")
+    if looks_like_pickle(data, filename):
+        raise _bad("file", PICKLE_HINT)
+    schema = parse_schema(input_schema)
+    class_list = None
+    if classes:
+        try:
+            class_list = json.loads(classes)
+        except ValueError:
+            raise _bad("classes", "classes must be a JSON list") from None
+        if not isinstance(class_list, list) or len(class_list) < 2:
+            raise _bad("classes", "classes must be a JSON list of at least two labels")
+    kind = TASKS[task]
+    estimator = ImportedModel.from_file(
+        data, kind=kind, format=format, input_schema=schema, classes=class_list
+    )
+    return register_version(
+        platform,
+        tenant=tenant,
+        model=name,
+        task=f"imported_{kind}",
+        files=estimator.save(),
+        report=estimator.report_,
+        input_schema=schema,
+        lineage={**lineage, "format": format, "filename": filename, "sha256": estimator.report_["sha256"]},
+    )

@@ -1,0 +1,53 @@
+"""Writing a model version's artifacts and registering it: all or nothing.
+
+The same steps as ``jobs.handlers.run_train`` (sealed artifact writes, signed registry
+row, artifacts removed if the registry refuses), as one function that the import route
+and, once merged, the training handler can share.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shopfloor.platform import Platform
+from shopfloor.registry.entities import ModelVersion
+from shopfloor.security import crypto, integrity
+from shopfloor.services.ids import new_id
+
+
+def register_version(
+    platform: Platform,
+    *,
+    tenant: str,
+    model: str,
+    task: str,
+    files: dict[str, bytes],
+    report: dict[str, Any],
+    input_schema: list[dict[str, Any]],
+    lineage: dict[str, Any],
+    job_id: str | None = None,
+) -> ModelVersion:
+    """Store ``files`` under a fresh prefix and add the version; no orphan artifact on failure."""
+    prefix = f"{tenant}/models/{model}/{new_id('art')}"
+    try:
+        digests = {
+            fname: platform.sealed.put(tenant, f"{prefix}/{fname}", data) for fname, data in files.items()
+        }
+        claims = integrity.version_claims(
+            tenant=tenant, model=model, task=task, artifact=prefix, files=digests, input_schema=input_schema
+        )
+        return platform.store.add_version(
+            tenant=tenant,
+            model=model,
+            task=task,
+            report=report,
+            input_schema=input_schema,
+            files=digests,
+            artifact=prefix,
+            lineage=lineage,
+            job_id=job_id,
+            signature=crypto.sign(platform.signing_key, claims),
+        )
+    except BaseException:
+        platform.sealed.delete_prefix(prefix)
+        raise
