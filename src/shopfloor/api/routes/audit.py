@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from shopfloor.api.deps import Admin, PlatformDep
 from shopfloor.platform import Platform
 from shopfloor.registry.entities import AuditEvent
+from shopfloor.schemas.common import MAX_INT
 from shopfloor.security import limits
 
 router = APIRouter(tags=["audit"])
@@ -62,7 +63,9 @@ def _filter(
     key_id: Annotated[str | None, Query()] = None,
     since: Annotated[datetime | None, Query(description="ISO 8601; events at or after")] = None,
     until: Annotated[datetime | None, Query(description="ISO 8601; events before")] = None,
-    after_id: Annotated[int | None, Query(ge=0, description="Paging: events after this id")] = None,
+    after_id: Annotated[
+        int | None, Query(ge=0, le=MAX_INT, description="Paging: events after this id")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 1000,
 ) -> AuditFilter:
     return AuditFilter(action=action, key_id=key_id, since=since, until=until, after_id=after_id, limit=limit)
@@ -120,7 +123,9 @@ def list_audit(
     key_id: Annotated[str | None, Query()] = None,
     since: Annotated[datetime | None, Query(description="ISO 8601; events at or after")] = None,
     until: Annotated[datetime | None, Query(description="ISO 8601; events before")] = None,
-    after_id: Annotated[int | None, Query(ge=0, description="Paging: events after this id")] = None,
+    after_id: Annotated[
+        int | None, Query(ge=0, le=MAX_INT, description="Paging: events after this id")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 1000,
     format: Annotated[Literal["json", "jsonl"], Query()] = "json",
 ) -> Any:
@@ -153,7 +158,7 @@ def export_audit(
     key_id: Annotated[str | None, Query()] = None,
     since: Annotated[datetime | None, Query(description="ISO 8601")] = None,
     until: Annotated[datetime | None, Query(description="ISO 8601")] = None,
-    after_id: Annotated[int | None, Query(ge=0)] = None,
+    after_id: Annotated[int | None, Query(ge=0, le=MAX_INT)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = MAX_LIMIT,
 ) -> StreamingResponse:
     return _export(platform, principal.tenant, _filter(action, key_id, since, until, after_id, limit))
