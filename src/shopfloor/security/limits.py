@@ -17,7 +17,7 @@ import time
 from dataclasses import asdict, replace
 from typing import Any
 
-from shopfloor.errors import PayloadTooLarge, ShopfloorError
+from shopfloor.errors import ShopfloorError
 from shopfloor.platform import Platform
 from shopfloor.registry.entities import Quotas
 from shopfloor.security.keys import Principal
@@ -39,11 +39,20 @@ class RateLimited(ShopfloorError):
         self.headers = {"Retry-After": str(retry_after)}
 
 
-class StorageQuotaExceeded(PayloadTooLarge):
-    """413, not 429: stored data does not shrink by waiting, so a ``Retry-After`` would only invite
-    retries that fail the same way; the upload is too large for what the tenant has left."""
+#: Stored data does not shrink by itself: ask clients to come back much later (or an operator to
+#: raise the quota), not to retry in a loop.
+STORAGE_RETRY_AFTER_S = 3600
+
+
+class StorageQuotaExceeded(RateLimited):
+    """429, like every quota, with a long ``Retry-After``: room comes back only when data is deleted
+    or the tenant's quota is raised (``shopfloor tenants quotas set``)."""
 
     code, title = "storage-quota-exceeded", "Storage quota exceeded"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail, retry_after=STORAGE_RETRY_AFTER_S)
+        self.extra.update(extra)
 
 
 class _Bucket:
