@@ -128,6 +128,7 @@ def main() -> None:
             )
         )
         target = f"{url}/v1/models/{MODEL}/predict"
+        run_wrk(wrk, target, script, 2, 3)  # warm-up: both workers load the model first
         calibration = {}
         for c in (1, 2, 4, 8, 16, 32):
             r = run_wrk(wrk, target, script, c, 6)

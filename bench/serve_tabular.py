@@ -125,12 +125,11 @@ def train(url: str, key: str, data: Path, budget: float) -> tuple[str, dict[str,
 
 
 def export_model(home: Path, dest: Path) -> str:
-    """Copy version 1's stored files (checked against their digests) to ``dest`` -> the task name."""
+    """Export version 1's files (decrypted, digests checked) to ``dest`` -> the task name."""
     from baseline_app import TASK_FILE
 
     from shopfloor.platform import Platform
     from shopfloor.settings import Settings
-    from shopfloor.storage.base import verified
 
     platform = Platform.from_settings(Settings(home=home))
     try:
@@ -138,7 +137,7 @@ def export_model(home: Path, dest: Path) -> str:
         dest.mkdir(parents=True)
         for fname, digest in mv.files.items():
             key = f"{mv.artifact}/{fname}"
-            (dest / fname).write_bytes(verified(key, platform.artifacts.get_bytes(key), digest))
+            (dest / fname).write_bytes(platform.sealed.get(mv.tenant, key, expected_sha256=digest))
         (dest / TASK_FILE).write_text(mv.task)
         return mv.task
     finally:
