@@ -13,11 +13,10 @@ from typing import Any
 import pandas as pd
 
 from shopfloor.data.parse import read_table
-from shopfloor.data.profile import column_types
 from shopfloor.jobs.synthesize_job import run_synthesize
 from shopfloor.platform import Platform
 from shopfloor.registry.entities import Job
-from shopfloor.services.datasets import load_frame
+from shopfloor.services.datasets import frame_for_learning
 from shopfloor.services.jobs import BATCH_RESULT
 from shopfloor.services.registering import register_version
 from shopfloor.tasks.base import ProgressFn
@@ -43,12 +42,7 @@ def run_train(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
     progress(0.01, "loading data", "reading the dataset")
     dataset = platform.store.get_dataset(job.tenant, p["dataset_id"])
     exclude = list(p.get("exclude") or [])
-    frame = load_frame(platform, dataset).drop(columns=exclude)
-    types = {k: v for k, v in column_types(dataset.columns).items() if k not in exclude}
-    for name, kind in types.items():
-        # A text column the profile calls numeric (a few stray strings): the stray values become missing.
-        if kind == "numeric" and frame[name].dtype == object:
-            frame[name] = pd.to_numeric(frame[name], errors="coerce")
+    frame, types = frame_for_learning(platform, dataset, exclude)
     estimator = make_estimator(
         p["task"],
         metric=p.get("metric"),

@@ -5,13 +5,10 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-import pandas as pd
-
-from shopfloor.data.profile import column_types
 from shopfloor.data.synth_report import synthesize_with_report
 from shopfloor.platform import Platform
 from shopfloor.registry.entities import Job
-from shopfloor.services.datasets import load_frame, store_table
+from shopfloor.services.datasets import frame_for_learning, store_table
 from shopfloor.services.ids import new_id
 from shopfloor.tasks.base import ProgressFn
 
@@ -25,11 +22,7 @@ def run_synthesize(platform: Platform, job: Job, progress: ProgressFn) -> dict[s
     progress(0.01, "loading data", "reading the dataset")
     dataset = platform.store.get_dataset(job.tenant, p["dataset_id"])
     exclude = list(p.get("exclude") or [])
-    frame = load_frame(platform, dataset).drop(columns=exclude)
-    types = {k: v for k, v in column_types(dataset.columns).items() if k not in exclude}
-    for name, kind in types.items():
-        if kind == "numeric" and frame[name].dtype == object:
-            frame[name] = pd.to_numeric(frame[name], errors="coerce")
+    frame, types = frame_for_learning(platform, dataset, exclude)
     synth, report = synthesize_with_report(
         frame,
         types,

@@ -130,3 +130,21 @@ def load_frame(platform: Platform, dataset: Dataset, columns: list[str] | None =
             extra={"file": PARQUET},
         )
     return pd.read_parquet(io.BytesIO(data), columns=columns)
+
+
+def frame_for_learning(
+    platform: Platform, dataset: Dataset, exclude: list[str]
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The dataset without the excluded columns, and the profile's type of each remaining column.
+
+    A text column the profile calls numeric (a few stray strings among numbers) is converted:
+    the stray values become missing.
+    """
+    from shopfloor.data.profile import column_types
+
+    frame = load_frame(platform, dataset).drop(columns=exclude)
+    types = {k: v for k, v in column_types(dataset.columns).items() if k not in exclude}
+    for name, kind in types.items():
+        if kind == "numeric" and frame[name].dtype == object:
+            frame[name] = pd.to_numeric(frame[name], errors="coerce")
+    return frame, types
