@@ -17,7 +17,7 @@ def _assert_secure(response: Any) -> None:
     assert h["x-content-type-options"] == "nosniff"
     assert h["x-frame-options"] == "DENY"
     assert h["referrer-policy"] == "no-referrer"
-    assert "default-src 'self'" in h["content-security-policy"]
+    assert "frame-ancestors 'none'" in h["content-security-policy"]
 
 
 def test_headers_on_every_kind_of_answer(api: Api) -> None:
@@ -35,6 +35,8 @@ def test_headers_on_every_kind_of_answer(api: Api) -> None:
     assert "cache-control" not in api.client.get("/healthz").headers
     docs_csp = api.client.get("/docs").headers["content-security-policy"]
     assert "script-src 'self' 'unsafe-inline'" in docs_csp  # Swagger UI's inline init script
+    api_csp = api.client.get("/healthz").headers["content-security-policy"]
+    assert api_csp == "default-src 'none'; frame-ancestors 'none'"  # JSON needs nothing loaded
 
 
 def test_a_route_keeps_its_own_cache_control(api: Api) -> None:

@@ -11,19 +11,23 @@ from shopfloor.errors import PayloadTooLarge
 
 Scope = dict[str, Any]
 
-# The API serves JSON, files and the docs pages. The docs load their scripts from /static/docs
-# and run an inline init script; ReDoc starts a worker from a blob: URL.
-CSP = (
+# API answers (JSON, CSV, PNG) need nothing loaded: the strictest policy, and a short one, since
+# these headers go out with every prediction. The docs pages load their scripts from
+# /static/docs and run an inline init script; ReDoc starts a worker from a blob: URL.
+CSP = "default-src 'none'; frame-ancestors 'none'"
+DOCS_CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
-SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+_COMMON = (
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
-    (b"content-security-policy", CSP.encode()),
 )
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (*_COMMON, (b"content-security-policy", CSP.encode()))
+DOCS_HEADERS: tuple[tuple[bytes, bytes], ...] = (*_COMMON, (b"content-security-policy", DOCS_CSP.encode()))
+_DOCS_PATHS = ("/docs", "/redoc", "/static/")
 NO_STORE = (b"cache-control", b"no-store")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -77,7 +81,8 @@ class MetricsAndLimits:
                     state["code"], state["over"] = 413, None
                     return
                 state["code"] = message["status"]
-                headers = [*message.get("headers", ()), *SECURITY_HEADERS]
+                extra = DOCS_HEADERS if scope["path"].startswith(_DOCS_PATHS) else SECURITY_HEADERS
+                headers = [*message.get("headers", ()), *extra]
                 if v1 and not any(k.lower() == b"cache-control" for k, _ in headers):
                     headers.append(NO_STORE)
                 message["headers"] = headers
