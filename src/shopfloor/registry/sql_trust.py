@@ -12,20 +12,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from shopfloor.registry.clock import aware as _aware
+from shopfloor.registry.clock import naive as _naive
+from shopfloor.registry.clock import now as _now
 from shopfloor.registry.entities import AuditEvent, Quotas, TenantKey
 from shopfloor.registry.orm import AuditRow, DatasetRow, JobRow, QuotaRow, TenantKeyRow, TenantRow
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
-
-
-def _naive(value: datetime) -> datetime:
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
 
 
 class TrustTables:

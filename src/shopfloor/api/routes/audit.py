@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
@@ -58,17 +58,28 @@ class AuditFilter(BaseModel):
     limit: int = 1000
 
 
-def _filter(
-    action: Annotated[str | None, Query(description="e.g. dataset.upload, prediction.count")] = None,
-    key_id: Annotated[str | None, Query()] = None,
-    since: Annotated[datetime | None, Query(description="ISO 8601; events at or after")] = None,
-    until: Annotated[datetime | None, Query(description="ISO 8601; events before")] = None,
-    after_id: Annotated[
-        int | None, Query(ge=0, le=MAX_INT, description="Paging: events after this id")
-    ] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 1000,
-) -> AuditFilter:
-    return AuditFilter(action=action, key_id=key_id, since=since, until=until, after_id=after_id, limit=limit)
+def _filters(default_limit: int) -> Any:
+    """The query parameters both audit routes take, as one dependency (they differ in the default limit)."""
+
+    def audit_filter(
+        action: Annotated[str | None, Query(description="e.g. dataset.upload, prediction.count")] = None,
+        key_id: Annotated[str | None, Query()] = None,
+        since: Annotated[datetime | None, Query(description="ISO 8601; events at or after")] = None,
+        until: Annotated[datetime | None, Query(description="ISO 8601; events before")] = None,
+        after_id: Annotated[
+            int | None, Query(ge=0, le=MAX_INT, description="Paging: events after this id")
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = default_limit,
+    ) -> AuditFilter:
+        return AuditFilter(
+            action=action, key_id=key_id, since=since, until=until, after_id=after_id, limit=limit
+        )
+
+    return audit_filter
+
+
+PageFilter = Annotated[AuditFilter, Depends(_filters(1000))]
+ExportFilter = Annotated[AuditFilter, Depends(_filters(MAX_LIMIT))]
 
 
 def _view(e: AuditEvent) -> dict[str, Any]:
@@ -119,28 +130,12 @@ def _export(platform: Platform, tenant: str, f: AuditFilter) -> StreamingRespons
 def list_audit(
     platform: PlatformDep,
     principal: Admin,
-    action: Annotated[str | None, Query(description="e.g. dataset.upload, prediction.count")] = None,
-    key_id: Annotated[str | None, Query()] = None,
-    since: Annotated[datetime | None, Query(description="ISO 8601; events at or after")] = None,
-    until: Annotated[datetime | None, Query(description="ISO 8601; events before")] = None,
-    after_id: Annotated[
-        int | None, Query(ge=0, le=MAX_INT, description="Paging: events after this id")
-    ] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 1000,
+    f: PageFilter,
     format: Annotated[Literal["json", "jsonl"], Query()] = "json",
 ) -> Any:
-    f = _filter(action, key_id, since, until, after_id, limit)
     if format == "jsonl":
         return _export(platform, principal.tenant, f)
-    events = platform.store.list_audit(
-        principal.tenant,
-        action=f.action,
-        key_id=f.key_id,
-        since=f.since,
-        until=f.until,
-        after_id=f.after_id,
-        limit=f.limit,
-    )
+    events = platform.store.list_audit(principal.tenant, **f.model_dump())
     last = events[-1].id if len(events) == f.limit and events else None
     return {"items": [_view(e) for e in events], "next_after_id": last}
 
@@ -151,17 +146,8 @@ def list_audit(
     summary="The tenant's audit log as JSON lines (same filters as /v1/audit)",
     responses={200: {"content": {JSONL: {}}}},
 )
-def export_audit(
-    platform: PlatformDep,
-    principal: Admin,
-    action: Annotated[str | None, Query()] = None,
-    key_id: Annotated[str | None, Query()] = None,
-    since: Annotated[datetime | None, Query(description="ISO 8601")] = None,
-    until: Annotated[datetime | None, Query(description="ISO 8601")] = None,
-    after_id: Annotated[int | None, Query(ge=0, le=MAX_INT)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = MAX_LIMIT,
-) -> StreamingResponse:
-    return _export(platform, principal.tenant, _filter(action, key_id, since, until, after_id, limit))
+def export_audit(platform: PlatformDep, principal: Admin, f: ExportFilter) -> StreamingResponse:
+    return _export(platform, principal.tenant, f)
 
 
 @router.get("/v1/quotas", response_model=QuotasPublic, summary="The tenant's limits and current usage")
