@@ -1,0 +1,207 @@
+"""Sensor histories in long form: one row per asset and time, one column per sensor.
+
+The checks every sensor task family shares, at upload, at training and at prediction:
+the time index of each asset must increase strictly (no unsorted or duplicated time),
+every sensor must be numeric and present, each asset's history long enough for the
+model's window, and training needs more than one asset. Each failure names the column,
+the row (or the request's record) and the asset, and raises before anything is stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shopfloor.errors import InvalidInput
+
+#: Where a frame's row ``i`` (0-based position; None: the whole column) and column sit,
+#: for error ``loc`` lists.
+Locator = Callable[[int | None, str | None], list[Any]]
+
+
+def file_rows(i: int | None, column: str | None) -> list[Any]:
+    """Locations in an uploaded table: data row ``i`` counted from 1, then the column."""
+    row = ["row", i + 1] if i is not None else []
+    return ["file", *row, *(["column", column] if column is not None else [])]
+
+
+def request_records(i: int | None, column: str | None) -> list[Any]:
+    """Locations in a request body's ``records`` list."""
+    return ["body", "records", *([i] if i is not None else []), *([column] if column is not None else [])]
+
+
+@dataclass(frozen=True)
+class SeriesSpec:
+    """Which column names the asset, which the time, and which are sensors (inputs)."""
+
+    asset: str
+    time: str
+    sensors: tuple[str, ...] = field(default_factory=tuple)
+
+    def columns(self) -> list[str]:
+        return [self.asset, self.time, *self.sensors]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"asset": self.asset, "time": self.time, "sensors": list(self.sensors)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SeriesSpec:
+        return cls(asset=str(data["asset"]), time=str(data["time"]), sensors=tuple(data["sensors"]))
+
+
+def plain(value: Any) -> Any:
+    """A numpy scalar as the Python value (for messages and JSON)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _fail(detail: str, loc: list[Any], msg: str, cls: type[InvalidInput] = InvalidInput) -> InvalidInput:
+    return cls(detail, errors=[{"loc": loc, "msg": msg}])
+
+
+def time_values(values: pd.Series, name: str, where: Locator) -> pd.Series:
+    """The time column as numbers (cycles) or as nanoseconds since the epoch (timestamps)."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.astype("int64").astype(float)
+    numeric = pd.to_numeric(values, errors="coerce")
+    if numeric.notna().sum() == values.notna().sum():
+        return numeric.astype(float)
+    parsed = pd.to_datetime(values, errors="coerce", utc=True, format="mixed")
+    bad = parsed.isna() & values.notna()
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise _fail(
+            f"time column {name!r}: {values.iloc[i]!r} at row {i + 1} is neither a number (cycle) "
+            "nor a timestamp",
+            where(i, name),
+            "not a time",
+        )
+    return parsed.astype("int64").astype(float)
+
+
+def check_history(
+    frame: pd.DataFrame,
+    spec: SeriesSpec,
+    *,
+    where: Locator = file_rows,
+    min_points: int = 1,
+    min_assets: int = 1,
+    error: type[InvalidInput] = InvalidInput,
+) -> pd.DataFrame:
+    """Refuse a history that a sensor model cannot use; return it with numeric sensors and time.
+
+    The returned frame has the same rows in the same order, the time column as floats
+    (cycles, or nanoseconds for timestamps) and every sensor as float.
+
+    Raises ``error`` (an :class:`InvalidInput`) for: a missing asset, time or sensor column;
+    a missing asset or time value; a time that does not increase within an asset (unsorted or
+    duplicated, naming both rows); a sensor with no value at all; a non-numeric sensor value
+    (the first one, with its row); an asset with fewer than ``min_points`` rows; fewer than
+    ``min_assets`` assets.
+    """
+    missing = [c for c in spec.columns() if c not in frame.columns]
+    if missing:
+        raise error(
+            f"the history lacks {len(missing)} column(s) the model needs: {', '.join(missing)}",
+            errors=[{"loc": where(None, m), "msg": "column missing"} for m in missing],
+        )
+    out = frame.copy()
+    for column in (spec.asset, spec.time):
+        empty = out[column].isna().to_numpy()
+        if empty.any():
+            i = int(np.flatnonzero(empty)[0])
+            raise _fail(f"{column!r} is missing at row {i + 1}", where(i, column), "value required", error)
+    out[spec.time] = time_values(out[spec.time], spec.time, where)
+    for sensor in spec.sensors:
+        raw = out[sensor]
+        if raw.isna().all():
+            raise _fail(
+                f"sensor {sensor!r} has no value at all; send it, or train a model without it",
+                where(None, sensor),
+                "sensor entirely missing",
+                error,
+            )
+        if raw.dtype == bool or not pd.api.types.is_numeric_dtype(raw):
+            numeric = pd.to_numeric(raw.where(raw.map(lambda v: not isinstance(v, bool))), errors="coerce")
+            bad = numeric.isna() & raw.notna()
+            if bad.any():
+                i = int(np.flatnonzero(bad.to_numpy())[0])
+                raise _fail(
+                    f"sensor {sensor!r} has a non-numeric value {raw.iloc[i]!r} at row {i + 1}",
+                    where(i, sensor),
+                    "expected a number",
+                    error,
+                )
+            out[sensor] = numeric.astype(float)
+        else:
+            out[sensor] = raw.astype(float)
+        values = out[sensor].to_numpy()
+        if np.isinf(values).any():
+            i = int(np.flatnonzero(np.isinf(values))[0])
+            detail = f"sensor {sensor!r} is infinite at row {i + 1}"
+            raise _fail(detail, where(i, sensor), "not finite", error)
+    _check_order(out, spec, where, error)
+    counts = out.groupby(spec.asset, sort=False).size()
+    if len(counts) < min_assets:
+        raise _fail(
+            f"the history has {len(counts)} asset(s) in {spec.asset!r}; training needs at least "
+            f"{min_assets}, so that validation can hold whole assets out",
+            where(None, spec.asset),
+            f"at least {min_assets} assets needed",
+            error,
+        )
+    short = counts[counts < min_points]
+    if len(short):
+        asset = plain(short.index[0])
+        i = int(np.flatnonzero((out[spec.asset] == asset).to_numpy())[0])
+        raise _fail(
+            f"asset {asset!r} has {int(short.iloc[0])} point(s); the model needs at least {min_points} "
+            f"(its window){f', and {len(short) - 1} other asset(s) are as short' if len(short) > 1 else ''}",
+            where(i, spec.asset),
+            f"history too short: {int(short.iloc[0])} < {min_points}",
+            error,
+        )
+    return out
+
+
+def _check_order(frame: pd.DataFrame, spec: SeriesSpec, where: Locator, error: type[InvalidInput]) -> None:
+    """Time must increase strictly within each asset, in row order."""
+    assets = frame[spec.asset].to_numpy()
+    times = frame[spec.time].to_numpy(dtype=float)
+    order = np.argsort(pd.factorize(assets)[0], kind="stable")
+    same = assets[order][1:] == assets[order][:-1]
+    step = np.diff(times[order])
+    bad = np.flatnonzero(same & (step <= 0))
+    if len(bad) == 0:
+        return
+    first = int(min(bad, key=lambda k: order[k + 1]))  # the earliest offending row
+    before, at = int(order[first]), int(order[first + 1])
+    asset = plain(assets[at])
+    if step[first] == 0:
+        detail = (
+            f"asset {asset!r}: time {frame[spec.time].iloc[at]:g} at row {at + 1} repeats row {before + 1}; "
+            "each asset may have one row per time"
+        )
+        msg = "duplicated time"
+    else:
+        detail = (
+            f"asset {asset!r}: time goes backwards at row {at + 1} (after row {before + 1}); "
+            "sort each asset's rows by time"
+        )
+        msg = "time not increasing"
+    raise _fail(detail, where(at, spec.time), msg, error)
+
+
+def assets(frame: pd.DataFrame, spec: SeriesSpec) -> Iterator[tuple[Any, pd.DataFrame]]:
+    """Each asset's rows, in order of first appearance (rows keep their order within an asset)."""
+    yield from frame.groupby(spec.asset, sort=False)
+
+
+def records_frame(records: Sequence[Any], spec: SeriesSpec) -> pd.DataFrame:
+    """A request's records (dicts) as a frame with the spec's columns (absent keys become missing)."""
+    return pd.DataFrame.from_records(
+        [{c: r.get(c) for c in spec.columns()} for r in records], columns=spec.columns()
+    )
