@@ -70,6 +70,11 @@ class Settings(BaseSettings):
         1000, ge=1, description="Most records in one predict or explain call."
     )
     model_cache_size: int = Field(16, ge=1, description="Loaded models kept in memory per API process.")
+    stream_assets_per_model: int = Field(
+        10000,
+        ge=1,
+        description="Assets whose streaming window is kept per model version; the least recent go first.",
+    )
     job_poll_interval_s: float = Field(
         0.5, gt=0, description="How often the job runner looks for queued jobs."
     )

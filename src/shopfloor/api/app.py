@@ -22,6 +22,7 @@ from shopfloor.api.routes import (
     models,
     plots,
     predict,
+    streams,
     synthesize,
     system,
 )
@@ -96,7 +97,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     docs.install(app)
     # predict first: routes are matched in order, and it is the hot path.
     app.include_router(predict.hot)
-    for module in (predict, system, datasets, synthesize, jobs, models, imports, plots, keys):
+    for module in (predict, streams, system, datasets, synthesize, jobs, models, imports, plots, keys):
         app.include_router(module.router)
     app.include_router(audit.router)
     if settings.cors_origins:

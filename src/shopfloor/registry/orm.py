@@ -152,3 +152,19 @@ class AuditRow(Base):
     target: Mapped[str | None] = mapped_column(String(300))
     outcome: Mapped[str] = mapped_column(String(16))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class StreamStateRow(Base):
+    """The window a streaming anomaly model keeps per asset, encrypted with the tenant's key.
+
+    One row per (tenant, model, version, asset); the store keeps a bounded number per model
+    version, dropping the least recently updated assets.
+    """
+
+    __tablename__ = "stream_states"
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model: Mapped[str] = mapped_column(String(100), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    asset: Mapped[str] = mapped_column(String(200), primary_key=True)
+    state: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, index=True)

@@ -16,6 +16,7 @@ from shopfloor.registry.clock import aware as _aware
 from shopfloor.registry.clock import now as _now
 from shopfloor.registry.entities import TERMINAL, ApiKey, Dataset, Job, Model, ModelVersion, Tenant
 from shopfloor.registry.orm import AliasRow, DatasetRow, JobRow, KeyRow, ModelRow, TenantRow, VersionRow
+from shopfloor.registry.sql_streams import StreamTables
 from shopfloor.registry.sql_trust import TrustTables
 
 
@@ -36,7 +37,7 @@ def _engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-class SqlStore(TrustTables):
+class SqlStore(TrustTables, StreamTables):
     """Registry on SQLite (embedded default) or PostgreSQL, chosen by URL."""
 
     def __init__(self, url: str) -> None:

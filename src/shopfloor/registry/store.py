@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from shopfloor.registry.entities import (
     ApiKey,
@@ -16,6 +17,8 @@ from shopfloor.registry.entities import (
     Tenant,
     TenantKey,
 )
+
+T = TypeVar("T")
 
 
 class Store(Protocol):
@@ -121,6 +124,19 @@ class Store(Protocol):
         limit: int = 1000,
         after_id: int | None = None,
     ) -> list[AuditEvent]: ...
+
+    # streaming state (opaque bytes per asset, bounded per model version)
+    def update_stream_states(
+        self,
+        tenant: str,
+        model: str,
+        version: int,
+        assets: list[str],
+        step: Callable[[dict[str, bytes]], tuple[T, dict[str, bytes]]],
+        keep: int,
+    ) -> T: ...
+    def list_stream_assets(self, tenant: str, model: str, version: int) -> list[str]: ...
+    def drop_stream_states(self, tenant: str, model: str, asset: str | None = None) -> int: ...
 
     def close(self) -> None: ...
 

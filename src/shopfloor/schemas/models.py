@@ -83,3 +83,17 @@ class RulesResponse(BaseModel):
     )
     depth: int | None = None
     rules: list[dict[str, Any]]
+
+
+class ScoreResponse(BaseModel):
+    """Per asset: the new points' scores and flags, and the events they opened, continued or closed."""
+
+    model: str
+    version: int
+    results: list[dict[str, Any]]
+
+
+class StreamReset(BaseModel):
+    model: str
+    asset: str | None = None
+    dropped: int

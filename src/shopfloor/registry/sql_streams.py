@@ -1,0 +1,113 @@
+"""SQL for the per-asset state of streaming scoring.
+
+A mixin of :class:`~shopfloor.registry.sql.SqlStore`. The state is opaque bytes here (the
+service encrypts it); the store only keeps it, bounded per model version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import TypeVar
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from shopfloor.registry.clock import now as _now
+from shopfloor.registry.orm import StreamStateRow
+
+T = TypeVar("T")
+
+
+class StreamTables:
+    """Needs ``self._session()``: one managed unit of work, as SqlStore provides."""
+
+    def _session(self) -> AbstractContextManager[Session]:  # pragma: no cover - provided by SqlStore
+        raise NotImplementedError
+
+    def update_stream_states(
+        self,
+        tenant: str,
+        model: str,
+        version: int,
+        assets: list[str],
+        step: Callable[[dict[str, bytes]], tuple[T, dict[str, bytes]]],
+        keep: int,
+    ) -> T:
+        """Read the states of ``assets``, let ``step`` turn them into a result and new states, write them.
+
+        One transaction: on PostgreSQL the rows are locked (``FOR UPDATE``) so two requests for
+        one asset apply one after the other; SQLite serialises writers itself. If ``step`` raises,
+        nothing changes. Beyond ``keep`` assets per model version the least recently updated go.
+        """
+        with self._session() as s:
+            rows = {
+                r.asset: r
+                for r in s.scalars(
+                    select(StreamStateRow)
+                    .where(
+                        StreamStateRow.tenant == tenant,
+                        StreamStateRow.model == model,
+                        StreamStateRow.version == version,
+                        StreamStateRow.asset.in_(assets),
+                    )
+                    .with_for_update()
+                )
+            }
+            result, states = step({asset: row.state for asset, row in rows.items()})
+            at = _now()
+            for asset, blob in states.items():
+                row = rows.get(asset)
+                if row is None:
+                    row = StreamStateRow(tenant=tenant, model=model, version=version, asset=asset)
+                    row.state, row.updated_at = blob, at
+                    s.add(row)
+                else:
+                    row.state, row.updated_at = blob, at
+            s.flush()
+            self._trim(s, tenant, model, version, keep)
+            return result
+
+    @staticmethod
+    def _trim(s: Session, tenant: str, model: str, version: int, keep: int) -> None:
+        same = (
+            StreamStateRow.tenant == tenant,
+            StreamStateRow.model == model,
+            StreamStateRow.version == version,
+        )
+        count = s.scalar(select(func.count()).select_from(StreamStateRow).where(*same)) or 0
+        if count <= keep:
+            return
+        oldest = list(
+            s.scalars(
+                select(StreamStateRow.asset)
+                .where(*same)
+                .order_by(StreamStateRow.updated_at, StreamStateRow.asset)
+                .limit(count - keep)
+            )
+        )
+        s.execute(delete(StreamStateRow).where(*same, StreamStateRow.asset.in_(oldest)))
+
+    def list_stream_assets(self, tenant: str, model: str, version: int) -> list[str]:
+        with self._session() as s:
+            return list(
+                s.scalars(
+                    select(StreamStateRow.asset)
+                    .where(
+                        StreamStateRow.tenant == tenant,
+                        StreamStateRow.model == model,
+                        StreamStateRow.version == version,
+                    )
+                    .order_by(StreamStateRow.asset)
+                )
+            )
+
+    def drop_stream_states(self, tenant: str, model: str, asset: str | None = None) -> int:
+        """Forget the streaming state of one asset (or all) of every version of ``model``."""
+        with self._session() as s:
+            query = delete(StreamStateRow).where(
+                StreamStateRow.tenant == tenant, StreamStateRow.model == model
+            )
+            if asset is not None:
+                query = query.where(StreamStateRow.asset == asset)
+            return int(s.execute(query).rowcount or 0)

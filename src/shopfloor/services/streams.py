@@ -1,0 +1,82 @@
+"""Streaming scoring: the newest points of an asset, scored against the window the server kept.
+
+The per-asset state (the last points a model's window needs and any open event) lives in the
+registry, encrypted with the tenant's key, so every API process and server sharing the registry
+continues the same stream. Reading, scoring and writing the state is one registry transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from shopfloor import metrics
+from shopfloor.errors import ArtifactCorrupted, InvalidInput
+from shopfloor.platform import Platform
+from shopfloor.security import crypto
+
+#: The registry keys states by asset name; longer names are refused.
+MAX_ASSET_CHARS = 200
+
+
+def _path(model: str, version: int, asset: str) -> str:
+    """What a state blob is bound to (authenticated data): it cannot be replayed for another stream."""
+    return f"stream/{model}/{version}/{asset}"
+
+
+def _assets(records: list[Any], column: str) -> list[str]:
+    seen: dict[str, None] = {}
+    for i, record in enumerate(records):
+        name = str(record.get(column))
+        if len(name) > MAX_ASSET_CHARS:
+            raise InvalidInput(
+                f"record {i}: the asset name in {column!r} is longer than {MAX_ASSET_CHARS} characters",
+                errors=[{"loc": ["body", "records", i, column], "msg": "asset name too long"}],
+            )
+        seen.setdefault(name, None)
+    return list(seen)
+
+
+def score(
+    platform: Platform, tenant: str, name: str, version: int | str | None, records: Any
+) -> dict[str, Any]:
+    """Score ``records`` (the newest points of one or more assets) and keep each asset's window."""
+    loaded = platform.models.get(tenant, name, version)
+    mv = loaded.version
+    stream = getattr(loaded.estimator, "score_stream", None)
+    if stream is None:
+        raise InvalidInput(
+            f"model {name!r} is a {mv.task} model; streaming scoring is for anomaly models "
+            "(use POST /v1/models/{name}/predict)",
+            errors=[{"loc": ["path", "name"], "msg": "not a streaming model"}],
+        )
+    loaded.validate(records, platform.settings.max_records_per_request)
+    column = mv.report["series"]["asset"]
+    assets = _assets(records, column)
+    key = platform.sealed.tenant_key(tenant)
+
+    def step(blobs: dict[str, bytes]) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
+        states = {}
+        for asset, blob in blobs.items():
+            try:
+                states[asset] = json.loads(crypto.decrypt(key, _path(name, mv.version, asset), blob))
+            except ArtifactCorrupted:
+                # A state that does not decrypt is not trusted: the stream restarts for that asset.
+                continue
+        results, new = stream(records, states)
+        return results, {
+            asset: crypto.encrypt(key, _path(name, mv.version, asset), json.dumps(state).encode())
+            for asset, state in new.items()
+        }
+
+    results = platform.store.update_stream_states(
+        tenant, name, mv.version, assets, step, keep=platform.settings.stream_assets_per_model
+    )
+    metrics.RECORDER.predicted(name, mv.version, len(records))
+    return {"model": name, "version": mv.version, "results": results}
+
+
+def reset(platform: Platform, tenant: str, name: str, asset: str | None) -> dict[str, Any]:
+    """Forget the kept window of one asset (or of every asset) of every version of ``name``."""
+    platform.store.get_model(tenant, name)  # 404 for an unknown (or another tenant's) model
+    return {"model": name, "asset": asset, "dropped": platform.store.drop_stream_states(tenant, name, asset)}
