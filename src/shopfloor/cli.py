@@ -136,17 +136,45 @@ def _split(values: list[str] | None) -> list[str]:
     return [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
 
 
+def _options(values: list[str] | None) -> dict[str, Any] | None:
+    """``["cap=125", "candidates=[\"gbm\"]"]`` -> ``{"cap": 125, "candidates": ["gbm"]}``."""
+    if not values:
+        return None
+    out: dict[str, Any] = {}
+    for value in values:
+        key, sep, raw = value.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"expected KEY=VALUE, got {value!r}", param_hint="--option")
+        try:
+            out[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key.strip()] = raw
+    return out
+
+
 @app.command()
 def train(
     dataset: Annotated[str, typer.Option("--dataset", help="Dataset id (see `shopfloor datasets list`).")],
-    target: Annotated[str, typer.Option(help="Column to predict.")],
     name: Annotated[str, typer.Option("--name", help="Model name; a new version is registered under it.")],
+    target: Annotated[
+        str | None, typer.Option(help="Column to predict (rul and anomaly take none).")
+    ] = None,
     exclude: Annotated[
         list[str] | None, typer.Option(help="Columns to leave out; repeat it or separate with commas.")
     ] = None,
-    task: Annotated[str, typer.Option(help="tabular_classification or tabular_regression.")] = (
-        "tabular_classification"
-    ),
+    task: Annotated[
+        str, typer.Option(help="tabular_classification, tabular_regression, rul or anomaly.")
+    ] = "tabular_classification",
+    asset_column: Annotated[
+        str | None, typer.Option(help="rul, anomaly: the asset id column (default: as uploaded).")
+    ] = None,
+    time_column: Annotated[
+        str | None, typer.Option(help="rul, anomaly: the time or cycle column (default: as uploaded).")
+    ] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option(help="A task option as KEY=VALUE (VALUE read as JSON when it parses); repeatable."),
+    ] = None,
     metric: Annotated[str | None, typer.Option(help="Metric that picks the best candidate.")] = None,
     time_budget: Annotated[
         float | None, typer.Option("--time-budget", help="Seconds to search.", min=0)
@@ -165,6 +193,9 @@ def train(
             metric=metric,
             time_budget_s=time_budget,
             seed=seed,
+            asset_column=asset_column,
+            time_column=time_column,
+            options=_options(option),
         )
         typer.echo(job["id"])
         if not watch:
@@ -238,15 +269,39 @@ def batch(
         Path | None, typer.Option("--output", "-o", dir_okay=False, help="Default: FILE stem + .scored.csv.")
     ] = None,
     version: VersionOpt = None,
+    label_column: Annotated[
+        str | None,
+        typer.Option(help="anomaly models: a 0/1 column of known events, to evaluate the detection."),
+    ] = None,
 ) -> None:
     """Score a whole file as a job, follow it, and download the scored CSV."""
     dest = output or file.with_name(f"{file.stem}.scored.csv")
     with common.make_client() as client:
-        job = client.batch(name, file, version=common.parse_version(version))
+        job = client.batch(name, file, version=common.parse_version(version), label_column=label_column)
         typer.echo(job["id"])
-        common.watch_job(client, job["id"])
+        job = common.watch_job(client, job["id"])
         client.job_result(job["id"], dest=dest)
+    evaluation = (job.get("result") or {}).get("evaluation")
+    if evaluation:
+        common.out.print(render.key_values("Evaluation against known events", common.flatten(evaluation)))
     common.err.print(f"[green]wrote {escape(str(dest))}[/]")
+
+
+@app.command()
+def score(
+    name: str,
+    file: FileArg,
+    version: VersionOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON response.")] = False,
+) -> None:
+    """Stream the newest points in FILE to anomaly model NAME; the server keeps each asset's window."""
+    records = common.read_records(file)
+    with common.make_client() as client:
+        resp = client.score(name, records, version=common.parse_version(version))
+    if as_json:
+        typer.echo(json.dumps(resp, indent=2))
+        return
+    common.out.print(render.stream_results(resp))
 
 
 def main() -> None:

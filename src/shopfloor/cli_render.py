@@ -167,8 +167,45 @@ def models(items: list[dict[str, Any]]) -> Table:
 
 
 def predictions(resp: dict[str, Any]) -> Table:
-    rows = [{"#": i, **p} for i, p in enumerate(resp.get("predictions") or [])]
+    found = resp.get("predictions") or []
+    if found and "events" in found[0]:
+        return anomaly_events(f"{resp.get('model')} v{resp.get('version')}: events", found)
+    rows = [{"#": i, **p} for i, p in enumerate(found)]
     return records_table(f"{resp.get('model')} v{resp.get('version')}: predictions", rows)
+
+
+def _top(shares: dict[str, Any], n: int = 3) -> str:
+    ranked = sorted(shares.items(), key=lambda kv: -abs(float(kv[1])))[:n]
+    return ", ".join(f"{name} {float(share):.0f}%" for name, share in ranked)
+
+
+def anomaly_events(title: str, results: list[dict[str, Any]]) -> Table:
+    """One row per event (or per asset without one): where it starts and ends, how bad, which sensors."""
+    rows: list[dict[str, Any]] = []
+    for result in results:
+        points = result.get("points") or []
+        flagged = sum(1 for p in points if p.get("flagged"))
+        for event in result.get("events") or []:
+            rows.append(
+                {
+                    "asset": result.get("asset"),
+                    "start": event.get("start"),
+                    "end": event.get("end"),
+                    "peak score": event.get("peak_score"),
+                    "severity": event.get("severity"),
+                    "sensors": _top(event.get("contributions") or {}),
+                    "open": event.get("open"),
+                }
+            )
+        if not result.get("events"):
+            quiet = f"no event ({flagged} of {len(points)} points flagged)"
+            rows.append({"asset": result.get("asset"), "start": quiet})
+    return records_table(title, rows)
+
+
+def stream_results(resp: dict[str, Any]) -> Table:
+    title = f"{resp.get('model')} v{resp.get('version')}: streamed points"
+    return anomaly_events(title, resp.get("results") or [])
 
 
 _CONTRIBUTION_KEYS = ("contribution", "shap_value", "weight", "attribution", "effect", "importance")

@@ -150,11 +150,54 @@ def datasets_upload(
     name: Annotated[
         str | None, typer.Option(help="Dataset name; default: the file name without suffix.")
     ] = None,
+    format: Annotated[
+        str | None,
+        typer.Option(
+            "--format", help="auto (default: Parquet by content, else CSV), csv, parquet or whitespace."
+        ),
+    ] = None,
+    columns: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated column names, for a text file without a header line."),
+    ] = None,
+    asset_column: Annotated[
+        str | None, typer.Option(help="Sensor dataset: the column naming the asset (with --time-column).")
+    ] = None,
+    time_column: Annotated[
+        str | None, typer.Option(help="Sensor dataset: the time column (cycle numbers or timestamps).")
+    ] = None,
+    settings_columns: Annotated[
+        str | None, typer.Option(help="Sensor dataset: comma-separated operating-settings columns.")
+    ] = None,
 ) -> None:
-    """Upload a CSV, Parquet or JSON file; prints the dataset's schema and its id."""
+    """Upload a CSV, Parquet or whitespace-separated file; prints the dataset's schema and its id.
+
+    A sensor dataset (long form, one row per asset and time) names its asset and time columns:
+    shopfloor datasets upload train_FD001.txt --format whitespace --columns unit,cycle,... \
+    --asset-column unit --time-column cycle --settings-columns setting1,setting2,setting3
+    """
     with common.make_client() as client:
-        ds = client.upload_dataset(file, name=name)
+        ds = client.upload_dataset(
+            file,
+            name=name,
+            format=format,
+            columns=columns,
+            asset_column=asset_column,
+            time_column=time_column,
+            settings_columns=settings_columns,
+        )
     common.out.print(render.dataset(ds))
+    series = ds.get("series")
+    if series:
+        kept = len(series.get("sensors") or [])
+        modes = series.get("operating_modes")
+        dropped = ", ".join(f"{d['name']} ({d['reason']})" for d in series.get("dropped") or []) or "none"
+        common.err.print(
+            f"sensor dataset: {series.get('assets')} assets, {kept} sensors kept"
+            f"{f', {modes} operating mode(s)' if modes else ''}; dropped: {escape(dropped)}"
+        )
+        for note in series.get("notes") or []:
+            common.err.print(f"note: {escape(str(note))}")
     common.err.print(f"dataset id: [bold]{escape(str(ds.get('id')))}[/]")
 
 

@@ -295,20 +295,47 @@ class Client:
 
     # -- datasets ---------------------------------------------------------------------------
 
-    def upload_dataset(self, path: str | Path, name: str | None = None) -> dict[str, Any]:
-        """Upload a CSV/Parquet/JSON file (streamed, not read into memory) -> DatasetPublic.
+    def upload_dataset(
+        self,
+        path: str | Path,
+        name: str | None = None,
+        *,
+        format: str | None = None,
+        columns: str | Iterable[str] | None = None,
+        asset_column: str | None = None,
+        time_column: str | None = None,
+        settings_columns: str | Iterable[str] | None = None,
+    ) -> dict[str, Any]:
+        """Upload a CSV/Parquet/whitespace-separated file (streamed, not read into memory) -> DatasetPublic.
 
-        ``name`` defaults to the file's stem. Raises ``InvalidDataset`` / ``PayloadTooLarge``
+        ``name`` defaults to the file's stem. ``format``: auto (default), csv, parquet or
+        whitespace; ``columns`` names the columns of a text file without a header line. With
+        ``asset_column`` and ``time_column`` (and optionally ``settings_columns``) the file is a
+        sensor dataset in long form: the server checks it and the answer's ``series`` summarises
+        sampling, gaps, dropped sensors and operating modes. Name lists may be given as lists or
+        comma-separated strings. Raises ``InvalidDataset`` / ``InvalidInput`` / ``PayloadTooLarge``
         / ``UnsupportedMediaType`` as the server decides.
         """
         path = Path(path)
+
+        def joined(names: str | Iterable[str] | None) -> str | None:
+            return names if names is None or isinstance(names, str) else ",".join(names)
+
+        fields = {
+            "name": name or path.stem,
+            "format": format,
+            "columns": joined(columns),
+            "asset_column": asset_column,
+            "time_column": time_column,
+            "settings_columns": joined(settings_columns),
+        }
         with path.open("rb") as fh:
             return dict(
                 self._json(
                     "POST",
                     "/v1/datasets",
                     files={"file": self._file_part(path, fh)},
-                    data={"name": name or path.stem},
+                    data={key: value for key, value in fields.items() if value is not None},
                 )
             )
 
@@ -325,28 +352,40 @@ class Client:
     def train(
         self,
         dataset_id: str,
-        target: str,
+        target: str | None,
         model_name: str,
         task: str = "tabular_classification",
         exclude: Iterable[str] = (),
         metric: str | None = None,
         time_budget_s: float | None = None,
         seed: int = 0,
+        *,
+        asset_column: str | None = None,
+        time_column: str | None = None,
+        options: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Start a training job (``POST /v1/jobs``) -> the queued JobPublic; see :meth:`wait`."""
+        """Start a training job (``POST /v1/jobs``) -> the queued JobPublic; see :meth:`wait`.
+
+        Sensor families (``task="rul"`` or ``"anomaly"``) take no target; the asset and time
+        columns default to the ones named at upload; ``options`` are the family's hyper-parameters.
+        """
         body: dict[str, Any] = {
             "type": "train",
             "task": task,
             "dataset_id": dataset_id,
-            "target": target,
             "exclude": list(exclude),
             "model_name": model_name,
             "seed": seed,
         }
-        if metric is not None:
-            body["metric"] = metric
-        if time_budget_s is not None:
-            body["time_budget_s"] = time_budget_s
+        optional = {
+            "target": target,
+            "metric": metric,
+            "time_budget_s": time_budget_s,
+            "asset_column": asset_column,
+            "time_column": time_column,
+            "options": options,
+        }
+        body.update({k: v for k, v in optional.items() if v is not None})
         return dict(self._json("POST", "/v1/jobs", json=body))
 
     def get_job(self, job_id: str) -> dict[str, Any]:
@@ -496,18 +535,48 @@ class Client:
         """The surrogate decision rules with their support, precision and fidelity -> RulesResponse."""
         return dict(self._json("GET", f"/v1/models/{_seg(name)}/rules", params=_params(version)))
 
-    def batch(self, name: str, path: str | Path, version: int | str | None = None) -> dict[str, Any]:
-        """Start batch scoring of a file (streamed) -> JobPublic; fetch the CSV with :meth:`job_result`."""
+    def batch(
+        self,
+        name: str,
+        path: str | Path,
+        version: int | str | None = None,
+        label_column: str | None = None,
+    ) -> dict[str, Any]:
+        """Start batch scoring of a file (streamed) -> JobPublic; fetch the CSV with :meth:`job_result`.
+
+        ``label_column`` (anomaly models): a 0/1 column of known events; the finished job's result
+        then carries an ``evaluation`` of the detected events against it.
+        """
         path = Path(path)
+        params = _params(version, label_column=label_column)
         with path.open("rb") as fh:
             return dict(
                 self._json(
                     "POST",
                     f"/v1/models/{_seg(name)}/batch",
-                    params=_params(version),
+                    params=params,
                     files={"file": self._file_part(path, fh)},
                 )
             )
+
+    def score(self, name: str, records: Records, version: int | str | None = None) -> dict[str, Any]:
+        """Streaming anomaly scoring of the newest points of one or more assets -> ScoreResponse.
+
+        The server keeps each asset's window between calls; send each point once, in time order.
+        """
+        return dict(
+            self._json(
+                "POST",
+                f"/v1/models/{_seg(name)}/score",
+                params=_params(version),
+                json={"records": records_payload(records)},
+            )
+        )
+
+    def reset_stream(self, name: str, asset: str | None = None) -> dict[str, Any]:
+        """Forget the window the server keeps for ``asset`` (or for every asset) of a streaming model."""
+        path = f"/v1/models/{_seg(name)}/score/state"
+        return dict(self._json("DELETE", path, params=_params(None, asset=asset)))
 
     # -- keys -------------------------------------------------------------------------------
 

@@ -28,6 +28,8 @@ ALLOWED = {
     ("GET", "/v1/models/{name}/rules"): {"admin", "builder", "consumer"},
     ("GET", "/v1/models/{name}/versions/{version}/plots/{kind}"): {"admin", "builder", "consumer"},
     ("POST", "/v1/models/{name}/batch"): {"admin", "builder"},
+    ("POST", "/v1/models/{name}/score"): {"admin", "builder", "consumer"},
+    ("DELETE", "/v1/models/{name}/score/state"): {"admin", "builder", "consumer"},
     ("POST", "/v1/keys"): {"admin"},
     ("GET", "/v1/keys"): {"admin"},
     ("DELETE", "/v1/keys/{key_id}"): {"admin"},
@@ -94,7 +96,7 @@ def _call(api: Api, method: str, path: str, who: str | None):
         kwargs["files"] = {"file": ("x.csv", b"a,b\n1,2\n", "text/csv")}
     elif "/aliases/" in path:
         kwargs["json"] = {"version": 1}
-    elif path.endswith(("/predict", "/explain")):
+    elif path.endswith(("/predict", "/explain", "/score")):
         kwargs["json"] = {"records": [{"a": 1}]}
     elif path == "/v1/keys" and method == "POST":
         kwargs["json"] = {"role": "consumer"}

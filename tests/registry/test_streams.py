@@ -30,7 +30,8 @@ def _append(states: dict[str, bytes], assets: list[str], point: bytes) -> tuple[
 
 
 def test_states_accumulate_per_asset_and_version(store: SqlStore) -> None:
-    seen = store.update_stream_states("t", "m", 1, ["a", "b"], lambda s: _append(s, ["a", "b"], b"1"), keep=10)
+    both = ["a", "b"]
+    seen = store.update_stream_states("t", "m", 1, both, lambda s: _append(s, both, b"1"), keep=10)
     assert seen == 0
     seen = store.update_stream_states("t", "m", 1, ["a"], lambda s: _append(s, ["a"], b"2"), keep=10)
     assert seen == 1

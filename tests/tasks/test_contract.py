@@ -51,10 +51,41 @@ IMPORTED = {
     "imported_regression": lambda: _imported("regression"),
 }
 
+def _histories(kind: str) -> tuple[pd.DataFrame, str]:
+    """Sensor histories of 8 assets: run to failure (one sensor drifts) for rul, steady for anomaly."""
+    rng = np.random.default_rng(1)
+    parts = []
+    for unit in range(8):
+        n = 60 + 7 * unit
+        life = np.arange(n) / n
+        wear = life**2 if kind == "rul" else np.zeros(n)
+        base = rng.normal(size=n)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "asset": f"u{unit}",
+                    "time": np.arange(1, n + 1),
+                    "temp [K]": 300 + 2 * wear + 0.1 * base,
+                    "vib": base + 0.2 * rng.normal(size=n),
+                    "flat": 1.0,
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True), ""
+
+
 DATA = {
     "tabular_classification": lambda: _tabular_frame("classification"),
     "tabular_regression": lambda: _tabular_frame("regression"),
+    "rul": lambda: _histories("rul"),
+    "anomaly": lambda: _histories("anomaly"),
 }
+
+#: Families that answer per asset from a history of rows, not one answer per row.
+PER_ASSET = {"rul", "anomaly"}
+
+#: Small settings so the contract runs in seconds.
+QUICK = {"rul": {"max_epochs": 2}, "anomaly": {}}
 
 
 @pytest.fixture(scope="module", params=catalog.tasks())
@@ -67,7 +98,7 @@ def fitted(request: pytest.FixtureRequest) -> tuple[str, Any, pd.DataFrame, str]
         return task, imported, frame, target
     assert task in DATA, f"add a small synthetic data set for {task} to the contract suite"
     frame, target = DATA[task]()
-    est = catalog.make_estimator(task, time_budget_s=10, seed=0)
+    est = catalog.make_estimator(task, time_budget_s=10, seed=0, **QUICK.get(task, {}))
     stages: list[tuple[float, str]] = []
     out = est.fit(frame, target, progress=lambda f, s, m: stages.append((f, s)))
     assert out is est
@@ -100,13 +131,23 @@ def test_protocol_and_report(fitted: tuple[str, Any, pd.DataFrame, str]) -> None
     assert "y" not in names
 
 
+def _records(task: str, frame: pd.DataFrame, target: str, rows: int) -> tuple[list[dict[str, Any]], int]:
+    """Records to predict and how many answers to expect: rows, or the last rows of a few assets."""
+    if task in PER_ASSET:
+        recent = frame.groupby("asset").tail(40)
+        recent = recent[recent["asset"].isin(sorted(frame["asset"].unique())[: max(1, rows // 5)])]
+        return recent.to_dict("records"), int(recent["asset"].nunique())
+    return frame.drop(columns=[target]).head(rows).to_dict("records"), rows
+
+
 def test_predict_and_explain_shapes(fitted: tuple[str, Any, pd.DataFrame, str]) -> None:
-    _, est, frame, target = fitted
-    records = frame.drop(columns=[target]).head(5).to_dict("records")
+    task, est, frame, target = fitted
+    records, answers = _records(task, frame, target, 10)
     preds = est.predict(records)
-    assert len(preds) == 5 and all("warnings" in p for p in preds)
-    expl = est.explain(records[:2])
-    assert len(expl) == 2 and all("contributions" in e for e in expl)
+    assert len(preds) == answers and all("warnings" in p for p in preds)
+    some, expected = _records(task, frame, target, 5)
+    expl = est.explain(some)
+    assert len(expl) == expected and all("contributions" in e for e in expl)
     assert est.predict([]) == []
 
 
@@ -115,7 +156,8 @@ def test_save_load_round_trip(fitted: tuple[str, Any, pd.DataFrame, str]) -> Non
     files = est.save()
     assert all(isinstance(v, bytes) for v in files.values())
     again = catalog.estimator_class(task).load(files)
-    records = frame.drop(columns=[target]).head(20).to_dict("records")
+    records, _ = _records(task, frame, target, 20)
     assert again.predict(records) == est.predict(records)
-    assert again.explain(records[:3]) == est.explain(records[:3])
+    some, _ = _records(task, frame, target, 5)
+    assert again.explain(some) == est.explain(some)
     assert again.report_ == json.loads(json.dumps(est.report_))

@@ -1,4 +1,4 @@
-"""Read an uploaded table (CSV or Parquet) into a DataFrame, or say exactly what is wrong with it.
+"""Read an uploaded table (CSV, Parquet or whitespace-separated text) into a DataFrame, or say what is wrong.
 
 CSV files are checked in two streaming passes before pandas reads them, because
 pandas is silent or vague about the problems plant data actually has: a short
@@ -8,6 +8,10 @@ NUL), pass two reads records with the :mod:`csv` module (header names, field
 counts). Neither holds more than one chunk; pandas then reads the file once.
 Every failure is a :class:`~shopfloor.errors.ShopfloorError`: no pandas or
 pyarrow exception escapes.
+
+Whitespace-separated text (NASA's C-MAPSS ``train_FD001.txt``: fields split by runs of
+spaces or tabs, trailing spaces, often no header line) is never guessed: the caller names
+the format. Its lines are checked the same way (UTF-8, then the field count of each line).
 """
 
 from __future__ import annotations
@@ -23,16 +27,21 @@ from typing import Any
 
 import pandas as pd
 
-from shopfloor.errors import InvalidDataset, ShopfloorError, UnsupportedMediaType
+from shopfloor.errors import InvalidDataset, InvalidInput, ShopfloorError, UnsupportedMediaType
 
 logger = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
 SNIFF_BYTES = 64 * 1024
 DELIMITERS = (",", ";", "\t", "|")
+FORMATS = ("auto", "csv", "parquet", "whitespace")
 PARQUET_MAGIC = b"PAR1"
 _COMMA_NUMBER = re.compile(r"^[+-]?\d+,\d+$")
 _POINT_NUMBER = re.compile(r"^[+-]?\d*\.\d+$")
+# A field that reads as a number (NaN and infinities included): a line of these is data, not a header.
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|(?i:[+-]?inf(inity)?|nan)")
+# pandas' C tokenizer splits whitespace-separated text on spaces and tabs only; so does this check.
+_BLANKS = re.compile(r"[ \t]+")
 
 # Leading bytes of formats people upload by mistake, and how to name them to the user.
 _BINARY_MAGIC: tuple[tuple[bytes, str], ...] = (
@@ -55,18 +64,30 @@ _BINARY_MAGIC: tuple[tuple[bytes, str], ...] = (
 )
 
 
-def read_table(path: Path, filename: str | None = None) -> pd.DataFrame:
-    """Read ``path`` as Parquet (by magic bytes) or as delimited UTF-8 text.
+def read_table(
+    path: Path, filename: str | None = None, *, format: str = "auto", columns: list[str] | None = None
+) -> pd.DataFrame:
+    """Read ``path`` as Parquet, delimited UTF-8 text, or whitespace-separated text.
 
-    ``filename`` is the name the user gave (only used in messages). Column names
-    are kept as given; values keep pandas' inferred dtypes.
+    ``format``: ``auto`` (Parquet by its magic bytes, else delimited text with the delimiter
+    sniffed), ``csv``, ``parquet`` or ``whitespace`` (fields split by runs of spaces or tabs, no
+    quoting). ``columns`` names the columns of a text file that has no header line: every line
+    is then data. A whitespace file without ``columns`` must start with a header line, one whose
+    fields are not all numbers. ``filename`` is the name the user gave (only used in messages).
+    Column names are kept as given; values keep pandas' inferred dtypes.
 
     Raises:
+        InvalidInput: an unknown ``format``; blank or duplicate names in ``columns``.
         UnsupportedMediaType: a binary file that is not Parquet (zip, xlsx, image, ...).
         InvalidDataset: empty file, no data rows, invalid UTF-8 (line and byte offset),
-            rows with the wrong number of fields (line, expected and found),
-            duplicate or blank column names (positions), an unreadable Parquet file.
+            rows with the wrong number of fields (line, expected and found), ``columns`` not
+            matching the fields of the first line, a whitespace file without header or ``columns``,
+            duplicate or blank column names (positions), an unreadable Parquet file, a file that
+            is not of the format asked for.
     """
+    check_format(format)
+    if columns is not None:
+        check_names(columns)
     path = Path(path)
     label = filename or path.name
     with path.open("rb") as handle:
@@ -81,14 +102,61 @@ def read_table(path: Path, filename: str | None = None) -> pd.DataFrame:
             f"{label}: the file is empty", errors=[{"loc": ["file"], "msg": "the file is empty"}]
         )
     if head.startswith(PARQUET_MAGIC):
+        if format in ("csv", "whitespace"):
+            raise _invalid(
+                f"{label} is a Parquet file, not {format} text; upload it with format parquet (or auto)",
+                ["body", "format"],
+                f"Parquet file, not {format}",
+            )
+        if columns is not None:
+            raise _invalid(
+                f"{label}: columns names the columns of a text file without a header line; "
+                "a Parquet file carries its own column names",
+                ["body", "columns"],
+                "not for Parquet files",
+            )
         if tail != PARQUET_MAGIC:
             raise _invalid(f"{label}: looks like Parquet but is truncated (no closing PAR1 marker)", ["file"])
         return _read_parquet(path, label)
     _reject_binary(head, label)
+    if format == "parquet":
+        raise _invalid(f"{label} is not Parquet (no PAR1 marker at its start)", ["file"], "not Parquet")
     _scan_bytes(path, label)
+    if format == "whitespace":
+        header = _check_lines(path, label, columns)
+        return _read_whitespace(path, label, header, columns)
     delimiter, decimal = _sniff_delimiter(path)
-    _check_records(path, delimiter, label)
-    return _read_csv(path, delimiter, decimal, label)
+    _check_records(path, delimiter, label, columns)
+    return _read_csv(path, delimiter, decimal, label, columns)
+
+
+def check_format(format: str) -> str:
+    """``format`` if it is one :func:`read_table` knows, else :class:`InvalidInput` naming the field."""
+    if format not in FORMATS:
+        raise InvalidInput(
+            f"unknown format {format!r}; use one of: {', '.join(FORMATS)}",
+            errors=[{"loc": ["body", "format"], "msg": f"one of {', '.join(FORMATS)}"}],
+        )
+    return format
+
+
+def check_names(names: list[str]) -> list[str]:
+    """``names`` (the caller's column names), or :class:`InvalidInput` for none, blanks or duplicates."""
+    blank = [pos for pos, name in enumerate(names, start=1) if not name.strip()]
+    duplicated = sorted({name for name, count in Counter(names).items() if count > 1})
+    what = None
+    if not names:
+        what = "no names"
+    elif blank:
+        what = f"blank name(s) at position(s) {blank}"
+    elif duplicated:
+        what = f"duplicate name(s) {', '.join(map(repr, duplicated))}"
+    if what is not None:
+        raise InvalidInput(
+            f"columns has {what}; give one distinct name per field, separated by commas",
+            errors=[{"loc": ["body", "columns"], "msg": what}],
+        )
+    return names
 
 
 def _invalid(detail: str, loc: list[Any], msg: str | None = None) -> InvalidDataset:
@@ -199,9 +267,12 @@ def _check_header(header: list[str], line: int, label: str) -> None:
         )
 
 
-def _check_records(path: Path, delimiter: str, label: str) -> None:
-    """Pass two: header names and the field count of every record, streamed with the csv module."""
-    header: list[str] | None = None
+def _check_records(path: Path, delimiter: str, label: str, names: list[str] | None = None) -> None:
+    """Pass two: header names and the field count of every record, streamed with the csv module.
+
+    With ``names`` the file has no header line: the first record is data and must match them.
+    """
+    header: list[str] | None = names
     rows = 0
     with path.open("r", encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle, delimiter=delimiter)
@@ -217,6 +288,8 @@ def _check_records(path: Path, delimiter: str, label: str) -> None:
                     continue
                 rows += 1
                 if len(record) != len(header):
+                    if names is not None and rows == 1:
+                        raise _names_mismatch(label, names, start, len(record))
                     found, expected = len(record), len(header)
                     where = f"line {start}"
                     hint = "check for a missing or extra delimiter or an unquoted value"
@@ -224,13 +297,13 @@ def _check_records(path: Path, delimiter: str, label: str) -> None:
                         # A quoted field ran over several lines: usually a quote that is never closed.
                         where = f"the record starting on line {start} (running to line {reader.line_num})"
                         hint = f"check for an unbalanced double quote on line {start}"
-                    raise InvalidDataset(
-                        f"{label}: {where} has {found} fields, expected {expected} like the header "
+                    like = "the header" if names is None else "the column names given"
+                    raise _wrong_width(
+                        f"{label}: {where} has {found} fields, expected {expected} like {like} "
                         f"(delimiter {delimiter!r}); {hint}",
-                        errors=[{"loc": ["line", start], "msg": f"expected {expected} fields, saw {found}"}],
-                        line=start,
-                        expected=expected,
-                        found=found,
+                        start,
+                        expected,
+                        found,
                     )
         except csv.Error as exc:
             line = reader.line_num
@@ -238,28 +311,114 @@ def _check_records(path: Path, delimiter: str, label: str) -> None:
     if header is None:
         raise _invalid(f"{label}: the file has no header and no rows", ["file"], "no header")
     if rows == 0:
-        raise _invalid(f"{label}: the file has a header but no data rows", ["file"], "no data rows")
+        raise _no_rows(label, names)
 
 
-def _read_csv(path: Path, delimiter: str, decimal: str, label: str) -> pd.DataFrame:
+def _no_rows(label: str, names: list[str] | None) -> InvalidDataset:
+    where = "a header but no data rows" if names is None else "no data rows"
+    return _invalid(f"{label}: the file has {where}", ["file"], "no data rows")
+
+
+def _wrong_width(detail: str, line: int, expected: int, found: int) -> InvalidDataset:
+    return InvalidDataset(
+        detail,
+        errors=[{"loc": ["line", line], "msg": f"expected {expected} fields, saw {found}"}],
+        line=line,
+        expected=expected,
+        found=found,
+    )
+
+
+def _names_mismatch(label: str, names: list[str], line: int, found: int) -> InvalidDataset:
+    return InvalidDataset(
+        f"{label}: columns gives {len(names)} names but line {line}, the first data line, has {found} "
+        "fields; give one name per field",
+        errors=[{"loc": ["body", "columns"], "msg": f"{len(names)} names for {found} fields"}],
+        line=line,
+        expected=len(names),
+        found=found,
+    )
+
+
+def _check_lines(path: Path, label: str, names: list[str] | None) -> bool:
+    """Pass two for whitespace-separated text: the header line and the field count of every line.
+
+    Without ``names`` the first non-blank line must be a header (its fields are not all
+    numbers). Returns whether the file has a header line.
+    """
+    width = len(names) if names is not None else None
+    header = False
+    rows = 0
+    with path.open("r", encoding="utf-8-sig", newline="") as handle:
+        for number, line in enumerate(handle, start=1):
+            fields = _fields(line)
+            if not fields:
+                continue
+            if width is None:
+                if all(_NUMBER.fullmatch(field) for field in fields):
+                    raise _invalid(
+                        f"{label}: line {number} is all numbers, so the file has no header line; "
+                        f"give the names of its {len(fields)} columns with columns (comma-separated)",
+                        ["body", "columns"],
+                        f"column names required for {len(fields)} fields",
+                    )
+                _check_header(fields, number, label)
+                width, header = len(fields), True
+                continue
+            rows += 1
+            if len(fields) != width:
+                if names is not None and rows == 1:
+                    raise _names_mismatch(label, names, number, len(fields))
+                like = "the header" if names is None else "the column names given"
+                raise _wrong_width(
+                    f"{label}: line {number} has {len(fields)} fields, expected {width} like {like} "
+                    "(fields separated by spaces or tabs); check for a missing or an extra value",
+                    number,
+                    width,
+                    len(fields),
+                )
+    if width is None:
+        raise _invalid(f"{label}: the file has only blank lines", ["file"], "no header")
+    if rows == 0:
+        raise _no_rows(label, names)
+    return header
+
+
+def _fields(line: str) -> list[str]:
+    stripped = line.strip(" \t\r\n")
+    return _BLANKS.split(stripped) if stripped else []
+
+
+def _read_csv(
+    path: Path, delimiter: str, decimal: str, label: str, names: list[str] | None = None
+) -> pd.DataFrame:
+    options: dict[str, Any] = {"sep": delimiter, "decimal": decimal}
+    if names is not None:
+        options.update(header=None, names=names)
+    return _pandas_read(path, label, "CSV", options)
+
+
+def _read_whitespace(path: Path, label: str, header: bool, names: list[str] | None) -> pd.DataFrame:
+    # No quoting: a '"' is part of a field, as the field count check saw it.
+    options: dict[str, Any] = {"sep": r"\s+", "quoting": csv.QUOTE_NONE}
+    if not header:
+        options.update(header=None, names=names)
+    return _pandas_read(path, label, "whitespace-separated file", options)
+
+
+def _pandas_read(path: Path, label: str, what: str, options: dict[str, Any]) -> pd.DataFrame:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", pd.errors.ParserWarning)
             warnings.simplefilter("ignore", pd.errors.DtypeWarning)
             frame = pd.read_csv(
-                path,
-                sep=delimiter,
-                decimal=decimal,
-                encoding="utf-8-sig",
-                index_col=False,
-                low_memory=False,
-                engine="c",
+                path, encoding="utf-8-sig", index_col=False, low_memory=False, engine="c", **options
             )
     except ShopfloorError:
         raise
     except Exception as exc:  # pandas raises many types; the user needs one sentence
         logger.info("pandas could not read %s: %s", label, exc)
-        raise _invalid(f"{label}: cannot read the CSV: {exc}", ["file"], str(exc)) from None
+        raise _invalid(f"{label}: cannot read the {what}: {exc}", ["file"], str(exc)) from None
     return _finish(frame, label)
 
 

@@ -6,7 +6,7 @@ import logging
 import os
 import platform as pyplatform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib import metadata
 from typing import Any
 
@@ -20,11 +20,11 @@ from shopfloor.services.datasets import frame_for_learning
 from shopfloor.services.jobs import BATCH_RESULT
 from shopfloor.services.registering import register_version
 from shopfloor.tasks.base import ProgressFn
-from shopfloor.tasks.catalog import make_estimator
+from shopfloor.tasks.catalog import make_estimator, series_task
 
 log = logging.getLogger(__name__)
 
-_PACKAGES = ("shopfloor", "numpy", "pandas", "scikit-learn", "lightgbm", "shap", "skops", "pyarrow")
+_PACKAGES = ("shopfloor", "numpy", "pandas", "scikit-learn", "lightgbm", "shap", "skops", "pyarrow", "torch")
 
 
 def package_versions() -> dict[str, str]:
@@ -43,15 +43,20 @@ def run_train(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
     dataset = platform.store.get_dataset(job.tenant, p["dataset_id"])
     exclude = list(p.get("exclude") or [])
     frame, types = frame_for_learning(platform, dataset, exclude)
+    layout: dict[str, Any] = {}
+    if series_task(p["task"]):
+        layout = {"asset_column": p["asset_column"], "time_column": p["time_column"], "sensors": p["sensors"]}
     estimator = make_estimator(
         p["task"],
         metric=p.get("metric"),
         seed=int(p.get("seed") or 0),
         time_budget_s=float(p.get("time_budget_s") or platform.settings.default_time_budget_s),
         column_types=types,
+        **layout,
+        **(p.get("options") or {}),
     )
     started = time.monotonic()
-    estimator.fit(frame, p["target"], progress=lambda f, s, m: progress(0.02 + 0.93 * f, s, m))
+    estimator.fit(frame, p.get("target") or "", progress=lambda f, s, m: progress(0.02 + 0.93 * f, s, m))
     progress(0.96, "saving", "writing the model artifacts")
     files = estimator.save()
     report = dict(estimator.report_)
@@ -65,7 +70,8 @@ def run_train(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
         "dataset_name": dataset.name,
         "dataset_version": dataset.version,
         "dataset_sha256": dataset.sha256,
-        "target": p["target"],
+        "target": p.get("target"),
+        **({"series": layout, "options": p.get("options") or {}} if layout else {}),
         "exclude": exclude,
         "task": p["task"],
         "seed": int(p.get("seed") or 0),
@@ -91,20 +97,45 @@ def run_batch(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
     p = job.params
     progress(0.02, "loading", "reading the input file and the model")
     loaded = platform.models.get(job.tenant, p["model"], int(p["version"]))
-    frame = _read_input(platform, job)
-    chunks, n = [], len(frame)
-    step = max(1000, n // 20 or 1)
-    for start in range(0, n, step):
-        chunks.append(loaded.estimator.predict_frame(frame.iloc[start : start + step]))
-        progress(
-            0.05 + 0.9 * min(1.0, (start + step) / max(n, 1)),
-            "scoring",
-            f"{min(start + step, n)} of {n} rows",
+    frame = _read_input(platform, job).reset_index(drop=True)
+    layout = loaded.version.report.get("series")
+    chunks, n, done = [], len(frame), 0
+    for part in _batches(frame, layout["asset"] if layout else None, max(1000, n // 20 or 1)):
+        out = loaded.estimator.predict_frame(part)
+        out.index = part.index
+        chunks.append(out)
+        done += len(part)
+        progress(0.05 + 0.9 * done / max(n, 1), "scoring", f"{done} of {n} rows")
+    scored = pd.concat([frame, pd.concat(chunks).reindex(frame.index)], axis=1)
+    result: dict[str, Any] = {"model": p["model"], "version": int(p["version"]), "rows": n}
+    if p.get("label_column"):
+        from shopfloor.tasks.events import evaluate_events
+
+        result["evaluation"] = evaluate_events(
+            scored, p["label_column"], asset_column=layout["asset"], time_column=layout["time"]
         )
-    scored = pd.concat([frame.reset_index(drop=True), pd.concat(chunks).reset_index(drop=True)], axis=1)
     key = f"{job.tenant}/jobs/{job.id}/{BATCH_RESULT}"
     digest = platform.sealed.put(job.tenant, key, scored.to_csv(index=False).encode())
-    return {"model": p["model"], "version": int(p["version"]), "rows": n, "artifact": key, "sha256": digest}
+    return {**result, "artifact": key, "sha256": digest}
+
+
+def _batches(frame: pd.DataFrame, asset: str | None, size: int) -> Iterator[pd.DataFrame]:
+    """Row blocks of about ``size`` rows; for sensor models, whole assets only (a window never
+    straddles two blocks). Blocks keep the frame's index so the results can be put back in order."""
+    if asset is None:
+        for start in range(0, len(frame), size):
+            yield frame.iloc[start : start + size]
+        return
+    group: list[pd.DataFrame] = []
+    rows = 0
+    for _, rows_of_asset in frame.groupby(asset, sort=False):
+        group.append(rows_of_asset)
+        rows += len(rows_of_asset)
+        if rows >= size:
+            yield pd.concat(group)
+            group, rows = [], 0
+    if group:
+        yield pd.concat(group)
 
 
 def _read_input(platform: Platform, job: Job) -> pd.DataFrame:

@@ -12,10 +12,23 @@ class TrainJobCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
     type: Literal["train"] = "train"
-    task: str = Field(description="tabular_classification or tabular_regression")
+    task: str = Field(description="tabular_classification, tabular_regression, rul or anomaly")
     dataset_id: str
-    target: str
+    target: str | None = Field(
+        None, description="The column to predict; rul derives its target and anomaly needs none"
+    )
     exclude: list[str] = Field(default_factory=list)
+    asset_column: str | None = Field(
+        None, description="rul, anomaly: the asset id column (default: the one named at upload)"
+    )
+    time_column: str | None = Field(
+        None, description="rul, anomaly: the time or cycle column (default: the one named at upload)"
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Hyper-parameters of the task family, e.g. {\"cap\": 125} for rul or "
+        "{\"false_alarm_rate\": 0.01} for anomaly",
+    )
     model_name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
     metric: str | None = None
     time_budget_s: float | None = Field(None, gt=0, le=86400)

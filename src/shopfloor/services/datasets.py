@@ -1,16 +1,24 @@
-"""Dataset upload and reading: streamed to disk, parsed, profiled, stored as an immutable version."""
+"""Dataset upload and reading: streamed to disk, parsed, profiled, stored as an immutable version.
+
+An upload that names an asset and a time column is a sensor dataset (long form: one row per
+asset and time): it must pass the sensor history checks, and its profile carries the series
+report (sampling, gaps, dead sensors, operating modes; see :mod:`shopfloor.data.series_report`).
+"""
 
 from __future__ import annotations
 
 import io
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from shopfloor.data.parse import read_table
+from shopfloor.data.parse import check_format, check_names, read_table
 from shopfloor.data.profile import profile_frame
+from shopfloor.data.series import SeriesSpec, check_history, file_rows
+from shopfloor.data.series_report import annotate, check_settings, series_report
 from shopfloor.data.upload import receive_upload
 from shopfloor.errors import ArtifactCorrupted, InvalidDataset, InvalidInput
 from shopfloor.platform import Platform
@@ -39,15 +47,125 @@ def check_name(name: str, field: str = "name") -> str:
     return name
 
 
-def store_table(platform: Platform, tenant: str, path: Path, *, name: str, size: int, sha256: str) -> Dataset:
+@dataclass(frozen=True)
+class UploadOptions:
+    """How to read an upload (format, column names for a file without header) and its sensor layout."""
+
+    format: str = "auto"
+    columns: tuple[str, ...] | None = None
+    asset_column: str | None = None
+    time_column: str | None = None
+    settings_columns: tuple[str, ...] = ()
+
+
+def _names(raw: str | None) -> tuple[str, ...] | None:
+    """A comma-separated form value as stripped names; None when absent or blank."""
+    if raw is None or not raw.strip():
+        return None
+    return tuple(part.strip() for part in raw.split(","))
+
+
+def upload_options(
+    *,
+    format: str | None = None,
+    columns: str | None = None,
+    asset_column: str | None = None,
+    time_column: str | None = None,
+    settings_columns: str | None = None,
+) -> UploadOptions:
+    """The upload's form fields, checked before any byte of the file is read.
+
+    Raises :class:`InvalidInput` naming the field: an unknown format, blank or duplicate names,
+    only one of asset and time column, settings without them, a column given two roles.
+    """
+    asset = (asset_column or "").strip() or None
+    time = (time_column or "").strip() or None
+    settings = _names(settings_columns) or ()
+    if (asset is None) != (time is None):
+        missing = "time_column" if time is None else "asset_column"
+        raise _field(missing, "a sensor dataset needs both asset_column and time_column (or neither)")
+    if settings and asset is None:
+        raise _field("settings_columns", "settings_columns needs asset_column and time_column")
+    if asset is not None and asset == time:
+        raise _field("time_column", f"asset_column and time_column are both {asset!r}; name two columns")
+    for name in settings:
+        if not name:
+            raise _field("settings_columns", "settings_columns has a blank name")
+        if name in (asset, time) or settings.count(name) > 1:
+            raise _field(
+                "settings_columns", f"{name!r} appears twice among the asset, time and settings columns"
+            )
+    names = _names(columns)
+    return UploadOptions(
+        format=check_format((format or "auto").strip().lower()),
+        columns=tuple(check_names(list(names))) if names is not None else None,
+        asset_column=asset,
+        time_column=time,
+        settings_columns=settings,
+    )
+
+
+def _field(field: str, detail: str) -> InvalidInput:
+    return InvalidInput(detail, errors=[{"loc": ["body", field], "msg": detail}])
+
+
+def _series_profile(
+    frame: pd.DataFrame, asset: str, time: str, settings: list[str]
+) -> dict[str, dict[str, Any]]:
+    """Check a sensor table (nothing is stored if it fails) and compute its series report."""
+    known = set(frame.columns)
+    shown = ", ".join(map(repr, list(frame.columns)[:30])) + (", ..." if len(known) > 30 else "")
+    for field, names in (
+        ("asset_column", [asset]),
+        ("time_column", [time]),
+        ("settings_columns", settings),
+    ):
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            raise InvalidDataset(
+                f"{field}: {', '.join(map(repr, unknown))} not among the file's columns ({shown})",
+                errors=[{"loc": ["body", field], "msg": f"no column {name!r}"} for name in unknown],
+            )
+    spec = SeriesSpec(asset, time, tuple(c for c in frame.columns if c not in {asset, time, *settings}))
+    if not spec.sensors:
+        raise InvalidDataset(
+            "a sensor dataset needs at least one sensor column besides the asset, time and settings columns",
+            errors=[{"loc": ["file"], "msg": "no sensor column"}],
+        )
+    check_history(frame, spec, where=file_rows, error=InvalidDataset)
+    check_settings(frame, settings, where=file_rows, error=InvalidDataset)
+    return series_report(frame, spec, settings)
+
+
+def store_table(
+    platform: Platform,
+    tenant: str,
+    path: Path,
+    *,
+    name: str,
+    size: int,
+    sha256: str,
+    options: UploadOptions | None = None,
+) -> Dataset:
     """Parse, profile, encrypt and register a file already on local disk. All or nothing.
 
     The table is stored as parquet sealed with the tenant's key, and the registry row is signed
-    (see :mod:`shopfloor.security.integrity`). Raises :class:`InvalidDataset` if it cannot be stored.
+    (see :mod:`shopfloor.security.integrity`). With a sensor layout in ``options`` the table is
+    checked as sensor histories and each column's profile gains its ``role`` and ``series``
+    figures. Raises :class:`InvalidDataset` if it cannot be stored.
     """
-    fmt = "parquet" if _is_parquet(path) else "csv"
-    frame = read_table(path, name)
-    columns = profile_frame(frame)
+    options = options or UploadOptions()
+    frame = read_table(
+        path, name, format=options.format, columns=list(options.columns) if options.columns else None
+    )
+    fmt = "whitespace" if options.format == "whitespace" else "parquet" if _is_parquet(path) else "csv"
+    if options.asset_column and options.time_column:
+        report = _series_profile(
+            frame, options.asset_column, options.time_column, list(options.settings_columns)
+        )
+        columns = annotate(profile_frame(frame), report)
+    else:
+        columns = profile_frame(frame)
     dataset_id = new_id("ds")
     prefix = f"{tenant}/datasets/{dataset_id}"
     buffer = io.BytesIO()  # in memory: the plaintext parquet never touches the disk
@@ -84,7 +202,13 @@ def store_table(platform: Platform, tenant: str, path: Path, *, name: str, size:
 
 
 async def upload(
-    platform: Platform, tenant: str, source: Any, *, name: str | None, filename: str | None
+    platform: Platform,
+    tenant: str,
+    source: Any,
+    *,
+    name: str | None,
+    filename: str | None,
+    options: UploadOptions | None = None,
 ) -> Dataset:
     """Stream an upload to disk (bounded by the size limit), then store it as a dataset version."""
     from starlette.concurrency import run_in_threadpool
@@ -94,7 +218,14 @@ async def upload(
     try:
         info = await receive_upload(source, tmp, platform.settings.max_upload_bytes)
         return await run_in_threadpool(
-            store_table, platform, tenant, tmp, name=display, size=info.size, sha256=info.sha256
+            store_table,
+            platform,
+            tenant,
+            tmp,
+            name=display,
+            size=info.size,
+            sha256=info.sha256,
+            options=options,
         )
     finally:
         tmp.unlink(missing_ok=True)

@@ -6,14 +6,23 @@ from typing import Any
 
 from shopfloor.data.checks import check_training_request
 from shopfloor.data.parse import read_table
+from shopfloor.data.series import SeriesSpec, check_history, file_rows
+from shopfloor.data.series_checks import check_training_history, series_request
 from shopfloor.data.upload import receive_upload
 from shopfloor.errors import Conflict, InvalidInput, NotFound
 from shopfloor.evaluation.metrics import check_metric
 from shopfloor.platform import Platform
-from shopfloor.registry.entities import Job
+from shopfloor.registry.entities import Dataset, Job, ModelVersion
 from shopfloor.services.datasets import load_frame
 from shopfloor.services.ids import new_id
-from shopfloor.tasks.catalog import estimator_class, task_kind, trainable
+from shopfloor.tasks.catalog import (
+    estimator_class,
+    make_estimator,
+    needs_target,
+    series_task,
+    task_kind,
+    trainable,
+)
 
 BATCH_INPUT = "input.csv"
 BATCH_RESULT = "result.csv"
@@ -28,6 +37,20 @@ def create_train_job(platform: Platform, tenant: str, request: dict[str, Any]) -
             "POST /v1/models/{name}/versions",
             errors=[{"loc": ["body", "task"], "msg": "not a trainable task"}],
         )
+    dataset = platform.store.get_dataset(tenant, request["dataset_id"])
+    if series_task(request["task"]):
+        params = _series_params(platform, dataset, request)
+        return platform.store.create_job(id=new_id("job"), tenant=tenant, type="train", params=params)
+    if request.get("options"):
+        raise InvalidInput(
+            f"{request['task']} takes no 'options'; they are for the rul and anomaly families",
+            errors=[{"loc": ["body", "options"], "msg": "not used by this task"}],
+        )
+    if needs_target(request["task"]) and not request.get("target"):
+        raise InvalidInput(
+            "name the column to predict in 'target'",
+            errors=[{"loc": ["body", "target"], "msg": "field required"}],
+        )
     kind = task_kind(request["task"])
     if request.get("metric") is not None:
         try:
@@ -36,7 +59,6 @@ def create_train_job(platform: Platform, tenant: str, request: dict[str, Any]) -
             raise InvalidInput(
                 exc.detail, errors=[{"loc": ["body", "metric"], "msg": "unknown metric"}]
             ) from None
-    dataset = platform.store.get_dataset(tenant, request["dataset_id"])
     names = {c["name"] for c in dataset.columns}
     frame = load_frame(platform, dataset, [request["target"]]) if request["target"] in names else None
     warnings = check_training_request(
@@ -50,10 +72,48 @@ def create_train_job(platform: Platform, tenant: str, request: dict[str, Any]) -
     return platform.store.create_job(id=new_id("job"), tenant=tenant, type="train", params=params)
 
 
+def _series_params(platform: Platform, dataset: Dataset, request: dict[str, Any]) -> dict[str, Any]:
+    """A sensor family's job parameters: layout settled, options accepted by the estimator, data checked."""
+    spec, warnings = series_request(request["task"], dataset.columns, request)
+    options = dict(request.get("options") or {})
+    try:
+        make_estimator(request["task"], **spec_kwargs(spec), **options)
+    except TypeError as exc:
+        raise InvalidInput(
+            f"{request['task']} does not take the option(s) given: {exc}",
+            errors=[{"loc": ["body", "options"], "msg": str(exc)}],
+        ) from None
+    check_training_history(load_frame(platform, dataset, spec.columns()), spec)
+    return {
+        **request,
+        "asset_column": spec.asset,
+        "time_column": spec.time,
+        "sensors": list(spec.sensors),
+        "options": options,
+        "dataset_sha256": dataset.sha256,
+        "warnings": warnings,
+    }
+
+
+def spec_kwargs(spec: SeriesSpec) -> dict[str, Any]:
+    """The constructor arguments that tell a series estimator its layout."""
+    return {"asset_column": spec.asset, "time_column": spec.time, "sensors": list(spec.sensors)}
+
+
 async def create_batch_job(
-    platform: Platform, tenant: str, model: str, version: int | str | None, source: Any, filename: str | None
+    platform: Platform,
+    tenant: str,
+    model: str,
+    version: int | str | None,
+    source: Any,
+    filename: str | None,
+    label_column: str | None = None,
 ) -> Job:
-    """Check an uploaded table against the model's inputs and queue a batch scoring job."""
+    """Check an uploaded table against the model's inputs and queue a batch scoring job.
+
+    ``label_column`` (anomaly models): known event windows (1 inside an event, 0 outside),
+    used only to evaluate the detected events in the job's result.
+    """
     from starlette.concurrency import run_in_threadpool
 
     mv = platform.models.resolve(tenant, model, version)
@@ -69,6 +129,7 @@ async def create_batch_job(
                 f"the file lacks {len(missing)} input column(s) the model needs: {', '.join(missing)}",
                 errors=[{"loc": ["file", "columns", m], "msg": "column missing"} for m in missing],
             )
+        _check_batch_series(mv, frame, label_column)
         digest = platform.sealed.put_file(tenant, f"{prefix}/{BATCH_INPUT}", tmp)
         params = {
             "model": model,
@@ -77,6 +138,7 @@ async def create_batch_job(
             "rows": len(frame),
             "input": f"{prefix}/{BATCH_INPUT}",
             "input_sha256": digest,
+            **({"label_column": label_column} if label_column else {}),
         }
         try:
             return platform.store.create_job(id=job_id, tenant=tenant, type="batch_predict", params=params)
@@ -85,6 +147,26 @@ async def create_batch_job(
             raise
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _check_batch_series(mv: ModelVersion, frame: Any, label_column: str | None) -> None:
+    """Histories for a sensor model: time increasing per asset, numeric sensors, long enough."""
+    layout = mv.report.get("series")
+    if label_column is not None:
+        if mv.task != "anomaly":
+            raise InvalidInput(
+                f"label_column is for anomaly models (to evaluate events); {mv.model!r} is {mv.task}",
+                errors=[{"loc": ["query", "label_column"], "msg": "not an anomaly model"}],
+            )
+        if label_column not in frame.columns:
+            raise InvalidInput(
+                f"the file has no column {label_column!r} (label_column)",
+                errors=[{"loc": ["query", "label_column"], "msg": "column missing"}],
+            )
+    if layout is None:
+        return
+    spec = SeriesSpec.from_dict(layout)
+    check_history(frame, spec, where=file_rows, min_points=int(layout.get("min_points") or 1))
 
 
 def result_file(platform: Platform, tenant: str, job_id: str) -> tuple[bytes, str]:

@@ -17,11 +17,29 @@ _CATALOG: dict[str, tuple[str, str, dict[str, Any]]] = {
     "tabular_regression": ("shopfloor.tasks.tabular", "TabularEstimator", {"kind": "regression"}),
     "imported_classification": ("shopfloor.tasks.imported", "ImportedModel", {"kind": "classification"}),
     "imported_regression": ("shopfloor.tasks.imported", "ImportedModel", {"kind": "regression"}),
+    "anomaly": ("shopfloor.tasks.anomaly", "AnomalyEstimator", {}),
 }
 
 
 # Families whose models are made elsewhere and imported as files; they have no training job.
 _IMPORT_ONLY = frozenset({"imported_classification", "imported_regression"})
+
+
+# Families that learn from sensor histories (asset, time, sensors) rather than one row per example.
+_SERIES = frozenset({"rul", "anomaly"})
+
+# Families trained with a target column of the dataset; series families derive theirs (or need none).
+_NO_TARGET = frozenset({"rul", "anomaly"})
+
+
+def series_task(task: str) -> bool:
+    """Whether ``task`` learns from sensor histories (needs an asset and a time column)."""
+    return task in _SERIES
+
+
+def needs_target(task: str) -> bool:
+    """Whether a training request for ``task`` must name a target column."""
+    return task not in _NO_TARGET
 
 
 def trainable(task: str) -> bool:

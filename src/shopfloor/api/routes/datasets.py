@@ -16,15 +16,45 @@ from shopfloor.services import datasets as service
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
 
 
-@router.post("", status_code=201, response_model=DatasetPublic, summary="Upload a CSV or Parquet table")
+@router.post(
+    "",
+    status_code=201,
+    response_model=DatasetPublic,
+    summary="Upload a table (CSV, Parquet or whitespace-separated text), or a sensor dataset",
+)
 async def upload_dataset(
     platform: PlatformDep,
     principal: DatasetsWriter,
-    file: Annotated[UploadFile, File(description="CSV (UTF-8) or Parquet")],
+    file: Annotated[UploadFile, File(description="CSV (UTF-8), Parquet, or whitespace-separated text")],
     name: Annotated[str | None, Form()] = None,
+    format: Annotated[
+        str, Form(description="auto (Parquet by its magic bytes, else CSV), csv, parquet or whitespace")
+    ] = "auto",
+    columns: Annotated[
+        str | None,
+        Form(description="Comma-separated column names for a text file without a header line"),
+    ] = None,
+    asset_column: Annotated[
+        str | None, Form(description="Sensor dataset: the column naming the asset (with time_column)")
+    ] = None,
+    time_column: Annotated[
+        str | None, Form(description="Sensor dataset: the time column, cycle numbers or timestamps")
+    ] = None,
+    settings_columns: Annotated[
+        str | None, Form(description="Sensor dataset: comma-separated operating-condition settings columns")
+    ] = None,
 ) -> Any:
+    options = service.upload_options(
+        format=format,
+        columns=columns,
+        asset_column=asset_column,
+        time_column=time_column,
+        settings_columns=settings_columns,
+    )
     limiter(platform).check_storage(principal.tenant, file.size or 0)
-    dataset = await service.upload(platform, principal.tenant, file, name=name, filename=file.filename)
+    dataset = await service.upload(
+        platform, principal.tenant, file, name=name, filename=file.filename, options=options
+    )
     audit.record(platform, principal, "dataset.upload", dataset.id, size_bytes=dataset.size_bytes)
     return dataset_view(dataset)
 

@@ -122,8 +122,14 @@ async def batch(
     principal: JobsWriter,
     file: Annotated[UploadFile, File(description="CSV or Parquet with the model's input columns")],
     version: Version = None,
+    label_column: Annotated[
+        str | None,
+        Query(max_length=200, description="anomaly models: a 0/1 column of known events, to evaluate"),
+    ] = None,
 ) -> Any:
     limiter(platform).check_jobs(principal.tenant)
-    job = await jobs_service.create_batch_job(platform, principal.tenant, name, version, file, file.filename)
+    job = await jobs_service.create_batch_job(
+        platform, principal.tenant, name, version, file, file.filename, label_column
+    )
     audit.buffer(platform).later(principal, "job.batch", job.id, model=name)
     return job_view(job)

@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+from shopfloor.data.series_report import series_summary
 from shopfloor.errors import InvalidInput
 from shopfloor.registry.entities import ApiKey, Dataset, Job
 
@@ -20,6 +21,7 @@ def dataset_view(d: Dataset) -> dict[str, Any]:
         "size_bytes": d.size_bytes,
         "format": d.format,
         "columns": d.columns,
+        "series": series_summary(d.columns),
         "created_at": d.created_at,
     }
 
