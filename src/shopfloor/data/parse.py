@@ -11,7 +11,9 @@ pyarrow exception escapes.
 
 Whitespace-separated text (NASA's C-MAPSS ``train_FD001.txt``: fields split by runs of
 spaces or tabs, trailing spaces, often no header line) is never guessed: the caller names
-the format. Its lines are checked the same way (UTF-8, then the field count of each line).
+the format. Its bytes get the same pass one here; :mod:`shopfloor.data.parse_text` checks the
+field count of each line and reads it. What both readers share (header check, error shapes, the
+guarded pandas read) is in :mod:`shopfloor.data.parse_common`.
 """
 
 from __future__ import annotations
@@ -20,14 +22,23 @@ import codecs
 import csv
 import logging
 import re
-import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from shopfloor.errors import InvalidDataset, InvalidInput, ShopfloorError, UnsupportedMediaType
+from shopfloor.data.parse_common import (
+    check_header,
+    finish,
+    invalid,
+    names_mismatch,
+    no_rows,
+    pandas_read,
+    wrong_width,
+)
+from shopfloor.data.parse_text import check_lines, read_whitespace
+from shopfloor.errors import InvalidDataset, InvalidInput, UnsupportedMediaType
 
 logger = logging.getLogger(__name__)
 
@@ -38,10 +49,6 @@ FORMATS = ("auto", "csv", "parquet", "whitespace")
 PARQUET_MAGIC = b"PAR1"
 _COMMA_NUMBER = re.compile(r"^[+-]?\d+,\d+$")
 _POINT_NUMBER = re.compile(r"^[+-]?\d*\.\d+$")
-# A field that reads as a number (NaN and infinities included): a line of these is data, not a header.
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|(?i:[+-]?inf(inity)?|nan)")
-# pandas' C tokenizer splits whitespace-separated text on spaces and tabs only; so does this check.
-_BLANKS = re.compile(r"[ \t]+")
 
 # Leading bytes of formats people upload by mistake, and how to name them to the user.
 _BINARY_MAGIC: tuple[tuple[bytes, str], ...] = (
@@ -103,28 +110,28 @@ def read_table(
         )
     if head.startswith(PARQUET_MAGIC):
         if format in ("csv", "whitespace"):
-            raise _invalid(
+            raise invalid(
                 f"{label} is a Parquet file, not {format} text; upload it with format parquet (or auto)",
                 ["body", "format"],
                 f"Parquet file, not {format}",
             )
         if columns is not None:
-            raise _invalid(
+            raise invalid(
                 f"{label}: columns names the columns of a text file without a header line; "
                 "a Parquet file carries its own column names",
                 ["body", "columns"],
                 "not for Parquet files",
             )
         if tail != PARQUET_MAGIC:
-            raise _invalid(f"{label}: looks like Parquet but is truncated (no closing PAR1 marker)", ["file"])
+            raise invalid(f"{label}: looks like Parquet but is truncated (no closing PAR1 marker)", ["file"])
         return _read_parquet(path, label)
     _reject_binary(head, label)
     if format == "parquet":
-        raise _invalid(f"{label} is not Parquet (no PAR1 marker at its start)", ["file"], "not Parquet")
+        raise invalid(f"{label} is not Parquet (no PAR1 marker at its start)", ["file"], "not Parquet")
     _scan_bytes(path, label)
     if format == "whitespace":
-        header = _check_lines(path, label, columns)
-        return _read_whitespace(path, label, header, columns)
+        header = check_lines(path, label, columns)
+        return read_whitespace(path, label, header, columns)
     delimiter, decimal = _sniff_delimiter(path)
     _check_records(path, delimiter, label, columns)
     return _read_csv(path, delimiter, decimal, label, columns)
@@ -159,10 +166,6 @@ def check_names(names: list[str]) -> list[str]:
     return names
 
 
-def _invalid(detail: str, loc: list[Any], msg: str | None = None) -> InvalidDataset:
-    return InvalidDataset(detail, errors=[{"loc": loc, "msg": msg or detail}])
-
-
 def _not_tabular(label: str, what: str) -> UnsupportedMediaType:
     detail = f"{label} is {what}: neither CSV nor Parquet; export the table as CSV (UTF-8) or Parquet"
     return UnsupportedMediaType(detail, errors=[{"loc": ["file"], "msg": f"{what}, not CSV or Parquet"}])
@@ -173,7 +176,7 @@ def _reject_binary(head: bytes, label: str) -> None:
         if head.startswith(magic):
             raise _not_tabular(label, what)
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise _invalid(
+        raise invalid(
             f"{label} is UTF-16 text; save it as CSV UTF-8 (in Excel: 'CSV UTF-8 (comma delimited)')",
             ["file"],
             "UTF-16 encoding, expected UTF-8",
@@ -197,7 +200,7 @@ def _scan_bytes(path: Path, label: str) -> None:
             except UnicodeDecodeError as exc:
                 bad = offset - pending + exc.start
                 line = newlines + chunk.count(b"\n", 0, max(0, bad - offset)) + 1
-                raise _invalid(
+                raise invalid(
                     f"{label} is not valid UTF-8: byte 0x{exc.object[exc.start]:02x} at offset {bad} "
                     f"(line {line}); save the file as CSV UTF-8",
                     ["line", line],
@@ -209,7 +212,7 @@ def _scan_bytes(path: Path, label: str) -> None:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             line = newlines + 1
-            raise _invalid(
+            raise invalid(
                 f"{label} is not valid UTF-8: the file ends inside a multi-byte character "
                 f"(offset {offset - len(decoder.getstate()[0])}, line {line})",
                 ["line", line],
@@ -248,25 +251,6 @@ def _sniff_delimiter(path: Path) -> tuple[str, str]:
     return best, decimal
 
 
-def _check_header(header: list[str], line: int, label: str) -> None:
-    """Refuse blank (after stripping) and duplicate column names, naming their 1-based positions."""
-    blank = [pos for pos, name in enumerate(header, start=1) if not name.strip()]
-    errors: list[dict[str, Any]] = [
-        {"loc": ["line", line, "column", pos], "msg": "blank column name"} for pos in blank
-    ]
-    parts = [f"blank column name at position(s) {blank}"] if blank else []
-    for name, count in Counter(header).items():
-        if count > 1 and name.strip():
-            positions = [pos for pos, other in enumerate(header, start=1) if other == name]
-            message = f"duplicate column name {name!r} at positions {positions}"
-            errors.append({"loc": ["line", line, "column", positions[1]], "msg": message})
-            parts.append(message)
-    if errors:
-        raise InvalidDataset(
-            f"{label}: the header has {'; '.join(parts)} (positions count from 1)", errors=errors
-        )
-
-
 def _check_records(path: Path, delimiter: str, label: str, names: list[str] | None = None) -> None:
     """Pass two: header names and the field count of every record, streamed with the csv module.
 
@@ -284,12 +268,12 @@ def _check_records(path: Path, delimiter: str, label: str, names: list[str] | No
                     continue
                 if header is None:
                     header = record
-                    _check_header(header, start, label)
+                    check_header(header, start, label)
                     continue
                 rows += 1
                 if len(record) != len(header):
                     if names is not None and rows == 1:
-                        raise _names_mismatch(label, names, start, len(record))
+                        raise names_mismatch(label, names, start, len(record))
                     found, expected = len(record), len(header)
                     where = f"line {start}"
                     hint = "check for a missing or extra delimiter or an unquoted value"
@@ -298,7 +282,7 @@ def _check_records(path: Path, delimiter: str, label: str, names: list[str] | No
                         where = f"the record starting on line {start} (running to line {reader.line_num})"
                         hint = f"check for an unbalanced double quote on line {start}"
                     like = "the header" if names is None else "the column names given"
-                    raise _wrong_width(
+                    raise wrong_width(
                         f"{label}: {where} has {found} fields, expected {expected} like {like} "
                         f"(delimiter {delimiter!r}); {hint}",
                         start,
@@ -307,86 +291,11 @@ def _check_records(path: Path, delimiter: str, label: str, names: list[str] | No
                     )
         except csv.Error as exc:
             line = reader.line_num
-            raise _invalid(f"{label}: cannot read line {line}: {exc}", ["line", line], str(exc)) from None
+            raise invalid(f"{label}: cannot read line {line}: {exc}", ["line", line], str(exc)) from None
     if header is None:
-        raise _invalid(f"{label}: the file has no header and no rows", ["file"], "no header")
+        raise invalid(f"{label}: the file has no header and no rows", ["file"], "no header")
     if rows == 0:
-        raise _no_rows(label, names)
-
-
-def _no_rows(label: str, names: list[str] | None) -> InvalidDataset:
-    where = "a header but no data rows" if names is None else "no data rows"
-    return _invalid(f"{label}: the file has {where}", ["file"], "no data rows")
-
-
-def _wrong_width(detail: str, line: int, expected: int, found: int) -> InvalidDataset:
-    return InvalidDataset(
-        detail,
-        errors=[{"loc": ["line", line], "msg": f"expected {expected} fields, saw {found}"}],
-        line=line,
-        expected=expected,
-        found=found,
-    )
-
-
-def _names_mismatch(label: str, names: list[str], line: int, found: int) -> InvalidDataset:
-    return InvalidDataset(
-        f"{label}: columns gives {len(names)} names but line {line}, the first data line, has {found} "
-        "fields; give one name per field",
-        errors=[{"loc": ["body", "columns"], "msg": f"{len(names)} names for {found} fields"}],
-        line=line,
-        expected=len(names),
-        found=found,
-    )
-
-
-def _check_lines(path: Path, label: str, names: list[str] | None) -> bool:
-    """Pass two for whitespace-separated text: the header line and the field count of every line.
-
-    Without ``names`` the first non-blank line must be a header (its fields are not all
-    numbers). Returns whether the file has a header line.
-    """
-    width = len(names) if names is not None else None
-    header = False
-    rows = 0
-    with path.open("r", encoding="utf-8-sig", newline="") as handle:
-        for number, line in enumerate(handle, start=1):
-            fields = _fields(line)
-            if not fields:
-                continue
-            if width is None:
-                if all(_NUMBER.fullmatch(field) for field in fields):
-                    raise _invalid(
-                        f"{label}: line {number} is all numbers, so the file has no header line; "
-                        f"give the names of its {len(fields)} columns with columns (comma-separated)",
-                        ["body", "columns"],
-                        f"column names required for {len(fields)} fields",
-                    )
-                _check_header(fields, number, label)
-                width, header = len(fields), True
-                continue
-            rows += 1
-            if len(fields) != width:
-                if names is not None and rows == 1:
-                    raise _names_mismatch(label, names, number, len(fields))
-                like = "the header" if names is None else "the column names given"
-                raise _wrong_width(
-                    f"{label}: line {number} has {len(fields)} fields, expected {width} like {like} "
-                    "(fields separated by spaces or tabs); check for a missing or an extra value",
-                    number,
-                    width,
-                    len(fields),
-                )
-    if width is None:
-        raise _invalid(f"{label}: the file has only blank lines", ["file"], "no header")
-    if rows == 0:
-        raise _no_rows(label, names)
-    return header
-
-
-def _fields(line: str) -> list[str]:
-    stripped = line.strip(" \t\r\n")
-    return _BLANKS.split(stripped) if stripped else []
+        raise no_rows(label, names)
 
 
 def _read_csv(
@@ -395,31 +304,7 @@ def _read_csv(
     options: dict[str, Any] = {"sep": delimiter, "decimal": decimal}
     if names is not None:
         options.update(header=None, names=names)
-    return _pandas_read(path, label, "CSV", options)
-
-
-def _read_whitespace(path: Path, label: str, header: bool, names: list[str] | None) -> pd.DataFrame:
-    # No quoting: a '"' is part of a field, as the field count check saw it.
-    options: dict[str, Any] = {"sep": r"\s+", "quoting": csv.QUOTE_NONE}
-    if not header:
-        options.update(header=None, names=names)
-    return _pandas_read(path, label, "whitespace-separated file", options)
-
-
-def _pandas_read(path: Path, label: str, what: str, options: dict[str, Any]) -> pd.DataFrame:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", pd.errors.ParserWarning)
-            warnings.simplefilter("ignore", pd.errors.DtypeWarning)
-            frame = pd.read_csv(
-                path, encoding="utf-8-sig", index_col=False, low_memory=False, engine="c", **options
-            )
-    except ShopfloorError:
-        raise
-    except Exception as exc:  # pandas raises many types; the user needs one sentence
-        logger.info("pandas could not read %s: %s", label, exc)
-        raise _invalid(f"{label}: cannot read the {what}: {exc}", ["file"], str(exc)) from None
-    return _finish(frame, label)
+    return pandas_read(path, label, "CSV", options)
 
 
 def _read_parquet(path: Path, label: str) -> pd.DataFrame:
@@ -429,26 +314,16 @@ def _read_parquet(path: Path, label: str) -> pd.DataFrame:
         names = [str(name) for name in pq.read_schema(path).names]
     except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
         logger.info("pyarrow could not read %s: %s", label, exc)
-        raise _invalid(f"{label}: cannot read the Parquet file: {exc}", ["file"], str(exc)) from None
-    _check_header(names, 1, label)
+        raise invalid(f"{label}: cannot read the Parquet file: {exc}", ["file"], str(exc)) from None
+    check_header(names, 1, label)
     try:
         table = pq.read_table(path)
     except Exception as exc:
         logger.info("pyarrow could not read %s: %s", label, exc)
-        raise _invalid(f"{label}: cannot read the Parquet file: {exc}", ["file"], str(exc)) from None
+        raise invalid(f"{label}: cannot read the Parquet file: {exc}", ["file"], str(exc)) from None
     try:
         frame = table.to_pandas()
     except Exception as exc:
         logger.info("pyarrow could not convert %s: %s", label, exc)
-        raise _invalid(f"{label}: cannot convert the Parquet file: {exc}", ["file"], str(exc)) from None
-    return _finish(frame, label)
-
-
-def _finish(frame: pd.DataFrame, label: str) -> pd.DataFrame:
-    if frame.shape[1] == 0:
-        raise _invalid(f"{label}: the file has no columns", ["file"], "no columns")
-    if len(frame) == 0:
-        raise _invalid(f"{label}: the file has a header but no data rows", ["file"], "no data rows")
-    frame.columns = [str(c) for c in frame.columns]
-    logger.debug("read %s: %d rows x %d columns", label, len(frame), frame.shape[1])
-    return frame
+        raise invalid(f"{label}: cannot convert the Parquet file: {exc}", ["file"], str(exc)) from None
+    return finish(frame, label)

@@ -11,8 +11,10 @@ main normal co-movement). The candidate that detects most injected faults at the
 threshold of the other folds' clean scores wins; the threshold itself is the chosen false-alarm
 quantile of the out-of-fold clean scores, so the real false-alarm rate on new assets matches it.
 
-Streaming (:meth:`AnomalyEstimator.score_stream`) continues each asset from a small JSON state and
-gives exactly the scores, flags and events of scoring the whole series at once.
+Streaming (:meth:`AnomalyEstimator.score_stream`) continues each asset from a small JSON state
+(:mod:`~shopfloor.tasks.anomaly_stream`) and gives exactly the scores, flags and events of scoring
+the whole series at once. The estimator validates rows and holds what fit learned; the array work
+of scoring and the shape of its results are in :mod:`~shopfloor.tasks.anomaly_scoring`.
 Artifact: one JSON file (:data:`ESTIMATOR_FILE`).
 """
 
@@ -21,22 +23,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any, ClassVar, NamedTuple, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
 
-from shopfloor.data.series import (
-    SeriesSpec,
-    assets,
-    check_history,
-    file_rows,
-    plain,
-    records_frame,
-    request_records,
-)
+from shopfloor.data.series import SeriesSpec, assets, check_history, file_rows, records_frame, request_records
 from shopfloor.errors import ArtifactCorrupted, InvalidDataset, InvalidInput, NotFitted
 from shopfloor.tasks.anomaly_models import (
     FAMILIES,
@@ -47,64 +39,28 @@ from shopfloor.tasks.anomaly_models import (
     evaluate_families,
     fit_on,
     smooth_assets,
-    trailing_mean,
     varying_sensors,
     warmup_quantiles,
 )
+from shopfloor.tasks.anomaly_scoring import (
+    Rows,
+    Scored,
+    asset_result,
+    explanation,
+    frame_columns,
+    score_blocks,
+)
+from shopfloor.tasks.anomaly_stream import STATE_VERSION as STATE_VERSION  # kept importable from here
+from shopfloor.tasks.anomaly_stream import next_state, resume
 from shopfloor.tasks.base import ProgressFn, no_progress
-from shopfloor.tasks.events import EventTracker, raised_runs, severity
+from shopfloor.tasks.events import EventTracker
 
 ESTIMATOR_FILE = "estimator.json"
 FORMAT_VERSION = 1
-STATE_VERSION = 1
-
-
-def _time_out(value: Any) -> Any:
-    """A record's time as given, made JSON-friendly (timestamps as ISO 8601 text)."""
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return plain(value)
 
 
 def _option_error(name: str, msg: str) -> InvalidInput:
     return InvalidInput(f"option {name!r}: {msg}", errors=[{"loc": ["body", "options", name], "msg": msg}])
-
-
-@dataclass
-class _Rows:
-    """A validated request or table as arrays: each asset's row positions (in order of first
-    appearance, rows in time order), the sensor values, numeric times and times as given."""
-
-    groups: list[tuple[Any, np.ndarray]]
-    values: np.ndarray
-    times: np.ndarray
-    raw_times: np.ndarray
-
-    @classmethod
-    def of(cls, raw: pd.DataFrame, clean: pd.DataFrame, spec: SeriesSpec) -> _Rows:
-        codes, uniques = pd.factorize(clean[spec.asset].to_numpy(), sort=False)
-        order = np.argsort(codes, kind="stable")
-        bounds = np.cumsum(np.bincount(codes, minlength=len(uniques)))[:-1]
-        return cls(
-            groups=list(zip(uniques, np.split(order, bounds), strict=True)),
-            values=clean[list(spec.sensors)].to_numpy(float),
-            times=clean[spec.time].to_numpy(float),
-            raw_times=raw[spec.time].to_numpy(object),
-        )
-
-    def given(self, at: np.ndarray) -> list[Any]:
-        """The times of rows ``at`` as the caller sent them (JSON-friendly)."""
-        return [_time_out(v) for v in self.raw_times[at]]
-
-
-class _Scored(NamedTuple):
-    """One asset's new rows scored: calibrated scores, standardised points, shares (percent, for
-    flagged rows; zero elsewhere) and warnings."""
-
-    scores: np.ndarray
-    z: np.ndarray
-    shares: np.ndarray
-    warnings: list[str]
 
 
 class AnomalyEstimator:
@@ -308,69 +264,23 @@ class AnomalyEstimator:
         if not hasattr(self, "detector_"):
             raise NotFitted("this AnomalyEstimator is not fitted yet; call fit() or load()")
 
-    def _validated(self, records: Sequence[Mapping[str, Any]]) -> _Rows:
+    def _validated(self, records: Sequence[Mapping[str, Any]]) -> Rows:
         raw = records_frame(records, self.spec_)
-        return _Rows.of(raw, check_history(raw, self.spec_, where=request_records), self.spec_)
+        return Rows.of(raw, check_history(raw, self.spec_, where=request_records), self.spec_)
 
-    def _score(self, blocks: list[tuple[np.ndarray, np.ndarray]]) -> list[_Scored]:
-        """Score the new rows of several assets in one pass; each block is (rows before, new rows).
-
-        Every row's figures depend only on its own window, so they are the same however the rows
-        are batched (whole, in chunks, with other assets).
-        """
-        if not blocks:
-            return []
-        sizes = np.array([len(h) + len(n) for h, n in blocks])
-        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        at = np.concatenate(
-            [np.arange(s + len(h), s + len(h) + len(n)) for s, (h, n) in zip(starts, blocks, strict=True)]
+    def _score(self, blocks: list[tuple[np.ndarray, np.ndarray]]) -> list[Scored]:
+        """Score the new rows of several assets in one pass; each block is (rows before, new rows)
+        (see :func:`~shopfloor.tasks.anomaly_scoring.score_blocks`)."""
+        return score_blocks(
+            blocks, self.detector_, self.factors_, self.threshold_, int(self.window), self.spec_.sensors
         )
-        rows = np.vstack([part for block in blocks for part in block])
-        smoothed, k = trailing_mean(rows, int(self.window), np.repeat(starts, sizes), at)
-        z = self.detector_.standardise(smoothed)
-        scores = self.detector_.score(z) * np.asarray(self.factors_)[k - 1]
-        flags = scores > self.threshold_
-        shares = np.zeros(z.shape)
-        if flags.any():
-            shares[flags] = self.detector_.shares(z[flags])
-        cuts = np.cumsum([len(n) for _, n in blocks])[:-1]
-        out = []
-        for sc, zz, sh, sm in zip(*(np.split(x, cuts) for x in (scores, z, shares, smoothed)), strict=True):
-            gaps = np.isnan(sm).sum(axis=0)
-            warns = [
-                f"sensor {name!r} has no reading within the window of {int(gaps[j])} point(s); "
-                "it counts as normal at those points"
-                for j, name in enumerate(self.spec_.sensors)
-                if gaps[j]
-            ]
-            out.append(_Scored(sc, zz, sh, warns))
-        return out
 
     def _asset_result(
-        self, asset: Any, times: list[Any], scored: _Scored, tracker: EventTracker
+        self, asset: Any, times: list[Any], scored: Scored, tracker: EventTracker
     ) -> dict[str, Any]:
-        flags = scored.scores > self.threshold_
-        sensors = self.spec_.sensors
-        points = [
-            {
-                "time": t,
-                "score": float(s),
-                "flagged": bool(f),
-                "severity": severity(float(s), self.threshold_),
-                "contributions": dict(zip(sensors, scored.shares[i].tolist(), strict=True)) if f else {},
-            }
-            for i, (t, s, f) in enumerate(zip(times, scored.scores, flags, strict=True))
-        ]
-        events = tracker.push(times, scored.scores, flags, scored.shares)
-        return {
-            "asset": plain(asset),
-            "points": points,
-            "events": events,
-            "threshold": self.threshold_,
-            "warnings": scored.warnings,
-        }
+        return asset_result(asset, times, scored, tracker, self.spec_.sensors, self.threshold_)
 
-    def _fresh(self, rows: _Rows) -> list[_Scored]:
+    def _fresh(self, rows: Rows) -> list[Scored]:
         """Each asset of ``rows`` scored from its first row (no earlier history)."""
         empty = np.empty((0, len(self.spec_.sensors)))
         return self._score([(empty, rows.values[at]) for _, at in rows.groups])
@@ -408,39 +318,18 @@ class AnomalyEstimator:
         if not records:
             return [], {}
         rows = self._validated(records)
-        d = len(self.spec_.sensors)
-        plan = []
-        for asset, at in rows.groups:
-            key = str(plain(asset))
-            buffer, last, run = _read_state(states.get(key), key, d, int(self.window))
-            if last is not None and not rows.times[at[0]] > last:
-                i = int(at[0])
-                raise InvalidInput(
-                    f"asset {key!r}: record {i} has time {_time_out(rows.raw_times[i])!r}, not after the "
-                    "last point already scored for this asset; send only newer points (or reset the stream)",
-                    errors=[
-                        {
-                            "loc": ["body", "records", i, self.spec_.time],
-                            "msg": f"time not after the stream's last point of asset {key!r}",
-                        }
-                    ],
-                )
-            plan.append((asset, key, at, buffer, run))
+        window = int(self.window)
+        starts = resume(rows, states, window, self.spec_.time)
+        scored_all = self._score(
+            [(start.buffer, rows.values[at]) for start, (_, at) in zip(starts, rows.groups, strict=True)]
+        )
         results, new_states = [], {}
-        scored_all = self._score([(buffer, rows.values[at]) for _, _, at, buffer, _ in plan])
-        for (asset, key, at, buffer, run), scored in zip(plan, scored_all, strict=True):
-            tracker = self._tracker(run)
+        for (asset, at), start, scored in zip(rows.groups, starts, scored_all, strict=True):
+            tracker = self._tracker(start.run)
             results.append(self._asset_result(asset, rows.given(at), scored, tracker))
-            history = np.vstack([buffer, rows.values[at]])
-            kept = (
-                history[max(len(history) - (int(self.window) - 1), 0) :] if self.window > 1 else history[:0]
+            new_states[start.key] = next_state(
+                start.buffer, rows.values[at], float(rows.times[at[-1]]), window, tracker.run
             )
-            new_states[key] = {
-                "version": STATE_VERSION,
-                "last_time": float(rows.times[at[-1]]),
-                "buffer": [[None if np.isnan(v) else float(v) for v in row] for row in kept],
-                "run": tracker.run,
-            }
         return results, new_states
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -448,37 +337,9 @@ class AnomalyEstimator:
         ``severity_label``, ``event`` (event number within the asset, empty outside events),
         ``top_sensor`` and ``contribution_<sensor>`` (percent; empty for unflagged rows)."""
         self._check_fitted()
-        rows = _Rows.of(frame, check_history(frame, self.spec_, where=file_rows), self.spec_)
-        sensors = list(self.spec_.sensors)
-        n = len(frame)
-        score, event = np.zeros(n), pd.array([pd.NA] * n, dtype="Int64")
-        shares = np.full((n, len(sensors)), np.nan)
-        for (_, positions), scored in zip(rows.groups, self._fresh(rows), strict=True):
-            score[positions] = scored.scores
-            flags = scored.scores > self.threshold_
-            shares[positions[flags]] = scored.shares[flags]
-            for number, (a, b) in enumerate(raised_runs(flags, int(self.min_event_points)), start=1):
-                event[positions[a : b + 1]] = number
-        flagged = score > self.threshold_
-        ratio = score / self.threshold_
-        top = np.where(
-            flagged, np.array(sensors, dtype=object)[np.argmax(np.nan_to_num(shares, nan=-1), axis=1)], ""
-        )
-        labels = [severity(s, self.threshold_)["label"] for s in score]
-        out = pd.DataFrame(
-            {
-                "anomaly_score": score,
-                "anomaly_flag": flagged,
-                "severity": ratio,
-                "severity_label": labels,
-                "event": event,
-                "top_sensor": top,
-            },
-            index=frame.index,
-        )
-        for j, name in enumerate(sensors):
-            out[f"contribution_{name}"] = shares[:, j]
-        return out
+        rows = Rows.of(frame, check_history(frame, self.spec_, where=file_rows), self.spec_)
+        scored, sensors = self._fresh(rows), self.spec_.sensors
+        return frame_columns(frame.index, rows, scored, sensors, self.threshold_, int(self.min_event_points))
 
     def explain(self, records: Sequence[Mapping[str, Any]], method: str = "shap") -> list[dict[str, Any]]:
         """Per asset: the latest point's time, score, severity and each sensor's share (percent) of
@@ -493,24 +354,12 @@ class AnomalyEstimator:
         if not records:
             return []
         rows = self._validated(records)
-        out = []
-        for (asset, at), scored in zip(rows.groups, self._fresh(rows), strict=True):
-            scores = scored.scores
-            shares = self.detector_.shares(scored.z[-1:])[0]
-            out.append(
-                {
-                    "asset": plain(asset),
-                    "time": rows.given(at[-1:])[0],
-                    "method": "contributions",
-                    "score": float(scores[-1]),
-                    "threshold": self.threshold_,
-                    "flagged": bool(scores[-1] > self.threshold_),
-                    "severity": severity(float(scores[-1]), self.threshold_),
-                    "contributions": dict(zip(self.spec_.sensors, shares.tolist(), strict=True)),
-                    "warnings": scored.warnings,
-                }
+        return [
+            explanation(
+                asset, rows.given(at[-1:])[0], scored, self.detector_, self.spec_.sensors, self.threshold_
             )
-        return out
+            for (asset, at), scored in zip(rows.groups, self._fresh(rows), strict=True)
+        ]
 
     # ------------------------------------------------------------------ persistence
     def save(self) -> dict[str, bytes]:
@@ -546,28 +395,3 @@ class AnomalyEstimator:
         except (KeyError, ValueError, TypeError) as exc:
             raise ArtifactCorrupted(f"anomaly artifact cannot be read: {exc}") from exc
         return est
-
-
-def _read_state(
-    state: Mapping[str, Any] | None, key: str, d: int, window: int
-) -> tuple[np.ndarray, float | None, dict[str, Any] | None]:
-    """An asset's stream state as (buffer, last time, run); raises :class:`InvalidInput` if unusable."""
-    if state is None:
-        return np.empty((0, d)), None, None
-    try:
-        if state.get("version") != STATE_VERSION:
-            raise ValueError(f"state version {state.get('version')!r}")
-        buffer = np.array(
-            [[np.nan if v is None else float(v) for v in row] for row in state["buffer"]], dtype=float
-        ).reshape(-1, d)
-        if len(buffer) > window - 1:
-            raise ValueError("buffer longer than the window")
-        run = state.get("run")
-        if run is not None and len(run["weighted"]) != d:
-            raise ValueError("open event of another sensor layout")
-        return buffer, float(state["last_time"]), run
-    except (KeyError, ValueError, TypeError, AttributeError) as exc:
-        raise InvalidInput(
-            f"the stream state of asset {key!r} does not fit this model ({exc}); reset the stream",
-            errors=[{"loc": ["state", key], "msg": "unusable stream state"}],
-        ) from exc
