@@ -11,7 +11,7 @@ import pytest
 
 from shopfloor.errors import InvalidInput, NotFitted
 from shopfloor.tasks import catalog
-from shopfloor.tasks.base import Estimator
+from shopfloor.tasks.base import Estimator, SeriesEstimator
 
 
 def _tabular_frame(kind: str) -> tuple[pd.DataFrame, str]:
@@ -129,6 +129,14 @@ def test_protocol_and_report(fitted: tuple[str, Any, pd.DataFrame, str]) -> None
     names = [c["name"] for c in est.input_schema_]
     assert names and all({"name", "type"} <= set(c) for c in est.input_schema_)
     assert "y" not in names
+    if task in PER_ASSET:
+        assert isinstance(est, SeriesEstimator)
+        series = est.report_["series"]
+        assert series["asset"] == "asset" and series["time"] == "time"
+        assert "flat" not in series["sensors"], "a constant sensor is dropped"
+        assert {"window", "min_points"} <= set(series)
+        roles = {c["name"]: c.get("role") for c in est.input_schema_}
+        assert roles["asset"] == "asset" and roles["time"] == "time"
 
 
 def _records(task: str, frame: pd.DataFrame, target: str, rows: int) -> tuple[list[dict[str, Any]], int]:

@@ -77,12 +77,13 @@ def _series_params(platform: Platform, dataset: Dataset, request: dict[str, Any]
     spec, warnings = series_request(request["task"], dataset.columns, request)
     options = dict(request.get("options") or {})
     try:
-        make_estimator(request["task"], **spec_kwargs(spec), **options)
+        estimator = make_estimator(request["task"], **spec_kwargs(spec), **options)
     except TypeError as exc:
         raise InvalidInput(
             f"{request['task']} does not take the option(s) given: {exc}",
             errors=[{"loc": ["body", "options"], "msg": str(exc)}],
         ) from None
+    estimator.check_options()  # values out of range -> 422 now, not a failed job later
     check_training_history(load_frame(platform, dataset, spec.columns()), spec)
     return {
         **request,

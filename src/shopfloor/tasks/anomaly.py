@@ -117,7 +117,8 @@ class AnomalyEstimator:
         }
 
     # ------------------------------------------------------------------ fit
-    def _check_options(self) -> list[str]:
+    def check_options(self) -> list[str]:
+        """Refuse an impossible option (422 at ``["body", "options", name]``); the detector families."""
         for name in ("window", "min_event_points"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
@@ -156,7 +157,7 @@ class AnomalyEstimator:
         assets; no sensor that varies). ``progress`` exceptions (cancellation) propagate.
         """
         started = time.monotonic()
-        families = self._check_options()
+        families = self.check_options()
         window, min_points, far = int(self.window), int(self.min_event_points), float(self.false_alarm_rate)
         progress(0.0, "preparing", "checking the sensor histories")
         sensors = list(self.sensors) if self.sensors is not None else self._default_sensors(frame, target)

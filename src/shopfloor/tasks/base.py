@@ -53,3 +53,24 @@ class Estimator(Protocol):
 
     @classmethod
     def load(cls, files: Mapping[str, bytes]) -> Self: ...
+
+
+@runtime_checkable
+class SeriesEstimator(Estimator, Protocol):
+    """What families learning from sensor histories (asset, time, sensors) add to :class:`Estimator`.
+
+    Their constructors take ``asset_column``, ``time_column`` and ``sensors`` besides their own
+    options; ``fit`` derives its target (or needs none); ``predict`` and ``explain`` answer once
+    per asset in the records; ``report_["series"]`` holds ``asset``, ``time``, ``sensors``,
+    ``window`` and ``min_points`` (the shortest history accepted at prediction).
+
+    check_options() -> Any
+        Refuse impossible option values before any work (``InvalidInput`` at
+        ``["body", "options", name]``), so a training request fails at once, not as a job.
+    predict_frame(frame) -> DataFrame
+        Batch scoring: one row out per row in, in order, each using the history up to it.
+    """
+
+    def check_options(self) -> Any: ...
+
+    def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame: ...
