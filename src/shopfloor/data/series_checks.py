@@ -16,7 +16,7 @@ from shopfloor.data.checks import _unknown
 from shopfloor.data.series import SeriesSpec, check_history
 from shopfloor.errors import InvalidInput
 
-#: Training holds whole assets out for validation and calibration, so it needs several.
+#: Training holds whole assets out for validation, so it needs several; families may ask for more.
 MIN_TRAINING_ASSETS = 2
 
 
@@ -111,6 +111,8 @@ def dataset_rows(i: int | None, column: str | None) -> list[Any]:
     return ["dataset", *row, *(["column", column] if column is not None else [])]
 
 
-def check_training_history(frame: pd.DataFrame, spec: SeriesSpec) -> None:
-    """The data itself: numeric sensors with values, time increasing per asset, several assets."""
-    check_history(frame, spec, where=dataset_rows, min_assets=MIN_TRAINING_ASSETS)
+def check_training_history(
+    frame: pd.DataFrame, spec: SeriesSpec, min_assets: int = MIN_TRAINING_ASSETS
+) -> None:
+    """The data itself: numeric sensors with values, time increasing per asset, enough assets."""
+    check_history(frame, spec, where=dataset_rows, min_assets=max(min_assets, MIN_TRAINING_ASSETS))

@@ -84,7 +84,8 @@ def _series_params(platform: Platform, dataset: Dataset, request: dict[str, Any]
             errors=[{"loc": ["body", "options"], "msg": str(exc)}],
         ) from None
     estimator.check_options()  # values out of range -> 422 now, not a failed job later
-    check_training_history(load_frame(platform, dataset, spec.columns()), spec)
+    minimum = int(getattr(estimator, "MIN_ASSETS", 0))
+    check_training_history(load_frame(platform, dataset, spec.columns()), spec, minimum)
     return {
         **request,
         "asset_column": spec.asset,

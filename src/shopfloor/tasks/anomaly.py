@@ -74,6 +74,8 @@ class AnomalyEstimator:
     """
 
     task: ClassVar[str] = "anomaly"
+    #: The fewest training assets: thresholds are set on folds of whole assets, so two at least.
+    MIN_ASSETS: ClassVar[int] = 2
 
     def __init__(
         self,
@@ -164,7 +166,7 @@ class AnomalyEstimator:
         if not sensors:
             raise InvalidDataset("no numeric sensor column besides the asset and time columns")
         spec = SeriesSpec(self.asset_column, self.time_column, tuple(sensors))
-        clean = check_history(frame, spec, where=file_rows, min_assets=2, error=InvalidDataset)
+        clean = check_history(frame, spec, where=file_rows, min_assets=self.MIN_ASSETS, error=InvalidDataset)
         kept, warnings = varying_sensors(clean, sensors)
         spec = SeriesSpec(self.asset_column, self.time_column, tuple(kept))
         series = [rows[kept].to_numpy(float) for _, rows in assets(clean, spec)]

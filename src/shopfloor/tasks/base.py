@@ -64,12 +64,16 @@ class SeriesEstimator(Estimator, Protocol):
     per asset in the records; ``report_["series"]`` holds ``asset``, ``time``, ``sensors``,
     ``window`` and ``min_points`` (the shortest history accepted at prediction).
 
+    MIN_ASSETS (class attribute)
+        The fewest assets a training history may have (validation holds whole assets out).
     check_options() -> Any
         Refuse impossible option values before any work (``InvalidInput`` at
         ``["body", "options", name]``), so a training request fails at once, not as a job.
     predict_frame(frame) -> DataFrame
         Batch scoring: one row out per row in, in order, each using the history up to it.
     """
+
+    MIN_ASSETS: ClassVar[int]
 
     def check_options(self) -> Any: ...
 

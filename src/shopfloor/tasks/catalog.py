@@ -17,6 +17,7 @@ _CATALOG: dict[str, tuple[str, str, dict[str, Any]]] = {
     "tabular_regression": ("shopfloor.tasks.tabular", "TabularEstimator", {"kind": "regression"}),
     "imported_classification": ("shopfloor.tasks.imported", "ImportedModel", {"kind": "classification"}),
     "imported_regression": ("shopfloor.tasks.imported", "ImportedModel", {"kind": "regression"}),
+    "rul": ("shopfloor.tasks.rul", "RulEstimator", {}),
     "anomaly": ("shopfloor.tasks.anomaly", "AnomalyEstimator", {}),
 }
 
