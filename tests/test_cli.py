@@ -487,3 +487,38 @@ def test_serve_passes_overridden_settings(monkeypatch: pytest.MonkeyPatch, tmp_p
     monkeypatch.setenv("SHOPFLOOR_MODE", "production")
     result = runner.invoke(app, ["serve"])
     assert result.exit_code == 1 and "SHOPFLOOR_SECRET_KEY" in result.stderr
+
+
+# -- sensor families ----------------------------------------------------------------------------
+
+
+def test_train_sensor_family_sends_layout_and_options(serve_api: Any) -> None:
+    seen = serve_api(lambda request: httpx.Response(202, json=JOB))
+    args = ["train", "--dataset", "ds_1", "--name", "fd001", "--task", "rul", "--no-watch"]
+    more = ["--asset-column", "unit", "--time-column", "cycle", "--option", "cap=130",
+            "--option", 'candidates=["lightgbm"]', "--option", "note=plain text"]
+    result = runner.invoke(app, [*args, *more])
+    assert result.exit_code == 0, result.output
+    body = json.loads(seen[0].content)
+    assert "target" not in body and body["task"] == "rul"
+    assert body["asset_column"] == "unit" and body["time_column"] == "cycle"
+    assert body["options"] == {"cap": 130, "candidates": ["lightgbm"], "note": "plain text"}
+    result = runner.invoke(app, [*args, "--option", "cap"])
+    assert result.exit_code != 0 and "KEY=VALUE" in result.output
+
+
+def test_score_streams_points_and_shows_events(serve_api: Any, tmp_path: Path) -> None:
+    event = {"start": 40, "end": 44, "peak": 42, "peak_score": 9.1, "severity": "high",
+             "contributions": {"vib": 81.0, "temp": 12.0, "pressure": 7.0}, "open": True}
+    answer = {"model": "press", "version": 1, "results": [
+        {"asset": 2, "points": [{"time": 40, "score": 9.1, "flagged": True}], "events": [event]},
+        {"asset": 3, "points": [{"time": 40, "score": 0.2, "flagged": False}], "events": []},
+    ]}
+    seen = serve_api(lambda request: httpx.Response(200, json=answer))
+    csv = tmp_path / "newest.csv"
+    csv.write_text("unit,cycle,vib\n2,40,7.5\n3,40,0.1\n")
+    result = runner.invoke(app, ["score", "press", str(csv)])
+    assert result.exit_code == 0, result.output
+    assert seen[0].url.path == "/v1/models/press/score"
+    assert json.loads(seen[0].content)["records"][0] == {"unit": 2, "cycle": 40, "vib": 7.5}
+    assert "vib 81%" in result.stdout and "no event" in result.stdout

@@ -7,6 +7,7 @@ that ``shopfloor --help`` stays fast.
 """
 
 import json
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -214,15 +215,7 @@ def predict(
     as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON response.")] = False,
 ) -> None:
     """Score the records in FILE (CSV, Parquet, JSON list or {"records": [...]}) with model NAME."""
-    records = common.read_records(file)
-    with common.make_client() as client:
-        resp = client.predict(name, records, version=common.parse_version(version))
-    if as_json:
-        typer.echo(json.dumps(resp, indent=2))
-        return
-    common.out.print(render.predictions(resp))
-    for warning in resp.get("warnings") or []:
-        common.err.print(f"[yellow]warning: {escape(str(warning))}[/]")
+    _send_records("predict", name, file, version, as_json, render.predictions)
 
 
 @app.command()
@@ -295,13 +288,27 @@ def score(
     as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON response.")] = False,
 ) -> None:
     """Stream the newest points in FILE to anomaly model NAME; the server keeps each asset's window."""
+    _send_records("score", name, file, version, as_json, render.stream_results)
+
+
+def _send_records(
+    call: str,
+    name: str,
+    file: Path,
+    version: str | None,
+    as_json: bool,
+    show: Callable[[dict[str, Any]], Any],
+) -> None:
+    """Send FILE's records to ``client.<call>`` and print the answer (table or raw JSON) and its warnings."""
     records = common.read_records(file)
     with common.make_client() as client:
-        resp = client.score(name, records, version=common.parse_version(version))
+        resp = getattr(client, call)(name, records, version=common.parse_version(version))
     if as_json:
         typer.echo(json.dumps(resp, indent=2))
         return
-    common.out.print(render.stream_results(resp))
+    common.out.print(show(resp))
+    for warning in resp.get("warnings") or []:
+        common.err.print(f"[yellow]warning: {escape(str(warning))}[/]")
 
 
 def main() -> None:

@@ -52,7 +52,7 @@ from shopfloor.tasks.anomaly_scoring import (
 )
 from shopfloor.tasks.anomaly_stream import STATE_VERSION as STATE_VERSION  # kept importable from here
 from shopfloor.tasks.anomaly_stream import next_state, resume
-from shopfloor.tasks.base import ProgressFn, no_progress
+from shopfloor.tasks.base import ProgressFn, constructor_params, no_progress
 from shopfloor.tasks.events import EventTracker
 
 ESTIMATOR_FILE = "estimator.json"
@@ -104,19 +104,7 @@ class AnomalyEstimator:
         self.candidates = candidates
 
     def get_params(self) -> dict[str, Any]:
-        return {
-            "asset_column": self.asset_column,
-            "time_column": self.time_column,
-            "sensors": self.sensors,
-            "seed": self.seed,
-            "time_budget_s": self.time_budget_s,
-            "metric": self.metric,
-            "column_types": self.column_types,
-            "false_alarm_rate": self.false_alarm_rate,
-            "window": self.window,
-            "min_event_points": self.min_event_points,
-            "candidates": self.candidates,
-        }
+        return constructor_params(self)
 
     # ------------------------------------------------------------------ fit
     def check_options(self) -> list[str]:

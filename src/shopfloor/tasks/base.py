@@ -10,6 +10,7 @@ The registry records each file's sha256 and the storage layer checks it at load.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
@@ -21,6 +22,13 @@ ProgressFn = Callable[[float, str, str], None]
 
 def no_progress(fraction: float, stage: str, message: str) -> None:
     """Default progress callback: ignore."""
+
+
+def constructor_params(estimator: Any) -> dict[str, Any]:
+    """Each keyword of the estimator's ``__init__`` with its current value (scikit-learn's
+    ``get_params``): ``__init__`` only stores its arguments, under their own names."""
+    names = [name for name in inspect.signature(type(estimator).__init__).parameters if name != "self"]
+    return {name: getattr(estimator, name) for name in names}
 
 
 @runtime_checkable

@@ -31,7 +31,7 @@ import pandas as pd
 from shopfloor.data.series import SeriesSpec, check_history, file_rows, plain, records_frame, request_records
 from shopfloor.errors import ArtifactCorrupted, InvalidDataset, InvalidInput, NotFitted
 from shopfloor.evaluation import rul_metrics as R
-from shopfloor.tasks.base import ProgressFn, no_progress
+from shopfloor.tasks.base import ProgressFn, constructor_params, no_progress
 from shopfloor.tasks.rul_features import (
     FEATURE_WINDOWS,
     Prepared,
@@ -110,20 +110,7 @@ class RulEstimator:
         self.age_feature = age_feature
 
     def get_params(self) -> dict[str, Any]:
-        return {
-            "asset_column": self.asset_column,
-            "time_column": self.time_column,
-            "sensors": self.sensors,
-            "seed": self.seed,
-            "time_budget_s": self.time_budget_s,
-            "metric": self.metric,
-            "column_types": self.column_types,
-            "cap": self.cap,
-            "window": self.window,
-            "candidates": self.candidates,
-            "max_epochs": self.max_epochs,
-            "age_feature": self.age_feature,
-        }
+        return constructor_params(self)
 
     # ------------------------------------------------------------------ fit
     def check_options(self) -> tuple[str, list[str]]:
