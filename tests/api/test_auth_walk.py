@@ -38,6 +38,9 @@ ALLOWED = {
     ("GET", "/v1/audit"): {"admin"},
     ("GET", "/v1/audit/export"): {"admin"},
     ("GET", "/v1/quotas"): {"admin"},
+    ("GET", "/v1/masking"): {"admin"},
+    ("PUT", "/v1/masking"): {"admin"},
+    ("POST", "/v1/masking/preview"): {"admin"},
 }
 
 
@@ -98,6 +101,10 @@ def _call(api: Api, method: str, path: str, who: str | None):
         kwargs["json"] = {"version": 1}
     elif path.endswith(("/predict", "/explain", "/score")):
         kwargs["json"] = {"records": [{"a": 1}]}
+    elif path == "/v1/masking" and method == "PUT":
+        kwargs["json"] = {"names": ["Ann Lee"]}
+    elif path == "/v1/masking/preview":
+        kwargs["json"] = {"text": "call Ann Lee"}
     elif path == "/v1/keys" and method == "POST":
         kwargs["json"] = {"role": "consumer"}
     elif path == "/v1/jobs" and method == "POST":

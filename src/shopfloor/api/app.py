@@ -19,6 +19,7 @@ from shopfloor.api.routes import (
     imports,
     jobs,
     keys,
+    masking,
     models,
     plots,
     predict,
@@ -97,7 +98,8 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     docs.install(app)
     # predict first: routes are matched in order, and it is the hot path.
     app.include_router(predict.hot)
-    for module in (predict, streams, system, datasets, synthesize, jobs, models, imports, plots, keys):
+    routers = (predict, streams, system, datasets, synthesize, jobs, models, imports, plots, keys, masking)
+    for module in routers:
         app.include_router(module.router)
     app.include_router(audit.router)
     if settings.cors_origins:

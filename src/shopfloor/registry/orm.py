@@ -168,3 +168,12 @@ class StreamStateRow(Base):
     asset: Mapped[str] = mapped_column(String(200), primary_key=True)
     state: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class MaskingPolicyRow(Base):
+    """A tenant's personal-data masking policy, encrypted with the tenant's key (names are personal data)."""
+
+    __tablename__ = "masking_policies"
+    tenant: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    policy: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)

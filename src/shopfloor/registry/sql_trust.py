@@ -16,7 +16,15 @@ from shopfloor.registry.clock import aware as _aware
 from shopfloor.registry.clock import naive as _naive
 from shopfloor.registry.clock import now as _now
 from shopfloor.registry.entities import AuditEvent, Quotas, TenantKey
-from shopfloor.registry.orm import AuditRow, DatasetRow, JobRow, QuotaRow, TenantKeyRow, TenantRow
+from shopfloor.registry.orm import (
+    AuditRow,
+    DatasetRow,
+    JobRow,
+    MaskingPolicyRow,
+    QuotaRow,
+    TenantKeyRow,
+    TenantRow,
+)
 
 
 class TrustTables:
@@ -66,6 +74,23 @@ class TrustTables:
                     key.master_key_id,
                     _now(),
                 )
+
+    # ---- masking policy (opaque, encrypted by the service) ----------------------------------------
+    def get_masking_policy(self, tenant: str) -> bytes | None:
+        with self._session() as s:
+            row = s.get(MaskingPolicyRow, tenant)
+            return row.policy if row is not None else None
+
+    def set_masking_policy(self, tenant: str, policy: bytes) -> None:
+        with self._session() as s:
+            if s.get(TenantRow, tenant) is None:
+                s.add(TenantRow(id=tenant, created_at=_now()))
+                s.flush()
+            row = s.get(MaskingPolicyRow, tenant)
+            if row is None:
+                s.add(MaskingPolicyRow(tenant=tenant, policy=policy, updated_at=_now()))
+            else:
+                row.policy, row.updated_at = policy, _now()
 
     # ---- quotas -----------------------------------------------------------------------------------
     def get_quotas(self, tenant: str) -> Quotas:

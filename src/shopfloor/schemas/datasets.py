@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ColumnPublic(BaseModel):
@@ -18,6 +18,9 @@ class ColumnPublic(BaseModel):
         default=None,
         description="Sensor datasets: this column's figures (sampling interval, gaps, operating modes, "
         "per-asset counts), dropped, reason and notes",
+    )
+    masking: dict[str, int] | None = Field(
+        default=None, description="Personal data masked in this column at upload, per kind"
     )
 
 
@@ -52,6 +55,33 @@ class SeriesSummary(BaseModel):
     notes: list[str]
 
 
+class MaskingSummary(BaseModel):
+    totals: dict[str, int] = Field(description="Masked values per kind over the whole table")
+    columns: dict[str, dict[str, int]] = Field(description="Masked values per kind, per column")
+
+
+class MaskingPolicyBody(BaseModel):
+    """A tenant's masking rules; the built-in detectors (e-mail, phone, IBAN) always apply."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    names: list[str] = Field(default_factory=list, description="Person names to mask (case-insensitive)")
+    patterns: list[dict[str, str]] = Field(
+        default_factory=list, description='Extra rules: [{"name": "BADGE", "regex": "B-\\d{5}"}]'
+    )
+    reversible: bool = Field(False, description="Stable pseudonyms whose mapping is kept, sealed")
+
+
+class MaskPreviewRequest(BaseModel):
+    text: str = Field(max_length=10000)
+
+
+class MaskPreview(BaseModel):
+    text: str
+    counts: dict[str, int]
+    spans: list[dict[str, Any]]
+
+
 class DatasetPublic(BaseModel):
     id: str
     name: str
@@ -62,6 +92,9 @@ class DatasetPublic(BaseModel):
     format: str
     columns: list[ColumnPublic]
     series: SeriesSummary | None = Field(default=None, description="Sensor datasets only")
+    masking: MaskingSummary | None = Field(
+        default=None, description="Personal data masked at upload (null when nothing was found)"
+    )
     created_at: datetime
 
 

@@ -8,6 +8,7 @@ report (sampling, gaps, dead sensors, operating modes; see :mod:`shopfloor.data.
 from __future__ import annotations
 
 import io
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from shopfloor.platform import Platform
 from shopfloor.registry.entities import Dataset
 from shopfloor.security import crypto, integrity
 from shopfloor.services.ids import new_id
+from shopfloor.services.masking import MAPPING_FILE, mask_frame
 from shopfloor.storage.base import sha256_bytes
 
 log = logging.getLogger(__name__)
@@ -159,6 +161,8 @@ def store_table(
         path, name, format=options.format, columns=list(options.columns) if options.columns else None
     )
     fmt = "whitespace" if options.format == "whitespace" else "parquet" if _is_parquet(path) else "csv"
+    masked = mask_frame(platform, tenant, frame)  # before the profile: its top values must not leak
+    frame = masked.frame
     if options.asset_column and options.time_column:
         report = _series_profile(
             frame, options.asset_column, options.time_column, list(options.settings_columns)
@@ -166,6 +170,7 @@ def store_table(
         columns = annotate(profile_frame(frame), report)
     else:
         columns = profile_frame(frame)
+    columns = masked.annotate(columns)
     dataset_id = new_id("ds")
     prefix = f"{tenant}/datasets/{dataset_id}"
     buffer = io.BytesIO()  # in memory: the plaintext parquet never touches the disk
@@ -174,6 +179,8 @@ def store_table(
     except (ValueError, TypeError, ArithmeticError) as exc:  # pyarrow's errors derive from these
         raise InvalidDataset(f"the table could not be stored: {exc}") from exc
     stored_sha256 = platform.sealed.put(tenant, f"{prefix}/{PARQUET}", buffer.getvalue())
+    if masked.mapping:  # reversible pseudonyms only: token -> original, sealed like the table
+        platform.sealed.put(tenant, f"{prefix}/{MAPPING_FILE}", json.dumps(masked.mapping).encode())
     claims = integrity.dataset_claims(
         tenant=tenant,
         dataset_id=dataset_id,

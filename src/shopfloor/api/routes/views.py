@@ -9,6 +9,7 @@ from typing import Any
 from shopfloor.data.series_report import series_summary
 from shopfloor.errors import InvalidInput
 from shopfloor.registry.entities import ApiKey, Dataset, Job
+from shopfloor.services.masking import summary as masking_summary
 
 
 def dataset_view(d: Dataset) -> dict[str, Any]:
@@ -22,6 +23,7 @@ def dataset_view(d: Dataset) -> dict[str, Any]:
         "format": d.format,
         "columns": d.columns,
         "series": series_summary(d.columns),
+        "masking": masking_summary(d.columns),
         "created_at": d.created_at,
     }
 
