@@ -70,6 +70,14 @@ class Settings(BaseSettings):
         1000, ge=1, description="Most records in one predict or explain call."
     )
     model_cache_size: int = Field(16, ge=1, description="Loaded models kept in memory per API process.")
+    hub_dir: Path | None = Field(
+        None,
+        description="Folder of local sentence-transformers / Hugging Face checkpoints served by the hub "
+        "besides the built-in all-MiniLM-L6-v2 (one sub-folder per model).",
+    )
+    hub_variant: Literal["torch", "onnx", "int8"] = Field(
+        "int8", description="How the hub runs text encoders unless a request names one."
+    )
     stream_assets_per_model: int = Field(
         10000,
         ge=1,
@@ -112,6 +120,11 @@ class Settings(BaseSettings):
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
+
+
+def hub_cache_dir(settings: Settings) -> Path:
+    """Where the hub keeps the ONNX exports of its text encoders (made once, on first use)."""
+    return settings.home / "hub-cache"
 
 
 def metrics_dir(settings: Settings) -> Path:

@@ -38,6 +38,9 @@ ALLOWED = {
     ("GET", "/v1/audit"): {"admin"},
     ("GET", "/v1/audit/export"): {"admin"},
     ("GET", "/v1/quotas"): {"admin"},
+    ("GET", "/v1/hub"): {"admin", "builder", "consumer"},
+    ("POST", "/v1/hub/{model}/embed"): {"admin", "builder", "consumer"},
+    ("POST", "/v1/hub/{model}/classify"): {"admin", "builder", "consumer"},
     ("GET", "/v1/masking"): {"admin"},
     ("PUT", "/v1/masking"): {"admin"},
     ("POST", "/v1/masking/preview"): {"admin"},
@@ -46,6 +49,9 @@ ALLOWED = {
 
 # Routes whose path names the object they create: another tenant creates its own, no 404 to expect.
 CREATES = {("POST", "/v1/models/{name}/versions")}
+
+# Routes whose path names something every tenant shares (the hub's pretrained models): no 404.
+SHARED = {("POST", "/v1/hub/{model}/embed"), ("POST", "/v1/hub/{model}/classify")}
 
 
 def _routes(api: Api) -> list[tuple[str, str]]:
@@ -87,6 +93,7 @@ def _objects(api: Api) -> dict[str, str]:
         "name": "walkmodel",
         "version": "1",
         "alias": "production",
+        "model": "all-MiniLM-L6-v2",
         "key_id": key.id,
         "kind": "confusion",
     }
@@ -101,6 +108,11 @@ def _call(api: Api, method: str, path: str, who: str | None):
         kwargs["json"] = {"version": 1}
     elif path.endswith(("/predict", "/explain", "/score")):
         kwargs["json"] = {"records": [{"a": 1}]}
+    elif path.endswith("/embed"):
+        kwargs["json"] = {"texts": ["pump seal leaking"], "variant": "torch"}
+    elif path.endswith("/classify"):
+        labels = ["hydraulics", "engine"]
+        kwargs["json"] = {"texts": ["pump seal leaking"], "labels": labels, "variant": "torch"}
     elif path == "/v1/masking" and method == "PUT":
         kwargs["json"] = {"names": ["Ann Lee"]}
     elif path == "/v1/masking/preview":
@@ -154,7 +166,7 @@ def test_another_tenants_objects_answer_404(api: Api) -> None:
     objs = _objects(api)
     checked = 0
     for method, template in _routes(api):
-        if not re.search(r"\{", template) or (method, template) in CREATES:
+        if not re.search(r"\{", template) or (method, template) in CREATES | SHARED:
             continue
         response = _call(api, method, template.format(**objs), "other")
         assert response.status_code == 404, (method, template, response.text)

@@ -16,6 +16,7 @@ from shopfloor.api.middleware import MetricsAndLimits
 from shopfloor.api.routes import (
     audit,
     datasets,
+    hub,
     imports,
     jobs,
     keys,
@@ -98,7 +99,8 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     docs.install(app)
     # predict first: routes are matched in order, and it is the hot path.
     app.include_router(predict.hot)
-    routers = (predict, streams, system, datasets, synthesize, jobs, models, imports, plots, keys, masking)
+    routers = (predict, streams, system, datasets, synthesize, jobs, models, imports, plots, keys)
+    routers += (masking, hub)
     for module in routers:
         app.include_router(module.router)
     app.include_router(audit.router)
