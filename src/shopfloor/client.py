@@ -578,6 +578,35 @@ class Client:
         path = f"/v1/models/{_seg(name)}/score/state"
         return dict(self._json("DELETE", path, params=_params(None, asset=asset)))
 
+    # -- pretrained model hub -----------------------------------------------------------------
+
+    def hub_models(self) -> list[dict[str, Any]]:
+        """The pretrained models the server serves (name, dimension, size, licence, source, variants)."""
+        return self._items("/v1/hub")
+
+    def embed(
+        self, texts: list[str], model: str = "all-MiniLM-L6-v2", variant: str | None = None
+    ) -> dict[str, Any]:
+        """Normalised embeddings -> {"model", "variant", "dimension", "embeddings", "warnings"}."""
+        body: dict[str, Any] = {"texts": list(texts)}
+        if variant is not None:
+            body["variant"] = variant
+        return dict(self._json("POST", f"/v1/hub/{_seg(model)}/embed", json=body))
+
+    def zero_shot(
+        self,
+        texts: list[str],
+        labels: list[str],
+        model: str = "all-MiniLM-L6-v2",
+        template: str = "{label}",
+        variant: str | None = None,
+    ) -> dict[str, Any]:
+        """Label names ranked per text by similarity -> {"results": [{"index", "ranking"}], ...}."""
+        body: dict[str, Any] = {"texts": list(texts), "labels": list(labels), "template": template}
+        if variant is not None:
+            body["variant"] = variant
+        return dict(self._json("POST", f"/v1/hub/{_seg(model)}/classify", json=body))
+
     # -- keys -------------------------------------------------------------------------------
 
     def create_key(self, role: str, name: str | None = None) -> dict[str, Any]:

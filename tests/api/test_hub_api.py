@@ -47,3 +47,21 @@ def test_hub_bad_input(api: Api) -> None:
             assert response.json()["errors"][0]["loc"] == loc, (case, response.json())
     long = api.client.post(f"{url}/embed", json={"texts": ["seal " * 400], "variant": "torch"}, headers=h)
     assert long.status_code == 200 and long.json()["warnings"][0]["code"] == "text-truncated"
+
+
+def test_sdk_reaches_the_hub(api: Api) -> None:
+    import httpx
+
+    from shopfloor import Client
+
+    def forward(request: httpx.Request) -> httpx.Response:
+        answer = api.client.request(
+            request.method, str(request.url), content=request.read(), headers=dict(request.headers)
+        )
+        return httpx.Response(answer.status_code, content=answer.content, headers=dict(answer.headers))
+
+    with Client("http://testserver", api.keys["consumer"], transport=httpx.MockTransport(forward)) as sf:
+        assert any(m["name"] == "all-MiniLM-L6-v2" for m in sf.hub_models())
+        assert sf.embed(["pump seal"], variant="torch")["dimension"] == 384
+        ranked = sf.zero_shot(["engine will not start"], ["engine", "bucket"], variant="torch")
+        assert ranked["results"][0]["ranking"][0]["label"] == "engine"
