@@ -13,11 +13,12 @@ from typing import Any
 import pandas as pd
 
 from shopfloor.data.parse import read_table
+from shopfloor.data.series import SeriesSpec
 from shopfloor.jobs.synthesize_job import run_synthesize
 from shopfloor.platform import Platform
 from shopfloor.registry.entities import Job
 from shopfloor.services.datasets import frame_for_learning
-from shopfloor.services.jobs import BATCH_RESULT
+from shopfloor.services.jobs import BATCH_RESULT, spec_kwargs
 from shopfloor.services.registering import register_version
 from shopfloor.tasks.base import ProgressFn
 from shopfloor.tasks.catalog import make_estimator, series_task
@@ -45,7 +46,7 @@ def run_train(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
     frame, types = frame_for_learning(platform, dataset, exclude)
     layout: dict[str, Any] = {}
     if series_task(p["task"]):
-        layout = {"asset_column": p["asset_column"], "time_column": p["time_column"], "sensors": p["sensors"]}
+        layout = spec_kwargs(SeriesSpec(p["asset_column"], p["time_column"], tuple(p["sensors"])))
     estimator = make_estimator(
         p["task"],
         metric=p.get("metric"),
