@@ -16,6 +16,14 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_hub_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ONNX export cache for the whole run: every platform a test builds exports MiniLM once."""
+    path = tmp_path_factory.mktemp("hub-cache")
+    os.environ["SHOPFLOOR_HUB_CACHE"] = str(path)
+    return path
+
+
 def _data_dir() -> Path:
     return Path(os.environ.get("SHOPFLOOR_DATA_DIR", REPO.parent / "shared" / "data"))
 

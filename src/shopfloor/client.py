@@ -518,10 +518,24 @@ class Client:
             )
         )
 
+    def predict_images(
+        self, name: str, images: Iterable[str | Path | bytes], version: int | str | None = None
+    ) -> dict[str, Any]:
+        """Score part images (file paths or encoded bytes) in one multipart request -> PredictResponse."""
+        parts = []
+        for i, image in enumerate(images):
+            data = image if isinstance(image, bytes) else Path(image).read_bytes()
+            label = f"image-{i}" if isinstance(image, bytes) else Path(image).name
+            parts.append(("image", (label, data, "application/octet-stream")))
+        return dict(
+            self._json("POST", f"/v1/models/{_seg(name)}/predict", params=_params(version), files=parts)
+        )
+
     def explain(
         self, name: str, records: Records, method: str = "shap", version: int | str | None = None
     ) -> dict[str, Any]:
-        """Per-record feature contributions (``method`` ``shap`` or ``lime``) -> ExplainResponse."""
+        """Per-record contributions -> ExplainResponse: ``method`` ``shap`` or ``lime`` for tabular
+        models, ``occlusion`` (per word, with character offsets) for text models."""
         return dict(
             self._json(
                 "POST",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from shopfloor.registry.store import Store, open_store
 from shopfloor.security.keys import Generation, KeyChecker
-from shopfloor.settings import Settings
+from shopfloor.settings import Settings, hub_cache_dir
 from shopfloor.storage.base import ArtifactStore, open_artifacts
 from shopfloor.storage.sealed import SealedArtifacts
 
@@ -59,7 +59,10 @@ class Platform:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Platform:
+        from shopfloor.hub.encoders import configure
+
         settings.home.mkdir(parents=True, exist_ok=True)
+        configure(settings.hub_dir, hub_cache_dir(settings))  # models trained on embeddings load with it
         platform = cls(
             settings=settings,
             store=open_store(settings.resolved_database_url),

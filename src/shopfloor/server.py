@@ -25,8 +25,10 @@ def serve(settings: Settings) -> None:
     from shopfloor.bootstrap import first_admin_key, prepare
     from shopfloor.jobs.runner import recover, runner_main
     from shopfloor.platform import clear_dead_scratch
+    from shopfloor.text.log_masking import install_log_masking
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_masking()
     home = settings.home.resolve()
     settings = settings.model_copy(update={"home": home})
     # Every API and job process leaves its metrics snapshot here; counts start afresh.

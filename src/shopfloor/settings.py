@@ -75,6 +75,11 @@ class Settings(BaseSettings):
         description="Folder of local sentence-transformers / Hugging Face checkpoints served by the hub "
         "besides the built-in all-MiniLM-L6-v2 (one sub-folder per model).",
     )
+    hub_cache: Path | None = Field(
+        None,
+        description="Where the hub keeps the ONNX exports of its text encoders, made once on first use "
+        "(several servers may share it); default: <home>/hub-cache.",
+    )
     hub_variant: Literal["torch", "onnx", "int8"] = Field(
         "int8", description="How the hub runs text encoders unless a request names one."
     )
@@ -124,7 +129,7 @@ class Settings(BaseSettings):
 
 def hub_cache_dir(settings: Settings) -> Path:
     """Where the hub keeps the ONNX exports of its text encoders (made once, on first use)."""
-    return settings.home / "hub-cache"
+    return settings.hub_cache or settings.home / "hub-cache"
 
 
 def metrics_dir(settings: Settings) -> Path:

@@ -58,7 +58,7 @@ def test_parquet_upload(api: Api) -> None:
     [
         (b"", 422, "empty"),
         (b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, 415, "CSV"),
-        (b"PK\x03\x04" + b"\x00" * 64, 415, "CSV"),
+        (b"PK\x03\x04" + b"\x00" * 64, 422, "not a readable zip"),  # a zip is read as images
         (b"a,b\n1,2\n\xff\xfe,3\n", 422, "UTF-8"),
         (b"a,b\n1,2\n3,4,5\n", 422, "line 3"),
         (b"a,b\n1,2\n3\n", 422, "line 3"),

@@ -9,9 +9,12 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+
+from shopfloor import Client
 
 BIN = Path(sys.executable).parent
 
@@ -70,3 +73,16 @@ class Server:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(5)
+
+
+def serve_admin(home: Path, **env: str) -> Iterator[Client]:
+    """A started server and an admin SDK client on it; the server stops when the generator closes.
+    For a module fixture: ``yield from serve_admin(tmp_path_factory.mktemp(name) / "home")``."""
+    server = Server(home, **env).start()
+    key = server.admin_key()
+    assert key
+    try:
+        with Client(server.url, key) as client:
+            yield client
+    finally:
+        server.stop()

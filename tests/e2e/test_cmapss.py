@@ -15,7 +15,7 @@ from shopfloor import Client
 from shopfloor.errors import InvalidInput
 
 sys.path.insert(0, str(Path(__file__).parent))
-from server import Server  # noqa: E402
+from server import serve_admin  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
@@ -41,12 +41,7 @@ def cmapss(data_dir: Path) -> Path:
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
     # The deep model uses both cores of a CI machine.
-    server = Server(tmp_path_factory.mktemp("cmapss") / "home", OMP_NUM_THREADS="2").start()
-    key = server.admin_key()
-    assert key
-    with Client(server.url, key) as c:
-        yield c
-    server.stop()
+    yield from serve_admin(tmp_path_factory.mktemp("cmapss") / "home", OMP_NUM_THREADS="2")
 
 
 def _upload(client: Client, path: Path, name: str) -> dict:

@@ -104,7 +104,16 @@ def test_errors_are_capped_and_counted() -> None:
 
 
 def test_unknown_schema_type_accepts_anything() -> None:
-    validate_records([{"x": object()}], [{"name": "x", "type": "image"}], 1)
+    validate_records([{"x": object()}], [{"name": "x", "type": "hologram"}], 1)
+
+
+def test_image_inputs_are_bytes_or_base64_text() -> None:
+    schema = [{"name": "image", "type": "image"}]
+    validate_records([{"image": b"\x89PNG"}, {"image": "iVBORw0KGgo="}], schema, 2)
+    for bad in ("", "  ", 3, None, b""):
+        with pytest.raises(InvalidInput) as caught:
+            validate_records([{"image": bad}], schema, 1)
+        assert caught.value.errors[0]["loc"] == ["body", "records", 0, "image"]
 
 
 def test_compiled_validator_is_fast() -> None:

@@ -74,18 +74,41 @@ def _histories(kind: str) -> tuple[pd.DataFrame, str]:
     return pd.concat(parts, ignore_index=True), ""
 
 
+#: Keywords per class for the synthetic work orders; shared filler words carry no signal.
+_TEXT_VOCAB = {
+    "hydraulic": ["hose", "cylinder", "pump", "seal", "valve", "pressure"],
+    "engine": ["piston", "injector", "turbo", "radiator", "coolant", "exhaust"],
+    "electrical": ["wiring", "fuse", "battery", "alternator", "sensor", "relay"],
+}
+_TEXT_FILLER = ["check", "replace", "inspect", "leaking", "noisy", "worn", "loose", "the", "on", "unit"]
+
+
+def _work_orders() -> tuple[pd.DataFrame, str]:
+    """40 short work orders per class, each with two keywords of its class among filler words."""
+    rng = np.random.default_rng(2)
+    rows = []
+    for label, words in _TEXT_VOCAB.items():
+        for _ in range(40):
+            picked = [*rng.choice(words, 2, replace=False), *rng.choice(_TEXT_FILLER, 3)]
+            rng.shuffle(picked)
+            text = " ".join(picked).capitalize()
+            rows.append({"description": text, "hours": float(rng.integers(0, 5000)), "y": label})
+    return pd.DataFrame(rows).sample(frac=1.0, random_state=0).reset_index(drop=True), "y"
+
+
 DATA = {
     "tabular_classification": lambda: _tabular_frame("classification"),
     "tabular_regression": lambda: _tabular_frame("regression"),
     "rul": lambda: _histories("rul"),
     "anomaly": lambda: _histories("anomaly"),
+    "text_classification": _work_orders,
 }
 
 #: Families that answer per asset from a history of rows, not one answer per row.
 PER_ASSET = {"rul", "anomaly"}
 
 #: Small settings so the contract runs in seconds.
-QUICK = {"rul": {"max_epochs": 2}, "anomaly": {}}
+QUICK = {"rul": {"max_epochs": 2}, "anomaly": {}, "text_classification": {"candidates": ["tfidf"]}}
 
 
 @pytest.fixture(scope="module", params=catalog.tasks())

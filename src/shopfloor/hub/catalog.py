@@ -7,6 +7,7 @@ checkpoint or a saved sentence-transformers model).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -42,6 +43,15 @@ class ModelEntry:
         return {"name": self.name, "modality": self.modality, "dimension": self.dimension,
                 "size_mb": self.size_mb, "licence": self.licence, "source": self.source,
                 "variants": list(self.variants)}
+
+
+def fingerprint(model_dir: Path) -> str:
+    """A short digest of a checkpoint (its config and weight file names and sizes): it changes when the
+    weights are replaced, so exports are redone and models trained on the old weights notice."""
+    digest = hashlib.sha256((model_dir / "config.json").read_bytes())
+    for weights in sorted(model_dir.glob("*.safetensors")) + sorted(model_dir.glob("*.bin")):
+        digest.update(f"{weights.name}:{weights.stat().st_size}".encode())
+    return digest.hexdigest()[:12]
 
 
 def list_models(hub_dir: Path | None) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import threading
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from shopfloor.errors import InvalidInput
-from shopfloor.hub.catalog import ALL_VARIANTS, ModelEntry, find_model
+from shopfloor.hub.catalog import ALL_VARIANTS, ModelEntry, find_model, fingerprint
 
 # set before transformers is first imported, so a missing file fails fast instead of downloading
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -34,6 +35,7 @@ class Encoder(ABC):
         from transformers import AutoTokenizer
 
         self.name, self.variant, self.dimension = entry.name, variant, entry.dimension
+        self.fingerprint = fingerprint(entry.path)
         self.max_tokens = min(MAX_TOKENS, _max_positions(entry.path))
         self._tokenizer = AutoTokenizer.from_pretrained(str(entry.path), use_fast=True)
         # the Rust tokenizer's truncation settings are shared state: one caller at a time
@@ -111,6 +113,31 @@ class OnnxEncoder(Encoder):
             ids[row, :n], mask[row, :n], types[row, :n] = enc.ids, enc.attention_mask, enc.type_ids
         arrays = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
         return {name: arrays[name] for name in self._inputs}
+
+
+# Where models trained on embeddings find their encoder when they are loaded outside a request
+# (a model artifact names its encoder, not a folder); the platform sets this from its settings.
+_LOCATIONS: dict[str, Path | None] = {
+    "hub_dir": None,
+    "cache_dir": Path(tempfile.gettempdir()) / f"shopfloor-hub-cache-{os.getuid()}",
+}
+
+
+def configure(hub_dir: Path | None, cache_dir: Path) -> None:
+    """Set the hub folder and ONNX cache that :func:`default_encoder` uses in this process."""
+    _LOCATIONS["hub_dir"], _LOCATIONS["cache_dir"] = hub_dir, cache_dir
+
+
+def default_encoder(name: str, variant: str) -> Encoder:
+    """:func:`get_encoder` with the process's configured folders (see :func:`configure`)."""
+    cache_dir = _LOCATIONS["cache_dir"]
+    assert cache_dir is not None
+    return get_encoder(name, variant, _LOCATIONS["hub_dir"], cache_dir)
+
+
+def default_entry(name: str) -> ModelEntry:
+    """The catalog entry of ``name`` in the process's configured hub folder (``NotFound`` if none)."""
+    return find_model(name, _LOCATIONS["hub_dir"])
 
 
 _CACHE: dict[tuple[str, str, str, str], Encoder] = {}

@@ -9,7 +9,6 @@ The cache key hashes the model's config and weight sizes, so a replaced checkpoi
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import tempfile
@@ -20,6 +19,8 @@ from typing import cast
 
 import torch
 
+from shopfloor.hub.catalog import fingerprint
+
 log = logging.getLogger(__name__)
 
 OPSET = 17
@@ -27,7 +28,7 @@ OPSET = 17
 
 def onnx_path(model_dir: Path, name: str, cache_dir: Path, variant: str) -> Path:
     """Path of the ``variant`` ("onnx" or "int8") graph for ``model_dir``, exporting it first if missing."""
-    folder = cache_dir / f"{name}-{_fingerprint(model_dir)}"
+    folder = cache_dir / f"{name}-{fingerprint(model_dir)}"
     fp32 = folder / "model.onnx"
     if not fp32.is_file():
         _atomic(fp32, lambda tmp: _export_fp32(model_dir, tmp))
@@ -37,13 +38,6 @@ def onnx_path(model_dir: Path, name: str, cache_dir: Path, variant: str) -> Path
     if not int8.is_file():
         _atomic(int8, lambda tmp: _quantize(fp32, tmp))
     return int8
-
-
-def _fingerprint(model_dir: Path) -> str:
-    digest = hashlib.sha256((model_dir / "config.json").read_bytes())
-    for weights in sorted(model_dir.glob("*.safetensors")) + sorted(model_dir.glob("*.bin")):
-        digest.update(f"{weights.name}:{weights.stat().st_size}".encode())
-    return digest.hexdigest()[:12]
 
 
 def _atomic(target: Path, write: Callable[[Path], None]) -> None:

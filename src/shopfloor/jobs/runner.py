@@ -21,6 +21,7 @@ from typing import Any
 
 from shopfloor.errors import JobCancelled, ShopfloorError
 from shopfloor.settings import Settings, metrics_dir
+from shopfloor.text.log_masking import install_log_masking
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ def execute(settings: Settings, job_id: str) -> None:
     from shopfloor.platform import Platform
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s job %(name)s: %(message)s")
+    install_log_masking()
     platform = Platform.from_settings(settings)
     metrics.share_through(metrics_dir(settings))
     store = platform.store
@@ -180,6 +182,7 @@ def runner_main(settings: Settings) -> None:
     import signal
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s runner: %(message)s")
+    install_log_masking()
     stop = mp.get_context("spawn").Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

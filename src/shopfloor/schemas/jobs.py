@@ -12,7 +12,9 @@ class TrainJobCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
     type: Literal["train"] = "train"
-    task: str = Field(description="tabular_classification, tabular_regression, rul or anomaly")
+    task: str = Field(
+        description="tabular_classification, tabular_regression, rul, anomaly or text_classification"
+    )
     dataset_id: str
     target: str | None = Field(
         None, description="The column to predict; rul derives its target and anomaly needs none"
@@ -26,7 +28,8 @@ class TrainJobCreate(BaseModel):
     )
     options: dict[str, Any] = Field(
         default_factory=dict,
-        description="Hyper-parameters of the task family, e.g. {\"cap\": 125} for rul or "
+        description="Hyper-parameters of the task family, e.g. {\"cap\": 125} for rul, "
+        "{\"text_column\": \"note\", \"label_separator\": \"|\"} for text_classification or "
         "{\"false_alarm_rate\": 0.01} for anomaly",
     )
     model_name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")

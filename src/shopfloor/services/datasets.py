@@ -3,6 +3,10 @@
 An upload that names an asset and a time column is a sensor dataset (long form: one row per
 asset and time): it must pass the sensor history checks, and its profile carries the series
 report (sampling, gaps, dead sensors, operating modes; see :mod:`shopfloor.data.series_report`).
+
+A zip (by its magic bytes, or format ``images``) is a dataset of part images: checked member by
+member as a hostile archive, stored as a table of one row per image (see
+:mod:`shopfloor.data.image_zip`), sealed and signed like any table.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from typing import Any
 
 import pandas as pd
 
-from shopfloor.data.parse import check_format, check_names, read_table
+from shopfloor.data.image_zip import read_image_zip
+from shopfloor.data.parse import FORMATS as TABLE_FORMATS
+from shopfloor.data.parse import check_names, read_table
 from shopfloor.data.profile import profile_frame
 from shopfloor.data.series import SeriesSpec, check_history, file_rows
 from shopfloor.data.series_report import annotate, check_settings, series_report
@@ -32,11 +38,19 @@ from shopfloor.storage.base import sha256_bytes
 log = logging.getLogger(__name__)
 
 PARQUET = "data.parquet"
+ZIP_MAGIC = b"PK\x03\x04"
+#: What the upload ``format`` field accepts: the table formats, and ``images`` for a zip of images.
+UPLOAD_FORMATS = (*TABLE_FORMATS, "images")
 
 
 def _is_parquet(path: Path) -> bool:
     with path.open("rb") as fh:
         return fh.read(4) == b"PAR1"
+
+
+def _is_zip(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(4) == ZIP_MAGIC
 
 
 def check_name(name: str, field: str = "name") -> str:
@@ -99,12 +113,21 @@ def upload_options(
             )
     names = _names(columns)
     return UploadOptions(
-        format=check_format((format or "auto").strip().lower()),
+        format=_check_format((format or "auto").strip().lower()),
         columns=tuple(check_names(list(names))) if names is not None else None,
         asset_column=asset,
         time_column=time,
         settings_columns=settings,
     )
+
+
+def _check_format(format: str) -> str:
+    if format not in UPLOAD_FORMATS:
+        raise InvalidInput(
+            f"unknown format {format!r}; use one of: {', '.join(UPLOAD_FORMATS)}",
+            errors=[{"loc": ["body", "format"], "msg": f"one of {', '.join(UPLOAD_FORMATS)}"}],
+        )
+    return format
 
 
 def _field(field: str, detail: str) -> InvalidInput:
@@ -171,6 +194,72 @@ def store_table(
     else:
         columns = profile_frame(frame)
     columns = masked.annotate(columns)
+    return _register(
+        platform,
+        tenant,
+        frame,
+        name=name,
+        size=size,
+        sha256=sha256,
+        fmt=fmt,
+        columns=columns,
+        mapping=masked.mapping,
+    )
+
+
+def store_images(
+    platform: Platform, tenant: str, path: Path, *, name: str, size: int, sha256: str
+) -> Dataset:
+    """Check, profile, encrypt and register a zip of images already on local disk. All or nothing.
+
+    The images become a table, one row per image (see :mod:`shopfloor.data.image_zip`), stored
+    and signed like any table with format ``images``. The ``image`` column's profile has type
+    ``image`` and the archive's summary (counts per class, format, channels; sizes; boxes) as its
+    stats; the other columns are profiled as usual. Nothing is masked: the table holds no free
+    text. Raises :class:`InvalidDataset` naming the offending member if any check fails.
+    """
+    frame, summary = read_image_zip(path)
+    profile = {c["name"]: c for c in profile_frame(frame.drop(columns=["image"]))}
+    profile["image"] = {"name": "image", "type": "image", "missing": 0, "stats": summary}
+    columns = [profile[str(column)] for column in frame.columns]
+    return _register(
+        platform, tenant, frame, name=name, size=size, sha256=sha256, fmt="images", columns=columns
+    )
+
+
+def store_upload(
+    platform: Platform,
+    tenant: str,
+    path: Path,
+    *,
+    name: str,
+    size: int,
+    sha256: str,
+    options: UploadOptions | None = None,
+) -> Dataset:
+    """Store an upload as images (format ``images``, or a zip under ``auto``) or as a table."""
+    options = options or UploadOptions()
+    if options.format == "images" or (options.format == "auto" and _is_zip(path)):
+        for field, value in (("columns", options.columns), ("asset_column", options.asset_column)):
+            if value:
+                raise _field(field, f"{field} is for tables; a zip of images takes no {field}")
+        return store_images(platform, tenant, path, name=name, size=size, sha256=sha256)
+    return store_table(platform, tenant, path, name=name, size=size, sha256=sha256, options=options)
+
+
+def _register(
+    platform: Platform,
+    tenant: str,
+    frame: pd.DataFrame,
+    *,
+    name: str,
+    size: int,
+    sha256: str,
+    fmt: str,
+    columns: list[dict[str, Any]],
+    mapping: dict[str, str] | None = None,
+) -> Dataset:
+    """Seal ``frame`` as parquet under a new dataset id and register the signed row; undone on failure."""
     dataset_id = new_id("ds")
     prefix = f"{tenant}/datasets/{dataset_id}"
     buffer = io.BytesIO()  # in memory: the plaintext parquet never touches the disk
@@ -178,19 +267,19 @@ def store_table(
         frame.to_parquet(buffer, index=False)
     except (ValueError, TypeError, ArithmeticError) as exc:  # pyarrow's errors derive from these
         raise InvalidDataset(f"the table could not be stored: {exc}") from exc
-    stored_sha256 = platform.sealed.put(tenant, f"{prefix}/{PARQUET}", buffer.getvalue())
-    if masked.mapping:  # reversible pseudonyms only: token -> original, sealed like the table
-        platform.sealed.put(tenant, f"{prefix}/{MAPPING_FILE}", json.dumps(masked.mapping).encode())
-    claims = integrity.dataset_claims(
-        tenant=tenant,
-        dataset_id=dataset_id,
-        name=name,
-        artifact=prefix,
-        upload_sha256=sha256,
-        stored_sha256=stored_sha256,
-        rows=len(frame),
-    )
     try:
+        stored_sha256 = platform.sealed.put(tenant, f"{prefix}/{PARQUET}", buffer.getvalue())
+        if mapping:  # reversible pseudonyms only: token -> original, sealed like the table
+            platform.sealed.put(tenant, f"{prefix}/{MAPPING_FILE}", json.dumps(mapping).encode())
+        claims = integrity.dataset_claims(
+            tenant=tenant,
+            dataset_id=dataset_id,
+            name=name,
+            artifact=prefix,
+            upload_sha256=sha256,
+            stored_sha256=stored_sha256,
+            rows=len(frame),
+        )
         return platform.store.add_dataset(
             id=dataset_id,
             tenant=tenant,
@@ -225,7 +314,7 @@ async def upload(
     try:
         info = await receive_upload(source, tmp, platform.settings.max_upload_bytes)
         return await run_in_threadpool(
-            store_table,
+            store_upload,
             platform,
             tenant,
             tmp,

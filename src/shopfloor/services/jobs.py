@@ -17,6 +17,7 @@ from shopfloor.services.datasets import load_frame
 from shopfloor.services.ids import new_id
 from shopfloor.tasks.catalog import (
     estimator_class,
+    image_task,
     make_estimator,
     needs_target,
     series_task,
@@ -25,6 +26,7 @@ from shopfloor.tasks.catalog import (
 )
 
 BATCH_INPUT = "input.csv"
+IMAGE_FORMAT = "images"  # Dataset.format of an uploaded zip of images
 BATCH_RESULT = "result.csv"
 
 
@@ -38,12 +40,20 @@ def create_train_job(platform: Platform, tenant: str, request: dict[str, Any]) -
             errors=[{"loc": ["body", "task"], "msg": "not a trainable task"}],
         )
     dataset = platform.store.get_dataset(tenant, request["dataset_id"])
+    if image_task(request["task"]) != (dataset.format == IMAGE_FORMAT):
+        wanted = "an image dataset (a zip of images)" if image_task(request["task"]) else "a table"
+        raise InvalidInput(
+            f"{request['task']} trains on {wanted}; dataset {dataset.name!r} is {dataset.format}",
+            errors=[{"loc": ["body", "dataset_id"], "msg": f"not {wanted}"}],
+        )
     if series_task(request["task"]):
         params = _series_params(platform, dataset, request)
         return platform.store.create_job(id=new_id("job"), tenant=tenant, type="train", params=params)
-    if request.get("options"):
+    takes_options = hasattr(estimator_class(request["task"]), "check_options")
+    if request.get("options") and not takes_options:
         raise InvalidInput(
-            f"{request['task']} takes no 'options'; they are for the rul and anomaly families",
+            f"{request['task']} takes no 'options'; they are for the rul, anomaly and "
+            "text_classification families",
             errors=[{"loc": ["body", "options"], "msg": "not used by this task"}],
         )
     if needs_target(request["task"]) and not request.get("target"):
@@ -69,21 +79,50 @@ def create_train_job(platform: Platform, tenant: str, request: dict[str, Any]) -
         frame,
     )
     params = {**request, "dataset_sha256": dataset.sha256, "warnings": warnings}
+    if takes_options:
+        params["options"] = _family_options(dataset, request)
     return platform.store.create_job(id=new_id("job"), tenant=tenant, type="train", params=params)
+
+
+def _make_with_options(task: str, options: dict[str, Any], **layout: Any) -> Any:
+    """The estimator with the request's options, refusing unknown ones and impossible values now."""
+    reserved = sorted(set(options) & {"metric", "seed", "time_budget_s", "column_types", *layout})
+    if reserved:
+        raise InvalidInput(
+            f"{', '.join(reserved)} cannot be given in 'options'",
+            errors=[
+                {"loc": ["body", "options", name], "msg": "set by the request itself"} for name in reserved
+            ],
+        )
+    try:
+        estimator = make_estimator(task, **layout, **options)
+    except TypeError as exc:
+        raise InvalidInput(
+            f"{task} does not take the option(s) given: {exc}",
+            errors=[{"loc": ["body", "options"], "msg": str(exc)}],
+        ) from None
+    estimator.check_options()  # values out of range -> 422 now, not a failed job later
+    return estimator
+
+
+def _family_options(dataset: Dataset, request: dict[str, Any]) -> dict[str, Any]:
+    """A row-wise family's options, checked, with the columns it reads settled from the profile."""
+    from shopfloor.data.profile import column_types
+
+    options = dict(request.get("options") or {})
+    estimator = _make_with_options(request["task"], options)
+    if hasattr(estimator, "settle_text_column"):
+        excluded = set(request.get("exclude") or [])
+        types = {c: t for c, t in column_types(dataset.columns).items() if c not in excluded}
+        options["text_column"] = estimator.settle_text_column(types, request["target"])
+    return options
 
 
 def _series_params(platform: Platform, dataset: Dataset, request: dict[str, Any]) -> dict[str, Any]:
     """A sensor family's job parameters: layout settled, options accepted by the estimator, data checked."""
     spec, warnings = series_request(request["task"], dataset.columns, request)
     options = dict(request.get("options") or {})
-    try:
-        estimator = make_estimator(request["task"], **spec_kwargs(spec), **options)
-    except TypeError as exc:
-        raise InvalidInput(
-            f"{request['task']} does not take the option(s) given: {exc}",
-            errors=[{"loc": ["body", "options"], "msg": str(exc)}],
-        ) from None
-    estimator.check_options()  # values out of range -> 422 now, not a failed job later
+    estimator = _make_with_options(request["task"], options, **spec_kwargs(spec))
     minimum = int(getattr(estimator, "MIN_ASSETS", 0))
     check_training_history(load_frame(platform, dataset, spec.columns()), spec, minimum)
     return {
@@ -119,6 +158,12 @@ async def create_batch_job(
     from starlette.concurrency import run_in_threadpool
 
     mv = platform.models.resolve(tenant, model, version)
+    if any(c.get("type") == "image" for c in mv.input_schema):
+        raise InvalidInput(
+            f"{model!r} takes images: send them to POST /v1/models/{model}/predict (multipart or base64); "
+            "batch scoring takes tables",
+            errors=[{"loc": ["path", "name"], "msg": "an image model"}],
+        )
     job_id = new_id("job")
     tmp = platform.scratch / f"{job_id}.in"
     prefix = f"{tenant}/jobs/{job_id}"

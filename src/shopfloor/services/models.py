@@ -9,7 +9,7 @@ from shopfloor.errors import InvalidInput
 from shopfloor.platform import Platform
 from shopfloor.registry.entities import Model, ModelVersion
 
-EXPLAIN_METHODS = ("shap", "lime")
+EXPLAIN_METHODS = ("shap", "lime", "occlusion")
 
 
 def version_view(mv: ModelVersion) -> dict[str, Any]:

@@ -97,12 +97,21 @@ def _check_any(value: Any) -> str | None:
     return None
 
 
+def _check_image(value: Any) -> str | None:
+    if isinstance(value, bytes | bytearray) and value:
+        return None
+    if isinstance(value, str) and value.strip():
+        return None
+    return f"expected an image (base64 text in JSON, or a file in a multipart request), got {_show(value)}"
+
+
 _CHECKERS: dict[str, Checker] = {
     "numeric": _check_numeric,
     "categorical": _check_categorical,
     "boolean": _check_boolean,
     "datetime": _check_string("a date/time string (ISO 8601, e.g. '2024-05-01T08:30:00')"),
     "text": _check_string("a string"),
+    "image": _check_image,
 }
 
 
@@ -201,7 +210,7 @@ def compile_schema(schema: list[dict[str, Any]]) -> Validator:
     """Build the :class:`Validator` for a model's input schema.
 
     ``schema`` is ``[{"name", "type", "categories"?}]`` with type one of numeric,
-    categorical, boolean, datetime, text. Categories do not restrict values (the
+    categorical, boolean, datetime, text, image. Categories do not restrict values (the
     model handles unseen ones) except that a boolean column's labels (e.g.
     ``["no", "yes"]``) are accepted as values. An unknown type accepts anything.
     """

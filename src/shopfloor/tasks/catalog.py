@@ -19,7 +19,11 @@ _CATALOG: dict[str, tuple[str, str, dict[str, Any]]] = {
     "imported_regression": ("shopfloor.tasks.imported", "ImportedModel", {"kind": "regression"}),
     "rul": ("shopfloor.tasks.rul", "RulEstimator", {}),
     "anomaly": ("shopfloor.tasks.anomaly", "AnomalyEstimator", {}),
+    "text_classification": ("shopfloor.tasks.text", "TextClassifier", {}),
 }
+
+# The kind of prediction of families whose constructor does not fix one (for request checks).
+_KINDS = {"text_classification": "classification"}
 
 
 # Families whose models are made elsewhere and imported as files; they have no training job.
@@ -31,6 +35,15 @@ _SERIES = frozenset({"rul", "anomaly"})
 
 # Families trained with a target column of the dataset; series families derive theirs (or need none).
 _NO_TARGET = frozenset({"rul", "anomaly"})
+
+
+# Families that learn from image datasets (a zip of part images stored as a table of image bytes).
+_IMAGES = frozenset({"image_classification", "image_anomaly"})
+
+
+def image_task(task: str) -> bool:
+    """Whether ``task`` learns from an image dataset."""
+    return task in _IMAGES
 
 
 def series_task(task: str) -> bool:
@@ -68,7 +81,7 @@ def estimator_class(task: str) -> Any:
 def task_kind(task: str) -> str:
     """The fixed ``kind`` of a task (e.g. "classification"), or the task name itself."""
     estimator_class(task)
-    return str(_CATALOG[task][2].get("kind", task))
+    return str(_CATALOG[task][2].get("kind", _KINDS.get(task, task)))
 
 
 def make_estimator(task: str, **params: Any) -> Any:

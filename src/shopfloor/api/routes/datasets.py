@@ -20,15 +20,27 @@ router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
     "",
     status_code=201,
     response_model=DatasetPublic,
-    summary="Upload a table (CSV, Parquet or whitespace-separated text), or a sensor dataset",
+    summary="Upload a table (CSV, Parquet or whitespace-separated text), a sensor dataset, "
+    "or a zip of images",
+    description="A zip of PNG, JPEG, BMP or TIFF images becomes an image dataset (format `images`), "
+    "one row per image: labels from class folders (`crazing/x.jpg`) or a `labels.csv` "
+    "(`filename,label`), none for images all in one folder; Pascal VOC `.xml` files add boxes to "
+    "the image with the same name. Unsafe or damaged archives are refused naming the member.",
 )
 async def upload_dataset(
     platform: PlatformDep,
     principal: DatasetsWriter,
-    file: Annotated[UploadFile, File(description="CSV (UTF-8), Parquet, or whitespace-separated text")],
+    file: Annotated[
+        UploadFile,
+        File(description="CSV (UTF-8), Parquet, whitespace-separated text, or a zip of images"),
+    ],
     name: Annotated[str | None, Form()] = None,
     format: Annotated[
-        str, Form(description="auto (Parquet by its magic bytes, else CSV), csv, parquet or whitespace")
+        str,
+        Form(
+            description="auto (Parquet or zip of images by their magic bytes, else CSV), "
+            "csv, parquet, whitespace or images"
+        ),
     ] = "auto",
     columns: Annotated[
         str | None,

@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from shopfloor.api.deps import Explainer, JobsWriter, ModelsReader, PlatformDep, authorize
-from shopfloor.api.routes.views import job_view, parse_records, version_param
+from shopfloor.api.routes.views import job_view, multipart_records, parse_records, version_param
 from shopfloor.schemas.jobs import JobPublic
 from shopfloor.schemas.models import ExplainResponse, PredictResponse, RecordsRequest, RulesResponse
 from shopfloor.security.limits import limiter
@@ -63,7 +63,16 @@ _PREDICT_OPENAPI: dict[str, Any] = {
     ],
     "requestBody": {
         "required": True,
-        "content": {"application/json": {"schema": RecordsRequest.model_json_schema()}},
+        "content": {
+            "application/json": {"schema": RecordsRequest.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "description": "Image models: one file part per image (e.g. -F image=@part.png)",
+                    "additionalProperties": {"type": "string", "format": "binary"},
+                }
+            },
+        },
     },
     "security": [{"Authorizer": []}],
 }
@@ -79,7 +88,10 @@ _PREDICT_OPENAPI: dict[str, Any] = {
 async def predict(request: Request) -> Response:
     principal = authorize(request, Permission.PREDICT)
     version = version_param(request.query_params.get("version")) if request.scope["query_string"] else None
-    records = parse_records(await request.body())
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        records = await multipart_records(request)  # image models: one file part per record
+    else:
+        records = parse_records(await request.body())
     platform, name = request.app.state.platform, request.path_params["name"]
     if len(records) <= INLINE_RECORDS:
         result = service.predict(platform, principal.tenant, name, version, records)
@@ -90,7 +102,8 @@ async def predict(request: Request) -> Response:
 
 
 @router.post(
-    "/{name}/explain", response_model=ExplainResponse, summary="Per-feature contributions (SHAP or LIME)"
+    "/{name}/explain", response_model=ExplainResponse,
+    summary="Per-feature contributions (SHAP or LIME); per-word weights for text models (occlusion)"
 )
 async def explain(
     name: str,
@@ -98,7 +111,7 @@ async def explain(
     platform: PlatformDep,
     principal: Explainer,
     version: Version = None,
-    method: Annotated[str, Query(pattern="^(shap|lime)$")] = "shap",
+    method: Annotated[str, Query(pattern="^(shap|lime|occlusion)$")] = "shap",
 ) -> Any:
     # Explanations can take seconds (LIME): computed in the thread pool, counted on the event loop.
     result = await run_in_threadpool(

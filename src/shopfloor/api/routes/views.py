@@ -78,6 +78,27 @@ def parse_records(raw: bytes) -> list[Any]:
     return records
 
 
+async def multipart_records(request: Any) -> list[Any]:
+    """Records from a multipart predict request: one record ``{field: file bytes}`` per file part
+    (e.g. ``-F image=@part.png``), for models whose input is an image."""
+    from starlette.datastructures import UploadFile
+
+    form = await request.form()
+    records: list[Any] = []
+    try:
+        for field, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                records.append({field: await value.read()})
+    finally:
+        await form.close()
+    if not records:
+        raise InvalidInput(
+            "a multipart predict request needs at least one file part, e.g. -F image=@part.png",
+            errors=[{"loc": ["body"], "msg": "no file in the request"}],
+        )
+    return records
+
+
 _VERSION = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 
 

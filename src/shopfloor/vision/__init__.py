@@ -1,0 +1,1 @@
+"""Images of parts: decoding and checking, heatmaps, and the networks of the vision task families."""

@@ -1,0 +1,81 @@
+"""Decoding part images from bytes (upload members, predict requests) into checked pixel arrays.
+
+Accepted: PNG, JPEG, BMP and TIFF, grey or colour, at most :data:`MAX_PIXELS` pixels (a decompression
+bomb is refused before it is decoded). Requests may carry an image as raw bytes (multipart) or as
+base64 text in JSON (optionally a ``data:image/...;base64,`` URL).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from shopfloor.errors import InvalidInput
+
+FORMATS = ("PNG", "JPEG", "BMP", "TIFF")
+#: Largest image accepted (pixels): 64 megapixels, far above inspection cameras' frames.
+MAX_PIXELS = 64_000_000
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    format: str
+    width: int
+    height: int
+    channels: int  # 1 grey, 3 colour (alpha dropped)
+
+
+def _refuse(loc: list[Any], msg: str) -> InvalidInput:
+    return InvalidInput(msg, errors=[{"loc": loc, "msg": msg}])
+
+
+def inspect_image(data: bytes, loc: list[Any]) -> ImageInfo:
+    """Open ``data`` as an image and check it fully decodes; raises ``InvalidInput`` at ``loc``."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format not in FORMATS:
+                raise _refuse(loc, f"{image.format} images are not accepted; use {', '.join(FORMATS)}")
+            if image.width * image.height > MAX_PIXELS:
+                raise _refuse(loc, f"image of {image.width}x{image.height} pixels is over {MAX_PIXELS:,}")
+            image.load()
+            channels = 1 if image.mode in ("1", "L", "I", "I;16", "F", "LA") else 3
+            return ImageInfo(str(image.format), int(image.width), int(image.height), channels)
+    except InvalidInput:
+        raise
+    except UnidentifiedImageError:
+        raise _refuse(loc, "not a readable image: the format is not recognised") from None
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise _refuse(loc, f"not a readable image: {exc}") from None
+
+
+def image_bytes(value: Any, loc: list[Any]) -> bytes:
+    """The image bytes a record carries: ``bytes`` as is, text as base64 (data URL prefix allowed)."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    if not isinstance(value, str) or not value.strip():
+        raise _refuse(loc, "expected an image: base64 text in JSON, or a file in a multipart request")
+    text = value.strip()
+    if text.startswith("data:"):
+        text = text.split(",", 1)[-1]
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise _refuse(loc, "the image is not valid base64") from None
+
+
+def to_array(data: bytes, size: int, grey: bool, loc: list[Any]) -> np.ndarray:
+    """Decoded and resized to ``size`` x ``size``: float32 in [0, 1], shape (channels, size, size)."""
+    from PIL import Image
+
+    inspect_image(data, loc)
+    with Image.open(io.BytesIO(data)) as image:
+        converted = image.convert("L" if grey else "RGB").resize((size, size), Image.Resampling.BILINEAR)
+        pixels = np.asarray(converted, dtype=np.float32) / 255.0
+    return pixels[None] if grey else pixels.transpose(2, 0, 1).copy()
