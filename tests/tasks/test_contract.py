@@ -96,19 +96,44 @@ def _work_orders() -> tuple[pd.DataFrame, str]:
     return pd.DataFrame(rows).sample(frac=1.0, random_state=0).reset_index(drop=True), "y"
 
 
+def _part_images() -> tuple[pd.DataFrame, str]:
+    """Small grey PNG parts: smooth texture when good, with a bright scratch when defective."""
+    import io
+
+    from PIL import Image
+
+    rng = np.random.default_rng(2)
+    rows = []
+    for i in range(40):
+        pixels = 0.5 + 0.1 * rng.normal(size=(48, 48))
+        label = "good" if i < 32 else "scratch"
+        if label == "scratch":
+            pixels[20:23, 5:40] = 1.0
+        buffer = io.BytesIO()
+        Image.fromarray((np.clip(pixels, 0, 1) * 255).astype(np.uint8)).save(buffer, format="PNG")
+        rows.append({"image": buffer.getvalue(), "label": label})
+    return pd.DataFrame(rows), "label"
+
+
 DATA = {
     "tabular_classification": lambda: _tabular_frame("classification"),
     "tabular_regression": lambda: _tabular_frame("regression"),
     "rul": lambda: _histories("rul"),
     "anomaly": lambda: _histories("anomaly"),
     "text_classification": _work_orders,
+    "image_anomaly": _part_images,
 }
 
 #: Families that answer per asset from a history of rows, not one answer per row.
 PER_ASSET = {"rul", "anomaly"}
 
 #: Small settings so the contract runs in seconds.
-QUICK = {"rul": {"max_epochs": 2}, "anomaly": {}, "text_classification": {"candidates": ["tfidf"]}}
+QUICK = {
+    "rul": {"max_epochs": 2},
+    "anomaly": {},
+    "text_classification": {"candidates": ["tfidf"]},
+    "image_anomaly": {"label_column": "label", "good_label": "good", "size": 48, "memory_size": 300},
+}
 
 
 @pytest.fixture(scope="module", params=catalog.tasks())

@@ -62,6 +62,10 @@ def create_train_job(platform: Platform, tenant: str, request: dict[str, Any]) -
             errors=[{"loc": ["body", "target"], "msg": "field required"}],
         )
     kind = task_kind(request["task"])
+    if not needs_target(request["task"]):  # label-free families (image_anomaly): options say what to read
+        params = {**request, "target": None, "dataset_sha256": dataset.sha256, "warnings": []}
+        params["options"] = _family_options(dataset, request)
+        return platform.store.create_job(id=new_id("job"), tenant=tenant, type="train", params=params)
     if request.get("metric") is not None:
         try:
             check_metric(kind, request["metric"])
@@ -110,6 +114,13 @@ def _family_options(dataset: Dataset, request: dict[str, Any]) -> dict[str, Any]
     from shopfloor.data.profile import column_types
 
     options = dict(request.get("options") or {})
+    names = {c["name"] for c in dataset.columns}
+    for key, value in options.items():  # text_column, label_column, image_column, ...
+        if key.endswith("_column") and value is not None and value not in names:
+            raise InvalidInput(
+                f"option {key!r}: no column {value!r} in dataset {dataset.name!r}",
+                errors=[{"loc": ["body", "options", key], "msg": f"no column {value!r}"}],
+            )
     estimator = _make_with_options(request["task"], options)
     if hasattr(estimator, "settle_text_column"):
         excluded = set(request.get("exclude") or [])

@@ -20,6 +20,7 @@ _CATALOG: dict[str, tuple[str, str, dict[str, Any]]] = {
     "rul": ("shopfloor.tasks.rul", "RulEstimator", {}),
     "anomaly": ("shopfloor.tasks.anomaly", "AnomalyEstimator", {}),
     "text_classification": ("shopfloor.tasks.text", "TextClassifier", {}),
+    "image_anomaly": ("shopfloor.tasks.image_anomaly", "ImageAnomalyDetector", {}),
 }
 
 # The kind of prediction of families whose constructor does not fix one (for request checks).
@@ -34,7 +35,7 @@ _IMPORT_ONLY = frozenset({"imported_classification", "imported_regression"})
 _SERIES = frozenset({"rul", "anomaly"})
 
 # Families trained with a target column of the dataset; series families derive theirs (or need none).
-_NO_TARGET = frozenset({"rul", "anomaly"})
+_NO_TARGET = frozenset({"rul", "anomaly", "image_anomaly"})
 
 
 # Families that learn from image datasets (a zip of part images stored as a table of image bytes).

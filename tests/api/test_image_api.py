@@ -1,0 +1,121 @@
+"""Image models over HTTP: a zip of good and scratched parts -> image_anomaly job -> predict with
+multipart files or base64 JSON -> anomaly maps; wrong pairings of task and dataset refused."""
+
+from __future__ import annotations
+
+import base64
+import io
+import zipfile
+
+import numpy as np
+from PIL import Image
+
+from conftest import Api
+
+
+def _part(rng: np.random.Generator, scratched: bool) -> bytes:
+    pixels = 0.5 + 0.08 * rng.normal(size=(48, 48))
+    if scratched:
+        pixels[22:25, 6:42] = 1.0
+    out = io.BytesIO()
+    Image.fromarray((np.clip(pixels, 0, 1) * 255).astype(np.uint8)).save(out, "PNG")
+    return out.getvalue()
+
+
+def _parts_zip() -> bytes:
+    rng = np.random.default_rng(0)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for i in range(30):
+            archive.writestr(f"good/g{i}.png", _part(rng, False))
+        for i in range(6):
+            archive.writestr(f"scratch/s{i}.png", _part(rng, True))
+    return out.getvalue()
+
+
+def _dataset(api: Api) -> str:
+    answer = api.client.post(
+        "/v1/datasets",
+        files={"file": ("parts.zip", _parts_zip(), "application/zip")},
+        headers=api.headers("builder"),
+    )
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
+
+
+def _train(api: Api, dataset_id: str, **extra: object) -> object:
+    body = {
+        "type": "train",
+        "task": "image_anomaly",
+        "dataset_id": dataset_id,
+        "model_name": "press",
+        "options": {"label_column": "label", "good_label": "good", "size": 48, "memory_size": 300},
+    }
+    return api.client.post("/v1/jobs", json={**body, **extra}, headers=api.headers("builder"))
+
+
+def test_anomaly_model_from_a_zip_scores_uploaded_images(api: Api) -> None:
+    dataset_id = _dataset(api)
+    job = _train(api, dataset_id)
+    assert job.status_code == 202, job.text
+    api.run_jobs()
+    done = api.client.get(f"/v1/jobs/{job.json()['id']}", headers=api.headers("builder")).json()
+    assert done["status"] == "succeeded", done
+    rng = np.random.default_rng(5)
+    good, bad = _part(rng, False), _part(rng, True)
+    files = [("image", ("ok.png", good, "image/png")), ("image", ("bad.png", bad, "image/png"))]
+    consumer = api.headers("consumer")
+    answer = api.client.post("/v1/models/press/predict?version=1", files=files, headers=consumer)
+    assert answer.status_code == 200, answer.text
+    first, second = answer.json()["predictions"]
+    assert second["score"] > first["score"] and second["anomaly"] is True
+    records = {"records": [{"image": base64.b64encode(bad).decode()}]}
+    same = api.client.post("/v1/models/press/predict?version=1", json=records, headers=consumer)
+    assert same.json()["predictions"][0]["score"] == second["score"]
+    explained = api.client.post("/v1/models/press/explain?version=1", json=records, headers=consumer)
+    assert explained.status_code == 200, explained.text
+    found = explained.json()["explanations"][0]
+    Image.open(io.BytesIO(base64.b64decode(found["map_png"]))).verify()
+    assert found["contributions"] and found["anomaly"] is True
+
+
+def test_image_requests_that_cannot_work_are_refused(api: Api) -> None:
+    dataset_id = _dataset(api)
+    table = api.client.post(
+        "/v1/datasets",
+        files={"file": ("t.csv", b"a,b\n1,2\n3,4\n", "text/csv")},
+        headers=api.headers("builder"),
+    ).json()["id"]
+    cases = {
+        "table for an image task": (_train(api, table), ["body", "dataset_id"]),
+        "images for a tabular task": (
+            api.client.post(
+                "/v1/jobs",
+                headers=api.headers("builder"),
+                json={
+                    "type": "train",
+                    "task": "tabular_classification",
+                    "dataset_id": dataset_id,
+                    "target": "label",
+                    "model_name": "x",
+                },
+            ),
+            ["body", "dataset_id"],
+        ),
+        "unknown label column": (
+            _train(api, dataset_id, options={"label_column": "kind", "good_label": "good"}),
+            ["body", "options", "label_column"],
+        ),
+        "false alarm rate out of range": (
+            _train(api, dataset_id, options={"false_alarm_rate": 2.0}),
+            ["body", "options", "false_alarm_rate"],
+        ),
+    }
+    for why, (answer, loc) in cases.items():
+        assert answer.status_code == 422, (why, answer.text)
+        assert answer.json()["errors"][0]["loc"] == loc, (why, answer.json())
+    assert api.client.get("/v1/jobs", headers=api.headers("builder")).json()["items"] == []
+    empty = api.client.post(
+        "/v1/models/press/predict", files={"note": (None, "x")}, headers=api.headers("consumer")
+    )
+    assert empty.status_code == 422
