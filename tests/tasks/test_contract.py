@@ -122,6 +122,7 @@ DATA = {
     "anomaly": lambda: _histories("anomaly"),
     "text_classification": _work_orders,
     "image_anomaly": _part_images,
+    "image_classification": _part_images,
 }
 
 #: Families that answer per asset from a history of rows, not one answer per row.
@@ -133,6 +134,7 @@ QUICK = {
     "anomaly": {},
     "text_classification": {"candidates": ["tfidf"]},
     "image_anomaly": {"label_column": "label", "good_label": "good", "size": 48, "memory_size": 300},
+    "image_classification": {"size": 32, "max_epochs": 2, "patience": 2, "stability_seeds": 0},
 }
 
 

@@ -21,10 +21,11 @@ _CATALOG: dict[str, tuple[str, str, dict[str, Any]]] = {
     "anomaly": ("shopfloor.tasks.anomaly", "AnomalyEstimator", {}),
     "text_classification": ("shopfloor.tasks.text", "TextClassifier", {}),
     "image_anomaly": ("shopfloor.tasks.image_anomaly", "ImageAnomalyDetector", {}),
+    "image_classification": ("shopfloor.tasks.vision", "ImageClassifier", {}),
 }
 
 # The kind of prediction of families whose constructor does not fix one (for request checks).
-_KINDS = {"text_classification": "classification"}
+_KINDS = {"text_classification": "classification", "image_classification": "classification"}
 
 
 # Families whose models are made elsewhere and imported as files; they have no training job.

@@ -1,0 +1,682 @@
+"""Defect classification of part images (``task: "image_classification"``).
+
+:class:`ImageClassifier` implements :class:`~shopfloor.tasks.base.Estimator` on the stored image
+table (one row per image: ``image`` bytes, a label column, ...). Every image is decoded once,
+resized to ``size`` x ``size`` (grey when the images are grey in content, even if stored as
+3-channel JPEGs). A stratified 20 % test split is held out; on the rest a compact residual network
+(:mod:`shopfloor.vision.net`) is trained from scratch, or from a local backbone, with AdamW, a
+warm-up then cosine learning rate, label smoothing and flips, small rotations and lighting jitter
+(:mod:`shopfloor.vision.augment`); a stratified validation split stops it early and picks the best
+epoch. The learning-rate schedule is fitted to the time budget after the first epoch, so a run cut
+short by the budget still anneals.
+
+Stability: the whole training is repeated with other seeds on other stratified splits
+(``stability_seeds`` runs in all, when the budget holds them). Serving runs the ONNX export with
+ONNX Runtime; Grad-CAM explanations use the PyTorch network, kept beside it as safetensors.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import pandas as pd
+
+from shopfloor.errors import ArtifactCorrupted, InvalidInput, NotFitted
+from shopfloor.evaluation import metrics as M
+from shopfloor.evaluation.stability import summarize
+from shopfloor.tasks.base import ProgressFn, constructor_params, no_progress
+from shopfloor.vision.images import image_bytes, inspect_image, to_array
+
+logger = logging.getLogger(__name__)
+
+ESTIMATOR_FILE, ONNX_FILE, WEIGHTS_FILE = "estimator.json", "model.onnx", "net.safetensors"
+FORMAT_VERSION = 1
+MIN_CLASS_ROWS = 5
+TEST_SIZE, VALIDATION_SIZE = 0.2, 0.15
+EXPLAIN_METHODS = ("gradcam", "shap")  # "shap" is the protocol's default name: Grad-CAM here
+HEATMAP_CELLS = 16
+GREY_SAMPLE = 32
+THREADS = 2
+LEARNING_RATE, WEIGHT_DECAY, LABEL_SMOOTHING, WARMUP = 3e-3, 5e-4, 0.1, 0.1
+
+
+def _option_error(name: str, msg: str) -> InvalidInput:
+    return InvalidInput(f"option {name!r}: {msg}", errors=[{"loc": ["body", "options", name], "msg": msg}])
+
+
+def _note(code: str, message: str) -> dict[str, str]:
+    return {"code": code, "message": message}
+
+
+def threads() -> int:
+    """Torch threads for training: THREADS, or one when the machine is already busy. OpenMP threads
+    wait for each other by spinning, so on cores that other processes hold, a step with two threads
+    runs several times slower than with one."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return 1 if os.getloadavg()[0] > max(1.0, cores - 0.5) else THREADS
+
+
+def _torch(n_threads: int | None = None) -> Any:
+    import torch
+
+    if n_threads is not None:
+        torch.set_num_threads(n_threads)
+    elif torch.get_num_threads() > THREADS:
+        torch.set_num_threads(THREADS)
+    return torch
+
+
+class ImageClassifier:
+    """Part image -> defect class.
+
+    ``image_column``: the column holding image bytes; ``size``: input side in pixels (a multiple of
+    16); ``max_epochs`` / ``patience``: the most epochs, and epochs without a better validation
+    score before stopping; ``metric``: the validation score that picks the epoch (default accuracy);
+    ``time_budget_s``: for the whole fit, stability runs included; ``stability_seeds``: training runs
+    on different seeded splits to report the spread of accuracy (1 = the main run only);
+    ``backbone_dir``: a local folder with ``backbone.safetensors`` to start the feature layers from.
+    """
+
+    task: ClassVar[str] = "image_classification"
+    _session: Any = None  # the ONNX Runtime session, opened on first use
+
+    def __init__(
+        self,
+        image_column: str = "image",
+        size: int = 96,
+        max_epochs: int = 30,
+        patience: int = 10,
+        batch_size: int = 64,
+        seed: int = 0,
+        metric: str | None = None,
+        time_budget_s: float = 1800,
+        stability_seeds: int = 3,
+        backbone_dir: str | None = None,
+        column_types: dict[str, str] | None = None,
+    ) -> None:
+        self.image_column = image_column
+        self.size = size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.batch_size = batch_size
+        self.seed = seed
+        self.metric = metric
+        self.time_budget_s = time_budget_s
+        self.stability_seeds = stability_seeds
+        self.backbone_dir = backbone_dir
+        self.column_types = column_types
+
+    def get_params(self) -> dict[str, Any]:
+        return constructor_params(self)
+
+    # ------------------------------------------------------------------ options
+    def check_options(self) -> str:
+        """Refuse impossible options before any work; returns the validation metric."""
+        ints = {
+            "size": (self.size, 16, 512),
+            "max_epochs": (self.max_epochs, 1, 1000),
+            "patience": (self.patience, 1, 1000),
+            "batch_size": (self.batch_size, 2, 1024),
+            "stability_seeds": (self.stability_seeds, 0, 10),
+        }
+        for name, (value, low, high) in ints.items():
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise _option_error(name, f"must be a whole number from {low} to {high}")
+        if self.size % 16:
+            raise _option_error("size", "must be a multiple of 16")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
+            raise _option_error("seed", "must be a whole number")
+        budget = self.time_budget_s
+        if isinstance(budget, bool) or not isinstance(budget, int | float) or not budget > 0:
+            raise _option_error("time_budget_s", "must be a positive number of seconds")
+        if not isinstance(self.image_column, str) or not self.image_column:
+            raise _option_error("image_column", "must name the column of images")
+        if self.backbone_dir is not None:
+            from shopfloor.vision.net import BACKBONE_FILE
+
+            if (
+                not isinstance(self.backbone_dir, str)
+                or not (Path(self.backbone_dir) / BACKBONE_FILE).is_file()
+            ):
+                raise _option_error("backbone_dir", f"must be a local folder holding {BACKBONE_FILE}")
+        if self.metric is not None and self.metric not in M.CLASSIFICATION_METRICS:
+            raise _option_error("metric", f"choose one of {', '.join(M.CLASSIFICATION_METRICS)}")
+        return self.metric or "accuracy"
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, frame: pd.DataFrame, target: str, progress: ProgressFn = no_progress) -> Self:
+        """Decode the images, train, report on the hold-out split and export for serving."""
+        t0 = time.perf_counter()
+        metric = self.check_options()
+        deadline = t0 + float(self.time_budget_s)
+        if self.image_column not in frame.columns:
+            raise _option_error("image_column", f"no column {self.image_column!r} in the table")
+        if target not in frame.columns or target == self.image_column:
+            raise InvalidInput(
+                f"target column {target!r} is not a label column of the table",
+                errors=[{"loc": ["body", "target"], "msg": "unknown column"}],
+            )
+        n_threads = threads()  # chosen once: our own training would make the machine look busy
+        progress(0.0, "preparing", f"decoding images from {self.image_column!r}")
+        data, labels, shapes, notes = _usable_rows(frame[self.image_column], frame[target])
+        y, classes, more = _encode(labels, target)
+        notes += more
+        keep = y >= 0
+        data, y, shapes = [d for d, k in zip(data, keep, strict=True) if k], y[keep], shapes[keep]
+        grey = _grey_content(data, self.size)
+        # kept as bytes (lossless: the decoder's pixels are 8-bit) to hold large sets in memory
+        x = np.stack([_to_uint8(to_array(d, self.size, grey, ["rows", i])) for i, d in enumerate(data)])
+        progress(
+            0.05, "preparing", f"{len(data)} images in {len(classes)} classes, {'grey' if grey else 'colour'}"
+        )
+
+        from shopfloor.vision.net import architecture
+
+        self.arch_ = architecture(1 if grey else 3, len(classes), self.size)
+        self.classes_, self.grey_ = classes, grey
+        self.aspect_ = float(np.median(shapes[:, 0] / shapes[:, 1]))
+        runs = max(1, int(self.stability_seeds))
+        share = 0.9 / runs
+        tr, va, te = _splits(y, self.seed, len(classes))
+        _torch(n_threads)
+        main = self._train(x, y, tr, va, self.seed, deadline, metric, progress, (0.05, 0.05 + share))
+        net = main["net"]
+        proba_te = _torch_proba(net, x[te])
+        holdout = _single_report(y[te], proba_te, classes)
+        accuracies, f1s = [holdout["accuracy"]], [holdout["f1"]]
+        seeds, seconds = [self.seed], [main["seconds"]]
+        for k in range(1, runs):
+            left = deadline - time.perf_counter()
+            if left < 1.2 * main["seconds"]:
+                notes.append(
+                    _note(
+                        "stability-skipped",
+                        f"{runs - k} of {runs - 1} stability runs skipped: each takes about "
+                        f"{main['seconds']:.0f} s, {max(left, 0):.0f} s of the time budget left",
+                    )
+                )
+                break
+            seed = self.seed + k
+            a, b, c = _splits(y, seed, len(classes))
+            lo = 0.05 + share * k
+            run = self._train(x, y, a, b, seed, deadline, metric, progress, (lo, lo + share))
+            proba = _torch_proba(run["net"], x[c])
+            accuracies.append(M.score("accuracy", y[c], proba))
+            f1s.append(M.score("f1", y[c], proba))
+            seeds.append(seed)
+            seconds.append(run["seconds"])
+        notes += main["notes"]
+
+        progress(0.96, "exporting", "exporting the network to ONNX")
+        self.net_ = net
+        self.onnx_ = _export_onnx(net, self.arch_["in_channels"], self.size)
+        self._session = None
+        self.input_schema_ = [{"name": self.image_column, "type": "image"}]
+        self.report_ = {
+            "task": self.task,
+            "kind": "classification",
+            "target": target,
+            "image_column": self.image_column,
+            "classes": classes,
+            "metric": metric,
+            "metrics": holdout,
+            "training": {
+                "curve": main["curve"],
+                "epochs_run": len(main["curve"]),
+                "best_epoch": main["best_epoch"],
+                "stopped": main["stopped"],
+                "seconds": round(main["seconds"], 2),
+            },
+            "stability": {
+                "method": f"training repeated on {len(seeds)} seeded stratified splits",
+                "n": len(seeds),
+                "seeds": seeds,
+                "seconds": [round(s, 2) for s in seconds],
+                "metrics": summarize({"accuracy": accuracies, "f1": f1s}),
+            },
+            "input": {"size": self.size, "grey": grey, "channels": self.arch_["in_channels"]},
+            "network": {**self.arch_, "parameters": int(sum(p.numel() for p in net.parameters()))},
+            "backbone": main["backbone"],
+            "warnings": notes,
+            "n_train": int(len(tr)),
+            "n_validation": int(len(va)),
+            "n_test": int(len(te)),
+            "fit_seconds": round(time.perf_counter() - t0, 3),
+            "threads": n_threads,
+        }
+        progress(1.0, "done", f"hold-out accuracy = {holdout['accuracy']:.4f}")
+        return self
+
+    def _train(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        tr: np.ndarray,
+        va: np.ndarray,
+        seed: int,
+        deadline: float,
+        metric: str,
+        progress: ProgressFn,
+        span: tuple[float, float],
+    ) -> dict[str, Any]:
+        """One training run on rows ``tr``, epochs picked on rows ``va``; the best epoch's net."""
+        torch = _torch()
+        from shopfloor.vision.augment import Augment
+        from shopfloor.vision.net import build_net, load_backbone
+
+        started = time.perf_counter()
+        torch.manual_seed(seed)
+        net = build_net(self.arch_)
+        backbone = None
+        if self.backbone_dir is not None:
+            loaded = load_backbone(net, self.backbone_dir)
+            backbone = {"dir": str(self.backbone_dir), "tensors_loaded": loaded}
+        xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
+        opt = torch.optim.AdamW(net.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
+        loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=LABEL_SMOOTHING)
+        augment, generator = Augment(), torch.Generator().manual_seed(seed)
+        batch = int(min(self.batch_size, len(tr)))
+        steps_per_epoch = max(1, len(tr) // batch)  # the short tail batch is dropped (BatchNorm)
+        # BatchNorm's running statistics must settle within an epoch, or a small data set is
+        # validated with statistics of its first random weights
+        for module in net.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.momentum = max(0.1, min(0.5, 2 / steps_per_epoch))
+        planned, step, notes = int(self.max_epochs), 0, []
+        greater = M.greater_is_better(metric)
+        best: tuple[float, float] | None = None
+        best_state, best_epoch, since, stopped = None, 0, 0, "max-epochs"
+        curve: list[dict[str, float]] = []
+        epoch = 0
+        while epoch < planned:
+            epoch += 1
+            epoch_started = time.perf_counter()
+            net.train()
+            order = tr[torch.randperm(len(tr), generator=generator).numpy()]
+            total = 0.0
+            for i in range(steps_per_epoch):
+                rows = order[i * batch : (i + 1) * batch]
+                lr = _learning_rate(step / (planned * steps_per_epoch))
+                for group in opt.param_groups:
+                    group["lr"] = lr
+                loss = loss_fn(net(augment(_as_float(xt[rows]), generator)), yt[rows])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                step += 1
+                total += float(loss.detach()) * len(rows)
+            proba = _torch_proba(net, x[va])
+            val_loss = float(M.score("log_loss", y[va], proba))
+            val = float(M.score(metric, y[va], proba))
+            val_acc = float(np.mean(proba.argmax(1) == y[va]))
+            curve.append(
+                {
+                    "epoch": epoch,
+                    "loss": total / (steps_per_epoch * batch),
+                    "val_loss": val_loss,
+                    "val_accuracy": val_acc,
+                    f"val_{metric}": val,
+                }
+            )
+            key = (val if greater else -val, -val_loss)
+            if best is None or key > best:
+                best, best_epoch, since = key, epoch, 0
+                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            else:
+                since += 1
+            lo, hi = span
+            progress(
+                lo + (hi - lo) * epoch / planned,
+                "training",
+                f"seed {seed}, epoch {epoch}/{planned}: loss {curve[-1]['loss']:.4f}, val acc {val_acc:.4f}",
+            )
+            left = deadline - time.perf_counter()
+            if epoch == 1 and planned > 1:
+                fits = int(left // max(time.perf_counter() - epoch_started, 1e-6)) + 1
+                if fits < planned:
+                    planned = max(1, fits)
+                    notes.append(
+                        _note(
+                            "epochs-cut",
+                            f"the time budget holds about {planned} of "
+                            f"{self.max_epochs} epochs; the schedule was shortened",
+                        )
+                    )
+            if since >= self.patience and epoch < planned:
+                stopped = "early-stopping"
+                break
+            if left <= 0 and epoch < planned:
+                stopped = "time-budget"
+                notes.append(
+                    _note("time-budget", f"training stopped by the time budget after {epoch} epochs")
+                )
+                break
+        if stopped == "max-epochs" and planned < self.max_epochs:
+            stopped = "time-budget"
+        assert best_state is not None
+        net.load_state_dict(best_state)
+        net.eval()
+        return {
+            "net": net,
+            "curve": curve,
+            "best_epoch": best_epoch,
+            "stopped": stopped,
+            "notes": notes,
+            "backbone": backbone,
+            "seconds": time.perf_counter() - started,
+        }
+
+    # ------------------------------------------------------------------ predict
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "net_"):
+            raise NotFitted("this ImageClassifier is not fitted yet; call fit() or load()")
+
+    def _decode(
+        self, records: Sequence[Mapping[str, Any]]
+    ) -> tuple[list[bytes], np.ndarray, list[list[str]]]:
+        """Each record's image bytes, its input array and warnings; bad images refused together."""
+        column, datas, arrays, warns, errors = self.image_column, [], [], [], []
+        for i, record in enumerate(records):
+            loc = ["body", "records", i, column]
+            try:
+                value = record.get(column) if isinstance(record, Mapping) else None
+                if value is None:
+                    raise InvalidInput("missing image", errors=[{"loc": loc, "msg": "image is missing"}])
+                data = image_bytes(value, loc)
+                info = inspect_image(data, loc)
+                arrays.append(to_array(data, self.size, self.grey_, loc))
+            except InvalidInput as exc:
+                errors += exc.errors or [{"loc": loc, "msg": exc.detail}]
+                continue
+            datas.append(data)
+            warns.append(self._warnings(info.width, info.height, info.channels))
+        if errors:
+            raise InvalidInput(
+                f"{len(errors)} record(s) have no readable image in {column!r}", errors=errors[:50]
+            )
+        return datas, np.stack(arrays) if arrays else np.zeros((0,)), warns
+
+    def _warnings(self, width: int, height: int, channels: int) -> list[str]:
+        out = []
+        aspect = width / height
+        if abs(math.log(aspect / self.aspect_)) > math.log(1.25):
+            out.append(
+                f"image is {width}x{height}; the training images' width/height was about "
+                f"{self.aspect_:.2f}, so this one is stretched more"
+            )
+        if channels == 3 and self.grey_:
+            out.append("colour image read as grey: the model was trained on grey images")
+        return out
+
+    def _proba(self, x: np.ndarray) -> np.ndarray:
+        if self._session is None:
+            import onnxruntime as ort
+
+            options = ort.SessionOptions()
+            options.intra_op_num_threads, options.inter_op_num_threads = THREADS, 1
+            # a server holds many models: idle threads sleep rather than spin on shared cores
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            self._session = ort.InferenceSession(self.onnx_, options, providers=["CPUExecutionProvider"])
+        return np.asarray(self._session.run(None, {"image": x.astype(np.float32)})[0])
+
+    def predict(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """One result per record: ``{"label", "probabilities", "warnings"}``."""
+        self._check_fitted()
+        if not records:
+            return []
+        _, x, warns = self._decode(records)
+        names = [str(c) for c in self.classes_]
+        return [
+            {
+                "label": self.classes_[int(row.argmax())],
+                "probabilities": dict(zip(names, (float(p) for p in row), strict=True)),
+                "warnings": w,
+            }
+            for row, w in zip(self._proba(x), warns, strict=True)
+        ]
+
+    # ------------------------------------------------------------------ explain
+    def explain(self, records: Sequence[Mapping[str, Any]], method: str = "gradcam") -> list[dict[str, Any]]:
+        """Per record: the predicted class and its probability (``output``), a Grad-CAM grid
+        (``heatmap``, HEATMAP_CELLS x HEATMAP_CELLS in [0, 1]), the overlay as base64 PNG
+        (``heatmap_png``) and the strongest cells as pixel boxes of the image (``contributions``)."""
+        self._check_fitted()
+        if method not in EXPLAIN_METHODS:
+            raise InvalidInput(
+                f"unknown explanation method {method!r}; image models explain by 'gradcam'",
+                errors=[{"loc": ["query", "method"], "msg": "unknown method"}],
+            )
+        if not records:
+            return []
+        from shopfloor.vision.heatmap import overlay_png, top_regions, upsample
+        from shopfloor.vision.net import grad_cam
+
+        torch = _torch()
+        datas, x, _ = self._decode(records)
+        maps, proba = grad_cam(self.net_, torch.from_numpy(x))
+        out = []
+        for data, cam, row in zip(datas, maps, proba, strict=True):
+            info = inspect_image(data, [])
+            peak = float(cam.max())
+            grid = upsample(cam, HEATMAP_CELLS, HEATMAP_CELLS)
+            grid = grid / grid.max() if peak > 0 and grid.max() > 0 else np.zeros_like(grid)
+            k = int(row.argmax())
+            out.append(
+                {
+                    "method": "gradcam",
+                    "class": self.classes_[k],
+                    "output": float(row[k]),
+                    "output_space": "probability",
+                    "heatmap": [[round(float(v), 4) for v in line] for line in grid],
+                    "heatmap_png": overlay_png(data, grid),
+                    "contributions": top_regions(grid, info.width, info.height, k=5),
+                }
+            )
+        return out
+
+    # ------------------------------------------------------------------ persistence
+    def save(self) -> dict[str, bytes]:
+        self._check_fitted()
+        from safetensors.torch import save
+
+        state = {
+            "format": FORMAT_VERSION,
+            "params": {**self.get_params(), "column_types": None},
+            "classes": self.classes_,
+            "grey": self.grey_,
+            "size": self.size,
+            "aspect": self.aspect_,
+            "arch": self.arch_,
+            "input_schema": self.input_schema_,
+            "report": self.report_,
+        }
+        weights = {k: v.contiguous() for k, v in self.net_.state_dict().items()}
+        return {
+            ESTIMATOR_FILE: json.dumps(state).encode(),
+            ONNX_FILE: self.onnx_,
+            WEIGHTS_FILE: save(weights),
+        }
+
+    @classmethod
+    def load(cls, files: Mapping[str, bytes]) -> Self:
+        try:
+            state = json.loads(files[ESTIMATOR_FILE])
+            if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION:
+                raise ArtifactCorrupted("image artifact: estimator.json is not a supported image model state")
+            est = cls(**state["params"])
+            est.classes_, est.grey_ = list(state["classes"]), bool(state["grey"])
+            est.aspect_, est.arch_ = float(state["aspect"]), dict(state["arch"])
+            est.input_schema_, est.report_ = state["input_schema"], state["report"]
+            if int(state["size"]) != est.size or len(est.classes_) != int(est.arch_["n_classes"]):
+                raise ArtifactCorrupted("image artifact: estimator.json contradicts itself")
+            onnx_bytes, weights = files[ONNX_FILE], files[WEIGHTS_FILE]
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ArtifactCorrupted(f"image artifact cannot be read: {exc}") from exc
+        _torch()
+        from safetensors.torch import load
+
+        from shopfloor.vision.net import build_net
+
+        try:
+            net = build_net(est.arch_)
+            net.load_state_dict(load(bytes(weights)), strict=True)
+        except Exception as exc:  # safetensors and torch raise several types for damaged weights
+            raise ArtifactCorrupted(f"image artifact: {WEIGHTS_FILE} cannot be read: {exc}") from exc
+        net.eval()
+        est.net_, est.onnx_, est._session = net, bytes(onnx_bytes), None
+        try:
+            est._proba(np.zeros((1, est.arch_["in_channels"], est.size, est.size), dtype=np.float32))
+        except Exception as exc:  # onnxruntime raises its own types for damaged graphs
+            raise ArtifactCorrupted(f"image artifact: {ONNX_FILE} cannot be read: {exc}") from exc
+        return est
+
+
+# ---------------------------------------------------------------------- helpers
+def _learning_rate(fraction: float) -> float:
+    """Linear warm-up over the first WARMUP of training, then cosine down to nearly zero."""
+    if fraction < WARMUP:
+        return LEARNING_RATE * max(fraction / WARMUP, 0.02)
+    done = min((fraction - WARMUP) / (1 - WARMUP), 1.0)
+    return LEARNING_RATE * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * done)))
+
+
+def _torch_proba(net: Any, x: np.ndarray, batch: int = 256) -> np.ndarray:
+    torch = _torch()
+    net.eval()
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(x), batch):
+            out.append(torch.softmax(net(_as_float(torch.from_numpy(x[i : i + batch]))), 1).numpy())
+    return np.concatenate(out) if out else np.zeros((0, net.head[-1].out_features), dtype=np.float32)
+
+
+def _to_uint8(pixels: np.ndarray) -> np.ndarray:
+    return np.asarray(np.rint(pixels * 255.0), dtype=np.uint8)
+
+
+def _as_float(batch: Any) -> Any:
+    """A torch batch of 8-bit pixels -> float32 in [0, 1], exactly as ``to_array`` computes them."""
+    return batch if batch.is_floating_point() else batch.float() / 255.0
+
+
+def _export_onnx(net: Any, channels: int, size: int) -> bytes:
+    """The network with a softmax on top as ONNX (opset 17, any batch size): input ``image``."""
+    torch = _torch()
+    from shopfloor.vision.net import Probabilities
+
+    buffer = io.BytesIO()
+    net.eval()
+    torch.onnx.export(
+        Probabilities(net),
+        (torch.zeros(1, channels, size, size),),
+        buffer,
+        dynamo=False,
+        opset_version=17,
+        input_names=["image"],
+        output_names=["probabilities"],
+        dynamic_axes={"image": {0: "batch"}, "probabilities": {0: "batch"}},
+    )
+    return buffer.getvalue()
+
+
+def _splits(y: np.ndarray, seed: int, n_classes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stratified (train, validation, test) rows: test TEST_SIZE of all, validation of the rest."""
+    from sklearn.model_selection import train_test_split
+
+    rows = np.arange(len(y))
+    n_test = max(n_classes, round(TEST_SIZE * len(y)))
+    rest, te = train_test_split(rows, test_size=n_test, random_state=seed, stratify=y)
+    n_val = max(n_classes, round(VALIDATION_SIZE * len(rest)))
+    tr, va = train_test_split(rest, test_size=n_val, random_state=seed, stratify=y[rest])
+    return np.sort(tr), np.sort(va), np.sort(te)
+
+
+def _usable_rows(
+    images: pd.Series, labels: pd.Series
+) -> tuple[list[bytes], list[Any], np.ndarray, list[dict[str, str]]]:
+    """Rows with a label and a readable image: bytes, labels, (width, height) and notes on the rest."""
+    datas, kept, shapes, notes = [], [], [], []
+    unlabelled = unreadable = 0
+    for i, (value, label) in enumerate(
+        zip(images.to_numpy(dtype=object), labels.to_numpy(dtype=object), strict=True)
+    ):
+        if label is None or (isinstance(label, float) and math.isnan(label)):
+            unlabelled += 1
+            continue
+        try:
+            data = image_bytes(value, ["rows", i])
+            info = inspect_image(data, ["rows", i])
+        except InvalidInput:
+            unreadable += 1
+            continue
+        datas.append(data)
+        kept.append(label)
+        shapes.append((info.width, info.height))
+    if unlabelled:
+        notes.append(_note("target-missing", f"{unlabelled} images without a label left out"))
+    if unreadable:
+        notes.append(_note("image-unreadable", f"{unreadable} images that cannot be decoded left out"))
+    return datas, kept, np.array(shapes, dtype=float).reshape(-1, 2), notes
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _encode(labels: list[Any], target: str) -> tuple[np.ndarray, list[Any], list[dict[str, str]]]:
+    """Class codes; classes with fewer than MIN_CLASS_ROWS images get -1 (left out, with a note)."""
+    counts = pd.Series([_plain(v) for v in labels], dtype=object).value_counts()
+    rare = counts[counts < MIN_CLASS_ROWS]
+    notes = []
+    if len(rare):
+        notes.append(
+            _note(
+                "rare-classes",
+                f"{len(rare)} classes with fewer than {MIN_CLASS_ROWS} images "
+                f"({int(rare.sum())} images) left out: {', '.join(map(str, rare.index[:10]))}",
+            )
+        )
+        counts = counts[counts >= MIN_CLASS_ROWS]
+    if len(counts) < 2:
+        raise InvalidInput(
+            f"target {target!r} has {len(counts)} class(es) with at least {MIN_CLASS_ROWS} images; "
+            "classification needs two",
+            errors=[{"loc": ["body", "target"], "msg": "fewer than two classes"}],
+        )
+    classes = sorted(counts.index, key=lambda v: (str(type(v)), v))
+    index = {c: k for k, c in enumerate(classes)}
+    return np.array([index.get(_plain(v), -1) for v in labels]), classes, notes
+
+
+def _grey_content(datas: list[bytes], size: int) -> bool:
+    """Whether the images carry no colour: every channel equal (within 2/255) on a spread sample."""
+    picks = np.unique(np.linspace(0, len(datas) - 1, min(GREY_SAMPLE, len(datas))).round().astype(int))
+    for i in picks:
+        rgb = to_array(datas[i], size, False, ["rows", int(i)])
+        if float(np.abs(np.diff(rgb, axis=0)).max()) > 2 / 255:
+            return False
+    return True
+
+
+def _single_report(y: np.ndarray, proba: np.ndarray, classes: list[Any]) -> dict[str, Any]:
+    """Hold-out metrics with a confusion matrix and precision, recall and F1 per class."""
+    from sklearn.metrics import precision_recall_fscore_support
+
+    report = M.classification_report(y, proba, classes)
+    p, r, f, n = precision_recall_fscore_support(
+        y, proba.argmax(axis=1), labels=list(range(len(classes))), zero_division=0
+    )
+    report["per_class"] = [
+        {"class": c, "precision": float(p[k]), "recall": float(r[k]), "f1": float(f[k]), "support": int(n[k])}
+        for k, c in enumerate(classes)
+    ]
+    return report
