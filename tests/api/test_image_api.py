@@ -22,21 +22,21 @@ def _part(rng: np.random.Generator, scratched: bool) -> bytes:
     return out.getvalue()
 
 
-def _parts_zip() -> bytes:
+def _parts_zip(good: int = 30, scratched: int = 6) -> bytes:
     rng = np.random.default_rng(0)
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
-        for i in range(30):
+        for i in range(good):
             archive.writestr(f"good/g{i}.png", _part(rng, False))
-        for i in range(6):
+        for i in range(scratched):
             archive.writestr(f"scratch/s{i}.png", _part(rng, True))
     return out.getvalue()
 
 
-def _dataset(api: Api) -> str:
+def _dataset(api: Api, good: int = 30, scratched: int = 6) -> str:
     answer = api.client.post(
         "/v1/datasets",
-        files={"file": ("parts.zip", _parts_zip(), "application/zip")},
+        files={"file": ("parts.zip", _parts_zip(good, scratched), "application/zip")},
         headers=api.headers("builder"),
     )
     assert answer.status_code == 201, answer.text
@@ -119,3 +119,46 @@ def test_image_requests_that_cannot_work_are_refused(api: Api) -> None:
         "/v1/models/press/predict", files={"note": (None, "x")}, headers=api.headers("consumer")
     )
     assert empty.status_code == 422
+
+
+def test_defect_classifier_from_a_zip_predicts_and_explains_images(api: Api) -> None:
+    dataset_id = _dataset(api, good=24, scratched=24)
+    body = {
+        "type": "train",
+        "task": "image_classification",
+        "dataset_id": dataset_id,
+        "target": "label",
+        "model_name": "inspect",
+        "options": {"size": 32, "max_epochs": 4, "patience": 4, "stability_seeds": 0},
+    }
+    job = api.client.post("/v1/jobs", json=body, headers=api.headers("builder"))
+    assert job.status_code == 202, job.text
+    api.run_jobs()
+    done = api.client.get(f"/v1/jobs/{job.json()['id']}", headers=api.headers("builder")).json()
+    assert done["status"] == "succeeded", done
+    rng = np.random.default_rng(9)
+    files = [("image", ("a.png", _part(rng, True), "image/png"))]
+    consumer = api.headers("consumer")
+    answer = api.client.post("/v1/models/inspect/predict?version=1", files=files, headers=consumer)
+    assert answer.status_code == 200, answer.text
+    found = answer.json()["predictions"][0]
+    assert set(found["probabilities"]) == {"good", "scratch"}
+    records = {"records": [{"image": base64.b64encode(_part(rng, True)).decode()}]}
+    explained = api.client.post(
+        "/v1/models/inspect/explain?version=1&method=gradcam", json=records, headers=consumer
+    )
+    assert explained.status_code == 200, explained.text
+    heat = explained.json()["explanations"][0]
+    Image.open(io.BytesIO(base64.b64decode(heat["heatmap_png"]))).verify()
+    bad = api.client.post(
+        "/v1/models/inspect/predict?version=1",
+        json={"records": [{"image": "bm90IGFuIGltYWdl"}]},
+        headers=consumer,
+    )
+    assert bad.status_code == 422 and bad.json()["errors"][0]["loc"] == ["body", "records", 0, "image"]
+    batch = api.client.post(
+        "/v1/models/inspect/batch?version=1",
+        files={"file": ("x.csv", b"a\n1\n", "text/csv")},
+        headers=api.headers("builder"),
+    )
+    assert batch.status_code == 422

@@ -9,7 +9,7 @@ from shopfloor.errors import InvalidInput
 from shopfloor.platform import Platform
 from shopfloor.registry.entities import Model, ModelVersion
 
-EXPLAIN_METHODS = ("shap", "lime", "occlusion")
+EXPLAIN_METHODS = ("shap", "lime", "occlusion", "gradcam", "anomaly_map")
 
 
 def version_view(mv: ModelVersion) -> dict[str, Any]:

@@ -103,7 +103,7 @@ async def predict(request: Request) -> Response:
 
 @router.post(
     "/{name}/explain", response_model=ExplainResponse,
-    summary="Per-feature contributions (SHAP or LIME); per-word weights for text models (occlusion)"
+    summary="Per-feature contributions (SHAP or LIME); words for text (occlusion); heatmaps for images",
 )
 async def explain(
     name: str,
@@ -111,7 +111,7 @@ async def explain(
     platform: PlatformDep,
     principal: Explainer,
     version: Version = None,
-    method: Annotated[str, Query(pattern="^(shap|lime|occlusion)$")] = "shap",
+    method: Annotated[str, Query(pattern="^(shap|lime|occlusion|gradcam|anomaly_map)$")] = "shap",
 ) -> Any:
     # Explanations can take seconds (LIME): computed in the thread pool, counted on the event loop.
     result = await run_in_threadpool(
