@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -35,6 +37,14 @@ def _engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def _retryable(exc: Exception) -> bool:
+    """A lost race on a unique constraint, or SQLite's busy answer to a concurrent writer."""
+    cause = exc.__cause__
+    if isinstance(cause, IntegrityError):
+        return True
+    return isinstance(cause, OperationalError) and "locked" in str(cause).lower()
 
 
 class SqlStore(TrustTables, StreamTables):
@@ -326,15 +336,19 @@ class SqlStore(TrustTables, StreamTables):
     ) -> ModelVersion:
         args: dict[str, Any] = dict(tenant=tenant, model=model, task=task, report=report, files=files)
         args.update(input_schema=input_schema, artifact=artifact, lineage=lineage, job_id=job_id)
-        for attempt in range(3):
+        attempts = 12
+        for attempt in range(attempts):
             try:
                 return self._add_version_once(**args, signature=signature)
-            except Conflict as exc:
+            except (Conflict, RegistryUnavailable) as exc:
                 # Two servers adding the first version of a new model both insert its row, or (SQLite,
-                # where FOR UPDATE is a no-op) both read the same latest_version: the loser of the
-                # unique constraint retries against the winner's committed row.
-                if not isinstance(exc.__cause__, IntegrityError) or attempt == 2:
+                # where FOR UPDATE is a no-op) both read the same latest_version, or SQLite refuses a
+                # read transaction's upgrade to a write ("database is locked"): the loser retries
+                # against the winner's committed row. Each of n concurrent writers loses at most n-1
+                # times, so the attempts bound the writers that may race, not the chance of success.
+                if not _retryable(exc) or attempt == attempts - 1:
                     raise
+                time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
         raise AssertionError("unreachable")
 
     def _add_version_once(
