@@ -305,6 +305,9 @@ class Client:
         asset_column: str | None = None,
         time_column: str | None = None,
         settings_columns: str | Iterable[str] | None = None,
+        layout: str | None = None,
+        series_column: str | None = None,
+        period_prefix: str | None = None,
     ) -> dict[str, Any]:
         """Upload a CSV/Parquet/whitespace-separated file (streamed, not read into memory) -> DatasetPublic.
 
@@ -312,7 +315,10 @@ class Client:
         whitespace; ``columns`` names the columns of a text file without a header line. With
         ``asset_column`` and ``time_column`` (and optionally ``settings_columns``) the file is a
         sensor dataset in long form: the server checks it and the answer's ``series`` summarises
-        sampling, gaps, dropped sensors and operating modes. Name lists may be given as lists or
+        sampling, gaps, dropped sensors and operating modes. ``layout="wide"`` stores a table of
+        one row per series and one column per period in long form (``series_column``, ``period``,
+        ``value``; ``period_prefix`` picks the period columns) and the answer's ``conversion`` shows
+        how. Name lists may be given as lists or
         comma-separated strings. Raises ``InvalidDataset`` / ``InvalidInput`` / ``PayloadTooLarge``
         / ``UnsupportedMediaType`` as the server decides.
         """
@@ -328,6 +334,9 @@ class Client:
             "asset_column": asset_column,
             "time_column": time_column,
             "settings_columns": joined(settings_columns),
+            "layout": layout,
+            "series_column": series_column,
+            "period_prefix": period_prefix,
         }
         with path.open("rb") as fh:
             return dict(
@@ -635,3 +644,77 @@ class Client:
 
     def revoke_key(self, key_id: str) -> None:
         self._json("DELETE", f"/v1/keys/{_seg(key_id)}")
+
+    # -- prescriptive optimisation ------------------------------------------------------------
+
+    def optimize(
+        self,
+        name: str,
+        controls: Mapping[str, Mapping[str, Any]],
+        fixed: Mapping[str, Any],
+        *,
+        objective: str = "minimize",
+        derived: Mapping[str, Mapping[str, Any]] | None = None,
+        constraints: Iterable[Mapping[str, Any]] | None = None,
+        current: Mapping[str, Any] | None = None,
+        trials: int = 200,
+        sampler: str = "tpe",
+        seed: int = 0,
+        version: int | str | None = None,
+        output: str | int | None = None,
+        tolerance: float | None = None,
+    ) -> dict[str, Any]:
+        """Settings of the ``controls`` (``{"min", "max"}`` or ``{"values"}``) that minimise or maximise a
+        tabular model's prediction, the other inputs ``fixed`` -> the optimisation answer.
+
+        ``derived`` features (``{"product": [...], "scale"}`` or ``{"sum": {feature: coefficient}}``) may
+        appear in linear ``constraints`` (``{"terms", "op", "value"}``). ``status`` is "optimal" (``best``,
+        uncertainty, runner-ups, sensitivity, constraint values) or "infeasible" (``reason``,
+        ``least_violation``). Above 300 trials the server runs a job; this waits for it and returns its
+        result (raising :class:`JobFailed` if it fails). Raises ``InvalidInput`` for a bad request.
+        """
+        body: dict[str, Any] = {
+            "controls": _jsonable(dict(controls)),
+            "fixed": _jsonable(dict(fixed)),
+            "objective": objective,
+            "trials": trials,
+            "sampler": sampler,
+            "seed": seed,
+        }
+        optional = {
+            "derived": _jsonable(dict(derived)) if derived is not None else None,
+            "constraints": _jsonable(list(constraints)) if constraints is not None else None,
+            "current": _jsonable(dict(current)) if current is not None else None,
+            "output": output,
+            "tolerance": tolerance,
+        }
+        body.update({k: v for k, v in optional.items() if v is not None})
+        path = f"/v1/models/{_seg(name)}/optimize"
+        response = self._send("POST", path, params=_params(version), json=body)
+        answer = response.json()
+        if response.status_code == 202:  # a large budget: the answer is the job's result
+            return dict(self.wait(answer["id"])["result"])
+        return dict(answer)
+
+    def forecast(
+        self,
+        name: str,
+        series: Iterable[str | int] | str = "all",
+        *,
+        horizon: int | None = None,
+        levels: Iterable[float] = (80, 95),
+        version: int | str | None = None,
+    ) -> dict[str, Any]:
+        """Point forecasts and prediction intervals of a ``forecast`` model -> ForecastResponse.
+
+        ``series``: ids or "all"; ``horizon``: periods ahead (default: the model's); ``levels``: interval
+        levels in percent. Raises ``InvalidInput`` for unknown series or a horizon beyond the model's.
+        """
+        body = {
+            "series": series if isinstance(series, str) else [str(s) for s in series],
+            "horizon": horizon,
+            "levels": [float(v) for v in levels],
+        }
+        return dict(
+            self._json("POST", f"/v1/models/{_seg(name)}/forecast", params=_params(version), json=body)
+        )

@@ -83,6 +83,12 @@ class Settings(BaseSettings):
     hub_variant: Literal["torch", "onnx", "int8"] = Field(
         "int8", description="How the hub runs text encoders unless a request names one."
     )
+    vision_backbone_dir: Path | None = Field(
+        None,
+        description="Folder holding a pretrained ResNet with basic blocks (torchvision resnet18/34 "
+        "tensor names) as model.safetensors: image classification fine-tunes it and image anomaly "
+        "detection takes its patch features from it; without it both work from scratch.",
+    )
     stream_assets_per_model: int = Field(
         10000,
         ge=1,

@@ -28,6 +28,9 @@ ALLOWED = {
     ("GET", "/v1/models/{name}/rules"): {"admin", "builder", "consumer"},
     ("GET", "/v1/models/{name}/versions/{version}/plots/{kind}"): {"admin", "builder", "consumer"},
     ("POST", "/v1/models/{name}/batch"): {"admin", "builder"},
+    # Answers within 300 trials need predict; a larger budget is a job (admin, builder: test_optimize_api).
+    ("POST", "/v1/models/{name}/optimize"): {"admin", "builder", "consumer"},
+    ("POST", "/v1/models/{name}/forecast"): {"admin", "builder", "consumer"},
     ("POST", "/v1/models/{name}/score"): {"admin", "builder", "consumer"},
     ("DELETE", "/v1/models/{name}/score/state"): {"admin", "builder", "consumer"},
     ("POST", "/v1/keys"): {"admin"},
@@ -108,6 +111,10 @@ def _call(api: Api, method: str, path: str, who: str | None):
         kwargs["json"] = {"version": 1}
     elif path.endswith(("/predict", "/explain", "/score")):
         kwargs["json"] = {"records": [{"a": 1}]}
+    elif path.endswith("/forecast"):
+        kwargs["json"] = {"series": "all", "horizon": 1}
+    elif path.endswith("/optimize"):
+        kwargs["json"] = {"controls": {"a": {"min": 0, "max": 1}}}
     elif path.endswith("/embed"):
         kwargs["json"] = {"texts": ["pump seal leaking"], "variant": "torch"}
     elif path.endswith("/classify"):

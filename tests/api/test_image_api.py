@@ -6,11 +6,14 @@ from __future__ import annotations
 import base64
 import io
 import zipfile
+from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from conftest import Api
+from vision_weights import tiny_resnet
 
 
 def _part(rng: np.random.Generator, scratched: bool) -> bytes:
@@ -162,3 +165,39 @@ def test_defect_classifier_from_a_zip_predicts_and_explains_images(api: Api) -> 
         headers=api.headers("builder"),
     )
     assert batch.status_code == 422
+
+
+def test_the_backbone_folder_in_settings_is_used_by_every_image_job(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tiny_resnet(tmp_path / "backbones")
+    monkeypatch.setattr(api.settings, "vision_backbone_dir", folder)
+    dataset_id = _dataset(api, good=12, scratched=12)
+    body = {
+        "type": "train",
+        "task": "image_classification",
+        "dataset_id": dataset_id,
+        "target": "label",
+        "model_name": "inspect",
+        "options": {"size": 32, "max_epochs": 1, "stability_seeds": 0},
+    }
+    job = api.client.post("/v1/jobs", json=body, headers=api.headers("builder"))
+    assert job.status_code == 202, job.text
+    assert job.json()["params"]["options"]["backbone_dir"] == str(folder)  # kept with the job
+    anomaly = _train(api, dataset_id)
+    assert anomaly.status_code == 202, anomaly.text
+    api.run_jobs()
+    builder = api.headers("builder")
+    classifier = api.client.get("/v1/models/inspect/versions/1", headers=builder).json()
+    assert classifier["report"]["network"]["kind"] == "resnet"
+    assert classifier["report"]["backbone"]["dir"] == str(folder)
+    detector = api.client.get("/v1/models/press/versions/1", headers=builder).json()
+    assert detector["report"]["features"]["kind"] == "backbone"
+    # a job naming no folder of its own is refused when the server's file is not a usable ResNet,
+    # and the answer names the setting; no job is created
+    (folder / "model.safetensors").write_bytes(b"not weights")
+    before = len(api.client.get("/v1/jobs", headers=builder).json()["items"])
+    refused = api.client.post("/v1/jobs", json=body, headers=builder)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["loc"] == ["settings", "vision_backbone_dir"]
+    assert len(api.client.get("/v1/jobs", headers=builder).json()["items"]) == before

@@ -35,13 +35,25 @@ def _imported(kind: str) -> tuple[pd.DataFrame, str, Any]:
     frame, target = _tabular_frame(kind)
     frame = frame[["a [K]", "b (x)", "grade", target]]
     X = np.column_stack([frame["a [K]"], frame["b (x)"], frame["grade"].map({"L": 0, "M": 1, "H": 2})])
-    params = {"objective": "binary" if kind == "classification" else "regression", "verbose": -1,
-              "num_threads": 1, "min_data_in_leaf": 5}
+    params = {
+        "objective": "binary" if kind == "classification" else "regression",
+        "verbose": -1,
+        "num_threads": 1,
+        "min_data_in_leaf": 5,
+    }
     booster = lgb.train(params, lgb.Dataset(X, frame[target].to_numpy()), num_boost_round=20)
-    schema = [{"name": "a [K]", "type": "numeric"}, {"name": "b (x)", "type": "numeric"},
-              {"name": "grade", "type": "categorical", "categories": ["L", "M", "H"]}]
-    est = ImportedModel.from_file(booster.model_to_string().encode(), kind=kind, format="lightgbm",
-                                  input_schema=schema, classes=[0, 1] if kind == "classification" else None)
+    schema = [
+        {"name": "a [K]", "type": "numeric"},
+        {"name": "b (x)", "type": "numeric"},
+        {"name": "grade", "type": "categorical", "categories": ["L", "M", "H"]},
+    ]
+    est = ImportedModel.from_file(
+        booster.model_to_string().encode(),
+        kind=kind,
+        format="lightgbm",
+        input_schema=schema,
+        classes=[0, 1] if kind == "classification" else None,
+    )
     return frame, target, est
 
 
@@ -50,6 +62,7 @@ IMPORTED = {
     "imported_classification": lambda: _imported("classification"),
     "imported_regression": lambda: _imported("regression"),
 }
+
 
 def _histories(kind: str) -> tuple[pd.DataFrame, str]:
     """Sensor histories of 8 assets: run to failure (one sensor drifts) for rul, steady for anomaly."""
@@ -115,6 +128,18 @@ def _part_images() -> tuple[pd.DataFrame, str]:
     return pd.DataFrame(rows), "label"
 
 
+def _demand() -> tuple[pd.DataFrame, str]:
+    """Weekly demand of six products over 30 weeks, one intermittent."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for i in range(6):
+        level = rng.uniform(5, 30)
+        for t in range(30):
+            y = max(0.0, round(level + rng.normal(0, 2))) if i or t % 3 == 0 else 0.0
+            rows.append({"series": f"P{i}", "time": t, "value": y})
+    return pd.DataFrame(rows), "value"
+
+
 DATA = {
     "tabular_classification": lambda: _tabular_frame("classification"),
     "tabular_regression": lambda: _tabular_frame("regression"),
@@ -123,6 +148,7 @@ DATA = {
     "text_classification": _work_orders,
     "image_anomaly": _part_images,
     "image_classification": _part_images,
+    "forecast": _demand,
 }
 
 #: Families that answer per asset from a history of rows, not one answer per row.
@@ -135,6 +161,7 @@ QUICK = {
     "text_classification": {"candidates": ["tfidf"]},
     "image_anomaly": {"label_column": "label", "good_label": "good", "size": 48, "memory_size": 300},
     "image_classification": {"size": 32, "max_epochs": 2, "patience": 2, "stability_seeds": 0},
+    "forecast": {"horizon": 3, "candidates": ["auto_ets", "croston"]},
 }
 
 

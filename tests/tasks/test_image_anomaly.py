@@ -16,6 +16,7 @@ from scipy.ndimage import gaussian_filter
 
 from shopfloor.errors import ArtifactCorrupted, InvalidInput, NotFitted
 from shopfloor.tasks.image_anomaly import ESTIMATOR_FILE, WEIGHTS_FILE, ImageAnomalyDetector
+from vision_weights import tiny_resnet
 
 SIDE = 48
 QUICK = {"size": 48, "memory_size": 300}
@@ -271,46 +272,10 @@ def test_predict_frame(fitted: tuple[ImageAnomalyDetector, list], unseen: dict[s
     assert out["warning"].iloc[1] and out["score"].iloc[2] > out["threshold"].iloc[2]
 
 
-def _tiny_resnet(directory: Path) -> None:
-    """Random weights in torchvision's resnet18 layout, 4/8/16/32 channels wide."""
-    from safetensors.numpy import save_file
-
-    rng = np.random.default_rng(0)
-    state: dict[str, np.ndarray] = {}
-
-    def conv(name: str, c_out: int, c_in: int, k: int) -> None:
-        state[name] = (rng.normal(size=(c_out, c_in, k, k)) / np.sqrt(c_in * k * k)).astype(np.float32)
-
-    def bn(name: str, c: int) -> None:
-        state[f"{name}.weight"], state[f"{name}.bias"] = np.ones(c, np.float32), np.zeros(c, np.float32)
-        state[f"{name}.running_mean"], state[f"{name}.running_var"] = (
-            np.zeros(c, np.float32),
-            np.ones(c, np.float32),
-        )
-        state[f"{name}.num_batches_tracked"] = np.zeros((), np.int64)
-
-    conv("conv1.weight", 4, 3, 7)
-    bn("bn1", 4)
-    c_in = 4
-    for stage, width in ((1, 4), (2, 8), (3, 16), (4, 32)):
-        for block in (0, 1):
-            p = f"layer{stage}.{block}"
-            conv(f"{p}.conv1.weight", width, c_in, 3)
-            bn(f"{p}.bn1", width)
-            conv(f"{p}.conv2.weight", width, width, 3)
-            bn(f"{p}.bn2", width)
-            if block == 0 and c_in != width:
-                conv(f"{p}.downsample.0.weight", width, c_in, 1)
-                bn(f"{p}.downsample.1", width)
-            c_in = width
-    state["fc.weight"] = np.zeros((10, 32), np.float32)
-    save_file(state, str(directory / "model.safetensors"))
-
-
 def test_pretrained_backbone_from_a_directory(
     tmp_path: Path, parts: pd.DataFrame, unseen: dict[str, bytes]
 ) -> None:
-    _tiny_resnet(tmp_path)
+    tiny_resnet(tmp_path)
     est = ImageAnomalyDetector(label_column="label", good_label="good", backbone_dir=str(tmp_path), **QUICK)
     est.fit(parts, "")
     assert est.report_["features"] == {"kind": "backbone", "size": 48, "stride": 8, "channels": 24}

@@ -20,6 +20,7 @@ from shopfloor.tasks.vision import ImageClassifier
 from shopfloor.vision.augment import Augment, rotate
 from shopfloor.vision.heatmap import overlay_png, top_regions
 from shopfloor.vision.net import architecture, build_net, grad_cam
+from vision_weights import tiny_resnet
 
 SIZE = 32
 Files = dict[str, bytes]
@@ -167,17 +168,50 @@ def test_not_fitted() -> None:
         est.save()
 
 
-def test_pretrained_backbone_dir_is_used(tmp_path: Path) -> None:
-    from safetensors.torch import save_file
+def test_pretrained_resnet_is_fine_tuned_and_serves(tmp_path: Path) -> None:
+    from safetensors.numpy import load_file
 
-    donor = build_net(architecture(1, 5, SIZE))  # another head: only the feature layers carry over
-    save_file(
-        {k: v.contiguous() for k, v in donor.state_dict().items()}, str(tmp_path / "backbone.safetensors")
-    )
-    est = ImageClassifier(**{**FAST, "max_epochs": 1}, backbone_dir=str(tmp_path)).fit(frame(10), "label")
-    loaded = est.report_["backbone"]
-    assert loaded["dir"] == str(tmp_path)
-    assert loaded["tensors_loaded"] == sum(k.startswith("features.") for k in donor.state_dict())
+    folder = tiny_resnet(tmp_path / "backbones")
+    pretrained = load_file(str(folder / "model.safetensors"))
+    est = ImageClassifier(**{**FAST, "max_epochs": 2}, backbone_dir=str(folder)).fit(frame(10), "label")
+    report = est.report_["backbone"]
+    assert report["dir"] == str(folder)
+    # every backbone tensor but the 1000-class head, and the batch counters, carried over
+    carried = [k for k in pretrained if not k.startswith("fc.") and not k.endswith("num_batches_tracked")]
+    assert report["tensors_loaded"] == len(carried)
+    arch = est.report_["network"]
+    assert arch["kind"] == "resnet" and arch["widths"] == [4, 8, 16, 32] and arch["blocks"] == [2, 2, 2, 2]
+    assert arch["in_channels"] == 1 and arch["n_classes"] == len(est.classes_) == 2
+    # fine-tuned: the stem moved away from the pretrained weights, slower than from-scratch layers would
+    stem = est.net_.state_dict()["conv1.weight"].numpy()
+    assert not np.allclose(stem, pretrained["conv1.weight"])
+    again = ImageClassifier.load(est.save())  # rebuilt from estimator.json alone, no folder needed
+    records = [{"image": v} for v in frame(2, seed=5)["image"]]
+    assert again.predict(records) == est.predict(records)
+    assert _onnx_matches_torch(again, records)
+    cams = again.explain(records[:2])
+    assert len(cams) == 2 and len(cams[0]["heatmap"]) == 16
+
+
+def _onnx_matches_torch(est: ImageClassifier, records: list[dict[str, bytes]]) -> bool:
+    _, x, _ = est._decode(records)
+    with torch.no_grad():
+        torch_proba = torch.softmax(est.net_(torch.from_numpy(x)), 1).numpy()
+    return bool(np.allclose(est._proba(x), torch_proba, atol=1e-4))
+
+
+def test_a_backbone_folder_that_is_not_a_resnet_is_refused(tmp_path: Path) -> None:
+    from safetensors.numpy import save_file
+
+    save_file({"weight": np.zeros((2, 2), np.float32)}, str(tmp_path / "model.safetensors"))
+    with pytest.raises(InvalidInput) as caught:
+        ImageClassifier(backbone_dir=str(tmp_path)).check_options()
+    assert caught.value.errors[0]["loc"] == ["body", "options", "backbone_dir"]
+    assert "basic blocks" in caught.value.detail
+    (tmp_path / "model.safetensors").write_bytes(b"not weights")
+    with pytest.raises(InvalidInput) as caught:
+        ImageClassifier(backbone_dir=str(tmp_path)).check_options()
+    assert "not a safetensors file" in caught.value.detail
 
 
 def test_options_refused() -> None:

@@ -16,12 +16,14 @@ from shopfloor.api.middleware import MetricsAndLimits
 from shopfloor.api.routes import (
     audit,
     datasets,
+    forecast,
     hub,
     imports,
     jobs,
     keys,
     masking,
     models,
+    optimize,
     plots,
     predict,
     streams,
@@ -100,7 +102,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     # predict first: routes are matched in order, and it is the hot path.
     app.include_router(predict.hot)
     routers = (predict, streams, system, datasets, synthesize, jobs, models, imports, plots, keys)
-    routers += (masking, hub)
+    routers += (masking, hub, optimize, forecast)
     for module in routers:
         app.include_router(module.router)
     app.include_router(audit.router)

@@ -14,6 +14,7 @@ import pandas as pd
 
 from shopfloor.data.parse import read_table
 from shopfloor.data.series import SeriesSpec
+from shopfloor.jobs.optimize_job import run_optimize
 from shopfloor.jobs.synthesize_job import run_synthesize
 from shopfloor.platform import Platform
 from shopfloor.registry.entities import Job
@@ -159,4 +160,5 @@ HANDLERS: dict[str, Callable[[Platform, Job, ProgressFn], dict[str, Any]]] = {
     "train": run_train,
     "batch_predict": run_batch,
     "synthesize": run_synthesize,
+    "optimize": run_optimize,
 }

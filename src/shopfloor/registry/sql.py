@@ -348,7 +348,7 @@ class SqlStore(TrustTables, StreamTables):
                 # times, so the attempts bound the writers that may race, not the chance of success.
                 if not _retryable(exc) or attempt == attempts - 1:
                     raise
-                time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
+                time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))  # noqa: S311 - jitter
         raise AssertionError("unreachable")
 
     def _add_version_once(

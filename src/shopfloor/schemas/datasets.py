@@ -13,7 +13,10 @@ class ColumnPublic(BaseModel):
     type: str = Field(description="numeric, categorical, boolean, datetime, text or id")
     missing: int
     stats: dict[str, Any] = Field(default_factory=dict)
-    role: str | None = Field(default=None, description="Sensor datasets: asset, time, setting or sensor")
+    role: str | None = Field(
+        default=None,
+        description="Sensor datasets: asset, time, setting or sensor; demand series: series, time, value",
+    )
     series: dict[str, Any] | None = Field(
         default=None,
         description="Sensor datasets: this column's figures (sampling interval, gaps, operating modes, "
@@ -94,6 +97,11 @@ class DatasetPublic(BaseModel):
     series: SeriesSummary | None = Field(default=None, description="Sensor datasets only")
     masking: MaskingSummary | None = Field(
         default=None, description="Personal data masked at upload (null when nothing was found)"
+    )
+    conversion: dict[str, Any] | None = Field(
+        default=None,
+        description="Wide tables: how they were made long (series column, period columns, dropped "
+        "columns, rows before and after)",
     )
     created_at: datetime
 

@@ -27,6 +27,7 @@ from shopfloor.data.profile import profile_frame
 from shopfloor.data.series import SeriesSpec, check_history, file_rows
 from shopfloor.data.series_report import annotate, check_settings, series_report
 from shopfloor.data.upload import receive_upload
+from shopfloor.data.wide import to_long
 from shopfloor.errors import ArtifactCorrupted, InvalidDataset, InvalidInput
 from shopfloor.platform import Platform
 from shopfloor.registry.entities import Dataset
@@ -72,6 +73,9 @@ class UploadOptions:
     asset_column: str | None = None
     time_column: str | None = None
     settings_columns: tuple[str, ...] = ()
+    layout: str = "long"
+    series_column: str | None = None
+    period_prefix: str | None = None
 
 
 def _names(raw: str | None) -> tuple[str, ...] | None:
@@ -88,6 +92,9 @@ def upload_options(
     asset_column: str | None = None,
     time_column: str | None = None,
     settings_columns: str | None = None,
+    layout: str | None = None,
+    series_column: str | None = None,
+    period_prefix: str | None = None,
 ) -> UploadOptions:
     """The upload's form fields, checked before any byte of the file is read.
 
@@ -111,6 +118,13 @@ def upload_options(
             raise _field(
                 "settings_columns", f"{name!r} appears twice among the asset, time and settings columns"
             )
+    shape = (layout or "long").strip().lower()
+    if shape not in ("long", "wide"):
+        raise _field("layout", f"unknown layout {layout!r}; use long (one row per observation) or wide")
+    if shape == "long" and ((series_column or "").strip() or period_prefix):
+        raise _field("layout", "series_column and period_prefix describe a wide table: add layout=wide")
+    if shape == "wide" and asset is not None:
+        raise _field("layout", "a wide table of demand series takes no asset_column or time_column")
     names = _names(columns)
     return UploadOptions(
         format=_check_format((format or "auto").strip().lower()),
@@ -118,6 +132,9 @@ def upload_options(
         asset_column=asset,
         time_column=time,
         settings_columns=settings,
+        layout=shape,
+        series_column=(series_column or "").strip() or None,
+        period_prefix=period_prefix if period_prefix else None,
     )
 
 
@@ -184,9 +201,14 @@ def store_table(
         path, name, format=options.format, columns=list(options.columns) if options.columns else None
     )
     fmt = "whitespace" if options.format == "whitespace" else "parquet" if _is_parquet(path) else "csv"
+    conversion = None
+    if options.layout == "wide":
+        frame, conversion = to_long(frame, options.series_column, options.period_prefix)
     masked = mask_frame(platform, tenant, frame)  # before the profile: its top values must not leak
     frame = masked.frame
-    if options.asset_column and options.time_column:
+    if conversion is not None:
+        columns = _with_roles(profile_frame(frame), conversion)
+    elif options.asset_column and options.time_column:
         report = _series_profile(
             frame, options.asset_column, options.time_column, list(options.settings_columns)
         )
@@ -205,6 +227,19 @@ def store_table(
         columns=columns,
         mapping=masked.mapping,
     )
+
+
+def _with_roles(columns: list[dict[str, Any]], conversion: dict[str, Any]) -> list[dict[str, Any]]:
+    """A converted wide table's profile: the series, time and value roles, and the conversion."""
+    series, time, value = conversion["columns"]
+    roles = {series: "series", time: "time", value: "value"}
+    out = []
+    for column in columns:
+        column = {**column, "role": roles.get(column["name"])}
+        if column["name"] == value:
+            column["conversion"] = conversion
+        out.append(column)
+    return out
 
 
 def store_images(
@@ -240,7 +275,11 @@ def store_upload(
     """Store an upload as images (format ``images``, or a zip under ``auto``) or as a table."""
     options = options or UploadOptions()
     if options.format == "images" or (options.format == "auto" and _is_zip(path)):
-        for field, value in (("columns", options.columns), ("asset_column", options.asset_column)):
+        for field, value in (
+            ("columns", options.columns),
+            ("asset_column", options.asset_column),
+            ("layout", options.layout != "long"),
+        ):
             if value:
                 raise _field(field, f"{field} is for tables; a zip of images takes no {field}")
         return store_images(platform, tenant, path, name=name, size=size, sha256=sha256)

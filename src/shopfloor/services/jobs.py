@@ -15,6 +15,7 @@ from shopfloor.platform import Platform
 from shopfloor.registry.entities import Dataset, Job, ModelVersion
 from shopfloor.services.datasets import load_frame
 from shopfloor.services.ids import new_id
+from shopfloor.settings import Settings
 from shopfloor.tasks.catalog import (
     estimator_class,
     image_task,
@@ -64,7 +65,10 @@ def create_train_job(platform: Platform, tenant: str, request: dict[str, Any]) -
     kind = task_kind(request["task"])
     if not needs_target(request["task"]):  # label-free families (image_anomaly): options say what to read
         params = {**request, "target": None, "dataset_sha256": dataset.sha256, "warnings": []}
-        params["options"] = _family_options(dataset, request)
+        params["options"] = _family_options(dataset, request, platform.settings)
+        estimator = _make_with_options(request["task"], params["options"])
+        if hasattr(estimator, "check_data"):  # forecasts: the series are checked before a job exists
+            estimator.check_data(load_frame(platform, dataset))
         return platform.store.create_job(id=new_id("job"), tenant=tenant, type="train", params=params)
     if request.get("metric") is not None:
         try:
@@ -84,7 +88,7 @@ def create_train_job(platform: Platform, tenant: str, request: dict[str, Any]) -
     )
     params = {**request, "dataset_sha256": dataset.sha256, "warnings": warnings}
     if takes_options:
-        params["options"] = _family_options(dataset, request)
+        params["options"] = _family_options(dataset, request, platform.settings)
     return platform.store.create_job(id=new_id("job"), tenant=tenant, type="train", params=params)
 
 
@@ -109,7 +113,25 @@ def _make_with_options(task: str, options: dict[str, Any], **layout: Any) -> Any
     return estimator
 
 
-def _family_options(dataset: Dataset, request: dict[str, Any]) -> dict[str, Any]:
+def _default_backbone(task: str, options: dict[str, Any], settings: Settings) -> None:
+    """Image families start from the server's pretrained backbone (``vision_backbone_dir``) when
+    its weights are there and the job names none; the folder is kept in the job's options."""
+    from shopfloor.vision.resnet import backbone_present
+
+    folder = settings.vision_backbone_dir
+    if not image_task(task) or options.get("backbone_dir") is not None or not backbone_present(folder):
+        return
+    options["backbone_dir"] = str(folder)
+    try:
+        make_estimator(task, **options).check_options()
+    except InvalidInput as exc:  # the server's folder, not the request, is wrong: say so
+        raise InvalidInput(
+            f"the pretrained backbone in SHOPFLOOR_VISION_BACKBONE_DIR cannot be used: {exc.detail}",
+            errors=[{"loc": ["settings", "vision_backbone_dir"], "msg": exc.detail}],
+        ) from None
+
+
+def _family_options(dataset: Dataset, request: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """A row-wise family's options, checked, with the columns it reads settled from the profile."""
     from shopfloor.data.profile import column_types
 
@@ -121,7 +143,18 @@ def _family_options(dataset: Dataset, request: dict[str, Any]) -> dict[str, Any]
                 f"option {key!r}: no column {value!r} in dataset {dataset.name!r}",
                 errors=[{"loc": ["body", "options", key], "msg": f"no column {value!r}"}],
             )
+    _default_backbone(request["task"], options, settings)
     estimator = _make_with_options(request["task"], options)
+    if hasattr(estimator, "settle_columns"):  # forecasts: the roles a wide-to-long conversion gave
+        settled = estimator.settle_columns(dataset.columns)
+        for key, value in settled.items():
+            if options.get(key) is None and value not in names:
+                raise InvalidInput(
+                    f"name the {key.removesuffix('_column')} column in options.{key}: dataset "
+                    f"{dataset.name!r} has no column {value!r}",
+                    errors=[{"loc": ["body", "options", key], "msg": "field required"}],
+                )
+            options.setdefault(key, value)
     if hasattr(estimator, "settle_text_column"):
         excluded = set(request.get("exclude") or [])
         types = {c: t for c, t in column_types(dataset.columns).items() if c not in excluded}

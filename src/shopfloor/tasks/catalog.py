@@ -22,6 +22,7 @@ _CATALOG: dict[str, tuple[str, str, dict[str, Any]]] = {
     "text_classification": ("shopfloor.tasks.text", "TextClassifier", {}),
     "image_anomaly": ("shopfloor.tasks.image_anomaly", "ImageAnomalyDetector", {}),
     "image_classification": ("shopfloor.tasks.vision", "ImageClassifier", {}),
+    "forecast": ("shopfloor.tasks.forecast", "Forecaster", {}),
 }
 
 # The kind of prediction of families whose constructor does not fix one (for request checks).
@@ -36,7 +37,7 @@ _IMPORT_ONLY = frozenset({"imported_classification", "imported_regression"})
 _SERIES = frozenset({"rul", "anomaly"})
 
 # Families trained with a target column of the dataset; series families derive theirs (or need none).
-_NO_TARGET = frozenset({"rul", "anomaly", "image_anomaly"})
+_NO_TARGET = frozenset({"rul", "anomaly", "image_anomaly", "forecast"})
 
 
 # Families that learn from image datasets (a zip of part images stored as a table of image bytes).

@@ -28,7 +28,7 @@ import pandas as pd
 from shopfloor.errors import ArtifactCorrupted, InvalidInput, NotFitted
 from shopfloor.tasks.base import ProgressFn, constructor_params, no_progress
 from shopfloor.vision import anomaly_map
-from shopfloor.vision.images import ImageInfo, image_bytes, inspect_image, to_array
+from shopfloor.vision.images import ImageInfo, image_bytes, read_image
 from shopfloor.vision.patches import STRIDE, PatchExtractor, PatchMemory, read_backbone
 
 ESTIMATOR_FILE = "estimator.json"
@@ -328,8 +328,8 @@ class ImageAnomalyDetector:
 
     def _decode(self, value: Any, loc: list[Any]) -> tuple[bytes, ImageInfo, np.ndarray]:
         data = image_bytes(value, loc)
-        info = inspect_image(data, loc)
-        return data, info, to_array(data, int(self.size), False, loc)
+        info, pixels = read_image(data, int(self.size), False, loc)
+        return data, info, pixels
 
     def _report(
         self, held: np.ndarray, defect: np.ndarray, defect_labels: list[Any], notes: list[dict]

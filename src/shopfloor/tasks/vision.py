@@ -24,7 +24,6 @@ import math
 import os
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -34,7 +33,7 @@ from shopfloor.errors import ArtifactCorrupted, InvalidInput, NotFitted
 from shopfloor.evaluation import metrics as M
 from shopfloor.evaluation.stability import summarize
 from shopfloor.tasks.base import ProgressFn, constructor_params, no_progress
-from shopfloor.vision.images import image_bytes, inspect_image, to_array
+from shopfloor.vision.images import image_bytes, inspect_image, read_image, to_array
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +46,8 @@ HEATMAP_CELLS = 16
 GREY_SAMPLE = 32
 THREADS = 2
 LEARNING_RATE, WEIGHT_DECAY, LABEL_SMOOTHING, WARMUP = 3e-3, 5e-4, 0.1, 0.1
+#: Pretrained layers learn at this share of the head's rate.
+PRETRAINED_LR_SCALE = 0.1
 
 
 def _option_error(name: str, msg: str) -> InvalidInput:
@@ -83,11 +84,14 @@ class ImageClassifier:
     score before stopping; ``metric``: the validation score that picks the epoch (default accuracy);
     ``time_budget_s``: for the whole fit, stability runs included; ``stability_seeds``: training runs
     on different seeded splits to report the spread of accuracy (1 = the main run only);
-    ``backbone_dir``: a local folder with ``backbone.safetensors`` to start the feature layers from.
+    ``backbone_dir``: a local folder with a pretrained basic-block ResNet as ``model.safetensors``
+    (see :mod:`shopfloor.vision.resnet`) to fine-tune instead of training the compact network from
+    scratch; jobs fill it from the ``vision_backbone_dir`` setting when the option is not given.
     """
 
     task: ClassVar[str] = "image_classification"
     _session: Any = None  # the ONNX Runtime session, opened on first use
+    _backbone: dict[str, np.ndarray] | None = None  # pretrained weights read by check_options
 
     def __init__(
         self,
@@ -140,14 +144,12 @@ class ImageClassifier:
             raise _option_error("time_budget_s", "must be a positive number of seconds")
         if not isinstance(self.image_column, str) or not self.image_column:
             raise _option_error("image_column", "must name the column of images")
+        if self.backbone_dir is not None and not isinstance(self.backbone_dir, str):
+            raise _option_error("backbone_dir", "must be a directory path")
         if self.backbone_dir is not None:
-            from shopfloor.vision.net import BACKBONE_FILE
+            from shopfloor.vision.resnet import read_resnet
 
-            if (
-                not isinstance(self.backbone_dir, str)
-                or not (Path(self.backbone_dir) / BACKBONE_FILE).is_file()
-            ):
-                raise _option_error("backbone_dir", f"must be a local folder holding {BACKBONE_FILE}")
+            self._backbone = read_resnet(self.backbone_dir, ["body", "options", "backbone_dir"])
         if self.metric is not None and self.metric not in M.CLASSIFICATION_METRICS:
             raise _option_error("metric", f"choose one of {', '.join(M.CLASSIFICATION_METRICS)}")
         return self.metric or "accuracy"
@@ -180,8 +182,13 @@ class ImageClassifier:
         )
 
         from shopfloor.vision.net import architecture
+        from shopfloor.vision.resnet import resnet_architecture
 
-        self.arch_ = architecture(1 if grey else 3, len(classes), self.size)
+        channels = 1 if grey else 3
+        if self._backbone is None:
+            self.arch_ = architecture(channels, len(classes), self.size)
+        else:
+            self.arch_ = resnet_architecture(self._backbone, channels, len(classes))
         self.classes_, self.grey_ = classes, grey
         self.aspect_ = float(np.median(shapes[:, 0] / shapes[:, 1]))
         runs = max(1, int(self.stability_seeds))
@@ -271,17 +278,23 @@ class ImageClassifier:
         """One training run on rows ``tr``, epochs picked on rows ``va``; the best epoch's net."""
         torch = _torch()
         from shopfloor.vision.augment import Augment
-        from shopfloor.vision.net import build_net, load_backbone
+        from shopfloor.vision.net import build_net, load_pretrained
 
         started = time.perf_counter()
         torch.manual_seed(seed)
         net = build_net(self.arch_)
-        backbone = None
-        if self.backbone_dir is not None:
-            loaded = load_backbone(net, self.backbone_dir)
-            backbone = {"dir": str(self.backbone_dir), "tensors_loaded": loaded}
+        backbone, groups = None, [{"params": list(net.parameters()), "scale": 1.0}]
+        if self._backbone is not None:
+            loaded = load_pretrained(net, self._backbone)
+            backbone = {"dir": str(self.backbone_dir), "tensors_loaded": loaded, "layout": self.arch_}
+            # pretrained layers move slower than the new head, or the first steps undo them
+            head = {id(p) for p in net.head.parameters()}
+            groups = [
+                {"params": [p for p in net.parameters() if id(p) not in head], "scale": PRETRAINED_LR_SCALE},
+                {"params": list(net.head.parameters()), "scale": 1.0},
+            ]
         xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
-        opt = torch.optim.AdamW(net.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
+        opt = torch.optim.AdamW(groups, lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
         loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=LABEL_SMOOTHING)
         augment, generator = Augment(), torch.Generator().manual_seed(seed)
         batch = int(min(self.batch_size, len(tr)))
@@ -307,7 +320,7 @@ class ImageClassifier:
                 rows = order[i * batch : (i + 1) * batch]
                 lr = _learning_rate(step / (planned * steps_per_epoch))
                 for group in opt.param_groups:
-                    group["lr"] = lr
+                    group["lr"] = lr * group["scale"]
                 loss = loss_fn(net(augment(_as_float(xt[rows]), generator)), yt[rows])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -392,8 +405,8 @@ class ImageClassifier:
                 if value is None:
                     raise InvalidInput("missing image", errors=[{"loc": loc, "msg": "image is missing"}])
                 data = image_bytes(value, loc)
-                info = inspect_image(data, loc)
-                arrays.append(to_array(data, self.size, self.grey_, loc))
+                info, array = read_image(data, self.size, self.grey_, loc)
+                arrays.append(array)
             except InvalidInput as exc:
                 errors += exc.errors or [{"loc": loc, "msg": exc.detail}]
                 continue

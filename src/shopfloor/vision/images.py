@@ -34,25 +34,36 @@ def _refuse(loc: list[Any], msg: str) -> InvalidInput:
     return InvalidInput(msg, errors=[{"loc": loc, "msg": msg}])
 
 
-def inspect_image(data: bytes, loc: list[Any]) -> ImageInfo:
-    """Open ``data`` as an image and check it fully decodes; raises ``InvalidInput`` at ``loc``."""
+def _open(data: bytes, loc: list[Any]) -> tuple[ImageInfo, Any]:
+    """``data`` opened, checked and fully decoded once: its info and the loaded PIL image."""
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        image = Image.open(io.BytesIO(data))
+        try:
             if image.format not in FORMATS:
                 raise _refuse(loc, f"{image.format} images are not accepted; use {', '.join(FORMATS)}")
             if image.width * image.height > MAX_PIXELS:
                 raise _refuse(loc, f"image of {image.width}x{image.height} pixels is over {MAX_PIXELS:,}")
             image.load()
-            channels = 1 if image.mode in ("1", "L", "I", "I;16", "F", "LA") else 3
-            return ImageInfo(str(image.format), int(image.width), int(image.height), channels)
+        except BaseException:
+            image.close()
+            raise
+        channels = 1 if image.mode in ("1", "L", "I", "I;16", "F", "LA") else 3
+        return ImageInfo(str(image.format), int(image.width), int(image.height), channels), image
     except InvalidInput:
         raise
     except UnidentifiedImageError:
         raise _refuse(loc, "not a readable image: the format is not recognised") from None
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise _refuse(loc, f"not a readable image: {exc}") from None
+
+
+def inspect_image(data: bytes, loc: list[Any]) -> ImageInfo:
+    """Open ``data`` as an image and check it fully decodes; raises ``InvalidInput`` at ``loc``."""
+    info, image = _open(data, loc)
+    image.close()
+    return info
 
 
 def image_bytes(value: Any, loc: list[Any]) -> bytes:
@@ -70,12 +81,18 @@ def image_bytes(value: Any, loc: list[Any]) -> bytes:
         raise _refuse(loc, "the image is not valid base64") from None
 
 
-def to_array(data: bytes, size: int, grey: bool, loc: list[Any]) -> np.ndarray:
-    """Decoded and resized to ``size`` x ``size``: float32 in [0, 1], shape (channels, size, size)."""
+def read_image(data: bytes, size: int, grey: bool, loc: list[Any]) -> tuple[ImageInfo, np.ndarray]:
+    """Checked, decoded once and resized to ``size`` x ``size``: the image's info and its pixels as
+    float32 in [0, 1], shape (channels, size, size). Raises ``InvalidInput`` at ``loc``."""
     from PIL import Image
 
-    inspect_image(data, loc)
-    with Image.open(io.BytesIO(data)) as image:
+    info, image = _open(data, loc)
+    with image:
         converted = image.convert("L" if grey else "RGB").resize((size, size), Image.Resampling.BILINEAR)
         pixels = np.asarray(converted, dtype=np.float32) / 255.0
-    return pixels[None] if grey else pixels.transpose(2, 0, 1).copy()
+    return info, pixels[None] if grey else pixels.transpose(2, 0, 1).copy()
+
+
+def to_array(data: bytes, size: int, grey: bool, loc: list[Any]) -> np.ndarray:
+    """The pixels of :func:`read_image` alone."""
+    return read_image(data, size, grey, loc)[1]

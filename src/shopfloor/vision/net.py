@@ -1,11 +1,14 @@
-"""A compact residual network for part images, trained from scratch on CPU, and Grad-CAM for it.
+"""The classification networks for part images, and Grad-CAM for them.
 
-:class:`CompactNet` is a small ResNet: a 3x3 stem, four stages of one basic residual block each
-(BatchNorm, ReLU; every stage after the first halves the resolution and doubles the width), global
-average pooling, dropout and a linear head. Its ``features`` part (stem and stages) can start from
-pretrained weights: :func:`load_backbone` reads a safetensors file of a state dict of the same
-architecture from a local folder and copies every ``features.*`` tensor whose shape matches, so a
-backbone trained for other classes (or saved from a fresh net) fits any head.
+:class:`CompactNet` is a small ResNet trained from scratch on CPU: a 3x3 stem, four stages of one
+basic residual block each (BatchNorm, ReLU; every stage after the first halves the resolution and
+doubles the width), global average pooling, dropout and a linear head.
+
+:class:`ResNetClassifier` is a pretrained basic-block ResNet (torchvision names, any depth and
+width; see :mod:`shopfloor.vision.resnet`) with a new head: grey images are repeated to three
+channels and inputs normalised with the ImageNet statistics inside the network, so both networks
+take the same [0, 1] pixels and export to ONNX alike. :func:`load_pretrained` copies the
+backbone's tensors into it.
 
 :func:`grad_cam` weighs the last stage's activations by the spatial mean of the gradient of the
 explained class's logit and keeps the positive part: one map per image, scaled to [0, 1].
@@ -13,7 +16,7 @@ explained class's logit and keeps the positive part: one map per image, scaled t
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -21,9 +24,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from shopfloor.errors import InvalidInput
+from shopfloor.vision.resnet import IMAGENET_MEAN, IMAGENET_STD
 
-BACKBONE_FILE = "backbone.safetensors"
 #: Widths of the four stages (the stem has the first one).
 WIDTHS = (16, 32, 64, 128)
 #: Inputs from this size on are halved by the stem (stride 2): the cost of a step falls fourfold.
@@ -83,9 +85,79 @@ class CompactNet(nn.Module):
             nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(c_in, n_classes)
         )
 
+    def cam_layer(self) -> nn.Module:
+        """The module whose output Grad-CAM weighs: the last stage."""
+        return self.features[-1]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # centre the [0, 1] input; BatchNorm after the stem does the rest
         return self.head(self.features(x - 0.5))
+
+
+class BasicBlock(nn.Module):
+    """torchvision's basic block (its tensor names): two 3x3 convolutions, a projected shortcut."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.downsample: nn.Module | None = None
+        if stride != 1 or c_in != c_out:
+            self.downsample = nn.Sequential(
+                nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out)
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        return F.relu(out + (x if self.downsample is None else self.downsample(x)))
+
+
+class ResNetClassifier(nn.Module):
+    """``(n, in_channels, s, s)`` in [0, 1] -> ``(n, n_classes)`` logits on a pretrained ResNet layout."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        n_classes: int,
+        stem: int,
+        blocks: list[int],
+        widths: list[int],
+        dropout: float = 0.2,
+    ) -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+        self.conv1 = nn.Conv2d(3, stem, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(stem)
+        stages, c_in = [], stem
+        for k, (n, width) in enumerate(zip(blocks, widths, strict=True)):
+            stride = 1 if k == 0 else 2
+            stages.append(
+                nn.Sequential(
+                    *[BasicBlock(c_in if b == 0 else width, width, stride if b == 0 else 1) for b in range(n)]
+                )
+            )
+            c_in = width
+        self.n_stages = len(stages)
+        for k, stage in enumerate(stages):  # torchvision's names: layer1, layer2, ...
+            self.add_module(f"layer{k + 1}", stage)
+        self.head = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(c_in, n_classes)
+        )
+
+    def cam_layer(self) -> nn.Module:
+        return self.get_submodule(f"layer{self.n_stages}")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.in_channels == 1:
+            x = x.expand(-1, 3, -1, -1)
+        x = F.max_pool2d(F.relu(self.bn1(self.conv1((x - self.mean) / self.std))), 3, 2, 1)
+        for k in range(self.n_stages):
+            x = self.get_submodule(f"layer{k + 1}")(x)
+        return self.head(x)
 
 
 class Probabilities(nn.Module):
@@ -102,6 +174,7 @@ class Probabilities(nn.Module):
 def architecture(in_channels: int, n_classes: int, size: int) -> dict[str, Any]:
     """The network settings for an input size (what ``estimator.json`` keeps to rebuild it)."""
     return {
+        "kind": "compact",
         "in_channels": int(in_channels),
         "n_classes": int(n_classes),
         "widths": list(WIDTHS),
@@ -109,8 +182,17 @@ def architecture(in_channels: int, n_classes: int, size: int) -> dict[str, Any]:
     }
 
 
-def build_net(arch: dict[str, Any]) -> CompactNet:
-    """A freshly initialised :class:`CompactNet` from :func:`architecture`'s settings."""
+def build_net(arch: dict[str, Any]) -> nn.Module:
+    """A freshly initialised network from its settings: :func:`architecture`'s for a
+    :class:`CompactNet`, :func:`~shopfloor.vision.resnet.resnet_architecture`'s for a ResNet."""
+    if arch.get("kind") == "resnet":
+        return ResNetClassifier(
+            int(arch["in_channels"]),
+            int(arch["n_classes"]),
+            int(arch["stem"]),
+            [int(b) for b in arch["blocks"]],
+            [int(w) for w in arch["widths"]],
+        )
     return CompactNet(
         int(arch["in_channels"]),
         int(arch["n_classes"]),
@@ -119,40 +201,21 @@ def build_net(arch: dict[str, Any]) -> CompactNet:
     )
 
 
-def load_backbone(net: CompactNet, folder: str | Path) -> int:
-    """Copy the matching ``features.*`` tensors of ``folder/backbone.safetensors`` into ``net``.
-
-    Returns how many tensors were loaded. Raises ``InvalidInput`` (at ``options.backbone_dir``)
-    when the file is missing, unreadable, or shares no feature tensor with the network.
-    """
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    loc = ["body", "options", "backbone_dir"]
-    path = Path(folder) / BACKBONE_FILE
-    if not path.is_file():
-        msg = f"no {BACKBONE_FILE} in {folder}"
-        raise InvalidInput(msg, errors=[{"loc": loc, "msg": msg}])
-    try:
-        tensors = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as exc:
-        msg = f"{path.name} cannot be read: {exc}"
-        raise InvalidInput(msg, errors=[{"loc": loc, "msg": msg}]) from None
+def load_pretrained(net: nn.Module, state: Mapping[str, np.ndarray]) -> int:
+    """Copy every backbone tensor of ``state`` whose name and shape fit into ``net`` (the head
+    stays new); returns how many were copied."""
     own = net.state_dict()
     matching = {
-        key: value
-        for key, value in tensors.items()
-        if key.startswith("features.") and key in own and own[key].shape == value.shape
+        k: torch.from_numpy(np.asarray(v))
+        for k, v in state.items()
+        if not k.startswith(("fc.", "head.")) and k in own and tuple(own[k].shape) == tuple(v.shape)
     }
-    if not matching:
-        msg = f"{path.name} has no feature weights that fit this network"
-        raise InvalidInput(msg, errors=[{"loc": loc, "msg": msg}])
     net.load_state_dict(matching, strict=False)
     return len(matching)
 
 
 def grad_cam(
-    net: CompactNet, x: torch.Tensor, classes: torch.Tensor | None = None
+    net: nn.Module, x: torch.Tensor, classes: torch.Tensor | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Grad-CAM of ``net`` (in eval mode) for a batch.
 
@@ -166,7 +229,7 @@ def grad_cam(
         store["act"] = output
         output.register_hook(lambda grad: store.__setitem__("grad", grad))
 
-    handle = net.features[-1].register_forward_hook(keep)
+    handle = net.cam_layer().register_forward_hook(keep)
     try:
         with torch.enable_grad():
             logits = net(x.detach().requires_grad_(True))

@@ -27,16 +27,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from shopfloor.errors import InvalidInput
+from shopfloor.vision.resnet import IMAGENET_MEAN, IMAGENET_STD, read_resnet
 
 STRIDE = 8
 KINDS = ("texture", "backbone")
-BACKBONE_FILE = "model.safetensors"
 #: Texture feature groups and their channel counts (the order of the channels).
 TEXTURE_GROUPS = {
     "brightness": 1,
@@ -47,8 +45,8 @@ TEXTURE_GROUPS = {
     "lbp": 10,
     "chroma": 2,
 }
-_IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)[:, None, None]
-_IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)[:, None, None]
+_IMAGENET_MEAN = np.array(IMAGENET_MEAN, dtype=np.float32)[:, None, None]
+_IMAGENET_STD = np.array(IMAGENET_STD, dtype=np.float32)[:, None, None]
 
 
 @contextmanager
@@ -136,41 +134,9 @@ def _resnet_stage(torch: Any, x: Any, w: Mapping[str, Any], stage: int) -> Any:
 
 
 def read_backbone(backbone_dir: str, loc: list[Any]) -> dict[str, np.ndarray]:
-    """The weights of ``backbone_dir``/model.safetensors: stem and stages 1-3 of a basic-block ResNet.
-
-    Raises ``InvalidInput`` at ``loc`` when the file is missing, unreadable or not that layout.
-    """
-    from safetensors import SafetensorError
-    from safetensors.numpy import load_file
-
-    path = Path(backbone_dir) / BACKBONE_FILE
-    if not path.is_file():
-        raise InvalidInput(
-            f"no {BACKBONE_FILE} in {backbone_dir!r}", errors=[{"loc": loc, "msg": "not found"}]
-        )
-    try:
-        state = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise InvalidInput(
-            f"{path} is not a safetensors file: {exc}", errors=[{"loc": loc, "msg": "unreadable weights"}]
-        ) from None
-    needed = (
-        "conv1.weight",
-        "bn1.weight",
-        "layer1.0.conv2.weight",
-        "layer2.0.conv2.weight",
-        "layer3.0.conv2.weight",
-    )
-    missing = [k for k in needed if k not in state]
-    if missing or any(k.endswith("conv3.weight") for k in state):
-        msg = "expected a ResNet with basic blocks (torchvision resnet18/34 names)"
-        raise InvalidInput(f"{path}: {msg}; missing {missing[:3]}", errors=[{"loc": loc, "msg": msg}])
+    """Stem and stages 1-3 of the basic-block ResNet in ``backbone_dir`` (see :func:`read_resnet`)."""
     keep = ("conv1.", "bn1.", "layer1.", "layer2.", "layer3.")
-    return {
-        k: np.ascontiguousarray(v, dtype=np.float32)
-        for k, v in state.items()
-        if k.startswith(keep) and not k.endswith("num_batches_tracked")
-    }
+    return {k: v for k, v in read_resnet(backbone_dir, loc).items() if k.startswith(keep)}
 
 
 class PatchExtractor:

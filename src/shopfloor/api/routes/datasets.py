@@ -55,6 +55,20 @@ async def upload_dataset(
     settings_columns: Annotated[
         str | None, Form(description="Sensor dataset: comma-separated operating-condition settings columns")
     ] = None,
+    layout: Annotated[
+        str,
+        Form(
+            description="long (one row per observation) or wide (one row per series, one column per "
+            "period, e.g. W0..W51): a wide table is stored in long form and the conversion reported"
+        ),
+    ] = "long",
+    series_column: Annotated[
+        str | None, Form(description="Wide tables: the series id column (default: the first non-period one)")
+    ] = None,
+    period_prefix: Annotated[
+        str | None,
+        Form(description="Wide tables: the period columns' name prefix (default: the first run found)"),
+    ] = None,
 ) -> Any:
     options = service.upload_options(
         format=format,
@@ -62,6 +76,9 @@ async def upload_dataset(
         asset_column=asset_column,
         time_column=time_column,
         settings_columns=settings_columns,
+        layout=layout,
+        series_column=series_column,
+        period_prefix=period_prefix,
     )
     limiter(platform).check_storage(principal.tenant, file.size or 0)
     dataset = await service.upload(

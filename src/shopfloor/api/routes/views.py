@@ -24,6 +24,7 @@ def dataset_view(d: Dataset) -> dict[str, Any]:
         "columns": d.columns,
         "series": series_summary(d.columns),
         "masking": masking_summary(d.columns),
+        "conversion": next((c["conversion"] for c in d.columns if c.get("conversion")), None),
         "created_at": d.created_at,
     }
 

@@ -1,0 +1,1 @@
+"""Demand forecasting: panels of series, candidate models, rolling-origin backtests and intervals."""
