@@ -169,3 +169,50 @@ def test_forecast_route_refuses_models_of_other_tasks(monkeypatch: pytest.Monkey
     with pytest.raises(InvalidInput) as caught:
         forecasting.forecast(platform, "t", "m", None, {"series": "all"})  # type: ignore[arg-type]
     assert caught.value.errors[0]["loc"] == ["path", "name"]
+
+
+def _promotions(n: int = 12, periods: int = 48, ahead: int = 4) -> pd.DataFrame:
+    """Demand that jumps in promotion weeks; the promotion plan is known ``ahead`` weeks beyond the data."""
+    rng = np.random.default_rng(5)
+    rows = []
+    for i in range(n):
+        level = rng.uniform(10, 30)
+        plan = (rng.random(periods + ahead) < 0.3).astype(float)
+        plan[periods : periods + ahead] = [1.0, 0.0, 1.0, 0.0]
+        for t in range(periods + ahead):
+            qty = level * (1 + 1.5 * plan[t]) + rng.normal(0, 1) if t < periods else None
+            rows.append({"sku": f"S{i}", "t": t, "qty": qty, "promo": plan[t]})
+    return pd.DataFrame(rows)
+
+
+def test_known_in_advance_covariates_drive_the_global_model() -> None:
+    frame = _promotions()
+    est = Forecaster(
+        series_column="sku", time_column="t", value_column="qty", horizon=4, covariates=["promo"],
+        candidates=["auto_ets", "global_gbm"], time_budget_s=120,
+    )  # fmt: skip
+    est.fit(frame)
+    scores = {c["name"]: c["mase"] for c in est.report_["candidates"]}
+    assert scores["global_gbm"] < 0.7 * scores["auto_ets"]  # the plan explains the jumps
+    assert est.report_["series"]["covariates"] == ["promo"]
+    point = np.array([f["forecast"] for f in est.forecast("all", 4, [80])])
+    # weeks 48 and 50 are promotion weeks in every plan: forecast well above weeks 49 and 51
+    assert est.report_["chosen"] in ("global_gbm", "ensemble")
+    assert np.all(point[:, 0] > 1.5 * point[:, 1]) and np.all(point[:, 2] > 1.5 * point[:, 3])
+    # without covariates the rows past the data are left out with a note, not read as zero demand
+    plain = Forecaster(series_column="sku", time_column="t", value_column="qty", **QUICK).fit(frame)
+    assert any(w["code"] == "trailing-rows-dropped" for w in plain.report_["warnings"])
+    assert plain.report_["series"]["periods"]["max"] == 48
+
+    with pytest.raises(InvalidInput) as caught:  # the plan reaches 4 weeks ahead, not 6
+        Forecaster(
+            series_column="sku", time_column="t", value_column="qty", horizon=6, covariates=["promo"]
+        ).check_data(frame)
+    assert caught.value.errors[0]["loc"] == ["body", "options", "horizon"]
+    holes = frame.assign(promo=frame["promo"].where(frame.index != 10))
+    with pytest.raises(InvalidInput) as caught:
+        build_panel(holes, "sku", "t", "qty", covariates=["promo"])
+    assert caught.value.errors[0]["loc"] == ["rows", 10, "promo"]
+    with pytest.raises(InvalidInput) as caught:
+        build_panel(frame, "sku", "t", "qty", covariates=["qty"])
+    assert caught.value.errors[0]["loc"] == ["body", "options", "covariates"]

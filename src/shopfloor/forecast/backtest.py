@@ -85,7 +85,9 @@ def ctx_nonneg(histories: Sequence[np.ndarray]) -> bool:
 
 def add_ensemble(bt: Backtest, scores: dict[str, float]) -> list[str]:
     """Add the ``ensemble`` candidate (mean of the best others) to ``bt``; returns its members."""
-    ranked = [n for n in sorted(scores, key=scores.get) if n != "seasonal_naive" and np.isfinite(scores[n])]
+    ranked = [
+        n for n in sorted(scores, key=lambda n: scores[n]) if n != "seasonal_naive" and np.isfinite(scores[n])
+    ]
     members = ranked[:ENSEMBLE_SIZE]
     if len(members) < 2:
         return []
@@ -158,11 +160,11 @@ def estimate_seconds(
     """Projected seconds of each candidate for ``fits`` fits of the whole panel, timed on a sample."""
     rng = np.random.default_rng(0)
     idx = rng.choice(len(histories), size=min(sample, len(histories)), replace=False)
-    part = [histories[i] for i in idx]
+    part, part_ctx = [histories[i] for i in idx], ctx.subset(idx)
     out = {}
     for n in names:
         t0 = time.perf_counter()
-        C.run([n], part, h, ctx)
+        C.run([n], part, h, part_ctx)
         per = (time.perf_counter() - t0) / len(part)
         # the boosted model's cost grows with the panel's rows, not per series: scale it alike
         out[n] = per * len(histories) * fits

@@ -44,6 +44,13 @@ class Context:
     starts: Sequence[Any] | None = None  # first period of each series (timestamps), None for numbers
     freq: Any = 1
     seed: int = 0
+    #: Per series, known-in-advance covariates ``(periods, k)`` from its first period on, future included.
+    covariates: Sequence[np.ndarray] | None = None
+
+    def subset(self, rows: Sequence[int]) -> Context:
+        """The context of the series at ``rows`` only (for timing on a sample)."""
+        pick = (lambda seq: None if seq is None else [seq[i] for i in rows])  # noqa: E731
+        return Context(self.season, pick(self.starts), self.freq, self.seed, pick(self.covariates))
 
 
 def _statsforecast_model(name: str, season: int) -> Any:
@@ -84,12 +91,15 @@ def _calendar(start: Any, freq: Any, n: int) -> np.ndarray:
     return np.column_stack([stamps.month.to_numpy(), stamps.isocalendar().week.to_numpy(dtype=float)])
 
 
-def _features(window: np.ndarray, position: int, season: int, calendar: np.ndarray) -> np.ndarray:
-    """Features for the period after ``window`` (the last LAGS scaled values, oldest first)."""
+def _features(
+    window: np.ndarray, position: int, season: int, calendar: np.ndarray, known: np.ndarray
+) -> np.ndarray:
+    """Features for the period after ``window`` (the last LAGS scaled values, oldest first) at
+    ``position`` in its series: lags, rolling statistics, season position, calendar, covariates."""
     lags = window[::-1]  # lag 1 first
     stats = [window[-4:].mean(), window[-8:].mean(), window.mean(), window.std(), float((window == 0).mean())]
     season_pos = [position % season] if season > 1 else [0]
-    return np.concatenate([lags, stats, season_pos, calendar])
+    return np.concatenate([lags, stats, season_pos, calendar, known])
 
 
 def _scale(history: np.ndarray) -> float:
@@ -103,6 +113,7 @@ def global_gbm(histories: Sequence[np.ndarray], h: int, ctx: Context) -> np.ndar
 
     rows, targets, scales = [], [], []
     calendars = []
+    covs = ctx.covariates or [np.zeros((len(x) + h, 0)) for x in histories]
     for i, x in enumerate(histories):
         scale = _scale(x)
         scales.append(scale)
@@ -111,7 +122,7 @@ def global_gbm(histories: Sequence[np.ndarray], h: int, ctx: Context) -> np.ndar
         cal = _calendar(start, ctx.freq, len(x) + h)
         calendars.append(cal)
         for t in range(max(1, min(4, len(x) - 1)), len(x)):
-            rows.append(_features(z[t : t + LAGS], t, ctx.season, cal[t]))
+            rows.append(_features(z[t : t + LAGS], t, ctx.season, cal[t], covs[i][t]))
             targets.append(z[t + LAGS])
     model = lgb.LGBMRegressor(
         n_estimators=300,
@@ -134,8 +145,8 @@ def global_gbm(histories: Sequence[np.ndarray], h: int, ctx: Context) -> np.ndar
     for step in range(h):
         feats = np.asarray(
             [
-                _features(w, len(x) + step, ctx.season, cal[len(x) + step])
-                for w, x, cal in zip(windows, histories, calendars, strict=True)
+                _features(w, len(x) + step, ctx.season, cal[len(x) + step], cov[len(x) + step])
+                for w, x, cal, cov in zip(windows, histories, calendars, covs, strict=True)
             ]
         )
         pred = model.predict(feats)

@@ -38,11 +38,14 @@ def _option(name: str, detail: str) -> InvalidInput:
 class Panel:
     """The regular long-form panel and what was learnt about it."""
 
-    frame: pd.DataFrame  # unique_id (str), ds (int or datetime64), y (float)
+    frame: pd.DataFrame  # unique_id (str), ds (int or datetime64), y (float), covariate columns
     freq: Any  # 1 for period numbers, else a pandas frequency string
     season: int
     notes: list[dict[str, str]] = field(default_factory=list)
     filled: int = 0
+    covariates: list[str] = field(default_factory=list)
+    #: Per series, the covariates of the periods after its last demand value (known in advance).
+    future: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def ids(self) -> list[str]:
@@ -54,6 +57,16 @@ class Panel:
     def values(self) -> dict[str, np.ndarray]:
         """Each series' values in time order."""
         return {str(k): g.to_numpy(dtype=float) for k, g in self.frame.groupby("unique_id", sort=False)["y"]}
+
+    def covariate_arrays(self, ids: list[str]) -> list[np.ndarray]:
+        """Per series, its covariates over history and known future, ``(periods, k)``, oldest first."""
+        own = {
+            str(k): g[self.covariates].to_numpy(dtype=float)
+            for k, g in self.frame.groupby("unique_id", sort=False)
+        }
+        return [
+            np.concatenate([own[k], self.future.get(k, np.zeros((0, len(self.covariates))))]) for k in ids
+        ]
 
     def last_period(self) -> dict[str, Any]:
         return {str(k): v for k, v in self.frame.groupby("unique_id", sort=False)["ds"].max().items()}
@@ -102,6 +115,7 @@ def build_panel(
     time_column: str,
     value_column: str,
     season_length: int | None = None,
+    covariates: list[str] | None = None,
 ) -> Panel:
     """Check the table and make the regular panel. Raises ``InvalidInput`` naming the column or row."""
     for option, name in (
@@ -124,7 +138,9 @@ def build_panel(
     ds, freq = _periods(frame[time_column], time_column)
     ids = frame[series_column].astype(str)
     long = pd.DataFrame({"unique_id": ids.to_numpy(), "ds": ds.to_numpy(), "y": y.to_numpy(dtype=float)})
-    missing_y = int(long["y"].isna().sum())
+    covariates = list(covariates or [])
+    for name in covariates:
+        long[name] = _covariate(frame, name, {series_column, time_column, value_column})
     dup = long.duplicated(["unique_id", "ds"])
     if dup.any():
         row = int(np.flatnonzero(dup.to_numpy())[0])
@@ -134,8 +150,11 @@ def build_panel(
             errors=[{"loc": ["rows", row, time_column], "msg": "duplicate period in a series"}],
         )
     long = long.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
+    long, future, notes = _split_future(long, freq, covariates)
+    missing_y = int(long["y"].isna().sum())
     regular, filled = _fill_gaps(long, freq)
-    notes = []
+    if covariates:
+        regular[covariates] = regular.groupby("unique_id", sort=False)[covariates].ffill()
     if filled or missing_y:
         notes.append(
             {
@@ -177,7 +196,70 @@ def build_panel(
             )
             season = 1
     regular["y"] = regular["y"].fillna(0.0)
-    return Panel(regular, freq, int(season), notes, filled + missing_y)
+    return Panel(regular, freq, int(season), notes, filled + missing_y, covariates, future)
+
+
+def _covariate(frame: pd.DataFrame, name: Any, roles: set[str]) -> pd.Series:
+    """A known-in-advance covariate column, numeric and complete (booleans read as 0 / 1)."""
+    if not isinstance(name, str) or name not in frame.columns or name in roles:
+        raise _option(
+            "covariates", f"{name!r} is not a column of the table besides the series, time and value"
+        )
+    raw = frame[name]
+    values = pd.to_numeric(raw.astype(float) if raw.dtype == bool else raw, errors="coerce")
+    bad = values.isna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InvalidInput(
+            f"covariate {name!r}: row {row} ({raw.iloc[row]!r}) is not a number; covariates are known "
+            "for every period, future ones included",
+            errors=[{"loc": ["rows", row, name], "msg": "missing or not a number"}],
+        )
+    return values.astype(float)
+
+
+def _split_future(
+    long: pd.DataFrame, freq: Any, covariates: list[str]
+) -> tuple[pd.DataFrame, dict[str, np.ndarray], list[dict[str, str]]]:
+    """Rows after each series' last demand value: future covariates when there are covariates,
+    else left out with a note. Raises ``InvalidInput`` for a series with no demand value at all."""
+    keep, future, dropped = [], {}, 0
+    for key, group in long.groupby("unique_id", sort=False):
+        known = np.flatnonzero(group["y"].notna().to_numpy())
+        if not len(known):
+            raise InvalidInput(
+                f"series {key!r} has no demand value",
+                errors=[{"loc": ["body", "options", "value_column"], "msg": f"series {key!r} is empty"}],
+            )
+        last = int(known[-1])
+        ahead = group.iloc[last + 1 :]
+        keep.append(group.iloc[: last + 1])
+        if not len(ahead):
+            continue
+        if not covariates:
+            dropped += len(ahead)
+            continue
+        expected = (
+            np.arange(1, len(ahead) + 1) + group["ds"].iloc[last]
+            if freq == 1
+            else pd.date_range(group["ds"].iloc[last], periods=len(ahead) + 1, freq=freq)[1:]
+        )
+        if not np.array_equal(np.asarray(ahead["ds"]), np.asarray(expected)):
+            raise InvalidInput(
+                f"series {key!r}: the future periods of its covariates have gaps",
+                errors=[{"loc": ["body", "options", "covariates"], "msg": f"gaps in the future of {key!r}"}],
+            )
+        future[str(key)] = ahead[covariates].to_numpy(dtype=float)
+    notes = []
+    if dropped:
+        notes.append(
+            {
+                "code": "trailing-rows-dropped",
+                "message": f"{dropped} rows after the last demand value of their series have no value "
+                "and no covariates use them: left out",
+            }
+        )
+    return pd.concat(keep, ignore_index=True), future, notes
 
 
 def _fill_gaps(long: pd.DataFrame, freq: Any) -> tuple[pd.DataFrame, int]:
@@ -195,7 +277,7 @@ def _fill_gaps(long: pd.DataFrame, freq: Any) -> tuple[pd.DataFrame, int]:
             group = group.set_index("ds").reindex(full).rename_axis("ds").reset_index()
             group["unique_id"] = key
             filled += int(group["y"].isna().sum())
-        parts.append(group[["unique_id", "ds", "y"]])
+        parts.append(group)
     return pd.concat(parts, ignore_index=True), filled
 
 

@@ -52,7 +52,10 @@ class Forecaster:
     ``horizon``: periods forecast (the most a request may ask); ``n_windows``: backtest origins
     (at least 2); ``season_length``: periods per season (default from the dates' frequency);
     ``per_series``: choose the model per series instead of for the whole panel; ``candidates``:
-    restrict the models tried (``seasonal_naive`` always runs as the reference).
+    restrict the models tried (``seasonal_naive`` always runs as the reference); ``covariates``:
+    numeric columns known in advance (planned promotions, shifts): the global boosted model uses
+    them, and rows after a series' last demand value give their future values (a forecast reaches
+    only as far as they are known).
     """
 
     task: ClassVar[str] = "forecast"
@@ -67,6 +70,7 @@ class Forecaster:
         season_length: int | None = None,
         per_series: bool = False,
         candidates: list[str] | None = None,
+        covariates: list[str] | None = None,
         metric: str | None = None,
         seed: int = 0,
         time_budget_s: float = 300,
@@ -80,6 +84,7 @@ class Forecaster:
         self.season_length = season_length
         self.per_series = per_series
         self.candidates = candidates
+        self.covariates = covariates
         self.metric = metric
         self.seed = seed
         self.time_budget_s = time_budget_s
@@ -109,6 +114,10 @@ class Forecaster:
             )
             if unknown or not self.candidates:
                 raise _option("candidates", f"a list of model names from: {', '.join(C.ORDER)}")
+        if self.covariates is not None and (
+            not isinstance(self.covariates, list) or not all(isinstance(c, str) for c in self.covariates)
+        ):
+            raise _option("covariates", "a list of column names")
         if self.metric not in (None, "mase"):
             raise _option("metric", "forecasts are chosen by 'mase'")
         budget = self.time_budget_s
@@ -129,10 +138,16 @@ class Forecaster:
         values, duplicate periods, series shorter than the season or than two backtest windows."""
         self.check_options()
         panel = build_panel(
-            frame, self.series_column, self.time_column, self.value_column, self.season_length
+            frame,
+            self.series_column,
+            self.time_column,
+            self.value_column,
+            self.season_length,
+            self.covariates,
         )
         values = panel.values()
         self._windows(list(values.values()), list(values), int(self.horizon), int(self.n_windows))
+        self._future_known(panel, int(self.horizon))
 
     # ------------------------------------------------------------------ fit
     def fit(self, frame: pd.DataFrame, target: str | None = None, progress: ProgressFn = no_progress) -> Self:
@@ -141,7 +156,12 @@ class Forecaster:
         self.check_options()
         progress(0.0, "preparing", "checking the series")
         panel = build_panel(
-            frame, self.series_column, self.time_column, self.value_column, self.season_length
+            frame,
+            self.series_column,
+            self.time_column,
+            self.value_column,
+            self.season_length,
+            self.covariates,
         )
         values = panel.values()
         ids = list(values)
@@ -149,6 +169,7 @@ class Forecaster:
         h, windows, notes = int(self.horizon), int(self.n_windows), list(panel.notes)
         windows, more = self._windows(histories, ids, h, windows)
         notes += more
+        self._future_known(panel, h)
         classes = demand_classes(values)
         counts = Counter(classes.values())
         starts = (
@@ -156,7 +177,10 @@ class Forecaster:
             if panel.freq == 1
             else [g.iloc[0] for _, g in panel.frame.groupby("unique_id", sort=False)["ds"]]
         )
-        ctx = C.Context(season=panel.season, starts=starts, freq=panel.freq, seed=int(self.seed))
+        covs = panel.covariate_arrays(ids) if panel.covariates else None
+        ctx = C.Context(
+            season=panel.season, starts=starts, freq=panel.freq, seed=int(self.seed), covariates=covs
+        )
         nonneg = B.ctx_nonneg(histories)
 
         names = self._candidate_names(counts)
@@ -218,7 +242,7 @@ class Forecaster:
         self.members_ = members
         baseline = scores["seasonal_naive"]["mase"]
         self.input_schema_ = [{"name": self.series_column, "type": "categorical"}]
-        self.report_ = {
+        self.report_: dict[str, Any] = {
             "task": self.task,
             "kind": "forecast",
             "chosen": chosen,
@@ -255,6 +279,7 @@ class Forecaster:
                     "time": self.time_column,
                     "value": self.value_column,
                 },
+                "covariates": panel.covariates,
             },
             "warnings": notes,
             "fit_seconds": round(time.perf_counter() - t0, 3),
@@ -278,6 +303,19 @@ class Forecaster:
             return fit, [{"code": "windows-cut", "message": note}]
         return windows, []
 
+    def _future_known(self, panel: Any, h: int) -> None:
+        """With covariates, every series needs their values for the ``h`` periods it forecasts."""
+        if not panel.covariates:
+            return
+        short = [(k, len(panel.future.get(k, ()))) for k in panel.ids if len(panel.future.get(k, ())) < h]
+        if short:
+            key, n = short[0]
+            raise InvalidInput(
+                f"covariates are known for {n} future periods of series {key!r} ({len(short)} series short); "
+                f"a horizon of {h} needs them for {h}: add rows with the covariates and no value",
+                errors=[{"loc": ["body", "options", "horizon"], "msg": f"covariates known for {n} periods"}],
+            )
+
     def _candidate_names(self, counts: Counter) -> list[str]:
         wanted = list(self.candidates) if self.candidates else list(C.ORDER)
         if not self.candidates and not (counts.get("intermittent", 0) + counts.get("lumpy", 0)):
@@ -293,9 +331,9 @@ class Forecaster:
         windows: int,
         deadline: float,
     ) -> tuple[list[str], dict[str, float]]:
-        C.run(
-            names, list(histories[:3]), h, ctx
-        )  # first calls compile the statistical models: not part of their cost
+        # first calls compile the statistical models: not part of their cost
+        few = range(min(3, len(histories)))
+        C.run(names, [histories[i] for i in few], h, ctx.subset(few))
         cost = B.estimate_seconds(names, histories, h, ctx, fits=windows + 1)
         allowed = BUDGET_SHARE * max(deadline - time.perf_counter(), 0.0)
         kept, skipped, spent = [], {}, 0.0
@@ -309,7 +347,7 @@ class Forecaster:
 
     def _choose(self, bt: B.Backtest, scores: dict[str, dict[str, Any]]) -> tuple[str, np.ndarray]:
         finite = {n: s["mase"] for n, s in scores.items() if np.isfinite(s["mase"])}
-        chosen = min(finite, key=finite.get) if finite else "seasonal_naive"
+        chosen = min(finite, key=lambda n: finite[n]) if finite else "seasonal_naive"
         if not self.per_series:
             return chosen, np.zeros(0, dtype=int)
         pool = [n for n in bt.forecasts]

@@ -28,6 +28,7 @@ import pandas as pd
 from shopfloor.errors import ArtifactCorrupted, InvalidInput, NotFitted
 from shopfloor.tasks.base import ProgressFn, constructor_params, no_progress
 from shopfloor.vision import anomaly_map
+from shopfloor.vision import anomaly_report as R
 from shopfloor.vision.images import ImageInfo, image_bytes, read_image
 from shopfloor.vision.patches import STRIDE, PatchExtractor, PatchMemory, read_backbone
 
@@ -206,7 +207,7 @@ class ImageAnomalyDetector:
         elif len(defects):
             notes.append(_note("time-budget", "time budget spent: no defect image was scored"))
 
-        self.train_images_ = _image_stats(infos)
+        self.train_images_ = R.image_stats(infos)
         self.input_schema_ = [{"name": self.image_column, "type": "image"}]
         self.report_ = self._report(held_scores, defect_scores, defect_labels, notes)
         self.report_.update(
@@ -364,7 +365,7 @@ class ImageAnomalyDetector:
             "metrics": metrics,
             "threshold": t,
             "false_alarm_rate": float(self.false_alarm_rate),
-            "scores": _distributions(held, defect),
+            "scores": R.distributions(held, defect),
             "per_label": per_label,
             "map_scale": MAP_SCALE,
             "warnings": notes,
@@ -398,7 +399,7 @@ class ImageAnomalyDetector:
                 for b in range(0, len(arrays), BATCH)
             ]
         )
-        return maps, loaded, [_image_warnings(info, self.train_images_) for _, info in loaded]
+        return maps, loaded, [R.image_warnings(info, self.train_images_) for _, info in loaded]
 
     def predict(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Per record: ``{"score", "threshold", "anomaly", "warnings"}``; anomaly means score > threshold."""
@@ -531,57 +532,3 @@ class ImageAnomalyDetector:
 
 
 # ---------------------------------------------------------------------- helpers
-def _summary(scores: np.ndarray) -> dict[str, Any] | None:
-    if not len(scores):
-        return None
-    q = np.quantile(scores, [0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0])
-    names = ("min", "p05", "p25", "median", "p75", "p95", "max")
-    return {
-        "n": int(len(scores)),
-        "mean": float(scores.mean()),
-        **{k: float(v) for k, v in zip(names, q, strict=True)},
-    }
-
-
-def _distributions(held: np.ndarray, defect: np.ndarray, bins: int = 20) -> dict[str, Any]:
-    """Summaries of held-out good and defect scores, and histograms on shared bins (for plots)."""
-    both = np.r_[held, defect]
-    edges = np.histogram_bin_edges(both, bins=bins)
-    return {
-        "good_holdout": _summary(held),
-        "defect": _summary(defect),
-        "histogram": {
-            "edges": [float(e) for e in edges],
-            "good_holdout": [int(c) for c in np.histogram(held, edges)[0]],
-            "defect": [int(c) for c in np.histogram(defect, edges)[0]] if len(defect) else None,
-        },
-    }
-
-
-def _image_stats(infos: list[ImageInfo]) -> dict[str, Any]:
-    widths, heights = np.array([i.width for i in infos]), np.array([i.height for i in infos])
-    return {
-        "width": int(np.median(widths)),
-        "height": int(np.median(heights)),
-        "channels": sorted({int(i.channels) for i in infos}),
-    }
-
-
-def _image_warnings(info: ImageInfo, train: Mapping[str, Any]) -> list[str]:
-    """What makes an image unlike the training images (its score may then mean less)."""
-    warns = []
-    w, h = int(train["width"]), int(train["height"])
-    if abs(np.log((info.width / info.height) / (w / h))) > np.log(1.1):
-        warns.append(
-            f"image is {info.width}x{info.height}; training images were about {w}x{h} "
-            "(a different shape is stretched to the model's square input)"
-        )
-    elif not 0.5 <= info.width / w <= 2.0:
-        warns.append(
-            f"image is {info.width}x{info.height}; training images were about {w}x{h} "
-            "(a different resolution changes the texture scale)"
-        )
-    if info.channels not in train["channels"]:
-        kind = "colour" if info.channels == 3 else "grey"
-        warns.append(f"image is {kind}; the training images were not")
-    return warns

@@ -4,11 +4,9 @@
 table (one row per image: ``image`` bytes, a label column, ...). Every image is decoded once,
 resized to ``size`` x ``size`` (grey when the images are grey in content, even if stored as
 3-channel JPEGs). A stratified 20 % test split is held out; on the rest a compact residual network
-(:mod:`shopfloor.vision.net`) is trained from scratch, or from a local backbone, with AdamW, a
-warm-up then cosine learning rate, label smoothing and flips, small rotations and lighting jitter
-(:mod:`shopfloor.vision.augment`); a stratified validation split stops it early and picks the best
-epoch. The learning-rate schedule is fitted to the time budget after the first epoch, so a run cut
-short by the budget still anneals.
+(:mod:`shopfloor.vision.net`) is trained from scratch, or a pretrained ResNet from the local
+backbone folder is fine-tuned (:mod:`shopfloor.vision.training`); a stratified validation split
+stops it early and picks the best epoch. Rows are prepared by :mod:`shopfloor.vision.labelled`.
 
 Stability: the whole training is repeated with other seeds on other stratified splits
 (``stability_seeds`` runs in all, when the budget holds them). Serving runs the ONNX export with
@@ -17,11 +15,9 @@ ONNX Runtime; Grad-CAM explanations use the PyTorch network, kept beside it as s
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import math
-import os
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Self
@@ -33,47 +29,20 @@ from shopfloor.errors import ArtifactCorrupted, InvalidInput, NotFitted
 from shopfloor.evaluation import metrics as M
 from shopfloor.evaluation.stability import summarize
 from shopfloor.tasks.base import ProgressFn, constructor_params, no_progress
+from shopfloor.vision import labelled as L
+from shopfloor.vision import training as T
 from shopfloor.vision.images import image_bytes, inspect_image, read_image, to_array
 
 logger = logging.getLogger(__name__)
 
 ESTIMATOR_FILE, ONNX_FILE, WEIGHTS_FILE = "estimator.json", "model.onnx", "net.safetensors"
 FORMAT_VERSION = 1
-MIN_CLASS_ROWS = 5
-TEST_SIZE, VALIDATION_SIZE = 0.2, 0.15
 EXPLAIN_METHODS = ("gradcam", "shap")  # "shap" is the protocol's default name: Grad-CAM here
 HEATMAP_CELLS = 16
-GREY_SAMPLE = 32
-THREADS = 2
-LEARNING_RATE, WEIGHT_DECAY, LABEL_SMOOTHING, WARMUP = 3e-3, 5e-4, 0.1, 0.1
-#: Pretrained layers learn at this share of the head's rate.
-PRETRAINED_LR_SCALE = 0.1
 
 
 def _option_error(name: str, msg: str) -> InvalidInput:
     return InvalidInput(f"option {name!r}: {msg}", errors=[{"loc": ["body", "options", name], "msg": msg}])
-
-
-def _note(code: str, message: str) -> dict[str, str]:
-    return {"code": code, "message": message}
-
-
-def threads() -> int:
-    """Torch threads for training: THREADS, or one when the machine is already busy. OpenMP threads
-    wait for each other by spinning, so on cores that other processes hold, a step with two threads
-    runs several times slower than with one."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return 1 if os.getloadavg()[0] > max(1.0, cores - 0.5) else THREADS
-
-
-def _torch(n_threads: int | None = None) -> Any:
-    import torch
-
-    if n_threads is not None:
-        torch.set_num_threads(n_threads)
-    elif torch.get_num_threads() > THREADS:
-        torch.set_num_threads(THREADS)
-    return torch
 
 
 class ImageClassifier:
@@ -167,16 +136,16 @@ class ImageClassifier:
                 f"target column {target!r} is not a label column of the table",
                 errors=[{"loc": ["body", "target"], "msg": "unknown column"}],
             )
-        n_threads = threads()  # chosen once: our own training would make the machine look busy
+        n_threads = T.threads()  # chosen once: our own training would make the machine look busy
         progress(0.0, "preparing", f"decoding images from {self.image_column!r}")
-        data, labels, shapes, notes = _usable_rows(frame[self.image_column], frame[target])
-        y, classes, more = _encode(labels, target)
+        data, labels, shapes, notes = L.usable_rows(frame[self.image_column], frame[target])
+        y, classes, more = L.encode(labels, target)
         notes += more
         keep = y >= 0
         data, y, shapes = [d for d, k in zip(data, keep, strict=True) if k], y[keep], shapes[keep]
-        grey = _grey_content(data, self.size)
+        grey = L.grey_content(data, self.size)
         # kept as bytes (lossless: the decoder's pixels are 8-bit) to hold large sets in memory
-        x = np.stack([_to_uint8(to_array(d, self.size, grey, ["rows", i])) for i, d in enumerate(data)])
+        x = np.stack([L.to_uint8(to_array(d, self.size, grey, ["rows", i])) for i, d in enumerate(data)])
         progress(
             0.05, "preparing", f"{len(data)} images in {len(classes)} classes, {'grey' if grey else 'colour'}"
         )
@@ -193,19 +162,34 @@ class ImageClassifier:
         self.aspect_ = float(np.median(shapes[:, 0] / shapes[:, 1]))
         runs = max(1, int(self.stability_seeds))
         share = 0.9 / runs
-        tr, va, te = _splits(y, self.seed, len(classes))
-        _torch(n_threads)
-        main = self._train(x, y, tr, va, self.seed, deadline, metric, progress, (0.05, 0.05 + share))
+        tr, va, te = L.splits(y, self.seed, len(classes))
+        plan = T.RunSettings(
+            int(self.max_epochs), int(self.patience), int(self.batch_size), self._backbone, self.backbone_dir
+        )
+        T.torch_module(n_threads)
+        main = T.train_network(
+            x,
+            y,
+            tr,
+            va,
+            arch=self.arch_,
+            run=plan,
+            seed=self.seed,
+            deadline=deadline,
+            metric=metric,
+            progress=progress,
+            span=(0.05, 0.05 + share),
+        )
         net = main["net"]
-        proba_te = _torch_proba(net, x[te])
-        holdout = _single_report(y[te], proba_te, classes)
+        proba_te = T.torch_proba(net, x[te])
+        holdout = L.single_report(y[te], proba_te, classes)
         accuracies, f1s = [holdout["accuracy"]], [holdout["f1"]]
         seeds, seconds = [self.seed], [main["seconds"]]
         for k in range(1, runs):
             left = deadline - time.perf_counter()
             if left < 1.2 * main["seconds"]:
                 notes.append(
-                    _note(
+                    L.note(
                         "stability-skipped",
                         f"{runs - k} of {runs - 1} stability runs skipped: each takes about "
                         f"{main['seconds']:.0f} s, {max(left, 0):.0f} s of the time budget left",
@@ -213,10 +197,22 @@ class ImageClassifier:
                 )
                 break
             seed = self.seed + k
-            a, b, c = _splits(y, seed, len(classes))
+            a, b, c = L.splits(y, seed, len(classes))
             lo = 0.05 + share * k
-            run = self._train(x, y, a, b, seed, deadline, metric, progress, (lo, lo + share))
-            proba = _torch_proba(run["net"], x[c])
+            run = T.train_network(
+                x,
+                y,
+                a,
+                b,
+                arch=self.arch_,
+                run=plan,
+                seed=seed,
+                deadline=deadline,
+                metric=metric,
+                progress=progress,
+                span=(lo, lo + share),
+            )
+            proba = T.torch_proba(run["net"], x[c])
             accuracies.append(M.score("accuracy", y[c], proba))
             f1s.append(M.score("f1", y[c], proba))
             seeds.append(seed)
@@ -225,7 +221,7 @@ class ImageClassifier:
 
         progress(0.96, "exporting", "exporting the network to ONNX")
         self.net_ = net
-        self.onnx_ = _export_onnx(net, self.arch_["in_channels"], self.size)
+        self.onnx_ = T.export_onnx(net, self.arch_["in_channels"], self.size)
         self._session = None
         self.input_schema_ = [{"name": self.image_column, "type": "image"}]
         self.report_ = {
@@ -262,131 +258,6 @@ class ImageClassifier:
         }
         progress(1.0, "done", f"hold-out accuracy = {holdout['accuracy']:.4f}")
         return self
-
-    def _train(
-        self,
-        x: np.ndarray,
-        y: np.ndarray,
-        tr: np.ndarray,
-        va: np.ndarray,
-        seed: int,
-        deadline: float,
-        metric: str,
-        progress: ProgressFn,
-        span: tuple[float, float],
-    ) -> dict[str, Any]:
-        """One training run on rows ``tr``, epochs picked on rows ``va``; the best epoch's net."""
-        torch = _torch()
-        from shopfloor.vision.augment import Augment
-        from shopfloor.vision.net import build_net, load_pretrained
-
-        started = time.perf_counter()
-        torch.manual_seed(seed)
-        net = build_net(self.arch_)
-        backbone, groups = None, [{"params": list(net.parameters()), "scale": 1.0}]
-        if self._backbone is not None:
-            loaded = load_pretrained(net, self._backbone)
-            backbone = {"dir": str(self.backbone_dir), "tensors_loaded": loaded, "layout": self.arch_}
-            # pretrained layers move slower than the new head, or the first steps undo them
-            head = {id(p) for p in net.head.parameters()}
-            groups = [
-                {"params": [p for p in net.parameters() if id(p) not in head], "scale": PRETRAINED_LR_SCALE},
-                {"params": list(net.head.parameters()), "scale": 1.0},
-            ]
-        xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
-        opt = torch.optim.AdamW(groups, lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
-        loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=LABEL_SMOOTHING)
-        augment, generator = Augment(), torch.Generator().manual_seed(seed)
-        batch = int(min(self.batch_size, len(tr)))
-        steps_per_epoch = max(1, len(tr) // batch)  # the short tail batch is dropped (BatchNorm)
-        # BatchNorm's running statistics must settle within an epoch, or a small data set is
-        # validated with statistics of its first random weights
-        for module in net.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                module.momentum = max(0.1, min(0.5, 2 / steps_per_epoch))
-        planned, step, notes = int(self.max_epochs), 0, []
-        greater = M.greater_is_better(metric)
-        best: tuple[float, float] | None = None
-        best_state, best_epoch, since, stopped = None, 0, 0, "max-epochs"
-        curve: list[dict[str, float]] = []
-        epoch = 0
-        while epoch < planned:
-            epoch += 1
-            epoch_started = time.perf_counter()
-            net.train()
-            order = tr[torch.randperm(len(tr), generator=generator).numpy()]
-            total = 0.0
-            for i in range(steps_per_epoch):
-                rows = order[i * batch : (i + 1) * batch]
-                lr = _learning_rate(step / (planned * steps_per_epoch))
-                for group in opt.param_groups:
-                    group["lr"] = lr * group["scale"]
-                loss = loss_fn(net(augment(_as_float(xt[rows]), generator)), yt[rows])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                step += 1
-                total += float(loss.detach()) * len(rows)
-            proba = _torch_proba(net, x[va])
-            val_loss = float(M.score("log_loss", y[va], proba))
-            val = float(M.score(metric, y[va], proba))
-            val_acc = float(np.mean(proba.argmax(1) == y[va]))
-            curve.append(
-                {
-                    "epoch": epoch,
-                    "loss": total / (steps_per_epoch * batch),
-                    "val_loss": val_loss,
-                    "val_accuracy": val_acc,
-                    f"val_{metric}": val,
-                }
-            )
-            key = (val if greater else -val, -val_loss)
-            if best is None or key > best:
-                best, best_epoch, since = key, epoch, 0
-                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-            else:
-                since += 1
-            lo, hi = span
-            progress(
-                lo + (hi - lo) * epoch / planned,
-                "training",
-                f"seed {seed}, epoch {epoch}/{planned}: loss {curve[-1]['loss']:.4f}, val acc {val_acc:.4f}",
-            )
-            left = deadline - time.perf_counter()
-            if epoch == 1 and planned > 1:
-                fits = int(left // max(time.perf_counter() - epoch_started, 1e-6)) + 1
-                if fits < planned:
-                    planned = max(1, fits)
-                    notes.append(
-                        _note(
-                            "epochs-cut",
-                            f"the time budget holds about {planned} of "
-                            f"{self.max_epochs} epochs; the schedule was shortened",
-                        )
-                    )
-            if since >= self.patience and epoch < planned:
-                stopped = "early-stopping"
-                break
-            if left <= 0 and epoch < planned:
-                stopped = "time-budget"
-                notes.append(
-                    _note("time-budget", f"training stopped by the time budget after {epoch} epochs")
-                )
-                break
-        if stopped == "max-epochs" and planned < self.max_epochs:
-            stopped = "time-budget"
-        assert best_state is not None
-        net.load_state_dict(best_state)
-        net.eval()
-        return {
-            "net": net,
-            "curve": curve,
-            "best_epoch": best_epoch,
-            "stopped": stopped,
-            "notes": notes,
-            "backbone": backbone,
-            "seconds": time.perf_counter() - started,
-        }
 
     # ------------------------------------------------------------------ predict
     def _check_fitted(self) -> None:
@@ -435,7 +306,7 @@ class ImageClassifier:
             import onnxruntime as ort
 
             options = ort.SessionOptions()
-            options.intra_op_num_threads, options.inter_op_num_threads = THREADS, 1
+            options.intra_op_num_threads, options.inter_op_num_threads = T.THREADS, 1
             # a server holds many models: idle threads sleep rather than spin on shared cores
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             self._session = ort.InferenceSession(self.onnx_, options, providers=["CPUExecutionProvider"])
@@ -473,7 +344,7 @@ class ImageClassifier:
         from shopfloor.vision.heatmap import overlay_png, top_regions, upsample
         from shopfloor.vision.net import grad_cam
 
-        torch = _torch()
+        torch = T.torch_module()
         datas, x, _ = self._decode(records)
         maps, proba = grad_cam(self.net_, torch.from_numpy(x))
         out = []
@@ -534,7 +405,7 @@ class ImageClassifier:
             onnx_bytes, weights = files[ONNX_FILE], files[WEIGHTS_FILE]
         except (KeyError, ValueError, TypeError) as exc:
             raise ArtifactCorrupted(f"image artifact cannot be read: {exc}") from exc
-        _torch()
+        T.torch_module()
         from safetensors.torch import load
 
         from shopfloor.vision.net import build_net
@@ -554,142 +425,3 @@ class ImageClassifier:
 
 
 # ---------------------------------------------------------------------- helpers
-def _learning_rate(fraction: float) -> float:
-    """Linear warm-up over the first WARMUP of training, then cosine down to nearly zero."""
-    if fraction < WARMUP:
-        return LEARNING_RATE * max(fraction / WARMUP, 0.02)
-    done = min((fraction - WARMUP) / (1 - WARMUP), 1.0)
-    return LEARNING_RATE * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * done)))
-
-
-def _torch_proba(net: Any, x: np.ndarray, batch: int = 256) -> np.ndarray:
-    torch = _torch()
-    net.eval()
-    out = []
-    with torch.no_grad():
-        for i in range(0, len(x), batch):
-            out.append(torch.softmax(net(_as_float(torch.from_numpy(x[i : i + batch]))), 1).numpy())
-    return np.concatenate(out) if out else np.zeros((0, net.head[-1].out_features), dtype=np.float32)
-
-
-def _to_uint8(pixels: np.ndarray) -> np.ndarray:
-    return np.asarray(np.rint(pixels * 255.0), dtype=np.uint8)
-
-
-def _as_float(batch: Any) -> Any:
-    """A torch batch of 8-bit pixels -> float32 in [0, 1], exactly as ``to_array`` computes them."""
-    return batch if batch.is_floating_point() else batch.float() / 255.0
-
-
-def _export_onnx(net: Any, channels: int, size: int) -> bytes:
-    """The network with a softmax on top as ONNX (opset 17, any batch size): input ``image``."""
-    torch = _torch()
-    from shopfloor.vision.net import Probabilities
-
-    buffer = io.BytesIO()
-    net.eval()
-    torch.onnx.export(
-        Probabilities(net),
-        (torch.zeros(1, channels, size, size),),
-        buffer,
-        dynamo=False,
-        opset_version=17,
-        input_names=["image"],
-        output_names=["probabilities"],
-        dynamic_axes={"image": {0: "batch"}, "probabilities": {0: "batch"}},
-    )
-    return buffer.getvalue()
-
-
-def _splits(y: np.ndarray, seed: int, n_classes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Stratified (train, validation, test) rows: test TEST_SIZE of all, validation of the rest."""
-    from sklearn.model_selection import train_test_split
-
-    rows = np.arange(len(y))
-    n_test = max(n_classes, round(TEST_SIZE * len(y)))
-    rest, te = train_test_split(rows, test_size=n_test, random_state=seed, stratify=y)
-    n_val = max(n_classes, round(VALIDATION_SIZE * len(rest)))
-    tr, va = train_test_split(rest, test_size=n_val, random_state=seed, stratify=y[rest])
-    return np.sort(tr), np.sort(va), np.sort(te)
-
-
-def _usable_rows(
-    images: pd.Series, labels: pd.Series
-) -> tuple[list[bytes], list[Any], np.ndarray, list[dict[str, str]]]:
-    """Rows with a label and a readable image: bytes, labels, (width, height) and notes on the rest."""
-    datas, kept, shapes, notes = [], [], [], []
-    unlabelled = unreadable = 0
-    for i, (value, label) in enumerate(
-        zip(images.to_numpy(dtype=object), labels.to_numpy(dtype=object), strict=True)
-    ):
-        if label is None or (isinstance(label, float) and math.isnan(label)):
-            unlabelled += 1
-            continue
-        try:
-            data = image_bytes(value, ["rows", i])
-            info = inspect_image(data, ["rows", i])
-        except InvalidInput:
-            unreadable += 1
-            continue
-        datas.append(data)
-        kept.append(label)
-        shapes.append((info.width, info.height))
-    if unlabelled:
-        notes.append(_note("target-missing", f"{unlabelled} images without a label left out"))
-    if unreadable:
-        notes.append(_note("image-unreadable", f"{unreadable} images that cannot be decoded left out"))
-    return datas, kept, np.array(shapes, dtype=float).reshape(-1, 2), notes
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _encode(labels: list[Any], target: str) -> tuple[np.ndarray, list[Any], list[dict[str, str]]]:
-    """Class codes; classes with fewer than MIN_CLASS_ROWS images get -1 (left out, with a note)."""
-    counts = pd.Series([_plain(v) for v in labels], dtype=object).value_counts()
-    rare = counts[counts < MIN_CLASS_ROWS]
-    notes = []
-    if len(rare):
-        notes.append(
-            _note(
-                "rare-classes",
-                f"{len(rare)} classes with fewer than {MIN_CLASS_ROWS} images "
-                f"({int(rare.sum())} images) left out: {', '.join(map(str, rare.index[:10]))}",
-            )
-        )
-        counts = counts[counts >= MIN_CLASS_ROWS]
-    if len(counts) < 2:
-        raise InvalidInput(
-            f"target {target!r} has {len(counts)} class(es) with at least {MIN_CLASS_ROWS} images; "
-            "classification needs two",
-            errors=[{"loc": ["body", "target"], "msg": "fewer than two classes"}],
-        )
-    classes = sorted(counts.index, key=lambda v: (str(type(v)), v))
-    index = {c: k for k, c in enumerate(classes)}
-    return np.array([index.get(_plain(v), -1) for v in labels]), classes, notes
-
-
-def _grey_content(datas: list[bytes], size: int) -> bool:
-    """Whether the images carry no colour: every channel equal (within 2/255) on a spread sample."""
-    picks = np.unique(np.linspace(0, len(datas) - 1, min(GREY_SAMPLE, len(datas))).round().astype(int))
-    for i in picks:
-        rgb = to_array(datas[i], size, False, ["rows", int(i)])
-        if float(np.abs(np.diff(rgb, axis=0)).max()) > 2 / 255:
-            return False
-    return True
-
-
-def _single_report(y: np.ndarray, proba: np.ndarray, classes: list[Any]) -> dict[str, Any]:
-    """Hold-out metrics with a confusion matrix and precision, recall and F1 per class."""
-    from sklearn.metrics import precision_recall_fscore_support
-
-    report = M.classification_report(y, proba, classes)
-    p, r, f, n = precision_recall_fscore_support(
-        y, proba.argmax(axis=1), labels=list(range(len(classes))), zero_division=0
-    )
-    report["per_class"] = [
-        {"class": c, "precision": float(p[k]), "recall": float(r[k]), "f1": float(f[k]), "support": int(n[k])}
-        for k, c in enumerate(classes)
-    ]
-    return report

@@ -117,6 +117,9 @@ class BasicBlock(nn.Module):
 class ResNetClassifier(nn.Module):
     """``(n, in_channels, s, s)`` in [0, 1] -> ``(n, n_classes)`` logits on a pretrained ResNet layout."""
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(
         self,
         in_channels: int,
@@ -229,7 +232,7 @@ def grad_cam(
         store["act"] = output
         output.register_hook(lambda grad: store.__setitem__("grad", grad))
 
-    handle = net.cam_layer().register_forward_hook(keep)
+    handle = net.cam_layer().register_forward_hook(keep)  # type: ignore[operator]
     try:
         with torch.enable_grad():
             logits = net(x.detach().requires_grad_(True))
