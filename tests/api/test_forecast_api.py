@@ -77,6 +77,12 @@ def test_wide_upload_forecast_job_and_forecasts_with_intervals(api: Api) -> None
     assert set(report["metrics"]["coverage"]) == {"80", "95"}
     assert len(report["candidates"][0]["mase_by_step"]) == 4
 
+    for kind in ("candidates", "horizon"):  # charts of the backtest
+        chart = api.client.get(f"/v1/models/demand/versions/1/plots/{kind}", headers=api.headers("builder"))
+        assert chart.status_code == 200 and chart.content.startswith(b"\x89PNG"), chart.text
+    no_chart = api.client.get("/v1/models/demand/versions/1/plots/confusion", headers=api.headers("builder"))
+    assert no_chart.status_code == 422
+
     consumer = api.headers("consumer")
     body = {"series": ["P1", "P3"], "horizon": 3, "levels": [80, 95]}
     got = api.client.post("/v1/models/demand/forecast?version=1", json=body, headers=consumer)

@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 CLASSIFICATION_METRICS = ("f1", "roc_auc", "pr_auc", "accuracy", "balanced_accuracy", "log_loss")
 REGRESSION_METRICS = ("rmse", "mae", "r2")
 #: metrics where smaller is better
-LOWER_IS_BETTER = frozenset({"rmse", "mae", "log_loss", "brier"})
+LOWER_IS_BETTER = frozenset({"rmse", "mae", "log_loss", "brier", "mase", "smape"})
 #: metrics that depend on a decision threshold (the binary threshold is tuned for them)
 THRESHOLD_METRICS = frozenset({"f1", "accuracy", "balanced_accuracy"})
 

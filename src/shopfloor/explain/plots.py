@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 #: the kinds of chart, in the order the API lists them
-KINDS = ("confusion", "importance", "stability", "candidates")
+KINDS = ("confusion", "importance", "stability", "candidates", "horizon")
 #: at most this many bars in the importance chart (the rest are summed up in the title)
 MAX_FEATURES = 25
 DPI = 110
@@ -232,6 +232,36 @@ def candidates_png(
     direction = " (lower is better)" if metric in LOWER_IS_BETTER else ""
     ax.set_xlabel(f"cross-validation {metric or 'score'} ± std over folds{direction}")
     ax.set_title(title, fontsize=11)
+    ax.spines[["top", "right"]].set_visible(False)
+    return _png(fig)
+
+
+def horizon_png(candidates: Sequence[Mapping[str, Any]], *, title: str = "Error by step ahead") -> bytes:
+    """Forecast models: each candidate's backtest MASE per step ahead, the chosen one highlighted and
+    seasonal naive (the reference) dashed. ``candidates`` are report rows with ``mase_by_step``."""
+    rows = [c for c in candidates if c.get("mase_by_step")]
+    if not rows:
+        raise ValueError("no candidate with errors per step")
+    fig = _figure(6.4, 3.8)
+    ax = fig.add_subplot()
+    for c in sorted(rows, key=lambda r: bool(r.get("chosen"))):  # the chosen line drawn last, on top
+        steps = range(1, len(c["mase_by_step"]) + 1)
+        chosen, naive = bool(c.get("chosen")), c.get("name") == "seasonal_naive"
+        ax.plot(
+            steps,
+            c["mase_by_step"],
+            marker="o",
+            markersize=3,
+            linewidth=2.4 if chosen else 1.2,
+            linestyle="--" if naive else "-",
+            color=ACCENT if chosen else ("#555555" if naive else None),
+            alpha=1.0 if chosen or naive else 0.6,
+            label=_shorten(str(c["name"])) + ("  (chosen)" if chosen else ""),
+        )
+    ax.set_xlabel("periods ahead")
+    ax.set_ylabel("backtest MASE (lower is better)")
+    ax.set_title(title, fontsize=11)
+    ax.legend(fontsize=7, frameon=False, loc="upper left")
     ax.spines[["top", "right"]].set_visible(False)
     return _png(fig)
 

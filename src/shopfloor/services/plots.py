@@ -47,6 +47,8 @@ def applicable_kinds(report: Mapping[str, Any]) -> list[str]:
         kinds.append("stability")
     if report.get("candidates"):
         kinds.append("candidates")
+    if any(c.get("mase_by_step") for c in report.get("candidates") or []):
+        kinds.append("horizon")
     return kinds
 
 
@@ -90,7 +92,14 @@ def render(platform: Platform, tenant: str, name: str, version: int, kind: str) 
         return plots.candidates_png(
             report["candidates"],
             metric=report.get("metric"),
-            title=f"{mv.model} v{mv.version}: model candidates (cross-validation)",
+            title=f"{mv.model} v{mv.version}: model candidates "
+            + ("(rolling-origin backtest)" if report.get("kind") == "forecast" else "(cross-validation)"),
+        )
+    if kind == "horizon":
+        if "horizon" not in applies:
+            raise _not_applicable(kind, mv, "errors per step ahead are reported by forecast models", applies)
+        return plots.horizon_png(
+            report["candidates"], title=f"{mv.model} v{mv.version}: backtest error by step ahead"
         )
     return _importance(platform, tenant, mv, applies)
 

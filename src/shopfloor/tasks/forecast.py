@@ -256,7 +256,13 @@ class Forecaster:
                 "coverage": coverage,
             },
             "candidates": [
-                {"name": n, **s, "relative_mase": s["mase"] / baseline if baseline else None}
+                {
+                    "name": n,
+                    **s,
+                    "relative_mase": s["mase"] / baseline if baseline else None,
+                    "cv_score": s["mase"],  # the backtest's score, as the candidates chart reads it
+                    "chosen": n == chosen,
+                }
                 for n, s in sorted(scores.items(), key=lambda kv: kv[1]["mase"])
             ],
             "per_series_choice": dict(Counter(self.chosen_by_series_)) if self.per_series else None,
