@@ -220,20 +220,20 @@ class Forecaster:
         progress(0.8, "fitting", f"refitting {chosen} on the full history")
         needed = pool if self.per_series else (members if chosen == "ensemble" else [chosen])
         final = C.run([n for n in needed if n in names], histories, h, ctx)
+        if nonneg:  # as in the backtest: members clipped before they are averaged
+            final = {n: np.maximum(v, 0.0) for n, v in final.items()}
         if members and (chosen == "ensemble" or "ensemble" in needed):
             final["ensemble"] = np.mean([final[m] for m in members], axis=0)
         if self.per_series:
             point = np.stack([final[n] for n in pool])[choice, np.arange(len(ids))]
         else:
             point = final[chosen]
-        if nonneg:
-            point = np.maximum(point, 0.0)
-            final = {n: np.maximum(v, 0.0) for n, v in final.items()}
         self.parts_ = {n: final[n].astype(np.float64) for n in members if n in final}
 
         self.ids_ = ids
         self.index_ = {k: i for i, k in enumerate(ids)}
-        self.last_ = [panel.last_period()[k] for k in ids]
+        last = panel.last_period()
+        self.last_ = [last[k] for k in ids]
         self.freq_, self.season_, self.nonneg_ = panel.freq, panel.season, nonneg
         self.point_ = point.astype(np.float64)
         self.scale_ = B.fallback_scale(histories, B.scales_of(histories, panel.season)).astype(np.float64)
