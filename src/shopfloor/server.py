@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import logging.config
 import multiprocessing as mp
 import os
 import shutil
@@ -25,10 +26,11 @@ def serve(settings: Settings) -> None:
     from shopfloor.bootstrap import first_admin_key, prepare
     from shopfloor.jobs.runner import recover, runner_main
     from shopfloor.platform import clear_dead_scratch
-    from shopfloor.text.log_masking import install_log_masking
+    from shopfloor.text.log_masking import logging_config
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    install_log_masking()
+    # Masked lines in this process and, through uvicorn's log_config, in every API worker.
+    log_config = logging_config()
+    logging.config.dictConfig(log_config)
     home = settings.home.resolve()
     settings = settings.model_copy(update={"home": home})
     # Every API and job process leaves its metrics snapshot here; counts start afresh.
@@ -59,7 +61,8 @@ def serve(settings: Settings) -> None:
                 port=settings.port,
                 workers=settings.workers,
                 access_log=settings.access_log,
-                log_level="warning",
+                log_config=log_config,
+                log_level=None,
             )
         else:
             from shopfloor.api.app import create_app
@@ -69,7 +72,8 @@ def serve(settings: Settings) -> None:
                 host=settings.host,
                 port=settings.port,
                 access_log=settings.access_log,
-                log_level="warning",
+                log_config=log_config,
+                log_level=None,
             )
     finally:
         runner.terminate()

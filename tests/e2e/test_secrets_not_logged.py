@@ -1,4 +1,5 @@
-"""No API key secret reaches the server log, whatever the route or outcome (access log on)."""
+"""No API key secret and no personal data reach the server log, whatever the route, the outcome or
+the API worker process (access log on)."""
 
 from __future__ import annotations
 
@@ -57,13 +58,34 @@ def test_no_secret_in_the_server_log(setup: tuple[Server, dict[str, str]]) -> No
         wrong = keys["builder"][:-6] + "XXXXXX"
         assert call("GET", "/v1/datasets", wrong).status_code == 401
         assert call("GET", "/v1/jobs", "sfk_00_not-a-real-secret").status_code == 401
-        # the key in a query string (a client mistake) is not echoed either
+        # a key in a query string (a client mistake) is not echoed either
         assert http.get("/v1/models", params={"api_key": "x"}).status_code == 401
+        assert http.get("/v1/models", params={"api_key": keys["consumer"]}).status_code == 401
         assert call("DELETE", f"/v1/keys/{made.json()['id']}", keys["admin"]).status_code == 204
         assert call("GET", "/v1/models", keys["made"]).status_code == 401
     srv.stop()  # flushes the audit buffer and the log
     log = srv.log.read_text()
-    assert "/v1/models" in log or "Shopfloor on" in log  # the log is the server's
+    assert '"GET /v1/models HTTP/1.1" 200' in log  # the access log is on and written
+    assert "/v1/models?api_key=sfk_" in log  # the query string is logged with the secret cut
     for key in [*keys.values(), wrong, "sfk_00_not-a-real-secret"]:
         assert key not in log
         assert key.split("_", 2)[2] not in log
+
+
+def test_personal_data_is_masked_in_the_log_of_every_api_worker(tmp_path: Path) -> None:
+    srv = Server(tmp_path / "home", workers=2, SHOPFLOOR_ACCESS_LOG="true").start()
+    try:
+        with httpx.Client(base_url=srv.url, timeout=30) as http:
+            for i in range(12):  # new connections: both workers take some
+                with httpx.Client(base_url=srv.url, timeout=30) as fresh:
+                    contact = {"contact": f"anna.berg{i}@example.com", "phone": "+49 89 1234567"}
+                    assert fresh.get("/healthz", params=contact).status_code == 200
+            assert http.get("/v1/models", params={"owner": "kurt.weber@example.de"}).status_code == 401
+    finally:
+        srv.stop()
+    log = srv.log.read_text()
+    lines = [line for line in log.splitlines() if "uvicorn.access" in line and "?" in line]
+    assert len(lines) == 13, log
+    assert all("[EMAIL]" in line for line in lines)
+    assert sum("[PHONE]" in line for line in lines) == 12
+    assert "example.com" not in log and "example.de" not in log and "1234567" not in log

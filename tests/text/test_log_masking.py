@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 
 import pytest
 
@@ -157,3 +159,53 @@ def test_child_logger_records_are_masked_through_the_root_handlers() -> None:
             for f in list(h.filters):
                 if isinstance(f, MaskingLogFilter) and f not in before.get(h, []):
                     h.removeFilter(f)
+
+
+def test_api_key_secrets_are_cut_keeping_the_key_id(logger: logging.Logger, capture: Capture) -> None:
+    logger.info('"GET /v1/models?api_key=%s HTTP/1.1" 401', "sfk_0a1b2c_Zq-9_xY3kLm")
+    assert capture.lines == [f'INFO {logger.name}: "GET /v1/models?api_key=sfk_0a1b2c_[SECRET] HTTP/1.1" 401']
+
+
+# What a uvicorn worker process does with the server's log_config, in a fresh interpreter.
+WORKER = """
+import logging, sys
+import uvicorn
+from shopfloor.text.log_masking import logging_config
+
+uvicorn.Config("x:y", log_config=logging_config(), log_level=None, access_log=True).configure_logging()
+logging.getLogger("uvicorn.error").info("Started server process")
+logging.getLogger("uvicorn.error").warning("worker %s restarting", "w1")
+logging.getLogger("uvicorn.access").info(
+    '%s - "%s %s HTTP/%s" %d', "127.0.0.1:50412", "GET", "/healthz?contact=anna.berg@example.com", "1.1", 200
+)
+logging.getLogger("shopfloor.api").warning("call back on %s", "+49 89 1234567")
+"""
+
+
+def test_server_log_config_masks_every_logger_of_a_worker_process() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", WORKER], capture_output=True, text=True, timeout=60, check=True
+    )
+    lines = done.stderr.splitlines()
+    assert [line.split(" ", 2)[2] for line in lines] == [
+        "WARNING uvicorn.error: worker w1 restarting",
+        'INFO uvicorn.access: 127.0.0.1:50412 - "GET /healthz?contact=[EMAIL] HTTP/1.1" 200',
+        "WARNING shopfloor.api: call back on [PHONE]",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("query", "logged"),
+    [
+        ("to=anna.berg%40example.com&n=3", "to=[EMAIL]&n=3"),
+        ("phone=%2B49+89+1234567", "phone=[PHONE]"),
+        ("note=call+%2B49+89+1234567+today", "note=call+[PHONE]+today"),
+        ("q=pump+seal&page=2", "q=pump+seal&page=2"),  # encoded, nothing personal: left as it was
+        ("from=2026-01-01T00%3A00%3A00", "from=2026-01-01T00%3A00%3A00"),
+    ],
+)
+def test_percent_encoded_query_values_are_masked(
+    logger: logging.Logger, capture: Capture, query: str, logged: str
+) -> None:
+    logger.info('"GET /v1/models?%s HTTP/1.1" 200', query)
+    assert capture.lines == [f'INFO {logger.name}: "GET /v1/models?{logged} HTTP/1.1" 200']

@@ -21,7 +21,7 @@ from typing import Any
 
 from shopfloor.errors import JobCancelled, ShopfloorError
 from shopfloor.settings import Settings, metrics_dir
-from shopfloor.text.log_masking import install_log_masking
+from shopfloor.text.log_masking import configure_process_logging
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +50,7 @@ def execute(settings: Settings, job_id: str) -> None:
     from shopfloor.jobs.handlers import HANDLERS
     from shopfloor.platform import Platform
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s job %(name)s: %(message)s")
-    install_log_masking()
+    configure_process_logging("%(asctime)s %(levelname)s job %(name)s: %(message)s")
     platform = Platform.from_settings(settings)
     metrics.share_through(metrics_dir(settings))
     store = platform.store
@@ -181,8 +180,7 @@ def runner_main(settings: Settings) -> None:
     """Entry point of the runner process started by ``shopfloor serve``."""
     import signal
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s runner: %(message)s")
-    install_log_masking()
+    configure_process_logging("%(asctime)s %(levelname)s runner: %(message)s")
     stop = mp.get_context("spawn").Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

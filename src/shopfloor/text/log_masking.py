@@ -12,12 +12,23 @@ handlers added later do not get the filter. Handlers are used rather than the lo
 because a logger's filters see only records logged on that very logger, while a handler's filters
 see every record that reaches the handler, including those propagated from child loggers. Records
 on a logger that does not propagate to the root (with handlers of its own) need their own call.
+
+:func:`logging_config` is the whole logging set-up of a server process as a ``dictConfig``
+dictionary: one masked handler on the root, and uvicorn's loggers sent to it rather than to
+handlers of their own. ``shopfloor serve`` applies it and hands it to uvicorn, which applies it
+again in each worker process it starts (``--workers``), so every process's lines are masked,
+uvicorn's access log included. The filter also cuts the secret part off API keys
+(``sfk_<id>_<secret>`` becomes ``sfk_<id>_[SECRET]``), e.g. a key a client put in a query string,
+and decodes percent-encoded query values before masking them (``?to=anna%40example.com``).
 """
 
 from __future__ import annotations
 
 import logging
+import logging.config
 import re
+from typing import Any
+from urllib.parse import quote_plus, unquote_plus
 
 from shopfloor.text.masking import MaskingPolicy, mask_text
 
@@ -25,9 +36,27 @@ _POLICY = MaskingPolicy()  # built-ins only; its compiled detectors are cached o
 # Every built-in kind needs an "@" (e-mail) or a digit (phone, IBAN): a text without either is
 # returned as it is, which skips the detectors for most log lines.
 _MAY_HOLD_PERSONAL_DATA = re.compile(r"[\d@]")
+# An API key's secret (see shopfloor.security.keys): the id before it stays, to trace a client.
+_KEY_SECRET = re.compile(r"\b(sfk_[0-9A-Za-z]+_)[A-Za-z0-9_\-]+")
+# One name=value pair of a URL's query string, as an access log line has it (percent-encoded).
+_QUERY_VALUE = re.compile(r"(?<=[?&;])([^=&;\s\"#]+=)([^&;\s\"#]+)")
+
+
+def _mask_query_value(match: re.Match[str]) -> str:
+    """A query value decoded (``%40`` is "@", "+" a space) and masked; kept encoded if unchanged."""
+    raw = match.group(2)
+    decoded = unquote_plus(raw)
+    if decoded == raw:
+        return match.group(0)  # nothing encoded: the line's own masking sees it as it is
+    masked = mask_text(decoded, _POLICY).text
+    return match.group(0) if masked == decoded else match.group(1) + quote_plus(masked, safe="[]")
 
 
 def _mask(text: str) -> str:
+    if "sfk_" in text:
+        text = _KEY_SECRET.sub(r"\1[SECRET]", text)
+    if "?" in text and ("%" in text or "+" in text):
+        text = _QUERY_VALUE.sub(_mask_query_value, text)
     if not _MAY_HOLD_PERSONAL_DATA.search(text):
         return text
     return mask_text(text, _POLICY).text
@@ -75,3 +104,47 @@ def install_log_masking(logger: logging.Logger | None = None) -> None:
     for handler in target.handlers:
         if not any(isinstance(f, MaskingLogFilter) for f in handler.filters):
             handler.addFilter(masking)
+
+
+def logging_config(fmt: str = "%(asctime)s %(levelname)s %(name)s: %(message)s") -> dict[str, Any]:
+    """The ``logging.config.dictConfig`` set-up of a server process, with every line masked.
+
+    One handler (standard error, ``fmt``) with a :class:`MaskingLogFilter` on the root at INFO.
+    uvicorn's loggers lose their own handlers and propagate to it: ``uvicorn.error`` at WARNING
+    (its start-up chatter is left out; ``shopfloor serve`` prints the address itself) and
+    ``uvicorn.access`` at INFO, so that the access log, when uvicorn has it on, is written and
+    masked like any other line. Give it to uvicorn as ``log_config`` with ``log_level=None``: a
+    level there would override these. Plain data only, so it can travel to worker processes.
+    """
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"mask_personal_data": {"()": f"{__name__}.MaskingLogFilter"}},
+        "formatters": {"plain": {"format": fmt}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stderr",
+                "formatter": "plain",
+                "filters": ["mask_personal_data"],
+            }
+        },
+        "root": {"level": "INFO", "handlers": ["stderr"]},
+        "loggers": {
+            "uvicorn": {"level": "INFO", "handlers": [], "propagate": True},
+            "uvicorn.error": {"level": "WARNING", "handlers": [], "propagate": True},
+            "uvicorn.access": {"level": "INFO", "handlers": [], "propagate": True},
+        },
+    }
+
+
+def configure_process_logging(fmt: str) -> None:
+    """Set up a child process's logging with :func:`logging_config` (format ``fmt``).
+
+    Like ``logging.basicConfig``, a process whose root logger already has handlers (one that
+    runs a job in-process, as the tests do) keeps them; they only get the masking filter.
+    """
+    if logging.getLogger().handlers:
+        install_log_masking()
+    else:
+        logging.config.dictConfig(logging_config(fmt))
