@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from press import RAD, press_request
+
 Api = Any
-RAD = 2 * np.pi / 60
 URL = "/v1/models/press/optimize"
 
 
@@ -56,19 +57,6 @@ def _train(api: Api) -> None:
     assert promoted.status_code == 200, promoted.text
 
 
-def _body(**changes: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "controls": {"speed": {"min": 1200, "max": 2800}, "torque": {"min": 10, "max": 70}},
-        "fixed": {"wear": 100, "Type": "M"},
-        "derived": {"power_w": {"product": ["torque", "speed"], "scale": RAD}},
-        "constraints": [{"terms": {"power_w": 1}, "op": ">=", "value": 3500}],
-        "current": {"speed": 2600, "torque": 60},
-        "trials": 60,
-    }
-    body.update(changes)
-    return body
-
-
 def _check_answer(api: Api, answer: dict[str, Any]) -> None:
     assert answer["status"] == "optimal", answer
     assert (
@@ -95,26 +83,26 @@ def _check_answer(api: Api, answer: dict[str, Any]) -> None:
 
 def test_answers_now_and_as_a_job(api: Api) -> None:
     _train(api)
-    now = api.client.post(URL, json=_body(), headers=api.headers("consumer"))
+    now = api.client.post(URL, json=press_request(), headers=api.headers("consumer"))
     assert now.status_code == 200, now.text
     _check_answer(api, now.json())
     assert now.json()["trials"] == 60 and now.json()["uncertainty"]["points"] == 64
 
     pinned = api.client.post(
-        f"{URL}?version=1", json=_body(trials=20, sampler="cmaes"), headers=api.headers()
+        f"{URL}?version=1", json=press_request(trials=20, sampler="cmaes"), headers=api.headers()
     )
     assert pinned.status_code == 200 and pinned.json()["sampler"] == "cmaes"
 
     impossible = api.client.post(
         URL,
-        json=_body(constraints=[{"terms": {"power_w": 1}, "op": ">=", "value": 40000}]),
+        json=press_request(constraints=[{"terms": {"power_w": 1}, "op": ">=", "value": 40000}]),
         headers=api.headers(),
     )
     assert impossible.status_code == 200
     assert impossible.json()["status"] == "infeasible" and "power_w >= 40000" in impossible.json()["reason"]
 
     # A consumer may not start jobs; a builder may.
-    big = _body(trials=320)
+    big = press_request(trials=320)
     assert api.client.post(URL, json=big, headers=api.headers("consumer")).status_code == 403
     queued = api.client.post(URL, json=big, headers=api.headers("builder"))
     assert queued.status_code == 202, queued.text
@@ -132,28 +120,28 @@ def test_bad_requests_are_refused_and_nothing_is_stored(api: Api) -> None:
     jobs_before = len(api.platform.store.list_jobs("default"))
     cases: list[tuple[dict[str, Any], list[Any]]] = [
         (
-            _body(controls={"speed": {"min": 2800, "max": 1200}, "torque": {"min": 10, "max": 70}}),
+            press_request(controls={"speed": {"min": 2800, "max": 1200}, "torque": {"min": 10, "max": 70}}),
             ["body", "controls", "speed", "min"],
         ),
         (
-            _body(controls={"rpm": {"min": 1, "max": 2}, "torque": {"min": 10, "max": 70}}),
+            press_request(controls={"rpm": {"min": 1, "max": 2}, "torque": {"min": 10, "max": 70}}),
             ["body", "controls", "rpm"],
         ),
-        (_body(fixed={"wear": 100, "Type": "M", "speed": 1500}), ["body", "fixed", "speed"]),
-        (_body(fixed={"Type": "M"}), ["body", "fixed", "wear"]),
-        (_body(fixed={"wear": "old", "Type": "M"}), ["body", "fixed", "wear"]),
+        (press_request(fixed={"wear": 100, "Type": "M", "speed": 1500}), ["body", "fixed", "speed"]),
+        (press_request(fixed={"Type": "M"}), ["body", "fixed", "wear"]),
+        (press_request(fixed={"wear": "old", "Type": "M"}), ["body", "fixed", "wear"]),
         (
-            _body(derived={"power_w": {"product": ["torque", "rpm"]}}),
+            press_request(derived={"power_w": {"product": ["torque", "rpm"]}}),
             ["body", "derived", "power_w", "product", "rpm"],
         ),
         (
-            _body(constraints=[{"terms": {"power_w": 1}, "op": "=>", "value": 1}]),
+            press_request(constraints=[{"terms": {"power_w": 1}, "op": "=>", "value": 1}]),
             ["body", "constraints", 0, "op"],
         ),
-        (_body(trials=0), ["body", "trials"]),
-        (_body(trials=5001), ["body", "trials"]),
-        (_body(sampler="random"), ["body", "sampler"]),
-        (_body(output=7), ["body", "output"]),
+        (press_request(trials=0), ["body", "trials"]),
+        (press_request(trials=5001), ["body", "trials"]),
+        (press_request(sampler="random"), ["body", "sampler"]),
+        (press_request(output=7), ["body", "output"]),
     ]
     for body, loc in cases:
         # The answer-now path and the job path check alike.
@@ -163,9 +151,9 @@ def test_bad_requests_are_refused_and_nothing_is_stored(api: Api) -> None:
             assert response.headers["content-type"].startswith("application/problem+json")
             assert loc in [e["loc"] for e in response.json()["errors"]], (loc, response.json())
     assert len(api.platform.store.list_jobs("default")) == jobs_before
-    assert api.client.post(URL, json=_body(), headers=api.headers("other")).status_code == 404
-    assert api.client.post(URL, json=_body()).status_code == 401
-    missing = api.client.post("/v1/models/nothing/optimize", json=_body(), headers=api.headers())
+    assert api.client.post(URL, json=press_request(), headers=api.headers("other")).status_code == 404
+    assert api.client.post(URL, json=press_request()).status_code == 401
+    missing = api.client.post("/v1/models/nothing/optimize", json=press_request(), headers=api.headers())
     assert missing.status_code == 404
 
 

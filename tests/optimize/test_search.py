@@ -9,13 +9,12 @@ import pandas as pd
 import pytest
 
 import shopfloor.optimize as optimize
+from press import RAD, press_request
 from shopfloor.errors import JobCancelled
 from shopfloor.optimize import model_outcome, parse, solve
 from shopfloor.optimize.feasibility import Feasibility
 from shopfloor.optimize.problem import Problem
 from shopfloor.tasks.tabular import TabularEstimator
-
-RAD = 2 * np.pi / 60  # W = Nm x rpm x 2 pi / 60
 
 
 def _machines(n: int = 500, seed: int = 0) -> pd.DataFrame:
@@ -45,19 +44,6 @@ def regressor() -> TabularEstimator:
     return TabularEstimator(kind="regression", time_budget_s=2, seed=0).fit(frame, "quality")
 
 
-def _request(**changes: Any) -> dict[str, Any]:
-    request: dict[str, Any] = {
-        "controls": {"speed": {"min": 1200, "max": 2800}, "torque": {"min": 10, "max": 70}},
-        "fixed": {"wear": 100, "Type": "M"},
-        "derived": {"power_w": {"product": ["torque", "speed"], "scale": RAD}},
-        "constraints": [{"terms": {"power_w": 1}, "op": ">=", "value": 3500}],
-        "current": {"speed": 2600, "torque": 60},
-        "trials": 60,
-    }
-    request.update(changes)
-    return request
-
-
 def _problem(est: TabularEstimator, request: dict[str, Any]) -> Problem:
     classes = [str(c) for c in est.classes_] if est.kind == "classification" else None
     return parse(request, est.input_schema_, classes, classes[-1] if classes else None)
@@ -71,7 +57,7 @@ def _power(settings: dict[str, Any]) -> float:
 def test_lowest_failure_probability_within_bounds_and_constraint(
     classifier: TabularEstimator, sampler: str
 ) -> None:
-    problem = _problem(classifier, _request(sampler=sampler))
+    problem = _problem(classifier, press_request(sampler=sampler))
     answer = solve(problem, model_outcome(classifier, "1"))
     assert answer["status"] == "optimal", answer
     best = answer["best"]
@@ -90,7 +76,7 @@ def test_lowest_failure_probability_within_bounds_and_constraint(
 
 
 def test_analysis_around_the_optimum(classifier: TabularEstimator) -> None:
-    problem = _problem(classifier, _request())
+    problem = _problem(classifier, press_request())
     answer = solve(problem, model_outcome(classifier, "1"))
     u = answer["uncertainty"]
     assert u["points"] == 64 and u["tolerance"] == 0.01
@@ -120,7 +106,7 @@ def test_analysis_around_the_optimum(classifier: TabularEstimator) -> None:
 
 
 def test_maximise_a_regression_value_with_a_linear_constraint(regressor: TabularEstimator) -> None:
-    request = _request(
+    request = press_request(
         objective="maximize",
         derived={},
         constraints=[{"terms": {"speed": 1, "torque": 10}, "op": "<=", "value": 2600}],
@@ -140,7 +126,7 @@ def test_maximise_a_regression_value_with_a_linear_constraint(regressor: Tabular
 
 
 def test_categorical_control(classifier: TabularEstimator) -> None:
-    request = _request(
+    request = press_request(
         controls={
             "speed": {"min": 1200, "max": 2800},
             "torque": {"min": 10, "max": 70},
@@ -156,7 +142,7 @@ def test_categorical_control(classifier: TabularEstimator) -> None:
 
 
 def test_infeasible_before_the_search(classifier: TabularEstimator) -> None:
-    request = _request(constraints=[{"terms": {"power_w": 1}, "op": ">=", "value": 50000}])
+    request = press_request(constraints=[{"terms": {"power_w": 1}, "op": ">=", "value": 50000}])
     calls: list[Any] = []
     answer = solve(
         _problem(classifier, request), lambda records: calls.append(records) or np.zeros(len(records))
@@ -170,7 +156,7 @@ def test_infeasible_when_no_trial_meets_the_constraints(
     classifier: TabularEstimator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(optimize, "check_feasible", lambda problem: Feasibility(True, "assumed", []))
-    request = _request(constraints=[{"terms": {"power_w": 1}, "op": ">=", "value": 50000}], trials=12)
+    request = press_request(constraints=[{"terms": {"power_w": 1}, "op": ">=", "value": 50000}], trials=12)
     answer = solve(_problem(classifier, request), model_outcome(classifier, "1"))
     assert answer["status"] == "infeasible" and answer["checked_by"] == "search"
     assert answer["trials"] == 12 and answer["feasible_trials"] == 0
@@ -180,7 +166,7 @@ def test_infeasible_when_no_trial_meets_the_constraints(
 def test_progress_every_five_percent_and_cancellation(classifier: TabularEstimator) -> None:
     seen: list[tuple[float, str]] = []
     solve(
-        _problem(classifier, _request(trials=40)),
+        _problem(classifier, press_request(trials=40)),
         model_outcome(classifier, "1"),
         lambda f, s, m: seen.append((f, s)),
     )
@@ -192,11 +178,11 @@ def test_progress_every_five_percent_and_cancellation(classifier: TabularEstimat
             raise JobCancelled("cancelled")
 
     with pytest.raises(JobCancelled):
-        solve(_problem(classifier, _request(trials=40)), model_outcome(classifier, "1"), cancel)
+        solve(_problem(classifier, press_request(trials=40)), model_outcome(classifier, "1"), cancel)
 
 
 def test_same_seed_same_answer(classifier: TabularEstimator) -> None:
-    problem = _problem(classifier, _request(trials=30, seed=7))
+    problem = _problem(classifier, press_request(trials=30, seed=7))
     first = solve(problem, model_outcome(classifier, "1"))
     second = solve(problem, model_outcome(classifier, "1"))
     assert first["best"] == second["best"] and first["runner_ups"] == second["runner_ups"]

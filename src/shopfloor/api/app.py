@@ -101,9 +101,8 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     docs.install(app)
     # predict first: routes are matched in order, and it is the hot path.
     app.include_router(predict.hot)
-    routers = (predict, streams, system, datasets, synthesize, jobs, models, imports, plots, keys)
-    routers += (masking, hub, optimize, forecast)
-    for module in routers:
+    routers = (predict, streams, system, datasets, synthesize, jobs, models, imports, plots, keys, masking)
+    for module in (*routers, hub, optimize, forecast):
         app.include_router(module.router)
     app.include_router(audit.router)
     if settings.cors_origins:

@@ -160,7 +160,7 @@ def estimate_seconds(
     """Projected seconds of each candidate for ``fits`` fits of the whole panel, timed on a sample."""
     rng = np.random.default_rng(0)
     idx = rng.choice(len(histories), size=min(sample, len(histories)), replace=False)
-    part, part_ctx = [histories[i] for i in idx], ctx.subset(idx)
+    part, part_ctx = [histories[i] for i in idx], ctx.subset(idx.tolist())
     out = {}
     for n in names:
         t0 = time.perf_counter()

@@ -23,15 +23,12 @@ import numpy as np
 import pandas as pd
 
 from shopfloor.errors import InvalidInput
+from shopfloor.tasks.options import option_error
 
 #: Season length per pandas frequency prefix.
 SEASONS = {"W": 52, "D": 7, "B": 5, "M": 12, "MS": 12, "ME": 12, "Q": 4, "QS": 4, "QE": 4, "h": 24, "H": 24}
 #: Syntetos-Boylan cut-offs.
 ADI_CUT, CV2_CUT = 1.32, 0.49
-
-
-def _option(name: str, detail: str) -> InvalidInput:
-    return InvalidInput(detail, errors=[{"loc": ["body", "options", name], "msg": detail}])
 
 
 @dataclass
@@ -124,9 +121,11 @@ def build_panel(
         ("value_column", value_column),
     ):
         if name not in frame.columns:
-            raise _option(option, f"no column {name!r} in the table")
+            raise option_error(option, f"no column {name!r} in the table")
     if len({series_column, time_column, value_column}) < 3:
-        raise _option("value_column", "the series, time and value columns must be three different columns")
+        raise option_error(
+            "value_column", "the series, time and value columns must be three different columns"
+        )
     y = pd.to_numeric(frame[value_column], errors="coerce")
     bad = y.isna() & frame[value_column].notna()
     if bad.any():
@@ -170,7 +169,7 @@ def build_panel(
             or not isinstance(season_length, int)
             or not 1 <= season_length <= 366
         ):
-            raise _option("season_length", "must be a whole number of periods from 1 to 366")
+            raise option_error("season_length", "must be a whole number of periods from 1 to 366")
         short = lengths[lengths < season_length]
         if len(short):
             names = ", ".join(f"{k} ({v} periods)" for k, v in short.head(5).items())
@@ -202,7 +201,7 @@ def build_panel(
 def _covariate(frame: pd.DataFrame, name: Any, roles: set[str]) -> pd.Series:
     """A known-in-advance covariate column, numeric and complete (booleans read as 0 / 1)."""
     if not isinstance(name, str) or name not in frame.columns or name in roles:
-        raise _option(
+        raise option_error(
             "covariates", f"{name!r} is not a column of the table besides the series, time and value"
         )
     raw = frame[name]

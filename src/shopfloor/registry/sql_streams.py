@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.orm import Session
 
 from shopfloor.registry.clock import now as _now
@@ -110,4 +110,4 @@ class StreamTables:
             )
             if asset is not None:
                 query = query.where(StreamStateRow.asset == asset)
-            return int(s.execute(query).rowcount or 0)
+            return int(cast(CursorResult[Any], s.execute(query)).rowcount or 0)

@@ -54,13 +54,10 @@ from shopfloor.tasks.anomaly_stream import STATE_VERSION as STATE_VERSION  # kep
 from shopfloor.tasks.anomaly_stream import next_state, resume
 from shopfloor.tasks.base import ProgressFn, constructor_params, no_progress
 from shopfloor.tasks.events import EventTracker
+from shopfloor.tasks.options import option_error
 
 ESTIMATOR_FILE = "estimator.json"
 FORMAT_VERSION = 1
-
-
-def _option_error(name: str, msg: str) -> InvalidInput:
-    return InvalidInput(f"option {name!r}: {msg}", errors=[{"loc": ["body", "options", name], "msg": msg}])
 
 
 class AnomalyEstimator:
@@ -112,16 +109,16 @@ class AnomalyEstimator:
         for name in ("window", "min_event_points"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-                raise _option_error(name, f"must be a whole number >= 1, not {value!r}")
+                raise option_error(name, f"must be a whole number >= 1, not {value!r}")
         far = self.false_alarm_rate
         if isinstance(far, bool) or not isinstance(far, int | float) or not 0 < far < 0.5:
-            raise _option_error("false_alarm_rate", f"must be a number between 0 and 0.5, not {far!r}")
+            raise option_error("false_alarm_rate", f"must be a number between 0 and 0.5, not {far!r}")
         if self.metric not in (None, "detection_rate"):
-            raise _option_error("metric", "anomaly models are chosen by 'detection_rate' (injected faults)")
+            raise option_error("metric", "anomaly models are chosen by 'detection_rate' (injected faults)")
         families = list(FAMILIES) if self.candidates is None else list(self.candidates)
         unknown = [c for c in families if c not in FAMILIES]
         if not families or unknown or len(set(families)) != len(families):
-            raise _option_error(
+            raise option_error(
                 "candidates",
                 f"must list distinct detector families among {', '.join(FAMILIES)}; got {families!r}",
             )

@@ -25,8 +25,9 @@ import pandas as pd
 from shopfloor.errors import ArtifactCorrupted, InvalidInput, NotFitted
 from shopfloor.forecast import backtest as B
 from shopfloor.forecast import candidates as C
-from shopfloor.forecast.panel import build_panel, demand_classes
+from shopfloor.forecast.panel import Panel, build_panel, demand_classes
 from shopfloor.tasks.base import ProgressFn, constructor_params, no_progress
+from shopfloor.tasks.options import check_time_budget, is_whole, option_error
 
 FORMAT_VERSION = 1
 ESTIMATOR_FILE, ARRAYS_FILE = "estimator.json", "forecasts.safetensors"
@@ -35,14 +36,6 @@ MIN_TRAIN = 8
 DEFAULT_LEVELS = (80, 95)
 #: Share of the time budget the candidates' projected backtest may take.
 BUDGET_SHARE = 0.8
-
-
-def _option(name: str, detail: str) -> InvalidInput:
-    return InvalidInput(detail, errors=[{"loc": ["body", "options", name], "msg": detail}])
-
-
-def _whole(value: Any, low: int, high: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
 class Forecaster:
@@ -97,32 +90,30 @@ class Forecaster:
     def check_options(self) -> None:
         for name in ("series_column", "time_column", "value_column"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name):
-                raise _option(name, "must name a column")
-        if not _whole(self.horizon, 1, 1000):
-            raise _option("horizon", "must be a whole number of periods from 1 to 1000")
-        if not _whole(self.n_windows, 2, 50):
-            raise _option(
+                raise option_error(name, "must name a column")
+        if not is_whole(self.horizon, 1, 1000):
+            raise option_error("horizon", "must be a whole number of periods from 1 to 1000")
+        if not is_whole(self.n_windows, 2, 50):
+            raise option_error(
                 "n_windows", "must be a whole number from 2 to 50 (a backtest needs several origins)"
             )
-        if self.season_length is not None and not _whole(self.season_length, 1, 366):
-            raise _option("season_length", "must be a whole number of periods from 1 to 366")
+        if self.season_length is not None and not is_whole(self.season_length, 1, 366):
+            raise option_error("season_length", "must be a whole number of periods from 1 to 366")
         if not isinstance(self.per_series, bool):
-            raise _option("per_series", "must be true or false")
+            raise option_error("per_series", "must be true or false")
         if self.candidates is not None:
             unknown = (
                 [c for c in self.candidates if c not in C.ORDER] if isinstance(self.candidates, list) else [0]
             )
             if unknown or not self.candidates:
-                raise _option("candidates", f"a list of model names from: {', '.join(C.ORDER)}")
+                raise option_error("candidates", f"a list of model names from: {', '.join(C.ORDER)}")
         if self.covariates is not None and (
             not isinstance(self.covariates, list) or not all(isinstance(c, str) for c in self.covariates)
         ):
-            raise _option("covariates", "a list of column names")
+            raise option_error("covariates", "a list of column names")
         if self.metric not in (None, "mase"):
-            raise _option("metric", "forecasts are chosen by 'mase'")
-        budget = self.time_budget_s
-        if isinstance(budget, bool) or not isinstance(budget, int | float) or not budget > 0:
-            raise _option("time_budget_s", "must be a positive number of seconds")
+            raise option_error("metric", "forecasts are chosen by 'mase'")
+        check_time_budget(self.time_budget_s)
 
     def settle_columns(self, columns: Sequence[Mapping[str, Any]]) -> dict[str, str]:
         """The three columns to read: the options', or the roles a wide-to-long conversion gave."""
@@ -136,6 +127,13 @@ class Forecaster:
     def check_data(self, frame: pd.DataFrame) -> None:
         """Refuse a table the forecaster cannot backtest (before a job is queued): bad periods or
         values, duplicate periods, series shorter than the season or than two backtest windows."""
+        self._checked_panel(frame)
+
+    def _checked_panel(
+        self, frame: pd.DataFrame
+    ) -> tuple[Panel, dict[str, np.ndarray], int, list[dict[str, str]]]:
+        """The table as a panel, checked for a backtest of ``horizon`` steps: with each series'
+        values, the number of backtest windows the history holds and notes on what was left out."""
         self.check_options()
         panel = build_panel(
             frame,
@@ -146,30 +144,21 @@ class Forecaster:
             self.covariates,
         )
         values = panel.values()
-        self._windows(list(values.values()), list(values), int(self.horizon), int(self.n_windows))
+        windows, notes = self._windows(
+            list(values.values()), list(values), int(self.horizon), int(self.n_windows)
+        )
         self._future_known(panel, int(self.horizon))
+        return panel, values, windows, [*panel.notes, *notes]
 
     # ------------------------------------------------------------------ fit
     def fit(self, frame: pd.DataFrame, target: str | None = None, progress: ProgressFn = no_progress) -> Self:
         t0 = time.perf_counter()
         deadline = t0 + float(self.time_budget_s)
-        self.check_options()
         progress(0.0, "preparing", "checking the series")
-        panel = build_panel(
-            frame,
-            self.series_column,
-            self.time_column,
-            self.value_column,
-            self.season_length,
-            self.covariates,
-        )
-        values = panel.values()
+        panel, values, windows, notes = self._checked_panel(frame)
         ids = list(values)
         histories = [values[k] for k in ids]
-        h, windows, notes = int(self.horizon), int(self.n_windows), list(panel.notes)
-        windows, more = self._windows(histories, ids, h, windows)
-        notes += more
-        self._future_known(panel, h)
+        h = int(self.horizon)
         classes = demand_classes(values)
         counts = Counter(classes.values())
         starts = (
@@ -309,7 +298,7 @@ class Forecaster:
             return fit, [{"code": "windows-cut", "message": note}]
         return windows, []
 
-    def _future_known(self, panel: Any, h: int) -> None:
+    def _future_known(self, panel: Panel, h: int) -> None:
         """With covariates, every series needs their values for the ``h`` periods it forecasts."""
         if not panel.covariates:
             return
@@ -395,7 +384,7 @@ class Forecaster:
         self._check_fitted()
         h_max = self.point_.shape[1]
         h = h_max if horizon is None else horizon
-        if not _whole(h, 1, 10**6):
+        if not is_whole(h, 1, 10**6):
             raise InvalidInput(
                 "horizon must be a whole number of periods >= 1",
                 errors=[{"loc": ["body", "horizon"], "msg": "not a positive whole number"}],

@@ -27,6 +27,7 @@ import pandas as pd
 
 from shopfloor.errors import ArtifactCorrupted, InvalidInput, NotFitted
 from shopfloor.tasks.base import ProgressFn, constructor_params, no_progress
+from shopfloor.tasks.options import check_time_budget, is_whole, option_error
 from shopfloor.vision import anomaly_map
 from shopfloor.vision import anomaly_report as R
 from shopfloor.vision.images import ImageInfo, image_bytes, read_image
@@ -47,16 +48,8 @@ MAP_SCALE = (
 )
 
 
-def _option_error(name: str, msg: str) -> InvalidInput:
-    return InvalidInput(f"option {name!r}: {msg}", errors=[{"loc": ["body", "options", name], "msg": msg}])
-
-
 def _note(code: str, message: str) -> dict[str, str]:
     return {"code": code, "message": message}
-
-
-def _whole(value: Any, low: int, high: int) -> bool:
-    return bool(not isinstance(value, bool) and isinstance(value, int | np.integer) and low <= value <= high)
 
 
 class ImageAnomalyDetector:
@@ -108,37 +101,35 @@ class ImageAnomalyDetector:
     def check_options(self) -> PatchExtractor:
         """Refuse impossible options (422 at ``["body", "options", name]``); returns the extractor."""
         if not isinstance(self.image_column, str) or not self.image_column:
-            raise _option_error("image_column", "name the column that holds the images")
+            raise option_error("image_column", "name the column that holds the images")
         if self.label_column is not None and (
             not isinstance(self.label_column, str) or not self.label_column
         ):
-            raise _option_error("label_column", "must be a column name")
+            raise option_error("label_column", "must be a column name")
         if self.good_label is not None and self.label_column is None:
-            raise _option_error("good_label", "needs 'label_column', the column that holds the labels")
+            raise option_error("good_label", "needs 'label_column', the column that holds the labels")
         if self.label_column is not None and self.good_label is None:
-            raise _option_error("good_label", "name the label of good parts in 'label_column'")
+            raise option_error("good_label", "name the label of good parts in 'label_column'")
         if self.good_label is not None and not isinstance(self.good_label, str | int):
-            raise _option_error("good_label", "must be a label (text or a whole number)")
+            raise option_error("good_label", "must be a label (text or a whole number)")
         far = self.false_alarm_rate
         if isinstance(far, bool) or not isinstance(far, int | float) or not 0 < far <= 0.5:
-            raise _option_error("false_alarm_rate", f"must be a number in (0, 0.5], not {far!r}")
-        if not _whole(self.size, 32, 512) or self.size % STRIDE:
-            raise _option_error("size", f"must be a multiple of {STRIDE} from 32 to 512, not {self.size!r}")
-        if not _whole(self.memory_size, 100, 1_000_000):
-            raise _option_error(
+            raise option_error("false_alarm_rate", f"must be a number in (0, 0.5], not {far!r}")
+        if not is_whole(self.size, 32, 512) or self.size % STRIDE:
+            raise option_error("size", f"must be a multiple of {STRIDE} from 32 to 512, not {self.size!r}")
+        if not is_whole(self.memory_size, 100, 1_000_000):
+            raise option_error(
                 "memory_size", f"must be a whole number from 100 to 1000000, not {self.memory_size!r}"
             )
         if self.metric not in (None, "auroc"):
-            raise _option_error("metric", "image anomaly models report 'auroc'; no other metric applies")
-        budget = self.time_budget_s
-        if isinstance(budget, bool) or not isinstance(budget, int | float) or not budget > 0:
-            raise _option_error("time_budget_s", "must be a positive number of seconds")
-        if not _whole(self.seed, 0, 2**32 - 1):
-            raise _option_error("seed", "must be a whole number >= 0")
+            raise option_error("metric", "image anomaly models report 'auroc'; no other metric applies")
+        check_time_budget(self.time_budget_s)
+        if not is_whole(self.seed, 0, 2**32 - 1):
+            raise option_error("seed", "must be a whole number >= 0")
         if self.backbone_dir is None:
             return PatchExtractor("texture", int(self.size))
         if not isinstance(self.backbone_dir, str):
-            raise _option_error("backbone_dir", "must be a directory path")
+            raise option_error("backbone_dir", "must be a directory path")
         weights = read_backbone(self.backbone_dir, ["body", "options", "backbone_dir"])
         return PatchExtractor("backbone", int(self.size), weights)
 
@@ -233,7 +224,7 @@ class ImageAnomalyDetector:
     def _split_rows(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[Any], list[dict]]:
         """Row numbers of good images and of defects, each row's label, and notes."""
         if self.image_column not in frame.columns:
-            raise _option_error("image_column", f"no column {self.image_column!r} in the dataset")
+            raise option_error("image_column", f"no column {self.image_column!r} in the dataset")
         notes: list[dict] = []
         rows = np.arange(len(frame))
         labels: list[str | None] = [None] * len(frame)
@@ -241,7 +232,7 @@ class ImageAnomalyDetector:
             good, defects = rows, rows[:0]
         else:
             if self.label_column not in frame.columns:
-                raise _option_error("label_column", f"no column {self.label_column!r} in the dataset")
+                raise option_error("label_column", f"no column {self.label_column!r} in the dataset")
             raw = frame[self.label_column].to_numpy(dtype=object)
             labelled = np.array([v is not None and not (isinstance(v, float) and np.isnan(v)) for v in raw])
             labels = [str(v) if k else None for v, k in zip(raw, labelled, strict=True)]

@@ -32,6 +32,7 @@ from shopfloor.data.series import SeriesSpec, check_history, file_rows, plain, r
 from shopfloor.errors import ArtifactCorrupted, InvalidDataset, InvalidInput, NotFitted
 from shopfloor.evaluation import rul_metrics as R
 from shopfloor.tasks.base import ProgressFn, constructor_params, no_progress
+from shopfloor.tasks.options import is_whole, option_error
 from shopfloor.tasks.rul_features import (
     FEATURE_WINDOWS,
     Prepared,
@@ -120,22 +121,22 @@ class RulEstimator:
         """
         metric = self.metric or "rmse"
         if metric not in METRICS:
-            raise _option_error("metric", f"{metric!r} is not one of {', '.join(METRICS)}")
+            raise option_error("metric", f"{metric!r} is not one of {', '.join(METRICS)}")
         wanted = list(self.candidates) if self.candidates is not None else list(CANDIDATES)
         if not wanted or len(set(wanted)) != len(wanted) or any(c not in CANDIDATES for c in wanted):
-            raise _option_error("candidates", f"must list distinct names among {', '.join(CANDIDATES)}; "
-                                              f"got {wanted!r}")
+            raise option_error("candidates", f"must list distinct names among {', '.join(CANDIDATES)}; "
+                                             f"got {wanted!r}")
         cap = self.cap
         if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int | float) or not cap > 0):
-            raise _option_error("cap", f"must be a positive number (or null for no cap), not {cap!r}")
-        if not _whole(self.window, MIN_POINTS, 1000):
-            raise _option_error("window", f"must be a whole number from {MIN_POINTS} to 1000, "
-                                          f"not {self.window!r}")
-        if self.max_epochs is not None and not _whole(self.max_epochs, 1, 10_000):
-            raise _option_error("max_epochs", f"must be a whole number from 1 to 10000, "
-                                              f"not {self.max_epochs!r}")
+            raise option_error("cap", f"must be a positive number (or null for no cap), not {cap!r}")
+        if not is_whole(self.window, MIN_POINTS, 1000):
+            raise option_error("window", f"must be a whole number from {MIN_POINTS} to 1000, "
+                                         f"not {self.window!r}")
+        if self.max_epochs is not None and not is_whole(self.max_epochs, 1, 10_000):
+            raise option_error("max_epochs", f"must be a whole number from 1 to 10000, "
+                                             f"not {self.max_epochs!r}")
         if not isinstance(self.age_feature, bool):
-            raise _option_error("age_feature", f"must be true or false, not {self.age_feature!r}")
+            raise option_error("age_feature", f"must be true or false, not {self.age_feature!r}")
         return metric, wanted
 
     def _sensor_columns(self, frame: pd.DataFrame, target: str | None) -> list[str]:
@@ -419,14 +420,6 @@ class RulEstimator:
         except (KeyError, ValueError, TypeError, RuntimeError) as exc:
             raise ArtifactCorrupted(f"RUL artifact cannot be read: {exc}") from exc
         return est
-
-
-def _option_error(name: str, msg: str) -> InvalidInput:
-    return InvalidInput(f"option {name!r}: {msg}", errors=[{"loc": ["body", "options", name], "msg": msg}])
-
-
-def _whole(value: Any, low: int, high: int) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool) and bool(low <= value <= high)
 
 
 def _asset_folds(n_assets: int, seed: int) -> list[np.ndarray]:

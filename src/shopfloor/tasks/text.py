@@ -28,6 +28,7 @@ from shopfloor.evaluation import metrics as M
 from shopfloor.evaluation.stability import summarize
 from shopfloor.hub.catalog import ALL_VARIANTS, BUILTIN_NAME
 from shopfloor.tasks.base import ProgressFn, constructor_params, no_progress
+from shopfloor.tasks.options import option_error
 from shopfloor.tasks.text_explain import occlusion
 from shopfloor.tasks.text_models import CANDIDATES, FrozenModel, uses_embedding
 
@@ -44,10 +45,6 @@ FINE_TUNED = "fine_tuned"
 #: Every candidate; "fine_tuned" runs only when the data is large enough and its timed estimate fits.
 ALL_CANDIDATES = (*CANDIDATES, FINE_TUNED)
 EXPLAIN_METHODS = ("occlusion", "shap")  # "shap" is the protocol's default name: occlusion here
-
-
-def _option_error(name: str, msg: str) -> InvalidInput:
-    return InvalidInput(f"option {name!r}: {msg}", errors=[{"loc": ["body", "options", name], "msg": msg}])
 
 
 class TextClassifier:
@@ -94,22 +91,22 @@ class TextClassifier:
         chosen = list(self.candidates) if self.candidates is not None else list(ALL_CANDIDATES)
         unknown = [c for c in chosen if c not in ALL_CANDIDATES]
         if not chosen or unknown or len(set(chosen)) != len(chosen):
-            raise _option_error("candidates", f"choose among {', '.join(ALL_CANDIDATES)}; got {chosen}")
+            raise option_error("candidates", f"choose among {', '.join(ALL_CANDIDATES)}; got {chosen}")
         if self.label_separator is not None and (
             not isinstance(self.label_separator, str) or not self.label_separator.strip()
         ):
-            raise _option_error("label_separator", "must be a non-blank string such as '|' or ';'")
+            raise option_error("label_separator", "must be a non-blank string such as '|' or ';'")
         if self.encoder_variant not in ALL_VARIANTS:
-            raise _option_error("encoder_variant", f"choose one of {', '.join(ALL_VARIANTS)}")
+            raise option_error("encoder_variant", f"choose one of {', '.join(ALL_VARIANTS)}")
         if any(uses_embedding(c) or c == FINE_TUNED for c in chosen):
             from shopfloor.hub.encoders import default_encoder
 
             try:
                 default_encoder(self.encoder, self.encoder_variant)
             except NotFound as exc:
-                raise _option_error("encoder", exc.detail) from None
+                raise option_error("encoder", exc.detail) from None
             except InvalidInput as exc:
-                raise _option_error("encoder_variant", exc.detail) from None
+                raise option_error("encoder_variant", exc.detail) from None
         return chosen
 
     def settle_text_column(self, types: Mapping[str, str], target: str) -> str:
@@ -117,14 +114,14 @@ class TextClassifier:
         profile type, target excluded) typed text. Raises ``InvalidInput`` at ``options.text_column``."""
         if self.text_column is not None:
             if self.text_column not in types:
-                raise _option_error("text_column", f"no column {self.text_column!r} in the table")
+                raise option_error("text_column", f"no column {self.text_column!r} in the table")
             if self.text_column == target:
-                raise _option_error("text_column", "the text column cannot also be the target")
+                raise option_error("text_column", "the text column cannot also be the target")
             return self.text_column
         texts = [c for c, kind in types.items() if c != target and kind == "text"]
         if len(texts) != 1:
             found = ", ".join(texts) if texts else "none"
-            raise _option_error("text_column", f"name the text column; columns typed text: {found}")
+            raise option_error("text_column", f"name the text column; columns typed text: {found}")
         return str(texts[0])
 
     def _text_column(self, frame: pd.DataFrame, target: str) -> str:

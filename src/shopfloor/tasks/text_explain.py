@@ -56,7 +56,7 @@ def occlusion(
     out = []
     for text, cls, (first, spans) in zip(texts, classes, layout, strict=True):
         full = float(proba[first, cls])
-        words = [
+        words: list[dict[str, Any]] = [
             {"token": text[s:e], "start": s, "end": e, "weight": full - float(proba[first + 1 + k, cls])}
             for k, (s, e) in enumerate(spans)
         ]

@@ -29,6 +29,7 @@ from shopfloor.errors import ArtifactCorrupted, InvalidInput, NotFitted
 from shopfloor.evaluation import metrics as M
 from shopfloor.evaluation.stability import summarize
 from shopfloor.tasks.base import ProgressFn, constructor_params, no_progress
+from shopfloor.tasks.options import check_time_budget, is_whole, option_error
 from shopfloor.vision import labelled as L
 from shopfloor.vision import training as T
 from shopfloor.vision.images import image_bytes, inspect_image, read_image, to_array
@@ -39,10 +40,6 @@ ESTIMATOR_FILE, ONNX_FILE, WEIGHTS_FILE = "estimator.json", "model.onnx", "net.s
 FORMAT_VERSION = 1
 EXPLAIN_METHODS = ("gradcam", "shap")  # "shap" is the protocol's default name: Grad-CAM here
 HEATMAP_CELLS = 16
-
-
-def _option_error(name: str, msg: str) -> InvalidInput:
-    return InvalidInput(f"option {name!r}: {msg}", errors=[{"loc": ["body", "options", name], "msg": msg}])
 
 
 class ImageClassifier:
@@ -102,25 +99,23 @@ class ImageClassifier:
             "stability_seeds": (self.stability_seeds, 0, 10),
         }
         for name, (value, low, high) in ints.items():
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise _option_error(name, f"must be a whole number from {low} to {high}")
+            if not is_whole(value, low, high):
+                raise option_error(name, f"must be a whole number from {low} to {high}")
         if self.size % 16:
-            raise _option_error("size", "must be a multiple of 16")
+            raise option_error("size", "must be a multiple of 16")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
-            raise _option_error("seed", "must be a whole number")
-        budget = self.time_budget_s
-        if isinstance(budget, bool) or not isinstance(budget, int | float) or not budget > 0:
-            raise _option_error("time_budget_s", "must be a positive number of seconds")
+            raise option_error("seed", "must be a whole number")
+        check_time_budget(self.time_budget_s)
         if not isinstance(self.image_column, str) or not self.image_column:
-            raise _option_error("image_column", "must name the column of images")
+            raise option_error("image_column", "must name the column of images")
         if self.backbone_dir is not None and not isinstance(self.backbone_dir, str):
-            raise _option_error("backbone_dir", "must be a directory path")
+            raise option_error("backbone_dir", "must be a directory path")
         if self.backbone_dir is not None:
             from shopfloor.vision.resnet import read_resnet
 
             self._backbone = read_resnet(self.backbone_dir, ["body", "options", "backbone_dir"])
         if self.metric is not None and self.metric not in M.CLASSIFICATION_METRICS:
-            raise _option_error("metric", f"choose one of {', '.join(M.CLASSIFICATION_METRICS)}")
+            raise option_error("metric", f"choose one of {', '.join(M.CLASSIFICATION_METRICS)}")
         return self.metric or "accuracy"
 
     # ------------------------------------------------------------------ fit
@@ -130,7 +125,7 @@ class ImageClassifier:
         metric = self.check_options()
         deadline = t0 + float(self.time_budget_s)
         if self.image_column not in frame.columns:
-            raise _option_error("image_column", f"no column {self.image_column!r} in the table")
+            raise option_error("image_column", f"no column {self.image_column!r} in the table")
         if target not in frame.columns or target == self.image_column:
             raise InvalidInput(
                 f"target column {target!r} is not a label column of the table",
