@@ -177,3 +177,20 @@ class MaskingPolicyRow(Base):
     tenant: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
     policy: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class GenerationRow(Base):
+    """A change counter per kind of change; caches in every process compare it to what they hold."""
+
+    __tablename__ = "generations"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
+
+
+class RateWindowRow(Base):
+    """Requests admitted per bucket (``key:<id>``, ``tenant:<id>``) and window, shared by all processes."""
+
+    __tablename__ = "rate_windows"
+    bucket: Mapped[str] = mapped_column(String(120), primary_key=True)
+    window: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
