@@ -7,11 +7,30 @@ import logging.config
 import multiprocessing as mp
 import os
 import shutil
+import signal
 import sys
+from multiprocessing.process import BaseProcess
+from types import FrameType
 
 from shopfloor.settings import Settings, metrics_dir
 
 log = logging.getLogger(__name__)
+
+#: Seconds uvicorn waits for open requests after SIGTERM before closing their connections.
+GRACEFUL_SHUTDOWN_S = 8
+#: Seconds the job runner gets to stop its jobs before it is killed.
+RUNNER_STOP_S = 10.0
+
+
+class _Stop(BaseException):
+    """Raised by the SIGTERM handler of the serving process; unwinds to the cleanup in :func:`serve`."""
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # uvicorn (one worker) handles SIGTERM itself while it runs, then restores this handler and
+    # raises the signal again once it has drained: without a handler here the process would die
+    # right there, before it stops the job runner, leaving the runner with parent 1.
+    raise _Stop
 
 
 def _announce(text: str) -> None:
@@ -49,10 +68,12 @@ def serve(settings: Settings) -> None:
             "\n  Created tenant 'default' and its first admin API key (shown once, store it now):\n\n"
             f"    {secret}\n\n  export SHOPFLOOR_API_KEY={secret}\n"
         )
+    signal.signal(signal.SIGTERM, _on_sigterm)
     runner = mp.get_context("spawn").Process(target=runner_main, args=(settings,), name="shopfloor-jobs")
-    runner.start()
-    _announce(f"  Shopfloor on http://{settings.host}:{settings.port}  (API docs: /docs, home: {home})")
+    stopped = False
     try:
+        runner.start()
+        _announce(f"  Shopfloor on http://{settings.host}:{settings.port}  (API docs: /docs, home: {home})")
         if settings.workers > 1:
             uvicorn.run(
                 "shopfloor.api.app:app_factory",
@@ -63,6 +84,7 @@ def serve(settings: Settings) -> None:
                 access_log=settings.access_log,
                 log_config=log_config,
                 log_level=None,
+                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
             )
         else:
             from shopfloor.api.app import create_app
@@ -74,9 +96,25 @@ def serve(settings: Settings) -> None:
                 access_log=settings.access_log,
                 log_config=log_config,
                 log_level=None,
+                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
             )
+    except _Stop:
+        stopped = True
     finally:
-        runner.terminate()
-        runner.join(15)
-        if runner.is_alive():
-            runner.kill()
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the cleanup short
+        _stop_runner(runner)
+    if stopped:  # end as a process stopped by SIGTERM does (exit status 143 in a shell)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.raise_signal(signal.SIGTERM)
+
+
+def _stop_runner(runner: BaseProcess) -> None:
+    """SIGTERM the job runner (it stops its jobs), then kill it if it has not ended in time."""
+    if runner.pid is None:  # never started
+        return
+    runner.terminate()
+    runner.join(RUNNER_STOP_S)
+    if runner.is_alive():
+        log.warning("the job runner did not stop within %gs; killing it", RUNNER_STOP_S)
+        runner.kill()
+        runner.join(5)

@@ -19,6 +19,31 @@ from shopfloor import Client
 BIN = Path(sys.executable).parent
 
 
+def session_pids(sid: int) -> list[int]:
+    """Live (not zombie) processes of session ``sid``, read from /proc; the server runs in its own."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended while we looked
+        # after the command name: state, ppid, pgrp, session, ...
+        if int(fields[3]) == sid and fields[0] not in ("Z", "X"):
+            found.append(int(entry.name))
+    return found
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

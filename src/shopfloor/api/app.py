@@ -30,6 +30,7 @@ from shopfloor.api.routes import (
     synthesize,
     system,
 )
+from shopfloor.lifecycle import die_with_parent
 from shopfloor.platform import Platform
 from shopfloor.schemas.common import Problem
 from shopfloor.services import audit as audit_log
@@ -122,5 +123,10 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
 
 
 def app_factory() -> FastAPI:
-    """Entry point for uvicorn worker processes (``--factory``)."""
+    """Entry point for uvicorn worker processes (``--factory``).
+
+    Each worker stops when the serving process dies, even by SIGKILL, so that no orphan keeps
+    serving the port (see :mod:`shopfloor.lifecycle`).
+    """
+    die_with_parent()
     return create_app(get_settings())

@@ -26,6 +26,8 @@ from shopfloor.text.log_masking import configure_process_logging
 log = logging.getLogger(__name__)
 
 CANCEL_GRACE_S = 3.0
+#: Seconds the runner's job processes get to end after SIGTERM when the runner stops.
+STOP_GRACE_S = 5.0
 HOST = socket.gethostname()
 
 
@@ -48,8 +50,10 @@ def execute(settings: Settings, job_id: str) -> None:
     """Child-process entry point: run one claimed job to a terminal state."""
     from shopfloor import metrics
     from shopfloor.jobs.handlers import HANDLERS
+    from shopfloor.lifecycle import die_with_parent
     from shopfloor.platform import Platform
 
+    die_with_parent()  # a job never outlives its runner, even one killed with SIGKILL
     configure_process_logging("%(asctime)s %(levelname)s job %(name)s: %(message)s")
     platform = Platform.from_settings(settings)
     metrics.share_through(metrics_dir(settings))
@@ -169,19 +173,38 @@ class JobRunner:
         self.shutdown()
 
     def shutdown(self) -> None:
-        for job_id, (proc, _) in list(self.children.items()):
+        """Stop every job process within a bounded time and mark its job failed."""
+        for proc, _ in self.children.values():
             proc.terminate()
-            proc.join(5)
-            self.store.finish_job(job_id, "failed", error="the server stopped while this job was running")
+        deadline = time.monotonic() + STOP_GRACE_S
+        for proc, _ in self.children.values():
+            proc.join(max(0.0, deadline - time.monotonic()))
+            if proc.is_alive():
+                proc.kill()
+                proc.join(1)
+        for job_id in list(self.children):
+            try:
+                self.store.finish_job(job_id, "failed", error="the server stopped while this job was running")
+            except ShopfloorError as exc:  # the registry may be gone too; recover() settles it at start
+                log.warning("job runner: %s", exc.detail)
         self.children.clear()
+        self.store.close()
 
 
 def runner_main(settings: Settings) -> None:
-    """Entry point of the runner process started by ``shopfloor serve``."""
-    import signal
+    """Entry point of the runner process started by ``shopfloor serve``.
 
-    configure_process_logging("%(asctime)s %(levelname)s runner: %(message)s")
-    stop = mp.get_context("spawn").Event()
+    Stops on SIGTERM or SIGINT, and when ``serve`` dies (see :mod:`shopfloor.lifecycle`).
+    """
+    import signal
+    import threading
+
+    from shopfloor.lifecycle import die_with_parent
+
+    # A thread event, not a multiprocessing one: nothing to register with the resource tracker.
+    stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    die_with_parent(grace_s=STOP_GRACE_S + 5.0)
+    configure_process_logging("%(asctime)s %(levelname)s runner: %(message)s")
     JobRunner(settings).run(stop)

@@ -1,0 +1,84 @@
+"""Stopping `shopfloor serve` stops every process it started: on SIGTERM within a bound, and when the
+serving process is killed outright (SIGKILL), through the children's parent-death watch."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from shopfloor import Client
+
+sys.path.insert(0, str(Path(__file__).parent))
+from server import Server, port_free, session_pids  # noqa: E402
+
+pytestmark = pytest.mark.e2e
+
+ENV = {"SHOPFLOOR_SECRET_KEY": "f" * 64, "SHOPFLOOR_MASTER_KEY": "e" * 64}
+
+
+def _gone_within(server: Server, seconds: float) -> float:
+    """Seconds until no process of the server's session is left (the server runs in its own session)."""
+    assert server.proc is not None
+    sid, start = server.proc.pid, time.monotonic()
+    while time.monotonic() - start < seconds:
+        server.proc.poll()  # reap the serving process itself once it ends
+        if not session_pids(sid):
+            return time.monotonic() - start
+        time.sleep(0.2)
+    left = {
+        pid: Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:120] for pid in session_pids(sid)
+    }
+    os.killpg(sid, signal.SIGKILL)
+    raise AssertionError(f"still running {seconds:g}s later: {left}")
+
+
+def _running_job(server: Server, tmp_path: Path) -> str:
+    key = server.admin_key()
+    assert key
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2000, 2))
+    data = tmp_path / "t.csv"
+    pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "y": (x.sum(axis=1) > 0).astype(int)}).to_csv(data, index=False)
+    with Client(server.url, key) as c:
+        ds = c.upload_dataset(data)
+        job = c.train(ds["id"], "y", "long", time_budget_s=120)
+        deadline = time.monotonic() + 60
+        while c.get_job(job["id"])["status"] != "running" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert c.get_job(job["id"])["status"] == "running"
+    return str(job["id"])
+
+
+def test_sigterm_stops_runner_jobs_and_tracker_and_frees_the_port(tmp_path: Path) -> None:
+    server = Server(tmp_path / "home", **ENV).start()
+    assert server.proc is not None
+    job_id = _running_job(server, tmp_path)
+    assert len(session_pids(server.proc.pid)) >= 4  # serve, resource tracker, runner, job
+    os.kill(server.proc.pid, signal.SIGTERM)  # the serving process only, as `kill PID` does
+    took = _gone_within(server, 20)
+    assert port_free(server.port)
+    print(f"SIGTERM, 1 worker: every process gone after {took:.1f}s")
+    server.start()
+    try:
+        with Client(server.url, server.admin_key()) as c:
+            job = c.get_job(job_id)
+        assert job["status"] == "failed" and "stopped" in job["error"]
+    finally:
+        server.stop()
+
+
+def test_sigkill_of_the_master_takes_workers_and_runner_along(tmp_path: Path) -> None:
+    server = Server(tmp_path / "home", workers=2, **ENV).start()
+    assert server.proc is not None
+    assert len(session_pids(server.proc.pid)) >= 5  # serve, tracker, runner, 2 workers
+    os.kill(server.proc.pid, signal.SIGKILL)
+    took = _gone_within(server, 10)
+    print(f"SIGKILL of the master, 2 workers: every process gone after {took:.1f}s")
+    Server(tmp_path / "home", port=server.port, workers=2, **ENV).start().stop()  # the port is free
