@@ -18,6 +18,7 @@ from shopfloor.client import (
     ConnectionFailed,
     JobFailed,
     JobTimeout,
+    RateLimitedError,
     UnexpectedResponse,
     records_payload,
 )
@@ -250,9 +251,10 @@ def test_unknown_code_falls_back_to_status_and_non_json_bodies() -> None:
         client.get_job("a")
     with pytest.raises(errors.NotAuthenticated, match="nope"):
         client.get_job("b")
-    with pytest.raises(UnexpectedResponse, match="slow down") as info:
+    client._sleep = lambda s: None
+    with pytest.raises(RateLimitedError, match="slow down") as info:
         client.get_job("c")
-    assert info.value.status == 429
+    assert info.value.status == 429 and info.value.retry_after is None
     with pytest.raises(errors.InvalidInput) as invalid:
         client.get_job("d")
     assert invalid.value.errors == [{"loc": ["body"], "msg": "x"}]
@@ -365,3 +367,114 @@ def test_lazy_facade() -> None:
     import shopfloor
 
     assert shopfloor.Client is Client
+
+
+def _limited_then(answer: Any, times: int, retry_after: str | None = "2") -> Any:
+    """A route that answers 429 (with Retry-After) ``times`` times, then ``answer``."""
+    left = [times]
+
+    def route(request: httpx.Request) -> Any:
+        if left[0] > 0:
+            left[0] -= 1
+            headers = {"Retry-After": retry_after} if retry_after is not None else {}
+            return httpx.Response(
+                429,
+                json={
+                    "type": "urn:shopfloor:problem:rate-limited",
+                    "title": "Too many requests",
+                    "detail": "slow",
+                },
+                headers=headers,
+            )
+        return answer
+
+    return route
+
+
+def test_429_is_a_typed_error_with_retry_after() -> None:
+    client, rec = make({("POST", "/v1/jobs"): _limited_then({**JOB}, times=5, retry_after="7")})
+    with pytest.raises(RateLimitedError) as info:
+        client.train("ds_1", "y", "m")  # creates a job: never retried
+    assert info.value.retry_after == 7.0 and info.value.status == 429
+    assert isinstance(info.value, errors.ShopfloorError)
+    assert len(rec.requests) == 1
+
+
+def test_idempotent_calls_are_retried_after_retry_after() -> None:
+    predicted = {"model": "m", "version": 1, "predictions": []}
+    client, rec = make(
+        {
+            ("GET", "/v1/models/m"): _limited_then({"name": "m"}, times=2),
+            ("POST", "/v1/models/m/predict"): _limited_then(predicted, times=1, retry_after=None),
+            ("PUT", "/v1/models/m/aliases/production"): _limited_then(
+                {"version": 1}, times=1, retry_after="1"
+            ),
+        }
+    )
+    waits: list[float] = []
+    client._sleep = waits.append
+    assert client.get_model("m") == {"name": "m"}
+    assert waits == [2.0, 2.0]
+    assert client.predict("m", [{"a": 1}])["version"] == 1
+    assert waits[2] == client.backoff_s  # no Retry-After: exponential backoff from backoff_s
+    assert client.set_alias("m", "production", 1) == {"version": 1}
+    assert waits[3] == 1.0
+    assert len(rec.requests) == 3 + 2 + 2
+
+
+def test_retries_are_bounded_by_attempts_and_total_wait() -> None:
+    client, rec = make({("GET", "/v1/models/m"): _limited_then({"name": "m"}, times=10, retry_after="1")})
+    client._sleep = lambda s: None
+    with pytest.raises(RateLimitedError):
+        client.get_model("m")
+    assert len(rec.requests) == 1 + client.retries
+    late = Client(
+        URL,
+        "k",
+        transport=httpx.MockTransport(
+            Recorder({("GET", "/v1/models/m"): _limited_then({"name": "m"}, times=1, retry_after="3600")})
+        ),
+        max_retry_wait_s=10,
+    )
+    waits: list[float] = []
+    late._sleep = waits.append
+    with pytest.raises(RateLimitedError) as info:
+        late.get_model("m")  # a storage quota: not worth waiting an hour for
+    assert info.value.retry_after == 3600.0 and waits == []
+    off = Client(
+        URL,
+        "k",
+        transport=httpx.MockTransport(
+            Recorder({("GET", "/v1/models/m"): _limited_then({"name": "m"}, times=1)})
+        ),
+        retries=0,
+    )
+    with pytest.raises(RateLimitedError):
+        off.get_model("m")
+
+
+def test_score_is_not_retried() -> None:
+    client, rec = make({("POST", "/v1/models/m/score"): _limited_then({"results": []}, times=1)})
+    client._sleep = lambda s: None
+    with pytest.raises(RateLimitedError):
+        client.score("m", [{"asset": "a", "t": 1}])
+    assert len(rec.requests) == 1
+
+
+def test_wait_reports_progress_only_when_it_changes() -> None:
+    running = {"status": "running", "progress": 0.5, "stage": "training", "message": "seed 1"}
+    seq = _job_sequence(
+        {"status": "queued"},
+        {"status": "queued"},
+        running,
+        running,
+        running,
+        {**running, "progress": 0.75},
+        {**running, "progress": 0.75},
+        {"status": "succeeded", "progress": 1.0, "result": {"model": "m", "version": 1}},
+    )
+    client, rec = make({("GET", "/v1/jobs/job_1"): seq})
+    seen: list[tuple[str, float]] = []
+    client.wait("job_1", poll=0, on_progress=lambda j: seen.append((j["status"], j["progress"])))
+    assert seen == [("queued", 0.0), ("running", 0.5), ("running", 0.75), ("succeeded", 1.0)]
+    assert len(rec.requests) == 8

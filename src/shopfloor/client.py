@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import math
 import mimetypes
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, BinaryIO, overload
 from urllib.parse import quote
@@ -41,6 +43,7 @@ __all__ = [
     "ConnectionFailed",
     "JobFailed",
     "JobTimeout",
+    "RateLimitedError",
     "UnexpectedResponse",
 ]
 
@@ -91,6 +94,18 @@ class JobTimeout(ClientError):
     status, code, title = 504, "job-timeout", "Timed out waiting for the job"
 
 
+class RateLimitedError(ShopfloorError):
+    """429: over a rate limit or a quota. ``retry_after`` is the server's ``Retry-After`` in seconds
+    (None if it sent none). Idempotent calls have already been retried before this is raised."""
+
+    status, code, title = 429, "rate-limited", "Too many requests"
+
+    @property
+    def retry_after(self) -> float | None:
+        value = self.extra.get("retry_after")
+        return float(value) if value is not None else None
+
+
 # Explicit, not __subclasses__(): a code the server sends maps to the class documented for it.
 _SERVER_ERRORS: tuple[type[ShopfloorError], ...] = (
     errors.InvalidInput,
@@ -105,8 +120,10 @@ _SERVER_ERRORS: tuple[type[ShopfloorError], ...] = (
     errors.JobCancelled,
     errors.ArtifactCorrupted,
     errors.NotFitted,
+    RateLimitedError,
 )
 _BY_CODE: dict[str, type[ShopfloorError]] = {cls.code: cls for cls in _SERVER_ERRORS}
+_BY_CODE["storage-quota-exceeded"] = RateLimitedError  # a quota: a 429 that frees up much later
 _BY_STATUS: dict[int, type[ShopfloorError]] = {
     400: errors.BadRequest,
     401: errors.NotAuthenticated,
@@ -116,8 +133,35 @@ _BY_STATUS: dict[int, type[ShopfloorError]] = {
     413: errors.PayloadTooLarge,
     415: errors.UnsupportedMediaType,
     422: errors.InvalidInput,
+    429: RateLimitedError,
     500: ShopfloorError,
 }
+
+#: POST routes that change nothing on the server (a 429 on them is retried like a GET). Not
+#: among them: job creation, uploads (a streamed file cannot be sent twice), key creation, and
+#: streaming ``score``, whose server-kept window must see each point once.
+_SAFE_POSTS = re.compile(
+    r"^/v1/(models/[^/]+/(predict|explain|forecast|optimize)|hub/[^/]+/(embed|classify)|masking/preview)$"
+)
+_RETRIED_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+
+
+def retry_after_s(response: httpx.Response) -> float | None:
+    """The ``Retry-After`` header in seconds (delta-seconds or an HTTP date), None if absent or bad."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def error_from_response(response: httpx.Response) -> ShopfloorError:
@@ -145,6 +189,8 @@ def error_from_response(response: httpx.Response) -> ShopfloorError:
         instance=body.get("instance"),
     )
     err.status = response.status_code  # the server's word, even where the class default differs
+    if response.status_code == 429:
+        err.extra["retry_after"] = retry_after_s(response)
     return err
 
 
@@ -210,7 +256,15 @@ class Client:
 
     Raises on every method: the :mod:`shopfloor.errors` class matching the
     server's problem (``NotAuthenticated``, ``NotFound``, ``InvalidInput`` with
-    ``errors`` ...), or :class:`ConnectionFailed` when the server is not reachable.
+    ``errors`` ...), :class:`RateLimitedError` on 429, or :class:`ConnectionFailed`
+    when the server is not reachable.
+
+    A 429 on an idempotent call (GET, PUT, DELETE, and the POSTs that change
+    nothing: predict, explain, forecast, optimize, hub embed and classify, masking
+    preview) is retried up to ``retries`` times, after the server's ``Retry-After``
+    or else an exponential backoff from ``backoff_s``, as long as the waits add up
+    to at most ``max_retry_wait_s`` seconds; a ``Retry-After`` beyond what is left
+    of that budget raises at once. ``retries=0`` turns retrying off.
     """
 
     def __init__(
@@ -220,6 +274,9 @@ class Client:
         timeout: float = 60.0,
         *,
         transport: httpx.BaseTransport | None = None,
+        retries: int = 3,
+        max_retry_wait_s: float = 30.0,
+        backoff_s: float = 0.5,
     ) -> None:
         if url is None or api_key is None:
             env = ClientSettings()
@@ -231,6 +288,8 @@ class Client:
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
         self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout, transport=transport)
+        self.retries, self.max_retry_wait_s, self.backoff_s = max(0, retries), max_retry_wait_s, backoff_s
+        self._sleep: Callable[[float], None] = time.sleep
 
     def __repr__(self) -> str:  # never shows the key
         return f"Client(url={self.url!r})"
@@ -248,13 +307,23 @@ class Client:
     # -- plumbing ---------------------------------------------------------------------------
 
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        try:
-            response = self._http.request(method, path, **kwargs)
-        except httpx.TransportError as exc:
-            raise self._connection_error(exc) from exc
-        if response.is_error:
-            raise error_from_response(response)
-        return response
+        retried = method in _RETRIED_METHODS or (method == "POST" and _SAFE_POSTS.match(path) is not None)
+        waited, attempt = 0.0, 0
+        while True:
+            try:
+                response = self._http.request(method, path, **kwargs)
+            except httpx.TransportError as exc:
+                raise self._connection_error(exc) from exc
+            if not response.is_error:
+                return response
+            err = error_from_response(response)
+            if not (isinstance(err, RateLimitedError) and retried and attempt < self.retries):
+                raise err
+            delay = err.retry_after if err.retry_after is not None else self.backoff_s * 2**attempt
+            if waited + delay > self.max_retry_wait_s:
+                raise err
+            self._sleep(delay)
+            waited, attempt = waited + delay, attempt + 1
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self._send(method, path, **kwargs)
@@ -416,17 +485,21 @@ class Client:
     ) -> dict[str, Any]:
         """Poll the job until it is terminal and return the final job dict.
 
-        ``on_progress(job)`` is called after every poll (the terminal one included).
+        ``on_progress(job)`` is called when the job's status, progress, stage or message has
+        changed since the last call, so at least once, and always with the terminal job.
         Raises :class:`JobFailed` (status ``failed``), :class:`~shopfloor.errors.JobCancelled`
         (status ``cancelled``), or :class:`JobTimeout` after ``timeout`` seconds; both carry
         the last job dict in ``err.extra["job"]``.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
+        shown: tuple[Any, ...] | None = None
         while True:
             job = self.get_job(job_id)
-            if on_progress is not None:
-                on_progress(job)
             status = job.get("status")
+            seen = (status, job.get("progress"), job.get("stage"), job.get("message"))
+            if on_progress is not None and seen != shown:
+                on_progress(job)
+                shown = seen
             if status == "succeeded":
                 return job
             if status == "failed":
