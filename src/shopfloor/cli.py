@@ -19,9 +19,14 @@ from rich.markup import escape
 from shopfloor import __version__
 from shopfloor import cli_common as common
 from shopfloor import cli_render as render
+from shopfloor import cli_serving as serving
 from shopfloor.cli_resources import datasets_app, jobs_app, keys_app, models_app
 from shopfloor.cli_tenants import tenants_app
 from shopfloor.errors import ShopfloorError
+from shopfloor.tasks import catalog
+
+#: Every family a training job can fit, from the catalog (imported families have no training).
+TRAINABLE_TASKS = [task for task in catalog.tasks() if catalog.trainable(task)]
 
 
 class _Group(typer.core.TyperGroup):
@@ -48,6 +53,10 @@ app.add_typer(datasets_app, name="datasets")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(models_app, name="models")
 app.add_typer(tenants_app, name="tenants")
+app.add_typer(serving.hub_app, name="hub")
+app.add_typer(serving.masking_app, name="masking")
+app.command()(serving.forecast)
+app.command()(serving.optimize)
 
 FileArg = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, metavar="FILE")]
 VersionOpt = Annotated[
@@ -153,18 +162,27 @@ def _options(values: list[str] | None) -> dict[str, Any] | None:
     return out
 
 
+def _check_task(value: str) -> str:
+    if value not in TRAINABLE_TASKS:
+        raise typer.BadParameter(f"{value!r} is not a task; choose from {', '.join(TRAINABLE_TASKS)}")
+    return value
+
+
 @app.command()
 def train(
     dataset: Annotated[str, typer.Option("--dataset", help="Dataset id (see `shopfloor datasets list`).")],
     name: Annotated[str, typer.Option("--name", help="Model name; a new version is registered under it.")],
-    target: Annotated[
-        str | None, typer.Option(help="Column to predict (rul and anomaly take none).")
-    ] = None,
+    target: Annotated[str | None, typer.Option(help="Column to predict (rul and anomaly take none).")] = None,
     exclude: Annotated[
         list[str] | None, typer.Option(help="Columns to leave out; repeat it or separate with commas.")
     ] = None,
     task: Annotated[
-        str, typer.Option(help="tabular_classification, tabular_regression, rul or anomaly.")
+        str,
+        typer.Option(
+            callback=_check_task,
+            help=f"The task family: {', '.join(TRAINABLE_TASKS)}. Series families (rul, anomaly) read "
+            "--asset-column/--time-column; rul, anomaly, image_anomaly and forecast take no --target.",
+        ),
     ] = "tabular_classification",
     asset_column: Annotated[
         str | None, typer.Option(help="rul, anomaly: the asset id column (default: as uploaded).")
@@ -207,15 +225,38 @@ def train(
         common.out.print(render.key_values("Result", common.flatten(result)))
 
 
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
+
+
 @app.command()
 def predict(
     name: str,
-    file: FileArg,
+    files: Annotated[
+        list[Path],
+        typer.Argument(exists=True, dir_okay=False, readable=True, metavar="FILE..."),
+    ],
     version: VersionOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON response.")] = False,
 ) -> None:
-    """Score the records in FILE (CSV, Parquet, JSON list or {"records": [...]}) with model NAME."""
-    _send_records("predict", name, file, version, as_json, render.predictions)
+    """Score the records in FILE (CSV, Parquet, JSON list or {"records": [...]}) with model NAME,
+    or, for an image model, the part images given (shopfloor predict parts part1.png part2.png)."""
+    images = [f for f in files if f.suffix.lower() in IMAGE_SUFFIXES]
+    if not images:
+        if len(files) > 1:
+            raise typer.BadParameter("give one records file (or several images)", param_hint="FILE")
+        _send_records("predict", name, files[0], version, as_json, render.predictions)
+        return
+    if len(images) != len(files):
+        others = ", ".join(f.name for f in files if f not in images)
+        raise typer.BadParameter(f"images and records files cannot be mixed ({others})", param_hint="FILE")
+    with common.make_client() as client:
+        resp = client.predict_images(name, images, version=common.parse_version(version))
+    if as_json:
+        typer.echo(json.dumps(resp, indent=2))
+        return
+    for prediction, image in zip(resp.get("predictions") or [], images, strict=False):
+        prediction.setdefault("image", image.name)
+    common.out.print(render.predictions(resp))
 
 
 @app.command()

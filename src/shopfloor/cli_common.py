@@ -156,45 +156,24 @@ def _percent(progress: Any) -> float:
 
 
 def watch_job(client: "Client", job_id: str, poll: float = 0.5) -> dict[str, Any]:
-    """Show a progress bar (stage, percent, elapsed) until the job is terminal.
+    """Show the job's progress (stage, percent, elapsed) until it is terminal.
 
+    On a terminal, a progress bar; otherwise (a pipe, a log file, CI) a plain line whenever the
+    status or stage changes or the progress moves on by 10 points or more.
     Returns the succeeded job; prints the error and exits 1 for failed or cancelled jobs,
     and exits 130 on Ctrl-C (the job keeps running on the server).
     """
-    from rich.progress import (
-        BarColumn,
-        Progress,
-        SpinnerColumn,
-        TaskProgressColumn,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
     from shopfloor.client import JobFailed
     from shopfloor.errors import JobCancelled
 
-    columns = (
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=err) as bar:
-        task = bar.add_task("queued", total=100.0)
-
-        def update(job: dict[str, Any]) -> None:
-            status = job.get("status")
-            done = 100.0 if status == "succeeded" else _percent(job.get("progress"))
-            stage = job.get("stage") or status or ""
-            bar.update(task, completed=done, description=escape(str(stage)))
-
+    show = _ProgressBar() if err.is_terminal else _ProgressLines()
+    with show:
         try:
-            job = client.wait(job_id, poll=poll, on_progress=update)
+            job = client.wait(job_id, poll=poll, on_progress=show.update)
         except (JobFailed, JobCancelled) as exc:
             job = dict(exc.extra.get("job") or {})
         except KeyboardInterrupt:
-            bar.stop()
+            show.stop()
             err.print(
                 f"[yellow]stopped watching; job {escape(job_id)} keeps running "
                 f"(`shopfloor jobs cancel {escape(job_id)}` stops it)[/]"
@@ -208,3 +187,82 @@ def watch_job(client: "Client", job_id: str, poll: float = 0.5) -> dict[str, Any
         raise typer.Exit(1)
     err.print(f"[green]Job {escape(job_id)} succeeded[/]")
     return job
+
+
+def _state(job: dict[str, Any]) -> tuple[str, str, float]:
+    status = str(job.get("status") or "")
+    done = 100.0 if status == "succeeded" else _percent(job.get("progress"))
+    return status, str(job.get("stage") or status), done
+
+
+class _ProgressBar:
+    """Rich's live progress bar on stderr, for a terminal."""
+
+    def __init__(self) -> None:
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            SpinnerColumn,
+            TaskProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        columns = (
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TimeElapsedColumn(),
+        )
+        self.bar = Progress(*columns, console=err)
+        self.task = self.bar.add_task("queued", total=100.0)
+
+    def __enter__(self) -> "_ProgressBar":
+        self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.stop()
+
+    def stop(self) -> None:
+        self.bar.stop()
+
+    def update(self, job: dict[str, Any]) -> None:
+        _, stage, done = _state(job)
+        self.bar.update(self.task, completed=done, description=escape(stage))
+
+
+class _ProgressLines:
+    """One plain line per change worth reading, for output that is not a terminal."""
+
+    STEP = 10.0
+
+    def __init__(self) -> None:
+        import time
+
+        self.clock = time.monotonic
+        self.started = self.clock()
+        self.last: tuple[str, str, float] | None = None
+
+    def __enter__(self) -> "_ProgressLines":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def stop(self) -> None:
+        return None
+
+    def update(self, job: dict[str, Any]) -> None:
+        status, stage, done = _state(job)
+        last = self.last
+        if last is not None and (status, stage) == last[:2] and done - last[2] < self.STEP:
+            return
+        self.last = (status, stage, done)
+        message = job.get("message")
+        tail = f" - {message}" if message and message != stage else ""
+        elapsed = self.clock() - self.started
+        err.print(
+            f"{escape(stage)} {done:.0f}% ({elapsed:.0f}s){escape(tail)}", highlight=False, soft_wrap=True
+        )

@@ -302,3 +302,51 @@ def rules(resp: dict[str, Any]) -> RenderableType:
     )
     summary.stylize("bold")
     return Group(table, summary)
+
+
+def forecasts(resp: dict[str, Any]) -> list[Table]:
+    """One table per series: period, point forecast, then lower/upper bound per interval level."""
+    tables = []
+    for item in resp.get("forecasts") or []:
+        intervals = item.get("intervals") or {}
+        rows: list[dict[str, Any]] = []
+        for i, period in enumerate(item.get("periods") or []):
+            row: dict[str, Any] = {"period": period, "forecast": item["forecast"][i]}
+            for level, bounds in intervals.items():
+                row[f"{level}% low"] = bounds["lower"][i]
+                row[f"{level}% high"] = bounds["upper"][i]
+            rows.append(row)
+        model = item.get("model") or resp.get("chosen")
+        title = f"{resp.get('model')} v{resp.get('version')}: series {item.get('series')} ({model})"
+        tables.append(records_table(title, rows))
+    return tables
+
+
+def optimization(resp: dict[str, Any]) -> RenderableType:
+    """The best settings and the predicted value, or why no setting is feasible."""
+    if resp.get("status") != "optimal":
+        rows = [("status", resp.get("status")), ("reason", resp.get("reason"))]
+        rows += [(f"least_violation.{k}", v) for k, v in flatten(resp.get("least_violation") or {})]
+        return key_values("No feasible setting", rows)
+    best = resp.get("best") or {}
+    rows = [(f"settings.{k}", v) for k, v in (best.get("settings") or {}).items()]
+    rows.append(("predicted", best.get("predicted")))
+    rows += [(f"derived.{k}", v) for k, v in (best.get("derived") or {}).items()]
+    current = resp.get("current") or {}
+    if current:
+        rows += [("current.predicted", current.get("predicted")), ("improvement", current.get("improvement"))]
+    return key_values(f"Best settings ({resp.get('objective', 'optimum')})", rows)
+
+
+def zero_shot(resp: dict[str, Any], texts: list[str]) -> Table:
+    """Per text: the best label with its score, then the runner-up."""
+    rows: list[dict[str, Any]] = []
+    for result in resp.get("results") or []:
+        ranking = result.get("ranking") or []
+        index = int(result.get("index", len(rows)))
+        row: dict[str, Any] = {"text": texts[index] if index < len(texts) else index}
+        for place, entry in enumerate(ranking[:2], start=1):
+            row[f"label {place}"] = entry.get("label")
+            row[f"score {place}"] = entry.get("score")
+        rows.append(row)
+    return records_table(f"Zero-shot ({resp.get('model')})", rows)

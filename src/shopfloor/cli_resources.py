@@ -28,6 +28,12 @@ class PlotKind(StrEnum):
     importance = "importance"
     stability = "stability"
     candidates = "candidates"
+    horizon = "horizon"
+
+
+class Layout(StrEnum):
+    long = "long"
+    wide = "wide"
 
 
 class Role(StrEnum):
@@ -169,12 +175,29 @@ def datasets_upload(
     settings_columns: Annotated[
         str | None, typer.Option(help="Sensor dataset: comma-separated operating-settings columns.")
     ] = None,
+    layout: Annotated[
+        Layout | None,
+        typer.Option(
+            help="long (default: one row per observation) or wide (one row per series, one column per "
+            "period, e.g. W0..W51; stored in long form)."
+        ),
+    ] = None,
+    series_column: Annotated[
+        str | None,
+        typer.Option(help="Wide tables: the series id column (default: the first non-period one)."),
+    ] = None,
+    period_prefix: Annotated[
+        str | None, typer.Option(help="Wide tables: the period columns' name prefix, e.g. W.")
+    ] = None,
 ) -> None:
     """Upload a CSV, Parquet or whitespace-separated file; prints the dataset's schema and its id.
 
     A sensor dataset (long form, one row per asset and time) names its asset and time columns:
     shopfloor datasets upload train_FD001.txt --format whitespace --columns unit,cycle,... \
     --asset-column unit --time-column cycle --settings-columns setting1,setting2,setting3
+
+    A wide table of weekly sales (one row per product, columns W0..W51) is stored in long form:
+    shopfloor datasets upload sales.csv --layout wide --series-column Product_Code --period-prefix W
     """
     with common.make_client() as client:
         ds = client.upload_dataset(
@@ -185,8 +208,14 @@ def datasets_upload(
             asset_column=asset_column,
             time_column=time_column,
             settings_columns=settings_columns,
+            layout=layout.value if layout is not None else None,
+            series_column=series_column,
+            period_prefix=period_prefix,
         )
     common.out.print(render.dataset(ds))
+    conversion = ds.get("conversion")
+    if conversion:
+        common.err.print(f"wide table stored in long form: {escape(common.fmt(conversion, 300))}")
     series = ds.get("series")
     if series:
         kept = len(series.get("sensors") or [])
@@ -373,6 +402,7 @@ def models_plot(
     importance: mean |SHAP contribution| per input column.
     stability: each metric's spread across seeded splits.
     candidates: cross-validation score of every candidate model.
+    horizon: forecast models: each candidate's backtest error per step ahead.
     """
     with common.make_client() as client:
         if version is None:

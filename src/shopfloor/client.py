@@ -23,8 +23,7 @@ import mimetypes
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, date, datetime
-from email.utils import parsedate_to_datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, overload
 from urllib.parse import quote
@@ -34,7 +33,16 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shopfloor import __version__, errors
-from shopfloor.errors import JobCancelled, ShopfloorError
+from shopfloor.client_errors import (
+    ClientError,
+    ConnectionFailed,
+    JobFailed,
+    JobTimeout,
+    RateLimitedError,
+    UnexpectedResponse,
+    error_from_response,
+)
+from shopfloor.errors import JobCancelled
 
 __all__ = [
     "Client",
@@ -45,6 +53,7 @@ __all__ = [
     "JobTimeout",
     "RateLimitedError",
     "UnexpectedResponse",
+    "error_from_response",
 ]
 
 TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
@@ -60,83 +69,6 @@ class ClientSettings(BaseSettings):
     api_key: SecretStr | None = None
 
 
-class ClientError(ShopfloorError):
-    """A problem met on the client side rather than reported by the server."""
-
-    status, code, title = 500, "client-error", "Client error"
-
-
-class ConnectionFailed(ClientError):
-    """The server could not be reached (refused, DNS, timeout)."""
-
-    status, code, title = 503, "connection-failed", "Cannot reach the Shopfloor server"
-
-
-class UnexpectedResponse(ClientError):
-    """An error status no project error matches, or a body that is not what the API promises."""
-
-    code, title = "unexpected-response", "Unexpected response"
-
-
-class JobFailed(ClientError):
-    """:meth:`Client.wait` saw the job end in ``failed``; ``job`` is the final job dict."""
-
-    code, title = "job-failed", "Job failed"
-
-    @property
-    def job(self) -> dict[str, Any]:
-        return dict(self.extra.get("job") or {})
-
-
-class JobTimeout(ClientError):
-    """:meth:`Client.wait` gave up before the job reached a terminal status (the job keeps running)."""
-
-    status, code, title = 504, "job-timeout", "Timed out waiting for the job"
-
-
-class RateLimitedError(ShopfloorError):
-    """429: over a rate limit or a quota. ``retry_after`` is the server's ``Retry-After`` in seconds
-    (None if it sent none). Idempotent calls have already been retried before this is raised."""
-
-    status, code, title = 429, "rate-limited", "Too many requests"
-
-    @property
-    def retry_after(self) -> float | None:
-        value = self.extra.get("retry_after")
-        return float(value) if value is not None else None
-
-
-# Explicit, not __subclasses__(): a code the server sends maps to the class documented for it.
-_SERVER_ERRORS: tuple[type[ShopfloorError], ...] = (
-    errors.InvalidInput,
-    errors.BadRequest,
-    errors.InvalidDataset,
-    errors.UnsupportedMediaType,
-    errors.PayloadTooLarge,
-    errors.NotAuthenticated,
-    errors.Forbidden,
-    errors.NotFound,
-    errors.Conflict,
-    errors.JobCancelled,
-    errors.ArtifactCorrupted,
-    errors.NotFitted,
-    RateLimitedError,
-)
-_BY_CODE: dict[str, type[ShopfloorError]] = {cls.code: cls for cls in _SERVER_ERRORS}
-_BY_CODE["storage-quota-exceeded"] = RateLimitedError  # a quota: a 429 that frees up much later
-_BY_STATUS: dict[int, type[ShopfloorError]] = {
-    400: errors.BadRequest,
-    401: errors.NotAuthenticated,
-    403: errors.Forbidden,
-    404: errors.NotFound,
-    409: errors.Conflict,
-    413: errors.PayloadTooLarge,
-    415: errors.UnsupportedMediaType,
-    422: errors.InvalidInput,
-    429: RateLimitedError,
-    500: ShopfloorError,
-}
-
 #: POST routes that change nothing on the server (a 429 on them is retried like a GET). Not
 #: among them: job creation, uploads (a streamed file cannot be sent twice), key creation, and
 #: streaming ``score``, whose server-kept window must see each point once.
@@ -144,54 +76,6 @@ _SAFE_POSTS = re.compile(
     r"^/v1/(models/[^/]+/(predict|explain|forecast|optimize)|hub/[^/]+/(embed|classify)|masking/preview)$"
 )
 _RETRIED_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
-
-
-def retry_after_s(response: httpx.Response) -> float | None:
-    """The ``Retry-After`` header in seconds (delta-seconds or an HTTP date), None if absent or bad."""
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def error_from_response(response: httpx.Response) -> ShopfloorError:
-    """Turn an error response into the matching project error (problem+json or not)."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        text = response.text.strip()[:500] if response.content else ""
-        body = {"title": response.reason_phrase, "detail": text or f"HTTP {response.status_code}"}
-    code = str(body.get("type") or "").rsplit(":", 1)[-1].rsplit("/", 1)[-1]
-    cls = _BY_CODE.get(code) or _BY_STATUS.get(response.status_code) or UnexpectedResponse
-    detail = body.get("detail")
-    raw_errors = body.get("errors")
-    if isinstance(detail, list) and not raw_errors:  # FastAPI's default 422: the list is in detail
-        raw_errors, detail = detail, "invalid request"
-    if not isinstance(detail, str):
-        detail = str(detail) if detail else str(body.get("title") or f"HTTP {response.status_code}")
-    err = cls(
-        detail,
-        errors=[e for e in raw_errors if isinstance(e, dict)] if isinstance(raw_errors, list) else None,
-        title=body.get("title") or cls.title,
-        type=body.get("type"),
-        instance=body.get("instance"),
-    )
-    err.status = response.status_code  # the server's word, even where the class default differs
-    if response.status_code == 429:
-        err.extra["retry_after"] = retry_after_s(response)
-    return err
 
 
 def _jsonable(value: Any) -> Any:
@@ -702,6 +586,29 @@ class Client:
         if variant is not None:
             body["variant"] = variant
         return dict(self._json("POST", f"/v1/hub/{_seg(model)}/classify", json=body))
+
+    # -- personal-data masking (admin) ----------------------------------------------------------
+
+    def masking_policy(self) -> dict[str, Any]:
+        """The tenant's masking policy: ``names``, ``patterns`` ([{"name", "regex"}]), ``reversible``."""
+        return dict(self._json("GET", "/v1/masking"))
+
+    def set_masking_policy(
+        self,
+        names: Iterable[str] = (),
+        patterns: Iterable[Mapping[str, str]] = (),
+        reversible: bool = False,
+    ) -> dict[str, Any]:
+        """Replace the policy (it applies to later uploads) -> the stored policy.
+
+        Raises ``InvalidInput`` naming a pattern the server refuses.
+        """
+        body = {"names": list(names), "patterns": [dict(p) for p in patterns], "reversible": reversible}
+        return dict(self._json("PUT", "/v1/masking", json=body))
+
+    def preview_masking(self, text: str) -> dict[str, Any]:
+        """What the policy does to ``text`` -> {"text", "counts", "spans"}; nothing is stored."""
+        return dict(self._json("POST", "/v1/masking/preview", json={"text": text}))
 
     # -- keys -------------------------------------------------------------------------------
 
