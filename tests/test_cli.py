@@ -522,3 +522,203 @@ def test_score_streams_points_and_shows_events(serve_api: Any, tmp_path: Path) -
     assert seen[0].url.path == "/v1/models/press/score"
     assert json.loads(seen[0].content)["records"][0] == {"unit": 2, "cycle": 40, "vib": 7.5}
     assert "vib 81%" in result.stdout and "no event" in result.stdout
+
+
+# -- progress without a terminal ----------------------------------------------------------------
+
+
+def test_watch_prints_a_line_per_stage_or_progress_step_when_not_a_terminal(serve_api: Any) -> None:
+    training = {"status": "running", "stage": "training"}
+    serve_api(
+        jobs_then(
+            {"status": "queued"},
+            {**training, "progress": 0.10},
+            {**training, "progress": 0.12},  # under a 10-point step: no line
+            {**training, "progress": 0.12},  # unchanged: no call at all
+            {**training, "progress": 0.40},
+            {"status": "running", "stage": "evaluating", "progress": 0.42},
+            {"status": "succeeded", "progress": 1.0, "result": {"model": "m", "version": 1}},
+        )
+    )
+    result = runner.invoke(app, ["jobs", "watch", "job_1"])  # CliRunner's stderr is no terminal
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert [line.split(" (")[0] for line in lines[:-1]] == [
+        "queued 0%",
+        "training 10%",
+        "training 40%",
+        "evaluating 42%",
+        "succeeded 100%",
+    ]
+    assert lines[-1] == "Job job_1 succeeded"
+
+
+# -- commands added for every family ------------------------------------------------------------
+
+
+def test_train_task_takes_every_trainable_family_from_the_catalog(serve_api: Any) -> None:
+    from shopfloor.tasks import catalog
+
+    seen = serve_api(lambda request: httpx.Response(202, json=JOB))
+    trainable = [t for t in catalog.tasks() if catalog.trainable(t)]
+    assert {"forecast", "image_classification", "image_anomaly", "text_classification"} <= set(trainable)
+    for task in trainable:
+        args = ["train", "--dataset", "ds_1", "--name", "m", "--task", task, "--no-watch"]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        assert json.loads(seen[-1].content)["task"] == task
+    result = runner.invoke(app, ["train", "--dataset", "ds_1", "--name", "m", "--task", "tabular"])
+    assert result.exit_code == 2 and "forecast" in result.output
+
+
+def test_datasets_upload_wide_layout(serve_api: Any, tmp_path: Path) -> None:
+    answer = {**DATASET, "conversion": {"layout": "wide", "series": 2, "periods": 3}}
+    seen = serve_api(lambda request: httpx.Response(201, json=answer))
+    csv = tmp_path / "sales.csv"
+    csv.write_text("Product_Code,W0,W1,W2\nP1,1,2,3\nP2,4,5,6\n")
+    args = ["datasets", "upload", str(csv), "--layout", "wide", "--series-column", "Product_Code"]
+    result = runner.invoke(app, [*args, "--period-prefix", "W"])
+    assert result.exit_code == 0, result.output
+    body = seen[0].content.decode()
+    for field, value in (("layout", "wide"), ("series_column", "Product_Code"), ("period_prefix", "W")):
+        assert f'name="{field}"\r\n\r\n{value}\r\n' in body
+    assert "long form" in result.stderr
+
+
+def test_models_plot_horizon(serve_api: Any, tmp_path: Path) -> None:
+    seen = serve_api(
+        lambda request: httpx.Response(200, content=b"\x89PNG", headers={"content-type": "image/png"})
+    )
+    out = tmp_path / "h.png"
+    result = runner.invoke(
+        app, ["models", "plot", "sales", "--kind", "horizon", "--version", "1", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert seen[0].url.path == "/v1/models/sales/versions/1/plots/horizon" and out.read_bytes() == b"\x89PNG"
+
+
+FORECAST = {
+    "model": "sales",
+    "version": 1,
+    "chosen": "ets",
+    "horizon": 2,
+    "levels": [80.0],
+    "forecasts": [
+        {
+            "series": "P1",
+            "periods": [52, 53],
+            "forecast": [10.5, 11.25],
+            "intervals": {"80": {"lower": [9.0, 9.5], "upper": [12.0, 13.0]}},
+        }
+    ],
+}
+
+
+def test_forecast_sends_series_horizon_levels_and_prints_a_table(serve_api: Any) -> None:
+    seen = serve_api(lambda request: httpx.Response(200, json=FORECAST))
+    args = ["forecast", "sales", "--series", "P1,P2", "--horizon", "2", "--levels", "80,95"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert seen[0].url.path == "/v1/models/sales/forecast"
+    assert json.loads(seen[0].content) == {"series": ["P1", "P2"], "horizon": 2, "levels": [80.0, 95.0]}
+    assert "11.25" in result.stdout and "80% low" in result.stdout and "P1" in result.stdout
+    result = runner.invoke(app, ["forecast", "sales", "--json"])
+    assert json.loads(seen[-1].content)["series"] == "all" and json.loads(result.stdout) == FORECAST
+
+
+def test_optimize_reads_the_request_from_a_file(serve_api: Any, tmp_path: Path) -> None:
+    answer = {
+        "status": "optimal",
+        "objective": "minimize",
+        "best": {"settings": {"Torque [Nm]": 31.5}, "record": {}, "predicted": 0.0123, "derived": {}},
+    }
+    seen = serve_api(lambda request: httpx.Response(200, json=answer))
+    request = tmp_path / "request.json"
+    body = {"controls": {"Torque [Nm]": {"min": 10, "max": 70}}, "fixed": {"Type": "L"}, "trials": 50}
+    request.write_text(json.dumps(body))
+    result = runner.invoke(app, ["optimize", "ai4i", str(request)])
+    assert result.exit_code == 0, result.output
+    sent = json.loads(seen[0].content)
+    assert sent["controls"] == body["controls"] and sent["fixed"] == {"Type": "L"} and sent["trials"] == 50
+    assert "settings.Torque [Nm]" in result.stdout and "31.5" in result.stdout and "0.0123" in result.stdout
+    request.write_text(json.dumps({**body, "trails": 5}))
+    result = runner.invoke(app, ["optimize", "ai4i", str(request)])
+    assert result.exit_code == 1 and "trails" in result.stderr and len(seen) == 1
+
+
+def test_predict_part_images(serve_api: Any, tmp_path: Path) -> None:
+    answer = {"model": "parts", "version": 1, "predictions": [{"label": "scratch", "score": 0.9}] * 2}
+    seen = serve_api(lambda request: httpx.Response(200, json=answer))
+    images = [tmp_path / "a.png", tmp_path / "b.jpg"]
+    for image in images:
+        image.write_bytes(b"\x89PNG fake")
+    result = runner.invoke(app, ["predict", "parts", *map(str, images)])
+    assert result.exit_code == 0, result.output
+    assert seen[0].headers["content-type"].startswith("multipart/form-data")
+    assert b'filename="a.png"' in seen[0].content and b'filename="b.jpg"' in seen[0].content
+    assert "scratch" in result.stdout and "b.jpg" in result.stdout
+    csv = tmp_path / "r.csv"
+    csv.write_text("a\n1\n")
+    result = runner.invoke(app, ["predict", "parts", str(images[0]), str(csv)])
+    assert result.exit_code == 2 and "mixed" in result.output
+
+
+def test_hub_list_embed_classify(serve_api: Any) -> None:
+    hub = {"items": [{"name": "all-MiniLM-L6-v2", "modality": "text", "dimension": 384}]}
+    ranked = {
+        "model": "all-MiniLM-L6-v2",
+        "variant": "onnx",
+        "template": "{label}",
+        "results": [
+            {"index": 0, "ranking": [{"label": "hydraulic", "score": 0.8}, {"label": "engine", "score": 0.2}]}
+        ],
+        "warnings": [],
+    }
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/hub":
+            return httpx.Response(200, json=hub)
+        if request.url.path.endswith("/embed"):
+            return httpx.Response(200, json={"model": "m", "dimension": 2, "embeddings": [[0.6, 0.8]]})
+        return httpx.Response(200, json=ranked)
+
+    seen = serve_api(handler)
+    result = runner.invoke(app, ["hub", "list"])
+    assert result.exit_code == 0 and "all-MiniLM-L6-v2" in result.stdout and "384" in result.stdout
+    result = runner.invoke(app, ["hub", "embed", "oil leak at the boom"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["embeddings"] == [[0.6, 0.8]]
+    assert json.loads(seen[-1].content) == {"texts": ["oil leak at the boom"]}
+    result = runner.invoke(app, ["hub", "classify", "oil leak", "--labels", "hydraulic,engine"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(seen[-1].content)["labels"] == ["hydraulic", "engine"]
+    assert "hydraulic" in result.stdout and "0.8" in result.stdout
+
+
+def test_masking_show_set_preview(serve_api: Any, tmp_path: Path) -> None:
+    policy = {
+        "names": ["Anna Berg"],
+        "patterns": [{"name": "BADGE", "regex": "B-\\d{5}"}],
+        "reversible": False,
+    }
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/masking/preview":
+            return httpx.Response(200, json={"text": "[NAME] at [BADGE]", "counts": {"NAME": 1}, "spans": []})
+        if request.method == "PUT":
+            return httpx.Response(200, json=json.loads(request.content))
+        return httpx.Response(200, json=policy)
+
+    seen = serve_api(handler)
+    result = runner.invoke(app, ["masking", "show"])
+    assert result.exit_code == 0 and json.loads(result.stdout) == policy
+    file = tmp_path / "policy.json"
+    file.write_text(json.dumps(policy))
+    result = runner.invoke(app, ["masking", "set", str(file)])
+    assert result.exit_code == 0, result.output
+    assert seen[-1].method == "PUT" and json.loads(seen[-1].content) == policy
+    result = runner.invoke(app, ["masking", "preview", "Anna Berg at B-12345"])
+    assert result.exit_code == 0 and result.stdout.strip() == "[NAME] at [BADGE]"
+    assert json.loads(seen[-1].content) == {"text": "Anna Berg at B-12345"} and "NAME: 1" in result.stderr
+    file.write_text(json.dumps({"nmes": []}))
+    result = runner.invoke(app, ["masking", "set", str(file)])
+    assert result.exit_code == 1 and "nmes" in result.stderr
