@@ -82,3 +82,12 @@ def test_sigkill_of_the_master_takes_workers_and_runner_along(tmp_path: Path) ->
     took = _gone_within(server, 10)
     print(f"SIGKILL of the master, 2 workers: every process gone after {took:.1f}s")
     Server(tmp_path / "home", port=server.port, workers=2, **ENV).start().stop()  # the port is free
+
+
+def test_sigterm_with_two_workers_stops_them_all(tmp_path: Path) -> None:
+    server = Server(tmp_path / "home", workers=2, **ENV).start()
+    assert server.proc is not None
+    os.kill(server.proc.pid, signal.SIGTERM)
+    took = _gone_within(server, 20)
+    assert port_free(server.port)
+    print(f"SIGTERM, 2 workers: every process gone after {took:.1f}s")
