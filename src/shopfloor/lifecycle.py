@@ -17,6 +17,11 @@ keep the port and the registry open with parent 1. Each child therefore calls
 
 The signal is SIGTERM so that each process stops the way it does on ``kill PID`` (uvicorn
 drains, the runner stops its jobs and marks them failed); the hard exit bounds the time.
+
+multiprocessing's resource tracker cannot be avoided: the spawn context starts it before the
+first child, whatever the child shares. It needs no signal: it exits when the last process
+holding its pipe (the serving process and every spawned child) has ended, so it goes once the
+children above are gone. The runner keeps it idle by using a thread event, not a semaphore.
 """
 
 from __future__ import annotations
