@@ -34,6 +34,7 @@ class Role(StrEnum):
     admin = "admin"
     builder = "builder"
     consumer = "consumer"
+    metrics = "metrics"
 
 
 # -- keys ---------------------------------------------------------------------------------------

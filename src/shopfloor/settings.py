@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     master_key_file: Path | None = Field(
         None, description="A file holding the master key instead of SHOPFLOOR_MASTER_KEY."
     )
+    metrics_token: SecretStr | None = Field(
+        None,
+        min_length=32,
+        description="Operator token for GET /metrics (at least 32 characters): every tenant's series "
+        "and the process metrics; tenant admin and metrics keys see only their tenant's series.",
+    )
     cors_origins: list[str] = Field(
         default_factory=list,
         description="Browser origins allowed to call the API (JSON list); none by default.",

@@ -22,14 +22,16 @@ REGISTRY = "registry"
 
 def bump_in(s: Session, name: str = REGISTRY) -> int:
     """Increment the counter ``name`` inside the open transaction ``s``; returns the new value."""
-    if s.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(GenerationRow).values(name=name, value=1)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[GenerationRow.name], set_={"value": GenerationRow.value + 1}
-    ).returning(GenerationRow.value)
+    # INSERT ... ON CONFLICT DO UPDATE: one statement, row-locked, on both backends.
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = postgresql if s.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = (
+        dialect.insert(GenerationRow)
+        .values(name=name, value=1)
+        .on_conflict_do_update(index_elements=[GenerationRow.name], set_={"value": GenerationRow.value + 1})
+        .returning(GenerationRow.value)
+    )
     return int(s.execute(stmt).scalar_one())
 
 
