@@ -129,20 +129,27 @@ def share_through(directory: Path | None) -> None:
         directory.mkdir(parents=True, exist_ok=True)
 
 
-def _snapshots() -> Iterator[dict[str, Any]]:
+#: A snapshot older than this is a dead process's (live ones write every second), even if its pid
+#: now belongs to another process: its gauges and process metrics are left out, its counters kept.
+FRESH_S = 10.0
+
+
+def _snapshots() -> Iterator[tuple[dict[str, Any], bool]]:
+    """Every process's snapshot, and whether that process is alive."""
     mine = os.getpid()
-    yield RECORDER.snapshot()
+    yield RECORDER.snapshot(), True
     if RECORDER.directory is None:
         return
     for path in RECORDER.directory.glob("*.json"):
         if path.stem == str(mine):
             continue
         try:
+            fresh = time.time() - path.stat().st_mtime < FRESH_S
             snap = json.loads(path.read_text())
         except (OSError, ValueError):
             continue  # being replaced right now; the next scrape sees it
         if isinstance(snap, dict) and snap.get("format") == SNAPSHOT_FORMAT:
-            yield snap
+            yield snap, fresh and _alive(int(snap["pid"]))
 
 
 def _alive(pid: int) -> bool:
@@ -201,9 +208,8 @@ class _Collector:
         merged: dict[str, dict[tuple[str, ...], Any]] = {k: {} for k in ("requests", "predictions", "jobs")}
         merged_h: dict[str, dict[tuple[str, ...], list[Any]]] = {"latency": {}, "job_seconds": {}}
         pids: list[int] = []
-        for snap in _snapshots():
+        for snap, live in _snapshots():
             pid = int(snap["pid"])
-            live = _alive(pid)
             if live:
                 pids.append(pid)
             for name, table in merged.items():

@@ -84,3 +84,36 @@ def test_an_unauthenticated_scrape_is_401(api: Api) -> None:
     assert api.client.get("/metrics").status_code == 401
     assert api.client.get("/metrics", headers={"Authorization": "Bearer nope"}).status_code == 401
     assert api.client.get("/metrics", headers=api.headers("consumer")).status_code == 403
+
+
+def test_other_workers_appear_per_pid_and_dead_ones_keep_only_their_counters(
+    api: Api, monkeypatch: Any
+) -> None:
+    import json
+    import time
+
+    from shopfloor.settings import metrics_dir
+
+    folder = metrics_dir(api.settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    live, dead = os.getppid(), os.getpid() + 10_000  # a running process, and (likely) no process
+
+    def snapshot(pid: int, model: str) -> dict[str, Any]:
+        return {
+            "format": metrics.SNAPSHOT_FORMAT,
+            "pid": pid,
+            "predictions": [[["default", model, "1"], 4]],
+            "loaded": [[["default"], 3]],
+        }
+
+    (folder / f"{live}.json").write_text(json.dumps(snapshot(live, "from-live-worker")))
+    stale = folder / f"{dead}.json"
+    stale.write_text(json.dumps(snapshot(dead, "from-dead-worker")))
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    monkeypatch.setattr(api.platform.settings, "metrics_token", SecretStr(OPERATOR))
+    text = api.client.get("/metrics", headers={"Authorization": f"Bearer {OPERATOR}"}).text
+    assert "from-live-worker" in text and "from-dead-worker" in text  # counters of both
+    assert f'shopfloor_loaded_models{{pid="{live}",tenant="default"}} 3.0' in text
+    assert f'pid="{dead}"' not in text  # no gauges, no process metrics of a gone process
+    assert f'process_resident_memory_bytes{{pid="{live}"}}' in text
