@@ -40,6 +40,7 @@ class Role(StrEnum):
     admin = "admin"
     builder = "builder"
     consumer = "consumer"
+    metrics = "metrics"
 
 
 # -- keys ---------------------------------------------------------------------------------------

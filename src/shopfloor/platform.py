@@ -63,12 +63,13 @@ class Platform:
 
         settings.home.mkdir(parents=True, exist_ok=True)
         configure(settings.hub_dir, hub_cache_dir(settings))  # models trained on embeddings load with it
+        store = open_store(settings.resolved_database_url)
         platform = cls(
             settings=settings,
-            store=open_store(settings.resolved_database_url),
+            store=store,
             artifacts=open_artifacts(settings.resolved_artifacts_url),
             secret=server_secret(settings),
-            generation=Generation(settings.home / "run" / "generation"),
+            generation=Generation(store),  # in the registry: every server sharing it sees changes
         )
         try:
             platform.sealed  # noqa: B018 - a bad master key must fail at start, not at the first upload

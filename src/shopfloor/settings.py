@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     )
     master_key_file: Path | None = Field(
         None, description="A file holding the master key instead of SHOPFLOOR_MASTER_KEY."
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Operator token for GET /metrics (at least 32 characters): every tenant's series "
+        "and the process metrics; tenant admin and metrics keys see only their tenant's series.",
     )
     cors_origins: list[str] = Field(
         default_factory=list,
@@ -108,6 +113,14 @@ class Settings(BaseSettings):
         Path(__file__).resolve().parents[2].parent / "shared" / "data",
         description="Where the sample datasets live (tests and benchmarks only).",
     )
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _long_metrics_token(cls, token: SecretStr | None) -> SecretStr | None:
+        # It reads every tenant's series: a guessable token would undo the per-tenant view.
+        if token is not None and len(token.get_secret_value()) < 32:
+            raise ValueError("SHOPFLOOR_METRICS_TOKEN must be at least 32 characters long")
+        return token
 
     @model_validator(mode="after")
     def _production_needs_secret(self) -> Settings:

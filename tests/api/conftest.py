@@ -57,6 +57,7 @@ def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
         ("admin", "default", "admin"),
         ("builder", "default", "builder"),
         ("consumer", "default", "consumer"),
+        ("metrics", "default", "metrics"),
         ("other", "other", "admin"),
     ]:
         keys[who] = issue_key(platform.store, platform.secret, tenant=tenant, role=role).secret

@@ -10,7 +10,7 @@ Api = Any
 # (method, path) -> roles allowed. Every route in the schema must be listed here.
 ALLOWED = {
     ("GET", "/healthz"): None,  # public
-    ("GET", "/metrics"): {"admin"},
+    ("GET", "/metrics"): {"admin", "metrics"},  # each its own tenant's series (test_metrics_api)
     ("POST", "/v1/datasets"): {"admin", "builder"},
     ("GET", "/v1/datasets"): {"admin", "builder"},
     ("GET", "/v1/datasets/{dataset_id}"): {"admin", "builder"},
@@ -161,7 +161,7 @@ def test_roles_without_the_right_get_403(api: Api) -> None:
         allowed = ALLOWED[(method, template)]
         if allowed is None:
             continue
-        for role in {"admin", "builder", "consumer"} - allowed:
+        for role in {"admin", "builder", "consumer", "metrics"} - allowed:
             response = _call(api, method, template.format(**objs), role)
             assert response.status_code == 403, (role, method, template, response.text)
             assert response.json()["status"] == 403
@@ -222,20 +222,29 @@ def test_metrics_merge_every_process(api: Api) -> None:
     folder = metrics_dir(api.settings)
     folder.mkdir(parents=True, exist_ok=True)
     other = {
-        "requests": [[["POST", "/v1/models/{name}/predict", "200"], 5]],
+        "format": 2,
+        "pid": os.getpid() + 1,
+        "requests": [[["default", "POST", "/v1/models/{name}/predict", "200"], 5]],
         "latency": [],
-        "predictions": [[["merge-check", "1"], 7]],
-        "jobs": [[["merge-check-job", "succeeded"], 2]],
-        "job_seconds": [[["merge-check-job", "succeeded"], [0, 1, 1] + [0] * 9, 42.0]],
+        "predictions": [[["default", "merge-check", "1"], 7]],
+        "jobs": [[["default", "merge-check-job", "succeeded"], 2]],
+        "job_seconds": [[["default", "merge-check-job", "succeeded"], [0, 1, 1] + [0] * 9, 42.0]],
     }
     (folder / f"{os.getpid() + 1}.json").write_text(json.dumps(other))
+    # a snapshot of an older layout (no tenant label) is not merged, not an error
+    (folder / f"{os.getpid() + 2}.json").write_text(json.dumps({"predictions": [[["old", "1"], 1]]}))
     api.client.get("/v1/models", headers=api.headers())
     text = api.client.get("/metrics", headers=api.headers()).text
-    assert 'shopfloor_predictions_total{model="merge-check",version="1"} 7.0' in text
-    assert 'shopfloor_jobs_total{outcome="succeeded",type="merge-check-job"} 2.0' in text
+    job = 'outcome="succeeded",tenant="default",type="merge-check-job"'
+    assert 'shopfloor_predictions_total{model="merge-check",tenant="default",version="1"} 7.0' in text
+    assert f"shopfloor_jobs_total{{{job}}} 2.0" in text
+    assert f'shopfloor_job_duration_seconds_bucket{{le="5",{job}}} 1.0' in text
+    assert f"shopfloor_job_duration_seconds_sum{{{job}}} 42.0" in text
     assert (
-        'shopfloor_job_duration_seconds_bucket{le="5",outcome="succeeded",type="merge-check-job"} 1.0' in text
+        'shopfloor_http_requests_total{method="GET",route="/v1/models",status="200",tenant="default"}' in text
     )
-    assert 'shopfloor_job_duration_seconds_sum{outcome="succeeded",type="merge-check-job"} 42.0' in text
-    assert 'shopfloor_http_requests_total{method="GET",route="/v1/models",status="200"}' in text
-    assert 'shopfloor_http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/v1/models"}' in text
+    assert (
+        'shopfloor_http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/v1/models",'
+        'tenant="default"}' in text
+    )
+    assert 'model="old"' not in text

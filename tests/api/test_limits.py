@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from shopfloor.cli import app as cli
 from shopfloor.security import limits
-from shopfloor.security.keys import Principal
+from shopfloor.security.keys import GENERATION_MAX_AGE_S, Principal
 
 Api = Any
 CSV = ("t.csv", b"a,b\n" + b"1,2\n" * 200, "text/csv")
@@ -108,7 +108,7 @@ def test_quotas_route_and_cli(api: Api, monkeypatch: Any) -> None:
             monkeypatch.setenv(f"SHOPFLOOR_{name.upper()}", getattr(api.settings, name))
     result = CliRunner().invoke(cli, ["tenants", "quotas", "set", "default", "--rpm", "100", "--jobs", "3"])
     assert result.exit_code == 0, result.output
-    time.sleep(0.05)  # the generation file is looked at every 20 ms
+    time.sleep(GENERATION_MAX_AGE_S + 0.05)  # another process's change: seen at the next read
     view = api.client.get("/v1/quotas", headers=api.headers()).json()
     assert view["own"]["requests_per_minute"] == 100 and view["limits"]["max_concurrent_jobs"] == 3
     assert view["limits"]["key_requests_per_minute"] == api.settings.rate_limit_per_minute

@@ -6,19 +6,19 @@ per request, which on the predict path costs more than the model itself.
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
 
+from shopfloor.api.middleware import TENANT
 from shopfloor.errors import Forbidden, NotAuthenticated
 from shopfloor.platform import Platform
 from shopfloor.security.keys import PREFIX, Principal
 from shopfloor.security.limits import limiter
 from shopfloor.security.roles import Permission, allowed
 from shopfloor.services.audit import buffer
-
-# Where authorize() leaves the caller for the middleware (it counts predictions per key).
 
 
 async def get_platform(request: Request) -> Platform:
@@ -60,6 +60,7 @@ def authorize(request: Request, permission: Permission) -> Principal:
     except NotAuthenticated as exc:
         _audit_bad_key(platform, request, token.strip(), exc.detail)
         raise
+    request.scope[TENANT] = principal.tenant  # the request metrics are labelled with it
     # Rate before role: refused requests count too, so probing for rights is limited as well.
     limiter(platform).admit(principal)
     if not allowed(principal.role, permission):
@@ -96,4 +97,31 @@ Explainer = Annotated[Principal, Depends(_caller(Permission.EXPLAIN))]
 KeysAdmin = Annotated[Principal, Depends(_caller(Permission.KEYS))]
 # Audit log and quotas: admins only. The keys permission is the admin-only one in roles.py.
 Admin = Annotated[Principal, Depends(_caller(Permission.KEYS))]
-MetricsReader = Annotated[Principal, Depends(_caller(Permission.METRICS))]
+
+
+class MetricsScraper(HTTPBearer):
+    """Who may scrape ``/metrics``, and whose series: the operator's ``SHOPFLOOR_METRICS_TOKEN``
+    yields ``None`` (every tenant, process metrics); a key whose role has the metrics permission
+    (admin, metrics) yields its tenant. 401 without either, 403 for other roles."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            auto_error=False,
+            description="An API key with the metrics permission, or the operator's metrics token",
+        )
+
+    async def __call__(self, request: Request) -> str | None:  # type: ignore[override]
+        platform: Platform = request.app.state.platform
+        operator = platform.settings.metrics_token
+        if operator is not None:
+            scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
+            given = token.strip().encode()
+            if scheme.lower() == "bearer" and hmac.compare_digest(
+                operator.get_secret_value().encode(), given
+            ):
+                return None
+        return authorize(request, Permission.METRICS).tenant
+
+
+# The tenant whose metrics the caller may read, or None for the operator (every tenant).
+MetricsScope = Annotated[str | None, Depends(MetricsScraper())]

@@ -73,7 +73,7 @@ def execute(settings: Settings, job_id: str) -> None:
         log.error("job %s crashed:\n%s", job_id, traceback.format_exc())
         store.finish_job(job_id, "failed", error=f"internal error: {type(exc).__name__}: {exc}")
     finally:
-        metrics.RECORDER.job(job.type, outcome, time.monotonic() - started)
+        metrics.RECORDER.job(job.tenant, job.type, outcome, time.monotonic() - started)
         metrics.RECORDER.flush()
         platform.close()
 

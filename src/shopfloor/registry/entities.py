@@ -8,7 +8,7 @@ from typing import Any
 
 JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
-ROLES = ("admin", "builder", "consumer")
+ROLES = ("admin", "builder", "consumer", "metrics")
 
 
 @dataclass(frozen=True)

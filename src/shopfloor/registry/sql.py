@@ -18,6 +18,7 @@ from shopfloor.registry.clock import aware as _aware
 from shopfloor.registry.clock import now as _now
 from shopfloor.registry.entities import TERMINAL, ApiKey, Dataset, Job, Model, ModelVersion, Tenant
 from shopfloor.registry.orm import AliasRow, DatasetRow, JobRow, KeyRow, ModelRow, TenantRow, VersionRow
+from shopfloor.registry.sql_generation import GenerationTables, bump_in
 from shopfloor.registry.sql_streams import StreamTables
 from shopfloor.registry.sql_trust import TrustTables
 
@@ -47,7 +48,7 @@ def _retryable(exc: Exception) -> bool:
     return isinstance(cause, OperationalError) and "locked" in str(cause).lower()
 
 
-class SqlStore(TrustTables, StreamTables):
+class SqlStore(TrustTables, StreamTables, GenerationTables):
     """Registry on SQLite (embedded default) or PostgreSQL, chosen by URL."""
 
     def __init__(self, url: str) -> None:
@@ -124,6 +125,7 @@ class SqlStore(TrustTables, StreamTables):
                 raise NotFound(f"API key {key_id!r} not found")
             if row.revoked_at is None:
                 row.revoked_at = _now()
+                bump_in(s)
             return _key(row)
 
     def count_keys(self) -> int:
@@ -281,6 +283,15 @@ class SqlStore(TrustTables, StreamTables):
                 (r.id, r.worker)
                 for r in s.execute(select(JobRow.id, JobRow.worker).where(JobRow.status == "running"))
             ]
+
+    def job_counts(self) -> dict[tuple[str, str], int]:
+        with self._session() as s:
+            rows = s.execute(
+                select(JobRow.tenant, JobRow.status, func.count())
+                .where(JobRow.status.in_(("queued", "running")))
+                .group_by(JobRow.tenant, JobRow.status)
+            )
+            return {(tenant, status): int(n) for tenant, status, n in rows}
 
     def finish_job(
         self, job_id: str, status: str, *, error: str | None = None, result: dict[str, Any] | None = None
@@ -465,6 +476,7 @@ class SqlStore(TrustTables, StreamTables):
             else:
                 row.version, row.updated_at = version, _now()
             s.flush()
+            bump_in(s)
             return self._version_of(s, tenant, mrow, version)
 
     def version_artifacts(self) -> list[str]:

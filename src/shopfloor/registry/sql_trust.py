@@ -25,6 +25,7 @@ from shopfloor.registry.orm import (
     TenantKeyRow,
     TenantRow,
 )
+from shopfloor.registry.sql_generation import bump_in
 
 
 class TrustTables:
@@ -91,6 +92,7 @@ class TrustTables:
                 s.add(MaskingPolicyRow(tenant=tenant, policy=policy, updated_at=_now()))
             else:
                 row.policy, row.updated_at = policy, _now()
+            bump_in(s)
 
     # ---- quotas -----------------------------------------------------------------------------------
     def get_quotas(self, tenant: str) -> Quotas:
@@ -120,6 +122,7 @@ class TrustTables:
             row.max_concurrent_jobs = quotas.max_concurrent_jobs
             row.max_storage_bytes = quotas.max_storage_bytes
             row.updated_at = _now()
+            bump_in(s)
         return quotas
 
     def count_active_jobs(self, tenant: str) -> int:

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Role = Literal["admin", "builder", "consumer"]
+Role = Literal["admin", "builder", "consumer", "metrics"]
 
 
 class KeyCreate(BaseModel):

@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
+import logging
 import secrets
 import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
-from shopfloor.errors import NotAuthenticated
+from shopfloor.errors import NotAuthenticated, RegistryUnavailable
 from shopfloor.registry.entities import ROLES, ApiKey
 from shopfloor.registry.store import Store
 
 PREFIX = "sfk"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -64,37 +65,52 @@ def issue_key(
     return NewKey(key=stored, secret=f"{PREFIX}_{ident}_{secret}")
 
 
-class Generation:
-    """A cheap cross-process change marker: a file replaced on every key or alias change.
+#: How long a process trusts the registry generation it last read. A change made through any
+#: server reaches every other one within this (plus a request): well under the promised second.
+GENERATION_MAX_AGE_S = 0.25
 
-    Caches remember the marker they were filled under and drop their entries when it
-    moves. The file is looked at no more than every ``max_age_s``: a change made in
-    this process counts at once, one made in another process within that time.
+
+class Generation:
+    """The registry's change counter, as this process last read it: caches compare it to their own.
+
+    Every change to cached state (key revocation, aliases, quotas, masking policy) moves the
+    counter in the registry, in the transaction of the change, so every process on every host
+    that shares the registry sees it. :meth:`current` re-reads it at most every ``max_age_s``
+    (one primary-key read: the cost is amortised over the requests in between); a change made
+    through :meth:`bump` in this process counts here at once.
+
+    ``current()`` is ``(counter, 0)``: a tuple, compared by equality, as callers store it. If the
+    registry cannot be read, the last value stays in use (and the failure is logged once): caches
+    keep serving through a short outage, in which no change can be made anyway.
     """
 
-    def __init__(self, path: Path, max_age_s: float = 0.02) -> None:
-        self.path = path
+    def __init__(self, store: Store, max_age_s: float = GENERATION_MAX_AGE_S) -> None:
+        self._store = store
         self.max_age_s = max_age_s
-        self._seen: tuple[int, int] = (0, 0)
-        self._checked = -1.0
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self._seen: tuple[int, int] = (-1, 0)
+        self._checked = -1e9
+        self._reading = threading.Lock()
+        self._failing = False
 
     def current(self) -> tuple[int, int]:
-        now = time.monotonic()
-        if now - self._checked >= self.max_age_s:
+        if time.monotonic() - self._checked >= self.max_age_s and self._reading.acquire(blocking=False):
+            # One thread reads; the others go on with the value in hand meanwhile.
             try:
-                st = os.stat(self.path)
-                self._seen = (st.st_ino, st.st_mtime_ns)
-            except FileNotFoundError:
-                self._seen = (0, 0)
-            self._checked = now
+                self._seen = (self._store.read_generation(), 0)
+                self._failing = False
+            except RegistryUnavailable as exc:
+                if not self._failing:
+                    log.warning("cannot read the registry generation, caches keep their entries: %s", exc)
+                self._failing = True
+            finally:
+                self._checked = time.monotonic()
+                self._reading.release()
         return self._seen
 
     def bump(self) -> None:
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-        tmp.write_text(secrets.token_hex(8))
-        os.replace(tmp, self.path)
-        self._checked = -1.0
+        """Tell every process (this one at once) that cached state changed."""
+        self._seen = (self._store.bump_generation(), 0)
+        self._checked = time.monotonic()
 
 
 class KeyChecker:

@@ -34,6 +34,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     "admin": frozenset(Permission),
     "builder": frozenset(_BUILDER),
     "consumer": frozenset(_CONSUMER),
+    # Scrape-only, for Prometheus: GET /metrics of its own tenant and nothing else.
+    "metrics": frozenset({Permission.METRICS}),
 }
 
 

@@ -31,7 +31,7 @@ def forecast(
         )
     levels = body.get("levels") or [80.0, 95.0]
     out = loaded.estimator.forecast(series, body.get("horizon"), levels)
-    metrics.RECORDER.predicted(name, mv.version, len(out))
+    metrics.RECORDER.predicted(tenant, name, mv.version, len(out))
     horizon = len(out[0]["forecast"]) if out else int(body.get("horizon") or 0)
     return {
         "model": name,

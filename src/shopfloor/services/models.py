@@ -70,7 +70,7 @@ def predict(
     loaded.validate(records, platform.settings.max_records_per_request)
     results = loaded.estimator.predict(records)
     mv = loaded.version
-    metrics.RECORDER.predicted(name, mv.version, len(results))
+    metrics.RECORDER.predicted(tenant, name, mv.version, len(results))
     return {"model": name, "version": mv.version, "predictions": results, "warnings": _warnings(results)}
 
 

@@ -72,7 +72,7 @@ def score(
     results = platform.store.update_stream_states(
         tenant, name, mv.version, assets, step, keep=platform.settings.stream_assets_per_model
     )
-    metrics.RECORDER.predicted(name, mv.version, len(records))
+    metrics.RECORDER.predicted(tenant, name, mv.version, len(records))
     return {"model": name, "version": mv.version, "results": results}
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from shopfloor import metrics
 from shopfloor.errors import ArtifactCorrupted
 from shopfloor.registry.entities import ModelVersion
 from shopfloor.security import integrity
@@ -80,6 +81,7 @@ class ModelCache:
                 self._models[key] = loaded
                 while len(self._models) > self._max:
                     self._models.popitem(last=False)
+                metrics.RECORDER.loaded_models(Counter(t for t, _, _ in self._models))
             else:
                 self._models.move_to_end(key)
         return loaded
@@ -140,3 +142,4 @@ class ModelCache:
             self._models.clear()
             self._resolved.clear()
             self._rejected.clear()
+            metrics.RECORDER.loaded_models({})

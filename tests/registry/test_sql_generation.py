@@ -1,0 +1,58 @@
+"""The registry generation: moved in the same transaction by every change that caches hold."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from pgcluster import BACKENDS, database_url
+from shopfloor.errors import NotFound
+from shopfloor.registry.entities import ApiKey, Quotas
+from shopfloor.registry.migrate import upgrade
+from shopfloor.registry.sql import SqlStore
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
+    url = database_url(request, request.param, tmp_path)
+    upgrade(url)
+    s = SqlStore(url)
+    s.ensure_tenant("a")
+    yield s
+    s.close()
+
+
+def test_read_and_bump(store: SqlStore) -> None:
+    assert store.read_generation() == 0
+    assert store.bump_generation() == 1
+    assert store.bump_generation() == 2
+    assert store.read_generation() == 2
+    assert store.read_generation("other") == 0  # counters are independent
+
+
+def test_every_cached_change_moves_it(store: SqlStore) -> None:
+    key = store.add_key(ApiKey("key_1", "a", "admin", None, "h" * 64, datetime.now(UTC)))
+    assert store.read_generation() == 0  # a new key is in no cache
+    store.revoke_key("a", key.id)
+    assert store.read_generation() == 1
+    store.add_version(
+        tenant="a", model="m", task="tabular_classification", report={}, input_schema=[],
+        files={}, artifact="a/m/1", lineage={}, job_id=None,
+    )  # fmt: skip
+    store.set_alias("a", "m", "production", 1)
+    assert store.read_generation() == 2
+    store.set_quotas(Quotas("a", requests_per_minute=5))
+    assert store.read_generation() == 3
+    store.set_masking_policy("a", b"sealed")
+    assert store.read_generation() == 4
+
+
+def test_a_refused_change_does_not_move_it(store: SqlStore) -> None:
+    with pytest.raises(NotFound):
+        store.revoke_key("a", "key_missing")
+    with pytest.raises(NotFound):
+        store.set_alias("a", "nope", "production", 1)
+    assert store.read_generation() == 0
