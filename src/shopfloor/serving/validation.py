@@ -26,6 +26,10 @@ Checker = Callable[[Any], str | None]
 
 
 def _show(value: Any) -> str:
+    if isinstance(value, dict | list | tuple):
+        # never repr a container: a deeply nested one could exhaust the stack (and the log)
+        opener = "{" if isinstance(value, dict) else "["
+        return f"{opener}...{'}' if opener == '{' else ']'} ({type(value).__name__} of {len(value)})"
     text = repr(value)
     if len(text) > 40:
         text = text[:37] + "..."

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from shopfloor.api.deps import PlatformDep, Predictor
+from shopfloor.api.deps import HeavyDep, PlatformDep, Predictor
 from shopfloor.api.routes.predict import Version
 from shopfloor.api.routes.views import job_view
 from shopfloor.errors import Forbidden
@@ -38,12 +38,17 @@ async def optimize(
     request: Request,
     platform: PlatformDep,
     principal: Predictor,
+    heavy: HeavyDep,
     version: Version = None,
 ) -> Any:
     payload = body.model_dump(exclude_none=True)
     if service.runs_now(payload):
-        # A search takes seconds: run in the thread pool, counted on the event loop.
-        result = await run_in_threadpool(service.optimize, platform, principal.tenant, name, version, payload)
+        # A search takes seconds: run in the thread pool, a few at a time per tenant, counted on
+        # the event loop.
+        result = await heavy.run(
+            principal.tenant, "optimisations", service.optimize, platform, principal.tenant, name, version,
+            payload,
+        )
         audit.buffer(platform).count(principal, name, result["version"], "optimize")
         return result
     if not allowed(principal.role, Permission.JOBS_WRITE):
