@@ -28,7 +28,8 @@ router = APIRouter(prefix="/v1/models", tags=["predict"])
     responses={202: {"model": JobPublic, "description": "More than 300 trials: the search runs as a job"}},
     summary="Find the settings of controllable inputs that minimise or maximise the prediction",
     description="Every input is either a control (bounds or values) or fixed. Up to 300 trials the "
-    "answer comes in the response (any role that may predict); more trials start an `optimize` job "
+    "answer comes in the response (any role that may predict; the search stops after 20 s, and "
+    "`stopped` then says how many trials ran); more trials start an `optimize` job "
     "(admin, builder) whose result is the same answer. Constraints that no setting can meet give "
     '`status: "infeasible"` with the reason and the least violating settings.',
 )
