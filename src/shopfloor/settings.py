@@ -74,6 +74,12 @@ class Settings(BaseSettings):
     max_records_per_request: int = Field(
         1000, ge=1, description="Most records in one predict or explain call."
     )
+    tenant_heavy_requests: int = Field(
+        1,
+        ge=1,
+        description="CPU-heavy requests (explain, synchronous optimize, forecast, hub embed and classify) "
+        "one tenant runs at once in each API process; more wait up to 10 s for a slot, then get a 429.",
+    )
     model_cache_size: int = Field(16, ge=1, description="Loaded models kept in memory per API process.")
     hub_dir: Path | None = Field(
         None,

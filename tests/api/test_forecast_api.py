@@ -7,6 +7,7 @@ import io
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from conftest import Api
 
@@ -52,7 +53,9 @@ def _train(api: Api, dataset_id: str, **options: object) -> object:
     return api.client.post("/v1/jobs", json=body, headers=api.headers("builder"))
 
 
-def test_wide_upload_forecast_job_and_forecasts_with_intervals(api: Api) -> None:
+def test_wide_upload_forecast_job_and_forecasts_with_intervals(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
     answer = _upload(api, _wide())
     assert answer.status_code == 201, answer.text
     dataset = answer.json()
@@ -104,6 +107,17 @@ def test_wide_upload_forecast_job_and_forecasts_with_intervals(api: Api) -> None
         refused = api.client.post("/v1/models/demand/forecast?version=1", json=bad, headers=consumer)
         assert refused.status_code == 422, refused.text
         assert refused.json()["errors"][0]["loc"] == loc
+
+    # an answer's size is bounded before it is computed: series x horizon x (1 + 2 levels) numbers
+    from shopfloor.services import forecasting
+
+    monkeypatch.setattr(forecasting, "MAX_VALUES", 100)  # "all": 12 series x 4 periods x 5 = 240
+    big = api.client.post("/v1/models/demand/forecast?version=1", json={"series": "all"}, headers=consumer)
+    assert big.status_code == 422 and big.json()["errors"][0]["loc"] == ["body", "series"]
+    assert "at most 5 series" in big.json()["detail"]
+    five = {"series": ["P1", "P2", "P3", "P4", "P5"]}
+    fits = api.client.post("/v1/models/demand/forecast?version=1", json=five, headers=consumer)
+    assert fits.status_code == 200, fits.text
 
 
 def test_impossible_forecast_requests_are_refused_and_nothing_is_stored(api: Api) -> None:

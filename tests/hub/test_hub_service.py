@@ -55,6 +55,8 @@ def test_unknown_variant_is_refused(hub_cache: Path) -> None:
     ([], ["body", "labels"]),
     (["engine", "bucket", "Engine"], ["body", "labels", 2]),
     (["engine", " "], ["body", "labels", 1]),
+    ([f"label {i}" for i in range(101)], ["body", "labels"]),
+    (["engine", "x" * 201], ["body", "labels", 1]),
 ])
 def test_bad_labels_are_refused(labels: list[str], loc: list[Any], hub_cache: Path) -> None:
     with pytest.raises(InvalidInput) as raised:
@@ -65,6 +67,11 @@ def test_bad_labels_are_refused(labels: list[str], loc: list[Any], hub_cache: Pa
 @pytest.mark.parametrize(("template", "temperature", "loc"), [
     ("no placeholder", 0.05, ["body", "template"]),
     ("{label} of {part}", 0.05, ["body", "template"]),
+    ("{label} {label:x>30000000}", 0.05, ["body", "template"]),
+    ("{label!r}", 0.05, ["body", "template"]),
+    ("{label.upper}", 0.05, ["body", "template"]),
+    ("{label} {{braces}}", 0.05, ["body", "template"]),
+    ("{label} }", 0.05, ["body", "template"]),
     ("{label}", 0.0, ["body", "temperature"]),
 ])
 def test_bad_template_or_temperature_is_refused(template: str, temperature: float, loc: list[Any],
@@ -92,3 +99,9 @@ def test_zero_shot_on_a_local_model(tiny_hub: Path, hub_cache: Path) -> None:
     out = service.zero_shot(["pump leak"], ["pump", "bucket"], model="tiny-st", hub_dir=tiny_hub,
                             cache_dir=hub_cache)
     assert out["model"] == "tiny-st" and len(out["results"][0]["ranking"]) == 2
+
+
+def test_template_is_filled_literally() -> None:
+    from shopfloor.hub.checks import fill
+
+    assert fill("a {label} fault ({label})", "{0} pump") == "a {0} pump fault ({0} pump)"

@@ -186,3 +186,15 @@ def test_same_seed_same_answer(classifier: TabularEstimator) -> None:
     first = solve(problem, model_outcome(classifier, "1"))
     second = solve(problem, model_outcome(classifier, "1"))
     assert first["best"] == second["best"] and first["runner_ups"] == second["runner_ups"]
+
+
+def test_a_time_budget_stops_the_search_and_the_answer_says_so(regressor: TabularEstimator) -> None:
+    # A synchronous request must not hold a thread for trials x model cost: past the budget no new
+    # batch is asked, and the answer reports the trials it ran.
+    fixed = {"torque": 40, "wear": 10, "Type": "M"}
+    request = {"controls": {"speed": {"min": 1200, "max": 2800}}, "fixed": fixed}
+    outcome = model_outcome(regressor, None)
+    stopped = solve(_problem(regressor, {**request, "trials": 300}), outcome, budget_s=0.0)
+    assert stopped["status"] == "optimal" and 1 <= stopped["trials"] < 300
+    assert "stopped after" in stopped["stopped"]
+    assert "stopped" not in solve(_problem(regressor, {**request, "trials": 20}), outcome, budget_s=60.0)

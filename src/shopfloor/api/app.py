@@ -12,6 +12,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from shopfloor import __version__, metrics
 from shopfloor.api import docs, problems
+from shopfloor.api.heavy import HeavyWork
 from shopfloor.api.middleware import MetricsAndLimits
 from shopfloor.api.routes import (
     audit,
@@ -91,6 +92,11 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # A body without a Content-Type is read as JSON (FastAPI's strict default answers 422
+        # "Input should be a valid dictionary"). Strict mode guards cookie sessions against
+        # cross-site posts; this API authenticates by the Authorization header only, which a
+        # cross-site form cannot send, so there is nothing for it to guard.
+        strict_content_type=False,
         responses={
             status: {"model": Problem, "description": text, "content": {"application/problem+json": {}}}
             for status, text in PROBLEM_RESPONSES.items()
@@ -98,6 +104,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     )
     app.state.platform = platform
     app.state.settings = settings
+    app.state.heavy = HeavyWork(settings.tenant_heavy_requests)
     problems.install(app)
     docs.install(app)
     # predict first: routes are matched in order, and it is the hot path.

@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
 
+from shopfloor.api.heavy import HeavyWork
 from shopfloor.api.middleware import TENANT
 from shopfloor.errors import Forbidden, NotAuthenticated
 from shopfloor.platform import Platform
@@ -27,6 +28,15 @@ async def get_platform(request: Request) -> Platform:
 
 
 PlatformDep = Annotated[Platform, Depends(get_platform)]
+
+
+async def get_heavy(request: Request) -> HeavyWork:
+    heavy: HeavyWork = request.app.state.heavy
+    return heavy
+
+
+#: The per-tenant slots for CPU-heavy requests (:mod:`shopfloor.api.heavy`).
+HeavyDep = Annotated[HeavyWork, Depends(get_heavy)]
 
 
 class Authorizer(HTTPBearer):

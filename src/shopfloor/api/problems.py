@@ -52,6 +52,11 @@ def _clean_errors(errors: Any) -> list[dict[str, Any]]:
     return out
 
 
+def _json_or_form_data(content_type: str) -> bool:
+    kind = content_type.split(";", 1)[0].strip().lower()
+    return not kind or kind.endswith(("/json", "+json")) or kind == "multipart/form-data"
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ShopfloorError)
     async def _shopfloor(request: Request, exc: ShopfloorError) -> JSONResponse:
@@ -67,17 +72,25 @@ def install(app: FastAPI) -> None:
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = _clean_errors(exc.errors())
         where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors[:5])
-        return problem(
-            422,
-            "invalid-input",
-            "Invalid input",
-            f"the request is not valid: {where}",
-            request.url.path,
-            errors,
-        )
+        detail = f"the request is not valid: {where}"
+        content_type = request.headers.get("content-type", "")
+        if any(e["loc"] == ["body"] for e in errors) and not _json_or_form_data(content_type):
+            # curl -d sends application/x-www-form-urlencoded unless told otherwise
+            detail = (
+                f"the body was not read as JSON: its Content-Type is {content_type!r}; send "
+                f"'Content-Type: application/json' (curl: -H 'Content-Type: application/json'). {detail}"
+            )
+        return problem(422, "invalid-input", "Invalid input", detail, request.url.path, errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError):
+            # FastAPI's JSON parsing gave up on the nesting depth: say so, with the place
+            msg = "nested too deeply for a request body"
+            return problem(
+                422, "invalid-input", "Invalid input", f"the JSON body is {msg}", request.url.path,
+                [{"loc": ["body"], "msg": msg, "type": "json_too_deep"}],
+            )
         titles = {404: "Not found", 405: "Method not allowed"}
         return problem(
             exc.status_code,

@@ -16,6 +16,9 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
+#: Perturbed rows LIME scores per explained record (lime's own default).
+LIME_SAMPLES = 1000
+
 
 def linear_contributions(
     coef: np.ndarray, intercept: np.ndarray, Z: np.ndarray
@@ -96,7 +99,7 @@ def lime_weights(
     mode: str = "classification",
     class_index: Sequence[int] | None = None,
     seed: int = 0,
-    num_samples: int = 1000,
+    num_samples: int = LIME_SAMPLES,
 ) -> list[dict[str, Any]]:
     """LIME local linear weights, one dict per row of the input matrix ``rows``.
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from shopfloor.hub.catalog import BUILTIN_NAME
-from shopfloor.hub.checks import check_labels, check_temperature, check_template, check_texts
+from shopfloor.hub.checks import check_labels, check_temperature, check_template, check_texts, fill
 from shopfloor.hub.encoders import get_encoder
 
 # bench/text_embed.py, excavator MajorSystem (15 classes): the bare label 0.430 accuracy against 0.429 for
@@ -47,7 +47,7 @@ def zero_shot(texts: list[str], labels: list[str], *, model: str = BUILTIN_NAME,
     check_temperature(temperature)
     encoder = get_encoder(model, variant, hub_dir, cache_dir)
     text_vectors, truncated = encoder.embed_checked(texts)
-    label_vectors = encoder.embed([template.format(label=label.strip()) for label in labels])
+    label_vectors = encoder.embed([fill(template, label.strip()) for label in labels])
     cosines = text_vectors @ label_vectors.T
     scores = _softmax(cosines / temperature)
     results = []

@@ -37,8 +37,14 @@ def model_outcome(estimator: Any, output: str | None) -> Outcome:
     return outcome
 
 
-def solve(problem: Problem, outcome: Outcome, progress: ProgressFn = no_progress) -> dict[str, Any]:
-    """Check feasibility, search, and describe the optimum. ``progress`` exceptions propagate."""
+def solve(
+    problem: Problem, outcome: Outcome, progress: ProgressFn = no_progress, budget_s: float | None = None
+) -> dict[str, Any]:
+    """Check feasibility, search, and describe the optimum. ``progress`` exceptions propagate.
+
+    ``budget_s`` bounds the search (see :func:`search`); an answer from fewer trials than asked
+    says so in ``stopped``.
+    """
     started = time.perf_counter()
     head: dict[str, Any] = {
         "objective": problem.objective,
@@ -61,7 +67,12 @@ def solve(problem: Problem, outcome: Outcome, progress: ProgressFn = no_progress
             "feasible_trials": 0,
             "seconds": round(time.perf_counter() - started, 3),
         }
-    trials = search(problem, outcome, feasibility.seeds, progress, 0.05, 0.9)
+    trials = search(problem, outcome, feasibility.seeds, progress, 0.05, 0.9, budget_s)
+    if len(trials) < problem.trials:
+        head["stopped"] = (
+            f"the search stopped after {len(trials)} of {problem.trials} trials: a synchronous answer "
+            f"searches for at most {budget_s:g} s; ask for a job (more than 300 trials) for a longer search"
+        )
     feasible = sum(t.feasible for t in trials)
     best = best_trial(problem, trials)
     if best is None:

@@ -10,6 +10,7 @@ in small batches so that the model scores several settings per call.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -62,11 +63,14 @@ def search(
     progress: ProgressFn = no_progress,
     start: float = 0.0,
     end: float = 1.0,
+    budget_s: float | None = None,
 ) -> list[Trial]:
     """Run ``problem.trials`` trials (``seeds`` first) and return them all, in order.
 
     ``progress`` gets fractions from ``start`` to ``end``; an exception it raises (cancellation)
-    stops the search.
+    stops the search. With ``budget_s``, no new batch is asked after that many seconds: the
+    trials done so far are returned (at least one batch), so a slow model or many controls
+    cannot hold a synchronous request past its bound.
     """
     import optuna
 
@@ -78,7 +82,8 @@ def search(
     batch = max(1, min(MAX_BATCH, problem.trials // 25))
     out: list[Trial] = []
     seen: list[float] = []
-    while len(out) < problem.trials:
+    deadline = None if budget_s is None else time.monotonic() + budget_s
+    while len(out) < problem.trials and not (out and deadline is not None and time.monotonic() > deadline):
         asked = [study.ask() for _ in range(min(batch, problem.trials - len(out)))]
         settings = [{c.name: _suggest(trial, c) for c in problem.controls} for trial in asked]
         predicted = outcome([problem.record(s) for s in settings])

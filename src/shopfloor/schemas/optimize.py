@@ -168,6 +168,9 @@ class OptimizeResponse(BaseModel):
         None, description="Infeasible: the settings closest to feasible and each constraint they miss"
     )
     checked_by: str | None = None
+    stopped: str | None = Field(
+        None, description="Why the search ran fewer trials than asked (the synchronous time bound)"
+    )
     trials: int
     feasible_trials: int
     seconds: float

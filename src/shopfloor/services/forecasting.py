@@ -10,6 +10,8 @@ from shopfloor.platform import Platform
 
 #: Most series in one answer (ask for more in several calls).
 MAX_SERIES = 5000
+#: Most numbers in one answer: series x horizon x (forecast + lower and upper bound per level).
+MAX_VALUES = 2_000_000
 
 
 def forecast(
@@ -30,6 +32,7 @@ def forecast(
             errors=[{"loc": ["body", "series"], "msg": f"more than {MAX_SERIES}"}],
         )
     levels = body.get("levels") or [80.0, 95.0]
+    _check_size(loaded.estimator, series, body.get("horizon"), levels)
     out = loaded.estimator.forecast(series, body.get("horizon"), levels)
     metrics.RECORDER.predicted(tenant, name, mv.version, len(out))
     horizon = len(out[0]["forecast"]) if out else int(body.get("horizon") or 0)
@@ -41,3 +44,18 @@ def forecast(
         "levels": levels,
         "forecasts": out,
     }
+
+
+def _check_size(estimator: Any, series: Any, horizon: Any, levels: list[Any]) -> None:
+    """Refuse an answer of more than :data:`MAX_VALUES` numbers before computing it (422 at the
+    series: "all" of a model with many series, a long horizon and many levels multiply)."""
+    count = len(series) if isinstance(series, list) else len(estimator.ids_)
+    periods = horizon if isinstance(horizon, int) and horizon > 0 else int(estimator.point_.shape[1])
+    values = count * periods * (1 + 2 * len(levels))
+    if values > MAX_VALUES:
+        most = max(1, MAX_VALUES // (periods * (1 + 2 * len(levels))))
+        raise InvalidInput(
+            f"{count} series x {periods} periods x {len(levels)} levels would be {values:,} numbers; at most "
+            f"{MAX_VALUES:,} per call: ask for at most {most} series at a time",
+            errors=[{"loc": ["body", "series"], "msg": f"at most {most} series at this horizon and levels"}],
+        )

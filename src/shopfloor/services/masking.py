@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from shopfloor.errors import Conflict, InvalidInput
 from shopfloor.platform import Platform
 from shopfloor.security import crypto
 from shopfloor.text import MaskingPolicy, mask_column, mask_text
@@ -26,13 +27,32 @@ def _path(tenant: str) -> str:
     return f"{tenant}/masking/policy"
 
 
-def policy(platform: Platform, tenant: str) -> MaskingPolicy:
-    """The tenant's policy; with none set, the built-in detectors only (e-mail, phone, IBAN)."""
+def stored(platform: Platform, tenant: str) -> dict[str, Any]:
+    """The tenant's policy as stored (its JSON form), not checked: what ``GET /v1/masking`` shows,
+    so an admin can see, and replace, a policy that today's checks refuse."""
     blob = platform.store.get_masking_policy(tenant)
     if blob is None:
-        return MaskingPolicy()
+        return MaskingPolicy().to_dict()
     plain = crypto.decrypt(platform.sealed.tenant_key(tenant), _path(tenant), blob)
-    return MaskingPolicy.from_dict(json.loads(plain))
+    found: dict[str, Any] = json.loads(plain)
+    return found
+
+
+def policy(platform: Platform, tenant: str) -> MaskingPolicy:
+    """The tenant's policy; with none set, the built-in detectors only (e-mail, phone, IBAN).
+
+    A policy stored before a check was added (a pattern with lookbehind, which RE2 cannot run)
+    raises :class:`Conflict`: nothing is masked, or stored, with a policy that does not hold.
+    """
+    data = stored(platform, tenant)
+    try:
+        return MaskingPolicy.from_dict(data)
+    except InvalidInput as exc:
+        raise Conflict(
+            f"the tenant's masking policy no longer passes its checks ({exc.detail}); "
+            "an admin must replace it with PUT /v1/masking before text can be masked",
+            errors=exc.errors,
+        ) from None
 
 
 def set_policy(platform: Platform, tenant: str, body: dict[str, Any]) -> MaskingPolicy:

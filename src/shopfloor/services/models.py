@@ -5,11 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from shopfloor import metrics
-from shopfloor.errors import InvalidInput
+from shopfloor.errors import InvalidInput, PayloadTooLarge
+from shopfloor.explain.contributions import LIME_SAMPLES
 from shopfloor.platform import Platform
 from shopfloor.registry.entities import Model, ModelVersion
 
 EXPLAIN_METHODS = ("shap", "lime", "occlusion", "gradcam", "anomaly_map")
+#: Records one explain request may hold, for the methods that cost many model calls per record
+#: (SHAP is one exact pass: up to SHOPFLOOR_MAX_RECORDS_PER_REQUEST). LIME scores LIME_SAMPLES
+#: perturbed rows per record: 50 records are 50,000 model rows, a second or two on a forest,
+#: where 1,000 records held a core for minutes.
+EXPLAIN_RECORDS = {"lime": 50, "occlusion": 20, "gradcam": 16, "anomaly_map": 16}
+_EXPLAIN_COST = {
+    "lime": f"each costs {LIME_SAMPLES} model evaluations",
+    "occlusion": "each costs a model call per word, up to 64",
+    "gradcam": "each costs a forward and a backward pass",
+    "anomaly_map": "each costs a pass over its patches",
+}
 
 
 def version_view(mv: ModelVersion) -> dict[str, Any]:
@@ -81,6 +93,14 @@ def explain(
         raise InvalidInput(
             f"unknown explanation method {method!r}; use one of {', '.join(EXPLAIN_METHODS)}",
             errors=[{"loc": ["query", "method"], "msg": "unknown method"}],
+        )
+    cap = EXPLAIN_RECORDS.get(method)
+    if cap is not None and isinstance(records, list) and len(records) > cap:
+        raise PayloadTooLarge(
+            f"{len(records)} records to explain with {method}; at most {cap} per request "
+            f"({_EXPLAIN_COST[method]}): split the request, or use method=shap where the model has it",
+            errors=[{"loc": ["body", "records"], "msg": f"at most {cap} records for {method}"}],
+            limit=cap,
         )
     loaded = platform.models.get(tenant, name, version)
     loaded.validate(records, platform.settings.max_records_per_request)

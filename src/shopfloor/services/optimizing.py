@@ -15,6 +15,9 @@ from shopfloor.tasks.base import ProgressFn, no_progress
 
 #: Requests with at most this many trials are answered in the response; more become a job.
 SYNC_TRIALS = 300
+#: A synchronous search stops asking for trials after this many seconds (a slow model times 300
+#: trials must not hold a thread for minutes); the answer says how many trials it ran.
+SYNC_SEARCH_S = 20.0
 #: Families whose models take one row of named inputs and give a probability per class or a value.
 TABULAR_TASKS = frozenset(
     {"tabular_classification", "tabular_regression", "imported_classification", "imported_regression"}
@@ -74,19 +77,24 @@ def _check_fixed(loaded: LoadedModel, problem: Problem) -> None:
 
 
 def answer(
-    name: str, loaded: LoadedModel, problem: Problem, progress: ProgressFn = no_progress
+    name: str,
+    loaded: LoadedModel,
+    problem: Problem,
+    progress: ProgressFn = no_progress,
+    budget_s: float | None = None,
 ) -> dict[str, Any]:
     """Solve ``problem`` on the loaded model: the response body (and an optimize job's result)."""
-    solved = solve(problem, model_outcome(loaded.estimator, problem.output), progress)
+    solved = solve(problem, model_outcome(loaded.estimator, problem.output), progress, budget_s)
     return {"model": name, "version": loaded.version.version, "task": loaded.version.task, **solved}
 
 
 def optimize(
     platform: Platform, tenant: str, name: str, version: int | str | None, request: dict[str, Any]
 ) -> dict[str, Any]:
-    """Check and solve a request now (any budget; the API sends large ones to a job)."""
+    """Check and solve a request now, searching for at most :data:`SYNC_SEARCH_S` seconds (the API
+    sends large budgets to a job, which has no time bound)."""
     loaded, problem = prepare(platform, tenant, name, version, request)
-    return answer(name, loaded, problem)
+    return answer(name, loaded, problem, budget_s=SYNC_SEARCH_S)
 
 
 def create_optimize_job(

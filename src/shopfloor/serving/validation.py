@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import reprlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -26,7 +27,8 @@ Checker = Callable[[Any], str | None]
 
 
 def _show(value: Any) -> str:
-    text = repr(value)
+    # reprlib stops a few levels down: a deeply nested JSON value cannot exhaust the stack here
+    text = reprlib.repr(value) if isinstance(value, dict | list | tuple) else repr(value)
     if len(text) > 40:
         text = text[:37] + "..."
     return f"{text} ({type(value).__name__})"

@@ -97,14 +97,15 @@ class MaskingPolicy:
     def compiled(self) -> _Compiled:
         """The regexes, built once per policy object (cached on the frozen instance)."""
         names, canonical = detectors.names_regex(self.names)
-        rules = [(p["name"], re.compile(p["regex"])) for p in self.patterns]
+        # tenant patterns run on RE2 (linear time); the names regex is built from escaped literals
+        rules = [(p["name"], detectors.compile_tenant(p["regex"])) for p in self.patterns]
         return _Compiled(names, canonical, rules)
 
 
 class _Compiled(NamedTuple):
     names: re.Pattern[str] | None
     canonical: dict[str, str | None]
-    rules: list[tuple[str, re.Pattern[str]]]
+    rules: list[tuple[str, Any]]  # (name, RE2 pattern: finditer like re's)
 
 
 def _check_names(names: Any) -> None:

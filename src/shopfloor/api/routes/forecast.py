@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from starlette.concurrency import run_in_threadpool
 
-from shopfloor.api.deps import PlatformDep, Predictor
+from shopfloor.api.deps import HeavyDep, PlatformDep, Predictor
 from shopfloor.api.routes.predict import Version
 from shopfloor.schemas.forecast import ForecastRequest, ForecastResponse
 from shopfloor.services import audit
@@ -24,9 +23,16 @@ router = APIRouter(prefix="/v1/models", tags=["predict"])
     "conformal intervals at each level calibrated on the model's backtest.",
 )
 async def forecast(
-    name: str, body: ForecastRequest, platform: PlatformDep, principal: Predictor, version: Version = None
+    name: str,
+    body: ForecastRequest,
+    platform: PlatformDep,
+    principal: Predictor,
+    heavy: HeavyDep,
+    version: Version = None,
 ) -> Any:
     payload = body.model_dump()
-    result = await run_in_threadpool(service.forecast, platform, principal.tenant, name, version, payload)
+    result = await heavy.run(
+        principal.tenant, "forecasts", service.forecast, platform, principal.tenant, name, version, payload
+    )
     audit.buffer(platform).count(principal, name, result["version"], "forecast", len(result["forecasts"]))
     return result

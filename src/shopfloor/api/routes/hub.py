@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from starlette.concurrency import run_in_threadpool
 
-from shopfloor.api.deps import ModelsReader, PlatformDep, Predictor
+from shopfloor.api.deps import HeavyDep, ModelsReader, PlatformDep, Predictor
 from shopfloor.hub import catalog
 from shopfloor.hub import service as hub
 from shopfloor.schemas.hub import ClassifyRequest, ClassifyResponse, EmbedRequest, EmbedResponse, HubList
@@ -23,9 +22,13 @@ def list_models(platform: PlatformDep, principal: ModelsReader) -> Any:
 
 
 @router.post("/{model}/embed", response_model=EmbedResponse, summary="Normalised embeddings of texts")
-async def embed(model: str, body: EmbedRequest, platform: PlatformDep, principal: Predictor) -> Any:
+async def embed(
+    model: str, body: EmbedRequest, platform: PlatformDep, principal: Predictor, heavy: HeavyDep
+) -> Any:
     s = platform.settings
-    result = await run_in_threadpool(
+    result = await heavy.run(
+        principal.tenant,
+        "embeddings",
         hub.embed,
         body.texts,
         model=model,
@@ -38,9 +41,13 @@ async def embed(model: str, body: EmbedRequest, platform: PlatformDep, principal
 
 
 @router.post("/{model}/classify", response_model=ClassifyResponse, summary="Zero-shot: rank label names")
-async def classify(model: str, body: ClassifyRequest, platform: PlatformDep, principal: Predictor) -> Any:
+async def classify(
+    model: str, body: ClassifyRequest, platform: PlatformDep, principal: Predictor, heavy: HeavyDep
+) -> Any:
     s = platform.settings
-    result = await run_in_threadpool(
+    result = await heavy.run(
+        principal.tenant,
+        "zero-shot labelling",
         hub.zero_shot,
         body.texts,
         body.labels,

@@ -16,7 +16,7 @@ router = APIRouter(prefix="/v1/masking", tags=["masking"])
 
 @router.get("", response_model=MaskingPolicyBody, summary="The tenant's masking policy")
 def get_policy(platform: PlatformDep, principal: Admin) -> Any:
-    return service.policy(platform, principal.tenant).to_dict()
+    return service.stored(platform, principal.tenant)
 
 
 @router.put(

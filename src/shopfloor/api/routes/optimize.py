@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from shopfloor.api.deps import PlatformDep, Predictor
+from shopfloor.api.deps import HeavyDep, PlatformDep, Predictor
 from shopfloor.api.routes.predict import Version
 from shopfloor.api.routes.views import job_view
 from shopfloor.errors import Forbidden
@@ -28,7 +28,8 @@ router = APIRouter(prefix="/v1/models", tags=["predict"])
     responses={202: {"model": JobPublic, "description": "More than 300 trials: the search runs as a job"}},
     summary="Find the settings of controllable inputs that minimise or maximise the prediction",
     description="Every input is either a control (bounds or values) or fixed. Up to 300 trials the "
-    "answer comes in the response (any role that may predict); more trials start an `optimize` job "
+    "answer comes in the response (any role that may predict; the search stops after 20 s, and "
+    "`stopped` then says how many trials ran); more trials start an `optimize` job "
     "(admin, builder) whose result is the same answer. Constraints that no setting can meet give "
     '`status: "infeasible"` with the reason and the least violating settings.',
 )
@@ -38,12 +39,17 @@ async def optimize(
     request: Request,
     platform: PlatformDep,
     principal: Predictor,
+    heavy: HeavyDep,
     version: Version = None,
 ) -> Any:
     payload = body.model_dump(exclude_none=True)
     if service.runs_now(payload):
-        # A search takes seconds: run in the thread pool, counted on the event loop.
-        result = await run_in_threadpool(service.optimize, platform, principal.tenant, name, version, payload)
+        # A search takes seconds: run in the thread pool, a few at a time per tenant, counted on
+        # the event loop.
+        result = await heavy.run(
+            principal.tenant, "optimisations", service.optimize, platform, principal.tenant, name, version,
+            payload,
+        )
         audit.buffer(platform).count(principal, name, result["version"], "optimize")
         return result
     if not allowed(principal.role, Permission.JOBS_WRITE):

@@ -10,7 +10,7 @@ from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
-from shopfloor.api.deps import Explainer, JobsWriter, ModelsReader, PlatformDep, authorize
+from shopfloor.api.deps import Explainer, HeavyDep, JobsWriter, ModelsReader, PlatformDep, authorize
 from shopfloor.api.routes.views import job_view, multipart_records, parse_records, version_param
 from shopfloor.schemas.jobs import JobPublic
 from shopfloor.schemas.models import ExplainResponse, PredictResponse, RecordsRequest, RulesResponse
@@ -110,12 +110,15 @@ async def explain(
     body: RecordsRequest,
     platform: PlatformDep,
     principal: Explainer,
+    heavy: HeavyDep,
     version: Version = None,
     method: Annotated[str, Query(pattern="^(shap|lime|occlusion|gradcam|anomaly_map)$")] = "shap",
 ) -> Any:
-    # Explanations can take seconds (LIME): computed in the thread pool, counted on the event loop.
-    result = await run_in_threadpool(
-        service.explain, platform, principal.tenant, name, version, body.records, method
+    # Explanations can take seconds (LIME): computed in the thread pool, a few at a time per
+    # tenant, counted on the event loop.
+    result = await heavy.run(
+        principal.tenant, "explanations", service.explain, platform, principal.tenant, name, version,
+        body.records, method,
     )
     audit.buffer(platform).count(principal, name, result["version"], "explain", len(body.records))
     return result

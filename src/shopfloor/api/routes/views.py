@@ -66,6 +66,8 @@ def parse_records(raw: bytes) -> list[Any]:
         raise InvalidInput(
             f"the body is not valid JSON: {exc}", errors=[{"loc": ["body"], "msg": str(exc)}]
         ) from None
+    except RecursionError:
+        raise too_deep() from None
     if not isinstance(body, dict) or "records" not in body:
         raise InvalidInput(
             'the body must be an object {"records": [...]}',
@@ -77,6 +79,12 @@ def parse_records(raw: bytes) -> list[Any]:
             "records must be a list of objects", errors=[{"loc": ["body", "records"], "msg": "not a list"}]
         )
     return records
+
+
+def too_deep() -> InvalidInput:
+    """The 422 for a JSON body nested deeper than the parser goes (records are flat objects)."""
+    msg = "nested too deeply: records are flat objects of column -> value"
+    return InvalidInput(f"the JSON body is {msg}", errors=[{"loc": ["body"], "msg": msg}])
 
 
 async def multipart_records(request: Any) -> list[Any]:
