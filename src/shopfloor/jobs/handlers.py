@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from shopfloor.data.export import to_safe_csv
 from shopfloor.data.parse import read_table
 from shopfloor.data.series import SeriesSpec
 from shopfloor.jobs.optimize_job import run_optimize
@@ -118,7 +119,7 @@ def run_batch(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
             scored, p["label_column"], asset_column=layout["asset"], time_column=layout["time"]
         )
     key = f"{job.tenant}/jobs/{job.id}/{BATCH_RESULT}"
-    digest = platform.sealed.put(job.tenant, key, scored.to_csv(index=False).encode())
+    digest = platform.sealed.put(job.tenant, key, to_safe_csv(scored))  # no formulas for spreadsheets
     return {**result, "artifact": key, "sha256": digest}
 
 
