@@ -20,7 +20,7 @@ from shopfloor.jobs.synthesize_job import run_synthesize
 from shopfloor.platform import Platform
 from shopfloor.registry.entities import Job
 from shopfloor.services.datasets import frame_for_learning
-from shopfloor.services.jobs import BATCH_RESULT, spec_kwargs
+from shopfloor.services.jobs import BATCH_RESULT, attach_backbone, spec_kwargs
 from shopfloor.services.registering import register_version
 from shopfloor.tasks.base import ProgressFn
 from shopfloor.tasks.catalog import make_estimator, series_task
@@ -58,6 +58,7 @@ def run_train(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
         **layout,
         **(p.get("options") or {}),
     )
+    attach_backbone(estimator, platform.settings)  # the named backbone's folder, from the settings
     started = time.monotonic()
     estimator.fit(frame, p.get("target") or "", progress=lambda f, s, m: progress(0.02 + 0.93 * f, s, m))
     progress(0.96, "saving", "writing the model artifacts")
