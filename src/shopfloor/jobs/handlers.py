@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import platform as pyplatform
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +21,7 @@ from shopfloor.registry.entities import Job
 from shopfloor.services.datasets import frame_for_learning
 from shopfloor.services.jobs import BATCH_RESULT, attach_backbone, spec_kwargs
 from shopfloor.services.registering import register_version
+from shopfloor.storage.scratch import scratch_file
 from shopfloor.tasks.base import ProgressFn
 from shopfloor.tasks.catalog import make_estimator, series_task
 
@@ -145,17 +145,12 @@ def _batches(frame: pd.DataFrame, asset: str | None, size: int) -> Iterator[pd.D
 
 def _read_input(platform: Platform, job: Job) -> pd.DataFrame:
     """The batch input, decrypted. read_table needs a path (it streams its checks), so the
-    plaintext lives in an owner-only scratch file for the duration of the parse only."""
+    plaintext lives in a scratch file (in memory only) for the duration of the parse only."""
     p = job.params
     data = platform.sealed.get(job.tenant, p["input"], p.get("input_sha256"))
-    tmp = platform.scratch / f"{job.id}.in"
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+    with scratch_file(platform.scratch, f"{job.id}.in") as tmp:
+        tmp.write_bytes(data)
         return read_table(tmp, p.get("filename"))
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 HANDLERS: dict[str, Callable[[Platform, Job, ProgressFn], dict[str, Any]]] = {

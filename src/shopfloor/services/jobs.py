@@ -17,6 +17,7 @@ from shopfloor.registry.entities import Dataset, Job, ModelVersion
 from shopfloor.services.datasets import load_frame
 from shopfloor.services.ids import new_id
 from shopfloor.settings import Settings
+from shopfloor.storage.scratch import scratch_file
 from shopfloor.tasks.catalog import (
     estimator_class,
     image_task,
@@ -262,9 +263,8 @@ async def create_batch_job(
             errors=[{"loc": ["path", "name"], "msg": "an image model"}],
         )
     job_id = new_id("job")
-    tmp = platform.scratch / f"{job_id}.in"
     prefix = f"{tenant}/jobs/{job_id}"
-    try:
+    with scratch_file(platform.scratch, f"{job_id}.in") as tmp:  # plaintext in memory only
         await receive_upload(source, tmp, platform.settings.max_upload_bytes)
         frame = await run_in_threadpool(read_table, tmp, filename)
         missing = [c["name"] for c in mv.input_schema if c["name"] not in frame.columns]
@@ -289,8 +289,6 @@ async def create_batch_job(
         except BaseException:
             platform.sealed.delete_prefix(prefix)
             raise
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _check_batch_series(mv: ModelVersion, frame: Any, label_column: str | None) -> None:
