@@ -138,7 +138,7 @@ def _choose_backbone(task: str, options: dict[str, Any], settings: Settings) -> 
 
     A ``backbone_dir`` path is refused: a job never makes the server open a path it names.
     """
-    from shopfloor.vision.resnet import DEFAULT_BACKBONE, resolve_backbone
+    from shopfloor.vision.resnet import DEFAULT_BACKBONE
 
     if "backbone_dir" in options:
         names = ", ".join(sorted(_backbones(settings))) or "none"
@@ -147,14 +147,9 @@ def _choose_backbone(task: str, options: dict[str, Any], settings: Settings) -> 
             f"in options.backbone instead (available: {names})",
             errors=[{"loc": ["body", "options", "backbone_dir"], "msg": "use 'backbone', a name"}],
         )
-    if not image_task(task):
-        return None
-    choices = _backbones(settings)
-    if options.get("backbone") is None:
-        if DEFAULT_BACKBONE not in choices:
-            return None
+    if image_task(task) and options.get("backbone") is None and DEFAULT_BACKBONE in _backbones(settings):
         options["backbone"] = DEFAULT_BACKBONE
-    return resolve_backbone(options["backbone"], choices, ["body", "options", "backbone"])
+    return _named_backbone(task, options, settings)
 
 
 def _named_backbone(task: str, options: dict[str, Any], settings: Settings) -> Path | None:
