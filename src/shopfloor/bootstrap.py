@@ -17,7 +17,10 @@ DEFAULT_TENANT = "default"
 
 def prepare(settings: Settings) -> Platform:
     """Migrate the registry to the newest schema and return a platform for it."""
-    settings.home.mkdir(parents=True, exist_ok=True)
+    from shopfloor.security.files import owner_only_files, private_home
+
+    owner_only_files()  # before the registry file (and its WAL) exists
+    private_home(settings.home)
     upgrade(settings.resolved_database_url)
     platform = Platform.from_settings(settings)
     platform.store.ensure_tenant(DEFAULT_TENANT)

@@ -354,6 +354,9 @@ def _send_records(
 
 def main() -> None:
     """Console-script entry point (``shopfloor = shopfloor.cli:main``)."""
+    from shopfloor.security.files import owner_only_files
+
+    owner_only_files()  # before serve, local commands or job processes create any file
     app()
 
 

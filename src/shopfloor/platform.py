@@ -60,8 +60,10 @@ class Platform:
     @classmethod
     def from_settings(cls, settings: Settings) -> Platform:
         from shopfloor.hub.encoders import configure
+        from shopfloor.security.files import owner_only_files, private_home
 
-        settings.home.mkdir(parents=True, exist_ok=True)
+        owner_only_files()  # the registry, its WAL, keys, artifacts and scratch: owner-only
+        private_home(settings.home)
         configure(settings.hub_dir, hub_cache_dir(settings))  # models trained on embeddings load with it
         store = open_store(settings.resolved_database_url)
         platform = cls(

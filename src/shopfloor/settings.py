@@ -98,7 +98,13 @@ class Settings(BaseSettings):
         None,
         description="Folder holding a pretrained ResNet with basic blocks (torchvision resnet18/34 "
         "tensor names) as model.safetensors: image classification fine-tunes it and image anomaly "
-        "detection takes its patch features from it; without it both work from scratch.",
+        "detection takes its patch features from it; without it both work from scratch. Jobs "
+        "name it `default` in options.backbone.",
+    )
+    vision_backbones_dir: Path | None = Field(
+        None,
+        description="Folder whose sub-folders each hold another pretrained ResNet as model.safetensors; "
+        "an image job picks one by its sub-folder name in options.backbone (names only, never paths).",
     )
     stream_assets_per_model: int = Field(
         10000,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import zipfile
 from pathlib import Path
 
@@ -183,21 +184,63 @@ def test_the_backbone_folder_in_settings_is_used_by_every_image_job(
     }
     job = api.client.post("/v1/jobs", json=body, headers=api.headers("builder"))
     assert job.status_code == 202, job.text
-    assert job.json()["params"]["options"]["backbone_dir"] == str(folder)  # kept with the job
+    assert job.json()["params"]["options"]["backbone"] == "default"  # the name is kept, not the path
     anomaly = _train(api, dataset_id)
     assert anomaly.status_code == 202, anomaly.text
     api.run_jobs()
     builder = api.headers("builder")
     classifier = api.client.get("/v1/models/inspect/versions/1", headers=builder).json()
     assert classifier["report"]["network"]["kind"] == "resnet"
-    assert classifier["report"]["backbone"]["dir"] == str(folder)
+    assert classifier["report"]["backbone"]["name"] == "default"
+    assert str(tmp_path) not in json.dumps(classifier)
     detector = api.client.get("/v1/models/press/versions/1", headers=builder).json()
     assert detector["report"]["features"]["kind"] == "backbone"
-    # a job naming no folder of its own is refused when the server's file is not a usable ResNet,
-    # and the answer names the setting; no job is created
+    # a job naming no backbone of its own is refused when the server's file is not a usable ResNet,
+    # and the answer names the setting but not its path; no job is created
     (folder / "model.safetensors").write_bytes(b"not weights")
     before = len(api.client.get("/v1/jobs", headers=builder).json()["items"])
     refused = api.client.post("/v1/jobs", json=body, headers=builder)
     assert refused.status_code == 422, refused.text
     assert refused.json()["errors"][0]["loc"] == ["settings", "vision_backbone_dir"]
+    assert str(tmp_path) not in refused.text
     assert len(api.client.get("/v1/jobs", headers=builder).json()["items"]) == before
+
+
+def test_a_job_chooses_a_backbone_by_name_never_by_path(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shelf = tmp_path / "allowed"
+    tiny_resnet(shelf / "tiny18")
+    tiny_resnet(tmp_path / "elsewhere")  # weights outside the allowed folder
+    monkeypatch.setattr(api.settings, "vision_backbones_dir", shelf)
+    dataset_id = _dataset(api, good=12, scratched=12)
+    builder = api.headers("builder")
+    body = {
+        "type": "train",
+        "task": "image_anomaly",
+        "dataset_id": dataset_id,
+        "model_name": "press",
+        "options": {"label_column": "label", "good_label": "good", "size": 48, "memory_size": 300},
+    }
+    before = len(api.client.get("/v1/jobs", headers=builder).json()["items"])
+    # the old path option is refused, saying what to use instead
+    old = {**body, "options": {**body["options"], "backbone_dir": str(tmp_path / "elsewhere")}}
+    refused = api.client.post("/v1/jobs", json=old, headers=builder)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["loc"] == ["body", "options", "backbone_dir"]
+    assert "options.backbone" in refused.json()["detail"] and "tiny18" in refused.json()["detail"]
+    for name in ("elsewhere", "../elsewhere", str(tmp_path / "elsewhere"), "tiny18/..", ".", 7):
+        bad = {**body, "options": {**body["options"], "backbone": name}}
+        refused = api.client.post("/v1/jobs", json=bad, headers=builder)
+        assert refused.status_code == 422, (name, refused.text)
+        problem = refused.json()
+        assert problem["errors"][0]["loc"] == ["body", "options", "backbone"]
+        assert "available: tiny18" in problem["detail"] and str(tmp_path) not in refused.text
+    assert len(api.client.get("/v1/jobs", headers=builder).json()["items"]) == before
+    good = {**body, "options": {**body["options"], "backbone": "tiny18"}}
+    job = api.client.post("/v1/jobs", json=good, headers=builder)
+    assert job.status_code == 202, job.text
+    api.run_jobs()
+    assert api.client.get(f"/v1/jobs/{job.json()['id']}", headers=builder).json()["status"] == "succeeded"
+    version = api.client.get("/v1/models/press/versions/1", headers=builder).json()
+    assert version["report"]["features"]["kind"] == "backbone" and str(tmp_path) not in json.dumps(version)

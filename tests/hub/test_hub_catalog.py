@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,15 @@ def test_local_checkpoints_are_listed_with_their_licence(tiny_hub: Path) -> None
     assert models["tiny-st"]["dimension"] == 32 and models["tiny-plain"]["dimension"] == 32
     assert models["tiny-st"]["variants"] == ["torch", "onnx", "int8"]
     assert models["tiny-st"]["size_mb"] >= 0
+
+
+def test_the_list_never_shows_a_server_path(tiny_hub: Path) -> None:
+    listed = json.dumps(list_models(tiny_hub))
+    assert str(tiny_hub) not in listed and str(tiny_hub.parent) not in listed
+    assert {m["source"] for m in list_models(tiny_hub)[1:]} == {"local checkpoint in the server's hub folder"}
+    with pytest.raises(NotFound) as raised:
+        find_model("../hub/tiny-st", tiny_hub)
+    assert str(tiny_hub) not in raised.value.detail
 
 
 def test_missing_hub_folder_lists_only_the_builtin(tmp_path: Path) -> None:

@@ -222,7 +222,8 @@ def test_unreadable_images_are_refused_where_they_are(
         ({"metric": "f1"}, "metric"),
         ({"time_budget_s": 0}, "time_budget_s"),
         ({"image_column": ""}, "image_column"),
-        ({"backbone_dir": "/nonexistent/weights"}, "backbone_dir"),
+        ({"backbone": "/nonexistent/weights"}, "backbone"),
+        ({"backbone": "resnet18"}, "backbone"),  # a name no job resolved to a folder
     ],
 )
 def test_bad_options_are_refused(options: dict[str, Any], name: str) -> None:
@@ -276,14 +277,21 @@ def test_pretrained_backbone_from_a_directory(
     tmp_path: Path, parts: pd.DataFrame, unseen: dict[str, bytes]
 ) -> None:
     tiny_resnet(tmp_path)
-    est = ImageAnomalyDetector(label_column="label", good_label="good", backbone_dir=str(tmp_path), **QUICK)
-    est.fit(parts, "")
+    est = ImageAnomalyDetector(label_column="label", good_label="good", backbone="tiny", **QUICK)
+    est.use_backbone(tmp_path).fit(parts, "")
     assert est.report_["features"] == {"kind": "backbone", "size": 48, "stride": 8, "channels": 24}
     assert 0.0 <= est.report_["metrics"]["auroc"] <= 1.0
     again = ImageAnomalyDetector.load(est.save())
     records = [{"image": v} for v in unseen.values()]
     assert again.predict(records) == est.predict(records)
+    # a model saved when options held a backbone_dir path still loads (its weights are inside)
+    files = est.save()
+    state = json.loads(files["estimator.json"])
+    state["params"] = {k: v for k, v in state["params"].items() if k != "backbone"} | {"backbone_dir": "/w"}
+    old = ImageAnomalyDetector.load({**files, "estimator.json": json.dumps(state).encode()})
+    assert old.predict(records) == est.predict(records) and old.backbone is None
     (tmp_path / "model.safetensors").write_bytes(b"not weights")
     with pytest.raises(InvalidInput) as caught:
         est.check_options()
-    assert caught.value.errors[0]["loc"] == ["body", "options", "backbone_dir"]
+    assert caught.value.errors[0]["loc"] == ["body", "options", "backbone"]
+    assert str(tmp_path) not in caught.value.detail

@@ -173,9 +173,10 @@ def test_pretrained_resnet_is_fine_tuned_and_serves(tmp_path: Path) -> None:
 
     folder = tiny_resnet(tmp_path / "backbones")
     pretrained = load_file(str(folder / "model.safetensors"))
-    est = ImageClassifier(**{**FAST, "max_epochs": 2}, backbone_dir=str(folder)).fit(frame(10), "label")
+    est = ImageClassifier(**{**FAST, "max_epochs": 2}, backbone="tiny").use_backbone(folder)
+    est.fit(frame(10), "label")
     report = est.report_["backbone"]
-    assert report["dir"] == str(folder)
+    assert report["name"] == "tiny" and str(tmp_path) not in str(est.report_)  # the name, never the path
     # every backbone tensor but the 1000-class head, and the batch counters, carried over
     carried = [k for k in pretrained if not k.startswith("fc.") and not k.endswith("num_batches_tracked")]
     assert report["tensors_loaded"] == len(carried)
@@ -205,13 +206,14 @@ def test_a_backbone_folder_that_is_not_a_resnet_is_refused(tmp_path: Path) -> No
 
     save_file({"weight": np.zeros((2, 2), np.float32)}, str(tmp_path / "model.safetensors"))
     with pytest.raises(InvalidInput) as caught:
-        ImageClassifier(backbone_dir=str(tmp_path)).check_options()
-    assert caught.value.errors[0]["loc"] == ["body", "options", "backbone_dir"]
-    assert "basic blocks" in caught.value.detail
+        ImageClassifier(backbone="odd").use_backbone(tmp_path).check_options()
+    assert caught.value.errors[0]["loc"] == ["body", "options", "backbone"]
+    assert "basic blocks" in caught.value.detail and str(tmp_path) not in caught.value.detail
     (tmp_path / "model.safetensors").write_bytes(b"not weights")
     with pytest.raises(InvalidInput) as caught:
-        ImageClassifier(backbone_dir=str(tmp_path)).check_options()
-    assert "not a safetensors file" in caught.value.detail
+        ImageClassifier(backbone="odd").use_backbone(tmp_path).check_options()
+    assert "not a readable safetensors file" in caught.value.detail
+    assert str(tmp_path) not in caught.value.detail
 
 
 def test_options_refused() -> None:
@@ -225,9 +227,10 @@ def test_options_refused() -> None:
         with pytest.raises(InvalidInput) as caught:
             ImageClassifier(**bad).check_options()
         assert caught.value.errors[0]["loc"] == ["body", "options", next(iter(bad))]
-    with pytest.raises(InvalidInput) as caught:
-        ImageClassifier(backbone_dir="/nonexistent/folder").check_options()
-    assert caught.value.errors[0]["loc"] == ["body", "options", "backbone_dir"]
+    for name in ("/nonexistent/folder", "../up", "resnet18"):  # a path, or a name no job resolved
+        with pytest.raises(InvalidInput) as caught:
+            ImageClassifier(backbone=name).check_options()
+        assert caught.value.errors[0]["loc"] == ["body", "options", "backbone"]
 
 
 def test_bad_targets_refused() -> None:

@@ -209,3 +209,27 @@ def test_percent_encoded_query_values_are_masked(
 ) -> None:
     logger.info('"GET /v1/models?%s HTTP/1.1" 200', query)
     assert capture.lines == [f'INFO {logger.name}: "GET /v1/models?{logged} HTTP/1.1" 200']
+
+
+@pytest.mark.parametrize(
+    ("query", "logged"),
+    [
+        ("q=sfk%5F0a1b2c%5FZq-9xY3kLm", "q=sfk_0a1b2c_[SECRET]"),  # "_" percent-encoded
+        ("q=sfk%5f0a1b2c%5fZq-9xY3kLm", "q=sfk_0a1b2c_[SECRET]"),  # lower-case hex
+        ("q=sfk%255F0a1b2c%255FZq-9xY3kLm", "q=sfk_0a1b2c_[SECRET]"),  # encoded twice
+        ("q=sfk_0a1b2c%5FZq-9xY3kLm&n=1", "q=sfk_0a1b2c_[SECRET]&n=1"),  # mixed
+        ("q=%73%66%6B%5F0a1b2c%5FZq", "q=sfk_0a1b2c_[SECRET]"),  # every letter encoded
+        ("sfk%5F0a1b2c%5FZq-9xY3kLm", "sfk_0a1b2c_[SECRET]"),  # a bare query, no name
+        ("to=anna.berg%2540example.com", "to=[EMAIL]"),  # "@" encoded twice
+    ],
+)
+def test_encoded_key_secrets_and_personal_data_are_decoded_fully_before_masking(
+    logger: logging.Logger, capture: Capture, query: str, logged: str
+) -> None:
+    logger.info('"GET /v1/models?%s HTTP/1.1" 401', query)
+    assert capture.lines == [f'INFO {logger.name}: "GET /v1/models?{logged} HTTP/1.1" 401']
+
+
+def test_an_encoded_key_in_a_path_segment_is_cut(logger: logging.Logger, capture: Capture) -> None:
+    logger.info('"GET %s HTTP/1.1" 404', "/v1/keys/sfk%5F0a1b2c%5FZq-9xY3kLm/x")
+    assert capture.lines == [f'INFO {logger.name}: "GET /v1/keys/sfk_0a1b2c_[SECRET]/x HTTP/1.1" 404']

@@ -31,6 +31,7 @@ from shopfloor.api.routes import (
     synthesize,
     system,
 )
+from shopfloor.api.spool import keep_uploads_in_memory
 from shopfloor.lifecycle import die_with_parent
 from shopfloor.platform import Platform
 from shopfloor.schemas.common import Problem
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     """Build the API. The registry must already be migrated (``shopfloor.bootstrap.prepare``)."""
     settings = settings or get_settings()
     owned = platform is None
+    keep_uploads_in_memory(settings)  # no upload plaintext in the system's temporary folder
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

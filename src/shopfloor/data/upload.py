@@ -69,7 +69,7 @@ class _Sink:
     def finish(self) -> UploadInfo:
         self.handle.close()
         if self.size == 0:
-            self.dest.unlink(missing_ok=True)
+            self._remove()
             raise _empty()
         info = UploadInfo(path=self.dest, size=self.size, sha256=self.digest.hexdigest())
         logger.info("received %s (%d bytes, sha256 %s)", self.dest.name, info.size, info.sha256[:12])
@@ -77,7 +77,14 @@ class _Sink:
 
     def abort(self) -> None:
         self.handle.close()
-        self.dest.unlink(missing_ok=True)
+        self._remove()
+
+    def _remove(self) -> None:
+        """Remove the partial file; a scratch memory file (no name to remove) is emptied instead."""
+        try:
+            self.dest.unlink(missing_ok=True)
+        except PermissionError:
+            self.dest.open("wb").close()
 
 
 async def receive_upload(

@@ -2,15 +2,18 @@
 
 Annotation files come from uploads, so a file that declares a DOCTYPE or an ENTITY is refused
 before any parser sees it: entity expansion ("billion laughs") and external entities are the
-classic XML attacks, and VOC files never need either. ``defusedxml`` parses when it is installed.
+classic XML attacks, and VOC files never need either. What passes is parsed by ``defusedxml``
+(a dependency), which refuses any DTD, entity or external reference itself as a second guard.
 """
 
 from __future__ import annotations
 
-import importlib
 import math
 from typing import Any
 from xml.etree.ElementTree import Element, ParseError
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
 
 from shopfloor.errors import InvalidDataset
 
@@ -20,15 +23,6 @@ BOX_KEYS = ("xmin", "ymin", "xmax", "ymax")
 def member_error(member: str, msg: str) -> InvalidDataset:
     """An :class:`InvalidDataset` about one member of an uploaded archive, located at it."""
     return InvalidDataset(f"{member}: {msg}", errors=[{"loc": ["file", "members", member], "msg": msg}])
-
-
-def _fromstring(text: str) -> Element:
-    try:
-        module = importlib.import_module("defusedxml.ElementTree")
-    except ImportError:
-        module = importlib.import_module("xml.etree.ElementTree")
-    root: Element = module.fromstring(text)
-    return root
 
 
 def parse_voc(data: bytes, member: str) -> list[dict[str, Any]]:
@@ -47,8 +41,9 @@ def parse_voc(data: bytes, member: str) -> list[dict[str, Any]]:
     if "<!DOCTYPE" in upper or "<!ENTITY" in upper:
         raise member_error(member, "XML with a DOCTYPE or ENTITY declaration is refused (entity expansion)")
     try:
-        # The text holds no DTD (checked above), so no entity can be declared or expanded.
-        root = _fromstring(text)
+        root: Element = fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException as exc:  # reached only if the check above missed a declaration
+        raise member_error(member, f"XML with a DTD or entity is refused (entity expansion): {exc}") from None
     except (ParseError, ValueError) as exc:
         raise member_error(member, f"not well-formed XML: {exc}") from None
     if root.tag != "annotation":

@@ -76,7 +76,7 @@ def _entries(hub_dir: Path | None) -> list[ModelEntry]:
             if not (folder / "config.json").is_file():
                 continue
             if folder.name == BUILTIN_NAME:
-                log.warning("hub folder %s shadows the built-in model and is ignored", folder)
+                log.warning("hub sub-folder %r shadows the built-in model and is ignored", folder.name)
                 continue
             entries.append(_local(folder))
     return entries
@@ -93,7 +93,7 @@ def _builtin() -> ModelEntry:
 def _local(folder: Path) -> ModelEntry:
     return ModelEntry(name=folder.name, path=folder, dimension=_dimension(folder),
                       size_mb=_size_mb(folder), licence=_licence(folder),
-                      source=f"local directory {folder}", variants=_variants(folder))
+                      source="local checkpoint in the server's hub folder", variants=_variants(folder))
 
 
 def _read_json(path: Path) -> Any:

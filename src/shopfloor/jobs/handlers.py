@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import platform as pyplatform
 import time
 from collections.abc import Callable, Iterator
@@ -12,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from shopfloor.data.export import to_safe_csv
 from shopfloor.data.parse import read_table
 from shopfloor.data.series import SeriesSpec
 from shopfloor.jobs.optimize_job import run_optimize
@@ -19,8 +19,9 @@ from shopfloor.jobs.synthesize_job import run_synthesize
 from shopfloor.platform import Platform
 from shopfloor.registry.entities import Job
 from shopfloor.services.datasets import frame_for_learning
-from shopfloor.services.jobs import BATCH_RESULT, spec_kwargs
+from shopfloor.services.jobs import BATCH_RESULT, attach_backbone, spec_kwargs
 from shopfloor.services.registering import register_version
+from shopfloor.storage.scratch import scratch_file
 from shopfloor.tasks.base import ProgressFn
 from shopfloor.tasks.catalog import make_estimator, series_task
 
@@ -57,6 +58,7 @@ def run_train(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
         **layout,
         **(p.get("options") or {}),
     )
+    attach_backbone(estimator, platform.settings)  # the named backbone's folder, from the settings
     started = time.monotonic()
     estimator.fit(frame, p.get("target") or "", progress=lambda f, s, m: progress(0.02 + 0.93 * f, s, m))
     progress(0.96, "saving", "writing the model artifacts")
@@ -118,7 +120,7 @@ def run_batch(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
             scored, p["label_column"], asset_column=layout["asset"], time_column=layout["time"]
         )
     key = f"{job.tenant}/jobs/{job.id}/{BATCH_RESULT}"
-    digest = platform.sealed.put(job.tenant, key, scored.to_csv(index=False).encode())
+    digest = platform.sealed.put(job.tenant, key, to_safe_csv(scored))  # no formulas for spreadsheets
     return {**result, "artifact": key, "sha256": digest}
 
 
@@ -143,17 +145,12 @@ def _batches(frame: pd.DataFrame, asset: str | None, size: int) -> Iterator[pd.D
 
 def _read_input(platform: Platform, job: Job) -> pd.DataFrame:
     """The batch input, decrypted. read_table needs a path (it streams its checks), so the
-    plaintext lives in an owner-only scratch file for the duration of the parse only."""
+    plaintext lives in a scratch file (in memory only) for the duration of the parse only."""
     p = job.params
     data = platform.sealed.get(job.tenant, p["input"], p.get("input_sha256"))
-    tmp = platform.scratch / f"{job.id}.in"
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+    with scratch_file(platform.scratch, f"{job.id}.in") as tmp:
+        tmp.write_bytes(data)
         return read_table(tmp, p.get("filename"))
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 HANDLERS: dict[str, Callable[[Platform, Job, ProgressFn], dict[str, Any]]] = {

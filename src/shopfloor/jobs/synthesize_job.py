@@ -10,6 +10,7 @@ from shopfloor.platform import Platform
 from shopfloor.registry.entities import Job
 from shopfloor.services.datasets import frame_for_learning, store_table
 from shopfloor.services.ids import new_id
+from shopfloor.storage.scratch import scratch_file
 from shopfloor.tasks.base import ProgressFn
 
 
@@ -33,8 +34,7 @@ def run_synthesize(platform: Platform, job: Job, progress: ProgressFn) -> dict[s
     )
     report["excluded"] = exclude
     progress(0.92, "saving", "storing the synthetic table as a new dataset")
-    path = platform.scratch / f"{new_id('synth')}.parquet"
-    try:
+    with scratch_file(platform.scratch, f"{new_id('synth')}.parquet") as path:  # in memory only
         synth.to_parquet(path, index=False)
         data = path.read_bytes()
         stored = store_table(
@@ -45,8 +45,6 @@ def run_synthesize(platform: Platform, job: Job, progress: ProgressFn) -> dict[s
             size=len(data),
             sha256=hashlib.sha256(data).hexdigest(),
         )
-    finally:
-        path.unlink(missing_ok=True)
     return {
         "dataset_id": stored.id,
         "name": stored.name,

@@ -35,6 +35,7 @@ from shopfloor.security import crypto, integrity
 from shopfloor.services.ids import new_id
 from shopfloor.services.masking import MAPPING_FILE, mask_frame
 from shopfloor.storage.base import sha256_bytes
+from shopfloor.storage.scratch import scratch_file
 
 log = logging.getLogger(__name__)
 
@@ -345,12 +346,12 @@ async def upload(
     filename: str | None,
     options: UploadOptions | None = None,
 ) -> Dataset:
-    """Stream an upload to disk (bounded by the size limit), then store it as a dataset version."""
+    """Stream an upload into a scratch file (bounded by the size limit; in memory only, see
+    :mod:`shopfloor.storage.scratch`), then store it, encrypted, as a dataset version."""
     from starlette.concurrency import run_in_threadpool
 
     display = check_name(name or Path(filename or "dataset").stem or "dataset")
-    tmp = platform.scratch / new_id("upload")
-    try:
+    with scratch_file(platform.scratch, new_id("upload")) as tmp:
         info = await receive_upload(source, tmp, platform.settings.max_upload_bytes)
         return await run_in_threadpool(
             store_upload,
@@ -362,8 +363,6 @@ async def upload(
             sha256=info.sha256,
             options=options,
         )
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def load_frame(platform: Platform, dataset: Dataset, columns: list[str] | None = None) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from shopfloor.data.checks import check_training_request
@@ -16,6 +17,7 @@ from shopfloor.registry.entities import Dataset, Job, ModelVersion
 from shopfloor.services.datasets import load_frame
 from shopfloor.services.ids import new_id
 from shopfloor.settings import Settings
+from shopfloor.storage.scratch import scratch_file
 from shopfloor.tasks.catalog import (
     estimator_class,
     image_task,
@@ -66,7 +68,8 @@ def create_train_job(platform: Platform, tenant: str, request: dict[str, Any]) -
     if not needs_target(request["task"]):  # label-free families (image_anomaly): options say what to read
         params = {**request, "target": None, "dataset_sha256": dataset.sha256, "warnings": []}
         params["options"] = _family_options(dataset, request, platform.settings)
-        estimator = _make_with_options(request["task"], params["options"])
+        backbone = _named_backbone(request["task"], params["options"], platform.settings)
+        estimator = _make_with_options(request["task"], params["options"], backbone=backbone)
         if hasattr(estimator, "check_data"):  # forecasts: the series are checked before a job exists
             estimator.check_data(load_frame(platform, dataset))
         return platform.store.create_job(id=new_id("job"), tenant=tenant, type="train", params=params)
@@ -92,8 +95,15 @@ def create_train_job(platform: Platform, tenant: str, request: dict[str, Any]) -
     return platform.store.create_job(id=new_id("job"), tenant=tenant, type="train", params=params)
 
 
-def _make_with_options(task: str, options: dict[str, Any], **layout: Any) -> Any:
-    """The estimator with the request's options, refusing unknown ones and impossible values now."""
+def _about_backbone(exc: InvalidInput) -> bool:
+    return any(e.get("loc") == ["body", "options", "backbone"] for e in exc.errors or [])
+
+
+def _make_with_options(
+    task: str, options: dict[str, Any], backbone: Path | None = None, **layout: Any
+) -> Any:
+    """The estimator with the request's options, refusing unknown ones and impossible values now;
+    an image estimator gets the folder of the backbone it names (``backbone``) before the check."""
     reserved = sorted(set(options) & {"metric", "seed", "time_budget_s", "column_types", *layout})
     if reserved:
         raise InvalidInput(
@@ -109,26 +119,55 @@ def _make_with_options(task: str, options: dict[str, Any], **layout: Any) -> Any
             f"{task} does not take the option(s) given: {exc}",
             errors=[{"loc": ["body", "options"], "msg": str(exc)}],
         ) from None
+    if backbone is not None:
+        estimator.use_backbone(backbone)
     estimator.check_options()  # values out of range -> 422 now, not a failed job later
     return estimator
 
 
-def _default_backbone(task: str, options: dict[str, Any], settings: Settings) -> None:
-    """Image families start from the server's pretrained backbone (``vision_backbone_dir``) when
-    its weights are there and the job names none; the folder is kept in the job's options."""
-    from shopfloor.vision.resnet import backbone_present
+def _backbones(settings: Settings) -> dict[str, Path]:
+    from shopfloor.vision.resnet import backbone_choices
 
-    folder = settings.vision_backbone_dir
-    if not image_task(task) or options.get("backbone_dir") is not None or not backbone_present(folder):
-        return
-    options["backbone_dir"] = str(folder)
-    try:
-        make_estimator(task, **options).check_options()
-    except InvalidInput as exc:  # the server's folder, not the request, is wrong: say so
+    return backbone_choices(settings.vision_backbone_dir, settings.vision_backbones_dir)
+
+
+def _choose_backbone(task: str, options: dict[str, Any], settings: Settings) -> Path | None:
+    """The folder of the pretrained backbone an image job starts from, chosen by name among those
+    the operator allowed (``options.backbone``; ``default`` when the job names none and
+    ``vision_backbone_dir`` holds weights). Only the name is kept in the job's options.
+
+    A ``backbone_dir`` path is refused: a job never makes the server open a path it names.
+    """
+    from shopfloor.vision.resnet import DEFAULT_BACKBONE
+
+    if "backbone_dir" in options:
+        names = ", ".join(sorted(_backbones(settings))) or "none"
         raise InvalidInput(
-            f"the pretrained backbone in SHOPFLOOR_VISION_BACKBONE_DIR cannot be used: {exc.detail}",
-            errors=[{"loc": ["settings", "vision_backbone_dir"], "msg": exc.detail}],
-        ) from None
+            "option 'backbone_dir' is no longer accepted: name one of the server's pretrained backbones "
+            f"in options.backbone instead (available: {names})",
+            errors=[{"loc": ["body", "options", "backbone_dir"], "msg": "use 'backbone', a name"}],
+        )
+    if image_task(task) and options.get("backbone") is None and DEFAULT_BACKBONE in _backbones(settings):
+        options["backbone"] = DEFAULT_BACKBONE
+    return _named_backbone(task, options, settings)
+
+
+def _named_backbone(task: str, options: dict[str, Any], settings: Settings) -> Path | None:
+    """The folder of the backbone a job's (settled) options name, if any."""
+    from shopfloor.vision.resnet import resolve_backbone
+
+    if not image_task(task) or options.get("backbone") is None:
+        return None
+    return resolve_backbone(options["backbone"], _backbones(settings), ["body", "options", "backbone"])
+
+
+def attach_backbone(estimator: Any, settings: Settings) -> None:
+    """Give an image estimator built from a job's options the folder of the backbone it names."""
+    folder = _named_backbone(
+        getattr(estimator, "task", ""), {"backbone": getattr(estimator, "backbone", None)}, settings
+    )
+    if folder is not None:
+        estimator.use_backbone(folder)
 
 
 def _family_options(dataset: Dataset, request: dict[str, Any], settings: Settings) -> dict[str, Any]:
@@ -143,8 +182,18 @@ def _family_options(dataset: Dataset, request: dict[str, Any], settings: Setting
                 f"option {key!r}: no column {value!r} in dataset {dataset.name!r}",
                 errors=[{"loc": ["body", "options", key], "msg": f"no column {value!r}"}],
             )
-    _default_backbone(request["task"], options, settings)
-    estimator = _make_with_options(request["task"], options)
+    implicit = options.get("backbone") is None
+    folder = _choose_backbone(request["task"], options, settings)
+    try:
+        estimator = _make_with_options(request["task"], options, backbone=folder)
+    except InvalidInput as exc:
+        if not (implicit and folder is not None) or not _about_backbone(exc):
+            raise
+        # the server's default weights, not the request, are wrong: say so (without the path)
+        raise InvalidInput(
+            f"the pretrained backbone in SHOPFLOOR_VISION_BACKBONE_DIR cannot be used: {exc.detail}",
+            errors=[{"loc": ["settings", "vision_backbone_dir"], "msg": exc.detail}],
+        ) from None
     if hasattr(estimator, "settle_columns"):  # forecasts: the roles a wide-to-long conversion gave
         settled = estimator.settle_columns(dataset.columns)
         for key, value in settled.items():
@@ -209,9 +258,8 @@ async def create_batch_job(
             errors=[{"loc": ["path", "name"], "msg": "an image model"}],
         )
     job_id = new_id("job")
-    tmp = platform.scratch / f"{job_id}.in"
     prefix = f"{tenant}/jobs/{job_id}"
-    try:
+    with scratch_file(platform.scratch, f"{job_id}.in") as tmp:  # plaintext in memory only
         await receive_upload(source, tmp, platform.settings.max_upload_bytes)
         frame = await run_in_threadpool(read_table, tmp, filename)
         missing = [c["name"] for c in mv.input_schema if c["name"] not in frame.columns]
@@ -236,8 +284,6 @@ async def create_batch_job(
         except BaseException:
             platform.sealed.delete_prefix(prefix)
             raise
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _check_batch_series(mv: ModelVersion, frame: Any, label_column: str | None) -> None:

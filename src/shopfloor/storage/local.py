@@ -16,7 +16,7 @@ class LocalArtifactStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     def _path(self, key: str) -> Path:
         parts = key.split("/")
@@ -26,7 +26,7 @@ class LocalArtifactStore:
 
     def put_bytes(self, key: str, data: bytes) -> str:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as fh:
@@ -41,9 +41,10 @@ class LocalArtifactStore:
 
     def put_file(self, key: str, source: Path) -> str:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = path.with_name(f".tmp-{path.name}")
         shutil.copyfile(source, tmp)
+        os.chmod(tmp, 0o600)  # owner-only whatever the process umask
         os.replace(tmp, path)
         return key
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -32,6 +33,7 @@ from shopfloor.vision import anomaly_map
 from shopfloor.vision import anomaly_report as R
 from shopfloor.vision.images import ImageInfo, image_bytes, read_image
 from shopfloor.vision.patches import STRIDE, PatchExtractor, PatchMemory, read_backbone
+from shopfloor.vision.resnet import backbone_folder, without_backbone_dir
 
 ESTIMATOR_FILE = "estimator.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -61,12 +63,13 @@ class ImageAnomalyDetector:
     share of good parts allowed above the threshold, in (0, 0.5]. ``size``: images are resized to
     ``size`` x ``size`` pixels (a multiple of 8, 32-512); the map has one cell per 8x8 pixels.
     ``memory_size``: patches kept in memory (greedy coreset). Features are texture statistics
-    unless ``backbone_dir`` names a local directory holding a pretrained ResNet's
-    ``model.safetensors`` (basic blocks, torchvision names). ``metric``: None or "auroc" (reported,
-    not chosen by). ``fit``'s ``target`` is ignored: labels come from ``label_column``.
+    unless ``backbone`` names a pretrained ResNet the operator allowed (basic blocks, torchvision
+    names; jobs resolve the name to its folder with :meth:`use_backbone`). ``metric``: None or
+    "auroc" (reported, not chosen by). ``fit``'s ``target`` is ignored: labels come from ``label_column``.
     """
 
     task: ClassVar[str] = "image_anomaly"
+    _backbone_folder: Path | None = None  # where the named backbone lives, set by use_backbone
 
     def __init__(
         self,
@@ -76,7 +79,7 @@ class ImageAnomalyDetector:
         false_alarm_rate: float = 0.01,
         size: int = 128,
         memory_size: int = 4000,
-        backbone_dir: str | None = None,
+        backbone: str | None = None,
         seed: int = 0,
         time_budget_s: float = 600.0,
         metric: str | None = None,
@@ -88,7 +91,7 @@ class ImageAnomalyDetector:
         self.false_alarm_rate = false_alarm_rate
         self.size = size
         self.memory_size = memory_size
-        self.backbone_dir = backbone_dir
+        self.backbone = backbone
         self.seed = seed
         self.time_budget_s = time_budget_s
         self.metric = metric
@@ -96,6 +99,11 @@ class ImageAnomalyDetector:
 
     def get_params(self) -> dict[str, Any]:
         return constructor_params(self)
+
+    def use_backbone(self, folder: Path) -> Self:
+        """Read the weights of the backbone named ``backbone`` from ``folder`` (the server's choice)."""
+        self._backbone_folder = folder
+        return self
 
     # ------------------------------------------------------------------ options
     def check_options(self) -> PatchExtractor:
@@ -126,11 +134,10 @@ class ImageAnomalyDetector:
         check_time_budget(self.time_budget_s)
         if not is_whole(self.seed, 0, 2**32 - 1):
             raise option_error("seed", "must be a whole number >= 0")
-        if self.backbone_dir is None:
+        if self.backbone is None:
             return PatchExtractor("texture", int(self.size))
-        if not isinstance(self.backbone_dir, str):
-            raise option_error("backbone_dir", "must be a directory path")
-        weights = read_backbone(self.backbone_dir, ["body", "options", "backbone_dir"])
+        folder = backbone_folder(self.backbone, self._backbone_folder)
+        weights = read_backbone(folder, ["body", "options", "backbone"], self.backbone)
         return PatchExtractor("backbone", int(self.size), weights)
 
     # ------------------------------------------------------------------ fit
@@ -500,7 +507,7 @@ class ImageAnomalyDetector:
             if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION:
                 raise ArtifactCorrupted("image anomaly artifact: estimator.json is not a supported state")
             arrays = load(files[WEIGHTS_FILE])
-            est = cls(**state["params"])
+            est = cls(**without_backbone_dir(state["params"]))
             config = state["extractor"]
             weights = {
                 k.removeprefix("extractor."): v for k, v in arrays.items() if k.startswith("extractor.")

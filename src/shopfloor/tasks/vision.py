@@ -20,6 +20,7 @@ import logging
 import math
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -33,6 +34,7 @@ from shopfloor.tasks.options import check_time_budget, is_whole, option_error
 from shopfloor.vision import labelled as L
 from shopfloor.vision import training as T
 from shopfloor.vision.images import image_bytes, inspect_image, read_image, to_array
+from shopfloor.vision.resnet import backbone_folder, without_backbone_dir
 
 logger = logging.getLogger(__name__)
 
@@ -50,14 +52,16 @@ class ImageClassifier:
     score before stopping; ``metric``: the validation score that picks the epoch (default accuracy);
     ``time_budget_s``: for the whole fit, stability runs included; ``stability_seeds``: training runs
     on different seeded splits to report the spread of accuracy (1 = the main run only);
-    ``backbone_dir``: a local folder with a pretrained basic-block ResNet as ``model.safetensors``
-    (see :mod:`shopfloor.vision.resnet`) to fine-tune instead of training the compact network from
-    scratch; jobs fill it from the ``vision_backbone_dir`` setting when the option is not given.
+    ``backbone``: the name of a pretrained basic-block ResNet the operator allowed (see
+    :mod:`shopfloor.vision.resnet`) to fine-tune instead of training the compact network from
+    scratch; jobs resolve the name to its folder (:meth:`use_backbone`) and fill in ``default``
+    when the ``vision_backbone_dir`` setting holds weights and the option is not given.
     """
 
     task: ClassVar[str] = "image_classification"
     _session: Any = None  # the ONNX Runtime session, opened on first use
     _backbone: dict[str, np.ndarray] | None = None  # pretrained weights read by check_options
+    _backbone_folder: Path | None = None  # where the named backbone lives, set by use_backbone
 
     def __init__(
         self,
@@ -70,7 +74,7 @@ class ImageClassifier:
         metric: str | None = None,
         time_budget_s: float = 1800,
         stability_seeds: int = 3,
-        backbone_dir: str | None = None,
+        backbone: str | None = None,
         column_types: dict[str, str] | None = None,
     ) -> None:
         self.image_column = image_column
@@ -82,11 +86,16 @@ class ImageClassifier:
         self.metric = metric
         self.time_budget_s = time_budget_s
         self.stability_seeds = stability_seeds
-        self.backbone_dir = backbone_dir
+        self.backbone = backbone
         self.column_types = column_types
 
     def get_params(self) -> dict[str, Any]:
         return constructor_params(self)
+
+    def use_backbone(self, folder: Path) -> Self:
+        """Read the weights of the backbone named ``backbone`` from ``folder`` (the server's choice)."""
+        self._backbone_folder = folder
+        return self
 
     # ------------------------------------------------------------------ options
     def check_options(self) -> str:
@@ -108,12 +117,11 @@ class ImageClassifier:
         check_time_budget(self.time_budget_s)
         if not isinstance(self.image_column, str) or not self.image_column:
             raise option_error("image_column", "must name the column of images")
-        if self.backbone_dir is not None and not isinstance(self.backbone_dir, str):
-            raise option_error("backbone_dir", "must be a directory path")
-        if self.backbone_dir is not None:
+        if self.backbone is not None:
             from shopfloor.vision.resnet import read_resnet
 
-            self._backbone = read_resnet(self.backbone_dir, ["body", "options", "backbone_dir"])
+            folder = backbone_folder(self.backbone, self._backbone_folder)
+            self._backbone = read_resnet(folder, ["body", "options", "backbone"], self.backbone)
         if self.metric is not None and self.metric not in M.CLASSIFICATION_METRICS:
             raise option_error("metric", f"choose one of {', '.join(M.CLASSIFICATION_METRICS)}")
         return self.metric or "accuracy"
@@ -159,7 +167,7 @@ class ImageClassifier:
         share = 0.9 / runs
         tr, va, te = L.splits(y, self.seed, len(classes))
         plan = T.RunSettings(
-            int(self.max_epochs), int(self.patience), int(self.batch_size), self._backbone, self.backbone_dir
+            int(self.max_epochs), int(self.patience), int(self.batch_size), self._backbone, self.backbone
         )
         T.torch_module(n_threads)
         main = T.train_network(
@@ -391,7 +399,7 @@ class ImageClassifier:
             state = json.loads(files[ESTIMATOR_FILE])
             if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION:
                 raise ArtifactCorrupted("image artifact: estimator.json is not a supported image model state")
-            est = cls(**state["params"])
+            est = cls(**without_backbone_dir(state["params"]))
             est.classes_, est.grey_ = list(state["classes"]), bool(state["grey"])
             est.aspect_, est.arch_ = float(state["aspect"]), dict(state["arch"])
             est.input_schema_, est.report_ = state["input_schema"], state["report"]

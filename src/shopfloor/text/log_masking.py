@@ -18,8 +18,10 @@ dictionary: one masked handler on the root, and uvicorn's loggers sent to it rat
 handlers of their own. ``shopfloor serve`` applies it and hands it to uvicorn, which applies it
 again in each worker process it starts (``--workers``), so every process's lines are masked,
 uvicorn's access log included. The filter also cuts the secret part off API keys
-(``sfk_<id>_<secret>`` becomes ``sfk_<id>_[SECRET]``), e.g. a key a client put in a query string,
-and decodes percent-encoded query values before masking them (``?to=anna%40example.com``).
+(``sfk_<id>_<secret>`` becomes ``sfk_<id>_[SECRET]``), e.g. a key a client put in a query string.
+Every percent-encoded part of a line (a query value, a path segment) is decoded fully before it is
+masked: ``%40``, ``%5F`` and ``%5f`` alike, and twice-encoded ``%255F`` too, so ``?q=sfk%5F...`` or
+``?to=anna%40example.com`` are masked like their plain forms.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import logging
 import logging.config
 import re
 from typing import Any
-from urllib.parse import quote_plus, unquote_plus
+from urllib.parse import quote_plus, unquote, unquote_plus
 
 from shopfloor.text.masking import MaskingPolicy, mask_text
 
@@ -40,26 +42,53 @@ _MAY_HOLD_PERSONAL_DATA = re.compile(r"[\d@]")
 _KEY_SECRET = re.compile(r"\b(sfk_[0-9A-Za-z]+_)[A-Za-z0-9_\-]+")
 # One name=value pair of a URL's query string, as an access log line has it (percent-encoded).
 _QUERY_VALUE = re.compile(r"(?<=[?&;])([^=&;\s\"#]+=)([^&;\s\"#]+)")
+# A part of a line between URL separators that holds a percent escape (either case of hex digits).
+_ESCAPED = re.compile(r"[^\s\"'<>/?&;=#]*%[0-9A-Fa-f]{2}[^\s\"'<>/?&;=#]*")
+# Decoding rounds for text encoded more than once (%255F -> %5F -> _); a deeper nesting is rare
+# enough to be left to the line's own masking.
+_MAX_DECODES = 8
 
 
-def _mask_query_value(match: re.Match[str]) -> str:
-    """A query value decoded (``%40`` is "@", "+" a space) and masked; kept encoded if unchanged."""
-    raw = match.group(2)
-    decoded = unquote_plus(raw)
-    if decoded == raw:
-        return match.group(0)  # nothing encoded: the line's own masking sees it as it is
-    masked = mask_text(decoded, _POLICY).text
-    return match.group(0) if masked == decoded else match.group(1) + quote_plus(masked, safe="[]")
+def _decode_fully(raw: str) -> str:
+    """``raw`` with "+" as a space and percent escapes undone until nothing is left to decode."""
+    text = unquote_plus(raw)
+    for _ in range(_MAX_DECODES):
+        decoded = unquote(text)
+        if decoded == text:
+            break
+        text = decoded
+    return text
 
 
-def _mask(text: str) -> str:
+def _mask_plain(text: str) -> str:
+    """Key secrets cut and the built-in personal data masked in text that is not encoded."""
     if "sfk_" in text:
         text = _KEY_SECRET.sub(r"\1[SECRET]", text)
-    if "?" in text and ("%" in text or "+" in text):
-        text = _QUERY_VALUE.sub(_mask_query_value, text)
     if not _MAY_HOLD_PERSONAL_DATA.search(text):
         return text
     return mask_text(text, _POLICY).text
+
+
+def _mask_decoded(raw: str) -> str:
+    """``raw`` decoded fully and masked, re-encoded if masking changed it, else kept as it was."""
+    decoded = _decode_fully(raw)
+    if decoded == raw:
+        return raw  # nothing encoded: the line's own masking sees it as it is
+    masked = _mask_plain(decoded)
+    return raw if masked == decoded else quote_plus(masked, safe="[]")
+
+
+def _mask_query_value(match: re.Match[str]) -> str:
+    """A query value whose spaces are "+" (``note=call+0171+2345678``), decoded and masked."""
+    return match.group(1) + _mask_decoded(match.group(2))
+
+
+def _mask(text: str) -> str:
+    if "%" in text:
+        text = _ESCAPED.sub(lambda m: _mask_decoded(m.group(0)), text)
+    if "?" in text and "+" in text:
+        text = _QUERY_VALUE.sub(_mask_query_value, text)
+    return _mask_plain(text)
 
 
 class MaskingLogFilter(logging.Filter):

@@ -27,6 +27,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -133,10 +134,10 @@ def _resnet_stage(torch: Any, x: Any, w: Mapping[str, Any], stage: int) -> Any:
     return x
 
 
-def read_backbone(backbone_dir: str, loc: list[Any]) -> dict[str, np.ndarray]:
-    """Stem and stages 1-3 of the basic-block ResNet in ``backbone_dir`` (see :func:`read_resnet`)."""
+def read_backbone(folder: str | Path, loc: list[Any], name: str = "") -> dict[str, np.ndarray]:
+    """Stem and stages 1-3 of the basic-block ResNet in ``folder`` (see :func:`read_resnet`)."""
     keep = ("conv1.", "bn1.", "layer1.", "layer2.", "layer3.")
-    return {k: v for k, v in read_resnet(backbone_dir, loc).items() if k.startswith(keep)}
+    return {k: v for k, v in read_resnet(folder, loc, name).items() if k.startswith(keep)}
 
 
 class PatchExtractor:

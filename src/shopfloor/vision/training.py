@@ -37,7 +37,7 @@ class RunSettings:
     patience: int
     batch_size: int
     backbone: dict[str, np.ndarray] | None = None
-    backbone_dir: str | None = None
+    backbone_name: str | None = None
 
 
 def threads() -> int:
@@ -84,7 +84,7 @@ def train_network(
     backbone, groups = None, [{"params": list(net.parameters()), "scale": 1.0}]
     if run.backbone is not None:
         loaded = load_pretrained(net, run.backbone)
-        backbone = {"dir": str(run.backbone_dir), "tensors_loaded": loaded, "layout": arch}
+        backbone = {"name": run.backbone_name, "tensors_loaded": loaded, "layout": arch}
         # pretrained layers move slower than the new head, or the first steps undo them
         head = {id(p) for p in net.head.parameters()}  # type: ignore[union-attr]
         groups = [
