@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from shopfloor.cli import app as cli
@@ -29,7 +31,8 @@ def test_key_rate_limit(api: Api) -> None:
     for _ in range(5):
         assert api.client.get("/v1/models", headers=api.headers("consumer")).status_code == 200
     retry = _assert_429(api.client.get("/v1/models", headers=api.headers("consumer")))
-    assert retry <= 12  # one request every 60/5 s
+    # The window frees at its end; the next one starts with the previous window's weighted share.
+    assert retry <= 60 + 12
     # other keys of the tenant have their own bucket
     assert api.client.get("/v1/models", headers=api.headers("builder")).status_code == 200
 
@@ -53,7 +56,8 @@ def test_predict_route_is_limited_too(api: Api) -> None:
     _assert_429(api.client.post("/v1/models/x/predict", json=body, headers=api.headers()))
 
 
-def test_limit_per_process_is_divided_by_workers(api: Api) -> None:
+def test_limit_is_shared_by_every_process(api: Api) -> None:
+    """Two limiters on one registry (two API workers, or two servers): the limit holds once."""
     settings = api.settings.model_copy(update={"workers": 4, "rate_limit_per_minute": 40})
     platform = type(api.platform)(
         settings=settings,
@@ -63,15 +67,52 @@ def test_limit_per_process_is_divided_by_workers(api: Api) -> None:
         generation=api.platform.generation,
     )
     who = Principal(key_id="key_x", tenant="default", role="admin")
-    limiter = limits.Limiter(platform)
-    for _ in range(10):
-        limiter.admit(who)
-    try:
-        limiter.admit(who)
-    except limits.RateLimited as exc:
-        assert "40 requests per minute" in exc.detail
-    else:
-        raise AssertionError("the 11th request of 40/min over 4 workers must be refused")
+    processes = [limits.Limiter(platform), limits.Limiter(platform)]
+    clock = [60.0 * 1000 + 1]  # 1 s into a window with an empty previous one
+    for p in processes:
+        p.rates._clock = lambda: clock[0]
+    admitted, refused = 0, []
+
+    async def burst() -> None:
+        nonlocal admitted
+        for i in range(100):
+            try:
+                await processes[i % 2].admit(who)
+                admitted += 1
+            except limits.RateLimited as exc:
+                refused.append(exc)
+
+    asyncio.run(burst())
+    assert admitted == 40
+    assert "40 requests per minute" in refused[0].detail
+    assert 1 <= int(refused[0].headers["Retry-After"]) <= 60 + 2
+    counts = api.platform.store.rate_counts(["key:key_x", "tenant:default"], 1000)
+    # Tokens are claimed by lease: 1 at a time under 40/min, 100 at a time under the tenant's 30,000.
+    assert counts == {"key:key_x": 40, "tenant:default": 200}
+    # The next window starts with the previous one weighted in: no second burst at the edge.
+    clock[0] = 60.0 * 1001 + 1
+    with pytest.raises(limits.RateLimited):
+        asyncio.run(processes[0].admit(who))
+    clock[0] = 60.0 * 1001 + 30  # half the previous window still counts: 20 left
+    for p in processes:
+        p.rates.leases["key:key_x"].blocked_until = 0.0
+    admitted = 0
+    refused.clear()
+    asyncio.run(burst())
+    assert admitted == 20
+
+
+def test_refused_requests_do_not_write_the_registry(api: Api, monkeypatch: Any) -> None:
+    limits.set_quotas(api.platform, "default", key_rpm=3)
+    for _ in range(3):
+        assert api.client.get("/v1/models", headers=api.headers()).status_code == 200
+    claims: list[str] = []
+    store = api.platform.store
+    real = store.claim_rate
+    monkeypatch.setattr(store, "claim_rate", lambda *a: claims.append(a[0]) or real(*a))
+    for _ in range(20):
+        _assert_429(api.client.get("/v1/models", headers=api.headers()))
+    assert len(claims) <= 2  # the first refusal asks the registry; the rest wait for Retry-After
 
 
 def test_concurrent_jobs(api: Api) -> None:
@@ -113,6 +154,11 @@ def test_quotas_route_and_cli(api: Api, monkeypatch: Any) -> None:
     assert view["own"]["requests_per_minute"] == 100 and view["limits"]["max_concurrent_jobs"] == 3
     assert view["limits"]["key_requests_per_minute"] == api.settings.rate_limit_per_minute
     assert view["usage"] == {"active_jobs": 0, "storage_bytes": 0}
+    assert "workers" not in view  # the limits are shared: the worker count changes nothing
+    rates = view["rates"]
+    assert rates["shared"] and rates["window_s"] == 60
+    assert rates["tenant"]["limit"] == 100 and rates["tenant"]["used"] >= 1
+    assert sum(k["used"] for k in rates["keys"].values()) >= 1
     assert api.client.get("/v1/quotas", headers=api.headers("builder")).status_code == 403
     other = api.client.get("/v1/quotas", headers=api.headers("other")).json()
     assert other["own"]["requests_per_minute"] is None

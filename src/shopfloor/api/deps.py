@@ -41,10 +41,10 @@ class Authorizer(HTTPBearer):
         self.permission = permission
 
     async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
-        return authorize(request, self.permission)
+        return await authorize(request, self.permission)
 
 
-def authorize(request: Request, permission: Permission) -> Principal:
+async def authorize(request: Request, permission: Permission) -> Principal:
     """The caller of ``request`` if its API key is valid, within its rate limits, and its role
     has ``permission``. 401, 429 or 403 otherwise; a failed well-formed key and a 403 are audited.
     """
@@ -61,7 +61,7 @@ def authorize(request: Request, permission: Permission) -> Principal:
         _audit_bad_key(platform, request, token.strip(), exc.detail)
         raise
     # Rate before role: refused requests count too, so probing for rights is limited as well.
-    limiter(platform).admit(principal)
+    await limiter(platform).admit(principal)
     if not allowed(principal.role, permission):
         buffer(platform).forbidden(
             principal, path=request.url.path, method=request.method, permission=permission.value

@@ -86,7 +86,7 @@ _PREDICT_OPENAPI: dict[str, Any] = {
     summary="Predict one or more records",
 )
 async def predict(request: Request) -> Response:
-    principal = authorize(request, Permission.PREDICT)
+    principal = await authorize(request, Permission.PREDICT)
     version = version_param(request.query_params.get("version")) if request.scope["query_string"] else None
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         records = await multipart_records(request)  # image models: one file part per record
