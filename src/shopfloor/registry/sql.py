@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from shopfloor.errors import Conflict, NotFound, RegistryUnavailable
 from shopfloor.registry.clock import aware as _aware
@@ -224,7 +224,23 @@ class SqlStore(TrustTables, StreamTables, LimitTables):
             return [_job(r) for r in rows]
 
     def claim_job(self, worker: str) -> Job | None:
-        """Atomically move the oldest queued job to running; two workers never get the same job."""
+        """Atomically move the next queued job to running; two workers never get the same job.
+
+        Fair share between tenants, not plain FIFO: the next job is that of the tenant with the
+        fewest running jobs; among those, the tenant whose last job started longest ago (never
+        first), then the oldest queued job. A tenant that queued many jobs does not put the others
+        behind all of them, also with one job slot.
+        """
+        other = aliased(JobRow)
+        running = (
+            select(func.count())
+            .where(other.tenant == JobRow.tenant, other.status == "running")
+            .correlate(JobRow)
+            .scalar_subquery()
+        )
+        last_started = (
+            select(func.max(other.started_at)).where(other.tenant == JobRow.tenant).correlate(JobRow)
+        ).scalar_subquery()
         with self._session() as s:
             # On PostgreSQL, SKIP LOCKED hands concurrent claimers different rows instead of making
             # them queue on the same one and come back empty; SQLite (one writer) ignores the clause.
@@ -232,9 +248,9 @@ class SqlStore(TrustTables, StreamTables, LimitTables):
             candidate = s.scalar(
                 select(JobRow.id)
                 .where(JobRow.status == "queued")
-                .order_by(JobRow.created_at)
+                .order_by(running, last_started.asc().nulls_first(), JobRow.created_at, JobRow.id)
                 .limit(1)
-                .with_for_update(skip_locked=True)
+                .with_for_update(skip_locked=True, of=JobRow)
             )
             if candidate is None:
                 return None
