@@ -167,3 +167,27 @@ def test_filters_paging_and_json_lines(api: Api) -> None:
         "/v1/audit/export", params={"action": "dataset.upload", "limit": 3}, headers=api.headers()
     )
     assert len(lines.text.splitlines()) == 3
+
+
+def test_every_job_type_is_audited_through_one_path(trained: Api) -> None:
+    """train, batch, synthesize and optimize jobs: each one event, with the key that started it."""
+    api = trained
+    builder = _key_id(api, "builder")
+    h = api.headers("builder")
+    started = {"job.train": _train(api, _upload(api))["id"]}
+    csv = {"file": ("b.csv", b"x1,x2\n1,2\n", "text/csv")}
+    batch = api.client.post("/v1/models/m1/batch?version=1", headers=h, files=csv)
+    assert batch.status_code == 202, batch.text
+    started["job.batch"] = batch.json()["id"]
+    synth = api.client.post(f"/v1/datasets/{_upload(api)}/synthesize", json={}, headers=h)
+    assert synth.status_code == 202, synth.text
+    started["job.synthesize"] = synth.json()["id"]
+    body = {"controls": {"x1": {"min": 0, "max": 6}}, "fixed": {"x2": 1}, "trials": 320}
+    optimize = api.client.post("/v1/models/m1/optimize?version=1", json=body, headers=h)
+    assert optimize.status_code == 202, optimize.text
+    started["job.optimize"] = optimize.json()["id"]
+    events = _events(api)
+    for action, job_id in started.items():
+        found = [e for e in events if e["action"] == action and e["target"] == job_id]
+        assert len(found) == 1, (action, events)
+        assert found[0]["key_id"] == builder and found[0]["role"] == "builder"

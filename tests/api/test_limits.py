@@ -166,3 +166,44 @@ def test_quotas_route_and_cli(api: Api, monkeypatch: Any) -> None:
     assert shown.exit_code == 0 and '"requests_per_minute": 100' in shown.output
     events = api.platform.store.list_audit("default", action="quotas.set")
     assert len(events) == 1 and events[0].detail["requests_per_minute"] == 100
+
+
+def _small_table(api: Api, rows: int = 80) -> dict[str, Any]:
+    csv = "x1,x2,kind\n" + "".join(f"{i % 7},{(i * 3) % 11},{'ab'[i % 2]}\n" for i in range(rows))
+    response = api.client.post(
+        "/v1/datasets", files={"file": ("s.csv", csv.encode(), "text/csv")}, headers=api.headers("builder")
+    )
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def test_synthesize_is_held_to_the_jobs_quota(api: Api) -> None:
+    dataset = _small_table(api)
+    limits.set_quotas(api.platform, "default", jobs=2)
+    url = f"/v1/datasets/{dataset['id']}/synthesize"
+    for _ in range(2):
+        assert api.client.post(url, json={}, headers=api.headers("builder")).status_code == 202
+    for _ in range(3):
+        refused = api.client.post(url, json={}, headers=api.headers("builder"))
+        _assert_429(refused)
+        assert "its limit is 2" in refused.json()["detail"]
+    assert len(api.platform.store.list_jobs("default")) == 2
+
+
+def test_synthesize_past_the_storage_quota_fails_and_stores_nothing(api: Api) -> None:
+    dataset = _small_table(api)
+    # Room for 200 bytes more: far less than a synthetic copy of 800 rows.
+    limits.set_quotas(api.platform, "default", storage_mb=(dataset["size_bytes"] + 200) / limits.MB)
+    files_before = sorted(api.files_under("default"))
+    assert files_before
+    response = api.client.post(
+        f"/v1/datasets/{dataset['id']}/synthesize", json={"rows": 800}, headers=api.headers("builder")
+    )
+    assert response.status_code == 202, response.text
+    api.run_jobs()
+    job = api.client.get(f"/v1/jobs/{response.json()['id']}", headers=api.headers("builder")).json()
+    assert job["status"] == "failed", job
+    assert "would pass its quota" in job["error"], job["error"]
+    assert [d.id for d in api.platform.store.list_datasets("default")] == [dataset["id"]]
+    assert sorted(api.files_under("default")) == files_before  # nothing written and left behind
+    assert api.platform.store.storage_bytes("default") == dataset["size_bytes"]

@@ -1,4 +1,5 @@
-"""The shared rate counters (claim, read, prune) on both backends, under contention."""
+"""Quotas in the registry on both backends, under contention: shared rate counters (claim, read,
+prune), the jobs quota checked with the insert, the storage quota checked with the dataset row."""
 
 from __future__ import annotations
 
@@ -70,3 +71,47 @@ def test_concurrent_claimers_never_pass_the_ceiling(url: str) -> None:
     check = SqlStore(url)
     assert check.rate_counts(["tenant:t"], 5) == {"tenant:t": 36}
     check.close()
+
+
+def test_jobs_quota_holds_under_concurrent_requests(url: str) -> None:
+    """Eight servers queueing at once for a tenant allowed 3 jobs: exactly 3 get in."""
+    from shopfloor.errors import RateLimited
+
+    first = SqlStore(url)
+    first.ensure_tenant("t")
+    first.close()
+    stores = [SqlStore(url) for _ in range(8)]
+    made: list[str] = []
+    refused: list[str] = []
+    start = threading.Barrier(len(stores))
+
+    def work(n: int) -> None:
+        start.wait()
+        try:
+            made.append(stores[n].create_job(id=f"j{n}", tenant="t", type="train", params={}, max_active=3).id)
+        except RateLimited as exc:
+            refused.append(exc.detail)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(len(stores))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(made) == 3 and len(refused) == 5
+    assert "its limit is 3" in refused[0]
+    assert stores[0].count_active_jobs("t") == 3
+    for s in stores:
+        s.close()
+
+
+def test_dataset_within_the_storage_quota_only(store: SqlStore) -> None:
+    from shopfloor.errors import StorageQuotaExceeded
+
+    store.ensure_tenant("t")
+    args = dict(tenant="t", name="d", rows=1, sha256="0" * 64, format="csv", columns=[], artifact="p")
+    store.add_dataset(id="d1", size_bytes=600, max_storage_bytes=1000, **args)  # type: ignore[arg-type]
+    with pytest.raises(StorageQuotaExceeded) as refused:
+        store.add_dataset(id="d2", size_bytes=401, max_storage_bytes=1000, **args)  # type: ignore[arg-type]
+    assert "would pass its quota of 1000 bytes" in refused.value.detail
+    store.add_dataset(id="d3", size_bytes=400, max_storage_bytes=1000, **args)  # type: ignore[arg-type]
+    assert store.storage_bytes("t") == 1000

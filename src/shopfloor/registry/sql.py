@@ -13,7 +13,14 @@ from sqlalchemy import Engine, create_engine, event, func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
-from shopfloor.errors import Conflict, NotFound, RegistryUnavailable
+from shopfloor.errors import (
+    JOBS_RETRY_AFTER_S,
+    Conflict,
+    NotFound,
+    RateLimited,
+    RegistryUnavailable,
+    StorageQuotaExceeded,
+)
 from shopfloor.registry.clock import aware as _aware
 from shopfloor.registry.clock import now as _now
 from shopfloor.registry.entities import TERMINAL, ApiKey, Dataset, Job, Model, ModelVersion, Tenant
@@ -145,8 +152,27 @@ class SqlStore(TrustTables, StreamTables, LimitTables):
         columns: list[dict[str, Any]],
         artifact: str,
         signature: str | None = None,
+        max_storage_bytes: int | None = None,
     ) -> Dataset:
+        """Register a dataset version; with ``max_storage_bytes``, only if the tenant's datasets stay
+        within it (checked in the same transaction, under the tenant's lock), else
+        :class:`StorageQuotaExceeded` and nothing is added."""
         with self._session() as s:
+            if max_storage_bytes is not None:
+                _lock_tenant(s, tenant)
+                used = int(
+                    s.scalar(select(func.coalesce(func.sum(DatasetRow.size_bytes), 0)).where(
+                        DatasetRow.tenant == tenant
+                    ))
+                    or 0
+                )
+                if used + size_bytes > max_storage_bytes:
+                    raise StorageQuotaExceeded(
+                        f"tenant {tenant!r} stores {used} bytes; {size_bytes} more would pass its quota "
+                        f"of {max_storage_bytes} bytes",
+                        used_bytes=used,
+                        max_storage_bytes=max_storage_bytes,
+                    )
             latest = s.scalar(
                 select(func.max(DatasetRow.version)).where(
                     DatasetRow.tenant == tenant, DatasetRow.name == name
@@ -192,8 +218,29 @@ class SqlStore(TrustTables, StreamTables, LimitTables):
             return list(s.scalars(select(DatasetRow.artifact)))
 
     # ---- jobs -------------------------------------------------------------------------------------
-    def create_job(self, *, id: str, tenant: str, type: str, params: dict[str, Any]) -> Job:
+    def create_job(
+        self, *, id: str, tenant: str, type: str, params: dict[str, Any], max_active: int | None = None
+    ) -> Job:
+        """Queue a job; with ``max_active``, only if the tenant has fewer queued plus running jobs
+        (counted under the tenant's lock, so concurrent requests cannot both take the last place),
+        else :class:`RateLimited` and nothing is added."""
         with self._session() as s:
+            if max_active is not None:
+                _lock_tenant(s, tenant)
+                active = int(
+                    s.scalar(
+                        select(func.count())
+                        .select_from(JobRow)
+                        .where(JobRow.tenant == tenant, JobRow.status.in_(("queued", "running")))
+                    )
+                    or 0
+                )
+                if active >= max_active:
+                    raise RateLimited(
+                        f"tenant {tenant!r} has {active} queued or running job(s), its limit is "
+                        f"{max_active}; wait for one to finish or cancel one",
+                        retry_after=JOBS_RETRY_AFTER_S,
+                    )
             row = JobRow(
                 id=id,
                 tenant=tenant,
@@ -487,6 +534,16 @@ class SqlStore(TrustTables, StreamTables, LimitTables):
     def version_artifacts(self) -> list[str]:
         with self._session() as s:
             return list(s.scalars(select(VersionRow.artifact)))
+
+
+def _lock_tenant(s: Session, tenant: str) -> None:
+    """Serialise this transaction with every other one that locks ``tenant`` (quota checks): a
+    no-op write of the tenant's row takes its row lock on PostgreSQL and the write lock on SQLite
+    before anything is read. The row is created if missing."""
+    if s.get(TenantRow, tenant) is None:
+        s.add(TenantRow(id=tenant, created_at=_now()))
+        s.flush()
+    s.execute(update(TenantRow).where(TenantRow.id == tenant).values(id=TenantRow.id))
 
 
 def _invert(aliases: dict[str, int]) -> dict[int, tuple[str, ...]]:

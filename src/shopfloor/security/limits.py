@@ -15,32 +15,15 @@ from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from shopfloor.errors import JOBS_RETRY_AFTER_S, RateLimited, StorageQuotaExceeded
 from shopfloor.platform import Platform
 from shopfloor.registry.entities import Quotas
 from shopfloor.security.keys import Principal
-from shopfloor.security.rates import WINDOW_S, RateLimited, SharedRates, ceiling, window_of
+from shopfloor.security.rates import WINDOW_S, SharedRates, ceiling, window_of
 from shopfloor.settings import Settings
 
 KEY, TENANT = "key:", "tenant:"
 MB = 1024 * 1024
-# No telling when a tenant's running jobs end: a client retrying sooner than this only adds load.
-JOBS_RETRY_AFTER_S = 30
-
-
-#: Stored data does not shrink by itself: ask clients to come back much later (or an operator to
-#: raise the quota), not to retry in a loop.
-STORAGE_RETRY_AFTER_S = 3600
-
-
-class StorageQuotaExceeded(RateLimited):
-    """429, like every quota, with a long ``Retry-After``: room comes back only when data is deleted
-    or the tenant's quota is raised (``shopfloor tenants quotas set``)."""
-
-    code, title = "storage-quota-exceeded", "Storage quota exceeded"
-
-    def __init__(self, detail: str, **extra: Any) -> None:
-        super().__init__(detail, retry_after=STORAGE_RETRY_AFTER_S)
-        self.extra.update(extra)
 
 
 class Limiter:

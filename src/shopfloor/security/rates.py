@@ -31,22 +31,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from shopfloor.errors import ShopfloorError
+from shopfloor.errors import RateLimited
 from shopfloor.registry.store import Store
 
 WINDOW_S = 60
 LEASE_FRACTION = 100
 MAX_LEASE = 100
-
-
-class RateLimited(ShopfloorError):
-    """429: a rate or a quota that frees up with time; ``retry_after`` seconds go in ``Retry-After``."""
-
-    status, code, title = 429, "rate-limited", "Too many requests"
-
-    def __init__(self, detail: str, *, retry_after: int) -> None:
-        super().__init__(detail, retry_after=retry_after)
-        self.headers = {"Retry-After": str(retry_after)}
 
 
 def lease_size(limit: int) -> int:
