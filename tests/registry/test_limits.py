@@ -88,7 +88,8 @@ def test_jobs_quota_holds_under_concurrent_requests(url: str) -> None:
     def work(n: int) -> None:
         start.wait()
         try:
-            made.append(stores[n].create_job(id=f"j{n}", tenant="t", type="train", params={}, max_active=3).id)
+            job = stores[n].create_job(id=f"j{n}", tenant="t", type="train", params={}, max_active=3)
+            made.append(job.id)
         except RateLimited as exc:
             refused.append(exc.detail)
 
