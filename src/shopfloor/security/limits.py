@@ -27,7 +27,8 @@ MB = 1024 * 1024
 
 
 class Limiter:
-    """One process's rate buckets and quota cache. Get it with :func:`limiter`."""
+    """One process's rate leases (shared counts, see :mod:`~shopfloor.security.rates`) and quota cache.
+    Get it with :func:`limiter`."""
 
     def __init__(self, platform: Platform) -> None:
         self._platform = platform
