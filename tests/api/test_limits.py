@@ -207,3 +207,32 @@ def test_synthesize_past_the_storage_quota_fails_and_stores_nothing(api: Api) ->
     assert [d.id for d in api.platform.store.list_datasets("default")] == [dataset["id"]]
     assert sorted(api.files_under("default")) == files_before  # nothing written and left behind
     assert api.platform.store.storage_bytes("default") == dataset["size_bytes"]
+
+
+def test_jobs_whose_output_would_pass_the_storage_quota_fail_and_write_nothing(api: Api) -> None:
+    dataset = _small_table(api, rows=120)
+    body = {"task": "tabular_classification", "dataset_id": dataset["id"], "target": "kind",
+            "model_name": "m", "time_budget_s": 3}  # fmt: skip
+    limits.set_quotas(api.platform, "default", storage_mb=(dataset["size_bytes"] + 100) / limits.MB)
+    train = api.client.post("/v1/jobs", json=body, headers=api.headers("builder"))
+    assert train.status_code == 202, train.text
+    api.run_jobs()
+    failed = api.client.get(f"/v1/jobs/{train.json()['id']}", headers=api.headers("builder")).json()
+    assert failed["status"] == "failed" and "would pass its quota" in failed["error"], failed
+    assert api.files_under("default", "models") == []
+    # With room for the model but not for a scored table of 120 rows, the batch job fails instead.
+    limits.set_quotas(api.platform, "default", storage_mb=1000)
+    assert api.client.post("/v1/jobs", json=body, headers=api.headers("builder")).status_code == 202
+    api.run_jobs()
+    limits.set_quotas(api.platform, "default", storage_mb=(dataset["size_bytes"] + 2000) / limits.MB)
+    table = "x1,x2\n" + "1,2\n" * 120
+    batch = api.client.post(
+        "/v1/models/m/batch?version=1",
+        files={"file": ("b.csv", table.encode(), "text/csv")},
+        headers=api.headers("builder"),
+    )
+    assert batch.status_code == 202, batch.text
+    api.run_jobs()
+    job = api.client.get(f"/v1/jobs/{batch.json()['id']}", headers=api.headers("builder")).json()
+    assert job["status"] == "failed" and "would pass its quota" in job["error"], job
+    assert not [p for p in api.files_under("default", "jobs") if p.name.startswith("result")]

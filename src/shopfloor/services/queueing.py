@@ -6,7 +6,8 @@
 * :func:`queue` makes the job: the storage check again, then the concurrent-jobs quota checked
   and the job inserted in one registry transaction (two concurrent requests cannot both take
   the last place), then the audit event. A refusal stores nothing.
-* :func:`storage_limit` is what a job passes to the registry when it stores an output (a
+* :func:`check_output` is what a job calls before it writes model files or a scored table, and
+  :func:`storage_limit` is what a job passes to the registry when it stores an output (a
   synthetic dataset): the output is added only if it fits, so a job that would write past the
   quota fails with a clear error and leaves nothing behind.
 """
@@ -63,6 +64,13 @@ def queue(
     )
     audit.record(platform, principal, ACTIONS[type], job.id, **detail)
     return job
+
+
+def check_output(platform: Platform, tenant: str, nbytes: int) -> None:
+    """Raise :class:`~shopfloor.errors.StorageQuotaExceeded` before a job writes an output of
+    ``nbytes`` (model files, a scored table) that would pass the tenant's storage quota: the job
+    fails with that message and nothing is written."""
+    limiter(platform).check_storage(tenant, nbytes)
 
 
 def storage_limit(platform: Platform, tenant: str) -> int:
