@@ -163,20 +163,22 @@ class SharedRates:
 
     async def admit(self, leases: tuple[Lease, ...]) -> None:
         """Take a token from every lease, claiming from the registry when one is short."""
-        short = self.take(leases)
-        if short is None:
+        for _ in range(2):  # a second round only if a window ended during the first claim
+            short = self.take(leases)
+            if short is None:
+                return
+            for c in await asyncio.to_thread(self.claim, short):
+                x = c.lease
+                if x.window != c.window:
+                    x.window, x.tokens, x.count = c.window, 0, 0
+                x.tokens += c.granted
+                x.count, x.previous = max(x.count, c.count), c.previous
+                if not c.granted:
+                    x.blocked_until = c.retry_at
+        if self.take(leases) is None:
             return
-        for c in await asyncio.to_thread(self.claim, short):
-            x = c.lease
-            if x.window != c.window:
-                x.window, x.tokens = c.window, 0
-            x.tokens += c.granted
-            x.count, x.previous = max(x.count if x.window == c.window else 0, c.count), c.previous
-            if not c.granted:
-                x.blocked_until = c.retry_at
-        if self.take(leases) is not None:
-            refused = next(x for x in leases if x.tokens <= 0)
-            raise _refused(refused, max(0.0, refused.blocked_until - self._clock()))
+        refused = min(leases, key=lambda x: (x.tokens > 0, -x.blocked_until))
+        raise _refused(refused, max(0.0, refused.blocked_until - self._clock()))
 
 
 def _refused(lease: Lease, wait_s: float) -> RateLimited:
