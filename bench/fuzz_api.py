@@ -28,7 +28,7 @@ from fuzzing import fuzz  # noqa: E402
 from shopfloor.api.app import create_app  # noqa: E402
 from shopfloor.bootstrap import prepare  # noqa: E402
 from shopfloor.jobs.runner import execute  # noqa: E402
-from shopfloor.security.keys import issue_key  # noqa: E402
+from shopfloor.security.keys import Principal, issue_key  # noqa: E402
 from shopfloor.services.datasets import store_table  # noqa: E402
 from shopfloor.services.jobs import create_train_job  # noqa: E402
 from shopfloor.settings import Settings  # noqa: E402
@@ -60,7 +60,7 @@ def main() -> None:
     dataset = store_table(platform, "default", csv, name="fuzz", size=csv.stat().st_size, sha256="0" * 64)
     job = create_train_job(
         platform,
-        "default",
+        Principal(key_id="bench", tenant="default", role="builder"),
         {
             "task": "tabular_classification",
             "dataset_id": dataset.id,

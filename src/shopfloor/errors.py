@@ -83,3 +83,30 @@ class KeyUnavailable(ShopfloorError):
     """A wrapped tenant key cannot be opened with the configured master key (server misconfigured)."""
 
     code, title = "key-unavailable", "Encryption key unavailable"
+
+
+class RateLimited(ShopfloorError):
+    """429: a rate or a quota that frees up with time; ``retry_after`` seconds go in ``Retry-After``."""
+
+    status, code, title = 429, "rate-limited", "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int, **extra: Any) -> None:
+        super().__init__(detail, retry_after=retry_after, **extra)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+#: No telling when a tenant's running jobs end: a client retrying sooner than this only adds load.
+JOBS_RETRY_AFTER_S = 30
+#: Stored data does not shrink by itself: ask clients to come back much later (or an operator to
+#: raise the quota), not to retry in a loop.
+STORAGE_RETRY_AFTER_S = 3600
+
+
+class StorageQuotaExceeded(RateLimited):
+    """429, like every quota, with a long ``Retry-After``: room comes back only when data is deleted
+    or the tenant's quota is raised (``shopfloor tenants quotas set``)."""
+
+    code, title = "storage-quota-exceeded", "Storage quota exceeded"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail, retry_after=STORAGE_RETRY_AFTER_S, **extra)

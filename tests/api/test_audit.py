@@ -167,3 +167,52 @@ def test_filters_paging_and_json_lines(api: Api) -> None:
         "/v1/audit/export", params={"action": "dataset.upload", "limit": 3}, headers=api.headers()
     )
     assert len(lines.text.splitlines()) == 3
+
+
+def test_every_job_type_is_audited_through_one_path(trained: Api) -> None:
+    """train, batch, synthesize and optimize jobs: each one event, with the key that started it."""
+    api = trained
+    builder = _key_id(api, "builder")
+    h = api.headers("builder")
+    started = {"job.train": _train(api, _upload(api))["id"]}
+    csv = {"file": ("b.csv", b"x1,x2\n1,2\n", "text/csv")}
+    batch = api.client.post("/v1/models/m1/batch?version=1", headers=h, files=csv)
+    assert batch.status_code == 202, batch.text
+    started["job.batch"] = batch.json()["id"]
+    synth = api.client.post(f"/v1/datasets/{_upload(api)}/synthesize", json={}, headers=h)
+    assert synth.status_code == 202, synth.text
+    started["job.synthesize"] = synth.json()["id"]
+    body = {"controls": {"x1": {"min": 0, "max": 6}}, "fixed": {"x2": 1}, "trials": 320}
+    optimize = api.client.post("/v1/models/m1/optimize?version=1", json=body, headers=h)
+    assert optimize.status_code == 202, optimize.text
+    started["job.optimize"] = optimize.json()["id"]
+    events = _events(api)
+    for action, job_id in started.items():
+        found = [e for e in events if e["action"] == action and e["target"] == job_id]
+        assert len(found) == 1, (action, events)
+        assert found[0]["key_id"] == builder and found[0]["role"] == "builder"
+
+
+def test_a_flood_of_made_up_keys_never_hides_real_denials(api: Api) -> None:
+    for i in range(400):
+        fake = f"sfk_{i:012x}_{'x' * 20}"
+        response = api.client.get("/v1/models", headers={"Authorization": f"Bearer {fake}"})
+        assert response.status_code == 401
+    assert api.client.get("/v1/keys", headers=api.headers("consumer")).status_code == 403
+    wrong = api.keys["builder"][:-4] + "AAAA"  # a real key id, a wrong secret
+    for _ in range(40):  # a flood of one real key: at most 20 events a minute, the rest summed up
+        audit.flush(api.platform)  # as the server does every second: each failure its own event
+        assert api.client.get("/v1/models", headers={"Authorization": f"Bearer {wrong}"}).status_code == 401
+    events = _events(api, limit=10_000)
+    denied = [e for e in events if e["action"] == "auth.denied"]
+    assert any(e["key_id"] == _key_id(api, "consumer") and e["target"] == "/v1/keys" for e in denied)
+    builder = [e for e in events if e["key_id"] == _key_id(api, "builder")]
+    assert 20 <= len(builder) <= 42  # 20 events a minute, then a summary (two minutes at most)
+    assert sum(e["detail"].get("count", 1) for e in builder) == 40  # every denial accounted for
+    assert any(e["action"] == "auth.denied.summary" for e in builder)
+    assert all(e["tenant"] == "default" for e in events)  # made-up ids are in no tenant's log
+    flood = api.platform.store.list_audit(audit.PLATFORM, action="auth.denied.summary")
+    assert 1 <= len(flood) <= 2  # one per minute (two if the test ran over a minute's edge)
+    assert sum(e.detail["count"] for e in flood) == 400
+    assert sum(e.detail["distinct_key_ids"] for e in flood) == 400
+    assert flood[0].detail["sample_key_ids"][0] == "key_000000000000"

@@ -101,6 +101,34 @@ def test_concurrent_first_versions_of_a_new_model_all_land(url: str, store: SqlS
     assert [v.version for v in store.list_versions("a", "new")] == [1, 2, 3, 4]
 
 
+def test_claim_shares_the_runner_between_tenants(store: SqlStore) -> None:
+    """Tenant A queued 5 jobs before tenant B queued 1: B's job runs second, not sixth."""
+    store.ensure_tenant("b")
+    for i in range(5):
+        store.create_job(id=f"a{i}", tenant="a", type="train", params={})
+        time.sleep(0.002)
+    store.create_job(id="b0", tenant="b", type="train", params={})
+    # One job slot: A's first job runs and ends; B, whose tenant never ran one, goes next.
+    first = store.claim_job("w")
+    assert first is not None and first.id == "a0"
+    store.finish_job("a0", "succeeded", result={})
+    second = store.claim_job("w")
+    assert second is not None and second.id == "b0"
+    # Then A's jobs in the order they were queued.
+    store.finish_job("b0", "succeeded", result={})
+    assert [getattr(store.claim_job("w"), "id", None) for _ in range(2)] == ["a1", "a2"]
+
+
+def test_claim_prefers_the_tenant_with_fewest_running_jobs(store: SqlStore) -> None:
+    store.ensure_tenant("b")
+    for i in range(3):
+        store.create_job(id=f"a{i}", tenant="a", type="train", params={})
+        time.sleep(0.002)
+    store.create_job(id="b0", tenant="b", type="train", params={})
+    # Two job slots, A's first still running: B's job takes the second slot.
+    assert [getattr(store.claim_job("w"), "id", None) for _ in range(2)] == ["a0", "b0"]
+
+
 def _dead_pid() -> int:
     proc = subprocess.Popen(["true"])
     proc.wait()

@@ -51,10 +51,10 @@ class Authorizer(HTTPBearer):
         self.permission = permission
 
     async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
-        return authorize(request, self.permission)
+        return await authorize(request, self.permission)
 
 
-def authorize(request: Request, permission: Permission) -> Principal:
+async def authorize(request: Request, permission: Permission) -> Principal:
     """The caller of ``request`` if its API key is valid, within its rate limits, and its role
     has ``permission``. 401, 429 or 403 otherwise; a failed well-formed key and a 403 are audited.
     """
@@ -72,7 +72,7 @@ def authorize(request: Request, permission: Permission) -> Principal:
         raise
     request.scope[TENANT] = principal.tenant  # the request metrics are labelled with it
     # Rate before role: refused requests count too, so probing for rights is limited as well.
-    limiter(platform).admit(principal)
+    await limiter(platform).admit(principal)
     if not allowed(principal.role, permission):
         buffer(platform).forbidden(
             principal, path=request.url.path, method=request.method, permission=permission.value

@@ -20,6 +20,7 @@ from shopfloor.platform import Platform
 from shopfloor.registry.entities import Job
 from shopfloor.services.datasets import frame_for_learning
 from shopfloor.services.jobs import BATCH_RESULT, attach_backbone, spec_kwargs
+from shopfloor.services.queueing import check_output
 from shopfloor.services.registering import register_version
 from shopfloor.storage.scratch import scratch_file
 from shopfloor.tasks.base import ProgressFn
@@ -63,6 +64,7 @@ def run_train(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
     estimator.fit(frame, p.get("target") or "", progress=lambda f, s, m: progress(0.02 + 0.93 * f, s, m))
     progress(0.96, "saving", "writing the model artifacts")
     files = estimator.save()
+    check_output(platform, job.tenant, sum(len(data) for data in files.values()))
     report = dict(estimator.report_)
     report.setdefault("warnings", [])
     report["warnings"] = [
@@ -120,7 +122,9 @@ def run_batch(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
             scored, p["label_column"], asset_column=layout["asset"], time_column=layout["time"]
         )
     key = f"{job.tenant}/jobs/{job.id}/{BATCH_RESULT}"
-    digest = platform.sealed.put(job.tenant, key, to_safe_csv(scored))  # no formulas for spreadsheets
+    data = to_safe_csv(scored)  # no formulas for spreadsheets
+    check_output(platform, job.tenant, len(data))
+    digest = platform.sealed.put(job.tenant, key, data)
     return {**result, "artifact": key, "sha256": digest}
 
 

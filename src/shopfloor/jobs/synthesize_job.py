@@ -10,6 +10,7 @@ from shopfloor.platform import Platform
 from shopfloor.registry.entities import Job
 from shopfloor.services.datasets import frame_for_learning, store_table
 from shopfloor.services.ids import new_id
+from shopfloor.services.queueing import storage_limit
 from shopfloor.storage.scratch import scratch_file
 from shopfloor.tasks.base import ProgressFn
 
@@ -44,6 +45,8 @@ def run_synthesize(platform: Platform, job: Job, progress: ProgressFn) -> dict[s
             name=p["name"],
             size=len(data),
             sha256=hashlib.sha256(data).hexdigest(),
+            # Added only if it fits the tenant's storage quota; else the job fails, nothing kept.
+            max_storage_bytes=storage_limit(platform, job.tenant),
         )
     return {
         "dataset_id": stored.id,

@@ -11,14 +11,22 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
-from shopfloor.errors import Conflict, NotFound, RegistryUnavailable
+from shopfloor.errors import (
+    JOBS_RETRY_AFTER_S,
+    Conflict,
+    NotFound,
+    RateLimited,
+    RegistryUnavailable,
+    StorageQuotaExceeded,
+)
 from shopfloor.registry.clock import aware as _aware
 from shopfloor.registry.clock import now as _now
 from shopfloor.registry.entities import TERMINAL, ApiKey, Dataset, Job, Model, ModelVersion, Tenant
 from shopfloor.registry.orm import AliasRow, DatasetRow, JobRow, KeyRow, ModelRow, TenantRow, VersionRow
 from shopfloor.registry.sql_generation import GenerationTables, bump_in
+from shopfloor.registry.sql_limits import LimitTables
 from shopfloor.registry.sql_streams import StreamTables
 from shopfloor.registry.sql_trust import TrustTables
 
@@ -48,7 +56,7 @@ def _retryable(exc: Exception) -> bool:
     return isinstance(cause, OperationalError) and "locked" in str(cause).lower()
 
 
-class SqlStore(TrustTables, StreamTables, GenerationTables):
+class SqlStore(TrustTables, StreamTables, GenerationTables, LimitTables):
     """Registry on SQLite (embedded default) or PostgreSQL, chosen by URL."""
 
     def __init__(self, url: str) -> None:
@@ -113,6 +121,15 @@ class SqlStore(TrustTables, StreamTables, GenerationTables):
             row = s.get(KeyRow, key_id)
             return _key(row) if row is not None else None
 
+    def get_keys(self, key_ids: list[str]) -> dict[str, ApiKey]:
+        """The keys of ``key_ids`` that exist, by id (ids nobody issued are left out)."""
+        found: dict[str, ApiKey] = {}
+        with self._session() as s:
+            for start in range(0, len(key_ids), 500):
+                rows = s.scalars(select(KeyRow).where(KeyRow.id.in_(key_ids[start : start + 500])))
+                found.update((r.id, _key(r)) for r in rows)
+        return found
+
     def list_keys(self, tenant: str) -> list[ApiKey]:
         with self._session() as s:
             rows = s.scalars(select(KeyRow).where(KeyRow.tenant == tenant).order_by(KeyRow.created_at))
@@ -146,8 +163,27 @@ class SqlStore(TrustTables, StreamTables, GenerationTables):
         columns: list[dict[str, Any]],
         artifact: str,
         signature: str | None = None,
+        max_storage_bytes: int | None = None,
     ) -> Dataset:
+        """Register a dataset version; with ``max_storage_bytes``, only if the tenant's datasets stay
+        within it (checked in the same transaction, under the tenant's lock), else
+        :class:`StorageQuotaExceeded` and nothing is added."""
         with self._session() as s:
+            if max_storage_bytes is not None:
+                _lock_tenant(s, tenant)
+                used = int(
+                    s.scalar(select(func.coalesce(func.sum(DatasetRow.size_bytes), 0)).where(
+                        DatasetRow.tenant == tenant
+                    ))
+                    or 0
+                )
+                if used + size_bytes > max_storage_bytes:
+                    raise StorageQuotaExceeded(
+                        f"tenant {tenant!r} stores {used} bytes; {size_bytes} more would pass its quota "
+                        f"of {max_storage_bytes} bytes",
+                        used_bytes=used,
+                        max_storage_bytes=max_storage_bytes,
+                    )
             latest = s.scalar(
                 select(func.max(DatasetRow.version)).where(
                     DatasetRow.tenant == tenant, DatasetRow.name == name
@@ -193,8 +229,29 @@ class SqlStore(TrustTables, StreamTables, GenerationTables):
             return list(s.scalars(select(DatasetRow.artifact)))
 
     # ---- jobs -------------------------------------------------------------------------------------
-    def create_job(self, *, id: str, tenant: str, type: str, params: dict[str, Any]) -> Job:
+    def create_job(
+        self, *, id: str, tenant: str, type: str, params: dict[str, Any], max_active: int | None = None
+    ) -> Job:
+        """Queue a job; with ``max_active``, only if the tenant has fewer queued plus running jobs
+        (counted under the tenant's lock, so concurrent requests cannot both take the last place),
+        else :class:`RateLimited` and nothing is added."""
         with self._session() as s:
+            if max_active is not None:
+                _lock_tenant(s, tenant)
+                active = int(
+                    s.scalar(
+                        select(func.count())
+                        .select_from(JobRow)
+                        .where(JobRow.tenant == tenant, JobRow.status.in_(("queued", "running")))
+                    )
+                    or 0
+                )
+                if active >= max_active:
+                    raise RateLimited(
+                        f"tenant {tenant!r} has {active} queued or running job(s), its limit is "
+                        f"{max_active}; wait for one to finish or cancel one",
+                        retry_after=JOBS_RETRY_AFTER_S,
+                    )
             row = JobRow(
                 id=id,
                 tenant=tenant,
@@ -225,7 +282,23 @@ class SqlStore(TrustTables, StreamTables, GenerationTables):
             return [_job(r) for r in rows]
 
     def claim_job(self, worker: str) -> Job | None:
-        """Atomically move the oldest queued job to running; two workers never get the same job."""
+        """Atomically move the next queued job to running; two workers never get the same job.
+
+        Fair share between tenants, not plain FIFO: the next job is that of the tenant with the
+        fewest running jobs; among those, the tenant whose last job started longest ago (never
+        first), then the oldest queued job. A tenant that queued many jobs does not put the others
+        behind all of them, also with one job slot.
+        """
+        other = aliased(JobRow)
+        running = (
+            select(func.count())
+            .where(other.tenant == JobRow.tenant, other.status == "running")
+            .correlate(JobRow)
+            .scalar_subquery()
+        )
+        last_started = (
+            select(func.max(other.started_at)).where(other.tenant == JobRow.tenant).correlate(JobRow)
+        ).scalar_subquery()
         with self._session() as s:
             # On PostgreSQL, SKIP LOCKED hands concurrent claimers different rows instead of making
             # them queue on the same one and come back empty; SQLite (one writer) ignores the clause.
@@ -233,9 +306,9 @@ class SqlStore(TrustTables, StreamTables, GenerationTables):
             candidate = s.scalar(
                 select(JobRow.id)
                 .where(JobRow.status == "queued")
-                .order_by(JobRow.created_at)
+                .order_by(running, last_started.asc().nulls_first(), JobRow.created_at, JobRow.id)
                 .limit(1)
-                .with_for_update(skip_locked=True)
+                .with_for_update(skip_locked=True, of=JobRow)
             )
             if candidate is None:
                 return None
@@ -482,6 +555,16 @@ class SqlStore(TrustTables, StreamTables, GenerationTables):
     def version_artifacts(self) -> list[str]:
         with self._session() as s:
             return list(s.scalars(select(VersionRow.artifact)))
+
+
+def _lock_tenant(s: Session, tenant: str) -> None:
+    """Serialise this transaction with every other one that locks ``tenant`` (quota checks): a
+    no-op write of the tenant's row takes its row lock on PostgreSQL and the write lock on SQLite
+    before anything is read. The row is created if missing."""
+    if s.get(TenantRow, tenant) is None:
+        s.add(TenantRow(id=tenant, created_at=_now()))
+        s.flush()
+    s.execute(update(TenantRow).where(TenantRow.id == tenant).values(id=TenantRow.id))
 
 
 def _invert(aliases: dict[str, int]) -> dict[int, tuple[str, ...]]:

@@ -1,10 +1,8 @@
-"""Per-key and per-tenant request rates, concurrent jobs and storage: checked per request, per process.
+"""Per-key and per-tenant request rates, concurrent jobs and storage, checked per request.
 
-Rates are token buckets held in memory by each API process, and each process enforces
-``limit / settings.workers``. That is exact in the embedded single-host mode, where uvicorn
-spreads connections over its workers about evenly, and costs no I/O on the predict path; a
-limiter shared between hosts (Redis, the registry) is future work. The buckets are touched
-only from the event loop (``authorize`` runs there), so they need no lock.
+Rates are shared by every API process on every host that uses the registry (see
+:mod:`shopfloor.security.rates`): ``shopfloor serve --workers N`` and several servers on one
+PostgreSQL enforce the limit once, not once per process.
 
 A tenant's own quotas (``store.get_quotas``) are cached per process and dropped when the
 platform generation moves: :func:`set_quotas` bumps it, like key revocation and aliases.
@@ -12,77 +10,32 @@ platform generation moves: :func:`set_quotas` bumps it, like key revocation and 
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import asdict, replace
+from datetime import UTC, datetime
 from typing import Any
 
-from shopfloor.errors import ShopfloorError
+from shopfloor.errors import JOBS_RETRY_AFTER_S, RateLimited, StorageQuotaExceeded
 from shopfloor.platform import Platform
 from shopfloor.registry.entities import Quotas
 from shopfloor.security.keys import Principal
+from shopfloor.security.rates import WINDOW_S, SharedRates, ceiling, window_of
 from shopfloor.settings import Settings
 
-_monotonic = time.monotonic
+KEY, TENANT = "key:", "tenant:"
 MB = 1024 * 1024
-# No telling when a tenant's running jobs end: a client retrying sooner than this only adds load.
-JOBS_RETRY_AFTER_S = 30
-
-
-class RateLimited(ShopfloorError):
-    """429: a rate or a quota that frees up with time; ``retry_after`` seconds go in ``Retry-After``."""
-
-    status, code, title = 429, "rate-limited", "Too many requests"
-
-    def __init__(self, detail: str, *, retry_after: int) -> None:
-        super().__init__(detail, retry_after=retry_after)
-        self.headers = {"Retry-After": str(retry_after)}
-
-
-#: Stored data does not shrink by itself: ask clients to come back much later (or an operator to
-#: raise the quota), not to retry in a loop.
-STORAGE_RETRY_AFTER_S = 3600
-
-
-class StorageQuotaExceeded(RateLimited):
-    """429, like every quota, with a long ``Retry-After``: room comes back only when data is deleted
-    or the tenant's quota is raised (``shopfloor tenants quotas set``)."""
-
-    code, title = "storage-quota-exceeded", "Storage quota exceeded"
-
-    def __init__(self, detail: str, **extra: Any) -> None:
-        super().__init__(detail, retry_after=STORAGE_RETRY_AFTER_S)
-        self.extra.update(extra)
-
-
-class _Bucket:
-    """A token bucket holding up to ``capacity`` requests, refilled at ``capacity`` per minute."""
-
-    __slots__ = ("capacity", "gen", "rate", "stamp", "tokens")
-
-    def __init__(self, now: float) -> None:
-        self.capacity = self.rate = self.tokens = 0.0
-        self.stamp = now
-        self.gen: tuple[int, int] | None = None
-
-    def resize(self, per_minute: float, gen: tuple[int, int]) -> None:
-        # Quotas may have changed: keep what was used, not more than the new capacity.
-        used = self.capacity - self.tokens
-        self.capacity, self.rate, self.gen = per_minute, per_minute / 60.0, gen
-        self.tokens = max(0.0, per_minute - used)
 
 
 class Limiter:
-    """One process's rate buckets and quota cache. Get it with :func:`limiter`."""
+    """One process's rate leases (shared counts, see :mod:`~shopfloor.security.rates`) and quota cache.
+    Get it with :func:`limiter`."""
 
     def __init__(self, platform: Platform) -> None:
         self._platform = platform
         self._generation = platform.generation
         self._settings = platform.settings
-        self._workers = platform.settings.workers
         self._quotas: dict[str, tuple[Quotas, tuple[int, int]]] = {}
-        self._keys: dict[str, _Bucket] = {}
-        self._tenants: dict[str, _Bucket] = {}
+        self.rates = SharedRates(platform.store)
 
     def quotas(self, tenant: str) -> Quotas:
         """The tenant's own quotas (``None`` fields: server default), cached under the generation."""
@@ -94,49 +47,21 @@ class Limiter:
         self._quotas[tenant] = (quotas, gen)
         return quotas
 
-    def admit(self, principal: Principal) -> None:
+    async def admit(self, principal: Principal) -> None:
         """Count one request of ``principal``; raise :class:`RateLimited` if its key or tenant is over.
 
-        The hot path of every request: both buckets are refilled and taken from inline
-        (no calls, no ``min``): about a microsecond in all, generation check included.
+        The hot path of every request: two dictionary lookups and two decrements while the
+        process holds leased tokens; a claim from the registry (in a thread) once per lease.
         """
-        now = _monotonic()
         gen = self._generation.current()
-        key = self._keys.get(principal.key_id)
-        tenant = self._tenants.get(principal.tenant)
+        rates = self.rates
+        key = rates.leases.get(KEY + principal.key_id)
+        tenant = rates.leases.get(TENANT + principal.tenant)
         if key is None or tenant is None or key.gen != gen or tenant.gen != gen:
-            key, tenant = self._sized(principal, gen, now)
-        k = key.tokens + (now - key.stamp) * key.rate
-        if k > key.capacity:
-            k = key.capacity
-        t = tenant.tokens + (now - tenant.stamp) * tenant.rate
-        if t > tenant.capacity:
-            t = tenant.capacity
-        key.stamp = tenant.stamp = now
-        if k >= 1.0 and t >= 1.0:
-            key.tokens, tenant.tokens = k - 1.0, t - 1.0
-            return
-        key.tokens, tenant.tokens = k, t  # refused: neither bucket is charged
-        if k < 1.0:
-            raise RateLimited(
-                f"API key {principal.key_id} is over its {self._per_min(key)} requests per minute",
-                retry_after=math.ceil((1.0 - k) / key.rate),
-            )
-        raise RateLimited(
-            f"tenant {principal.tenant!r} is over its {self._per_min(tenant)} requests per minute",
-            retry_after=math.ceil((1.0 - t) / tenant.rate),
-        )
-
-    def _sized(self, principal: Principal, gen: tuple[int, int], now: float) -> tuple[_Bucket, _Bucket]:
-        limits = effective(self._settings, self.quotas(principal.tenant))
-        key = self._keys.setdefault(principal.key_id, _Bucket(now))
-        tenant = self._tenants.setdefault(principal.tenant, _Bucket(now))
-        key.resize(max(1.0, limits["key_requests_per_minute"] / self._workers), gen)
-        tenant.resize(max(1.0, limits["requests_per_minute"] / self._workers), gen)
-        return key, tenant
-
-    def _per_min(self, bucket: _Bucket) -> int:
-        return round(bucket.capacity * self._workers)
+            limits = effective(self._settings, self.quotas(principal.tenant))
+            key = rates.lease(KEY + principal.key_id, limits["key_requests_per_minute"], gen)
+            tenant = rates.lease(TENANT + principal.tenant, limits["requests_per_minute"], gen)
+        await rates.admit((key, tenant))
 
     def check_jobs(self, tenant: str) -> None:
         """Raise :class:`RateLimited` if the tenant already has its most queued plus running jobs."""
@@ -186,16 +111,45 @@ def effective(settings: Settings, quotas: Quotas) -> dict[str, int]:
 
 
 def usage(platform: Platform, tenant: str) -> dict[str, Any]:
-    """The tenant's limits (own and effective) and what it uses now: for ``GET /v1/quotas`` and the CLI."""
+    """The tenant's limits (own and effective) and what it uses now: for ``GET /v1/quotas`` and the CLI.
+
+    ``rates`` is read from the registry's shared counters, so it is the same whichever server or
+    worker answers: per bucket, the tokens servers claimed in the current window (at most one
+    lease per server process more than the requests answered), the previous window's count and
+    the ceiling the current window has now (the limit less the previous window's weighted share).
+    """
     own = platform.store.get_quotas(tenant)
+    limits = effective(platform.settings, own)
+    now = time.time()
+    window = window_of(now)
+    keys = [k.id for k in platform.store.list_keys(tenant) if k.active]
+    buckets = [TENANT + tenant, *(KEY + k for k in keys)]
+    current = platform.store.rate_counts(buckets, window)
+    previous = platform.store.rate_counts(buckets, window - 1)
+
+    def bucket(name: str, limit: int) -> dict[str, int]:
+        prev = previous.get(name, 0)
+        return {
+            "limit": limit,
+            "used": current.get(name, 0),
+            "previous_window": prev,
+            "allowed_now": ceiling(limit, prev, now),
+        }
+
     return {
         "tenant": tenant,
         "own": {k: v for k, v in asdict(own).items() if k != "tenant"},
-        "limits": effective(platform.settings, own),
-        "workers": platform.settings.workers,
+        "limits": limits,
         "usage": {
             "active_jobs": platform.store.count_active_jobs(tenant),
             "storage_bytes": platform.store.storage_bytes(tenant),
+        },
+        "rates": {
+            "shared": True,
+            "window_s": WINDOW_S,
+            "window_start": datetime.fromtimestamp(window * WINDOW_S, UTC).isoformat(),
+            "tenant": bucket(TENANT + tenant, limits["requests_per_minute"]),
+            "keys": {k: bucket(KEY + k, limits["key_requests_per_minute"]) for k in keys},
         },
     }
 

@@ -8,8 +8,10 @@ shutdown):
 * predictions: calls of predict and explain are counted per (tenant, key, model, version,
   minute) and written as one ``prediction.count`` event once the minute has closed. Each API
   process writes its own events, so with several workers a minute may have one event per worker.
-* denied requests (401 with a well-formed but wrong key, 403): at most ``DENIED_PER_MINUTE`` per
-  process, so a client hammering with a bad key cannot turn the audit log into a write load.
+* denied requests (401 with a well-formed but wrong key, 403): every one against a real key is
+  recorded, floods of one key and of unknown key ids are summarised per minute, so a client
+  hammering with made-up keys can neither turn the audit log into a write load nor hide real
+  denials (see :mod:`shopfloor.services.denials`).
 
 Secrets never go in: keys whose name says secret, token, password or authorization are dropped
 from the details, and callers pass only ids.
@@ -26,14 +28,24 @@ from typing import Any
 from shopfloor.platform import Platform
 from shopfloor.registry.entities import AuditEvent
 from shopfloor.security.keys import Principal
+from shopfloor.services.denials import AUTH_DENIED, AUTH_DENIED_SUMMARY, PLATFORM, Denials
 
 log = logging.getLogger(__name__)
 
-DENIED_PER_MINUTE = 120
 _SECRET_WORDS = ("secret", "token", "password", "authorization")
 
 PREDICTION_COUNT = "prediction.count"
-AUTH_DENIED = "auth.denied"
+__all__ = [
+    "AUTH_DENIED",
+    "AUTH_DENIED_SUMMARY",
+    "PLATFORM",
+    "PREDICTION_COUNT",
+    "Buffer",
+    "buffer",
+    "flush",
+    "flush_every",
+    "record",
+]
 
 
 def record(
@@ -69,48 +81,30 @@ def _clean(detail: dict[str, Any]) -> dict[str, Any]:
 
 
 class Buffer:
-    """One process's buffered events. Only the event loop touches it (``take`` included), so no lock."""
+    """One process's buffered events. Predictions and ``later`` events are touched by the event loop
+    only (``take`` included), so they need no lock; denials keep their own (:class:`Denials`)."""
 
     def __init__(self) -> None:
         # (tenant, key id, role, model, version, kind, minute) -> calls
         self.predictions: dict[tuple[str, str, str, str, int, str, int], int] = {}
-        self.denied: list[AuditEvent] = []
-        self.denied_unresolved: list[tuple[str, dict[str, Any]]] = []
-        self._denied_window = (0, 0)  # (minute, events in it)
+        self.events: list[AuditEvent] = []
+        self.denials = Denials()
 
     def count(self, principal: Principal, model: str, version: int, kind: str, records: int = 1) -> None:
         """Count ``records`` predicted (or explained) for one key and model version this minute."""
         bucket = (principal.tenant, principal.key_id, principal.role, model, version, kind, _minute())
         self.predictions[bucket] = self.predictions.get(bucket, 0) + records
 
-    def _admit_denied(self) -> bool:
-        minute = _minute()
-        seen_minute, n = self._denied_window
-        if seen_minute != minute:
-            n = 0
-        if n >= DENIED_PER_MINUTE:
-            return False
-        self._denied_window = (minute, n + 1)
-        return True
-
     def forbidden(self, principal: Principal, **detail: Any) -> None:
-        if self._admit_denied():
-            self.denied.append(
-                AuditEvent(
-                    tenant=principal.tenant,
-                    action=AUTH_DENIED,
-                    outcome="denied",
-                    key_id=principal.key_id,
-                    role=principal.role,
-                    target=detail.pop("path", None),
-                    detail=_clean(detail),
-                    at=datetime.now(UTC),
-                )
-            )
+        """A request of a real key refused for its role (403)."""
+        target = detail.pop("path", None)
+        self.denials.denied(
+            principal.tenant, principal.key_id, principal.role, target, _clean(detail), datetime.now(UTC)
+        )
 
     def later(self, principal: Principal, action: str, target: str | None, **detail: Any) -> None:
         """An event written with the next flush (within a second): for code on the event loop."""
-        self.denied.append(
+        self.events.append(
             AuditEvent(
                 tenant=principal.tenant,
                 action=action,
@@ -124,11 +118,11 @@ class Buffer:
 
     def bad_key(self, key_id: str, **detail: Any) -> None:
         """A well-formed key that failed: its tenant is looked up when flushing, off the request path."""
-        if self._admit_denied():
-            self.denied_unresolved.append((key_id, {**_clean(detail), "at": datetime.now(UTC)}))
+        self.denials.bad_key(key_id, {**_clean(detail), "at": datetime.now(UTC)})
 
-    def take(self, everything: bool) -> tuple[list[AuditEvent], list[tuple[str, dict[str, Any]]]]:
-        """Remove and return the events ready to write: closed minutes (or all) and denied requests."""
+    def take(self, everything: bool) -> tuple[list[AuditEvent], dict[str, tuple[int, dict[str, Any]]], int]:
+        """Remove and return what is ready: predictions of closed minutes (or all) and ``later``
+        events, and the failed key ids waiting for their lookup (with the count not kept)."""
         now = _minute()
         events: list[AuditEvent] = []
         for bucket in [b for b in self.predictions if everything or b[-1] < now]:
@@ -152,9 +146,9 @@ class Buffer:
                     at=start,
                 )
             )
-        events, self.denied = events + self.denied, []
-        unresolved, self.denied_unresolved = self.denied_unresolved, []
-        return events, unresolved
+        events, self.events = events + self.events, []
+        pending, unread = self.denials.take_pending()
+        return events, pending, unread
 
 
 def buffer(platform: Platform) -> Buffer:
@@ -171,27 +165,34 @@ def flush(platform: Platform, everything: bool = False) -> int:
 
     Call it where the buffer is filled (the event loop) or once requests have stopped.
     """
-    return _write(platform, *buffer(platform).take(everything))
+    found = buffer(platform)
+    return _write(platform, found.denials, *found.take(everything), everything)
 
 
-def _write(platform: Platform, events: list[AuditEvent], unresolved: list[tuple[str, dict[str, Any]]]) -> int:
-    for key_id, detail in unresolved:
-        key = platform.store.get_key(key_id)
-        if key is None:
-            continue  # no tenant to file it under: an id nobody issued
+def _write(
+    platform: Platform,
+    denials: Denials,
+    events: list[AuditEvent],
+    pending: dict[str, tuple[int, dict[str, Any]]],
+    unread: int,
+    everything: bool = False,
+) -> int:
+    """Look the failed key ids up (one query), account their denials, write what is ready."""
+    keys = platform.store.get_keys(list(pending)) if pending else {}
+    for key_id, (times, first) in pending.items():
+        detail = dict(first)
         at = detail.pop("at")
-        events.append(
-            AuditEvent(
-                tenant=key.tenant,
-                action=AUTH_DENIED,
-                outcome="denied",
-                key_id=key.id,
-                role=key.role,
-                target=detail.pop("path", None),
-                detail=detail,
-                at=at,
-            )
-        )
+        key = keys.get(key_id)
+        if key is None:
+            denials.unknown(key_id, at, times)
+        else:
+            denials.denied(key.tenant, key.id, key.role, detail.pop("path", None), detail, at, times)
+    if unread:
+        denials.unknown(None, datetime.now(UTC), unread)
+    events = events + denials.take(everything)
+    for e in events:
+        if e.tenant == PLATFORM:
+            log.warning("%s requests with unknown API key ids in the minute of %s", e.detail["count"], e.at)
     if events:
         platform.store.add_audit(events)
     return len(events)
@@ -201,11 +202,10 @@ async def flush_every(platform: Platform, every_s: float = 1.0) -> None:
     """The lifespan task: write closed minutes and denied requests, off the event loop."""
     while True:
         await asyncio.sleep(every_s)
-        events, unresolved = buffer(platform).take(False)
-        if not (events or unresolved):
-            continue
+        found = buffer(platform)
+        events, pending, unread = found.take(False)
         try:
-            await asyncio.to_thread(_write, platform, events, unresolved)
+            await asyncio.to_thread(_write, platform, found.denials, events, pending, unread)
         except Exception:  # an unavailable registry must not end the task; the next round retries
             log.exception("could not write audit events")
 

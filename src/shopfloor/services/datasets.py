@@ -189,8 +189,12 @@ def store_table(
     size: int,
     sha256: str,
     options: UploadOptions | None = None,
+    max_storage_bytes: int | None = None,
 ) -> Dataset:
     """Parse, profile, encrypt and register a file already on local disk. All or nothing.
+
+    With ``max_storage_bytes`` the dataset is registered only if the tenant's datasets stay within
+    it (:class:`~shopfloor.errors.StorageQuotaExceeded` otherwise, and nothing is kept).
 
     The table is stored as parquet sealed with the tenant's key, and the registry row is signed
     (see :mod:`shopfloor.security.integrity`). With a sensor layout in ``options`` the table is
@@ -227,6 +231,7 @@ def store_table(
         fmt=fmt,
         columns=columns,
         mapping=masked.mapping,
+        max_storage_bytes=max_storage_bytes,
     )
 
 
@@ -298,6 +303,7 @@ def _register(
     fmt: str,
     columns: list[dict[str, Any]],
     mapping: dict[str, str] | None = None,
+    max_storage_bytes: int | None = None,
 ) -> Dataset:
     """Seal ``frame`` as parquet under a new dataset id and register the signed row; undone on failure."""
     dataset_id = new_id("ds")
@@ -331,6 +337,7 @@ def _register(
             columns=columns,
             artifact=prefix,
             signature=crypto.sign(platform.signing_key, claims),
+            max_storage_bytes=max_storage_bytes,
         )
     except BaseException:
         platform.sealed.delete_prefix(prefix)

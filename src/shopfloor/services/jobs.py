@@ -14,8 +14,10 @@ from shopfloor.errors import Conflict, InvalidInput, NotFound
 from shopfloor.evaluation.metrics import check_metric
 from shopfloor.platform import Platform
 from shopfloor.registry.entities import Dataset, Job, ModelVersion
+from shopfloor.security.keys import Principal
 from shopfloor.services.datasets import load_frame
 from shopfloor.services.ids import new_id
+from shopfloor.services.queueing import check_room, queue
 from shopfloor.settings import Settings
 from shopfloor.storage.scratch import scratch_file
 from shopfloor.tasks.catalog import (
@@ -33,8 +35,10 @@ IMAGE_FORMAT = "images"  # Dataset.format of an uploaded zip of images
 BATCH_RESULT = "result.csv"
 
 
-def create_train_job(platform: Platform, tenant: str, request: dict[str, Any]) -> Job:
+def create_train_job(platform: Platform, principal: Principal, request: dict[str, Any]) -> Job:
     """Check a training request against its dataset and queue it. Nothing is stored if a check fails."""
+    tenant = principal.tenant
+    check_room(platform, tenant)
     estimator_class(request["task"])  # unknown task -> 422
     if not trainable(request["task"]):
         raise InvalidInput(
@@ -50,8 +54,7 @@ def create_train_job(platform: Platform, tenant: str, request: dict[str, Any]) -
             errors=[{"loc": ["body", "dataset_id"], "msg": f"not {wanted}"}],
         )
     if series_task(request["task"]):
-        params = _series_params(platform, dataset, request)
-        return platform.store.create_job(id=new_id("job"), tenant=tenant, type="train", params=params)
+        return _queue_train(platform, principal, _series_params(platform, dataset, request))
     takes_options = hasattr(estimator_class(request["task"]), "check_options")
     if request.get("options") and not takes_options:
         raise InvalidInput(
@@ -72,7 +75,7 @@ def create_train_job(platform: Platform, tenant: str, request: dict[str, Any]) -
         estimator = _make_with_options(request["task"], params["options"], backbone=backbone)
         if hasattr(estimator, "check_data"):  # forecasts: the series are checked before a job exists
             estimator.check_data(load_frame(platform, dataset))
-        return platform.store.create_job(id=new_id("job"), tenant=tenant, type="train", params=params)
+        return _queue_train(platform, principal, params)
     if request.get("metric") is not None:
         try:
             check_metric(kind, request["metric"])
@@ -92,7 +95,13 @@ def create_train_job(platform: Platform, tenant: str, request: dict[str, Any]) -
     params = {**request, "dataset_sha256": dataset.sha256, "warnings": warnings}
     if takes_options:
         params["options"] = _family_options(dataset, request, platform.settings)
-    return platform.store.create_job(id=new_id("job"), tenant=tenant, type="train", params=params)
+    return _queue_train(platform, principal, params)
+
+
+def _queue_train(platform: Platform, principal: Principal, params: dict[str, Any]) -> Job:
+    return queue(
+        platform, principal, "train", params, dataset_id=params["dataset_id"], model=params["model_name"]
+    )
 
 
 def _about_backbone(exc: InvalidInput) -> bool:
@@ -236,7 +245,7 @@ def spec_kwargs(spec: SeriesSpec) -> dict[str, Any]:
 
 async def create_batch_job(
     platform: Platform,
-    tenant: str,
+    principal: Principal,
     model: str,
     version: int | str | None,
     source: Any,
@@ -250,6 +259,8 @@ async def create_batch_job(
     """
     from starlette.concurrency import run_in_threadpool
 
+    tenant = principal.tenant
+    check_room(platform, tenant)
     mv = platform.models.resolve(tenant, model, version)
     if any(c.get("type") == "image" for c in mv.input_schema):
         raise InvalidInput(
@@ -280,7 +291,15 @@ async def create_batch_job(
             **({"label_column": label_column} if label_column else {}),
         }
         try:
-            return platform.store.create_job(id=job_id, tenant=tenant, type="batch_predict", params=params)
+            return queue(
+                platform,
+                principal,
+                "batch_predict",
+                params,
+                job_id=job_id,
+                incoming_bytes=tmp.stat().st_size,
+                model=model,
+            )
         except BaseException:
             platform.sealed.delete_prefix(prefix)
             raise

@@ -9,7 +9,8 @@ from shopfloor.errors import InvalidInput
 from shopfloor.optimize import Problem, model_outcome, parse, solve
 from shopfloor.platform import Platform
 from shopfloor.registry.entities import Job
-from shopfloor.services.ids import new_id
+from shopfloor.security.keys import Principal
+from shopfloor.services.queueing import check_room, queue
 from shopfloor.serving.cache import LoadedModel
 from shopfloor.tasks.base import ProgressFn, no_progress
 
@@ -98,10 +99,11 @@ def optimize(
 
 
 def create_optimize_job(
-    platform: Platform, tenant: str, name: str, version: int | str | None, request: dict[str, Any]
+    platform: Platform, principal: Principal, name: str, version: int | str | None, request: dict[str, Any]
 ) -> Job:
     """Check the request now (nothing is stored if it is refused) and queue an "optimize" job
-    pinned to the resolved version."""
-    loaded, _ = prepare(platform, tenant, name, version, request)
+    pinned to the resolved version, within the tenant's quotas and audited."""
+    check_room(platform, principal.tenant)
+    loaded, _ = prepare(platform, principal.tenant, name, version, request)
     params = {"model": name, "version": loaded.version.version, "request": request}
-    return platform.store.create_job(id=new_id("job"), tenant=tenant, type="optimize", params=params)
+    return queue(platform, principal, "optimize", params, model=name)

@@ -7,14 +7,23 @@ from typing import Any
 from shopfloor.errors import InvalidInput
 from shopfloor.platform import Platform
 from shopfloor.registry.entities import Job
+from shopfloor.security.keys import Principal
 from shopfloor.services.datasets import check_name
-from shopfloor.services.ids import new_id
+from shopfloor.services.queueing import check_room, queue
 
 MAX_FACTOR = 10
 
 
-def create_synthesize_job(platform: Platform, tenant: str, dataset_id: str, request: dict[str, Any]) -> Job:
-    """Validate ``request`` against the dataset and queue a "synthesize" job. Nothing stored on error."""
+def create_synthesize_job(
+    platform: Platform, principal: Principal, dataset_id: str, request: dict[str, Any]
+) -> Job:
+    """Validate ``request`` against the dataset and queue a "synthesize" job. Nothing stored on error.
+
+    Like every job, within the tenant's jobs and storage quotas and audited (:mod:`queueing`); the
+    job stores its output only if it fits the storage quota then.
+    """
+    tenant = principal.tenant
+    check_room(platform, tenant)
     dataset = platform.store.get_dataset(tenant, dataset_id)
     types = {c["name"]: c["type"] for c in dataset.columns}
     exclude = list(request.get("exclude") or [])
@@ -55,4 +64,4 @@ def create_synthesize_job(platform: Platform, tenant: str, dataset_id: str, requ
         "seed": int(request.get("seed") or 0),
         "name": name,
     }
-    return platform.store.create_job(id=new_id("job"), tenant=tenant, type="synthesize", params=params)
+    return queue(platform, principal, "synthesize", params, dataset_id=dataset.id, name=name, rows=rows)

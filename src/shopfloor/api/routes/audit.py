@@ -45,8 +45,8 @@ class QuotasPublic(BaseModel):
     tenant: str
     own: dict[str, int | None]
     limits: dict[str, int]
-    workers: int
     usage: dict[str, int]
+    rates: dict[str, Any]  # shared by every server process: current window per tenant and key
 
 
 class AuditFilter(BaseModel):

@@ -10,7 +10,6 @@ from fastapi.responses import Response
 from shopfloor.api.deps import JobsReader, JobsWriter, PlatformDep
 from shopfloor.api.routes.views import job_view
 from shopfloor.schemas.jobs import JobList, JobPublic, TrainJobCreate
-from shopfloor.security.limits import limiter
 from shopfloor.services import audit
 from shopfloor.services import jobs as service
 
@@ -19,10 +18,7 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 @router.post("", status_code=202, response_model=JobPublic, summary="Start a training job")
 def create_job(body: TrainJobCreate, platform: PlatformDep, principal: JobsWriter) -> Any:
-    limiter(platform).check_jobs(principal.tenant)
-    job = service.create_train_job(platform, principal.tenant, body.model_dump())
-    audit.record(platform, principal, "job.train", job.id, dataset_id=body.dataset_id, model=body.model_name)
-    return job_view(job)
+    return job_view(service.create_train_job(platform, principal, body.model_dump()))
 
 
 @router.get("", response_model=JobList, summary="List recent jobs")

@@ -14,7 +14,6 @@ from shopfloor.api.routes.views import job_view
 from shopfloor.errors import Forbidden
 from shopfloor.schemas.jobs import JobPublic
 from shopfloor.schemas.optimize import OptimizeRequest, OptimizeResponse
-from shopfloor.security.limits import limiter
 from shopfloor.security.roles import Permission, allowed
 from shopfloor.services import audit
 from shopfloor.services import optimizing as service
@@ -60,9 +59,5 @@ async def optimize(
             f"role {principal.role!r} may not start jobs (needs 'jobs:write'); ask for at most "
             f"{service.SYNC_TRIALS} trials to get the answer in the response"
         )
-    limiter(platform).check_jobs(principal.tenant)
-    job = await run_in_threadpool(
-        service.create_optimize_job, platform, principal.tenant, name, version, payload
-    )
-    audit.buffer(platform).later(principal, "job.optimize", job.id, model=name)
+    job = await run_in_threadpool(service.create_optimize_job, platform, principal, name, version, payload)
     return JSONResponse(JobPublic.model_validate(job_view(job)).model_dump(mode="json"), status_code=202)

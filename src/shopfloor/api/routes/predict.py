@@ -14,7 +14,6 @@ from shopfloor.api.deps import Explainer, HeavyDep, JobsWriter, ModelsReader, Pl
 from shopfloor.api.routes.views import job_view, multipart_records, parse_records, version_param
 from shopfloor.schemas.jobs import JobPublic
 from shopfloor.schemas.models import ExplainResponse, PredictResponse, RecordsRequest, RulesResponse
-from shopfloor.security.limits import limiter
 from shopfloor.security.roles import Permission
 from shopfloor.services import audit
 from shopfloor.services import jobs as jobs_service
@@ -86,7 +85,7 @@ _PREDICT_OPENAPI: dict[str, Any] = {
     summary="Predict one or more records",
 )
 async def predict(request: Request) -> Response:
-    principal = authorize(request, Permission.PREDICT)
+    principal = await authorize(request, Permission.PREDICT)
     version = version_param(request.query_params.get("version")) if request.scope["query_string"] else None
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         records = await multipart_records(request)  # image models: one file part per record
@@ -143,9 +142,7 @@ async def batch(
         Query(max_length=200, description="anomaly models: a 0/1 column of known events, to evaluate"),
     ] = None,
 ) -> Any:
-    limiter(platform).check_jobs(principal.tenant)
     job = await jobs_service.create_batch_job(
-        platform, principal.tenant, name, version, file, file.filename, label_column
+        platform, principal, name, version, file, file.filename, label_column
     )
-    audit.buffer(platform).later(principal, "job.batch", job.id, model=name)
     return job_view(job)

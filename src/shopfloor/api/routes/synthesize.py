@@ -30,4 +30,4 @@ def synthesize(
     body: Annotated[SynthesizeRequest | None, Body()] = None,
 ) -> Any:
     request = (body or SynthesizeRequest()).model_dump()
-    return job_view(create_synthesize_job(platform, principal.tenant, dataset_id, request))
+    return job_view(create_synthesize_job(platform, principal, dataset_id, request))
