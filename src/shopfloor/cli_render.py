@@ -297,8 +297,13 @@ def rules(resp: dict[str, Any]) -> RenderableType:
                 cells.append(escape(fmt(value, 200)))
         table.add_row(str(i), *cells)
     depth = resp.get("depth")
+    balanced = resp.get("balanced_fidelity")
+    undescribed = resp.get("undescribed_classes") or []
     summary = Text(
-        f"fidelity {fmt(resp.get('fidelity'))}" + (f", depth {depth}" if depth is not None else "")
+        f"fidelity {fmt(resp.get('fidelity'))}"
+        + (f", balanced (per class) {fmt(balanced)}" if balanced is not None else "")
+        + (f", depth {depth}" if depth is not None else "")
+        + (f"; poorly described: {', '.join(map(str, undescribed))}" if undescribed else "")
     )
     summary.stylize("bold")
     return Group(table, summary)

@@ -81,6 +81,12 @@ class RulesResponse(BaseModel):
     balanced_fidelity: float | None = Field(
         None, description="Mean over predicted classes of that agreement (honest on imbalanced data)."
     )
+    per_class_fidelity: dict[str, float] | None = Field(
+        None, description="Per class the model predicts: share of its held-out rows where the rules agree."
+    )
+    undescribed_classes: list[str] | None = Field(
+        None, description="Classes whose per-class fidelity stays under the target (0.9): rules to read with care."
+    )
     depth: int | None = None
     rules: list[dict[str, Any]]
 
