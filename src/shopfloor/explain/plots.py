@@ -158,7 +158,9 @@ def stability_panels(
     names = [m for m in names if not (m in TOTALS and TOTALS[m] in names)]
     held = {m: float(holdout[m]) for m in names if _finite(holdout.get(m)) and m not in TOTALS}
     scores = [m for m in names if greater_is_better(m)]
-    panels = [("scores (higher is better)", scores, {m: held[m] for m in scores if m in held})] if scores else []
+    panels = []
+    if scores:
+        panels.append(("scores (higher is better)", scores, {m: held[m] for m in scores if m in held}))
     for m in names:
         if greater_is_better(m):
             continue
@@ -185,7 +187,8 @@ def stability_png(
         raise ValueError("no finite metric to plot")
     rows = sum(len(m) for _, m, _ in panels)
     fig = _figure(7.5, 1.4 + 0.42 * rows + 0.75 * len(panels))
-    axes = fig.subplots(len(panels), 1, squeeze=False, height_ratios=[len(m) + 0.6 for _, m, _ in panels])[:, 0]
+    ratios = [len(m) + 0.6 for _, m, _ in panels]
+    axes = fig.subplots(len(panels), 1, squeeze=False, height_ratios=ratios)[:, 0]
     for ax, (label, metrics, held) in zip(axes, panels, strict=True):
         metrics = metrics[::-1]  # first metric on top
         ys = range(len(metrics))
@@ -214,7 +217,9 @@ def stability_png(
     for ax in axes:
         for handle, name in zip(*ax.get_legend_handles_labels(), strict=True):
             legend.setdefault(name, handle)
-    fig.legend(list(legend.values()), list(legend), loc="outside lower center", ncols=3, fontsize=8, frameon=False)
+    fig.legend(
+        list(legend.values()), list(legend), loc="outside lower center", ncols=3, fontsize=8, frameon=False
+    )
     splits = f" ({n_splits} splits)" if n_splits else ""
     fig.suptitle(f"{title}{splits}", fontsize=11)
     return _png(fig)

@@ -201,7 +201,7 @@ def _grow(
                 per_class = _per_class_agreement(model_pred_holdout, surrogate)
                 balanced = float(np.mean(list(per_class.values()))) if per_class else float("nan")
                 done = fidelity >= target_fidelity and balanced >= target_balanced
-                rank = (fidelity if np.isfinite(fidelity) else 0.0) + (balanced if np.isfinite(balanced) else 0.0)
+                rank = float(np.nan_to_num(fidelity) + np.nan_to_num(balanced))
             else:
                 fidelity = (
                     float(r2_score(model_pred_holdout, surrogate)) if len(X_holdout) > 1 else float("nan")

@@ -85,7 +85,8 @@ class RulesResponse(BaseModel):
         None, description="Per class the model predicts: share of its held-out rows where the rules agree."
     )
     undescribed_classes: list[str] | None = Field(
-        None, description="Classes whose per-class fidelity stays under the target (0.9): rules to read with care."
+        None,
+        description="When balanced fidelity misses its target (0.9): the classes under it (read with care).",
     )
     depth: int | None = None
     rules: list[dict[str, Any]]
