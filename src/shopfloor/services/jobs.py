@@ -17,11 +17,13 @@ from shopfloor.services.datasets import load_frame
 from shopfloor.services.ids import new_id
 from shopfloor.settings import Settings
 from shopfloor.tasks.catalog import (
+    batch_instead,
     estimator_class,
     image_task,
     make_estimator,
     needs_target,
     series_task,
+    supports_batch,
     task_kind,
     trainable,
 )
@@ -202,12 +204,7 @@ async def create_batch_job(
     from starlette.concurrency import run_in_threadpool
 
     mv = platform.models.resolve(tenant, model, version)
-    if any(c.get("type") == "image" for c in mv.input_schema):
-        raise InvalidInput(
-            f"{model!r} takes images: send them to POST /v1/models/{model}/predict (multipart or base64); "
-            "batch scoring takes tables",
-            errors=[{"loc": ["path", "name"], "msg": "an image model"}],
-        )
+    _check_batch_capable(mv)
     job_id = new_id("job")
     tmp = platform.scratch / f"{job_id}.in"
     prefix = f"{tenant}/jobs/{job_id}"
@@ -238,6 +235,18 @@ async def create_batch_job(
             raise
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _check_batch_capable(mv: ModelVersion) -> None:
+    """Refuse a model whose family declares no batch scoring (forecasts, images), saying what to use."""
+    if supports_batch(mv.task):
+        return
+    instead = (batch_instead(mv.task) or "").replace("{name}", mv.model)
+    raise InvalidInput(
+        f"batch scoring is not available for {mv.task} models ({mv.model!r} version {mv.version})"
+        + (f": use {instead}" if instead else ""),
+        errors=[{"loc": ["path", "name"], "msg": f"batch is not available for {mv.task} models"}],
+    )
 
 
 def _check_batch_series(mv: ModelVersion, frame: Any, label_column: str | None) -> None:

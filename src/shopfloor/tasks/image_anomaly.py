@@ -67,6 +67,8 @@ class ImageAnomalyDetector:
     """
 
     task: ClassVar[str] = "image_anomaly"
+    supports_batch: ClassVar[bool] = False
+    batch_instead: ClassVar[str] = "POST /v1/models/{name}/predict with the images (multipart or base64)"
 
     def __init__(
         self,

@@ -79,6 +79,7 @@ class RulEstimator:
     """
 
     task: ClassVar[str] = "rul"
+    supports_batch: ClassVar[bool] = True
     #: The fewest training assets: three asset folds, each fitted on the others minus a validation share.
     MIN_ASSETS: ClassVar[int] = 6
 

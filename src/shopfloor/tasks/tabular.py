@@ -15,7 +15,7 @@ import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
@@ -50,6 +50,8 @@ class TabularEstimator:
     ``column_types`` maps column -> numeric|categorical|boolean|datetime|text|id (id, text
     and datetime columns are dropped; missing entries are inferred).
     """
+
+    supports_batch: ClassVar[bool] = True
 
     def __init__(
         self,
