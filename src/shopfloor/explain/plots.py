@@ -154,9 +154,9 @@ def stability_panels(
     summed over assets (:data:`~shopfloor.evaluation.metrics.TOTALS`) is replaced by its mean
     per asset when the report has it, and otherwise drawn without its held-out total.
     """
-    names = [m for m, s in spread.items() if _finite(s.get("mean"))]
+    names = [m for m, s in spread.items() if finite(s.get("mean"))]
     names = [m for m in names if not (m in TOTALS and TOTALS[m] in names)]
-    held = {m: float(holdout[m]) for m in names if _finite(holdout.get(m)) and m not in TOTALS}
+    held = {m: float(holdout[m]) for m in names if finite(holdout.get(m)) and m not in TOTALS}
     scores = [m for m in names if greater_is_better(m)]
     panels = []
     if scores:
@@ -195,7 +195,7 @@ def stability_png(
         means = [float(spread[m]["mean"]) for m in metrics]
         stds = [float(spread[m].get("std") or 0.0) for m in metrics]
         for y, m in enumerate(metrics):
-            values = [float(v) for v in spread[m].get("values") or [] if _finite(v)]
+            values = [float(v) for v in spread[m].get("values") or [] if finite(v)]
             ax.scatter(values, [y] * len(values), s=12, color=BASE, alpha=0.6, zorder=2,
                        label="each split" if y == 0 else None)
         ax.errorbar(
@@ -240,14 +240,14 @@ def candidates_png(
     ``candidates`` are ``{"name", "cv_score", "cv_std", "chosen"}`` rows
     (``report["candidates"]``); ``metric`` names the score on the axis.
     """
-    rows = [c for c in candidates if _finite(c.get("cv_score"))][::-1]
+    rows = [c for c in candidates if finite(c.get("cv_score"))][::-1]
     if not rows:
         raise ValueError("no candidate with a finite cross-validation score")
     longest = max(len(str(c.get("name"))) for c in rows)
     fig = _figure(4.8 + 0.075 * min(longest, 60), 1.5 + 0.4 * max(len(rows), 3))
     ax = fig.add_subplot()
     scores = [float(c["cv_score"]) for c in rows]
-    stds = [float(c.get("cv_std") or 0.0) if _finite(c.get("cv_std")) else 0.0 for c in rows]
+    stds = [float(c.get("cv_std") or 0.0) if finite(c.get("cv_std")) else 0.0 for c in rows]
     colors = [ACCENT if c.get("chosen") else BASE for c in rows]
     names = [_shorten(str(c.get("name"))) + ("  (chosen)" if c.get("chosen") else "") for c in rows]
     bars = ax.barh(range(len(rows)), scores, xerr=stds, color=colors, capsize=4, ecolor="#333333")
@@ -294,7 +294,8 @@ def horizon_png(candidates: Sequence[Mapping[str, Any]], *, title: str = "Error 
     return _png(fig)
 
 
-def _finite(value: Any) -> bool:
+def finite(value: Any) -> bool:
+    """Whether ``value`` is a real, finite number (not a bool, not None, not NaN)."""
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
