@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "fuzz"))
-from fuzzing import fuzz  # noqa: E402
-
 import pandas as pd  # noqa: E402
+from fuzzing import fuzz  # noqa: E402
 
 from zoo import Member  # noqa: E402
 

@@ -113,7 +113,7 @@ def candidate_scores(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     for c in report.get("candidates") or []:
         if not isinstance(c, Mapping):
             continue
-        score = c.get("cv_score")
+        score: Any = c.get("cv_score")
         if not plots.finite(score) and isinstance(metric, str):
             score = (c.get("metrics") or {}).get(metric)
         if plots.finite(score):
