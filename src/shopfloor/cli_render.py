@@ -275,12 +275,12 @@ def rules(resp: dict[str, Any]) -> RenderableType:
     keys = list(dict.fromkeys(k for r in items for k in r))
     if_key = next((k for k in _RULE_TEXT_KEYS if k in keys), None)
     then_key = next((k for k in _RULE_THEN_KEYS if k in keys), None)
-    shown = [k for k in (if_key, then_key, "support", "precision") if k in keys]
+    shown = [k for k in (if_key, then_key, "support", "precision", "model_agreement") if k in keys]
     extra = [k for k in keys if k not in shown]
     table = Table(title=f"{resp.get('model')} v{resp.get('version')}: rules", title_justify="left")
     table.add_column("#", justify="right")
     for k in shown + extra:
-        numeric = k in ("support", "precision") or all(isinstance(r.get(k), int | float) for r in items)
+        numeric = k in ("support", "precision", "model_agreement") or all(isinstance(r.get(k), int | float) for r in items)
         table.add_column(
             "rule" if k == if_key else k,
             justify="right" if numeric else "left",
