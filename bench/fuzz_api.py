@@ -106,7 +106,8 @@ def main() -> None:
     lines = [
         "## API fuzzing from the OpenAPI schema (`bench/fuzz_api.py`)",
         "",
-        f"Command: `.venv/bin/python bench/fuzz_api.py --examples {args.examples}`; "
+        f"Command: `.venv/bin/python bench/fuzz_api.py --examples {args.examples} "
+        f"--family-examples {args.family_examples}`; "
         f"{info['date']}, "
         f"{info['nproc']} cores. schemathesis generated requests for {len(result.per_operation)} operations "
         "with an admin, a builder and a consumer key (in-process ASGI; a trained, promoted model and "
