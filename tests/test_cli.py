@@ -442,6 +442,19 @@ def test_rules_table_with_fidelity(serve_api: Any) -> None:
         assert text in result.stdout
 
 
+def test_rules_show_precision_beside_model_agreement_and_balanced_fidelity(serve_api: Any) -> None:
+    rules = [
+        {"rule": "torque > 55", "prediction": 1, "support": 40, "precision": 0.62, "model_agreement": 0.95},
+    ]
+    body = {"model": "m", "version": 1, "fidelity": 0.99, "balanced_fidelity": 0.81, "depth": 7,
+            "undescribed_classes": ["1"], "rules": rules}
+    serve_api(lambda r: httpx.Response(200, json=body))
+    result = runner.invoke(app, ["rules", "m"])
+    assert result.exit_code == 0, result.output
+    for text in ("0.62", "0.95", "balanced (per class) 0.81", "poorly described: 1"):
+        assert text in result.stdout
+
+
 def test_batch_watches_and_downloads(serve_api: Any, tmp_path: Path) -> None:
     states = iter([{"status": "running", "progress": 0.5}, {"status": "succeeded", "progress": 1.0}])
 

@@ -267,6 +267,8 @@ def explanations(
 
 
 _RULE_TEXT_KEYS = ("rule", "condition", "conditions", "if", "antecedent")
+# Short headers keep the table inside a terminal; the API's names are longer.
+_RULE_HEADERS = {"model_agreement": "agreement", "holdout_support": "held out"}
 _RULE_THEN_KEYS = ("prediction", "then", "class", "outcome", "value", "consequent")
 
 
@@ -275,14 +277,15 @@ def rules(resp: dict[str, Any]) -> RenderableType:
     keys = list(dict.fromkeys(k for r in items for k in r))
     if_key = next((k for k in _RULE_TEXT_KEYS if k in keys), None)
     then_key = next((k for k in _RULE_THEN_KEYS if k in keys), None)
-    shown = [k for k in (if_key, then_key, "support", "precision") if k in keys]
-    extra = [k for k in keys if k not in shown]
+    shown = [k for k in (if_key, then_key, "support", "precision", "model_agreement") if k in keys]
+    extra = [k for k in keys if k not in shown and k != "support_fraction"]  # support says it
     table = Table(title=f"{resp.get('model')} v{resp.get('version')}: rules", title_justify="left")
     table.add_column("#", justify="right")
     for k in shown + extra:
-        numeric = k in ("support", "precision") or all(isinstance(r.get(k), int | float) for r in items)
+        stat = k in ("support", "precision", "model_agreement")
+        numeric = stat or all(isinstance(r.get(k), int | float) for r in items)
         table.add_column(
-            "rule" if k == if_key else k,
+            "rule" if k == if_key else _RULE_HEADERS.get(str(k), str(k)),
             justify="right" if numeric else "left",
             overflow="fold",
             min_width=24 if k == if_key else None,
@@ -297,8 +300,13 @@ def rules(resp: dict[str, Any]) -> RenderableType:
                 cells.append(escape(fmt(value, 200)))
         table.add_row(str(i), *cells)
     depth = resp.get("depth")
+    balanced = resp.get("balanced_fidelity")
+    undescribed = resp.get("undescribed_classes") or []
     summary = Text(
-        f"fidelity {fmt(resp.get('fidelity'))}" + (f", depth {depth}" if depth is not None else "")
+        f"fidelity {fmt(resp.get('fidelity'))}"
+        + (f", balanced (per class) {fmt(balanced)}" if balanced is not None else "")
+        + (f", depth {depth}" if depth is not None else "")
+        + (f"; poorly described: {', '.join(map(str, undescribed))}" if undescribed else "")
     )
     summary.stylize("bold")
     return Group(table, summary)

@@ -16,6 +16,7 @@ from shopfloor.jobs.runner import execute
 from shopfloor.platform import Platform
 from shopfloor.security.keys import issue_key
 from shopfloor.settings import Settings
+from zoo import Member, build_zoo
 
 
 @dataclass
@@ -51,6 +52,12 @@ def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
         max_records_per_request=50,
         default_time_budget_s=20,
     )
+    yield from open_api(settings)
+
+
+def open_api(settings: Settings) -> Iterator[Api]:
+    """An app on ``settings`` with an admin, builder and consumer key of tenant "default" and an
+    admin key of tenant "other"; closed when the generator ends."""
     platform = prepare(settings)
     keys = {}
     for who, tenant, role in [
@@ -65,3 +72,16 @@ def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client, platform, settings, keys)
     platform.close()
+
+
+@pytest.fixture(scope="session")
+def zoo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Api, dict[str, Member]]]:
+    """One trained model of every task family (tests/zoo.py), built once per test session."""
+    settings = Settings(
+        home=tmp_path_factory.mktemp("zoo") / "home",
+        max_upload_mb=1.0,
+        max_records_per_request=50,
+        default_time_budget_s=20,
+    )
+    for api in open_api(settings):
+        yield api, build_zoo(api)

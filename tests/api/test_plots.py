@@ -169,3 +169,23 @@ def test_sdk_and_cli_save_the_png(trained: Api, monkeypatch: pytest.MonkeyPatch,
     result = CliRunner().invoke(app, ["models", "plot", "line1", "--kind", "importance", "-o", str(out)])
     assert result.exit_code == 0 and result.stdout.strip() == str(out)
     assert out.read_bytes().startswith(PNG)
+
+
+def test_candidates_chart_reads_rul_scores_and_refuses_reports_without_scores() -> None:
+    """RUL candidates carry their held-out metrics, anomaly ones no comparable score: the chart
+    used to raise (500) for both."""
+    from shopfloor.services.plots import applicable_kinds, candidate_scores
+
+    rul = {
+        "metric": "rmse",
+        "candidates": [
+            {"name": "lightgbm", "metrics": {"rmse": 12.7, "mae": 8.8}, "chosen": False},
+            {"name": "ensemble", "metrics": {"rmse": 12.6, "mae": 8.6}, "chosen": True},
+        ],
+    }
+    rows = candidate_scores(rul)
+    assert [(r["name"], r["cv_score"]) for r in rows] == [("lightgbm", 12.7), ("ensemble", 12.6)]
+    assert "candidates" in applicable_kinds(rul)
+    assert plots.candidates_png(rows, metric="rmse").startswith(PNG)
+    anomaly = {"candidates": [{"name": "pca", "detection_rate": 0.9, "chosen": True}]}
+    assert candidate_scores(anomaly) == [] and "candidates" not in applicable_kinds(anomaly)

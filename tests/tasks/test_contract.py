@@ -195,6 +195,18 @@ def test_not_fitted_raises() -> None:
             est.save()
 
 
+@pytest.mark.parametrize("task", catalog.tasks())
+def test_batch_capability_is_declared_and_kept(task: str) -> None:
+    """Every family says whether it scores tables in batch; one that does has predict_frame, one that
+    does not names the request to use instead (POST /batch answers 422 with it)."""
+    cls = catalog.estimator_class(task)
+    assert isinstance(cls.__dict__.get("supports_batch"), bool), task
+    if catalog.supports_batch(task):
+        assert callable(getattr(cls, "predict_frame", None)), task
+    else:
+        assert "{name}" in (catalog.batch_instead(task) or ""), task
+
+
 def test_protocol_and_report(fitted: tuple[str, Any, pd.DataFrame, str]) -> None:
     task, est, _, _ = fitted
     assert isinstance(est, Estimator)

@@ -21,8 +21,14 @@ logger = logging.getLogger(__name__)
 
 CLASSIFICATION_METRICS = ("f1", "roc_auc", "pr_auc", "accuracy", "balanced_accuracy", "log_loss")
 REGRESSION_METRICS = ("rmse", "mae", "r2")
-#: metrics where smaller is better
-LOWER_IS_BETTER = frozenset({"rmse", "mae", "log_loss", "brier", "mase", "smape"})
+#: metrics where smaller is better (errors, losses, penalties): the one list that selection and
+#: charts read for a metric's direction
+LOWER_IS_BETTER = frozenset(
+    {"rmse", "mae", "log_loss", "brier", "mase", "smape", "phm08_score", "phm08_per_asset"}
+)
+#: metrics that are sums over the scored assets, each with its mean per asset: a sum's scale grows
+#: with the number of assets, so a fold's sum and the whole held-out set's are not comparable
+TOTALS = {"phm08_score": "phm08_per_asset"}
 #: metrics that depend on a decision threshold (the binary threshold is tuned for them)
 THRESHOLD_METRICS = frozenset({"f1", "accuracy", "balanced_accuracy"})
 

@@ -48,6 +48,13 @@ def phm08_score(true: np.ndarray, pred: np.ndarray, weights: np.ndarray | None =
     return float(np.sum(_weights(len(true), weights) * phm08_terms(true, pred)))
 
 
+def phm08_per_asset(true: np.ndarray, pred: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """The PHM08 penalty per asset: :func:`phm08_score` divided by the weights' sum (the number of
+    assets when each asset's points weigh 1 in all); comparable between sets of different sizes."""
+    w = _weights(len(true), weights)
+    return float(np.sum(w * phm08_terms(true, pred)) / w.sum())
+
+
 def coverage(
     true: np.ndarray, lower: np.ndarray, upper: np.ndarray, weights: np.ndarray | None = None
 ) -> float:
@@ -68,11 +75,13 @@ def weighted_quantile(values: np.ndarray, q: float, weights: np.ndarray | None =
 def regression_metrics(
     true: np.ndarray, pred: np.ndarray, weights: np.ndarray | None = None
 ) -> dict[str, float]:
-    """RMSE, MAE and PHM08 score (for weights summing to the number of assets: per query of each asset)."""
+    """RMSE, MAE, PHM08 score and PHM08 per asset (for weights summing to the number of assets: per
+    query of each asset; the score is summed over assets, so compare sets by ``phm08_per_asset``)."""
     return {
         "rmse": rmse(true, pred, weights),
         "mae": mae(true, pred, weights),
         "phm08_score": phm08_score(true, pred, weights),
+        "phm08_per_asset": phm08_per_asset(true, pred, weights),
     }
 
 

@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from shopfloor.evaluation.metrics import LOWER_IS_BETTER
+from shopfloor.evaluation.metrics import TOTALS, greater_is_better
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -143,6 +143,32 @@ def importance_png(
     return _png(fig)
 
 
+def stability_panels(
+    spread: Mapping[str, Mapping[str, Any]], holdout: Mapping[str, Any]
+) -> list[tuple[str, list[str], dict[str, float]]]:
+    """What the stability chart draws: ``(title, metrics, {metric: held-out value})`` per panel.
+
+    Directions come from :func:`~shopfloor.evaluation.metrics.greater_is_better`. Scores share
+    one panel; each loss gets its own (their units differ: cycles, probabilities, penalties).
+    A held-out value is shown only where it is on the scale of the per-split values: a metric
+    summed over assets (:data:`~shopfloor.evaluation.metrics.TOTALS`) is replaced by its mean
+    per asset when the report has it, and otherwise drawn without its held-out total.
+    """
+    names = [m for m, s in spread.items() if finite(s.get("mean"))]
+    names = [m for m in names if not (m in TOTALS and TOTALS[m] in names)]
+    held = {m: float(holdout[m]) for m in names if finite(holdout.get(m)) and m not in TOTALS}
+    scores = [m for m in names if greater_is_better(m)]
+    panels = []
+    if scores:
+        panels.append(("scores (higher is better)", scores, {m: held[m] for m in scores if m in held}))
+    for m in names:
+        if greater_is_better(m):
+            continue
+        note = " · sum per split; the held-out total is on another scale" if m in TOTALS else ""
+        panels.append((f"{_label(m)} (lower is better){note}", [m], {m: held[m]} if m in held else {}))
+    return panels
+
+
 def stability_png(
     spread: Mapping[str, Mapping[str, Any]],
     holdout: Mapping[str, Any],
@@ -150,55 +176,57 @@ def stability_png(
     n_splits: int | None = None,
     title: str = "Stability across seeded splits",
 ) -> bytes:
-    """Each metric's mean ± std over the seeded splits, with the held-out value marked.
+    """Each metric's mean ± std over the seeded splits (and each split's value), the held-out value
+    marked where it compares (see :func:`stability_panels`).
 
-    ``spread`` is ``{metric: {"mean", "std"}}`` (``report["stability"]["metrics"]``),
-    ``holdout`` the held-out metrics. Scores (higher is better) and losses (lower is
-    better: brier, log_loss, rmse, mae) go on separate panels, each with its own scale.
+    ``spread`` is ``{metric: {"mean", "std", "values"}}`` (``report["stability"]["metrics"]``),
+    ``holdout`` the held-out metrics.
     """
-    names = [m for m, s in spread.items() if _finite(s.get("mean"))]
-    groups = [
-        ("scores (higher is better)", [m for m in names if m not in LOWER_IS_BETTER]),
-        ("losses (lower is better)", [m for m in names if m in LOWER_IS_BETTER]),
-    ]
-    groups = [(label, metrics) for label, metrics in groups if metrics]
-    if not groups:
+    panels = stability_panels(spread, holdout)
+    if not panels:
         raise ValueError("no finite metric to plot")
-    rows = sum(len(m) for _, m in groups)
-    fig = _figure(7.5, 1.6 + 0.42 * rows + 0.7 * len(groups))
-    axes = fig.subplots(len(groups), 1, squeeze=False, height_ratios=[len(m) for _, m in groups])[:, 0]
-    for ax, (label, metrics) in zip(axes, groups, strict=True):
+    rows = sum(len(m) for _, m, _ in panels)
+    fig = _figure(7.5, 1.4 + 0.42 * rows + 0.75 * len(panels))
+    ratios = [len(m) + 0.6 for _, m, _ in panels]
+    axes = fig.subplots(len(panels), 1, squeeze=False, height_ratios=ratios)[:, 0]
+    for ax, (label, metrics, held) in zip(axes, panels, strict=True):
         metrics = metrics[::-1]  # first metric on top
         ys = range(len(metrics))
         means = [float(spread[m]["mean"]) for m in metrics]
         stds = [float(spread[m].get("std") or 0.0) for m in metrics]
+        for y, m in enumerate(metrics):
+            values = [float(v) for v in spread[m].get("values") or [] if finite(v)]
+            ax.scatter(values, [y] * len(values), s=12, color=BASE, alpha=0.6, zorder=2,
+                       label="each split" if y == 0 else None)
         ax.errorbar(
             means, ys, xerr=stds, fmt="o", color=MAIN, ecolor=MAIN, capsize=4, label="mean ± std over splits"
         )
-        held = [(float(holdout[m]), y) for y, m in enumerate(metrics) if _finite(holdout.get(m))]
-        if held:
-            ax.scatter(
-                [h for h, _ in held],
-                [y for _, y in held],
-                marker="D",
-                color=ACCENT,
-                zorder=3,
-                label="held-out split",
-            )
-        ax.set_yticks(list(ys), [m.replace("_", " ") for m in metrics])
+        marks = [(held[m], y) for y, m in enumerate(metrics) if m in held]
+        if marks:
+            ax.scatter([h for h, _ in marks], [y for _, y in marks], marker="D", color=ACCENT, zorder=3,
+                       label="held-out split")
+        ax.set_yticks(list(ys), [_label(m) for m in metrics])
         ax.set_ylim(-0.6, len(metrics) - 0.4)
-        ax.set_title(label, fontsize=10, loc="left")
+        ax.set_title(label, fontsize=9, loc="left")
         ax.grid(axis="x", alpha=0.3)
         ax.spines[["top", "right"]].set_visible(False)
         if label.startswith("scores") and all(0.0 <= v <= 1.0 for v in means):
             ax.set_xlim(min(0.5, min(m - s for m, s in zip(means, stds, strict=True)) - 0.05), 1.02)
     # Outside the axes: inside, it would cover points wherever the metrics happen to fall.
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=8, frameon=False)
-    axes[-1].set_xlabel("metric value")
+    legend: dict[str, Any] = {}
+    for ax in axes:
+        for handle, name in zip(*ax.get_legend_handles_labels(), strict=True):
+            legend.setdefault(name, handle)
+    fig.legend(
+        list(legend.values()), list(legend), loc="outside lower center", ncols=3, fontsize=8, frameon=False
+    )
     splits = f" ({n_splits} splits)" if n_splits else ""
     fig.suptitle(f"{title}{splits}", fontsize=11)
     return _png(fig)
+
+
+def _label(metric: str) -> str:
+    return metric.replace("_", " ")
 
 
 def candidates_png(
@@ -212,14 +240,14 @@ def candidates_png(
     ``candidates`` are ``{"name", "cv_score", "cv_std", "chosen"}`` rows
     (``report["candidates"]``); ``metric`` names the score on the axis.
     """
-    rows = [c for c in candidates if _finite(c.get("cv_score"))][::-1]
+    rows = [c for c in candidates if finite(c.get("cv_score"))][::-1]
     if not rows:
         raise ValueError("no candidate with a finite cross-validation score")
     longest = max(len(str(c.get("name"))) for c in rows)
     fig = _figure(4.8 + 0.075 * min(longest, 60), 1.5 + 0.4 * max(len(rows), 3))
     ax = fig.add_subplot()
     scores = [float(c["cv_score"]) for c in rows]
-    stds = [float(c.get("cv_std") or 0.0) if _finite(c.get("cv_std")) else 0.0 for c in rows]
+    stds = [float(c.get("cv_std") or 0.0) if finite(c.get("cv_std")) else 0.0 for c in rows]
     colors = [ACCENT if c.get("chosen") else BASE for c in rows]
     names = [_shorten(str(c.get("name"))) + ("  (chosen)" if c.get("chosen") else "") for c in rows]
     bars = ax.barh(range(len(rows)), scores, xerr=stds, color=colors, capsize=4, ecolor="#333333")
@@ -229,7 +257,7 @@ def candidates_png(
         if c.get("chosen"):
             tick.set_fontweight("bold")
     ax.margins(x=0.18)
-    direction = " (lower is better)" if metric in LOWER_IS_BETTER else ""
+    direction = " (lower is better)" if metric and not greater_is_better(metric) else ""
     ax.set_xlabel(f"cross-validation {metric or 'score'} ± std over folds{direction}")
     ax.set_title(title, fontsize=11)
     ax.spines[["top", "right"]].set_visible(False)
@@ -266,7 +294,8 @@ def horizon_png(candidates: Sequence[Mapping[str, Any]], *, title: str = "Error 
     return _png(fig)
 
 
-def _finite(value: Any) -> bool:
+def finite(value: Any) -> bool:
+    """Whether ``value`` is a real, finite number (not a bool, not None, not NaN)."""
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 

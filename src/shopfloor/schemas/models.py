@@ -81,6 +81,13 @@ class RulesResponse(BaseModel):
     balanced_fidelity: float | None = Field(
         None, description="Mean over predicted classes of that agreement (honest on imbalanced data)."
     )
+    per_class_fidelity: dict[str, float] | None = Field(
+        None, description="Per class the model predicts: share of its held-out rows where the rules agree."
+    )
+    undescribed_classes: list[str] | None = Field(
+        None,
+        description="When balanced fidelity misses its target (0.9): the classes under it (read with care).",
+    )
     depth: int | None = None
     rules: list[dict[str, Any]]
 

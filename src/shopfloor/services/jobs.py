@@ -21,11 +21,13 @@ from shopfloor.services.queueing import check_room, queue
 from shopfloor.settings import Settings
 from shopfloor.storage.scratch import scratch_file
 from shopfloor.tasks.catalog import (
+    batch_instead,
     estimator_class,
     image_task,
     make_estimator,
     needs_target,
     series_task,
+    supports_batch,
     task_kind,
     trainable,
 )
@@ -262,12 +264,7 @@ async def create_batch_job(
     tenant = principal.tenant
     check_room(platform, tenant)
     mv = platform.models.resolve(tenant, model, version)
-    if any(c.get("type") == "image" for c in mv.input_schema):
-        raise InvalidInput(
-            f"{model!r} takes images: send them to POST /v1/models/{model}/predict (multipart or base64); "
-            "batch scoring takes tables",
-            errors=[{"loc": ["path", "name"], "msg": "an image model"}],
-        )
+    _check_batch_capable(mv)
     job_id = new_id("job")
     prefix = f"{tenant}/jobs/{job_id}"
     with scratch_file(platform.scratch, f"{job_id}.in") as tmp:  # plaintext in memory only
@@ -303,6 +300,18 @@ async def create_batch_job(
         except BaseException:
             platform.sealed.delete_prefix(prefix)
             raise
+
+
+def _check_batch_capable(mv: ModelVersion) -> None:
+    """Refuse a model whose family declares no batch scoring (forecasts, images), saying what to use."""
+    if supports_batch(mv.task):
+        return
+    instead = (batch_instead(mv.task) or "").replace("{name}", mv.model)
+    raise InvalidInput(
+        f"batch scoring is not available for {mv.task} models ({mv.model!r} version {mv.version})"
+        + (f": use {instead}" if instead else ""),
+        errors=[{"loc": ["path", "name"], "msg": f"batch is not available for {mv.task} models"}],
+    )
 
 
 def _check_batch_series(mv: ModelVersion, frame: Any, label_column: str | None) -> None:

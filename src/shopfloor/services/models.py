@@ -120,6 +120,8 @@ def rules(platform: Platform, tenant: str, name: str, version: int | str | None)
         "version": mv.version,
         "fidelity": float(found.get("fidelity", 0.0)),
         "balanced_fidelity": found.get("balanced_fidelity"),
+        "per_class_fidelity": found.get("per_class_fidelity"),
+        "undescribed_classes": found.get("undescribed_classes"),
         "depth": found.get("depth"),
         "rules": found.get("rules", []),
     }

@@ -45,7 +45,7 @@ def applicable_kinds(report: Mapping[str, Any]) -> list[str]:
         kinds.append("importance")
     if (report.get("stability") or {}).get("metrics"):
         kinds.append("stability")
-    if report.get("candidates"):
+    if candidate_scores(report):
         kinds.append("candidates")
     if any(c.get("mase_by_step") for c in report.get("candidates") or []):
         kinds.append("horizon")
@@ -87,10 +87,10 @@ def render(platform: Platform, tenant: str, name: str, version: int, kind: str) 
             title=f"{mv.model} v{mv.version}: stability across seeded splits",
         )
     if kind == "candidates":
-        if not report.get("candidates"):
-            raise _not_applicable(kind, mv, "the report lists no candidates", applies)
+        if not candidate_scores(report):
+            raise _not_applicable(kind, mv, "the report lists no candidate with a comparable score", applies)
         return plots.candidates_png(
-            report["candidates"],
+            candidate_scores(report),
             metric=report.get("metric"),
             title=f"{mv.model} v{mv.version}: model candidates "
             + ("(rolling-origin backtest)" if report.get("kind") == "forecast" else "(cross-validation)"),
@@ -102,6 +102,23 @@ def render(platform: Platform, tenant: str, name: str, version: int, kind: str) 
             report["candidates"], title=f"{mv.model} v{mv.version}: backtest error by step ahead"
         )
     return _importance(platform, tenant, mv, applies)
+
+
+def candidate_scores(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The report's candidates as ``{"name", "cv_score", "cv_std", "chosen"}`` rows, those with a
+    finite score only: ``cv_score`` itself (tabular, forecast), else the selection metric among the
+    candidate's held-out ``metrics`` (RUL). Empty when no candidate has one."""
+    metric = report.get("metric")
+    rows = []
+    for c in report.get("candidates") or []:
+        if not isinstance(c, Mapping):
+            continue
+        score: Any = c.get("cv_score")
+        if not plots.finite(score) and isinstance(metric, str):
+            score = (c.get("metrics") or {}).get(metric)
+        if plots.finite(score):
+            rows.append({**c, "cv_score": float(score)})
+    return rows
 
 
 def _importance(platform: Platform, tenant: str, mv: ModelVersion, applies: Sequence[str]) -> bytes:

@@ -71,6 +71,7 @@ class AnomalyEstimator:
     """
 
     task: ClassVar[str] = "anomaly"
+    supports_batch: ClassVar[bool] = True
     #: The fewest training assets: thresholds are set on folds of whole assets, so two at least.
     MIN_ASSETS: ClassVar[int] = 2
 

@@ -45,6 +45,14 @@ class Estimator(Protocol):
     explain(records, method) -> list of dicts
         One explanation per record (shape depends on the family).
     save() -> {file name: bytes};  load(files) -> estimator  (classmethod)
+
+    Capabilities (class attributes, read through :mod:`shopfloor.tasks.catalog`):
+
+    supports_batch
+        Whether ``predict_frame(frame) -> DataFrame`` scores an uploaded table (one row out per
+        row in): ``POST /v1/models/{name}/batch``. Absent means no.
+    batch_instead
+        For a family without batch scoring: the request to use instead (``{name}`` is the model).
     """
 
     task: ClassVar[str]

@@ -87,6 +87,16 @@ def task_kind(task: str) -> str:
     return str(_CATALOG[task][2].get("kind", _KINDS.get(task, task)))
 
 
+def supports_batch(task: str) -> bool:
+    """Whether models of ``task`` score uploaded tables as batch jobs (``predict_frame``)."""
+    return bool(getattr(estimator_class(task), "supports_batch", False))
+
+
+def batch_instead(task: str) -> str | None:
+    """What a family without batch scoring offers instead (``{name}`` stands for the model)."""
+    return getattr(estimator_class(task), "batch_instead", None)
+
+
 def make_estimator(task: str, **params: Any) -> Any:
     """A new, unfitted estimator for ``task`` with ``params`` as hyper-parameters."""
     _, _, fixed = _CATALOG[task] if task in _CATALOG else (None, None, {})

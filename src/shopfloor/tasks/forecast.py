@@ -52,6 +52,8 @@ class Forecaster:
     """
 
     task: ClassVar[str] = "forecast"
+    supports_batch: ClassVar[bool] = False
+    batch_instead: ClassVar[str] = "POST /v1/models/{name}/forecast (the next periods of each series)"
 
     def __init__(
         self,

@@ -70,6 +70,8 @@ class ImageAnomalyDetector:
 
     task: ClassVar[str] = "image_anomaly"
     _backbone_folder: Path | None = None  # where the named backbone lives, set by use_backbone
+    supports_batch: ClassVar[bool] = False
+    batch_instead: ClassVar[str] = "POST /v1/models/{name}/predict with the images (multipart or base64)"
 
     def __init__(
         self,

@@ -15,7 +15,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
@@ -73,6 +73,8 @@ def looks_like_pickle(data: bytes, filename: str | None) -> bool:
 
 class ImportedModel:
     """An imported classifier or regressor. ``kind``: "classification" or "regression"."""
+
+    supports_batch: ClassVar[bool] = True
 
     input_schema_: list[dict[str, Any]]
     report_: dict[str, Any]

@@ -79,6 +79,7 @@ class RulEstimator:
     """
 
     task: ClassVar[str] = "rul"
+    supports_batch: ClassVar[bool] = True
     #: The fewest training assets: three asset folds, each fitted on the others minus a validation share.
     MIN_ASSETS: ClassVar[int] = 6
 
@@ -215,7 +216,8 @@ class RulEstimator:
                 f"models fitted without it at every truncation point of its history (>= {MIN_POINTS} "
                 "rows), each asset weighted equally (= one query per asset at a uniformly random "
                 "truncation point, like the C-MAPSS test protocol); errors against the capped target; "
-                "phm08_score is per query of each held-out asset, summed over assets. Candidates are "
+                "phm08_score is per query of each held-out asset, summed over assets (phm08_per_asset: "
+                "its mean per asset, comparable between folds and the whole set). Candidates are "
                 "chosen on these predictions (a mild optimism with three candidates); the served model "
                 "averages the fold models, which usually makes it a little more accurate than reported. "
                 "Coverage: each fold's intervals calibrated on the other folds."

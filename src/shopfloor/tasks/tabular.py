@@ -15,7 +15,7 @@ import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
@@ -50,6 +50,8 @@ class TabularEstimator:
     ``column_types`` maps column -> numeric|categorical|boolean|datetime|text|id (id, text
     and datetime columns are dropped; missing entries are inferred).
     """
+
+    supports_batch: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -164,7 +166,7 @@ class TabularEstimator:
 
         progress(0.93, "explanations/rules", "fitting the surrogate rule tree")
         self.pre_, self.model_, self.classes_, self.threshold_ = pre, model, classes, threshold
-        rules = self._rules(enc_tr, y_tr, enc_te)
+        rules = self._rules(enc_tr, y_tr, enc_te, y_te)
         rng = np.random.default_rng(self.seed)
         pick = np.sort(rng.choice(len(enc_tr), size=min(BACKGROUND_ROWS, len(enc_tr)), replace=False))
         self.background_ = self._impute_inputs(enc_tr[pick])
@@ -276,14 +278,19 @@ class TabularEstimator:
         cols = base.columns()
         return base.expand(enc), [c["name"] for c in cols], [c["kind"] for c in cols]
 
-    def _rules(self, enc_tr: np.ndarray, y_tr: np.ndarray, enc_te: np.ndarray) -> dict[str, Any]:
+    def _rules(
+        self, enc_tr: np.ndarray, y_tr: np.ndarray, enc_te: np.ndarray, y_te: np.ndarray
+    ) -> dict[str, Any]:
         H_tr, names, kinds = self._human(enc_tr)
         H_te, _, _ = self._human(enc_te)
         p_tr = self._decide(self.model_.predict_output(self.pre_.expand(enc_tr)))
         p_te = self._decide(self.model_.predict_output(self.pre_.expand(enc_te)))
         labels = [_jsonable(c) for c in self.classes_] if self.kind == "classification" else None
+        # Rule statistics come from the hold-out rows: on its training rows the model mostly
+        # repeats the labels it learnt, so precision and agreement would coincide there.
         return surrogate_rules(
-            H_tr, p_tr, y_tr, names, kinds, H_te, p_te, kind=self.kind, class_labels=labels, seed=self.seed
+            H_tr, p_tr, y_tr, names, kinds, H_te, p_te,
+            y_true_holdout=y_te, kind=self.kind, class_labels=labels, seed=self.seed,
         )
 
     def rules(self) -> dict[str, Any]:

@@ -59,6 +59,7 @@ class TextClassifier:
     """
 
     task: ClassVar[str] = "text_classification"
+    supports_batch: ClassVar[bool] = True
 
     def __init__(
         self,

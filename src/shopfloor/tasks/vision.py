@@ -59,6 +59,8 @@ class ImageClassifier:
     """
 
     task: ClassVar[str] = "image_classification"
+    supports_batch: ClassVar[bool] = False
+    batch_instead: ClassVar[str] = "POST /v1/models/{name}/predict with the images (multipart or base64)"
     _session: Any = None  # the ONNX Runtime session, opened on first use
     _backbone: dict[str, np.ndarray] | None = None  # pretrained weights read by check_options
     _backbone_folder: Path | None = None  # where the named backbone lives, set by use_backbone
