@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from shopfloor import errors
+import shopfloor.errors as errors
 from shopfloor.errors import ShopfloorError
 
 

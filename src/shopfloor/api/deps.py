@@ -130,7 +130,7 @@ class MetricsScraper(HTTPBearer):
                 operator.get_secret_value().encode(), given
             ):
                 return None
-        return authorize(request, Permission.METRICS).tenant
+        return (await authorize(request, Permission.METRICS)).tenant
 
 
 # The tenant whose metrics the caller may read, or None for the operator (every tenant).
