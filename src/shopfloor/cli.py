@@ -19,6 +19,7 @@ from rich.markup import escape
 from shopfloor import __version__
 from shopfloor import cli_common as common
 from shopfloor import cli_render as render
+from shopfloor.cli_examples import examples_app
 from shopfloor.cli_resources import datasets_app, jobs_app, keys_app, models_app
 from shopfloor.cli_tenants import tenants_app
 from shopfloor.errors import ShopfloorError
@@ -48,6 +49,7 @@ app.add_typer(datasets_app, name="datasets")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(models_app, name="models")
 app.add_typer(tenants_app, name="tenants")
+app.add_typer(examples_app, name="examples")
 
 FileArg = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, metavar="FILE")]
 VersionOpt = Annotated[
