@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from server import Server
 
 from readme_blocks import Block, mismatch, readme_blocks
-from server import Server
 
 pytestmark = pytest.mark.e2e
 
