@@ -77,3 +77,29 @@ def test_an_output_block_must_follow_code() -> None:
         parse("text\n\n```output\n1\n```\n")
     with pytest.raises(ValueError, match="needs a reason"):
         parse("<!-- not run: -->\n```bash\nmake serve\n```\n")
+
+
+# README prose figure -> the line of docs/benchmarks.md it comes from (rounded there to more digits)
+BENCHMARK_FIGURES = [
+    ("RMSE 12.16 against the capped remaining life", "| RMSE vs RUL capped at 125 | 12.16 |"),
+    ("0.987 mean hold-out accuracy over 3 seeds", "| mean | 0.9870 (std 0.0057) | | 361 |"),
+    ("mean image AUROC is 0.91", "| **mean** | | **0.9104** |"),
+    (
+        "reaches MASE 1.144 against 1.344 for seasonal naive and 1.179 for AutoETS alone",
+        "| chosen (`ensemble`) | 1.1436 |",
+    ),
+    ("1.344 for seasonal naive", "| seasonal naive (last week) | 1.3440 |"),
+    ("1.179 for AutoETS alone", "| AutoETS alone | 1.1788 |"),
+    ("cover 0.767 of the held-out weeks (95 %: 0.938)", "held-out weeks: 80 %: 0.767, 95 %: 0.938"),
+    ("backtest and refit take about 75 s", "Training (backtest and refit) 75 s"),
+    ("macro-F1 of 0.89 against 0.87", "| 0.8927 |"),
+    ("0.87 for a TF-IDF + logistic-regression baseline", "| 0.8675 |"),
+    ("zero-shot 0.43 accuracy against a majority share of 0.33", "| - | 0.4289 |"),
+]
+
+
+@pytest.mark.parametrize(("readme", "benchmarks"), BENCHMARK_FIGURES, ids=lambda x: x[:30])
+def test_benchmark_figures_agree_with_docs(readme: str, benchmarks: str) -> None:
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md").read_text()
+    assert readme in " ".join(README.split()), readme
+    assert benchmarks in docs, benchmarks
