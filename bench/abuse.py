@@ -58,6 +58,7 @@ VICTIM_IN_FLIGHT = 64
 BASELINE_S = 5.0
 QUIET = ("baseline", "after")  # the victim's phases without attacks
 FORECAST_WAIT_S = 90.0
+SUSTAIN_S = 30.0  # seconds of heavy requests inside their caps
 REQUEST_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 HUB_MODEL = "all-MiniLM-L6-v2"
 
@@ -424,6 +425,30 @@ class Attacker:
 
         return run
 
+    def sustained(self, a: Attack, deadline: float) -> None:
+        """Heavy requests inside their caps, from 6 clients in a loop for SUSTAIN_S: what a tenant
+        may send without being refused, so the load the other tenant must be shielded from."""
+        fixed = {k: v for k, v in self.record.items() if k not in ("Rotational speed [rpm]", "Torque [Nm]")}
+        sends: list[tuple[str, str, dict[str, Any]]] = [
+            ("lime", f"/v1/models/{MODEL}/explain?method=lime", {"records": [self.record] * 50}),
+            ("shap", f"/v1/models/{MODEL}/explain?method=shap", {"records": [self.record] * 1000}),
+            ("optimize", f"/v1/models/{MODEL}/optimize",
+             {"controls": {"Rotational speed [rpm]": {"min": 1200, "max": 2800},
+                           "Torque [Nm]": {"min": 10, "max": 70}},
+              "fixed": fixed, "objective": "minimize", "trials": 300}),
+        ]
+        end = min(deadline, time.monotonic() + SUSTAIN_S)
+
+        def loop(i: int) -> None:
+            n = i
+            while time.monotonic() < end:
+                label, path, body = sends[n % len(sends)]
+                a.add(f"{label} {outcome(lambda p=path, b=body: self.post(p, 'consumer', b))}")
+                n += 1
+
+        with ThreadPoolExecutor(6) as pool:
+            list(pool.map(loop, range(6)))
+
     # -- phase 4: optimisation and forecast
     def optimize(self, a: Attack, deadline: float) -> None:
         fixed = {k: v for k, v in self.record.items() if k not in ("Rotational speed [rpm]", "Torque [Nm]")}
@@ -560,7 +585,7 @@ def main() -> None:
         initial_workers = sorted(watch.initial)
         watch.start()
         attacker = Attacker(url, keys, record, trained["attacker"]["dataset_id"], env, forecast_model)
-        max_victim_s = 6 * args.deadline + 60
+        max_victim_s = 7 * args.deadline + 60
         victim = Victim(url, victim_key, record, max_victim_s)
         load_before = machine_info()["loadavg"]
         victim.start()
@@ -579,6 +604,7 @@ def main() -> None:
             ("requests", [
                 case("zero-shot template `{label} {label:x>30000000}`", attacker.zero_shot),
                 case("100,000 levels of `[` on /predict (x3)", attacker.nested_json),
+                case("JSON without Content-Type (predict, explain, masking)", attacker.no_content_type),
             ]),
             ("explain", [
                 case("LIME, 1,000 records, 4 at once", attacker.explain("lime")),
@@ -588,11 +614,12 @@ def main() -> None:
                 case("optimize, 300 trials (most in the response), 4 at once", attacker.optimize),
                 case("forecast: horizon 10,000,000; 100,000 series", attacker.forecast),
             ]),
+            ("heavy", [case(f"LIME 50 records, SHAP 1,000 records, optimize 300 trials: 6 clients in a loop "
+                            f"for {SUSTAIN_S:.0f} s (inside every cap)", attacker.sustained)]),
             ("synthesize", [case("synthesize 10^9 rows; 10 jobs against a quota of 2", attacker.synthesize)]),
             ("keys", [
                 case("400 requests with made-up keys", attacker.made_up_keys),
                 case("60-request burst, key limited to 20/min", attacker.burst),
-                case("JSON without Content-Type (predict, explain, masking)", attacker.no_content_type),
             ]),
         ]
         for label, phase in phases:
