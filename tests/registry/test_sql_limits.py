@@ -116,3 +116,26 @@ def test_dataset_within_the_storage_quota_only(store: SqlStore) -> None:
     assert "would pass its quota of 1000 bytes" in refused.value.detail
     store.add_dataset(id="d3", size_bytes=400, max_storage_bytes=1000, **args)  # type: ignore[arg-type]
     assert store.storage_bytes("t") == 1000
+
+
+def test_storage_counts_model_files_and_job_outputs(store: SqlStore) -> None:
+    """The storage quota counts every byte a tenant keeps, not its datasets alone: model versions'
+    files and what batch jobs store (input and scored result). Another tenant's bytes never count."""
+    from shopfloor.errors import StorageQuotaExceeded
+
+    for tenant in ("t", "other"):
+        store.ensure_tenant(tenant)
+    args = dict(name="d", rows=1, sha256="0" * 64, format="csv", columns=[], artifact="p")
+    store.add_dataset(id="d1", tenant="t", size_bytes=100, **args)  # type: ignore[arg-type]
+    store.add_dataset(id="d9", tenant="other", size_bytes=5000, **args)  # type: ignore[arg-type]
+    version = dict(task="tabular_classification", report={}, input_schema=[], files={}, lineage={})
+    store.add_version(tenant="t", model="m", artifact="a1", job_id=None, size_bytes=200, **version)  # type: ignore[arg-type]
+    store.add_version(tenant="t", model="m", artifact="a2", job_id=None, size_bytes=300, **version)  # type: ignore[arg-type]
+    store.create_job(id="j1", tenant="t", type="batch_predict", params={}, stored_bytes=40)
+    store.add_job_bytes("j1", 60)
+    assert store.storage_bytes("t") == 100 + 200 + 300 + 40 + 60
+    assert store.storage_bytes("other") == 5000
+    # a new dataset is checked against all of it
+    with pytest.raises(StorageQuotaExceeded):
+        store.add_dataset(id="d2", tenant="t", size_bytes=401, max_storage_bytes=1100, **args)  # type: ignore[arg-type]
+    store.add_dataset(id="d3", tenant="t", size_bytes=400, max_storage_bytes=1100, **args)  # type: ignore[arg-type]

@@ -125,6 +125,7 @@ def run_batch(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
     data = to_safe_csv(scored)  # no formulas for spreadsheets
     check_output(platform, job.tenant, len(data))
     digest = platform.sealed.put(job.tenant, key, data)
+    platform.store.add_job_bytes(job.id, len(data))
     return {**result, "artifact": key, "sha256": digest}
 
 

@@ -77,6 +77,8 @@ class JobRow(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Bytes the job keeps in the artifact store (a batch input and its scored result): storage quota.
+    stored_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class ModelRow(Base):
@@ -106,6 +108,8 @@ class VersionRow(Base):
     signature: Mapped[str | None] = mapped_column(String(128))
     job_id: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    # Bytes of the version's artifact files as stored (sealed): counted in the storage quota.
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class AliasRow(Base):

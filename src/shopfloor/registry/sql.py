@@ -28,7 +28,7 @@ from shopfloor.registry.orm import AliasRow, DatasetRow, JobRow, KeyRow, ModelRo
 from shopfloor.registry.sql_generation import GenerationTables, bump_in
 from shopfloor.registry.sql_limits import LimitTables
 from shopfloor.registry.sql_streams import StreamTables
-from shopfloor.registry.sql_trust import TrustTables
+from shopfloor.registry.sql_trust import TrustTables, stored_bytes_in
 
 
 def _engine(url: str) -> Engine:
@@ -171,12 +171,7 @@ class SqlStore(TrustTables, StreamTables, GenerationTables, LimitTables):
         with self._session() as s:
             if max_storage_bytes is not None:
                 _lock_tenant(s, tenant)
-                used = int(
-                    s.scalar(select(func.coalesce(func.sum(DatasetRow.size_bytes), 0)).where(
-                        DatasetRow.tenant == tenant
-                    ))
-                    or 0
-                )
+                used = stored_bytes_in(s, tenant)
                 if used + size_bytes > max_storage_bytes:
                     raise StorageQuotaExceeded(
                         f"tenant {tenant!r} stores {used} bytes; {size_bytes} more would pass its quota "
@@ -230,7 +225,14 @@ class SqlStore(TrustTables, StreamTables, GenerationTables, LimitTables):
 
     # ---- jobs -------------------------------------------------------------------------------------
     def create_job(
-        self, *, id: str, tenant: str, type: str, params: dict[str, Any], max_active: int | None = None
+        self,
+        *,
+        id: str,
+        tenant: str,
+        type: str,
+        params: dict[str, Any],
+        max_active: int | None = None,
+        stored_bytes: int = 0,
     ) -> Job:
         """Queue a job; with ``max_active``, only if the tenant has fewer queued plus running jobs
         (counted under the tenant's lock, so concurrent requests cannot both take the last place),
@@ -262,10 +264,17 @@ class SqlStore(TrustTables, StreamTables, GenerationTables, LimitTables):
                 stage="queued",
                 cancel_requested=False,
                 created_at=_now(),
+                stored_bytes=stored_bytes,
             )
             s.add(row)
             s.flush()
             return _job(row)
+
+    def add_job_bytes(self, job_id: str, nbytes: int) -> None:
+        with self._session() as s:
+            s.execute(
+                update(JobRow).where(JobRow.id == job_id).values(stored_bytes=JobRow.stored_bytes + nbytes)
+            )
 
     def get_job(self, tenant: str | None, job_id: str) -> Job:
         with self._session() as s:
@@ -417,8 +426,10 @@ class SqlStore(TrustTables, StreamTables, GenerationTables, LimitTables):
         lineage: dict[str, Any],
         job_id: str | None,
         signature: str | None = None,
+        size_bytes: int = 0,
     ) -> ModelVersion:
         args: dict[str, Any] = dict(tenant=tenant, model=model, task=task, report=report, files=files)
+        args["size_bytes"] = size_bytes
         args.update(input_schema=input_schema, artifact=artifact, lineage=lineage, job_id=job_id)
         attempts = 12
         for attempt in range(attempts):
@@ -448,6 +459,7 @@ class SqlStore(TrustTables, StreamTables, GenerationTables, LimitTables):
         lineage: dict[str, Any],
         job_id: str | None,
         signature: str | None,
+        size_bytes: int,
     ) -> ModelVersion:
         with self._session() as s:
             mrow = s.scalar(
@@ -476,6 +488,7 @@ class SqlStore(TrustTables, StreamTables, GenerationTables, LimitTables):
                 job_id=job_id,
                 signature=signature,
                 created_at=_now(),
+                size_bytes=size_bytes,
             )
             s.add(vrow)
             s.flush()

@@ -21,11 +21,26 @@ from shopfloor.registry.orm import (
     DatasetRow,
     JobRow,
     MaskingPolicyRow,
+    ModelRow,
     QuotaRow,
     TenantKeyRow,
     TenantRow,
+    VersionRow,
 )
 from shopfloor.registry.sql_generation import bump_in
+
+
+def stored_bytes_in(s: Session, tenant: str) -> int:
+    """What the storage quota counts, read in the caller's transaction: the tenant's datasets, its
+    model versions' files and what its jobs keep (batch inputs and scored results)."""
+    parts = (
+        select(func.coalesce(func.sum(DatasetRow.size_bytes), 0)).where(DatasetRow.tenant == tenant),
+        select(func.coalesce(func.sum(VersionRow.size_bytes), 0))
+        .join(ModelRow, VersionRow.model_id == ModelRow.id)
+        .where(ModelRow.tenant == tenant),
+        select(func.coalesce(func.sum(JobRow.stored_bytes), 0)).where(JobRow.tenant == tenant),
+    )
+    return sum(int(s.scalar(part) or 0) for part in parts)
 
 
 class TrustTables:
@@ -137,16 +152,10 @@ class TrustTables:
             )
 
     def storage_bytes(self, tenant: str) -> int:
-        """Bytes of the tenant's uploaded datasets (model artifacts are counted by the caller's store)."""
+        """Bytes the tenant stores: its datasets, its model versions' files and what its jobs keep
+        (batch inputs and scored results)."""
         with self._session() as s:
-            return int(
-                s.scalar(
-                    select(func.coalesce(func.sum(DatasetRow.size_bytes), 0)).where(
-                        DatasetRow.tenant == tenant
-                    )
-                )
-                or 0
-            )
+            return stored_bytes_in(s, tenant)
 
     # ---- audit ------------------------------------------------------------------------------------
     def add_audit(self, events: list[AuditEvent]) -> None:

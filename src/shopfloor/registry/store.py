@@ -61,7 +61,14 @@ class Store(Protocol):
 
     # jobs
     def create_job(
-        self, *, id: str, tenant: str, type: str, params: dict[str, Any], max_active: int | None = None
+        self,
+        *,
+        id: str,
+        tenant: str,
+        type: str,
+        params: dict[str, Any],
+        max_active: int | None = None,
+        stored_bytes: int = 0,
     ) -> Job:
         """Queue a job; with ``max_active``, atomically refuse (RateLimited) when the tenant already
         has that many queued plus running jobs."""
@@ -83,6 +90,10 @@ class Store(Protocol):
         self, job_id: str, status: str, *, error: str | None = None, result: dict[str, Any] | None = None
     ) -> Job: ...
     def request_cancel(self, tenant: str, job_id: str) -> Job: ...
+    def add_job_bytes(self, job_id: str, nbytes: int) -> None:
+        """Count ``nbytes`` more that the job keeps in the artifact store (its storage quota share)."""
+        ...
+
     def fail_stale_jobs(self, heartbeat_before: datetime | None, reason: str) -> int: ...
 
     # models
@@ -99,6 +110,7 @@ class Store(Protocol):
         lineage: dict[str, Any],
         job_id: str | None,
         signature: str | None = None,
+        size_bytes: int = 0,
     ) -> ModelVersion: ...
     def get_model(self, tenant: str, name: str) -> Model: ...
     def list_models(self, tenant: str) -> list[Model]: ...

@@ -60,7 +60,12 @@ def queue(
     found.check_storage(tenant, incoming_bytes)
     most = effective(platform.settings, found.quotas(tenant))["max_concurrent_jobs"]
     job = platform.store.create_job(
-        id=job_id or new_id("job"), tenant=tenant, type=type, params=params, max_active=most
+        id=job_id or new_id("job"),
+        tenant=tenant,
+        type=type,
+        params=params,
+        max_active=most,
+        stored_bytes=incoming_bytes,
     )
     audit.record(platform, principal, ACTIONS[type], job.id, **detail)
     return job

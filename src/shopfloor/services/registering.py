@@ -47,6 +47,7 @@ def register_version(
             lineage=lineage,
             job_id=job_id,
             signature=crypto.sign(platform.signing_key, claims),
+            size_bytes=sum(len(data) for data in files.values()),
         )
     except BaseException:
         platform.sealed.delete_prefix(prefix)
