@@ -45,7 +45,10 @@ def _engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # A registry that does not answer must fail a request within seconds, not hang it (and the
+    # event loop that checks keys and generations) for the driver's default of minutes.
+    args = {"connect_timeout": 5} if url.startswith("postgresql") else {}
+    return create_engine(url, pool_pre_ping=True, connect_args=args)
 
 
 def _retryable(exc: Exception) -> bool:
