@@ -35,6 +35,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -85,3 +86,18 @@ def _watch(parent: int, sig: int, grace_s: float) -> None:
     os.kill(os.getpid(), sig)
     time.sleep(grace_s)
     os._exit(1)
+
+
+def process_alive(pid: int) -> bool:
+    """True if ``pid`` runs; a zombie (killed, never reaped by a dead parent) counts as gone."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc: trust kill(0)
+    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shopfloor.lifecycle import process_alive
+
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 JOB_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200)
 #: Bumped when the label layout of the snapshots changes: older snapshot files are not merged.
@@ -149,17 +151,7 @@ def _snapshots() -> Iterator[tuple[dict[str, Any], bool]]:
         except (OSError, ValueError):
             continue  # being replaced right now; the next scrape sees it
         if isinstance(snap, dict) and snap.get("format") == SNAPSHOT_FORMAT:
-            yield snap, fresh and _alive(int(snap["pid"]))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+            yield snap, fresh and process_alive(int(snap["pid"]))
 
 
 @dataclass(frozen=True)

@@ -103,7 +103,7 @@ class Platform:
 
 def clear_dead_scratch(settings: Settings) -> int:
     """Remove the scratch folders of this host's processes that are gone; returns how many."""
-    from shopfloor.jobs.runner import process_alive
+    from shopfloor.lifecycle import process_alive
 
     root, host, removed = settings.home / "tmp", socket.gethostname(), 0
     if not root.is_dir():

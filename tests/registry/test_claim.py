@@ -7,33 +7,15 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from pgcluster import BACKENDS, database_url
 from shopfloor.jobs.runner import HOST, recover
-from shopfloor.registry.migrate import upgrade
 from shopfloor.registry.sql import SqlStore
 from shopfloor.settings import Settings
 
 JOBS, WORKERS = 60, 8
-
-
-@pytest.fixture(params=BACKENDS)
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    url = database_url(request, request.param, tmp_path)
-    upgrade(url)
-    return url
-
-
-@pytest.fixture()
-def store(url: str) -> Iterator[SqlStore]:
-    s = SqlStore(url)
-    s.ensure_tenant("a")
-    yield s
-    s.close()
 
 
 def test_concurrent_claimers_never_take_the_same_job(url: str, store: SqlStore) -> None:

@@ -1,26 +1,11 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-from pgcluster import BACKENDS, database_url
 from shopfloor.errors import Conflict, NotFound
-from shopfloor.registry.migrate import upgrade
 from shopfloor.registry.sql import SqlStore
-
-
-@pytest.fixture(params=BACKENDS)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
-    url = database_url(request, request.param, tmp_path)
-    upgrade(url)
-    s = SqlStore(url)
-    s.ensure_tenant("a")
-    s.ensure_tenant("b")
-    yield s
-    s.close()
 
 
 def _dataset(store: SqlStore, tenant: str, id: str, name: str = "d"):

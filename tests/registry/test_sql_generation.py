@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
-from pgcluster import BACKENDS, database_url
 from shopfloor.errors import NotFound
 from shopfloor.registry.entities import ApiKey, Quotas
-from shopfloor.registry.migrate import upgrade
 from shopfloor.registry.sql import SqlStore
-
-
-@pytest.fixture(params=BACKENDS)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
-    url = database_url(request, request.param, tmp_path)
-    upgrade(url)
-    s = SqlStore(url)
-    s.ensure_tenant("a")
-    yield s
-    s.close()
 
 
 def test_read_and_bump(store: SqlStore) -> None:

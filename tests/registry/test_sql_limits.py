@@ -4,28 +4,10 @@ prune), the jobs quota checked with the insert, the storage quota checked with t
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from pgcluster import BACKENDS, database_url
-from shopfloor.registry.migrate import upgrade
 from shopfloor.registry.sql import SqlStore
-
-
-@pytest.fixture(params=BACKENDS)
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    url = database_url(request, request.param, tmp_path)
-    upgrade(url)
-    return url
-
-
-@pytest.fixture()
-def store(url: str) -> Iterator[SqlStore]:
-    s = SqlStore(url)
-    yield s
-    s.close()
 
 
 def test_claim_adds_within_the_ceiling_only(store: SqlStore) -> None:

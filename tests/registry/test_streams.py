@@ -3,26 +3,12 @@ migrations build exactly the tables the ORM describes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from pgcluster import BACKENDS, database_url
-from shopfloor.registry.migrate import upgrade
 from shopfloor.registry.orm import Base
 from shopfloor.registry.sql import SqlStore
-
-
-@pytest.fixture(params=BACKENDS)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
-    url = database_url(request, request.param, tmp_path)
-    upgrade(url)
-    s = SqlStore(url)
-    yield s
-    s.close()
 
 
 def _append(states: dict[str, bytes], assets: list[str], point: bytes) -> tuple[int, dict[str, bytes]]:

@@ -16,10 +16,10 @@ import time
 import traceback
 from datetime import UTC, datetime, timedelta
 from multiprocessing.process import BaseProcess
-from pathlib import Path
 from typing import Any
 
 from shopfloor.errors import JobCancelled, ShopfloorError
+from shopfloor.lifecycle import process_alive
 from shopfloor.settings import Settings, metrics_dir
 from shopfloor.text.log_masking import configure_process_logging
 
@@ -92,21 +92,6 @@ def recover(store: Any, settings: Settings) -> int:
 
 def _running_here(store: Any) -> list[tuple[str, str]]:
     return [(j, w) for j, w in store.running_jobs() if w and w.rsplit(":", 1)[0] == HOST]
-
-
-def process_alive(pid: int) -> bool:
-    """True if ``pid`` runs; a zombie (killed, never reaped by a dead parent) counts as gone."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True  # no /proc: trust kill(0)
-    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
 
 
 class JobRunner:

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shopfloor.errors import ShopfloorError
-from shopfloor.jobs.runner import HOST, process_alive
+from shopfloor.jobs.runner import HOST
+from shopfloor.lifecycle import process_alive
 from shopfloor.platform import Platform
 from shopfloor.services.datasets import load_frame
 
