@@ -153,3 +153,14 @@ def test_audit_is_filterable(store: SqlStore) -> None:
     first = store.list_audit("a")[0]
     assert [e.action for e in store.list_audit("a", after_id=first.id)] == ["alias.set"]
     assert not hasattr(store, "delete_audit") and not hasattr(store, "update_audit")
+
+
+@pytest.mark.parametrize("name", ["*", "", "-x", "a b", "a/b", "x" * 65])
+def test_a_new_tenant_needs_a_plain_name(store: SqlStore, name: str) -> None:
+    """'*' holds the audit log's unknown-key summaries: no tenant may take it, nor any odd name."""
+    from shopfloor.errors import InvalidInput
+
+    before = store.list_tenants()
+    with pytest.raises(InvalidInput, match="tenant name"):
+        store.ensure_tenant(name)
+    assert store.list_tenants() == before

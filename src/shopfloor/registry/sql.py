@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 from shopfloor.errors import (
     JOBS_RETRY_AFTER_S,
     Conflict,
+    InvalidInput,
     NotFound,
     RateLimited,
     RegistryUnavailable,
@@ -49,6 +51,21 @@ def _engine(url: str) -> Engine:
     # event loop that checks keys and generations) for the driver's default of minutes.
     args = {"connect_timeout": 5} if url.startswith("postgresql") else {}
     return create_engine(url, pool_pre_ping=True, connect_args=args)
+
+
+#: A new tenant's name: letters, digits, '.', '_' and '-', starting with a letter or digit. Names of
+#: the platform's own (``*``, the audit log's unknown-key summaries) can never be a tenant's.
+_TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def _new_tenant_name(tenant: str) -> str:
+    if not _TENANT_NAME.fullmatch(tenant):
+        raise InvalidInput(
+            f"tenant name {tenant!r} is not allowed: use 1 to 64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit",
+            errors=[{"loc": ["tenant"], "msg": "invalid tenant name"}],
+        )
+    return tenant
 
 
 def _retryable(exc: Exception) -> bool:
@@ -94,7 +111,7 @@ class SqlStore(TrustTables, StreamTables, GenerationTables, LimitTables):
         with self._session() as s:
             row = s.get(TenantRow, tenant)
             if row is None:
-                row = TenantRow(id=tenant, created_at=_now())
+                row = TenantRow(id=_new_tenant_name(tenant), created_at=_now())
                 s.add(row)
             return Tenant(id=row.id, created_at=_aware(row.created_at))
 
@@ -105,7 +122,7 @@ class SqlStore(TrustTables, StreamTables, GenerationTables, LimitTables):
     def add_key(self, key: ApiKey) -> ApiKey:
         with self._session() as s:
             if s.get(TenantRow, key.tenant) is None:
-                s.add(TenantRow(id=key.tenant, created_at=_now()))
+                s.add(TenantRow(id=_new_tenant_name(key.tenant), created_at=_now()))
                 s.flush()
             row = KeyRow(
                 id=key.id,
