@@ -77,7 +77,8 @@ class Settings(BaseSettings):
     tenant_heavy_requests: int = Field(
         1,
         ge=1,
-        description="CPU-heavy requests (explain, synchronous optimize, forecast, hub embed and classify) "
+        description="CPU-heavy requests (explain, synchronous optimize, forecast, hub embed and classify, "
+        "dataset and batch uploads) "
         "one tenant runs at once in each API process; more wait up to 10 s for a slot, then get a 429.",
     )
     model_cache_size: int = Field(16, ge=1, description="Loaded models kept in memory per API process.")

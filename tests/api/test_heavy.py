@@ -65,3 +65,32 @@ def test_a_failing_request_gives_its_slot_back() -> None:
         assert await heavy.run("a", "explanations", lambda: 1) == 1
 
     asyncio.run(scenario())
+
+
+def test_an_upload_holds_its_tenants_slot_for_the_awaited_work() -> None:
+    """Uploads are parsed and profiled for seconds: they share the tenant's slots with the other
+    heavy requests, and other tenants are not held up."""
+
+    async def scenario() -> None:
+        heavy = HeavyWork(per_tenant=1, wait_s=0.2)
+        release = asyncio.Event()
+
+        async def upload() -> str:
+            async with heavy.slot("a", "dataset uploads"):
+                await release.wait()
+            return "stored"
+
+        first = asyncio.ensure_future(upload())
+        await asyncio.sleep(0.05)
+        async with heavy.slot("b", "dataset uploads"):
+            pass  # tenant b goes straight in
+        with pytest.raises(RateLimited, match="dataset uploads"):
+            async with heavy.slot("a", "dataset uploads"):
+                pass
+        with pytest.raises(RateLimited, match="explanations"):
+            await heavy.run("a", "explanations", lambda: "late")
+        release.set()
+        assert await first == "stored"
+        assert await heavy.run("a", "explanations", lambda: "now") == "now"
+
+    asyncio.run(scenario())

@@ -1,6 +1,7 @@
 """CPU-heavy synchronous requests, a few at a time per tenant.
 
-Explanations, optimisation, forecasts and the hub's encoders run in the thread pool for seconds.
+Explanations, optimisation, forecasts, the hub's encoders and dataset or batch uploads (parsed,
+checked and profiled) run in the thread pool for seconds.
 Each API process lets one tenant run at most ``settings.tenant_heavy_requests`` of them at once;
 the next ones wait up to :data:`WAIT_S` for a slot, then get a 429 with ``Retry-After``. So one
 tenant sending many explanations at once queues behind itself, and the cores, threads and the
@@ -14,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
@@ -41,6 +43,13 @@ class HeavyWork:
         Raises :class:`RateLimited` (429) when none frees up within ``wait_s``; ``what`` names the
         work in that message ("explanations").
         """
+        async with self.slot(tenant, what):
+            return await run_in_threadpool(fn, *args, **kwargs)
+
+    @asynccontextmanager
+    async def slot(self, tenant: str, what: str) -> AsyncIterator[None]:
+        """Hold one of ``tenant``'s slots for a block of awaited work (an upload parsed and profiled
+        in the thread pool); the same wait and 429 as :meth:`run`."""
         slots = self._slots.get(tenant)
         if slots is None:
             slots = self._slots.setdefault(tenant, asyncio.Semaphore(self.per_tenant))
@@ -50,7 +59,8 @@ class HeavyWork:
             except TimeoutError:
                 raise RateLimited(
                     f"{what}: this tenant already runs {self.per_tenant} CPU-heavy request(s) "
-                    f"(explain, optimize, forecast, hub) in this server process and none ended within "
+                    f"(explain, optimize, forecast, hub, uploads) in this server process and none "
+                    "ended within "
                     f"{self.wait_s:g} s; send them one after another "
                     "(setting SHOPFLOOR_TENANT_HEAVY_REQUESTS)",
                     retry_after=max(1, math.ceil(self.wait_s)),
@@ -58,6 +68,6 @@ class HeavyWork:
         else:
             await slots.acquire()
         try:
-            return await run_in_threadpool(fn, *args, **kwargs)
+            yield
         finally:
             slots.release()

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, UploadFile
 
-from shopfloor.api.deps import DatasetsReader, DatasetsWriter, PlatformDep
+from shopfloor.api.deps import DatasetsReader, DatasetsWriter, HeavyDep, PlatformDep
 from shopfloor.api.routes.views import dataset_view
 from shopfloor.schemas.datasets import DatasetList, DatasetPublic
 from shopfloor.security.limits import limiter
@@ -30,6 +30,7 @@ router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
 async def upload_dataset(
     platform: PlatformDep,
     principal: DatasetsWriter,
+    heavy: HeavyDep,
     file: Annotated[
         UploadFile,
         File(description="CSV (UTF-8), Parquet, whitespace-separated text, or a zip of images"),
@@ -81,9 +82,10 @@ async def upload_dataset(
         period_prefix=period_prefix,
     )
     limiter(platform).check_storage(principal.tenant, file.size or 0)
-    dataset = await service.upload(
-        platform, principal.tenant, file, name=name, filename=file.filename, options=options
-    )
+    async with heavy.slot(principal.tenant, "dataset uploads"):  # parsed, masked and profiled now
+        dataset = await service.upload(
+            platform, principal.tenant, file, name=name, filename=file.filename, options=options
+        )
     audit.record(platform, principal, "dataset.upload", dataset.id, size_bytes=dataset.size_bytes)
     return dataset_view(dataset)
 

@@ -135,6 +135,7 @@ async def batch(
     name: str,
     platform: PlatformDep,
     principal: JobsWriter,
+    heavy: HeavyDep,
     file: Annotated[UploadFile, File(description="CSV or Parquet with the model's input columns")],
     version: Version = None,
     label_column: Annotated[
@@ -142,7 +143,8 @@ async def batch(
         Query(max_length=200, description="anomaly models: a 0/1 column of known events, to evaluate"),
     ] = None,
 ) -> Any:
-    job = await jobs_service.create_batch_job(
-        platform, principal, name, version, file, file.filename, label_column
-    )
+    async with heavy.slot(principal.tenant, "batch uploads"):  # the table is read and checked now
+        job = await jobs_service.create_batch_job(
+            platform, principal, name, version, file, file.filename, label_column
+        )
     return job_view(job)
