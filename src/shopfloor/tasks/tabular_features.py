@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from shopfloor.errors import InvalidInput
-from shopfloor.tasks.tabular_models import candidate_grid, make_folds, make_model, out_of_fold
+from shopfloor.tasks.tabular_models import candidate_grid, make_model
 
 logger = logging.getLogger(__name__)
 
@@ -479,3 +479,56 @@ def search_and_select(
         "candidates": results,
         "n_folds": n_folds,
     }
+
+
+class Fold:
+    """One cross-validation fold: base preprocessing fitted on its training rows only."""
+
+    def __init__(
+        self, frame: Any, types: Mapping[str, str], y: np.ndarray, tr: np.ndarray, va: np.ndarray
+    ) -> None:
+        self.tr, self.va = tr, va
+        self.pre = Preprocessor.fit(frame.iloc[tr], types)
+        self.enc_tr = self.pre.encode(frame.iloc[tr])
+        self.enc_va = self.pre.encode(frame.iloc[va])
+        self.y_tr, self.y_va = y[tr], y[va]
+
+    def matrices(self, constructed: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+        pre = self.pre.with_constructed(constructed)
+        return pre.expand(self.enc_tr), pre.expand(self.enc_va)
+
+
+def make_folds(
+    frame: Any, types: Mapping[str, str], y: np.ndarray, kind: str, n_splits: int, seed: int
+) -> list[Fold]:
+    """Stratified (classification) or plain shuffled K-fold over the training rows."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    if kind == "classification":
+        n_splits = max(2, min(n_splits, int(np.bincount(y).min())))
+        splitter: Any = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    else:
+        splitter = KFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    return [Fold(frame, types, y, tr, va) for tr, va in splitter.split(np.zeros(len(y)), y)]
+
+
+def out_of_fold(
+    folds: list[Fold],
+    constructed: list[dict[str, Any]],
+    family: str,
+    params: Mapping[str, Any],
+    kind: str,
+    n_classes: int,
+    seed: int,
+    on_fold: Any = None,
+) -> np.ndarray:
+    """Out-of-fold predictions (probabilities or values) for every training row."""
+    n = sum(len(f.va) for f in folds)
+    oof = np.zeros((n, n_classes)) if kind == "classification" else np.zeros(n)
+    for i, fold in enumerate(folds):
+        if on_fold is not None:
+            on_fold(i)
+        X_tr, X_va = fold.matrices(constructed)
+        model = make_model(family, kind, n_classes, params, seed).fit(X_tr, fold.y_tr)
+        oof[fold.va] = model.predict_output(X_va)
+    return oof
