@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint bench-serve bench-train clean
+.PHONY: serve test coverage lint bench-serve bench-train clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,13 @@ serve: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest -q
+
+# The whole suite under coverage.py: line coverage of src/shopfloor (code run in-process).
+coverage: $(STAMP)
+	$(BIN)/python -m coverage erase
+	$(BIN)/python -m coverage run -m pytest -q
+	$(BIN)/python -m coverage report --format=total
+	$(BIN)/python -m coverage report | tail -n 1
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
