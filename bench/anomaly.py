@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from _common import REPO, machine_info, write_section
 
-from shopfloor.tasks.anomaly import AnomalyEstimator
+from shopfloor.tasks.anomaly.estimator import AnomalyEstimator
 
 COLUMNS = ["unit", "cycle", "setting1", "setting2", "setting3", *(f"s{i}" for i in range(1, 22))]
 HEALTHY = 0.6

@@ -24,10 +24,10 @@ import pandas as pd
 from _common import REPO, machine_info, write_section
 
 from shopfloor.data.wide import to_long
-from shopfloor.evaluation import forecast_metrics as FM
-from shopfloor.forecast import backtest as B
-from shopfloor.forecast import candidates as C
-from shopfloor.tasks.forecast import Forecaster
+from shopfloor.tasks.forecast import backtest as B
+from shopfloor.tasks.forecast import candidates as C
+from shopfloor.tasks.forecast import metrics as FM
+from shopfloor.tasks.forecast.estimator import Forecaster
 
 DATA = Path(os.environ.get("SHOPFLOOR_DATA_DIR", REPO.parent / "shared" / "data"))
 FILE = DATA / "sales_weekly" / "Sales_Transactions_Dataset_Weekly.csv"

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from _common import REPO, machine_info, write_section
 
-from shopfloor.tasks.image_anomaly import ImageAnomalyDetector
+from shopfloor.tasks.image_anomaly.estimator import ImageAnomalyDetector
 
 _LABEL = re.compile(r"^(.*)_\d+$")
 

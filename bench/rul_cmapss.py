@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 from _common import REPO, machine_info, write_section
 
-from shopfloor.evaluation import rul_metrics as R
-from shopfloor.tasks.rul import RulEstimator
+from shopfloor.tasks.rul import metrics as R
+from shopfloor.tasks.rul.estimator import RulEstimator
 
 COLUMNS = ["unit", "cycle", "setting1", "setting2", "setting3", *(f"s{i}" for i in range(1, 22))]
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 from _common import REPO, machine_info, write_section
 
-from shopfloor.tasks.tabular import TabularEstimator
+from shopfloor.tasks.tabular.estimator import TabularEstimator
 
 EXCLUDE = ["UDI", "Product ID", "TWF", "HDF", "PWF", "OSF", "RNF"]
 TARGET = "Machine failure"

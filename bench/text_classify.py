@@ -33,7 +33,7 @@ from sklearn.pipeline import make_pipeline
 
 from shopfloor.hub import encoders, service
 from shopfloor.hub.checks import MAX_TEXTS
-from shopfloor.tasks.text import TextClassifier
+from shopfloor.tasks.text.estimator import TextClassifier
 
 MIN_CLASS = 20
 FOLDS = 5

@@ -28,9 +28,9 @@ import pandas as pd
 import torch
 from _common import REPO, machine_info, write_section
 
+from shopfloor.data.images import inspect_image, to_array
 from shopfloor.data.voc import parse_voc
-from shopfloor.tasks.vision import ImageClassifier
-from shopfloor.vision.images import inspect_image, to_array
+from shopfloor.tasks.image_classification.estimator import ImageClassifier
 
 BUDGET_S = 1200  # each seed's training must stay under 20 minutes on two cores
 LATENCY_IMAGES = 100

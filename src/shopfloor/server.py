@@ -45,7 +45,7 @@ def serve(settings: Settings) -> None:
     from shopfloor.bootstrap import first_admin_key, prepare
     from shopfloor.jobs.runner import recover, runner_main
     from shopfloor.platform import clear_dead_scratch
-    from shopfloor.text.log_masking import logging_config
+    from shopfloor.privacy.log_masking import logging_config
 
     # Masked lines in this process and, through uvicorn's log_config, in every API worker.
     log_config = logging_config()

@@ -15,7 +15,7 @@ import pytest
 
 from shopfloor import Client
 from shopfloor.errors import InvalidInput
-from shopfloor.evaluation import forecast_metrics as FM
+from shopfloor.tasks.forecast import metrics as FM
 
 sys.path.insert(0, str(Path(__file__).parent))
 from server import serve_admin  # noqa: E402

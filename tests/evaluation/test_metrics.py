@@ -7,7 +7,7 @@ import pytest
 
 from shopfloor.errors import InvalidInput
 from shopfloor.evaluation import metrics as M
-from shopfloor.tasks.tabular_features import Preprocessor
+from shopfloor.tasks.tabular.features import Preprocessor
 
 
 def test_check_metric_defaults_and_rejects() -> None:

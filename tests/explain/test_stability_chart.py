@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from shopfloor.evaluation import rul_metrics as R
 from shopfloor.evaluation.metrics import LOWER_IS_BETTER, TOTALS, greater_is_better
 from shopfloor.explain import plots
+from shopfloor.tasks.rul import metrics as R
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -11,11 +11,11 @@ import pytest
 
 from shopfloor.data.wide import to_long
 from shopfloor.errors import ArtifactCorrupted, InvalidDataset, InvalidInput, NotFitted
-from shopfloor.evaluation import forecast_metrics as FM
-from shopfloor.forecast import backtest as B
-from shopfloor.forecast.panel import build_panel, demand_classes
 from shopfloor.services import forecasting
-from shopfloor.tasks.forecast import ARRAYS_FILE, Forecaster
+from shopfloor.tasks.forecast import backtest as B
+from shopfloor.tasks.forecast import metrics as FM
+from shopfloor.tasks.forecast.estimator import ARRAYS_FILE, Forecaster
+from shopfloor.tasks.forecast.panel import build_panel, demand_classes
 
 QUICK = {"horizon": 4, "candidates": ["auto_ets", "theta"], "time_budget_s": 60}
 

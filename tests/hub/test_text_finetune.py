@@ -11,8 +11,8 @@ import pytest
 
 from shopfloor.errors import ArtifactCorrupted
 from shopfloor.hub import encoders
-from shopfloor.tasks import text_finetune
-from shopfloor.tasks.text import TextClassifier
+from shopfloor.tasks.text import finetune as text_finetune
+from shopfloor.tasks.text.estimator import TextClassifier
 
 PHRASES = {
     "hydraulics": ["replace hose", "hose leak", "broken hose on pump", "pump leak"],

@@ -14,7 +14,7 @@ from shopfloor.errors import JobCancelled
 from shopfloor.optimize import model_outcome, parse, solve
 from shopfloor.optimize.feasibility import Feasibility
 from shopfloor.optimize.problem import Problem
-from shopfloor.tasks.tabular import TabularEstimator
+from shopfloor.tasks.tabular.estimator import TabularEstimator
 
 
 def _machines(n: int = 500, seed: int = 0) -> pd.DataFrame:

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from shopfloor.errors import InvalidDataset, InvalidInput, NotFitted
-from shopfloor.tasks.anomaly import ESTIMATOR_FILE, AnomalyEstimator
-from shopfloor.tasks.events import EventTracker, evaluate_events
+from shopfloor.tasks.anomaly.estimator import ESTIMATOR_FILE, AnomalyEstimator
+from shopfloor.tasks.anomaly.events import EventTracker, evaluate_events
 
 SENSORS = ["a", "b", "c", "d", "e"]
 

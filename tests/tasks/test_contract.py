@@ -30,7 +30,7 @@ def _imported(kind: str) -> tuple[pd.DataFrame, str, Any]:
     """A LightGBM model trained "elsewhere" on the same kind of table, imported as a file."""
     import lightgbm as lgb
 
-    from shopfloor.tasks.imported import ImportedModel
+    from shopfloor.tasks.tabular.imported import ImportedModel
 
     frame, target = _tabular_frame(kind)
     frame = frame[["a [K]", "b (x)", "grade", target]]

@@ -15,7 +15,7 @@ from PIL import Image
 from scipy.ndimage import gaussian_filter
 
 from shopfloor.errors import ArtifactCorrupted, InvalidInput, NotFitted
-from shopfloor.tasks.image_anomaly import ESTIMATOR_FILE, WEIGHTS_FILE, ImageAnomalyDetector
+from shopfloor.tasks.image_anomaly.estimator import ESTIMATOR_FILE, WEIGHTS_FILE, ImageAnomalyDetector
 from vision_weights import tiny_resnet
 
 SIDE = 48

@@ -10,9 +10,9 @@ import pytest
 
 from shopfloor.data.series import SeriesSpec
 from shopfloor.errors import ArtifactCorrupted, InvalidDataset, InvalidInput, NotFitted
-from shopfloor.evaluation import rul_metrics as R
-from shopfloor.tasks.rul import RulEstimator, _asset_folds, train_fold
-from shopfloor.tasks.rul_features import Prepared, Scaler, derive_targets, input_values, time_kind
+from shopfloor.tasks.rul import metrics as R
+from shopfloor.tasks.rul.estimator import RulEstimator, _asset_folds, train_fold
+from shopfloor.tasks.rul.features import Prepared, Scaler, derive_targets, input_values, time_kind
 
 SENSORS = ["wear", "temp", "flow"]
 

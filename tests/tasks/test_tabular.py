@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from shopfloor.errors import InvalidInput, JobCancelled
-from shopfloor.tasks.tabular import ARTIFACT_FILES, TabularEstimator
+from shopfloor.tasks.tabular.estimator import ARTIFACT_FILES, TabularEstimator
 
 
 def _frame(n: int = 400, seed: int = 0) -> pd.DataFrame:
@@ -88,7 +88,7 @@ def test_rules_and_artifact_names(est: TabularEstimator) -> None:
 def test_every_family_round_trips(family: str) -> None:
     frame = _frame(200)
     est = TabularEstimator(time_budget_s=5).fit(frame, "label")
-    from shopfloor.tasks.tabular_models import make_model
+    from shopfloor.tasks.tabular.models import make_model
 
     # swap in the family under test and check save/load and additivity for it
     X = est.pre_.transform(frame)

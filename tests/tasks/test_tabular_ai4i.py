@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from shopfloor.tasks.tabular import TabularEstimator
+from shopfloor.tasks.tabular.estimator import TabularEstimator
 
 AI4I_EXCLUDE = ["UDI", "Product ID", "TWF", "HDF", "PWF", "OSF", "RNF"]  # as in tests/conftest.py
 AI4I_TARGET = "Machine failure"

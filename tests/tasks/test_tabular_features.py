@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from shopfloor.tasks.tabular_features import (
+from shopfloor.tasks.tabular.features import (
     Preprocessor,
     candidate_features,
     infer_column_types,

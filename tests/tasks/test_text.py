@@ -20,8 +20,8 @@ from safetensors.numpy import save as save_arrays
 
 from shopfloor.errors import ArtifactCorrupted, Conflict, InvalidInput
 from shopfloor.hub import encoders
-from shopfloor.tasks.text import MAX_CHARS, TextClassifier
-from shopfloor.tasks.text_explain import word_spans
+from shopfloor.tasks.text.estimator import MAX_CHARS, TextClassifier
+from shopfloor.tasks.text.explain import word_spans
 
 VOCAB = {
     "hydraulic": ["hose", "cylinder", "pump", "seal", "valve", "pressure"],

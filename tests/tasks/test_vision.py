@@ -16,10 +16,10 @@ from PIL import Image
 
 from shopfloor.errors import ArtifactCorrupted, InvalidInput, NotFitted
 from shopfloor.tasks.base import Estimator
-from shopfloor.tasks.vision import ImageClassifier
-from shopfloor.vision.augment import Augment, rotate
-from shopfloor.vision.heatmap import overlay_png, top_regions
-from shopfloor.vision.net import architecture, build_net, grad_cam
+from shopfloor.tasks.image_classification.augment import Augment, rotate
+from shopfloor.tasks.image_classification.estimator import ImageClassifier
+from shopfloor.tasks.image_classification.heatmap import overlay_png, top_regions
+from shopfloor.tasks.image_classification.net import architecture, build_net, grad_cam
 from vision_weights import tiny_resnet
 
 SIZE = 32

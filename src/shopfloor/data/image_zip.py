@@ -37,9 +37,9 @@ from typing import IO, Any
 
 import pandas as pd
 
+from shopfloor.data.images import inspect_image
 from shopfloor.data.voc import member_error, parse_voc
 from shopfloor.errors import InvalidDataset, InvalidInput, UnsupportedMediaType
-from shopfloor.vision.images import inspect_image
 
 COLUMNS = ("image", "filename", "label", "width", "height", "channels", "format", "boxes")
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})

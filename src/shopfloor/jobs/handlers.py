@@ -116,7 +116,7 @@ def run_batch(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
     scored = pd.concat([frame, pd.concat(chunks).reindex(frame.index)], axis=1)
     result: dict[str, Any] = {"model": p["model"], "version": int(p["version"]), "rows": n}
     if p.get("label_column"):
-        from shopfloor.tasks.events import evaluate_events
+        from shopfloor.tasks.anomaly.events import evaluate_events
 
         result["evaluation"] = evaluate_events(
             scored, p["label_column"], asset_column=layout["asset"], time_column=layout["time"]

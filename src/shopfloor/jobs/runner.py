@@ -20,8 +20,8 @@ from typing import Any
 
 from shopfloor.errors import JobCancelled, ShopfloorError
 from shopfloor.lifecycle import process_alive
+from shopfloor.privacy.log_masking import configure_process_logging
 from shopfloor.settings import Settings, metrics_dir
-from shopfloor.text.log_masking import configure_process_logging
 
 log = logging.getLogger(__name__)
 

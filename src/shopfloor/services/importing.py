@@ -10,7 +10,7 @@ from shopfloor.errors import InvalidInput
 from shopfloor.platform import Platform
 from shopfloor.registry.entities import ModelVersion
 from shopfloor.services.registering import register_version
-from shopfloor.tasks.imported import PICKLE_HINT, ImportedModel, looks_like_pickle
+from shopfloor.tasks.tabular.imported import PICKLE_HINT, ImportedModel, looks_like_pickle
 
 TASKS = {"tabular_classification": "classification", "tabular_regression": "regression"}
 FORMATS = ("onnx", "lightgbm", "skops")

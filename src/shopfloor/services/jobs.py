@@ -137,7 +137,7 @@ def _make_with_options(
 
 
 def _backbones(settings: Settings) -> dict[str, Path]:
-    from shopfloor.vision.resnet import backbone_choices
+    from shopfloor.tasks.backbones import backbone_choices
 
     return backbone_choices(settings.vision_backbone_dir, settings.vision_backbones_dir)
 
@@ -149,7 +149,7 @@ def _choose_backbone(task: str, options: dict[str, Any], settings: Settings) -> 
 
     A ``backbone_dir`` path is refused: a job never makes the server open a path it names.
     """
-    from shopfloor.vision.resnet import DEFAULT_BACKBONE
+    from shopfloor.tasks.backbones import DEFAULT_BACKBONE
 
     if "backbone_dir" in options:
         names = ", ".join(sorted(_backbones(settings))) or "none"
@@ -165,7 +165,7 @@ def _choose_backbone(task: str, options: dict[str, Any], settings: Settings) -> 
 
 def _named_backbone(task: str, options: dict[str, Any], settings: Settings) -> Path | None:
     """The folder of the backbone a job's (settled) options name, if any."""
-    from shopfloor.vision.resnet import resolve_backbone
+    from shopfloor.tasks.backbones import resolve_backbone
 
     if not image_task(task) or options.get("backbone") is None:
         return None

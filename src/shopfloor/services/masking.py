@@ -17,8 +17,8 @@ import pandas as pd
 
 from shopfloor.errors import Conflict, InvalidInput
 from shopfloor.platform import Platform
+from shopfloor.privacy import MaskingPolicy, mask_column, mask_text
 from shopfloor.security import crypto
-from shopfloor.text import MaskingPolicy, mask_column, mask_text
 
 MAPPING_FILE = "masking.json"
 

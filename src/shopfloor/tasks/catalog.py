@@ -13,16 +13,22 @@ from shopfloor.errors import InvalidInput
 
 # task name -> (module, class name, keyword arguments fixed by the task)
 _CATALOG: dict[str, tuple[str, str, dict[str, Any]]] = {
-    "tabular_classification": ("shopfloor.tasks.tabular", "TabularEstimator", {"kind": "classification"}),
-    "tabular_regression": ("shopfloor.tasks.tabular", "TabularEstimator", {"kind": "regression"}),
-    "imported_classification": ("shopfloor.tasks.imported", "ImportedModel", {"kind": "classification"}),
-    "imported_regression": ("shopfloor.tasks.imported", "ImportedModel", {"kind": "regression"}),
-    "rul": ("shopfloor.tasks.rul", "RulEstimator", {}),
-    "anomaly": ("shopfloor.tasks.anomaly", "AnomalyEstimator", {}),
-    "text_classification": ("shopfloor.tasks.text", "TextClassifier", {}),
-    "image_anomaly": ("shopfloor.tasks.image_anomaly", "ImageAnomalyDetector", {}),
-    "image_classification": ("shopfloor.tasks.vision", "ImageClassifier", {}),
-    "forecast": ("shopfloor.tasks.forecast", "Forecaster", {}),
+    "tabular_classification": (
+        "shopfloor.tasks.tabular.estimator", "TabularEstimator", {"kind": "classification"}
+    ),
+    "tabular_regression": ("shopfloor.tasks.tabular.estimator", "TabularEstimator", {"kind": "regression"}),
+    "imported_classification": (
+        "shopfloor.tasks.tabular.imported", "ImportedModel", {"kind": "classification"}
+    ),
+    "imported_regression": ("shopfloor.tasks.tabular.imported", "ImportedModel", {"kind": "regression"}),
+    "rul": ("shopfloor.tasks.rul.estimator", "RulEstimator", {}),
+    "anomaly": ("shopfloor.tasks.anomaly.estimator", "AnomalyEstimator", {}),
+    "text_classification": ("shopfloor.tasks.text.estimator", "TextClassifier", {}),
+    "image_anomaly": ("shopfloor.tasks.image_anomaly.estimator", "ImageAnomalyDetector", {}),
+    "image_classification": (
+        "shopfloor.tasks.image_classification.estimator", "ImageClassifier", {}
+    ),
+    "forecast": ("shopfloor.tasks.forecast.estimator", "Forecaster", {}),
 }
 
 # The kind of prediction of families whose constructor does not fix one (for request checks).

@@ -1,1 +1,0 @@
-"""Demand forecasting: panels of series, candidate models, rolling-origin backtests and intervals."""

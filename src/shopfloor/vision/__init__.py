@@ -1,1 +1,0 @@
-"""Images of parts: decoding and checking, heatmaps, and the networks of the vision task families."""
