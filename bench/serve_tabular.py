@@ -128,7 +128,7 @@ def export_model(home: Path, dest: Path) -> str:
     """Export version 1's files (decrypted, digests checked) to ``dest`` -> the task name."""
     from baseline_app import TASK_FILE
 
-    from shopfloor.platform import Platform
+    from shopfloor.context import Platform
     from shopfloor.settings import Settings
 
     platform = Platform.from_settings(Settings(home=home))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from shopfloor.platform import Platform
+from shopfloor.context import Platform
 from shopfloor.registry.migrate import upgrade
 from shopfloor.security.keys import issue_key
 from shopfloor.settings import Settings

@@ -43,8 +43,8 @@ def serve(settings: Settings) -> None:
     import uvicorn
 
     from shopfloor.bootstrap import first_admin_key, prepare
+    from shopfloor.context import clear_dead_scratch
     from shopfloor.jobs.runner import recover, runner_main
-    from shopfloor.platform import clear_dead_scratch
     from shopfloor.privacy.log_masking import logging_config
 
     # Masked lines in this process and, through uvicorn's log_config, in every API worker.

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from pgcluster import BACKENDS, database_url
 from shopfloor.api.app import create_app
 from shopfloor.bootstrap import prepare
+from shopfloor.context import Platform
 from shopfloor.jobs.runner import execute
-from shopfloor.platform import Platform
 from shopfloor.security.keys import issue_key
 from shopfloor.settings import Settings
 from zoo import Member, build_zoo

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from shopfloor.bootstrap import prepare
 from shopfloor.cli import app
-from shopfloor.platform import Platform
+from shopfloor.context import Platform
 from shopfloor.registry.entities import Dataset
 from shopfloor.security import crypto
 from shopfloor.security.rotation import rotate_development_key, rotate_master

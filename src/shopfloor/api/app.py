@@ -32,8 +32,8 @@ from shopfloor.api.routes import (
     system,
 )
 from shopfloor.api.spool import keep_uploads_in_memory
+from shopfloor.context import Platform
 from shopfloor.lifecycle import die_with_parent
-from shopfloor.platform import Platform
 from shopfloor.schemas.common import Problem
 from shopfloor.services import audit as audit_log
 from shopfloor.settings import Settings, get_settings, metrics_dir

@@ -14,8 +14,8 @@ from fastapi.security import HTTPBearer
 
 from shopfloor.api.heavy import HeavyWork
 from shopfloor.api.middleware import TENANT
+from shopfloor.context import Platform
 from shopfloor.errors import Forbidden, NotAuthenticated
-from shopfloor.platform import Platform
 from shopfloor.security.keys import PREFIX, Principal
 from shopfloor.security.limits import limiter
 from shopfloor.security.roles import Permission, allowed

@@ -11,12 +11,12 @@ from typing import Any
 
 import pandas as pd
 
+from shopfloor.context import Platform
 from shopfloor.data.export import to_safe_csv
 from shopfloor.data.parse import read_table
 from shopfloor.data.series import SeriesSpec
 from shopfloor.jobs.optimize_job import run_optimize
 from shopfloor.jobs.synthesize_job import run_synthesize
-from shopfloor.platform import Platform
 from shopfloor.registry.entities import Job
 from shopfloor.services.datasets import frame_for_learning
 from shopfloor.services.jobs import BATCH_RESULT, attach_backbone, spec_kwargs

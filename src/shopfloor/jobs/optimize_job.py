@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shopfloor.platform import Platform
+from shopfloor.context import Platform
 from shopfloor.registry.entities import Job
 from shopfloor.services.optimizing import answer, prepare
 from shopfloor.tasks.base import ProgressFn

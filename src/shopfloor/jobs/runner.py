@@ -49,9 +49,9 @@ def _progress_fn(store: Any, job_id: str) -> Any:
 def execute(settings: Settings, job_id: str) -> None:
     """Child-process entry point: run one claimed job to a terminal state."""
     from shopfloor import metrics
+    from shopfloor.context import Platform
     from shopfloor.jobs.handlers import HANDLERS
     from shopfloor.lifecycle import die_with_parent
-    from shopfloor.platform import Platform
 
     die_with_parent()  # a job never outlives its runner, even one killed with SIGKILL
     configure_process_logging("%(asctime)s %(levelname)s job %(name)s: %(message)s")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from shopfloor.context import Platform
 from shopfloor.data.synth_report import synthesize_with_report
-from shopfloor.platform import Platform
 from shopfloor.registry.entities import Job
 from shopfloor.services.datasets import frame_for_learning, store_table
 from shopfloor.services.ids import new_id

@@ -5,7 +5,7 @@ database's mode), the server secret, the master key, artifacts, metrics snapshot
 files may hold data or secrets of every tenant. :func:`owner_only_files` sets the process umask
 to ``0o077`` so that whatever the process or a library creates (SQLite, pyarrow, uvicorn's
 workers, job processes, which inherit the umask) is readable by the owner alone; it is called by
-every entry point (the CLI, and :meth:`shopfloor.platform.Platform.from_settings`, which every
+every entry point (the CLI, and :meth:`shopfloor.context.Platform.from_settings`, which every
 server, job and CLI process goes through). :func:`private_home` creates the home as ``0o700``
 and closes a home an older release left open to other users.
 """

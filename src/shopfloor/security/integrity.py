@@ -17,7 +17,7 @@ from shopfloor.registry.entities import AuditEvent, Dataset
 from shopfloor.security import crypto
 
 if TYPE_CHECKING:
-    from shopfloor.platform import Platform
+    from shopfloor.context import Platform
 
 log = logging.getLogger(__name__)
 

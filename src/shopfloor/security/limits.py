@@ -15,8 +15,8 @@ from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from shopfloor.context import Platform
 from shopfloor.errors import JOBS_RETRY_AFTER_S, RateLimited, StorageQuotaExceeded
-from shopfloor.platform import Platform
 from shopfloor.registry.entities import Quotas
 from shopfloor.security.keys import Principal
 from shopfloor.security.rates import WINDOW_S, SharedRates, ceiling, window_of

@@ -25,7 +25,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from shopfloor.platform import Platform
+from shopfloor.context import Platform
 from shopfloor.registry.entities import AuditEvent
 from shopfloor.security.keys import Principal
 from shopfloor.services.denials import AUTH_DENIED, AUTH_DENIED_SUMMARY, PLATFORM, Denials

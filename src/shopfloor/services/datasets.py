@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from shopfloor.context import Platform
 from shopfloor.data.image_zip import read_image_zip
 from shopfloor.data.parse import FORMATS as TABLE_FORMATS
 from shopfloor.data.parse import check_names, read_table
@@ -29,7 +30,6 @@ from shopfloor.data.series_report import annotate, check_settings, series_report
 from shopfloor.data.upload import receive_upload
 from shopfloor.data.wide import to_long
 from shopfloor.errors import ArtifactCorrupted, InvalidDataset, InvalidInput
-from shopfloor.platform import Platform
 from shopfloor.registry.entities import Dataset
 from shopfloor.security import crypto, integrity
 from shopfloor.services.ids import new_id

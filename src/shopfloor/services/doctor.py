@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from shopfloor.context import Platform
 from shopfloor.errors import ShopfloorError
 from shopfloor.jobs.runner import HOST
 from shopfloor.lifecycle import process_alive
-from shopfloor.platform import Platform
 from shopfloor.services.datasets import load_frame
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from shopfloor import metrics
+from shopfloor.context import Platform
 from shopfloor.errors import InvalidInput
-from shopfloor.platform import Platform
 
 #: Most series in one answer (ask for more in several calls).
 MAX_SERIES = 5000

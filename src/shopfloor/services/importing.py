@@ -6,8 +6,8 @@ import json
 import re
 from typing import Any
 
+from shopfloor.context import Platform
 from shopfloor.errors import InvalidInput
-from shopfloor.platform import Platform
 from shopfloor.registry.entities import ModelVersion
 from shopfloor.services.registering import register_version
 from shopfloor.tasks.tabular.imported import PICKLE_HINT, ImportedModel, looks_like_pickle

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from shopfloor.context import Platform
 from shopfloor.data.checks import check_training_request
 from shopfloor.data.parse import read_table
 from shopfloor.data.series import SeriesSpec, check_history, file_rows
@@ -12,7 +13,6 @@ from shopfloor.data.series_checks import check_training_history, series_request
 from shopfloor.data.upload import receive_upload
 from shopfloor.errors import Conflict, InvalidInput, NotFound
 from shopfloor.evaluation.metrics import check_metric
-from shopfloor.platform import Platform
 from shopfloor.registry.entities import Dataset, Job, ModelVersion
 from shopfloor.security.keys import Principal
 from shopfloor.services.datasets import load_frame

@@ -15,8 +15,8 @@ from typing import Any
 
 import pandas as pd
 
+from shopfloor.context import Platform
 from shopfloor.errors import Conflict, InvalidInput
-from shopfloor.platform import Platform
 from shopfloor.privacy import MaskingPolicy, mask_column, mask_text
 from shopfloor.security import crypto
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from shopfloor import metrics
+from shopfloor.context import Platform
 from shopfloor.errors import InvalidInput, PayloadTooLarge
 from shopfloor.explain.contributions import LIME_SAMPLES
-from shopfloor.platform import Platform
 from shopfloor.registry.entities import Model, ModelVersion
 
 EXPLAIN_METHODS = ("shap", "lime", "occlusion", "gradcam", "anomaly_map")

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from shopfloor.context import Platform
 from shopfloor.errors import InvalidInput
 from shopfloor.optimize import Problem, model_outcome, parse, solve
-from shopfloor.platform import Platform
 from shopfloor.registry.entities import Job
 from shopfloor.security.keys import Principal
 from shopfloor.services.queueing import check_room, queue

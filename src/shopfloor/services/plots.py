@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from shopfloor.context import Platform
 from shopfloor.errors import InvalidInput
 from shopfloor.explain import plots
-from shopfloor.platform import Platform
 from shopfloor.registry.entities import ModelVersion
 
 #: at most this many stored background rows are explained for the importance chart

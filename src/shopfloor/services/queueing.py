@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shopfloor.platform import Platform
+from shopfloor.context import Platform
 from shopfloor.registry.entities import Job
 from shopfloor.security.keys import Principal
 from shopfloor.security.limits import effective, limiter

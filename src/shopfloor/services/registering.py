@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shopfloor.platform import Platform
+from shopfloor.context import Platform
 from shopfloor.registry.entities import ModelVersion
 from shopfloor.security import crypto, integrity
 from shopfloor.services.ids import new_id

@@ -11,8 +11,8 @@ import json
 from typing import Any
 
 from shopfloor import metrics
+from shopfloor.context import Platform
 from shopfloor.errors import ArtifactCorrupted, InvalidInput
-from shopfloor.platform import Platform
 from shopfloor.security import crypto
 
 #: The registry keys states by asset name; longer names are refused.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from shopfloor.context import Platform
 from shopfloor.errors import InvalidInput
-from shopfloor.platform import Platform
 from shopfloor.registry.entities import Job
 from shopfloor.security.keys import Principal
 from shopfloor.services.datasets import check_name

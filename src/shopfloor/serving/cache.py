@@ -23,7 +23,7 @@ from shopfloor.serving.validation import compile_schema
 from shopfloor.tasks.catalog import estimator_class
 
 if TYPE_CHECKING:
-    from shopfloor.platform import Platform
+    from shopfloor.context import Platform
 
 log = logging.getLogger(__name__)
 

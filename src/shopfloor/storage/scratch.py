@@ -7,7 +7,7 @@ such a path. On Linux it is an anonymous memory file (``memfd_create``) reached 
 frees it when the last descriptor closes, so a request that ends, fails or whose process is
 killed (even with SIGKILL) leaves nothing behind. Elsewhere it falls back to an owner-only file in
 the process's scratch folder, removed when the context ends and, after a crash, at the next start
-(:func:`shopfloor.platform.clear_dead_scratch`).
+(:func:`shopfloor.context.clear_dead_scratch`).
 
 Only the process that made the path can open it; hand it to threads, never to other processes.
 """

@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from shopfloor.api.deps import Admin, PlatformDep
-from shopfloor.platform import Platform
+from shopfloor.context import Platform
 from shopfloor.registry.entities import AuditEvent
 from shopfloor.schemas.common import MAX_INT
 from shopfloor.security import limits
