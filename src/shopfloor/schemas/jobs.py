@@ -3,9 +3,43 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
+
+from shopfloor.tasks.catalog import option_model, tasks, trainable
+
+
+class OptionsOfEachTask:
+    """Documents a request's ``options`` as the option model of each trainable task.
+
+    Only the schema: the service validates ``options`` against its task's model, once the task is
+    known (a union here would refuse with locations that do not say which task's options were
+    meant). The schema is ``anyOf`` the models (each in ``components.schemas``), a description
+    saying which task takes which, and ``x-options-by-task``: task -> the model's ``$ref``.
+    """
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        by_task = {task: option_model(task) for task in tasks() if trainable(task)}
+        models = list(dict.fromkeys(m for m in by_task.values() if m is not None))
+        union = handler(core_schema.union_schema([m.__pydantic_core_schema__ for m in models]))
+        refs = {m: part["$ref"] for m, part in zip(models, union["anyOf"], strict=True)}
+        lines = [
+            f"{task}: {m.__name__}" + ("" if m.model_fields else " (no options)")
+            for task, m in by_task.items()
+            if m is not None
+        ]
+        return {
+            **union,
+            "description": "Hyper-parameters of the task family, e.g. {\"cap\": 125} for rul or "
+            "{\"false_alarm_rate\": 0.01} for anomaly. The schema that applies depends on 'task': "
+            + "; ".join(lines) + ".",
+            "x-options-by-task": {task: refs[m] for task, m in by_task.items() if m is not None},
+        }
 
 
 class TrainJobCreate(BaseModel):
@@ -26,12 +60,8 @@ class TrainJobCreate(BaseModel):
     time_column: str | None = Field(
         None, description="rul, anomaly: the time or cycle column (default: the one named at upload)"
     )
-    options: dict[str, Any] = Field(
-        default_factory=dict,
-        description="Hyper-parameters of the task family, e.g. {\"cap\": 125} for rul, "
-        "{\"text_column\": \"note\", \"label_separator\": \"|\"} for text_classification or "
-        "{\"false_alarm_rate\": 0.01} for anomaly",
-    )
+    # described by OptionsOfEachTask, from the option model of each task
+    options: Annotated[dict[str, Any], OptionsOfEachTask()] = Field(default_factory=dict)
     model_name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
     metric: str | None = None
     time_budget_s: float | None = Field(None, gt=0, le=86400)

@@ -26,11 +26,13 @@ from shopfloor.tasks.catalog import (
     image_task,
     make_estimator,
     needs_target,
+    option_model,
     series_task,
     supports_batch,
     task_kind,
     trainable,
 )
+from shopfloor.tasks.options import validate_options
 
 BATCH_INPUT = "input.csv"
 IMAGE_FORMAT = "images"  # Dataset.format of an uploaded zip of images
@@ -123,6 +125,9 @@ def _make_with_options(
                 {"loc": ["body", "options", name], "msg": "set by the request itself"} for name in reserved
             ],
         )
+    model = option_model(task)
+    if model is not None:  # types, ranges and choices each option's schema declares
+        validate_options(model, options, task)
     try:
         estimator = make_estimator(task, **layout, **options)
     except TypeError as exc:
@@ -188,7 +193,8 @@ def _family_options(dataset: Dataset, request: dict[str, Any], settings: Setting
     options = dict(request.get("options") or {})
     names = {c["name"] for c in dataset.columns}
     for key, value in options.items():  # text_column, label_column, image_column, ...
-        if key.endswith("_column") and value is not None and value not in names:
+        # a value that is no name at all is refused by the family's option model below
+        if key.endswith("_column") and isinstance(value, str) and value not in names:
             raise InvalidInput(
                 f"option {key!r}: no column {value!r} in dataset {dataset.name!r}",
                 errors=[{"loc": ["body", "options", key], "msg": f"no column {value!r}"}],

@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from pydantic import BaseModel
+
 from shopfloor.errors import InvalidInput
 
 # task name -> (module, class name, keyword arguments fixed by the task)
@@ -107,3 +109,29 @@ def make_estimator(task: str, **params: Any) -> Any:
     """A new, unfitted estimator for ``task`` with ``params`` as hyper-parameters."""
     _, _, fixed = _CATALOG[task] if task in _CATALOG else (None, None, {})
     return estimator_class(task)(**fixed, **params)
+
+
+
+def option_model(task: str) -> type[BaseModel] | None:
+    """The pydantic model of the ``options`` a training request for ``task`` may give (None for a
+    family without training jobs). Light: the option modules import pydantic only.
+
+    Until each family declares its capabilities (options included), this list stands in for them.
+    """
+    where = {
+        "tabular_classification": ("shopfloor.tasks.tabular.options", "TabularOptions"),
+        "tabular_regression": ("shopfloor.tasks.tabular.options", "TabularOptions"),
+        "rul": ("shopfloor.tasks.rul.options", "RulOptions"),
+        "anomaly": ("shopfloor.tasks.anomaly.options", "AnomalyOptions"),
+        "text_classification": ("shopfloor.tasks.text.options", "TextOptions"),
+        "image_anomaly": ("shopfloor.tasks.image_anomaly.options", "ImageAnomalyOptions"),
+        "image_classification": (
+            "shopfloor.tasks.image_classification.options", "ImageClassificationOptions"
+        ),
+        "forecast": ("shopfloor.tasks.forecast.options", "ForecastOptions"),
+    }
+    if task not in where:
+        return None
+    module, cls = where[task]
+    model: type[BaseModel] = getattr(importlib.import_module(module), cls)
+    return model
