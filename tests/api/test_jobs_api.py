@@ -50,7 +50,7 @@ def test_openapi_documents_the_options_of_every_trainable_task(api: Api) -> None
         fields = schema.get("properties", {})
         assert set(fields) == set(model.model_fields), task
         for name, field in fields.items():
-            assert len(field["description"]) > 20, (task, name)
+            assert len(field["description"]) > 20 and field["title"] == model.model_fields[name].title, name
     rul = components["RulOptions"]["properties"]
     assert rul["window"]["minimum"] == 5 and rul["cap"]["default"] == 125.0
     assert set(rul["candidates"]["anyOf"][0]["items"]["enum"]) == {"lightgbm", "cnn", "ensemble"}

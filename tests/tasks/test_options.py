@@ -47,6 +47,7 @@ def test_fields_are_the_estimators_keywords_with_its_defaults(task: str) -> None
     for name, field in model.model_fields.items():
         assert field.default == settable[name], (task, name)
         assert field.description and len(field.description) > 20, (task, name)
+        assert field.title and field.title != name.replace("_", " ").title(), (task, name)  # a label
 
 
 @pytest.mark.parametrize("task", TRAINABLE)

@@ -19,6 +19,7 @@ class AnomalyOptions(FamilyOptions):
 
     false_alarm_rate: float = Field(
         0.01,
+        title="False alarm rate",
         gt=0,
         lt=0.5,
         description="Share of normal readings allowed to score above the alarm threshold (0.01: one "
@@ -26,18 +27,21 @@ class AnomalyOptions(FamilyOptions):
     )
     window: int = Field(
         10,
+        title="Smoothing window (readings)",
         ge=1,
         description="Readings in each sensor's trailing mean: larger smooths out noise, smaller reacts "
         "faster.",
     )
     min_event_points: int = Field(
         3,
+        title="Readings per event",
         ge=1,
         description="Consecutive flagged readings that raise an event; single spikes below this count "
         "are ignored.",
     )
     candidates: Annotated[list[Candidate], Field(min_length=1)] | None = Field(
         None,
+        title="Detectors to compare",
         description="Detector families to compare, each at most once: mahalanobis (distance from "
         "normal operation), pca (readings that break the usual correlations), regression (each sensor "
         "predicted from the others). Default: all three.",

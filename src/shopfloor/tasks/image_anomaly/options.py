@@ -11,20 +11,25 @@ class ImageAnomalyOptions(FamilyOptions):
     """Image anomaly detection: learns what good parts look like; no defect examples needed."""
 
     image_column: str = Field(
-        "image", description="The column of the dataset that holds the images (for an uploaded zip: image)."
+        "image",
+        title="Image column",
+        description="The column of the dataset that holds the images (for an uploaded zip: image)."
     )
     label_column: str | None = Field(
         None,
+        title="Label column",
         description="A column of labels (for an uploaded zip: label, the folder names). With good_label, "
         "only the good parts are learnt from and the other labelled parts measure how well defects are "
         "found. Default: every image is a good part.",
     )
     good_label: str | int | None = Field(
         None,
+        title="Good label",
         description="The label of good parts in label_column (e.g. good or OK); needed with label_column.",
     )
     false_alarm_rate: float = Field(
         0.01,
+        title="False reject rate",
         gt=0,
         le=0.5,
         description="Share of good parts allowed to be flagged as anomalous (0.01: one in a hundred). "
@@ -32,6 +37,7 @@ class ImageAnomalyOptions(FamilyOptions):
     )
     size: int = Field(
         128,
+        title="Image size (pixels)",
         ge=32,
         le=512,
         multiple_of=8,
@@ -40,6 +46,7 @@ class ImageAnomalyOptions(FamilyOptions):
     )
     memory_size: int = Field(
         4000,
+        title="Reference patches",
         ge=100,
         le=1_000_000,
         description="Image patches of good parts kept as the reference of normal; more is more exact "
@@ -47,6 +54,7 @@ class ImageAnomalyOptions(FamilyOptions):
     )
     backbone: str | None = Field(
         None,
+        title="Pretrained network",
         description="A pretrained network the operator installed, by name, to describe the images "
         "instead of texture statistics. Default: 'default' when the server has one, else none.",
     )
