@@ -46,9 +46,7 @@ class TrainJobCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
     type: Literal["train"] = "train"
-    task: str = Field(
-        description="tabular_classification, tabular_regression, rul, anomaly or text_classification"
-    )
+    task: str = Field(description="The task family: " + ", ".join(t for t in tasks() if trainable(t)))
     dataset_id: str
     target: str | None = Field(
         None, description="The column to predict; rul derives its target and anomaly needs none"
