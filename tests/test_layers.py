@@ -87,6 +87,10 @@ LAYER_OF = {
     "shopfloor.lifecycle": "settings / errors",
     # the process's counters and histograms: every layer counts; imports only lifecycle
     "shopfloor.metrics": "settings / errors",
+    # the progress callback type: tasks report through it, and data/ (synthetic copies) too
+    "shopfloor.progress": "settings / errors",
+    # the version string, apart from the facade so that the SDK does not import the facade back
+    "shopfloor.version": "settings / errors",
 }
 
 
@@ -201,6 +205,8 @@ def layer_of(module: str, table: Mapping[str, str] = LAYER_OF) -> str | None:
         if name in table:
             return table[name]
         name = name.rpartition(".")[0]
+        if name == "shopfloor":  # the facade's entry places the package itself, not its modules
+            return None
     return None
 
 
@@ -275,15 +281,27 @@ def test_imports_inside_functions_count_and_type_checking_ones_do_not() -> None:
         "    from shopfloor.b import g\n"
         "    from .pkg import d, name\n"
     )
-    assert imports_of("shopfloor.x", source, known) == {"shopfloor.a", "shopfloor.b", "shopfloor.pkg.d", "shopfloor.pkg"}
+    assert imports_of("shopfloor.x", source, known) == {
+        "shopfloor.a",
+        "shopfloor.b",
+        "shopfloor.pkg.d",
+        "shopfloor.pkg",
+    }
     assert imports_of("shopfloor.pkg", "from . import d\nfrom .. import a\n", known, package=True) == {
         "shopfloor.pkg.d",
         "shopfloor.a",
     }
 
 
-@pytest.mark.parametrize("module", ["shopfloor.jobs.handlers", "shopfloor.tasks.base", "shopfloor.errors"])
-def test_layer_lookup_uses_the_longest_name(module: str) -> None:
-    assert layer_of(module) == {"shopfloor.jobs.handlers": "jobs / serving", "shopfloor.tasks.base": "tasks"}.get(
-        module, "settings / errors"
-    )
+@pytest.mark.parametrize(
+    ("module", "layer"),
+    [
+        ("shopfloor.jobs.handlers", "jobs / serving"),  # by its package
+        ("shopfloor.tasks.tabular.estimator", "tasks"),  # by the package two levels up
+        ("shopfloor.errors", "settings / errors"),  # by its own name
+        ("shopfloor", "entry points"),  # the facade itself
+        ("shopfloor.new_module", None),  # a new top-level module is not placed by the facade's entry
+    ],
+)
+def test_layer_lookup(module: str, layer: str | None) -> None:
+    assert layer_of(module) == layer
