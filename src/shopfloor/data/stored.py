@@ -25,19 +25,23 @@ from shopfloor.errors import ArtifactCorrupted, InvalidDataset
 from shopfloor.privacy.policy import MAPPING_FILE, mask_frame
 from shopfloor.registry.entities import Dataset
 from shopfloor.registry.ids import new_id
-from shopfloor.registry.store import Store
+from shopfloor.registry.store import AuditStore, DatasetStore, MaskingStore
 from shopfloor.security import crypto, integrity
 from shopfloor.storage.base import sha256_bytes
 from shopfloor.storage.sealed import SealedArtifacts
 
 PARQUET = "data.parquet"
 
+class DataStore(DatasetStore, AuditStore, MaskingStore, Protocol):
+    """The registry as datasets use it: their rows, the audit of a refused file, the masking policy."""
+
+
 class DataPlatform(Protocol):
     """What storing and reading a dataset needs of the process's :class:`~shopfloor.context.Platform`
     (which sits above this module): the registry, the sealed artifacts, the signing key."""
 
     @property
-    def store(self) -> Store: ...
+    def store(self) -> DataStore: ...
 
     @property
     def sealed(self) -> SealedArtifacts: ...

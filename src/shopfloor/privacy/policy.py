@@ -17,7 +17,7 @@ import pandas as pd
 
 from shopfloor.errors import Conflict, InvalidInput
 from shopfloor.privacy.masking import MaskingPolicy, mask_column
-from shopfloor.registry.store import Store
+from shopfloor.registry.store import MaskingStore
 from shopfloor.security import crypto
 from shopfloor.storage.sealed import SealedArtifacts
 
@@ -27,7 +27,7 @@ class PolicyPlatform(Protocol):
     (which sits above this module): the registry that holds the policy, the tenants' keys."""
 
     @property
-    def store(self) -> Store: ...
+    def store(self) -> MaskingStore: ...
 
     @property
     def sealed(self) -> SealedArtifacts: ...

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from shopfloor.errors import ArtifactCorrupted
 from shopfloor.registry.entities import AuditEvent, Dataset
-from shopfloor.registry.store import Store
+from shopfloor.registry.store import AuditStore
 from shopfloor.security import crypto
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ class IntegrityPlatform(Protocol):
     def signing_key(self) -> bytes: ...
 
     @property
-    def store(self) -> Store: ...
+    def store(self) -> AuditStore: ...
 
 
 def version_claims(

@@ -17,13 +17,17 @@ from typing import Any, Protocol
 
 from shopfloor.errors import JOBS_RETRY_AFTER_S, RateLimited, StorageQuotaExceeded
 from shopfloor.registry.entities import Quotas
-from shopfloor.registry.store import Store
+from shopfloor.registry.store import KeyStore, QuotaStore, RateStore
 from shopfloor.security.keys import Generation, Principal
 from shopfloor.security.rates import WINDOW_S, SharedRates, ceiling, window_of
 from shopfloor.settings import Settings
 
 KEY, TENANT = "key:", "tenant:"
 MB = 1024 * 1024
+
+
+class LimitsStore(QuotaStore, RateStore, KeyStore, Protocol):
+    """The registry as the limits read it: quotas and usage, shared rate counters, a tenant's keys."""
 
 
 class LimitsPlatform(Protocol):
@@ -34,7 +38,7 @@ class LimitsPlatform(Protocol):
     def settings(self) -> Settings: ...
 
     @property
-    def store(self) -> Store: ...
+    def store(self) -> LimitsStore: ...
 
     @property
     def generation(self) -> Generation: ...
