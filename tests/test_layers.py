@@ -1,10 +1,11 @@
 """The import graph of ``src/shopfloor`` has no cycle, and no import points from a lower layer to a
 higher one (the layers of STYLE.md, with a place for every module STYLE does not name).
 
-The graph is read from the source with :mod:`ast`, imports inside functions included: a lazy import
-still runs and still couples the two modules, it only hides the dependency from a reader. Imports
-under ``if TYPE_CHECKING:`` are left out: they never run, so they can close no cycle at run time;
-they only name a type for mypy (``serving/cache.py`` annotates with the ``Platform`` that builds it).
+The graph is read from the source with :mod:`ast`, every import counts: those inside functions (a
+lazy import still runs and still couples the two modules, it only hides the dependency from a
+reader) and those under ``if TYPE_CHECKING:`` (a lower module that names a higher one's type still
+depends on it; the modules below ``context.py`` that read the ``Platform`` declare the part they
+use as a protocol of their own instead).
 """
 
 from __future__ import annotations
@@ -57,8 +58,8 @@ LAYER_OF = {
     "shopfloor.jobs": "jobs / serving",
     "shopfloor.serving": "jobs / serving",
     # the objects one process holds (registry, artifacts, key checker, model cache): it builds the
-    # model cache of serving/, and jobs and services receive it; nothing below it may hold one
-    # (security/ and serving/ name it only for type checking or through a protocol of their own)
+    # model cache of serving/, and jobs and services receive it; the modules below it that read
+    # it (security/, privacy/, data/stored.py, serving/cache.py) name the part they use as a protocol
     "shopfloor.context": "jobs / serving",
     # -- tasks: the estimator protocol and one package per family -------------------------------
     "shopfloor.tasks": "tasks",
@@ -106,16 +107,8 @@ def modules(src: Path = SRC) -> dict[str, Path]:
     return found
 
 
-def _type_checking_only(tree: ast.AST) -> set[int]:
-    skip: set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            skip.update(id(n) for stmt in node.body for n in ast.walk(stmt))
-    return skip
-
-
 def imports_of(name: str, source: str, known: Iterable[str], *, package: bool = False) -> set[str]:
-    """The known modules that module ``name`` imports anywhere in ``source`` (not under TYPE_CHECKING).
+    """The known modules that module ``name`` imports anywhere in ``source``.
 
     ``from pkg import x`` is an import of ``pkg.x`` when that is a module, else of ``pkg`` itself.
     """
@@ -126,12 +119,8 @@ def imports_of(name: str, source: str, known: Iterable[str], *, package: bool = 
             dotted = dotted.rpartition(".")[0]
         return dotted or None
 
-    tree = ast.parse(source)
-    skip = _type_checking_only(tree)
     targets: set[str | None] = set()
-    for node in ast.walk(tree):
-        if id(node) in skip:
-            continue
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             targets.update(owner(alias.name) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -234,6 +223,7 @@ def test_the_graph_is_read() -> None:
     assert len(GRAPH) > 100
     assert "shopfloor.registry.store" in GRAPH["shopfloor.context"]
     assert "shopfloor.serving.cache" in GRAPH["shopfloor.context"]  # imported inside a method
+    assert "shopfloor.client" in GRAPH["shopfloor"]  # imported for type checking, and lazily
 
 
 def test_every_module_has_a_layer() -> None:
@@ -270,7 +260,7 @@ def test_an_upward_import_is_caught() -> None:
     assert upward({"shopfloor.services.jobs": {"shopfloor.jobs.handlers"}}, table) == []
 
 
-def test_imports_inside_functions_count_and_type_checking_ones_do_not() -> None:
+def test_imports_inside_functions_and_for_type_checking_count() -> None:
     known = {"shopfloor", "shopfloor.a", "shopfloor.b", "shopfloor.c", "shopfloor.pkg", "shopfloor.pkg.d"}
     source = (
         "from typing import TYPE_CHECKING\n"
@@ -284,8 +274,9 @@ def test_imports_inside_functions_count_and_type_checking_ones_do_not() -> None:
     assert imports_of("shopfloor.x", source, known) == {
         "shopfloor.a",
         "shopfloor.b",
+        "shopfloor.c",
         "shopfloor.pkg.d",
-        "shopfloor.pkg",
+        "shopfloor.pkg",  # `name` is not a module: it comes from the package itself
     }
     assert imports_of("shopfloor.pkg", "from . import d\nfrom .. import a\n", known, package=True) == {
         "shopfloor.pkg.d",
