@@ -19,11 +19,11 @@ from shopfloor.data.stored import frame_for_learning
 from shopfloor.jobs.optimize_job import run_optimize
 from shopfloor.jobs.registering import register_version
 from shopfloor.jobs.synthesize_job import run_synthesize
-from shopfloor.progress import ProgressFn
 from shopfloor.registry.entities import Job
 from shopfloor.security.limits import check_output
 from shopfloor.storage.scratch import scratch_file
 from shopfloor.tasks.backbones import attach_backbone
+from shopfloor.tasks.base import ProgressFn
 from shopfloor.tasks.catalog import make_estimator, series_task
 
 log = logging.getLogger(__name__)
