@@ -32,9 +32,9 @@ from fuzzing import FuzzResult, fuzz  # noqa: E402
 
 from shopfloor.api.app import create_app  # noqa: E402
 from shopfloor.bootstrap import prepare  # noqa: E402
+from shopfloor.data.stored import store_table  # noqa: E402
 from shopfloor.jobs.runner import execute  # noqa: E402
 from shopfloor.security.keys import Principal, issue_key  # noqa: E402
-from shopfloor.services.datasets import store_table  # noqa: E402
 from shopfloor.services.jobs import create_train_job  # noqa: E402
 from shopfloor.settings import Settings  # noqa: E402
 from zoo import build_zoo  # noqa: E402

@@ -16,7 +16,6 @@ import typer
 import typer.core
 from rich.markup import escape
 
-from shopfloor import __version__
 from shopfloor import cli_common as common
 from shopfloor import cli_render as render
 from shopfloor import cli_serving as serving
@@ -25,6 +24,7 @@ from shopfloor.cli_resources import datasets_app, jobs_app, keys_app, models_app
 from shopfloor.cli_tenants import tenants_app
 from shopfloor.errors import ShopfloorError
 from shopfloor.tasks import catalog
+from shopfloor.version import __version__
 
 #: Every family a training job can fit, from the catalog (imported families have no training).
 TRAINABLE_TASKS = [task for task in catalog.tasks() if catalog.trainable(task)]

@@ -32,7 +32,7 @@ import httpx
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shopfloor import __version__, errors
+from shopfloor import errors
 from shopfloor.client_errors import (
     ClientError,
     ConnectionFailed,
@@ -43,6 +43,7 @@ from shopfloor.client_errors import (
     error_from_response,
 )
 from shopfloor.errors import JobCancelled
+from shopfloor.version import __version__
 
 __all__ = [
     "Client",

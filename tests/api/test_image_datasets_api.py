@@ -10,7 +10,7 @@ from typing import Any
 
 from PIL import Image
 
-from shopfloor.services.datasets import load_frame
+from shopfloor.data.stored import load_frame
 
 Api = Any
 

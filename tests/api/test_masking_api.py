@@ -29,7 +29,7 @@ def _upload(api: Api, name: str) -> dict:
 
 
 def _stored_texts(api: Api, dataset_id: str) -> list[str]:
-    from shopfloor.services.datasets import load_frame
+    from shopfloor.data.stored import load_frame
 
     dataset = api.platform.store.get_dataset("default", dataset_id)
     return load_frame(api.platform, dataset)["text"].tolist()
@@ -90,7 +90,7 @@ def test_numbers_are_left_alone(api: Api) -> None:
         headers=api.headers("builder"),
     )
     assert response.status_code == 201 and response.json()["masking"] is None
-    from shopfloor.services.datasets import load_frame
+    from shopfloor.data.stored import load_frame
 
     stored = load_frame(api.platform, api.platform.store.get_dataset("default", response.json()["id"]))
     assert stored["part"].tolist() == ["SN 4471-22", "P/N 0815-4471"]

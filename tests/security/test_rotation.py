@@ -11,10 +11,10 @@ from typer.testing import CliRunner
 from shopfloor.bootstrap import prepare
 from shopfloor.cli import app
 from shopfloor.context import Platform
+from shopfloor.data.stored import load_frame, store_table
 from shopfloor.registry.entities import Dataset
 from shopfloor.security import crypto
 from shopfloor.security.rotation import rotate_development_key, rotate_master
-from shopfloor.services.datasets import load_frame, store_table
 from shopfloor.settings import Settings
 
 CSV = b"Type,Torque [Nm],failure\nM,41.2,0\nL,39.9,1\nH,50.0,0\n"

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
-from shopfloor import __version__, metrics
+from shopfloor import metrics
 from shopfloor.api import docs, problems
 from shopfloor.api.heavy import HeavyWork
 from shopfloor.api.middleware import MetricsAndLimits
@@ -37,6 +37,7 @@ from shopfloor.lifecycle import die_with_parent
 from shopfloor.schemas.common import Problem
 from shopfloor.services import audit as audit_log
 from shopfloor.settings import Settings, get_settings, metrics_dir
+from shopfloor.version import __version__
 
 MAX_JSON_BYTES = 10 * 1024 * 1024
 PROBLEM_RESPONSES = {

@@ -216,3 +216,8 @@ def records_frame(records: Sequence[Any], spec: SeriesSpec) -> pd.DataFrame:
     return pd.DataFrame.from_records(
         [{c: r.get(c) for c in spec.columns()} for r in records], columns=spec.columns()
     )
+
+
+def spec_kwargs(spec: SeriesSpec) -> dict[str, Any]:
+    """The constructor arguments that tell a series estimator its layout."""
+    return {"asset_column": spec.asset, "time_column": spec.time, "sensors": list(spec.sensors)}

@@ -29,7 +29,7 @@ import pandas as pd
 from scipy import stats
 
 from shopfloor.data.synthesize import GaussianCopula, row_keys
-from shopfloor.tasks.base import ProgressFn, no_progress
+from shopfloor.progress import ProgressFn, no_progress
 
 HOLDOUT = 0.2
 _MODEL_PARAMS = {"max_iter": 150, "learning_rate": 0.1, "max_leaf_nodes": 31}

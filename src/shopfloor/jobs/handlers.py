@@ -14,20 +14,22 @@ import pandas as pd
 from shopfloor.context import Platform
 from shopfloor.data.export import to_safe_csv
 from shopfloor.data.parse import read_table
-from shopfloor.data.series import SeriesSpec
+from shopfloor.data.series import SeriesSpec, spec_kwargs
+from shopfloor.data.stored import frame_for_learning
 from shopfloor.jobs.optimize_job import run_optimize
+from shopfloor.jobs.registering import register_version
 from shopfloor.jobs.synthesize_job import run_synthesize
 from shopfloor.registry.entities import Job
-from shopfloor.services.datasets import frame_for_learning
-from shopfloor.services.jobs import BATCH_RESULT, attach_backbone, spec_kwargs
-from shopfloor.services.queueing import check_output
-from shopfloor.services.registering import register_version
+from shopfloor.security.limits import check_output
 from shopfloor.storage.scratch import scratch_file
+from shopfloor.tasks.backbones import attach_backbone
 from shopfloor.tasks.base import ProgressFn
 from shopfloor.tasks.catalog import make_estimator, series_task
 
 log = logging.getLogger(__name__)
 
+#: The file name of a batch job's scored table, beside the job's input.
+BATCH_RESULT = "result.csv"
 _PACKAGES = ("shopfloor", "numpy", "pandas", "scikit-learn", "lightgbm", "shap", "skops", "pyarrow", "torch")
 
 

@@ -16,12 +16,15 @@ import time
 import traceback
 from datetime import UTC, datetime, timedelta
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shopfloor.errors import JobCancelled, ShopfloorError
 from shopfloor.lifecycle import process_alive
 from shopfloor.privacy.log_masking import configure_process_logging
 from shopfloor.settings import Settings, metrics_dir
+
+if TYPE_CHECKING:
+    from shopfloor.registry.store import JobStore
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +34,7 @@ STOP_GRACE_S = 5.0
 HOST = socket.gethostname()
 
 
-def _progress_fn(store: Any, job_id: str) -> Any:
+def _progress_fn(store: JobStore, job_id: str) -> Any:
     last_time, last_stage = [0.0], [""]
 
     def progress(fraction: float, stage: str, message: str) -> None:
@@ -78,7 +81,7 @@ def execute(settings: Settings, job_id: str) -> None:
         platform.close()
 
 
-def recover(store: Any, settings: Settings) -> int:
+def recover(store: JobStore, settings: Settings) -> int:
     """Fail jobs left running by a dead process: ours on this host, or anyone's with a stale heartbeat."""
     n = 0
     for job_id, worker in _running_here(store):
@@ -90,7 +93,7 @@ def recover(store: Any, settings: Settings) -> int:
     return n + store.fail_stale_jobs(cutoff, "the job's worker stopped sending heartbeats")
 
 
-def _running_here(store: Any) -> list[tuple[str, str]]:
+def _running_here(store: JobStore) -> list[tuple[str, str]]:
     return [(j, w) for j, w in store.running_jobs() if w and w.rsplit(":", 1)[0] == HOST]
 
 

@@ -6,13 +6,13 @@ import hashlib
 from typing import Any
 
 from shopfloor.context import Platform
+from shopfloor.data.stored import frame_for_learning, store_table
 from shopfloor.data.synth_report import synthesize_with_report
+from shopfloor.progress import ProgressFn
 from shopfloor.registry.entities import Job
-from shopfloor.services.datasets import frame_for_learning, store_table
-from shopfloor.services.ids import new_id
-from shopfloor.services.queueing import storage_limit
+from shopfloor.registry.ids import new_id
+from shopfloor.security.limits import storage_limit
 from shopfloor.storage.scratch import scratch_file
-from shopfloor.tasks.base import ProgressFn
 
 
 def run_synthesize(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The registry interface. Backends are picked by URL scheme in :func:`open_store`."""
+"""The registry interface: one protocol per aggregate, :class:`Store` their union. Backends are
+picked by URL scheme in :func:`open_store`."""
 
 from __future__ import annotations
 
@@ -21,15 +22,9 @@ from shopfloor.registry.entities import (
 T = TypeVar("T")
 
 
-class Store(Protocol):
-    """Everything the platform persists about tenants, keys, datasets, jobs and models.
+class KeyStore(Protocol):
+    """Tenants and their API keys (only the keys' hashes are stored)."""
 
-    Every method is one unit of work (one transaction). Lookups scoped by tenant
-    raise :class:`~shopfloor.errors.NotFound` for another tenant's object, so a
-    caller cannot tell it exists.
-    """
-
-    # tenants and keys
     def ensure_tenant(self, tenant: str) -> Tenant: ...
     def list_tenants(self) -> list[str]: ...
     def add_key(self, key: ApiKey) -> ApiKey: ...
@@ -39,7 +34,26 @@ class Store(Protocol):
     def revoke_key(self, tenant: str, key_id: str) -> ApiKey: ...
     def count_keys(self) -> int: ...
 
-    # datasets
+
+class DataKeyStore(Protocol):
+    """The tenants' data keys, wrapped by the master key."""
+
+    def get_tenant_key(self, tenant: str) -> TenantKey | None: ...
+    def add_tenant_key(self, key: TenantKey) -> TenantKey: ...
+    def list_tenant_keys(self) -> list[TenantKey]: ...
+    def replace_tenant_keys(self, keys: list[TenantKey]) -> None: ...
+
+
+class MaskingStore(Protocol):
+    """A tenant's masking policy, as bytes the caller encrypted."""
+
+    def get_masking_policy(self, tenant: str) -> bytes | None: ...
+    def set_masking_policy(self, tenant: str, policy: bytes) -> None: ...
+
+
+class DatasetStore(Protocol):
+    """Dataset versions: immutable rows pointing at their sealed files."""
+
     def add_dataset(
         self,
         *,
@@ -59,7 +73,39 @@ class Store(Protocol):
     def list_datasets(self, tenant: str) -> list[Dataset]: ...
     def dataset_artifacts(self) -> list[str]: ...
 
-    # jobs
+
+class ModelStore(Protocol):
+    """Models, their versions and aliases."""
+
+    def add_version(
+        self,
+        *,
+        tenant: str,
+        model: str,
+        task: str,
+        report: dict[str, Any],
+        input_schema: list[dict[str, Any]],
+        files: dict[str, str],
+        artifact: str,
+        lineage: dict[str, Any],
+        job_id: str | None,
+        signature: str | None = None,
+        size_bytes: int = 0,
+    ) -> ModelVersion: ...
+    def get_model(self, tenant: str, name: str) -> Model: ...
+    def list_models(self, tenant: str) -> list[Model]: ...
+    def list_versions(self, tenant: str, name: str) -> list[ModelVersion]: ...
+    def get_version(self, tenant: str, name: str, version: int) -> ModelVersion: ...
+    def resolve(
+        self, tenant: str, name: str, version: int | None, alias: str = "production"
+    ) -> ModelVersion: ...
+    def set_alias(self, tenant: str, name: str, alias: str, version: int) -> ModelVersion: ...
+    def version_artifacts(self) -> list[str]: ...
+
+
+class JobStore(Protocol):
+    """The job queue: jobs queued, claimed by a runner, reported on, finished or cancelled."""
+
     def create_job(
         self,
         *,
@@ -86,6 +132,7 @@ class Store(Protocol):
     def job_counts(self) -> dict[tuple[str, str], int]:
         """Unfinished jobs per ``(tenant, status)``, status ``queued`` or ``running`` (for metrics)."""
         ...
+
     def finish_job(
         self, job_id: str, status: str, *, error: str | None = None, result: dict[str, Any] | None = None
     ) -> Job: ...
@@ -96,49 +143,39 @@ class Store(Protocol):
 
     def fail_stale_jobs(self, heartbeat_before: datetime | None, reason: str) -> int: ...
 
-    # models
-    def add_version(
-        self,
-        *,
-        tenant: str,
-        model: str,
-        task: str,
-        report: dict[str, Any],
-        input_schema: list[dict[str, Any]],
-        files: dict[str, str],
-        artifact: str,
-        lineage: dict[str, Any],
-        job_id: str | None,
-        signature: str | None = None,
-        size_bytes: int = 0,
-    ) -> ModelVersion: ...
-    def get_model(self, tenant: str, name: str) -> Model: ...
-    def list_models(self, tenant: str) -> list[Model]: ...
-    def list_versions(self, tenant: str, name: str) -> list[ModelVersion]: ...
-    def get_version(self, tenant: str, name: str, version: int) -> ModelVersion: ...
-    def resolve(
-        self, tenant: str, name: str, version: int | None, alias: str = "production"
-    ) -> ModelVersion: ...
-    def set_alias(self, tenant: str, name: str, alias: str, version: int) -> ModelVersion: ...
-    def version_artifacts(self) -> list[str]: ...
 
-    # tenant data keys (wrapped by the master key)
-    def get_tenant_key(self, tenant: str) -> TenantKey | None: ...
-    def add_tenant_key(self, key: TenantKey) -> TenantKey: ...
-    def list_tenant_keys(self) -> list[TenantKey]: ...
-    def replace_tenant_keys(self, keys: list[TenantKey]) -> None: ...
+class QuotaStore(Protocol):
+    """A tenant's own quotas, and what it uses of them now."""
 
-    # masking policy (encrypted by the service)
-    def get_masking_policy(self, tenant: str) -> bytes | None: ...
-    def set_masking_policy(self, tenant: str, policy: bytes) -> None: ...
-
-    # quotas
     def get_quotas(self, tenant: str) -> Quotas: ...
     def set_quotas(self, quotas: Quotas) -> Quotas: ...
     def count_active_jobs(self, tenant: str) -> int: ...
     def storage_bytes(self, tenant: str) -> int: ...
 
-    # audit (append-only)
+
+class RateStore(Protocol):
+    """Shared rate counters: tokens claimed per bucket (``key:<id>``, ``tenant:<id>``) and time window."""
+
+    def claim_rate(self, bucket: str, window: int, n: int, ceiling: int) -> int | None:
+        """Atomically add ``n`` to the window's count if it stays at most ``ceiling``: the new
+        count, or ``None`` when nothing was added."""
+        ...
+
+    def rate_counts(self, buckets: list[str], window: int) -> dict[str, int]: ...
+    def prune_rate_windows(self, before: int) -> int: ...
+
+
+class GenerationStore(Protocol):
+    """The registry generation: moved by every change that caches hold (keys, aliases, quotas,
+    masking policy), in the same transaction as the change; read by every process."""
+
+    def read_generation(self, name: str = "registry") -> int: ...
+    def bump_generation(self, name: str = "registry") -> int: ...
+
+
+class AuditStore(Protocol):
+    """The audit trail, append-only."""
+
     def add_audit(self, events: list[AuditEvent]) -> None: ...
     def list_audit(
         self,
@@ -152,7 +189,10 @@ class Store(Protocol):
         after_id: int | None = None,
     ) -> list[AuditEvent]: ...
 
-    # streaming state (opaque bytes per asset, bounded per model version)
+
+class StreamStore(Protocol):
+    """Streaming state: opaque bytes per asset, bounded per model version."""
+
     def update_stream_states(
         self,
         tenant: str,
@@ -165,19 +205,28 @@ class Store(Protocol):
     def list_stream_assets(self, tenant: str, model: str, version: int) -> list[str]: ...
     def drop_stream_states(self, tenant: str, model: str, asset: str | None = None) -> int: ...
 
-    # the registry generation: moved by every change that caches hold (keys, aliases, quotas,
-    # masking policy), in the same transaction as the change; read by every process
-    def read_generation(self, name: str = "registry") -> int: ...
-    def bump_generation(self, name: str = "registry") -> int: ...
 
-    # shared rate counters: tokens claimed per bucket ("key:<id>", "tenant:<id>") and time window
-    def claim_rate(self, bucket: str, window: int, n: int, ceiling: int) -> int | None:
-        """Atomically add ``n`` to the window's count if it stays at most ``ceiling``: the new
-        count, or ``None`` when nothing was added."""
-        ...
+class Store(
+    KeyStore,
+    DataKeyStore,
+    MaskingStore,
+    DatasetStore,
+    ModelStore,
+    JobStore,
+    QuotaStore,
+    RateStore,
+    GenerationStore,
+    AuditStore,
+    StreamStore,
+    Protocol,
+):
+    """Everything the platform persists: the union of the protocols above, one per aggregate.
 
-    def rate_counts(self, buckets: list[str], window: int) -> dict[str, int]: ...
-    def prune_rate_windows(self, before: int) -> int: ...
+    Every method is one unit of work (one transaction). Lookups scoped by tenant
+    raise :class:`~shopfloor.errors.NotFound` for another tenant's object, so a
+    caller cannot tell it exists. A consumer that needs only part of the registry
+    takes the narrowest protocol it uses (a :class:`JobStore`, an :class:`AuditStore`).
+    """
 
     def close(self) -> None: ...
 

@@ -10,19 +10,28 @@ raised as :class:`~shopfloor.errors.ArtifactCorrupted`.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from shopfloor.errors import ArtifactCorrupted
 from shopfloor.registry.entities import AuditEvent, Dataset
+from shopfloor.registry.store import AuditStore
 from shopfloor.security import crypto
-
-if TYPE_CHECKING:
-    from shopfloor.context import Platform
 
 log = logging.getLogger(__name__)
 
 REJECTED = "artifact.rejected"
 _UNSIGNED = "it has no signature (written before artifact signing); re-train or re-import it"
+
+
+class IntegrityPlatform(Protocol):
+    """What the checks read of the process's :class:`~shopfloor.context.Platform` (which sits
+    above this module): the registry signing key, and the registry for the audit trail."""
+
+    @property
+    def signing_key(self) -> bytes: ...
+
+    @property
+    def store(self) -> AuditStore: ...
 
 
 def version_claims(
@@ -82,7 +91,9 @@ def dataset_claims_of(dataset: Dataset, stored_sha256: str) -> dict[str, Any]:
     )
 
 
-def signature_problem(platform: Platform, claims: dict[str, Any], signature: str | None) -> str | None:
+def signature_problem(
+    platform: IntegrityPlatform, claims: dict[str, Any], signature: str | None
+) -> str | None:
     """None if ``signature`` signs ``claims`` under this server's signing key, else why not."""
     if signature is None:
         return _UNSIGNED
@@ -92,7 +103,7 @@ def signature_problem(platform: Platform, claims: dict[str, Any], signature: str
 
 
 def reject(
-    platform: Platform, *, tenant: str, target: str, detail: str, extra: dict[str, Any] | None = None
+    platform: IntegrityPlatform, *, tenant: str, target: str, detail: str, extra: dict[str, Any] | None = None
 ) -> ArtifactCorrupted:
     """Audit an ``artifact.rejected`` event and return the error to raise.
 

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 from shopfloor.errors import NotAuthenticated, RegistryUnavailable
 from shopfloor.registry.entities import ROLES, ApiKey
-from shopfloor.registry.store import Store
+from shopfloor.registry.store import GenerationStore, KeyStore
 
 PREFIX = "sfk"
 
@@ -46,7 +46,7 @@ def hash_secret(server_secret: bytes, secret: str) -> str:
 
 
 def issue_key(
-    store: Store, server_secret: bytes, *, tenant: str, role: str, name: str | None = None
+    store: KeyStore, server_secret: bytes, *, tenant: str, role: str, name: str | None = None
 ) -> NewKey:
     """Create a key; the full secret is returned here and never stored."""
     if role not in ROLES:
@@ -84,7 +84,7 @@ class Generation:
     keep serving through a short outage, in which no change can be made anyway.
     """
 
-    def __init__(self, store: Store, max_age_s: float = GENERATION_MAX_AGE_S) -> None:
+    def __init__(self, store: GenerationStore, max_age_s: float = GENERATION_MAX_AGE_S) -> None:
         self._store = store
         self.max_age_s = max_age_s
         self._seen: tuple[int, int] = (-1, 0)
@@ -117,7 +117,7 @@ class KeyChecker:
     """Resolves ``Authorization`` secrets to principals, with a small cache keyed by the generation."""
 
     def __init__(
-        self, store: Store, server_secret: bytes, generation: Generation, max_entries: int = 4096
+        self, store: KeyStore, server_secret: bytes, generation: Generation, max_entries: int = 4096
     ) -> None:
         self._store = store
         self._secret = server_secret

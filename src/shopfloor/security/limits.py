@@ -13,12 +13,12 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from shopfloor.context import Platform
 from shopfloor.errors import JOBS_RETRY_AFTER_S, RateLimited, StorageQuotaExceeded
 from shopfloor.registry.entities import Quotas
-from shopfloor.security.keys import Principal
+from shopfloor.registry.store import KeyStore, QuotaStore, RateStore
+from shopfloor.security.keys import Generation, Principal
 from shopfloor.security.rates import WINDOW_S, SharedRates, ceiling, window_of
 from shopfloor.settings import Settings
 
@@ -26,11 +26,29 @@ KEY, TENANT = "key:", "tenant:"
 MB = 1024 * 1024
 
 
+class LimitsStore(QuotaStore, RateStore, KeyStore, Protocol):
+    """The registry as the limits read it: quotas and usage, shared rate counters, a tenant's keys."""
+
+
+class LimitsPlatform(Protocol):
+    """What the limits read of the process's :class:`~shopfloor.context.Platform` (which sits
+    above this module): the settings, the registry and its generation."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def store(self) -> LimitsStore: ...
+
+    @property
+    def generation(self) -> Generation: ...
+
+
 class Limiter:
     """One process's rate leases (shared counts, see :mod:`~shopfloor.security.rates`) and quota cache.
     Get it with :func:`limiter`."""
 
-    def __init__(self, platform: Platform) -> None:
+    def __init__(self, platform: LimitsPlatform) -> None:
         self._platform = platform
         self._generation = platform.generation
         self._settings = platform.settings
@@ -87,7 +105,7 @@ class Limiter:
             )
 
 
-def limiter(platform: Platform) -> Limiter:
+def limiter(platform: LimitsPlatform) -> Limiter:
     """The process's limiter for ``platform``, made on first use.
 
     It rides on the platform instance (one per process) so that every caller, the
@@ -110,7 +128,7 @@ def effective(settings: Settings, quotas: Quotas) -> dict[str, int]:
     }
 
 
-def usage(platform: Platform, tenant: str) -> dict[str, Any]:
+def usage(platform: LimitsPlatform, tenant: str) -> dict[str, Any]:
     """The tenant's limits (own and effective) and what it uses now: for ``GET /v1/quotas`` and the CLI.
 
     ``rates`` is read from the registry's shared counters, so it is the same whichever server or
@@ -155,7 +173,7 @@ def usage(platform: Platform, tenant: str) -> dict[str, Any]:
 
 
 def set_quotas(
-    platform: Platform,
+    platform: LimitsPlatform,
     tenant: str,
     *,
     rpm: int | None = None,
@@ -181,3 +199,15 @@ def set_quotas(
     stored = platform.store.set_quotas(replace(current, **changes))
     platform.generation.bump()
     return stored
+
+
+def check_output(platform: LimitsPlatform, tenant: str, nbytes: int) -> None:
+    """Raise :class:`~shopfloor.errors.StorageQuotaExceeded` before a job writes an output of
+    ``nbytes`` (model files, a scored table) that would pass the tenant's storage quota: the job
+    fails with that message and nothing is written."""
+    limiter(platform).check_storage(tenant, nbytes)
+
+
+def storage_limit(platform: LimitsPlatform, tenant: str) -> int:
+    """The tenant's storage quota in bytes, for a job that stores an output."""
+    return effective(platform.settings, platform.store.get_quotas(tenant))["max_storage_bytes"]

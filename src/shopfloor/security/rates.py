@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shopfloor.errors import RateLimited
-from shopfloor.registry.store import Store
+from shopfloor.registry.store import RateStore
 
 WINDOW_S = 60
 LEASE_FRACTION = 100
@@ -105,7 +105,7 @@ class Claim:
 class SharedRates:
     """The process's leases, claimed from the registry's shared counters."""
 
-    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: RateStore, clock: Callable[[], float] = time.time) -> None:
         self._store = store
         self._clock = clock
         self.leases: dict[str, Lease] = {}

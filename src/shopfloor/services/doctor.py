@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shopfloor.context import Platform
+from shopfloor.data.stored import load_frame
 from shopfloor.errors import ShopfloorError
 from shopfloor.jobs.runner import HOST
 from shopfloor.lifecycle import process_alive
-from shopfloor.services.datasets import load_frame
 
 
 @dataclass

@@ -8,8 +8,8 @@ from typing import Any
 
 from shopfloor.context import Platform
 from shopfloor.errors import InvalidInput
+from shopfloor.jobs.registering import register_version
 from shopfloor.registry.entities import ModelVersion
-from shopfloor.services.registering import register_version
 from shopfloor.tasks.tabular.imported import PICKLE_HINT, ImportedModel, looks_like_pickle
 
 TASKS = {"tabular_classification": "classification", "tabular_regression": "regression"}

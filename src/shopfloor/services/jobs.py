@@ -8,18 +8,19 @@ from typing import Any
 from shopfloor.context import Platform
 from shopfloor.data.checks import check_training_request
 from shopfloor.data.parse import read_table
-from shopfloor.data.series import SeriesSpec, check_history, file_rows
+from shopfloor.data.series import SeriesSpec, check_history, file_rows, spec_kwargs
 from shopfloor.data.series_checks import check_training_history, series_request
+from shopfloor.data.stored import load_frame
 from shopfloor.data.upload import receive_upload
 from shopfloor.errors import Conflict, InvalidInput, NotFound
 from shopfloor.evaluation.metrics import check_metric
 from shopfloor.registry.entities import Dataset, Job, ModelVersion
+from shopfloor.registry.ids import new_id
 from shopfloor.security.keys import Principal
-from shopfloor.services.datasets import load_frame
-from shopfloor.services.ids import new_id
 from shopfloor.services.queueing import check_room, queue
 from shopfloor.settings import Settings
 from shopfloor.storage.scratch import scratch_file
+from shopfloor.tasks.backbones import backbones_of, named_backbone
 from shopfloor.tasks.catalog import (
     batch_instead,
     estimator_class,
@@ -36,7 +37,6 @@ from shopfloor.tasks.options import validate_options
 
 BATCH_INPUT = "input.csv"
 IMAGE_FORMAT = "images"  # Dataset.format of an uploaded zip of images
-BATCH_RESULT = "result.csv"
 
 
 def create_train_job(platform: Platform, principal: Principal, request: dict[str, Any]) -> Job:
@@ -75,7 +75,7 @@ def create_train_job(platform: Platform, principal: Principal, request: dict[str
     if not needs_target(request["task"]):  # label-free families (image_anomaly): options say what to read
         params = {**request, "target": None, "dataset_sha256": dataset.sha256, "warnings": []}
         params["options"] = _family_options(dataset, request, platform.settings)
-        backbone = _named_backbone(request["task"], params["options"], platform.settings)
+        backbone = named_backbone(request["task"], params["options"], platform.settings)
         estimator = _make_with_options(request["task"], params["options"], backbone=backbone)
         if hasattr(estimator, "check_data"):  # forecasts: the series are checked before a job exists
             estimator.check_data(load_frame(platform, dataset))
@@ -141,12 +141,6 @@ def _make_with_options(
     return estimator
 
 
-def _backbones(settings: Settings) -> dict[str, Path]:
-    from shopfloor.tasks.backbones import backbone_choices
-
-    return backbone_choices(settings.vision_backbone_dir, settings.vision_backbones_dir)
-
-
 def _choose_backbone(task: str, options: dict[str, Any], settings: Settings) -> Path | None:
     """The folder of the pretrained backbone an image job starts from, chosen by name among those
     the operator allowed (``options.backbone``; ``default`` when the job names none and
@@ -157,33 +151,15 @@ def _choose_backbone(task: str, options: dict[str, Any], settings: Settings) -> 
     from shopfloor.tasks.backbones import DEFAULT_BACKBONE
 
     if "backbone_dir" in options:
-        names = ", ".join(sorted(_backbones(settings))) or "none"
+        names = ", ".join(sorted(backbones_of(settings))) or "none"
         raise InvalidInput(
             "option 'backbone_dir' is no longer accepted: name one of the server's pretrained backbones "
             f"in options.backbone instead (available: {names})",
             errors=[{"loc": ["body", "options", "backbone_dir"], "msg": "use 'backbone', a name"}],
         )
-    if image_task(task) and options.get("backbone") is None and DEFAULT_BACKBONE in _backbones(settings):
+    if image_task(task) and options.get("backbone") is None and DEFAULT_BACKBONE in backbones_of(settings):
         options["backbone"] = DEFAULT_BACKBONE
-    return _named_backbone(task, options, settings)
-
-
-def _named_backbone(task: str, options: dict[str, Any], settings: Settings) -> Path | None:
-    """The folder of the backbone a job's (settled) options name, if any."""
-    from shopfloor.tasks.backbones import resolve_backbone
-
-    if not image_task(task) or options.get("backbone") is None:
-        return None
-    return resolve_backbone(options["backbone"], _backbones(settings), ["body", "options", "backbone"])
-
-
-def attach_backbone(estimator: Any, settings: Settings) -> None:
-    """Give an image estimator built from a job's options the folder of the backbone it names."""
-    folder = _named_backbone(
-        getattr(estimator, "task", ""), {"backbone": getattr(estimator, "backbone", None)}, settings
-    )
-    if folder is not None:
-        estimator.use_backbone(folder)
+    return named_backbone(task, options, settings)
 
 
 def _family_options(dataset: Dataset, request: dict[str, Any], settings: Settings) -> dict[str, Any]:
@@ -244,11 +220,6 @@ def _series_params(platform: Platform, dataset: Dataset, request: dict[str, Any]
         "dataset_sha256": dataset.sha256,
         "warnings": warnings,
     }
-
-
-def spec_kwargs(spec: SeriesSpec) -> dict[str, Any]:
-    """The constructor arguments that tell a series estimator its layout."""
-    return {"asset_column": spec.asset, "time_column": spec.time, "sensors": list(spec.sensors)}
 
 
 async def create_batch_job(

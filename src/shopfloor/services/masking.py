@@ -1,65 +1,26 @@
-"""The tenant's masking policy, and masking a table's text before it is stored.
+"""The tenant's masking policy: replaced and tried out by an admin.
 
-The policy (listed person names, extra patterns, whether pseudonyms are reversible) is
-personal data itself, so the registry holds it encrypted with the tenant's key. Every text
-cell of an uploaded table is masked before the table is profiled or stored: neither the stored
-file nor the profile's top values ever hold an e-mail address, a phone number or a listed name.
-With reversible pseudonyms the token -> original mapping is stored beside the dataset, sealed.
+Reading the policy and masking a table's text before it is stored live in
+:mod:`shopfloor.privacy.policy`, below the services, where storing a dataset uses them.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
-
 from shopfloor.context import Platform
-from shopfloor.errors import Conflict, InvalidInput
-from shopfloor.privacy import MaskingPolicy, mask_column, mask_text
+from shopfloor.privacy import MaskingPolicy, mask_text
+from shopfloor.privacy.policy import policy, policy_key
+from shopfloor.privacy.policy import stored as stored  # GET /v1/masking shows the policy as stored
 from shopfloor.security import crypto
-
-MAPPING_FILE = "masking.json"
-
-
-def _path(tenant: str) -> str:
-    return f"{tenant}/masking/policy"
-
-
-def stored(platform: Platform, tenant: str) -> dict[str, Any]:
-    """The tenant's policy as stored (its JSON form), not checked: what ``GET /v1/masking`` shows,
-    so an admin can see, and replace, a policy that today's checks refuse."""
-    blob = platform.store.get_masking_policy(tenant)
-    if blob is None:
-        return MaskingPolicy().to_dict()
-    plain = crypto.decrypt(platform.sealed.tenant_key(tenant), _path(tenant), blob)
-    found: dict[str, Any] = json.loads(plain)
-    return found
-
-
-def policy(platform: Platform, tenant: str) -> MaskingPolicy:
-    """The tenant's policy; with none set, the built-in detectors only (e-mail, phone, IBAN).
-
-    A policy stored before a check was added (a pattern with lookbehind, which RE2 cannot run)
-    raises :class:`Conflict`: nothing is masked, or stored, with a policy that does not hold.
-    """
-    data = stored(platform, tenant)
-    try:
-        return MaskingPolicy.from_dict(data)
-    except InvalidInput as exc:
-        raise Conflict(
-            f"the tenant's masking policy no longer passes its checks ({exc.detail}); "
-            "an admin must replace it with PUT /v1/masking before text can be masked",
-            errors=exc.errors,
-        ) from None
 
 
 def set_policy(platform: Platform, tenant: str, body: dict[str, Any]) -> MaskingPolicy:
     """Check ``body`` (422 with the field's place) and store it encrypted; it applies to later uploads."""
     found = MaskingPolicy.from_dict(body)
     plain = json.dumps(found.to_dict()).encode()
-    blob = crypto.encrypt(platform.sealed.tenant_key(tenant), _path(tenant), plain)
+    blob = crypto.encrypt(platform.sealed.tenant_key(tenant), policy_key(tenant), plain)
     platform.store.set_masking_policy(tenant, blob)
     return found
 
@@ -73,50 +34,6 @@ def preview(platform: Platform, tenant: str, text: str) -> dict[str, Any]:
         "counts": dict(result.counts),
         "spans": [{"start": s, "end": e, "kind": k} for s, e, k in result.spans],
     }
-
-
-@dataclass
-class Masked:
-    """A table after masking: per column the counts, and (reversible only) token -> original."""
-
-    frame: pd.DataFrame
-    counts: dict[str, dict[str, int]] = field(default_factory=dict)
-    mapping: dict[str, str] = field(default_factory=dict)
-
-    def annotate(self, columns: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The column profiles with each masked column's counts under ``"masking"``."""
-        return [{**c, "masking": self.counts[c["name"]]} if c["name"] in self.counts else c for c in columns]
-
-    def totals(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for counts in self.counts.values():
-            for kind, n in counts.items():
-                out[kind] = out.get(kind, 0) + n
-        return out
-
-
-def mask_frame(platform: Platform, tenant: str, frame: pd.DataFrame) -> Masked:
-    """Mask every text cell of ``frame`` under the tenant's policy (numbers are left as they are)."""
-    found = policy(platform, tenant)
-    key = platform.sealed.tenant_key(tenant) if found.reversible else None
-    out = Masked(frame)
-    for name in frame.columns:
-        column = frame[name]
-        if column.dtype != object and not pd.api.types.is_string_dtype(column):
-            continue
-        cells = column.tolist()
-        texts = [v if isinstance(v, str) else None for v in cells]
-        if not any(texts):
-            continue
-        masked = mask_column(texts, found, key)
-        if not masked.counts:
-            continue
-        if out.frame is frame:
-            out.frame = frame.copy()
-        out.frame[name] = [m if isinstance(v, str) else v for v, m in zip(cells, masked.values, strict=True)]
-        out.counts[str(name)] = dict(masked.counts)
-        out.mapping.update(masked.mapping or {})
-    return out
 
 
 def summary(columns: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -6,10 +6,9 @@
 * :func:`queue` makes the job: the storage check again, then the concurrent-jobs quota checked
   and the job inserted in one registry transaction (two concurrent requests cannot both take
   the last place), then the audit event. A refusal stores nothing.
-* :func:`check_output` is what a job calls before it writes model files or a scored table, and
-  :func:`storage_limit` is what a job passes to the registry when it stores an output (a
-  synthetic dataset): the output is added only if it fits, so a job that would write past the
-  quota fails with a clear error and leaves nothing behind.
+* What a job checks before it writes an output is in :mod:`shopfloor.security.limits`
+  (``check_output``, ``storage_limit``): a job that would write past the quota fails with a
+  clear error and leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -18,10 +17,10 @@ from typing import Any
 
 from shopfloor.context import Platform
 from shopfloor.registry.entities import Job
+from shopfloor.registry.ids import new_id
 from shopfloor.security.keys import Principal
 from shopfloor.security.limits import effective, limiter
 from shopfloor.services import audit
-from shopfloor.services.ids import new_id
 
 #: The audit action of each job type.
 ACTIONS = {
@@ -70,14 +69,3 @@ def queue(
     audit.record(platform, principal, ACTIONS[type], job.id, **detail)
     return job
 
-
-def check_output(platform: Platform, tenant: str, nbytes: int) -> None:
-    """Raise :class:`~shopfloor.errors.StorageQuotaExceeded` before a job writes an output of
-    ``nbytes`` (model files, a scored table) that would pass the tenant's storage quota: the job
-    fails with that message and nothing is written."""
-    limiter(platform).check_storage(tenant, nbytes)
-
-
-def storage_limit(platform: Platform, tenant: str) -> int:
-    """The tenant's storage quota in bytes, for a job that stores an output."""
-    return effective(platform.settings, platform.store.get_quotas(tenant))["max_storage_bytes"]

@@ -13,23 +13,48 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from shopfloor import metrics
 from shopfloor.errors import ArtifactCorrupted
 from shopfloor.registry.entities import ModelVersion
+from shopfloor.registry.store import AuditStore, ModelStore
 from shopfloor.security import integrity
+from shopfloor.security.keys import Generation
 from shopfloor.serving.validation import compile_schema
+from shopfloor.settings import Settings
+from shopfloor.storage.sealed import SealedArtifacts
 from shopfloor.tasks.catalog import estimator_class
-
-if TYPE_CHECKING:
-    from shopfloor.context import Platform
 
 log = logging.getLogger(__name__)
 
 #: How long a refused model version stays refused without a new read (and a new audit event):
 #: a client retrying in a loop must not turn one tampered file into an audit flood.
 REJECTION_TTL_S = 30.0
+
+
+class CacheStore(ModelStore, AuditStore, Protocol):
+    """The registry as the cache reads it: model versions and aliases, the audit of a refusal."""
+
+
+class CachePlatform(Protocol):
+    """What the cache reads of the process's :class:`~shopfloor.context.Platform`, which holds
+    the cache (and so is built above it): settings, generation, registry, sealed files, signing key."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def generation(self) -> Generation: ...
+
+    @property
+    def store(self) -> CacheStore: ...
+
+    @property
+    def sealed(self) -> SealedArtifacts: ...
+
+    @property
+    def signing_key(self) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -40,7 +65,7 @@ class LoadedModel:
 
 
 class ModelCache:
-    def __init__(self, platform: Platform) -> None:
+    def __init__(self, platform: CachePlatform) -> None:
         self._platform = platform
         self._max = platform.settings.model_cache_size
         self._models: OrderedDict[tuple[str, str, int], LoadedModel] = OrderedDict()

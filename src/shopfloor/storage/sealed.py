@@ -14,7 +14,7 @@ from pathlib import Path
 
 from shopfloor.errors import InvalidInput
 from shopfloor.registry.entities import TenantKey
-from shopfloor.registry.store import Store
+from shopfloor.registry.store import DataKeyStore
 from shopfloor.security import crypto
 from shopfloor.storage.base import ArtifactStore, sha256_bytes, verified
 
@@ -28,7 +28,7 @@ class SealedArtifacts:
     whose key this process has not opened yet).
     """
 
-    def __init__(self, store: ArtifactStore, master: bytes, registry: Store) -> None:
+    def __init__(self, store: ArtifactStore, master: bytes, registry: DataKeyStore) -> None:
         self.store = store
         self.registry = registry
         self._master = master

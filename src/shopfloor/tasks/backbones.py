@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 
 from shopfloor.errors import InvalidInput
+from shopfloor.settings import Settings
+from shopfloor.tasks.catalog import image_task
 
 BACKBONE_FILE = "model.safetensors"
 #: The tensors every usable checkpoint has (stages 1-3 feed the anomaly patch features).
@@ -161,3 +163,24 @@ def resnet_architecture(state: Mapping[str, Any], in_channels: int, n_classes: i
         "n_classes": int(n_classes),
         **resnet_layout(state),
     }
+
+
+def backbones_of(settings: Settings) -> dict[str, Path]:
+    """The backbones this server offers by name (see :func:`backbone_choices`)."""
+    return backbone_choices(settings.vision_backbone_dir, settings.vision_backbones_dir)
+
+
+def named_backbone(task: str, options: dict[str, Any], settings: Settings) -> Path | None:
+    """The folder of the backbone a job's (settled) options name, if any."""
+    if not image_task(task) or options.get("backbone") is None:
+        return None
+    return resolve_backbone(options["backbone"], backbones_of(settings), ["body", "options", "backbone"])
+
+
+def attach_backbone(estimator: Any, settings: Settings) -> None:
+    """Give an image estimator built from a job's options the folder of the backbone it names."""
+    folder = named_backbone(
+        getattr(estimator, "task", ""), {"backbone": getattr(estimator, "backbone", None)}, settings
+    )
+    if folder is not None:
+        estimator.use_backbone(folder)

@@ -11,17 +11,15 @@ The registry records each file's sha256 and the storage layer checks it at load.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 import pandas as pd
 
-#: ``progress(fraction_0_to_1, stage, message)``; it may raise ``JobCancelled``.
-ProgressFn = Callable[[float, str, str], None]
-
-
-def no_progress(fraction: float, stage: str, message: str) -> None:
-    """Default progress callback: ignore."""
+# The progress callback lives below the layers that report progress (data/ too); the families
+# take it from here.
+from shopfloor.progress import ProgressFn as ProgressFn
+from shopfloor.progress import no_progress as no_progress
 
 
 def constructor_params(estimator: Any) -> dict[str, Any]:

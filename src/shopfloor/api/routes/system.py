@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from shopfloor import __version__, metrics
+from shopfloor import metrics
 from shopfloor.api.deps import MetricsScope, PlatformDep
+from shopfloor.version import __version__
 
 router = APIRouter(tags=["system"])
 

@@ -1,4 +1,4 @@
-"""Opaque, prefixed identifiers."""
+"""Opaque, prefixed identifiers of registry rows (ds_, job_) and artifact folders (art_)."""
 
 from __future__ import annotations
 

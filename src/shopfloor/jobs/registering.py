@@ -1,8 +1,7 @@
 """Writing a model version's artifacts and registering it: all or nothing.
 
-The same steps as ``jobs.handlers.run_train`` (sealed artifact writes, signed registry
-row, artifacts removed if the registry refuses), as one function that the import route
-and, once merged, the training handler can share.
+The last step of a training job (sealed artifact writes, signed registry row, artifacts removed
+if the registry refuses), which the import service shares: it lives here, below the services.
 """
 
 from __future__ import annotations
@@ -11,8 +10,8 @@ from typing import Any
 
 from shopfloor.context import Platform
 from shopfloor.registry.entities import ModelVersion
+from shopfloor.registry.ids import new_id
 from shopfloor.security import crypto, integrity
-from shopfloor.services.ids import new_id
 
 
 def register_version(
