@@ -12,6 +12,7 @@ from shopfloor.registry.entities import Job
 from shopfloor.security.keys import Principal
 from shopfloor.services.queueing import check_room, queue
 from shopfloor.serving.cache import LoadedModel
+from shopfloor.tasks import catalog
 from shopfloor.tasks.base import ProgressFn, no_progress
 
 #: Requests with at most this many trials are answered in the response; more become a job.
@@ -19,10 +20,6 @@ SYNC_TRIALS = 300
 #: A synchronous search stops asking for trials after this many seconds (a slow model times 300
 #: trials must not hold a thread for minutes); the answer says how many trials it ran.
 SYNC_SEARCH_S = 20.0
-#: Families whose models take one row of named inputs and give a probability per class or a value.
-TABULAR_TASKS = frozenset(
-    {"tabular_classification", "tabular_regression", "imported_classification", "imported_regression"}
-)
 
 
 def runs_now(request: dict[str, Any]) -> bool:
@@ -36,10 +33,11 @@ def prepare(
     """The model and the checked problem. Raises NotFound for an unknown model or version and
     InvalidInput for a model that is not tabular or a request that does not fit its inputs."""
     mv = platform.models.resolve(tenant, name, version)
-    if mv.task not in TABULAR_TASKS:
+    if not catalog.capabilities(mv.task).optimise:
+        # the families whose models take one row of named inputs and give a class or a value
         raise InvalidInput(
             f"model {name!r} is a {mv.task} model; optimize needs a tabular model "
-            f"({', '.join(sorted(TABULAR_TASKS))})",
+            f"({', '.join(catalog.tasks_where(lambda c: c.optimise))})",
             errors=[{"loc": ["path", "name"], "msg": f"a {mv.task} model, not a tabular one"}],
         )
     loaded = platform.models.get(tenant, name, mv.version)
@@ -52,7 +50,7 @@ def prepare(
 def _classes(loaded: LoadedModel) -> tuple[list[str] | None, str | None]:
     """A classifier's class keys and the default one to optimise: the minority class of the
     hold-out set when the report has it, else the last class (the positive one of a binary model)."""
-    if loaded.version.task.endswith("regression"):
+    if catalog.capabilities(loaded.version.task).prediction == "regression":
         return None, None
     keys = [str(c) for c in loaded.estimator.classes_]
     matrix = (loaded.version.report.get("metrics") or {}).get("confusion_matrix")

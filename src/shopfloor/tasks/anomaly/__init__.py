@@ -1,0 +1,20 @@
+"""Anomaly detection on sensor histories (asset, time, sensors): no target; online, batch, streamed.
+
+The declaration below is what the layers above know of the family; it imports nothing heavy.
+"""
+
+from shopfloor.tasks.base import Capabilities, TaskSpec
+
+ANOMALY = Capabilities(
+    inputs="series",
+    target="none",
+    prediction="anomaly",
+    takes_options=True,
+    explain=("shap",),  # reconstruction contributions, under the protocol's default name
+    batch=True,
+    batch_evaluation=True,
+    stream=True,
+    min_assets=2,
+)
+
+TASKS = (TaskSpec("anomaly", "shopfloor.tasks.anomaly.estimator:AnomalyEstimator", ANOMALY),)

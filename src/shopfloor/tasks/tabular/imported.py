@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from shopfloor.errors import ArtifactCorrupted, InvalidInput, NotFitted
-from shopfloor.tasks.base import ProgressFn, no_progress
+from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, no_progress
+from shopfloor.tasks.tabular import IMPORTED_CLASSIFICATION, IMPORTED_REGRESSION
 from shopfloor.tasks.tabular.models import SKOPS_TRUSTED
 
 MANIFEST = "imported.json"
@@ -71,10 +72,14 @@ def looks_like_pickle(data: bytes, filename: str | None) -> bool:
     )
 
 
-class ImportedModel:
+class ImportedModel(BaseEstimator):
     """An imported classifier or regressor. ``kind``: "classification" or "regression"."""
 
-    supports_batch: ClassVar[bool] = True
+    declared: ClassVar[Mapping[str, Capabilities]] = {
+        "imported_classification": IMPORTED_CLASSIFICATION,
+        "imported_regression": IMPORTED_REGRESSION,
+    }
+
 
     input_schema_: list[dict[str, Any]]
     report_: dict[str, Any]
