@@ -14,6 +14,7 @@ ANOMALY = Capabilities(
     batch=True,
     batch_evaluation=True,
     stream=True,
+    plots=("candidates",),
     min_assets=2,
 )
 

@@ -12,7 +12,7 @@ RUL = Capabilities(
     takes_options=True,
     explain=("shap",),
     batch=True,
-    plots=("candidates",),
+    plots=("stability", "candidates"),
     min_assets=6,
 )
 

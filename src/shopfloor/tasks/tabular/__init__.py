@@ -30,7 +30,6 @@ IMPORTED_CLASSIFICATION = Capabilities(
     explain=("shap",),
     batch=True,
     optimise=True,
-    plots=("importance",),
 )
 IMPORTED_REGRESSION = replace(
     IMPORTED_CLASSIFICATION, prediction="regression", imported_as="tabular_regression"

@@ -12,7 +12,7 @@ TEXT_CLASSIFICATION = Capabilities(
     takes_options=True,
     explain=("occlusion", "shap"),  # "shap" is the protocol's default name: occlusion here
     batch=True,
-    plots=("confusion",),
+    plots=("confusion", "stability", "candidates"),
 )
 
 TASKS = (
