@@ -40,7 +40,7 @@ WEIGHTS_FILE = "model.safetensors"
 FORMAT_VERSION = 1
 MIN_GOOD = 10
 HOLDOUT = 0.2
-EXPLAIN_METHODS = ("anomaly_map", "shap")  # "shap" is the protocol's default name: an anomaly map here
+EXPLAIN_METHODS = IMAGE_ANOMALY.explain  # an anomaly map, also under the protocol's default name "shap"
 #: Images decoded and featurised at once (bounds memory: 32 x 3 x 512 x 512 float32 is 100 MB).
 BATCH = 32
 #: Scale of the explanation grid, stated in every report.

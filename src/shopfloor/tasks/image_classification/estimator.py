@@ -41,7 +41,7 @@ logger = logging.getLogger(__name__)
 
 ESTIMATOR_FILE, ONNX_FILE, WEIGHTS_FILE = "estimator.json", "model.onnx", "net.safetensors"
 FORMAT_VERSION = 1
-EXPLAIN_METHODS = ("gradcam", "shap")  # "shap" is the protocol's default name: Grad-CAM here
+EXPLAIN_METHODS = IMAGE_CLASSIFICATION.explain  # Grad-CAM, also under the protocol's default name "shap"
 HEATMAP_CELLS = 16
 
 

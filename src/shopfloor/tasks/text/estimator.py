@@ -45,7 +45,7 @@ MULTI_LABEL_METRICS = ("f1",)
 FINE_TUNED = "fine_tuned"
 #: Every candidate; "fine_tuned" runs only when the data is large enough and its timed estimate fits.
 ALL_CANDIDATES = (*CANDIDATES, FINE_TUNED)
-EXPLAIN_METHODS = ("occlusion", "shap")  # "shap" is the protocol's default name: occlusion here
+EXPLAIN_METHODS = TEXT_CLASSIFICATION.explain  # occlusion, also under the protocol's default name "shap"
 
 
 class TextClassifier(BaseEstimator):
