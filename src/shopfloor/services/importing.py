@@ -9,9 +9,9 @@ from typing import Any
 from shopfloor.context import Platform
 from shopfloor.errors import InvalidInput
 from shopfloor.registry.entities import ModelVersion
+from shopfloor.security.pickles import PICKLE_HINT, looks_like_pickle
 from shopfloor.services.registering import register_version
 from shopfloor.tasks import catalog
-from shopfloor.tasks.tabular.imported import PICKLE_HINT, looks_like_pickle
 
 FORMATS = ("onnx", "lightgbm", "skops")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
