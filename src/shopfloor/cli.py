@@ -27,7 +27,10 @@ from shopfloor.tasks import catalog
 from shopfloor.version import __version__
 
 #: Every family a training job can fit, from the catalog (imported families have no training).
-TRAINABLE_TASKS = [task for task in catalog.tasks() if catalog.trainable(task)]
+TRAINABLE_TASKS = catalog.tasks_where(lambda c: c.trainable)
+#: Families that read sensor histories (--asset-column/--time-column), and those that take no --target.
+SERIES_TASKS = catalog.tasks_where(lambda c: c.inputs == "series")
+NO_TARGET_TASKS = catalog.tasks_where(lambda c: c.trainable and c.target != "given")
 
 
 class _Group(typer.core.TyperGroup):
@@ -165,8 +168,9 @@ def _options(values: list[str] | None) -> dict[str, Any] | None:
 
 
 def _check_task(value: str) -> str:
-    if value not in TRAINABLE_TASKS:
-        raise typer.BadParameter(f"{value!r} is not a task; choose from {', '.join(TRAINABLE_TASKS)}")
+    trainable = catalog.tasks_where(lambda c: c.trainable)  # read now: a family may be registered later
+    if value not in trainable:
+        raise typer.BadParameter(f"{value!r} is not a task; choose from {', '.join(trainable)}")
     return value
 
 
@@ -174,7 +178,9 @@ def _check_task(value: str) -> str:
 def train(
     dataset: Annotated[str, typer.Option("--dataset", help="Dataset id (see `shopfloor datasets list`).")],
     name: Annotated[str, typer.Option("--name", help="Model name; a new version is registered under it.")],
-    target: Annotated[str | None, typer.Option(help="Column to predict (rul and anomaly take none).")] = None,
+    target: Annotated[
+        str | None, typer.Option(help=f"Column to predict ({catalog.join_names(NO_TARGET_TASKS)} take none).")
+    ] = None,
     exclude: Annotated[
         list[str] | None, typer.Option(help="Columns to leave out; repeat it or separate with commas.")
     ] = None,
@@ -182,15 +188,18 @@ def train(
         str,
         typer.Option(
             callback=_check_task,
-            help=f"The task family: {', '.join(TRAINABLE_TASKS)}. Series families (rul, anomaly) read "
-            "--asset-column/--time-column; rul, anomaly, image_anomaly and forecast take no --target.",
+            help=f"The task family: {', '.join(TRAINABLE_TASKS)}. Series families "
+            f"({', '.join(SERIES_TASKS)}) read --asset-column/--time-column; "
+            f"{catalog.join_names(NO_TARGET_TASKS)} take no --target.",
         ),
-    ] = "tabular_classification",
+    ] = catalog.DEFAULT_TASK,
     asset_column: Annotated[
-        str | None, typer.Option(help="rul, anomaly: the asset id column (default: as uploaded).")
+        str | None,
+        typer.Option(help=f"{', '.join(SERIES_TASKS)}: the asset id column (default: as uploaded)."),
     ] = None,
     time_column: Annotated[
-        str | None, typer.Option(help="rul, anomaly: the time or cycle column (default: as uploaded).")
+        str | None,
+        typer.Option(help=f"{', '.join(SERIES_TASKS)}: the time or cycle column (default: as uploaded)."),
     ] = None,
     option: Annotated[
         list[str] | None,

@@ -43,6 +43,7 @@ from shopfloor.client_errors import (
     error_from_response,
 )
 from shopfloor.errors import JobCancelled
+from shopfloor.tasks.catalog import DEFAULT_TASK
 from shopfloor.version import __version__
 
 __all__ = [
@@ -317,7 +318,7 @@ class Client:
         dataset_id: str,
         target: str | None,
         model_name: str,
-        task: str = "tabular_classification",
+        task: str = DEFAULT_TASK,
         exclude: Iterable[str] = (),
         metric: str | None = None,
         time_budget_s: float | None = None,
@@ -329,7 +330,7 @@ class Client:
     ) -> dict[str, Any]:
         """Start a training job (``POST /v1/jobs``) -> the queued JobPublic; see :meth:`wait`.
 
-        Sensor families (``task="rul"`` or ``"anomaly"``) take no target; the asset and time
+        Sensor families (those reading asset histories) take no target; the asset and time
         columns default to the ones named at upload; ``options`` are the family's hyper-parameters.
         """
         body: dict[str, Any] = {

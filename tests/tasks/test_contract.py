@@ -1,8 +1,13 @@
-"""The shared contract every task family must pass (fit, report, predict, explain, save/load)."""
+"""The shared contract every task family must pass (fit, report, predict, explain, save/load), and its
+declaration checked against its class (as scikit-learn's ``check_estimator`` checks tags): a family that
+declares batch scoring has a working ``predict_frame``, one that lists an explanation method answers it..."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -10,8 +15,9 @@ import pandas as pd
 import pytest
 
 from shopfloor.errors import InvalidInput, NotFitted
+from shopfloor.services.plots import applicable_kinds
 from shopfloor.tasks import catalog
-from shopfloor.tasks.base import Estimator, SeriesEstimator
+from shopfloor.tasks.base import BaseEstimator, Capabilities, Estimator, SeriesEstimator
 
 
 def _tabular_frame(kind: str) -> tuple[pd.DataFrame, str]:
@@ -177,7 +183,9 @@ def fitted(request: pytest.FixtureRequest) -> tuple[str, Any, pd.DataFrame, str]
     frame, target = DATA[task]()
     est = catalog.make_estimator(task, time_budget_s=10, seed=0, **QUICK.get(task, {}))
     stages: list[tuple[float, str]] = []
-    out = est.fit(frame, target, progress=lambda f, s, m: stages.append((f, s)))
+    # a family that derives its target (or needs none) is fitted as a job fits it: with no target named
+    given = target if catalog.capabilities(task).target == "given" else ""
+    out = est.fit(frame, given, progress=lambda f, s, m: stages.append((f, s)))
     assert out is est
     assert [f for f, _ in stages] == sorted(f for f, _ in stages)
     assert stages[-1][0] == 1.0
@@ -196,15 +204,37 @@ def test_not_fitted_raises() -> None:
 
 
 @pytest.mark.parametrize("task", catalog.tasks())
-def test_batch_capability_is_declared_and_kept(task: str) -> None:
-    """Every family says whether it scores tables in batch; one that does has predict_frame, one that
-    does not names the request to use instead (POST /batch answers 422 with it)."""
+def test_declaration_is_the_class_s(task: str) -> None:
+    """The catalog answers from the family's declaration; the class carries the same object, and
+    what follows from it holds: a family without batch scoring names the request to use instead
+    (POST /batch answers 422 with it), a series family the fewest assets it trains on."""
+    caps = catalog.capabilities(task)
     cls = catalog.estimator_class(task)
-    assert isinstance(cls.__dict__.get("supports_batch"), bool), task
-    if catalog.supports_batch(task):
-        assert callable(getattr(cls, "predict_frame", None)), task
-    else:
-        assert "{name}" in (catalog.batch_instead(task) or ""), task
+    assert isinstance(caps, Capabilities)
+    assert issubclass(cls, BaseEstimator), task
+    assert cls.declared[task] is caps
+    est = catalog.make_estimator(task)
+    assert est.task == task and est.capabilities is caps
+    if not caps.batch:
+        assert "{name}" in (caps.batch_instead or ""), task
+    assert (caps.min_assets > 0) == (caps.inputs == "series"), task
+    assert caps.explain and set(caps.explain) <= set(catalog.explain_methods())
+    assert caps.trainable == (caps.imported_as is None), task
+    assert caps.takes_options == callable(cls.__dict__.get("check_options")), task
+    assert caps.backbone == (cls.backbone_name is not BaseEstimator.backbone_name), task
+
+
+def test_capabilities_are_read_without_importing_a_family() -> None:
+    """The CLI and the server list tasks and read their capabilities without torch, LightGBM or
+    pandas: the declarations are light, estimators load with their first model."""
+    code = (
+        "import sys; from shopfloor.tasks import catalog; "
+        "[catalog.capabilities(t) for t in catalog.tasks()]; catalog.explain_methods(); "
+        "heavy = [m for m in ('torch', 'lightgbm', 'pandas', 'sklearn') if m in sys.modules]; "
+        "assert not heavy, heavy"
+    )
+    src = str(Path(catalog.__file__).resolve().parents[2])
+    subprocess.run([sys.executable, "-c", code], check=True, env={"PYTHONPATH": src})  # noqa: S603
 
 
 def test_protocol_and_report(fitted: tuple[str, Any, pd.DataFrame, str]) -> None:
@@ -258,3 +288,78 @@ def test_save_load_round_trip(fitted: tuple[str, Any, pd.DataFrame, str]) -> Non
     some, _ = _records(task, frame, target, 5)
     assert again.explain(some) == est.explain(some)
     assert again.report_ == json.loads(json.dumps(est.report_))
+
+
+# -- the declaration against the fitted model ---------------------------------------------------------
+
+
+def _caps(task: str) -> Capabilities:
+    return catalog.capabilities(task)
+
+
+def test_batch_declared_iff_predict_frame_scores(fitted: tuple[str, Any, pd.DataFrame, str]) -> None:
+    """Declared batch: ``predict_frame`` scores a small table, one row out per row in. Not declared:
+    the base class refuses (a family may keep its own ``predict_frame`` for library use)."""
+    task, est, frame, target = fitted
+    small = frame.drop(columns=[target]) if target in frame and _caps(task).target == "given" else frame
+    small = small.groupby("asset").head(30) if _caps(task).inputs == "series" else small.head(6)
+    if _caps(task).batch:
+        out = est.predict_frame(small.reset_index(drop=True))
+        assert isinstance(out, pd.DataFrame) and len(out) == len(small)
+    elif type(est).predict_frame is BaseEstimator.predict_frame:
+        with pytest.raises(InvalidInput):
+            est.predict_frame(small)
+
+
+def test_explain_answers_each_declared_method(fitted: tuple[str, Any, pd.DataFrame, str]) -> None:
+    """Each listed method answers one explanation per record; any other method the API knows is
+    refused with a 422, or answered as the family's only explanation (the default's)."""
+    task, est, frame, target = fitted
+    some, expected = _records(task, frame, target, 3)
+    for method in _caps(task).explain:
+        assert len(est.explain(some, method=method)) == expected, (task, method)
+    default = est.explain(some)
+    for method in set(catalog.explain_methods()) - set(_caps(task).explain):
+        try:
+            answer = est.explain(some, method=method)
+        except InvalidInput:
+            continue
+        assert answer == default, (task, method)
+
+
+def test_stream_and_forecast_declared_iff_served(fitted: tuple[str, Any, pd.DataFrame, str]) -> None:
+    task, est, frame, target = fitted
+    caps = _caps(task)
+    assert caps.stream == callable(getattr(est, "score_stream", None)), task
+    assert caps.forecast == callable(getattr(est, "forecast", None)), task
+    if caps.stream:
+        records, answers = _records(task, frame, target, 5)
+        results, states = est.score_stream(records, {})
+        assert len(results) == answers and len(states) == answers  # one answer and state per asset
+    if caps.forecast:
+        first = str(frame.iloc[0, 0])
+        (out,) = est.forecast([first], 2, [80.0])
+        assert len(out["forecast"]) == 2
+
+
+def test_declared_inputs_target_and_reports(fitted: tuple[str, Any, pd.DataFrame, str]) -> None:
+    """What the family learns from, its target, kind of answer, rules and plots match the model."""
+    task, est, frame, target = fitted
+    caps = _caps(task)
+    images = any(isinstance(v, bytes) for v in frame.iloc[0])
+    assert images == (caps.inputs == "images"), task  # the job service trains it on image datasets only
+    assert (caps.inputs == "series") == ("asset" in (est.report_.get("series") or {})), task  # its layout
+    if caps.inputs == "text":
+        assert any(c.get("type") == "text" for c in est.input_schema_), task
+    if caps.trainable:
+        assert est.report_["task"] == task
+    assert ("rules" in est.report_) == caps.rules, task
+    # the charts its report has data for (importance: explaining the background rows the model kept)
+    kinds = [k for k in applicable_kinds(est.report_) if k != "importance" or est.background_records()]
+    assert set(kinds) <= set(caps.plots), (task, kinds)
+    assert bool(est.background_records()) == ("importance" in caps.plots), task
+    if caps.target == "given" and caps.trainable:
+        with pytest.raises(Exception):  # noqa: B017 - any refusal: the target is the family's to require
+            catalog.make_estimator(task, time_budget_s=5, **QUICK.get(task, {})).fit(
+                frame.drop(columns=[target]).head(40), target
+            )

@@ -12,7 +12,7 @@ import pytest
 from pydantic import BaseModel
 
 from shopfloor.errors import InvalidInput
-from shopfloor.tasks.catalog import estimator_class, option_model, series_task, tasks, trainable
+from shopfloor.tasks.catalog import capabilities, estimator_class, option_model, tasks, trainable
 from shopfloor.tasks.options import validate_options
 
 #: set by the request's own fields (or by the task), never by ``options``
@@ -32,7 +32,7 @@ def _model(task: str) -> type[BaseModel]:
 def _settable(task: str) -> dict[str, Any]:
     """The estimator's keyword -> default a request may set in ``options``."""
     parameters = inspect.signature(estimator_class(task).__init__).parameters
-    fixed = RESERVED | (LAYOUT if series_task(task) else set())
+    fixed = RESERVED | (LAYOUT if capabilities(task).inputs == "series" else set())
     return {n: p.default for n, p in parameters.items() if n != "self" and n not in fixed}
 
 
@@ -121,7 +121,7 @@ def test_refused_values_are_located_at_their_option(task: str, options: dict[str
         validate_options(_model(task), options, task)
     assert caught.value.errors is not None and caught.value.errors[0]["loc"] == ["body", "options", name]
     assert caught.value.detail.startswith(f"option {name!r}: ")
-    layout = {"sensors": ["s"]} if series_task(task) else {}
+    layout = {"sensors": ["s"]} if capabilities(task).inputs == "series" else {}
     with pytest.raises(InvalidInput) as also:  # the model is never looser than the estimator
         estimator_class(task)(**layout, **options).check_options()
     assert also.value.errors is not None and also.value.errors[0]["loc"] == ["body", "options", name]

@@ -22,9 +22,9 @@ from shopfloor.jobs.synthesize_job import run_synthesize
 from shopfloor.registry.entities import Job
 from shopfloor.security.limits import check_output
 from shopfloor.storage.scratch import scratch_file
+from shopfloor.tasks import catalog
 from shopfloor.tasks.backbones import attach_backbone
 from shopfloor.tasks.base import ProgressFn
-from shopfloor.tasks.catalog import make_estimator, series_task
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +50,9 @@ def run_train(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
     exclude = list(p.get("exclude") or [])
     frame, types = frame_for_learning(platform, dataset, exclude)
     layout: dict[str, Any] = {}
-    if series_task(p["task"]):
+    if catalog.capabilities(p["task"]).inputs == "series":
         layout = spec_kwargs(SeriesSpec(p["asset_column"], p["time_column"], tuple(p["sensors"])))
-    estimator = make_estimator(
+    estimator = catalog.make_estimator(
         p["task"],
         metric=p.get("metric"),
         seed=int(p.get("seed") or 0),
@@ -118,11 +118,7 @@ def run_batch(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
     scored = pd.concat([frame, pd.concat(chunks).reindex(frame.index)], axis=1)
     result: dict[str, Any] = {"model": p["model"], "version": int(p["version"]), "rows": n}
     if p.get("label_column"):
-        from shopfloor.tasks.anomaly.events import evaluate_events
-
-        result["evaluation"] = evaluate_events(
-            scored, p["label_column"], asset_column=layout["asset"], time_column=layout["time"]
-        )
+        result["evaluation"] = loaded.estimator.evaluate_batch(scored, p["label_column"], layout)
     key = f"{job.tenant}/jobs/{job.id}/{BATCH_RESULT}"
     data = to_safe_csv(scored)  # no formulas for spreadsheets
     check_output(platform, job.tenant, len(data))

@@ -14,23 +14,20 @@ from shopfloor.optimize import Problem, model_outcome, parse, solve
 from shopfloor.progress import ProgressFn, no_progress
 from shopfloor.registry.entities import Job
 from shopfloor.serving.cache import LoadedModel
+from shopfloor.tasks import catalog
+
 
 #: Families whose models take one row of named inputs and give a probability per class or a value.
-TABULAR_TASKS = frozenset(
-    {"tabular_classification", "tabular_regression", "imported_classification", "imported_regression"}
-)
-
-
 def prepare(
     platform: Platform, tenant: str, name: str, version: int | str | None, request: dict[str, Any]
 ) -> tuple[LoadedModel, Problem]:
     """The model and the checked problem. Raises NotFound for an unknown model or version and
     InvalidInput for a model that is not tabular or a request that does not fit its inputs."""
     mv = platform.models.resolve(tenant, name, version)
-    if mv.task not in TABULAR_TASKS:
+    if not catalog.capabilities(mv.task).optimise:
         raise InvalidInput(
             f"model {name!r} is a {mv.task} model; optimize needs a tabular model "
-            f"({', '.join(sorted(TABULAR_TASKS))})",
+            f"({', '.join(catalog.tasks_where(lambda c: c.optimise))})",
             errors=[{"loc": ["path", "name"], "msg": f"a {mv.task} model, not a tabular one"}],
         )
     loaded = platform.models.get(tenant, name, mv.version)
@@ -43,7 +40,7 @@ def prepare(
 def _classes(loaded: LoadedModel) -> tuple[list[str] | None, str | None]:
     """A classifier's class keys and the default one to optimise: the minority class of the
     hold-out set when the report has it, else the last class (the positive one of a binary model)."""
-    if loaded.version.task.endswith("regression"):
+    if catalog.capabilities(loaded.version.task).prediction == "regression":
         return None, None
     keys = [str(c) for c in loaded.estimator.classes_]
     matrix = (loaded.version.report.get("metrics") or {}).get("confusion_matrix")

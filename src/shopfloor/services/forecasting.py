@@ -7,6 +7,7 @@ from typing import Any
 from shopfloor import metrics
 from shopfloor.context import Platform
 from shopfloor.errors import InvalidInput
+from shopfloor.tasks import catalog
 
 #: Most series in one answer (ask for more in several calls).
 MAX_SERIES = 5000
@@ -19,9 +20,10 @@ def forecast(
 ) -> dict[str, Any]:
     loaded = platform.models.get(tenant, name, version)
     mv = loaded.version
-    if mv.task != "forecast":
+    if not catalog.capabilities(mv.task).forecast:
+        which = catalog.join_names(catalog.tasks_where(lambda c: c.forecast), "or")
         raise InvalidInput(
-            f"model {name!r} is a {mv.task} model; forecasts come from forecast models "
+            f"model {name!r} is a {mv.task} model; forecasts come from {which} models "
             "(use predict for this one)",
             errors=[{"loc": ["path", "name"], "msg": f"a {mv.task} model"}],
         )

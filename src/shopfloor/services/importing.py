@@ -10,12 +10,18 @@ from shopfloor.context import Platform
 from shopfloor.errors import InvalidInput
 from shopfloor.jobs.registering import register_version
 from shopfloor.registry.entities import ModelVersion
-from shopfloor.tasks.tabular.imported import PICKLE_HINT, ImportedModel, looks_like_pickle
+from shopfloor.security.pickles import PICKLE_HINT, looks_like_pickle
+from shopfloor.tasks import catalog
 
-TASKS = {"tabular_classification": "classification", "tabular_regression": "regression"}
 FORMATS = ("onnx", "lightgbm", "skops")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
 _TYPES = ("numeric", "categorical", "boolean")
+
+
+def import_tasks() -> dict[str, str]:
+    """The ``task`` an import request may name -> the imported task its model is registered as."""
+    found = {catalog.capabilities(t).imported_as: t for t in catalog.tasks_where(lambda c: not c.trainable)}
+    return {name: task for name, task in sorted(found.items()) if name is not None}
 
 
 def _bad(field: str, message: str) -> InvalidInput:
@@ -68,8 +74,9 @@ def import_model(
         )
     if format not in FORMATS:
         raise _bad("format", f"format must be one of {', '.join(FORMATS)}")
-    if task not in TASKS:
-        raise _bad("task", f"task must be one of {', '.join(TASKS)}")
+    imported = import_tasks()
+    if task not in imported:
+        raise _bad("task", f"task must be one of {', '.join(imported)}")
     if looks_like_pickle(data, filename):
         raise _bad("file", PICKLE_HINT)
     schema = parse_schema(input_schema)
@@ -81,15 +88,15 @@ def import_model(
             raise _bad("classes", "classes must be a JSON list") from None
         if not isinstance(class_list, list) or len(class_list) < 2:
             raise _bad("classes", "classes must be a JSON list of at least two labels")
-    kind = TASKS[task]
-    estimator = ImportedModel.from_file(
-        data, kind=kind, format=format, input_schema=schema, classes=class_list
+    spec = catalog.spec(imported[task])
+    estimator = catalog.estimator_class(spec.name).from_file(
+        data, **spec.fixed, format=format, input_schema=schema, classes=class_list
     )
     return register_version(
         platform,
         tenant=tenant,
         model=name,
-        task=f"imported_{kind}",
+        task=spec.name,
         files=estimator.save(),
         report=estimator.report_,
         input_schema=schema,

@@ -20,19 +20,9 @@ from shopfloor.security.keys import Principal
 from shopfloor.services.queueing import check_room, queue
 from shopfloor.settings import Settings
 from shopfloor.storage.scratch import scratch_file
+from shopfloor.tasks import catalog
 from shopfloor.tasks.backbones import backbones_of, named_backbone
-from shopfloor.tasks.catalog import (
-    batch_instead,
-    estimator_class,
-    image_task,
-    make_estimator,
-    needs_target,
-    option_model,
-    series_task,
-    supports_batch,
-    task_kind,
-    trainable,
-)
+from shopfloor.tasks.catalog import make_estimator
 from shopfloor.tasks.options import validate_options
 
 BATCH_INPUT = "input.csv"
@@ -43,42 +33,41 @@ def create_train_job(platform: Platform, principal: Principal, request: dict[str
     """Check a training request against its dataset and queue it. Nothing is stored if a check fails."""
     tenant = principal.tenant
     check_room(platform, tenant)
-    estimator_class(request["task"])  # unknown task -> 422
-    if not trainable(request["task"]):
+    caps = catalog.capabilities(request["task"])  # unknown task -> 422
+    if not caps.trainable:
         raise InvalidInput(
             f"{request['task']} models are imported, not trained: upload the file with "
             "POST /v1/models/{name}/versions",
             errors=[{"loc": ["body", "task"], "msg": "not a trainable task"}],
         )
     dataset = platform.store.get_dataset(tenant, request["dataset_id"])
-    if image_task(request["task"]) != (dataset.format == IMAGE_FORMAT):
-        wanted = "an image dataset (a zip of images)" if image_task(request["task"]) else "a table"
+    images = caps.inputs == "images"
+    if images != (dataset.format == IMAGE_FORMAT):
+        wanted = "an image dataset (a zip of images)" if images else "a table"
         raise InvalidInput(
             f"{request['task']} trains on {wanted}; dataset {dataset.name!r} is {dataset.format}",
             errors=[{"loc": ["body", "dataset_id"], "msg": f"not {wanted}"}],
         )
-    if series_task(request["task"]):
+    if caps.inputs == "series":
         return _queue_train(platform, principal, _series_params(platform, dataset, request))
-    takes_options = hasattr(estimator_class(request["task"]), "check_options")
-    if request.get("options") and not takes_options:
+    if request.get("options") and not caps.takes_options:
+        families = catalog.join_names(catalog.tasks_where(lambda c: c.takes_options))
         raise InvalidInput(
-            f"{request['task']} takes no 'options'; they are for the rul, anomaly and "
-            "text_classification families",
+            f"{request['task']} takes no 'options'; they are for the {families} families",
             errors=[{"loc": ["body", "options"], "msg": "not used by this task"}],
         )
-    if needs_target(request["task"]) and not request.get("target"):
+    if caps.target == "given" and not request.get("target"):
         raise InvalidInput(
             "name the column to predict in 'target'",
             errors=[{"loc": ["body", "target"], "msg": "field required"}],
         )
-    kind = task_kind(request["task"])
-    if not needs_target(request["task"]):  # label-free families (image_anomaly): options say what to read
+    kind = caps.prediction
+    if caps.target != "given":  # no target column: the family's options say what to read
         params = {**request, "target": None, "dataset_sha256": dataset.sha256, "warnings": []}
         params["options"] = _family_options(dataset, request, platform.settings)
         backbone = named_backbone(request["task"], params["options"], platform.settings)
         estimator = _make_with_options(request["task"], params["options"], backbone=backbone)
-        if hasattr(estimator, "check_data"):  # forecasts: the series are checked before a job exists
-            estimator.check_data(load_frame(platform, dataset))
+        estimator.check_dataset(lambda: load_frame(platform, dataset))  # e.g. a forecast's series
         return _queue_train(platform, principal, params)
     if request.get("metric") is not None:
         try:
@@ -97,7 +86,7 @@ def create_train_job(platform: Platform, principal: Principal, request: dict[str
         frame,
     )
     params = {**request, "dataset_sha256": dataset.sha256, "warnings": warnings}
-    if takes_options:
+    if caps.takes_options:
         params["options"] = _family_options(dataset, request, platform.settings)
     return _queue_train(platform, principal, params)
 
@@ -125,7 +114,7 @@ def _make_with_options(
                 {"loc": ["body", "options", name], "msg": "set by the request itself"} for name in reserved
             ],
         )
-    model = option_model(task)
+    model = catalog.option_model(task)
     if model is not None:  # types, ranges and choices each option's schema declares
         validate_options(model, options, task)
     try:
@@ -157,15 +146,14 @@ def _choose_backbone(task: str, options: dict[str, Any], settings: Settings) -> 
             f"in options.backbone instead (available: {names})",
             errors=[{"loc": ["body", "options", "backbone_dir"], "msg": "use 'backbone', a name"}],
         )
-    if image_task(task) and options.get("backbone") is None and DEFAULT_BACKBONE in backbones_of(settings):
+    uses_backbone = catalog.capabilities(task).backbone
+    if uses_backbone and options.get("backbone") is None and DEFAULT_BACKBONE in backbones_of(settings):
         options["backbone"] = DEFAULT_BACKBONE
     return named_backbone(task, options, settings)
 
 
 def _family_options(dataset: Dataset, request: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """A row-wise family's options, checked, with the columns it reads settled from the profile."""
-    from shopfloor.data.profile import column_types
-
     options = dict(request.get("options") or {})
     names = {c["name"] for c in dataset.columns}
     for key, value in options.items():  # text_column, label_column, image_column, ...
@@ -187,21 +175,9 @@ def _family_options(dataset: Dataset, request: dict[str, Any], settings: Setting
             f"the pretrained backbone in SHOPFLOOR_VISION_BACKBONE_DIR cannot be used: {exc.detail}",
             errors=[{"loc": ["settings", "vision_backbone_dir"], "msg": exc.detail}],
         ) from None
-    if hasattr(estimator, "settle_columns"):  # forecasts: the roles a wide-to-long conversion gave
-        settled = estimator.settle_columns(dataset.columns)
-        for key, value in settled.items():
-            if options.get(key) is None and value not in names:
-                raise InvalidInput(
-                    f"name the {key.removesuffix('_column')} column in options.{key}: dataset "
-                    f"{dataset.name!r} has no column {value!r}",
-                    errors=[{"loc": ["body", "options", key], "msg": "field required"}],
-                )
-            options.setdefault(key, value)
-    if hasattr(estimator, "settle_text_column"):
-        excluded = set(request.get("exclude") or [])
-        types = {c: t for c, t in column_types(dataset.columns).items() if c not in excluded}
-        options["text_column"] = estimator.settle_text_column(types, request["target"])
-    return options
+    # the columns the family reads (a forecast's roles, a text column), settled from the profile
+    settled: dict[str, Any] = estimator.settle_options(options, dataset.columns, request, dataset.name)
+    return settled
 
 
 def _series_params(platform: Platform, dataset: Dataset, request: dict[str, Any]) -> dict[str, Any]:
@@ -209,7 +185,7 @@ def _series_params(platform: Platform, dataset: Dataset, request: dict[str, Any]
     spec, warnings = series_request(request["task"], dataset.columns, request)
     options = dict(request.get("options") or {})
     estimator = _make_with_options(request["task"], options, **spec_kwargs(spec))
-    minimum = int(getattr(estimator, "MIN_ASSETS", 0))
+    minimum = estimator.capabilities.min_assets
     check_training_history(load_frame(platform, dataset, spec.columns()), spec, minimum)
     return {
         **request,
@@ -281,9 +257,10 @@ async def create_batch_job(
 
 def _check_batch_capable(mv: ModelVersion) -> None:
     """Refuse a model whose family declares no batch scoring (forecasts, images), saying what to use."""
-    if supports_batch(mv.task):
+    caps = catalog.capabilities(mv.task)
+    if caps.batch:
         return
-    instead = (batch_instead(mv.task) or "").replace("{name}", mv.model)
+    instead = (caps.batch_instead or "").replace("{name}", mv.model)
     raise InvalidInput(
         f"batch scoring is not available for {mv.task} models ({mv.model!r} version {mv.version})"
         + (f": use {instead}" if instead else ""),
@@ -295,10 +272,11 @@ def _check_batch_series(mv: ModelVersion, frame: Any, label_column: str | None) 
     """Histories for a sensor model: time increasing per asset, numeric sensors, long enough."""
     layout = mv.report.get("series")
     if label_column is not None:
-        if mv.task != "anomaly":
+        if not catalog.capabilities(mv.task).batch_evaluation:
+            which = catalog.join_names(catalog.tasks_where(lambda c: c.batch_evaluation), "or")
             raise InvalidInput(
-                f"label_column is for anomaly models (to evaluate events); {mv.model!r} is {mv.task}",
-                errors=[{"loc": ["query", "label_column"], "msg": "not an anomaly model"}],
+                f"label_column is for {which} models (to evaluate events); {mv.model!r} is {mv.task}",
+                errors=[{"loc": ["query", "label_column"], "msg": f"not an {which} model"}],
             )
         if label_column not in frame.columns:
             raise InvalidInput(

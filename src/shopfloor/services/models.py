@@ -9,8 +9,8 @@ from shopfloor.context import Platform
 from shopfloor.errors import InvalidInput, PayloadTooLarge
 from shopfloor.explain.contributions import LIME_SAMPLES
 from shopfloor.registry.entities import Model, ModelVersion
+from shopfloor.tasks import catalog
 
-EXPLAIN_METHODS = ("shap", "lime", "occlusion", "gradcam", "anomaly_map")
 #: Records one explain request may hold, for the methods that cost many model calls per record
 #: (SHAP is one exact pass: up to SHOPFLOOR_MAX_RECORDS_PER_REQUEST). LIME scores LIME_SAMPLES
 #: perturbed rows per record: 50 records are 50,000 model rows, a second or two on a forest,
@@ -89,9 +89,10 @@ def predict(
 def explain(
     platform: Platform, tenant: str, name: str, version: int | str | None, records: Any, method: str
 ) -> dict[str, Any]:
-    if method not in EXPLAIN_METHODS:
+    methods = catalog.explain_methods()
+    if method not in methods:
         raise InvalidInput(
-            f"unknown explanation method {method!r}; use one of {', '.join(EXPLAIN_METHODS)}",
+            f"unknown explanation method {method!r}; use one of {', '.join(methods)}",
             errors=[{"loc": ["query", "method"], "msg": "unknown method"}],
         )
     cap = EXPLAIN_RECORDS.get(method)

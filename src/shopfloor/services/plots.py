@@ -15,6 +15,7 @@ from shopfloor.context import Platform
 from shopfloor.errors import InvalidInput
 from shopfloor.explain import plots
 from shopfloor.registry.entities import ModelVersion
+from shopfloor.tasks import catalog
 
 #: at most this many stored background rows are explained for the importance chart
 IMPORTANCE_ROWS = 200
@@ -93,7 +94,7 @@ def render(platform: Platform, tenant: str, name: str, version: int, kind: str) 
             candidate_scores(report),
             metric=report.get("metric"),
             title=f"{mv.model} v{mv.version}: model candidates "
-            + ("(rolling-origin backtest)" if report.get("kind") == "forecast" else "(cross-validation)"),
+            + f"({catalog.capabilities(mv.task).validation})",
         )
     if kind == "horizon":
         if "horizon" not in applies:
@@ -126,7 +127,7 @@ def _importance(platform: Platform, tenant: str, mv: ModelVersion, applies: Sequ
         raise _not_applicable("importance", mv, "the report describes no input columns", applies)
     estimator = platform.models.get(tenant, mv.model, mv.version).estimator
     # The estimator's reference sample, as input records (families without one have no importance).
-    records = estimator.background_records() if hasattr(estimator, "background_records") else []
+    records = estimator.background_records()
     if not records:
         raise _not_applicable("importance", mv, "the model stored no background rows", applies)
     explanations = estimator.explain(records[:IMPORTANCE_ROWS], method="shap")

@@ -14,6 +14,7 @@ from shopfloor import metrics
 from shopfloor.context import Platform
 from shopfloor.errors import ArtifactCorrupted, InvalidInput
 from shopfloor.security import crypto
+from shopfloor.tasks import catalog
 
 #: The registry keys states by asset name; longer names are refused.
 MAX_ASSET_CHARS = 200
@@ -43,10 +44,10 @@ def score(
     """Score ``records`` (the newest points of one or more assets) and keep each asset's window."""
     loaded = platform.models.get(tenant, name, version)
     mv = loaded.version
-    stream = getattr(loaded.estimator, "score_stream", None)
-    if stream is None:
+    if not catalog.capabilities(mv.task).stream:
+        which = catalog.join_names(catalog.tasks_where(lambda c: c.stream), "or")
         raise InvalidInput(
-            f"model {name!r} is a {mv.task} model; streaming scoring is for anomaly models "
+            f"model {name!r} is a {mv.task} model; streaming scoring is for {which} models "
             "(use POST /v1/models/{name}/predict)",
             errors=[{"loc": ["path", "name"], "msg": "not a streaming model"}],
         )
@@ -54,6 +55,7 @@ def score(
     column = mv.report["series"]["asset"]
     assets = _assets(records, column)
     key = platform.sealed.tenant_key(tenant)
+    stream = loaded.estimator.score_stream
 
     def step(blobs: dict[str, bytes]) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
         states = {}

@@ -27,7 +27,7 @@ import numpy as np
 
 from shopfloor.errors import InvalidInput
 from shopfloor.settings import Settings
-from shopfloor.tasks.catalog import image_task
+from shopfloor.tasks import catalog
 
 BACKBONE_FILE = "model.safetensors"
 #: The tensors every usable checkpoint has (stages 1-3 feed the anomaly patch features).
@@ -172,15 +172,16 @@ def backbones_of(settings: Settings) -> dict[str, Path]:
 
 def named_backbone(task: str, options: dict[str, Any], settings: Settings) -> Path | None:
     """The folder of the backbone a job's (settled) options name, if any."""
-    if not image_task(task) or options.get("backbone") is None:
+    if not catalog.capabilities(task).backbone or options.get("backbone") is None:
         return None
     return resolve_backbone(options["backbone"], backbones_of(settings), ["body", "options", "backbone"])
 
 
 def attach_backbone(estimator: Any, settings: Settings) -> None:
     """Give an image estimator built from a job's options the folder of the backbone it names."""
-    folder = named_backbone(
-        getattr(estimator, "task", ""), {"backbone": getattr(estimator, "backbone", None)}, settings
-    )
+    name = estimator.backbone_name()
+    if name is None:
+        return
+    folder = named_backbone(estimator.task, {"backbone": name}, settings)
     if folder is not None:
         estimator.use_backbone(folder)

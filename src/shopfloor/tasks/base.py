@@ -1,4 +1,4 @@
-"""The one estimator protocol every task family implements.
+"""The one estimator protocol every task family implements, its base class and its capabilities.
 
 Conventions (scikit-learn's): ``__init__`` only stores keyword hyper-parameters;
 ``fit`` returns ``self``; learned state ends in ``_``; ``predict`` and
@@ -6,20 +6,116 @@ Conventions (scikit-learn's): ``__init__`` only stores keyword hyper-parameters;
 Artifacts are a mapping of file name to bytes in safe formats only (JSON,
 LightGBM text, skops with an explicit trusted-type list, ONNX): never pickle.
 The registry records each file's sha256 and the storage layer checks it at load.
+
+What a family serves is declared once, as :class:`Capabilities`, in its package's
+``__init__`` (light to import: no torch, no LightGBM), and read by every layer above
+through :mod:`shopfloor.tasks.catalog`. The estimator class carries the same objects
+(:attr:`BaseEstimator.declared`); the contract suite (``tests/tasks/test_contract.py``)
+checks that each declaration matches what the class does.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Protocol, Self, runtime_checkable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, Self, runtime_checkable
 
-import pandas as pd
+from shopfloor.errors import InvalidInput
 
 # The progress callback lives below the layers that report progress (data/ too); the families
 # take it from here.
 from shopfloor.progress import ProgressFn as ProgressFn
 from shopfloor.progress import no_progress as no_progress
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import pandas as pd
+
+
+#: What a family learns from: one row per example, sensor histories (asset, time, sensors),
+#: an image dataset (a zip of images stored as a table of image bytes), or free text in a table.
+InputKind = Literal["table", "series", "images", "text"]
+#: Where the training target comes from: a column the request names, derived from the data
+#: itself (remaining life, future values), or none at all (normal behaviour is learnt).
+TargetKind = Literal["given", "derived", "none"]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What one task declares it learns from and serves; read by services, jobs, API, CLI and SDK.
+
+    inputs, target
+        See :data:`InputKind` and :data:`TargetKind`. A training request for a ``"given"`` target
+        must name its column; ``"images"`` tasks train on image datasets only, others on tables;
+        ``"series"`` tasks read an asset and a time column (their layout is settled per request).
+    prediction
+        The kind of answer (``classification``, ``regression``, ``rul``, ``anomaly``,
+        ``forecast``...): request checks (metrics, target column) are by kind.
+    trainable
+        A training job can fit it (imported models are made elsewhere).
+    imported_as
+        For an imported task: the name a model file's import request gives (``task`` form field).
+    takes_options
+        Its training requests may carry ``options`` (hyper-parameters checked by ``check_options``).
+    options
+        The family's option model (a pydantic model), or None where ``check_options`` checks them.
+    backbone
+        Its options may name one of the server's pretrained image backbones (``options.backbone``).
+    predict, explain
+        Online prediction; the ``method`` names ``explain`` answers (the first is its own default).
+    rules
+        Its report holds surrogate decision rules (``GET /v1/models/{name}/rules``).
+    batch, batch_instead
+        ``predict_frame`` scores an uploaded table as a job (``POST /v1/models/{name}/batch``);
+        else ``batch_instead`` names the request to use instead (``{name}`` is the model).
+    batch_evaluation
+        A batch job may take a ``label_column`` of known events and evaluate the detections.
+    stream, forecast, optimise
+        ``score_stream`` (``POST .../score``), ``forecast`` (``POST .../forecast``), prescriptive
+        optimisation over the model's inputs (``POST .../optimize``).
+    plots
+        The chart kinds its reports can have data for (``GET .../plots/{kind}``).
+    validation
+        How its candidates are scored (the title of the ``candidates`` chart).
+    min_assets
+        Series tasks: the fewest assets a training history may have.
+    """
+
+    inputs: InputKind
+    target: TargetKind
+    prediction: str
+    trainable: bool = True
+    imported_as: str | None = None
+    takes_options: bool = False
+    options: type | None = None
+    backbone: bool = False
+    predict: bool = True
+    explain: tuple[str, ...] = ()
+    rules: bool = False
+    batch: bool = False
+    batch_instead: str | None = None
+    batch_evaluation: bool = False
+    stream: bool = False
+    forecast: bool = False
+    optimise: bool = False
+    plots: tuple[str, ...] = ()
+    validation: str = "cross-validation"
+    min_assets: int = 0
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One task a family provides: its name, its estimator class as ``"module:Class"`` (imported
+    only when a model of the task is made or loaded), the keyword arguments the task fixes, and
+    its :class:`Capabilities`."""
+
+    name: str
+    estimator: str
+    capabilities: Capabilities
+    fixed: Mapping[str, Any] = field(default_factory=dict)
+
 
 
 def constructor_params(estimator: Any) -> dict[str, Any]:
@@ -44,13 +140,9 @@ class Estimator(Protocol):
         One explanation per record (shape depends on the family).
     save() -> {file name: bytes};  load(files) -> estimator  (classmethod)
 
-    Capabilities (class attributes, read through :mod:`shopfloor.tasks.catalog`):
-
-    supports_batch
-        Whether ``predict_frame(frame) -> DataFrame`` scores an uploaded table (one row out per
-        row in): ``POST /v1/models/{name}/batch``. Absent means no.
-    batch_instead
-        For a family without batch scoring: the request to use instead (``{name}`` is the model).
+    What a task serves beyond these is declared in its :class:`Capabilities` (``declared``, read
+    through :mod:`shopfloor.tasks.catalog`); the optional hooks have defaults in
+    :class:`BaseEstimator`, which every family's estimator inherits.
     """
 
     task: ClassVar[str]
@@ -71,24 +163,78 @@ class Estimator(Protocol):
 
 @runtime_checkable
 class SeriesEstimator(Estimator, Protocol):
-    """What families learning from sensor histories (asset, time, sensors) add to :class:`Estimator`.
+    """What families learning from sensor histories (``inputs="series"``) add to :class:`Estimator`.
 
     Their constructors take ``asset_column``, ``time_column`` and ``sensors`` besides their own
     options; ``fit`` derives its target (or needs none); ``predict`` and ``explain`` answer once
     per asset in the records; ``report_["series"]`` holds ``asset``, ``time``, ``sensors``,
-    ``window`` and ``min_points`` (the shortest history accepted at prediction).
-
-    MIN_ASSETS (class attribute)
-        The fewest assets a training history may have (validation holds whole assets out).
-    check_options() -> Any
-        Refuse impossible option values before any work (``InvalidInput`` at
-        ``["body", "options", name]``), so a training request fails at once, not as a job.
-    predict_frame(frame) -> DataFrame
-        Batch scoring: one row out per row in, in order, each using the history up to it.
+    ``window`` and ``min_points`` (the shortest history accepted at prediction). Their batch
+    scoring (``predict_frame``) gives one row out per row in, each using the history up to it;
+    the fewest assets a training history may have is ``Capabilities.min_assets``.
     """
-
-    MIN_ASSETS: ClassVar[int]
 
     def check_options(self) -> Any: ...
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame: ...
+
+
+class BaseEstimator:
+    """The base class of every family's estimator: the declared capabilities and default hooks.
+
+    A family overrides the hooks its capabilities call for (``predict_frame`` where it declares
+    ``batch``, ``score_stream`` for ``stream``, ``forecast`` for ``forecast``...); the defaults
+    say "nothing to do" or refuse, so no layer above probes an estimator for a method.
+    """
+
+    #: The capabilities of each task this class serves (task name -> the family's declaration).
+    declared: ClassVar[Mapping[str, Capabilities]] = {}
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """The capabilities of this estimator's task."""
+        return self.declared[self.task]  # type: ignore[attr-defined]
+
+    # ---------------------------------------------------------------- before a job is queued
+    def check_options(self) -> Any:
+        """Refuse impossible option values before any work (``InvalidInput`` at
+        ``["body", "options", name]``), so a training request fails at once, not as a job.
+        Families that take no options have nothing to check."""
+        return None
+
+    def settle_options(
+        self,
+        options: dict[str, Any],
+        columns: Sequence[Mapping[str, Any]],
+        request: Mapping[str, Any],
+        dataset: str,
+    ) -> dict[str, Any]:
+        """The request's ``options`` with the columns the family reads settled from the dataset's
+        profile (``columns``: name, type, role...), before the job is queued; ``dataset`` is its
+        name, for messages. Default: the options as given."""
+        return options
+
+    def check_dataset(self, load: Callable[[], pd.DataFrame]) -> None:
+        """Refuse a training table the family cannot learn from, before a job exists. ``load()``
+        reads the dataset: called only by families that check their data (it costs a read)."""
+
+    def backbone_name(self) -> str | None:
+        """The pretrained backbone the options name, if any (``Capabilities.backbone``)."""
+        return None
+
+    def use_backbone(self, folder: Path) -> Self:
+        """Read the weights of the named backbone from ``folder`` (the server's choice)."""
+        return self
+
+    # ---------------------------------------------------------------- serving
+    def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Batch scoring of a table, one row out per row in (``Capabilities.batch``)."""
+        raise InvalidInput(f"{type(self).__name__} does not score tables in batch")
+
+    def evaluate_batch(self, scored: pd.DataFrame, label_column: str, layout: Mapping[str, Any]) -> Any:
+        """Evaluate a batch job's scored table against a column of known labels
+        (``Capabilities.batch_evaluation``); ``layout`` is the report's ``series`` entry."""
+        raise InvalidInput(f"{type(self).__name__} does not evaluate batch results against labels")
+
+    def background_records(self) -> list[dict[str, Any]]:
+        """The reference rows kept at training, as input records (feature importance); none here."""
+        return []

@@ -18,6 +18,7 @@ from shopfloor.security.roles import Permission
 from shopfloor.services import audit
 from shopfloor.services import jobs as jobs_service
 from shopfloor.services import models as service
+from shopfloor.tasks import catalog
 
 router = APIRouter(prefix="/v1/models", tags=["predict"])
 
@@ -100,6 +101,10 @@ async def predict(request: Request) -> Response:
     return Response(json.dumps(result, separators=(",", ":")), media_type="application/json")
 
 
+#: The explanation methods the families declare (read when the routes are imported).
+EXPLAIN_PATTERN = f"^({'|'.join(catalog.explain_methods())})$"
+
+
 @router.post(
     "/{name}/explain", response_model=ExplainResponse,
     summary="Per-feature contributions (SHAP or LIME); words for text (occlusion); heatmaps for images",
@@ -111,7 +116,7 @@ async def explain(
     principal: Explainer,
     heavy: HeavyDep,
     version: Version = None,
-    method: Annotated[str, Query(pattern="^(shap|lime|occlusion|gradcam|anomaly_map)$")] = "shap",
+    method: Annotated[str, Query(pattern=EXPLAIN_PATTERN)] = "shap",
 ) -> Any:
     # Explanations can take seconds (LIME): computed in the thread pool, a few at a time per
     # tenant, counted on the event loop.

@@ -1,0 +1,23 @@
+"""Anomaly detection on sensor histories (asset, time, sensors): no target; online, batch, streamed.
+
+The declaration below is what the layers above know of the family; it imports nothing heavy.
+"""
+
+from shopfloor.tasks.anomaly.options import AnomalyOptions
+from shopfloor.tasks.base import Capabilities, TaskSpec
+
+ANOMALY = Capabilities(
+    options=AnomalyOptions,
+    inputs="series",
+    target="none",
+    prediction="anomaly",
+    takes_options=True,
+    explain=("shap",),  # reconstruction contributions, under the protocol's default name
+    batch=True,
+    batch_evaluation=True,
+    stream=True,
+    plots=("candidates",),
+    min_assets=2,
+)
+
+TASKS = (TaskSpec("anomaly", "shopfloor.tasks.anomaly.estimator:AnomalyEstimator", ANOMALY),)

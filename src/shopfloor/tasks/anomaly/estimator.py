@@ -30,6 +30,7 @@ import pandas as pd
 
 from shopfloor.data.series import SeriesSpec, assets, check_history, file_rows, records_frame, request_records
 from shopfloor.errors import ArtifactCorrupted, InvalidDataset, InvalidInput, NotFitted
+from shopfloor.tasks.anomaly import ANOMALY
 from shopfloor.tasks.anomaly.events import EventTracker
 from shopfloor.tasks.anomaly.models import (
     FAMILIES,
@@ -53,14 +54,14 @@ from shopfloor.tasks.anomaly.scoring import (
 )
 from shopfloor.tasks.anomaly.stream import STATE_VERSION as STATE_VERSION  # kept importable from here
 from shopfloor.tasks.anomaly.stream import next_state, resume
-from shopfloor.tasks.base import ProgressFn, constructor_params, no_progress
+from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, constructor_params, no_progress
 from shopfloor.tasks.options import option_error
 
 ESTIMATOR_FILE = "estimator.json"
 FORMAT_VERSION = 1
 
 
-class AnomalyEstimator:
+class AnomalyEstimator(BaseEstimator):
     """Anomaly detector for sensor histories in long form (asset, time, sensors).
 
     Options: ``false_alarm_rate`` (share of normal points allowed above the threshold),
@@ -70,10 +71,11 @@ class AnomalyEstimator:
     families. ``metric`` may only be None or "detection_rate" (the selection figure).
     """
 
+    declared: ClassVar[Mapping[str, Capabilities]] = {"anomaly": ANOMALY}
+
     task: ClassVar[str] = "anomaly"
-    supports_batch: ClassVar[bool] = True
     #: The fewest training assets: thresholds are set on folds of whole assets, so two at least.
-    MIN_ASSETS: ClassVar[int] = 2
+    MIN_ASSETS: ClassVar[int] = ANOMALY.min_assets
 
     def __init__(
         self,
@@ -329,6 +331,12 @@ class AnomalyEstimator:
         rows = Rows.of(frame, check_history(frame, self.spec_, where=file_rows), self.spec_)
         scored, sensors = self._fresh(rows), self.spec_.sensors
         return frame_columns(frame.index, rows, scored, sensors, self.threshold_, int(self.min_event_points))
+
+    def evaluate_batch(self, scored: pd.DataFrame, label_column: str, layout: Mapping[str, Any]) -> Any:
+        """The detected events against the known ones (``label_column``: 1 inside an event)."""
+        from shopfloor.tasks.anomaly.events import evaluate_events
+
+        return evaluate_events(scored, label_column, asset_column=layout["asset"], time_column=layout["time"])
 
     def explain(self, records: Sequence[Mapping[str, Any]], method: str = "shap") -> list[dict[str, Any]]:
         """Per asset: the latest point's time, score, severity and each sensor's share (percent) of

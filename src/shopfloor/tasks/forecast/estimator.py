@@ -16,14 +16,15 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
 
 from shopfloor.errors import ArtifactCorrupted, InvalidInput, NotFitted
-from shopfloor.tasks.base import ProgressFn, constructor_params, no_progress
+from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, constructor_params, no_progress
+from shopfloor.tasks.forecast import FORECAST
 from shopfloor.tasks.forecast import backtest as B
 from shopfloor.tasks.forecast import candidates as C
 from shopfloor.tasks.forecast.panel import Panel, build_panel, demand_classes
@@ -38,7 +39,7 @@ DEFAULT_LEVELS = (80, 95)
 BUDGET_SHARE = 0.8
 
 
-class Forecaster:
+class Forecaster(BaseEstimator):
     """Series id + period + demand -> point forecasts and calibrated intervals per series and step.
 
     ``series_column`` / ``time_column`` / ``value_column``: the long table's columns;
@@ -51,9 +52,9 @@ class Forecaster:
     only as far as they are known).
     """
 
+    declared: ClassVar[Mapping[str, Capabilities]] = {"forecast": FORECAST}
+
     task: ClassVar[str] = "forecast"
-    supports_batch: ClassVar[bool] = False
-    batch_instead: ClassVar[str] = "POST /v1/models/{name}/forecast (the next periods of each series)"
 
     def __init__(
         self,
@@ -125,6 +126,30 @@ class Forecaster:
             "time_column": roles.get("time", self.time_column),
             "value_column": roles.get("value", self.value_column),
         }
+
+    def settle_options(
+        self,
+        options: dict[str, Any],
+        columns: Sequence[Mapping[str, Any]],
+        request: Mapping[str, Any],
+        dataset: str,
+    ) -> dict[str, Any]:
+        """The options with the three columns settled: the options', else the roles a wide-to-long
+        conversion gave; a column the dataset lacks must be named (422 at ``options.<name>``)."""
+        names = {c["name"] for c in columns}
+        for key, value in self.settle_columns(columns).items():
+            if options.get(key) is None and value not in names:
+                raise InvalidInput(
+                    f"name the {key.removesuffix('_column')} column in options.{key}: dataset "
+                    f"{dataset!r} has no column {value!r}",
+                    errors=[{"loc": ["body", "options", key], "msg": "field required"}],
+                )
+            options.setdefault(key, value)
+        return options
+
+    def check_dataset(self, load: Callable[[], pd.DataFrame]) -> None:
+        """The series are checked before a job exists (see :meth:`check_data`)."""
+        self.check_data(load())
 
     def check_data(self, frame: pd.DataFrame) -> None:
         """Refuse a table the forecaster cannot backtest (before a job is queued): bad periods or

@@ -29,8 +29,8 @@ import pandas as pd
 from shopfloor.data.images import ImageInfo, image_bytes, read_image
 from shopfloor.errors import ArtifactCorrupted, InvalidInput, NotFitted
 from shopfloor.tasks.backbones import backbone_folder, without_backbone_dir
-from shopfloor.tasks.base import ProgressFn, constructor_params, no_progress
-from shopfloor.tasks.image_anomaly import anomaly_map
+from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, constructor_params, no_progress
+from shopfloor.tasks.image_anomaly import IMAGE_ANOMALY, anomaly_map
 from shopfloor.tasks.image_anomaly import report as R
 from shopfloor.tasks.image_anomaly.patches import STRIDE, PatchExtractor, PatchMemory, read_backbone
 from shopfloor.tasks.options import check_time_budget, is_whole, option_error
@@ -40,7 +40,7 @@ WEIGHTS_FILE = "model.safetensors"
 FORMAT_VERSION = 1
 MIN_GOOD = 10
 HOLDOUT = 0.2
-EXPLAIN_METHODS = ("anomaly_map", "shap")  # "shap" is the protocol's default name: an anomaly map here
+EXPLAIN_METHODS = IMAGE_ANOMALY.explain  # an anomaly map, also under the protocol's default name "shap"
 #: Images decoded and featurised at once (bounds memory: 32 x 3 x 512 x 512 float32 is 100 MB).
 BATCH = 32
 #: Scale of the explanation grid, stated in every report.
@@ -54,7 +54,7 @@ def _note(code: str, message: str) -> dict[str, str]:
     return {"code": code, "message": message}
 
 
-class ImageAnomalyDetector:
+class ImageAnomalyDetector(BaseEstimator):
     """Flags part images unlike the good ones it was trained on; no defect examples needed.
 
     ``image_column``: the column of image bytes; ``label_column`` and ``good_label``: when both are
@@ -68,10 +68,10 @@ class ImageAnomalyDetector:
     "auroc" (reported, not chosen by). ``fit``'s ``target`` is ignored: labels come from ``label_column``.
     """
 
+    declared: ClassVar[Mapping[str, Capabilities]] = {"image_anomaly": IMAGE_ANOMALY}
+
     task: ClassVar[str] = "image_anomaly"
     _backbone_folder: Path | None = None  # where the named backbone lives, set by use_backbone
-    supports_batch: ClassVar[bool] = False
-    batch_instead: ClassVar[str] = "POST /v1/models/{name}/predict with the images (multipart or base64)"
 
     def __init__(
         self,
@@ -101,6 +101,9 @@ class ImageAnomalyDetector:
 
     def get_params(self) -> dict[str, Any]:
         return constructor_params(self)
+
+    def backbone_name(self) -> str | None:
+        return self.backbone
 
     def use_backbone(self, folder: Path) -> Self:
         """Read the weights of the backbone named ``backbone`` from ``folder`` (the server's choice)."""

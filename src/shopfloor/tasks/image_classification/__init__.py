@@ -1,0 +1,27 @@
+"""Image classification of part images, from scratch or from a pretrained backbone.
+
+The declaration below is what the layers above know of the family; it imports nothing heavy.
+"""
+
+from shopfloor.tasks.base import Capabilities, TaskSpec
+from shopfloor.tasks.image_classification.options import ImageClassificationOptions
+
+IMAGE_CLASSIFICATION = Capabilities(
+    options=ImageClassificationOptions,
+    inputs="images",
+    target="given",
+    prediction="classification",
+    takes_options=True,
+    backbone=True,
+    explain=("gradcam", "shap"),  # "shap" is the protocol's default name: Grad-CAM here
+    batch_instead="POST /v1/models/{name}/predict with the images (multipart or base64)",
+    plots=("confusion", "stability"),
+)
+
+TASKS = (
+    TaskSpec(
+        "image_classification",
+        "shopfloor.tasks.image_classification.estimator:ImageClassifier",
+        IMAGE_CLASSIFICATION,
+    ),
+)

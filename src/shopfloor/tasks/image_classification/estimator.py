@@ -31,7 +31,8 @@ from shopfloor.errors import ArtifactCorrupted, InvalidInput, NotFitted
 from shopfloor.evaluation import metrics as M
 from shopfloor.evaluation.stability import summarize
 from shopfloor.tasks.backbones import backbone_folder, without_backbone_dir
-from shopfloor.tasks.base import ProgressFn, constructor_params, no_progress
+from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, constructor_params, no_progress
+from shopfloor.tasks.image_classification import IMAGE_CLASSIFICATION
 from shopfloor.tasks.image_classification import labelled as L
 from shopfloor.tasks.image_classification import training as T
 from shopfloor.tasks.options import check_time_budget, is_whole, option_error
@@ -40,11 +41,11 @@ logger = logging.getLogger(__name__)
 
 ESTIMATOR_FILE, ONNX_FILE, WEIGHTS_FILE = "estimator.json", "model.onnx", "net.safetensors"
 FORMAT_VERSION = 1
-EXPLAIN_METHODS = ("gradcam", "shap")  # "shap" is the protocol's default name: Grad-CAM here
+EXPLAIN_METHODS = IMAGE_CLASSIFICATION.explain  # Grad-CAM, also under the protocol's default name "shap"
 HEATMAP_CELLS = 16
 
 
-class ImageClassifier:
+class ImageClassifier(BaseEstimator):
     """Part image -> defect class.
 
     ``image_column``: the column holding image bytes; ``size``: input side in pixels (a multiple of
@@ -58,9 +59,9 @@ class ImageClassifier:
     when the ``vision_backbone_dir`` setting holds weights and the option is not given.
     """
 
+    declared: ClassVar[Mapping[str, Capabilities]] = {"image_classification": IMAGE_CLASSIFICATION}
+
     task: ClassVar[str] = "image_classification"
-    supports_batch: ClassVar[bool] = False
-    batch_instead: ClassVar[str] = "POST /v1/models/{name}/predict with the images (multipart or base64)"
     _session: Any = None  # the ONNX Runtime session, opened on first use
     _backbone: dict[str, np.ndarray] | None = None  # pretrained weights read by check_options
     _backbone_folder: Path | None = None  # where the named backbone lives, set by use_backbone
@@ -93,6 +94,9 @@ class ImageClassifier:
 
     def get_params(self) -> dict[str, Any]:
         return constructor_params(self)
+
+    def backbone_name(self) -> str | None:
+        return self.backbone
 
     def use_backbone(self, folder: Path) -> Self:
         """Read the weights of the backbone named ``backbone`` from ``folder`` (the server's choice)."""

@@ -30,8 +30,9 @@ import pandas as pd
 
 from shopfloor.data.series import SeriesSpec, check_history, file_rows, plain, records_frame, request_records
 from shopfloor.errors import ArtifactCorrupted, InvalidDataset, InvalidInput, NotFitted
-from shopfloor.tasks.base import ProgressFn, constructor_params, no_progress
+from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, constructor_params, no_progress
 from shopfloor.tasks.options import is_whole, option_error
+from shopfloor.tasks.rul import RUL
 from shopfloor.tasks.rul import metrics as R
 from shopfloor.tasks.rul.features import (
     FEATURE_WINDOWS,
@@ -67,7 +68,7 @@ RESERVE = 0.05
 FRAME_CHUNK_ROWS = 50_000
 
 
-class RulEstimator:
+class RulEstimator(BaseEstimator):
     """RUL estimator; hyper-parameters as in the module docstring (scikit-learn style).
 
     ``cap``: the target's ceiling (None: uncapped); ``window``: network window (rows);
@@ -78,10 +79,11 @@ class RulEstimator:
     ``metric`` selects the candidate: rmse (default), mae or phm08_score.
     """
 
+    declared: ClassVar[Mapping[str, Capabilities]] = {"rul": RUL}
+
     task: ClassVar[str] = "rul"
-    supports_batch: ClassVar[bool] = True
     #: The fewest training assets: three asset folds, each fitted on the others minus a validation share.
-    MIN_ASSETS: ClassVar[int] = 6
+    MIN_ASSETS: ClassVar[int] = RUL.min_assets
 
     def __init__(
         self,

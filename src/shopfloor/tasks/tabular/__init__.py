@@ -1,0 +1,45 @@
+"""Tabular classification and regression: trained here (LightGBM and friends) or imported as files.
+
+The declaration below is what the layers above know of the family; it imports nothing heavy.
+"""
+
+from dataclasses import replace
+
+from shopfloor.tasks.base import Capabilities, TaskSpec
+from shopfloor.tasks.tabular.options import TabularOptions
+
+_TRAINED = "shopfloor.tasks.tabular.estimator:TabularEstimator"
+_IMPORTED = "shopfloor.tasks.tabular.imported:ImportedModel"
+
+CLASSIFICATION = Capabilities(
+    options=TabularOptions,
+    inputs="table",
+    target="given",
+    prediction="classification",
+    explain=("shap", "lime"),
+    rules=True,
+    batch=True,
+    optimise=True,
+    plots=("confusion", "importance", "stability", "candidates"),
+)
+REGRESSION = replace(CLASSIFICATION, prediction="regression", plots=("importance", "stability", "candidates"))
+IMPORTED_CLASSIFICATION = Capabilities(
+    inputs="table",
+    target="given",
+    prediction="classification",
+    trainable=False,
+    imported_as="tabular_classification",
+    explain=("shap",),
+    batch=True,
+    optimise=True,
+)
+IMPORTED_REGRESSION = replace(
+    IMPORTED_CLASSIFICATION, prediction="regression", imported_as="tabular_regression"
+)
+
+TASKS = (
+    TaskSpec("tabular_classification", _TRAINED, CLASSIFICATION, {"kind": "classification"}),
+    TaskSpec("tabular_regression", _TRAINED, REGRESSION, {"kind": "regression"}),
+    TaskSpec("imported_classification", _IMPORTED, IMPORTED_CLASSIFICATION, {"kind": "classification"}),
+    TaskSpec("imported_regression", _IMPORTED, IMPORTED_REGRESSION, {"kind": "regression"}),
+)

@@ -25,7 +25,8 @@ from shopfloor.evaluation import metrics as M
 from shopfloor.evaluation.stability import stability
 from shopfloor.explain.contributions import attribute_to_inputs, lime_weights
 from shopfloor.explain.rules import surrogate_rules
-from shopfloor.tasks.base import ProgressFn, no_progress
+from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, no_progress
+from shopfloor.tasks.tabular import CLASSIFICATION, REGRESSION
 from shopfloor.tasks.tabular.features import Preprocessor, infer_column_types, search_and_select
 from shopfloor.tasks.tabular.models import MODEL_FILES, TabularModel, load_model, make_model
 
@@ -42,7 +43,7 @@ def _jsonable(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-class TabularEstimator:
+class TabularEstimator(BaseEstimator):
     """AutoML for one table: ``kind`` is "classification" or "regression".
 
     ``metric`` selects the model (default F1 / macro-F1 / RMSE; also roc_auc, pr_auc,
@@ -51,7 +52,11 @@ class TabularEstimator:
     and datetime columns are dropped; missing entries are inferred).
     """
 
-    supports_batch: ClassVar[bool] = True
+    declared: ClassVar[Mapping[str, Capabilities]] = {
+        "tabular_classification": CLASSIFICATION,
+        "tabular_regression": REGRESSION,
+    }
+
 
     def __init__(
         self,

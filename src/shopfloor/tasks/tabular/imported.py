@@ -21,7 +21,10 @@ import numpy as np
 import pandas as pd
 
 from shopfloor.errors import ArtifactCorrupted, InvalidInput, NotFitted
-from shopfloor.tasks.base import ProgressFn, no_progress
+from shopfloor.security.pickles import PICKLE_HINT as PICKLE_HINT  # kept importable from here
+from shopfloor.security.pickles import looks_like_pickle as looks_like_pickle
+from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, no_progress
+from shopfloor.tasks.tabular import IMPORTED_CLASSIFICATION, IMPORTED_REGRESSION
 from shopfloor.tasks.tabular.models import SKOPS_TRUSTED
 
 MANIFEST = "imported.json"
@@ -60,21 +63,16 @@ TRUSTED = sorted(
     }
 )
 TREE_TYPES = ("DecisionTree", "RandomForest", "ExtraTrees", "GradientBoosting")
-PICKLE_HINT = "pickle can run arbitrary code when loaded; export the model to ONNX, LightGBM text or skops"
 
 
-def looks_like_pickle(data: bytes, filename: str | None) -> bool:
-    """Pickle (protocol 2 to 5) by content, or a pickle/joblib file name."""
-    name = (filename or "").lower()
-    return (len(data) > 1 and data[0] == 0x80 and 2 <= data[1] <= 5) or name.endswith(
-        (".pkl", ".pickle", ".joblib", ".sav")
-    )
-
-
-class ImportedModel:
+class ImportedModel(BaseEstimator):
     """An imported classifier or regressor. ``kind``: "classification" or "regression"."""
 
-    supports_batch: ClassVar[bool] = True
+    declared: ClassVar[Mapping[str, Capabilities]] = {
+        "imported_classification": IMPORTED_CLASSIFICATION,
+        "imported_regression": IMPORTED_REGRESSION,
+    }
+
 
     input_schema_: list[dict[str, Any]]
     report_: dict[str, Any]

@@ -27,8 +27,9 @@ from shopfloor.errors import ArtifactCorrupted, Conflict, InvalidInput, NotFitte
 from shopfloor.evaluation import metrics as M
 from shopfloor.evaluation.stability import summarize
 from shopfloor.hub.catalog import ALL_VARIANTS, BUILTIN_NAME
-from shopfloor.tasks.base import ProgressFn, constructor_params, no_progress
+from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, constructor_params, no_progress
 from shopfloor.tasks.options import option_error
+from shopfloor.tasks.text import TEXT_CLASSIFICATION
 from shopfloor.tasks.text.explain import occlusion
 from shopfloor.tasks.text.models import CANDIDATES, FrozenModel, uses_embedding
 
@@ -44,10 +45,10 @@ MULTI_LABEL_METRICS = ("f1",)
 FINE_TUNED = "fine_tuned"
 #: Every candidate; "fine_tuned" runs only when the data is large enough and its timed estimate fits.
 ALL_CANDIDATES = (*CANDIDATES, FINE_TUNED)
-EXPLAIN_METHODS = ("occlusion", "shap")  # "shap" is the protocol's default name: occlusion here
+EXPLAIN_METHODS = TEXT_CLASSIFICATION.explain  # occlusion, also under the protocol's default name "shap"
 
 
-class TextClassifier:
+class TextClassifier(BaseEstimator):
     """One text column -> one label (or several, with ``label_separator``).
 
     ``text_column``: default, the one column the dataset profile types as text;
@@ -58,8 +59,9 @@ class TextClassifier:
     ``encoder`` / ``encoder_variant``: the hub model and runtime (torch, onnx, int8) for embeddings.
     """
 
+    declared: ClassVar[Mapping[str, Capabilities]] = {"text_classification": TEXT_CLASSIFICATION}
+
     task: ClassVar[str] = "text_classification"
-    supports_batch: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -124,6 +126,19 @@ class TextClassifier:
             found = ", ".join(texts) if texts else "none"
             raise option_error("text_column", f"name the text column; columns typed text: {found}")
         return str(texts[0])
+
+    def settle_options(
+        self,
+        options: dict[str, Any],
+        columns: Sequence[Mapping[str, Any]],
+        request: Mapping[str, Any],
+        dataset: str,
+    ) -> dict[str, Any]:
+        """The options with ``text_column`` settled from the profile (excluded columns left out)."""
+        excluded = set(request.get("exclude") or [])
+        types = {c["name"]: c["type"] for c in columns if c["name"] not in excluded}
+        options["text_column"] = self.settle_text_column(types, request["target"])
+        return options
 
     def _text_column(self, frame: pd.DataFrame, target: str) -> str:
         types = {c: t for c, t in (self.column_types or {}).items() if c in frame.columns}
