@@ -177,7 +177,7 @@ class Forecaster:
         self.members_ = members
         baseline = scores["seasonal_naive"]["mase"]
         self.input_schema_ = [{"name": self.series_column, "type": "categorical"}]
-        self.report_: dict[str, Any] = self._report(
+        self.report_: dict[str, Any] = self._fit_report(
             panel, histories, bt, scores, chosen, members, coverage, residuals, windows, counts, notes, t0
         )
         progress(1.0, "done", f"{chosen}: backtest MASE {scores[chosen]['mase']:.4f} vs {baseline:.4f} naive")
@@ -309,7 +309,7 @@ class Forecaster:
         self.scale_ = B.fallback_scale(histories, B.scales_of(histories, panel.season)).astype(np.float64)
         self.residuals_ = residuals.astype(np.float64)
 
-    def _report(
+    def _fit_report(
         self,
         panel: Panel,
         histories: list[np.ndarray],
