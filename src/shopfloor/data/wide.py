@@ -41,16 +41,10 @@ def _runs(columns: list[str]) -> dict[str, list[tuple[str, Any]]]:
     return {k: v for k, v in runs.items() if len(v) >= MIN_PERIODS}
 
 
-def to_long(
-    frame: pd.DataFrame, series_column: str | None = None, period_prefix: str | None = None
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The long table (series id, ``period``, ``value``) and a report of the conversion.
-
-    Raises :class:`InvalidDataset` naming the field, column or row that prevents it.
-    """
-    columns = [str(c) for c in frame.columns]
-    frame = frame.set_axis(columns, axis=1)
-    runs = _runs(columns)
+def _choose_prefix(
+    runs: dict[str, list[tuple[str, Any]]], columns: list[str], period_prefix: str | None
+) -> str:
+    """The run of period columns to use: the one the upload names, else the first in the table."""
     if period_prefix is not None:
         if period_prefix not in runs:
             found = ", ".join(repr(k) for k in runs) or "none"
@@ -58,16 +52,17 @@ def to_long(
                 "period_prefix",
                 f"no run of at least {MIN_PERIODS} columns named {period_prefix!r} + a number; found {found}",
             )
-        prefix = period_prefix
-    elif runs:
-        prefix = min(runs, key=lambda k: columns.index(runs[k][0][0]))
-    else:
-        raise _field(
-            "layout",
-            "a wide table needs period columns named by a prefix and a number (W0, W1, ...) or by dates",
-        )
-    periods = runs[prefix]
-    period_names = [name for name, _ in periods]
+        return period_prefix
+    if runs:
+        return min(runs, key=lambda k: columns.index(runs[k][0][0]))
+    raise _field(
+        "layout",
+        "a wide table needs period columns named by a prefix and a number (W0, W1, ...) or by dates",
+    )
+
+
+def _choose_series_column(columns: list[str], period_names: list[str], series_column: str | None) -> str:
+    """The series id column: the one named, else the first column that is not a period."""
     if series_column is None:
         rest = [c for c in columns if c not in period_names]
         if not rest:
@@ -77,7 +72,11 @@ def to_long(
         raise _field("series_column", f"no column {series_column!r} in the table")
     if series_column in period_names:
         raise _field("series_column", f"{series_column!r} is one of the period columns")
-    ids = frame[series_column]
+    return series_column
+
+
+def _check_ids(ids: pd.Series, series_column: str) -> None:
+    """Refuse a row without a series id or a series on two rows, naming the line."""
     if ids.isna().any():
         row = int(np.flatnonzero(ids.isna().to_numpy())[0])
         raise InvalidDataset(
@@ -91,6 +90,10 @@ def to_long(
             "a wide table has one row per series",
             errors=[{"loc": ["line", row + 2, series_column], "msg": "duplicate series id"}],
         )
+
+
+def _numeric_values(frame: pd.DataFrame, period_names: list[str]) -> pd.DataFrame:
+    """The period columns as numbers; a cell that is not one is refused by line and column."""
     values = frame[period_names].apply(pd.to_numeric, errors="coerce")
     bad = values.isna() & frame[period_names].notna()
     if bad.to_numpy().any():
@@ -100,6 +103,26 @@ def to_long(
             f"{frame[period_names[col]].iloc[row]!r} is not a number",
             errors=[{"loc": ["line", row + 2, period_names[col]], "msg": "not a number"}],
         )
+    return values
+
+
+def to_long(
+    frame: pd.DataFrame, series_column: str | None = None, period_prefix: str | None = None
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The long table (series id, ``period``, ``value``) and a report of the conversion.
+
+    Raises :class:`InvalidDataset` naming the field, column or row that prevents it.
+    """
+    columns = [str(c) for c in frame.columns]
+    frame = frame.set_axis(columns, axis=1)
+    runs = _runs(columns)
+    prefix = _choose_prefix(runs, columns, period_prefix)
+    periods = runs[prefix]
+    period_names = [name for name, _ in periods]
+    series_column = _choose_series_column(columns, period_names, series_column)
+    ids = frame[series_column]
+    _check_ids(ids, series_column)
+    values = _numeric_values(frame, period_names)
     order = sorted(range(len(periods)), key=lambda k: periods[k][1])
     long = pd.DataFrame(
         {
@@ -108,9 +131,23 @@ def to_long(
             "value": values[[period_names[k] for k in order]].to_numpy(dtype=float).reshape(-1),
         }
     )
+    return long, _report(columns, series_column, prefix, periods, order, len(frame), len(long))
+
+
+def _report(
+    columns: list[str],
+    series_column: str,
+    prefix: str,
+    periods: list[tuple[str, Any]],
+    order: list[int],
+    wide_rows: int,
+    long_rows: int,
+) -> dict[str, Any]:
+    """What the conversion did: the series column, the period run taken, the columns left out."""
+    period_names = [name for name, _ in periods]
     dropped = [c for c in columns if c not in period_names and c != series_column]
     first, last = periods[order[0]], periods[order[-1]]
-    report = {
+    return {
         "from": "wide",
         "series_column": series_column,
         "period_columns": {
@@ -121,7 +158,6 @@ def to_long(
             "periods": "dates" if prefix == "" else f"{first[1]}..{last[1]}",
         },
         "dropped_columns": dropped,
-        "rows": {"wide": len(frame), "long": len(long)},
+        "rows": {"wide": wide_rows, "long": long_rows},
         "columns": [series_column, "period", "value"],
     }
-    return long, report

@@ -224,73 +224,113 @@ def leakage_warnings(
     Regression: R^2 of a depth-4 tree on the column alone >= ``threshold``.
     Returns ``{"code": "possible-leakage", "feature", "score", "message"}`` dicts.
     """
-    from sklearn.metrics import r2_score, roc_auc_score
-    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
-
     out: list[dict[str, Any]] = []
-    n = len(y)
-    min_support = max(10, int(0.002 * n))
+    min_support = max(10, int(0.002 * len(y)))
     n_cat_start = len(pre.numeric) + len(pre.boolean)
     for j, col in enumerate(pre.inputs):
-        x = enc[:, j].copy()
-        fill = (
-            pre.medians[j]
-            if j < len(pre.numeric)
-            else (pre.bool_fill[j - len(pre.numeric)] if j < n_cat_start else -2.0)
-        )
-        x[np.isnan(x)] = fill
-        X1 = x.reshape(-1, 1)
+        x = _filled_column(enc, pre, j, n_cat_start)
         if kind == "regression":
-            tree = DecisionTreeRegressor(max_depth=4, random_state=0).fit(X1, y)
-            r2 = float(r2_score(y, tree.predict(X1)))
-            if r2 >= threshold:
-                out.append(_leak(col, r2, f"column {col!r} alone explains R^2={r2:.3f} of the target"))
-            continue
-        n_classes = int(y.max()) + 1
-        base_rate = np.bincount(y, minlength=n_classes) / n
-        if j >= n_cat_start:
-            groups = [
-                (f"{col} = {pre.categories[j - n_cat_start][int(v)]}" if v >= 0 else f"{col} missing", x == v)
-                for v in np.unique(x)
-            ]
-            proba = None
+            leak = _regression_leak(col, x, y, threshold)
         else:
-            tree = DecisionTreeClassifier(max_depth=2, min_samples_leaf=min_support, random_state=0).fit(
-                X1, y
-            )
-            leaf = tree.apply(X1)
-            groups = [(f"a threshold rule on {col!r}", leaf == v) for v in np.unique(leaf)]
-            proba = np.zeros((n, n_classes))
-            proba[:, tree.classes_] = tree.predict_proba(X1)
-        best_score, best_msg = 0.0, ""
-        if proba is not None and len(np.unique(y)) > 1:
-            auc = float(
-                roc_auc_score(y, proba[:, 1])
-                if n_classes == 2
-                else roc_auc_score(y, proba, multi_class="ovr", labels=list(range(n_classes)))
-            )
-            best_score, best_msg = auc, f"column {col!r} alone reaches ROC-AUC {auc:.3f}"
-        for label, mask in groups:
-            support = int(mask.sum())
-            if support < min_support:
-                continue
-            counts = np.bincount(y[mask], minlength=n_classes)
-            c = int(counts.argmax())
-            precision = counts[c] / support
-            if (
-                precision >= threshold
-                and (1 - precision) <= 0.1 * (1 - base_rate[c])
-                and precision > best_score
-            ):
-                best_score = float(precision)
-                name = classes[c] if classes is not None else c
-                best_msg = (
-                    f"{label} predicts class {name!r} with precision {precision:.3f} on {support} rows "
-                    f"(base rate {base_rate[c]:.3f})"
-                )
-        if best_score >= threshold:
-            out.append(_leak(col, best_score, best_msg))
+            groups, proba = _candidate_groups(col, x, y, pre, j, n_cat_start, min_support)
+            leak = _classification_leak(col, groups, proba, y, min_support, threshold, classes)
+        if leak is not None:
+            out.append(leak)
     return out
+
+
+def _filled_column(enc: np.ndarray, pre: Any, j: int, n_cat_start: int) -> np.ndarray:
+    """Encoded column ``j`` with its gaps filled as the preprocessor fills them."""
+    x = enc[:, j].copy()
+    fill = (
+        pre.medians[j]
+        if j < len(pre.numeric)
+        else (pre.bool_fill[j - len(pre.numeric)] if j < n_cat_start else -2.0)
+    )
+    x[np.isnan(x)] = fill
+    return x
+
+
+def _regression_leak(col: str, x: np.ndarray, y: np.ndarray, threshold: float) -> dict[str, Any] | None:
+    """The warning when a depth-4 tree on the column alone reaches R^2 >= ``threshold``."""
+    from sklearn.metrics import r2_score
+    from sklearn.tree import DecisionTreeRegressor
+
+    X1 = x.reshape(-1, 1)
+    tree = DecisionTreeRegressor(max_depth=4, random_state=0).fit(X1, y)
+    r2 = float(r2_score(y, tree.predict(X1)))
+    if r2 >= threshold:
+        return _leak(col, r2, f"column {col!r} alone explains R^2={r2:.3f} of the target")
+    return None
+
+
+def _candidate_groups(
+    col: str, x: np.ndarray, y: np.ndarray, pre: Any, j: int, n_cat_start: int, min_support: int
+) -> tuple[list[tuple[str, np.ndarray]], np.ndarray | None]:
+    """Row groups a rule on the column can pick out, and the column's own class scores.
+
+    A categorical column gives one group per category (and no scores); any other column gives
+    the leaves of a depth-2 tree on it alone, with that tree's class probabilities.
+    """
+    from sklearn.tree import DecisionTreeClassifier
+
+    n = len(y)
+    n_classes = int(y.max()) + 1
+    if j >= n_cat_start:
+        groups = [
+            (f"{col} = {pre.categories[j - n_cat_start][int(v)]}" if v >= 0 else f"{col} missing", x == v)
+            for v in np.unique(x)
+        ]
+        return groups, None
+    X1 = x.reshape(-1, 1)
+    tree = DecisionTreeClassifier(max_depth=2, min_samples_leaf=min_support, random_state=0).fit(X1, y)
+    leaf = tree.apply(X1)
+    groups = [(f"a threshold rule on {col!r}", leaf == v) for v in np.unique(leaf)]
+    proba = np.zeros((n, n_classes))
+    proba[:, tree.classes_] = tree.predict_proba(X1)
+    return groups, proba
+
+
+def _classification_leak(
+    col: str,
+    groups: list[tuple[str, np.ndarray]],
+    proba: np.ndarray | None,
+    y: np.ndarray,
+    min_support: int,
+    threshold: float,
+    classes: Sequence[Any] | None,
+) -> dict[str, Any] | None:
+    """The warning when the column's ROC-AUC or one of its rules' precision reaches ``threshold``."""
+    from sklearn.metrics import roc_auc_score
+
+    n = len(y)
+    n_classes = int(y.max()) + 1
+    base_rate = np.bincount(y, minlength=n_classes) / n
+    best_score, best_msg = 0.0, ""
+    if proba is not None and len(np.unique(y)) > 1:
+        auc = float(
+            roc_auc_score(y, proba[:, 1])
+            if n_classes == 2
+            else roc_auc_score(y, proba, multi_class="ovr", labels=list(range(n_classes)))
+        )
+        best_score, best_msg = auc, f"column {col!r} alone reaches ROC-AUC {auc:.3f}"
+    for label, mask in groups:
+        support = int(mask.sum())
+        if support < min_support:
+            continue
+        counts = np.bincount(y[mask], minlength=n_classes)
+        c = int(counts.argmax())
+        precision = counts[c] / support
+        if precision >= threshold and (1 - precision) <= 0.1 * (1 - base_rate[c]) and precision > best_score:
+            best_score = float(precision)
+            name = classes[c] if classes is not None else c
+            best_msg = (
+                f"{label} predicts class {name!r} with precision {precision:.3f} on {support} rows "
+                f"(base rate {base_rate[c]:.3f})"
+            )
+    if best_score >= threshold:
+        return _leak(col, best_score, best_msg)
+    return None
 
 
 def _leak(col: str, score: float, why: str) -> dict[str, Any]:

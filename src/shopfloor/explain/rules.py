@@ -103,6 +103,27 @@ def surrogate_rules(
         depths=range(min_depth, max(min_depth, max_depth) + 1), max_rules=max_rules,
         target_fidelity=target_fidelity, target_balanced=target_balanced, seed=seed,
     )
+    rules = _leaf_rules(
+        tree, X, X_holdout, model_pred_holdout, y_true_holdout, feature_names, feature_kinds,
+        classify=classify, class_labels=class_labels,
+    )
+    return _summary(tree, rules, fidelity, balanced, per_class, classify, class_labels, target_balanced)
+
+
+def _leaf_rules(
+    tree: Any,
+    X: np.ndarray,
+    X_holdout: np.ndarray,
+    model_pred_holdout: np.ndarray,
+    y_true_holdout: np.ndarray | None,
+    feature_names: Sequence[str],
+    feature_kinds: Sequence[str],
+    *,
+    classify: bool,
+    class_labels: Sequence[Any] | None,
+) -> list[dict[str, Any]]:
+    """One rule per leaf that covers rows of ``X``, with its hold-out statistics, largest first."""
+    n = len(X)
     kinds = dict(zip(feature_names, feature_kinds, strict=True))
     leaves = tree.apply(X)
     leaves_holdout = tree.apply(X_holdout) if len(X_holdout) else np.empty(0, dtype=int)
@@ -134,6 +155,20 @@ def surrogate_rules(
             rule["model_mean"] = float(np.mean(model_pred_holdout[held])) if held.any() else None
         rules.append(rule)
     rules.sort(key=lambda r: -r["support"])
+    return rules
+
+
+def _summary(
+    tree: Any,
+    rules: list[dict[str, Any]],
+    fidelity: float,
+    balanced: float,
+    per_class: dict[int, float],
+    classify: bool,
+    class_labels: Sequence[Any] | None,
+    target_balanced: float,
+) -> dict[str, Any]:
+    """The rules with the surrogate's fidelity (overall, balanced, per class) and its size."""
     names = {k: str(class_labels[k]) if class_labels is not None else str(k) for k in per_class}
     return {
         "rules": rules,

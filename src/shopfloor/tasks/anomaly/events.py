@@ -122,6 +122,56 @@ def _event_ids(column: pd.Series) -> np.ndarray:
     return np.array([str(v).strip() for v in values], dtype=object)
 
 
+def _validated_labels(frame: pd.DataFrame, label_column: str, columns: tuple[str, ...]) -> pd.Series:
+    """The label column as numbers, after checking every needed column is there and labels are 0/1."""
+    missing = [c for c in (*columns, label_column) if c not in frame.columns]
+    if missing:
+        raise InvalidInput(
+            f"the scored table lacks column(s) {', '.join(missing)} needed to evaluate events",
+            errors=[
+                {
+                    "loc": ["query", "label_column" if m == label_column else "columns"],
+                    "msg": f"column {m!r} missing",
+                }
+                for m in missing
+            ],
+        )
+    labels = pd.to_numeric(frame[label_column], errors="coerce")
+    bad = ~labels.isin([0, 1])
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InvalidInput(
+            f"label column {label_column!r} must hold 0 or 1; row {i + 1} has "
+            f"{frame[label_column].iloc[i]!r}",
+            errors=[{"loc": ["file", "row", i + 1, "column", label_column], "msg": "expected 0 or 1"}],
+        )
+    return labels
+
+
+def _match_events(
+    groups: Any, label_values: np.ndarray, events: np.ndarray, times: np.ndarray
+) -> tuple[int, int, int, int, list[float]]:
+    """Per asset, match labelled runs with raised events: the counts and the detection delays.
+
+    Returns (labelled, detected, raised, true raised, delays of the detected labelled events).
+    """
+    labelled = detected = raised = true_raised = 0
+    delays: list[float] = []
+    for _, rows in groups:
+        lab, ev, t = label_values[rows], events[rows], times[rows]
+        in_event = ev != ""
+        for a, b in raised_runs(lab.astype(bool), 1):
+            labelled += 1
+            hits = np.flatnonzero(in_event[a : b + 1])
+            if len(hits):
+                detected += 1
+                delays.append(float(t[a + hits[0]] - t[a]))
+        for name in pd.unique(ev[in_event]):
+            raised += 1
+            true_raised += bool(lab[ev == name].any())
+    return labelled, detected, raised, true_raised, delays
+
+
 def evaluate_events(
     frame: pd.DataFrame,
     label_column: str,
@@ -144,46 +194,15 @@ def evaluate_events(
 
     Raises :class:`InvalidInput` for a missing column or a label that is not 0/1.
     """
-    missing = [c for c in (asset_column, time_column, event_column, label_column) if c not in frame.columns]
-    if missing:
-        raise InvalidInput(
-            f"the scored table lacks column(s) {', '.join(missing)} needed to evaluate events",
-            errors=[
-                {
-                    "loc": ["query", "label_column" if m == label_column else "columns"],
-                    "msg": f"column {m!r} missing",
-                }
-                for m in missing
-            ],
-        )
-    labels = pd.to_numeric(frame[label_column], errors="coerce")
-    bad = ~labels.isin([0, 1])
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InvalidInput(
-            f"label column {label_column!r} must hold 0 or 1; row {i + 1} has "
-            f"{frame[label_column].iloc[i]!r}",
-            errors=[{"loc": ["file", "row", i + 1, "column", label_column], "msg": "expected 0 or 1"}],
-        )
+    labels = _validated_labels(frame, label_column, (asset_column, time_column, event_column))
     is_datetime = not pd.api.types.is_numeric_dtype(frame[time_column])
     times = time_values(frame[time_column], time_column, lambda i, c: ["file", "column", c])
     times = times.to_numpy(float) / (1e9 if is_datetime else 1.0)
     events = _event_ids(frame[event_column])
-    label_values = labels.to_numpy(int)
-    labelled = detected = raised = true_raised = 0
-    delays: list[float] = []
-    for _, rows in frame.groupby(asset_column, sort=False).indices.items():
-        lab, ev, t = label_values[rows], events[rows], times[rows]
-        in_event = ev != ""
-        for a, b in raised_runs(lab.astype(bool), 1):
-            labelled += 1
-            hits = np.flatnonzero(in_event[a : b + 1])
-            if len(hits):
-                detected += 1
-                delays.append(float(t[a + hits[0]] - t[a]))
-        for name in pd.unique(ev[in_event]):
-            raised += 1
-            true_raised += bool(lab[ev == name].any())
+    groups = frame.groupby(asset_column, sort=False).indices.items()
+    labelled, detected, raised, true_raised, delays = _match_events(
+        groups, labels.to_numpy(int), events, times
+    )
     precision = true_raised / raised if raised else None
     recall = detected / labelled if labelled else None
     f1 = None

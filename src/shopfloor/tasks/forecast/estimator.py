@@ -186,19 +186,52 @@ class Forecaster(BaseEstimator):
         ids = list(values)
         histories = [values[k] for k in ids]
         h = int(self.horizon)
-        classes = demand_classes(values)
-        counts = Counter(classes.values())
+        counts = Counter(demand_classes(values).values())
+        ctx = self._context(panel, ids)
+        nonneg = B.ctx_nonneg(histories)
+        names = self._candidates_within_budget(counts, histories, h, ctx, windows, deadline, notes, progress)
+        bt, scores, members, chosen, choice, pool = self._backtest(
+            histories, h, windows, names, ctx, progress
+        )
+        coverage, residuals = self._interval_errors(bt, chosen, histories, nonneg)
+
+        progress(0.8, "fitting", f"refitting {chosen} on the full history")
+        point = self._refit(histories, h, ctx, names, members, chosen, choice, pool, nonneg)
+        self._keep_forecasts(panel, ids, histories, point, residuals, nonneg)
+        self.chosen_by_series_ = [pool[int(k)] for k in choice] if self.per_series else None
+        self.members_ = members
+        baseline = scores["seasonal_naive"]["mase"]
+        self.input_schema_ = [{"name": self.series_column, "type": "categorical"}]
+        self.report_: dict[str, Any] = self._fit_report(
+            panel, histories, bt, scores, chosen, members, coverage, residuals, windows, counts, notes, t0
+        )
+        progress(1.0, "done", f"{chosen}: backtest MASE {scores[chosen]['mase']:.4f} vs {baseline:.4f} naive")
+        return self
+
+    def _context(self, panel: Panel, ids: list[str]) -> C.Context:
+        """What every candidate model sees besides the histories: season, start dates, covariates, seed."""
         starts = (
             None
             if panel.freq == 1
             else [g.iloc[0] for _, g in panel.frame.groupby("unique_id", sort=False)["ds"]]
         )
         covs = panel.covariate_arrays(ids) if panel.covariates else None
-        ctx = C.Context(
+        return C.Context(
             season=panel.season, starts=starts, freq=panel.freq, seed=int(self.seed), covariates=covs
         )
-        nonneg = B.ctx_nonneg(histories)
 
+    def _candidates_within_budget(
+        self,
+        counts: Counter,
+        histories: list[np.ndarray],
+        h: int,
+        ctx: C.Context,
+        windows: int,
+        deadline: float,
+        notes: list[dict[str, Any]],
+        progress: ProgressFn,
+    ) -> list[str]:
+        """The candidate models whose timed backtest fits the budget; each one left out gets a note."""
         names = self._candidate_names(counts)
         progress(0.05, "timing", f"timing {len(names)} candidate models on a sample of series")
         names, skipped = self._within_budget(names, histories, h, ctx, windows, deadline)
@@ -210,6 +243,22 @@ class Forecaster(BaseEstimator):
                     "more than the time budget leaves",
                 }
             )
+        return names
+
+    def _backtest(
+        self,
+        histories: list[np.ndarray],
+        h: int,
+        windows: int,
+        names: list[str],
+        ctx: C.Context,
+        progress: ProgressFn,
+    ) -> tuple[Any, dict[str, dict[str, Any]], list[str], str, Any, list[str]]:
+        """Backtest the candidates, add the ensemble (and the per-series pick), choose the winner.
+
+        Returns the backtest, the scores by model, the ensemble members, the chosen model, the
+        per-series choice and the pool it picks from.
+        """
         bt = B.run_backtest(
             histories, h, windows, names, ctx, lambda f, m: progress(0.1 + 0.65 * f, "backtesting", m)
         )
@@ -222,6 +271,12 @@ class Forecaster(BaseEstimator):
         if self.per_series:
             bt.forecasts["per_series"] = B.pick(bt, choice, pool)
             scores["per_series"] = B.score(bt, "per_series")
+        return bt, scores, members, chosen, choice, pool
+
+    def _interval_errors(
+        self, bt: Any, chosen: str, histories: list[np.ndarray], nonneg: bool
+    ) -> tuple[dict[str, Any], np.ndarray]:
+        """The chosen model's interval coverage per backtest window and its scaled residuals."""
         chosen_forecasts = bt.forecasts[chosen]
         interval_scales = [
             B.fallback_scale([x[: len(x) - back] for x in histories], s)
@@ -232,8 +287,21 @@ class Forecaster(BaseEstimator):
             for level in DEFAULT_LEVELS
         }
         residuals = np.concatenate(B.scaled_residuals(bt, chosen_forecasts, interval_scales))
+        return coverage, residuals
 
-        progress(0.8, "fitting", f"refitting {chosen} on the full history")
+    def _refit(
+        self,
+        histories: list[np.ndarray],
+        h: int,
+        ctx: C.Context,
+        names: list[str],
+        members: list[str],
+        chosen: str,
+        choice: Any,
+        pool: list[str],
+        nonneg: bool,
+    ) -> np.ndarray:
+        """Refit the chosen model (and what it is made of) on the full history: its point forecasts."""
         needed = pool if self.per_series else (members if chosen == "ensemble" else [chosen])
         final = C.run([n for n in needed if n in names], histories, h, ctx)
         if nonneg:  # as in the backtest: members clipped before they are averaged
@@ -241,11 +309,22 @@ class Forecaster(BaseEstimator):
         if members and (chosen == "ensemble" or "ensemble" in needed):
             final["ensemble"] = np.mean([final[m] for m in members], axis=0)
         if self.per_series:
-            point = np.stack([final[n] for n in pool])[choice, np.arange(len(ids))]
+            point = np.stack([final[n] for n in pool])[choice, np.arange(len(histories))]
         else:
             point = final[chosen]
         self.parts_ = {n: final[n].astype(np.float64) for n in members if n in final}
+        return point
 
+    def _keep_forecasts(
+        self,
+        panel: Panel,
+        ids: list[str],
+        histories: list[np.ndarray],
+        point: np.ndarray,
+        residuals: np.ndarray,
+        nonneg: bool,
+    ) -> None:
+        """Store what serving needs: series index, last periods, point forecasts, error scales."""
         self.ids_ = ids
         self.index_ = {k: i for i, k in enumerate(ids)}
         last = panel.last_period()
@@ -254,11 +333,25 @@ class Forecaster(BaseEstimator):
         self.point_ = point.astype(np.float64)
         self.scale_ = B.fallback_scale(histories, B.scales_of(histories, panel.season)).astype(np.float64)
         self.residuals_ = residuals.astype(np.float64)
-        self.chosen_by_series_ = [pool[int(k)] for k in choice] if self.per_series else None
-        self.members_ = members
+
+    def _fit_report(
+        self,
+        panel: Panel,
+        histories: list[np.ndarray],
+        bt: Any,
+        scores: dict[str, dict[str, Any]],
+        chosen: str,
+        members: list[str],
+        coverage: dict[str, Any],
+        residuals: np.ndarray,
+        windows: int,
+        counts: Counter,
+        notes: list[dict[str, Any]],
+        t0: float,
+    ) -> dict[str, Any]:
+        """The fit report: the chosen model and its metrics, every candidate, the backtest, the series."""
         baseline = scores["seasonal_naive"]["mase"]
-        self.input_schema_ = [{"name": self.series_column, "type": "categorical"}]
-        self.report_: dict[str, Any] = {
+        return {
             "task": self.task,
             "kind": "forecast",
             "chosen": chosen,
@@ -285,12 +378,12 @@ class Forecaster(BaseEstimator):
             "backtest": {
                 "method": "rolling origin",
                 "windows": windows,
-                "horizon": h,
+                "horizon": int(self.horizon),
                 "origins_before_end": bt.origins,
                 "residuals": int(residuals.shape[0]),
             },
             "series": {
-                "count": len(ids),
+                "count": len(histories),
                 "periods": {"min": int(min(map(len, histories))), "max": int(max(map(len, histories)))},
                 "frequency": "period" if panel.freq == 1 else str(panel.freq),
                 "season_length": panel.season,
@@ -306,8 +399,6 @@ class Forecaster(BaseEstimator):
             "warnings": notes,
             "fit_seconds": round(time.perf_counter() - t0, 3),
         }
-        progress(1.0, "done", f"{chosen}: backtest MASE {scores[chosen]['mase']:.4f} vs {baseline:.4f} naive")
-        return self
 
     def _windows(self, histories: list[np.ndarray], ids: list[str], h: int, windows: int) -> tuple[int, list]:
         shortest = int(np.argmin([len(x) for x in histories]))

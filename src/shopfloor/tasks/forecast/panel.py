@@ -115,40 +115,11 @@ def build_panel(
     covariates: list[str] | None = None,
 ) -> Panel:
     """Check the table and make the regular panel. Raises ``InvalidInput`` naming the column or row."""
-    for option, name in (
-        ("series_column", series_column),
-        ("time_column", time_column),
-        ("value_column", value_column),
-    ):
-        if name not in frame.columns:
-            raise option_error(option, f"no column {name!r} in the table")
-    if len({series_column, time_column, value_column}) < 3:
-        raise option_error(
-            "value_column", "the series, time and value columns must be three different columns"
-        )
-    y = pd.to_numeric(frame[value_column], errors="coerce")
-    bad = y.isna() & frame[value_column].notna()
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InvalidInput(
-            f"value column {value_column!r}: row {row} ({frame[value_column].iloc[row]!r}) is not a number",
-            errors=[{"loc": ["rows", row, value_column], "msg": "not a number"}],
-        )
+    _check_roles(frame, series_column, time_column, value_column)
+    y = _demand(frame, value_column)
     ds, freq = _periods(frame[time_column], time_column)
-    ids = frame[series_column].astype(str)
-    long = pd.DataFrame({"unique_id": ids.to_numpy(), "ds": ds.to_numpy(), "y": y.to_numpy(dtype=float)})
     covariates = list(covariates or [])
-    for name in covariates:
-        long[name] = _covariate(frame, name, {series_column, time_column, value_column})
-    dup = long.duplicated(["unique_id", "ds"])
-    if dup.any():
-        row = int(np.flatnonzero(dup.to_numpy())[0])
-        raise InvalidInput(
-            f"series {long['unique_id'].iloc[row]!r} has two rows for period "
-            f"{long['ds'].iloc[row]} (row {row})",
-            errors=[{"loc": ["rows", row, time_column], "msg": "duplicate period in a series"}],
-        )
-    long = long.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
+    long = _long_table(frame, series_column, time_column, value_column, ds, y, covariates)
     long, future, notes = _split_future(long, freq, covariates)
     missing_y = int(long["y"].isna().sum())
     regular, filled = _fill_gaps(long, freq)
@@ -162,7 +133,69 @@ def build_panel(
             }
         )
     lengths = regular.groupby("unique_id", sort=False).size()
-    inferred = _season_of(freq)
+    season = _season(season_length, freq, lengths, notes)
+    regular["y"] = regular["y"].fillna(0.0)
+    return Panel(regular, freq, int(season), notes, filled + missing_y, covariates, future)
+
+
+def _check_roles(frame: pd.DataFrame, series_column: str, time_column: str, value_column: str) -> None:
+    """The series, time and value columns exist and are three different columns."""
+    for option, name in (
+        ("series_column", series_column),
+        ("time_column", time_column),
+        ("value_column", value_column),
+    ):
+        if name not in frame.columns:
+            raise option_error(option, f"no column {name!r} in the table")
+    if len({series_column, time_column, value_column}) < 3:
+        raise option_error(
+            "value_column", "the series, time and value columns must be three different columns"
+        )
+
+
+def _demand(frame: pd.DataFrame, value_column: str) -> pd.Series:
+    """The value column as numbers (empty cells stay missing); a cell that is not one is refused."""
+    y = pd.to_numeric(frame[value_column], errors="coerce")
+    bad = y.isna() & frame[value_column].notna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InvalidInput(
+            f"value column {value_column!r}: row {row} ({frame[value_column].iloc[row]!r}) is not a number",
+            errors=[{"loc": ["rows", row, value_column], "msg": "not a number"}],
+        )
+    return y
+
+
+def _long_table(
+    frame: pd.DataFrame,
+    series_column: str,
+    time_column: str,
+    value_column: str,
+    ds: pd.Series,
+    y: pd.Series,
+    covariates: list[str],
+) -> pd.DataFrame:
+    """The rows as (``unique_id``, ``ds``, ``y``, covariates), sorted; a repeated period is refused."""
+    ids = frame[series_column].astype(str)
+    long = pd.DataFrame({"unique_id": ids.to_numpy(), "ds": ds.to_numpy(), "y": y.to_numpy(dtype=float)})
+    for name in covariates:
+        long[name] = _covariate(frame, name, {series_column, time_column, value_column})
+    dup = long.duplicated(["unique_id", "ds"])
+    if dup.any():
+        row = int(np.flatnonzero(dup.to_numpy())[0])
+        raise InvalidInput(
+            f"series {long['unique_id'].iloc[row]!r} has two rows for period "
+            f"{long['ds'].iloc[row]} (row {row})",
+            errors=[{"loc": ["rows", row, time_column], "msg": "duplicate period in a series"}],
+        )
+    return long.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
+
+
+def _season(season_length: int | None, freq: Any, lengths: pd.Series, notes: list[dict[str, Any]]) -> int:
+    """The season: the one asked for (checked against the series), else the frequency's own.
+
+    An inferred season longer than half the shortest series is dropped (season 1), with a note.
+    """
     if season_length is not None:
         if (
             isinstance(season_length, bool)
@@ -182,20 +215,18 @@ def build_panel(
                     }
                 ],
             )
-        season = season_length
-    else:
-        season = inferred
-        if season > 1 and int(lengths.min()) < 2 * season:
-            notes.append(
-                {
-                    "code": "season-dropped",
-                    "message": f"the {freq} data suggest a season of {season} periods, but the shortest "
-                    f"series has {int(lengths.min())}: fewer than two seasons, so no seasonality is modelled",
-                }
-            )
-            season = 1
-    regular["y"] = regular["y"].fillna(0.0)
-    return Panel(regular, freq, int(season), notes, filled + missing_y, covariates, future)
+        return season_length
+    season = _season_of(freq)
+    if season > 1 and int(lengths.min()) < 2 * season:
+        notes.append(
+            {
+                "code": "season-dropped",
+                "message": f"the {freq} data suggest a season of {season} periods, but the shortest "
+                f"series has {int(lengths.min())}: fewer than two seasons, so no seasonality is modelled",
+            }
+        )
+        season = 1
+    return season
 
 
 def _covariate(frame: pd.DataFrame, name: Any, roles: set[str]) -> pd.Series:

@@ -160,6 +160,47 @@ class ImageAnomalyDetector(BaseEstimator):
         held, train = good[:n_hold], good[n_hold:]
         values = frame[self.image_column].to_numpy(dtype=object)
 
+        infos, kept, n_patches, how = self._learn_memory(
+            extractor, values, train, n_hold, t0, progress, notes
+        )
+        held_scores = self._set_threshold(values, held, progress, notes)
+        defect_scores, defect_labels = self._score_defects(values, defects, labels, deadline, progress, notes)
+
+        self.train_images_ = R.image_stats(infos)
+        self.input_schema_ = [{"name": self.image_column, "type": "image"}]
+        self.report_ = self._report(held_scores, defect_scores, defect_labels, notes)
+        self.report_.update(
+            {
+                "n_train": len(kept),
+                "n_holdout": int(len(held_scores)),
+                "n_defect": int(len(defect_scores)),
+                "memory": {
+                    "patches": int(self.memory_.bank.shape[0]),
+                    "from_patches": n_patches,
+                    "subsampling": how,
+                },
+                "features": extractor.config(),
+                "image": {"size": int(self.size), "grid": extractor.grid, "training": self.train_images_},
+                "fit_seconds": round(time.perf_counter() - t0, 3),
+            }
+        )
+        metrics = self.report_["metrics"]
+        summary = f"AUROC {metrics['auroc']:.4f}" if "auroc" in metrics else "no defects to evaluate"
+        progress(1.0, "done", f"threshold {self.threshold_:.4f}; {summary}")
+        return self
+
+    def _learn_memory(
+        self,
+        extractor: PatchExtractor,
+        values: np.ndarray,
+        train: np.ndarray,
+        n_hold: int,
+        t0: float,
+        progress: ProgressFn,
+        notes: list[dict],
+    ) -> tuple[list[Any], Any, int, str]:
+        """Read the good training images and keep a memory of their patches (``extractor_``,
+        ``memory_``). Returns the images' facts, the rows kept, the patch count and the subsampling."""
         progress(0.02, "features", f"reading {len(train)} good training images")
         feats, infos, kept = self._featurise(
             extractor,
@@ -183,8 +224,12 @@ class ImageAnomalyDetector(BaseEstimator):
         )
         self.extractor_, self.memory_ = extractor, memory
         n_patches = int(feats.shape[0] * extractor.grid**2)
-        del feats
+        return infos, kept, n_patches, how
 
+    def _set_threshold(
+        self, values: np.ndarray, held: np.ndarray, progress: ProgressFn, notes: list[dict]
+    ) -> np.ndarray:
+        """Score the held-out good images and set ``threshold_`` at the false-alarm rate."""
         progress(0.65, "threshold", f"scoring {len(held)} held-out good images")
         held_maps, _ = self._score_rows(values, held, notes, progress, ("threshold", 0.65, 0.75), None)
         held_scores = held_maps.reshape(len(held_maps), -1).max(axis=1)
@@ -199,7 +244,18 @@ class ImageAnomalyDetector(BaseEstimator):
                     f"{self.false_alarm_rate}",
                 )
             )
+        return held_scores
 
+    def _score_defects(
+        self,
+        values: np.ndarray,
+        defects: np.ndarray,
+        labels: list[Any],
+        deadline: float,
+        progress: ProgressFn,
+        notes: list[dict],
+    ) -> tuple[np.ndarray, list[Any]]:
+        """Score the labelled defect images while the time budget lasts: their scores and labels."""
         defect_scores, defect_labels = np.empty(0), []
         if len(defects) and time.perf_counter() < deadline:
             progress(0.75, "evaluation", f"scoring {len(defects)} defect images")
@@ -209,29 +265,7 @@ class ImageAnomalyDetector(BaseEstimator):
             defect_labels = [labels[i] for i in ok]
         elif len(defects):
             notes.append(_note("time-budget", "time budget spent: no defect image was scored"))
-
-        self.train_images_ = R.image_stats(infos)
-        self.input_schema_ = [{"name": self.image_column, "type": "image"}]
-        self.report_ = self._report(held_scores, defect_scores, defect_labels, notes)
-        self.report_.update(
-            {
-                "n_train": len(kept),
-                "n_holdout": int(len(held_scores)),
-                "n_defect": int(len(defect_scores)),
-                "memory": {
-                    "patches": int(memory.bank.shape[0]),
-                    "from_patches": n_patches,
-                    "subsampling": how,
-                },
-                "features": extractor.config(),
-                "image": {"size": int(self.size), "grid": extractor.grid, "training": self.train_images_},
-                "fit_seconds": round(time.perf_counter() - t0, 3),
-            }
-        )
-        metrics = self.report_["metrics"]
-        summary = f"AUROC {metrics['auroc']:.4f}" if "auroc" in metrics else "no defects to evaluate"
-        progress(1.0, "done", f"threshold {self.threshold_:.4f}; {summary}")
-        return self
+        return defect_scores, defect_labels
 
     def _split_rows(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[Any], list[dict]]:
         """Row numbers of good images and of defects, each row's label, and notes."""

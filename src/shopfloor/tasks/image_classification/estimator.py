@@ -138,37 +138,11 @@ class ImageClassifier(BaseEstimator):
         t0 = time.perf_counter()
         metric = self.check_options()
         deadline = t0 + float(self.time_budget_s)
-        if self.image_column not in frame.columns:
-            raise option_error("image_column", f"no column {self.image_column!r} in the table")
-        if target not in frame.columns or target == self.image_column:
-            raise InvalidInput(
-                f"target column {target!r} is not a label column of the table",
-                errors=[{"loc": ["body", "target"], "msg": "unknown column"}],
-            )
+        self._check_columns(frame, target)
         n_threads = T.threads()  # chosen once: our own training would make the machine look busy
         progress(0.0, "preparing", f"decoding images from {self.image_column!r}")
-        data, labels, shapes, notes = L.usable_rows(frame[self.image_column], frame[target])
-        y, classes, more = L.encode(labels, target)
-        notes += more
-        keep = y >= 0
-        data, y, shapes = [d for d, k in zip(data, keep, strict=True) if k], y[keep], shapes[keep]
-        grey = L.grey_content(data, self.size)
-        # kept as bytes (lossless: the decoder's pixels are 8-bit) to hold large sets in memory
-        x = np.stack([L.to_uint8(to_array(d, self.size, grey, ["rows", i])) for i, d in enumerate(data)])
-        progress(
-            0.05, "preparing", f"{len(data)} images in {len(classes)} classes, {'grey' if grey else 'colour'}"
-        )
-
-        from shopfloor.tasks.backbones import resnet_architecture
-        from shopfloor.tasks.image_classification.net import architecture
-
-        channels = 1 if grey else 3
-        if self._backbone is None:
-            self.arch_ = architecture(channels, len(classes), self.size)
-        else:
-            self.arch_ = resnet_architecture(self._backbone, channels, len(classes))
-        self.classes_, self.grey_ = classes, grey
-        self.aspect_ = float(np.median(shapes[:, 0] / shapes[:, 1]))
+        x, y, classes, grey, shapes, notes = self._decode_training(frame, target, progress)
+        self._set_architecture(classes, grey, shapes)
         runs = max(1, int(self.stability_seeds))
         share = 0.9 / runs
         tr, va, te = L.splits(y, self.seed, len(classes))
@@ -192,40 +166,21 @@ class ImageClassifier(BaseEstimator):
         net = main["net"]
         proba_te = T.torch_proba(net, x[te])
         holdout = L.single_report(y[te], proba_te, classes)
-        accuracies, f1s = [holdout["accuracy"]], [holdout["f1"]]
-        seeds, seconds = [self.seed], [main["seconds"]]
-        for k in range(1, runs):
-            left = deadline - time.perf_counter()
-            if left < 1.2 * main["seconds"]:
-                notes.append(
-                    L.note(
-                        "stability-skipped",
-                        f"{runs - k} of {runs - 1} stability runs skipped: each takes about "
-                        f"{main['seconds']:.0f} s, {max(left, 0):.0f} s of the time budget left",
-                    )
-                )
-                break
-            seed = self.seed + k
-            a, b, c = L.splits(y, seed, len(classes))
-            lo = 0.05 + share * k
-            run = T.train_network(
-                x,
-                y,
-                a,
-                b,
-                arch=self.arch_,
-                run=plan,
-                seed=seed,
-                deadline=deadline,
-                metric=metric,
-                progress=progress,
-                span=(lo, lo + share),
-            )
-            proba = T.torch_proba(run["net"], x[c])
-            accuracies.append(M.score("accuracy", y[c], proba))
-            f1s.append(M.score("f1", y[c], proba))
-            seeds.append(seed)
-            seconds.append(run["seconds"])
+        stability = T.stability_runs(
+            x,
+            y,
+            len(classes),
+            main,
+            holdout,
+            self.arch_,
+            plan,
+            self.seed,
+            runs,
+            deadline,
+            metric,
+            progress,
+            notes,
+        )
         notes += main["notes"]
 
         progress(0.96, "exporting", "exporting the network to ONNX")
@@ -233,12 +188,72 @@ class ImageClassifier(BaseEstimator):
         self.onnx_ = T.export_onnx(net, self.arch_["in_channels"], self.size)
         self._session = None
         self.input_schema_ = [{"name": self.image_column, "type": "image"}]
-        self.report_ = {
+        self.report_ = self._fit_report(target, metric, holdout, main, stability, (tr, va, te), notes, t0)
+        self.report_["threads"] = n_threads
+        progress(1.0, "done", f"hold-out accuracy = {holdout['accuracy']:.4f}")
+        return self
+
+    def _check_columns(self, frame: pd.DataFrame, target: str) -> None:
+        """The image column and the target (a label column other than the images) are in the table."""
+        if self.image_column not in frame.columns:
+            raise option_error("image_column", f"no column {self.image_column!r} in the table")
+        if target not in frame.columns or target == self.image_column:
+            raise InvalidInput(
+                f"target column {target!r} is not a label column of the table",
+                errors=[{"loc": ["body", "target"], "msg": "unknown column"}],
+            )
+
+    def _decode_training(
+        self, frame: pd.DataFrame, target: str, progress: ProgressFn
+    ) -> tuple[np.ndarray, np.ndarray, list[Any], bool, np.ndarray, list[dict]]:
+        """The usable labelled images as 8-bit pixel arrays: pixels, class codes, classes, whether
+        they are grey, their original shapes, and notes on rows left out."""
+        data, labels, shapes, notes = L.usable_rows(frame[self.image_column], frame[target])
+        y, classes, more = L.encode(labels, target)
+        notes += more
+        keep = y >= 0
+        data, y, shapes = [d for d, k in zip(data, keep, strict=True) if k], y[keep], shapes[keep]
+        grey = L.grey_content(data, self.size)
+        # kept as bytes (lossless: the decoder's pixels are 8-bit) to hold large sets in memory
+        x = np.stack([L.to_uint8(to_array(d, self.size, grey, ["rows", i])) for i, d in enumerate(data)])
+        progress(
+            0.05, "preparing", f"{len(data)} images in {len(classes)} classes, {'grey' if grey else 'colour'}"
+        )
+        return x, y, classes, grey, shapes, notes
+
+    def _set_architecture(self, classes: list[Any], grey: bool, shapes: np.ndarray) -> None:
+        """The network's layout (own network or the pretrained backbone's), classes and aspect ratio."""
+        from shopfloor.tasks.backbones import resnet_architecture
+        from shopfloor.tasks.image_classification.net import architecture
+
+        channels = 1 if grey else 3
+        if self._backbone is None:
+            self.arch_ = architecture(channels, len(classes), self.size)
+        else:
+            self.arch_ = resnet_architecture(self._backbone, channels, len(classes))
+        self.classes_, self.grey_ = classes, grey
+        self.aspect_ = float(np.median(shapes[:, 0] / shapes[:, 1]))
+
+    def _fit_report(
+        self,
+        target: str,
+        metric: str,
+        holdout: dict[str, Any],
+        main: dict[str, Any],
+        stability: dict[str, list],
+        split: tuple[np.ndarray, np.ndarray, np.ndarray],
+        notes: list[dict],
+        t0: float,
+    ) -> dict[str, Any]:
+        """The fit report: hold-out metrics, the learning curve, stability over seeds, the network."""
+        tr, va, te = split
+        seeds = stability["seeds"]
+        return {
             "task": self.task,
             "kind": "classification",
             "target": target,
             "image_column": self.image_column,
-            "classes": classes,
+            "classes": self.classes_,
             "metric": metric,
             "metrics": holdout,
             "training": {
@@ -252,21 +267,18 @@ class ImageClassifier(BaseEstimator):
                 "method": f"training repeated on {len(seeds)} seeded stratified splits",
                 "n": len(seeds),
                 "seeds": seeds,
-                "seconds": [round(s, 2) for s in seconds],
-                "metrics": summarize({"accuracy": accuracies, "f1": f1s}),
+                "seconds": [round(s, 2) for s in stability["seconds"]],
+                "metrics": summarize({"accuracy": stability["accuracy"], "f1": stability["f1"]}),
             },
-            "input": {"size": self.size, "grey": grey, "channels": self.arch_["in_channels"]},
-            "network": {**self.arch_, "parameters": int(sum(p.numel() for p in net.parameters()))},
+            "input": {"size": self.size, "grey": self.grey_, "channels": self.arch_["in_channels"]},
+            "network": {**self.arch_, "parameters": int(sum(p.numel() for p in self.net_.parameters()))},
             "backbone": main["backbone"],
             "warnings": notes,
             "n_train": int(len(tr)),
             "n_validation": int(len(va)),
             "n_test": int(len(te)),
             "fit_seconds": round(time.perf_counter() - t0, 3),
-            "threads": n_threads,
         }
-        progress(1.0, "done", f"hold-out accuracy = {holdout['accuracy']:.4f}")
-        return self
 
     # ------------------------------------------------------------------ predict
     def _check_fitted(self) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 
 from shopfloor.evaluation import metrics as M
 from shopfloor.tasks.base import ProgressFn
-from shopfloor.tasks.image_classification.labelled import note
+from shopfloor.tasks.image_classification.labelled import note, splits
 
 THREADS = 2
 LEARNING_RATE, WEIGHT_DECAY, LABEL_SMOOTHING, WARMUP = 3e-3, 5e-4, 0.1, 0.1
@@ -76,33 +76,18 @@ def train_network(
     rows ``va``: the best epoch's network, its learning curve and how it stopped."""
     torch = torch_module()
     from shopfloor.tasks.image_classification.augment import Augment
-    from shopfloor.tasks.image_classification.net import build_net, load_pretrained
 
     started = time.perf_counter()
     torch.manual_seed(seed)
-    net = build_net(arch)
-    backbone, groups = None, [{"params": list(net.parameters()), "scale": 1.0}]
-    if run.backbone is not None:
-        loaded = load_pretrained(net, run.backbone)
-        backbone = {"name": run.backbone_name, "tensors_loaded": loaded, "layout": arch}
-        # pretrained layers move slower than the new head, or the first steps undo them
-        head = {id(p) for p in net.head.parameters()}  # type: ignore[union-attr]
-        groups = [
-            {"params": [p for p in net.parameters() if id(p) not in head], "scale": PRETRAINED_LR_SCALE},
-            {"params": list(net.head.parameters()), "scale": 1.0},  # type: ignore[union-attr]
-        ]
+    net, backbone, opt = _build_network(arch, run)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
-    opt = torch.optim.AdamW(groups, lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=LABEL_SMOOTHING)
     augment, generator = Augment(), torch.Generator().manual_seed(seed)
     batch = int(min(run.batch_size, len(tr)))
     steps_per_epoch = max(1, len(tr) // batch)  # the short tail batch is dropped (BatchNorm)
-    # BatchNorm's running statistics must settle within an epoch, or a small data set is
-    # validated with statistics of its first random weights
-    for module in net.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.momentum = max(0.1, min(0.5, 2 / steps_per_epoch))
-    planned, step, notes = int(run.max_epochs), 0, []
+    _settle_batch_norm(net, steps_per_epoch)
+    planned, step = int(run.max_epochs), 0
+    notes: list[dict[str, Any]] = []
     greater = M.greater_is_better(metric)
     best: tuple[float, float] | None = None
     best_state, best_epoch, since, stopped = None, 0, 0, "max-epochs"
@@ -111,33 +96,11 @@ def train_network(
     while epoch < planned:
         epoch += 1
         epoch_started = time.perf_counter()
-        net.train()
-        order = tr[torch.randperm(len(tr), generator=generator).numpy()]
-        total = 0.0
-        for i in range(steps_per_epoch):
-            rows = order[i * batch : (i + 1) * batch]
-            lr = learning_rate(step / (planned * steps_per_epoch))
-            for group in opt.param_groups:
-                group["lr"] = lr * group["scale"]
-            loss = loss_fn(net(augment(as_float(xt[rows]), generator)), yt[rows])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            step += 1
-            total += float(loss.detach()) * len(rows)
-        proba = torch_proba(net, x[va])
-        val_loss = float(M.score("log_loss", y[va], proba))
-        val = float(M.score(metric, y[va], proba))
-        val_acc = float(np.mean(proba.argmax(1) == y[va]))
-        curve.append(
-            {
-                "epoch": epoch,
-                "loss": total / (steps_per_epoch * batch),
-                "val_loss": val_loss,
-                "val_accuracy": val_acc,
-                f"val_{metric}": val,
-            }
+        total, step = _train_epoch(
+            net, opt, loss_fn, augment, generator, xt, yt, tr, batch, steps_per_epoch, step, planned
         )
+        val_loss, val, val_acc = _validate(net, x, y, va, metric)
+        curve.append(_curve_point(epoch, total / (steps_per_epoch * batch), val_loss, val_acc, metric, val))
         key = (val if greater else -val, -val_loss)
         if best is None or key > best:
             best, best_epoch, since = key, epoch, 0
@@ -152,22 +115,10 @@ def train_network(
         )
         left = deadline - time.perf_counter()
         if epoch == 1 and planned > 1:
-            fits = int(left // max(time.perf_counter() - epoch_started, 1e-6)) + 1
-            if fits < planned:
-                planned = max(1, fits)
-                notes.append(
-                    note(
-                        "epochs-cut",
-                        f"the time budget holds about {planned} of "
-                        f"{run.max_epochs} epochs; the schedule was shortened",
-                    )
-                )
-        if since >= run.patience and epoch < planned:
-            stopped = "early-stopping"
-            break
-        if left <= 0 and epoch < planned:
-            stopped = "time-budget"
-            notes.append(note("time-budget", f"training stopped by the time budget after {epoch} epochs"))
+            planned = _fit_schedule(planned, left, time.perf_counter() - epoch_started, run, notes)
+        reason = _stop_reason(since >= run.patience, left, epoch, planned, notes)
+        if reason is not None:
+            stopped = reason
             break
     if stopped == "max-epochs" and planned < run.max_epochs:
         stopped = "time-budget"
@@ -183,6 +134,175 @@ def train_network(
         "backbone": backbone,
         "seconds": time.perf_counter() - started,
     }
+
+
+def _build_network(arch: dict[str, Any], run: RunSettings) -> tuple[Any, dict[str, Any] | None, Any]:
+    """The network (with the pretrained weights loaded when the run has them), what was loaded, and
+    its optimiser: pretrained layers move slower than the new head, or the first steps undo them."""
+    from shopfloor.tasks.image_classification.net import build_net, load_pretrained
+
+    net = build_net(arch)
+    backbone, groups = None, [{"params": list(net.parameters()), "scale": 1.0}]
+    if run.backbone is not None:
+        loaded = load_pretrained(net, run.backbone)
+        backbone = {"name": run.backbone_name, "tensors_loaded": loaded, "layout": arch}
+        head = {id(p) for p in net.head.parameters()}  # type: ignore[union-attr]
+        groups = [
+            {"params": [p for p in net.parameters() if id(p) not in head], "scale": PRETRAINED_LR_SCALE},
+            {"params": list(net.head.parameters()), "scale": 1.0},  # type: ignore[union-attr]
+        ]
+    opt = torch_module().optim.AdamW(groups, lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
+    return net, backbone, opt
+
+
+def _settle_batch_norm(net: Any, steps_per_epoch: int) -> None:
+    """BatchNorm's running statistics must settle within an epoch, or a small data set is
+    validated with statistics of its first random weights."""
+    torch = torch_module()
+    for module in net.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.momentum = max(0.1, min(0.5, 2 / steps_per_epoch))
+
+
+def _train_epoch(
+    net: Any,
+    opt: Any,
+    loss_fn: Any,
+    augment: Any,
+    generator: Any,
+    xt: Any,
+    yt: Any,
+    tr: np.ndarray,
+    batch: int,
+    steps_per_epoch: int,
+    step: int,
+    planned: int,
+) -> tuple[float, int]:
+    """One pass over the shuffled training rows: the summed loss and the step count after it."""
+    torch = torch_module()
+    net.train()
+    order = tr[torch.randperm(len(tr), generator=generator).numpy()]
+    total = 0.0
+    for i in range(steps_per_epoch):
+        rows = order[i * batch : (i + 1) * batch]
+        lr = learning_rate(step / (planned * steps_per_epoch))
+        for group in opt.param_groups:
+            group["lr"] = lr * group["scale"]
+        loss = loss_fn(net(augment(as_float(xt[rows]), generator)), yt[rows])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        total += float(loss.detach()) * len(rows)
+    return total, step
+
+
+def _validate(
+    net: Any, x: np.ndarray, y: np.ndarray, va: np.ndarray, metric: str
+) -> tuple[float, float, float]:
+    """Validation log loss, metric and accuracy of the network on rows ``va``."""
+    proba = torch_proba(net, x[va])
+    val_loss = float(M.score("log_loss", y[va], proba))
+    val = float(M.score(metric, y[va], proba))
+    val_acc = float(np.mean(proba.argmax(1) == y[va]))
+    return val_loss, val, val_acc
+
+
+def _curve_point(
+    epoch: int, loss: float, val_loss: float, val_acc: float, metric: str, val: float
+) -> dict[str, float]:
+    """One epoch on the learning curve: training loss, validation loss, accuracy and metric."""
+    return {
+        "epoch": epoch,
+        "loss": loss,
+        "val_loss": val_loss,
+        "val_accuracy": val_acc,
+        f"val_{metric}": val,
+    }
+
+
+def _stop_reason(patience_spent: bool, left: float, epoch: int, planned: int, notes: list) -> str | None:
+    """Why training stops before the planned epochs (early stopping, time budget), or None."""
+    if patience_spent and epoch < planned:
+        return "early-stopping"
+    if left <= 0 and epoch < planned:
+        notes.append(note("time-budget", f"training stopped by the time budget after {epoch} epochs"))
+        return "time-budget"
+    return None
+
+
+def _fit_schedule(planned: int, left: float, epoch_seconds: float, run: RunSettings, notes: list) -> int:
+    """After the first epoch: the epochs the time budget holds, with a note when fewer than planned."""
+    fits = int(left // max(epoch_seconds, 1e-6)) + 1
+    if fits < planned:
+        planned = max(1, fits)
+        notes.append(
+            note(
+                "epochs-cut",
+                f"the time budget holds about {planned} of "
+                f"{run.max_epochs} epochs; the schedule was shortened",
+            )
+        )
+    return planned
+
+
+def stability_runs(
+    x: np.ndarray,
+    y: np.ndarray,
+    n_classes: int,
+    main: dict[str, Any],
+    holdout: dict[str, Any],
+    arch: dict[str, Any],
+    plan: RunSettings,
+    seed: int,
+    runs: int,
+    deadline: float,
+    metric: str,
+    progress: ProgressFn,
+    notes: list[dict[str, Any]],
+) -> dict[str, list]:
+    """Training repeated on ``runs - 1`` more seeded stratified splits while the time budget lasts.
+
+    ``main`` is the first run (seed ``seed``) and ``holdout`` its hold-out report. Returns the
+    seeds, seconds, hold-out accuracies and F1 of every run, the first included; runs skipped for
+    the time budget are noted in ``notes``.
+    """
+    share = 0.9 / runs
+    accuracies, f1s = [holdout["accuracy"]], [holdout["f1"]]
+    seeds, seconds = [seed], [main["seconds"]]
+    for k in range(1, runs):
+        left = deadline - time.perf_counter()
+        if left < 1.2 * main["seconds"]:
+            notes.append(
+                note(
+                    "stability-skipped",
+                    f"{runs - k} of {runs - 1} stability runs skipped: each takes about "
+                    f"{main['seconds']:.0f} s, {max(left, 0):.0f} s of the time budget left",
+                )
+            )
+            break
+        run_seed = seed + k
+        a, b, c = splits(y, run_seed, n_classes)
+        lo = 0.05 + share * k
+        run = train_network(
+            x,
+            y,
+            a,
+            b,
+            arch=arch,
+            run=plan,
+            seed=run_seed,
+            deadline=deadline,
+            metric=metric,
+            progress=progress,
+            span=(lo, lo + share),
+        )
+        proba = torch_proba(run["net"], x[c])
+        accuracies.append(M.score("accuracy", y[c], proba))
+        f1s.append(M.score("f1", y[c], proba))
+        seeds.append(run_seed)
+        seconds.append(run["seconds"])
+    return {"seeds": seeds, "seconds": seconds, "accuracy": accuracies, "f1": f1s}
 
 
 def learning_rate(fraction: float) -> float:

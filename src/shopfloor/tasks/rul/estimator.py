@@ -176,6 +176,29 @@ class RulEstimator(BaseEstimator):
             "sequences": prep.sequences(self.window) if "cnn" in components else None,
         }
         folds = _asset_folds(len(prep.names), self.seed)
+        results = self._cross_validate(data, folds, components, y, t0, progress)
+
+        progress(0.86, "calibrating", "choosing the candidate and calibrating intervals")
+        candidates, blend = self._choose(results, wanted, y, weights, metric)
+        self.min_points_ = MIN_POINTS
+        self.input_schema_ = [
+            {"name": self.asset_column, "type": "categorical", "role": "asset"},
+            {"name": self.time_column, "type": self.time_kind_, "role": "time"},
+            *({"name": s, "type": "numeric", "role": "sensor"} for s in self.spec_.sensors),
+        ]
+        held_out, stability, self.bands_ = evaluate_chosen(results, blend[self.chosen_], y, weights, prep,
+                                                       self._clip)
+        self.report_ = self._fit_report(metric, held_out, stability, candidates, results, len(folds),
+                                        dropped, len(prep.names), t0)
+        progress(1.0, "done", f"{self.chosen_}: held-out RMSE {held_out['rmse']:.2f}, "
+                              f"80% coverage {held_out['coverage_80']:.2f}")
+        return self
+
+    def _cross_validate(
+        self, data: dict[str, Any], folds: list[np.ndarray], components: set[str], y: np.ndarray,
+        t0: float, progress: ProgressFn,
+    ) -> list[FoldModels]:
+        """Train the components on every fold of assets, each fold with its share of the budget."""
         budget_end = t0 + float(self.time_budget_s) * (1 - RESERVE)
         results: list[FoldModels] = []
         for k, held in enumerate(folds):
@@ -190,23 +213,30 @@ class RulEstimator(BaseEstimator):
                 seed=self.seed + k, max_epochs=self.max_epochs or DEFAULT_EPOCHS, deadline=fold_end,
                 progress=fold_progress,
             ))
+        return results
 
-        progress(0.86, "calibrating", "choosing the candidate and calibrating intervals")
+    def _choose(
+        self, results: list[FoldModels], wanted: list[str], y: np.ndarray, weights: np.ndarray, metric: str
+    ) -> tuple[list[dict[str, Any]], dict[str, float]]:
+        """Score the candidates on the held-out predictions, keep the best (``chosen_``, ``members_``).
+
+        Returns the candidates' reports and each candidate's blend weight of LightGBM.
+        """
         blend = {"lightgbm": 1.0, "cnn": 0.0}
         if "ensemble" in wanted:
             blend["ensemble"] = ensemble_weight(results, y, weights, metric, self._clip)
         candidates = candidate_reports(results, wanted, y, weights, self._clip, blend)
         self.chosen_ = min(candidates, key=lambda c: c["metrics"][metric])["name"]
         self.members_ = Members.from_folds(results, self.chosen_, blend[self.chosen_], self._scale(y))
-        self.min_points_ = MIN_POINTS
-        self.input_schema_ = [
-            {"name": self.asset_column, "type": "categorical", "role": "asset"},
-            {"name": self.time_column, "type": self.time_kind_, "role": "time"},
-            *({"name": s, "type": "numeric", "role": "sensor"} for s in self.spec_.sensors),
-        ]
-        held_out, stability, self.bands_ = evaluate_chosen(results, blend[self.chosen_], y, weights, prep,
-                                                       self._clip)
-        self.report_ = {
+        return candidates, blend
+
+    def _fit_report(
+        self, metric: str, held_out: dict[str, Any], stability: dict[str, Any],
+        candidates: list[dict[str, Any]], results: list[FoldModels], n_folds: int,
+        dropped: list[dict[str, str]], n_assets: int, t0: float,
+    ) -> dict[str, Any]:
+        """The fit report: target, held-out metrics and how they were measured, candidates, intervals."""
+        return {
             "task": self.task,
             "target": {"definition": f"{'hours' if self.time_kind_ == 'datetime' else 'time units (cycles)'} "
                                      "until the asset's last observation", "cap": self.cap,
@@ -214,7 +244,7 @@ class RulEstimator(BaseEstimator):
             "metric": metric,
             "metrics": held_out,
             "evaluation": (
-                f"{len(folds)}-fold cross-validation by asset: every asset is held out once and scored by "
+                f"{n_folds}-fold cross-validation by asset: every asset is held out once and scored by "
                 f"models fitted without it at every truncation point of its history (>= {MIN_POINTS} "
                 "rows), each asset weighted equally (= one query per asset at a uniformly random "
                 "truncation point, like the C-MAPSS test protocol); errors against the capped target; "
@@ -235,12 +265,9 @@ class RulEstimator(BaseEstimator):
             "training": [r.summary() for r in results],
             "warnings": [{"code": "sensor-dropped", "message": f"sensor {d['name']!r} left out: "
                                                                f"{d['reason']}"} for d in dropped],
-            "n_assets": len(prep.names),
+            "n_assets": n_assets,
             "fit_seconds": round(time.monotonic() - t0, 3),
         }
-        progress(1.0, "done", f"{self.chosen_}: held-out RMSE {held_out['rmse']:.2f}, "
-                              f"80% coverage {held_out['coverage_80']:.2f}")
-        return self
 
     def _prepare(
         self, frame: pd.DataFrame, target: str | None

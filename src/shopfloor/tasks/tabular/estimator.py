@@ -43,6 +43,17 @@ def _jsonable(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _without_missing_target(frame: pd.DataFrame, target: str, notes: list[dict[str, Any]]) -> pd.DataFrame:
+    """The rows that have a target; how many were dropped goes to ``notes``."""
+    missing = frame[target].isna()
+    if missing.any():
+        notes.append(
+            {"code": "target-missing", "message": f"{int(missing.sum())} rows without a target dropped"}
+        )
+        frame = frame.loc[~missing].reset_index(drop=True)
+    return frame
+
+
 class TabularEstimator(BaseEstimator):
     """AutoML for one table: ``kind`` is "classification" or "regression".
 
@@ -92,25 +103,11 @@ class TabularEstimator(BaseEstimator):
         Raises :class:`InvalidInput` for an unknown kind or metric, a missing target,
         too few rows or classes. ``progress`` exceptions (cancellation) propagate.
         """
-        from sklearn.model_selection import train_test_split
-
         t0 = time.perf_counter()
-        if self.kind not in ("classification", "regression"):
-            raise InvalidInput(f"kind must be 'classification' or 'regression', not {self.kind!r}")
-        if target not in frame.columns:
-            raise InvalidInput(
-                f"target column {target!r} is not in the table",
-                errors=[{"loc": ["params", "target"], "msg": "unknown column"}],
-            )
+        self._check_kind_and_target(frame, target)
         progress(0.0, "preparing", "checking columns and target")
         notes: list[dict[str, Any]] = []
-        frame = frame.reset_index(drop=True)
-        missing = frame[target].isna()
-        if missing.any():
-            notes.append(
-                {"code": "target-missing", "message": f"{int(missing.sum())} rows without a target dropped"}
-            )
-            frame = frame.loc[~missing].reset_index(drop=True)
+        frame = _without_missing_target(frame.reset_index(drop=True), target, notes)
         y_all, classes = self._encode_target(frame[target])
         n_classes = len(classes)
         metric = M.check_metric(self.kind, self.metric, max(n_classes, 2))
@@ -118,11 +115,7 @@ class TabularEstimator(BaseEstimator):
         if not types:
             raise InvalidInput("no usable input columns (all were dropped as id, text, datetime or constant)")
         classify = self.kind == "classification"
-        strat = y_all if classify else None
-        tr, te = train_test_split(
-            np.arange(len(frame)), test_size=0.2, random_state=self.seed, stratify=strat
-        )
-        tr, te = np.sort(tr), np.sort(te)
+        tr, te = self._holdout_split(len(frame), y_all if classify else None)
         train, test = frame.iloc[tr].reset_index(drop=True), frame.iloc[te].reset_index(drop=True)
         y_tr, y_te = y_all[tr], y_all[te]
 
@@ -155,14 +148,8 @@ class TabularEstimator(BaseEstimator):
 
         progress(0.8, "evaluation", f"refitting {chosen['name']} on the training split")
         pre = base_pre.with_constructed(constructed)
-        model = make_model(chosen["family"], self.kind, n_classes, chosen["params"], self.seed)
-        model.fit(pre.expand(enc_tr), y_tr)
-        enc_te = pre.encode(test)
-        out_te = model.predict_output(pre.expand(enc_te))
-        holdout = (
-            M.classification_report(y_te, out_te, classes, threshold)
-            if classify
-            else M.regression_report(y_te, out_te)
+        model, enc_te, holdout = self._refit_and_evaluate(
+            pre, chosen, n_classes, enc_tr, y_tr, test, y_te, classes, threshold
         )
 
         stab = self._stability(
@@ -176,13 +163,80 @@ class TabularEstimator(BaseEstimator):
         pick = np.sort(rng.choice(len(enc_tr), size=min(BACKGROUND_ROWS, len(enc_tr)), replace=False))
         self.background_ = self._impute_inputs(enc_tr[pick])
         self.input_schema_ = pre.input_schema()
-        self.report_ = {
+        self.report_ = self._fit_report(
+            target, metric, holdout, stab, sel, types, dropped, warns + notes, rules, (tr, te), t0
+        )
+        progress(
+            1.0, "done", f"{chosen['name']}: hold-out {metric} = {holdout.get(metric, float('nan')):.4f}"
+        )
+        return self
+
+    def _check_kind_and_target(self, frame: pd.DataFrame, target: str) -> None:
+        """The kind is one this family learns and the target is a column of the table."""
+        if self.kind not in ("classification", "regression"):
+            raise InvalidInput(f"kind must be 'classification' or 'regression', not {self.kind!r}")
+        if target not in frame.columns:
+            raise InvalidInput(
+                f"target column {target!r} is not in the table",
+                errors=[{"loc": ["params", "target"], "msg": "unknown column"}],
+            )
+
+    def _holdout_split(self, n_rows: int, strat: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Training and hold-out row numbers (80/20, stratified for classification), each sorted."""
+        from sklearn.model_selection import train_test_split
+
+        tr, te = train_test_split(np.arange(n_rows), test_size=0.2, random_state=self.seed, stratify=strat)
+        return np.sort(tr), np.sort(te)
+
+    def _refit_and_evaluate(
+        self,
+        pre: Preprocessor,
+        chosen: dict[str, Any],
+        n_classes: int,
+        enc_tr: np.ndarray,
+        y_tr: np.ndarray,
+        test: pd.DataFrame,
+        y_te: np.ndarray,
+        classes: list[Any],
+        threshold: float | None,
+    ) -> tuple[Any, np.ndarray, dict[str, Any]]:
+        """Refit the chosen model on the training split: the model, the encoded hold-out rows and
+        the hold-out report."""
+        model = make_model(chosen["family"], self.kind, n_classes, chosen["params"], self.seed)
+        model.fit(pre.expand(enc_tr), y_tr)
+        enc_te = pre.encode(test)
+        out_te = model.predict_output(pre.expand(enc_te))
+        holdout = (
+            M.classification_report(y_te, out_te, classes, threshold)
+            if self.kind == "classification"
+            else M.regression_report(y_te, out_te)
+        )
+        return model, enc_te, holdout
+
+    def _fit_report(
+        self,
+        target: str,
+        metric: str,
+        holdout: dict[str, Any],
+        stab: dict[str, Any],
+        sel: dict[str, Any],
+        types: dict[str, str],
+        dropped: Any,
+        warnings: list[dict[str, Any]],
+        rules: Any,
+        split: tuple[np.ndarray, np.ndarray],
+        t0: float,
+    ) -> dict[str, Any]:
+        """The fit report: hold-out metrics, stability, the candidates and the chosen one, features."""
+        chosen, constructed, pre = sel["chosen"], sel["constructed"], self.pre_
+        classify = self.kind == "classification"
+        return {
             "task": self.task,
             "target": target,
             "kind": self.kind,
-            "classes": [_jsonable(c) for c in classes] if classify else None,
+            "classes": [_jsonable(c) for c in self.classes_] if classify else None,
             "metric": metric,
-            "threshold": threshold,
+            "threshold": self.threshold_,
             "metrics": holdout,
             "stability": stab,
             "candidates": sel["candidates"],
@@ -198,17 +252,13 @@ class TabularEstimator(BaseEstimator):
                 "search": sel["feature_trials"],
                 "dropped": dropped,
             },
-            "warnings": warns + notes,
+            "warnings": warnings,
             "rules": rules,
-            "n_train": int(len(tr)),
-            "n_test": int(len(te)),
+            "n_train": int(len(split[0])),
+            "n_test": int(len(split[1])),
             "cv_folds": sel["n_folds"],
             "fit_seconds": round(time.perf_counter() - t0, 3),
         }
-        progress(
-            1.0, "done", f"{chosen['name']}: hold-out {metric} = {holdout.get(metric, float('nan')):.4f}"
-        )
-        return self
 
     def _encode_target(self, y: pd.Series) -> tuple[np.ndarray, list[Any]]:
         if self.kind == "regression":

@@ -398,8 +398,6 @@ def search_and_select(
     """
     import time
 
-    from shopfloor.evaluation.metrics import THRESHOLD_METRICS, best_threshold, greater_is_better, score
-
     t_start = time.perf_counter()
     n_folds = 5 if budget_s >= 60 and len(y) < 200_000 else 3
     folds = make_folds(frame, types, y, kind, n_folds, seed)
@@ -409,30 +407,84 @@ def search_and_select(
     constructed: list[dict[str, Any]] = []
     trials: list[dict[str, Any]] = []
     if len(numeric) >= 2:
-        progress(0.05, "feature construction", "screening pair differences, products and ratios")
-        cands = candidate_features(numeric)
-        X_tr, _ = folds[0].matrices(cands)
-        screen = make_model("lightgbm", kind, n_classes, _SCREEN, seed).fit(X_tr, folds[0].y_tr)
-        gain = screen.booster_.feature_importance("gain")  # type: ignore[attr-defined]
-        first = len(folds[0].pre.numeric) + len(folds[0].pre.boolean)
-        rank = [float(g) for g in gain[first : first + len(cands)]]
-        calls = [0]
-
-        def cv_loss(feats: list[dict[str, Any]]) -> float:
-            calls[0] += 1
-            progress(
-                0.05 + min(0.2, 0.02 * calls[0]),
-                "feature construction",
-                f"cross-validating {len(feats)} constructed feature(s)",
-            )
-            return _loss(kind, y, out_of_fold(folds, feats, "lightgbm", _SCREEN, kind, n_classes, seed))
-
-        constructed, trials = search_features(
-            cands, rank, cv_loss, out_of_time=lambda: time.perf_counter() > feature_end
+        constructed, trials = _construct_features(
+            folds, numeric, y, kind, n_classes, seed, feature_end, progress
         )
     imbalanced = kind == "classification" and np.bincount(y).min() / len(y) < 0.2
     grid = candidate_grid(kind, len(y), budget_s, imbalanced)
     select_end = t_start + 0.75 * max(budget_end - t_start, 1.0)
+    results, best = _select_model(
+        folds, constructed, grid, y, kind, n_classes, metric, seed, select_end, progress
+    )
+    for row in results:
+        row["chosen"] = row["name"] == best["name"]
+    chosen = {"name": best["name"], "family": best["family"], "params": best["params"]}
+    return {
+        "constructed": constructed,
+        "feature_trials": trials,
+        "chosen": chosen,
+        "oof": best["oof"],
+        "oof_y": y,
+        "candidates": results,
+        "n_folds": n_folds,
+    }
+
+
+def _construct_features(
+    folds: list[Fold],
+    numeric: list[str],
+    y: np.ndarray,
+    kind: str,
+    n_classes: int,
+    seed: int,
+    feature_end: float,
+    progress: Any,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Rank the pair features by one LightGBM's gain, then add them greedily by CV loss until
+    ``feature_end``: the features kept and every trial."""
+    import time
+
+    progress(0.05, "feature construction", "screening pair differences, products and ratios")
+    cands = candidate_features(numeric)
+    X_tr, _ = folds[0].matrices(cands)
+    screen = make_model("lightgbm", kind, n_classes, _SCREEN, seed).fit(X_tr, folds[0].y_tr)
+    gain = screen.booster_.feature_importance("gain")  # type: ignore[attr-defined]
+    first = len(folds[0].pre.numeric) + len(folds[0].pre.boolean)
+    rank = [float(g) for g in gain[first : first + len(cands)]]
+    calls = [0]
+
+    def cv_loss(feats: list[dict[str, Any]]) -> float:
+        calls[0] += 1
+        progress(
+            0.05 + min(0.2, 0.02 * calls[0]),
+            "feature construction",
+            f"cross-validating {len(feats)} constructed feature(s)",
+        )
+        return _loss(kind, y, out_of_fold(folds, feats, "lightgbm", _SCREEN, kind, n_classes, seed))
+
+    return search_features(cands, rank, cv_loss, out_of_time=lambda: time.perf_counter() > feature_end)
+
+
+def _select_model(
+    folds: list[Fold],
+    constructed: list[dict[str, Any]],
+    grid: Any,
+    y: np.ndarray,
+    kind: str,
+    n_classes: int,
+    metric: str,
+    seed: int,
+    select_end: float,
+    progress: Any,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Score every candidate of the grid by its pooled out-of-fold predictions, skipping a family
+    whose cost would pass ``select_end``: one row per candidate scored, and the best (with its
+    out-of-fold predictions)."""
+    import time
+
+    from shopfloor.evaluation.metrics import THRESHOLD_METRICS, best_threshold, greater_is_better, score
+
+    n_folds = len(folds)
     higher = greater_is_better(metric)
     results: list[dict[str, Any]] = []
     best: dict[str, Any] | None = None
@@ -467,18 +519,7 @@ def search_and_select(
         if best is None or (cv > best["cv_score"] if higher else cv < best["cv_score"]):
             best = {**row, "oof": oof, "params": dict(params)}
     assert best is not None
-    for row in results:
-        row["chosen"] = row["name"] == best["name"]
-    chosen = {"name": best["name"], "family": best["family"], "params": best["params"]}
-    return {
-        "constructed": constructed,
-        "feature_trials": trials,
-        "chosen": chosen,
-        "oof": best["oof"],
-        "oof_y": y,
-        "candidates": results,
-        "n_folds": n_folds,
-    }
+    return results, best
 
 
 class Fold:

@@ -161,75 +161,26 @@ class TextClassifier(BaseEstimator):
             )
         column = self._text_column(frame, target)
         progress(0.0, "preparing", f"reading texts from {column!r} and labels from {target!r}")
-        texts, labels, notes = _clean_rows(frame[column], frame[target])
-        multi = self.label_separator is not None
-        y, classes, more = (
-            _encode_multi(labels, str(self.label_separator)) if multi else _encode_single(labels, target)
-        )
-        notes += more
-        if not multi:
-            keep = y >= 0
-            texts, y = [t for t, k in zip(texts, keep, strict=True) if k], y[keep]
+        texts, y, classes, multi, notes = self._labelled_texts(frame, column, target)
         metric = self._check_metric(len(classes), multi)
-
-        from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
-
-        rows = np.arange(len(texts))
-        tr, te = train_test_split(rows, test_size=0.2, random_state=self.seed, stratify=None if multi else y)
-        tr, te = np.sort(tr), np.sort(te)
-
-        embeddings = None
-        if any(_needs_encoder(c) for c in chosen_candidates):
-            from shopfloor.hub.catalog import fingerprint
-            from shopfloor.hub.encoders import default_entry
-
-            self.encoder_fingerprint_ = fingerprint(default_entry(self.encoder).path)
-        if any(uses_embedding(c) for c in chosen_candidates):
-            progress(0.02, "embedding", f"embedding {len(texts)} texts with {self.encoder}")
-            encoder = self._encoder()
-            embeddings, truncated = encoder.embed_checked(texts)
-            if truncated:
-                notes.append(
-                    _note(
-                        "text-truncated",
-                        f"{len(truncated)} texts longer than "
-                        f"{encoder.max_tokens} tokens were cut for the encoder",
-                    )
-                )
-
-        y_tr = y[tr]
-        if multi:
-            folds = list(KFold(CV_FOLDS, shuffle=True, random_state=self.seed).split(tr))
-        else:
-            n_splits = int(min(CV_FOLDS, np.bincount(y_tr).min()))
-            folds = list(StratifiedKFold(n_splits, shuffle=True, random_state=self.seed).split(tr, y_tr))
+        tr, te = self._holdout_split(len(texts), y, multi)
+        embeddings = self._embed(chosen_candidates, texts, notes, progress)
+        folds = self._cv_folds(tr, y, multi)
         budget_end = t0 + float(self.time_budget_s)
-        results: list[dict[str, Any]] = []
-        for i, candidate in enumerate(chosen_candidates):
-            skip = self._skip(candidate, [texts[j] for j in tr], len(folds), len(classes), multi, budget_end)
-            if skip and results:  # the first candidate always runs, so there is a model
-                notes.append(_note("candidate-skipped", f"candidate {candidate!r} skipped: {skip}"))
-                continue
-            started = time.perf_counter()
-            scores = []
-            for k, (a, b) in enumerate(folds):
-                progress(
-                    0.1 + 0.7 * (i + k / len(folds)) / len(chosen_candidates),
-                    "cross-validation",
-                    f"{candidate}: fold {k + 1} of {len(folds)}",
-                )
-                model = self._fit_model(candidate, texts, embeddings, tr[a], y, len(classes), multi)
-                proba = model.predict_proba(_take(texts, tr[b]), _rows(embeddings, tr[b]))
-                scores.append(_score(metric, y[tr[b]], proba, multi))
-            results.append(
-                {
-                    "name": candidate,
-                    "cv_score": float(np.mean(scores)),
-                    "cv_std": float(np.std(scores)),
-                    "folds": [float(s) for s in scores],
-                    "seconds": round(time.perf_counter() - started, 2),
-                }
-            )
+        results = self._compare(
+            chosen_candidates,
+            texts,
+            embeddings,
+            y,
+            tr,
+            folds,
+            classes,
+            multi,
+            metric,
+            budget_end,
+            notes,
+            progress,
+        )
         lower = not M.greater_is_better(metric)
         best = (
             min(results, key=lambda r: r["cv_score"]) if lower else max(results, key=lambda r: r["cv_score"])
@@ -245,18 +196,142 @@ class TextClassifier(BaseEstimator):
         )
 
         self.input_schema_ = [{"name": column, "type": "text", "max_chars": MAX_CHARS}]
-        self.report_ = {
+        self.report_ = self._fit_report(
+            target, metric, holdout, results, best, len(folds), (tr, te), notes, t0
+        )
+        progress(1.0, "done", f"{best['name']}: hold-out {metric} = {holdout.get(metric, float('nan')):.4f}")
+        return self
+
+    def _labelled_texts(
+        self, frame: pd.DataFrame, column: str, target: str
+    ) -> tuple[list[str], np.ndarray, list[Any], bool, list[dict[str, Any]]]:
+        """The usable texts and their encoded labels (one class, or a 0/1 row per class when
+        multi-label): texts, labels, classes, whether multi-label, and notes on rows left out."""
+        texts, labels, notes = _clean_rows(frame[column], frame[target])
+        multi = self.label_separator is not None
+        y, classes, more = (
+            _encode_multi(labels, str(self.label_separator)) if multi else _encode_single(labels, target)
+        )
+        notes += more
+        if not multi:
+            keep = y >= 0
+            texts, y = [t for t, k in zip(texts, keep, strict=True) if k], y[keep]
+        return texts, y, classes, multi, notes
+
+    def _holdout_split(self, n_rows: int, y: np.ndarray, multi: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Training and hold-out row numbers (80/20, stratified unless multi-label), each sorted."""
+        from sklearn.model_selection import train_test_split
+
+        rows = np.arange(n_rows)
+        tr, te = train_test_split(rows, test_size=0.2, random_state=self.seed, stratify=None if multi else y)
+        return np.sort(tr), np.sort(te)
+
+    def _embed(
+        self, candidates: list[str], texts: list[str], notes: list[dict[str, Any]], progress: ProgressFn
+    ) -> np.ndarray | None:
+        """The texts' embeddings when a candidate uses them (None otherwise); the encoder's
+        fingerprint when a candidate needs the encoder, and a note on texts cut to its length."""
+        embeddings = None
+        if any(_needs_encoder(c) for c in candidates):
+            from shopfloor.hub.catalog import fingerprint
+            from shopfloor.hub.encoders import default_entry
+
+            self.encoder_fingerprint_ = fingerprint(default_entry(self.encoder).path)
+        if any(uses_embedding(c) for c in candidates):
+            progress(0.02, "embedding", f"embedding {len(texts)} texts with {self.encoder}")
+            encoder = self._encoder()
+            embeddings, truncated = encoder.embed_checked(texts)
+            if truncated:
+                notes.append(
+                    _note(
+                        "text-truncated",
+                        f"{len(truncated)} texts longer than "
+                        f"{encoder.max_tokens} tokens were cut for the encoder",
+                    )
+                )
+        return embeddings
+
+    def _cv_folds(self, tr: np.ndarray, y: np.ndarray, multi: bool) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Cross-validation folds over the training rows (positions in ``tr``), stratified unless
+        multi-label."""
+        from sklearn.model_selection import KFold, StratifiedKFold
+
+        y_tr = y[tr]
+        if multi:
+            return list(KFold(CV_FOLDS, shuffle=True, random_state=self.seed).split(tr))
+        n_splits = int(min(CV_FOLDS, np.bincount(y_tr).min()))
+        return list(StratifiedKFold(n_splits, shuffle=True, random_state=self.seed).split(tr, y_tr))
+
+    def _compare(
+        self,
+        candidates: list[str],
+        texts: list[str],
+        embeddings: np.ndarray | None,
+        y: np.ndarray,
+        tr: np.ndarray,
+        folds: list[tuple[np.ndarray, np.ndarray]],
+        classes: list[Any],
+        multi: bool,
+        metric: str,
+        budget_end: float,
+        notes: list[dict[str, Any]],
+        progress: ProgressFn,
+    ) -> list[dict[str, Any]]:
+        """Cross-validate the candidates in turn, skipping one the time budget cannot hold (the
+        first always runs): one result per candidate run, with its fold scores."""
+        results: list[dict[str, Any]] = []
+        for i, candidate in enumerate(candidates):
+            skip = self._skip(candidate, [texts[j] for j in tr], len(folds), len(classes), multi, budget_end)
+            if skip and results:  # the first candidate always runs, so there is a model
+                notes.append(_note("candidate-skipped", f"candidate {candidate!r} skipped: {skip}"))
+                continue
+            started = time.perf_counter()
+            scores = []
+            for k, (a, b) in enumerate(folds):
+                progress(
+                    0.1 + 0.7 * (i + k / len(folds)) / len(candidates),
+                    "cross-validation",
+                    f"{candidate}: fold {k + 1} of {len(folds)}",
+                )
+                model = self._fit_model(candidate, texts, embeddings, tr[a], y, len(classes), multi)
+                proba = model.predict_proba(_take(texts, tr[b]), _rows(embeddings, tr[b]))
+                scores.append(_score(metric, y[tr[b]], proba, multi))
+            results.append(
+                {
+                    "name": candidate,
+                    "cv_score": float(np.mean(scores)),
+                    "cv_std": float(np.std(scores)),
+                    "folds": [float(s) for s in scores],
+                    "seconds": round(time.perf_counter() - started, 2),
+                }
+            )
+        return results
+
+    def _fit_report(
+        self,
+        target: str,
+        metric: str,
+        holdout: dict[str, Any],
+        results: list[dict[str, Any]],
+        best: dict[str, Any],
+        n_folds: int,
+        split: tuple[np.ndarray, np.ndarray],
+        notes: list[dict[str, Any]],
+        t0: float,
+    ) -> dict[str, Any]:
+        """The fit report: hold-out metrics, the chosen candidate's fold spread, every candidate."""
+        return {
             "task": self.task,
             "target": target,
-            "text_column": column,
+            "text_column": self.text_column_,
             "kind": "classification",
-            "multi_label": multi,
+            "multi_label": self.multi_label_,
             "label_separator": self.label_separator,
-            "classes": classes,
+            "classes": self.classes_,
             "metric": metric,
             "metrics": holdout,
             "stability": {
-                "method": f"{len(folds)}-fold cross-validation on the training split, chosen candidate",
+                "method": f"{n_folds}-fold cross-validation on the training split, chosen candidate",
                 "metrics": summarize({metric: best["folds"]}),
             },
             "candidates": results,
@@ -264,13 +339,11 @@ class TextClassifier(BaseEstimator):
             "cv_score": best["cv_score"],
             "encoder": self._encoder_report() if _needs_encoder(best["name"]) else None,
             "warnings": notes,
-            "n_train": int(len(tr)),
-            "n_test": int(len(te)),
-            "cv_folds": len(folds),
+            "n_train": int(len(split[0])),
+            "n_test": int(len(split[1])),
+            "cv_folds": n_folds,
             "fit_seconds": round(time.perf_counter() - t0, 3),
         }
-        progress(1.0, "done", f"{best['name']}: hold-out {metric} = {holdout.get(metric, float('nan')):.4f}")
-        return self
 
     def _check_metric(self, n_classes: int, multi: bool) -> str:
         if multi and self.metric not in (None, *MULTI_LABEL_METRICS):
