@@ -173,7 +173,7 @@ class SeriesEstimator(Estimator, Protocol):
     the fewest assets a training history may have is ``Capabilities.min_assets``.
     """
 
-    def check_options(self) -> Any: ...
+    def check_options(self) -> None: ...
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame: ...
 
@@ -195,7 +195,7 @@ class BaseEstimator:
         return self.declared[self.task]  # type: ignore[attr-defined]
 
     # ---------------------------------------------------------------- before a job is queued
-    def check_options(self) -> Any:
+    def check_options(self) -> None:
         """Refuse impossible option values before any work (``InvalidInput`` at
         ``["body", "options", name]``), so a training request fails at once, not as a job.
         Families that take no options have nothing to check."""

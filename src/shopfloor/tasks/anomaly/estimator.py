@@ -107,7 +107,11 @@ class AnomalyEstimator(BaseEstimator):
         return constructor_params(self)
 
     # ------------------------------------------------------------------ fit
-    def check_options(self) -> list[str]:
+    def check_options(self) -> None:
+        """Refuse impossible option values before any work (a 422 at ``["body", "options", name]``)."""
+        self._settled_options()
+
+    def _settled_options(self) -> list[str]:
         """Refuse an impossible option (422 at ``["body", "options", name]``); the detector families."""
         for name in ("window", "min_event_points"):
             value = getattr(self, name)
@@ -147,7 +151,7 @@ class AnomalyEstimator(BaseEstimator):
         assets; no sensor that varies). ``progress`` exceptions (cancellation) propagate.
         """
         started = time.monotonic()
-        families = self.check_options()
+        families = self._settled_options()
         window, min_points, far = int(self.window), int(self.min_event_points), float(self.false_alarm_rate)
         progress(0.0, "preparing", "checking the sensor histories")
         sensors = list(self.sensors) if self.sensors is not None else self._default_sensors(frame, target)

@@ -111,7 +111,11 @@ class ImageAnomalyDetector(BaseEstimator):
         return self
 
     # ------------------------------------------------------------------ options
-    def check_options(self) -> PatchExtractor:
+    def check_options(self) -> None:
+        """Refuse impossible option values before any work (a 422 at ``["body", "options", name]``)."""
+        self._settled_options()
+
+    def _settled_options(self) -> PatchExtractor:
         """Refuse impossible options (422 at ``["body", "options", name]``); returns the extractor."""
         if not isinstance(self.image_column, str) or not self.image_column:
             raise option_error("image_column", "name the column that holds the images")
@@ -151,7 +155,7 @@ class ImageAnomalyDetector(BaseEstimator):
         and report separation from the labelled defects when there are any."""
         t0 = time.perf_counter()
         deadline = t0 + float(self.time_budget_s)
-        extractor = self.check_options()
+        extractor = self._settled_options()
         progress(0.0, "preparing", "choosing good images")
         good, defects, labels, notes = self._split_rows(frame)
         rng = np.random.default_rng(self.seed)

@@ -104,7 +104,11 @@ class ImageClassifier(BaseEstimator):
         return self
 
     # ------------------------------------------------------------------ options
-    def check_options(self) -> str:
+    def check_options(self) -> None:
+        """Refuse impossible option values before any work (a 422 at ``["body", "options", name]``)."""
+        self._settled_options()
+
+    def _settled_options(self) -> str:
         """Refuse impossible options before any work; returns the validation metric."""
         ints = {
             "size": (self.size, 16, 512),
@@ -136,7 +140,7 @@ class ImageClassifier(BaseEstimator):
     def fit(self, frame: pd.DataFrame, target: str, progress: ProgressFn = no_progress) -> Self:
         """Decode the images, train, report on the hold-out split and export for serving."""
         t0 = time.perf_counter()
-        metric = self.check_options()
+        metric = self._settled_options()
         deadline = t0 + float(self.time_budget_s)
         self._check_columns(frame, target)
         n_threads = T.threads()  # chosen once: our own training would make the machine look busy

@@ -117,7 +117,11 @@ class RulEstimator(BaseEstimator):
         return constructor_params(self)
 
     # ------------------------------------------------------------------ fit
-    def check_options(self) -> tuple[str, list[str]]:
+    def check_options(self) -> None:
+        """Refuse impossible option values before any work (a 422 at ``["body", "options", name]``)."""
+        self._settled_options()
+
+    def _settled_options(self) -> tuple[str, list[str]]:
         """Refuse an impossible option before any work (422 at ``["body", "options", name]``).
 
         Returns the selection metric and the candidate names to train.
@@ -162,7 +166,7 @@ class RulEstimator(BaseEstimator):
         (cancellation) propagate.
         """
         t0 = time.monotonic()
-        metric, wanted = self.check_options()
+        metric, wanted = self._settled_options()
         progress(0.0, "preparing", "checking the histories and deriving targets")
         prep, y, dropped = self._prepare(frame, target)
         progress(0.03, "preparing", "building window features")

@@ -89,7 +89,11 @@ class TextClassifier(BaseEstimator):
         return constructor_params(self)
 
     # ------------------------------------------------------------------ options
-    def check_options(self) -> list[str]:
+    def check_options(self) -> None:
+        """Refuse impossible option values before any work (a 422 at ``["body", "options", name]``)."""
+        self._settled_options()
+
+    def _settled_options(self) -> list[str]:
         """Refuse impossible options before any work; returns the candidates to compare."""
         chosen = list(self.candidates) if self.candidates is not None else list(ALL_CANDIDATES)
         unknown = [c for c in chosen if c not in ALL_CANDIDATES]
@@ -153,7 +157,7 @@ class TextClassifier(BaseEstimator):
         """Compare the candidates, refit the best and report it on the hold-out split."""
         t0 = time.perf_counter()
         # frozen candidates first: they are cheap, and the first one runs whatever the budget
-        chosen_candidates = sorted(self.check_options(), key=lambda c: c == FINE_TUNED)
+        chosen_candidates = sorted(self._settled_options(), key=lambda c: c == FINE_TUNED)
         if target not in frame.columns:
             raise InvalidInput(
                 f"target column {target!r} is not in the table",
