@@ -156,10 +156,14 @@ def test_training_refusals_store_no_job(api: Api) -> None:
     assert api.client.get("/v1/jobs", headers=b).json()["items"] == []
 
 
-@pytest.fixture
-def detector(api: Api) -> Api:
+def _train_press(api: Api) -> None:
     _trained(api, _histories(8, wear=False), "anomaly", "press", {})
-    return api
+
+
+@pytest.fixture
+def detector(api_with: Any) -> Api:
+    """The anomaly model "press" in production, trained once per run; each test has its own copy."""
+    return api_with(_train_press)
 
 
 def _faulty(seed: int) -> pd.DataFrame:
@@ -170,6 +174,7 @@ def _faulty(seed: int) -> pd.DataFrame:
     return frame
 
 
+@pytest.mark.backends("sqlite", "postgresql")  # stream state lives in the registry
 def test_streaming_scores_match_one_call_and_keep_state_per_asset(detector: Api) -> None:
     api = detector
     h = api.headers("consumer")
