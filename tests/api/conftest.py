@@ -77,16 +77,29 @@ def api_settings(home: Path, url: str | None = None) -> Settings:
 
 
 @pytest.fixture()
-def api(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Iterator[Api]:
-    url = None if backend == "sqlite" else database_url(request, backend, tmp_path)
-    yield from open_api(api_settings(tmp_path / "home", url))
+def api(request: pytest.FixtureRequest, backend: str, tmp_path: Path, homes: Homes) -> Iterator[Api]:
+    if backend == "sqlite":
+        # A copy of a home migrated and given its keys once per run: as fresh, without the second
+        # of migrations and key hashing per test (migrations run on both backends in tests/registry).
+        yield from homes.open_copy(_fresh, tmp_path / "home")
+    else:
+        yield from open_api(api_settings(tmp_path / "home", database_url(request, backend, tmp_path)))
 
 
-Build = Callable[[Api], Any]
+Build = Callable[["Api"], Any]
+
+
+def _fresh(api: Api) -> None:
+    """A build that adds nothing: the home as open_api leaves it."""
 
 
 class Homes:
-    """Homes made once per run by a build function (train models, upload data) through the API."""
+    """Homes made once per run by a build function (train models, upload data) through the API,
+    copied into each test that asks for one."""
+
+    # Runtime state of the processes that used the home (metrics files per pid, scratch space):
+    # a copy starts without it, as a home does when its server starts.
+    RUNTIME = ("run", "tmp")
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -102,6 +115,15 @@ class Homes:
                 self.made[name] = (settings.home, api.keys, build(api))
         return self.made[name]
 
+    def open_copy(self, build: Build, home: Path) -> Iterator[Api]:
+        """An app on a copy, at ``home``, of the home ``build`` made; closed when the generator ends."""
+        source, keys, made = self.get(build)
+        ignore = lambda folder, names: [n for n in names if folder == str(source) and n in self.RUNTIME]  # noqa: E731
+        shutil.copytree(source, home, symlinks=True, ignore=ignore)
+        for api in open_api(api_settings(home), keys=keys):
+            api.made = made
+            yield api
+
 
 @pytest.fixture(scope="session")
 def homes(tmp_path_factory: pytest.TempPathFactory) -> Homes:
@@ -112,7 +134,8 @@ def homes(tmp_path_factory: pytest.TempPathFactory) -> Homes:
 def api_with(
     request: pytest.FixtureRequest, backend: str, tmp_path: Path, homes: Homes
 ) -> Callable[[Build], Api]:
-    """``api_with(build)``: this test's app, holding what ``build(api)`` made (trained models...).
+    """``api_with(build)``: this test's app, holding what ``build(api)`` made (trained models...);
+    ``api.made`` is what ``build`` returned.
 
     On SQLite ``build`` runs once per test run and each test gets a copy of that home (its registry
     file, artifacts and server secret), so it may change its copy freely; on PostgreSQL ``build``
@@ -124,12 +147,8 @@ def api_with(
             api: Api = request.getfixturevalue("api")
             api.made = build(api)
             return api
-        source, keys, made = homes.get(build)
-        home = tmp_path / "home"
-        shutil.copytree(source, home, symlinks=True)
-        opened = open_api(api_settings(home), keys=keys)
+        opened = homes.open_copy(build, tmp_path / "home")
         api = next(opened)
-        api.made = made
         request.addfinalizer(lambda: next(opened, None))
         return api
 
