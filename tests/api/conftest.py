@@ -86,7 +86,7 @@ def api(request: pytest.FixtureRequest, backend: str, tmp_path: Path, homes: Hom
         yield from open_api(api_settings(tmp_path / "home", database_url(request, backend, tmp_path)))
 
 
-Build = Callable[["Api"], Any]
+Build = Callable[[Api], Any]
 
 
 def _fresh(api: Api) -> None:
@@ -160,24 +160,19 @@ def open_api(settings: Settings, keys: dict[str, str] | None = None) -> Iterator
     admin key of tenant "other" (``keys``: those already in the registry); closed when the
     generator ends."""
     platform = prepare(settings)
-    if keys is not None:
-        app = create_app(settings, platform)
-        with TestClient(app, raise_server_exceptions=False) as client:
-            yield Api(client, platform, settings, dict(keys))
-        platform.close()
-        return
-    keys = {}
-    for who, tenant, role in [
-        ("admin", "default", "admin"),
-        ("builder", "default", "builder"),
-        ("consumer", "default", "consumer"),
-        ("metrics", "default", "metrics"),
-        ("other", "other", "admin"),
-    ]:
-        keys[who] = issue_key(platform.store, platform.secret, tenant=tenant, role=role).secret
+    if keys is None:
+        keys = {}
+        for who, tenant, role in [
+            ("admin", "default", "admin"),
+            ("builder", "default", "builder"),
+            ("consumer", "default", "consumer"),
+            ("metrics", "default", "metrics"),
+            ("other", "other", "admin"),
+        ]:
+            keys[who] = issue_key(platform.store, platform.secret, tenant=tenant, role=role).secret
     app = create_app(settings, platform)
     with TestClient(app, raise_server_exceptions=False) as client:
-        yield Api(client, platform, settings, keys)
+        yield Api(client, platform, settings, dict(keys))
     platform.close()
 
 
