@@ -1,10 +1,18 @@
-"""API tests go through create_app() with an isolated home directory; jobs run in-process."""
+"""API tests go through create_app() with an isolated home directory; jobs run in-process.
+
+The ``api`` fixture runs on SQLite; a test or module whose behaviour differs by registry backend
+(rate limits and quotas shared by processes, stream state) asks for PostgreSQL as well with
+``@pytest.mark.backends("sqlite", "postgresql")``. The registry itself runs on both backends in
+tests/registry.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -25,6 +33,7 @@ class Api:
     platform: Platform
     settings: Settings
     keys: dict[str, str]
+    made: Any = None  # what the build function of ``api_with`` returned
 
     def headers(self, who: str = "admin") -> dict[str, str]:
         return {"Authorization": f"Bearer {self.keys[who]}"}
@@ -42,46 +51,134 @@ class Api:
         return [p for p in (self.settings.home / "tmp").rglob("*") if p.is_file()]
 
 
-@pytest.fixture(params=BACKENDS)
-def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
-    settings = Settings(
-        home=tmp_path / "home",
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("backends")
+        backends = list(marker.args) if marker else ["sqlite"]
+        assert set(backends) <= set(BACKENDS), backends
+        metafunc.parametrize("backend", backends, indirect=True)
+
+
+@pytest.fixture()
+def backend(request: pytest.FixtureRequest) -> str:
+    """The registry backend of this test: "sqlite" unless the test is marked with ``backends``."""
+    return str(request.param)
+
+
+def api_settings(home: Path, url: str | None = None) -> Settings:
+    return Settings(
+        home=home,
         # SQLite: the default file under home, as a real install has it.
-        database_url=None if request.param == "sqlite" else database_url(request, request.param, tmp_path),
+        database_url=url,
         max_upload_mb=1.0,
         max_records_per_request=50,
         default_time_budget_s=20,
     )
-    yield from open_api(settings)
 
 
-def open_api(settings: Settings) -> Iterator[Api]:
+@pytest.fixture()
+def api(request: pytest.FixtureRequest, backend: str, tmp_path: Path, homes: Homes) -> Iterator[Api]:
+    if backend == "sqlite":
+        # A copy of a home migrated and given its keys once per run: as fresh, without the second
+        # of migrations and key hashing per test (migrations run on both backends in tests/registry).
+        yield from homes.open_copy(_fresh, tmp_path / "home")
+    else:
+        yield from open_api(api_settings(tmp_path / "home", database_url(request, backend, tmp_path)))
+
+
+Build = Callable[[Api], Any]
+
+
+def _fresh(api: Api) -> None:
+    """A build that adds nothing: the home as open_api leaves it."""
+
+
+class Homes:
+    """Homes made once per run by a build function (train models, upload data) through the API,
+    copied into each test that asks for one."""
+
+    # Runtime state of the processes that used the home (metrics files per pid, scratch space):
+    # a copy starts without it, as a home does when its server starts.
+    RUNTIME = ("run", "tmp")
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.made: dict[str, tuple[Path, dict[str, str], Any]] = {}
+
+    def get(self, build: Build) -> tuple[Path, dict[str, str], Any]:
+        """The home ``build`` made on SQLite, the keys it holds and what ``build`` returned; made on
+        the first call."""
+        name = f"{build.__module__}.{build.__qualname__}"
+        if name not in self.made:
+            settings = api_settings(self.root / name / "home")
+            for api in open_api(settings):
+                self.made[name] = (settings.home, api.keys, build(api))
+        return self.made[name]
+
+    def open_copy(self, build: Build, home: Path) -> Iterator[Api]:
+        """An app on a copy, at ``home``, of the home ``build`` made; closed when the generator ends."""
+        source, keys, made = self.get(build)
+        ignore = lambda folder, names: [n for n in names if folder == str(source) and n in self.RUNTIME]  # noqa: E731
+        shutil.copytree(source, home, symlinks=True, ignore=ignore)
+        for api in open_api(api_settings(home), keys=keys):
+            api.made = made
+            yield api
+
+
+@pytest.fixture(scope="session")
+def homes(tmp_path_factory: pytest.TempPathFactory) -> Homes:
+    return Homes(tmp_path_factory.mktemp("homes"))
+
+
+@pytest.fixture()
+def api_with(
+    request: pytest.FixtureRequest, backend: str, tmp_path: Path, homes: Homes
+) -> Callable[[Build], Api]:
+    """``api_with(build)``: this test's app, holding what ``build(api)`` made (trained models...);
+    ``api.made`` is what ``build`` returned.
+
+    On SQLite ``build`` runs once per test run and each test gets a copy of that home (its registry
+    file, artifacts and server secret), so it may change its copy freely; on PostgreSQL ``build``
+    runs in the test's own database.
+    """
+
+    def make(build: Build) -> Api:
+        if backend != "sqlite":
+            api: Api = request.getfixturevalue("api")
+            api.made = build(api)
+            return api
+        opened = homes.open_copy(build, tmp_path / "home")
+        api = next(opened)
+        request.addfinalizer(lambda: next(opened, None))
+        return api
+
+    return make
+
+
+def open_api(settings: Settings, keys: dict[str, str] | None = None) -> Iterator[Api]:
     """An app on ``settings`` with an admin, builder and consumer key of tenant "default" and an
-    admin key of tenant "other"; closed when the generator ends."""
+    admin key of tenant "other" (``keys``: those already in the registry); closed when the
+    generator ends."""
     platform = prepare(settings)
-    keys = {}
-    for who, tenant, role in [
-        ("admin", "default", "admin"),
-        ("builder", "default", "builder"),
-        ("consumer", "default", "consumer"),
-        ("metrics", "default", "metrics"),
-        ("other", "other", "admin"),
-    ]:
-        keys[who] = issue_key(platform.store, platform.secret, tenant=tenant, role=role).secret
+    if keys is None:
+        keys = {}
+        for who, tenant, role in [
+            ("admin", "default", "admin"),
+            ("builder", "default", "builder"),
+            ("consumer", "default", "consumer"),
+            ("metrics", "default", "metrics"),
+            ("other", "other", "admin"),
+        ]:
+            keys[who] = issue_key(platform.store, platform.secret, tenant=tenant, role=role).secret
     app = create_app(settings, platform)
     with TestClient(app, raise_server_exceptions=False) as client:
-        yield Api(client, platform, settings, keys)
+        yield Api(client, platform, settings, dict(keys))
     platform.close()
 
 
 @pytest.fixture(scope="session")
 def zoo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Api, dict[str, Member]]]:
     """One trained model of every task family (tests/zoo.py), built once per test session."""
-    settings = Settings(
-        home=tmp_path_factory.mktemp("zoo") / "home",
-        max_upload_mb=1.0,
-        max_records_per_request=50,
-        default_time_budget_s=20,
-    )
+    settings = api_settings(tmp_path_factory.mktemp("zoo") / "home")
     for api in open_api(settings):
         yield api, build_zoo(api)

@@ -54,9 +54,7 @@ def _predict(api: Api, model: str, version: int) -> Any:
     )
 
 
-@pytest.fixture()
-def models(api: Api) -> Api:
-    """line1 versions 1 and 2 and line2 version 1, all in the default tenant."""
+def _train_models(api: Api) -> str:
     csv = _table().to_csv(index=False).encode()
     response = api.client.post(
         "/v1/datasets", headers=api.headers("builder"), files={"file": ("plant.csv", csv, "text/csv")}
@@ -70,7 +68,15 @@ def models(api: Api) -> Api:
         "line1": 2,
         "line2": 1,
     }
-    api.dataset_id = dataset_id
+    return dataset_id
+
+
+@pytest.fixture()
+def models(api_with: Any) -> Api:
+    """line1 versions 1 and 2 and line2 version 1, all in the default tenant (trained once per run;
+    each test changes only its own copy)."""
+    api = api_with(_train_models)
+    api.dataset_id = api.made
     return api
 
 

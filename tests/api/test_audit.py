@@ -45,11 +45,15 @@ def _train(api: Api, dataset_id: str) -> dict[str, Any]:
     return dict(response.json())
 
 
-@pytest.fixture()
-def trained(api: Api) -> Api:
+def _train_m1(api: Api) -> None:
     _train(api, _upload(api))
     api.run_jobs()
-    return api
+
+
+@pytest.fixture()
+def trained(api_with: Any) -> Api:
+    """m1 version 1, trained once per run; each test changes only its own copy."""
+    return api_with(_train_m1)
 
 
 def test_each_action_gives_one_event_with_who_and_what(trained: Api) -> None:

@@ -13,6 +13,9 @@ from shopfloor.cli import app as cli
 from shopfloor.security import limits
 from shopfloor.security.keys import GENERATION_MAX_AGE_S, Principal
 
+# Limits and quotas are counted in the registry and shared by every process: run on both backends.
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+
 Api = Any
 CSV = ("t.csv", b"a,b\n" + b"1,2\n" * 200, "text/csv")
 

@@ -53,8 +53,7 @@ def _train(api: Api, dataset_id: str, **extra: Any):
     return api.client.post("/v1/jobs", json=body, headers=api.headers("builder"))
 
 
-@pytest.fixture()
-def trained(api: Api) -> Api:
+def _train_line1(api: Api) -> None:
     dataset_id = _upload(api, _table())
     response = _train(api, dataset_id)
     assert response.status_code == 202, response.text
@@ -64,7 +63,12 @@ def trained(api: Api) -> Api:
     done = api.client.get(f"/v1/jobs/{job['id']}", headers=api.headers("builder")).json()
     assert done["status"] == "succeeded", done
     assert done["result"] == {"model": "line1", "version": 1} and done["progress"] == 1.0
-    return api
+
+
+@pytest.fixture()
+def trained(api_with: Any) -> Api:
+    """line1 version 1, trained once per run; each test changes only its own copy."""
+    return api_with(_train_line1)
 
 
 RECORD = {"Speed [rpm]": 1.2, "Torque [Nm]": 0.4, "Type": "H"}

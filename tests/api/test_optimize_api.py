@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from press import RAD, press_request
 
@@ -57,6 +58,12 @@ def _train(api: Api) -> None:
     assert promoted.status_code == 200, promoted.text
 
 
+@pytest.fixture()
+def press_model(api_with: Any) -> Api:
+    """The classifier "press" in production, trained once per run; each test has its own copy."""
+    return api_with(_train)
+
+
 def _check_answer(api: Api, answer: dict[str, Any]) -> None:
     assert answer["status"] == "optimal", answer
     assert (
@@ -81,8 +88,8 @@ def _check_answer(api: Api, answer: dict[str, Any]) -> None:
     assert set(answer["sensitivity"]) == {"speed", "torque"} and answer["constraints"][0]["satisfied"]
 
 
-def test_answers_now_and_as_a_job(api: Api) -> None:
-    _train(api)
+def test_answers_now_and_as_a_job(press_model: Api) -> None:
+    api = press_model
     now = api.client.post(URL, json=press_request(), headers=api.headers("consumer"))
     assert now.status_code == 200, now.text
     _check_answer(api, now.json())
@@ -115,8 +122,8 @@ def test_answers_now_and_as_a_job(api: Api) -> None:
     assert done["result"]["trials"] == 320 and done["progress"] == 1.0
 
 
-def test_bad_requests_are_refused_and_nothing_is_stored(api: Api) -> None:
-    _train(api)
+def test_bad_requests_are_refused_and_nothing_is_stored(press_model: Api) -> None:
+    api = press_model
     jobs_before = len(api.platform.store.list_jobs("default"))
     cases: list[tuple[dict[str, Any], list[Any]]] = [
         (

@@ -59,10 +59,14 @@ def _train(api: Api, task: str, target: str, model_name: str) -> None:
     assert done["status"] == "succeeded", done
 
 
-@pytest.fixture()
-def trained(api: Api) -> Api:
+def _train_line1(api: Api) -> None:
     _train(api, "tabular_classification", "failure", "line1")
-    return api
+
+
+@pytest.fixture()
+def trained(api_with: Any) -> Api:
+    """line1 version 1, trained once per run; each test changes only its own copy."""
+    return api_with(_train_line1)
 
 
 def _assert_png(response: Any) -> None:

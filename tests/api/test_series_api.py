@@ -71,8 +71,18 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()} for r in rows]
 
 
-def test_rul_trains_serves_per_asset_with_intervals_and_sensor_contributions(api: Api) -> None:
+def _train_pumps(api: Api) -> None:
     _trained(api, _histories(10, wear=True), "rul", "pumps", {"max_epochs": 2})
+
+
+@pytest.fixture
+def pumps(api_with: Any) -> Api:
+    """The rul model "pumps" in production, trained once per run; each test has its own copy."""
+    return api_with(_train_pumps)
+
+
+def test_rul_trains_serves_per_asset_with_intervals_and_sensor_contributions(pumps: Api) -> None:
+    api = pumps
     h = api.headers("consumer")
     version = api.client.get("/v1/models/pumps/versions/1", headers=h).json()
     assert {"rmse", "mae", "phm08_score", "coverage_80"} <= set(version["metrics"])
@@ -92,8 +102,8 @@ def test_rul_trains_serves_per_asset_with_intervals_and_sensor_contributions(api
     assert set(explained.json()["explanations"][0]["contributions"]) <= set(SENSORS)
 
 
-def test_rul_refuses_bad_histories_with_their_place(api: Api) -> None:
-    _trained(api, _histories(8, wear=True), "rul", "pumps", {"max_epochs": 1})
+def test_rul_refuses_bad_histories_with_their_place(pumps: Api) -> None:
+    api = pumps
     h = api.headers("consumer")
     good = _histories(2, wear=True, seed=3)
     good = good[good["cycle"] <= 20]
@@ -156,10 +166,14 @@ def test_training_refusals_store_no_job(api: Api) -> None:
     assert api.client.get("/v1/jobs", headers=b).json()["items"] == []
 
 
-@pytest.fixture
-def detector(api: Api) -> Api:
+def _train_press(api: Api) -> None:
     _trained(api, _histories(8, wear=False), "anomaly", "press", {})
-    return api
+
+
+@pytest.fixture
+def detector(api_with: Any) -> Api:
+    """The anomaly model "press" in production, trained once per run; each test has its own copy."""
+    return api_with(_train_press)
 
 
 def _faulty(seed: int) -> pd.DataFrame:
@@ -170,6 +184,7 @@ def _faulty(seed: int) -> pd.DataFrame:
     return frame
 
 
+@pytest.mark.backends("sqlite", "postgresql")  # stream state lives in the registry
 def test_streaming_scores_match_one_call_and_keep_state_per_asset(detector: Api) -> None:
     api = detector
     h = api.headers("consumer")
@@ -225,8 +240,8 @@ def test_batch_scoring_evaluates_against_known_events(detector: Api) -> None:
     assert wrong.status_code == 422 and wrong.json()["errors"][0]["loc"] == ["query", "label_column"]
 
 
-def test_score_is_only_for_anomaly_models(api: Api) -> None:
-    _trained(api, _histories(8, wear=True), "rul", "pumps", {"max_epochs": 1})
+def test_score_is_only_for_anomaly_models(pumps: Api) -> None:
+    api = pumps
     frame = _histories(1, wear=True)
     response = api.client.post(
         "/v1/models/pumps/score", json={"records": _records(frame)}, headers=api.headers("consumer")

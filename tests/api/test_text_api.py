@@ -85,9 +85,7 @@ def _jobs(api: Api) -> list[dict[str, Any]]:
     return list(api.client.get("/v1/jobs", headers=api.headers("builder")).json()["items"])
 
 
-@pytest.fixture
-def orders(api: Api) -> Api:
-    """A tf-idf model "orders" trained on :func:`_orders`, version 1 promoted to production."""
+def _train_orders(api: Api) -> None:
     dataset = _upload(api, _orders(), "orders")
     job = _train(api, dataset["id"], "orders", options=FAST)
     assert job.status_code == 202, job.text
@@ -98,7 +96,13 @@ def orders(api: Api) -> Api:
         "/v1/models/orders/aliases/production", json={"version": 1}, headers=api.headers("builder")
     )
     assert promoted.status_code == 200, promoted.text
-    return api
+
+
+@pytest.fixture
+def orders(api_with: Any) -> Api:
+    """A tf-idf model "orders" trained on :func:`_orders`, version 1 promoted to production (once per
+    run; each test changes only its own copy)."""
+    return api_with(_train_orders)
 
 
 def test_upload_masks_contacts_in_the_text_column(api: Api) -> None:
