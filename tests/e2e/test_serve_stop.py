@@ -74,20 +74,18 @@ def test_sigterm_stops_runner_jobs_and_tracker_and_frees_the_port(tmp_path: Path
         server.stop()
 
 
-def test_sigkill_of_the_master_takes_workers_and_runner_along(tmp_path: Path) -> None:
+def test_sigkill_of_the_master_then_sigterm_with_two_workers(tmp_path: Path) -> None:
+    """SIGKILL of the master takes workers and runner along and frees the port; the server started
+    again on that port then stops whole on SIGTERM (one restart serves both checks)."""
     server = Server(tmp_path / "home", workers=2, **ENV).start()
     assert server.proc is not None
     assert len(session_pids(server.proc.pid)) >= 5  # serve, tracker, runner, 2 workers
     os.kill(server.proc.pid, signal.SIGKILL)
     took = _gone_within(server, 10)
     print(f"SIGKILL of the master, 2 workers: every process gone after {took:.1f}s")
-    Server(tmp_path / "home", port=server.port, workers=2, **ENV).start().stop()  # the port is free
-
-
-def test_sigterm_with_two_workers_stops_them_all(tmp_path: Path) -> None:
-    server = Server(tmp_path / "home", workers=2, **ENV).start()
-    assert server.proc is not None
-    os.kill(server.proc.pid, signal.SIGTERM)
-    took = _gone_within(server, 20)
-    assert port_free(server.port)
+    again = Server(tmp_path / "home", port=server.port, workers=2, **ENV).start()  # the port is free
+    assert again.proc is not None
+    os.kill(again.proc.pid, signal.SIGTERM)
+    took = _gone_within(again, 20)
+    assert port_free(again.port)
     print(f"SIGTERM, 2 workers: every process gone after {took:.1f}s")

@@ -19,7 +19,7 @@ from server import Server  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
-JOBS = 6
+JOBS = 4
 SHARED_ENV = {
     # Both servers must hash API keys and wrap data keys alike, so the secrets are given, not generated.
     "SHOPFLOOR_SECRET_KEY": "two-servers-test-secret-0123456789abcdef",
