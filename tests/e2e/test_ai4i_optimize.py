@@ -37,7 +37,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
 @pytest.fixture(scope="module")
 def model(client: Client, ai4i_path: Path) -> str:
     dataset = client.upload_dataset(ai4i_path)
-    job = client.train(dataset["id"], TARGET, "ai4i-failure", exclude=EXCLUDE, time_budget_s=10, seed=0)
+    job = client.train(dataset["id"], TARGET, "ai4i-failure", exclude=EXCLUDE, time_budget_s=5, seed=0)
     done = client.wait(job["id"], timeout=240)
     client.set_alias("ai4i-failure", "production", done["result"]["version"])
     return "ai4i-failure"
