@@ -126,7 +126,7 @@ def test_rul_on_the_official_test_split(client: Client, cmapss: Path, tmp_path: 
           f"coverage80 {coverage:.2f}")
     # RMSE <= 13 and coverage 0.75-0.90 need the whole set and budget: bench/rul_cmapss.py measures them.
     # A constant guess scores the spread of the capped truth (about 40); the sample must beat it clearly.
-    assert rmse <= 0.75 * float(np.std(capped)), (rmse, float(np.std(capped)))
+    assert rmse <= 0.8 * float(np.std(capped)), (rmse, float(np.std(capped)))
     assert np.all((lo <= estimate) & (estimate <= hi))
     assert 0.4 <= coverage <= 1.0
 
