@@ -47,7 +47,7 @@ def one_torch_thread() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def gbm() -> RulEstimator:
     # LightGBM grows trees until its deadline on data this small: a short budget keeps the fit to seconds
-    return RulEstimator(candidates=["lightgbm"], time_budget_s=15).fit(_histories(), "")
+    return RulEstimator(candidates=["lightgbm"], time_budget_s=8).fit(_histories(), "")
 
 
 @pytest.fixture(scope="module")
