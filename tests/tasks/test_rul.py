@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -32,9 +33,21 @@ def _histories(n_assets: int = 12, seed: int = 0, prefix: str = "A") -> pd.DataF
     return pd.concat(parts, ignore_index=True)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread() -> Iterator[None]:
+    """The small networks here gain nothing from a second thread; on a loaded machine two spin and crawl."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def gbm() -> RulEstimator:
-    return RulEstimator(candidates=["lightgbm"], time_budget_s=120).fit(_histories(), "")
+    # LightGBM grows trees until its deadline on data this small: a short budget keeps the fit to seconds
+    return RulEstimator(candidates=["lightgbm"], time_budget_s=8).fit(_histories(), "")
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +60,7 @@ def net() -> tuple[RulEstimator, list[tuple[float, str, str]]]:
 
 @pytest.fixture(scope="module")
 def full() -> RulEstimator:
-    return RulEstimator(max_epochs=2, time_budget_s=120, seed=2).fit(_histories(), None)
+    return RulEstimator(max_epochs=2, time_budget_s=20, seed=2).fit(_histories(), None)
 
 
 def _truncated(est: RulEstimator, n_assets: int, seed: int) -> tuple[list[dict[str, Any]], np.ndarray]:
@@ -294,7 +307,7 @@ def test_not_fitted() -> None:
 def test_timestamps_give_hours() -> None:
     frame = _histories(6, seed=2)
     frame["time"] = pd.Timestamp("2024-01-01") + pd.to_timedelta(frame["time"] * 2, unit="h")
-    est = RulEstimator(candidates=["lightgbm"], time_budget_s=10).fit(frame, "")
+    est = RulEstimator(candidates=["lightgbm"], time_budget_s=5).fit(frame, "")
     assert est.report_["target"]["unit"] == "hours" and est.report_["features"]["age"] is None
     assert est.input_schema_[1] == {"name": "time", "type": "datetime", "role": "time"}
     records = frame[frame["asset"] == "A0"].drop(columns=["const"]).head(40)
