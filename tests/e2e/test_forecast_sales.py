@@ -53,9 +53,7 @@ def test_weekly_sales_forecast_beats_naive_with_calibrated_intervals(
     wide[["Product_Code", *weeks[: 52 - HOLDOUT]]].to_csv(train, index=False)
     dataset = client.upload_dataset(train, layout="wide")
     options = {"horizon": HOLDOUT, "candidates": ["global_gbm"]}
-    job = client.train(
-        dataset["id"], None, "demand", task="forecast", time_budget_s=60, options=options
-    )
+    job = client.train(dataset["id"], None, "demand", task="forecast", time_budget_s=60, options=options)
     seen: list[float] = []
     client.wait(job["id"], timeout=300, on_progress=lambda j: seen.append(j["progress"]))
     assert seen == sorted(seen) and seen[-1] == 1.0
@@ -75,7 +73,7 @@ def test_weekly_sales_forecast_beats_naive_with_calibrated_intervals(
     assert ours < base, (ours, base)
     assert (lo <= point).all() and (point <= hi).all()
     covered = FM.coverage(truth, lo, hi)
-    print(f"{PRODUCTS} products: MASE {ours:.3f} against naive {base:.3f}, 80 % interval coverage {covered:.3f}")
+    print(f"{PRODUCTS} products: MASE {ours:.3f}, naive {base:.3f}, 80 % interval coverage {covered:.3f}")
     assert 0.6 <= covered <= 0.97
 
     report = client.get_model("demand")["versions"][0]["report"]
