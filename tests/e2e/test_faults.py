@@ -97,9 +97,9 @@ def test_kill_during_alias_changes_keeps_old_or_new(server: Server, tmp_path: Pa
     _table(300).to_csv(data, index=False)
     with Client(server.url, key) as c:
         ds = c.upload_dataset(data)
-        for _ in range(2):
-            job = c.train(ds["id"], "y", "flip", time_budget_s=5)
-            assert c.wait(job["id"], timeout=300)["status"] == "succeeded"
+        # two versions to flip between, queued together (a 2 s budget: any fitted model will do)
+        jobs = [c.train(ds["id"], "y", "flip", time_budget_s=2) for _ in range(2)]
+        assert all(c.wait(job["id"], timeout=300)["status"] == "succeeded" for job in jobs)
     acknowledged: list[int] = []
     stop = threading.Event()
 

@@ -1,6 +1,6 @@
 """NEU-DET steel-surface images through the SDK against the real server, the short version of
-bench/vision_neu.py: a zip of 60 images (10 per class) uploaded, a defect classifier trained for two
-epochs and an anomaly detector on one class, both called with image files and explained."""
+bench/vision_neu.py: a zip of 60 images (10 per class) uploaded, a defect classifier trained for one
+epoch on 32-pixel images and an anomaly detector on one class, both called with image files and explained."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ PER_CLASS = 10
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
-    yield from serve_admin(tmp_path_factory.mktemp("neu") / "home", OMP_NUM_THREADS="2")
+    yield from serve_admin(tmp_path_factory.mktemp("neu") / "home", OMP_NUM_THREADS="1")
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def test_neu_images_train_serve_and_explain(client: Client, images: list[Path], 
     profile = {c["name"]: c for c in dataset["columns"]}["image"]
     assert profile["type"] == "image" and len(profile["stats"]["classes"]) == 6
 
-    options = {"size": 64, "max_epochs": 2, "patience": 2, "stability_seeds": 0}
+    options = {"size": 32, "max_epochs": 1, "patience": 1, "stability_seeds": 0}
     job = client.train(dataset["id"], "label", "steel", task="image_classification", options=options)
     seen: list[float] = []
     client.wait(job["id"], timeout=900, on_progress=lambda j: seen.append(j["progress"]))
@@ -62,7 +62,7 @@ def test_neu_images_train_serve_and_explain(client: Client, images: list[Path], 
     Image.open(io.BytesIO(base64.b64decode(heat["heatmap_png"]))).verify()
     assert heat["contributions"]
 
-    options = {"label_column": "label", "good_label": "rolled-in_scale", "size": 64}
+    options = {"label_column": "label", "good_label": "rolled-in_scale", "size": 32, "memory_size": 500}
     job = client.train(dataset["id"], None, "steel-anomaly", task="image_anomaly", options=options)
     client.wait(job["id"], timeout=900)
     client.set_alias("steel-anomaly", "production", 1)
