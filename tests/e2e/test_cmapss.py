@@ -99,7 +99,7 @@ def test_rul_on_the_official_test_split(client: Client, cmapss: Path, tmp_path: 
     assert dataset["series"]["assets"] == RUL_ENGINES
     # every candidate, the deep one for two epochs, a short budget (the full run is bench/rul_cmapss.py)
     options = {"cap": CAP, "max_epochs": 2}
-    job = client.train(dataset["id"], None, "fd001-rul", task="rul", options=options, time_budget_s=30)
+    job = client.train(dataset["id"], None, "fd001-rul", task="rul", options=options, time_budget_s=15)
     stages: list[str] = []
     done = client.wait(
         job["id"], timeout=600, poll=1, on_progress=lambda j: stages.append(j["message"] or "")

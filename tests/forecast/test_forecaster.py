@@ -100,7 +100,7 @@ def test_global_boosted_model_and_intermittent_candidates() -> None:
     est = Forecaster(series_column="sku", time_column="t", value_column="qty", horizon=3, time_budget_s=120)
     est.fit(frame)
     names = {c["name"] for c in est.report_["candidates"]}
-    assert {"global_gbm", "croston", "imapa", "tsb"} <= names
+    assert {"global_gbm", "croston", "imapa", "tsb", "auto_arima"} <= names
     assert est.report_["series"]["demand_classes"].get("intermittent", 0) >= 2
     assert min(min(f["forecast"]) for f in est.forecast()) >= 0  # demand is never negative
 

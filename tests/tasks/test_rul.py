@@ -47,7 +47,7 @@ def one_torch_thread() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def gbm() -> RulEstimator:
     # LightGBM grows trees until its deadline on data this small: a short budget keeps the fit to seconds
-    return RulEstimator(candidates=["lightgbm"], time_budget_s=8).fit(_histories(), "")
+    return RulEstimator(candidates=["lightgbm"], time_budget_s=4).fit(_histories(), "")
 
 
 @pytest.fixture(scope="module")
@@ -307,7 +307,7 @@ def test_not_fitted() -> None:
 def test_timestamps_give_hours() -> None:
     frame = _histories(6, seed=2)
     frame["time"] = pd.Timestamp("2024-01-01") + pd.to_timedelta(frame["time"] * 2, unit="h")
-    est = RulEstimator(candidates=["lightgbm"], time_budget_s=5).fit(frame, "")
+    est = RulEstimator(candidates=["lightgbm"], time_budget_s=2.5).fit(frame, "")
     assert est.report_["target"]["unit"] == "hours" and est.report_["features"]["age"] is None
     assert est.input_schema_[1] == {"name": "time", "type": "datetime", "role": "time"}
     records = frame[frame["asset"] == "A0"].drop(columns=["const"]).head(40)

@@ -157,9 +157,14 @@ def coverage_by_window(
 def estimate_seconds(
     names: Sequence[str], histories: Sequence[np.ndarray], h: int, ctx: C.Context, fits: int, sample: int = 40
 ) -> dict[str, float]:
-    """Projected seconds of each candidate for ``fits`` fits of the whole panel, timed on a sample."""
+    """Projected seconds of each candidate for ``fits`` fits of the whole panel, timed on a sample.
+
+    The sample is at most ``sample`` series and at most an eighth of the panel (at least 3), so that
+    timing a small panel does not cost nearly one more fit of it.
+    """
     rng = np.random.default_rng(0)
-    idx = rng.choice(len(histories), size=min(sample, len(histories)), replace=False)
+    size = min(sample, len(histories), max(3, len(histories) // 8))
+    idx = rng.choice(len(histories), size=size, replace=False)
     part, part_ctx = [histories[i] for i in idx], ctx.subset(idx.tolist())
     out = {}
     for n in names:
