@@ -21,7 +21,7 @@ serve: $(STAMP)
 	$(BIN)/shopfloor serve
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/python -m pytest -q
 
 # The whole suite under coverage.py: line coverage of src/shopfloor (code run in-process).
@@ -32,7 +32,7 @@ coverage: $(STAMP)
 	$(BIN)/python -m coverage report | tail -n 1
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/mypy
 
 bench-serve: $(STAMP)

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pytest
 
+from debian import ensure_package
+
 BACKENDS = ["sqlite", "postgresql"]
 SUPERUSER = "postgres"
 
@@ -41,23 +43,7 @@ def _bindir() -> Path | None:
 
 def ensure_installed() -> Path:
     """The directory holding initdb and pg_ctl; installs Debian's postgresql first if needed."""
-    bindir = _bindir()
-    if bindir is not None:
-        return bindir
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        raise RuntimeError(
-            "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb) and cannot be installed "
-            "here (needs root and apt-get); install `postgresql` or set SHOPFLOOR_TEST_POSTGRES=0"
-        )
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "postgresql"]):
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-        if done.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    bindir = _bindir()
-    if bindir is None:
-        raise RuntimeError("apt-get installed postgresql but no initdb was found under /usr/lib/postgresql")
-    return bindir
+    return ensure_package("postgresql", _bindir, "PostgreSQL (/usr/lib/postgresql/*/bin/initdb)")
 
 
 def _free_port() -> int:

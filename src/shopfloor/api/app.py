@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
-from shopfloor import metrics
+from shopfloor import console, metrics
 from shopfloor.api import docs, problems
 from shopfloor.api.heavy import HeavyWork
 from shopfloor.api.middleware import MetricsAndLimits
@@ -108,7 +108,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.state.platform = platform
     app.state.settings = settings
     app.state.heavy = HeavyWork(settings.tenant_heavy_requests)
-    problems.install(app)
+    problems.install(app, html=console.html_problem)
     docs.install(app)
     # predict first: routes are matched in order, and it is the hot path.
     app.include_router(predict.hot)
@@ -116,6 +116,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     for module in (*routers, hub, optimize, forecast):
         app.include_router(module.router)
     app.include_router(audit.router)
+    console.install(app)  # the browser pages, at / (after the API: /v1 paths stay the API's)
     if settings.cors_origins:
         # Closed unless configured. Added first so it runs inside MetricsAndLimits, whose
         # security headers then reach preflight answers too.

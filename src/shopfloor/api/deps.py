@@ -64,16 +64,23 @@ async def authorize(request: Request, permission: Permission) -> Principal:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise NotAuthenticated("the Authorization header must be 'Bearer <API key>'")
+    return await admit_key(request, token.strip(), permission)
+
+
+async def admit_key(request: Request, token: str, permission: Permission | None) -> Principal:
+    """The principal of API key ``token`` if it is valid, within its rate limits, and its role has
+    ``permission`` (any role when None): the checks of :func:`authorize`, for the API's bearer
+    header and the console's session cookie alike."""
     platform: Platform = request.app.state.platform
     try:
-        principal: Principal = platform.keys.principal(token.strip())
+        principal: Principal = platform.keys.principal(token)
     except NotAuthenticated as exc:
-        _audit_bad_key(platform, request, token.strip(), exc.detail)
+        _audit_bad_key(platform, request, token, exc.detail)
         raise
     request.scope[TENANT] = principal.tenant  # the request metrics are labelled with it
     # Rate before role: refused requests count too, so probing for rights is limited as well.
     await limiter(platform).admit(principal)
-    if not allowed(principal.role, permission):
+    if permission is not None and not allowed(principal.role, permission):
         buffer(platform).forbidden(
             principal, path=request.url.path, method=request.method, permission=permission.value
         )

@@ -20,6 +20,11 @@ DOCS_CSP = (
     "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
+# Console pages: their own script, styles and images only; no inline script, no other origin.
+CONSOLE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
 _COMMON = (
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -27,6 +32,10 @@ _COMMON = (
 )
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (*_COMMON, (b"content-security-policy", CSP.encode()))
 DOCS_HEADERS: tuple[tuple[bytes, bytes], ...] = (*_COMMON, (b"content-security-policy", DOCS_CSP.encode()))
+CONSOLE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    *_COMMON,
+    (b"content-security-policy", CONSOLE_CSP.encode()),
+)
 _DOCS_PATHS = ("/docs", "/redoc", "/static/")
 NO_STORE = (b"cache-control", b"no-store")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -83,8 +92,7 @@ class MetricsAndLimits:
                     state["code"], state["over"] = 413, None
                     return
                 state["code"] = message["status"]
-                extra = DOCS_HEADERS if scope["path"].startswith(_DOCS_PATHS) else SECURITY_HEADERS
-                headers = [*message.get("headers", ()), *extra]
+                headers = [*message.get("headers", ()), *_policy(scope["path"], message)]
                 if v1 and not any(k.lower() == b"cache-control" for k, _ in headers):
                     headers.append(NO_STORE)
                 message["headers"] = headers
@@ -100,6 +108,17 @@ class MetricsAndLimits:
             metrics.RECORDER.request(
                 scope["method"], route, state["code"], time.perf_counter() - start, scope.get(TENANT, "")
             )
+
+
+def _policy(path: str, start: dict[str, Any]) -> tuple[tuple[bytes, bytes], ...]:
+    """The security headers of one answer: the docs pages', the console pages' (HTML) or the
+    strictest (everything else)."""
+    if path.startswith(_DOCS_PATHS):
+        return DOCS_HEADERS
+    for k, v in start.get("headers", ()):
+        if k.lower() == b"content-type":
+            return CONSOLE_HEADERS if v.startswith(b"text/html") else SECURITY_HEADERS
+    return SECURITY_HEADERS
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:

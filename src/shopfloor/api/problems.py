@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from shopfloor.errors import ShopfloorError
 
@@ -17,7 +18,7 @@ log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
 
 
-def problem(
+def json_problem(
     status: int,
     code: str,
     title: str,
@@ -57,19 +58,44 @@ def _json_or_form_data(content_type: str) -> bool:
     return not kind or kind.endswith(("/json", "+json")) or kind == "multipart/form-data"
 
 
-def install(app: FastAPI) -> None:
+#: An error as a page: ``(request, status, title, detail, errors)`` -> a response, or None for
+#: problem+json. The console passes one, so that its pages show errors as pages.
+HtmlProblem = Callable[[Request, int, str, str, list[dict[str, Any]] | None], Response | None]
+
+
+def install(app: FastAPI, html: HtmlProblem | None = None) -> None:
+    def problem(  # json_problem, after asking ``html``
+        status: int,
+        code: str,
+        title: str,
+        detail: str,
+        instance: str | None,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+        request: Request | None = None,
+        **extra: Any,
+    ) -> Response:
+        if html is not None and request is not None:
+            page = html(request, status, title, detail, errors)
+            if page is not None:
+                if headers and status != 401:
+                    page.headers.update(headers)
+                return page
+        return json_problem(status, code, title, detail, instance, errors, headers, **extra)
+
     @app.exception_handler(ShopfloorError)
-    async def _shopfloor(request: Request, exc: ShopfloorError) -> JSONResponse:
+    async def _shopfloor(request: Request, exc: ShopfloorError) -> Response:
         if exc.status >= 500:
             # Internals are logged, not returned.
             log.error("%s on %s %s: %s", exc.code, request.method, request.url.path, exc.detail)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else getattr(exc, "headers", None)
         return problem(
-            exc.status, exc.code, exc.title, exc.detail, request.url.path, exc.errors, headers, **exc.extra
+            exc.status, exc.code, exc.title, exc.detail, request.url.path, exc.errors, headers, request,
+            **exc.extra,
         )
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         errors = _clean_errors(exc.errors())
         where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors[:5])
         detail = f"the request is not valid: {where}"
@@ -80,16 +106,18 @@ def install(app: FastAPI) -> None:
                 f"the body was not read as JSON: its Content-Type is {content_type!r}; send "
                 f"'Content-Type: application/json' (curl: -H 'Content-Type: application/json'). {detail}"
             )
-        return problem(422, "invalid-input", "Invalid input", detail, request.url.path, errors)
+        return problem(
+            422, "invalid-input", "Invalid input", detail, request.url.path, errors, request=request
+        )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError):
             # FastAPI's JSON parsing gave up on the nesting depth: say so, with the place
             msg = "nested too deeply for a request body"
             return problem(
                 422, "invalid-input", "Invalid input", f"the JSON body is {msg}", request.url.path,
-                [{"loc": ["body"], "msg": msg, "type": "json_too_deep"}],
+                [{"loc": ["body"], "msg": msg, "type": "json_too_deep"}], request=request,
             )
         titles = {404: "Not found", 405: "Method not allowed"}
         return problem(
@@ -99,10 +127,11 @@ def install(app: FastAPI) -> None:
             str(exc.detail),
             request.url.path,
             headers=getattr(exc, "headers", None),
+            request=request,
         )
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem(
             500,
@@ -110,4 +139,5 @@ def install(app: FastAPI) -> None:
             "Internal error",
             "the server failed to handle this request; the error was logged",
             request.url.path,
+            request=request,
         )

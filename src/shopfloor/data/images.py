@@ -96,3 +96,15 @@ def read_image(data: bytes, size: int, grey: bool, loc: list[Any]) -> tuple[Imag
 def to_array(data: bytes, size: int, grey: bool, loc: list[Any]) -> np.ndarray:
     """The pixels of :func:`read_image` alone."""
     return read_image(data, size, grey, loc)[1]
+
+
+def thumbnail_png(data: bytes, side: int = 96) -> bytes:
+    """A PNG of the image scaled to fit ``side`` x ``side`` pixels (for showing, not learning)."""
+    info, image = _open(data, ["image"])
+    try:
+        image.thumbnail((side, side))
+        out = io.BytesIO()
+        image.convert("L" if info.channels == 1 else "RGB").save(out, format="PNG")
+        return out.getvalue()
+    finally:
+        image.close()

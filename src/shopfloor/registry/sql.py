@@ -303,12 +303,22 @@ class SqlStore(TrustTables, StreamTables, GenerationTables, LimitTables):
                 raise NotFound(f"job {job_id!r} not found")
             return _job(row)
 
-    def list_jobs(self, tenant: str, limit: int = 100) -> list[Job]:
+    def list_jobs(
+        self, tenant: str, limit: int = 100, offset: int = 0, status: str | None = None
+    ) -> list[Job]:
+        query = select(JobRow).where(JobRow.tenant == tenant)
+        if status is not None:
+            query = query.where(JobRow.status == status)
         with self._session() as s:
-            rows = s.scalars(
-                select(JobRow).where(JobRow.tenant == tenant).order_by(JobRow.created_at.desc()).limit(limit)
-            )
+            rows = s.scalars(query.order_by(JobRow.created_at.desc()).offset(offset).limit(limit))
             return [_job(r) for r in rows]
+
+    def count_jobs(self, tenant: str, status: str | None = None) -> int:
+        query = select(func.count()).select_from(JobRow).where(JobRow.tenant == tenant)
+        if status is not None:
+            query = query.where(JobRow.status == status)
+        with self._session() as s:
+            return int(s.scalar(query) or 0)
 
     def claim_job(self, worker: str) -> Job | None:
         """Atomically move the next queued job to running; two workers never get the same job.
@@ -531,7 +541,12 @@ class SqlStore(TrustTables, StreamTables, GenerationTables, LimitTables):
     def list_models(self, tenant: str) -> list[Model]:
         with self._session() as s:
             rows = list(s.scalars(select(ModelRow).where(ModelRow.tenant == tenant).order_by(ModelRow.name)))
-            return [_model(r, self._aliases(s, r.id)) for r in rows]
+            # every alias of the tenant in one query, not one query per model
+            joined = select(AliasRow).join(ModelRow, AliasRow.model_id == ModelRow.id)
+            aliases: dict[int, dict[str, int]] = {}
+            for a in s.scalars(joined.where(ModelRow.tenant == tenant)):
+                aliases.setdefault(a.model_id, {})[a.alias] = a.version
+            return [_model(r, aliases.get(r.id, {})) for r in rows]
 
     def list_versions(self, tenant: str, name: str) -> list[ModelVersion]:
         with self._session() as s:

@@ -193,3 +193,23 @@ async def upload(
             sha256=info.sha256,
             options=options,
         )
+
+
+def thumbnails(platform: Platform, tenant: str, dataset_id: str, per_class: int = 4) -> list[dict[str, Any]]:
+    """A few images of each class of an image dataset as small base64 PNGs: ``[{"label", "png"}]``
+    (no labels: the first images). Empty for a table."""
+    import base64
+
+    from shopfloor.data.images import thumbnail_png
+    from shopfloor.data.stored import load_frame
+
+    dataset = platform.store.get_dataset(tenant, dataset_id)
+    if dataset.format != "images":
+        return []
+    frame = load_frame(platform, dataset, columns=["image", "label"])
+    labels = frame["label"].fillna("").astype(str)
+    picked = frame.groupby(labels, sort=True).head(per_class).head(12 * per_class)
+    return [
+        {"label": str(label), "png": base64.b64encode(thumbnail_png(bytes(data))).decode()}
+        for data, label in zip(picked["image"], labels[picked.index], strict=True)
+    ]

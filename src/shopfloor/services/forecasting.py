@@ -61,3 +61,27 @@ def _check_size(estimator: Any, series: Any, horizon: Any, levels: list[Any]) ->
             f"{MAX_VALUES:,} per call: ask for at most {most} series at a time",
             errors=[{"loc": ["body", "series"], "msg": f"at most {most} series at this horizon and levels"}],
         )
+
+
+def history(
+    platform: Platform, tenant: str, name: str, version: int | str | None, series: list[str], last: int = 104
+) -> dict[str, dict[str, list[Any]]]:
+    """The last ``last`` observed periods of each of ``series`` from the dataset the version was
+    trained on (its lineage): ``{series: {"periods": [...], "values": [...]}}``, for charts that
+    show the forecast after its history. Series the dataset no longer holds are left out."""
+    from shopfloor.data.stored import load_frame
+
+    loaded = platform.models.get(tenant, name, version)
+    dataset_id = (loaded.version.lineage or {}).get("dataset_id")
+    est = loaded.estimator
+    if not dataset_id or not series:
+        return {}
+    columns = [est.series_column, est.time_column, est.value_column]
+    frame = load_frame(platform, platform.store.get_dataset(tenant, dataset_id), columns=columns)
+    frame = frame[frame[est.series_column].astype(str).isin(series)].dropna(subset=[est.value_column])
+    out: dict[str, dict[str, list[Any]]] = {}
+    for key, part in frame.groupby(frame[est.series_column].astype(str), sort=False):
+        part = part.sort_values(est.time_column).tail(last)
+        periods = [p.isoformat() if hasattr(p, "isoformat") else p for p in part[est.time_column].tolist()]
+        out[str(key)] = {"periods": periods, "values": part[est.value_column].astype(float).tolist()}
+    return out

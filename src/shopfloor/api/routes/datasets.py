@@ -7,8 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, UploadFile
 
 from shopfloor.api.deps import DatasetsReader, DatasetsWriter, HeavyDep, PlatformDep
+from shopfloor.api.heavy import HeavyWork
 from shopfloor.api.routes.views import dataset_view
+from shopfloor.context import Platform
+from shopfloor.data.stored import UploadOptions
+from shopfloor.registry.entities import Dataset
 from shopfloor.schemas.datasets import DatasetList, DatasetPublic
+from shopfloor.security.keys import Principal
 from shopfloor.security.limits import limiter
 from shopfloor.services import audit
 from shopfloor.services import datasets as service
@@ -81,13 +86,26 @@ async def upload_dataset(
         series_column=series_column,
         period_prefix=period_prefix,
     )
+    return dataset_view(await receive(platform, principal, heavy, file, name, options))
+
+
+async def receive(
+    platform: Platform,
+    principal: Principal,
+    heavy: HeavyWork,
+    file: UploadFile,
+    name: str | None,
+    options: UploadOptions,
+) -> Dataset:
+    """Store one upload as a dataset, within the tenant's storage quota and heavy-work slots, and
+    audit it: the API's upload and the console's."""
     limiter(platform).check_storage(principal.tenant, file.size or 0)
     async with heavy.slot(principal.tenant, "dataset uploads"):  # parsed, masked and profiled now
         dataset = await service.upload(
             platform, principal.tenant, file, name=name, filename=file.filename, options=options
         )
     audit.record(platform, principal, "dataset.upload", dataset.id, size_bytes=dataset.size_bytes)
-    return dataset_view(dataset)
+    return dataset
 
 
 @router.get("", response_model=DatasetList, summary="List datasets")

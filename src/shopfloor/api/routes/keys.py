@@ -8,8 +8,9 @@ from fastapi import APIRouter, Response
 
 from shopfloor.api.deps import KeysAdmin, PlatformDep
 from shopfloor.api.routes.views import key_view
+from shopfloor.context import Platform
 from shopfloor.schemas.keys import KeyCreate, KeyCreated, KeyList
-from shopfloor.security.keys import issue_key
+from shopfloor.security.keys import NewKey, Principal, issue_key
 from shopfloor.services import audit
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])
@@ -17,9 +18,22 @@ router = APIRouter(prefix="/v1/keys", tags=["keys"])
 
 @router.post("", status_code=201, response_model=KeyCreated, summary="Create an API key (secret shown once)")
 def create_key(body: KeyCreate, platform: PlatformDep, principal: KeysAdmin) -> Any:
-    new = issue_key(platform.store, platform.secret, tenant=principal.tenant, role=body.role, name=body.name)
-    audit.record(platform, principal, "key.create", new.key.id, role=new.key.role, name=new.key.name)
+    new = create(platform, principal, body.role, body.name)
     return {**key_view(new.key), "secret": new.secret}
+
+
+def create(platform: Platform, principal: Principal, role: str, name: str | None) -> NewKey:
+    """A new key of ``role`` in the caller's tenant, audited: the API's and the console's."""
+    new = issue_key(platform.store, platform.secret, tenant=principal.tenant, role=role, name=name)
+    audit.record(platform, principal, "key.create", new.key.id, role=new.key.role, name=new.key.name)
+    return new
+
+
+def revoke(platform: Platform, principal: Principal, key_id: str) -> None:
+    """Revoke a key of the caller's tenant; every process refuses it at once. Audited."""
+    platform.store.revoke_key(principal.tenant, key_id)
+    platform.generation.bump()
+    audit.record(platform, principal, "key.revoke", key_id)
 
 
 @router.get("", response_model=KeyList, summary="List the tenant's API keys")
@@ -29,7 +43,5 @@ def list_keys(platform: PlatformDep, principal: KeysAdmin) -> Any:
 
 @router.delete("/{key_id}", status_code=204, summary="Revoke an API key; it fails at once everywhere")
 def revoke_key(key_id: str, platform: PlatformDep, principal: KeysAdmin) -> Response:
-    platform.store.revoke_key(principal.tenant, key_id)
-    platform.generation.bump()
-    audit.record(platform, principal, "key.revoke", key_id)
+    revoke(platform, principal, key_id)
     return Response(status_code=204)

@@ -7,8 +7,11 @@ from typing import Any
 from fastapi import APIRouter
 
 from shopfloor.api.deps import ModelsReader, ModelsWriter, PlatformDep
+from shopfloor.context import Platform
+from shopfloor.registry.entities import ModelVersion
 from shopfloor.schemas.common import VersionPath
 from shopfloor.schemas.models import AliasPublic, AliasUpdate, ModelList, ModelPublic, VersionPublic
+from shopfloor.security.keys import Principal
 from shopfloor.services import audit
 from shopfloor.services import models as service
 
@@ -46,8 +49,14 @@ def get_version(name: str, version: VersionPath, platform: PlatformDep, principa
 def set_alias(
     name: str, alias: str, body: AliasUpdate, platform: PlatformDep, principal: ModelsWriter
 ) -> Any:
-    mv = service.set_alias(platform, principal.tenant, name, alias, body.version)
+    mv = move_alias(platform, principal, name, alias, body.version)
+    return {"model": name, "alias": alias, "version": mv.version}
+
+
+def move_alias(platform: Platform, principal: Principal, name: str, alias: str, version: int) -> ModelVersion:
+    """Point ``alias`` of ``name`` at ``version`` and audit it: the API's and the console's move."""
+    mv = service.set_alias(platform, principal.tenant, name, alias, version)
     audit.record(
         platform, principal, "model.alias", f"{name}@{alias}", model=name, alias=alias, version=mv.version
     )
-    return {"model": name, "alias": alias, "version": mv.version}
+    return mv

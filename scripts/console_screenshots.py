@@ -1,0 +1,85 @@
+"""Screenshots of the console's main pages into docs/console/, from a fresh server.
+
+Usage: ``.venv/bin/python scripts/console_screenshots.py`` (needs Chromium: Debian's ``chromium``,
+installed on first use as the browser tests do). The server gets AI4I 2020 from the package, a
+model trained for 10 s, and a few jobs; each page is captured at 1280 pixels wide.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "e2e"))
+sys.path.insert(0, str(REPO / "tests" / "browser"))
+from chromium import FLAGS, ensure_installed  # noqa: E402
+from server import Server  # noqa: E402
+
+import shopfloor  # noqa: E402
+from shopfloor import Client  # noqa: E402
+
+OUT = REPO / "docs" / "console"
+TARGET = "Machine failure"
+EXCLUDE = ["UDI", "Product ID", "TWF", "HDF", "PWF", "OSF", "RNF"]
+
+
+def _model(server: Server, key: str) -> tuple[str, str]:
+    with Client(server.url, key) as client:
+        ds = client.upload_dataset(Path(shopfloor.__file__).parent / "examples" / "ai4i2020.csv")
+        job = client.train(ds["id"], TARGET, "ai4i-failure", exclude=EXCLUDE, time_budget_s=10)
+        done = client.wait(job["id"], timeout=600)
+        client.set_alias("ai4i-failure", "production", done["result"]["version"])
+        return ds["id"], job["id"]
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        server = Server(Path(tmp) / "home").start()
+        try:
+            key = server.admin_key()
+            assert key
+            dataset_id, job_id = _model(server, key)
+            shots = {
+                "signin": "/signin",
+                "home": "/",
+                "datasets": "/datasets",
+                "dataset-profile": f"/datasets/{dataset_id}",
+                "train": f"/train?dataset_id={dataset_id}&task=tabular_classification",
+                "job": f"/jobs/{job_id}",
+                "models": "/models",
+                "version-report": "/models/ai4i-failure/versions/1",
+                "keys": "/admin/keys",
+                "audit": "/admin/audit",
+            }
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=str(ensure_installed()), args=FLAGS)
+                page = browser.new_page(viewport={"width": 1280, "height": 900})
+                page.goto(server.url + "/signin")
+                page.screenshot(path=str(OUT / "signin.png"))
+                page.get_by_label("API key").fill(key)
+                page.get_by_role("button", name="Sign in").click()
+                page.wait_for_url(re.compile(".*/$"))
+                for name, path in shots.items():
+                    if name == "signin":
+                        continue
+                    page.goto(server.url + path)
+                    page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
+                page.goto(server.url + "/models/ai4i-failure/try")
+                page.get_by_role("button", name="Predict and explain").click()
+                page.get_by_text("Answer of version 1").wait_for()
+                page.screenshot(path=str(OUT / "try-explained.png"), full_page=True)
+                browser.close()
+        finally:
+            server.stop()
+    for shot in sorted(OUT.glob("*.png")):
+        print(f"{shot.relative_to(REPO)}: {shot.stat().st_size} bytes")  # noqa: T201 - a command-line tool
+
+
+if __name__ == "__main__":
+    main()

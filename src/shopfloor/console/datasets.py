@@ -1,0 +1,132 @@
+"""Datasets: the list, an upload form (drag and drop with progress where scripts run), and each
+dataset's profile. Uploads go through the API's own upload path (quota, heavy slots, audit)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from shopfloor.api.deps import get_heavy
+from shopfloor.api.routes.datasets import receive
+from shopfloor.api.routes.views import dataset_view
+from shopfloor.console.auth import DatasetsForm, DatasetsViewer, Viewer, platform_of
+from shopfloor.console.charts import bars, spread
+from shopfloor.console.paging import Page
+from shopfloor.console.render import page
+from shopfloor.errors import ShopfloorError
+from shopfloor.services import datasets as service
+
+router = APIRouter()
+
+#: The upload form's fields besides the file, with their labels and help (the API's form fields).
+UPLOAD_FIELDS = (
+    ("name", "Name", "Shown in lists; the file name when left empty."),
+    ("asset_column", "Asset column", "Sensor data: the column naming the machine or unit."),
+    ("time_column", "Time column", "Sensor data: cycle numbers or timestamps."),
+    ("settings_columns", "Settings columns", "Sensor data: operating-condition columns, comma-separated."),
+    ("columns", "Column names", "Text files without a header line: the names, comma-separated."),
+    ("series_column", "Series column", "Wide demand tables: the series id column."),
+    ("period_prefix", "Period prefix", "Wide demand tables: the period columns' prefix, e.g. W."),
+)
+FORMATS = ("auto", "csv", "parquet", "whitespace", "images")
+
+
+def _list(
+    request: Request,
+    viewer: Viewer,
+    *,
+    status: int = 200,
+    error: ShopfloorError | None = None,
+    values: dict[str, str] | None = None,
+) -> HTMLResponse:
+    items = platform_of(request).store.list_datasets(viewer.tenant)
+    shown = Page.of(request, items)
+    return page(
+        request,
+        "datasets.html",
+        viewer,
+        status=status,
+        title="Datasets",
+        page=shown,
+        datasets=[dataset_view(d) for d in shown.items],
+        fields=UPLOAD_FIELDS,
+        formats=FORMATS,
+        error=error,
+        values=values or {},
+    )
+
+
+@router.get("/datasets", response_class=HTMLResponse)
+def datasets(request: Request, viewer: DatasetsViewer) -> HTMLResponse:
+    return _list(request, viewer)
+
+
+@router.post("/datasets", response_class=HTMLResponse)
+async def upload(
+    request: Request,
+    viewer: DatasetsForm,
+    file: Annotated[UploadFile, File()],
+    name: Annotated[str, Form(max_length=200)] = "",
+    format: Annotated[str, Form(max_length=20)] = "auto",
+    layout: Annotated[str, Form(max_length=10)] = "long",
+    asset_column: Annotated[str, Form(max_length=200)] = "",
+    time_column: Annotated[str, Form(max_length=200)] = "",
+    settings_columns: Annotated[str, Form(max_length=2000)] = "",
+    columns: Annotated[str, Form(max_length=20000)] = "",
+    series_column: Annotated[str, Form(max_length=200)] = "",
+    period_prefix: Annotated[str, Form(max_length=50)] = "",
+) -> Response:
+    values = {
+        "name": name,
+        "format": format,
+        "layout": layout,
+        "asset_column": asset_column,
+        "time_column": time_column,
+        "settings_columns": settings_columns,
+        "columns": columns,
+        "series_column": series_column,
+        "period_prefix": period_prefix,
+    }
+    try:
+        options = service.upload_options(
+            format=format,
+            columns=columns or None,
+            asset_column=asset_column,
+            time_column=time_column,
+            settings_columns=settings_columns or None,
+            layout=layout,
+            series_column=series_column,
+            period_prefix=period_prefix or None,
+        )
+        dataset = await receive(
+            platform_of(request), viewer.principal, await get_heavy(request), file, name or None, options
+        )
+    except ShopfloorError as exc:
+        # The rejection with its place (row, column, field), beside the form as it was filled in.
+        return _list(request, viewer, status=exc.status, error=exc, values=values)
+    return RedirectResponse(f"/datasets/{dataset.id}", status_code=303)
+
+
+def column_chart(column: dict[str, Any]) -> str | None:
+    """A small SVG of one column's distribution from its profile: the most frequent values, or the
+    spread (minimum, mean ± one standard deviation, median, maximum)."""
+    stats = column.get("stats") or {}
+    if stats.get("top"):
+        return bars([(str(t["value"]), float(t["count"])) for t in stats["top"]], label=column["name"])
+    if column.get("type") == "numeric" and stats.get("min") is not None:
+        return spread(stats, label=column["name"])
+    return None
+
+
+@router.get("/datasets/{dataset_id}", response_class=HTMLResponse)
+def dataset(request: Request, dataset_id: str, viewer: DatasetsViewer) -> HTMLResponse:
+    view = dataset_view(platform_of(request).store.get_dataset(viewer.tenant, dataset_id))
+    charts = {c["name"]: column_chart(c) for c in view["columns"]}
+    thumbs = (
+        service.thumbnails(platform_of(request), viewer.tenant, dataset_id)
+        if view["format"] == "images"
+        else []
+    )
+    return page(request, "dataset.html", viewer, title=view["name"], d=view, charts=charts, thumbs=thumbs)
