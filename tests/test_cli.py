@@ -335,7 +335,10 @@ def test_models_list_show_promote(serve_api: Any) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         path = request.url.path
         if path == "/v1/models":
-            return httpx.Response(200, json={"items": [{**model, "aliases": {"production": 2}}]})
+            about = {"aliases": {"production": 2}, "description": "Tool wear, line 1\nsecond line"}
+            return httpx.Response(200, json={"items": [{**model, **about}]})
+        if path == "/v1/models/m" and request.method == "PATCH":
+            return httpx.Response(200, json={**model, **json.loads(request.content)})
         if path == "/v1/models/m":
             return httpx.Response(200, json={**model, "versions": []})
         if path.startswith("/v1/models/m/versions/"):
@@ -347,6 +350,11 @@ def test_models_list_show_promote(serve_api: Any) -> None:
     seen = serve_api(handler)
     result = runner.invoke(app, ["models", "list"])
     assert result.exit_code == 0 and "production→v2" in result.stdout
+    assert "Tool" in result.stdout and "second" not in result.stdout  # the first line, wrapped
+    result = runner.invoke(app, ["models", "describe", "m", "Spindle [wear] <b>"])
+    assert result.exit_code == 0 and "description set (18 characters)" in result.stderr
+    assert seen[-1].method == "PATCH"
+    assert json.loads(seen[-1].content) == {"description": "Spindle [wear] <b>"}
     result = runner.invoke(app, ["models", "show", "m"])
     assert result.exit_code == 0, result.output
     assert seen[-1].url.path == "/v1/models/m/versions/2"

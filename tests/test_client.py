@@ -163,6 +163,7 @@ def test_predict_explain_rules_alias_query_and_bodies() -> None:
             },
             ("GET", "/v1/models/m/rules"): {"model": "m", "version": 3, "fidelity": 0.9, "rules": []},
             ("PUT", "/v1/models/m/aliases/production"): {"model": "m", "alias": "production", "version": 3},
+            ("PATCH", "/v1/models/m"): {"name": "m", "description": "wear"},
         }
     )
     client.predict("m", [{"x": 1}], version=3)
@@ -177,6 +178,8 @@ def test_predict_explain_rules_alias_query_and_bodies() -> None:
     assert rec.last.url.params["version"] == "2"
     assert client.set_alias("m", "production", 3)["version"] == 3
     assert json.loads(rec.last.content) == {"version": 3}
+    assert client.describe_model("m", "wear")["description"] == "wear"
+    assert (rec.last.method, json.loads(rec.last.content)) == ("PATCH", {"description": "wear"})
 
 
 def test_dataframe_records_nan_to_none_and_numpy_to_python() -> None:

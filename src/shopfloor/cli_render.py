@@ -149,16 +149,18 @@ def _warnings(v: dict[str, Any]) -> list[str]:
 
 def models(items: list[dict[str, Any]]) -> Table:
     table = Table(title="Models", title_justify="left")
-    for column in ("name", "task", "latest", "aliases", "created"):
+    for column in ("name", "task", "latest", "aliases", "created", "description"):
         table.add_column(column)
     for m in items:
         aliases = ", ".join(f"{a}→v{n}" for a, n in (m.get("aliases") or {}).items())
+        about = (str(m.get("description") or "").strip().splitlines() or ["-"])[0]
         table.add_row(
             escape(str(m.get("name"))),
             escape(str(m.get("task"))),
             str(m.get("latest_version")),
             escape(aliases or "-"),
             fmt_time(m.get("created_at")),
+            escape(about if len(about) <= 60 else about[:59] + "…"),
         )
     return table
 

@@ -387,6 +387,19 @@ def models_promote(
     )
 
 
+@models_app.command("describe")
+def models_describe(
+    name: str,
+    text: Annotated[str, typer.Argument(help='What the model is for, in plain text; "" clears it.')],
+) -> None:
+    """Set a model's description (at most 2,000 characters), shown in lists and the console."""
+    with common.make_client() as client:
+        result = client.describe_model(name, text)
+    chars = len(result.get("description") or "")
+    shown = escape(str(result.get("name", name)))
+    common.err.print(f"[green]{shown}: description set ({chars} characters)[/]")
+
+
 @models_app.command("plot")
 def models_plot(
     name: str,

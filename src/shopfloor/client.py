@@ -439,6 +439,12 @@ class Client:
         """ModelPublic: task, latest_version, aliases and versions."""
         return dict(self._json("GET", f"/v1/models/{_seg(name)}"))
 
+    def describe_model(self, name: str, description: str) -> dict[str, Any]:
+        """Replace the model's description (plain text, at most 2,000 characters; "" clears it)
+        -> ModelPublic."""
+        body = {"description": description}
+        return dict(self._json("PATCH", f"/v1/models/{_seg(name)}", json=body))
+
     def get_version(self, name: str, version: int | str) -> dict[str, Any]:
         """VersionPublic: metrics, stability, candidates, input schema and the full report."""
         return dict(self._json("GET", f"/v1/models/{_seg(name)}/versions/{_seg(version)}"))

@@ -23,6 +23,7 @@ ALLOWED = {
     ("GET", "/v1/models/{name}"): {"admin", "builder", "consumer"},
     ("GET", "/v1/models/{name}/versions/{version}"): {"admin", "builder", "consumer"},
     ("PUT", "/v1/models/{name}/aliases/{alias}"): {"admin", "builder"},
+    ("PATCH", "/v1/models/{name}"): {"admin", "builder"},
     ("POST", "/v1/models/{name}/predict"): {"admin", "builder", "consumer"},
     ("POST", "/v1/models/{name}/explain"): {"admin", "builder", "consumer"},
     ("GET", "/v1/models/{name}/rules"): {"admin", "builder", "consumer"},
@@ -109,6 +110,8 @@ def _call(api: Api, method: str, path: str, who: str | None):
         kwargs["files"] = {"file": ("x.csv", b"a,b\n1,2\n", "text/csv")}
     elif "/aliases/" in path:
         kwargs["json"] = {"version": 1}
+    elif method == "PATCH" and path.startswith("/v1/models/"):
+        kwargs["json"] = {"description": "walked"}
     elif path.endswith(("/predict", "/explain", "/score")):
         kwargs["json"] = {"records": [{"a": 1}]}
     elif path.endswith("/forecast"):

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from conftest import Api
 from shopfloor.security.sessions import COOKIE
+from shopfloor.services import audit
 from zoo import machines
 
 HTML = {"Accept": "text/html"}
@@ -270,3 +271,54 @@ def test_train_report_promote_try_and_batch(api: Api, trained: TestClient) -> No
     api.run_jobs()
     result = builder.get(batch.headers["location"] + "/result")
     assert result.status_code == 200 and len(result.text.strip().splitlines()) == 21
+
+
+def test_a_model_description_is_text_and_only_builders_change_it(api: Api, trained: TestClient) -> None:
+    builder, consumer = trained, _browser(api, "consumer")
+    text = f"Tool wear on line 1 {XSS}\n<b>owner</b>: maintenance"
+    saved = _post(builder, "/models/line", "/models/line/description", {"description": text})
+    assert saved.status_code == 303 and saved.headers["location"] == "/models/line"
+    for url in ("/models/line", "/models"):
+        shown = consumer.get(url, headers=HTML).text
+        assert XSS not in shown and "<b>owner</b>" not in shown
+        assert "&lt;img src=x onerror=alert(1)&gt;" in shown
+    assert "Save description" not in consumer.get("/models/line", headers=HTML).text
+    assert api.client.get("/v1/models/line", headers=api.headers()).json()["description"] == text
+    # refused, and nothing changes: a consumer's post, a control character
+    token = _token(consumer.get("/models/line", headers=HTML).text)
+    refused = consumer.post("/models/line/description", data={"csrf_token": token, "description": "x"})
+    assert refused.status_code == 403
+    bad = _post(builder, "/models/line", "/models/line/description", {"description": "bell\x07"})
+    assert bad.status_code == 422 and "control character U+0007" in bad.text
+    assert api.client.get("/v1/models/line", headers=api.headers()).json()["description"] == text
+    # batch scoring needs a role that can follow the job: refused as forbidden, and audited
+    batch = consumer.post(
+        "/models/line/batch", data={"csrf_token": token}, files={"file": ("r.csv", b"a\n1\n")}
+    )
+    assert batch.status_code == 403
+    audit.flush(api.platform, everything=True)
+    denied = api.client.get("/v1/audit?action=auth.denied", headers=api.headers()).json()["items"]
+    assert any(e["detail"].get("permission") == "jobs:read" for e in denied), denied
+
+
+def test_the_optimiser_form_finds_settings_and_reports_mistakes(api: Api, trained: TestClient) -> None:
+    builder = trained
+    form = builder.get("/models/line/optimise", headers=HTML)
+    assert form.status_code == 200 and 'name="role.speed"' in form.text
+    fields = dict(re.findall(r'name="((?:min|max|fixed)\.[a-zA-Z]+)" size="\d+" value="([^"]*)"', form.text))
+    answer = _post(
+        builder, "/models/line/optimise", "/models/line/optimise",
+        {"version": "1", **fields, "role.speed": "control", "role.torque": "control", "objective": "minimize",
+         "c0.feature": "torque", "c0.op": ">=", "c0.value": "30"},
+    )
+    assert answer.status_code == 200, answer.text
+    assert "Best settings" in answer.text and "sensitivity of the prediction to speed" in answer.text
+    impossible = {**fields, "role.torque": "control", "min.torque": "10", "max.torque": "20"}
+    infeasible = _post(
+        builder, "/models/line/optimise", "/models/line/optimise",
+        {"version": "1", **impossible, "c0.feature": "torque", "c0.op": ">=", "c0.value": "30"},
+    )
+    assert infeasible.status_code == 200 and "No setting meets the constraints" in infeasible.text
+    bad = _post(builder, "/models/line/optimise", "/models/line/optimise",
+                {"version": "1", **fields, "role.speed": "control", "min.speed": "fast"})
+    assert bad.status_code == 422 and "speed" in bad.text

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from shopfloor.services import audit
+
 Api = Any
 
 
@@ -248,3 +250,33 @@ def test_version_may_name_an_alias(trained: Api) -> None:
     assert bad.status_code == 422 and bad.json()["errors"][0]["loc"] == ["query", "version"]
     body = api.client.post("/v1/models/line1/predict", content=b"{not json", headers=api.headers())
     assert body.status_code == 422 and body.json()["errors"][0]["loc"] == ["body"]
+
+
+def test_a_description_is_plain_text_set_by_builders_and_audited(trained: Api) -> None:
+    api = trained
+    text = "Flags tool wear on line 1.\n<b>Owner</b>: maintenance"
+    builder = api.headers("builder")
+    response = api.client.patch("/v1/models/line1", json={"description": text}, headers=builder)
+    assert response.status_code == 200, response.text
+    assert response.json()["description"] == text
+    listed = api.client.get("/v1/models", headers=api.headers("consumer")).json()["items"]
+    assert [m["description"] for m in listed] == [text]
+    audit.flush(api.platform, everything=True)
+    events = api.client.get("/v1/audit?action=model.describe", headers=api.headers()).json()["items"]
+    assert [(e["target"], e["detail"]["characters"]) for e in events] == [("line1", len(text))]
+    # refused: nothing changes
+    for body, loc in [
+        ({"description": "x" * 2001}, ["body", "description"]),
+        ({"description": "bell\x07"}, ["body", "description"]),
+        ({"description": "ok", "owner": "me"}, ["body", "owner"]),
+        ({}, ["body", "description"]),
+    ]:
+        bad = api.client.patch("/v1/models/line1", json=body, headers=api.headers("builder"))
+        assert bad.status_code == 422 and bad.json()["errors"][0]["loc"] == loc, bad.text
+    assert api.client.patch("/v1/models/line1", json={"description": "x"},
+                            headers=api.headers("consumer")).status_code == 403
+    assert api.client.patch("/v1/models/line1", json={"description": "x"},
+                            headers=api.headers("other")).status_code == 404
+    assert api.client.get("/v1/models/line1", headers=api.headers()).json()["description"] == text
+    cleared = api.client.patch("/v1/models/line1", json={"description": ""}, headers=api.headers("builder"))
+    assert cleared.json()["description"] == ""

@@ -99,6 +99,13 @@ def test_ai4i_from_upload_to_a_downloaded_batch(
     page.wait_for_url(server.url + "/models/ai4i")
     assert any("Point the alias at version 1" in d for d in page.dialogs), page.dialogs
     assert "production → v1" in page.locator(".facts").inner_text()
+    page.get_by_text("Add a description").click()
+    page.get_by_label(re.compile("What this model is for")).fill(f"Failures on the AI4I mill {XSS}")
+    page.get_by_role("button", name="Save description").click()
+    page.wait_for_url(server.url + "/models/ai4i")
+    assert page.locator(".description").inner_text() == f"Failures on the AI4I mill {XSS}"  # as text
+    assert page.locator("img[src='x']").count() == 0 and len(page.dialogs) == 1  # only the confirmation
+    _axe(page)
 
     page.get_by_role("link", name="Try it").click()
     _axe(page)
@@ -122,6 +129,14 @@ def test_ai4i_from_upload_to_a_downloaded_batch(
         download_link.click()
     scored = pd.read_csv(info.value.path())
     assert len(scored) == 50
+
+    page.goto(server.url + "/models/ai4i/optimise")
+    _axe(page)
+    page.get_by_label("Role of Rotational speed [rpm]").select_option("control")
+    page.get_by_role("button", name="Find the best settings").click()
+    page.get_by_role("heading", name=re.compile("Best settings")).wait_for()
+    assert page.get_by_role("rowheader", name="Rotational speed [rpm]").count() == 2  # input and answer
+    _axe(page)
 
 
 def test_csrf_roles_tenants_and_user_text(
@@ -148,6 +163,7 @@ def test_csrf_roles_tenants_and_user_text(
     answer = page.goto(f"{server.url}/datasets/{mine['id']}")
     assert answer.status == 200 and "default-src 'none'" in answer.headers["content-security-policy"]
     assert page.get_by_role("rowheader", name=XSS).count() == 1  # shown as text
+    assert page.get_by_text("<b>bold</b>").count() == 1 and page.locator("b", has_text="bold").count() == 0
     assert page.locator("img[src='x']").count() == 0 and page.dialogs == []
     _axe(page)
     assert page.goto(f"{server.url}/datasets/{theirs['id']}").status == 404

@@ -29,7 +29,8 @@ def test_dataset_versions_increase_per_name_and_are_tenant_scoped(store: SqlStor
     assert store.get_dataset("a", "ds1").columns == [{"name": "a", "type": "numeric"}]
     with pytest.raises(NotFound):
         store.get_dataset("b", "ds1")
-    assert [d.id for d in store.list_datasets("a")] == ["ds2", "ds1"] or len(store.list_datasets("a")) == 2
+    assert {d.id for d in store.list_datasets("a")} == {"ds1", "ds2"}
+    assert (store.count_datasets("a"), store.count_datasets("b"), store.count_datasets("c")) == (2, 1, 0)
 
 
 def test_claim_is_exclusive_and_ordered(store: SqlStore) -> None:
@@ -40,6 +41,9 @@ def test_claim_is_exclusive_and_ordered(store: SqlStore) -> None:
     assert first is not None and second is not None
     assert {first.id, second.id} == {"j1", "j2"}
     assert store.claim_job("w3") is None
+    counts = (store.count_jobs("a"), store.count_jobs("a", "running"), store.count_jobs("a", "queued"))
+    assert counts == (2, 2, 0)
+    assert store.count_jobs("b") == 0
     assert store.get_job("a", "j1").status == "running"
 
 
@@ -105,6 +109,8 @@ def test_versions_aliases_and_resolution(store: SqlStore) -> None:
         store.resolve("b", "m", 1)
     with pytest.raises(Conflict):
         _version(store, task="tabular_regression")
+    _version(store, model="other")
+    assert (store.count_models("a"), store.count_models("b")) == (2, 0)
 
 
 def test_tenant_keys_first_writer_wins_and_rotation_is_atomic(store: SqlStore) -> None:

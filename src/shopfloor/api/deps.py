@@ -80,12 +80,19 @@ async def admit_key(request: Request, token: str, permission: Permission | None)
     request.scope[TENANT] = principal.tenant  # the request metrics are labelled with it
     # Rate before role: refused requests count too, so probing for rights is limited as well.
     await limiter(platform).admit(principal)
-    if permission is not None and not allowed(principal.role, permission):
+    if permission is not None:
+        require(request, principal, permission)
+    return principal
+
+
+def require(request: Request, principal: Principal, permission: Permission) -> None:
+    """403, with the refusal in the audit log, unless ``principal``'s role has ``permission``."""
+    if not allowed(principal.role, permission):
+        platform: Platform = request.app.state.platform
         buffer(platform).forbidden(
             principal, path=request.url.path, method=request.method, permission=permission.value
         )
         raise Forbidden(f"role {principal.role!r} may not do this (needs {permission.value!r})")
-    return principal
 
 
 def _audit_bad_key(platform: Platform, request: Request, token: str, reason: str) -> None:

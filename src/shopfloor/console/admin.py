@@ -9,13 +9,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
 
 from shopfloor.api.routes.keys import create, revoke
 from shopfloor.api.routes.masking import replace_policy
 from shopfloor.api.routes.views import key_view
 from shopfloor.console.auth import AdminForm, AdminViewer, Viewer, platform_of
 from shopfloor.console.render import page
+from shopfloor.console.validated import validated
 from shopfloor.errors import InvalidInput, ShopfloorError
 from shopfloor.schemas.datasets import MaskingPolicyBody
 from shopfloor.security import limits
@@ -155,13 +155,9 @@ def set_masking(
         if not isinstance(body, dict):
             where = [{"loc": ["form", "policy"], "msg": "not an object"}]
             raise InvalidInput("the policy must be a JSON object", errors=where)
-        checked = MaskingPolicyBody(**body).model_dump()  # the API's own request model
+        checked = validated(MaskingPolicyBody, body, "policy", root="policy").model_dump()
         replace_policy(platform_of(request), viewer.principal, checked)
-    except ValidationError as exc:
-        errors = [{"loc": ["policy", *map(str, e["loc"])], "msg": e["msg"]} for e in exc.errors()]
-        error = InvalidInput(f"the policy is not valid: {errors[0]['msg']}", errors=errors)
-        return _masking(request, viewer, policy_text=policy, error=error, status=422)
-    except ValueError as exc:
+    except ValueError as exc:  # not JSON
         error = InvalidInput(
             f"the policy is not valid JSON: {exc}", errors=[{"loc": ["form", "policy"], "msg": str(exc)}]
         )

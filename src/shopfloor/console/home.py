@@ -18,9 +18,9 @@ def home(request: Request, viewer: AnyViewer) -> HTMLResponse:
     store = platform_of(request).store
     counts: dict[str, int] = {}
     if viewer.can(Permission.DATASETS_READ):
-        counts["datasets"] = len(store.list_datasets(viewer.tenant))
+        counts["datasets"] = store.count_datasets(viewer.tenant)
     if viewer.can(Permission.MODELS_READ):
-        counts["models"] = len(store.list_models(viewer.tenant))
+        counts["models"] = store.count_models(viewer.tenant)
     recent = (
         [job_view(j) for j in store.list_jobs(viewer.tenant, limit=5)]
         if viewer.can(Permission.JOBS_READ)

@@ -8,11 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from shopfloor.api.routes.models import move_alias
+from shopfloor.api.routes.models import describe, move_alias
 from shopfloor.console.auth import ModelsForm, ModelsViewer, platform_of
 from shopfloor.console.paging import Page
 from shopfloor.console.render import page
+from shopfloor.console.validated import validated
 from shopfloor.errors import ShopfloorError
+from shopfloor.schemas.models import MAX_DESCRIPTION, ModelUpdate
 from shopfloor.services import models as service
 from shopfloor.services import plots
 from shopfloor.tasks import catalog
@@ -32,7 +34,7 @@ def models(request: Request, viewer: ModelsViewer) -> HTMLResponse:
 def model(request: Request, name: str, viewer: ModelsViewer) -> HTMLResponse:
     platform = platform_of(request)
     view = service.model_view(platform, platform.store.get_model(viewer.tenant, name), True)
-    return page(request, "model.html", viewer, title=f"Model {name}", m=view)
+    return page(request, "model.html", viewer, title=f"Model {name}", m=view, max_description=MAX_DESCRIPTION)
 
 
 @router.post("/models/{name}/aliases")
@@ -44,6 +46,18 @@ def promote(
     alias: Annotated[str, Form(max_length=64)] = "production",
 ) -> Response:
     move_alias(platform_of(request), viewer.principal, name, alias.strip() or "production", version)
+    return RedirectResponse(f"/models/{name}", status_code=303)
+
+
+@router.post("/models/{name}/description")
+def describe_model(
+    request: Request,
+    name: str,
+    viewer: ModelsForm,
+    description: Annotated[str, Form(max_length=20_000)] = "",
+) -> Response:
+    text = validated(ModelUpdate, {"description": description}, "description", root="form").description
+    describe(platform_of(request), viewer.principal, name, text)
     return RedirectResponse(f"/models/{name}", status_code=303)
 
 

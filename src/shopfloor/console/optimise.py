@@ -8,13 +8,13 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from pydantic import ValidationError
 
 from shopfloor.api.deps import get_heavy
 from shopfloor.console.auth import PredictForm, PredictViewer, Viewer, platform_of
 from shopfloor.console.charts import lines
 from shopfloor.console.render import page
 from shopfloor.console.tryit import examples_of, resolve_version
+from shopfloor.console.validated import validated
 from shopfloor.errors import InvalidInput, ShopfloorError
 from shopfloor.registry.entities import ModelVersion
 from shopfloor.schemas.optimize import OptimizeRequest
@@ -130,13 +130,7 @@ def _body(mv: ModelVersion, form: dict[str, str]) -> dict[str, Any]:
     }
     if form.get("output"):
         body["output"] = form["output"]
-    try:
-        return OptimizeRequest(**body).model_dump(exclude_none=True)
-    except ValidationError as exc:
-        errors = [{"loc": ["body", *map(str, e["loc"])], "msg": e["msg"]} for e in exc.errors()]
-        raise InvalidInput(
-            f"the optimisation request is not valid: {errors[0]['msg']}", errors=errors
-        ) from None
+    return validated(OptimizeRequest, body, "optimisation request").model_dump(exclude_none=True)
 
 
 def _curves(answer: dict[str, Any]) -> dict[str, str]:

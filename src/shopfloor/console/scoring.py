@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
-from shopfloor.api.deps import get_heavy
+from shopfloor.api.deps import get_heavy, require
 from shopfloor.api.routes.views import version_param
 from shopfloor.console.auth import JobsViewer, PredictForm, platform_of
 from shopfloor.console.charts import lines
@@ -25,8 +25,7 @@ router = APIRouter()
 
 @router.post("/models/{name}/batch")
 async def batch(request: Request, name: str, viewer: PredictForm) -> Response:
-    if not viewer.can(Permission.JOBS_READ):  # the job and its result could not be seen
-        raise InvalidInput("batch scoring needs a role that can follow jobs (builder or admin)")
+    require(request, viewer.principal, Permission.JOBS_READ)  # to follow the job and fetch its result
     form = await request.form()
     upload, version = form.get("file"), form.get("version")
     if not isinstance(upload, UploadFile):

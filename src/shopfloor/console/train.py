@@ -7,13 +7,13 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
 
 from shopfloor.api.routes.views import dataset_view
 from shopfloor.console.auth import JobsForm, TrainViewer, Viewer, platform_of
 from shopfloor.console.option_form import fields, parse
 from shopfloor.console.render import page
-from shopfloor.errors import InvalidInput, ShopfloorError
+from shopfloor.console.validated import validated
+from shopfloor.errors import ShopfloorError
 from shopfloor.schemas.jobs import TrainJobCreate
 from shopfloor.services import jobs as service
 from shopfloor.tasks import catalog
@@ -84,16 +84,6 @@ def _body(form: dict[str, list[str]]) -> dict[str, Any]:
     return body
 
 
-def _checked(body: dict[str, Any]) -> dict[str, Any]:
-    """The body checked by the API's own request model; its errors keep their place."""
-    try:
-        return TrainJobCreate(**body).model_dump()
-    except ValidationError as exc:
-        errors = [{"loc": ["body", *map(str, e["loc"])], "msg": e["msg"]} for e in exc.errors()]
-        where = "; ".join(f"{'.'.join(e['loc'][1:])}: {e['msg']}" for e in errors[:5])
-        raise InvalidInput(f"the training request is not valid: {where}", errors=errors) from None
-
-
 @router.post("/train", response_class=HTMLResponse)
 async def train(request: Request, viewer: JobsForm) -> Response:
     raw = await request.form()
@@ -102,7 +92,8 @@ async def train(request: Request, viewer: JobsForm) -> Response:
     if "choose" in form:  # the dataset or task changed: show the form for them
         return _form(request, viewer, values)
     try:
-        job = service.create_train_job(platform_of(request), viewer.principal, _checked(_body(form)))
+        body = validated(TrainJobCreate, _body(form), "training request").model_dump()
+        job = service.create_train_job(platform_of(request), viewer.principal, body)
     except ShopfloorError as exc:
         return _form(request, viewer, values, status=exc.status, error=exc)
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)

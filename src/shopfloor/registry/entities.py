@@ -98,6 +98,7 @@ class Model:
     created_at: datetime
     latest_version: int
     aliases: dict[str, int]
+    description: str = ""
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,7 @@ class ModelRow(Base):
     task: Mapped[str] = mapped_column(String(64))
     latest_version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class VersionRow(Base):

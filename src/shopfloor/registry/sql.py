@@ -239,6 +239,11 @@ class SqlStore(TrustTables, StreamTables, GenerationTables, LimitTables):
             )
             return [_dataset(r) for r in rows]
 
+    def count_datasets(self, tenant: str) -> int:
+        query = select(func.count()).select_from(DatasetRow).where(DatasetRow.tenant == tenant)
+        with self._session() as s:
+            return int(s.scalar(query) or 0)
+
     def dataset_artifacts(self) -> list[str]:
         with self._session() as s:
             return list(s.scalars(select(DatasetRow.artifact)))
@@ -548,6 +553,11 @@ class SqlStore(TrustTables, StreamTables, GenerationTables, LimitTables):
                 aliases.setdefault(a.model_id, {})[a.alias] = a.version
             return [_model(r, aliases.get(r.id, {})) for r in rows]
 
+    def count_models(self, tenant: str) -> int:
+        query = select(func.count()).select_from(ModelRow).where(ModelRow.tenant == tenant)
+        with self._session() as s:
+            return int(s.scalar(query) or 0)
+
     def list_versions(self, tenant: str, name: str) -> list[ModelVersion]:
         with self._session() as s:
             mrow = self._model_row(s, tenant, name)
@@ -599,6 +609,13 @@ class SqlStore(TrustTables, StreamTables, GenerationTables, LimitTables):
             s.flush()
             bump_in(s)
             return self._version_of(s, tenant, mrow, version)
+
+    def describe_model(self, tenant: str, name: str, description: str) -> Model:
+        with self._session() as s:
+            row = self._model_row(s, tenant, name)
+            row.description = description
+            s.flush()
+            return _model(row, self._aliases(s, row.id))
 
     def version_artifacts(self) -> list[str]:
         with self._session() as s:
@@ -680,6 +697,7 @@ def _model(r: ModelRow, aliases: dict[str, int]) -> Model:
         created_at=_aware(r.created_at),
         latest_version=r.latest_version,
         aliases=aliases,
+        description=r.description or "",
     )
 
 

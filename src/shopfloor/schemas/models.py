@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shopfloor.schemas.common import MAX_INT
 
@@ -35,12 +35,35 @@ class ModelPublic(BaseModel):
     task: str
     created_at: datetime
     latest_version: int
+    description: str = Field("", description="What the model is for, as its owners wrote it (plain text).")
     aliases: dict[str, int] = Field(default_factory=dict)
     versions: list[VersionPublic] = Field(default_factory=list)
 
 
 class ModelList(BaseModel):
     items: list[ModelPublic]
+
+
+MAX_DESCRIPTION = 2000
+
+
+class ModelUpdate(BaseModel):
+    """What the owners of a model may change about it after training."""
+
+    model_config = ConfigDict(extra="forbid")
+    description: str = Field(
+        max_length=MAX_DESCRIPTION,
+        description="Plain text (never rendered as markup); line breaks and tabs kept, other control "
+        "characters refused. An empty string clears it.",
+    )
+
+    @field_validator("description")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        for i, ch in enumerate(value):
+            if (ord(ch) < 32 and ch not in "\t\n\r") or ord(ch) == 127:
+                raise ValueError(f"control character U+{ord(ch):04X} at position {i}")
+        return value.strip()
 
 
 class AliasUpdate(BaseModel):

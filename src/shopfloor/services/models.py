@@ -52,6 +52,7 @@ def model_view(platform: Platform, model: Model, with_versions: bool) -> dict[st
         "task": model.task,
         "created_at": model.created_at,
         "latest_version": model.latest_version,
+        "description": model.description,
         "aliases": model.aliases,
         "versions": [version_view(v) for v in versions],
     }

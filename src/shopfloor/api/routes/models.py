@@ -8,9 +8,16 @@ from fastapi import APIRouter
 
 from shopfloor.api.deps import ModelsReader, ModelsWriter, PlatformDep
 from shopfloor.context import Platform
-from shopfloor.registry.entities import ModelVersion
+from shopfloor.registry.entities import Model, ModelVersion
 from shopfloor.schemas.common import VersionPath
-from shopfloor.schemas.models import AliasPublic, AliasUpdate, ModelList, ModelPublic, VersionPublic
+from shopfloor.schemas.models import (
+    AliasPublic,
+    AliasUpdate,
+    ModelList,
+    ModelPublic,
+    ModelUpdate,
+    VersionPublic,
+)
 from shopfloor.security.keys import Principal
 from shopfloor.services import audit
 from shopfloor.services import models as service
@@ -30,6 +37,18 @@ def list_models(platform: PlatformDep, principal: ModelsReader) -> Any:
 @router.get("/{name}", response_model=ModelPublic, summary="A model with all its versions")
 def get_model(name: str, platform: PlatformDep, principal: ModelsReader) -> Any:
     return service.model_view(platform, platform.store.get_model(principal.tenant, name), True)
+
+
+@router.patch("/{name}", response_model=ModelPublic, summary="Change a model's description")
+def update_model(name: str, body: ModelUpdate, platform: PlatformDep, principal: ModelsWriter) -> Any:
+    return service.model_view(platform, describe(platform, principal, name, body.description), False)
+
+
+def describe(platform: Platform, principal: Principal, name: str, description: str) -> Model:
+    """Replace the description of ``name`` and audit it: the API's and the console's change."""
+    model = platform.store.describe_model(principal.tenant, name, description)
+    audit.record(platform, principal, "model.describe", name, model=name, characters=len(description))
+    return model
 
 
 @router.get(
