@@ -20,9 +20,14 @@ $(STAMP): $(BIN)/python pyproject.toml requirements.lock constraints.txt
 serve: $(STAMP)
 	$(BIN)/shopfloor serve
 
+# The suite in TEST_WORKERS processes (one module per process at a time, one OpenMP thread each),
+# then the tests marked serial, which need the machine to themselves, in one.
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts
-	$(BIN)/python -m pytest -q
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not serial"
+	$(BIN)/python -m pytest -q -m serial
 
 # The whole suite under coverage.py: line coverage of src/shopfloor (code run in-process).
 coverage: $(STAMP)

@@ -26,7 +26,9 @@ def examples_list() -> None:
     from shopfloor.examples.catalog import EXAMPLES
 
     table = Table(title="Example data sets")
-    for column in ("name", "size", "licence", "source", "fetched from"):
+    # the name is what `examples get` takes: never shortened, however narrow the terminal
+    table.add_column("name", no_wrap=True, min_width=max(len(name) for name in EXAMPLES))
+    for column in ("size", "licence", "source", "fetched from"):
         table.add_column(column)
     for example in EXAMPLES.values():
         origin = "this package" if example.packaged else _host(example)

@@ -21,7 +21,9 @@ from server import Server
 
 from readme_blocks import Block, mismatch, readme_blocks
 
-pytestmark = pytest.mark.e2e
+# The README states what its walkthroughs print, and trainings bound by a time budget print that
+# only with the CPU to themselves.
+pytestmark = [pytest.mark.e2e, pytest.mark.serial]
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 BLOCKS = readme_blocks(README)

@@ -117,11 +117,11 @@ def test_an_archive_is_extracted_by_folder_and_checked_as_a_whole(
 
 
 def test_the_cli_lists_and_gets(tmp_path: Path, data_dir: Path) -> None:
-    listed = runner.invoke(app, ["examples", "list"], env={"COLUMNS": "200"})
+    listed = runner.invoke(app, ["examples", "list"])  # in the width of whatever terminal there is
     assert listed.exit_code == 0, listed.output
     for name in catalog.EXAMPLES:
-        assert name in listed.output
-    assert "CC BY 4.0" in listed.output
+        assert name in listed.output  # whole: the name is what `examples get` takes
+    assert "CC BY" in listed.output
     got = runner.invoke(app, ["examples", "get", "cmapss", "--dir", str(tmp_path), "--from", str(data_dir)])
     assert got.exit_code == 0, got.output
     assert (tmp_path / "cmapss" / "train_FD001.txt").is_file()
