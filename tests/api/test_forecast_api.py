@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from conftest import Api
+from shopfloor.errors import NotFound
 
 WEEKS = 40
 
@@ -118,6 +119,17 @@ def test_wide_upload_forecast_job_and_forecasts_with_intervals(
     five = {"series": ["P1", "P2", "P3", "P4", "P5"]}
     fits = api.client.post("/v1/models/demand/forecast?version=1", json=five, headers=consumer)
     assert fits.status_code == 200, fits.text
+
+    # the history the console draws before a forecast: from the training dataset, while it is stored
+    past = forecasting.history(api.platform, "default", "demand", 1, ["P1", "nope"])
+    assert list(past) == ["P1"] and len(past["P1"]["values"]) == WEEKS
+    store = api.platform.store
+
+    def gone(tenant: str, dataset_id: str) -> None:
+        raise NotFound(f"dataset {dataset_id!r} not found")
+
+    monkeypatch.setattr(store, "get_dataset", gone)
+    assert forecasting.history(api.platform, "default", "demand", 1, ["P1"]) == {}
 
 
 def test_impossible_forecast_requests_are_refused_and_nothing_is_stored(api: Api) -> None:

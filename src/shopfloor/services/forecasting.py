@@ -6,7 +6,7 @@ from typing import Any
 
 from shopfloor import metrics
 from shopfloor.context import Platform
-from shopfloor.errors import InvalidInput
+from shopfloor.errors import InvalidInput, NotFound
 from shopfloor.tasks import catalog
 
 #: Most series in one answer (ask for more in several calls).
@@ -77,7 +77,11 @@ def history(
     if not dataset_id or not series:
         return {}
     columns = [est.series_column, est.time_column, est.value_column]
-    frame = load_frame(platform, platform.store.get_dataset(tenant, dataset_id), columns=columns)
+    try:
+        dataset = platform.store.get_dataset(tenant, dataset_id)
+    except NotFound:  # no longer stored: the forecast is shown without its history
+        return {}
+    frame = load_frame(platform, dataset, columns=columns)
     frame = frame[frame[est.series_column].astype(str).isin(series)].dropna(subset=[est.value_column])
     out: dict[str, dict[str, list[Any]]] = {}
     for key, part in frame.groupby(frame[est.series_column].astype(str), sort=False):
