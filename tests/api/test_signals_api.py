@@ -118,3 +118,34 @@ def test_a_bad_recording_upload_changes_nothing(api: Api) -> None:
     )
     assert up.status_code in (415, 422), up.text
     assert api.client.get("/v1/datasets", headers=builder).json()["items"] == before
+
+
+def test_a_training_request_on_the_wrong_kind_of_dataset_is_refused_at_once(api: Api) -> None:
+    """A table for a signal family, recordings for a table family: 422 at the request naming
+    ``dataset_id``, and no job row."""
+    builder = api.headers("builder")
+    table = api.client.post(
+        "/v1/datasets",
+        files={"file": ("t.csv", b"label,a,b\nx,1,2\ny,3,4\n", "text/csv")},
+        headers=builder,
+    ).json()["id"]
+    recorded = api.client.post(
+        "/v1/datasets",
+        files={"file": ("bearings.zip", _zip(), "application/zip")},
+        data={"name": "bearings", "sampling_rate": str(RATE)},
+        headers=builder,
+    ).json()["id"]
+    requests = [
+        {"task": "signal_classification", "dataset_id": table, "target": "label"},
+        {"task": "signal_anomaly", "dataset_id": table},
+        {"task": "tabular_classification", "dataset_id": recorded, "target": "label"},
+    ]
+    for request in requests:
+        body = {"type": "train", "model_name": "wrong-kind", **request}
+        refused = api.client.post("/v1/jobs", json=body, headers=builder)
+        assert refused.status_code == 422, refused.text
+        problem = refused.json()
+        assert [e["loc"] for e in problem["errors"]] == [["body", "dataset_id"]], problem
+        wanted = "a table" if request["task"].startswith("tabular") else "a recording dataset"
+        assert wanted in problem["detail"], problem
+    assert api.client.get("/v1/jobs", headers=builder).json()["items"] == []

@@ -357,6 +357,8 @@ def test_declared_inputs_target_and_reports(fitted: tuple[str, Any, pd.DataFrame
     caps = _caps(task)
     images = any(isinstance(v, bytes) for v in frame.iloc[0])
     assert images == (caps.inputs == "images"), task  # the job service trains it on image datasets only
+    recordings = any(isinstance(v, np.ndarray) for v in frame.iloc[0])
+    assert recordings == (caps.inputs == "signals"), task  # and it on recording datasets only
     assert (caps.inputs == "series") == ("asset" in (est.report_.get("series") or {})), task  # its layout
     if caps.inputs == "text":
         assert any(c.get("type") == "text" for c in est.input_schema_), task

@@ -9,7 +9,7 @@ from shopfloor.tasks.signals.options import SignalAnomalyOptions, SignalClassifi
 
 SIGNAL_CLASSIFICATION = Capabilities(
     options=SignalClassificationOptions,
-    inputs="table",  # a table of recordings, one per row (see shopfloor.data.waveforms)
+    inputs="signals",  # a recording dataset: one row per recording (see shopfloor.data.waveforms)
     target="given",
     prediction="classification",
     takes_options=True,
@@ -21,7 +21,7 @@ SIGNAL_CLASSIFICATION = Capabilities(
 
 SIGNAL_ANOMALY = Capabilities(
     options=SignalAnomalyOptions,
-    inputs="table",
+    inputs="signals",
     target="none",
     prediction="anomaly",
     takes_options=True,
