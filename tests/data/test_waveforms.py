@@ -4,6 +4,7 @@ refused naming the file."""
 from __future__ import annotations
 
 import io
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from shopfloor.data.archive import ZipLimits
 from shopfloor.data.waveform_profile import recording_profile
 from shopfloor.data.waveforms import SignalOptions, looks_like_recordings, read_recordings
 from shopfloor.errors import InvalidDataset
@@ -160,3 +162,27 @@ def test_a_labels_table_must_name_every_recording(tmp_path: Path) -> None:
     with pytest.raises(InvalidDataset) as caught:
         read_recordings(_write(tmp_path, "z.zip", buffer.getvalue()), SignalOptions(sampling_rate=RATE))
     assert caught.value.errors[0]["loc"] == ["file", "members", "b.npy"]
+
+
+@pytest.mark.parametrize(
+    ("names", "where", "says"),
+    [
+        (["../up.npy"], "../up.npy", "climbs out"),
+        (["r/a.npy", "r/a.npy"], "r/a.npy", "appears twice"),
+        (["a.npy", "b.npy", "c.npy", "labels.csv"], None, "4 members"),
+    ],
+)
+def test_a_recording_zip_is_checked_as_hostile(
+    tmp_path: Path, names: list[str], where: str | None, says: str
+) -> None:
+    """The archive checks image zips have: a climbing path, a name twice, too many members."""
+    buffer = io.BytesIO()
+    with warnings.catch_warnings(), zipfile.ZipFile(buffer, "w") as zf:
+        warnings.simplefilter("ignore")  # zipfile warns of the duplicate name the test writes
+        for name in names:
+            zf.writestr(name, _npy(X))
+    path = _write(tmp_path, "z.zip", buffer.getvalue())
+    with pytest.raises(InvalidDataset) as caught:
+        read_recordings(path, SignalOptions(sampling_rate=RATE), limits=ZipLimits(max_members=3))
+    assert says in caught.value.detail
+    assert caught.value.errors[0]["loc"] == (["file", "members", where] if where else ["file"])

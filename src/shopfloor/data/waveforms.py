@@ -15,7 +15,7 @@ channel exactly or as its ending, so ``FE_time`` picks ``X097_FE_time`` in one `
 WAV header, a scalar ``fs`` / ``sampling_rate`` variable) or the upload's ``sampling_rate``; the
 shaft speed likewise (a scalar variable whose name ends in ``rpm``, as CWRU files hold).
 
-Zip members are checked as hostile before they are read (see :mod:`shopfloor.data.image_zip`).
+Zip members are checked as hostile before and while they are read (see :mod:`shopfloor.data.archive`).
 """
 
 from __future__ import annotations
@@ -30,8 +30,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from shopfloor.data.image_zip import ZipLimits, _Budget, _check_member, _ignored, _Member
-from shopfloor.data.voc import member_error
+from shopfloor.data.archive import (
+    Budget,
+    Member,
+    ZipLimits,
+    check_members,
+    ignored,
+    member_error,
+    member_parts,
+)
 from shopfloor.errors import InvalidDataset
 
 FIXED = ("recording", "label", "group", "rpm", "sampling_rate", "samples")
@@ -262,20 +269,23 @@ def _finish(
 
 
 # ---------------------------------------------------------------------- uploads
-def read_recordings(path: Path, options: SignalOptions, filename: str | None = None) -> pd.DataFrame:
-    """The recording table of one upload (a recording, or a zip of them): see the module doc.
+def read_recordings(
+    path: Path, options: SignalOptions, filename: str | None = None, limits: ZipLimits | None = None
+) -> pd.DataFrame:
+    """The recording table of one upload (a recording, or a zip of them, within ``limits``): see
+    the module doc.
 
     Raises:
         InvalidDataset: naming the file or member: unreadable, no or ambiguous channel, unknown
             rate, non-finite values, too short; a bad ``labels.csv``; recordings whose channels
-            differ; no recording at all.
+            differ; no recording at all; an unsafe zip (see :mod:`shopfloor.data.archive`).
     """
     path = Path(path)
     with path.open("rb") as fh:
         head = fh.read(4)
     name = filename or path.name
     if head == b"PK\x03\x04" and not _is_npz(path):
-        rows = _read_zip(path, options)
+        rows = _read_zip(path, options, limits)
     else:
         row = _finish(read_recording(path.read_bytes(), name), name, options, {})
         rows = [{"recording": name, **row, "group": PurePosixPath(name).stem}]
@@ -306,17 +316,13 @@ def _read_zip(path: Path, options: SignalOptions, limits: ZipLimits | None = Non
         raise _bad("file", f"the file is not a readable zip archive: {exc}") from None
     with archive:
         infos = archive.infolist()
-        if len(infos) > limits.max_members:
-            raise _bad(
-                "file", f"the zip has {len(infos):,} members, over the limit of {limits.max_members:,}"
-            )
+        check_members(infos, limits)
         members, tables = [], []
         for info in infos:
-            _check_member(info, limits)
-            parts = tuple(p for p in info.filename.replace("\\", "/").split("/") if p not in ("", "."))
-            if info.is_dir() or not parts or _ignored(parts):
+            parts = member_parts(info)
+            if info.is_dir() or not parts or ignored(parts):
                 continue
-            member = _Member(info, parts)
+            member = Member(info, parts)
             if parts[-1].lower() == LABELS_FILE:
                 tables.append(member)
             elif PurePosixPath(parts[-1].lower()).suffix in SUFFIXES:
@@ -329,7 +335,7 @@ def _read_zip(path: Path, options: SignalOptions, limits: ZipLimits | None = Non
             raise _bad("file", "the zip holds no recordings (.wav, .npy, .npz, .mat, .csv or .parquet)")
         if len(tables) > 1:
             raise member_error(tables[1].name, f"a second {LABELS_FILE}")
-        budget = _Budget(limits)
+        budget = Budget(limits)
         given = _labels(budget.read(archive, tables[0]), tables[0], members) if tables else _folders(members)
         rows = []
         for member in members:
@@ -339,7 +345,7 @@ def _read_zip(path: Path, options: SignalOptions, limits: ZipLimits | None = Non
     return rows
 
 
-def _folders(members: list[_Member]) -> dict[str, dict[str, Any]]:
+def _folders(members: list[Member]) -> dict[str, dict[str, Any]]:
     """Without a labels table: the label is the folder holding a recording (none when all share it)."""
     folders = {m.folder for m in members}
     labelled = len(folders) > 1
@@ -359,7 +365,7 @@ def _number(text: str, what: str, refuse: Any) -> float | None:
     return value
 
 
-def _labels(data: bytes, table: _Member, members: list[_Member]) -> dict[str, dict[str, Any]]:
+def _labels(data: bytes, table: Member, members: list[Member]) -> dict[str, dict[str, Any]]:
     """Each recording's label, group, rpm and rate from ``labels.csv``; every recording named once."""
 
     def refuse(msg: str) -> InvalidDataset:
