@@ -3,9 +3,12 @@ as text, and each page over the same services as the API (the real browser runs 
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
@@ -270,3 +273,39 @@ def test_train_report_promote_try_and_batch(api: Api, trained: TestClient) -> No
     api.run_jobs()
     result = builder.get(batch.headers["location"] + "/result")
     assert result.status_code == 200 and len(result.text.strip().splitlines()) == 21
+
+
+def test_a_recording_dataset_page_shows_its_facts_and_class_spectra(api: Api) -> None:
+    """What the profile holds, read generically: the facts of a waveform column (duration, rate,
+    channels, clipping, DC offset) and the chart it drew (mean spectrum per class), never the
+    chart's data; a recording label cannot become markup."""
+    from signal_data import RATE, waveform
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for i, order in enumerate([3.1, 3.1, None, None]):
+            out = io.BytesIO()
+            np.save(out, waveform(order, 1750, seed=i))
+            zf.writestr(f"r{i}.npy", out.getvalue())
+        zf.writestr(
+            "labels.csv",
+            "file,label\n"
+            + "".join(f'r{i}.npy,"{lab}"\n' for i, lab in enumerate([XSS, XSS, "normal", "normal"])),
+        )
+    made = api.client.post(
+        "/v1/datasets",
+        files={"file": ("rec.zip", buffer.getvalue(), "application/zip")},
+        data={"name": "recordings", "sampling_rate": str(RATE)},
+        headers=api.headers("builder"),
+    )
+    assert made.status_code == 201, made.text
+    page = _browser(api, "builder").get(f"/datasets/{made.json()['id']}", headers=HTML)
+    assert page.status_code == 200
+    section = page.text[page.text.index("<h2>signal (waveform)</h2>") : page.text.index("<caption>Columns")]
+    for fact in ("duration s", "sampling rate hz", "channels", "clipping", "dc offset"):
+        assert f"<dt>{fact}</dt>" in section, fact
+    assert "max_share" in section and "max_abs" in section
+    assert "min 1, median 1, max 1, total 4" in section  # four one-second recordings
+    assert re.search(r'<img src="data:image/svg\+xml;base64,[^"]+" alt="spectra of signal">', section)
+    assert "frequency_hz" not in page.text and "<svg" not in page.text  # the chart's data stays out
+    assert XSS not in page.text
