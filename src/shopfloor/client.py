@@ -263,6 +263,9 @@ class Client:
         layout: str | None = None,
         series_column: str | None = None,
         period_prefix: str | None = None,
+        sampling_rate: float | None = None,
+        channels: str | Iterable[str] | None = None,
+        rpm: float | None = None,
     ) -> dict[str, Any]:
         """Upload a CSV/Parquet/whitespace-separated file (streamed, not read into memory) -> DatasetPublic.
 
@@ -273,7 +276,10 @@ class Client:
         sampling, gaps, dropped sensors and operating modes. ``layout="wide"`` stores a table of
         one row per series and one column per period in long form (``series_column``, ``period``,
         ``value``; ``period_prefix`` picks the period columns) and the answer's ``conversion`` shows
-        how. Name lists may be given as lists or
+        how. Vibration recordings (``format="signals"``; ``.wav``, ``.npy``, ``.npz``, ``.mat``
+        are recognised under auto, a zip of them too) take ``sampling_rate`` and ``rpm`` when the
+        files do not say them and ``channels``, the channels to keep (a name or its ending, e.g.
+        ``FE_time``). Name lists may be given as lists or
         comma-separated strings. Raises ``InvalidDataset`` / ``InvalidInput`` / ``PayloadTooLarge``
         / ``UnsupportedMediaType`` as the server decides.
         """
@@ -292,6 +298,9 @@ class Client:
             "layout": layout,
             "series_column": series_column,
             "period_prefix": period_prefix,
+            "sampling_rate": sampling_rate,
+            "channels": joined(channels),
+            "rpm": rpm,
         }
         with path.open("rb") as fh:
             return dict(

@@ -3,9 +3,12 @@ as text, and each page over the same services as the API (the real browser runs 
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
@@ -322,3 +325,40 @@ def test_the_optimiser_form_finds_settings_and_reports_mistakes(api: Api, traine
     bad = _post(builder, "/models/line/optimise", "/models/line/optimise",
                 {"version": "1", **fields, "role.speed": "control", "min.speed": "fast"})
     assert bad.status_code == 422 and "speed" in bad.text
+
+
+def test_a_recording_dataset_page_shows_its_facts_and_class_spectra(api: Api) -> None:
+    """What the profile holds, read generically: the facts of a waveform column (duration, rate,
+    channels, clipping, DC offset) and the chart it drew (mean spectrum per class), never the
+    chart's data; a recording label cannot become markup."""
+    from signal_data import RATE, waveform
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for i, order in enumerate([3.1, 3.1, None, None]):
+            out = io.BytesIO()
+            np.save(out, waveform(order, 1750, seed=i))
+            zf.writestr(f"r{i}.npy", out.getvalue())
+        zf.writestr(
+            "labels.csv",
+            "file,label\n"
+            + "".join(f'r{i}.npy,"{lab}"\n' for i, lab in enumerate([XSS, XSS, "normal", "normal"])),
+        )
+    builder = _browser(api, "builder")
+    upload = {"file": ("rec.zip", buffer.getvalue(), "application/zip")}
+    form = {"name": "recordings", "format": "signals", "sampling_rate": "fast"}
+    refused = _post(builder, "/datasets", "/datasets", form, files=upload)
+    assert refused.status_code == 422 and "sampling rate must be a number" in refused.text
+    assert api.client.get("/v1/datasets", headers=api.headers("builder")).json()["items"] == []
+    made = _post(builder, "/datasets", "/datasets", {**form, "sampling_rate": str(RATE)}, files=upload)
+    assert made.status_code == 303, made.text
+    page = builder.get(made.headers["location"], headers=HTML)
+    assert page.status_code == 200
+    section = page.text[page.text.index("<h2>signal (waveform)</h2>") : page.text.index("<caption>Columns")]
+    for fact in ("duration s", "sampling rate hz", "channels", "clipping", "dc offset"):
+        assert f"<dt>{fact}</dt>" in section, fact
+    assert "max_share" in section and "max_abs" in section
+    assert "min 1, median 1, max 1, total 4" in section  # four one-second recordings
+    assert re.search(r'<img src="data:image/svg\+xml;base64,[^"]+" alt="spectra of signal">', section)
+    assert "frequency_hz" not in page.text and "<svg" not in page.text  # the chart's data stays out
+    assert XSS not in page.text

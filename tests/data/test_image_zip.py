@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from shopfloor.data.image_zip import ZipLimits, read_counted, read_image_zip
+from shopfloor.data.archive import ZipLimits, read_counted
+from shopfloor.data.image_zip import read_image_zip
 from shopfloor.errors import InvalidDataset, UnsupportedMediaType
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import signal_data
 from shopfloor.errors import InvalidInput, NotFitted
 from shopfloor.services.plots import applicable_kinds
 from shopfloor.tasks import catalog
@@ -155,6 +156,8 @@ DATA = {
     "image_anomaly": _part_images,
     "image_classification": _part_images,
     "forecast": _demand,
+    "signal_classification": lambda: (signal_data.recordings(per_class=4), "label"),
+    "signal_anomaly": lambda: (signal_data.recordings(per_class=4), "label"),
 }
 
 #: Families that answer per asset from a history of rows, not one answer per row.
@@ -168,6 +171,12 @@ QUICK = {
     "image_anomaly": {"label_column": "label", "good_label": "good", "size": 48, "memory_size": 300},
     "image_classification": {"size": 32, "max_epochs": 2, "patience": 2, "stability_seeds": 0},
     "forecast": {"horizon": 3, "candidates": ["auto_ets", "croston"]},
+    "signal_classification": {
+        "window": 1024,
+        "candidates": ["logistic"],
+        "defect_orders": signal_data.ORDERS,
+    },
+    "signal_anomaly": {"window": 1024, "defect_orders": signal_data.ORDERS},
 }
 
 
@@ -348,6 +357,8 @@ def test_declared_inputs_target_and_reports(fitted: tuple[str, Any, pd.DataFrame
     caps = _caps(task)
     images = any(isinstance(v, bytes) for v in frame.iloc[0])
     assert images == (caps.inputs == "images"), task  # the job service trains it on image datasets only
+    recordings = any(isinstance(v, np.ndarray) for v in frame.iloc[0])
+    assert recordings == (caps.inputs == "signals"), task  # and it on recording datasets only
     assert (caps.inputs == "series") == ("asset" in (est.report_.get("series") or {})), task  # its layout
     if caps.inputs == "text":
         assert any(c.get("type") == "text" for c in est.input_schema_), task

@@ -14,12 +14,13 @@ UP, DOWN, BAR, BAND, LINE = "#b3261e", "#1a5fb4", "#3d6b35", "#c9d7ee", "#1f3a5f
 FONT = 'font-family="system-ui, sans-serif" font-size="11"'
 
 
-def _uri(svg: str) -> str:
+def svg_uri(svg: str) -> str:
+    """SVG text as a ``data:`` image (an image runs nothing, whatever the text holds)."""
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
 
 
 def _svg(width: int, height: int, body: str, label: str) -> str:
-    return _uri(
+    return svg_uri(
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img"><title>{escape(label)}</title>{body}</svg>'
     )

@@ -14,11 +14,10 @@ Labels come from one of three layouts:
 
 Pascal-VOC ``.xml`` files anywhere in the zip annotate the image with the same file stem.
 
-An archive is hostile until checked: every member's path, type, flags and declared sizes are
-checked before any byte is decompressed, and bytes are counted again while reading because the
-sizes in a zip header are whatever its author wrote. ``__MACOSX/``, ``.DS_Store``, ``Thumbs.db``
-and hidden files are skipped; anything else that is not an image, ``labels.csv`` or a VOC file is
-refused.
+An archive is hostile until checked (see :mod:`shopfloor.data.archive`): every member's path,
+type, flags and declared sizes are checked before any byte is decompressed, and bytes are counted
+again while reading. ``__MACOSX/``, ``.DS_Store``, ``Thumbs.db`` and hidden files are skipped;
+anything else that is not an image, ``labels.csv`` or a VOC file is refused.
 """
 
 from __future__ import annotations
@@ -26,56 +25,30 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
-import stat
 import zipfile
-import zlib
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, Any
+from typing import Any
 
 import pandas as pd
 
+from shopfloor.data.archive import (
+    Budget,
+    Member,
+    ZipLimits,
+    archive_error,
+    check_members,
+    ignored,
+    member_error,
+    member_parts,
+)
 from shopfloor.data.images import inspect_image
-from shopfloor.data.voc import member_error, parse_voc
+from shopfloor.data.voc import parse_voc
 from shopfloor.errors import InvalidDataset, InvalidInput, UnsupportedMediaType
 
 COLUMNS = ("image", "filename", "label", "width", "height", "channels", "format", "boxes")
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
 LABELS_FILE = "labels.csv"
-IGNORED_NAMES = frozenset({".ds_store", "thumbs.db", "desktop.ini"})
-CHUNK = 1 << 20
-_DRIVE = re.compile(r"^[A-Za-z]:")
-
-
-@dataclass(frozen=True)
-class ZipLimits:
-    """What an uploaded archive may hold; a compression ratio counts only above ``ratio_floor`` bytes."""
-
-    max_members: int = 50_000
-    max_total_bytes: int = 2 * 1024**3
-    max_member_bytes: int = 64 * 1024**2
-    max_ratio: float = 200.0
-    ratio_floor: int = 1024**2
-
-
-@dataclass(frozen=True)
-class _Member:
-    info: zipfile.ZipInfo
-    parts: tuple[str, ...]  # path components, "." and blanks dropped
-
-    @property
-    def name(self) -> str:
-        return self.info.filename
-
-    @property
-    def folder(self) -> tuple[str, ...]:
-        return self.parts[:-1]
-
-    @property
-    def stem(self) -> str:
-        return PurePosixPath(self.parts[-1]).stem
 
 
 def read_image_zip(path: Path, limits: ZipLimits | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -104,7 +77,7 @@ def read_image_zip(path: Path, limits: ZipLimits | None = None) -> tuple[pd.Data
         ) from None
     with archive:
         images, labels_csv, annotations = _sort_members(archive.infolist(), limits)
-        budget = _Budget(limits)
+        budget = Budget(limits)
         table = _read_images(archive, images, budget)
         labels = (
             _csv_labels(budget.read(archive, labels_csv), labels_csv, images)
@@ -119,40 +92,24 @@ def read_image_zip(path: Path, limits: ZipLimits | None = None) -> tuple[pd.Data
     return frame, summarise(frame)
 
 
-def _refuse_archive(msg: str) -> InvalidDataset:
-    return InvalidDataset(msg, errors=[{"loc": ["file"], "msg": msg}])
-
-
 def _sort_members(
     infos: list[zipfile.ZipInfo], limits: ZipLimits
-) -> tuple[list[_Member], _Member | None, list[_Member]]:
+) -> tuple[list[Member], Member | None, list[Member]]:
     """Check every member without reading it; the images, the labels CSV and the VOC files."""
-    if len(infos) > limits.max_members:
-        raise _refuse_archive(f"the zip has {len(infos):,} members, over the limit of {limits.max_members:,}")
     if any(info.filename == "[Content_Types].xml" for info in infos):
         raise UnsupportedMediaType(
             "the file is an Office document (.xlsx, .docx), not a zip of images; save a sheet as CSV",
             errors=[{"loc": ["file"], "msg": "an Office document"}],
         )
-    seen: set[str] = set()
+    check_members(infos, limits)
+    images: list[Member] = []
+    tables: list[Member] = []
+    annotations: list[Member] = []
     for info in infos:
-        _check_member(info, limits)
-        if info.filename in seen:
-            raise member_error(info.filename, "appears twice in the archive")
-        seen.add(info.filename)
-    declared = sum(info.file_size for info in infos)
-    if declared > limits.max_total_bytes:
-        raise _refuse_archive(
-            f"the zip unpacks to {declared:,} bytes, over the limit of {limits.max_total_bytes:,}"
-        )
-    images: list[_Member] = []
-    tables: list[_Member] = []
-    annotations: list[_Member] = []
-    for info in infos:
-        parts = tuple(p for p in info.filename.replace("\\", "/").split("/") if p not in ("", "."))
-        if info.is_dir() or not parts or _ignored(parts):
+        parts = member_parts(info)
+        if info.is_dir() or not parts or ignored(parts):
             continue
-        member = _Member(info, parts)
+        member = Member(info, parts)
         lower = parts[-1].lower()
         suffix = PurePosixPath(lower).suffix
         if suffix in IMAGE_SUFFIXES:
@@ -167,76 +124,13 @@ def _sort_members(
                 "not an image (PNG, JPEG, BMP, TIFF), labels.csv or a Pascal VOC .xml annotation",
             )
     if not images:
-        raise _refuse_archive("the zip holds no images (PNG, JPEG, BMP or TIFF)")
+        raise archive_error("the zip holds no images (PNG, JPEG, BMP or TIFF)")
     if len(tables) > 1:
         raise member_error(tables[1].name, f"a second {LABELS_FILE} (the first is {tables[0].name})")
     return images, (tables[0] if tables else None), annotations
 
 
-def _check_member(info: zipfile.ZipInfo, limits: ZipLimits) -> None:
-    name = info.filename
-    if name.startswith(("/", "\\")) or _DRIVE.match(name):
-        raise member_error(name, "an absolute path; members must be relative to the archive")
-    if ".." in name.replace("\\", "/").split("/"):
-        raise member_error(name, "a path that climbs out of the archive with '..'")
-    if stat.S_ISLNK(info.external_attr >> 16):
-        raise member_error(name, "a symbolic link; only plain files are accepted")
-    if info.flag_bits & 0x1:
-        raise member_error(name, "encrypted; upload an archive without a password")
-    if info.file_size > limits.max_member_bytes:
-        raise member_error(
-            name, f"unpacks to {info.file_size:,} bytes, over the limit of {limits.max_member_bytes:,}"
-        )
-    if info.file_size > limits.ratio_floor and info.file_size > limits.max_ratio * max(info.compress_size, 1):
-        ratio = info.file_size / max(info.compress_size, 1)
-        raise member_error(name, f"compressed {ratio:,.0f}:1, over {limits.max_ratio:g}:1 (a zip bomb?)")
-
-
-def _ignored(parts: tuple[str, ...]) -> bool:
-    """Operating-system litter and hidden files, skipped rather than refused."""
-    return (
-        "__MACOSX" in parts
-        or parts[-1].lower() in IGNORED_NAMES
-        or any(part.startswith(".") for part in parts)
-    )
-
-
-class _Budget:
-    """Reads members, counting the bytes that actually come out against the archive's limits."""
-
-    def __init__(self, limits: ZipLimits) -> None:
-        self.limits = limits
-        self.total = 0
-
-    def read(self, archive: zipfile.ZipFile, member: _Member) -> bytes:
-        info = member.info
-        limit = min(info.file_size, self.limits.max_member_bytes, self.limits.max_total_bytes - self.total)
-        try:
-            with archive.open(info) as handle:
-                data = read_counted(handle, info.filename, limit)
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
-            raise member_error(
-                info.filename, f"damaged, or its data does not match its header: {exc}"
-            ) from None
-        self.total += len(data)
-        return data
-
-
-def read_counted(handle: IO[bytes], member: str, limit: int) -> bytes:
-    """Everything ``handle`` yields, refused at ``member`` as soon as it passes ``limit`` bytes."""
-    chunks = []
-    count = 0
-    while chunk := handle.read(CHUNK):
-        count += len(chunk)
-        if count > limit:
-            raise member_error(
-                member, f"unpacks to more than {limit:,} bytes, more than its header declares or allows"
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _read_images(archive: zipfile.ZipFile, images: list[_Member], budget: _Budget) -> list[list[Any]]:
+def _read_images(archive: zipfile.ZipFile, images: list[Member], budget: Budget) -> list[list[Any]]:
     rows = []
     for member in images:
         data = budget.read(archive, member)
@@ -248,7 +142,7 @@ def _read_images(archive: zipfile.ZipFile, images: list[_Member], budget: _Budge
     return rows
 
 
-def _folder_labels(images: list[_Member]) -> dict[str, str | None]:
+def _folder_labels(images: list[Member]) -> dict[str, str | None]:
     """Label = the folder holding the image, below the folders all images share; none if all share it."""
     common = images[0].folder
     for member in images[1:]:
@@ -270,7 +164,7 @@ def _folder_labels(images: list[_Member]) -> dict[str, str | None]:
     return labels
 
 
-def _csv_labels(data: bytes, table: _Member, images: list[_Member]) -> dict[str, str | None]:
+def _csv_labels(data: bytes, table: Member, images: list[Member]) -> dict[str, str | None]:
     """Labels from ``labels.csv``: every row names one image, every image has one row."""
 
     def refuse(msg: str) -> InvalidDataset:
@@ -325,10 +219,10 @@ def _csv_labels(data: bytes, table: _Member, images: list[_Member]) -> dict[str,
 
 
 def _match_boxes(
-    images: list[_Member], annotations: list[_Member], parsed: dict[str, list[dict[str, Any]]]
+    images: list[Member], annotations: list[Member], parsed: dict[str, list[dict[str, Any]]]
 ) -> dict[str, list[dict[str, Any]]]:
     """Each VOC file to the image with its stem (the one in the same folder when several share it)."""
-    by_stem: dict[str, list[_Member]] = {}
+    by_stem: dict[str, list[Member]] = {}
     for member in images:
         by_stem.setdefault(member.stem, []).append(member)
     found: dict[str, str] = {}  # image name -> annotation name

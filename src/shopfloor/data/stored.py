@@ -67,6 +67,10 @@ class UploadOptions:
     layout: str = "long"
     series_column: str | None = None
     period_prefix: str | None = None
+    # recordings (format ``signals``, see :mod:`shopfloor.data.waveforms`)
+    sampling_rate: float | None = None
+    channels: tuple[str, ...] | None = None
+    rpm: float | None = None
 
 
 def _series_profile(

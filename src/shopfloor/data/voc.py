@@ -15,14 +15,9 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
-from shopfloor.errors import InvalidDataset
+from shopfloor.data.archive import member_error
 
 BOX_KEYS = ("xmin", "ymin", "xmax", "ymax")
-
-
-def member_error(member: str, msg: str) -> InvalidDataset:
-    """An :class:`InvalidDataset` about one member of an uploaded archive, located at it."""
-    return InvalidDataset(f"{member}: {msg}", errors=[{"loc": ["file", "members", member], "msg": msg}])
 
 
 def parse_voc(data: bytes, member: str) -> list[dict[str, Any]]:

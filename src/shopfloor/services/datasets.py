@@ -5,6 +5,10 @@ An upload that names an asset and a time column is a sensor dataset (long form: 
 asset and time): it must pass the sensor history checks, and its profile carries the series
 report (sampling, gaps, dead sensors, operating modes; see :mod:`shopfloor.data.series_report`).
 
+Vibration recordings (format ``signals``, or under ``auto`` a WAV, NPY or MAT file or a zip holding
+recordings) become a table of one row per recording (see :mod:`shopfloor.data.waveforms`), profiled
+by :mod:`shopfloor.data.waveform_profile`.
+
 A zip (by its magic bytes, or format ``images``) is a dataset of part images: checked member by
 member as a hostile archive, stored as a table of one row per image (see
 :mod:`shopfloor.data.image_zip`), sealed and signed like any table.
@@ -23,6 +27,7 @@ from shopfloor.data.parse import check_names
 from shopfloor.data.profile import profile_frame
 from shopfloor.data.stored import UploadOptions, register_table, store_table
 from shopfloor.data.upload import receive_upload
+from shopfloor.data.waveforms import SignalOptions, looks_like_recordings
 from shopfloor.errors import InvalidInput
 from shopfloor.registry.entities import Dataset
 from shopfloor.registry.ids import new_id
@@ -31,8 +36,9 @@ from shopfloor.storage.scratch import scratch_file
 log = logging.getLogger(__name__)
 
 ZIP_MAGIC = b"PK\x03\x04"
-#: What the upload ``format`` field accepts: the table formats, and ``images`` for a zip of images.
-UPLOAD_FORMATS = (*TABLE_FORMATS, "images")
+#: What the upload ``format`` field accepts: the table formats, ``images`` for a zip of images and
+#: ``signals`` for vibration recordings.
+UPLOAD_FORMATS = (*TABLE_FORMATS, "images", "signals")
 
 
 def _is_zip(path: Path) -> bool:
@@ -67,6 +73,9 @@ def upload_options(
     layout: str | None = None,
     series_column: str | None = None,
     period_prefix: str | None = None,
+    sampling_rate: float | None = None,
+    channels: str | None = None,
+    rpm: float | None = None,
 ) -> UploadOptions:
     """The upload's form fields, checked before any byte of the file is read.
 
@@ -98,6 +107,12 @@ def upload_options(
     if shape == "wide" and asset is not None:
         raise _field("layout", "a wide table of demand series takes no asset_column or time_column")
     names = _names(columns)
+    for field, value in (("sampling_rate", sampling_rate), ("rpm", rpm)):
+        if value is not None and not value > 0:
+            raise _field(field, f"{field} must be a positive number")
+    chosen = _names(channels)
+    if chosen is not None and (any(not c for c in chosen) or len(set(chosen)) != len(chosen)):
+        raise _field("channels", "channels has a blank or repeated name")
     return UploadOptions(
         format=_check_format((format or "auto").strip().lower()),
         columns=tuple(check_names(list(names))) if names is not None else None,
@@ -107,6 +122,9 @@ def upload_options(
         layout=shape,
         series_column=(series_column or "").strip() or None,
         period_prefix=period_prefix if period_prefix else None,
+        sampling_rate=sampling_rate,
+        channels=chosen,
+        rpm=rpm,
     )
 
 
@@ -143,6 +161,36 @@ def store_images(
     )
 
 
+def store_signals(
+    platform: Platform,
+    tenant: str,
+    path: Path,
+    *,
+    name: str,
+    size: int,
+    sha256: str,
+    options: UploadOptions,
+    filename: str | None = None,
+) -> Dataset:
+    """Read, check, profile and register vibration recordings (one file, or a zip of them) as a
+    table of one row per recording, format ``signals``. All or nothing: a bad file changes nothing."""
+    from shopfloor.data.waveform_profile import recording_profile
+    from shopfloor.data.waveforms import read_recordings
+
+    signal = SignalOptions(options.sampling_rate, options.channels, options.rpm)
+    frame = read_recordings(path, signal, filename)
+    return register_table(
+        platform,
+        tenant,
+        frame,
+        name=name,
+        size=size,
+        sha256=sha256,
+        fmt="signals",
+        columns=recording_profile(frame),
+    )
+
+
 def store_upload(
     platform: Platform,
     tenant: str,
@@ -152,9 +200,26 @@ def store_upload(
     size: int,
     sha256: str,
     options: UploadOptions | None = None,
+    filename: str | None = None,
 ) -> Dataset:
-    """Store an upload as images (format ``images``, or a zip under ``auto``) or as a table."""
+    """Store an upload as recordings (format ``signals``, or recognised under ``auto``), images
+    (format ``images``, or a zip under ``auto``) or as a table."""
     options = options or UploadOptions()
+    signal_fields = (
+        ("sampling_rate", options.sampling_rate),
+        ("channels", options.channels),
+        ("rpm", options.rpm),
+    )
+    if options.format == "signals" or (options.format == "auto" and looks_like_recordings(path)):
+        for field, value in (("columns", options.columns), ("asset_column", options.asset_column)):
+            if value:
+                raise _field(field, f"{field} is for tables; recordings take no {field}")
+        return store_signals(
+            platform, tenant, path, name=name, size=size, sha256=sha256, options=options, filename=filename
+        )
+    for field, value in signal_fields:
+        if value is not None:
+            raise _field(field, f"{field} is for recordings: add format=signals")
     if options.format == "images" or (options.format == "auto" and _is_zip(path)):
         for field, value in (
             ("columns", options.columns),
@@ -192,6 +257,7 @@ async def upload(
             size=info.size,
             sha256=info.sha256,
             options=options,
+            filename=filename,
         )
 
 

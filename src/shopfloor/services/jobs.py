@@ -27,6 +27,13 @@ from shopfloor.tasks.options import validate_options
 
 BATCH_INPUT = "input.csv"
 IMAGE_FORMAT = "images"  # Dataset.format of an uploaded zip of images
+SIGNAL_FORMAT = "signals"  # Dataset.format of uploaded vibration recordings
+#: Input kinds that train only on datasets of one format, and what that dataset is called;
+#: every other kind trains on a table (no dataset of these formats).
+_KIND_FORMATS = {
+    "images": (IMAGE_FORMAT, "an image dataset (a zip of images)"),
+    "signals": (SIGNAL_FORMAT, "a recording dataset (format signals)"),
+}
 
 
 def create_train_job(platform: Platform, principal: Principal, request: dict[str, Any]) -> Job:
@@ -41,13 +48,7 @@ def create_train_job(platform: Platform, principal: Principal, request: dict[str
             errors=[{"loc": ["body", "task"], "msg": "not a trainable task"}],
         )
     dataset = platform.store.get_dataset(tenant, request["dataset_id"])
-    images = caps.inputs == "images"
-    if images != (dataset.format == IMAGE_FORMAT):
-        wanted = "an image dataset (a zip of images)" if images else "a table"
-        raise InvalidInput(
-            f"{request['task']} trains on {wanted}; dataset {dataset.name!r} is {dataset.format}",
-            errors=[{"loc": ["body", "dataset_id"], "msg": f"not {wanted}"}],
-        )
+    _check_dataset_kind(request["task"], caps.inputs, dataset)
     if caps.inputs == "series":
         return _queue_train(platform, principal, _series_params(platform, dataset, request))
     if request.get("options") and not caps.takes_options:
@@ -89,6 +90,17 @@ def create_train_job(platform: Platform, principal: Principal, request: dict[str
     if caps.takes_options:
         params["options"] = _family_options(dataset, request, platform.settings)
     return _queue_train(platform, principal, params)
+
+
+def _check_dataset_kind(task: str, inputs: str, dataset: Dataset) -> None:
+    """Refuse, at request time, a dataset of the wrong kind for the family's inputs."""
+    fmt, wanted = _KIND_FORMATS.get(inputs, (None, "a table"))
+    fits = dataset.format == fmt if fmt else dataset.format not in {f for f, _ in _KIND_FORMATS.values()}
+    if not fits:
+        raise InvalidInput(
+            f"{task} trains on {wanted}; dataset {dataset.name!r} is {dataset.format}",
+            errors=[{"loc": ["body", "dataset_id"], "msg": f"not {wanted}"}],
+        )
 
 
 def _queue_train(platform: Platform, principal: Principal, params: dict[str, Any]) -> Job:

@@ -52,7 +52,8 @@ def score(
             errors=[{"loc": ["path", "name"], "msg": "not a streaming model"}],
         )
     loaded.validate(records, platform.settings.max_records_per_request)
-    column = mv.report["series"]["asset"]
+    # sensor histories name their asset column in "series"; window-scoring families in "stream"
+    column = (mv.report.get("series") or mv.report.get("stream") or {})["asset"]
     assets = _assets(records, column)
     key = platform.sealed.tenant_key(tenant)
     stream = loaded.estimator.score_stream

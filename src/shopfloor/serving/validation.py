@@ -107,6 +107,14 @@ def _check_image(value: Any) -> str | None:
     return f"expected an image (base64 text in JSON, or a file in a multipart request), got {_show(value)}"
 
 
+def _check_waveform(value: Any) -> str | None:
+    if isinstance(value, list) and value:
+        return None
+    if isinstance(value, str) and value.strip():
+        return None
+    return f"expected samples (a list of numbers, or base64 of little-endian float32), got {_show(value)}"
+
+
 _CHECKERS: dict[str, Checker] = {
     "numeric": _check_numeric,
     "categorical": _check_categorical,
@@ -114,6 +122,7 @@ _CHECKERS: dict[str, Checker] = {
     "datetime": _check_string("a date/time string (ISO 8601, e.g. '2024-05-01T08:30:00')"),
     "text": _check_string("a string"),
     "image": _check_image,
+    "waveform": _check_waveform,
 }
 
 

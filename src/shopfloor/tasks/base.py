@@ -35,8 +35,9 @@ if TYPE_CHECKING:
 
 
 #: What a family learns from: one row per example, sensor histories (asset, time, sensors),
-#: an image dataset (a zip of images stored as a table of image bytes), or free text in a table.
-InputKind = Literal["table", "series", "images", "text"]
+#: an image dataset (a zip of images stored as a table of image bytes), free text in a table, or
+#: vibration recordings (a recording dataset stored as a table of one row per recording).
+InputKind = Literal["table", "series", "images", "text", "signals"]
 #: Where the training target comes from: a column the request names, derived from the data
 #: itself (remaining life, future values), or none at all (normal behaviour is learnt).
 TargetKind = Literal["given", "derived", "none"]
@@ -48,7 +49,8 @@ class Capabilities:
 
     inputs, target
         See :data:`InputKind` and :data:`TargetKind`. A training request for a ``"given"`` target
-        must name its column; ``"images"`` tasks train on image datasets only, others on tables;
+        must name its column; ``"images"`` tasks train on image datasets only, ``"signals"`` tasks
+        on recording datasets (format ``signals``) only, others on tables;
         ``"series"`` tasks read an asset and a time column (their layout is settled per request).
     prediction
         The kind of answer (``classification``, ``regression``, ``rul``, ``anomaly``,

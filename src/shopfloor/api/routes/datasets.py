@@ -26,11 +26,13 @@ router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
     status_code=201,
     response_model=DatasetPublic,
     summary="Upload a table (CSV, Parquet or whitespace-separated text), a sensor dataset, "
-    "or a zip of images",
+    "a zip of images, or vibration recordings",
     description="A zip of PNG, JPEG, BMP or TIFF images becomes an image dataset (format `images`), "
     "one row per image: labels from class folders (`crazing/x.jpg`) or a `labels.csv` "
     "(`filename,label`), none for images all in one folder; Pascal VOC `.xml` files add boxes to "
-    "the image with the same name. Unsafe or damaged archives are refused naming the member.",
+    "the image with the same name. Vibration recordings (format `signals`: `.wav`, `.npy`, `.npz`, "
+    "`.mat`, CSV or Parquet, one file or a zip with an optional `labels.csv` of `file,label,group,rpm`) "
+    "become one row per recording. Unsafe or damaged archives are refused naming the member.",
 )
 async def upload_dataset(
     platform: PlatformDep,
@@ -44,8 +46,8 @@ async def upload_dataset(
     format: Annotated[
         str,
         Form(
-            description="auto (Parquet or zip of images by their magic bytes, else CSV), "
-            "csv, parquet, whitespace or images"
+            description="auto (Parquet, recordings or zip of images by their magic bytes, else CSV), "
+            "csv, parquet, whitespace, images or signals"
         ),
     ] = "auto",
     columns: Annotated[
@@ -75,6 +77,16 @@ async def upload_dataset(
         str | None,
         Form(description="Wide tables: the period columns' name prefix (default: the first run found)"),
     ] = None,
+    sampling_rate: Annotated[
+        float | None, Form(description="Recordings: samples per second when the files do not say")
+    ] = None,
+    channels: Annotated[
+        str | None,
+        Form(description="Recordings: comma-separated channels to keep, by name or name ending (FE_time)"),
+    ] = None,
+    rpm: Annotated[
+        float | None, Form(description="Recordings: shaft speed (rpm) when the files do not say")
+    ] = None,
 ) -> Any:
     options = service.upload_options(
         format=format,
@@ -85,6 +97,9 @@ async def upload_dataset(
         layout=layout,
         series_column=series_column,
         period_prefix=period_prefix,
+        sampling_rate=sampling_rate,
+        channels=channels,
+        rpm=rpm,
     )
     return dataset_view(await receive(platform, principal, heavy, file, name, options))
 
