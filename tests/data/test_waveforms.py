@@ -186,3 +186,30 @@ def test_a_recording_zip_is_checked_as_hostile(
         read_recordings(path, SignalOptions(sampling_rate=RATE), limits=ZipLimits(max_members=3))
     assert says in caught.value.detail
     assert caught.value.errors[0]["loc"] == (["file", "members", where] if where else ["file"])
+
+
+@pytest.mark.parametrize("kind", [".npz", ".mat", ".parquet"])
+def test_a_compressed_recording_is_sized_before_it_is_decoded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """A few kilobytes that inflate far past the limit are refused by their declared or counted size,
+    before a reader builds the arrays; the same file under the limit is read."""
+    from scipy.io import savemat
+
+    from shopfloor.data import waveforms
+
+    quiet = np.zeros(2_000_000)  # 16 MB of float64 that compress to a few kilobytes
+    path = tmp_path / f"bomb{kind}"
+    if kind == ".npz":
+        np.savez_compressed(path, signal=quiet)
+    elif kind == ".mat":
+        savemat(path, {"X1_FE_time": quiet[:, None], "X1RPM": np.array([[1750]])}, do_compression=True)
+    else:
+        pd.DataFrame({"signal": quiet}).to_parquet(path)
+    assert path.stat().st_size < 1_000_000
+    monkeypatch.setattr(waveforms, "MAX_DECODED_BYTES", 8 * 1024**2)
+    with pytest.raises(InvalidDataset) as refused:
+        read_recordings(path, SignalOptions(sampling_rate=RATE))
+    assert "decodes to more than" in refused.value.detail and f"bomb{kind}" in str(refused.value.errors)
+    monkeypatch.setattr(waveforms, "MAX_DECODED_BYTES", 64 * 1024**2)
+    assert len(read_recordings(path, SignalOptions(sampling_rate=RATE))) == 1

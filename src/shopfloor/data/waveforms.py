@@ -39,6 +39,7 @@ from shopfloor.data.archive import (
     member_error,
     member_parts,
 )
+from shopfloor.data.decoded_size import TooLarge, check_decoded_size
 from shopfloor.errors import InvalidDataset
 
 FIXED = ("recording", "label", "group", "rpm", "sampling_rate", "samples")
@@ -47,6 +48,8 @@ LABELS_FILE = "labels.csv"
 MIN_SAMPLES = 256
 #: Largest recording accepted, in samples per channel (about 10 minutes at 50 kHz).
 MAX_SAMPLES = 30_000_000
+#: Largest recording file once decoded (a compressed .npz, .mat or Parquet is sized before reading).
+MAX_DECODED_BYTES = 512 * 1024**2
 _RATE_NAMES = frozenset({"fs", "sampling_rate", "sample_rate", "samplerate", "rate", "sr"})
 _TIME_NAMES = frozenset({"time", "t", "time_s", "seconds", "timestamp"})
 _MAGIC = (b"RIFF", b"\x93NUMPY", b"MATLAB 5.0")
@@ -109,6 +112,12 @@ def read_recording(data: bytes, name: str) -> Recording:
     readers = {".wav": _wav, ".npy": _npy, ".npz": _npz, ".mat": _mat, ".csv": _csv, ".parquet": _parquet}
     if suffix not in readers:
         raise _bad(name, "not a recording: use .wav, .npy, .npz, .mat, .csv or .parquet")
+    try:
+        check_decoded_size(data, suffix, MAX_DECODED_BYTES)
+    except TooLarge as exc:
+        raise _bad(name, str(exc)) from None
+    except Exception as exc:  # a structure too broken to size is too broken to read
+        raise _bad(name, f"not a readable {suffix[1:]} recording: {exc}") from None
     try:
         recording = readers[suffix](data)
     except InvalidDataset:
