@@ -38,7 +38,7 @@ ORDERS = {"BPFO": 3.0530, "BPFI": 4.9469, "FTF": 0.3817, "BSF": 3.9874}
 def cwru(data_dir: Path) -> Path:
     path = data_dir / "cwru_fan_end" / "12k_FE"
     if not (path / "B007_0.mat").exists():
-        pytest.skip(f"CWRU fan-end recordings not found under {path}")
+        pytest.fail(f"CWRU fan-end recordings not found under {path}; set SHOPFLOOR_DATA_DIR")
     return path
 
 
