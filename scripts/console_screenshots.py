@@ -32,6 +32,8 @@ def _model(server: Server, key: str) -> tuple[str, str]:
         job = client.train(ds["id"], TARGET, "ai4i-failure", exclude=EXCLUDE, time_budget_s=10)
         done = client.wait(job["id"], timeout=600)
         client.set_alias("ai4i-failure", "production", done["result"]["version"])
+        about = "Machine failure risk per part on the AI4I mill. Owner: maintenance."
+        client.describe_model("ai4i-failure", about)
         return ds["id"], job["id"]
 
 
