@@ -15,12 +15,14 @@ import struct
 import zipfile
 import zlib
 
+from shopfloor.errors import InvalidDataset
+
 CHUNK = 1 << 20
 MAT_HEADER = 128
 MI_COMPRESSED = 15
 
 
-class TooLarge(ValueError):
+class TooLarge(InvalidDataset):
     """The file decodes to more than the limit; the message says how much, as far as counted."""
 
 
