@@ -81,12 +81,14 @@ def screen_inputs(
     n_classes: int,
     seed: int,
     keep: int,
+    deadline: float | None = None,
 ) -> tuple[list[str], dict[str, Any]]:
     """The ``keep`` most useful input columns of an encoded training matrix, and the screen's report.
 
     ``pre`` is the fitted :class:`~shopfloor.tasks.tabular.features.Preprocessor` of ``enc``.
     Rows are sampled so that the sample holds at most :data:`SCREEN_CELLS` cells; the gains of
-    a column's one-hot levels add up to the column. Returns the kept names in their table order
+    a column's one-hot levels add up to the column; the booster adds no tree after ``deadline``.
+    Returns the kept names in their table order
     and ``{"method", "inputs", "kept", "rows", "screened_out"}``.
     """
     from shopfloor.tasks.tabular.models import make_model
@@ -98,7 +100,7 @@ def screen_inputs(
     if n_rows < len(enc):
         rows = np.sort(rng.choice(len(enc), size=n_rows, replace=False))
     X, ys = pre.expand(enc[rows]), y[rows]
-    model = make_model("lightgbm", kind, n_classes, _SCREEN_PARAMS, seed).fit(X, ys)
+    model = make_model("lightgbm", kind, n_classes, _SCREEN_PARAMS, seed).fit(X, ys, deadline)
     gain = np.asarray(model.booster_.feature_importance("gain"), dtype=float)  # type: ignore[attr-defined]
     uni = _univariate(X, ys, kind)
     pos = {name: i for i, name in enumerate(pre.inputs)}

@@ -40,6 +40,8 @@ FORMAT_VERSION = 1
 BACKGROUND_ROWS = 200
 #: the leakage check looks at most at this many training rows (a random sample beyond)
 LEAKAGE_ROWS = 20_000
+#: the input screen of a very wide table may take this fraction of the time budget
+SCREEN_SHARE = 0.15
 #: stability splits must end by this fraction of the time budget (the rules come after)
 STABILITY_END = 0.95
 
@@ -205,7 +207,10 @@ class TabularEstimator(BaseEstimator):
         if pre.n_columns <= SCREEN_ABOVE or len(pre.inputs) <= keep:
             return types, None
         progress(0.02, "preparing", f"screening {len(pre.inputs)} input columns")
-        kept, report = screen_inputs(pre.encode(train), pre, y, self.kind, n_classes, self.seed, keep)
+        kept, report = screen_inputs(
+            pre.encode(train), pre, y, self.kind, n_classes, self.seed, keep,
+            time.perf_counter() + SCREEN_SHARE * budget.seconds,
+        )
         budget.cut(
             "input screening",
             f"{len(kept)} of {report['inputs']} input columns kept by a LightGBM gain screen "

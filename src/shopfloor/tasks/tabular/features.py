@@ -458,7 +458,10 @@ def _construct_features(
         return [], []
     cands = candidate_features(numeric)
     X_tr, _ = folds[0].matrices(cands)
-    screen = make_model("lightgbm", kind, n_classes, _SCREEN, seed).fit(X_tr, folds[0].y_tr)
+    started = time.perf_counter()
+    screen = make_model("lightgbm", kind, n_classes, _SCREEN, seed).fit(X_tr, folds[0].y_tr, feature_end)
+    # one cross-validated loss costs about one such fit per fold: none is started that would end late
+    per_loss = [len(folds) * (time.perf_counter() - started)]
     gain = screen.booster_.feature_importance("gain")  # type: ignore[attr-defined]
     first = len(folds[0].pre.numeric) + len(folds[0].pre.boolean)
     rank = [float(g) for g in gain[first : first + len(cands)]]
@@ -466,6 +469,7 @@ def _construct_features(
 
     def cv_loss(feats: list[dict[str, Any]]) -> float:
         calls[0] += 1
+        began = time.perf_counter()
         progress(
             0.05 + min(0.2, 0.02 * calls[0]),
             "feature construction",
@@ -473,14 +477,18 @@ def _construct_features(
         )
         oof = out_of_fold(folds, feats, "lightgbm", _SCREEN, kind, n_classes, seed)
         assert oof is not None  # no deadline: every fold runs
+        per_loss[0] = time.perf_counter() - began
         return _loss(kind, y, oof)
 
     stopped = [False]
 
     def out_of_time() -> bool:
-        stopped[0] = time.perf_counter() > feature_end
+        stopped[0] = time.perf_counter() + per_loss[0] > feature_end
         return stopped[0]
 
+    if out_of_time():
+        budget.cut("feature construction", "skipped: its cross-validation would pass its deadline")
+        return [], []
     kept, trials = search_features(cands, rank, cv_loss, out_of_time=out_of_time)
     if stopped[0]:
         budget.cut("feature construction", f"stopped after {len(trials) - 1} candidate feature(s) tried")
@@ -531,7 +539,7 @@ def _select_model(
         oof = out_of_fold(folds, constructed, family, params, kind, n_classes, seed, on_fold, deadline)
         cost[family] = max(cost.get(family, 0.0), time.perf_counter() - now)
         if oof is None:
-            skipped.append(f"{name} (stopped between folds)")
+            skipped.append(f"{name} (stopped at the selection deadline)")
             continue
         thr = None
         if kind == "classification" and n_classes == 2 and metric in THRESHOLD_METRICS:
@@ -603,7 +611,7 @@ def out_of_fold(
     """Out-of-fold predictions (probabilities or values) for every training row.
 
     With a ``deadline`` (a ``time.perf_counter`` value): None as soon as the folds left, at the
-    pace of those done, would end after it.
+    pace of those done, would end after it, or a LightGBM fit is stopped by it.
     """
     import time
 
@@ -618,6 +626,8 @@ def out_of_fold(
         if on_fold is not None:
             on_fold(i)
         X_tr, X_va = fold.matrices(constructed)
-        model = make_model(family, kind, n_classes, params, seed).fit(X_tr, fold.y_tr)
+        model = make_model(family, kind, n_classes, params, seed).fit(X_tr, fold.y_tr, deadline)
+        if getattr(model, "stopped_", False):
+            return None
         oof[fold.va] = model.predict_output(X_va)
     return oof
