@@ -90,3 +90,15 @@ def test_a_wide_table_profiles_quickly() -> None:
     profile = profile_frame(frame)
     assert time.perf_counter() - started < 10
     assert len(profile) == 2048 and {c["type"] for c in profile} == {"numeric"}
+
+
+def test_a_lightgbm_fit_stops_at_its_deadline() -> None:
+    from shopfloor.tasks.tabular.models import make_model
+
+    frame = _wide(200, 20, "classification")
+    X, y = frame.drop(columns=["target"]).to_numpy(), frame["target"].to_numpy()
+    late = make_model("lightgbm", "classification", 2, {"n_estimators": 50}).fit(X, y, time.perf_counter())
+    assert late.stopped_ and late.booster_.current_iteration() <= 2  # type: ignore[attr-defined]
+    whole = make_model("lightgbm", "classification", 2, {"n_estimators": 50}).fit(X, y)
+    assert not whole.stopped_ and whole.booster_.current_iteration() == 50  # type: ignore[attr-defined]
+    assert late.predict_output(X).shape == (200, 2)

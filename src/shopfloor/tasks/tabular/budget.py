@@ -101,7 +101,8 @@ def screen_inputs(
         rows = np.sort(rng.choice(len(enc), size=n_rows, replace=False))
     X, ys = pre.expand(enc[rows]), y[rows]
     model = make_model("lightgbm", kind, n_classes, _SCREEN_PARAMS, seed).fit(X, ys, deadline)
-    gain = np.asarray(model.booster_.feature_importance("gain"), dtype=float)  # type: ignore[attr-defined]
+    booster: Any = model.booster_  # type: ignore[attr-defined]
+    gain = np.asarray(booster.feature_importance("gain"), dtype=np.float64)
     uni = _univariate(X, ys, kind)
     pos = {name: i for i, name in enumerate(pre.inputs)}
     by_gain, by_uni = np.zeros(len(pos)), np.zeros(len(pos))
