@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -61,23 +62,37 @@ def stability(
     stratify: np.ndarray | None = None,
     method: str | None = None,
     on_split: Callable[[int], None] | None = None,
+    deadline: float | None = None,
+    split_seconds: float = 0.0,
 ) -> dict[str, Any]:
     """Score the same configuration on ``n_splits`` seeded splits and summarise every metric.
 
-    Returns ``{"method", "n", "metrics": {name: {"mean", "std", "values"}}}``.
+    Returns ``{"method", "n", "metrics": {name: {"mean", "std", "values"}}}``, plus
+    ``"skipped"`` (splits not run) when a ``deadline`` (a ``time.perf_counter`` value) stopped
+    it: a split is not started when it would end after the deadline, its cost taken as the
+    slowest split so far (``split_seconds``, the caller's estimate, before the first).
     ``on_split(i)`` is called before each split (progress; it may raise to cancel).
     """
     collected: dict[str, list[float]] = {}
     splits = seeded_splits(n, n_splits=n_splits, test_size=test_size, seed=seed, stratify=stratify)
+    done, slowest = 0, split_seconds
     for i, (tr, te) in enumerate(splits):
+        started = time.perf_counter()
+        if deadline is not None and started + slowest > deadline:
+            break
         if on_split is not None:
             on_split(i)
         for name, value in fit_and_score(tr, te).items():
             collected.setdefault(name, []).append(float(value))
-    return {
+        done += 1
+        slowest = max(slowest, time.perf_counter() - started)
+    out = {
         "method": method
         or f"{n_splits} seeded {'stratified ' if stratify is not None else ''}"
         f"{round((1 - test_size) * 100)}/{round(test_size * 100)} train/test splits",
-        "n": n_splits,
+        "n": done,
         "metrics": summarize(collected),
     }
+    if done < n_splits:
+        out["skipped"] = n_splits - done
+    return out

@@ -73,6 +73,7 @@ def surrogate_rules(
     target_fidelity: float = 0.95,
     target_balanced: float = 0.9,
     seed: int = 0,
+    deadline: float | None = None,
 ) -> dict[str, Any]:
     """Fit a small tree to the model's predictions and turn its leaves into rules.
 
@@ -93,21 +94,28 @@ def surrogate_rules(
     label is the rule's class) and ``model_agreement`` (share where the MODEL predicts the
     rule's class); for regression ``true_mean`` and ``model_mean``. Without hold-out truth
     (``y_true_holdout`` None) or covered hold-out rows they are ``None``.
+
+    With a ``deadline`` (a ``time.perf_counter`` value) no larger surrogate is tried after it;
+    the result then says ``"stopped": True``.
     """
     n = len(X)
     # Small leaves are allowed so that rare outcomes (failures) get rules of their own.
     min_leaf = max(3, int(0.001 * n))
     classify = kind == "classification"
-    tree, fidelity, balanced, per_class = _grow(
+    tree, fidelity, balanced, per_class, stopped = _grow(
         X, model_pred, X_holdout, model_pred_holdout, classify=classify, min_leaf=min_leaf,
         depths=range(min_depth, max(min_depth, max_depth) + 1), max_rules=max_rules,
         target_fidelity=target_fidelity, target_balanced=target_balanced, seed=seed,
+        deadline=deadline,
     )
     rules = _leaf_rules(
         tree, X, X_holdout, model_pred_holdout, y_true_holdout, feature_names, feature_kinds,
         classify=classify, class_labels=class_labels,
     )
-    return _summary(tree, rules, fidelity, balanced, per_class, classify, class_labels, target_balanced)
+    out = _summary(tree, rules, fidelity, balanced, per_class, classify, class_labels, target_balanced)
+    if stopped:
+        out["stopped"] = True
+    return out
 
 
 def _leaf_rules(
@@ -203,11 +211,15 @@ def _grow(
     target_fidelity: float,
     target_balanced: float,
     seed: int,
-) -> tuple[Any, float, float, dict[int, float]]:
-    """The smallest surrogate that meets the targets on the hold-out rows, else the best one.
+    deadline: float | None = None,
+) -> tuple[Any, float, float, dict[int, float], bool]:
+    """The smallest surrogate that meets the targets on the hold-out rows, else the best one
+    (the best so far once ``deadline`` has passed).
 
-    Returns (tree, fidelity, balanced fidelity, {class index: agreement}).
+    Returns (tree, fidelity, balanced fidelity, {class index: agreement}, stopped by the deadline).
     """
+    import time
+
     from sklearn.metrics import r2_score
     from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
@@ -218,6 +230,8 @@ def _grow(
     best: tuple[float, Any, float, float, dict[int, float]] | None = None
     for weighting in weightings:
         for depth in depths:
+            if best is not None and deadline is not None and time.perf_counter() > deadline:
+                return best[1], best[2], best[3], best[4], True
             tree: Any
             if classify:
                 tree = DecisionTreeClassifier(
@@ -245,11 +259,11 @@ def _grow(
                 done = fidelity >= target_fidelity
                 rank = fidelity if np.isfinite(fidelity) else -np.inf
             if done:
-                return tree, fidelity, balanced, per_class
+                return tree, fidelity, balanced, per_class, False
             if best is None or rank > best[0]:
                 best = (rank, tree, fidelity, balanced, per_class)
     assert best is not None
-    return best[1], best[2], best[3], best[4]
+    return best[1], best[2], best[3], best[4], False
 
 
 def _per_class_agreement(model_pred: np.ndarray, surrogate: np.ndarray) -> dict[int, float]:

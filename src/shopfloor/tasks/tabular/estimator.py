@@ -27,6 +27,7 @@ from shopfloor.explain.contributions import attribute_to_inputs, lime_weights
 from shopfloor.explain.rules import surrogate_rules
 from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, no_progress
 from shopfloor.tasks.tabular import CLASSIFICATION, REGRESSION
+from shopfloor.tasks.tabular.budget import SCREEN_ABOVE, Budget, keep_count, restrict, screen_inputs
 from shopfloor.tasks.tabular.features import Preprocessor, infer_column_types, search_and_select
 from shopfloor.tasks.tabular.models import MODEL_FILES, TabularModel, load_model, make_model
 
@@ -37,6 +38,12 @@ ESTIMATOR_FILE = "estimator.json"
 ARTIFACT_FILES = (ESTIMATOR_FILE, *MODEL_FILES.values())
 FORMAT_VERSION = 1
 BACKGROUND_ROWS = 200
+#: the leakage check looks at most at this many training rows (a random sample beyond)
+LEAKAGE_ROWS = 20_000
+#: the input screen of a very wide table may take this fraction of the time budget
+SCREEN_SHARE = 0.15
+#: stability splits must end by this fraction of the time budget (the rules come after)
+STABILITY_END = 0.95
 
 
 def _jsonable(value: Any) -> Any:
@@ -58,7 +65,9 @@ class TabularEstimator(BaseEstimator):
     """AutoML for one table: ``kind`` is "classification" or "regression".
 
     ``metric`` selects the model (default F1 / macro-F1 / RMSE; also roc_auc, pr_auc,
-    accuracy, balanced_accuracy, log_loss, r2, mae); ``time_budget_s`` scales the search;
+    accuracy, balanced_accuracy, log_loss, r2, mae); ``time_budget_s`` bounds the whole fit
+    (see :mod:`shopfloor.tasks.tabular.budget`: wide tables are screened, steps stop at their
+    deadlines and ``report_["budget"]`` lists what was cut);
     ``column_types`` maps column -> numeric|categorical|boolean|datetime|text|id (id, text
     and datetime columns are dropped; missing entries are inferred).
     """
@@ -104,6 +113,7 @@ class TabularEstimator(BaseEstimator):
         too few rows or classes. ``progress`` exceptions (cancellation) propagate.
         """
         t0 = time.perf_counter()
+        budget = Budget(float(self.time_budget_s), start=t0)
         self._check_kind_and_target(frame, target)
         progress(0.0, "preparing", "checking columns and target")
         notes: list[dict[str, Any]] = []
@@ -118,27 +128,19 @@ class TabularEstimator(BaseEstimator):
         tr, te = self._holdout_split(len(frame), y_all if classify else None)
         train, test = frame.iloc[tr].reset_index(drop=True), frame.iloc[te].reset_index(drop=True)
         y_tr, y_te = y_all[tr], y_all[te]
+        types, screening = self._screen(train, types, y_tr, n_classes, budget, progress)
+        if screening is not None:
+            kept = [*types, target]
+            frame, train, test = frame[kept], train[kept], test[kept]
 
         progress(0.03, "preparing", "leakage check")
         base_pre = Preprocessor.fit(train, types)
         enc_tr = base_pre.encode(train)
-        warns = M.leakage_warnings(enc_tr, base_pre, y_tr, self.kind, classes=classes)
+        warns = self._leakage(enc_tr, base_pre, y_tr, classes, budget)
         for w in warns:
             logger.warning("possible leakage: %s", w["message"])
 
-        budget_end = t0 + float(self.time_budget_s)
-        sel = search_and_select(
-            train,
-            types,
-            y_tr,
-            self.kind,
-            n_classes,
-            metric,
-            self.seed,
-            budget_end,
-            float(self.time_budget_s),
-            progress,
-        )
+        sel = search_and_select(train, types, y_tr, self.kind, n_classes, metric, self.seed, budget, progress)
         constructed, chosen = sel["constructed"], sel["chosen"]
 
         progress(0.78, "threshold", "tuning the decision threshold on out-of-fold predictions")
@@ -148,24 +150,29 @@ class TabularEstimator(BaseEstimator):
 
         progress(0.8, "evaluation", f"refitting {chosen['name']} on the training split")
         pre = base_pre.with_constructed(constructed)
+        refit_started = time.perf_counter()
         model, enc_te, holdout = self._refit_and_evaluate(
             pre, chosen, n_classes, enc_tr, y_tr, test, y_te, classes, threshold
         )
 
         stab = self._stability(
-            frame, types, constructed, chosen, y_all, n_classes, threshold, metric, progress
+            frame, types, constructed, chosen, y_all, n_classes, threshold, metric, progress,
+            budget, time.perf_counter() - refit_started,
         )
 
         progress(0.93, "explanations/rules", "fitting the surrogate rule tree")
         self.pre_, self.model_, self.classes_, self.threshold_ = pre, model, classes, threshold
-        rules = self._rules(enc_tr, y_tr, enc_te, y_te)
+        rules = self._rules(enc_tr, y_tr, enc_te, y_te, budget)
         rng = np.random.default_rng(self.seed)
         pick = np.sort(rng.choice(len(enc_tr), size=min(BACKGROUND_ROWS, len(enc_tr)), replace=False))
         self.background_ = self._impute_inputs(enc_tr[pick])
         self.input_schema_ = pre.input_schema()
+        cut_notes = [{"code": "time-budget", "message": f"{c['step']}: {c['message']}"} for c in budget.cuts]
         self.report_ = self._fit_report(
-            target, metric, holdout, stab, sel, types, dropped, warns + notes, rules, (tr, te), t0
+            target, metric, holdout, stab, sel, types, dropped, warns + notes + cut_notes, rules, (tr, te), t0
         )
+        self.report_["features"]["screening"] = screening
+        self.report_["budget"] = budget.report()
         progress(
             1.0, "done", f"{chosen['name']}: hold-out {metric} = {holdout.get(metric, float('nan')):.4f}"
         )
@@ -180,6 +187,47 @@ class TabularEstimator(BaseEstimator):
                 f"target column {target!r} is not in the table",
                 errors=[{"loc": ["params", "target"], "msg": "unknown column"}],
             )
+
+    def _screen(
+        self,
+        train: pd.DataFrame,
+        types: dict[str, str],
+        y: np.ndarray,
+        n_classes: int,
+        budget: Budget,
+        progress: ProgressFn,
+    ) -> tuple[dict[str, str], dict[str, Any] | None]:
+        """The input columns the search will use: all of them, or on a very wide table the best
+        :func:`keep_count` by a fast screen (recorded as a cut); and the screen's report or None.
+
+        The leakage check then looks at the kept columns only: a column that alone predicts the
+        target has the largest gain, so it is kept."""
+        pre = Preprocessor.fit(train, types)
+        keep = keep_count(budget.seconds)
+        if pre.n_columns <= SCREEN_ABOVE or len(pre.inputs) <= keep:
+            return types, None
+        progress(0.02, "preparing", f"screening {len(pre.inputs)} input columns")
+        kept, report = screen_inputs(
+            pre.encode(train), pre, y, self.kind, n_classes, self.seed, keep,
+            time.perf_counter() + SCREEN_SHARE * budget.seconds,
+        )
+        budget.cut(
+            "input screening",
+            f"{len(kept)} of {report['inputs']} input columns kept by a LightGBM gain screen "
+            f"on {report['rows']} rows (see features.screening)",
+        )
+        return restrict(types, kept), report
+
+    def _leakage(
+        self, enc: np.ndarray, pre: Preprocessor, y: np.ndarray, classes: list[Any], budget: Budget
+    ) -> list[dict[str, Any]]:
+        """Leakage warnings, on a row sample of a long table (recorded as a cut)."""
+        if len(enc) > LEAKAGE_ROWS:
+            rng = np.random.default_rng(self.seed)
+            pick = np.sort(rng.choice(len(enc), size=LEAKAGE_ROWS, replace=False))
+            enc, y = enc[pick], y[pick]
+            budget.cut("leakage check", f"run on a sample of {LEAKAGE_ROWS} training rows")
+        return M.leakage_warnings(enc, pre, y, self.kind, classes=classes)
 
     def _holdout_split(self, n_rows: int, strat: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Training and hold-out row numbers (80/20, stratified for classification), each sorted."""
@@ -289,7 +337,11 @@ class TabularEstimator(BaseEstimator):
         threshold: float | None,
         metric: str,
         progress: ProgressFn,
+        budget: Budget,
+        refit_seconds: float,
     ) -> dict[str, Any]:
+        """The chosen configuration refit on 5 seeded splits, as many as end by
+        :data:`STABILITY_END` of the budget (one split costs about the final refit)."""
         classify = self.kind == "classification"
         classes = list(range(n_classes))
 
@@ -315,7 +367,7 @@ class TabularEstimator(BaseEstimator):
         def on_split(i: int) -> None:
             progress(0.82 + 0.1 * i / 5, "stability", f"refit {i + 1}/5 on a new seeded split")
 
-        return stability(
+        out = stability(
             fit_and_score,
             len(frame),
             n_splits=5,
@@ -324,7 +376,12 @@ class TabularEstimator(BaseEstimator):
             on_split=on_split,
             method="5 seeded 80/20 splits of the whole table, chosen configuration refit "
             "(features, hyper-parameters and threshold fixed)",
+            deadline=budget.at(STABILITY_END),
+            split_seconds=refit_seconds,
         )
+        if out.get("skipped"):
+            budget.cut("stability", f"{out['n']} of 5 seeded refits run, {out['skipped']} skipped")
+        return out
 
     # ------------------------------------------------------------------ rules
     def _human(self, enc: np.ndarray) -> tuple[np.ndarray, list[str], list[str]]:
@@ -334,7 +391,7 @@ class TabularEstimator(BaseEstimator):
         return base.expand(enc), [c["name"] for c in cols], [c["kind"] for c in cols]
 
     def _rules(
-        self, enc_tr: np.ndarray, y_tr: np.ndarray, enc_te: np.ndarray, y_te: np.ndarray
+        self, enc_tr: np.ndarray, y_tr: np.ndarray, enc_te: np.ndarray, y_te: np.ndarray, budget: Budget
     ) -> dict[str, Any]:
         H_tr, names, kinds = self._human(enc_tr)
         H_te, _, _ = self._human(enc_te)
@@ -343,10 +400,14 @@ class TabularEstimator(BaseEstimator):
         labels = [_jsonable(c) for c in self.classes_] if self.kind == "classification" else None
         # Rule statistics come from the hold-out rows: on its training rows the model mostly
         # repeats the labels it learnt, so precision and agreement would coincide there.
-        return surrogate_rules(
+        rules = surrogate_rules(
             H_tr, p_tr, y_tr, names, kinds, H_te, p_te,
             y_true_holdout=y_te, kind=self.kind, class_labels=labels, seed=self.seed,
+            deadline=budget.end,
         )
+        if rules.get("stopped"):
+            budget.cut("rules", f"surrogate search stopped at depth {rules['depth']} (time budget)")
+        return rules
 
     def rules(self) -> dict[str, Any]:
         """Surrogate decision-tree rules of the fitted model (also ``report_["rules"]``)."""

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from shopfloor.errors import InvalidInput
+from shopfloor.tasks.tabular.budget import Budget
 from shopfloor.tasks.tabular.models import candidate_grid, make_model
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,8 @@ MAX_CATEGORIES = 50
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
 OPS = {"diff": "-", "product": "*", "ratio": "/"}
+#: above this many training cells (rows x inputs) cross-validation uses 3 folds whatever the budget
+LARGE_CELLS = 20_000_000
 
 
 def infer_column_types(
@@ -383,8 +386,7 @@ def search_and_select(
     n_classes: int,
     metric: str,
     seed: int,
-    budget_end: float,
-    budget_s: float,
+    budget: Budget,
     progress: Any,
 ) -> dict[str, Any]:
     """Construct features, then pick the best candidate model, all by CV on the training rows.
@@ -394,27 +396,32 @@ def search_and_select(
     CV loss of a fast LightGBM (log-loss or MSE) drops by at least 1 %. Model selection
     scores each candidate's pooled out-of-fold predictions with ``metric`` (threshold
     tuned on them for binary threshold metrics); ``cv_std`` is the spread over folds.
-    Candidates are skipped when the time budget would run out.
+    Feature search ends 30 % and model selection 75 % of the way from the start of the search
+    to the end of ``budget``; a candidate whose cost would pass that is skipped or stopped
+    between folds (each recorded as a cut in ``budget``).
     """
     import time
 
     t_start = time.perf_counter()
-    n_folds = 5 if budget_s >= 60 and len(y) < 200_000 else 3
+    n_folds = 5 if budget.seconds >= 60 and len(y) < 200_000 else 3
+    cells = len(y) * len(types)
+    if n_folds == 5 and cells > LARGE_CELLS:
+        n_folds = 3
+        budget.cut("cross-validation", f"3 folds instead of 5 ({len(y)} rows x {len(types)} inputs)")
     folds = make_folds(frame, types, y, kind, n_folds, seed)
     n_folds = len(folds)
-    feature_end = t_start + 0.3 * max(budget_end - t_start, 1.0)
+    left = max(budget.end - t_start, 1.0)
     numeric = [c for c, t in types.items() if t == "numeric"]
     constructed: list[dict[str, Any]] = []
     trials: list[dict[str, Any]] = []
     if len(numeric) >= 2:
         constructed, trials = _construct_features(
-            folds, numeric, y, kind, n_classes, seed, feature_end, progress
+            folds, numeric, y, kind, n_classes, seed, t_start + 0.3 * left, progress, budget
         )
     imbalanced = kind == "classification" and np.bincount(y).min() / len(y) < 0.2
-    grid = candidate_grid(kind, len(y), budget_s, imbalanced)
-    select_end = t_start + 0.75 * max(budget_end - t_start, 1.0)
+    grid = candidate_grid(kind, len(y), budget.seconds, imbalanced)
     results, best = _select_model(
-        folds, constructed, grid, y, kind, n_classes, metric, seed, select_end, progress
+        folds, constructed, grid, y, kind, n_classes, metric, seed, t_start + 0.75 * left, progress, budget
     )
     for row in results:
         row["chosen"] = row["name"] == best["name"]
@@ -439,15 +446,22 @@ def _construct_features(
     seed: int,
     feature_end: float,
     progress: Any,
+    budget: Budget,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Rank the pair features by one LightGBM's gain, then add them greedily by CV loss until
     ``feature_end``: the features kept and every trial."""
     import time
 
     progress(0.05, "feature construction", "screening pair differences, products and ratios")
+    if time.perf_counter() > feature_end:
+        budget.cut("feature construction", "skipped: no time left for it")
+        return [], []
     cands = candidate_features(numeric)
     X_tr, _ = folds[0].matrices(cands)
-    screen = make_model("lightgbm", kind, n_classes, _SCREEN, seed).fit(X_tr, folds[0].y_tr)
+    started = time.perf_counter()
+    screen = make_model("lightgbm", kind, n_classes, _SCREEN, seed).fit(X_tr, folds[0].y_tr, feature_end)
+    # one cross-validated loss costs about one such fit per fold: none is started that would end late
+    per_loss = [len(folds) * (time.perf_counter() - started)]
     gain = screen.booster_.feature_importance("gain")  # type: ignore[attr-defined]
     first = len(folds[0].pre.numeric) + len(folds[0].pre.boolean)
     rank = [float(g) for g in gain[first : first + len(cands)]]
@@ -455,14 +469,30 @@ def _construct_features(
 
     def cv_loss(feats: list[dict[str, Any]]) -> float:
         calls[0] += 1
+        began = time.perf_counter()
         progress(
             0.05 + min(0.2, 0.02 * calls[0]),
             "feature construction",
             f"cross-validating {len(feats)} constructed feature(s)",
         )
-        return _loss(kind, y, out_of_fold(folds, feats, "lightgbm", _SCREEN, kind, n_classes, seed))
+        oof = out_of_fold(folds, feats, "lightgbm", _SCREEN, kind, n_classes, seed)
+        assert oof is not None  # no deadline: every fold runs
+        per_loss[0] = time.perf_counter() - began
+        return _loss(kind, y, oof)
 
-    return search_features(cands, rank, cv_loss, out_of_time=lambda: time.perf_counter() > feature_end)
+    stopped = [False]
+
+    def out_of_time() -> bool:
+        stopped[0] = time.perf_counter() + per_loss[0] > feature_end
+        return stopped[0]
+
+    if out_of_time():
+        budget.cut("feature construction", "skipped: its cross-validation would pass its deadline")
+        return [], []
+    kept, trials = search_features(cands, rank, cv_loss, out_of_time=out_of_time)
+    if stopped[0]:
+        budget.cut("feature construction", f"stopped after {len(trials) - 1} candidate feature(s) tried")
+    return kept, trials
 
 
 def _select_model(
@@ -476,10 +506,15 @@ def _select_model(
     seed: int,
     select_end: float,
     progress: Any,
+    budget: Budget,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Score every candidate of the grid by its pooled out-of-fold predictions, skipping a family
-    whose cost would pass ``select_end``: one row per candidate scored, and the best (with its
-    out-of-fold predictions)."""
+    """Score every candidate of the grid by its pooled out-of-fold predictions: one row per
+    candidate scored, and the best (with its out-of-fold predictions).
+
+    The first candidate (the cheapest) always runs. Another is skipped when its family's
+    known cost would pass ``select_end``, and stopped between folds when the folds left would
+    (a family's first candidate has no known cost); both are recorded as cuts.
+    """
     import time
 
     from shopfloor.evaluation.metrics import THRESHOLD_METRICS, best_threshold, greater_is_better, score
@@ -489,18 +524,23 @@ def _select_model(
     results: list[dict[str, Any]] = []
     best: dict[str, Any] | None = None
     cost: dict[str, float] = {}
+    skipped: list[str] = []
     for i, (name, family, params) in enumerate(grid):
         now = time.perf_counter()
-        if best is not None and family in cost and now + cost[family] > select_end:
-            logger.info("skipping %s: time budget", name)
+        if best is not None and now + cost.get(family, 0.0) > select_end:
+            skipped.append(name)
             continue
         frac = 0.25 + 0.5 * i / len(grid)
 
         def on_fold(k: int, name: str = name, frac: float = frac) -> None:
             progress(frac, "model selection", f"{name}: fold {k + 1}/{n_folds}")
 
-        oof = out_of_fold(folds, constructed, family, params, kind, n_classes, seed, on_fold)
+        deadline = None if best is None else select_end
+        oof = out_of_fold(folds, constructed, family, params, kind, n_classes, seed, on_fold, deadline)
         cost[family] = max(cost.get(family, 0.0), time.perf_counter() - now)
+        if oof is None:
+            skipped.append(f"{name} (stopped at the selection deadline)")
+            continue
         thr = None
         if kind == "classification" and n_classes == 2 and metric in THRESHOLD_METRICS:
             thr, _ = best_threshold(y, oof[:, 1], metric)
@@ -518,6 +558,10 @@ def _select_model(
         results.append(row)
         if best is None or (cv > best["cv_score"] if higher else cv < best["cv_score"]):
             best = {**row, "oof": oof, "params": dict(params)}
+    if skipped:
+        budget.cut(
+            "model selection", f"{len(skipped)} of {len(grid)} candidates not scored: {', '.join(skipped)}"
+        )
     assert best is not None
     return results, best
 
@@ -562,14 +606,28 @@ def out_of_fold(
     n_classes: int,
     seed: int,
     on_fold: Any = None,
-) -> np.ndarray:
-    """Out-of-fold predictions (probabilities or values) for every training row."""
+    deadline: float | None = None,
+) -> np.ndarray | None:
+    """Out-of-fold predictions (probabilities or values) for every training row.
+
+    With a ``deadline`` (a ``time.perf_counter`` value): None as soon as the folds left, at the
+    pace of those done, would end after it, or a LightGBM fit is stopped by it.
+    """
+    import time
+
     n = sum(len(f.va) for f in folds)
     oof = np.zeros((n, n_classes)) if kind == "classification" else np.zeros(n)
+    started = time.perf_counter()
     for i, fold in enumerate(folds):
+        if deadline is not None and i:
+            now = time.perf_counter()
+            if now + (now - started) / i > deadline:
+                return None
         if on_fold is not None:
             on_fold(i)
         X_tr, X_va = fold.matrices(constructed)
-        model = make_model(family, kind, n_classes, params, seed).fit(X_tr, fold.y_tr)
+        model = make_model(family, kind, n_classes, params, seed).fit(X_tr, fold.y_tr, deadline)
+        if getattr(model, "stopped_", False):
+            return None
         oof[fold.va] = model.predict_output(X_va)
     return oof

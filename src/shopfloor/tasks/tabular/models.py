@@ -51,6 +51,21 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return np.asarray(1.0 / (1.0 + np.exp(-z)))
 
 
+def _stop_at(deadline: float) -> Any:
+    """A LightGBM callback that ends training once ``time.perf_counter()`` passes ``deadline``
+    (the trees grown so far are kept)."""
+    import time
+
+    import lightgbm as lgb
+
+    def callback(env: Any) -> None:
+        if env.iteration > 0 and time.perf_counter() > deadline:
+            raise lgb.callback.EarlyStopException(env.iteration, [])
+
+    callback.order = 30  # type: ignore[attr-defined]
+    return callback
+
+
 class TabularModel:
     """Base class: ``kind`` is "classification" or "regression"; ``n_classes`` is 0 for regression."""
 
@@ -67,7 +82,9 @@ class TabularModel:
     def classification(self) -> bool:
         return self.kind == "classification"
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> TabularModel:
+    def fit(self, X: np.ndarray, y: np.ndarray, deadline: float | None = None) -> TabularModel:
+        """Fit on the model matrix. ``deadline`` (a ``time.perf_counter`` value): LightGBM adds no
+        tree after it (a screen that must fit a time budget); the other families ignore it."""
         raise NotImplementedError
 
     def predict_output(self, X: np.ndarray) -> np.ndarray:
@@ -106,7 +123,7 @@ class LinearModel(TabularModel):
 
     family = "linear"
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> LinearModel:
+    def fit(self, X: np.ndarray, y: np.ndarray, deadline: float | None = None) -> LinearModel:
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.linear_model import LogisticRegression, Ridge
 
@@ -194,7 +211,7 @@ class ForestModel(TabularModel):
     def _set_space(self) -> None:
         self.output_space = "probability" if self.classification else "value"
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> ForestModel:
+    def fit(self, X: np.ndarray, y: np.ndarray, deadline: float | None = None) -> ForestModel:
         from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
         self._set_space()
@@ -282,7 +299,7 @@ class BoostedModel(TabularModel):
             params.update(objective="multiclass", num_class=self.n_classes)
         return params
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> BoostedModel:
+    def fit(self, X: np.ndarray, y: np.ndarray, deadline: float | None = None) -> BoostedModel:
         import lightgbm as lgb
 
         self.output_space = "log_odds" if self.classification else "value"
@@ -291,8 +308,13 @@ class BoostedModel(TabularModel):
             weight = _balanced_weights(y, self.n_classes)
         data = lgb.Dataset(X, label=y, weight=weight, free_raw_data=True, params={"verbose": -1})
         self.booster_ = lgb.train(
-            self._lgb_params(), data, num_boost_round=int(self.params.get("n_estimators", 200))
+            self._lgb_params(),
+            data,
+            num_boost_round=int(self.params.get("n_estimators", 200)),
+            callbacks=[_stop_at(deadline)] if deadline is not None else None,
         )
+        #: True when the deadline ended training before all its trees were grown
+        self.stopped_ = self.booster_.current_iteration() < int(self.params.get("n_estimators", 200))
         return self
 
     def _raw(self, X: np.ndarray) -> np.ndarray:
