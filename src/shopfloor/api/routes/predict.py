@@ -140,10 +140,11 @@ async def explain(
 ) -> Any:
     # Explanations can take seconds (LIME): computed in the thread pool, a few at a time per
     # tenant, counted on the event loop. Files sent are read in the same slot.
-    records = None if _is_multipart(request) else parse_records(await request.body())
+    multipart = _is_multipart(request)
+    records: list[Any] = [] if multipart else parse_records(await request.body())
     files: list[str] | None = None
     async with heavy.slot(principal.tenant, "explanations"):
-        if records is None:
+        if multipart:
             parts, fields = await multipart_parts(request)
             records, files = await run_in_threadpool(
                 parts_service.part_records, platform, principal.tenant, name, version, parts, fields
