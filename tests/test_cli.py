@@ -743,3 +743,48 @@ def test_masking_show_set_preview(serve_api: Any, tmp_path: Path) -> None:
     file.write_text(json.dumps({"nmes": []}))
     result = runner.invoke(app, ["masking", "set", str(file)])
     assert result.exit_code == 1 and "nmes" in result.stderr
+
+
+def test_predict_recording_files(serve_api: Any, tmp_path: Path) -> None:
+    predictions = [
+        {"file": "B007_2.mat", "label": "B", "probabilities": {"B": 0.875, "IR": 0.1, "OR": 0.025}},
+        {"file": "run.csv", "label": "OR", "probabilities": {"B": 0.1, "IR": 0.1, "OR": 0.8}},
+    ]
+    answer = {"model": "bearing", "version": 1, "predictions": predictions, "warnings": []}
+    seen = serve_api(lambda request: httpx.Response(200, json=answer))
+    mat, csv = tmp_path / "B007_2.mat", tmp_path / "run.csv"
+    mat.write_bytes(b"MATLAB 5.0 fake")
+    csv.write_text("signal\n0.1\n")
+    args = ["predict", "bearing", str(mat), "--sampling-rate", "12000", "--channels", "FE_time"]
+    result = runner.invoke(app, [*args, "--version", "1"])
+    assert result.exit_code == 0, result.output
+    sent = seen[0]
+    assert sent.url.path == "/v1/models/bearing/predict" and sent.url.params["version"] == "1"
+    body = sent.content.decode()
+    assert 'name="recording"; filename="B007_2.mat"' in body
+    assert '"sampling_rate"\r\n\r\n12000.0\r\n' in body and '"channels"\r\n\r\nFE_time\r\n' in body
+    for shown in ("file", "label", "probabilities", "B007_2.mat", "B 0.88", "OR 0.80"):
+        assert shown in result.stdout, result.stdout
+    # CSV and Parquet files are records tables unless --recordings says they are recordings
+    result = runner.invoke(app, ["predict", "bearing", str(mat), str(csv), "--recordings", "--rpm", "1750"])
+    assert result.exit_code == 0, result.output
+    body = seen[1].content.decode()
+    assert body.count('name="recording"') == 2 and '"rpm"\r\n\r\n1750.0\r\n' in body
+    result = runner.invoke(app, ["predict", "bearing", str(mat), str(csv)])
+    assert result.exit_code == 2 and "mixed" in result.output
+    result = runner.invoke(app, ["predict", "bearing", str(csv), "--sampling-rate", "12000"])
+    assert result.exit_code == 2 and "recording files" in result.output
+    assert len(seen) == 2
+
+
+def test_datasets_upload_recordings_with_rate_and_channels(serve_api: Any, tmp_path: Path) -> None:
+    seen = serve_api(lambda request: httpx.Response(201, json={**DATASET, "format": "signals"}))
+    archive = tmp_path / "bearings.zip"
+    archive.write_bytes(b"PK\x03\x04 fake")
+    args = ["datasets", "upload", str(archive), "--format", "signals", "--sampling-rate", "12000"]
+    result = runner.invoke(app, [*args, "--channels", "FE_time", "--rpm", "1772"])
+    assert result.exit_code == 0, result.output
+    body = seen[0].content.decode()
+    for field, value in (("format", "signals"), ("sampling_rate", "12000.0"), ("channels", "FE_time")):
+        assert f'name="{field}"\r\n\r\n{value}\r\n' in body
+    assert 'name="rpm"\r\n\r\n1772.0\r\n' in body

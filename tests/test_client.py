@@ -182,6 +182,28 @@ def test_predict_explain_rules_alias_query_and_bodies() -> None:
     assert (rec.last.method, json.loads(rec.last.content)) == ("PATCH", {"description": "wear"})
 
 
+def test_recordings_are_sent_as_files_with_their_fields(tmp_path: Path) -> None:
+    answer = {"model": "m", "version": 2, "predictions": [{"file": "a.mat"}, {"file": "b.wav"}]}
+    client, rec = make({("POST", "/v1/models/m/predict"): answer, ("POST", "/v1/models/m/explain"): answer})
+    (tmp_path / "a.mat").write_bytes(b"MATLAB 5.0 a")
+    (tmp_path / "b.wav").write_bytes(b"RIFF b")
+    files = [tmp_path / "a.mat", str(tmp_path / "b.wav")]
+    channels = ["FE_time", "DE_time"]
+    assert client.predict_recordings("m", files, sampling_rate=12000, channels=channels, version=2) == answer
+    req = rec.last
+    assert req.headers["content-type"].startswith("multipart/form-data")
+    assert req.url.params["version"] == "2"
+    body = req.content.decode()
+    assert body.index('name="recording"; filename="a.mat"') < body.index('name="recording"; filename="b.wav"')
+    assert "MATLAB 5.0 a" in body and "RIFF b" in body
+    assert '"sampling_rate"\r\n\r\n12000\r\n' in body and '"channels"\r\n\r\nFE_time,DE_time\r\n' in body
+    assert 'name="rpm"' not in body
+    client.explain_recordings("m", files[:1], rpm=1797)
+    assert rec.last.url.path == "/v1/models/m/explain" and rec.last.url.params["method"] == "shap"
+    body = rec.last.content.decode()
+    assert body.count('name="recording"') == 1 and '"rpm"\r\n\r\n1797\r\n' in body
+
+
 def test_dataframe_records_nan_to_none_and_numpy_to_python() -> None:
     df = pd.DataFrame(
         {

@@ -237,6 +237,8 @@ def train(
 
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
+#: Files sent as vibration recordings without --recordings (CSV and Parquet are records tables).
+RECORDING_SUFFIXES = frozenset({".wav", ".npy", ".npz", ".mat"})
 
 
 @app.command()
@@ -247,10 +249,28 @@ def predict(
         typer.Argument(exists=True, dir_okay=False, readable=True, metavar="FILE..."),
     ],
     version: VersionOpt = None,
+    recordings: Annotated[
+        bool,
+        typer.Option("--recordings", help="Send the files as recordings, CSV and Parquet ones too."),
+    ] = False,
+    sampling_rate: common.SamplingRateOpt = None,
+    channels: common.ChannelsOpt = None,
+    rpm: common.RpmOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON response.")] = False,
 ) -> None:
-    """Score the records in FILE (CSV, Parquet, JSON list or {"records": [...]}) with model NAME,
-    or, for an image model, the part images given (shopfloor predict parts part1.png part2.png)."""
+    """Score the records in FILE (CSV, Parquet, JSON list or {"records": [...]}) with model NAME;
+    for an image model, the part images given (shopfloor predict parts part1.png part2.png); for a
+    model of vibration recordings, the recording files given, one answer each (shopfloor predict
+    bearings pump1.mat pump2.wav --sampling-rate 12000; --recordings for CSV or Parquet ones)."""
+    recorded = [f for f in files if recordings or f.suffix.lower() in RECORDING_SUFFIXES]
+    if recorded:
+        _predict_recordings(name, files, recorded, version, sampling_rate, channels, rpm, as_json)
+        return
+    for given, flag in ((sampling_rate, "--sampling-rate"), (channels, "--channels"), (rpm, "--rpm")):
+        if given is not None:
+            raise typer.BadParameter(
+                "is for recording files (.wav .npy .npz .mat, or --recordings)", param_hint=flag
+            )
     images = [f for f in files if f.suffix.lower() in IMAGE_SUFFIXES]
     if not images:
         if len(files) > 1:
@@ -268,6 +288,32 @@ def predict(
     for prediction, image in zip(resp.get("predictions") or [], images, strict=False):
         prediction.setdefault("image", image.name)
     common.out.print(render.predictions(resp))
+
+
+def _predict_recordings(
+    name: str,
+    files: list[Path],
+    recorded: list[Path],
+    version: str | None,
+    sampling_rate: float | None,
+    channels: str | None,
+    rpm: float | None,
+    as_json: bool,
+) -> None:
+    if len(recorded) != len(files):
+        others = ", ".join(f.name for f in files if f not in recorded)
+        raise typer.BadParameter(
+            f"recordings and other files cannot be mixed ({others}); --recordings sends all as recordings",
+            param_hint="FILE",
+        )
+    with common.make_client() as client:
+        resp = client.predict_recordings(
+            name, files, sampling_rate, channels, rpm, version=common.parse_version(version)
+        )
+    if as_json:
+        typer.echo(json.dumps(resp, indent=2))
+        return
+    common.out.print(render.recording_predictions(resp))
 
 
 @app.command()

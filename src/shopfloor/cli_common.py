@@ -6,7 +6,7 @@ those load inside the functions that need them.
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -17,6 +17,20 @@ from shopfloor.errors import InvalidInput, ShopfloorError
 if TYPE_CHECKING:
     from shopfloor.client import Client
     from shopfloor.settings import Settings
+
+# Vibration recordings: what an upload, or a request scoring recording files, says of every file
+# that does not say it itself (shared by `datasets upload` and `predict`).
+SamplingRateOpt = Annotated[
+    float | None,
+    typer.Option("--sampling-rate", help="Recordings: samples per second, for files that do not say.", min=0),
+]
+ChannelsOpt = Annotated[
+    str | None,
+    typer.Option(help="Recordings: comma-separated channels to read, by name or name ending (FE_time)."),
+]
+RpmOpt = Annotated[
+    float | None, typer.Option(help="Recordings: shaft speed (rpm), for files that do not say.", min=0)
+]
 
 # Data goes to stdout, everything meant for a person (progress, notes, errors) to stderr,
 # so that `KEY=$(shopfloor keys create ...)` and `shopfloor jobs result ID > out.csv` work.

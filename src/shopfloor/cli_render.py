@@ -176,6 +176,19 @@ def predictions(resp: dict[str, Any]) -> Table:
     return records_table(f"{resp.get('model')} v{resp.get('version')}: predictions", rows)
 
 
+def recording_predictions(resp: dict[str, Any]) -> Table:
+    """One row per recording file: its label and class probabilities, or its anomaly score."""
+    rows = []
+    for p in resp.get("predictions") or []:
+        row: dict[str, Any] = {"file": p.get("file")}
+        row.update({k: p[k] for k in ("label", "score", "threshold", "is_anomaly") if k in p})
+        probabilities = p.get("probabilities") or {}
+        row["probabilities"] = "  ".join(f"{c} {float(v):.2f}" for c, v in probabilities.items())
+        row["warnings"] = p.get("warnings")
+        rows.append(row)
+    return records_table(f"{resp.get('model')} v{resp.get('version')}: recordings", rows)
+
+
 def _top(shares: dict[str, Any], n: int = 3) -> str:
     ranked = sorted(shares.items(), key=lambda kv: -abs(float(kv[1])))[:n]
     return ", ".join(f"{name} {float(share):.0f}%" for name, share in ranked)

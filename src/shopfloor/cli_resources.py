@@ -3,7 +3,7 @@
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -160,7 +160,9 @@ def datasets_upload(
     format: Annotated[
         str | None,
         typer.Option(
-            "--format", help="auto (default: Parquet by content, else CSV), csv, parquet or whitespace."
+            "--format",
+            help="auto (default: Parquet, recordings or a zip of images by content, else CSV), csv, "
+            "parquet, whitespace, images or signals.",
         ),
     ] = None,
     columns: Annotated[
@@ -190,8 +192,12 @@ def datasets_upload(
     period_prefix: Annotated[
         str | None, typer.Option(help="Wide tables: the period columns' name prefix, e.g. W.")
     ] = None,
+    sampling_rate: common.SamplingRateOpt = None,
+    channels: common.ChannelsOpt = None,
+    rpm: common.RpmOpt = None,
 ) -> None:
-    """Upload a CSV, Parquet or whitespace-separated file; prints the dataset's schema and its id.
+    """Upload a CSV, Parquet or whitespace-separated file, a zip of images, or vibration recordings;
+    prints the dataset's schema and its id.
 
     A sensor dataset (long form, one row per asset and time) names its asset and time columns:
     shopfloor datasets upload train_FD001.txt --format whitespace --columns unit,cycle,... \
@@ -199,6 +205,9 @@ def datasets_upload(
 
     A wide table of weekly sales (one row per product, columns W0..W51) is stored in long form:
     shopfloor datasets upload sales.csv --layout wide --series-column Product_Code --period-prefix W
+
+    Vibration recordings (.wav .npy .npz .mat, or a zip of them with a labels.csv of file,label):
+    shopfloor datasets upload bearings.zip --format signals --sampling-rate 12000 --channels FE_time
     """
     with common.make_client() as client:
         ds = client.upload_dataset(
@@ -212,7 +221,15 @@ def datasets_upload(
             layout=layout.value if layout is not None else None,
             series_column=series_column,
             period_prefix=period_prefix,
+            sampling_rate=sampling_rate,
+            channels=channels,
+            rpm=rpm,
         )
+    _show_upload(ds)
+
+
+def _show_upload(ds: dict[str, Any]) -> None:
+    """The stored dataset's schema on stdout; what the server made of the file and its id on stderr."""
     common.out.print(render.dataset(ds))
     conversion = ds.get("conversion")
     if conversion:

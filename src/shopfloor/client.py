@@ -514,6 +514,56 @@ class Client:
             self._json("POST", f"/v1/models/{_seg(name)}/predict", params=_params(version), files=parts)
         )
 
+    def predict_recordings(
+        self,
+        name: str,
+        files: Iterable[str | Path],
+        sampling_rate: float | None = None,
+        channels: str | Iterable[str] | None = None,
+        rpm: float | None = None,
+        version: int | str | None = None,
+    ) -> dict[str, Any]:
+        """Score vibration recordings sent as files (``.wav .npy .npz .mat``, CSV or Parquet; one
+        record each) in one multipart request -> PredictResponse, answers in file order, each with
+        its ``file`` name. ``sampling_rate`` (Hz), ``channels`` (names or name endings, e.g.
+        ``FE_time``) and ``rpm`` apply to every file that does not say them, as at upload."""
+        return self._recordings("predict", name, files, sampling_rate, channels, rpm, _params(version))
+
+    def explain_recordings(
+        self,
+        name: str,
+        files: Iterable[str | Path],
+        sampling_rate: float | None = None,
+        channels: str | Iterable[str] | None = None,
+        rpm: float | None = None,
+        version: int | str | None = None,
+        method: str = "shap",
+    ) -> dict[str, Any]:
+        """Explain vibration recordings sent as files (see :meth:`predict_recordings`) ->
+        ExplainResponse, each explanation with its ``file`` name."""
+        params = _params(version, method=method)
+        return self._recordings("explain", name, files, sampling_rate, channels, rpm, params)
+
+    def _recordings(
+        self,
+        route: str,
+        name: str,
+        files: Iterable[str | Path],
+        sampling_rate: float | None,
+        channels: str | Iterable[str] | None,
+        rpm: float | None,
+        params: dict[str, Any],
+    ) -> dict[str, Any]:
+        # read whole: a request of parts held in memory can be sent again after a 429
+        parts = [
+            ("recording", (Path(f).name, Path(f).read_bytes(), "application/octet-stream")) for f in files
+        ]
+        joined = channels if channels is None or isinstance(channels, str) else ",".join(channels)
+        fields = {"sampling_rate": sampling_rate, "channels": joined, "rpm": rpm}
+        data = {key: str(value) for key, value in fields.items() if value is not None}
+        path = f"/v1/models/{_seg(name)}/{route}"
+        return dict(self._json("POST", path, params=params, files=parts, data=data))
+
     def explain(
         self, name: str, records: Records, method: str = "shap", version: int | str | None = None
     ) -> dict[str, Any]:

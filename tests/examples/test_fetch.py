@@ -38,6 +38,19 @@ def test_a_set_is_copied_from_a_local_data_folder(tmp_path: Path, data_dir: Path
     assert lines[-1].endswith("already in place")
 
 
+def test_the_cwru_recordings_are_copied_from_a_local_data_folder(tmp_path: Path, data_dir: Path) -> None:
+    """All 46 files, each checked against its recorded size and sha256, in the layout the README
+    and the end-to-end test read (``cwru_fan_end/12k_FE/``, ``cwru_fan_end/Normal/``)."""
+    example = catalog.EXAMPLES["cwru_fan_end"]
+    paths = fetch.get("cwru_fan_end", tmp_path, data_dir, download=False)
+    assert len(paths) == 46 and sum(p.stat().st_size for p in paths) == example.size == 134_955_232
+    assert (tmp_path / "cwru_fan_end" / "12k_FE" / "OR007@6_2.mat").is_file()
+    assert (tmp_path / "cwru_fan_end" / "Normal" / "Normal_0.mat").is_file()
+    source = "https://raw.githubusercontent.com/XiongMeijing/CWRU-1/06ee2dbb5a323ace727a1d6ba97421869c8540b5/"
+    assert all(f.url and f.url.startswith(f"{source}Data/") for f in example.files)
+    assert any("swapped" in note for note in example.notes)
+
+
 def test_a_local_copy_with_another_checksum_is_refused(tmp_path: Path, data_dir: Path) -> None:
     local = tmp_path / "data" / "sales_weekly"
     local.mkdir(parents=True)

@@ -245,7 +245,7 @@ def pick_channels(recording: Recording, wanted: tuple[str, ...] | None, where: s
     return out
 
 
-def _finish(
+def recording_row(
     recording: Recording, where: str, options: SignalOptions, given: dict[str, Any]
 ) -> dict[str, Any]:
     """One row of the table: channels checked (finite, long enough, one length) and float32."""
@@ -296,7 +296,7 @@ def read_recordings(
     if head == b"PK\x03\x04" and not _is_npz(path):
         rows = _read_zip(path, options, limits)
     else:
-        row = _finish(read_recording(path.read_bytes(), name), name, options, {})
+        row = recording_row(read_recording(path.read_bytes(), name), name, options, {})
         rows = [{"recording": name, **row, "group": PurePosixPath(name).stem}]
     frame = pd.DataFrame(rows)
     channels = [c for c in frame.columns if c not in FIXED]
@@ -349,7 +349,7 @@ def _read_zip(path: Path, options: SignalOptions, limits: ZipLimits | None = Non
         rows = []
         for member in members:
             recording = read_recording(budget.read(archive, member), member.name)
-            row = _finish(recording, member.name, options, given[member.name])
+            row = recording_row(recording, member.name, options, given[member.name])
             rows.append({"recording": member.name, **row})
     return rows
 

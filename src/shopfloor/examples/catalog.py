@@ -10,6 +10,7 @@ AI4I 2020 also ships inside this package (``ai4i2020.csv``, CC BY 4.0, see ``ai4
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 _GITHUB_RAW = "https://raw.githubusercontent.com"
 
@@ -68,6 +69,65 @@ _NEU = (
 )
 _AI4I = ("4n0rm4lp3rs0n/dead-machine", "124f3934f6b587e40633d93a1f9c1c06dfea1f5b")
 _SALES = ("saritmaitra/Segmentation-Clustering", "b82e2fd7e7ac76807c6f1883cd6878182b11c1f6")
+_CWRU = ("XiongMeijing/CWRU-1", "06ee2dbb5a323ace727a1d6ba97421869c8540b5")
+#: sha256, size and path (in the set, and under ``Data/`` in the repository) of the CWRU files.
+_CWRU_FILES = """
+e7447bf84ff363c0e49f651f76b502ab34b58653d53156faa852033cef8da947   2908440 12k_FE/B007_0.mat
+ec58fd361b56b645ce3811352ec4ae947fbdfc053cede581738129d02ea8928b   2899632 12k_FE/B007_1.mat
+f6179084903e78126b7728f267125f0d387f79eb69742145fc1047fdfc938d8b   2921664 12k_FE/B007_2.mat
+0536eee89c111af8c4ecbf8dd580bc63a35df480795d837d1e9a0d036c62ed4b   2908440 12k_FE/B007_3.mat
+ffef67be62c7f4395c3c0d69684ee7b7772d5c6f6c4f5f67b6791fa66d2489ea   2930472 12k_FE/B014_0.mat
+11838a991ec50b1f34f786ca8431e0ef1ff81df072a66e9740e6488da5be8627   2921664 12k_FE/B014_1.mat
+1c16e412208b2f7d43779ba6654fdc76781bd118071a27442338cae781a22bd5   2934864 12k_FE/B014_2.mat
+5fb1247048f7773b2bc023afed156f7708d6a03fe78f7aa33f0a202beef6b2de   2908440 12k_FE/B014_3.mat
+53146773c3f3b844a6aaaf57fbbe4a821c4e887bb9ad20af49c4bf904e4d9096   2912832 12k_FE/B021_0.mat
+1511ae3611d67c9cfa697ba2b204332ab52337a95e22eba9ebde172e3385d69d   2912832 12k_FE/B021_1.mat
+09d10a867b780b4d214453a31c6c85963b7a5c67eb51a70e382902f37b202123   2917248 12k_FE/B021_2.mat
+9133e6cdc952670aca0a1a5576c24b1075c7701c956f43083bc38a3505af0271   2899632 12k_FE/B021_3.mat
+1ad584953158dcdf4eb1ceba71dee781e5596163aad37a2619b0649213f9e3dd   2937304 12k_FE/IR007_0.mat
+6bfa8b958280248fbec06b0d543f532b3571e03550f6ac466de59cc215264595   2912832 12k_FE/IR007_1.mat
+9ba0712567e9bc2a43ccb8d37e8f1c594cf671babcee7313150ae145a15c365d   2912832 12k_FE/IR007_2.mat
+0f1a41d62797039139cf27c6f8b823fe87de44dfb4b2ef03fc6e0ef4d3734992   2917248 12k_FE/IR007_3.mat
+f39ea799aeffceb012dbfb7b58fbe52c80df4cdab64da9ad96eed03e5118e9a6   2912832 12k_FE/IR014_0.mat
+6677df8434d4dc6f5130bdd4c07e25be562b5b93a49ff867a724f424fb11c577   2912832 12k_FE/IR014_1.mat
+d1558eb6bd464e2a9e515bb4b2251814d53d61ab9c1f67ba25fbffe8dad47b5d   2912832 12k_FE/IR014_2.mat
+6abdf2d5dc823f50d95814c488735ca2083def087233608e2f2cd718782985a6   2928496 12k_FE/IR014_3.mat
+fd7c20f53af7ccaf7ab6b08b885fbe4bf27ce44d9739af2725dc94c8130af953   2908440 12k_FE/IR021_0.mat
+2362b0f50519001004b6167b6344deae2c1387121c532366855ce0df51c1a872   2908440 12k_FE/IR021_1.mat
+7b9b455d79d696d1fc5762ef058a6363cb153dabdf404100cb4247af767acbd1   2904024 12k_FE/IR021_2.mat
+990bd16b90bf70650f102962331b066242792f285612d5081c2ba80053b2e637   2908440 12k_FE/IR021_3.mat
+c82d3ac43ed7d4e5dc41d6e0498e43754f7326f1c80d983afbfec2a8dfc3299e   2908440 12k_FE/OR007@12_0.mat
+1e31694e7b03e57f45bcd49dddbfb1a36b6e7237c32505c9333a3f2bb3ef10ed   2904024 12k_FE/OR007@12_1.mat
+66ff410ca987b3561a121cb67d154a85057760bc6a72f30bafda8ee163712fd4   2921664 12k_FE/OR007@12_2.mat
+8e5a47da86128668332fa6d17736515fcb1101c4e5a1e890cdb11e662a0573ca   2908440 12k_FE/OR007@12_3.mat
+a954b389feafb8c60e3ba1d04226d0511a340aad8fce082ab920c564b2012423   2904024 12k_FE/OR007@3_0.mat
+503fc5bd97d151ee053eb89562a4e2f2b24095b15c798600b66e17c87a48a29e   2908440 12k_FE/OR007@3_1.mat
+0b4ac23bbd279760fe3b8873ea257eab562718b5de44c4c617d309fb792550a1   2926056 12k_FE/OR007@3_2.mat
+c709cd9f9ddf4a074850bce3384b14fad7f210b188da32d23cc6e6ab68f7a616   2921664 12k_FE/OR007@3_3.mat
+6b774ffb83a046a6a4402221c2bc02c84c8e4494ea8457452e366ccc048c7d5e   2908440 12k_FE/OR007@6_0.mat
+13f7052f2422f19858f4136aa645dcfefc28f474c6b7e54b6ffcc4abedee8e26   2917248 12k_FE/OR007@6_1.mat
+00785405cb36ab8c96a63b43d77e5016477e276154f7bd0a5f74f13825030150   2908440 12k_FE/OR007@6_2.mat
+858c409a74f0dcbd31af28f79175daf5e494fe194269909c18c579851aaf3c1d   2926056 12k_FE/OR007@6_3.mat
+af7f88db380cc666a06d14c465f7e2bb9b6c5db53daf2fbcfc966654f01577ce   2908440 12k_FE/OR014@3_0.mat
+09e94ad346b84bbeb4cd172d5d66aacd08857369b23547a540cd266f71a18c17   2917248 12k_FE/OR014@3_1.mat
+8b5f2efba1c9d45cc88b9ced3bb02a2963ecbcc4ed15034f91e1295bf19db4fb   2904024 12k_FE/OR014@3_2.mat
+e4f22d6012d316f62f9a46add474af6f956a8365a3eb2115904be0a9abc29f7f   2904024 12k_FE/OR014@3_3.mat
+74adda10ce37f133a16d1caf62f2a2c17434a56c18db5af2612eaf127897bc1f   2904024 12k_FE/OR014@6_0.mat
+4b0730d494cdf33b8aea1ab2195be5fcd408f37c0fe12d0a2644c88bc59657ff   2895216 12k_FE/OR021@3_1.mat
+ed46ca719883b337f75cffcf5d0024386f26c1591dd4163892b48f02d25b40e0   2895216 12k_FE/OR021@3_2.mat
+307d56daeffb9e45a0aee649031e83b4165adb8a32cefabb925e540ca51aad8e   2912832 12k_FE/OR021@3_3.mat
+e1f6acfe79b622a24bf2ed3d092b83342c9a280a0e443df480c7220a49fff392   2895216 12k_FE/OR021@6_0.mat
+16bf48babcf1c7ac224bc1a81cd9eafdb27e42d5cf559761907e067e8eeadf3c   3903344 Normal/Normal_0.mat
+"""
+
+
+def _cwru() -> tuple[ExampleFile, ...]:
+    rows = (line.split() for line in _CWRU_FILES.strip().splitlines())
+    return tuple(
+        ExampleFile(f"cwru_fan_end/{path}", int(size), sha, _raw(*_CWRU, quote(f"Data/{path}")))
+        for sha, size, path in rows
+    )
+
 
 EXAMPLES: dict[str, Example] = {
     e.name: e
@@ -132,6 +192,22 @@ EXAMPLES: dict[str, Example] = {
                 files=3600,
                 size=26873000 + 1480471,
             ),
+        ),
+        Example(
+            name="cwru_fan_end",
+            title="CWRU bearing vibration: fan-end faults at 12 kHz (45 recordings, one normal)",
+            licence="none stated; CWRU Bearing Data Center, research use",
+            source="Case Western Reserve University Bearing Data Center, via XiongMeijing/CWRU-1 "
+            "(Data/12k_FE and Data/Normal/Normal_0.mat); see Smith & Randall, MSSP 64-65 (2015)",
+            files=_cwru(),
+            notes=[
+                "MATLAB v5 files: X###_DE_time, X###_FE_time, X###_BA_time (no BA in Normal_0) and "
+                "X###RPM; sampled at 12,000 Hz, a rate the files do not state",
+                "OR014@3_0.mat holds CWRU file 309 (1 hp, 1774 rpm) and OR014@3_1.mat file 310 "
+                "(0 hp, 1796 rpm): their contents look swapped relative to their names",
+                "only the 0 hp normal baseline (Normal_0); the repository's Normal_1 to Normal_3 are "
+                "not in this set",
+            ],
         ),
         Example(
             name="maintenance_text",

@@ -9,6 +9,7 @@ from shopfloor.context import Platform
 from shopfloor.errors import InvalidInput, PayloadTooLarge
 from shopfloor.explain.contributions import LIME_SAMPLES
 from shopfloor.registry.entities import Model, ModelVersion
+from shopfloor.services.parts import naming_files, with_files
 from shopfloor.tasks import catalog
 
 #: Records one explain request may hold, for the methods that cost many model calls per record
@@ -69,26 +70,46 @@ def set_alias(platform: Platform, tenant: str, name: str, alias: str, version: i
     return mv
 
 
-def _warnings(results: list[dict[str, Any]]) -> list[str]:
+def _warnings(results: list[dict[str, Any]], files: list[str] | None = None) -> list[str]:
     out: list[str] = []
     for i, r in enumerate(results):
-        out.extend(f"record {i}: {w}" for w in r.get("warnings") or ())
+        where = f"record {i}" if files is None else files[i]
+        out.extend(f"{where}: {w}" for w in r.get("warnings") or ())
     return out
 
 
 def predict(
-    platform: Platform, tenant: str, name: str, version: int | str | None, records: Any
+    platform: Platform,
+    tenant: str,
+    name: str,
+    version: int | str | None,
+    records: Any,
+    files: list[str] | None = None,
 ) -> dict[str, Any]:
+    """The model's answer for each record; with ``files`` (the records came from those files, see
+    :func:`~shopfloor.services.parts.part_records`), each answer and error names its file."""
     loaded = platform.models.get(tenant, name, version)
-    loaded.validate(records, platform.settings.max_records_per_request)
-    results = loaded.estimator.predict(records)
+    with naming_files(files):
+        loaded.validate(records, platform.settings.max_records_per_request)
+        results = loaded.estimator.predict(records)
     mv = loaded.version
     metrics.RECORDER.predicted(tenant, name, mv.version, len(results))
-    return {"model": name, "version": mv.version, "predictions": results, "warnings": _warnings(results)}
+    return {
+        "model": name,
+        "version": mv.version,
+        "predictions": with_files(results, files),
+        "warnings": _warnings(results, files),
+    }
 
 
 def explain(
-    platform: Platform, tenant: str, name: str, version: int | str | None, records: Any, method: str
+    platform: Platform,
+    tenant: str,
+    name: str,
+    version: int | str | None,
+    records: Any,
+    method: str,
+    files: list[str] | None = None,
 ) -> dict[str, Any]:
     methods = catalog.explain_methods()
     if method not in methods:
@@ -105,12 +126,14 @@ def explain(
             limit=cap,
         )
     loaded = platform.models.get(tenant, name, version)
-    loaded.validate(records, platform.settings.max_records_per_request)
+    with naming_files(files):
+        loaded.validate(records, platform.settings.max_records_per_request)
+        explanations = loaded.estimator.explain(records, method=method)
     return {
         "model": name,
         "version": loaded.version.version,
         "method": method,
-        "explanations": loaded.estimator.explain(records, method=method),
+        "explanations": with_files(explanations, files),
     }
 
 

@@ -15,6 +15,8 @@ import reprlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 from shopfloor.errors import InvalidInput, PayloadTooLarge
 
 logger = logging.getLogger(__name__)
@@ -110,9 +112,14 @@ def _check_image(value: Any) -> str | None:
 def _check_waveform(value: Any) -> str | None:
     if isinstance(value, list) and value:
         return None
+    if isinstance(value, np.ndarray) and value.size:  # read from a recording file (multipart)
+        return None
     if isinstance(value, str) and value.strip():
         return None
-    return f"expected samples (a list of numbers, or base64 of little-endian float32), got {_show(value)}"
+    return (
+        "expected samples (a list of numbers, base64 of little-endian float32, or a recording file "
+        f"in a multipart request), got {_show(value)}"
+    )
 
 
 _CHECKERS: dict[str, Checker] = {

@@ -11,13 +11,14 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from shopfloor.api.deps import Explainer, HeavyDep, JobsWriter, ModelsReader, PlatformDep, authorize
-from shopfloor.api.routes.views import job_view, multipart_records, parse_records, version_param
+from shopfloor.api.routes.views import job_view, multipart_parts, parse_records, version_param
 from shopfloor.schemas.jobs import JobPublic
 from shopfloor.schemas.models import ExplainResponse, PredictResponse, RecordsRequest, RulesResponse
 from shopfloor.security.roles import Permission
 from shopfloor.services import audit
 from shopfloor.services import jobs as jobs_service
 from shopfloor.services import models as service
+from shopfloor.services import parts as parts_service
 from shopfloor.tasks import catalog
 
 router = APIRouter(prefix="/v1/models", tags=["predict"])
@@ -50,6 +51,20 @@ INLINE_RECORDS = 32
 # The predict route reads its path and query parameters itself: FastAPI's per-parameter
 # validation and dependency solving cost more than the model on this path (see
 # docs/benchmarks.md). The OpenAPI description below documents the same contract.
+_FILES_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Image models: one file part per image (e.g. -F image=@part.png). Models of "
+    "recordings: one part named recording per file (.wav .npy .npz .mat, CSV or Parquet), with "
+    "optional sampling_rate (Hz), channels (comma-separated names or name endings) and rpm fields "
+    "for all of them; the answers come in part order, each with its file name.",
+    "properties": {
+        "recording": {"type": "array", "items": {"type": "string", "format": "binary"}},
+        "sampling_rate": {"type": "number", "exclusiveMinimum": 0},
+        "channels": {"type": "string"},
+        "rpm": {"type": "number", "exclusiveMinimum": 0},
+    },
+    "additionalProperties": {"type": "string", "format": "binary"},
+}
 _PREDICT_OPENAPI: dict[str, Any] = {
     "parameters": [
         {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
@@ -65,13 +80,7 @@ _PREDICT_OPENAPI: dict[str, Any] = {
         "required": True,
         "content": {
             "application/json": {"schema": RecordsRequest.model_json_schema()},
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "description": "Image models: one file part per image (e.g. -F image=@part.png)",
-                    "additionalProperties": {"type": "string", "format": "binary"},
-                }
-            },
+            "multipart/form-data": {"schema": _FILES_SCHEMA},
         },
     },
     "security": [{"Authorizer": []}],
@@ -88,17 +97,27 @@ _PREDICT_OPENAPI: dict[str, Any] = {
 async def predict(request: Request) -> Response:
     principal = await authorize(request, Permission.PREDICT)
     version = version_param(request.query_params.get("version")) if request.scope["query_string"] else None
-    if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        records = await multipart_records(request)  # image models: one file part per record
+    platform, name = request.app.state.platform, request.path_params["name"]
+    files: list[str] | None = None
+    if _is_multipart(request):  # one file part per record, read by the model's declared inputs
+        parts, fields = await multipart_parts(request)
+        records, files = await run_in_threadpool(
+            parts_service.part_records, platform, principal.tenant, name, version, parts, fields
+        )
     else:
         records = parse_records(await request.body())
-    platform, name = request.app.state.platform, request.path_params["name"]
-    if len(records) <= INLINE_RECORDS:
+    if len(records) <= INLINE_RECORDS and files is None:
         result = service.predict(platform, principal.tenant, name, version, records)
     else:
-        result = await run_in_threadpool(service.predict, platform, principal.tenant, name, version, records)
+        result = await run_in_threadpool(
+            service.predict, platform, principal.tenant, name, version, records, files
+        )
     audit.buffer(platform).count(principal, name, result["version"], "predict", len(records))
     return Response(json.dumps(result, separators=(",", ":")), media_type="application/json")
+
+
+def _is_multipart(request: Request) -> bool:
+    return request.headers.get("content-type", "").startswith("multipart/form-data")
 
 
 #: The explanation methods the families declare (read when the routes are imported).
@@ -108,10 +127,11 @@ EXPLAIN_PATTERN = f"^({'|'.join(catalog.explain_methods())})$"
 @router.post(
     "/{name}/explain", response_model=ExplainResponse,
     summary="Per-feature contributions (SHAP or LIME); words for text (occlusion); heatmaps for images",
+    openapi_extra={"requestBody": _PREDICT_OPENAPI["requestBody"]},
 )
 async def explain(
     name: str,
-    body: RecordsRequest,
+    request: Request,
     platform: PlatformDep,
     principal: Explainer,
     heavy: HeavyDep,
@@ -119,12 +139,20 @@ async def explain(
     method: Annotated[str, Query(pattern=EXPLAIN_PATTERN)] = "shap",
 ) -> Any:
     # Explanations can take seconds (LIME): computed in the thread pool, a few at a time per
-    # tenant, counted on the event loop.
-    result = await heavy.run(
-        principal.tenant, "explanations", service.explain, platform, principal.tenant, name, version,
-        body.records, method,
-    )
-    audit.buffer(platform).count(principal, name, result["version"], "explain", len(body.records))
+    # tenant, counted on the event loop. Files sent are read in the same slot.
+    multipart = _is_multipart(request)
+    records: list[Any] = [] if multipart else parse_records(await request.body())
+    files: list[str] | None = None
+    async with heavy.slot(principal.tenant, "explanations"):
+        if multipart:
+            parts, fields = await multipart_parts(request)
+            records, files = await run_in_threadpool(
+                parts_service.part_records, platform, principal.tenant, name, version, parts, fields
+            )
+        result = await run_in_threadpool(
+            service.explain, platform, principal.tenant, name, version, records, method, files
+        )
+    audit.buffer(platform).count(principal, name, result["version"], "explain", len(records))
     return result
 
 

@@ -10,6 +10,7 @@ from shopfloor.data.series_report import series_summary
 from shopfloor.errors import InvalidInput
 from shopfloor.registry.entities import ApiKey, Dataset, Job
 from shopfloor.services.masking import summary as masking_summary
+from shopfloor.services.parts import FilePart
 
 
 def dataset_view(d: Dataset) -> dict[str, Any]:
@@ -87,25 +88,29 @@ def too_deep() -> InvalidInput:
     return InvalidInput(f"the JSON body is {msg}", errors=[{"loc": ["body"], "msg": msg}])
 
 
-async def multipart_records(request: Any) -> list[Any]:
-    """Records from a multipart predict request: one record ``{field: file bytes}`` per file part
-    (e.g. ``-F image=@part.png``), for models whose input is an image."""
+async def multipart_parts(request: Any) -> tuple[list[FilePart], dict[str, str]]:
+    """The file parts of a multipart predict or explain request, in order, and its text fields
+    (e.g. ``-F image=@part.png``, or ``-F recording=@pump.wav -F sampling_rate=12000``)."""
     from starlette.datastructures import UploadFile
 
     form = await request.form()
-    records: list[Any] = []
+    parts: list[FilePart] = []
+    fields: dict[str, str] = {}
     try:
         for field, value in form.multi_items():
             if isinstance(value, UploadFile):
-                records.append({field: await value.read()})
+                parts.append(FilePart(field, value.filename or f"{field}-{len(parts)}", await value.read()))
+            else:
+                fields[field] = str(value)
     finally:
         await form.close()
-    if not records:
+    if not parts:
         raise InvalidInput(
-            "a multipart predict request needs at least one file part, e.g. -F image=@part.png",
+            "a multipart request needs at least one file part, e.g. -F image=@part.png or "
+            "-F recording=@pump.wav",
             errors=[{"loc": ["body"], "msg": "no file in the request"}],
         )
-    return records
+    return parts, fields
 
 
 _VERSION = re.compile(r"[A-Za-z0-9_\-]{1,64}")
