@@ -146,6 +146,17 @@ def _demand() -> tuple[pd.DataFrame, str]:
     return pd.DataFrame(rows), "value"
 
 
+def _stream() -> tuple[pd.DataFrame, str]:
+    """One stream (time, two values; no asset) with a known anomaly column, for series_anomaly."""
+    rng = np.random.default_rng(3)
+    n = 160
+    times = pd.date_range("2024-03-01", periods=n, freq="h").astype(str)
+    load = 5 + np.sin(np.arange(n) / 4) + rng.normal(0, 0.2, n)
+    y = np.zeros(n, int)
+    load[120], y[120] = load[120] + 6, 1
+    return pd.DataFrame({"time": times, "load": load, "temp": 40 + rng.normal(0, 1, n), "y": y}), "y"
+
+
 DATA = {
     "tabular_classification": lambda: _tabular_frame("classification"),
     "tabular_regression": lambda: _tabular_frame("regression"),
@@ -155,10 +166,13 @@ DATA = {
     "image_anomaly": _part_images,
     "image_classification": _part_images,
     "forecast": _demand,
+    "series_anomaly": _stream,
 }
 
 #: Families that answer per asset from a history of rows, not one answer per row.
 PER_ASSET = {"rul", "anomaly"}
+#: Families that answer once for the one stream the rows hold (no asset column).
+ONE_STREAM = {"series_anomaly"}
 
 #: Small settings so the contract runs in seconds.
 QUICK = {
@@ -168,6 +182,7 @@ QUICK = {
     "image_anomaly": {"label_column": "label", "good_label": "good", "size": 48, "memory_size": 300},
     "image_classification": {"size": 32, "max_epochs": 2, "patience": 2, "stability_seeds": 0},
     "forecast": {"horizon": 3, "candidates": ["auto_ets", "croston"]},
+    "series_anomaly": {"label_column": "y"},
 }
 
 
@@ -264,6 +279,8 @@ def _records(task: str, frame: pd.DataFrame, target: str, rows: int) -> tuple[li
         recent = frame.groupby("asset").tail(40)
         recent = recent[recent["asset"].isin(sorted(frame["asset"].unique())[: max(1, rows // 5)])]
         return recent.to_dict("records"), int(recent["asset"].nunique())
+    if task in ONE_STREAM:
+        return frame.drop(columns=[target]).head(rows * 3).to_dict("records"), 1
     return frame.drop(columns=[target]).head(rows).to_dict("records"), rows
 
 

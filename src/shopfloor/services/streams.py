@@ -15,6 +15,7 @@ from shopfloor.context import Platform
 from shopfloor.errors import ArtifactCorrupted, InvalidInput
 from shopfloor.security import crypto
 from shopfloor.tasks import catalog
+from shopfloor.tasks.base import ONE_STREAM
 
 #: The registry keys states by asset name; longer names are refused.
 MAX_ASSET_CHARS = 200
@@ -52,8 +53,8 @@ def score(
             errors=[{"loc": ["path", "name"], "msg": "not a streaming model"}],
         )
     loaded.validate(records, platform.settings.max_records_per_request)
-    column = mv.report["series"]["asset"]
-    assets = _assets(records, column)
+    column = (mv.report.get("series") or {}).get("asset")
+    assets = _assets(records, column) if column else [ONE_STREAM]  # no asset column: one stream
     key = platform.sealed.tenant_key(tenant)
     stream = loaded.estimator.score_stream
 

@@ -28,6 +28,7 @@ FAMILIES = (
     "shopfloor.tasks.image_classification",
     "shopfloor.tasks.image_anomaly",
     "shopfloor.tasks.forecast",
+    "shopfloor.tasks.series_anomaly",
 )
 
 #: The task a training request gets when it names none (CLI and SDK defaults).

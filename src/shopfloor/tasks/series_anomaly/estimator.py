@@ -1,0 +1,534 @@
+"""Label-free anomaly detection on one stream (task ``series_anomaly``): no asset column.
+
+:class:`SeriesAnomalyEstimator` reads a time column and one or more value columns, repairs messy
+time (:mod:`~shopfloor.tasks.series_anomaly.timeline`), finds a daily or weekly season, and
+compares detectors (:data:`~shopfloor.tasks.series_anomaly.detector.CANDIDATES`) on faults injected
+into the history, or on known anomalies when ``label_column`` is given
+(:mod:`~shopfloor.tasks.series_anomaly.selection`). Every point gets a score in [0, 1], a flag, the
+expected value with its band and a severity; flagged runs make events. The online candidates keep
+learning as they score; ``POST .../score`` continues the stream from a small JSON state and gives
+what batch scoring of the same points gives. Artifact: one JSON file (:data:`ESTIMATOR_FILE`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import pandas as pd
+
+from shopfloor.errors import ArtifactCorrupted, InvalidDataset, InvalidInput, NotFitted
+from shopfloor.tasks.base import (
+    ONE_STREAM,
+    BaseEstimator,
+    Capabilities,
+    ProgressFn,
+    constructor_params,
+    no_progress,
+)
+from shopfloor.tasks.options import option_error
+from shopfloor.tasks.series_anomaly import SERIES_ANOMALY
+from shopfloor.tasks.series_anomaly.detector import (
+    CANDIDATES,
+    STATE_VERSION,
+    Model,
+    band_width,
+    find_period,
+    fit_model,
+    new_state,
+)
+from shopfloor.tasks.series_anomaly.scoring import Run, points_and_events, run, shares, stream_points
+from shopfloor.tasks.series_anomaly.selection import FAULTS, HORIZON, KINDS, MAGNITUDES, choose, evaluate
+from shopfloor.tasks.series_anomaly.timeline import Timeline, repair, repair_notes
+
+ESTIMATOR_FILE = "estimator.json"
+FORMAT_VERSION = 1
+#: The fewest readable points a history needs (after repair).
+MIN_POINTS = 20
+_TIME_NAMES = ("time", "timestamp", "datetime", "date", "ts")
+
+
+def _file_rows(i: int | None, column: str | None) -> list[Any]:
+    return ["file", *(["row", i + 1] if i is not None else []), *(["column", column] if column else [])]
+
+
+class SeriesAnomalyEstimator(BaseEstimator):
+    """Anomaly detector for one stream (see the module docstring and the option model's fields)."""
+
+    declared: ClassVar[Mapping[str, Capabilities]] = {"series_anomaly": SERIES_ANOMALY}
+    task: ClassVar[str] = "series_anomaly"
+
+    def __init__(
+        self,
+        metric: str | None = None,
+        seed: int = 0,
+        time_budget_s: float = 600.0,
+        column_types: dict[str, str] | None = None,
+        time_column: str | None = None,
+        value_columns: list[str] | None = None,
+        label_column: str | None = None,
+        sensitivity: int = 80,
+        max_anomaly_ratio: float = 0.05,
+        duplicates: str = "mean",
+        gaps: str = "fill",
+        seasonality: str = "auto",
+        min_event_points: int = 1,
+        candidates: list[str] | None = None,
+    ) -> None:
+        self.metric = metric
+        self.seed = seed
+        self.time_budget_s = time_budget_s
+        self.column_types = column_types
+        self.time_column = time_column
+        self.value_columns = value_columns
+        self.label_column = label_column
+        self.sensitivity = sensitivity
+        self.max_anomaly_ratio = max_anomaly_ratio
+        self.duplicates = duplicates
+        self.gaps = gaps
+        self.seasonality = seasonality
+        self.min_event_points = min_event_points
+        self.candidates = candidates
+
+    def get_params(self) -> dict[str, Any]:
+        return constructor_params(self)
+
+    # ------------------------------------------------------------------ options and columns
+    def check_options(self) -> None:
+        """Refuse impossible option values before any work (422 at ``["body", "options", name]``)."""
+        self._candidates()
+
+    def _candidates(self) -> list[str]:
+        s = self.sensitivity
+        if isinstance(s, bool) or not isinstance(s, int | np.integer) or not 0 <= s <= 99:
+            raise option_error("sensitivity", f"must be a whole number from 0 to 99, not {s!r}")
+        r = self.max_anomaly_ratio
+        if isinstance(r, bool) or not isinstance(r, int | float) or not 0 < r <= 0.5:
+            raise option_error("max_anomaly_ratio", f"must be a number above 0 and at most 0.5, not {r!r}")
+        m = self.min_event_points
+        if isinstance(m, bool) or not isinstance(m, int | np.integer) or m < 1:
+            raise option_error("min_event_points", f"must be a whole number >= 1, not {m!r}")
+        for name, allowed in (
+            ("duplicates", ("mean", "last")),
+            ("gaps", ("fill", "split")),
+            ("seasonality", ("auto", "none")),
+        ):
+            if getattr(self, name) not in allowed:
+                raise option_error(name, f"must be one of {', '.join(allowed)}")
+        if self.metric not in (None, "detection_rate"):
+            raise option_error("metric", "series_anomaly models are chosen by injected faults or labels")
+        names = list(CANDIDATES) if self.candidates is None else list(self.candidates)
+        if not names or any(c not in CANDIDATES for c in names) or len(set(names)) != len(names):
+            raise option_error("candidates", f"must list distinct detectors among {', '.join(CANDIDATES)}")
+        return names
+
+    def _columns(
+        self, names: Sequence[str], numeric: Callable[[str], bool], is_time: Callable[[str], bool], where: str
+    ) -> tuple[str, list[str]]:
+        """The time column and value columns: the options', else found (a 422 naming the option)."""
+        time_col = self.time_column
+        if time_col is None:
+            found = [c for c in names if is_time(c)] or [c for c in names if c.lower() in _TIME_NAMES]
+            if len(found) != 1:
+                raise InvalidInput(
+                    f"name the time column in options.time_column ({where} has "
+                    f"{len(found) or 'no'} date/time columns)",
+                    errors=[{"loc": ["body", "options", "time_column"], "msg": "field required"}],
+                )
+            time_col = found[0]
+        values = self.value_columns
+        if values is None:
+            values = [c for c in names if c not in (time_col, self.label_column) and numeric(c)]
+        bad = [c for c in values if c not in names or c == time_col or not numeric(c)]
+        if not values or bad:
+            raise InvalidInput(
+                f"value columns must be numeric columns of {where} besides the time: "
+                + (", ".join(map(repr, bad)) if bad else "none found"),
+                errors=[{"loc": ["body", "options", "value_columns"], "msg": "no numeric value column"}],
+            )
+        return time_col, list(values)
+
+    def settle_options(
+        self,
+        options: dict[str, Any],
+        columns: Sequence[Mapping[str, Any]],
+        request: Mapping[str, Any],
+        dataset: str,
+    ) -> dict[str, Any]:
+        """The options with the time and value columns settled from the dataset's profile."""
+        types = {c["name"]: c.get("type") for c in columns}
+        time_col, values = self._columns(
+            list(types),
+            lambda c: types[c] in ("numeric", "boolean"),
+            lambda c: types[c] == "datetime",
+            f"dataset {dataset!r}",
+        )
+        return {**options, "time_column": time_col, "value_columns": values}
+
+    def check_dataset(self, load: Callable[[], pd.DataFrame]) -> None:
+        """Refuse a history nothing can be learnt from before a job exists."""
+        frame = load()
+        time_col, values = self._frame_columns(frame)
+        self._timeline(frame, time_col, values, lambda i, c: ["dataset", *_file_rows(i, c)[1:]])
+
+    def _frame_columns(self, frame: pd.DataFrame) -> tuple[str, list[str]]:
+        def numeric(c: str) -> bool:  # a named column is read as numbers (the repair says if none is)
+            named = c in (self.value_columns or ())
+            return named or (
+                pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+            )
+
+        def is_time(c: str) -> bool:
+            return (
+                pd.api.types.is_datetime64_any_dtype(frame[c])
+                or (self.column_types or {}).get(c) == "datetime"
+            )
+
+        return self._columns([str(c) for c in frame.columns], numeric, is_time, "the table")
+
+    def _timeline(self, frame: pd.DataFrame, time_col: str, values: list[str], where: Any) -> Timeline:
+        tl = repair(frame, time_col, values, str(self.duplicates), str(self.gaps), where)
+        real = int((~tl.filled).sum())
+        if real < MIN_POINTS:
+            raise InvalidDataset(
+                f"{real} readable point(s) in time; at least {MIN_POINTS} are needed to learn the stream",
+                errors=[{"loc": where(None, time_col), "msg": "too few points"}],
+            )
+        return tl
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, frame: pd.DataFrame, target: str | None = None, progress: ProgressFn = no_progress) -> Self:
+        """Learn the stream's normal behaviour (no labels needed); sets the detector, band and report.
+
+        Raises :class:`InvalidInput` for a bad option and :class:`InvalidDataset` (naming the column
+        and row) for a history that cannot be repaired: no readable time, no number, too few points.
+        """
+        started = time.monotonic()
+        names = self._candidates()
+        progress(0.0, "preparing", "repairing the time axis")
+        time_col, values = self._frame_columns(frame)
+        tl = self._timeline(frame, time_col, values, _file_rows)
+        labels = self._labels(frame, tl)
+        period = (
+            find_period(tl.times, tl.values, tl.step, tl.is_datetime) if self.seasonality == "auto" else 0
+        )
+        k0 = band_width(int(self.sensitivity))
+        figures = []
+        for i, name in enumerate(names):
+            progress(0.1 + 0.7 * i / len(names), "candidates", f"trying {name}")
+            figures.append({**evaluate(name, tl, period, k0, int(self.seed), labels), "chosen": False})
+        chosen = choose(figures)
+        chosen["chosen"] = True
+        for f in figures:
+            f["cv_score"] = f["figure"]
+        progress(0.85, "refit", f"learning {chosen['name']} from the whole history")
+        model = fit_model(chosen["name"], tl.times, tl.values, tl.step, period, k0)
+        whole = run(model, new_state(model), tl.times, tl.values, tl.filled, tl.segment)
+        r = whole.r[~tl.filled]
+        model.k = max(k0, float(np.quantile(r, 1.0 - float(self.max_anomaly_ratio))))
+        self.model_, self.time_column_, self.value_columns_ = model, time_col, values
+        self.is_datetime_ = tl.is_datetime
+        self.input_schema_ = [
+            {"name": time_col, "type": "datetime" if tl.is_datetime else "numeric", "role": "time"},
+            *({"name": c, "type": "numeric", "role": "value"} for c in values),
+        ]
+        flagged = float((r > model.k).mean())
+        self.report_ = self._report(tl, chosen, figures, period, k0, flagged, time.monotonic() - started)
+        progress(1.0, "done", f"{chosen['name']}: band +-{model.k:.3g} spreads")
+        return self
+
+    def _labels(self, frame: pd.DataFrame, tl: Timeline) -> np.ndarray | None:
+        if self.label_column is None:
+            return None
+        if self.label_column not in frame.columns:
+            raise InvalidDataset(
+                f"no label column {self.label_column!r}",
+                errors=[{"loc": ["body", "options", "label_column"], "msg": "column missing"}],
+            )
+        raw = pd.to_numeric(frame[self.label_column], errors="coerce").fillna(0).to_numpy(float) > 0
+        out = np.zeros(len(tl.times))
+        rows = np.flatnonzero(tl.point_of_row >= 0)
+        np.maximum.at(out, tl.point_of_row[rows], raw[rows].astype(float))
+        return out
+
+    def _report(
+        self,
+        tl: Timeline,
+        chosen: dict[str, Any],
+        figures: list[dict[str, Any]],
+        period: int,
+        k0: float,
+        flagged: float,
+        seconds: float,
+    ) -> dict[str, Any]:
+        kind = {86400.0: "daily", 604800.0: "weekly"}.get(round(period * tl.step), None) if period else None
+        notes = repair_notes(tl.repairs)
+        return {
+            "task": self.task,
+            "metric": "detection_rate",
+            "metrics": {
+                "fault_detection_rate": chosen["detection_rate"],
+                "false_alarm_rate": chosen["false_alarm_rate"],
+                **({"label_f1": chosen["label_f1"]} if "label_f1" in chosen else {}),
+                "training_flagged_share": flagged,
+                "band_width": self.model_.k,
+                "band_width_from_sensitivity": k0,
+                "n_points": int((~tl.filled).sum()),
+            },
+            "candidates": figures,
+            "chosen": chosen["name"],
+            "layout": {"time": self.time_column_, "values": self.value_columns_, "asset": None},
+            "seasonality": {"period_points": period, "kind": kind},
+            "repairs": tl.repairs,
+            "warnings": [{"code": "time-repaired", "message": n} for n in notes],
+            "evaluation": {
+                "method": "each candidate learns from the first 60 % of the history and scores the rest "
+                "clean "
+                "(false alarm rate) and with one injected fault at a time (detected when flagged within "
+                f"{HORIZON} readings of the onset); figure: detection rate minus false alarm rate"
+                + ("; with labels: F1 of flagged points" if self.label_column else ""),
+                "faults": FAULTS,
+                "fault_kinds": list(KINDS),
+                "magnitudes_sd": list(MAGNITUDES),
+            },
+            "fit_seconds": round(seconds, 3),
+        }
+
+    # ------------------------------------------------------------------ scoring
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise NotFitted("this SeriesAnomalyEstimator is not fitted yet; call fit() or load()")
+
+    def _scored(self, frame: pd.DataFrame, where: Any) -> tuple[Timeline, Run]:
+        tl = repair(
+            frame, self.time_column_, self.value_columns_, str(self.duplicates), str(self.gaps), where
+        )
+        return tl, run(self.model_, new_state(self.model_), tl.times, tl.values, tl.filled, tl.segment)
+
+    def _result(
+        self,
+        times: list[Any],
+        values: np.ndarray,
+        fig: Run,
+        run_state: Any,
+        warnings: list[str],
+        repairs: dict[str, Any] | None,
+    ) -> tuple[dict[str, Any], Any]:
+        points, events, open_run = points_and_events(
+            times, values, fig, self.value_columns_, self.model_.k, int(self.min_event_points), run_state
+        )
+        out = {
+            "series": None,
+            "points": points,
+            "events": events,
+            "threshold": 0.5,
+            "band_width": self.model_.k,
+            "warnings": warnings,
+        }
+        if repairs is not None:
+            out["repairs"] = repairs
+        return out, open_run
+
+    def predict(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """One result for the stream the records hold (repaired as at training): every point's time,
+        value, score, flag, expected value, band and severity, the events, and what was repaired."""
+        self._check_fitted()
+        if not records:
+            return []
+        frame = pd.DataFrame.from_records(list(records))
+        tl, fig = self._scored(frame, lambda i, c: ["body", "records", *([i] if i is not None else []), c])
+        real = ~tl.filled
+        given = [_plain(records[int(i)].get(self.time_column_)) for i in tl.row_of_point[real]]
+        part = Run(*(a[real] for a in fig))
+        result, _ = self._result(given, tl.values[real], part, None, repair_notes(tl.repairs), tl.repairs)
+        return [result]
+
+    def score_stream(
+        self, records: Sequence[Mapping[str, Any]], states: Mapping[str, dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+        """Score the newest points of the stream, continuing from its state (``states[ONE_STREAM]``;
+        absent: a new stream). Late or unreadable points are skipped with a warning."""
+        self._check_fitted()
+        if not records:
+            return [], {}
+        state = self._state(states.get(ONE_STREAM))
+        kept, figures, warnings = stream_points(
+            self.model_,
+            state,
+            records,
+            self.time_column_,
+            self.value_columns_,
+            self.is_datetime_,
+            str(self.gaps),
+        )
+        d = len(self.value_columns_)
+        fig = Run(
+            np.array([f[0] for f in figures]),
+            *(np.array([f[i] for f in figures]).reshape(-1, d) for i in (1, 2, 3)),
+        )
+        values = np.array([[_float(records[i].get(c)) for c in self.value_columns_] for i in kept]).reshape(
+            -1, d
+        )
+        times = [_plain(records[i].get(self.time_column_)) for i in kept]
+        result, state["run"] = self._result(times, values, fig, state.get("run"), warnings, None)
+        return [result], {ONE_STREAM: state}
+
+    def _state(self, state: Mapping[str, Any] | None) -> dict[str, Any]:
+        if state is None:
+            return new_state(self.model_)
+        try:
+            if state.get("version") != STATE_VERSION or len(state["level"]) != len(self.value_columns_):
+                raise ValueError("state of another model")
+            return {
+                **state,
+                "level": list(state["level"]),
+                "scale": list(state["scale"]),
+                "out": list(state["out"]),
+            }
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise InvalidInput(
+                f"the stream state does not fit this model ({exc}); reset the stream",
+                errors=[{"loc": ["state", ONE_STREAM], "msg": "unusable stream state"}],
+            ) from exc
+
+    def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Batch scoring, one row out per row in: ``anomaly_score``, ``is_anomaly``, ``expected``,
+        ``lower``, ``upper`` (per value column with several), ``severity``, ``severity_label`` and
+        ``event`` (its number; empty outside events). Rows merged at one timestamp share its answer;
+        rows left out (unreadable time) are empty."""
+        self._check_fitted()
+        tl, fig = self._scored(frame, _file_rows)
+        k, cols = self.model_.k, self.value_columns_
+        real = np.flatnonzero(~tl.filled)
+        at = tl.point_of_row
+        ok = at >= 0
+        out = pd.DataFrame(index=frame.index)
+        r = np.where(ok, fig.r[np.where(ok, at, 0)], np.nan)
+        out["anomaly_score"] = np.where(ok, r * r / (r * r + k * k), np.nan)
+        out["is_anomaly"] = ok & (np.nan_to_num(r) > k)
+        for name, arr in (
+            ("expected", fig.expected),
+            ("lower", fig.expected - k * fig.spread),
+            ("upper", fig.expected + k * fig.spread),
+        ):
+            for j, c in enumerate(cols):
+                out[name if len(cols) == 1 else f"{name}_{c}"] = np.where(
+                    ok, arr[np.where(ok, at, 0), j], np.nan
+                )
+        out["severity"] = r / k
+        out["severity_label"] = [
+            ""
+            if not np.isfinite(v)
+            else next((n for b, n in ((3.0, "high"), (1.5, "medium"), (1.0, "low")) if v >= b), "normal")
+            for v in r / k
+        ]
+        event = np.full(len(tl.times), 0)
+        flags = np.zeros(len(tl.times), bool)
+        flags[real] = fig.r[real] > k
+        run_start, number, length = -1, 0, 0
+        for i in real:
+            if flags[i]:
+                length += 1
+                if length == 1:
+                    run_start = i
+                if length == int(self.min_event_points):
+                    number += 1
+                    event[run_start : i + 1] = number
+                elif length > int(self.min_event_points):
+                    event[i] = number
+            else:
+                length = 0
+        ev = np.where(ok, event[np.where(ok, at, 0)], 0)
+        out["event"] = pd.array([int(e) if e else pd.NA for e in ev], dtype="Int64")
+        return out
+
+    def evaluate_batch(self, scored: pd.DataFrame, label_column: str, layout: Any) -> Any:
+        """The detected events against the known ones (``label_column``: 1 inside an event)."""
+        from shopfloor.tasks.anomaly.events import evaluate_events
+
+        frame = scored.assign(_stream=ONE_STREAM)
+        return evaluate_events(frame, label_column, asset_column="_stream", time_column=self.time_column_)
+
+    def explain(self, records: Sequence[Mapping[str, Any]], method: str = "shap") -> list[dict[str, Any]]:
+        """The latest point: its score, expected value and each value column's share (percent) of its
+        deviation. One method; ``method`` may be "shap" (the protocol's default) or "contributions"."""
+        self._check_fitted()
+        if method not in ("shap", "contributions"):
+            raise InvalidInput(
+                f"unknown explanation method {method!r}; series_anomaly models explain with 'contributions'",
+                errors=[{"loc": ["query", "method"], "msg": "unknown method"}],
+            )
+        if not records:
+            return []
+        (result,) = self.predict(records)
+        last = result["points"][-1]
+        sh = shares(np.array([[1.0] * len(self.value_columns_)]))[0] if not last["is_anomaly"] else None
+        contributions = last.get("contributions") or (
+            {self.value_columns_[0]: 100.0}
+            if len(self.value_columns_) == 1
+            else dict(zip(self.value_columns_, (sh if sh is not None else []).tolist(), strict=False))
+        )
+        return [
+            {
+                "series": None,
+                "time": last["time"],
+                "method": "contributions",
+                "score": last["score"],
+                "expected": last["expected"],
+                "severity": last["severity"],
+                "contributions": contributions,
+                "warnings": result["warnings"],
+            }
+        ]
+
+    # ------------------------------------------------------------------ persistence
+    def save(self) -> dict[str, bytes]:
+        """``estimator.json``: options, columns, the detector's numbers, report and schema."""
+        self._check_fitted()
+        state = {
+            "format": FORMAT_VERSION,
+            "params": self.get_params(),
+            "time_column": self.time_column_,
+            "value_columns": self.value_columns_,
+            "is_datetime": self.is_datetime_,
+            "model": self.model_.to_json(),
+            "input_schema": self.input_schema_,
+            "report": self.report_,
+        }
+        return {ESTIMATOR_FILE: json.dumps(state).encode()}
+
+    @classmethod
+    def load(cls, files: Mapping[str, bytes]) -> Self:
+        """Rebuild a fitted estimator from :meth:`save` output (raises :class:`ArtifactCorrupted`)."""
+        try:
+            state = json.loads(files[ESTIMATOR_FILE])
+            if state.get("format") != FORMAT_VERSION:
+                raise ArtifactCorrupted(f"unsupported series_anomaly artifact format {state.get('format')!r}")
+            est = cls(**state["params"])
+            est.time_column_, est.value_columns_ = state["time_column"], list(state["value_columns"])
+            est.is_datetime_ = bool(state["is_datetime"])
+            est.model_ = Model.from_json(state["model"])
+            if len(est.model_.level0) != len(est.value_columns_):
+                raise ValueError("detector does not match the value columns")
+            est.input_schema_, est.report_ = state["input_schema"], state["report"]
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ArtifactCorrupted(f"series_anomaly artifact cannot be read: {exc}") from exc
+        return est
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return value
+
+
+def _float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
