@@ -10,13 +10,30 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, delete, func, select
+from sqlalchemy import CursorResult, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from shopfloor.registry.clock import now as _now
 from shopfloor.registry.orm import StreamStateRow
 
 T = TypeVar("T")
+
+_ROW = StreamStateRow
+_SAME = (
+    _ROW.tenant == bindparam("b_tenant"),
+    _ROW.model == bindparam("b_model"),
+    _ROW.version == bindparam("b_version"),
+)
+_READ = (
+    select(_ROW.asset, _ROW.state)
+    .where(*_SAME, _ROW.asset.in_(bindparam("b_assets", expanding=True)))
+    .with_for_update()
+)
+_WRITE = (
+    update(_ROW)
+    .where(*_SAME, _ROW.asset == bindparam("b_asset"))
+    .values(state=bindparam("b_state"), updated_at=bindparam("b_at"))
+)
 
 
 class StreamTables:
@@ -40,32 +57,36 @@ class StreamTables:
         one asset apply one after the other; SQLite serialises writers itself. If ``step`` raises,
         nothing changes. Beyond ``keep`` assets per model version the least recently updated go.
         """
+        # Statements built once, run on the session's connection (no ORM unit of work): a streaming
+        # call scores one point and the registry round trip is most of its cost. Only a new asset can
+        # take the version over ``keep``.
+        key = {"b_tenant": tenant, "b_model": model, "b_version": version}
         with self._session() as s:
-            rows = {
-                r.asset: r
-                for r in s.scalars(
-                    select(StreamStateRow)
-                    .where(
-                        StreamStateRow.tenant == tenant,
-                        StreamStateRow.model == model,
-                        StreamStateRow.version == version,
-                        StreamStateRow.asset.in_(assets),
-                    )
-                    .with_for_update()
-                )
-            }
-            result, states = step({asset: row.state for asset, row in rows.items()})
+            db = s.connection()
+            rows = db.execute(_READ, {**key, "b_assets": list(assets)})
+            found: dict[str, bytes] = {asset: blob for asset, blob in rows}
+            result, states = step(found)
             at = _now()
-            for asset, blob in states.items():
-                row = rows.get(asset)
-                if row is None:
-                    row = StreamStateRow(tenant=tenant, model=model, version=version, asset=asset)
-                    row.state, row.updated_at = blob, at
-                    s.add(row)
-                else:
-                    row.state, row.updated_at = blob, at
-            s.flush()
-            self._trim(s, tenant, model, version, keep)
+            changed = [
+                {**key, "b_asset": a, "b_state": b, "b_at": at} for a, b in states.items() if a in found
+            ]
+            if changed:
+                db.execute(_WRITE, changed)
+            added = [
+                {
+                    "tenant": tenant,
+                    "model": model,
+                    "version": version,
+                    "asset": a,
+                    "state": b,
+                    "updated_at": at,
+                }
+                for a, b in states.items()
+                if a not in found
+            ]
+            if added:
+                db.execute(insert(StreamStateRow), added)
+                self._trim(s, tenant, model, version, keep)
             return result
 
     @staticmethod
