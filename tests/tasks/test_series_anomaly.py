@@ -87,7 +87,7 @@ def test_a_spike_and_a_level_shift_are_flagged_with_band_and_events() -> None:
     frame = _stream(900)
     frame.loc[600, "value"] += 6
     frame.loc[750:, "value"] += 5
-    est = _fit(frame.head(500))
+    est = _fit(frame.head(500), alarm_memory=0)
     assert est.report_["seasonality"]["kind"] == "daily"
     (result,) = est.predict(frame.to_dict("records"))
     points = result["points"]
@@ -96,6 +96,20 @@ def test_a_spike_and_a_level_shift_are_flagged_with_band_and_events() -> None:
     assert points[600]["lower"] < points[600]["expected"] < points[600]["upper"] < points[600]["value"]
     assert any(e["start"] == frame["timestamp"][600] for e in result["events"])
     assert sum(p["is_anomaly"] for p in points[:500]) <= 0.05 * 500
+
+
+def test_alarm_memory_flags_a_repeated_fault_once_and_a_larger_one_again() -> None:
+    frame = _stream(900)
+    frame.loc[[600, 650], "value"] += 6
+    frame.loc[700, "value"] += 30
+    remembered, plain = _fit(frame.head(500)), _fit(frame.head(500), alarm_memory=0)
+    (a,), (b,) = remembered.predict(frame.to_dict("records")), plain.predict(frame.to_dict("records"))
+    assert [a["points"][i]["is_anomaly"] for i in (600, 650, 700)] == [True, False, True]
+    assert [b["points"][i]["is_anomaly"] for i in (600, 650, 700)] == [True, True, True]
+    assert (
+        a["points"][650]["upper"] - a["points"][650]["lower"]
+        > b["points"][650]["upper"] - b["points"][650]["lower"]
+    )
 
 
 def test_higher_sensitivity_flags_more_and_narrows_the_band() -> None:

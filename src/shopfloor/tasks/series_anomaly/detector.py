@@ -23,14 +23,29 @@ import numpy as np
 #: name -> (alpha: level step, beta: spread step); alpha 0: fixed baseline.
 CANDIDATES: dict[str, tuple[float, float]] = {
     "seasonal_baseline": (0.0, 0.0),
-    "online_slow": (0.02, 0.01),
-    "online_fast": (0.15, 0.05),
+    "online_slow": (0.002, 0.0),
+    "online_fast": (0.02, 0.0),
 }
 #: Deviations are clipped at this many spreads before they move the level or the spread.
 CLIP = 3.0
 #: Consecutive readings out of the band on one side that make a level shift (online candidates).
-SHIFT_POINTS = 5
+SHIFT_POINTS = 20
+#: The online candidates' starting spread: at least this share of the history's spread around its level.
+LEVEL_SPREAD_SHARE = 1.0
+#: The spread never falls below this share of the history's.
+FLOOR_SHARE = 0.05
 STATE_VERSION = 1
+#: After a point ``r / k`` times out of the band, the band is widened ``HEAT_GAIN * r / k`` times
+#: and relaxes back by halves over half the alarm memory (:func:`heat_of`): a change that persists
+#: or repeats raises one alarm, then again only when it grows half as large again.
+HEAT_GAIN = 1.5
+HEAT_DECAY = 0.9995
+
+
+def heat_of(memory: int) -> tuple[float, float]:
+    """(gain, decay per reading) of the band's widening after alarms, for an alarm memory of
+    ``memory`` readings (0: no widening, every reading out of the plain band is flagged)."""
+    return (HEAT_GAIN, 0.5 ** (2.0 / memory)) if memory > 0 else (0.0, 0.0)
 
 
 def band_width(sensitivity: int) -> float:
@@ -55,6 +70,8 @@ class Model:
     period: int
     t0: float
     step: float
+    heat_gain: float = HEAT_GAIN
+    heat_decay: float = HEAT_DECAY
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -131,15 +148,15 @@ def fit_model(name: str, times: np.ndarray, values: np.ndarray, step: float, per
         if alpha > 0:  # an online level: the spread of one step's change
             diffs = np.diff(d[np.isfinite(d)])
             spread = _mad(diffs) / math.sqrt(2) if len(diffs) else 0.0
-            spread = max(spread, 0.5 * _mad(d - level) if alpha < 0.1 else 0.0)
+            spread = max(spread, LEVEL_SPREAD_SHARE * _mad(d - level) if alpha < 0.1 else 0.0)
         else:
             spread = _mad(d - level)
         base = max(abs(level), float(np.nanmax(np.abs(d))) if np.isfinite(d).any() else 0.0, 1e-9)
-        fl = max(0.05 * spread, 1e-6 * base, 1e-9)
+        fl = max(FLOOR_SHARE * spread, 1e-6 * base, 1e-9)
         level0.append(level)
         scale0.append(max(spread, fl, 1e-3 * base if spread == 0 else 0.0))
         floor.append(fl)
-    return Model(name, alpha, beta, k, level0, scale0, floor, season, period, t0, step)
+    return Model(name, alpha, beta, k, level0, scale0, floor, season, period, t0, step, HEAT_GAIN, HEAT_DECAY)
 
 
 def new_state(model: Model) -> dict[str, Any]:
@@ -153,6 +170,7 @@ def new_state(model: Model) -> dict[str, Any]:
         "last_time": None,
         "last": None,
         "segment": 0,
+        "heat": 1.0,
         "run": None,
     }
 
@@ -160,21 +178,23 @@ def new_state(model: Model) -> dict[str, Any]:
 def restart(state: dict[str, Any]) -> None:
     """A new segment (after a gap split): the level is taken afresh from the next point."""
     state["n"] = 0
+    state["fresh"] = True
     state["out"] = [0] * len(state["out"])
 
 
 def advance(
     model: Model, state: dict[str, Any], t: float, x: list[float], learn_only: bool = False
-) -> tuple[float, list[float], list[float], list[float]]:
+) -> tuple[float, float, list[float], list[float], list[float]]:
     """Score the point ``x`` (one value per column, NaN missing) at time ``t`` and update ``state``.
 
-    Returns (r: the largest |z|, z per column, expected per column, spread per column), all before
-    the update. ``learn_only``: a filled point, learnt from but not scored (r = 0).
+    Returns (r: the largest |z|, the score, z per column, expected per column, spread per column), all
+    before the update, with z and r divided and the spread multiplied by the band's current widening (the
+    heat). ``learn_only``: a filled point, learnt from but not scored (r = 0).
     """
     level, scale, out = state["level"], state["scale"], state["out"]
     alpha, beta, k = model.alpha, model.beta, model.k
     online = alpha > 0
-    fresh = state["n"] == 0 and online
+    fresh = state.get("fresh", False) and online
     phase = int(round((t - model.t0) / model.step)) % model.period if model.period else -1
     r = 0.0
     zs, expected, spreads = [], [], []
@@ -207,7 +227,14 @@ def advance(
                 out[j] = 0
     if any(v == v for v in x):
         state["n"] += 1
-    return r, zs, expected, spreads
+        state["fresh"] = False
+    heat = state["heat"]
+    if heat > 1.0:
+        r, zs, spreads = r / heat, [z / heat for z in zs], [sp * heat for sp in spreads]
+    if learn_only:
+        return r, 0.0, zs, expected, spreads
+    state["heat"] = max(1.0, heat * model.heat_decay, model.heat_gain * r * heat / k)
+    return r, score_of(r, k), zs, expected, spreads
 
 
 def score_of(r: float, k: float) -> float:

@@ -38,6 +38,7 @@ from shopfloor.tasks.series_anomaly.detector import (
     band_width,
     find_period,
     fit_model,
+    heat_of,
     new_state,
 )
 from shopfloor.tasks.series_anomaly.scoring import Run, points_and_events, run, shares, stream_points
@@ -76,6 +77,7 @@ class SeriesAnomalyEstimator(BaseEstimator):
         gaps: str = "fill",
         seasonality: str = "auto",
         min_event_points: int = 1,
+        alarm_memory: int = 2800,
         candidates: list[str] | None = None,
     ) -> None:
         self.metric = metric
@@ -91,6 +93,7 @@ class SeriesAnomalyEstimator(BaseEstimator):
         self.gaps = gaps
         self.seasonality = seasonality
         self.min_event_points = min_event_points
+        self.alarm_memory = alarm_memory
         self.candidates = candidates
 
     def get_params(self) -> dict[str, Any]:
@@ -111,6 +114,9 @@ class SeriesAnomalyEstimator(BaseEstimator):
         m = self.min_event_points
         if isinstance(m, bool) or not isinstance(m, int | np.integer) or m < 1:
             raise option_error("min_event_points", f"must be a whole number >= 1, not {m!r}")
+        a = self.alarm_memory
+        if isinstance(a, bool) or not isinstance(a, int | np.integer) or a < 0:
+            raise option_error("alarm_memory", f"must be a whole number >= 0, not {a!r}")
         for name, allowed in (
             ("duplicates", ("mean", "last")),
             ("gaps", ("fill", "split")),
@@ -219,13 +225,19 @@ class SeriesAnomalyEstimator(BaseEstimator):
         figures = []
         for i, name in enumerate(names):
             progress(0.1 + 0.7 * i / len(names), "candidates", f"trying {name}")
-            figures.append({**evaluate(name, tl, period, k0, int(self.seed), labels), "chosen": False})
+            figures.append(
+                {
+                    **evaluate(name, tl, period, k0, int(self.seed), labels, int(self.alarm_memory)),
+                    "chosen": False,
+                }
+            )
         chosen = choose(figures)
         chosen["chosen"] = True
         for f in figures:
             f["cv_score"] = f["figure"]
         progress(0.85, "refit", f"learning {chosen['name']} from the whole history")
         model = fit_model(chosen["name"], tl.times, tl.values, tl.step, period, k0)
+        model.heat_gain, model.heat_decay = heat_of(int(self.alarm_memory))
         whole = run(model, new_state(model), tl.times, tl.values, tl.filled, tl.segment)
         r = whole.r[~tl.filled]
         model.k = max(k0, float(np.quantile(r, 1.0 - float(self.max_anomaly_ratio))))
@@ -367,7 +379,8 @@ class SeriesAnomalyEstimator(BaseEstimator):
         d = len(self.value_columns_)
         fig = Run(
             np.array([f[0] for f in figures]),
-            *(np.array([f[i] for f in figures]).reshape(-1, d) for i in (1, 2, 3)),
+            np.array([f[1] for f in figures]),
+            *(np.array([f[i] for f in figures]).reshape(-1, d) for i in (2, 3, 4)),
         )
         values = np.array([[_float(records[i].get(c)) for c in self.value_columns_] for i in kept]).reshape(
             -1, d
@@ -407,7 +420,7 @@ class SeriesAnomalyEstimator(BaseEstimator):
         ok = at >= 0
         out = pd.DataFrame(index=frame.index)
         r = np.where(ok, fig.r[np.where(ok, at, 0)], np.nan)
-        out["anomaly_score"] = np.where(ok, r * r / (r * r + k * k), np.nan)
+        out["anomaly_score"] = np.where(ok, fig.score[np.where(ok, at, 0)], np.nan)
         out["is_anomaly"] = ok & (np.nan_to_num(r) > k)
         for name, arr in (
             ("expected", fig.expected),

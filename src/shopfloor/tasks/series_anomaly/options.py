@@ -75,6 +75,16 @@ class SeriesAnomalyOptions(FamilyOptions):
         ge=1,
         description="Consecutive flagged readings that make an event; shorter runs stay flagged points only.",
     )
+    alarm_memory: int = Field(
+        2800,
+        title="Alarm memory (readings)",
+        ge=0,
+        le=10_000_000,
+        description="After an alarm the band widens in proportion to how far out the reading was, and "
+        "narrows back by half over half this many readings: a change that persists or repeats raises one "
+        "alarm, then another only when it grows half as large again. 0: no widening, every reading "
+        "outside the band is flagged.",
+    )
     candidates: Annotated[list[Candidate], Field(min_length=1)] | None = Field(
         None,
         title="Detectors to compare",

@@ -15,14 +15,15 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from shopfloor.tasks.anomaly.events import EventTracker, severity
-from shopfloor.tasks.series_anomaly.detector import Model, advance, restart, score_of
+from shopfloor.tasks.series_anomaly.detector import Model, advance, restart
 from shopfloor.tasks.series_anomaly.timeline import MAX_FILL_STEPS, gap_points, gap_steps, time_of
 
 
 class Run(NamedTuple):
-    """Scored points (filled ones included, with r = 0): raw deviation, z, expected and spread."""
+    """Scored points (filled ones included, with r = 0): deviation, score, z, expected and spread."""
 
     r: np.ndarray
+    score: np.ndarray
     z: np.ndarray
     expected: np.ndarray
     spread: np.ndarray
@@ -38,18 +39,19 @@ def run(
 ) -> Run:
     """Advance ``state`` through every point (in order); segments restart the level."""
     n, d = values.shape
-    r, z, ex, sp = np.zeros(n), np.zeros((n, d)), np.zeros((n, d)), np.zeros((n, d))
+    r, sc = np.zeros(n), np.zeros(n)
+    z, ex, sp = np.zeros((n, d)), np.zeros((n, d)), np.zeros((n, d))
     base = int(state.get("segment", 0)) - (int(segment[0]) if n else 0)
     for i in range(n):
         if int(segment[i]) + base != state["segment"]:
             restart(state)
             state["segment"] = int(segment[i]) + base
         x = values[i].tolist()
-        r[i], zz, e, s = advance(model, state, float(times[i]), x, learn_only=bool(filled[i]))
+        r[i], sc[i], zz, e, s = advance(model, state, float(times[i]), x, learn_only=bool(filled[i]))
         z[i], ex[i], sp[i] = zz, e, s
         if not filled[i]:
             state["last_time"], state["last"] = float(times[i]), x
-    return Run(r, z, ex, sp)
+    return Run(r, sc, z, ex, sp)
 
 
 def stream_points(
@@ -133,7 +135,7 @@ def points_and_events(
         {
             "time": t,
             "value": _per_column(columns, np.where(np.isnan(values[i]), np.nan, values[i])),
-            "score": score_of(float(fig.r[i]), k),
+            "score": float(fig.score[i]),
             "is_anomaly": bool(flags[i]),
             "expected": _per_column(columns, fig.expected[i]),
             "lower": _per_column(columns, lower[i]),
@@ -153,8 +155,7 @@ def points_and_events(
     tracker = EventTracker(columns, min_event_points, k, run_state)
     events = tracker.push(times, fig.r, flags, sh)
     for e in events:
-        e["peak_deviation"] = e["peak_score"]
-        e["peak_score"] = score_of(float(e["peak_score"]), k)
+        e["peak_deviation"] = e.pop("peak_score")  # in spreads from the expected value
         if len(columns) == 1:
             e.pop("contributions", None)
     return points, events, tracker.run

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from shopfloor.tasks.series_anomaly.detector import fit_model, new_state
+from shopfloor.tasks.series_anomaly.detector import fit_model, heat_of, new_state
 from shopfloor.tasks.series_anomaly.scoring import run
 from shopfloor.tasks.series_anomaly.timeline import Timeline
 
@@ -41,7 +41,13 @@ def _inject(
 
 
 def evaluate(
-    name: str, tl: Timeline, period: int, k: float, seed: int, labels: np.ndarray | None = None
+    name: str,
+    tl: Timeline,
+    period: int,
+    k: float,
+    seed: int,
+    labels: np.ndarray | None = None,
+    memory: int = 0,
 ) -> dict[str, Any]:
     """The figures of candidate ``name`` on the history ``tl`` (see the module docstring)."""
     n = len(tl.times)
@@ -49,6 +55,7 @@ def evaluate(
     stop = min(n, cut + EVAL_POINTS)
     times, values, filled, segment = tl.times, tl.values, tl.filled, tl.segment
     model = fit_model(name, times[:cut], values[:cut], tl.step, period, k)
+    model.heat_gain, model.heat_decay = heat_of(memory)
     state = new_state(model)
     head = run(model, state, times[:cut], values[:cut], filled[:cut], segment[:cut])
     at_cut = copy.deepcopy(state)
