@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import logging
 import os
 import re
 import subprocess
@@ -164,6 +165,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=None, help="keep detections here")
     args = parser.parse_args()
     exit_on_sigterm()
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request would be timed too
     data = data_dir()
     paths = sorted((data / "data").glob("*/*.csv"))
     if not paths:
