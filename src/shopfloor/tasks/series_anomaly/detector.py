@@ -35,6 +35,9 @@ LEVEL_SPREAD_SHARE = 1.0
 #: The spread never falls below this share of the history's.
 FLOOR_SHARE = 0.05
 STATE_VERSION = 1
+#: The spread is at least this quantile of the history's absolute deviations over its normal value.
+TAIL_Q = 0.95
+TAIL_Z = 1.96
 #: After a point ``r / k`` times out of the band, the band is widened ``HEAT_GAIN * r / k`` times
 #: and relaxes back by halves over half the alarm memory (:func:`heat_of`): a change that persists
 #: or repeats raises one alarm, then again only when it grows half as large again.
@@ -151,6 +154,9 @@ def fit_model(name: str, times: np.ndarray, values: np.ndarray, step: float, per
             spread = max(spread, LEVEL_SPREAD_SHARE * _mad(d - level) if alpha < 0.1 else 0.0)
         else:
             spread = _mad(d - level)
+        if TAIL_Q > 0 and np.isfinite(d).any():  # heavy tails in the history widen the band
+            tail = float(np.nanquantile(np.abs(d - level), TAIL_Q)) / TAIL_Z
+            spread = max(spread, tail)
         base = max(abs(level), float(np.nanmax(np.abs(d))) if np.isfinite(d).any() else 0.0, 1e-9)
         fl = max(FLOOR_SHARE * spread, 1e-6 * base, 1e-9)
         level0.append(level)
