@@ -6,13 +6,16 @@ service encrypts it); the store only keeps it, bounded per model version.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import CursorResult, bindparam, delete, func, insert, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from shopfloor.errors import Conflict, RegistryUnavailable
 from shopfloor.registry.clock import now as _now
 from shopfloor.registry.orm import StreamStateRow
 
@@ -39,8 +42,21 @@ _WRITE = (
 class StreamTables:
     """Needs ``self._session()``: one managed unit of work, as SqlStore provides."""
 
+    engine: Engine  # provided by SqlStore
+
     def _session(self) -> AbstractContextManager[Session]:  # pragma: no cover - provided by SqlStore
         raise NotImplementedError
+
+    @contextmanager
+    def _direct(self) -> Iterator[Connection]:
+        """One transaction on a bare connection (no ORM session), with the store's error translation."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except IntegrityError as exc:
+            raise Conflict("the object already exists or conflicts with another") from exc
+        except OperationalError as exc:
+            raise RegistryUnavailable("the registry database is not reachable or busy; try again") from exc
 
     def update_stream_states(
         self,
@@ -57,12 +73,11 @@ class StreamTables:
         one asset apply one after the other; SQLite serialises writers itself. If ``step`` raises,
         nothing changes. Beyond ``keep`` assets per model version the least recently updated go.
         """
-        # Statements built once, run on the session's connection (no ORM unit of work): a streaming
+        # Statements built once, run on a bare connection (no ORM session or unit of work): a streaming
         # call scores one point and the registry round trip is most of its cost. Only a new asset can
         # take the version over ``keep``.
         key = {"b_tenant": tenant, "b_model": model, "b_version": version}
-        with self._session() as s:
-            db = s.connection()
+        with self._direct() as db:
             rows = db.execute(_READ, {**key, "b_assets": list(assets)})
             found: dict[str, bytes] = {asset: blob for asset, blob in rows}
             result, states = step(found)
@@ -86,11 +101,11 @@ class StreamTables:
             ]
             if added:
                 db.execute(insert(StreamStateRow), added)
-                self._trim(s, tenant, model, version, keep)
+                self._trim(db, tenant, model, version, keep)
             return result
 
     @staticmethod
-    def _trim(s: Session, tenant: str, model: str, version: int, keep: int) -> None:
+    def _trim(s: Connection, tenant: str, model: str, version: int, keep: int) -> None:
         same = (
             StreamStateRow.tenant == tenant,
             StreamStateRow.model == model,
