@@ -129,7 +129,7 @@ def points_and_events(
     """The answer for scored real points: per point score, flag, expected value and band, severity;
     the events these points raised or closed; and the open run of flagged points (a stream's state)."""
     flags = fig.r > k
-    sh = shares(fig.z)
+    sh = shares(fig.z) if len(columns) > 1 else np.full((len(times), 1), 100.0)  # one column: all of it
     lower, upper = fig.expected - k * fig.spread, fig.expected + k * fig.spread
     points = [
         {
