@@ -31,6 +31,7 @@ from shopfloor.tasks.base import (
 )
 from shopfloor.tasks.options import option_error
 from shopfloor.tasks.series_anomaly import SERIES_ANOMALY
+from shopfloor.tasks.series_anomaly.columns import frame_columns_of, settle_columns
 from shopfloor.tasks.series_anomaly.detector import (
     CANDIDATES,
     STATE_VERSION,
@@ -41,15 +42,21 @@ from shopfloor.tasks.series_anomaly.detector import (
     heat_of,
     new_state,
 )
-from shopfloor.tasks.series_anomaly.scoring import Run, points_and_events, run, shares, stream_points
-from shopfloor.tasks.series_anomaly.selection import FAULTS, HORIZON, KINDS, MAGNITUDES, choose, evaluate
+from shopfloor.tasks.series_anomaly.scoring import (
+    Run,
+    frame_columns,
+    points_and_events,
+    run,
+    shares,
+    stream_points,
+)
+from shopfloor.tasks.series_anomaly.selection import choose, evaluate, report_of
 from shopfloor.tasks.series_anomaly.timeline import Timeline, repair, repair_notes
 
 ESTIMATOR_FILE = "estimator.json"
 FORMAT_VERSION = 1
 #: The fewest readable points a history needs (after repair).
 MIN_POINTS = 20
-_TIME_NAMES = ("time", "timestamp", "datetime", "date", "ts")
 
 
 def _file_rows(i: int | None, column: str | None) -> list[Any]:
@@ -131,32 +138,6 @@ class SeriesAnomalyEstimator(BaseEstimator):
             raise option_error("candidates", f"must list distinct detectors among {', '.join(CANDIDATES)}")
         return names
 
-    def _columns(
-        self, names: Sequence[str], numeric: Callable[[str], bool], is_time: Callable[[str], bool], where: str
-    ) -> tuple[str, list[str]]:
-        """The time column and value columns: the options', else found (a 422 naming the option)."""
-        time_col = self.time_column
-        if time_col is None:
-            found = [c for c in names if is_time(c)] or [c for c in names if c.lower() in _TIME_NAMES]
-            if len(found) != 1:
-                raise InvalidInput(
-                    f"name the time column in options.time_column ({where} has "
-                    f"{len(found) or 'no'} date/time columns)",
-                    errors=[{"loc": ["body", "options", "time_column"], "msg": "field required"}],
-                )
-            time_col = found[0]
-        values = self.value_columns
-        if values is None:
-            values = [c for c in names if c not in (time_col, self.label_column) and numeric(c)]
-        bad = [c for c in values if c not in names or c == time_col or not numeric(c)]
-        if not values or bad:
-            raise InvalidInput(
-                f"value columns must be numeric columns of {where} besides the time: "
-                + (", ".join(map(repr, bad)) if bad else "none found"),
-                errors=[{"loc": ["body", "options", "value_columns"], "msg": "no numeric value column"}],
-            )
-        return time_col, list(values)
-
     def settle_options(
         self,
         options: dict[str, Any],
@@ -166,7 +147,10 @@ class SeriesAnomalyEstimator(BaseEstimator):
     ) -> dict[str, Any]:
         """The options with the time and value columns settled from the dataset's profile."""
         types = {c["name"]: c.get("type") for c in columns}
-        time_col, values = self._columns(
+        time_col, values = settle_columns(
+            self.time_column,
+            self.value_columns,
+            self.label_column,
             list(types),
             lambda c: types[c] in ("numeric", "boolean"),
             lambda c: types[c] == "datetime",
@@ -181,19 +165,9 @@ class SeriesAnomalyEstimator(BaseEstimator):
         self._timeline(frame, time_col, values, lambda i, c: ["dataset", *_file_rows(i, c)[1:]])
 
     def _frame_columns(self, frame: pd.DataFrame) -> tuple[str, list[str]]:
-        def numeric(c: str) -> bool:  # a named column is read as numbers (the repair says if none is)
-            named = c in (self.value_columns or ())
-            return named or (
-                pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
-            )
-
-        def is_time(c: str) -> bool:
-            return (
-                pd.api.types.is_datetime64_any_dtype(frame[c])
-                or (self.column_types or {}).get(c) == "datetime"
-            )
-
-        return self._columns([str(c) for c in frame.columns], numeric, is_time, "the table")
+        return frame_columns_of(
+            frame, self.time_column, self.value_columns, self.label_column, self.column_types or {}
+        )
 
     def _timeline(self, frame: pd.DataFrame, time_col: str, values: list[str], where: Any) -> Timeline:
         tl = repair(frame, time_col, values, str(self.duplicates), str(self.gaps), where)
@@ -248,7 +222,13 @@ class SeriesAnomalyEstimator(BaseEstimator):
             *({"name": c, "type": "numeric", "role": "value"} for c in values),
         ]
         flagged = float((r > model.k).mean())
-        self.report_ = self._report(tl, chosen, figures, period, k0, flagged, time.monotonic() - started)
+        layout = {"time": time_col, "values": values, "asset": None}
+        self.report_ = {
+            "task": self.task,
+            **report_of(tl, chosen, figures, period, k0, model.k, flagged, self.label_column is not None),
+            "layout": layout,
+            "fit_seconds": round(time.monotonic() - started, 3),
+        }
         progress(1.0, "done", f"{chosen['name']}: band +-{model.k:.3g} spreads")
         return self
 
@@ -265,49 +245,6 @@ class SeriesAnomalyEstimator(BaseEstimator):
         rows = np.flatnonzero(tl.point_of_row >= 0)
         np.maximum.at(out, tl.point_of_row[rows], raw[rows].astype(float))
         return out
-
-    def _report(
-        self,
-        tl: Timeline,
-        chosen: dict[str, Any],
-        figures: list[dict[str, Any]],
-        period: int,
-        k0: float,
-        flagged: float,
-        seconds: float,
-    ) -> dict[str, Any]:
-        kind = {86400.0: "daily", 604800.0: "weekly"}.get(round(period * tl.step), None) if period else None
-        notes = repair_notes(tl.repairs)
-        return {
-            "task": self.task,
-            "metric": "detection_rate",
-            "metrics": {
-                "fault_detection_rate": chosen["detection_rate"],
-                "false_alarm_rate": chosen["false_alarm_rate"],
-                **({"label_f1": chosen["label_f1"]} if "label_f1" in chosen else {}),
-                "training_flagged_share": flagged,
-                "band_width": self.model_.k,
-                "band_width_from_sensitivity": k0,
-                "n_points": int((~tl.filled).sum()),
-            },
-            "candidates": figures,
-            "chosen": chosen["name"],
-            "layout": {"time": self.time_column_, "values": self.value_columns_, "asset": None},
-            "seasonality": {"period_points": period, "kind": kind},
-            "repairs": tl.repairs,
-            "warnings": [{"code": "time-repaired", "message": n} for n in notes],
-            "evaluation": {
-                "method": "each candidate learns from the first 60 % of the history and scores the rest "
-                "clean "
-                "(false alarm rate) and with one injected fault at a time (detected when flagged within "
-                f"{HORIZON} readings of the onset); figure: detection rate minus false alarm rate"
-                + ("; with labels: F1 of flagged points" if self.label_column else ""),
-                "faults": FAULTS,
-                "fault_kinds": list(KINDS),
-                "magnitudes_sd": list(MAGNITUDES),
-            },
-            "fit_seconds": round(seconds, 3),
-        }
 
     # ------------------------------------------------------------------ scoring
     def _check_fitted(self) -> None:
@@ -414,49 +351,9 @@ class SeriesAnomalyEstimator(BaseEstimator):
         rows left out (unreadable time) are empty."""
         self._check_fitted()
         tl, fig = self._scored(frame, _file_rows)
-        k, cols = self.model_.k, self.value_columns_
-        real = np.flatnonzero(~tl.filled)
-        at = tl.point_of_row
-        ok = at >= 0
-        out = pd.DataFrame(index=frame.index)
-        r = np.where(ok, fig.r[np.where(ok, at, 0)], np.nan)
-        out["anomaly_score"] = np.where(ok, fig.score[np.where(ok, at, 0)], np.nan)
-        out["is_anomaly"] = ok & (np.nan_to_num(r) > k)
-        for name, arr in (
-            ("expected", fig.expected),
-            ("lower", fig.expected - k * fig.spread),
-            ("upper", fig.expected + k * fig.spread),
-        ):
-            for j, c in enumerate(cols):
-                out[name if len(cols) == 1 else f"{name}_{c}"] = np.where(
-                    ok, arr[np.where(ok, at, 0), j], np.nan
-                )
-        out["severity"] = r / k
-        out["severity_label"] = [
-            ""
-            if not np.isfinite(v)
-            else next((n for b, n in ((3.0, "high"), (1.5, "medium"), (1.0, "low")) if v >= b), "normal")
-            for v in r / k
-        ]
-        event = np.full(len(tl.times), 0)
-        flags = np.zeros(len(tl.times), bool)
-        flags[real] = fig.r[real] > k
-        run_start, number, length = -1, 0, 0
-        for i in real:
-            if flags[i]:
-                length += 1
-                if length == 1:
-                    run_start = i
-                if length == int(self.min_event_points):
-                    number += 1
-                    event[run_start : i + 1] = number
-                elif length > int(self.min_event_points):
-                    event[i] = number
-            else:
-                length = 0
-        ev = np.where(ok, event[np.where(ok, at, 0)], 0)
-        out["event"] = pd.array([int(e) if e else pd.NA for e in ev], dtype="Int64")
-        return out
+        return frame_columns(
+            frame.index, tl, fig, self.value_columns_, self.model_.k, int(self.min_event_points)
+        )
 
     def evaluate_batch(self, scored: pd.DataFrame, label_column: str, layout: Any) -> Any:
         """The detected events against the known ones (``label_column``: 1 inside an event)."""

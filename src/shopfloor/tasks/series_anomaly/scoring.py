@@ -13,10 +13,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
+import pandas as pd
 
 from shopfloor.tasks.anomaly.events import EventTracker, severity
 from shopfloor.tasks.series_anomaly.detector import Model, advance, restart
-from shopfloor.tasks.series_anomaly.timeline import MAX_FILL_STEPS, gap_points, gap_steps, time_of
+from shopfloor.tasks.series_anomaly.timeline import MAX_FILL_STEPS, Timeline, gap_points, gap_steps, time_of
 
 
 class Run(NamedTuple):
@@ -159,3 +160,44 @@ def points_and_events(
         if len(columns) == 1:
             e.pop("contributions", None)
     return points, events, tracker.run
+
+
+def frame_columns(
+    index: pd.Index, tl: Timeline, fig: Run, columns: Sequence[str], k: float, min_event_points: int
+) -> pd.DataFrame:
+    """The batch-scoring columns of a table (``index``) repaired as ``tl`` and scored as ``fig``: one
+    row per input row (see :meth:`~shopfloor.tasks.series_anomaly.estimator.SeriesAnomalyEstimator.
+    predict_frame`)."""
+    at = tl.point_of_row
+    ok = at >= 0
+    pick = np.where(ok, at, 0)
+    out = pd.DataFrame(index=index)
+    r = np.where(ok, fig.r[pick], np.nan)
+    out["anomaly_score"] = np.where(ok, fig.score[pick], np.nan)
+    out["is_anomaly"] = ok & (np.nan_to_num(r) > k)
+    bands = (
+        ("expected", fig.expected),
+        ("lower", fig.expected - k * fig.spread),
+        ("upper", fig.expected + k * fig.spread),
+    )
+    for name, arr in bands:
+        for j, c in enumerate(columns):
+            out[name if len(columns) == 1 else f"{name}_{c}"] = np.where(ok, arr[pick, j], np.nan)
+    out["severity"] = r / k
+    out["severity_label"] = ["" if not np.isfinite(v) else severity(float(v), 1.0)["label"] for v in r / k]
+    event = np.zeros(len(tl.times), int)
+    number, length, start = 0, 0, -1
+    for i in np.flatnonzero(~tl.filled):  # filled points neither break nor join a run
+        if fig.r[i] <= k:
+            length = 0
+            continue
+        length += 1
+        start = i if length == 1 else start
+        if length == min_event_points:
+            number += 1
+            event[start : i + 1] = number
+        elif length > min_event_points:
+            event[i] = number
+    ev = np.where(ok, event[pick], 0)
+    out["event"] = pd.array([int(e) if e else pd.NA for e in ev], dtype="Int64")
+    return out

@@ -17,7 +17,7 @@ import numpy as np
 
 from shopfloor.tasks.series_anomaly.detector import fit_model, heat_of, new_state
 from shopfloor.tasks.series_anomaly.scoring import run
-from shopfloor.tasks.series_anomaly.timeline import Timeline
+from shopfloor.tasks.series_anomaly.timeline import Timeline, repair_notes
 
 FAULTS = 12
 MAGNITUDES = (3.0, 5.0, 8.0)
@@ -118,3 +118,44 @@ def _f1(flags: np.ndarray, labels: np.ndarray) -> float | None:
 def choose(figures: list[dict[str, Any]]) -> dict[str, Any]:
     """The candidate with the best figure (the first listed on a tie)."""
     return max(figures, key=lambda f: f["figure"])
+
+
+def report_of(
+    tl: Timeline,
+    chosen: dict[str, Any],
+    figures: list[dict[str, Any]],
+    period: int,
+    k0: float,
+    k: float,
+    flagged: float,
+    labelled: bool,
+) -> dict[str, Any]:
+    """The report's figures, candidates, seasonality, repairs and method (the estimator adds the
+    task, layout and time)."""
+    kind = {86400.0: "daily", 604800.0: "weekly"}.get(round(period * tl.step)) if period else None
+    return {
+        "metric": "detection_rate",
+        "metrics": {
+            "fault_detection_rate": chosen["detection_rate"],
+            "false_alarm_rate": chosen["false_alarm_rate"],
+            **({"label_f1": chosen["label_f1"]} if "label_f1" in chosen else {}),
+            "training_flagged_share": flagged,
+            "band_width": k,
+            "band_width_from_sensitivity": k0,
+            "n_points": int((~tl.filled).sum()),
+        },
+        "candidates": figures,
+        "chosen": chosen["name"],
+        "seasonality": {"period_points": period, "kind": kind},
+        "repairs": tl.repairs,
+        "warnings": [{"code": "time-repaired", "message": n} for n in repair_notes(tl.repairs)],
+        "evaluation": {
+            "method": "each candidate learns from the first 60 % of the history and scores the rest clean "
+            "(false alarm rate) and with one injected fault at a time (detected when flagged within "
+            f"{HORIZON} readings of the onset); figure: detection rate minus false alarm rate"
+            + ("; with labels: F1 of flagged points" if labelled else ""),
+            "faults": FAULTS,
+            "fault_kinds": list(KINDS),
+            "magnitudes_sd": list(MAGNITUDES),
+        },
+    }
