@@ -35,6 +35,8 @@ LEVEL_SPREAD_SHARE = 1.0
 #: The spread never falls below this share of the history's.
 FLOOR_SHARE = 0.05
 STATE_VERSION = 1
+#: A daily or weekly pattern is kept when the lag autocorrelation is above this.
+ACF_MIN = 0.3
 #: The spread is at least this quantile of the history's absolute deviations over its normal value.
 TAIL_Q = 0.95
 TAIL_Z = 1.96
@@ -102,7 +104,7 @@ def find_period(times: np.ndarray, values: np.ndarray, step: float, is_datetime:
     autocorrelation above 0.3 after removing a straight trend); else 0."""
     if not is_datetime or step <= 0:
         return 0
-    best, best_acf = 0, 0.3
+    best, best_acf = 0, ACF_MIN
     for seconds in (86400.0, 7 * 86400.0):
         p = int(round(seconds / step))
         if p < 4 or abs(p * step - seconds) > step / 2 or len(times) < 2 * p:
