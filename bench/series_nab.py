@@ -184,7 +184,7 @@ TUNING = """How the defaults were chosen (whole corpus each time; nothing is set
 | sensitivity 70 / 90; max_anomaly_ratio 0.01 / 0.2 | 59.6 / 59.4; no change |
 | running mean of recent deviations as a second statistic (rate 0.1 / 0.3; dropped) | 56.2 / 59.4 |
 | **spread >= the history's 95th percentile deviation / 1.96** (99th / 2.576: 59.95) | **60.26** |
-| then: seasonal_baseline alone / widening capped 5x, 20x / season ACF 0.15, 0.6 | 60.13 / 1.3, 15.8 / 59.9, 59.0 |
+| then: baseline alone / widening capped 5x, 20x / season ACF 0.15, 0.6 | 60.13 / 1.3, 15.8 / 59.9, 59.0 |
 
 What it does not do (yet): learn sequences (the published HTM detector does, and leads on
 realTweets and realTraffic), or adapt its seasonal profile as it scores (the profile is learnt
