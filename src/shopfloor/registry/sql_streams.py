@@ -6,6 +6,8 @@ service encrypts it); the store only keeps it, bounded per model version.
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar, cast
@@ -37,6 +39,28 @@ _WRITE = (
     .where(*_SAME, _ROW.asset == bindparam("b_asset"))
     .values(state=bindparam("b_state"), updated_at=bindparam("b_at"))
 )
+#: SQLite (the embedded registry): the same read and write as plain SQL on the driver's connection,
+#: in one ``BEGIN IMMEDIATE`` transaction (the write lock is taken before the read, so two processes
+#: continuing one stream apply one after the other, as ``FOR UPDATE`` does on PostgreSQL). The asset
+#: names go in as one JSON array parameter.
+_SQLITE_READ = (
+    "SELECT asset, state FROM stream_states WHERE tenant = ? AND model = ? AND version = ? "
+    "AND asset IN (SELECT value FROM json_each(?))"
+)
+_SQLITE_WRITE = (
+    "UPDATE stream_states SET state = ?, updated_at = ? "
+    "WHERE tenant = ? AND model = ? AND version = ? AND asset = ?"
+)
+_SQLITE_ADD = (
+    "INSERT INTO stream_states (tenant, model, version, asset, state, updated_at) VALUES (?, ?, ?, ?, ?, ?)"
+)
+_SQLITE_COUNT = "SELECT count(*) FROM stream_states WHERE tenant = ? AND model = ? AND version = ?"
+_SQLITE_TRIM = (
+    "DELETE FROM stream_states WHERE tenant = ? AND model = ? AND version = ? AND asset IN "
+    "(SELECT asset FROM stream_states WHERE tenant = ? AND model = ? AND version = ? "
+    "ORDER BY updated_at, asset LIMIT ?)"
+)
+assert StreamStateRow.__tablename__ == "stream_states"  # noqa: S101 - the SQL above names it
 
 
 class StreamTables:
@@ -76,6 +100,8 @@ class StreamTables:
         # Statements built once, run on a bare connection (no ORM session or unit of work): a streaming
         # call scores one point and the registry round trip is most of its cost. Only a new asset can
         # take the version over ``keep``.
+        if self.engine.dialect.name == "sqlite":
+            return self._update_sqlite(tenant, model, version, assets, step, keep)
         key = {"b_tenant": tenant, "b_model": model, "b_version": version}
         with self._direct() as db:
             rows = db.execute(_READ, {**key, "b_assets": list(assets)})
@@ -103,6 +129,63 @@ class StreamTables:
                 db.execute(insert(StreamStateRow), added)
                 self._trim(db, tenant, model, version, keep)
             return result
+
+    def _update_sqlite(
+        self,
+        tenant: str,
+        model: str,
+        version: int,
+        assets: list[str],
+        step: Callable[[dict[str, bytes]], tuple[T, dict[str, bytes]]],
+        keep: int,
+    ) -> T:
+        """:meth:`update_stream_states` on SQLite: the driver's connection, no statement compiling."""
+        stamp = self._stamp()
+        raw = self.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            try:
+                cur.execute("BEGIN IMMEDIATE")
+                cur.execute(_SQLITE_READ, (tenant, model, version, json.dumps(list(assets))))
+                found: dict[str, bytes] = {asset: bytes(blob) for asset, blob in cur.fetchall()}
+                result, states = step(found)
+                at = stamp(_now())
+                changed = [(b, at, tenant, model, version, a) for a, b in states.items() if a in found]
+                if changed:
+                    cur.executemany(_SQLITE_WRITE, changed)
+                added = [(tenant, model, version, a, b, at) for a, b in states.items() if a not in found]
+                if added:
+                    cur.executemany(_SQLITE_ADD, added)
+                    self._trim_sqlite(cur, tenant, model, version, keep)
+                raw.commit()
+            except BaseException:
+                raw.rollback()
+                raise
+            finally:
+                cur.close()
+        except sqlite3.IntegrityError as exc:
+            raise Conflict("the object already exists or conflicts with another") from exc
+        except sqlite3.OperationalError as exc:
+            raise RegistryUnavailable("the registry database is not reachable or busy; try again") from exc
+        finally:
+            raw.close()  # back to the pool
+        return result
+
+    def _stamp(self) -> Callable[[Any], Any]:
+        """The driver value SQLAlchemy stores for an ``updated_at`` (so both paths write one format)."""
+        stamp = getattr(self, "_stream_stamp", None)
+        if stamp is None:
+            column = StreamStateRow.__table__.c.updated_at
+            stamp = column.type.bind_processor(self.engine.dialect) or (lambda v: v)
+            self._stream_stamp = stamp
+        return cast(Callable[[Any], Any], stamp)
+
+    @staticmethod
+    def _trim_sqlite(cur: Any, tenant: str, model: str, version: int, keep: int) -> None:
+        same = (tenant, model, version)
+        count = cur.execute(_SQLITE_COUNT, same).fetchone()[0]
+        if count > keep:
+            cur.execute(_SQLITE_TRIM, (*same, *same, count - keep))
 
     @staticmethod
     def _trim(s: Connection, tenant: str, model: str, version: int, keep: int) -> None:
