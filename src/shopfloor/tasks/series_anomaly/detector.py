@@ -1,9 +1,11 @@
 """The stream detector: an expected value with a band, learnt from one stream, that can follow it.
 
 Each value column is ``level + season[phase]``: the seasonal profile (daily or weekly, found from the
-data by autocorrelation) is learnt at fit; the level and the spread (a robust running deviation)
-start from the history and, for the online candidates, move with every point scored, by small
-steps with each deviation clipped, so a spike barely moves them. A run of ``SHIFT_POINTS``
+data by autocorrelation) is learnt at fit and keeps learning as it scores (each phase moves a share
+of its clipped deviation, once a period; the profile then lives in the stream's state); the level
+and the spread (a robust running deviation) start from the history and, for the online candidates,
+move with every point scored, by small steps with each deviation clipped, so a spike barely moves
+them. A run of ``SHIFT_POINTS``
 readings out of the band on one side is a level shift: the level jumps to the new value.
 
 A point's deviation is ``z = (value - expected) / spread`` per column; its raw figure is the largest
@@ -27,7 +29,7 @@ CANDIDATES: dict[str, tuple[float, float]] = {
     "online_fast": (0.02, 0.0),
 }
 #: Deviations are clipped at this many spreads before they move the level or the spread.
-CLIP = 3.0
+CLIP = 2.0
 #: Consecutive readings out of the band on one side that make a level shift (online candidates).
 SHIFT_POINTS = 20
 #: The online candidates' starting spread: at least this share of the history's spread around its level.
@@ -45,6 +47,9 @@ TAIL_Z = 1.96
 #: or repeats raises one alarm, then again only when it grows half as large again.
 HEAT_GAIN = 1.5
 HEAT_DECAY = 0.9995
+#: The seasonal profile keeps learning as it scores: each phase moves this share of the (clipped)
+#: deviation towards the reading, once a period (0: the profile stays as fit learnt it).
+SEASON_RATE = 0.3
 
 
 def heat_of(memory: int) -> tuple[float, float]:
@@ -180,6 +185,7 @@ def new_state(model: Model) -> dict[str, Any]:
         "segment": 0,
         "heat": 1.0,
         "run": None,
+        **({"season": [list(p) for p in model.season]} if SEASON_RATE > 0 and model.period else {}),
     }
 
 
@@ -204,10 +210,12 @@ def advance(
     online = alpha > 0
     fresh = state.get("fresh", False) and online
     phase = int(round((t - model.t0) / model.step)) % model.period if model.period else -1
+    season = state.get("season") if phase >= 0 else None
+    rate = SEASON_RATE if season is not None else 0.0
     r = 0.0
     zs, expected, spreads = [], [], []
     for j, v in enumerate(x):
-        s = model.season[j][phase] if phase >= 0 else 0.0
+        s = (season[j] if season is not None else model.season[j])[phase] if phase >= 0 else 0.0
         if fresh and v == v:
             level[j] = v - s
         sc = max(scale[j], model.floor[j])
@@ -222,6 +230,8 @@ def advance(
             continue
         c = CLIP * sc
         ec = c if e > c else (-c if e < -c else e)
+        if rate and not fresh:
+            season[j][phase] += rate * ec  # type: ignore[index]
         if online:
             level[j] += alpha * ec
             scale[j] = math.sqrt((1.0 - beta) * sc * sc + beta * ec * ec)

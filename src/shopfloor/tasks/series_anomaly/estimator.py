@@ -337,6 +337,7 @@ class SeriesAnomalyEstimator(BaseEstimator):
                 "level": list(state["level"]),
                 "scale": list(state["scale"]),
                 "out": list(state["out"]),
+                **({"season": [list(p) for p in state["season"]]} if state.get("season") else {}),
             }
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InvalidInput(
