@@ -133,6 +133,7 @@ def test_stream_one_point_at_a_time_matches_batch_with_gaps_and_save_load() -> N
         states = json.loads(json.dumps(states))  # as the registry keeps it
         streamed += answer["points"]
     assert list(states) == [ONE_STREAM]
+    assert isinstance(states[ONE_STREAM]["season"][0], str)  # the adapting daily profile, packed
     assert streamed == batch["points"]
     scored = est.predict_frame(frame)
     assert scored["anomaly_score"].tolist() == pytest.approx([p["score"] for p in batch["points"]])

@@ -12,6 +12,7 @@ what batch scoring of the same points gives. Artifact: one JSON file (:data:`EST
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -324,6 +325,10 @@ class SeriesAnomalyEstimator(BaseEstimator):
         )
         times = [_plain(records[i].get(self.time_column_)) for i in kept]
         result, state["run"] = self._result(times, values, fig, state.get("run"), warnings, None)
+        if state.get("season"):  # the profile as packed float64 (its JSON as numbers costs more than scoring)
+            state["season"] = [
+                base64.b64encode(np.asarray(p, dtype="<f8").tobytes()).decode() for p in state["season"]
+            ]
         return [result], {ONE_STREAM: state}
 
     def _state(self, state: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -337,13 +342,20 @@ class SeriesAnomalyEstimator(BaseEstimator):
                 "level": list(state["level"]),
                 "scale": list(state["scale"]),
                 "out": list(state["out"]),
-                **({"season": [list(p) for p in state["season"]]} if state.get("season") else {}),
+                **({"season": self._season_of(state["season"])} if state.get("season") else {}),
             }
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InvalidInput(
                 f"the stream state does not fit this model ({exc}); reset the stream",
                 errors=[{"loc": ["state", ONE_STREAM], "msg": "unusable stream state"}],
             ) from exc
+
+    def _season_of(self, packed: Any) -> list[list[float]]:
+        """The stream state's seasonal profile (packed by :meth:`score_stream`) as lists of floats."""
+        season = [np.frombuffer(base64.b64decode(p, validate=True), dtype="<f8").tolist() for p in packed]
+        if len(season) != len(self.value_columns_) or any(len(p) != self.model_.period for p in season):
+            raise ValueError("seasonal profile of another model")
+        return season
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Batch scoring, one row out per row in: ``anomaly_score``, ``is_anomaly``, ``expected``,
