@@ -46,7 +46,7 @@ TAIL_Z = 1.96
 #: and relaxes back by halves over half the alarm memory (:func:`heat_of`): a change that persists
 #: or repeats raises one alarm, then again only when it grows half as large again.
 HEAT_GAIN = 1.5
-HEAT_DECAY = 0.9995
+HEAT_DECAY = 0.99975
 #: The seasonal profile keeps learning as it scores: each phase moves this share of the (clipped)
 #: deviation towards the reading, once a period (0: the profile stays as fit learnt it).
 SEASON_RATE = 0.3

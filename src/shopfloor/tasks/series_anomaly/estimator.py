@@ -85,7 +85,7 @@ class SeriesAnomalyEstimator(BaseEstimator):
         gaps: str = "fill",
         seasonality: str = "auto",
         min_event_points: int = 1,
-        alarm_memory: int = 2800,
+        alarm_memory: int = 5600,
         candidates: list[str] | None = None,
     ) -> None:
         self.metric = metric

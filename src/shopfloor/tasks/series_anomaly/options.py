@@ -76,7 +76,7 @@ class SeriesAnomalyOptions(FamilyOptions):
         description="Consecutive flagged readings that make an event; shorter runs stay flagged points only.",
     )
     alarm_memory: int = Field(
-        2800,
+        5600,
         title="Alarm memory (readings)",
         ge=0,
         le=10_000_000,
