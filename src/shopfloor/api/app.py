@@ -110,8 +110,9 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.state.heavy = HeavyWork(settings.tenant_heavy_requests)
     problems.install(app, html=console.html_problem)
     docs.install(app)
-    # predict first: routes are matched in order, and it is the hot path.
+    # predict and stream scoring first: routes are matched in order, and they are the hot paths.
     app.include_router(predict.hot)
+    app.include_router(streams.hot)
     routers = (predict, streams, system, datasets, synthesize, jobs, models, imports, plots, keys, masking)
     for module in (*routers, hub, optimize, forecast):
         app.include_router(module.router)
