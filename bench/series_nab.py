@@ -206,7 +206,7 @@ TUNING = """How the defaults were chosen (whole corpus each time; nothing is set
 | then: recent memory 50 / 800 readings; alarm memory 4200 / 8400 / 11200 | 66.4 / 66.3; 63.9 / 66.5 / 66.3 |
 | then: alarm gain 1.2 / 2.0; the memory's gain 1.8 / 2.2 / 3.0 | 65.3 / 65.1; 63.8 / 65.6 / 64.7 |
 | then: also 0.3 / 0.5 / 0.7 of the largest | 66.8 / 65.1 / 63.4 |
-| then: all candidates adopt level shifts; positive streams as log(1 + x / median) / sqrt(x) | 65.5; 57.0 / 60.6 |
+| then: all candidates adopt level shifts; streams >= 0 as log(1 + x / median) / sqrt(x) | 65.5; 57.0 / 60.6 |
 | then: one candidate for every file: seasonal_baseline / online_slow / online_fast | 65.6 / 64.1 / 64.6 |
 | then: mean / min / median of the three candidates' scores | 64.6 / 64.6 / 64.3 |
 | then: a second score, Poisson surprise of out-of-band readings in the last 20 / 50 | 12-39 |
