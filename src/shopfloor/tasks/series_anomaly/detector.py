@@ -42,11 +42,18 @@ ACF_MIN = 0.3
 #: The spread is at least this quantile of the history's absolute deviations over its normal value.
 TAIL_Q = 0.95
 TAIL_Z = 1.96
-#: After a point ``r / k`` times out of the band, the band is widened ``HEAT_GAIN * r / k`` times
-#: and relaxes back by halves over half the alarm memory (:func:`heat_of`): a change that persists
-#: or repeats raises one alarm, then again only when it grows half as large again.
+#: After a point ``r / k`` times out of the band, the band is widened ``HEAT_GAIN * r / k`` times.
+#: That widening has two memories: right after the alarm it relaxes by halves every
+#: ``RECENT_MEMORY / 2`` readings (the rest of one event raises no second alarm); over the alarm
+#: memory (:func:`heat_of`, halving every half of it) the band stays as wide as the *second* largest
+#: widening it holds, so a change that repeats raises one alarm, then again only when it grows half
+#: as large again, while one lone outlier does not hide the anomalies after it.
 HEAT_GAIN = 1.5
 HEAT_DECAY = 0.99975
+RECENT_MEMORY = 200
+RECENT_DECAY = 0.5 ** (2.0 / RECENT_MEMORY)
+#: The band follows the ``HEAT_RANK``-th largest widening in the alarm memory.
+HEAT_RANK = 2
 #: The seasonal profile keeps learning as it scores: each phase moves this share of the (clipped)
 #: deviation towards the reading, once a period (0: the profile stays as fit learnt it).
 SEASON_RATE = 0.3
@@ -184,6 +191,8 @@ def new_state(model: Model) -> dict[str, Any]:
         "last": None,
         "segment": 0,
         "heat": 1.0,
+        "recent": 1.0,
+        "tops": [],
         "run": None,
         **({"season": [list(p) for p in model.season]} if SEASON_RATE > 0 and model.period else {}),
     }
@@ -251,8 +260,23 @@ def advance(
         r, zs, spreads = r / heat, [z / heat for z in zs], [sp * heat for sp in spreads]
     if learn_only:
         return r, 0.0, zs, expected, spreads
-    state["heat"] = max(1.0, heat * model.heat_decay, model.heat_gain * r * heat / k)
+    state["heat"] = widened(model, state, r * heat / k)
     return r, score_of(r, k), zs, expected, spreads
+
+
+def widened(model: Model, state: dict[str, Any], out: float) -> float:
+    """Move the two memories of the band's widening past a reading ``out`` band widths from the
+    expected value; returns the widening for the next reading."""
+    if model.heat_gain <= 0:
+        return 1.0
+    fresh = model.heat_gain * out
+    recent = max(1.0, state.get("recent", state["heat"]) * RECENT_DECAY, fresh)
+    tops = [t * model.heat_decay for t in state.get("tops", ())]
+    if fresh > 1.0:
+        tops = sorted([*tops, fresh], reverse=True)[:HEAT_RANK]
+    state["recent"], state["tops"] = recent, tops
+    return max(recent, tops[HEAT_RANK - 1] if len(tops) >= HEAT_RANK else 1.0)
+
 
 
 def score_of(r: float, k: float) -> float:

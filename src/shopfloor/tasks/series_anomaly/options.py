@@ -80,10 +80,12 @@ class SeriesAnomalyOptions(FamilyOptions):
         title="Alarm memory (readings)",
         ge=0,
         le=10_000_000,
-        description="After an alarm the band widens in proportion to how far out the reading was, and "
-        "narrows back by half over half this many readings: a change that persists or repeats raises one "
-        "alarm, then another only when it grows half as large again. 0: no widening, every reading "
-        "outside the band is flagged.",
+        description="After an alarm the band widens in proportion to how far out the reading was. "
+        "Right after it, the widening relaxes by half every 100 readings (the rest of one event raises "
+        "no second alarm); over this many readings the band stays as wide as the second largest "
+        "widening, relaxing by half over half of them: a change that repeats raises one alarm, then "
+        "another only when it grows half as large again, while one lone outlier does not hide what "
+        "follows it. 0: no widening, every reading outside the band is flagged.",
     )
     candidates: Annotated[list[Candidate], Field(min_length=1)] | None = Field(
         None,
