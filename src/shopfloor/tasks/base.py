@@ -200,6 +200,10 @@ class BaseEstimator:
     #: The capabilities of each task this class serves (task name -> the family's declaration).
     declared: ClassVar[Mapping[str, Capabilities]] = {}
 
+    def get_params(self) -> dict[str, Any]:
+        """The constructor's keywords with their values (see :func:`constructor_params`)."""
+        return constructor_params(self)
+
     @property
     def capabilities(self) -> Capabilities:
         """The capabilities of this estimator's task."""

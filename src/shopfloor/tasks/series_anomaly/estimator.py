@@ -27,7 +27,6 @@ from shopfloor.tasks.base import (
     BaseEstimator,
     Capabilities,
     ProgressFn,
-    constructor_params,
     no_progress,
 )
 from shopfloor.tasks.options import option_error
@@ -103,9 +102,6 @@ class SeriesAnomalyEstimator(BaseEstimator):
         self.min_event_points = min_event_points
         self.alarm_memory = alarm_memory
         self.candidates = candidates
-
-    def get_params(self) -> dict[str, Any]:
-        return constructor_params(self)
 
     # ------------------------------------------------------------------ options and columns
     def check_options(self) -> None:
