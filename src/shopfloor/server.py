@@ -8,6 +8,7 @@ then hands those still running back to the queue.
 
 from __future__ import annotations
 
+import json
 import logging
 import logging.config
 import multiprocessing as mp
@@ -16,6 +17,7 @@ import shutil
 import signal
 import sys
 from multiprocessing.process import BaseProcess
+from datetime import UTC, datetime
 from types import FrameType
 
 import uvicorn
@@ -39,7 +41,13 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise _Stop
 
 
-def _announce(text: str) -> None:
+def _announce(text: str, as_json: bool = False) -> None:
+    # Written past logging on purpose: the first key must not be masked. With JSON logs it is one
+    # JSON object too, so that a log collector reading standard error parses every line.
+    if as_json:
+        when = datetime.now(UTC).isoformat(timespec="milliseconds")
+        line = {"time": when, "level": "WARNING", "logger": __name__, "message": text.strip(), "process": "api"}
+        text = json.dumps(line, ensure_ascii=False)
     sys.stderr.write(text + "\n")
     sys.stderr.flush()
 
@@ -67,17 +75,19 @@ def serve(settings: Settings) -> None:
     if failed:
         log.warning("marked %d job(s) failed that were running when the server last stopped", failed)
     platform.close()
+    as_json = settings.log_format == "json"
     if secret:
         _announce(
             "\n  Created tenant 'default' and its first admin API key (shown once, store it now):\n\n"
-            f"    {secret}\n\n  export SHOPFLOOR_API_KEY={secret}\n"
+            f"    {secret}\n\n  export SHOPFLOOR_API_KEY={secret}\n",
+            as_json,
         )
     signal.signal(signal.SIGTERM, _on_sigterm)
     runner = mp.get_context("spawn").Process(target=runner_main, args=(settings,), name="shopfloor-jobs")
     stopped = False
     try:
         runner.start()
-        _announce(f"  Shopfloor on http://{settings.host}:{settings.port}  (API docs: /docs, home: {home})")
+        _announce(f"  Shopfloor on http://{settings.host}:{settings.port}  (API docs: /docs, home: {home})", as_json)
         if settings.workers > 1:
             uvicorn.run(
                 "shopfloor.api.app:app_factory",
