@@ -138,9 +138,9 @@ class Settings(BaseSettings):
     otel_service_name: str = Field(
         "shopfloor", max_length=100, description="The service.name of the spans this server sends."
     )
-    shutdown_grace_s: float = Field(
-        8.0,
-        gt=0,
+    shutdown_grace_s: int = Field(
+        8,
+        ge=1,
         le=3600,
         description="Seconds open HTTP requests get to finish after SIGTERM (new connections are refused "
         "meanwhile); then their connections are closed.",
