@@ -16,8 +16,8 @@ import os
 import shutil
 import signal
 import sys
-from multiprocessing.process import BaseProcess
 from datetime import UTC, datetime
+from multiprocessing.process import BaseProcess
 from types import FrameType
 
 import uvicorn
@@ -46,7 +46,13 @@ def _announce(text: str, as_json: bool = False) -> None:
     # JSON object too, so that a log collector reading standard error parses every line.
     if as_json:
         when = datetime.now(UTC).isoformat(timespec="milliseconds")
-        line = {"time": when, "level": "WARNING", "logger": __name__, "message": text.strip(), "process": "api"}
+        line = {
+            "time": when,
+            "level": "WARNING",
+            "logger": __name__,
+            "message": text.strip(),
+            "process": "api",
+        }
         text = json.dumps(line, ensure_ascii=False)
     sys.stderr.write(text + "\n")
     sys.stderr.flush()
@@ -87,7 +93,9 @@ def serve(settings: Settings) -> None:
     stopped = False
     try:
         runner.start()
-        _announce(f"  Shopfloor on http://{settings.host}:{settings.port}  (API docs: /docs, home: {home})", as_json)
+        _announce(
+            f"  Shopfloor on http://{settings.host}:{settings.port}  (API docs: /docs, home: {home})", as_json
+        )
         if settings.workers > 1:
             uvicorn.run(
                 "shopfloor.api.app:app_factory",

@@ -116,7 +116,9 @@ def test_spans_of_a_request_and_of_the_job_it_queued_arrive_linked(
         api.run_jobs()
         assert api.client.get(f"/v1/jobs/{job['id']}", headers=api.headers()).json()["status"] == "succeeded"
         predicted = api.client.post(
-            "/v1/models/press-3/predict?version=1", json={"records": [{"a": 0.31, "b": 0.77}]}, headers=api.headers()
+            "/v1/models/press-3/predict?version=1",
+            json={"records": [{"a": 0.31, "b": 0.77}]},
+            headers=api.headers(),
         )
         assert predicted.status_code == 200, predicted.text
         secret = api.keys["admin"]
