@@ -35,7 +35,7 @@ def register_version(
         claims = integrity.version_claims(
             tenant=tenant, model=model, task=task, artifact=prefix, files=digests, input_schema=input_schema
         )
-        return platform.store.add_version(
+        version = platform.store.add_version(
             tenant=tenant,
             model=model,
             task=task,
@@ -51,3 +51,6 @@ def register_version(
     except BaseException:
         platform.sealed.delete_prefix(prefix)
         raise
+    if version.artifact != prefix:  # the job had registered this version before it was run again
+        platform.sealed.delete_prefix(prefix)
+    return version

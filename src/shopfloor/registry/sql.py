@@ -541,6 +541,15 @@ class SqlStore(TrustTables, StreamTables, GenerationTables, LimitTables):
                     f"model {model!r} is a {mrow.task} model; a {task} version cannot be added",
                     errors=[{"loc": ["body", "model_name"], "msg": "task differs"}],
                 )
+            elif job_id is not None:
+                # A job run again (its worker stopped after registering, before the job was marked
+                # finished) registers nothing new: the version it added the first time is its result.
+                done = s.scalar(
+                    select(VersionRow).where(VersionRow.model_id == mrow.id, VersionRow.job_id == job_id)
+                )
+                if done is not None:
+                    aliases = _invert(self._aliases(s, mrow.id)).get(done.version, ())
+                    return _version(tenant, model, done, aliases)
             mrow.latest_version += 1
             vrow = VersionRow(
                 model_id=mrow.id,
