@@ -16,6 +16,7 @@ import time
 import traceback
 from datetime import UTC, datetime, timedelta
 from multiprocessing.process import BaseProcess
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from shopfloor.errors import JobCancelled, ShopfloorError
@@ -24,6 +25,9 @@ from shopfloor.privacy.log_masking import configure_process_logging
 from shopfloor.settings import Settings, metrics_dir
 
 if TYPE_CHECKING:
+    from shopfloor.context import Platform
+    from shopfloor.progress import ProgressFn
+    from shopfloor.registry.entities import Job
     from shopfloor.registry.store import JobStore
 
 log = logging.getLogger(__name__)
@@ -53,7 +57,6 @@ def execute(settings: Settings, job_id: str) -> None:
     """Child-process entry point: run one claimed job to a terminal state."""
     from shopfloor import metrics
     from shopfloor.context import Platform
-    from shopfloor.jobs.handlers import HANDLERS
     from shopfloor.lifecycle import die_with_parent
 
     die_with_parent()  # a job never outlives its runner, even one killed with SIGKILL
@@ -64,21 +67,31 @@ def execute(settings: Settings, job_id: str) -> None:
     job = store.get_job(None, job_id)
     started, outcome = time.monotonic(), "failed"
     try:
-        result = HANDLERS[job.type](platform, job, _progress_fn(store, job_id))
-        store.finish_job(job_id, "succeeded", result=result)
-        outcome = "succeeded"
-    except JobCancelled:
-        store.finish_job(job_id, "cancelled", error="cancelled on request")
-        outcome = "cancelled"
-    except ShopfloorError as exc:
-        store.finish_job(job_id, "failed", error=exc.detail)
-    except Exception as exc:  # noqa: BLE001 - a job must end in a terminal state whatever broke
-        log.error("job %s crashed:\n%s", job_id, traceback.format_exc())
-        store.finish_job(job_id, "failed", error=f"internal error: {type(exc).__name__}: {exc}")
+        outcome = run_job(platform, job, _progress_fn(store, job_id), store.finish_job)
     finally:
         metrics.RECORDER.job(job.tenant, job.type, outcome, time.monotonic() - started)
         metrics.RECORDER.flush()
         platform.close()
+
+
+def run_job(platform: Platform, job: Job, progress: ProgressFn, finish: Callable[..., Any]) -> str:
+    """Run ``job``'s handler and record its end with ``finish(job_id, status, error=, result=)``;
+    returns the outcome (succeeded, cancelled or failed). Never raises for the job's own errors."""
+    from shopfloor.jobs.handlers import HANDLERS
+
+    try:
+        result = HANDLERS[job.type](platform, job, progress)
+        finish(job.id, "succeeded", result=result)
+        return "succeeded"
+    except JobCancelled:
+        finish(job.id, "cancelled", error="cancelled on request")
+        return "cancelled"
+    except ShopfloorError as exc:
+        finish(job.id, "failed", error=exc.detail)
+    except Exception as exc:  # noqa: BLE001 - a job must end in a terminal state whatever broke
+        log.error("job %s crashed:\n%s", job.id, traceback.format_exc())
+        finish(job.id, "failed", error=f"internal error: {type(exc).__name__}: {exc}")
+    return "failed"
 
 
 def recover(store: JobStore, settings: Settings) -> int:
@@ -195,4 +208,9 @@ def runner_main(settings: Settings) -> None:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     die_with_parent(grace_s=STOP_GRACE_S + 5.0)
     configure_process_logging("%(asctime)s %(levelname)s runner: %(message)s")
-    JobRunner(settings).run(stop)
+    if settings.dask_scheduler:  # jobs run on the cluster's workers; this process dispatches them
+        from shopfloor.jobs.dask_runner import DaskDispatcher
+
+        DaskDispatcher(settings).run(stop)
+    else:
+        JobRunner(settings).run(stop)

@@ -66,6 +66,7 @@ class Job:
     started_at: datetime | None
     finished_at: datetime | None
     heartbeat_at: datetime | None
+    attempts: int = 0
 
     @property
     def terminal(self) -> bool:

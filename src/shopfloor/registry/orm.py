@@ -79,6 +79,8 @@ class JobRow(Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
     # Bytes the job keeps in the artifact store (a batch input and its scored result): storage quota.
     stored_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # Runs claimed so far: 1 once started; 2 after a retry of a run whose worker died.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ModelRow(Base):

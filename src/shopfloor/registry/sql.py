@@ -27,6 +27,7 @@ from shopfloor.registry.clock import aware as _aware
 from shopfloor.registry.clock import now as _now
 from shopfloor.registry.entities import TERMINAL, ApiKey, Dataset, Job, Model, ModelVersion, Tenant
 from shopfloor.registry.orm import AliasRow, DatasetRow, JobRow, KeyRow, ModelRow, TenantRow, VersionRow
+from shopfloor.registry.sql_attempts import AttemptTables
 from shopfloor.registry.sql_generation import GenerationTables, bump_in
 from shopfloor.registry.sql_limits import LimitTables
 from shopfloor.registry.sql_streams import StreamTables
@@ -76,7 +77,7 @@ def _retryable(exc: Exception) -> bool:
     return isinstance(cause, OperationalError) and "locked" in str(cause).lower()
 
 
-class SqlStore(TrustTables, StreamTables, GenerationTables, LimitTables):
+class SqlStore(TrustTables, StreamTables, GenerationTables, LimitTables, AttemptTables):
     """Registry on SQLite (embedded default) or PostgreSQL, chosen by URL."""
 
     def __init__(self, url: str) -> None:
@@ -360,7 +361,14 @@ class SqlStore(TrustTables, StreamTables, GenerationTables, LimitTables):
             claimed = s.execute(
                 update(JobRow)
                 .where(JobRow.id == candidate, JobRow.status == "queued")
-                .values(status="running", worker=worker, started_at=now, heartbeat_at=now, stage="starting")
+                .values(
+                    status="running",
+                    worker=worker,
+                    started_at=now,
+                    heartbeat_at=now,
+                    stage="starting",
+                    attempts=JobRow.attempts + 1,
+                )
             )
             if claimed.rowcount != 1:  # type: ignore[attr-defined]
                 return None
@@ -686,6 +694,7 @@ def _job(r: JobRow) -> Job:
         started_at=_aware(r.started_at),
         finished_at=_aware(r.finished_at),
         heartbeat_at=_aware(r.heartbeat_at),
+        attempts=int(r.attempts or 0),
     )
 
 
