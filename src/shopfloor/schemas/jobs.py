@@ -79,6 +79,9 @@ class JobPublic(BaseModel):
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    attempts: int = Field(
+        0, description="Runs started: 2 when the first run's worker died and the job was run once more."
+    )
 
 
 class JobList(BaseModel):

@@ -45,6 +45,7 @@ def job_view(j: Job) -> dict[str, Any]:
         "created_at": j.created_at,
         "started_at": j.started_at,
         "finished_at": j.finished_at,
+        "attempts": j.attempts,
     }
 
 
