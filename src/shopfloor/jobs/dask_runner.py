@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shopfloor.errors import JobCancelled, ShopfloorError
-from shopfloor.jobs.runner import CANCEL_GRACE_S, HOST, run_job
+from shopfloor.jobs.execution import CANCEL_GRACE_S, HOST, run_job
 from shopfloor.settings import Settings, get_settings
 
 if TYPE_CHECKING:

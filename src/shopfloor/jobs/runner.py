@@ -11,31 +11,24 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import os
-import socket
 import time
-import traceback
 from datetime import UTC, datetime, timedelta
 from multiprocessing.process import BaseProcess
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from shopfloor.errors import JobCancelled, ShopfloorError
+from shopfloor.jobs.execution import CANCEL_GRACE_S, HOST, run_job
 from shopfloor.lifecycle import process_alive
 from shopfloor.privacy.log_masking import configure_process_logging
 from shopfloor.settings import Settings, metrics_dir
 
 if TYPE_CHECKING:
-    from shopfloor.context import Platform
-    from shopfloor.progress import ProgressFn
-    from shopfloor.registry.entities import Job
     from shopfloor.registry.store import JobStore
 
 log = logging.getLogger(__name__)
 
-CANCEL_GRACE_S = 3.0
 #: Seconds the runner's job processes get to end after SIGTERM when the runner stops.
 STOP_GRACE_S = 5.0
-HOST = socket.gethostname()
 
 
 def _progress_fn(store: JobStore, job_id: str) -> Any:
@@ -72,26 +65,6 @@ def execute(settings: Settings, job_id: str) -> None:
         metrics.RECORDER.job(job.tenant, job.type, outcome, time.monotonic() - started)
         metrics.RECORDER.flush()
         platform.close()
-
-
-def run_job(platform: Platform, job: Job, progress: ProgressFn, finish: Callable[..., Any]) -> str:
-    """Run ``job``'s handler and record its end with ``finish(job_id, status, error=, result=)``;
-    returns the outcome (succeeded, cancelled or failed). Never raises for the job's own errors."""
-    from shopfloor.jobs.handlers import HANDLERS
-
-    try:
-        result = HANDLERS[job.type](platform, job, progress)
-        finish(job.id, "succeeded", result=result)
-        return "succeeded"
-    except JobCancelled:
-        finish(job.id, "cancelled", error="cancelled on request")
-        return "cancelled"
-    except ShopfloorError as exc:
-        finish(job.id, "failed", error=exc.detail)
-    except Exception as exc:  # noqa: BLE001 - a job must end in a terminal state whatever broke
-        log.error("job %s crashed:\n%s", job.id, traceback.format_exc())
-        finish(job.id, "failed", error=f"internal error: {type(exc).__name__}: {exc}")
-    return "failed"
 
 
 def recover(store: JobStore, settings: Settings) -> int:
