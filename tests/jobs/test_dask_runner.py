@@ -119,8 +119,11 @@ def _dataset(cluster: Cluster) -> str:
     return str(answer.json()["id"])
 
 
-@pytest.fixture()
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """One scheduler, two workers and a dispatcher for the whole module (their start costs seconds);
+    each test names its own models, and a test that stops a process starts it again."""
+    tmp_path = tmp_path_factory.mktemp("dask")
     port = _free_port()
     home = tmp_path / "home"
     env = {
@@ -175,6 +178,7 @@ def test_six_jobs_run_once_each_on_two_workers(cluster: Cluster) -> None:
 
 
 def test_a_job_whose_worker_is_killed_runs_once_more(cluster: Cluster) -> None:
+    cluster.wait_workers(2)
     job_id = cluster.train(_dataset(cluster), "killed", budget=10)
     running = _wait(lambda: (j := cluster.job(job_id)).status == "running" and j, 60, "the job to start")
     os.kill(int(running.worker.rsplit(":", 1)[1]), signal.SIGKILL)  # the worker process, not its nanny
@@ -201,6 +205,7 @@ def test_jobs_queued_across_a_scheduler_restart_still_run(cluster: Cluster) -> N
 
 
 def test_cancel_a_running_and_a_queued_job(cluster: Cluster) -> None:
+    cluster.wait_workers(2)
     dataset = _dataset(cluster)
     ids = [cluster.train(dataset, f"c{i}", budget=30) for i in range(3)]
     running = _wait(lambda: next((i for i in ids if cluster.job(i).status == "running"), None), 60, "a start")
