@@ -300,6 +300,7 @@ def jobs_show(job_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
         (k, job.get(k)) for k in ("type", "status", "stage", "message", "error") if job.get(k) is not None
     ]
     rows.append(("progress", f"{common._percent(job.get('progress')):.0f}%"))
+    rows.append(("attempts", job.get("attempts", 0)))
     rows += [
         (k.removesuffix("_at"), common.fmt_time(job.get(k)))
         for k in ("created_at", "started_at", "finished_at")

@@ -118,6 +118,12 @@ class Settings(BaseSettings):
     job_heartbeat_timeout_s: float = Field(
         60.0, gt=0, description="A running job whose heartbeat is older than this is marked failed."
     )
+    dask_scheduler: str | None = Field(
+        None,
+        description="Address of a Dask scheduler (tcp://host:8786 or tls://...): jobs then run on its "
+        "workers, started with `dask worker` and the same SHOPFLOOR_ settings; default: jobs run "
+        "in local processes.",
+    )
     default_time_budget_s: float = Field(
         300.0, gt=0, description="Training time budget when a job gives none."
     )
@@ -173,6 +179,16 @@ class Settings(BaseSettings):
         if token is not None and len(token.get_secret_value()) < 32:
             raise ValueError("SHOPFLOOR_METRICS_TOKEN must be at least 32 characters long")
         return token
+
+    @field_validator("dask_scheduler")
+    @classmethod
+    def _dask_address(cls, address: str | None) -> str | None:
+        if address is None or address == "":
+            return None
+        scheme, sep, rest = address.partition("://")
+        if not sep or scheme not in ("tcp", "tls") or not rest or ":" not in rest:
+            raise ValueError("SHOPFLOOR_DASK_SCHEDULER must be a scheduler address like tcp://host:8786")
+        return address
 
     @model_validator(mode="after")
     def _production_needs_secret(self) -> Settings:

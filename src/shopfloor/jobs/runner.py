@@ -20,14 +20,13 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import os
-import socket
 import time
-import traceback
 from datetime import UTC, datetime, timedelta
 from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING, Any
 
 from shopfloor.errors import JobCancelled, ShopfloorError
+from shopfloor.jobs.execution import CANCEL_GRACE_S, HOST, run_job
 from shopfloor.lifecycle import process_alive
 from shopfloor.privacy.log_masking import configure_process_logging
 from shopfloor.settings import Settings, metrics_dir
@@ -40,13 +39,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CANCEL_GRACE_S = 3.0
 JOB_FORMAT = "%(asctime)s %(levelname)s job %(name)s: %(message)s"
 RUNNER_FORMAT = "%(asctime)s %(levelname)s runner: %(message)s"
 HANDED_BACK = "handed back to the queue: the server stopped before the job finished"
 #: Seconds the runner's job processes get to end after SIGTERM when the runner stops.
 STOP_GRACE_S = 5.0
-HOST = socket.gethostname()
 
 
 def _progress_fn(store: JobStore, job_id: str) -> Any:
@@ -68,7 +65,6 @@ def execute(settings: Settings, job_id: str) -> None:
     """Child-process entry point: run one claimed job to a terminal state."""
     from shopfloor import metrics
     from shopfloor.context import Platform
-    from shopfloor.jobs.handlers import HANDLERS
     from shopfloor.lifecycle import die_with_parent
 
     die_with_parent()  # a job never outlives its runner, even one killed with SIGKILL
@@ -82,7 +78,7 @@ def execute(settings: Settings, job_id: str) -> None:
     traces = tracing.configure(settings, "job")
     try:
         if traces is None:
-            _run(platform, job, HANDLERS[job.type])
+            _run(platform, job)
         else:
             with traces.job_span(
                 job.trace_context,
@@ -93,7 +89,7 @@ def execute(settings: Settings, job_id: str) -> None:
                 request_id=job.request_id,
                 attempt=job.attempts,
             ) as span:
-                outcome = _run(platform, job, HANDLERS[job.type])
+                outcome = _run(platform, job)
                 span.set_attribute("shopfloor.outcome", outcome)
     finally:
         platform.close()
@@ -102,24 +98,14 @@ def execute(settings: Settings, job_id: str) -> None:
         unbind(token)  # a job run in-process (tests) leaves the caller's context as it was
 
 
-def _run(platform: Any, job: Any, handler: Any) -> str:
+def _run(platform: Any, job: Any) -> str:
     """Run ``job`` with its handler to a terminal state, recorded in the registry; returns that state."""
     from shopfloor import metrics
 
     store, job_id = platform.store, job.id
     started, outcome = time.monotonic(), "failed"
     try:
-        result = handler(platform, job, _progress_fn(store, job_id))
-        store.finish_job(job_id, "succeeded", result=result)
-        outcome = "succeeded"
-    except JobCancelled:
-        store.finish_job(job_id, "cancelled", error="cancelled on request")
-        outcome = "cancelled"
-    except ShopfloorError as exc:
-        store.finish_job(job_id, "failed", error=exc.detail)
-    except Exception as exc:  # noqa: BLE001 - a job must end in a terminal state whatever broke
-        log.error("job %s crashed:\n%s", job_id, traceback.format_exc())
-        store.finish_job(job_id, "failed", error=f"internal error: {type(exc).__name__}: {exc}")
+        outcome = run_job(platform, job, _progress_fn(store, job_id), store.finish_job)
     finally:
         metrics.RECORDER.job(job.tenant, job.type, outcome, time.monotonic() - started)
         metrics.RECORDER.flush()
@@ -275,4 +261,9 @@ def runner_main(settings: Settings) -> None:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     die_with_parent(grace_s=settings.job_drain_s + STOP_GRACE_S + 5.0)
     configure_process_logging(RUNNER_FORMAT, json_role="runner" if settings.log_format == "json" else None)
-    JobRunner(settings).run(stop)
+    if settings.dask_scheduler:  # jobs run on the cluster's workers; this process dispatches them
+        from shopfloor.jobs.dask_runner import DaskDispatcher
+
+        DaskDispatcher(settings).run(stop)
+    else:
+        JobRunner(settings).run(stop)

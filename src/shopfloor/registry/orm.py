@@ -83,7 +83,8 @@ class JobRow(Base):
     # span carry them, so one request can be followed into the job it started.
     request_id: Mapped[str | None] = mapped_column(String(128))
     trace_context: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    # How many times a runner has claimed the job (a job handed back on shutdown is claimed again).
+    # Runs claimed so far: 1 once started; 2 after a job handed back on shutdown, or a retry of a
+    # run whose worker died.
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 

@@ -156,6 +156,23 @@ class JobStore(Protocol):
         ...
 
     def fail_stale_jobs(self, heartbeat_before: datetime | None, reason: str) -> int: ...
+    def queued_job_ids(self) -> list[str]: ...
+    def claim_attempt(
+        self, job_id: str, worker: str, *, lease_expired_before: datetime, max_attempts: int
+    ) -> int | None:
+        """Claim one named job for a run (engines that may run a task twice); see sql_attempts."""
+        ...
+
+    def renew_lease(self, job_id: str, attempt: int) -> bool: ...
+    def finish_attempt(
+        self,
+        job_id: str,
+        attempt: int,
+        status: str,
+        *,
+        error: str | None = None,
+        result: dict[str, Any] | None = None,
+    ) -> bool: ...
 
 
 class QuotaStore(Protocol):

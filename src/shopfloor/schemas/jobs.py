@@ -83,8 +83,8 @@ class JobPublic(BaseModel):
         None, description="The X-Request-ID of the request that queued the job (in its log lines too)."
     )
     attempts: int = Field(
-        0, description="How many times a job runner has started the job (a job handed back on shutdown "
-        "is started again)."
+        0, description="Runs started: 2 when the job was handed back on shutdown, or when the first "
+        "run's worker died and the job was run once more."
     )
 
 
