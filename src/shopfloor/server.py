@@ -1,4 +1,10 @@
-"""``shopfloor serve``: prepare the home directory, start the job runner, run uvicorn."""
+"""``shopfloor serve``: prepare the home directory, start the job runner, run uvicorn.
+
+``settings.role`` picks what one process runs: ``all`` (the default) the API and a job runner
+child, ``api`` the API only, ``worker`` the job runner only, in this process and with no HTTP
+port. Roles share nothing but the registry (and the artifact store): an ``api`` process queues
+jobs there and any ``worker`` or ``all`` process on any host claims them, each job once.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +15,10 @@ import os
 import shutil
 import signal
 import sys
+import threading
 from multiprocessing.process import BaseProcess
 from types import FrameType
+from typing import Any
 
 from shopfloor.settings import Settings, metrics_dir
 
@@ -40,11 +48,9 @@ def _announce(text: str) -> None:
 
 def serve(settings: Settings) -> None:
     """Run the server until interrupted. On a registry with no keys, print a first admin key once."""
-    import uvicorn
-
     from shopfloor.bootstrap import first_admin_key, prepare
     from shopfloor.context import clear_dead_scratch
-    from shopfloor.jobs.runner import recover, runner_main
+    from shopfloor.jobs.runner import recover
     from shopfloor.privacy.log_masking import logging_config
 
     # Masked lines in this process and, through uvicorn's log_config, in every API worker.
@@ -52,8 +58,10 @@ def serve(settings: Settings) -> None:
     logging.config.dictConfig(log_config)
     home = settings.home.resolve()
     settings = settings.model_copy(update={"home": home})
-    # Every API and job process leaves its metrics snapshot here; counts start afresh.
-    shutil.rmtree(metrics_dir(settings), ignore_errors=True)
+    if settings.role != "worker":
+        # Every API and job process leaves its metrics snapshot here; counts start afresh. A worker
+        # leaves them: an API server on the same home may be running.
+        shutil.rmtree(metrics_dir(settings), ignore_errors=True)
     # Worker processes (uvicorn --workers) rebuild settings from the environment.
     os.environ["SHOPFLOOR_HOME"] = str(home)
     platform = prepare(settings)
@@ -68,12 +76,52 @@ def serve(settings: Settings) -> None:
             "\n  Created tenant 'default' and its first admin API key (shown once, store it now):\n\n"
             f"    {secret}\n\n  export SHOPFLOOR_API_KEY={secret}\n"
         )
+    if settings.role == "worker":
+        _work(settings)
+    else:
+        _serve_api(settings, log_config, with_runner=settings.role == "all")
+
+
+def _work(settings: Settings) -> None:
+    """The ``worker`` role: the job runner in this process, no HTTP port, until SIGTERM or SIGINT."""
+    from shopfloor.jobs.runner import JobRunner
+
+    stop, signals = threading.Event(), []
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        signals.append(signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    _announce(
+        f"  Shopfloor job worker (role worker, no HTTP port): up to {settings.job_workers} job(s) "
+        f"at once, home: {settings.home}"
+    )
+    JobRunner(settings).run(stop)  # stops its jobs (and marks them failed) before it returns
+    if signal.SIGTERM in signals:  # end as a process stopped by SIGTERM does (exit status 143)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.raise_signal(signal.SIGTERM)
+
+
+def _serve_api(settings: Settings, log_config: dict[str, Any], *, with_runner: bool) -> None:
+    """The ``api`` and ``all`` roles: uvicorn in this process (and its workers), plus, for ``all``,
+    a job runner child that is stopped when the API stops."""
+    import uvicorn
+
+    from shopfloor.jobs.runner import runner_main
+
     signal.signal(signal.SIGTERM, _on_sigterm)
     runner = mp.get_context("spawn").Process(target=runner_main, args=(settings,), name="shopfloor-jobs")
     stopped = False
     try:
-        runner.start()
-        _announce(f"  Shopfloor on http://{settings.host}:{settings.port}  (API docs: /docs, home: {home})")
+        if with_runner:
+            runner.start()
+        jobs = "" if with_runner else ", role api: no job runner"
+        _announce(
+            f"  Shopfloor on http://{settings.host}:{settings.port}  "
+            f"(API docs: /docs, home: {settings.home}{jobs})"
+        )
         if settings.workers > 1:
             uvicorn.run(
                 "shopfloor.api.app:app_factory",
