@@ -1,6 +1,7 @@
 """Two real servers with separate homes on one PostgreSQL registry (the README's multi-server recipe):
-a key revoked, an alias moved or a quota changed through one of them holds on the other within 1 s;
-a key created or a masking policy replaced holds at once; rate limits count once across both.
+a key revoked, an alias moved, a model deleted or a quota changed through one of them holds on the
+other within 1 s; a key created or a masking policy replaced holds at once; rate limits count once
+across both.
 
 The changes go through server A (or, for quotas, through the CLI's code path on A's settings);
 server B is asked first, so that its caches hold the old state, then polled until it agrees.
@@ -110,6 +111,15 @@ def test_revocation_alias_and_quota_reach_the_other_server_within_a_second(
         ca.set_alias("tiny", "production", 2)
         took = _until(lambda: served() == 2)
         print(f"alias move seen on B after {took:.3f} s")
+
+        # --- model deletion: B has version 2 loaded and production resolved, then answers 404 ---
+        by_number = "/v1/models/tiny/predict?version=2"
+        assert hb.post(by_number, json=body, headers=auth).status_code == 200
+        ca.delete_model("tiny")
+        for url in ("/v1/models/tiny/predict", by_number):
+            took = _until(lambda url=url: hb.post(url, json=body, headers=auth).status_code == 404)
+            print(f"model deletion seen on B ({url}) after {took:.3f} s")
+        assert hb.get("/v1/models/tiny", headers=auth).status_code == 404
 
     # --- quota change (the CLI's path, on A's settings: another process on the registry) ------
     settings = Settings(
