@@ -115,8 +115,8 @@ def test_a_lease_grows_so_that_little_traffic_is_counted_exactly(api: Api) -> No
     process.rates._clock = lambda: clock[0]
     store = api.platform.store
     claims: list[int] = []
-    real = store.claim_rate
-    store.claim_rate = lambda bucket, window, n, top: claims.append(n) or real(bucket, window, n, top)  # type: ignore[method-assign]
+    real = store.claim_rates
+    store.claim_rates = lambda asked: claims.extend(n for _, _, n, _ in asked) or real(asked)  # type: ignore[method-assign]
 
     def counts() -> dict[str, int]:
         return store.rate_counts(["key:key_y", "tenant:default"], 2000)
@@ -139,7 +139,7 @@ def test_a_lease_grows_so_that_little_traffic_is_counted_exactly(api: Api) -> No
         asyncio.run(process.admit(who))
         assert claims == [1, 1]
     finally:
-        del store.claim_rate
+        del store.claim_rates
 
 
 def test_refused_requests_do_not_write_the_registry(api: Api, monkeypatch: Any) -> None:
@@ -148,8 +148,10 @@ def test_refused_requests_do_not_write_the_registry(api: Api, monkeypatch: Any) 
         assert api.client.get("/v1/models", headers=api.headers()).status_code == 200
     claims: list[str] = []
     store = api.platform.store
-    real = store.claim_rate
-    monkeypatch.setattr(store, "claim_rate", lambda *a: claims.append(a[0]) or real(*a))
+    real = store.claim_rates
+    monkeypatch.setattr(
+        store, "claim_rates", lambda asked: claims.extend(b for b, *_ in asked) or real(asked)
+    )
     for _ in range(20):
         _assert_429(api.client.get("/v1/models", headers=api.headers()))
     assert len(claims) <= 2  # the first refusal asks the registry; the rest wait for Retry-After

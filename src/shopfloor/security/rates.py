@@ -149,15 +149,18 @@ class SharedRates:
             self._pruned = window
         stale = [x.bucket for x in short if x.window != window or x.previous is None]
         previous = self._store.rate_counts(stale, window - 1) if stale else {}
-        out = []
+        planned = []
         for x in short:
             prev = previous.get(x.bucket, 0) if x.bucket in stale else (x.previous or 0)
             used = x.count if x.window == window else 0
             top = ceiling(x.limit, prev, now)
             # The first claim of a window is one token, each next one twice the last.
             want = max(1, min(lease_size(x.limit), 2 * x.granted if x.window == window else 1))
-            n = max(1, min(want, top - used))
-            count = self._store.claim_rate(x.bucket, window, n, top)
+            planned.append((x, prev, top, want, max(1, min(want, top - used))))
+        # One transaction for all (a key and its tenant): one commit per claim round.
+        counts = self._store.claim_rates([(x.bucket, window, n, top) for x, _, top, _, n in planned])
+        out = []
+        for (x, prev, top, want, n), count in zip(planned, counts, strict=True):
             if count is None and n > 1:
                 n = 1
                 count = self._store.claim_rate(x.bucket, window, n, top)
