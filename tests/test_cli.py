@@ -329,6 +329,22 @@ VERSION = {
 }
 
 
+def test_models_delete_asks_first(serve_api: Any) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "DELETE" and request.url.path == "/v1/models/m":
+            return httpx.Response(204)
+        return problem(404, "Not found", "model 'x' not found")
+
+    seen = serve_api(handler)
+    result = runner.invoke(app, ["models", "delete", "m"], input="n\n")
+    assert result.exit_code == 1 and seen == []  # declined: nothing sent
+    result = runner.invoke(app, ["models", "delete", "m"], input="y\n")
+    assert result.exit_code == 0 and "m: deleted" in result.stderr
+    assert [(r.method, r.url.path) for r in seen] == [("DELETE", "/v1/models/m")]
+    result = runner.invoke(app, ["models", "delete", "x", "--yes"])
+    assert result.exit_code == 1 and "model 'x' not found" in result.stderr
+
+
 def test_models_list_show_promote(serve_api: Any) -> None:
     model = {"name": "m", "task": "tabular_classification", "created_at": "2024", "latest_version": 2}
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 import yaml
@@ -53,6 +53,9 @@ def test_the_image_is_multi_stage_unprivileged_and_installs_the_pinned_cpu_torch
     assert not re.search(r"pip install[^\n]*\btorch\b", text), "torch only through the lock"
 
 
+ROLES = set(get_args(Settings.model_fields["role"].annotation))
+
+
 def _settings_fields() -> set[str]:
     return {f"SHOPFLOOR_{name.upper()}" for name in Settings.model_fields}
 
@@ -66,13 +69,21 @@ def _shopfloor_env_names() -> set[str]:
     for doc in _kube_docs():
         if doc["kind"] == "ConfigMap":
             names |= set(doc["data"])
-    names |= set(re.findall(r"(SHOPFLOOR_[A-Z0-9_]+)", (ROOT / "deploy" / "kubernetes" / "README.md").read_text()))
-    names |= set(re.findall(r"^(SHOPFLOOR_[A-Z0-9_]+)=", (ROOT / "deploy" / "cluster.env.example").read_text(), re.M))
+    kube_readme = (ROOT / "deploy" / "kubernetes" / "README.md").read_text()
+    names |= set(re.findall(r"(SHOPFLOOR_[A-Z0-9_]+)", kube_readme))
+    example = (ROOT / "deploy" / "cluster.env.example").read_text()
+    names |= set(re.findall(r"^(SHOPFLOOR_[A-Z0-9_]+)=", example, re.M))
+    cluster_sh = (ROOT / "scripts" / "cluster.sh").read_text()
+    names |= set(re.findall(r"^export (SHOPFLOOR_[A-Z0-9_]+)=", cluster_sh, re.M))
     return {n for n in names if n.startswith("SHOPFLOOR_")}
 
 
+#: Read by the CLI and the SDK, not by the server.
+CLIENT_VARIABLES = {"SHOPFLOOR_URL", "SHOPFLOOR_API_KEY"}
+
+
 def test_every_variable_the_files_set_is_a_setting() -> None:
-    unknown = _shopfloor_env_names() - _settings_fields()
+    unknown = _shopfloor_env_names() - _settings_fields() - CLIENT_VARIABLES
     assert not unknown, f"not settings: {sorted(unknown)}"
 
 
@@ -83,13 +94,11 @@ def _serve_roles(args: list[str]) -> str | None:
 
 
 def test_the_compose_topology_has_every_part_and_known_roles() -> None:
-    from shopfloor.cli_serving import ROLES
-
     services = _compose()["services"]
     roles = {name: _serve_roles(list(s.get("command") or [])) for name, s in services.items()}
     assert [n for n, r in roles.items() if r == "api"] == ["api-1", "api-2"]
     assert [n for n, r in roles.items() if r == "worker"] == ["dispatcher"]
-    assert {r for r in roles.values() if r} <= set(ROLES)
+    assert ROLES == {"api", "worker", "all"} and {r for r in roles.values() if r} <= ROLES
     workers = [n for n, s in services.items() if (s.get("entrypoint") or [])[:2] == ["dask", "worker"]]
     assert len(workers) == 2
     assert {"postgres", "s3", "lb", "scheduler"} <= set(services)
@@ -104,8 +113,6 @@ def test_the_compose_topology_has_every_part_and_known_roles() -> None:
 
 @pytest.mark.parametrize("component", ["api"])
 def test_kubernetes_probes_are_wired_and_pods_run_unprivileged(component: str) -> None:
-    from shopfloor.cli_serving import ROLES
-
     deployments = [d for d in _kube_docs() if d["kind"] == "Deployment"]
     assert deployments
     for d in deployments:

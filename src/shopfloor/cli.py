@@ -74,6 +74,14 @@ class Method(StrEnum):
     lime = "lime"
 
 
+class Role(StrEnum):
+    """What one ``shopfloor serve`` process runs (settings ``role``)."""
+
+    api = "api"
+    worker = "worker"
+    all = "all"
+
+
 def _show_version(value: bool) -> None:
     if value:
         typer.echo(f"shopfloor {__version__}")
@@ -99,9 +107,20 @@ def serve(
     workers: Annotated[
         int | None, typer.Option(help="API worker processes (SHOPFLOOR_WORKERS).", min=1)
     ] = None,
+    role: Annotated[
+        Role | None,
+        typer.Option(
+            help="api: HTTP only, no job runner; worker: the job runner only, no HTTP port, claiming "
+            "jobs from the registry; all: both (SHOPFLOOR_ROLE, default all).",
+            case_sensitive=False,
+        ),
+    ] = None,
 ) -> None:
-    """Run the API server with the SHOPFLOOR_* settings, overridden by the options given."""
-    settings = common.load_settings(host=host, port=port, workers=workers)
+    """Run the API server and the job runner (or one of them, see --role) with the SHOPFLOOR_*
+    settings, overridden by the options given."""
+    settings = common.load_settings(
+        host=host, port=port, workers=workers, role=role.value if role is not None else None
+    )
     try:
         from shopfloor.server import serve as run_server
     except ModuleNotFoundError as exc:

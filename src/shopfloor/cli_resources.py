@@ -405,6 +405,19 @@ def models_promote(
     )
 
 
+@models_app.command("delete")
+def models_delete(
+    name: str,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a model with every version, alias and file (cannot be undone)."""
+    if not yes:
+        typer.confirm(f"Delete model {name!r} with every version?", abort=True)
+    with common.make_client() as client:
+        client.delete_model(name)
+    common.err.print(f"[green]{escape(name)}: deleted[/]")
+
+
 @models_app.command("describe")
 def models_describe(
     name: str,

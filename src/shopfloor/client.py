@@ -454,6 +454,10 @@ class Client:
         body = {"description": description}
         return dict(self._json("PATCH", f"/v1/models/{_seg(name)}", json=body))
 
+    def delete_model(self, name: str) -> None:
+        """Delete the model with every version, alias and file; its name answers 404 afterwards."""
+        self._json("DELETE", f"/v1/models/{_seg(name)}")
+
     def get_version(self, name: str, version: int | str) -> dict[str, Any]:
         """VersionPublic: metrics, stability, candidates, input schema and the full report."""
         return dict(self._json("GET", f"/v1/models/{_seg(name)}/versions/{_seg(version)}"))

@@ -1,5 +1,10 @@
 """``shopfloor serve``: prepare the home directory, start the job runner, run uvicorn.
 
+``settings.role`` picks what one process runs: ``all`` (the default) the API and a job runner
+child, ``api`` the API only, ``worker`` the job runner only, in this process and with no HTTP
+port. Roles share nothing but the registry (and the artifact store): an ``api`` process queues
+jobs there and any ``worker`` or ``all`` process on any host claims them, each job once.
+
 On SIGTERM the server drains: uvicorn stops accepting connections (new ones are refused) and
 gives open requests up to ``shutdown_grace_s`` to finish; meanwhile (with one API process; after
 the workers have stopped with several) the job runner gives running jobs up to ``job_drain_s``,
@@ -16,9 +21,11 @@ import os
 import shutil
 import signal
 import sys
+import threading
 from datetime import UTC, datetime
 from multiprocessing.process import BaseProcess
 from types import FrameType
+from typing import Any
 
 import uvicorn
 
@@ -62,7 +69,7 @@ def serve(settings: Settings) -> None:
     """Run the server until interrupted. On a registry with no keys, print a first admin key once."""
     from shopfloor.bootstrap import first_admin_key, prepare
     from shopfloor.context import clear_dead_scratch
-    from shopfloor.jobs.runner import recover, runner_main
+    from shopfloor.jobs.runner import recover
     from shopfloor.privacy.log_masking import logging_config
 
     # Masked lines in this process and, through uvicorn's log_config, in every API worker.
@@ -70,8 +77,10 @@ def serve(settings: Settings) -> None:
     logging.config.dictConfig(log_config)
     home = settings.home.resolve()
     settings = settings.model_copy(update={"home": home})
-    # Every API and job process leaves its metrics snapshot here; counts start afresh.
-    shutil.rmtree(metrics_dir(settings), ignore_errors=True)
+    if settings.role != "worker":
+        # Every API and job process leaves its metrics snapshot here; counts start afresh. A worker
+        # leaves them: an API server on the same home may be running.
+        shutil.rmtree(metrics_dir(settings), ignore_errors=True)
     # Worker processes (uvicorn --workers) rebuild settings from the environment.
     os.environ["SHOPFLOOR_HOME"] = str(home)
     platform = prepare(settings)
@@ -88,13 +97,54 @@ def serve(settings: Settings) -> None:
             f"    {secret}\n\n  export SHOPFLOOR_API_KEY={secret}\n",
             as_json,
         )
+    if settings.role == "worker":
+        _work(settings)
+    else:
+        _serve_api(settings, log_config, with_runner=settings.role == "all")
+
+
+def _work(settings: Settings) -> None:
+    """The ``worker`` role: the job runner in this process, no HTTP port, until SIGTERM or SIGINT."""
+    from shopfloor.jobs.runner import run_jobs
+
+    stop, signals = threading.Event(), []
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        signals.append(signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    at_once = f"up to {settings.job_workers} job(s) at once"
+    where = f"jobs on {settings.dask_scheduler}" if settings.dask_scheduler else at_once
+    _announce(
+        f"  Shopfloor job worker (role worker, no HTTP port): {where}, home: {settings.home}",
+        settings.log_format == "json",
+    )
+    run_jobs(settings, stop)  # drains its jobs (hands back those still running) before it returns
+    if signal.SIGTERM in signals:  # end as a process stopped by SIGTERM does (exit status 143)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.raise_signal(signal.SIGTERM)
+
+
+def _serve_api(settings: Settings, log_config: dict[str, Any], *, with_runner: bool) -> None:
+    """The ``api`` and ``all`` roles: uvicorn in this process (and its workers), plus, for ``all``,
+    a job runner child that is stopped when the API stops."""
+    import uvicorn
+
+    from shopfloor.jobs.runner import runner_main
+
     signal.signal(signal.SIGTERM, _on_sigterm)
     runner = mp.get_context("spawn").Process(target=runner_main, args=(settings,), name="shopfloor-jobs")
     stopped = False
     try:
-        runner.start()
+        if with_runner:
+            runner.start()
+        jobs = "" if with_runner else ", role api: no job runner"
         _announce(
-            f"  Shopfloor on http://{settings.host}:{settings.port}  (API docs: /docs, home: {home})", as_json
+            f"  Shopfloor on http://{settings.host}:{settings.port}  "
+            f"(API docs: /docs, home: {settings.home}{jobs})",
+            settings.log_format == "json",
         )
         if settings.workers > 1:
             uvicorn.run(

@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `shopfloor serve` binds to.")
     port: int = Field(8000, description="Port `shopfloor serve` listens on.")
     workers: int = Field(1, ge=1, description="Number of API worker processes.")
+    role: Literal["api", "worker", "all"] = Field(
+        "all",
+        description="What `shopfloor serve` runs: `api` (HTTP only), `worker` (the job runner only, "
+        "no HTTP port) or `all` (both).",
+    )
     job_workers: int = Field(
         1, ge=1, description="How many jobs run at the same time (each in its own process)."
     )

@@ -24,6 +24,7 @@ ALLOWED = {
     ("GET", "/v1/models/{name}/versions/{version}"): {"admin", "builder", "consumer"},
     ("PUT", "/v1/models/{name}/aliases/{alias}"): {"admin", "builder"},
     ("PATCH", "/v1/models/{name}"): {"admin", "builder"},
+    ("DELETE", "/v1/models/{name}"): {"admin", "builder"},
     ("POST", "/v1/models/{name}/predict"): {"admin", "builder", "consumer"},
     ("POST", "/v1/models/{name}/explain"): {"admin", "builder", "consumer"},
     ("GET", "/v1/models/{name}/rules"): {"admin", "builder", "consumer"},

@@ -90,8 +90,9 @@ def test_limit_is_shared_by_every_process(api: Api) -> None:
     assert "40 requests per minute" in refused[0].detail
     assert 1 <= int(refused[0].headers["Retry-After"]) <= 60 + 2
     counts = api.platform.store.rate_counts(["key:key_x", "tenant:default"], 1000)
-    # Tokens are claimed by lease: 1 at a time under 40/min, 100 at a time under the tenant's 30,000.
-    assert counts == {"key:key_x": 40, "tenant:default": 200}
+    # Tokens are claimed by lease: 1 at a time under 40/min; under the tenant's 30,000 a lease grows
+    # 1, 2, 4, 8, 16 in each process (31 tokens for its 20 requests), never the full 100 at once.
+    assert counts == {"key:key_x": 40, "tenant:default": 62}
     # The next window starts with the previous one weighted in: no second burst at the edge.
     clock[0] = 60.0 * 1001 + 1
     with pytest.raises(limits.RateLimited):
@@ -105,14 +106,52 @@ def test_limit_is_shared_by_every_process(api: Api) -> None:
     assert admitted == 20
 
 
+def test_a_lease_grows_so_that_little_traffic_is_counted_exactly(api: Api) -> None:
+    """The count in the registry is the requests answered while a process is warming up its lease,
+    and at most one lease (1 % of the limit) more once it is busy; claims stay few."""
+    who = Principal(key_id="key_y", tenant="default", role="admin")
+    process = limits.Limiter(api.platform)  # default limits: 6,000 per key, 30,000 per tenant
+    clock = [60.0 * 2000 + 1]
+    process.rates._clock = lambda: clock[0]
+    store = api.platform.store
+    claims: list[int] = []
+    real = store.claim_rates
+    store.claim_rates = lambda asked: claims.extend(n for _, _, n, _ in asked) or real(asked)  # type: ignore[method-assign]
+
+    def counts() -> dict[str, int]:
+        return store.rate_counts(["key:key_y", "tenant:default"], 2000)
+
+    try:
+        asyncio.run(process.admit(who))
+        assert counts() == {"key:key_y": 1, "tenant:default": 1}  # one request, one token
+        for _ in range(2):
+            asyncio.run(process.admit(who))
+        assert counts() == {"key:key_y": 3, "tenant:default": 3}  # 1 + 2
+        for _ in range(997):
+            asyncio.run(process.admit(who))
+        used = counts()
+        assert 1000 <= used["key:key_y"] < 1000 + 60  # the key's lease is 60 (1 % of 6,000)
+        assert 1000 <= used["tenant:default"] < 1000 + 100
+        assert len(claims) <= 2 * (6 + 1000 // 60 + 1), len(claims)  # doubling, then full leases
+        # A new window starts the lease at one token again.
+        clock[0] += 60
+        claims.clear()
+        asyncio.run(process.admit(who))
+        assert claims == [1, 1]
+    finally:
+        del store.claim_rates
+
+
 def test_refused_requests_do_not_write_the_registry(api: Api, monkeypatch: Any) -> None:
     limits.set_quotas(api.platform, "default", key_rpm=3)
     for _ in range(3):
         assert api.client.get("/v1/models", headers=api.headers()).status_code == 200
     claims: list[str] = []
     store = api.platform.store
-    real = store.claim_rate
-    monkeypatch.setattr(store, "claim_rate", lambda *a: claims.append(a[0]) or real(*a))
+    real = store.claim_rates
+    monkeypatch.setattr(
+        store, "claim_rates", lambda asked: claims.extend(b for b, *_ in asked) or real(asked)
+    )
     for _ in range(20):
         _assert_429(api.client.get("/v1/models", headers=api.headers()))
     assert len(claims) <= 2  # the first refusal asks the registry; the rest wait for Retry-After

@@ -280,3 +280,39 @@ def test_a_description_is_plain_text_set_by_builders_and_audited(trained: Api) -
     assert api.client.get("/v1/models/line1", headers=api.headers()).json()["description"] == text
     cleared = api.client.patch("/v1/models/line1", json={"description": ""}, headers=api.headers("builder"))
     assert cleared.json()["description"] == ""
+
+
+def test_a_deleted_model_is_gone_with_its_files_and_its_name_can_be_reused(trained: Api) -> None:
+    api = trained
+    predict = lambda: api.client.post(  # noqa: E731
+        "/v1/models/line1/predict?version=1", json={"records": [RECORD]}, headers=api.headers("consumer")
+    )
+    assert predict().status_code == 200  # version 1 is loaded in this process's cache
+    old = api.platform.models.get("default", "line1", 1).version.artifact
+    assert api.files_under(old)
+    stored = api.platform.store.storage_bytes("default")
+    # refused: nothing changes
+    assert api.client.delete("/v1/models/line1", headers=api.headers("consumer")).status_code == 403
+    assert api.client.delete("/v1/models/line1", headers=api.headers("other")).status_code == 404
+    assert api.client.delete("/v1/models/nope", headers=api.headers("builder")).status_code == 404
+    assert predict().status_code == 200
+
+    assert api.client.delete("/v1/models/line1", headers=api.headers("builder")).status_code == 204
+    assert api.client.get("/v1/models/line1", headers=api.headers()).status_code == 404
+    gone = predict()
+    assert gone.status_code == 404 and gone.headers["content-type"].startswith("application/problem+json")
+    assert api.client.get("/v1/models", headers=api.headers()).json()["items"] == []
+    assert api.files_under(old) == []
+    assert api.platform.store.storage_bytes("default") < stored
+    assert api.client.delete("/v1/models/line1", headers=api.headers("builder")).status_code == 404
+    audit.flush(api.platform, everything=True)
+    events = api.client.get("/v1/audit?action=model.delete", headers=api.headers()).json()["items"]
+    assert [(e["target"], e["detail"]["versions"]) for e in events] == [("line1", 1)]
+
+    # The name again: a new version 1, never the estimator still cached for the deleted one.
+    dataset_id = _upload(api, _table(seed=1))
+    assert _train(api, dataset_id, time_budget_s=3).status_code == 202
+    api.run_jobs()
+    assert predict().status_code == 200
+    new = api.platform.models.get("default", "line1", 1).version.artifact
+    assert new != old and api.files_under(new)

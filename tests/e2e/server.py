@@ -51,8 +51,11 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, home: Path, port: int | None = None, workers: int = 1, **env: str) -> None:
+    def __init__(
+        self, home: Path, port: int | None = None, workers: int = 1, role: str | None = None, **env: str
+    ) -> None:
         self.home = home
+        self.role = role
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = home.parent / f"server-{self.port}.log"
@@ -62,8 +65,9 @@ class Server:
 
     def start(self, timeout: float = 60) -> Server:
         log = self.log.open("ab")
+        command = [str(BIN / "shopfloor"), "serve", "--port", str(self.port), "--workers", str(self.workers)]
         self.proc = subprocess.Popen(
-            [str(BIN / "shopfloor"), "serve", "--port", str(self.port), "--workers", str(self.workers)],
+            command + (["--role", self.role] if self.role else []),
             env=self.env,
             stdout=log,
             stderr=log,
@@ -73,6 +77,11 @@ class Server:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{self.log.read_text()}")
+            if self.role == "worker":  # no HTTP port: started once it says so
+                if "Shopfloor job worker" in self.log.read_text():
+                    return self
+                time.sleep(0.2)
+                continue
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
                     return self

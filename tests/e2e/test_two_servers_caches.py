@@ -1,5 +1,7 @@
 """Two real servers with separate homes on one PostgreSQL registry (the README's multi-server recipe):
-a key revoked, an alias moved or a quota changed through one of them holds on the other within 1 s.
+a key revoked, an alias moved, a model deleted or a quota changed through one of them holds on the
+other within 1 s; a key created or a masking policy replaced holds at once; rate limits count once
+across both.
 
 The changes go through server A (or, for quotas, through the CLI's code path on A's settings);
 server B is asked first, so that its caches hold the old state, then polled until it agrees.
@@ -11,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -20,6 +23,7 @@ import pytest
 from shopfloor import Client
 from shopfloor.bootstrap import prepare
 from shopfloor.security import limits
+from shopfloor.security.keys import issue_key
 from shopfloor.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -108,6 +112,15 @@ def test_revocation_alias_and_quota_reach_the_other_server_within_a_second(
         took = _until(lambda: served() == 2)
         print(f"alias move seen on B after {took:.3f} s")
 
+        # --- model deletion: B has version 2 loaded and production resolved, then answers 404 ---
+        by_number = "/v1/models/tiny/predict?version=2"
+        assert hb.post(by_number, json=body, headers=auth).status_code == 200
+        ca.delete_model("tiny")
+        for url in ("/v1/models/tiny/predict", by_number):
+            took = _until(lambda url=url: hb.post(url, json=body, headers=auth).status_code == 404)
+            print(f"model deletion seen on B ({url}) after {took:.3f} s")
+        assert hb.get("/v1/models/tiny", headers=auth).status_code == 404
+
     # --- quota change (the CLI's path, on A's settings: another process on the registry) ------
     settings = Settings(
         home=a.home,
@@ -125,3 +138,86 @@ def test_revocation_alias_and_quota_reach_the_other_server_within_a_second(
             platform.close()
         took = _until(lambda: hb.get("/v1/models", headers=auth).status_code == 429)
         print(f"quota change seen on B after {took:.3f} s")
+
+
+def _platform_of(server: Server, env: dict[str, str]):  # type: ignore[no-untyped-def]
+    """The registry as the CLI on ``server``'s host opens it: another process on the same registry."""
+    return prepare(
+        Settings(
+            home=server.home,
+            database_url=env["SHOPFLOOR_DATABASE_URL"],
+            artifacts_url=env["SHOPFLOOR_ARTIFACTS_URL"],
+            secret_key=env["SHOPFLOOR_SECRET_KEY"],
+            master_key=env["SHOPFLOOR_MASTER_KEY"],
+        )  # type: ignore[call-arg]
+    )
+
+
+def test_keys_masking_and_rate_limits_are_shared_by_both_servers(
+    servers: tuple[Server, Server, dict[str, str]],
+) -> None:
+    a, b, env = servers
+    admin = a.admin_key()
+    assert admin
+    with Client(a.url, admin) as ca, Client(b.url, admin) as cb:
+        # --- a key created through A works on B at once -----------------------------------------
+        consumer = ca.create_key("consumer")
+        mine = {"Authorization": f"Bearer {consumer['secret']}"}
+        with httpx.Client(base_url=b.url, timeout=10) as hb:
+            assert hb.get("/v1/models", headers=mine).status_code == 200
+
+        # --- a masking policy replaced through A applies on B at once ----------------------------
+        text = {"text": "Call Jane Roe about the press"}
+        assert "Jane Roe" in cb.preview_masking(**text)["text"]
+        ca.set_masking_policy(names=["Jane Roe"])
+        took = _until(lambda: "Jane Roe" not in cb.preview_masking(**text)["text"])
+        print(f"masking policy seen on B after {took:.3f} s")
+        assert cb.masking_policy()["names"] == ["Jane Roe"]
+
+        # --- a key's limit, requests sent alternately to A and B: cut at the limit in all --------
+        platform = _platform_of(a, env)
+        try:
+            limits.set_quotas(platform, "default", key_rpm=KEY_RPM)
+            other = ensure_other_tenant(platform)
+            limits.set_quotas(platform, OTHER, rpm=TENANT_RPM)
+        finally:
+            platform.close()
+        time.sleep(0.3)  # both servers past the generation's max age: the new quotas hold
+        with httpx.Client(base_url=a.url, timeout=10) as ha, httpx.Client(base_url=b.url, timeout=10) as hb:
+            codes = [(ha, hb)[i % 2].get("/v1/models", headers=mine).status_code for i in range(3 * KEY_RPM)]
+            assert set(codes) <= {200, 429}, codes
+            # The key answered one request on B above: 1 + 9 make the limit (weighted the same if
+            # a minute began in between).
+            assert codes.count(200) == KEY_RPM - 1, codes
+            assert 200 in codes[0::2] and 200 in codes[1::2]  # both servers answered some
+
+            # /v1/quotas tells the same shared count on either server.
+            auth = {"Authorization": f"Bearer {admin}"}
+            seen = [
+                h.get("/v1/quotas", headers=auth).json()["rates"]["keys"][consumer["id"]] for h in (ha, hb)
+            ]
+            for found in seen:
+                assert found["limit"] == KEY_RPM
+                assert found["used"] + found["previous_window"] == KEY_RPM, found
+            assert {k: v for k, v in seen[0].items() if k != "allowed_now"} == {
+                k: v for k, v in seen[1].items() if k != "allowed_now"
+            }
+
+            # --- a tenant's limit over all its keys, alternately on A and B: cut at the limit ----
+            theirs = {"Authorization": f"Bearer {other}"}
+            codes = [
+                (ha, hb)[i % 2].get("/v1/models", headers=theirs).status_code for i in range(3 * TENANT_RPM)
+            ]
+            assert codes.count(200) == TENANT_RPM, codes
+            refused = hb.get("/v1/models", headers=theirs)
+            assert refused.status_code == 429
+            assert f"over its {TENANT_RPM} requests per minute" in refused.json()["detail"]
+
+
+KEY_RPM, TENANT_RPM, OTHER = 10, 12, "plant2"
+
+
+def ensure_other_tenant(platform: Any) -> str:
+    """A second tenant with one consumer key, made on the registry as ``shopfloor tenants`` does."""
+    platform.store.ensure_tenant(OTHER)
+    return issue_key(platform.store, platform.secret, tenant=OTHER, role="consumer").secret

@@ -34,6 +34,19 @@ def test_every_cached_change_moves_it(store: SqlStore) -> None:
     assert store.read_generation() == 3
     store.set_masking_policy("a", b"sealed")
     assert store.read_generation() == 4
+    store.update_stream_states("a", "m", 1, ["press-1"], lambda old: (None, {"press-1": b"w"}), keep=10)
+    assert store.list_stream_assets("a", "m", 1) == ["press-1"]
+    gone = store.delete_model("a", "m")
+    assert [(v.version, v.artifact, v.aliases) for v in gone] == [(1, "a/m/1", ("production",))]
+    assert store.read_generation() == 5
+    assert store.list_models("a") == [] and store.list_stream_assets("a", "m", 1) == []
+    with pytest.raises(NotFound):
+        store.resolve("a", "m", None)
+    again = store.add_version(
+        tenant="a", model="m", task="tabular_regression", report={}, input_schema=[],
+        files={}, artifact="a/m/2", lineage={}, job_id=None,
+    )  # fmt: skip
+    assert again.version == 1 and again.aliases == ()  # a new model under the old name
 
 
 def test_a_refused_change_does_not_move_it(store: SqlStore) -> None:
@@ -41,4 +54,6 @@ def test_a_refused_change_does_not_move_it(store: SqlStore) -> None:
         store.revoke_key("a", "key_missing")
     with pytest.raises(NotFound):
         store.set_alias("a", "nope", "production", 1)
+    with pytest.raises(NotFound):
+        store.delete_model("a", "nope")
     assert store.read_generation() == 0

@@ -21,6 +21,18 @@ def test_claim_adds_within_the_ceiling_only(store: SqlStore) -> None:
     assert store.rate_counts([], 100) == {}
 
 
+def test_claims_in_one_transaction_are_each_atomic(store: SqlStore) -> None:
+    store.claim_rate("tenant:t", 100, 9, 10)
+    # The key's claim holds although the tenant's, in the same transaction, is refused.
+    assert store.claim_rates([("key:a", 100, 2, 5), ("tenant:t", 100, 2, 10), ("key:b", 100, 0, 5)]) == [
+        2,
+        None,
+        None,
+    ]
+    assert store.rate_counts(["key:a", "tenant:t", "key:b"], 100) == {"key:a": 2, "tenant:t": 9}
+    assert store.claim_rates([]) == []
+
+
 def test_prune_drops_old_windows(store: SqlStore) -> None:
     for window in (7, 8, 9):
         store.claim_rate("key:a", window, 1, 10)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import os
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from multiprocessing.process import BaseProcess
@@ -251,7 +252,6 @@ def runner_main(settings: Settings) -> None:
     Stops on SIGTERM or SIGINT, and when ``serve`` dies (see :mod:`shopfloor.lifecycle`).
     """
     import signal
-    import threading
 
     from shopfloor.lifecycle import die_with_parent
 
@@ -261,7 +261,13 @@ def runner_main(settings: Settings) -> None:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     die_with_parent(grace_s=settings.job_drain_s + STOP_GRACE_S + 5.0)
     configure_process_logging(RUNNER_FORMAT, json_role="runner" if settings.log_format == "json" else None)
-    if settings.dask_scheduler:  # jobs run on the cluster's workers; this process dispatches them
+    run_jobs(settings, stop)
+
+
+def run_jobs(settings: Settings, stop: threading.Event) -> None:
+    """Run queued jobs until ``stop`` is set: in local child processes, or, with a Dask scheduler
+    set, by handing them to the cluster's workers (this process dispatches them)."""
+    if settings.dask_scheduler:
         from shopfloor.jobs.dask_runner import DaskDispatcher
 
         DaskDispatcher(settings).run(stop)

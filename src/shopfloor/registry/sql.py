@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, select, update
+from sqlalchemy import Engine, create_engine, delete, event, func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
@@ -26,7 +26,16 @@ from shopfloor.errors import (
 from shopfloor.registry.clock import aware as _aware
 from shopfloor.registry.clock import now as _now
 from shopfloor.registry.entities import TERMINAL, ApiKey, Dataset, Job, Model, ModelVersion, Tenant
-from shopfloor.registry.orm import AliasRow, DatasetRow, JobRow, KeyRow, ModelRow, TenantRow, VersionRow
+from shopfloor.registry.orm import (
+    AliasRow,
+    DatasetRow,
+    JobRow,
+    KeyRow,
+    ModelRow,
+    StreamStateRow,
+    TenantRow,
+    VersionRow,
+)
 from shopfloor.registry.sql_attempts import AttemptTables
 from shopfloor.registry.sql_generation import GenerationTables, bump_in
 from shopfloor.registry.sql_limits import LimitTables
@@ -651,6 +660,29 @@ class SqlStore(TrustTables, StreamTables, GenerationTables, LimitTables, Attempt
             s.flush()
             bump_in(s)
             return self._version_of(s, tenant, mrow, version)
+
+    def delete_model(self, tenant: str, name: str) -> list[ModelVersion]:
+        """Remove model ``name`` of ``tenant`` with its versions, aliases and streaming state, and
+        move the generation (every process drops its resolutions). Returns the versions removed:
+        their artifact files are the caller's to delete. Raises NotFound for an unknown model."""
+        with self._session() as s:
+            # The row lock a new version takes too: no version is added while the model goes.
+            mrow = s.scalar(
+                select(ModelRow).where(ModelRow.tenant == tenant, ModelRow.name == name).with_for_update()
+            )
+            if mrow is None:
+                raise NotFound(f"model {name!r} not found")
+            aliases = _invert(self._aliases(s, mrow.id))
+            rows = s.scalars(select(VersionRow).where(VersionRow.model_id == mrow.id)).all()
+            gone = [_version(tenant, name, r, aliases.get(r.version, ())) for r in rows]
+            s.execute(delete(AliasRow).where(AliasRow.model_id == mrow.id))
+            s.execute(delete(VersionRow).where(VersionRow.model_id == mrow.id))
+            s.execute(
+                delete(StreamStateRow).where(StreamStateRow.tenant == tenant, StreamStateRow.model == name)
+            )
+            s.delete(mrow)
+            bump_in(s)
+            return gone
 
     def describe_model(self, tenant: str, name: str, description: str) -> Model:
         with self._session() as s:

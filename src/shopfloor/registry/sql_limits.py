@@ -31,19 +31,30 @@ class LimitTables:
 
         Returns the new count, or ``None`` (nothing added) when ``n`` more would pass the ceiling.
         """
-        if n <= 0 or n > ceiling:
-            return None
+        return self.claim_rates([(bucket, window, n, ceiling)])[0]
+
+    def claim_rates(self, claims: list[tuple[str, int, int, int]]) -> list[int | None]:
+        """:meth:`claim_rate` for each ``(bucket, window, n, ceiling)``, in one transaction (one
+        commit for a key and its tenant). Each claim is its own atomic upsert: one refused leaves
+        the others as they are. Callers list a key before its tenant, so that the row locks are
+        always taken in one order."""
         dialect: Any = postgresql if self.url.startswith("postgresql") else sqlite
         table = RateWindowRow.__table__
-        stmt = dialect.insert(table).values(bucket=bucket, window=window, count=n)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[table.c.bucket, table.c.window],
-            set_={"count": table.c.count + stmt.excluded.count},
-            where=table.c.count + stmt.excluded.count <= ceiling,
-        ).returning(table.c.count)
+        out: list[int | None] = []
         with self._session() as s:
-            found = s.execute(stmt).scalar()
-            return None if found is None else int(found)
+            for bucket, window, n, ceiling in claims:
+                if n <= 0 or n > ceiling:
+                    out.append(None)
+                    continue
+                stmt = dialect.insert(table).values(bucket=bucket, window=window, count=n)
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=[table.c.bucket, table.c.window],
+                    set_={"count": table.c.count + stmt.excluded.count},
+                    where=table.c.count + stmt.excluded.count <= ceiling,
+                ).returning(table.c.count)
+                found = s.execute(stmt).scalar()
+                out.append(None if found is None else int(found))
+        return out
 
     def rate_counts(self, buckets: list[str], window: int) -> dict[str, int]:
         """The tokens claimed in ``window`` per bucket (buckets without a row are left out)."""

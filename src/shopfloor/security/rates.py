@@ -6,9 +6,14 @@ tokens handed out (``rate_windows``). A process claims a small *lease* of tokens
 upsert that adds them only if the window's count stays within the ceiling, then admits requests
 from its lease without touching the database; a lease is never carried into the next window.
 So the requests admitted in one window, by all processes together, never pass the limit, and the
-predict path writes the registry once per lease (:func:`lease_size`: 1 % of the limit, at least 1
-and at most 100 tokens), not once per request. The price is that tokens leased and not used by
-the end of a window are lost: at most one lease per process and bucket.
+predict path writes the registry once per lease, not once per request.
+
+A lease grows: a process's first claim for a bucket in a window is one token, each next one twice
+the last, up to :func:`lease_size` (1 % of the limit, at least 1 and at most 100 tokens). Tokens
+leased and not used by the end of a window are lost, and they count as used; growing the lease
+bounds them by what the process itself admitted in that window (and by one full lease), so a
+bucket with little traffic is counted exactly (what ``GET /v1/quotas`` shows is the requests
+answered) and a busy one still claims at most ``log2(100) + limit / 100`` times a window.
 
 Sliding estimate. A fixed window alone lets a client send its whole limit at the end of one
 window and again at the start of the next. The ceiling of a window therefore also counts the
@@ -80,6 +85,7 @@ class Lease:
     tokens: int = 0
     count: int = 0  # the window's count in the registry, as last seen
     previous: int | None = None  # the previous window's count, read once per window
+    granted: int = 0  # the size of this process's last claim in ``window``: the next one doubles it
     blocked_until: float = 0.0  # refused until then: no claim before
 
     def resize(self, limit: int, gen: Any) -> None:
@@ -143,14 +149,18 @@ class SharedRates:
             self._pruned = window
         stale = [x.bucket for x in short if x.window != window or x.previous is None]
         previous = self._store.rate_counts(stale, window - 1) if stale else {}
-        out = []
+        planned = []
         for x in short:
             prev = previous.get(x.bucket, 0) if x.bucket in stale else (x.previous or 0)
             used = x.count if x.window == window else 0
             top = ceiling(x.limit, prev, now)
-            want = lease_size(x.limit)
-            n = max(1, min(want, top - used))
-            count = self._store.claim_rate(x.bucket, window, n, top)
+            # The first claim of a window is one token, each next one twice the last.
+            want = max(1, min(lease_size(x.limit), 2 * x.granted if x.window == window else 1))
+            planned.append((x, prev, top, want, max(1, min(want, top - used))))
+        # One transaction for all (a key and its tenant): one commit per claim round.
+        counts = self._store.claim_rates([(x.bucket, window, n, top) for x, _, top, _, n in planned])
+        out = []
+        for (x, prev, top, want, n), count in zip(planned, counts, strict=True):
             if count is None and n > 1:
                 n = 1
                 count = self._store.claim_rate(x.bucket, window, n, top)
@@ -170,8 +180,9 @@ class SharedRates:
             for c in await asyncio.to_thread(self.claim, short):
                 x = c.lease
                 if x.window != c.window:
-                    x.window, x.tokens, x.count = c.window, 0, 0
+                    x.window, x.tokens, x.count, x.granted = c.window, 0, 0, 0
                 x.tokens += c.granted
+                x.granted = max(x.granted, c.granted)
                 x.count, x.previous = max(x.count, c.count), c.previous
                 if not c.granted:
                     x.blocked_until = c.retry_at

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from shopfloor import metrics
@@ -11,6 +12,8 @@ from shopfloor.explain.contributions import LIME_SAMPLES
 from shopfloor.registry.entities import Model, ModelVersion
 from shopfloor.services.parts import naming_files, with_files
 from shopfloor.tasks import catalog
+
+log = logging.getLogger(__name__)
 
 #: Records one explain request may hold, for the methods that cost many model calls per record
 #: (SHAP is one exact pass: up to SHOPFLOOR_MAX_RECORDS_PER_REQUEST). LIME scores LIME_SAMPLES
@@ -68,6 +71,23 @@ def set_alias(platform: Platform, tenant: str, name: str, alias: str, version: i
     mv = platform.store.set_alias(tenant, name, alias, version)
     platform.generation.bump()  # every process drops its cached alias resolutions
     return mv
+
+
+def delete_model(platform: Platform, tenant: str, name: str) -> list[ModelVersion]:
+    """Remove model ``name`` and every version of it; returns the versions removed.
+
+    The registry rows go first, in one transaction that moves the generation, so every server
+    answers 404 for the model within a second; then the versions' files. Files that cannot be
+    deleted then stay as orphans that ``shopfloor doctor --delete-orphans`` removes.
+    """
+    gone = platform.store.delete_model(tenant, name)
+    platform.generation.bump()  # this process at once; the others at their next read
+    for mv in gone:
+        try:
+            platform.sealed.delete_prefix(mv.artifact)
+        except OSError as exc:
+            log.warning("model %s version %s: its files stay as orphans: %s", name, mv.version, exc)
+    return gone
 
 
 def _warnings(results: list[dict[str, Any]], files: list[str] | None = None) -> list[str]:

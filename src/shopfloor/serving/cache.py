@@ -96,11 +96,13 @@ class ModelCache:
         mv = self.resolve(tenant, name, version)
         key = (tenant, name, mv.version)
         loaded = self._models.get(key)
-        if loaded is not None:
+        # A model deleted and made again under its name restarts at version 1: the artifact, unique
+        # per version ever stored, tells the old estimator from the new one.
+        if loaded is not None and loaded.version.artifact == mv.artifact:
             return loaded
         with self._lock:
             loaded = self._models.get(key)
-            if loaded is None:
+            if loaded is None or loaded.version.artifact != mv.artifact:
                 # A refused version raises here and is never cached: other models keep serving.
                 loaded = self._load_checked(key, mv)
                 self._models[key] = loaded

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from shopfloor.api.deps import ModelsReader, ModelsWriter, PlatformDep
 from shopfloor.context import Platform
@@ -42,6 +42,19 @@ def get_model(name: str, platform: PlatformDep, principal: ModelsReader) -> Any:
 @router.patch("/{name}", response_model=ModelPublic, summary="Change a model's description")
 def update_model(name: str, body: ModelUpdate, platform: PlatformDep, principal: ModelsWriter) -> Any:
     return service.model_view(platform, describe(platform, principal, name, body.description), False)
+
+
+@router.delete("/{name}", status_code=204, summary="Delete a model with all its versions and aliases")
+def delete_model(name: str, platform: PlatformDep, principal: ModelsWriter) -> Response:
+    remove(platform, principal, name)
+    return Response(status_code=204)
+
+
+def remove(platform: Platform, principal: Principal, name: str) -> None:
+    """Delete model ``name`` of the caller's tenant and audit it; every server answers 404 for it
+    within a second."""
+    gone = service.delete_model(platform, principal.tenant, name)
+    audit.record(platform, principal, "model.delete", name, model=name, versions=len(gone))
 
 
 def describe(platform: Platform, principal: Principal, name: str, description: str) -> Model:
