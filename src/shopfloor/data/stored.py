@@ -217,7 +217,7 @@ def register_table(
             max_storage_bytes=max_storage_bytes,
         )
     except BaseException:
-        platform.sealed.delete_prefix(prefix)
+        platform.sealed.undo(prefix)
         raise
 
 

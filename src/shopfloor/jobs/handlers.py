@@ -21,6 +21,7 @@ from shopfloor.jobs.registering import register_version
 from shopfloor.jobs.synthesize_job import run_synthesize
 from shopfloor.registry.entities import Job
 from shopfloor.security.limits import check_output
+from shopfloor.storage.base import patiently
 from shopfloor.storage.scratch import scratch_file
 from shopfloor.tasks import catalog
 from shopfloor.tasks.backbones import attach_backbone
@@ -98,6 +99,7 @@ def run_train(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
         input_schema=estimator.input_schema_,
         lineage=lineage,
         job_id=job.id,
+        wait_s=platform.settings.store_outage_wait_s,  # a trained model outlives a short store outage
     )
     return {"model": version.model, "version": version.version}
 
@@ -122,7 +124,11 @@ def run_batch(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
     key = f"{job.tenant}/jobs/{job.id}/{BATCH_RESULT}"
     data = to_safe_csv(scored)  # no formulas for spreadsheets
     check_output(platform, job.tenant, len(data))
-    digest = platform.sealed.put(job.tenant, key, data)
+    digest = patiently(
+        lambda: platform.sealed.put(job.tenant, key, data),
+        platform.settings.store_outage_wait_s,
+        f"storing the result of job {job.id}",
+    )
     platform.store.add_job_bytes(job.id, len(data))
     return {**result, "artifact": key, "sha256": digest}
 

@@ -263,7 +263,7 @@ async def create_batch_job(
                 model=model,
             )
         except BaseException:
-            platform.sealed.delete_prefix(prefix)
+            platform.sealed.undo(prefix)
             raise
 
 

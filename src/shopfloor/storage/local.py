@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from shopfloor.errors import NotFound
+from shopfloor.errors import NotFound, StoreUnavailable
 
 
 class LocalArtifactStore:
@@ -77,3 +78,17 @@ class LocalArtifactStore:
         for p in sorted(base.rglob("*")):
             if p.is_file() and not p.name.startswith(".tmp-"):
                 yield p.relative_to(self.root).as_posix()
+
+    def probe(self) -> None:
+        """Write, read back and remove a small file: the directory is there, writable and sound."""
+        key = f".probe-{uuid.uuid4().hex}"
+        try:
+            self.put_bytes(key, b"probe")
+            if self._path(key).read_bytes() != b"probe":
+                raise OSError("the probe file read back differs from what was written")
+        except OSError as exc:
+            raise StoreUnavailable(
+                f"the artifact directory cannot be written and read: {exc.strerror or exc}"
+            ) from None
+        finally:
+            self._path(key).unlink(missing_ok=True)
