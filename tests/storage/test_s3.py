@@ -117,7 +117,7 @@ def test_a_tampered_object_is_refused(
     s3_server.client().put_object(Bucket=s3_bucket, Key=name, Body=bytes(raw))
     fresh = _sealed(settings, registry, master, tmp_path / "cache")
     with pytest.raises(ArtifactCorrupted, match="failed authentication"):
-        fresh.get("acme", "acme/m/model.json", digest)
+        fresh.get("acme", "acme/m/model.json", digest, keep=True)
     assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]  # nothing refused is kept
 
 
@@ -131,39 +131,41 @@ def test_the_host_cache_serves_a_second_load_and_never_a_bad_copy(
 
     first = _sealed(settings, registry, master, cache_dir)
     first.store = counting = Counting(first.store)
-    assert first.get("acme", "acme/m/model.json", digest) == PLAIN
-    assert first.get("acme", "acme/m/model.json", digest) == PLAIN
-    assert counting.gets == 1
+    assert first.get("acme", "acme/m/model.json", digest) == PLAIN  # read once (a batch input): not kept
+    assert counting.gets == 1 and not cache_dir.exists()
+    assert first.get("acme", "acme/m/model.json", digest, keep=True) == PLAIN
+    assert first.get("acme", "acme/m/model.json", digest, keep=True) == PLAIN
+    assert counting.gets == 2
     (entry,) = [p for p in cache_dir.rglob("*") if p.is_file()]
     assert entry.name == digest and entry.read_bytes().startswith(b"SFE1") and PLAIN not in entry.read_bytes()
 
     # another process on this host: no fetch at all
     second = _sealed(settings, registry, master, cache_dir)
     second.store = counting = Counting(second.store)
-    assert second.get("acme", "acme/m/model.json", digest) == PLAIN and counting.gets == 0
+    assert second.get("acme", "acme/m/model.json", digest, keep=True) == PLAIN and counting.gets == 0
 
     # a changed byte in the copy: dropped, fetched again, the right content served
     raw = bytearray(entry.read_bytes())
     raw[-3] ^= 0x01
     entry.write_bytes(bytes(raw))
-    assert second.get("acme", "acme/m/model.json", digest) == PLAIN and counting.gets == 1
+    assert second.get("acme", "acme/m/model.json", digest, keep=True) == PLAIN and counting.gets == 1
 
     # another entry's (valid) copy put under this name: its seal names the other digest, refused
-    assert second.get("acme", "acme/m/other.json", other) == b"another file"
+    assert second.get("acme", "acme/m/other.json", other, keep=True) == b"another file"
     (cache_dir / "acme" / other[:2] / other).replace(entry)
-    assert second.get("acme", "acme/m/model.json", digest) == PLAIN and counting.gets == 3
+    assert second.get("acme", "acme/m/model.json", digest, keep=True) == PLAIN and counting.gets == 3
 
     # another tenant's copy of the same content is sealed with that tenant's key
     tenant_b = writer.put("beta", "beta/m/model.json", PLAIN)
     assert tenant_b == digest
-    assert second.get("beta", "beta/m/model.json", digest) == PLAIN and counting.gets == 4
+    assert second.get("beta", "beta/m/model.json", digest, keep=True) == PLAIN and counting.gets == 4
     copy_a = (cache_dir / "acme" / digest[:2] / digest).read_bytes()
     (cache_dir / "beta" / digest[:2] / digest).write_bytes(copy_a)
-    assert second.get("beta", "beta/m/model.json", digest) == PLAIN and counting.gets == 5
+    assert second.get("beta", "beta/m/model.json", digest, keep=True) == PLAIN and counting.gets == 5
 
     # a wrong recorded digest never reaches the cache
     with pytest.raises(ArtifactCorrupted, match="sha256"):
-        second.get("acme", "acme/m/model.json", "0" * 64)
+        second.get("acme", "acme/m/model.json", "0" * 64, keep=True)
 
 
 def test_the_cache_stays_within_its_size(tmp_path: Path) -> None:

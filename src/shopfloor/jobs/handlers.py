@@ -49,7 +49,10 @@ def run_train(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
     progress(0.01, "loading data", "reading the dataset")
     dataset = platform.store.get_dataset(job.tenant, p["dataset_id"])
     exclude = list(p.get("exclude") or [])
-    frame, types = frame_for_learning(platform, dataset, exclude)
+    wait_s = platform.settings.store_outage_wait_s  # an accepted job outlives a short store outage
+    frame, types = patiently(
+        lambda: frame_for_learning(platform, dataset, exclude), wait_s, f"reading dataset {dataset.id}"
+    )
     layout: dict[str, Any] = {}
     if catalog.capabilities(p["task"]).inputs == "series":
         layout = spec_kwargs(SeriesSpec(p["asset_column"], p["time_column"], tuple(p["sensors"])))
@@ -99,7 +102,7 @@ def run_train(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
         input_schema=estimator.input_schema_,
         lineage=lineage,
         job_id=job.id,
-        wait_s=platform.settings.store_outage_wait_s,  # a trained model outlives a short store outage
+        wait_s=wait_s,
     )
     return {"model": version.model, "version": version.version}
 
@@ -107,8 +110,11 @@ def run_train(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
 def run_batch(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, Any]:
     p = job.params
     progress(0.02, "loading", "reading the input file and the model")
-    loaded = platform.models.get(job.tenant, p["model"], int(p["version"]))
-    frame = _read_input(platform, job).reset_index(drop=True)
+    wait_s = platform.settings.store_outage_wait_s  # an accepted job outlives a short store outage
+    loaded = patiently(
+        lambda: platform.models.get(job.tenant, p["model"], int(p["version"])), wait_s, "loading the model"
+    )
+    frame = patiently(lambda: _read_input(platform, job), wait_s, "reading the input").reset_index(drop=True)
     layout = loaded.version.report.get("series")
     chunks, n, done = [], len(frame), 0
     for part in _batches(frame, layout["asset"] if layout else None, max(1000, n // 20 or 1)):
@@ -124,11 +130,7 @@ def run_batch(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
     key = f"{job.tenant}/jobs/{job.id}/{BATCH_RESULT}"
     data = to_safe_csv(scored)  # no formulas for spreadsheets
     check_output(platform, job.tenant, len(data))
-    digest = patiently(
-        lambda: platform.sealed.put(job.tenant, key, data),
-        platform.settings.store_outage_wait_s,
-        f"storing the result of job {job.id}",
-    )
+    digest = patiently(lambda: platform.sealed.put(job.tenant, key, data), wait_s, "storing the result")
     platform.store.add_job_bytes(job.id, len(data))
     return {**result, "artifact": key, "sha256": digest}
 

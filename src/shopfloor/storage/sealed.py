@@ -88,18 +88,19 @@ class SealedArtifacts:
         """:meth:`put` of a local file's content (read whole: files are bounded by the upload limit)."""
         return self.put(tenant, key, path.read_bytes())
 
-    def get(self, tenant: str, key: str, expected_sha256: str | None = None) -> bytes:
+    def get(self, tenant: str, key: str, expected_sha256: str | None = None, *, keep: bool = False) -> bytes:
         """The decrypted content at ``key``.
 
-        With a digest and a host cache (remote stores), the content is served from this host's
-        copy when it has one that passes the same checks, else fetched and kept there.
+        ``keep`` (with a digest): files read again and again, such as a model's, are served from
+        this host's cache (remote stores only) when it has a copy that passes the same checks,
+        else fetched and kept there.
 
         Raises :class:`~shopfloor.errors.NotFound` if missing, and
         :class:`~shopfloor.errors.ArtifactCorrupted` if it does not authenticate (changed or moved
         on disk) or its plaintext sha256 differs from ``expected_sha256``.
         """
         self._check(tenant, key)
-        cache = self.cache
+        cache = self.cache if keep else None
         if expected_sha256 is not None and cache is not None:
             cached = self._cached(cache, tenant, expected_sha256)
             if cached is not None:
@@ -108,7 +109,7 @@ class SealedArtifacts:
         if expected_sha256 is None:
             return plain
         verified(key, plain, expected_sha256)
-        if cache is not None:
+        if cache is not None:  # checked above: only content that matches its digest is kept
             entry = _cache_name(tenant, expected_sha256)
             cache.write(tenant, expected_sha256, crypto.encrypt(self.tenant_key(tenant), entry, plain))
         return plain
