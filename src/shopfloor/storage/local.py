@@ -81,14 +81,14 @@ class LocalArtifactStore:
 
     def probe(self) -> None:
         """Write, read back and remove a small file: the directory is there, writable and sound."""
-        key = f".probe-{uuid.uuid4().hex}"
+        path = self._path(f".probe-{uuid.uuid4().hex}")
         try:
-            self.put_bytes(key, b"probe")
-            if self._path(key).read_bytes() != b"probe":
-                raise OSError("the probe file read back differs from what was written")
+            self.put_bytes(path.name, b"probe")
+            read = path.read_bytes()
+            path.unlink()
         except OSError as exc:
             raise StoreUnavailable(
                 f"the artifact directory cannot be written and read: {exc.strerror or exc}"
             ) from None
-        finally:
-            self._path(key).unlink(missing_ok=True)
+        if read != b"probe":
+            raise StoreUnavailable("the artifact directory gave back other bytes than were written")
