@@ -291,13 +291,3 @@ def test_a_failed_write_leaves_no_version_and_no_object(plant: Api) -> None:
     assert api.platform.store.list_models("default") == []
     assert _objects(api) == {}  # the first file, written, was removed
 
-
-def test_settings_that_cannot_name_a_store_stop_the_start(tmp_path: Path) -> None:
-    from shopfloor.cli_common import load_settings
-    from shopfloor.errors import InvalidInput
-
-    for url, words in [("s3://", "names no valid bucket"), ("azure://x/y", "unsupported scheme 'azure'")]:
-        with pytest.raises(InvalidInput) as caught:
-            load_settings(home=tmp_path, artifacts_url=url)
-        assert caught.value.detail == "invalid Shopfloor settings"
-        assert caught.value.errors[0]["loc"] == ["artifacts_url"] and words in caught.value.errors[0]["msg"]
