@@ -247,6 +247,7 @@ def test_patiently_waits_out_a_short_outage(settings: Settings, s3_server: MotoS
         ("s3://bucket/../x", "plain path"),
         ("ftp://host/artifacts", "unsupported scheme 'ftp'"),
         ("gs://bucket/x", "unsupported scheme 'gs'"),
+        ("file://", "names no directory"),
     ],
 )
 def test_bad_artifact_urls_are_refused_at_start(url: str, words: str) -> None:
