@@ -90,6 +90,9 @@ LAYER_OF = {
     "shopfloor.metrics": "settings / errors",
     # the progress callback type: tasks report through it, and data/ (synthetic copies) too
     "shopfloor.progress": "settings / errors",
+    # log context (request id, tenant, job id), JSON log lines and traces: every layer logs and the
+    # services store a request's trace with its job; imports only settings
+    "shopfloor.telemetry": "settings / errors",
     # the version string, apart from the facade so that the SDK does not import the facade back
     "shopfloor.version": "settings / errors",
 }

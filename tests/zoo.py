@@ -129,6 +129,15 @@ def lightgbm_model() -> bytes:
     return lgb.train(params, lgb.Dataset(X, y), num_boost_round=10).model_to_string().encode()
 
 
+def sensor_stream(n: int = 300, seed: int = 0) -> pd.DataFrame:
+    """One sensor read every 10 minutes: a daily swing, noise and one spike."""
+    rng = np.random.default_rng(seed)
+    t = pd.date_range("2024-01-01", periods=n, freq="10min")
+    value = 20 + 3 * np.sin(2 * np.pi * np.arange(n) / 144) + 0.3 * rng.normal(size=n)
+    value[n - 20] += 6
+    return pd.DataFrame({"timestamp": t.strftime("%Y-%m-%d %H:%M:%S"), "value": value.round(3)})
+
+
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [
         {k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()} for r in frame.to_dict("records")
@@ -196,6 +205,9 @@ def build_zoo(api: Any) -> dict[str, Member]:
             [{"speed": 0.5, "torque": -0.2, "kind": "H"}],
             pd.DataFrame({"speed": [0.5, -1.0], "torque": [-0.2, 0.3], "kind": ["H", "L"]}),
         ),
+        "series_anomaly": Member(
+            "boiler", "series_anomaly", _records(sensor_stream(seed=7).tail(5)), sensor_stream(seed=7)
+        ),
     }
     train(
         {
@@ -235,6 +247,14 @@ def build_zoo(api: Any) -> dict[str, Member]:
             "target": "system",
             "options": {"candidates": ["tfidf"]},
             "dataset_id": upload("orders", orders().to_csv(index=False).encode(), "o.csv"),
+        }
+    )
+    train(
+        {
+            "task": "series_anomaly",
+            "model_name": "boiler",
+            "options": {"sensitivity": 80},
+            "dataset_id": upload("boiler", sensor_stream().to_csv(index=False).encode(), "s.csv"),
         }
     )
     images = {"good": 10, "scratched": 10}

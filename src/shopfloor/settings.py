@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: An S3 bucket name as AWS, MinIO and Ceph all accept it.
@@ -163,10 +163,49 @@ class Settings(BaseSettings):
         300.0, gt=0, description="Training time budget when a job gives none."
     )
     access_log: bool = Field(False, description="Log every request (costs throughput on the predict path).")
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="`json`: every log line of the API, runner and job processes is one JSON object "
+        "(time, level, logger, message, request_id, tenant, job_id).",
+    )
+    otlp_endpoint: str | None = Field(
+        None,
+        validation_alias=AliasChoices(
+            "SHOPFLOOR_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT", "otlp_endpoint"
+        ),
+        description="Base URL of an OTLP/HTTP collector (also read from OTEL_EXPORTER_OTLP_ENDPOINT); "
+        "spans go to <url>/v1/traces. Unset: no tracing, nothing of OpenTelemetry is loaded.",
+    )
+    otel_service_name: str = Field(
+        "shopfloor", max_length=100, description="The service.name of the spans this server sends."
+    )
+    shutdown_grace_s: int = Field(
+        8,
+        ge=1,
+        le=3600,
+        description="Seconds open HTTP requests get to finish after SIGTERM (new connections are refused "
+        "meanwhile); then their connections are closed.",
+    )
+    job_drain_s: float = Field(
+        30.0,
+        ge=0,
+        le=86400,
+        description="Seconds running jobs get to finish after SIGTERM; a job still running then is "
+        "stopped and handed back to the queue (queued again, its attempt counted) for the next runner.",
+    )
     data_dir: Path = Field(
         Path(__file__).resolve().parents[2].parent / "shared" / "data",
         description="Where the sample datasets live (tests and benchmarks only).",
     )
+
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _http_endpoint(cls, url: str | None) -> str | None:
+        if url is not None and not url.strip():
+            return None
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError("the OTLP endpoint must be an http:// or https:// URL (OTLP over HTTP)")
+        return url
 
     @field_validator("metrics_token")
     @classmethod
@@ -205,7 +244,7 @@ class Settings(BaseSettings):
 
     @field_validator("s3_endpoint_url")
     @classmethod
-    def _http_endpoint(cls, url: str | None) -> str | None:
+    def _http_s3_endpoint(cls, url: str | None) -> str | None:
         if url is not None and (urlparse(url).scheme not in ("http", "https") or not urlparse(url).netloc):
             raise ValueError(f"SHOPFLOOR_S3_ENDPOINT_URL {url!r} must be an http:// or https:// URL")
         return url

@@ -11,7 +11,7 @@ import pytest
 from conftest import Api
 from zoo import Member
 
-SCORED = ["tabular", "rul", "anomaly", "text_classification", "imported"]
+SCORED = ["tabular", "rul", "anomaly", "text_classification", "imported", "series_anomaly"]
 REFUSED = {
     "forecast": "/v1/models/demand/forecast",
     "image_anomaly": "/v1/models/parts/predict",

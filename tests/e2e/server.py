@@ -100,6 +100,22 @@ class Server:
                 self.proc.wait(5)
 
 
+def gone_within(server: Server, seconds: float) -> float:
+    """Seconds until no process of the server's session is left (the server runs in its own session)."""
+    assert server.proc is not None
+    sid, start = server.proc.pid, time.monotonic()
+    while time.monotonic() - start < seconds:
+        server.proc.poll()  # reap the serving process itself once it ends
+        if not session_pids(sid):
+            return time.monotonic() - start
+        time.sleep(0.2)
+    left = {
+        pid: Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:120] for pid in session_pids(sid)
+    }
+    os.killpg(sid, signal.SIGKILL)
+    raise AssertionError(f"still running {seconds:g}s later: {left}")
+
+
 def serve_admin(home: Path, **env: str) -> Iterator[Client]:
     """A started server and an admin SDK client on it; the server stops when the generator closes.
     For a module fixture: ``yield from serve_admin(tmp_path_factory.mktemp(name) / "home")``."""

@@ -1,4 +1,5 @@
-"""JobRunner.shutdown: every job process ends within a bound, even one that ignores SIGTERM."""
+"""JobRunner.shutdown: every job process ends within a bound, even one that ignores SIGTERM, and
+its job goes back to the queue."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 from shopfloor.jobs import runner
+from shopfloor.settings import Settings
 
 
 def _stubborn() -> None:
@@ -17,19 +19,35 @@ def _stubborn() -> None:
     time.sleep(60)
 
 
+class _Job:
+    cancel_requested = False
+    attempts = 1
+    tenant = request_id = None
+
+
 class _Store:
     def __init__(self) -> None:
         self.finished: list[tuple[str, str]] = []
+        self.requeued: list[str] = []
         self.closed = False
+
+    def get_job(self, tenant: str | None, job_id: str) -> _Job:
+        found = _Job()
+        found.id = job_id  # type: ignore[attr-defined]
+        return found
 
     def finish_job(self, job_id: str, status: str, **_: Any) -> None:
         self.finished.append((job_id, status))
+
+    def requeue_job(self, job_id: str, worker: str | None, reason: str) -> bool:
+        self.requeued.append(job_id)
+        return True
 
     def close(self) -> None:
         self.closed = True
 
 
-def test_shutdown_kills_what_sigterm_does_not_stop_and_fails_the_jobs(
+def test_shutdown_kills_what_sigterm_does_not_stop_and_hands_the_jobs_back(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(runner, "STOP_GRACE_S", 1.0)
@@ -40,11 +58,12 @@ def test_shutdown_kills_what_sigterm_does_not_stop_and_fails_the_jobs(
     time.sleep(1.0)  # let them install the handler
     jobs = runner.JobRunner.__new__(runner.JobRunner)
     jobs.store = _Store()
+    jobs.settings = Settings(job_drain_s=0)
     jobs.children = {f"job_{i}": (proc, None) for i, proc in enumerate(procs)}
     started = time.monotonic()
     jobs.shutdown()
     took = time.monotonic() - started
     assert not any(proc.is_alive() for proc in procs)
     assert took < 1.0 + 2 * 1.0 + 1.0  # one shared grace, then a kill each
-    assert sorted(jobs.store.finished) == [("job_0", "failed"), ("job_1", "failed")]
+    assert sorted(jobs.store.requeued) == ["job_0", "job_1"] and jobs.store.finished == []
     assert jobs.store.closed and jobs.children == {}

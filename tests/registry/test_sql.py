@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -170,3 +171,24 @@ def test_a_new_tenant_needs_a_plain_name(store: SqlStore, name: str) -> None:
     with pytest.raises(InvalidInput, match="tenant name"):
         store.ensure_tenant(name)
     assert store.list_tenants() == before
+
+
+def test_a_job_run_again_gets_the_version_it_registered_the_first_time(store: SqlStore) -> None:
+    def add(artifact: str) -> Any:
+        return store.add_version(
+            tenant="a",
+            model="m",
+            task="tabular_classification",
+            report={},
+            input_schema=[],
+            files={"f": "0" * 64},
+            artifact=artifact,
+            lineage={},
+            job_id="j1",
+        )
+
+    first = add("p1")
+    store.set_alias("a", "m", "production", first.version)
+    again = add("p2")  # the same job, run again after it had registered
+    assert (again.version, again.artifact, again.aliases) == (1, "p1", ("production",))
+    assert [v.version for v in store.list_versions("a", "m")] == [1]

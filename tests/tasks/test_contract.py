@@ -147,6 +147,17 @@ def _demand() -> tuple[pd.DataFrame, str]:
     return pd.DataFrame(rows), "value"
 
 
+def _stream() -> tuple[pd.DataFrame, str]:
+    """One stream (time, two values; no asset) with a known anomaly column, for series_anomaly."""
+    rng = np.random.default_rng(3)
+    n = 160
+    times = pd.date_range("2024-03-01", periods=n, freq="h").astype(str)
+    load = 5 + np.sin(np.arange(n) / 4) + rng.normal(0, 0.2, n)
+    y = np.zeros(n, int)
+    load[120], y[120] = load[120] + 6, 1
+    return pd.DataFrame({"time": times, "load": load, "temp": 40 + rng.normal(0, 1, n), "y": y}), "y"
+
+
 DATA = {
     "tabular_classification": lambda: _tabular_frame("classification"),
     "tabular_regression": lambda: _tabular_frame("regression"),
@@ -158,10 +169,13 @@ DATA = {
     "forecast": _demand,
     "signal_classification": lambda: (signal_data.recordings(per_class=4), "label"),
     "signal_anomaly": lambda: (signal_data.recordings(per_class=4), "label"),
+    "series_anomaly": _stream,
 }
 
 #: Families that answer per asset from a history of rows, not one answer per row.
 PER_ASSET = {"rul", "anomaly"}
+#: Families that answer once for the one stream the rows hold (no asset column).
+ONE_STREAM = {"series_anomaly"}
 
 #: Small settings so the contract runs in seconds.
 QUICK = {
@@ -177,6 +191,7 @@ QUICK = {
         "defect_orders": signal_data.ORDERS,
     },
     "signal_anomaly": {"window": 1024, "defect_orders": signal_data.ORDERS},
+    "series_anomaly": {"label_column": "y"},
 }
 
 
@@ -273,6 +288,8 @@ def _records(task: str, frame: pd.DataFrame, target: str, rows: int) -> tuple[li
         recent = frame.groupby("asset").tail(40)
         recent = recent[recent["asset"].isin(sorted(frame["asset"].unique())[: max(1, rows // 5)])]
         return recent.to_dict("records"), int(recent["asset"].nunique())
+    if task in ONE_STREAM:
+        return frame.drop(columns=[target]).head(rows * 3).to_dict("records"), 1
     return frame.drop(columns=[target]).head(rows).to_dict("records"), rows
 
 

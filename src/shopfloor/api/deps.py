@@ -20,6 +20,7 @@ from shopfloor.security.keys import PREFIX, Principal
 from shopfloor.security.limits import limiter
 from shopfloor.security.roles import Permission, allowed
 from shopfloor.services.audit import buffer
+from shopfloor.telemetry.logcontext import set_tenant
 
 
 async def get_platform(request: Request) -> Platform:
@@ -78,6 +79,7 @@ async def admit_key(request: Request, token: str, permission: Permission | None)
         _audit_bad_key(platform, request, token, exc.detail)
         raise
     request.scope[TENANT] = principal.tenant  # the request metrics are labelled with it
+    set_tenant(principal.tenant)  # and the request's log lines and span
     # Rate before role: refused requests count too, so probing for rights is limited as well.
     await limiter(platform).admit(principal)
     if permission is not None:

@@ -117,7 +117,9 @@ def run_batch(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
     frame = patiently(lambda: _read_input(platform, job), wait_s, "reading the input").reset_index(drop=True)
     layout = loaded.version.report.get("series")
     chunks, n, done = [], len(frame), 0
-    for part in _batches(frame, layout["asset"] if layout else None, max(1000, n // 20 or 1)):
+    whole = catalog.capabilities(loaded.version.task).whole_batch  # one stream: never cut in blocks
+    size = max(n, 1) if whole else max(1000, n // 20 or 1)
+    for part in _batches(frame, layout["asset"] if layout else None, size):
         out = loaded.estimator.predict_frame(part)
         out.index = part.index
         chunks.append(out)

@@ -72,7 +72,7 @@ def _register_once(
         claims = integrity.version_claims(
             tenant=tenant, model=model, task=task, artifact=prefix, files=digests, input_schema=input_schema
         )
-        return platform.store.add_version(
+        version = platform.store.add_version(
             tenant=tenant,
             model=model,
             task=task,
@@ -88,4 +88,6 @@ def _register_once(
     except BaseException:
         platform.sealed.undo(prefix)
         raise
-
+    if version.artifact != prefix:  # the job had registered this version before it was run again
+        platform.sealed.undo(prefix)
+    return version

@@ -135,8 +135,16 @@ def install_log_masking(logger: logging.Logger | None = None) -> None:
             handler.addFilter(masking)
 
 
-def logging_config(fmt: str = "%(asctime)s %(levelname)s %(name)s: %(message)s") -> dict[str, Any]:
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def logging_config(fmt: str = TEXT_FORMAT, *, json_role: str | None = None) -> dict[str, Any]:
     """The ``logging.config.dictConfig`` set-up of a server process, with every line masked.
+
+    With ``json_role`` (``SHOPFLOOR_LOG_FORMAT=json``), lines are JSON objects
+    (:class:`shopfloor.telemetry.jsonlog.JsonFormatter`, naming that process role) instead of
+    ``fmt``. Either way each record gets the request id, tenant and job id of the work in hand
+    (:class:`shopfloor.telemetry.logcontext.ContextFilter`), after its message is masked.
 
     One handler (standard error, ``fmt``) with a :class:`MaskingLogFilter` on the root at INFO.
     uvicorn's loggers lose their own handlers and propagate to it: ``uvicorn.error`` at WARNING
@@ -148,14 +156,21 @@ def logging_config(fmt: str = "%(asctime)s %(levelname)s %(name)s: %(message)s")
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"mask_personal_data": {"()": f"{__name__}.MaskingLogFilter"}},
-        "formatters": {"plain": {"format": fmt}},
+        "filters": {
+            "mask_personal_data": {"()": f"{__name__}.MaskingLogFilter"},
+            "log_context": {"()": "shopfloor.telemetry.logcontext.ContextFilter"},
+        },
+        "formatters": {
+            "plain": {"format": fmt}
+            if json_role is None
+            else {"()": "shopfloor.telemetry.jsonlog.JsonFormatter", "role": json_role}
+        },
         "handlers": {
             "stderr": {
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stderr",
                 "formatter": "plain",
-                "filters": ["mask_personal_data"],
+                "filters": ["mask_personal_data", "log_context"],
             }
         },
         "root": {"level": "INFO", "handlers": ["stderr"]},
@@ -167,8 +182,9 @@ def logging_config(fmt: str = "%(asctime)s %(levelname)s %(name)s: %(message)s")
     }
 
 
-def configure_process_logging(fmt: str) -> None:
-    """Set up a child process's logging with :func:`logging_config` (format ``fmt``).
+def configure_process_logging(fmt: str, *, json_role: str | None = None) -> None:
+    """Set up a child process's logging with :func:`logging_config` (format ``fmt``, or JSON lines
+    naming ``json_role``).
 
     Like ``logging.basicConfig``, a process whose root logger already has handlers (one that
     runs a job in-process, as the tests do) keeps them; they only get the masking filter.
@@ -176,4 +192,4 @@ def configure_process_logging(fmt: str) -> None:
     if logging.getLogger().handlers:
         install_log_masking()
     else:
-        logging.config.dictConfig(logging_config(fmt))
+        logging.config.dictConfig(logging_config(fmt, json_role=json_role))

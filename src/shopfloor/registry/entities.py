@@ -66,6 +66,9 @@ class Job:
     started_at: datetime | None
     finished_at: datetime | None
     heartbeat_at: datetime | None
+    request_id: str | None = None
+    trace_context: dict[str, str] | None = None
+    attempts: int = 0
 
     @property
     def terminal(self) -> bool:

@@ -79,6 +79,12 @@ class JobRow(Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
     # Bytes the job keeps in the artifact store (a batch input and its scored result): storage quota.
     stored_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # The id of the request that queued the job, and its W3C trace context: the job's log lines and
+    # span carry them, so one request can be followed into the job it started.
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    trace_context: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # How many times a runner has claimed the job (a job handed back on shutdown is claimed again).
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ModelRow(Base):

@@ -259,6 +259,8 @@ class SqlStore(TrustTables, StreamTables, GenerationTables, LimitTables, HealthQ
         params: dict[str, Any],
         max_active: int | None = None,
         stored_bytes: int = 0,
+        request_id: str | None = None,
+        trace_context: dict[str, str] | None = None,
     ) -> Job:
         """Queue a job; with ``max_active``, only if the tenant has fewer queued plus running jobs
         (counted under the tenant's lock, so concurrent requests cannot both take the last place),
@@ -291,6 +293,9 @@ class SqlStore(TrustTables, StreamTables, GenerationTables, LimitTables, HealthQ
                 cancel_requested=False,
                 created_at=_now(),
                 stored_bytes=stored_bytes,
+                request_id=request_id,
+                trace_context=trace_context,
+                attempts=0,
             )
             s.add(row)
             s.flush()
@@ -361,7 +366,14 @@ class SqlStore(TrustTables, StreamTables, GenerationTables, LimitTables, HealthQ
             claimed = s.execute(
                 update(JobRow)
                 .where(JobRow.id == candidate, JobRow.status == "queued")
-                .values(status="running", worker=worker, started_at=now, heartbeat_at=now, stage="starting")
+                .values(
+                    status="running",
+                    worker=worker,
+                    started_at=now,
+                    heartbeat_at=now,
+                    stage="starting",
+                    attempts=JobRow.attempts + 1,
+                )
             )
             if claimed.rowcount != 1:  # type: ignore[attr-defined]
                 return None
@@ -439,6 +451,26 @@ class SqlStore(TrustTables, StreamTables, GenerationTables, LimitTables, HealthQ
                 row.message = "cancellation requested"
             return _job(row)
 
+    def requeue_job(self, job_id: str, worker: str | None, reason: str) -> bool:
+        """Hand a running job back to the queue; True if this call did it (a conditional update:
+        a job that ended meanwhile, or that another process already settled, is left alone)."""
+        with self._session() as s:
+            stmt = update(JobRow).where(JobRow.id == job_id, JobRow.status == "running")
+            if worker is not None:
+                stmt = stmt.where(JobRow.worker == worker)
+            done = s.execute(
+                stmt.values(
+                    status="queued",
+                    worker=None,
+                    started_at=None,
+                    heartbeat_at=None,
+                    progress=0.0,
+                    stage="queued",
+                    message=reason,
+                )
+            )
+            return int(done.rowcount) == 1  # type: ignore[attr-defined]
+
     def fail_stale_jobs(self, heartbeat_before: datetime | None, reason: str) -> int:
         """Mark running jobs failed: all of them, or those whose heartbeat is older than the cut-off."""
         with self._session() as s:
@@ -510,6 +542,15 @@ class SqlStore(TrustTables, StreamTables, GenerationTables, LimitTables, HealthQ
                     f"model {model!r} is a {mrow.task} model; a {task} version cannot be added",
                     errors=[{"loc": ["body", "model_name"], "msg": "task differs"}],
                 )
+            elif job_id is not None:
+                # A job run again (its worker stopped after registering, before the job was marked
+                # finished) registers nothing new: the version it added the first time is its result.
+                done = s.scalar(
+                    select(VersionRow).where(VersionRow.model_id == mrow.id, VersionRow.job_id == job_id)
+                )
+                if done is not None:
+                    aliases = _invert(self._aliases(s, mrow.id)).get(done.version, ())
+                    return _version(tenant, model, done, aliases)
             mrow.latest_version += 1
             vrow = VersionRow(
                 model_id=mrow.id,
@@ -687,6 +728,9 @@ def _job(r: JobRow) -> Job:
         started_at=_aware(r.started_at),
         finished_at=_aware(r.finished_at),
         heartbeat_at=_aware(r.heartbeat_at),
+        request_id=r.request_id,
+        trace_context=dict(r.trace_context) if r.trace_context else None,
+        attempts=int(r.attempts or 0),
     )
 
 

@@ -6,24 +6,81 @@ service encrypts it); the store only keeps it, bounded per model version.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, delete, func, select
+from sqlalchemy import CursorResult, bindparam, delete, func, insert, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from shopfloor.errors import Conflict, RegistryUnavailable
 from shopfloor.registry.clock import now as _now
 from shopfloor.registry.orm import StreamStateRow
 
 T = TypeVar("T")
 
+_ROW = StreamStateRow
+_SAME = (
+    _ROW.tenant == bindparam("b_tenant"),
+    _ROW.model == bindparam("b_model"),
+    _ROW.version == bindparam("b_version"),
+)
+_READ = (
+    select(_ROW.asset, _ROW.state)
+    .where(*_SAME, _ROW.asset.in_(bindparam("b_assets", expanding=True)))
+    .with_for_update()
+)
+_WRITE = (
+    update(_ROW)
+    .where(*_SAME, _ROW.asset == bindparam("b_asset"))
+    .values(state=bindparam("b_state"), updated_at=bindparam("b_at"))
+)
+#: SQLite (the embedded registry): the same read and write as plain SQL on the driver's connection,
+#: in one ``BEGIN IMMEDIATE`` transaction (the write lock is taken before the read, so two processes
+#: continuing one stream apply one after the other, as ``FOR UPDATE`` does on PostgreSQL). The asset
+#: names go in as one JSON array parameter.
+_SQLITE_READ = (
+    "SELECT asset, state FROM stream_states WHERE tenant = ? AND model = ? AND version = ? "
+    "AND asset IN (SELECT value FROM json_each(?))"
+)
+_SQLITE_WRITE = (
+    "UPDATE stream_states SET state = ?, updated_at = ? "
+    "WHERE tenant = ? AND model = ? AND version = ? AND asset = ?"
+)
+_SQLITE_ADD = (
+    "INSERT INTO stream_states (tenant, model, version, asset, state, updated_at) VALUES (?, ?, ?, ?, ?, ?)"
+)
+_SQLITE_COUNT = "SELECT count(*) FROM stream_states WHERE tenant = ? AND model = ? AND version = ?"
+_SQLITE_TRIM = (
+    "DELETE FROM stream_states WHERE tenant = ? AND model = ? AND version = ? AND asset IN "
+    "(SELECT asset FROM stream_states WHERE tenant = ? AND model = ? AND version = ? "
+    "ORDER BY updated_at, asset LIMIT ?)"
+)
+assert StreamStateRow.__tablename__ == "stream_states"  # noqa: S101 - the SQL above names it
+
 
 class StreamTables:
     """Needs ``self._session()``: one managed unit of work, as SqlStore provides."""
 
+    engine: Engine  # provided by SqlStore
+
     def _session(self) -> AbstractContextManager[Session]:  # pragma: no cover - provided by SqlStore
         raise NotImplementedError
+
+    @contextmanager
+    def _direct(self) -> Iterator[Connection]:
+        """One transaction on a bare connection (no ORM session), with the store's error translation."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except IntegrityError as exc:
+            raise Conflict("the object already exists or conflicts with another") from exc
+        except OperationalError as exc:
+            raise RegistryUnavailable("the registry database is not reachable or busy; try again") from exc
 
     def update_stream_states(
         self,
@@ -40,36 +97,98 @@ class StreamTables:
         one asset apply one after the other; SQLite serialises writers itself. If ``step`` raises,
         nothing changes. Beyond ``keep`` assets per model version the least recently updated go.
         """
-        with self._session() as s:
-            rows = {
-                r.asset: r
-                for r in s.scalars(
-                    select(StreamStateRow)
-                    .where(
-                        StreamStateRow.tenant == tenant,
-                        StreamStateRow.model == model,
-                        StreamStateRow.version == version,
-                        StreamStateRow.asset.in_(assets),
-                    )
-                    .with_for_update()
-                )
-            }
-            result, states = step({asset: row.state for asset, row in rows.items()})
+        # Statements built once, run on a bare connection (no ORM session or unit of work): a streaming
+        # call scores one point and the registry round trip is most of its cost. Only a new asset can
+        # take the version over ``keep``.
+        if self.engine.dialect.name == "sqlite":
+            return self._update_sqlite(tenant, model, version, assets, step, keep)
+        key = {"b_tenant": tenant, "b_model": model, "b_version": version}
+        with self._direct() as db:
+            rows = db.execute(_READ, {**key, "b_assets": list(assets)})
+            found: dict[str, bytes] = {asset: blob for asset, blob in rows}
+            result, states = step(found)
             at = _now()
-            for asset, blob in states.items():
-                row = rows.get(asset)
-                if row is None:
-                    row = StreamStateRow(tenant=tenant, model=model, version=version, asset=asset)
-                    row.state, row.updated_at = blob, at
-                    s.add(row)
-                else:
-                    row.state, row.updated_at = blob, at
-            s.flush()
-            self._trim(s, tenant, model, version, keep)
+            changed = [
+                {**key, "b_asset": a, "b_state": b, "b_at": at} for a, b in states.items() if a in found
+            ]
+            if changed:
+                db.execute(_WRITE, changed)
+            added = [
+                {
+                    "tenant": tenant,
+                    "model": model,
+                    "version": version,
+                    "asset": a,
+                    "state": b,
+                    "updated_at": at,
+                }
+                for a, b in states.items()
+                if a not in found
+            ]
+            if added:
+                db.execute(insert(StreamStateRow), added)
+                self._trim(db, tenant, model, version, keep)
             return result
 
+    def _update_sqlite(
+        self,
+        tenant: str,
+        model: str,
+        version: int,
+        assets: list[str],
+        step: Callable[[dict[str, bytes]], tuple[T, dict[str, bytes]]],
+        keep: int,
+    ) -> T:
+        """:meth:`update_stream_states` on SQLite: the driver's connection, no statement compiling."""
+        stamp = self._stamp()
+        raw = self.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            try:
+                cur.execute("BEGIN IMMEDIATE")
+                cur.execute(_SQLITE_READ, (tenant, model, version, json.dumps(list(assets))))
+                found: dict[str, bytes] = {asset: bytes(blob) for asset, blob in cur.fetchall()}
+                result, states = step(found)
+                at = stamp(_now())
+                changed = [(b, at, tenant, model, version, a) for a, b in states.items() if a in found]
+                if changed:
+                    cur.executemany(_SQLITE_WRITE, changed)
+                added = [(tenant, model, version, a, b, at) for a, b in states.items() if a not in found]
+                if added:
+                    cur.executemany(_SQLITE_ADD, added)
+                    self._trim_sqlite(cur, tenant, model, version, keep)
+                raw.commit()
+            except BaseException:
+                raw.rollback()
+                raise
+            finally:
+                cur.close()
+        except sqlite3.IntegrityError as exc:
+            raise Conflict("the object already exists or conflicts with another") from exc
+        except sqlite3.OperationalError as exc:
+            raise RegistryUnavailable("the registry database is not reachable or busy; try again") from exc
+        finally:
+            raw.close()  # back to the pool
+        return result
+
+    def _stamp(self) -> Callable[[Any], Any]:
+        """The driver value SQLAlchemy stores for an ``updated_at`` (so both paths write one format)."""
+        stamp = getattr(self, "_stream_stamp", None)
+        if stamp is None:
+            column = StreamStateRow.__table__.c.updated_at
+            stamp = column.type.bind_processor(self.engine.dialect) or (lambda v: v)
+            self._stream_stamp = stamp
+        return cast(Callable[[Any], Any], stamp)
+
     @staticmethod
-    def _trim(s: Session, tenant: str, model: str, version: int, keep: int) -> None:
+    def _trim_sqlite(cur: Any, tenant: str, model: str, version: int, keep: int) -> None:
+        same = (tenant, model, version)
+        count = cur.execute(_SQLITE_COUNT, same).fetchone()[0]
+        if count > keep:
+            cur.execute(_SQLITE_TRIM, (*same, *same, count - keep))
+
+    @staticmethod
+    def _trim(s: Connection, tenant: str, model: str, version: int, keep: int) -> None:
         same = (
             StreamStateRow.tenant == tenant,
             StreamStateRow.model == model,

@@ -118,9 +118,12 @@ class JobStore(Protocol):
         params: dict[str, Any],
         max_active: int | None = None,
         stored_bytes: int = 0,
+        request_id: str | None = None,
+        trace_context: dict[str, str] | None = None,
     ) -> Job:
         """Queue a job; with ``max_active``, atomically refuse (RateLimited) when the tenant already
-        has that many queued plus running jobs."""
+        has that many queued plus running jobs. ``request_id`` and ``trace_context`` (W3C headers)
+        are those of the request that queues it."""
         ...
 
     def get_job(self, tenant: str | None, job_id: str) -> Job: ...
@@ -143,6 +146,11 @@ class JobStore(Protocol):
         self, job_id: str, status: str, *, error: str | None = None, result: dict[str, Any] | None = None
     ) -> Job: ...
     def request_cancel(self, tenant: str, job_id: str) -> Job: ...
+    def requeue_job(self, job_id: str, worker: str | None, reason: str) -> bool:
+        """Hand a running job back to the queue (status queued, no worker, progress reset) when it
+        is still running, on ``worker`` when given; True if this call did it (so exactly once)."""
+        ...
+
     def add_job_bytes(self, job_id: str, nbytes: int) -> None:
         """Count ``nbytes`` more that the job keeps in the artifact store (its storage quota share)."""
         ...

@@ -79,6 +79,13 @@ class JobPublic(BaseModel):
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    request_id: str | None = Field(
+        None, description="The X-Request-ID of the request that queued the job (in its log lines too)."
+    )
+    attempts: int = Field(
+        0, description="How many times a job runner has started the job (a job handed back on shutdown "
+        "is started again)."
+    )
 
 
 class JobList(BaseModel):

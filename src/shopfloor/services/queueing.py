@@ -3,7 +3,8 @@
 * :func:`check_room` is the cheap early refusal a service calls before its expensive checks
   (reading a dataset, receiving an upload): 429 when the tenant has no free job place or no
   storage room for the bytes the request brings.
-* :func:`queue` makes the job: the storage check again, then the concurrent-jobs quota checked
+* :func:`queue` makes the job, with the id and trace context of the request that queues it: the
+  storage check again, then the concurrent-jobs quota checked
   and the job inserted in one registry transaction (two concurrent requests cannot both take
   the last place), then the audit event. A refusal stores nothing.
 * What a job checks before it writes an output is in :mod:`shopfloor.security.limits`
@@ -21,6 +22,8 @@ from shopfloor.registry.ids import new_id
 from shopfloor.security.keys import Principal
 from shopfloor.security.limits import effective, limiter
 from shopfloor.services import audit
+from shopfloor.telemetry import tracing
+from shopfloor.telemetry.logcontext import current_request_id
 
 #: The audit action of each job type.
 ACTIONS = {
@@ -65,6 +68,9 @@ def queue(
         params=params,
         max_active=most,
         stored_bytes=incoming_bytes,
+        # the request's id and trace follow it into the job's log lines and span
+        request_id=current_request_id(),
+        trace_context=tracing.carrier(),
     )
     audit.record(platform, principal, ACTIONS[type], job.id, **detail)
     return job

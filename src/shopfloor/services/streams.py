@@ -15,6 +15,7 @@ from shopfloor.context import Platform
 from shopfloor.errors import ArtifactCorrupted, InvalidInput
 from shopfloor.security import crypto
 from shopfloor.tasks import catalog
+from shopfloor.tasks.base import ONE_STREAM
 
 #: The registry keys states by asset name; longer names are refused.
 MAX_ASSET_CHARS = 200
@@ -52,9 +53,10 @@ def score(
             errors=[{"loc": ["path", "name"], "msg": "not a streaming model"}],
         )
     loaded.validate(records, platform.settings.max_records_per_request)
-    # sensor histories name their asset column in "series"; window-scoring families in "stream"
-    column = (mv.report.get("series") or mv.report.get("stream") or {})["asset"]
-    assets = _assets(records, column)
+    # sensor histories name their asset column in "series"; window-scoring families in "stream";
+    # a single series has none: one stream
+    column = (mv.report.get("series") or mv.report.get("stream") or {}).get("asset")
+    assets = _assets(records, column) if column else [ONE_STREAM]
     key = platform.sealed.tenant_key(tenant)
     stream = loaded.estimator.score_stream
 

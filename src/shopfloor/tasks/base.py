@@ -72,6 +72,9 @@ class Capabilities:
     batch, batch_instead
         ``predict_frame`` scores an uploaded table as a job (``POST /v1/models/{name}/batch``);
         else ``batch_instead`` names the request to use instead (``{name}`` is the model).
+    whole_batch
+        ``predict_frame`` needs the whole table at once (one stream: each row's answer depends on
+        every row before it), so a batch job does not score it in blocks.
     batch_evaluation
         A batch job may take a ``label_column`` of known events and evaluate the detections.
     stream, forecast, optimise
@@ -98,6 +101,7 @@ class Capabilities:
     rules: bool = False
     batch: bool = False
     batch_instead: str | None = None
+    whole_batch: bool = False
     batch_evaluation: bool = False
     stream: bool = False
     forecast: bool = False
@@ -105,6 +109,11 @@ class Capabilities:
     plots: tuple[str, ...] = ()
     validation: str = "cross-validation"
     min_assets: int = 0
+
+
+#: The stream-state key of a model that scores one stream (a family whose report names no asset
+#: column): all its points continue one state.
+ONE_STREAM = "stream"
 
 
 @dataclass(frozen=True)
@@ -190,6 +199,10 @@ class BaseEstimator:
 
     #: The capabilities of each task this class serves (task name -> the family's declaration).
     declared: ClassVar[Mapping[str, Capabilities]] = {}
+
+    def get_params(self) -> dict[str, Any]:
+        """The constructor's keywords with their values (see :func:`constructor_params`)."""
+        return constructor_params(self)
 
     @property
     def capabilities(self) -> Capabilities:

@@ -29,6 +29,7 @@ FAMILIES = (
     "shopfloor.tasks.image_anomaly",
     "shopfloor.tasks.forecast",
     "shopfloor.tasks.signals",
+    "shopfloor.tasks.series_anomaly",
 )
 
 #: The task a training request gets when it names none (CLI and SDK defaults).

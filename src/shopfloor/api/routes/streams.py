@@ -2,31 +2,64 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from shopfloor.api.deps import PlatformDep, Predictor
-from shopfloor.api.routes.predict import Version
+from shopfloor.api.deps import PlatformDep, Predictor, authorize
+from shopfloor.api.routes.predict import INLINE_RECORDS, VERSION_PATTERN, DirectRoute
+from shopfloor.api.routes.views import parse_records, version_param
 from shopfloor.schemas.models import RecordsRequest, ScoreResponse, StreamReset
+from shopfloor.security.roles import Permission
 from shopfloor.services import audit
 from shopfloor.services import streams as service
 
 router = APIRouter(prefix="/v1/models", tags=["predict"])
+hot = APIRouter(prefix="/v1/models", tags=["predict"], route_class=DirectRoute)
 
 
-@router.post(
+# One point per call is the usual stream, so the route reads its parameters itself (as predict does):
+# FastAPI's dependency solving cost more than scoring the point. The OpenAPI description below
+# documents the same contract.
+_SCORE_OPENAPI: dict[str, Any] = {
+    "parameters": [
+        {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
+        {
+            "name": "version",
+            "in": "query",
+            "required": False,
+            "description": "A version number or an alias; default: production",
+            "schema": {"anyOf": [{"type": "string", "pattern": VERSION_PATTERN}, {"type": "null"}]},
+        },
+    ],
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": RecordsRequest.model_json_schema()}},
+    },
+    "security": [{"Authorizer": []}],
+}
+
+
+@hot.post(
     "/{name}/score",
-    response_model=ScoreResponse,
+    response_model=None,
+    responses={200: {"model": ScoreResponse}},
+    openapi_extra=_SCORE_OPENAPI,
     summary="Score the newest points of one or more assets (streaming anomaly detection)",
 )
-async def score(
-    name: str, body: RecordsRequest, platform: PlatformDep, principal: Predictor, version: Version = None
-) -> Any:
-    result = await run_in_threadpool(service.score, platform, principal.tenant, name, version, body.records)
-    audit.buffer(platform).count(principal, name, result["version"], "score", len(body.records))
-    return result
+async def score(request: Request) -> Response:
+    principal = await authorize(request, Permission.PREDICT)
+    version = version_param(request.query_params.get("version")) if request.scope["query_string"] else None
+    records = parse_records(await request.body())
+    platform, name = request.app.state.platform, request.path_params["name"]
+    if len(records) <= INLINE_RECORDS:  # a few points: one short registry transaction, inline
+        result = service.score(platform, principal.tenant, name, version, records)
+    else:
+        result = await run_in_threadpool(service.score, platform, principal.tenant, name, version, records)
+    audit.buffer(platform).count(principal, name, result["version"], "score", len(records))
+    return Response(json.dumps(result, separators=(",", ":")), media_type="application/json")
 
 
 @router.delete(

@@ -45,6 +45,8 @@ def job_view(j: Job) -> dict[str, Any]:
         "created_at": j.created_at,
         "started_at": j.started_at,
         "finished_at": j.finished_at,
+        "request_id": j.request_id,
+        "attempts": j.attempts,
     }
 
 

@@ -54,7 +54,7 @@ from shopfloor.tasks.anomaly.scoring import (
 )
 from shopfloor.tasks.anomaly.stream import STATE_VERSION as STATE_VERSION  # kept importable from here
 from shopfloor.tasks.anomaly.stream import next_state, resume
-from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, constructor_params, no_progress
+from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, no_progress
 from shopfloor.tasks.options import option_error
 
 ESTIMATOR_FILE = "estimator.json"
@@ -102,9 +102,6 @@ class AnomalyEstimator(BaseEstimator):
         self.window = window
         self.min_event_points = min_event_points
         self.candidates = candidates
-
-    def get_params(self) -> dict[str, Any]:
-        return constructor_params(self)
 
     # ------------------------------------------------------------------ fit
     def check_options(self) -> None:

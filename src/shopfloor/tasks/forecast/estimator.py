@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from shopfloor.errors import ArtifactCorrupted, InvalidInput, NotFitted
-from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, constructor_params, no_progress
+from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, no_progress
 from shopfloor.tasks.forecast import FORECAST
 from shopfloor.tasks.forecast import backtest as B
 from shopfloor.tasks.forecast import candidates as C
@@ -85,9 +85,6 @@ class Forecaster(BaseEstimator):
         self.seed = seed
         self.time_budget_s = time_budget_s
         self.column_types = column_types
-
-    def get_params(self) -> dict[str, Any]:
-        return constructor_params(self)
 
     # ------------------------------------------------------------------ options
     def check_options(self) -> None:

@@ -29,7 +29,7 @@ import pandas as pd
 from shopfloor.data.images import ImageInfo, image_bytes, read_image
 from shopfloor.errors import ArtifactCorrupted, InvalidInput, NotFitted
 from shopfloor.tasks.backbones import backbone_folder, without_backbone_dir
-from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, constructor_params, no_progress
+from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, no_progress
 from shopfloor.tasks.image_anomaly import IMAGE_ANOMALY, anomaly_map
 from shopfloor.tasks.image_anomaly import report as R
 from shopfloor.tasks.image_anomaly.patches import STRIDE, PatchExtractor, PatchMemory, read_backbone
@@ -98,9 +98,6 @@ class ImageAnomalyDetector(BaseEstimator):
         self.time_budget_s = time_budget_s
         self.metric = metric
         self.column_types = column_types
-
-    def get_params(self) -> dict[str, Any]:
-        return constructor_params(self)
 
     def backbone_name(self) -> str | None:
         return self.backbone

@@ -31,7 +31,7 @@ from shopfloor.errors import ArtifactCorrupted, InvalidInput, NotFitted
 from shopfloor.evaluation import metrics as M
 from shopfloor.evaluation.stability import summarize
 from shopfloor.tasks.backbones import backbone_folder, without_backbone_dir
-from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, constructor_params, no_progress
+from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, no_progress
 from shopfloor.tasks.image_classification import IMAGE_CLASSIFICATION
 from shopfloor.tasks.image_classification import labelled as L
 from shopfloor.tasks.image_classification import training as T
@@ -91,9 +91,6 @@ class ImageClassifier(BaseEstimator):
         self.stability_seeds = stability_seeds
         self.backbone = backbone
         self.column_types = column_types
-
-    def get_params(self) -> dict[str, Any]:
-        return constructor_params(self)
 
     def backbone_name(self) -> str | None:
         return self.backbone

@@ -30,7 +30,7 @@ import pandas as pd
 
 from shopfloor.data.series import SeriesSpec, check_history, file_rows, plain, records_frame, request_records
 from shopfloor.errors import ArtifactCorrupted, InvalidDataset, InvalidInput, NotFitted
-from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, constructor_params, no_progress
+from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, no_progress
 from shopfloor.tasks.options import is_whole, option_error
 from shopfloor.tasks.rul import RUL
 from shopfloor.tasks.rul import metrics as R
@@ -112,9 +112,6 @@ class RulEstimator(BaseEstimator):
         self.candidates = candidates
         self.max_epochs = max_epochs
         self.age_feature = age_feature
-
-    def get_params(self) -> dict[str, Any]:
-        return constructor_params(self)
 
     # ------------------------------------------------------------------ fit
     def check_options(self) -> None:

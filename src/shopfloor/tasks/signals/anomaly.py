@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from shopfloor.errors import ArtifactCorrupted, InvalidInput, NotFitted
-from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, constructor_params, no_progress
+from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, no_progress
 from shopfloor.tasks.options import is_whole, option_error
 from shopfloor.tasks.signals import SIGNAL_ANOMALY
 from shopfloor.tasks.signals import features as F
@@ -98,9 +98,6 @@ class SignalAnomaly(BaseEstimator):
         self.seed = seed
         self.time_budget_s = time_budget_s
         self.column_types = column_types
-
-    def get_params(self) -> dict[str, Any]:
-        return constructor_params(self)
 
     def check_options(self) -> None:
         """Refuse impossible option values before any work (a 422 at ``["body", "options", name]``)."""

@@ -27,7 +27,7 @@ from shopfloor.errors import ArtifactCorrupted, Conflict, InvalidInput, NotFitte
 from shopfloor.evaluation import metrics as M
 from shopfloor.evaluation.stability import summarize
 from shopfloor.hub.catalog import ALL_VARIANTS, BUILTIN_NAME
-from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, constructor_params, no_progress
+from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, no_progress
 from shopfloor.tasks.options import option_error
 from shopfloor.tasks.text import TEXT_CLASSIFICATION
 from shopfloor.tasks.text.explain import occlusion
@@ -84,9 +84,6 @@ class TextClassifier(BaseEstimator):
         self.time_budget_s = time_budget_s
         self.seed = seed
         self.column_types = column_types
-
-    def get_params(self) -> dict[str, Any]:
-        return constructor_params(self)
 
     # ------------------------------------------------------------------ options
     def check_options(self) -> None:

@@ -1,0 +1,453 @@
+"""Label-free anomaly detection on one stream (task ``series_anomaly``): no asset column.
+
+:class:`SeriesAnomalyEstimator` reads a time column and one or more value columns, repairs messy
+time (:mod:`~shopfloor.tasks.series_anomaly.timeline`), finds a daily or weekly season, and
+compares detectors (:data:`~shopfloor.tasks.series_anomaly.detector.CANDIDATES`) on faults injected
+into the history, or on known anomalies when ``label_column`` is given
+(:mod:`~shopfloor.tasks.series_anomaly.selection`). Every point gets a score in [0, 1], a flag, the
+expected value with its band and a severity; flagged runs make events. The online candidates keep
+learning as they score; ``POST .../score`` continues the stream from a small JSON state and gives
+what batch scoring of the same points gives. Artifact: one JSON file (:data:`ESTIMATOR_FILE`).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import pandas as pd
+
+from shopfloor.errors import ArtifactCorrupted, InvalidDataset, InvalidInput, NotFitted
+from shopfloor.tasks.base import (
+    ONE_STREAM,
+    BaseEstimator,
+    Capabilities,
+    ProgressFn,
+    no_progress,
+)
+from shopfloor.tasks.options import option_error
+from shopfloor.tasks.series_anomaly import SERIES_ANOMALY
+from shopfloor.tasks.series_anomaly.columns import frame_columns_of, settle_columns
+from shopfloor.tasks.series_anomaly.detector import (
+    CANDIDATES,
+    STATE_VERSION,
+    Model,
+    band_width,
+    find_period,
+    fit_model,
+    heat_of,
+    new_state,
+)
+from shopfloor.tasks.series_anomaly.scoring import (
+    Run,
+    frame_columns,
+    points_and_events,
+    run,
+    shares,
+    stream_points,
+)
+from shopfloor.tasks.series_anomaly.selection import choose, evaluate, report_of
+from shopfloor.tasks.series_anomaly.timeline import Timeline, repair, repair_notes
+
+ESTIMATOR_FILE = "estimator.json"
+FORMAT_VERSION = 1
+#: The fewest readable points a history needs (after repair).
+MIN_POINTS = 20
+
+
+def _file_rows(i: int | None, column: str | None) -> list[Any]:
+    return ["file", *(["row", i + 1] if i is not None else []), *(["column", column] if column else [])]
+
+
+class SeriesAnomalyEstimator(BaseEstimator):
+    """Anomaly detector for one stream (see the module docstring and the option model's fields)."""
+
+    declared: ClassVar[Mapping[str, Capabilities]] = {"series_anomaly": SERIES_ANOMALY}
+    task: ClassVar[str] = "series_anomaly"
+
+    def __init__(
+        self,
+        metric: str | None = None,
+        seed: int = 0,
+        time_budget_s: float = 600.0,
+        column_types: dict[str, str] | None = None,
+        time_column: str | None = None,
+        value_columns: list[str] | None = None,
+        label_column: str | None = None,
+        sensitivity: int = 80,
+        max_anomaly_ratio: float = 0.05,
+        duplicates: str = "mean",
+        gaps: str = "fill",
+        seasonality: str = "auto",
+        min_event_points: int = 1,
+        alarm_memory: int = 5600,
+        candidates: list[str] | None = None,
+    ) -> None:
+        self.metric = metric
+        self.seed = seed
+        self.time_budget_s = time_budget_s
+        self.column_types = column_types
+        self.time_column = time_column
+        self.value_columns = value_columns
+        self.label_column = label_column
+        self.sensitivity = sensitivity
+        self.max_anomaly_ratio = max_anomaly_ratio
+        self.duplicates = duplicates
+        self.gaps = gaps
+        self.seasonality = seasonality
+        self.min_event_points = min_event_points
+        self.alarm_memory = alarm_memory
+        self.candidates = candidates
+
+    # ------------------------------------------------------------------ options and columns
+    def check_options(self) -> None:
+        """Refuse impossible option values before any work (422 at ``["body", "options", name]``)."""
+        self._candidates()
+
+    def _candidates(self) -> list[str]:
+        s = self.sensitivity
+        if isinstance(s, bool) or not isinstance(s, int | np.integer) or not 0 <= s <= 99:
+            raise option_error("sensitivity", f"must be a whole number from 0 to 99, not {s!r}")
+        r = self.max_anomaly_ratio
+        if isinstance(r, bool) or not isinstance(r, int | float) or not 0 < r <= 0.5:
+            raise option_error("max_anomaly_ratio", f"must be a number above 0 and at most 0.5, not {r!r}")
+        m = self.min_event_points
+        if isinstance(m, bool) or not isinstance(m, int | np.integer) or m < 1:
+            raise option_error("min_event_points", f"must be a whole number >= 1, not {m!r}")
+        a = self.alarm_memory
+        if isinstance(a, bool) or not isinstance(a, int | np.integer) or a < 0:
+            raise option_error("alarm_memory", f"must be a whole number >= 0, not {a!r}")
+        for name, allowed in (
+            ("duplicates", ("mean", "last")),
+            ("gaps", ("fill", "split")),
+            ("seasonality", ("auto", "none")),
+        ):
+            if getattr(self, name) not in allowed:
+                raise option_error(name, f"must be one of {', '.join(allowed)}")
+        if self.metric not in (None, "detection_rate"):
+            raise option_error("metric", "series_anomaly models are chosen by injected faults or labels")
+        names = list(CANDIDATES) if self.candidates is None else list(self.candidates)
+        if not names or any(c not in CANDIDATES for c in names) or len(set(names)) != len(names):
+            raise option_error("candidates", f"must list distinct detectors among {', '.join(CANDIDATES)}")
+        return names
+
+    def settle_options(
+        self,
+        options: dict[str, Any],
+        columns: Sequence[Mapping[str, Any]],
+        request: Mapping[str, Any],
+        dataset: str,
+    ) -> dict[str, Any]:
+        """The options with the time and value columns settled from the dataset's profile."""
+        types = {c["name"]: c.get("type") for c in columns}
+        time_col, values = settle_columns(
+            self.time_column,
+            self.value_columns,
+            self.label_column,
+            list(types),
+            lambda c: types[c] in ("numeric", "boolean"),
+            lambda c: types[c] == "datetime",
+            f"dataset {dataset!r}",
+        )
+        return {**options, "time_column": time_col, "value_columns": values}
+
+    def check_dataset(self, load: Callable[[], pd.DataFrame]) -> None:
+        """Refuse a history nothing can be learnt from before a job exists."""
+        frame = load()
+        time_col, values = self._frame_columns(frame)
+        self._timeline(frame, time_col, values, lambda i, c: ["dataset", *_file_rows(i, c)[1:]])
+
+    def _frame_columns(self, frame: pd.DataFrame) -> tuple[str, list[str]]:
+        return frame_columns_of(
+            frame, self.time_column, self.value_columns, self.label_column, self.column_types or {}
+        )
+
+    def _timeline(self, frame: pd.DataFrame, time_col: str, values: list[str], where: Any) -> Timeline:
+        tl = repair(frame, time_col, values, str(self.duplicates), str(self.gaps), where)
+        real = int((~tl.filled).sum())
+        if real < MIN_POINTS:
+            raise InvalidDataset(
+                f"{real} readable point(s) in time; at least {MIN_POINTS} are needed to learn the stream",
+                errors=[{"loc": where(None, time_col), "msg": "too few points"}],
+            )
+        return tl
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, frame: pd.DataFrame, target: str | None = None, progress: ProgressFn = no_progress) -> Self:
+        """Learn the stream's normal behaviour (no labels needed); sets the detector, band and report.
+
+        Raises :class:`InvalidInput` for a bad option and :class:`InvalidDataset` (naming the column
+        and row) for a history that cannot be repaired: no readable time, no number, too few points.
+        """
+        started = time.monotonic()
+        names = self._candidates()
+        progress(0.0, "preparing", "repairing the time axis")
+        time_col, values = self._frame_columns(frame)
+        tl = self._timeline(frame, time_col, values, _file_rows)
+        labels = self._labels(frame, tl)
+        period = (
+            find_period(tl.times, tl.values, tl.step, tl.is_datetime) if self.seasonality == "auto" else 0
+        )
+        k0 = band_width(int(self.sensitivity))
+        figures = []
+        for i, name in enumerate(names):
+            progress(0.1 + 0.7 * i / len(names), "candidates", f"trying {name}")
+            figures.append(
+                {
+                    **evaluate(name, tl, period, k0, int(self.seed), labels, int(self.alarm_memory)),
+                    "chosen": False,
+                }
+            )
+        chosen = choose(figures)
+        chosen["chosen"] = True
+        for f in figures:
+            f["cv_score"] = f["figure"]
+        progress(0.85, "refit", f"learning {chosen['name']} from the whole history")
+        model = fit_model(chosen["name"], tl.times, tl.values, tl.step, period, k0)
+        model.heat_gain, model.heat_decay = heat_of(int(self.alarm_memory))
+        whole = run(model, new_state(model), tl.times, tl.values, tl.filled, tl.segment)
+        r = whole.r[~tl.filled]
+        model.k = max(k0, float(np.quantile(r, 1.0 - float(self.max_anomaly_ratio))))
+        self.model_, self.time_column_, self.value_columns_ = model, time_col, values
+        self.is_datetime_ = tl.is_datetime
+        self.input_schema_ = [
+            {"name": time_col, "type": "datetime" if tl.is_datetime else "numeric", "role": "time"},
+            *({"name": c, "type": "numeric", "role": "value"} for c in values),
+        ]
+        flagged = float((r > model.k).mean())
+        layout = {"time": time_col, "values": values, "asset": None}
+        self.report_ = {
+            "task": self.task,
+            **report_of(tl, chosen, figures, period, k0, model.k, flagged, self.label_column is not None),
+            "layout": layout,
+            "fit_seconds": round(time.monotonic() - started, 3),
+        }
+        progress(1.0, "done", f"{chosen['name']}: band +-{model.k:.3g} spreads")
+        return self
+
+    def _labels(self, frame: pd.DataFrame, tl: Timeline) -> np.ndarray | None:
+        if self.label_column is None:
+            return None
+        if self.label_column not in frame.columns:
+            raise InvalidDataset(
+                f"no label column {self.label_column!r}",
+                errors=[{"loc": ["body", "options", "label_column"], "msg": "column missing"}],
+            )
+        raw = pd.to_numeric(frame[self.label_column], errors="coerce").fillna(0).to_numpy(float) > 0
+        out = np.zeros(len(tl.times))
+        rows = np.flatnonzero(tl.point_of_row >= 0)
+        np.maximum.at(out, tl.point_of_row[rows], raw[rows].astype(float))
+        return out
+
+    # ------------------------------------------------------------------ scoring
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise NotFitted("this SeriesAnomalyEstimator is not fitted yet; call fit() or load()")
+
+    def _scored(self, frame: pd.DataFrame, where: Any) -> tuple[Timeline, Run]:
+        tl = repair(
+            frame, self.time_column_, self.value_columns_, str(self.duplicates), str(self.gaps), where
+        )
+        return tl, run(self.model_, new_state(self.model_), tl.times, tl.values, tl.filled, tl.segment)
+
+    def _result(
+        self,
+        times: list[Any],
+        values: np.ndarray,
+        fig: Run,
+        run_state: Any,
+        warnings: list[str],
+        repairs: dict[str, Any] | None,
+    ) -> tuple[dict[str, Any], Any]:
+        points, events, open_run = points_and_events(
+            times, values, fig, self.value_columns_, self.model_.k, int(self.min_event_points), run_state
+        )
+        out = {
+            "series": None,
+            "points": points,
+            "events": events,
+            "threshold": 0.5,
+            "band_width": self.model_.k,
+            "warnings": warnings,
+        }
+        if repairs is not None:
+            out["repairs"] = repairs
+        return out, open_run
+
+    def predict(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """One result for the stream the records hold (repaired as at training): every point's time,
+        value, score, flag, expected value, band and severity, the events, and what was repaired."""
+        self._check_fitted()
+        if not records:
+            return []
+        frame = pd.DataFrame.from_records(list(records))
+        tl, fig = self._scored(frame, lambda i, c: ["body", "records", *([i] if i is not None else []), c])
+        real = ~tl.filled
+        given = [_plain(records[int(i)].get(self.time_column_)) for i in tl.row_of_point[real]]
+        part = Run(*(a[real] for a in fig))
+        result, _ = self._result(given, tl.values[real], part, None, repair_notes(tl.repairs), tl.repairs)
+        return [result]
+
+    def score_stream(
+        self, records: Sequence[Mapping[str, Any]], states: Mapping[str, dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+        """Score the newest points of the stream, continuing from its state (``states[ONE_STREAM]``;
+        absent: a new stream). Late or unreadable points are skipped with a warning."""
+        self._check_fitted()
+        if not records:
+            return [], {}
+        state = self._state(states.get(ONE_STREAM))
+        kept, figures, warnings = stream_points(
+            self.model_,
+            state,
+            records,
+            self.time_column_,
+            self.value_columns_,
+            self.is_datetime_,
+            str(self.gaps),
+        )
+        d = len(self.value_columns_)
+        fig = Run(
+            np.array([f[0] for f in figures]),
+            np.array([f[1] for f in figures]),
+            *(np.array([f[i] for f in figures]).reshape(-1, d) for i in (2, 3, 4)),
+        )
+        values = np.array([[_float(records[i].get(c)) for c in self.value_columns_] for i in kept]).reshape(
+            -1, d
+        )
+        times = [_plain(records[i].get(self.time_column_)) for i in kept]
+        result, state["run"] = self._result(times, values, fig, state.get("run"), warnings, None)
+        if state.get("season"):  # the profile as packed float64 (its JSON as numbers costs more than scoring)
+            state["season"] = [
+                base64.b64encode(np.asarray(p, dtype="<f8").tobytes()).decode() for p in state["season"]
+            ]
+        return [result], {ONE_STREAM: state}
+
+    def _state(self, state: Mapping[str, Any] | None) -> dict[str, Any]:
+        if state is None:
+            return new_state(self.model_)
+        try:
+            if state.get("version") != STATE_VERSION or len(state["level"]) != len(self.value_columns_):
+                raise ValueError("state of another model")
+            return {
+                **state,
+                "level": list(state["level"]),
+                "scale": list(state["scale"]),
+                "out": list(state["out"]),
+                **({"season": self._season_of(state["season"])} if state.get("season") else {}),
+            }
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise InvalidInput(
+                f"the stream state does not fit this model ({exc}); reset the stream",
+                errors=[{"loc": ["state", ONE_STREAM], "msg": "unusable stream state"}],
+            ) from exc
+
+    def _season_of(self, packed: Any) -> list[list[float]]:
+        """The stream state's seasonal profile (packed by :meth:`score_stream`) as lists of floats."""
+        season = [np.frombuffer(base64.b64decode(p, validate=True), dtype="<f8").tolist() for p in packed]
+        if len(season) != len(self.value_columns_) or any(len(p) != self.model_.period for p in season):
+            raise ValueError("seasonal profile of another model")
+        return season
+
+    def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Batch scoring, one row out per row in: ``anomaly_score``, ``is_anomaly``, ``expected``,
+        ``lower``, ``upper`` (per value column with several), ``severity``, ``severity_label`` and
+        ``event`` (its number; empty outside events). Rows merged at one timestamp share its answer;
+        rows left out (unreadable time) are empty."""
+        self._check_fitted()
+        tl, fig = self._scored(frame, _file_rows)
+        return frame_columns(
+            frame.index, tl, fig, self.value_columns_, self.model_.k, int(self.min_event_points)
+        )
+
+    def evaluate_batch(self, scored: pd.DataFrame, label_column: str, layout: Any) -> Any:
+        """The detected events against the known ones (``label_column``: 1 inside an event)."""
+        from shopfloor.tasks.anomaly.events import evaluate_events
+
+        frame = scored.assign(_stream=ONE_STREAM)
+        return evaluate_events(frame, label_column, asset_column="_stream", time_column=self.time_column_)
+
+    def explain(self, records: Sequence[Mapping[str, Any]], method: str = "shap") -> list[dict[str, Any]]:
+        """The latest point: its score, expected value and each value column's share (percent) of its
+        deviation. One method; ``method`` may be "shap" (the protocol's default) or "contributions"."""
+        self._check_fitted()
+        if method not in ("shap", "contributions"):
+            raise InvalidInput(
+                f"unknown explanation method {method!r}; series_anomaly models explain with 'contributions'",
+                errors=[{"loc": ["query", "method"], "msg": "unknown method"}],
+            )
+        if not records:
+            return []
+        (result,) = self.predict(records)
+        last = result["points"][-1]
+        sh = shares(np.array([[1.0] * len(self.value_columns_)]))[0] if not last["is_anomaly"] else None
+        contributions = last.get("contributions") or (
+            {self.value_columns_[0]: 100.0}
+            if len(self.value_columns_) == 1
+            else dict(zip(self.value_columns_, (sh if sh is not None else []).tolist(), strict=False))
+        )
+        return [
+            {
+                "series": None,
+                "time": last["time"],
+                "method": "contributions",
+                "score": last["score"],
+                "expected": last["expected"],
+                "severity": last["severity"],
+                "contributions": contributions,
+                "warnings": result["warnings"],
+            }
+        ]
+
+    # ------------------------------------------------------------------ persistence
+    def save(self) -> dict[str, bytes]:
+        """``estimator.json``: options, columns, the detector's numbers, report and schema."""
+        self._check_fitted()
+        state = {
+            "format": FORMAT_VERSION,
+            "params": self.get_params(),
+            "time_column": self.time_column_,
+            "value_columns": self.value_columns_,
+            "is_datetime": self.is_datetime_,
+            "model": self.model_.to_json(),
+            "input_schema": self.input_schema_,
+            "report": self.report_,
+        }
+        return {ESTIMATOR_FILE: json.dumps(state).encode()}
+
+    @classmethod
+    def load(cls, files: Mapping[str, bytes]) -> Self:
+        """Rebuild a fitted estimator from :meth:`save` output (raises :class:`ArtifactCorrupted`)."""
+        try:
+            state = json.loads(files[ESTIMATOR_FILE])
+            if state.get("format") != FORMAT_VERSION:
+                raise ArtifactCorrupted(f"unsupported series_anomaly artifact format {state.get('format')!r}")
+            est = cls(**state["params"])
+            est.time_column_, est.value_columns_ = state["time_column"], list(state["value_columns"])
+            est.is_datetime_ = bool(state["is_datetime"])
+            est.model_ = Model.from_json(state["model"])
+            if len(est.model_.level0) != len(est.value_columns_):
+                raise ValueError("detector does not match the value columns")
+            est.input_schema_, est.report_ = state["input_schema"], state["report"]
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ArtifactCorrupted(f"series_anomaly artifact cannot be read: {exc}") from exc
+        return est
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return value
+
+
+def _float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")

@@ -1,0 +1,132 @@
+"""One stream through the API: a CSV with a timestamp and a value (no asset column) is uploaded,
+trained on (messy time repaired, reported), scored whole, as a batch job, and one point per
+``POST .../score`` call, which gives what batch scoring of the same points gives."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import Api, open_api
+from shopfloor.settings import Settings
+
+MODEL = "line-power"
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    settings = Settings(home=tmp_path_factory.mktemp("series") / "home", default_time_budget_s=10)
+    yield from open_api(settings)
+
+
+def _power(n: int = 300) -> pd.DataFrame:
+    rng = np.random.default_rng(4)
+    times = pd.date_range("2024-06-01", periods=n, freq="10min")
+    value = 50 + 5 * np.sin(2 * np.pi * np.arange(n) / 144) + rng.normal(0, 0.5, n)
+    return pd.DataFrame({"timestamp": times.strftime("%Y-%m-%d %H:%M:%S"), "power_kw": value.round(3)})
+
+
+@pytest.fixture(scope="module")
+def version(api: Api) -> int:
+    history = _power()
+    messy = pd.concat([history, history.iloc[[10, 11]]]).drop(index=range(40, 44))  # repeats and a gap
+    messy = messy.iloc[np.r_[1, 0, 2 : len(messy)]]  # two rows out of order
+    builder = api.headers("builder")
+    up = api.client.post(
+        "/v1/datasets",
+        files={"file": ("power.csv", messy.to_csv(index=False).encode(), "text/csv")},
+        data={"name": "power"},
+        headers=builder,
+    )
+    assert up.status_code == 201, up.text
+    body = {"type": "train", "task": "series_anomaly", "dataset_id": up.json()["id"], "model_name": MODEL}
+    job = api.client.post("/v1/jobs", json={**body, "options": {"sensitivity": 85}}, headers=builder)
+    assert job.status_code == 202, job.text
+    api.run_jobs()
+    done = api.client.get(f"/v1/jobs/{job.json()['id']}", headers=builder).json()
+    assert done["status"] == "succeeded", done
+    model = api.client.get(f"/v1/models/{MODEL}/versions/{done['result']['version']}", headers=builder)
+    assert model.status_code == 200, model.text
+    repairs = model.json()["report"]["repairs"]
+    assert (
+        repairs["duplicate_rows_merged"] == 2 and repairs["out_of_order_rows"] == 3
+    )  # the swap and the two repeats at the end
+    assert repairs["gaps"] == 1 and repairs["gap_points_filled"] == 4
+    number = int(done["result"]["version"])
+    promoted = api.client.put(
+        f"/v1/models/{MODEL}/aliases/production", json={"version": number}, headers=api.headers("admin")
+    )
+    assert promoted.status_code == 200, promoted.text
+    return number
+
+
+def _later(n: int = 40) -> pd.DataFrame:
+    later = _power(340).tail(n).reset_index(drop=True)
+    later.loc[25, "power_kw"] += 12
+    return later
+
+
+def test_a_model_without_asset_column_predicts_each_point_with_band_and_events(
+    api: Api, version: int
+) -> None:
+    records = _later().to_dict("records")
+    answer = api.client.post(
+        f"/v1/models/{MODEL}/predict", json={"records": records}, headers=api.headers("consumer")
+    )
+    assert answer.status_code == 200, answer.text
+    (result,) = answer.json()["predictions"]
+    points = result["points"]
+    assert len(points) == len(records) and points[25]["is_anomaly"] and points[25]["score"] > 0.5
+    assert {"expected", "lower", "upper", "severity"} <= set(points[0])
+    assert any(e["start"] == records[25]["timestamp"] for e in result["events"])
+
+
+def test_stream_one_point_per_call_matches_batch(api: Api, version: int) -> None:
+    later = _later()
+    consumer = api.headers("consumer")
+    streamed = []
+    for record in later.to_dict("records"):
+        answer = api.client.post(f"/v1/models/{MODEL}/score", json={"records": [record]}, headers=consumer)
+        assert answer.status_code == 200, answer.text
+        streamed += answer.json()["results"][0]["points"]
+    builder = api.headers("builder")
+    batch = api.client.post(
+        f"/v1/models/{MODEL}/batch",
+        files={"file": ("later.csv", later.to_csv(index=False).encode(), "text/csv")},
+        headers=builder,
+    )
+    assert batch.status_code == 202, batch.text
+    api.run_jobs()
+    scored = pd.read_csv(
+        io.BytesIO(api.client.get(f"/v1/jobs/{batch.json()['id']}/result", headers=builder).content)
+    )
+    assert [p["score"] for p in streamed] == pytest.approx(scored["anomaly_score"].tolist())
+    assert [p["is_anomaly"] for p in streamed] == scored["is_anomaly"].tolist()
+    assert [p["expected"] for p in streamed] == pytest.approx(scored["expected"].tolist())
+    reset = api.client.delete(f"/v1/models/{MODEL}/score/state", headers=consumer)
+    assert reset.status_code == 200 and reset.json()["dropped"] == 1
+
+
+def test_a_time_column_without_any_date_is_refused_naming_it(api: Api) -> None:
+    frame = pd.DataFrame({"when": ["later"] * 30, "v": np.arange(30.0)})
+    up = api.client.post(
+        "/v1/datasets",
+        files={"file": ("bad.csv", frame.to_csv(index=False).encode(), "text/csv")},
+        data={"name": "bad"},
+        headers=api.headers("builder"),
+    )
+    assert up.status_code == 201, up.text
+    body = {
+        "type": "train",
+        "task": "series_anomaly",
+        "dataset_id": up.json()["id"],
+        "model_name": "bad",
+        "options": {"time_column": "when"},
+    }
+    job = api.client.post("/v1/jobs", json=body, headers=api.headers("builder"))
+    assert job.status_code == 422, job.text
+    assert "'when'" in job.json()["detail"]
