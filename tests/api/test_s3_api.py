@@ -18,7 +18,7 @@ from test_import import RECORD, _lightgbm, _onnx, _post
 from conftest import Api, open_api
 from s3server import MotoServer, s3_env
 from shopfloor.context import Platform
-from shopfloor.errors import StoreUnavailable
+from shopfloor.errors import StorageQuotaExceeded, StoreUnavailable
 from shopfloor.jobs.registering import register_version
 from shopfloor.services.doctor import examine
 from shopfloor.settings import Settings
@@ -273,21 +273,41 @@ class FailingSecondWrite:
         return getattr(self.inner, name)
 
 
-def test_a_failed_write_leaves_no_version_and_no_object(plant: Api) -> None:
+def _register_two_files(api: Api) -> Any:
+    return register_version(
+        api.platform,
+        tenant="default",
+        model="half",
+        task="imported_classification",
+        files={"a.txt": b"first file", "b.txt": b"second file"},
+        report={},
+        input_schema=[],
+        lineage={},
+    )
+
+
+def test_a_failed_write_leaves_no_version(plant: Api) -> None:
     api = plant
     api.platform.sealed.store = FailingSecondWrite(api.platform.sealed.store)
     with pytest.raises(StoreUnavailable):
-        register_version(
-            api.platform,
-            tenant="default",
-            model="half",
-            task="imported_classification",
-            files={"a.txt": b"first file", "b.txt": b"second file"},
-            report={},
-            input_schema=[],
-            lineage={},
-        )
+        _register_two_files(api)
     assert api.platform.sealed.store.writes == 2
     assert api.platform.store.list_models("default") == []
-    assert _objects(api) == {}  # the first file, written, was removed
+    # the store is down: the first file is not deleted now (that would wait for a second round of
+    # timeouts) but left as an orphan, which the doctor finds and removes
+    (left,) = _objects(api)
+    report = examine(api.platform, delete_orphans=True)
+    assert [f"{PREFIX}/{o}" for o in report.orphans] == [left.rsplit("/", 1)[0]]
+    assert _objects(api) == {}
 
+
+def test_a_version_the_registry_refuses_leaves_no_object(plant: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    api = plant
+
+    def refuse(**_: Any) -> Any:
+        raise StorageQuotaExceeded("the tenant's storage quota is used up")
+
+    monkeypatch.setattr(api.platform.store, "add_version", refuse)
+    with pytest.raises(StorageQuotaExceeded):
+        _register_two_files(api)
+    assert _objects(api) == {}  # both files written, both removed

@@ -85,8 +85,8 @@ def _register_once(
             signature=crypto.sign(platform.signing_key, claims),
             size_bytes=sum(len(data) for data in files.values()),
         )
-    except BaseException:
-        platform.sealed.undo(prefix)
+    except BaseException as exc:
+        platform.sealed.undo(prefix, exc)
         raise
     if version.artifact != prefix:  # the job had registered this version before it was run again
         platform.sealed.undo(prefix)

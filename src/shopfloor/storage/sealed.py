@@ -137,10 +137,15 @@ class SealedArtifacts:
     def delete_prefix(self, prefix: str) -> None:
         self.store.delete_prefix(prefix)
 
-    def undo(self, prefix: str) -> None:
-        """Remove what a failed write left under ``prefix``, in an ``except`` block: if the store is
-        down, the files stay for ``shopfloor doctor --delete-orphans`` (no registry row points at
-        them) and the caller's error, not this one, is the one raised."""
+    def undo(self, prefix: str, cause: BaseException | None = None) -> None:
+        """Remove what a write left under ``prefix`` when it failed with ``cause`` (in an ``except``
+        block) or is not needed. If the store is down (``cause`` says so, or the removal finds it),
+        the files stay for ``shopfloor doctor --delete-orphans`` (no registry row points at them; a
+        write the store answered too late may land after this anyway) and the caller's error is the
+        one raised: a request against a hung store waits for one round of timeouts, not two."""
+        if isinstance(cause, StoreUnavailable):
+            log.warning("left %s in the artifact store: %s", prefix, cause.detail)
+            return
         try:
             self.store.delete_prefix(prefix)
         except StoreUnavailable as exc:
