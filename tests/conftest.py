@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from pgcluster import pg_cluster, pg_database  # noqa: F401 - fixtures shared by every test folder
+from s3server import s3_bucket, s3_server  # noqa: F401 - fixtures shared by every test folder
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -526,6 +526,30 @@ def test_serve_passes_overridden_settings(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert result.exit_code == 1 and "SHOPFLOOR_SECRET_KEY" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("s3://", "names no valid bucket"),
+        ("s3:///plant-a", "names no valid bucket"),
+        ("azure://container/plant-a", "unsupported scheme 'azure'"),
+    ],
+)
+def test_serve_refuses_an_artifact_store_it_cannot_use(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str, words: str
+) -> None:
+    started: list[Any] = []
+    fake = types.ModuleType("shopfloor.server")
+    fake.serve = started.append  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "shopfloor.server", fake)
+    monkeypatch.setattr(shopfloor, "server", fake, raising=False)
+    monkeypatch.setenv("SHOPFLOOR_HOME", str(tmp_path))
+    monkeypatch.setenv("SHOPFLOOR_ARTIFACTS_URL", url)
+    result = runner.invoke(app, ["serve"])
+    assert result.exit_code == 1 and started == []
+    said = " ".join(result.stderr.split())  # rich wraps long lines
+    assert "artifacts_url: Value error, SHOPFLOOR_ARTIFACTS_URL" in said and words in said, said
+
+
 # -- sensor families ----------------------------------------------------------------------------
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 from shopfloor.registry.store import Store, open_store
 from shopfloor.security.keys import Generation, KeyChecker
 from shopfloor.settings import Settings, hub_cache_dir
-from shopfloor.storage.base import ArtifactStore, open_artifacts
+from shopfloor.storage.base import ArtifactStore, is_remote, open_artifacts
+from shopfloor.storage.digest_cache import DigestCache
 from shopfloor.storage.sealed import SealedArtifacts
 
 
@@ -47,7 +48,12 @@ class Platform:
         """Tenant data, encrypted at rest; ``artifacts`` stays the raw store (listing, deleting)."""
         from shopfloor.security.crypto import load_master_key
 
-        return SealedArtifacts(self.artifacts, load_master_key(self.settings), self.store)
+        cache = None
+        if is_remote(self.settings.resolved_artifacts_url):  # fetched once per host, not per load
+            cache = DigestCache(
+                self.settings.resolved_artifact_cache_dir, int(self.settings.artifact_cache_mb * 1024 * 1024)
+            )
+        return SealedArtifacts(self.artifacts, load_master_key(self.settings), self.store, cache)
 
     @cached_property
     def signing_key(self) -> bytes:
@@ -69,7 +75,7 @@ class Platform:
         platform = cls(
             settings=settings,
             store=store,
-            artifacts=open_artifacts(settings.resolved_artifacts_url),
+            artifacts=open_artifacts(settings.resolved_artifacts_url, settings),
             secret=server_secret(settings),
             generation=Generation(store),  # in the registry: every server sharing it sees changes
         )

@@ -79,6 +79,25 @@ class RegistryUnavailable(ShopfloorError):
     status, code, title = 503, "registry-unavailable", "Registry unavailable"
 
 
+#: An object store that stopped answering is usually back within seconds (a restart, a failover).
+STORE_RETRY_AFTER_S = 10
+
+
+class StoreUnavailable(ShopfloorError):
+    """503: the artifact store (an S3-compatible service) does not answer, or refuses this server.
+
+    Nothing was acknowledged: a write that raises this left no registered row behind, so the
+    client may send the same request again after ``Retry-After`` seconds.
+    """
+
+    status, code, title = 503, "store-unavailable", "Artifact store unavailable"
+
+    def __init__(self, detail: str, *, retry_after: int | None = None, **extra: Any) -> None:
+        retry_after = STORE_RETRY_AFTER_S if retry_after is None else retry_after
+        super().__init__(detail, retry_after=retry_after, **extra)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 class KeyUnavailable(ShopfloorError):
     """A wrapped tenant key cannot be opened with the configured master key (server misconfigured)."""
 

@@ -6,12 +6,17 @@ Nothing else in the package reads ``os.environ`` for configuration: build a
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlparse
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: An S3 bucket name as AWS, MinIO and Ceph all accept it.
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
 class Settings(BaseSettings):
@@ -27,6 +32,42 @@ class Settings(BaseSettings):
     )
     artifacts_url: str | None = Field(
         None, description="Where datasets and model artifacts live; default: file://<home>/artifacts."
+    )
+    s3_endpoint_url: str | None = Field(
+        None,
+        description="Endpoint of the S3-compatible store of an s3:// artifacts URL (MinIO, Ceph RGW: "
+        "http(s)://host:port); none means AWS S3 itself.",
+    )
+    s3_region: str | None = Field(
+        None, description="Region of the s3:// bucket (AWS S3; MinIO and Ceph accept any)."
+    )
+    s3_access_key_id: str | None = Field(
+        None, description="Access key id for the s3:// store; none: the usual AWS credential chain."
+    )
+    s3_secret_access_key: SecretStr | None = Field(None, description="Secret access key for the s3:// store.")
+    s3_timeout_s: float = Field(
+        3.0,
+        gt=0,
+        le=300,
+        description="Connect and read timeout of each call to the s3:// store: an endpoint that does "
+        "not answer fails a request within (attempts x timeout), then answers 503.",
+    )
+    s3_max_attempts: int = Field(
+        2, ge=1, le=10, description="Attempts per call to the s3:// store (first try included)."
+    )
+    artifact_cache_dir: Path | None = Field(
+        None,
+        description="With s3:// artifacts: where each host keeps the model files it loaded, by content "
+        "digest and sealed with the tenant's key; default: <home>/artifact-cache.",
+    )
+    artifact_cache_mb: float = Field(
+        4096.0, gt=0, description="Most MB the local artifact cache keeps; the least recently used go first."
+    )
+    store_outage_wait_s: float = Field(
+        600.0,
+        ge=0,
+        description="How long a job whose result is ready waits for an unreachable artifact store "
+        "before it fails (a trained model is not thrown away for a short outage).",
     )
     host: str = Field("127.0.0.1", description="Address `shopfloor serve` binds to.")
     port: int = Field(8000, description="Port `shopfloor serve` listens on.")
@@ -195,6 +236,49 @@ class Settings(BaseSettings):
             raise ValueError("SHOPFLOOR_DASK_SCHEDULER must be a scheduler address like tcp://host:8786")
         return address
 
+    @field_validator("artifacts_url")
+    @classmethod
+    def _known_artifacts_url(cls, url: str | None) -> str | None:
+        # Refused at start, in words: a typo here would otherwise surface at the first upload.
+        if url is None:
+            return None
+        parsed = urlparse(url)
+        if parsed.scheme in ("", "file"):
+            if not (parsed.path if parsed.scheme else url):
+                raise ValueError("SHOPFLOOR_ARTIFACTS_URL names no directory; use file:///abs/path")
+            return url
+        if parsed.scheme != "s3":
+            raise ValueError(
+                f"SHOPFLOOR_ARTIFACTS_URL has the unsupported scheme {parsed.scheme!r}: use "
+                "file:///abs/path (a local or mounted directory) or s3://bucket/prefix (S3-compatible store)"
+            )
+        if not _BUCKET.fullmatch(parsed.netloc):
+            raise ValueError(
+                f"SHOPFLOOR_ARTIFACTS_URL {url!r} names no valid bucket: use s3://bucket/prefix, the "
+                "bucket 3 to 63 lower-case letters, digits, '.' or '-'"
+            )
+        if parsed.query or parsed.fragment or any(p in (".", "..") for p in parsed.path.split("/")):
+            raise ValueError(
+                f"SHOPFLOOR_ARTIFACTS_URL {url!r}: the prefix after the bucket must be a plain path"
+            )
+        return url
+
+    @field_validator("s3_endpoint_url")
+    @classmethod
+    def _http_s3_endpoint(cls, url: str | None) -> str | None:
+        if url is not None and (urlparse(url).scheme not in ("http", "https") or not urlparse(url).netloc):
+            raise ValueError(f"SHOPFLOOR_S3_ENDPOINT_URL {url!r} must be an http:// or https:// URL")
+        return url
+
+    @model_validator(mode="after")
+    def _s3_keys_in_pairs(self) -> Settings:
+        if (self.s3_access_key_id is None) != (self.s3_secret_access_key is None):
+            raise ValueError(
+                "SHOPFLOOR_S3_ACCESS_KEY_ID and SHOPFLOOR_S3_SECRET_ACCESS_KEY go together: "
+                "set both or neither"
+            )
+        return self
+
     @model_validator(mode="after")
     def _production_needs_secret(self) -> Settings:
         # A generated secret on disk is fine on a laptop; a production server must be given one.
@@ -213,6 +297,10 @@ class Settings(BaseSettings):
     @property
     def resolved_artifacts_url(self) -> str:
         return self.artifacts_url or f"file://{(self.home / 'artifacts').resolve()}"
+
+    @property
+    def resolved_artifact_cache_dir(self) -> Path:
+        return self.artifact_cache_dir or self.home / "artifact-cache"
 
     @property
     def max_upload_bytes(self) -> int:

@@ -10,6 +10,7 @@ Api = Any
 # (method, path) -> roles allowed. Every route in the schema must be listed here.
 ALLOWED = {
     ("GET", "/healthz"): None,  # public
+    ("GET", "/readyz"): None,  # public, like liveness: load balancers and orchestrators ask it
     ("GET", "/metrics"): {"admin", "metrics"},  # each its own tenant's series (test_metrics_api)
     ("POST", "/v1/datasets"): {"admin", "builder"},
     ("GET", "/v1/datasets"): {"admin", "builder"},

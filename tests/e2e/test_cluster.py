@@ -199,3 +199,26 @@ def test_one_api_server_killed_under_load_only_in_flight_requests_fail(cluster: 
     subprocess.run(restart, check=True, capture_output=True, timeout=120)
     with cluster.api(1) as a:
         assert a.post("/v1/models/ai4i-failure/predict", json={"records": [RECORD]}).status_code == 200
+
+
+def test_the_s3_server_stopped_answers_503_with_retry_after_and_recovers(cluster: Cluster, ai4i: str) -> None:
+    s3 = cluster.pid("s3")
+    os.killpg(s3, signal.SIGSTOP)  # a hung endpoint: connections open, nothing answers
+    try:
+        with cluster.api(1) as a:
+            ready = a.get("/readyz")
+            assert ready.status_code == 503 and "artifacts" in ready.text, ready.text
+            upload = a.post("/v1/datasets", files={"file": ("x.csv", b"a,b\n1,2\n3,4\n", "text/csv")},
+                            data={"name": "during-outage"})
+            assert upload.status_code == 503, upload.text
+            assert int(upload.headers["Retry-After"]) > 0
+            # what was acknowledged before keeps being served (the model is loaded)
+            assert a.post("/v1/models/ai4i-failure/predict", json={"records": [RECORD]}).status_code == 200
+    finally:
+        os.killpg(s3, signal.SIGCONT)
+    deadline = time.monotonic() + 30
+    while cluster.lb.get("/readyz").status_code != 200:
+        assert time.monotonic() < deadline, "not ready again after the S3 server came back"
+        time.sleep(0.5)
+    names = [d["name"] for d in cluster.lb.get("/v1/datasets").json()["items"]]
+    assert "during-outage" not in names and "ai4i" in names  # nothing half-stored, nothing lost

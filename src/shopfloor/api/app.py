@@ -49,11 +49,12 @@ PROBLEM_RESPONSES = {
     413: "The body, an upload or the number of records is over its limit",
     422: "Invalid input: problem+json with per-field errors",
     429: "Over a rate limit or quota; see Retry-After",
+    503: "The registry or the artifact store does not answer; see Retry-After",
 }
 
 DESCRIPTION = """Self-hosted model-as-a-service for manufacturing.
 
-Every route except `GET /healthz` needs `Authorization: Bearer <API key>`.
+Every route except `GET /healthz` and `GET /readyz` needs `Authorization: Bearer <API key>`.
 Errors are RFC 9457 `application/problem+json` documents that say what was wrong and where.
 """
 

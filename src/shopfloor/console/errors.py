@@ -20,7 +20,9 @@ TAG = "console"
 #: The package of every console page: an error on a route whose endpoint lives here is a page.
 CONSOLE_PACKAGE = "shopfloor.console."
 #: Paths that belong to the API and its documentation, never to the console.
-API_PREFIXES = ("/v1/", "/v2", "/openai/", "/healthz", "/metrics", "/docs", "/redoc", "/static/", "/openapi")
+API_PREFIXES = (
+    "/v1/", "/v2", "/openai/", "/healthz", "/readyz", "/metrics", "/docs", "/redoc", "/static/", "/openapi"
+)
 
 
 def is_console(request: Request) -> bool:

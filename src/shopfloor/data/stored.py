@@ -216,8 +216,8 @@ def register_table(
             signature=crypto.sign(platform.signing_key, claims),
             max_storage_bytes=max_storage_bytes,
         )
-    except BaseException:
-        platform.sealed.delete_prefix(prefix)
+    except BaseException as exc:
+        platform.sealed.undo(prefix, exc)
         raise
 
 

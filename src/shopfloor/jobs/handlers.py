@@ -21,6 +21,7 @@ from shopfloor.jobs.registering import register_version
 from shopfloor.jobs.synthesize_job import run_synthesize
 from shopfloor.registry.entities import Job
 from shopfloor.security.limits import check_output
+from shopfloor.storage.base import patiently
 from shopfloor.storage.scratch import scratch_file
 from shopfloor.tasks import catalog
 from shopfloor.tasks.backbones import attach_backbone
@@ -48,7 +49,10 @@ def run_train(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
     progress(0.01, "loading data", "reading the dataset")
     dataset = platform.store.get_dataset(job.tenant, p["dataset_id"])
     exclude = list(p.get("exclude") or [])
-    frame, types = frame_for_learning(platform, dataset, exclude)
+    wait_s = platform.settings.store_outage_wait_s  # an accepted job outlives a short store outage
+    frame, types = patiently(
+        lambda: frame_for_learning(platform, dataset, exclude), wait_s, f"reading dataset {dataset.id}"
+    )
     layout: dict[str, Any] = {}
     if catalog.capabilities(p["task"]).inputs == "series":
         layout = spec_kwargs(SeriesSpec(p["asset_column"], p["time_column"], tuple(p["sensors"])))
@@ -98,6 +102,7 @@ def run_train(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
         input_schema=estimator.input_schema_,
         lineage=lineage,
         job_id=job.id,
+        wait_s=wait_s,
     )
     return {"model": version.model, "version": version.version}
 
@@ -105,8 +110,11 @@ def run_train(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
 def run_batch(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, Any]:
     p = job.params
     progress(0.02, "loading", "reading the input file and the model")
-    loaded = platform.models.get(job.tenant, p["model"], int(p["version"]))
-    frame = _read_input(platform, job).reset_index(drop=True)
+    wait_s = platform.settings.store_outage_wait_s  # an accepted job outlives a short store outage
+    loaded = patiently(
+        lambda: platform.models.get(job.tenant, p["model"], int(p["version"])), wait_s, "loading the model"
+    )
+    frame = patiently(lambda: _read_input(platform, job), wait_s, "reading the input").reset_index(drop=True)
     layout = loaded.version.report.get("series")
     chunks, n, done = [], len(frame), 0
     whole = catalog.capabilities(loaded.version.task).whole_batch  # one stream: never cut in blocks
@@ -124,7 +132,7 @@ def run_batch(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
     key = f"{job.tenant}/jobs/{job.id}/{BATCH_RESULT}"
     data = to_safe_csv(scored)  # no formulas for spreadsheets
     check_output(platform, job.tenant, len(data))
-    digest = platform.sealed.put(job.tenant, key, data)
+    digest = patiently(lambda: platform.sealed.put(job.tenant, key, data), wait_s, "storing the result")
     platform.store.add_job_bytes(job.id, len(data))
     return {**result, "artifact": key, "sha256": digest}
 

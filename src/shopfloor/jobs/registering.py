@@ -12,6 +12,7 @@ from shopfloor.context import Platform
 from shopfloor.registry.entities import ModelVersion
 from shopfloor.registry.ids import new_id
 from shopfloor.security import crypto, integrity
+from shopfloor.storage.base import patiently
 
 
 def register_version(
@@ -25,8 +26,44 @@ def register_version(
     input_schema: list[dict[str, Any]],
     lineage: dict[str, Any],
     job_id: str | None = None,
+    wait_s: float = 0.0,
 ) -> ModelVersion:
-    """Store ``files`` under a fresh prefix and add the version; no orphan artifact on failure."""
+    """Store ``files`` under a fresh prefix and add the version; no orphan artifact on failure.
+
+    While the artifact store is unavailable the whole step is tried again, each time under a new
+    prefix, for up to ``wait_s`` seconds (a job's trained model outlives a short outage; a request
+    answers 503 at once with the default 0). A version is registered only after all its files
+    are stored, so a failure never leaves a version whose files are missing.
+    """
+    return patiently(
+        lambda: _register_once(
+            platform,
+            tenant=tenant,
+            model=model,
+            task=task,
+            files=files,
+            report=report,
+            input_schema=input_schema,
+            lineage=lineage,
+            job_id=job_id,
+        ),
+        wait_s,
+        f"storing model {model!r}",
+    )
+
+
+def _register_once(
+    platform: Platform,
+    *,
+    tenant: str,
+    model: str,
+    task: str,
+    files: dict[str, bytes],
+    report: dict[str, Any],
+    input_schema: list[dict[str, Any]],
+    lineage: dict[str, Any],
+    job_id: str | None,
+) -> ModelVersion:
     prefix = f"{tenant}/models/{model}/{new_id('art')}"
     try:
         digests = {
@@ -48,9 +85,9 @@ def register_version(
             signature=crypto.sign(platform.signing_key, claims),
             size_bytes=sum(len(data) for data in files.values()),
         )
-    except BaseException:
-        platform.sealed.delete_prefix(prefix)
+    except BaseException as exc:
+        platform.sealed.undo(prefix, exc)
         raise
     if version.artifact != prefix:  # the job had registered this version before it was run again
-        platform.sealed.delete_prefix(prefix)
+        platform.sealed.undo(prefix)
     return version

@@ -38,6 +38,7 @@ from shopfloor.registry.orm import (
 )
 from shopfloor.registry.sql_attempts import AttemptTables
 from shopfloor.registry.sql_generation import GenerationTables, bump_in
+from shopfloor.registry.sql_health import HealthQueries
 from shopfloor.registry.sql_limits import LimitTables
 from shopfloor.registry.sql_streams import StreamTables
 from shopfloor.registry.sql_trust import TrustTables, stored_bytes_in
@@ -86,7 +87,7 @@ def _retryable(exc: Exception) -> bool:
     return isinstance(cause, OperationalError) and "locked" in str(cause).lower()
 
 
-class SqlStore(TrustTables, StreamTables, GenerationTables, LimitTables, AttemptTables):
+class SqlStore(TrustTables, StreamTables, GenerationTables, LimitTables, AttemptTables, HealthQueries):
     """Registry on SQLite (embedded default) or PostgreSQL, chosen by URL."""
 
     def __init__(self, url: str) -> None:

@@ -242,6 +242,18 @@ class StreamStore(Protocol):
     def drop_stream_states(self, tenant: str, model: str, asset: str | None = None) -> int: ...
 
 
+class HealthStore(Protocol):
+    """What readiness asks of the registry."""
+
+    def ping(self) -> None:
+        """One trivial query; raises :class:`~shopfloor.errors.RegistryUnavailable` if it fails."""
+        ...
+
+    def schema_revision(self) -> str | None:
+        """The migration revision the database is at; None before the first migration."""
+        ...
+
+
 class Store(
     KeyStore,
     DataKeyStore,
@@ -254,6 +266,7 @@ class Store(
     GenerationStore,
     AuditStore,
     StreamStore,
+    HealthStore,
     Protocol,
 ):
     """Everything the platform persists: the union of the protocols above, one per aggregate.

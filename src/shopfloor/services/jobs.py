@@ -262,8 +262,8 @@ async def create_batch_job(
                 incoming_bytes=tmp.stat().st_size,
                 model=model,
             )
-        except BaseException:
-            platform.sealed.delete_prefix(prefix)
+        except BaseException as exc:
+            platform.sealed.undo(prefix, exc)
             raise
 
 

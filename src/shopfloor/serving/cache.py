@@ -151,7 +151,10 @@ class ModelCache:
         files = {}
         for fname, digest in mv.files.items():
             try:
-                files[fname] = self._platform.sealed.get(mv.tenant, f"{mv.artifact}/{fname}", digest)
+                # keep: a model is fetched from a remote store once per host, not once per process
+                files[fname] = self._platform.sealed.get(
+                    mv.tenant, f"{mv.artifact}/{fname}", digest, keep=True
+                )
             except ArtifactCorrupted as exc:
                 raise integrity.reject(
                     self._platform,

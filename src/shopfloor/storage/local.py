@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from shopfloor.errors import NotFound
+from shopfloor.errors import NotFound, StoreUnavailable
 
 
 class LocalArtifactStore:
@@ -77,3 +78,17 @@ class LocalArtifactStore:
         for p in sorted(base.rglob("*")):
             if p.is_file() and not p.name.startswith(".tmp-"):
                 yield p.relative_to(self.root).as_posix()
+
+    def probe(self) -> None:
+        """Write, read back and remove a small file: the directory is there, writable and sound."""
+        path = self._path(f".probe-{uuid.uuid4().hex}")
+        try:
+            self.put_bytes(path.name, b"probe")
+            read = path.read_bytes()
+            path.unlink()
+        except OSError as exc:
+            raise StoreUnavailable(
+                f"the artifact directory cannot be written and read: {exc.strerror or exc}"
+            ) from None
+        if read != b"probe":
+            raise StoreUnavailable("the artifact directory gave back other bytes than were written")
