@@ -56,6 +56,7 @@ class Cluster:
 
     def __enter__(self) -> Cluster:
         env = {**os.environ, "CLUSTER_WORKERS": str(self.workers)}
+        env["SHOPFLOOR_TENANT_MAX_CONCURRENT_JOBS"] = "64"  # every job queued at once
         subprocess.run([str(SCRIPT), "up", str(self.folder)], check=True, env=env, stdout=subprocess.DEVNULL)
         self.env = _read_env(self.folder / "cluster.env")
         key = subprocess.run(

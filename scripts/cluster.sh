@@ -12,7 +12,8 @@
 #
 # DIR (default .cluster) holds every process's data, logs and pid, and cluster.env: the settings of
 # the cluster (source it to run `shopfloor` commands or a third API server against it) and the
-# ports (LB_URL, API_1_URL, API_2_URL, S3_PORT, SCHEDULER_PORT, PG_PORT).
+# ports (LB_URL, API_1_URL, API_2_URL, S3_PORT, SCHEDULER_PORT, PG_PORT). Other SHOPFLOOR_* variables
+# set when `up` runs (e.g. SHOPFLOOR_TENANT_MAX_CONCURRENT_JOBS) are kept there for every process.
 # Missing Debian packages (postgresql, haproxy) are installed with apt-get when run as root.
 set -euo pipefail
 
@@ -71,11 +72,14 @@ up() {
     PG_PORT=$(free_port); S3_PORT=$(free_port); SCHEDULER_PORT=$(free_port)
     API_1_PORT=$(free_port); API_2_PORT=$(free_port); LB_PORT=$(free_port)
 
-    # PostgreSQL: a throw-away cluster (initdb refuses root, so it runs as postgres when root)
-    mkdir -p "$DIR/pg"; [ "$(id -u)" = 0 ] && chown postgres "$DIR/pg" && chmod 755 "$DIR"
-    as_pg "$pgbin/initdb" -D "$DIR/pg/data" -U postgres -A trust >"$DIR/initdb.log" 2>&1
-    as_pg "$pgbin/pg_ctl" -D "$DIR/pg/data" -l "$DIR/pg/server.log" -w \
-        -o "-p $PG_PORT -k $DIR/pg -c listen_addresses=127.0.0.1" start >/dev/null
+    # PostgreSQL: a throw-away cluster. initdb refuses root, so as root it runs as postgres, in a
+    # folder of its own under /tmp (DIR may sit where that user cannot reach).
+    local pg; pg=$(mktemp -d /tmp/shopfloor-cluster-pg.XXXXXX)
+    echo "$pg" >"$DIR/pg.dir"
+    [ "$(id -u)" = 0 ] && chown postgres "$pg"
+    as_pg "$pgbin/initdb" -D "$pg/data" -U postgres -A trust >"$DIR/initdb.log" 2>&1
+    as_pg "$pgbin/pg_ctl" -D "$pg/data" -l "$pg/server.log" -w \
+        -o "-p $PG_PORT -k $pg -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
     as_pg "$pgbin/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres shopfloor
 
     # S3: moto's standalone server, one bucket
@@ -109,6 +113,11 @@ export API_2_URL=http://127.0.0.1:$API_2_PORT
 export PG_PORT=$PG_PORT S3_PORT=$S3_PORT SCHEDULER_PORT=$SCHEDULER_PORT
 export API_1_PORT=$API_1_PORT API_2_PORT=$API_2_PORT LB_PORT=$LB_PORT
 ENV
+    # Other SHOPFLOOR_* settings given to `up` hold for every process, restarts included.
+    local name
+    for name in $(compgen -e | grep '^SHOPFLOOR_' || true); do
+        grep -q "^export $name=" "$DIR/cluster.env" || printf 'export %s=%q\n' "$name" "${!name}" >>"$DIR/cluster.env"
+    done
     # shellcheck disable=SC1091
     set -a; . "$DIR/cluster.env"; set +a
 
@@ -192,9 +201,10 @@ down() {
     done
     for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
     rm -f "$DIR"/*.pid
-    if [ -d "$DIR/pg/data" ]; then
-        local pgbin; pgbin=$(pg_bin)
-        as_pg "$pgbin/pg_ctl" -D "$DIR/pg/data" -m immediate stop >/dev/null 2>&1 || true
+    if [ -s "$DIR/pg.dir" ]; then
+        local pgbin pg; pgbin=$(pg_bin); pg=$(cat "$DIR/pg.dir")
+        as_pg "$pgbin/pg_ctl" -D "$pg/data" -m immediate stop >/dev/null 2>&1 || true
+        case "$pg" in /tmp/shopfloor-cluster-pg.*) rm -rf "$pg" ;; esac
     fi
     rm -rf "$DIR"
     log "down"

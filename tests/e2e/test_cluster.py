@@ -83,7 +83,10 @@ class Cluster:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     folder = tmp_path_factory.mktemp("cluster") / "c"
-    up = subprocess.run([str(SCRIPT), "up", str(folder)], capture_output=True, text=True, timeout=300)
+    env = {**os.environ, "SHOPFLOOR_TENANT_MAX_CONCURRENT_JOBS": "16"}  # six jobs at once, and more
+    up = subprocess.run(
+        [str(SCRIPT), "up", str(folder)], capture_output=True, text=True, timeout=300, env=env
+    )
     try:
         assert up.returncode == 0, f"{up.stdout}\n{up.stderr}\n" + "\n".join(
             f"--- {p.name}\n{p.read_text()[-2000:]}" for p in sorted(folder.glob("*.log"))
