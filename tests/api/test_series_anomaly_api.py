@@ -5,7 +5,11 @@ trained on (messy time repaired, reported), scored whole, as a batch job, and on
 from __future__ import annotations
 
 import io
+import sqlite3
+import threading
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -130,3 +134,48 @@ def test_a_time_column_without_any_date_is_refused_naming_it(api: Api) -> None:
     job = api.client.post("/v1/jobs", json=body, headers=api.headers("builder"))
     assert job.status_code == 422, job.text
     assert "'when'" in job.json()["detail"]
+
+
+def test_a_stream_call_waiting_on_the_registry_write_lock_leaves_the_server_answering(
+    api: Api, version: int
+) -> None:
+    """Another process holds SQLite's write lock: the stream call waits for it (the driver's busy
+    timeout) on a thread, while the event loop keeps answering other requests; it then completes."""
+    store = api.platform.store
+    entered = threading.Event()
+    update = store.update_stream_states
+
+    def noted(*args: Any, **kwargs: Any) -> Any:
+        entered.set()
+        return update(*args, **kwargs)
+
+    record = _later().to_dict("records")[0]
+    url, consumer = f"/v1/models/{MODEL}/score", api.headers("consumer")
+    warm = api.client.post(url, json={"records": [record]}, headers=consumer)  # model loaded, rate leased
+    assert warm.status_code == 200, warm.text
+    holder = sqlite3.connect(store.engine.url.database, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # as a job or another API process writing would hold it
+    store.update_stream_states = noted  # type: ignore[method-assign]
+    try:
+        streamed: list[Any] = []
+        stream = threading.Thread(
+            target=lambda: streamed.append(api.client.post(url, json={"records": [record]}, headers=consumer))
+        )
+        stream.start()
+        assert entered.wait(30)
+        time.sleep(0.2)  # inside BEGIN IMMEDIATE, waiting for the lock
+        health: list[Any] = []
+        asking = threading.Thread(target=lambda: health.append(api.client.get("/healthz")))
+        asking.start()
+        asking.join(10)
+        answered_while_locked = bool(health) and not streamed
+    finally:
+        holder.rollback()
+        holder.close()
+        del store.update_stream_states
+    stream.join(30)
+    asking.join(30)
+    assert answered_while_locked, "the event loop was blocked by a stream call waiting on the registry"
+    assert health[0].status_code == 200
+    assert streamed and streamed[0].status_code == 200, streamed
+    api.client.delete(f"/v1/models/{MODEL}/score/state", headers=consumer)

@@ -12,6 +12,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from shopfloor import console, metrics
 from shopfloor.api import docs, problems, request_context
+from shopfloor.api.blocking import BlockingWork
 from shopfloor.api.heavy import HeavyWork
 from shopfloor.api.middleware import MetricsAndLimits
 from shopfloor.api.routes import (
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         yield
         flusher.cancel()
         auditor.cancel()
+        app.state.blocking.close()  # the transactions in flight end before the registry closes
         metrics.RECORDER.flush()
         audit_log.flush(app.state.platform, everything=True)
         if owned:
@@ -114,6 +116,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     # None without an OTLP endpoint: then nothing of OpenTelemetry is imported
     app.state.tracing = traces.configure(settings, "api")
     app.state.heavy = HeavyWork(settings.tenant_heavy_requests)
+    app.state.blocking = BlockingWork()
     problems.install(app, html=console.html_problem)
     docs.install(app)
     # predict and stream scoring first: routes are matched in order, and they are the hot paths.

@@ -6,10 +6,10 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from starlette.concurrency import run_in_threadpool
 
+from shopfloor.api.blocking import BlockingWork
 from shopfloor.api.deps import PlatformDep, Predictor, authorize
-from shopfloor.api.routes.predict import INLINE_RECORDS, VERSION_PATTERN, DirectRoute
+from shopfloor.api.routes.predict import VERSION_PATTERN, DirectRoute
 from shopfloor.api.routes.views import parse_records, version_param
 from shopfloor.schemas.models import RecordsRequest, ScoreResponse, StreamReset
 from shopfloor.security.roles import Permission
@@ -54,10 +54,10 @@ async def score(request: Request) -> Response:
     version = version_param(request.query_params.get("version")) if request.scope["query_string"] else None
     records = parse_records(await request.body())
     platform, name = request.app.state.platform, request.path_params["name"]
-    if len(records) <= INLINE_RECORDS:  # a few points: one short registry transaction, inline
-        result = service.score(platform, principal.tenant, name, version, records)
-    else:
-        result = await run_in_threadpool(service.score, platform, principal.tenant, name, version, records)
+    # Never inline, even for one point: the registry transaction can wait on a lock (SQLite's write
+    # lock, a PostgreSQL row lock) or the network, and the event loop must keep serving meanwhile.
+    blocking: BlockingWork = request.app.state.blocking
+    result = await blocking.run(service.score, platform, principal.tenant, name, version, records)
     audit.buffer(platform).count(principal, name, result["version"], "score", len(records))
     return Response(json.dumps(result, separators=(",", ":")), media_type="application/json")
 
