@@ -162,3 +162,27 @@ def test_anomaly_threshold_and_stream_alarm() -> None:
     results, states = est.score_stream([{**bad, "group": "pump"}], states)
     assert results[0]["alarm"] and results[0]["run"] == 2
     assert est.predict([bad])[0]["is_anomaly"] and not est.predict([good])[0]["is_anomaly"]
+
+
+def test_the_envelope_band_reaches_training_and_answers() -> None:
+    from shopfloor.tasks.signals import prepare as P
+
+    assert P.envelope_band([500, 3000.0]) == (500, 3000.0) and P.envelope_band(None) is None
+    frame = recordings(per_class=2)
+    faulty = record(waveform(3.1, 1750, seed=77), rpm=1750)
+    spectra, scores = [], []
+    for band in (None, [1500, 3500]):
+        est = catalog.make_estimator(
+            "signal_anomaly",
+            window=1024,
+            normal_label="normal",
+            defect_orders=ORDERS,
+            envelope_band_hz=band,
+            time_budget_s=20,
+        ).fit(frame, "")
+        (answer,) = est.predict([faulty])
+        (why,) = est.explain([faulty])
+        assert why["spectrum_svg"].startswith("<svg")
+        scores.append(answer["score"])
+        spectra.append(why["spectrum"]["amplitude"])
+    assert spectra[0] != spectra[1] and scores[0] != scores[1]

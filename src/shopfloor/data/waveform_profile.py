@@ -108,8 +108,8 @@ def recording_profile(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def spectrum_svg(
-    freqs: Sequence[float],
-    curves: Mapping[str, Sequence[float]],
+    freqs: Sequence[float] | np.ndarray,
+    curves: Mapping[str, Sequence[float] | np.ndarray],
     *,
     title: str,
     markers: Sequence[Mapping[str, Any]] = (),

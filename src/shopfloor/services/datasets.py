@@ -210,6 +210,7 @@ def store_upload(
         ("channels", options.channels),
         ("rpm", options.rpm),
     )
+    value: object  # each option below is only tested for being set
     if options.format == "signals" or (options.format == "auto" and looks_like_recordings(path)):
         for field, value in (("columns", options.columns), ("asset_column", options.asset_column)):
             if value:

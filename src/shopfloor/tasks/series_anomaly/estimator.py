@@ -266,7 +266,7 @@ class SeriesAnomalyEstimator(BaseEstimator):
         points, events, open_run = points_and_events(
             times, values, fig, self.value_columns_, self.model_.k, int(self.min_event_points), run_state
         )
-        out = {
+        out: dict[str, Any] = {
             "series": None,
             "points": points,
             "events": events,
@@ -388,7 +388,7 @@ class SeriesAnomalyEstimator(BaseEstimator):
         contributions = last.get("contributions") or (
             {self.value_columns_[0]: 100.0}
             if len(self.value_columns_) == 1
-            else dict(zip(self.value_columns_, (sh if sh is not None else []).tolist(), strict=False))
+            else dict(zip(self.value_columns_, sh.tolist() if sh is not None else [], strict=False))
         )
         return [
             {

@@ -63,7 +63,7 @@ def stream_points(
     columns: Sequence[str],
     is_datetime: bool,
     gaps: str,
-) -> tuple[list[int], list[tuple[float, list[float], list[float], list[float]]], list[str]]:
+) -> tuple[list[int], list[tuple[float, float, list[float], list[float], list[float]]], list[str]]:
     """Score streamed records in order from ``state``: (records scored, their figures, warnings).
 
     A record whose time cannot be read, or is not after the stream's last point, is skipped with a
@@ -187,7 +187,7 @@ def frame_columns(
     out["severity_label"] = ["" if not np.isfinite(v) else severity(float(v), 1.0)["label"] for v in r / k]
     event = np.zeros(len(tl.times), int)
     number, length, start = 0, 0, -1
-    for i in np.flatnonzero(~tl.filled):  # filled points neither break nor join a run
+    for i in np.flatnonzero(~tl.filled).tolist():  # filled points neither break nor join a run
         if fig.r[i] <= k:
             length = 0
             continue

@@ -194,9 +194,9 @@ def repair(
         extra[i + 1] = m
     index = np.arange(len(times)) + np.cumsum(extra)  # each real point's position among all points
     seg_of_real = np.zeros(len(times), int)
-    for i in big:
-        if int(i) not in fills:
-            seg_of_real[i + 1 :] += 1
+    for b in big.tolist():
+        if b not in fills:
+            seg_of_real[b + 1 :] += 1
     n = len(times) + int(extra.sum())
     all_t, all_v = np.empty(n), np.empty((n, merged.shape[1]))
     filled, seg, row_of = np.zeros(n, bool), np.zeros(n, int), np.full(n, -1)

@@ -134,7 +134,7 @@ class SignalAnomaly(BaseEstimator):
         if faulty is not None and len(faulty):
             metrics.update(self._detection(faulty))
         self.input_schema_ = P.input_schema(table.channels)
-        self.report_ = {
+        self.report_: dict[str, Any] = {
             "task": self.task,
             "kind": "anomaly",
             "metrics": metrics,
@@ -200,7 +200,7 @@ class SignalAnomaly(BaseEstimator):
     def _detection(self, faulty: pd.DataFrame) -> dict[str, Any]:
         table = P.read_table(faulty, {"label"})
         orders = dict(self.defect_orders or {})
-        band = tuple(self.envelope_band_hz) if self.envelope_band_hz else None
+        band = P.envelope_band(self.envelope_band_hz)
         rates = []
         for chans, rpm in zip(table.samples, table.rpm, strict=True):
             x = F.recording_features(
@@ -219,7 +219,7 @@ class SignalAnomaly(BaseEstimator):
     ) -> list[tuple[np.ndarray, np.ndarray, Any, list[str]]]:
         read = P.read_records(records, self.channels_, self.rate_, int(self.window))
         orders = dict(self.defect_orders or {})
-        band = tuple(self.envelope_band_hz) if self.envelope_band_hz else None
+        band = P.envelope_band(self.envelope_band_hz)
         most = int(self.report_["windows"]["per_recording"])
         out = []
         for chans, rpm, warns in read:
@@ -271,7 +271,7 @@ class SignalAnomaly(BaseEstimator):
                         rpm,
                         dict(self.defect_orders or {}),
                         int(self.window),
-                        tuple(self.envelope_band_hz) if self.envelope_band_hz else None,
+                        P.envelope_band(self.envelope_band_hz),
                     ),
                 }
             )

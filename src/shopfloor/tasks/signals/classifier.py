@@ -314,7 +314,7 @@ class SignalClassifier(BaseEstimator):
     def _windows_of(self, records: Sequence[Mapping[str, Any]]) -> list[tuple[np.ndarray, Any, list[str]]]:
         read = P.read_records(records, self.channels_, self.rate_, int(self.window))
         orders = dict(self.defect_orders or {})
-        band = tuple(self.envelope_band_hz) if self.envelope_band_hz else None
+        band = P.envelope_band(self.envelope_band_hz)
         most = int(self.report_["windows"]["per_recording"])
         return [
             (
@@ -397,7 +397,7 @@ class SignalClassifier(BaseEstimator):
                         rpm,
                         dict(self.defect_orders or {}),
                         int(self.window),
-                        tuple(self.envelope_band_hz) if self.envelope_band_hz else None,
+                        P.envelope_band(self.envelope_band_hz),
                     ),
                 }
             )

@@ -66,7 +66,7 @@ class FeatureModel:
 
     def proba(self, x: np.ndarray) -> np.ndarray:
         if self.kind == "lightgbm":
-            p = self.booster_.predict(x)
+            p = np.asarray(self.booster_.predict(x))  # dense input: an array
             return np.column_stack([1 - p, p]) if p.ndim == 1 else p
         z = self._logits(x)
         z = np.exp(z - z.max(axis=1, keepdims=True))
@@ -75,7 +75,7 @@ class FeatureModel:
     def contributions(self, x: np.ndarray, k: int) -> np.ndarray:
         """Each feature's part in class ``k``'s raw score (log-odds), per window: (windows, features)."""
         if self.kind == "lightgbm":
-            raw = self.booster_.predict(x, pred_contrib=True)
+            raw = np.asarray(self.booster_.predict(x, pred_contrib=True))
             width = x.shape[1] + 1
             if self.n_classes > 2:
                 return raw[:, k * width : k * width + x.shape[1]]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +57,12 @@ def check_common(est: Any) -> None:
     check_time_budget(est.time_budget_s)
     if not isinstance(est.seed, int) or isinstance(est.seed, bool):
         raise option_error("seed", "must be a whole number")
+
+
+def envelope_band(hz: Sequence[float] | None) -> tuple[float, float] | None:
+    """The ``envelope_band_hz`` option (``[low, high]``, checked by :func:`check_common`) as the pair
+    the features take; None when no band is set."""
+    return (hz[0], hz[1]) if hz else None
 
 
 @dataclass
@@ -123,9 +129,10 @@ def table_features(est: Any, table: Table, budget_s: float) -> Windows:
     that all of them would take more than ``budget_s`` seconds."""
     t0 = time.perf_counter()
     orders = dict(est.defect_orders or {})
-    band = tuple(est.envelope_band_hz) if est.envelope_band_hz else None
+    band = envelope_band(est.envelope_band_hz)
     most = int(est.max_windows)
-    blocks, recs = [], []
+    blocks: list[np.ndarray] = []
+    recs: list[np.ndarray] = []
     for i, chans in enumerate(table.samples):
         if len(chans[0]) < est.window:
             raise InvalidInput(
