@@ -102,7 +102,7 @@ def test_rul_on_the_official_test_split(client: Client, cmapss: Path, tmp_path: 
     job = client.train(dataset["id"], None, "fd001-rul", task="rul", options=options, time_budget_s=15)
     stages: list[str] = []
     done = client.wait(
-        job["id"], timeout=600, poll=1, on_progress=lambda j: stages.append(j["message"] or "")
+        job["id"], timeout=600, poll=0.2, on_progress=lambda j: stages.append(j["message"] or "")
     )
     assert done["status"] == "succeeded", done
     assert any("epoch" in s for s in stages), "the deep model reports progress per epoch"
