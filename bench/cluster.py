@@ -57,6 +57,8 @@ class Cluster:
     def __enter__(self) -> Cluster:
         env = {**os.environ, "CLUSTER_WORKERS": str(self.workers)}
         env["SHOPFLOOR_TENANT_MAX_CONCURRENT_JOBS"] = "64"  # every job queued at once
+        # the failover run measures the cluster, not the per-key limit (6,000 a minute by default)
+        env["SHOPFLOOR_RATE_LIMIT_PER_MINUTE"] = env["SHOPFLOOR_TENANT_REQUESTS_PER_MINUTE"] = "100000000"
         subprocess.run([str(SCRIPT), "up", str(self.folder)], check=True, env=env, stdout=subprocess.DEVNULL)
         self.env = _read_env(self.folder / "cluster.env")
         key = subprocess.run(
@@ -132,6 +134,7 @@ def failover(cluster: Cluster, seconds: float, clients: int) -> dict[str, Any]:
     stop = threading.Event()
     latencies: list[float] = []
     errors: list[str] = []
+    samples: dict[str, str] = {}
     lock = threading.Lock()
 
     def client_loop() -> None:
@@ -142,6 +145,9 @@ def failover(cluster: Cluster, seconds: float, clients: int) -> dict[str, Any]:
                 try:
                     r = c.post("/v1/models/failover/predict", json={"records": [RECORD]})
                     ok, what = r.status_code == 200, str(r.status_code)
+                    if not ok:
+                        with lock:
+                            samples.setdefault(what, r.text[:300])
                 except httpx.HTTPError as exc:
                     ok, what = False, type(exc).__name__
                 with lock:
@@ -169,7 +175,7 @@ def failover(cluster: Cluster, seconds: float, clients: int) -> dict[str, Any]:
         kinds[e] = kinds.get(e, 0) + 1
     return {"requests": len(latencies) + len(errors), "errors": len(errors), "kinds": kinds,
             "p99_ms": float(np.percentile(latencies, 99)), "p50_ms": float(np.percentile(latencies, 50)),
-            "restart_s": back_after}
+            "restart_s": back_after, "samples": samples}
 
 
 def main() -> None:
@@ -180,9 +186,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30, help="length of the failover run")
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--folder", type=Path, default=REPO / ".cluster-bench")
+    parser.add_argument("--failover-only", action="store_true", help="skip the jobs (a trial run)")
     args = parser.parse_args()
     walls: dict[int, float] = {}
     states: dict[int, list[str]] = {}
+    if args.failover_only:
+        with Cluster(args.folder, 2) as cluster:
+            fo = failover(cluster, args.seconds, args.clients)
+        print(fo)
+        return
     for workers in (1, 2):
         with Cluster(args.folder, workers) as cluster:
             walls[workers], finished = run_jobs(cluster, args.jobs, args.budget)
