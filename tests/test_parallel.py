@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -79,3 +81,49 @@ def test_deadlines_cross_processes_as_wall_clock_instants() -> None:
     back = local_deadline(wall)
     assert back is not None and abs(back - deadline) < 0.05
     assert wall_deadline(None) is None and local_deadline(None) is None
+
+
+# -- inside a worker task: two single-thread workers in this process ------------------------------
+
+
+def _slow_square(x: int) -> int:
+    time.sleep(0.05)
+    if x < 0:
+        raise ValueError(f"negative {x}")
+    return x * x
+
+
+def _fan_out_in_a_task(items: list[int], skip: int | None = None) -> tuple[bool, list[object]]:
+    seen: list[int] = []
+    out = fan_out(_slow_square, items, before=lambda i: i != skip, after=lambda i, _: seen.append(i))
+    assert sorted(seen) == [i for i in range(len(items)) if i != skip]
+    return on_cluster(), [None if r is SKIPPED else r for r in out]
+
+
+@pytest.fixture(scope="module")
+def dask_client() -> Iterator[Any]:
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster, set_as_default=False) as client,
+    ):
+        yield client
+
+
+def test_inside_a_worker_task_the_items_run_on_the_cluster_in_order(dask_client: Any) -> None:
+    items = list(range(12))
+    dask_client.get_task_stream()  # the scheduler records the task stream from here on
+    started = time.time()
+    clustered, out = dask_client.submit(_fan_out_in_a_task, items).result()
+    assert clustered and out == [x * x for x in items]
+    # the calling task seceded (one thread per worker): its items ran on both workers
+    stream = dask_client.get_task_stream(start=started)
+    assert len({t["worker"] for t in stream if str(t["key"]).startswith("item-")}) == 2
+    assert dask_client.submit(_fan_out_in_a_task, [5, 6, 7], 1).result() == (True, [25, None, 49])
+
+
+def test_inside_a_worker_task_the_first_error_in_item_order_propagates(dask_client: Any) -> None:
+    with pytest.raises(ValueError, match="negative -2"):
+        dask_client.submit(_fan_out_in_a_task, [1, -2, 3, -4, 5]).result()

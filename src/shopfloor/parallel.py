@@ -126,6 +126,8 @@ def _on_cluster(
                     continue
                 done, _ = wait(list(running), return_when="FIRST_COMPLETED")
                 for future in done:
+                    if future not in running:  # cancelled above, after an earlier item failed
+                        continue
                     i = running.pop(future)
                     if future.status == "error":
                         failed[i] = future.exception()
