@@ -38,6 +38,9 @@ class _Skipped:
         return "SKIPPED"
 
 
+#: Dask priority of an item (queued jobs have 0): a free slot goes to items of running jobs first.
+ITEM_PRIORITY = 10
+
 #: The result of an item that ``before`` skipped.
 SKIPPED: Any = _Skipped()
 
@@ -119,7 +122,9 @@ def _on_cluster(
                 while following < len(items) and len(running) < slots and not failed:
                     i, following = following, following + 1
                     if before is None or before(i):
-                        running[client.submit(fn, items[i], key=f"{name}-{i}-{uuid.uuid4().hex}")] = i
+                        key = f"{name}-{i}-{uuid.uuid4().hex}"
+                        # ahead of queued jobs: the slot the job gave up is for its own items
+                        running[client.submit(fn, items[i], key=key, priority=ITEM_PRIORITY)] = i
                 if following < len(items) and failed:
                     following = len(items)  # sequentially nothing after a failure would start
                 if not running:
