@@ -225,3 +225,47 @@ def test_the_scheduler_address_is_checked() -> None:
         with pytest.raises(ValueError, match="SHOPFLOOR_DASK_SCHEDULER"):
             Settings(dask_scheduler=bad)
     assert Settings(dask_scheduler="").dask_scheduler is None
+
+
+def test_a_jobs_refits_and_candidates_fan_out_over_both_workers(cluster: Cluster) -> None:
+    """Inside a job the model-selection candidates and the stability refits run as tasks of their
+    own on both single-thread workers, and the fit report equals that of the same fit in-process."""
+    from distributed import Client
+
+    from shopfloor.data.stored import frame_for_learning
+    from shopfloor.tasks import catalog
+
+    cluster.wait_workers(2)
+    dataset = _dataset(cluster)
+    with Client(cluster.settings.dask_scheduler, timeout=20, set_as_default=False) as client:
+        client.get_task_stream()  # the scheduler records the task stream from here on
+        started = time.time()
+        job = cluster.finished(cluster.train(dataset, "spread", budget=60))
+        stream = client.get_task_stream(start=started)
+    assert job.status == "succeeded", job.error
+    workers: dict[str, set[str]] = {}
+    for task in stream:
+        workers.setdefault(str(task["key"]).split("-")[0], set()).add(task["worker"])
+    assert len(workers.get("stability", ())) == 2, workers  # the refits ran on both workers
+    assert len(workers.get("candidate", ())) == 2, workers  # and so did the candidates
+
+    frame, types = frame_for_learning(
+        cluster.platform, cluster.platform.store.get_dataset("default", dataset), []
+    )
+    here = catalog.make_estimator(
+        "tabular_classification", metric=None, seed=0, time_budget_s=60, column_types=types
+    ).fit(frame, "label")
+    there = cluster.platform.store.list_versions("default", "spread")[0].report
+    assert there["budget"]["cuts"] == here.report_["budget"]["cuts"] == []  # nothing was cut by time
+    assert there["stability"]["n"] == 5
+    assert there["stability"]["metrics"] == _jsonable(here.report_["stability"]["metrics"])
+    scores = [(c["name"], c["cv_score"], c["cv_std"]) for c in there["candidates"]]
+    assert scores == [(c["name"], c["cv_score"], c["cv_std"]) for c in here.report_["candidates"]]
+    assert there["metrics"] == _jsonable(here.report_["metrics"])
+
+
+def _jsonable(value: Any) -> Any:
+    """The value as the registry stores it (JSON), for comparison with a stored report."""
+    import json
+
+    return json.loads(json.dumps(value, default=float))
