@@ -8,8 +8,7 @@
 #   scripts/cluster.sh down [DIR]    # stop everything started in DIR
 #   scripts/cluster.sh start-api N [DIR]   # (re)start API server N (1 or 2), e.g. after killing it
 #
-# CLUSTER_WORKERS (default 2) sets how many Dask workers `up` starts, each one thread, pinned to a
-# core of its own (worker i to core i - 1, modulo the cores; CLUSTER_PIN=0 leaves them unpinned).
+# CLUSTER_WORKERS (default 2) sets how many Dask workers `up` starts, each one thread.
 #
 # DIR (default .cluster) holds every process's data, logs and pid, and cluster.env: the settings of
 # the cluster (source it to run `shopfloor` commands or a third API server against it) and the
@@ -128,15 +127,10 @@ ENV
     start scheduler "$PY" -m distributed.cli.dask_scheduler --host 127.0.0.1 --port "$SCHEDULER_PORT" \
         --dashboard-address 127.0.0.1:0
     wait_for "the Dask scheduler" 60 port_open "$SCHEDULER_PORT"
-    local cores; cores=$(nproc)
     for i in $(seq "$WORKERS"); do
         mkdir -p "$DIR/worker-$i"
-        # one core per worker (its own, while there are enough): the worker's one thread and the
-        # libraries' threads inside a job stay on it, as on a host of their own
-        local pin=()
-        [ "${CLUSTER_PIN:-1}" = 1 ] && command -v taskset >/dev/null && pin=(taskset -c $(((i - 1) % cores)))
-        OMP_NUM_THREADS=1 SHOPFLOOR_HOME=$DIR/worker-$i start "worker-$i" "${pin[@]}" "$PY" -m distributed.cli.dask_worker \
-            "tcp://127.0.0.1:$SCHEDULER_PORT" --host 127.0.0.1 --nworkers 1 --nthreads 2 --resources job=1 --preload shopfloor.jobs.dask_preload \
+        SHOPFLOOR_HOME=$DIR/worker-$i start "worker-$i" "$PY" -m distributed.cli.dask_worker \
+            "tcp://127.0.0.1:$SCHEDULER_PORT" --host 127.0.0.1 --nworkers 1 --nthreads 1 \
             --name "worker-$i" --local-directory "$DIR/worker-$i" --dashboard-address 127.0.0.1:0
     done
     start_api 1

@@ -90,15 +90,6 @@ def fan_out(
         return []
     if on_cluster():
         return _on_cluster(fn, items, before, after, name)
-    return _locally(fn, items, before, after)
-
-
-def _locally(
-    fn: Callable[[T], R],
-    items: Sequence[T],
-    before: Callable[[int], bool] | None,
-    after: Callable[[int, R], None] | None,
-) -> list[R]:
     results: list[Any] = []
     for i, item in enumerate(items):
         if before is not None and not before(i):
@@ -121,13 +112,8 @@ def _on_cluster(
     from distributed import wait, worker_client
 
     results: list[Any] = [SKIPPED] * len(items)
-    # The job keeps its thread (and its `job` resource) while its items run on the workers' other
-    # threads: a worker runs one job at a time, and no job waits to get its thread back.
-    with worker_client(separate_thread=False) as client:
-        threads = client.nthreads().values()
-        if max(threads, default=0) < 2:  # one thread per worker: it is the job's; nothing to spare
-            return _locally(fn, items, before, after)
-        slots = max(1, sum(threads))
+    with worker_client() as client:  # secedes now, rejoins on leaving
+        slots = max(1, sum(client.nthreads().values()))
         running: dict[Any, int] = {}  # future -> item index
         failed: dict[int, BaseException] = {}
         try:

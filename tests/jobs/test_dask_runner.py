@@ -65,8 +65,7 @@ class Cluster:
         if name == "scheduler":
             args = ["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", str(self.port)]
         else:
-            args = ["distributed.cli.dask_worker", address, "--nthreads", "2", "--nworkers", "1"]
-            args += ["--resources", "job=1", "--preload", "shopfloor.jobs.dask_preload"]  # as in the README
+            args = ["distributed.cli.dask_worker", address, "--nthreads", "1", "--nworkers", "1"]
             args += ["--name", name, "--host", "127.0.0.1"]
         with (self.logs / f"{name}.log").open("ab") as log:
             self.procs[name] = subprocess.Popen(  # noqa: S603 - fixed argv
@@ -174,9 +173,6 @@ def test_six_jobs_run_once_each_on_two_workers(cluster: Cluster) -> None:
     assert [j.status for j in jobs] == ["succeeded"] * 6, [(j.status, j.error) for j in jobs]
     assert [j.attempts for j in jobs] == [1] * 6
     assert len({j.worker for j in jobs}) == 2  # both workers took jobs
-    for worker in {j.worker for j in jobs}:  # one job at a time on each (--resources job=1)
-        mine = sorted((j for j in jobs if j.worker == worker), key=lambda j: j.started_at)
-        assert all(a.finished_at <= b.started_at for a, b in zip(mine, mine[1:], strict=False)), worker
     versions = [cluster.platform.store.list_versions("default", f"m{i}") for i in range(6)]
     assert [len(v) for v in versions] == [1] * 6  # exactly one model version per job
 
@@ -233,7 +229,7 @@ def test_the_scheduler_address_is_checked() -> None:
 
 def test_a_jobs_refits_and_candidates_fan_out_over_both_workers(cluster: Cluster) -> None:
     """Inside a job the model-selection candidates and the stability refits run as tasks of their
-    own on the workers' second threads, and the fit report equals that of the same fit in-process."""
+    own on both single-thread workers, and the fit report equals that of the same fit in-process."""
     from distributed import Client
 
     from shopfloor.data.stored import frame_for_learning
@@ -248,16 +244,10 @@ def test_a_jobs_refits_and_candidates_fan_out_over_both_workers(cluster: Cluster
         stream = client.get_task_stream(start=started)
     assert job.status == "succeeded", job.error
     workers: dict[str, set[str]] = {}
-    count: dict[str, int] = {}
     for task in stream:
-        kind = str(task["key"]).split("-")[0]
-        workers.setdefault(kind, set()).add(task["worker"])
-        count[kind] = count.get(kind, 0) + 1
-    # the refits and the candidates ran as tasks of their own, and the candidates on both workers
-    # (where the five short refits land is the scheduler's choice)
-    assert count.get("stability", 0) >= 5 and count.get("candidate", 0) >= 2, count
-    assert len(workers["candidate"]) == 2, workers
-    assert len(workers["candidate"] | workers["stability"]) == 2, workers
+        workers.setdefault(str(task["key"]).split("-")[0], set()).add(task["worker"])
+    assert len(workers.get("stability", ())) == 2, workers  # the refits ran on both workers
+    assert len(workers.get("candidate", ())) == 2, workers  # and so did the candidates
 
     frame, types = frame_for_learning(
         cluster.platform, cluster.platform.store.get_dataset("default", dataset), []

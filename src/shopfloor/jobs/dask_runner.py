@@ -10,10 +10,7 @@ the job fails with the reason. Every write of a run carries its attempt number: 
 effect. After a scheduler restart the dispatcher submits again every job still queued.
 
 Workers need the Shopfloor package and the same ``SHOPFLOOR_`` settings (home, registry and
-artifact URLs, keys) as the server: ``dask worker tcp://scheduler:8786 --nthreads 2 --resources job=1
---preload shopfloor.jobs.dask_preload``.
-A job task asks for one unit of the ``job`` resource, so a worker runs one job at a time; its
-other thread runs the items that jobs fan out (:func:`shopfloor.parallel.fan_out`).
+artifact URLs, keys) as the server: ``dask worker tcp://scheduler:8786 --nthreads 1``.
 """
 
 from __future__ import annotations
@@ -37,9 +34,6 @@ if TYPE_CHECKING:
     from shopfloor.registry.store import JobStore
 
 log = logging.getLogger(__name__)
-
-#: The worker resource a job holds while it runs (workers start with ``--resources job=1``).
-JOB_RESOURCE = "job"
 
 #: Runs of one job at most: the first, and one more when the first one's worker died.
 MAX_ATTEMPTS = 2
@@ -155,9 +149,7 @@ class DaskDispatcher:
         self._watch()
         for job_id in self.store.queued_job_ids():
             if job_id not in self.futures:
-                future = client.submit(
-                    run_on_worker, job_id, key=job_key(job_id), pure=False, resources={JOB_RESOURCE: 1}
-                )
+                future = client.submit(run_on_worker, job_id, key=job_key(job_id), pure=False)
                 self.futures[job_id] = (future, None)
                 log.info("submitted job %s to %s", job_id, self.settings.dask_scheduler)
 
