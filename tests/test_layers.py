@@ -90,9 +90,6 @@ LAYER_OF = {
     "shopfloor.metrics": "settings / errors",
     # the progress callback type: tasks report through it, and data/ (synthetic copies) too
     "shopfloor.progress": "settings / errors",
-    # a job's independent pieces, in order here or over the Dask cluster: the families and
-    # evaluation/ map their refits and candidates through it; imports no shopfloor module
-    "shopfloor.parallel": "settings / errors",
     # log context (request id, tenant, job id), JSON log lines and traces: every layer logs and the
     # services store a request's trace with its job; imports only settings
     "shopfloor.telemetry": "settings / errors",
