@@ -146,14 +146,20 @@ defaults
     timeout connect 2s
     timeout client 120s
     timeout server 120s
-    retries 2
-    option redispatch
+    retries 3
+    option redispatch 1
+    retry-on conn-failure empty-response
     option http-keep-alive
 frontend shopfloor
     bind 127.0.0.1:$LB_PORT
     default_backend api
 backend api
     balance roundrobin
+    # a request the server died on is sent again only where that is safe: reads, alias moves,
+    # predictions and explanations (a job or an upload is never submitted twice)
+    acl repeatable method GET HEAD PUT OPTIONS
+    acl repeatable path_end /predict /explain
+    http-request disable-l7-retry if !repeatable
     option httpchk GET /readyz
     http-check expect status 200
     default-server inter 500ms fall 2 rise 1
