@@ -129,7 +129,7 @@ ENV
     wait_for "the Dask scheduler" 60 port_open "$SCHEDULER_PORT"
     for i in $(seq "$WORKERS"); do
         mkdir -p "$DIR/worker-$i"
-        SHOPFLOOR_HOME=$DIR/worker-$i start "worker-$i" "$PY" -m distributed.cli.dask_worker \
+        SHOPFLOOR_HOME=$DIR/worker-$i SHOPFLOOR_JOB_THREADS=1 start "worker-$i" "$PY" -m distributed.cli.dask_worker \
             "tcp://127.0.0.1:$SCHEDULER_PORT" --host 127.0.0.1 --nworkers 1 --nthreads 1 \
             --name "worker-$i" --local-directory "$DIR/worker-$i" --dashboard-address 127.0.0.1:0
     done

@@ -93,6 +93,8 @@ LAYER_OF = {
     # log context (request id, tenant, job id), JSON log lines and traces: every layer logs and the
     # services store a request's trace with its job; imports only settings
     "shopfloor.telemetry": "settings / errors",
+    # the threads a job may use: every family's fits ask; imports nothing
+    "shopfloor.threads": "settings / errors",
     # the version string, apart from the facade so that the SDK does not import the facade back
     "shopfloor.version": "settings / errors",
 }

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from shopfloor import threads
 from shopfloor.registry.store import Store, open_store
 from shopfloor.security.keys import Generation, KeyChecker
 from shopfloor.settings import Settings, hub_cache_dir
@@ -71,6 +72,7 @@ class Platform:
         owner_only_files()  # the registry, its WAL, keys, artifacts and scratch: owner-only
         private_home(settings.home)
         configure(settings.hub_dir, hub_cache_dir(settings))  # models trained on embeddings load with it
+        threads.configure(settings.job_threads)
         store = open_store(settings.resolved_database_url)
         platform = cls(
             settings=settings,

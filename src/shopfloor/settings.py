@@ -80,6 +80,14 @@ class Settings(BaseSettings):
     job_workers: int = Field(
         1, ge=1, description="How many jobs run at the same time (each in its own process)."
     )
+    job_threads: int = Field(
+        2,
+        ge=1,
+        le=256,
+        description="Threads one job's fits may use (LightGBM, scikit-learn, torch). Give each job "
+        "its share of the host's cores when several run side by side: a Dask worker started with "
+        "`--nthreads 1` on a host with as many workers as cores runs with 1.",
+    )
     mode: Literal["development", "production"] = Field(
         "development", description="`production` refuses to start without an explicit secret key."
     )

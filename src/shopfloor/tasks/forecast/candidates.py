@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shopfloor.threads import job_threads
+
 logger = logging.getLogger(__name__)
 
 #: Order in which candidates are tried when the time budget cannot hold them all (cheapest and most
@@ -134,7 +136,7 @@ def global_gbm(histories: Sequence[np.ndarray], h: int, ctx: Context) -> np.ndar
         colsample_bytree=0.8,
         objective="l1",
         random_state=ctx.seed,
-        n_jobs=2,
+        n_jobs=job_threads(),
         verbose=-1,
     )
     model.fit(np.asarray(rows), np.asarray(targets))

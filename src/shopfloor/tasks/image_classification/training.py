@@ -22,6 +22,7 @@ import numpy as np
 from shopfloor.evaluation import metrics as M
 from shopfloor.tasks.base import ProgressFn
 from shopfloor.tasks.image_classification.labelled import note, splits
+from shopfloor.threads import job_threads
 
 THREADS = 2
 LEARNING_RATE, WEIGHT_DECAY, LABEL_SMOOTHING, WARMUP = 3e-3, 5e-4, 0.1, 0.1
@@ -45,7 +46,7 @@ def threads() -> int:
     wait for each other by spinning, so on cores that other processes hold, a step with two threads
     runs several times slower than with one."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return 1 if os.getloadavg()[0] > max(1.0, cores - 0.5) else THREADS
+    return 1 if os.getloadavg()[0] > max(1.0, cores - 0.5) else min(THREADS, job_threads())
 
 
 def torch_module(n_threads: int | None = None) -> Any:

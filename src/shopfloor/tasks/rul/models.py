@@ -20,6 +20,7 @@ import numpy as np
 from shopfloor.evaluation.stability import summarize
 from shopfloor.tasks.rul import metrics as R
 from shopfloor.tasks.rul.features import Prepared, feature_inputs
+from shopfloor.threads import job_threads
 
 NET_FILE = "net.safetensors"
 #: Held-out metrics of every candidate; the ``metric`` option picks the one that chooses.
@@ -27,7 +28,7 @@ METRICS = ("rmse", "mae", "phm08_score")
 
 GBM_PARAMS = {
     "objective": "regression", "learning_rate": 0.03, "num_leaves": 15, "feature_fraction": 0.5,
-    "bagging_fraction": 0.8, "bagging_freq": 1, "lambda_l2": 1.0, "verbose": -1, "num_threads": 2,
+    "bagging_fraction": 0.8, "bagging_freq": 1, "lambda_l2": 1.0, "verbose": -1,
 }
 GBM_MAX_ROUNDS, GBM_PATIENCE = 3000, 200
 #: Models per fold: a bag over seeds lowers the variance of the served mean (the networks most).
@@ -131,7 +132,8 @@ def _fit_boosters(out: FoldModels, X: np.ndarray, y: np.ndarray, fit: np.ndarray
             raise lgb.callback.EarlyStopException(env.iteration, env.evaluation_result_list)
 
     started, best = time.monotonic(), []
-    params = {**GBM_PARAMS, "min_data_in_leaf": int(np.clip(fit.sum() // 100, 5, 100))}
+    leaf = int(np.clip(fit.sum() // 100, 5, 100))
+    params = {**GBM_PARAMS, "num_threads": job_threads(), "min_data_in_leaf": leaf}
     train, valid = lgb.Dataset(X[fit], y[fit], free_raw_data=False), lgb.Dataset(X[val], y[val])
     for j in range(GBM_SEEDS):
         if j and time.monotonic() > deadline:

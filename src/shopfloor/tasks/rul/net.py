@@ -25,6 +25,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from shopfloor.threads import job_threads
+
 #: Threads for training and inference: these small convolutions gain little beyond two cores.
 MAX_THREADS = 2
 
@@ -94,9 +96,10 @@ class RulCnn(nn.Module):
 
 @contextmanager
 def limited_threads() -> Iterator[None]:
-    """Run torch on at most :data:`MAX_THREADS` threads, restoring the previous setting after."""
+    """Run torch on at most :data:`MAX_THREADS` threads (fewer if a job may use fewer), restoring the
+    previous setting after."""
     before = torch.get_num_threads()
-    torch.set_num_threads(min(before, MAX_THREADS))
+    torch.set_num_threads(min(before, MAX_THREADS, job_threads()))
     try:
         yield
     finally:

@@ -19,6 +19,7 @@ import numpy as np
 
 from shopfloor.errors import ArtifactCorrupted, InvalidInput
 from shopfloor.explain.contributions import linear_contributions
+from shopfloor.threads import job_threads
 
 logger = logging.getLogger(__name__)
 
@@ -219,7 +220,7 @@ class ForestModel(TabularModel):
             "n_estimators": int(self.params.get("n_estimators", 200)),
             "min_samples_leaf": int(self.params.get("min_samples_leaf", 1)),
             "max_features": self.params.get("max_features", "sqrt"),
-            "n_jobs": 2,
+            "n_jobs": job_threads(),
             "random_state": self.seed,
         }
         if self.classification:
