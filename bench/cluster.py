@@ -178,6 +178,14 @@ def failover(cluster: Cluster, seconds: float, clients: int) -> dict[str, Any]:
             "restart_s": back_after, "samples": samples}
 
 
+def _failed_answers(samples: dict[str, str]) -> str:
+    """The first answer of each failed status, for the reader to see who refused (HAProxy or a server)."""
+    if not samples:
+        return ""
+    lines = [f"- `{status}`: `{' '.join(text.split())[:200]}`" for status, text in sorted(samples.items())]
+    return "\nFirst answer of each failed status:\n\n" + "\n".join(lines) + "\n"
+
+
 def main() -> None:
     exit_on_sigterm()
     parser = argparse.ArgumentParser()
@@ -225,7 +233,7 @@ on 1 worker | {walls[1]:.1f} s |
 | **failover_errors** (target at most 32) | **{fo["errors"]}** {fo["kinds"] or ""} |
 | p50 / **p99_ms** of the answered ones | {fo["p50_ms"]:.1f} / **{fo["p99_ms"]:.1f}** |
 | API server 1 ready again after | {fo["restart_s"]:.1f} s |
-"""
+{_failed_answers(fo["samples"])}"""
     write_section("cluster", body)
     print(f"jobs_seconds_1w: {walls[1]:.1f}")
     print(f"jobs_seconds_2w: {walls[2]:.1f}")
