@@ -152,16 +152,24 @@ defaults
     option http-keep-alive
 frontend shopfloor
     bind 127.0.0.1:$LB_PORT
-    default_backend api
-backend api
-    balance roundrobin
-    # a request the server died on is sent again only where that is safe: reads, alias moves,
-    # predictions and explanations (a job or an upload is never submitted twice)
     acl repeatable method GET HEAD PUT OPTIONS
     acl repeatable path_end /predict /explain
     http-request disable-l7-retry if !repeatable
+    use_backend live if { nbsrv(api) eq 0 }
+    default_backend api
+backend api
+    balance roundrobin
     option httpchk GET /readyz
     http-check expect status 200
+    timeout check 3s
+    default-server inter 500ms fall 2 rise 1
+    server api-1 127.0.0.1:$API_1_PORT check
+    server api-2 127.0.0.1:$API_2_PORT check
+backend live
+    balance roundrobin
+    option httpchk GET /healthz
+    http-check expect status 200
+    timeout check 3s
     default-server inter 500ms fall 2 rise 1
     server api-1 127.0.0.1:$API_1_PORT check
     server api-2 127.0.0.1:$API_2_PORT check

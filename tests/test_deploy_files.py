@@ -9,6 +9,8 @@ The same topology runs as local processes in the cluster tests (scripts/cluster.
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any, get_args
 
@@ -108,7 +110,20 @@ def test_the_compose_topology_has_every_part_and_known_roles() -> None:
     assert env["SHOPFLOOR_DASK_SCHEDULER"] == "tcp://scheduler:8786"
     haproxy = (ROOT / "deploy" / "haproxy.cfg").read_text()
     assert "option httpchk GET /readyz" in haproxy
-    assert re.findall(r"^\s*server (\S+) ", haproxy, re.M) == ["api-1", "api-2"]
+    # the ready replicas, and the same replicas by liveness while none is ready
+    assert re.findall(r"^\s*server (\S+) ", haproxy, re.M) == ["api-1", "api-2"] * 2
+    assert "use_backend live if { nbsrv(api) eq 0 }" in haproxy
+
+
+def test_the_haproxy_configuration_is_valid(tmp_path: Path) -> None:
+    haproxy = shutil.which("haproxy") or ("/usr/sbin/haproxy" if Path("/usr/sbin/haproxy").exists() else None)
+    if haproxy is None:
+        pytest.skip("HAProxy is not installed here (scripts/cluster.sh installs it from Debian)")
+    text = (ROOT / "deploy" / "haproxy.cfg").read_text()
+    cfg = tmp_path / "haproxy.cfg"  # the compose service names resolved to loopback
+    cfg.write_text(re.sub(r"api-([12]):8000", r"127.0.0.1:800\1", text))
+    check = subprocess.run([haproxy, "-c", "-f", str(cfg)], capture_output=True, text=True, timeout=30)
+    assert check.returncode == 0, check.stdout + check.stderr
 
 
 @pytest.mark.parametrize("component", ["api"])

@@ -217,8 +217,14 @@ def test_the_s3_server_stopped_answers_503_with_retry_after_and_recovers(cluster
                             data={"name": "during-outage"})
             assert upload.status_code == 503, upload.text
             assert int(upload.headers["Retry-After"]) > 0
-            # what was acknowledged before keeps being served (the model is loaded)
+            # what was acknowledged before keeps being served (the model is loaded), through the load
+            # balancer too, also once it has seen that no replica is ready (its checks time out)
             assert a.post("/v1/models/ai4i-failure/predict", json={"records": [RECORD]}).status_code == 200
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            answer = cluster.lb.post("/v1/models/ai4i-failure/predict", json={"records": [RECORD]})
+            assert answer.status_code == 200, answer.text
+            time.sleep(0.5)
     finally:
         os.killpg(s3, signal.SIGCONT)
     deadline = time.monotonic() + 30

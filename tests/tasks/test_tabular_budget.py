@@ -34,7 +34,8 @@ def test_a_wide_table_ends_near_its_budget_and_says_what_was_cut(kind: str) -> N
     wall = time.perf_counter() - started
     report = est.report_
     assert wall < 5 + MARGIN_S, report["budget"]
-    assert report["budget"]["seconds"] == 5 and report["budget"]["used_seconds"] <= wall
+    # used_seconds is rounded to the millisecond: it may pass the wall time measured here by half of one
+    assert report["budget"]["seconds"] == 5 and report["budget"]["used_seconds"] <= round(wall, 3)
     steps = {c["step"] for c in report["budget"]["cuts"]}
     assert "input screening" in steps
     assert any(w["code"] == "time-budget" for w in report["warnings"])
