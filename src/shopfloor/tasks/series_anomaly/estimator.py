@@ -32,6 +32,7 @@ from shopfloor.tasks.base import (
 from shopfloor.tasks.options import option_error
 from shopfloor.tasks.series_anomaly import SERIES_ANOMALY
 from shopfloor.tasks.series_anomaly.columns import frame_columns_of, settle_columns
+from shopfloor.tasks.series_anomaly.context import day_slots, points_per_day
 from shopfloor.tasks.series_anomaly.detector import (
     CANDIDATES,
     STATE_VERSION,
@@ -207,7 +208,8 @@ class SeriesAnomalyEstimator(BaseEstimator):
         for f in figures:
             f["cv_score"] = f["figure"]
         progress(0.85, "refit", f"learning {chosen['name']} from the whole history")
-        model = fit_model(chosen["name"], tl.times, tl.values, tl.step, period, k0)
+        day = points_per_day(tl.step, tl.is_datetime)
+        model = fit_model(chosen["name"], tl.times, tl.values, tl.step, period, k0, day)
         model.heat_gain, model.heat_decay = heat_of(int(self.alarm_memory))
         whole = run(model, new_state(model), tl.times, tl.values, tl.filled, tl.segment)
         r = whole.r[~tl.filled]
@@ -325,6 +327,8 @@ class SeriesAnomalyEstimator(BaseEstimator):
             state["season"] = [
                 base64.b64encode(np.asarray(p, dtype="<f8").tobytes()).decode() for p in state["season"]
             ]
+        if state.get("day"):  # the time-of-day memory, kept at half precision: two bytes a slot, exact
+            state["day"] = base64.b64encode(np.asarray(state["day"], dtype="<f2").tobytes()).decode()
         return [result], {ONE_STREAM: state}
 
     def _state(self, state: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -339,6 +343,12 @@ class SeriesAnomalyEstimator(BaseEstimator):
                 "scale": list(state["scale"]),
                 "out": list(state["out"]),
                 **({"season": self._season_of(state["season"])} if state.get("season") else {}),
+                **(
+                    {"day": self._day_of(state["day"]), "day_index": int(state["day_index"])}
+                    if state.get("day")
+                    else {}
+                ),
+                **({"activity": self._activity_of(state["activity"])} if "activity" in state else {}),
             }
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InvalidInput(
@@ -352,6 +362,21 @@ class SeriesAnomalyEstimator(BaseEstimator):
         if len(season) != len(self.value_columns_) or any(len(p) != self.model_.period for p in season):
             raise ValueError("seasonal profile of another model")
         return season
+
+    def _day_of(self, packed: Any) -> list[float]:
+        """The stream state's time-of-day memory (packed by :meth:`score_stream`) as floats."""
+        day = np.frombuffer(base64.b64decode(packed, validate=True), dtype="<f2").astype(float)
+        if not self.model_.day or len(day) != day_slots(self.model_.day)[1] or not np.isfinite(day).all():
+            raise ValueError("time-of-day memory of another model")
+        return day.tolist()
+
+    @staticmethod
+    def _activity_of(values: Any) -> list[float]:
+        """The stream state's activity memory: [short average, its mean, its variance, readings, widening]."""
+        a = [float(v) for v in values]
+        if len(a) != 5 or not all(np.isfinite(a)):
+            raise ValueError("activity memory of another model")
+        return [*a[:3], int(a[3]), a[4]]
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Batch scoring, one row out per row in: ``anomaly_score``, ``is_anomaly``, ``expected``,
