@@ -16,12 +16,14 @@ Two small memories kept in the stream's state, both looking only back:
   ``1 / DAY_GAIN`` times past what the stream already did at that time of day (a nightly job's
   spike) widens the band as an alarm would: what recurs daily is not news, a larger one still is.
 
-The time-of-day slots are kept rounded to half precision (:func:`half`), so the stream's state packs
-them losslessly in two bytes each and a stream scored one point at a time matches batch scoring.
+The time-of-day slots are kept as half-precision floats in a ``bytearray`` (two bytes a slot; a
+reading touches a few of them, never the whole day), which the stream's state stores as it is
+(base64), so a stream scored one point at a time matches batch scoring exactly.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
 from typing import Any
@@ -49,9 +51,14 @@ _HALF = struct.Struct("<e")
 _HALF_MAX = 65000.0
 
 
-def half(x: float) -> float:
-    """``x`` (>= 0) rounded to half precision, capped below its largest finite value."""
-    return _HALF.unpack(_HALF.pack(x if x < _HALF_MAX else _HALF_MAX))[0]
+@functools.cache
+def _halves(n: int) -> struct.Struct:
+    return struct.Struct(f"<{n}e")
+
+
+def _decayed(mem: bytearray, factor: float) -> None:
+    packed = _halves(len(mem) // 2)
+    packed.pack_into(mem, 0, *(m * factor for m in packed.unpack(mem)))
 
 
 def points_per_day(step: float, is_datetime: bool) -> int:
@@ -99,16 +106,18 @@ def time_of_day(state: dict[str, Any], per_day: int, t: float, step: float, out:
     mem = state.get("day")
     day = math.floor(t / DAY_SECONDS)
     if mem is None:
-        mem = state["day"] = [0.0] * slots
+        mem = state["day"] = bytearray(2 * slots)
         state["day_index"] = day
     elif day != state["day_index"]:
-        f = 0.5 ** ((day - state["day_index"]) / DAY_HALF_DAYS)
-        mem[:] = [half(m * f) for m in mem]
+        _decayed(mem, 0.5 ** ((day - state["day_index"]) / DAY_HALF_DAYS))
         state["day_index"] = day
     slot = (int(round((t % DAY_SECONDS) / step)) % per_day) // per
     near = -(-DAY_NEAR // per)
     lo, hi = slot - near, slot + near + 1
-    seen = max(mem[i % slots] for i in range(lo, hi)) if lo < 0 or hi > slots else max(mem[lo:hi])
-    if out > mem[slot]:
-        mem[slot] = half(out)
+    if lo >= 0 and hi <= slots:
+        seen = max(_halves(hi - lo).unpack_from(mem, 2 * lo))
+    else:
+        seen = max(_HALF.unpack_from(mem, 2 * (i % slots))[0] for i in range(lo, hi))
+    if out > _HALF.unpack_from(mem, 2 * slot)[0]:
+        _HALF.pack_into(mem, 2 * slot, out if out < _HALF_MAX else _HALF_MAX)
     return max(1.0, DAY_GAIN * seen)

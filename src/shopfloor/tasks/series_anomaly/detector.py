@@ -299,7 +299,6 @@ def widened(model: Model, state: dict[str, Any], out: float) -> float:
     return max(recent, tops[HEAT_RANK - 1] if len(tops) >= HEAT_RANK else 1.0)
 
 
-
 def score_of(r: float, k: float) -> float:
     """A raw deviation as a score in [0, 1]: 0.5 on the band's edge, towards 1 far outside it."""
     return r * r / (r * r + k * k) if r > 0 else 0.0

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Self
@@ -327,8 +328,8 @@ class SeriesAnomalyEstimator(BaseEstimator):
             state["season"] = [
                 base64.b64encode(np.asarray(p, dtype="<f8").tobytes()).decode() for p in state["season"]
             ]
-        if state.get("day"):  # the time-of-day memory, kept at half precision: two bytes a slot, exact
-            state["day"] = base64.b64encode(np.asarray(state["day"], dtype="<f2").tobytes()).decode()
+        if state.get("day"):  # the time-of-day memory: half-precision floats, stored as they are
+            state["day"] = base64.b64encode(state["day"]).decode()
         return [result], {ONE_STREAM: state}
 
     def _state(self, state: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -363,18 +364,18 @@ class SeriesAnomalyEstimator(BaseEstimator):
             raise ValueError("seasonal profile of another model")
         return season
 
-    def _day_of(self, packed: Any) -> list[float]:
-        """The stream state's time-of-day memory (packed by :meth:`score_stream`) as floats."""
-        day = np.frombuffer(base64.b64decode(packed, validate=True), dtype="<f2").astype(float)
-        if not self.model_.day or len(day) != day_slots(self.model_.day)[1] or not np.isfinite(day).all():
+    def _day_of(self, packed: Any) -> bytearray:
+        """The stream state's time-of-day memory (packed by :meth:`score_stream`): two bytes a slot."""
+        day = bytearray(base64.b64decode(packed, validate=True))
+        if not self.model_.day or len(day) != 2 * day_slots(self.model_.day)[1]:
             raise ValueError("time-of-day memory of another model")
-        return day.tolist()
+        return day
 
     @staticmethod
     def _activity_of(values: Any) -> list[float]:
         """The stream state's activity memory: [short average, its mean, its variance, readings, widening]."""
         a = [float(v) for v in values]
-        if len(a) != 5 or not all(np.isfinite(a)):
+        if len(a) != 5 or not all(math.isfinite(v) for v in a):
             raise ValueError("activity memory of another model")
         return [*a[:3], int(a[3]), a[4]]
 
