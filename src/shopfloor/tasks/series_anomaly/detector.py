@@ -276,7 +276,7 @@ def advance(
         return r, 0.0, zs, expected, spreads
     r = max(r, activity(state, r, k))
     heat = state["heat"]
-    if model.day:
+    if model.day and model.heat_gain > 0:  # alarm memory 0: every reading out of the band is flagged
         heat = max(heat, time_of_day(state, model.day, t, model.step, r / k))
     if heat > 1.0:
         zs, spreads = [z / heat for z in zs], [sp * heat for sp in spreads]
