@@ -7,9 +7,11 @@ Two small memories kept in the stream's state, both looking only back:
   deviation of each reading (in spreads, capped at the band's edge) is averaged over the last few
   readings (``ACTIVITY_SPAN``); that short average is compared with its own running mean and
   variance over ``ACTIVITY_MEMORY`` readings. When it stands ``ACTIVITY_K`` of its standard
-  deviations above its mean (a denser run of spikes, a noisier spell, a quiet stream that moves off
-  its level by less than the band), it counts as a deviation at the band's edge, and more beyond.
-  It has its own widening (one alarm per change), relaxing by half over ``ACTIVITY_HALF`` readings.
+  deviations above its mean (a dense run of bursts after a long calm spell), it counts as a
+  deviation at the band's edge, and more beyond. It has its own widening (one alarm per change),
+  relaxing by half over ``ACTIVITY_HALF`` readings. It shares the alarm widening too, so it flags an
+  abrupt change of activity: a gradual one (a slowly noisier spell) grows no faster than the
+  widening it raises.
 - **Time of day** (:func:`time_of_day`): for date/time streams whose step divides a day, the largest
   deviation seen at each time of day (within ``DAY_NEAR`` readings either side; at most
   ``DAY_BINS`` slots a day), relaxing by half every ``DAY_HALF_DAYS`` days. A reading no more than
