@@ -140,6 +140,18 @@ def test_a_fault_that_recurs_at_the_same_time_of_day_is_flagged_once_and_a_large
     assert all(plain["points"][i]["is_anomaly"] for i in (600, 696, 792))
 
 
+def test_a_level_shift_smaller_than_the_spikes_before_it_is_flagged() -> None:
+    frame = _stream(1400)
+    frame.loc[[600, 650], "value"] += 60  # two huge spikes: the band stays widened for a long while
+    frame.loc[900:, "value"] += 3  # then a level shift, far smaller than the spikes
+    (result,) = _fit(frame.head(500)).predict(frame.to_dict("records"))
+    points = result["points"]
+    assert points[600]["is_anomaly"] and not any(p["is_anomaly"] for p in points[660:900])
+    assert points[900]["value"] < points[900]["upper"]  # inside the widened band
+    assert any(p["is_anomaly"] for p in points[900:915])  # the shift is flagged once half a span is past
+    assert sum(p["is_anomaly"] for p in points[915:]) < 10  # once, not on every reading after
+
+
 def test_higher_sensitivity_flags_more_and_narrows_the_band() -> None:
     frame = _stream(600, seed=2)
     low, high = _fit(frame, sensitivity=10), _fit(frame, sensitivity=99, max_anomaly_ratio=0.5)
@@ -192,6 +204,9 @@ def test_a_stream_state_that_does_not_fit_the_model_is_refused_and_left_as_it_wa
         ("day", "not base64!"),
         ("activity", [0.1, 0.2]),
         ("activity", [0.1, 0.2, float("nan"), 3, 1.0]),
+        ("persist", [[0.1] * 50]),  # more readings than the span
+        ("persist", [[0.1], [0.2]]),  # two columns for one
+        ("persist_widening", "wide"),
     ):
         broken = {ONE_STREAM: {**good[ONE_STREAM], key: bad}}
         before = json.dumps(broken)

@@ -1,7 +1,7 @@
-"""What a reading is compared with besides the expected value: the stream's recent activity and the
-deviations it showed at the same time of day before.
+"""What a reading is compared with besides the expected value: the stream's recent activity, how long
+it has stayed off its expected value, and the deviations it showed at the same time of day before.
 
-Two small memories kept in the stream's state, both looking only back:
+Three small memories kept in the stream's state, all looking only back:
 
 - **Activity** (:func:`activity`): a change in how much the stream deviates, not in one reading. The
   deviation of each reading (in spreads, capped at the band's edge) is averaged over the last few
@@ -12,6 +12,11 @@ Two small memories kept in the stream's state, both looking only back:
   relaxing by half over ``ACTIVITY_HALF`` readings. It shares the alarm widening too, so it flags an
   abrupt change of activity: a gradual one (a slowly noisier spell) grows no faster than the
   widening it raises.
+- **Persistence** (:func:`persistence`): the median deviation (signed, in spreads) of the last
+  ``PERSIST_SPAN`` readings, per column. A single spike barely moves it; a level shift moves it
+  fully once half the span is past. On the band's edge at ``PERSIST_K`` band widths, with a widening
+  of its own only: the alarm widening that large spikes leave (which can hold the band many times
+  wider for thousands of readings) does not hide a shift smaller than those spikes.
 - **Time of day** (:func:`time_of_day`): for date/time streams whose step divides a day, the largest
   deviation seen at each time of day (within ``DAY_NEAR`` readings either side; at most
   ``DAY_BINS`` slots a day), relaxing by half every ``DAY_HALF_DAYS`` days. A reading no more than
@@ -41,6 +46,13 @@ ACTIVITY_WARM = 300
 #: The activity's own widening after it alarms relaxes by half over this many readings.
 ACTIVITY_HALF = 5000.0
 ACTIVITY_GAIN = 1.5
+#: Readings whose median deviation is the persistence.
+PERSIST_SPAN = 21
+#: Band widths of median deviation that put the persistence on the band's edge.
+PERSIST_K = 1.75
+#: The persistence's own widening after it alarms relaxes by half over this many readings.
+PERSIST_HALF = 5000.0
+PERSIST_GAIN = 1.5
 #: The most time-of-day slots kept (a finer step shares slots between neighbouring readings).
 DAY_BINS = 288
 #: Readings either side of the same time of day that count as the same time.
@@ -99,6 +111,30 @@ def activity(state: dict[str, Any], r: float, k: float) -> float:
     var = (1.0 - w) * (var + w * d * d)
     a[0], a[1], a[2], a[3], a[4] = fast, mean, var, n, widening
     return out * k if out > 0 else 0.0
+
+
+def persistence(state: dict[str, Any], zs: list[float], k: float) -> float:
+    """Move the persistence memory past a reading ``zs`` (deviation in spreads per column; band edge
+    ``k``); returns the largest median deviation as a deviation in spreads (``k`` on its edge), after
+    the persistence's own widening, 0 until ``PERSIST_SPAN`` readings are held."""
+    recent = state.get("persist")
+    if recent is None:
+        recent = state["persist"] = [[] for _ in zs]
+    level, full = 0.0, False
+    for held, z in zip(recent, zs, strict=True):
+        held.append(z)
+        if len(held) > PERSIST_SPAN:
+            del held[0]
+        if len(held) == PERSIST_SPAN:
+            full = True
+            m = abs(sorted(held)[PERSIST_SPAN // 2])
+            level = m if m > level else level
+    if not full:
+        return 0.0
+    level /= PERSIST_K * k
+    widening = state.get("persist_widening", 1.0)
+    state["persist_widening"] = max(1.0, widening * 0.5 ** (1.0 / PERSIST_HALF), PERSIST_GAIN * level)
+    return level / widening * k
 
 
 def time_of_day(state: dict[str, Any], per_day: int, t: float, step: float, out: float) -> float:

@@ -10,9 +10,10 @@ readings out of the band on one side is a level shift: the level jumps to the ne
 
 A point's deviation is ``z = (value - expected) / spread`` per column; its raw figure is the largest
 ``|z|``, the band is ``expected +- k * spread`` and the score ``r^2 / (r^2 + k^2)`` (0.5 on the band's
-edge). Two memories of what the stream did before (:mod:`~shopfloor.tasks.series_anomaly.context`)
-add to that: a change in its recent activity counts as a deviation too, and a deviation no larger
-than one it showed at the same time of day widens the band as an alarm does. :func:`advance` does
+edge). Three memories of what the stream did before (:mod:`~shopfloor.tasks.series_anomaly.context`)
+add to that: an abrupt change in its recent activity and a persistent shift (the median deviation of
+the last readings, judged outside the alarm widening) count as deviations too, and a deviation no
+larger than one it showed at the same time of day widens the band as an alarm does. :func:`advance` does
 one point in plain Python floats (a streaming call scores one point, so no array is built); the
 state is a small dict of numbers, stored as JSON between calls.
 """
@@ -25,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from shopfloor.tasks.series_anomaly.context import activity, time_of_day
+from shopfloor.tasks.series_anomaly.context import activity, persistence, time_of_day
 
 #: name -> (alpha: level step, beta: spread step); alpha 0: fixed baseline.
 CANDIDATES: dict[str, tuple[float, float]] = {
@@ -225,8 +226,9 @@ def advance(
     Returns (r: the largest |z|, the score, z per column, expected per column, spread per column), all
     before the update, with z and r divided and the spread multiplied by the band's current widening (the
     heat, or what the stream did at this time of day if wider). r is the activity's deviation where that
-    is larger (:func:`~shopfloor.tasks.series_anomaly.context.activity`). ``learn_only``: a filled point,
-    learnt from but not scored (r = 0).
+    is larger (:func:`~shopfloor.tasks.series_anomaly.context.activity`), or the persistence's
+    (:func:`~shopfloor.tasks.series_anomaly.context.persistence`, not divided by the heat).
+    ``learn_only``: a filled point, learnt from but not scored (r = 0).
     """
     level, scale, out = state["level"], state["scale"], state["out"]
     alpha, beta, k = model.alpha, model.beta, model.k
@@ -275,13 +277,14 @@ def advance(
             r, zs, spreads = r / heat, [z / heat for z in zs], [sp * heat for sp in spreads]
         return r, 0.0, zs, expected, spreads
     r = max(r, activity(state, r, k))
+    shift = persistence(state, zs, k)
     heat = state["heat"]
     if model.day and model.heat_gain > 0:  # alarm memory 0: every reading out of the band is flagged
         heat = max(heat, time_of_day(state, model.day, t, model.step, r / k))
     if heat > 1.0:
         zs, spreads = [z / heat for z in zs], [sp * heat for sp in spreads]
     state["heat"] = widened(model, state, r / k)
-    r /= heat
+    r = max(r / heat, shift)  # a persistent shift is judged outside the alarm widening
     return r, score_of(r, k), zs, expected, spreads
 
 

@@ -33,7 +33,7 @@ from shopfloor.tasks.base import (
 from shopfloor.tasks.options import option_error
 from shopfloor.tasks.series_anomaly import SERIES_ANOMALY
 from shopfloor.tasks.series_anomaly.columns import frame_columns_of, settle_columns
-from shopfloor.tasks.series_anomaly.context import day_slots, points_per_day
+from shopfloor.tasks.series_anomaly.context import PERSIST_SPAN, day_slots, points_per_day
 from shopfloor.tasks.series_anomaly.detector import (
     CANDIDATES,
     STATE_VERSION,
@@ -350,6 +350,8 @@ class SeriesAnomalyEstimator(BaseEstimator):
                     else {}
                 ),
                 **({"activity": self._activity_of(state["activity"])} if "activity" in state else {}),
+                **({"persist": self._persist_of(state["persist"])} if "persist" in state else {}),
+                "persist_widening": _finite(state.get("persist_widening", 1.0)),
             }
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InvalidInput(
@@ -378,6 +380,13 @@ class SeriesAnomalyEstimator(BaseEstimator):
         if len(a) != 5 or not all(math.isfinite(v) for v in a):
             raise ValueError("activity memory of another model")
         return [*a[:3], int(a[3]), a[4]]
+
+    def _persist_of(self, held: Any) -> list[list[float]]:
+        """The stream state's persistence memory: the last deviations, per value column."""
+        out = [[_finite(z) for z in column] for column in held]
+        if len(out) != len(self.value_columns_) or any(len(c) > PERSIST_SPAN for c in out):
+            raise ValueError("persistence memory of another model")
+        return out
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Batch scoring, one row out per row in: ``anomaly_score``, ``is_anomaly``, ``expected``,
@@ -470,6 +479,13 @@ def _plain(value: Any) -> Any:
     if isinstance(value, pd.Timestamp):
         return value.isoformat()
     return value
+
+
+def _finite(value: Any) -> float:
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"{value!r} is not a finite number")
+    return v
 
 
 def _float(value: Any) -> float:
