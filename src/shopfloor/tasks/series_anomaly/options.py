@@ -87,7 +87,8 @@ class SeriesAnomalyOptions(FamilyOptions):
         "another only when it grows half as large again, while one lone outlier does not hide what "
         "follows it. With date/time readings the band also widens at a time of day where the stream "
         "deviated as much on earlier days (a nightly job's spike; that memory relaxes by half over a "
-        "month). 0: no widening, every reading outside the band is flagged.",
+        "month). A lasting shift (the median of the last 21 readings) is judged outside this widening. "
+        "0: no widening, every reading outside the band is flagged.",
     )
     candidates: Annotated[list[Candidate], Field(min_length=1)] | None = Field(
         None,
