@@ -175,6 +175,7 @@ def test_stream_one_point_at_a_time_matches_batch_with_gaps_and_save_load() -> N
     assert list(states) == [ONE_STREAM]
     assert isinstance(states[ONE_STREAM]["season"][0], str)  # the adapting daily profile, packed
     assert isinstance(states[ONE_STREAM]["day"], str)  # the time-of-day memory, packed
+    assert isinstance(states[ONE_STREAM]["persist"][0], str)  # the persistence's readings, packed
     assert len(json.dumps(states)) < 4000
     assert streamed == batch["points"]
     scored = est.predict_frame(frame)
@@ -204,8 +205,9 @@ def test_a_stream_state_that_does_not_fit_the_model_is_refused_and_left_as_it_wa
         ("day", "not base64!"),
         ("activity", [0.1, 0.2]),
         ("activity", [0.1, 0.2, float("nan"), 3, 1.0]),
-        ("persist", [[0.1] * 50]),  # more readings than the span
-        ("persist", [[0.1], [0.2]]),  # two columns for one
+        ("persist", ["AAAAAA" * 30]),  # more readings than the span
+        ("persist", good[ONE_STREAM]["persist"] * 2),  # two columns for one
+        ("persist", ["AACAfw=="]),  # not finite
         ("persist_widening", "wide"),
     ):
         broken = {ONE_STREAM: {**good[ONE_STREAM], key: bad}}

@@ -23,7 +23,8 @@ Three small memories kept in the stream's state, all looking only back:
   ``1 / DAY_GAIN`` times past what the stream already did at that time of day (a nightly job's
   spike) widens the band as an alarm would: what recurs daily is not news, a larger one still is.
 
-The time-of-day slots are kept as half-precision floats in a ``bytearray`` (two bytes a slot; a
+The persistence keeps its readings rounded to single precision, and the time-of-day slots as
+half-precision floats in a ``bytearray`` (two bytes a slot; a
 reading touches a few of them, never the whole day), which the stream's state stores as it is
 (base64), so a stream scored one point at a time matches batch scoring exactly.
 """
@@ -63,6 +64,8 @@ DAY_GAIN = 1.5
 DAY_SECONDS = 86400.0
 _HALF = struct.Struct("<e")
 _HALF_MAX = 65000.0
+_SINGLE = struct.Struct("<f")
+_SINGLE_MAX = 3.0e38
 
 
 @functools.cache
@@ -73,6 +76,15 @@ def _halves(n: int) -> struct.Struct:
 def _decayed(mem: bytearray, factor: float) -> None:
     packed = _halves(len(mem) // 2)
     packed.pack_into(mem, 0, *(m * factor for m in packed.unpack(mem)))
+
+
+def single(x: float) -> float:
+    """``x`` rounded to single precision (the persistence memory is stored as 4-byte floats)."""
+    return (
+        _SINGLE.unpack(_SINGLE.pack(x))[0]
+        if -_SINGLE_MAX < x < _SINGLE_MAX
+        else math.copysign(_SINGLE_MAX, x)
+    )
 
 
 def points_per_day(step: float, is_datetime: bool) -> int:
@@ -122,7 +134,7 @@ def persistence(state: dict[str, Any], zs: list[float], k: float) -> float:
         recent = state["persist"] = [[] for _ in zs]
     level, full = 0.0, False
     for held, z in zip(recent, zs, strict=True):
-        held.append(z)
+        held.append(single(z))
         if len(held) > PERSIST_SPAN:
             del held[0]
         if len(held) == PERSIST_SPAN:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import struct
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Self
@@ -330,6 +331,10 @@ class SeriesAnomalyEstimator(BaseEstimator):
             ]
         if state.get("day"):  # the time-of-day memory: half-precision floats, stored as they are
             state["day"] = base64.b64encode(state["day"]).decode()
+        if state.get("persist"):  # the persistence's readings, single precision: 4 bytes each, exact
+            state["persist"] = [
+                base64.b64encode(struct.pack(f"<{len(c)}f", *c)).decode() for c in state["persist"]
+            ]
         return [result], {ONE_STREAM: state}
 
     def _state(self, state: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -381,10 +386,14 @@ class SeriesAnomalyEstimator(BaseEstimator):
             raise ValueError("activity memory of another model")
         return [*a[:3], int(a[3]), a[4]]
 
-    def _persist_of(self, held: Any) -> list[list[float]]:
-        """The stream state's persistence memory: the last deviations, per value column."""
-        out = [[_finite(z) for z in column] for column in held]
-        if len(out) != len(self.value_columns_) or any(len(c) > PERSIST_SPAN for c in out):
+    def _persist_of(self, packed: Any) -> list[list[float]]:
+        """The stream state's persistence memory (packed by :meth:`score_stream`): the last deviations,
+        per value column."""
+        raw = [base64.b64decode(c, validate=True) for c in packed]
+        if len(raw) != len(self.value_columns_) or any(len(c) > 4 * PERSIST_SPAN or len(c) % 4 for c in raw):
+            raise ValueError("persistence memory of another model")
+        out = [list(struct.unpack(f"<{len(c) // 4}f", c)) for c in raw]
+        if not all(math.isfinite(z) for c in out for z in c):
             raise ValueError("persistence memory of another model")
         return out
 
