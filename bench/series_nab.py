@@ -254,6 +254,12 @@ far larger spikes left, often thousands of readings before: 4 more windows in 4 
 72.0 / 70.4, the rest of its settings less. Sequences of discretised deviations were not
 tried as a detector: on 5-minute streams whose spikes are hundreds of readings apart, a short
 context holds no spike before the next one.
+Their cost per point (score_stream, one point per call, 3,000 points, best of 3 runs interleaved
+with main's, load 1.3): 22 -> 40 us without season, 45 -> 63 us with a daily profile; with the
+state's JSON round trip as the registry keeps it 37 -> 67 and 69 -> 102 us. The memories
+themselves take 3.4 us (activity 0.5, persistence 1.4, time of day 1.5); checking and unpacking
+them from the state takes 9 us. State JSON: 289 -> 1,356 bytes without season, 3,394 -> 4,445
+with the daily profile (the time of day 576 bytes as half floats, the persistence 84 as singles).
 Of the changes to how an alarm is followed (widening, re-learning, refractory periods, likelihood of
 recent deviations), only a widening that one lone outlier cannot hold open for long moved the score
 (63.3 -> 66.5); the rest land between 58 and 66: the point deviation from a seasonal level is the
