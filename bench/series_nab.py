@@ -236,6 +236,8 @@ TUNING = """How the defaults were chosen (whole corpus each time; nothing is set
 | P over 11 / **21** / 25 readings (own 5000); over 21, own 3000 | 71.7 / **72.0** / 70.4; 71.7 |
 | P's edge in band widths (follows sensitivity): **1.75** (6 spreads) / 1.5 / 2 | **72.00** / 71.8 / 71.2 |
 | then: P over 17 readings; P's gain 2.0; A off | 71.7; 70.0; 71.0 |
+| then: alarm memory 8400 / 4200; sensitivity 85 / 75 | 71.2 / 69.9; 71.1 / 70.3 |
+| then: T +-2 readings / halving over 60 days; A at 5 sd; P's widening 7000 | 71.6 / 71.4; 72.0; 72.1 |
 
 Three memories of what the stream did before then moved the score (66.5 -> 72.0). The time-of-day
 memory (the largest deviation seen at each time of day, relaxing by half over a month) stops alarms
