@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shopfloor.errors import InvalidDataset
+from shopfloor.errors import InvalidDataset, InvalidInput
 from shopfloor.tasks import catalog
 from shopfloor.tasks.base import ONE_STREAM
 from shopfloor.tasks.series_anomaly.timeline import repair
@@ -124,6 +124,34 @@ def test_one_lone_outlier_does_not_hide_a_later_smaller_fault() -> None:
     assert flags == [True, True, False, False, False]
 
 
+def test_a_fault_that_recurs_at_the_same_time_of_day_is_flagged_once_and_a_larger_one_again() -> None:
+    frame = _stream(1000)  # 96 readings a day
+    frame.loc[[600, 696], "value"] += 6  # the same time on two days
+    frame.loc[792, "value"] += 12  # the same time, larger
+    (result,) = _fit(frame.head(500)).predict(frame.to_dict("records"))
+    assert [result["points"][i]["is_anomaly"] for i in (600, 696, 792)] == [True, False, True]
+    # the same fault at another time of day, further apart than a day: flagged again
+    other = _stream(1000)
+    other.loc[[600, 740], "value"] += 6
+    (result,) = _fit(other.head(500)).predict(other.to_dict("records"))
+    assert [result["points"][i]["is_anomaly"] for i in (600, 740)] == [True, True]
+    # without the alarm memory every reading out of the band is flagged, whatever the time of day
+    (plain,) = _fit(frame.head(500), alarm_memory=0).predict(frame.to_dict("records"))
+    assert all(plain["points"][i]["is_anomaly"] for i in (600, 696, 792))
+
+
+def test_a_level_shift_smaller_than_the_spikes_before_it_is_flagged() -> None:
+    frame = _stream(1400)
+    frame.loc[[600, 650], "value"] += 60  # two huge spikes: the band stays widened for a long while
+    frame.loc[900:, "value"] += 3  # then a level shift, far smaller than the spikes
+    (result,) = _fit(frame.head(500)).predict(frame.to_dict("records"))
+    points = result["points"]
+    assert points[600]["is_anomaly"] and not any(p["is_anomaly"] for p in points[660:900])
+    assert points[900]["value"] < points[900]["upper"]  # inside the widened band
+    assert any(p["is_anomaly"] for p in points[900:915])  # the shift is flagged once half a span is past
+    assert sum(p["is_anomaly"] for p in points[915:]) < 10  # once, not on every reading after
+
+
 def test_higher_sensitivity_flags_more_and_narrows_the_band() -> None:
     frame = _stream(600, seed=2)
     low, high = _fit(frame, sensitivity=10), _fit(frame, sensitivity=99, max_anomaly_ratio=0.5)
@@ -146,6 +174,9 @@ def test_stream_one_point_at_a_time_matches_batch_with_gaps_and_save_load() -> N
         streamed += answer["points"]
     assert list(states) == [ONE_STREAM]
     assert isinstance(states[ONE_STREAM]["season"][0], str)  # the adapting daily profile, packed
+    assert isinstance(states[ONE_STREAM]["day"], str)  # the time-of-day memory, packed
+    assert isinstance(states[ONE_STREAM]["persist"][0], str)  # the persistence's readings, packed
+    assert len(json.dumps(states)) < 4000
     assert streamed == batch["points"]
     scored = est.predict_frame(frame)
     assert scored["anomaly_score"].tolist() == pytest.approx([p["score"] for p in batch["points"]])
@@ -162,3 +193,25 @@ def test_label_column_chooses_by_the_labels() -> None:
     est = _fit(frame, label_column="known")
     assert all("label_f1" in c for c in est.report_["candidates"])
     assert "known" not in [c["name"] for c in est.input_schema_]
+
+
+def test_a_stream_state_that_does_not_fit_the_model_is_refused_and_left_as_it_was() -> None:
+    frame = _stream(400)
+    est = _fit(frame.head(300))
+    _, states = est.score_stream(frame.to_dict("records")[300:310], {})
+    good = json.loads(json.dumps(states))
+    for key, bad in (
+        ("day", good[ONE_STREAM]["day"][:-8]),  # a memory of another length
+        ("day", "not base64!"),
+        ("activity", [0.1, 0.2]),
+        ("activity", [0.1, 0.2, float("nan"), 3, 1.0]),
+        ("persist", ["AAAAAA" * 30]),  # more readings than the span
+        ("persist", good[ONE_STREAM]["persist"] * 2),  # two columns for one
+        ("persist", ["AACAfw=="]),  # not finite
+        ("persist_widening", "wide"),
+    ):
+        broken = {ONE_STREAM: {**good[ONE_STREAM], key: bad}}
+        before = json.dumps(broken)
+        with pytest.raises(InvalidInput, match="reset the stream"):
+            est.score_stream(frame.to_dict("records")[310:311], broken)
+        assert json.dumps(broken) == before

@@ -10,8 +10,12 @@ readings out of the band on one side is a level shift: the level jumps to the ne
 
 A point's deviation is ``z = (value - expected) / spread`` per column; its raw figure is the largest
 ``|z|``, the band is ``expected +- k * spread`` and the score ``r^2 / (r^2 + k^2)`` (0.5 on the band's
-edge). :func:`advance` does one point in plain Python floats (a streaming call scores one point, so
-no array is built); the state is a small dict of numbers, stored as JSON between calls.
+edge). Three memories of what the stream did before (:mod:`~shopfloor.tasks.series_anomaly.context`)
+add to that: an abrupt change in its recent activity and a persistent shift (the median deviation of
+the last readings, judged outside the alarm widening) count as deviations too, and a deviation no
+larger than one it showed at the same time of day widens the band as an alarm does. :func:`advance` does
+one point in plain Python floats (a streaming call scores one point, so no array is built); the
+state is a small dict of numbers, stored as JSON between calls.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+
+from shopfloor.tasks.series_anomaly.context import activity, persistence, time_of_day
 
 #: name -> (alpha: level step, beta: spread step); alpha 0: fixed baseline.
 CANDIDATES: dict[str, tuple[float, float]] = {
@@ -73,8 +79,8 @@ def band_width(sensitivity: int) -> float:
 @dataclass
 class Model:
     """What fit learnt, per value column: starting level and spread, the spread's floor, the
-    seasonal profile (``period`` points from ``t0``; empty without season), and the candidate's
-    steps and band width ``k``."""
+    seasonal profile (``period`` points from ``t0``; empty without season), the candidate's steps
+    and band width ``k``, and the readings per day (``day``, 0: no time-of-day memory)."""
 
     name: str
     alpha: float
@@ -89,6 +95,8 @@ class Model:
     step: float
     heat_gain: float = HEAT_GAIN
     heat_decay: float = HEAT_DECAY
+    #: Readings per day of a date/time stream whose step divides a day (time-of-day memory); 0: none.
+    day: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -150,8 +158,11 @@ def _profile(times: np.ndarray, y: np.ndarray, t0: float, step: float, period: i
     return prof - np.median(prof)
 
 
-def fit_model(name: str, times: np.ndarray, values: np.ndarray, step: float, period: int, k: float) -> Model:
-    """The candidate ``name`` learnt from a regular history (points x columns)."""
+def fit_model(
+    name: str, times: np.ndarray, values: np.ndarray, step: float, period: int, k: float, day: int = 0
+) -> Model:
+    """The candidate ``name`` learnt from a regular history (points x columns); ``day``: readings per
+    day (:func:`~shopfloor.tasks.series_anomaly.context.points_per_day`, 0: no time-of-day memory)."""
     alpha, beta = CANDIDATES[name]
     t0 = float(times[0])
     season, level0, scale0, floor = [], [], [], []
@@ -176,7 +187,9 @@ def fit_model(name: str, times: np.ndarray, values: np.ndarray, step: float, per
         level0.append(level)
         scale0.append(max(spread, fl, 1e-3 * base if spread == 0 else 0.0))
         floor.append(fl)
-    return Model(name, alpha, beta, k, level0, scale0, floor, season, period, t0, step, HEAT_GAIN, HEAT_DECAY)
+    return Model(
+        name, alpha, beta, k, level0, scale0, floor, season, period, t0, step, HEAT_GAIN, HEAT_DECAY, day
+    )
 
 
 def new_state(model: Model) -> dict[str, Any]:
@@ -212,7 +225,10 @@ def advance(
 
     Returns (r: the largest |z|, the score, z per column, expected per column, spread per column), all
     before the update, with z and r divided and the spread multiplied by the band's current widening (the
-    heat). ``learn_only``: a filled point, learnt from but not scored (r = 0).
+    heat, or what the stream did at this time of day if wider). r is the activity's deviation where that
+    is larger (:func:`~shopfloor.tasks.series_anomaly.context.activity`), or the persistence's
+    (:func:`~shopfloor.tasks.series_anomaly.context.persistence`, not divided by the heat).
+    ``learn_only``: a filled point, learnt from but not scored (r = 0).
     """
     level, scale, out = state["level"], state["scale"], state["out"]
     alpha, beta, k = model.alpha, model.beta, model.k
@@ -255,12 +271,20 @@ def advance(
     if any(v == v for v in x):
         state["n"] += 1
         state["fresh"] = False
-    heat = state["heat"]
-    if heat > 1.0:
-        r, zs, spreads = r / heat, [z / heat for z in zs], [sp * heat for sp in spreads]
     if learn_only:
+        heat = state["heat"]
+        if heat > 1.0:
+            r, zs, spreads = r / heat, [z / heat for z in zs], [sp * heat for sp in spreads]
         return r, 0.0, zs, expected, spreads
-    state["heat"] = widened(model, state, r * heat / k)
+    r = max(r, activity(state, r, k))
+    shift = persistence(state, zs, k)
+    heat = state["heat"]
+    if model.day and model.heat_gain > 0:  # alarm memory 0: every reading out of the band is flagged
+        heat = max(heat, time_of_day(state, model.day, t, model.step, r / k))
+    if heat > 1.0:
+        zs, spreads = [z / heat for z in zs], [sp * heat for sp in spreads]
+    state["heat"] = widened(model, state, r / k)
+    r = max(r / heat, shift)  # a persistent shift is judged outside the alarm widening
     return r, score_of(r, k), zs, expected, spreads
 
 
@@ -276,7 +300,6 @@ def widened(model: Model, state: dict[str, Any], out: float) -> float:
         tops = sorted([*tops, fresh], reverse=True)[:HEAT_RANK]
     state["recent"], state["tops"] = recent, tops
     return max(recent, tops[HEAT_RANK - 1] if len(tops) >= HEAT_RANK else 1.0)
-
 
 
 def score_of(r: float, k: float) -> float:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import base64
 import json
+import math
+import struct
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Self
@@ -32,6 +34,7 @@ from shopfloor.tasks.base import (
 from shopfloor.tasks.options import option_error
 from shopfloor.tasks.series_anomaly import SERIES_ANOMALY
 from shopfloor.tasks.series_anomaly.columns import frame_columns_of, settle_columns
+from shopfloor.tasks.series_anomaly.context import PERSIST_SPAN, day_slots, points_per_day
 from shopfloor.tasks.series_anomaly.detector import (
     CANDIDATES,
     STATE_VERSION,
@@ -207,7 +210,8 @@ class SeriesAnomalyEstimator(BaseEstimator):
         for f in figures:
             f["cv_score"] = f["figure"]
         progress(0.85, "refit", f"learning {chosen['name']} from the whole history")
-        model = fit_model(chosen["name"], tl.times, tl.values, tl.step, period, k0)
+        day = points_per_day(tl.step, tl.is_datetime)
+        model = fit_model(chosen["name"], tl.times, tl.values, tl.step, period, k0, day)
         model.heat_gain, model.heat_decay = heat_of(int(self.alarm_memory))
         whole = run(model, new_state(model), tl.times, tl.values, tl.filled, tl.segment)
         r = whole.r[~tl.filled]
@@ -325,6 +329,12 @@ class SeriesAnomalyEstimator(BaseEstimator):
             state["season"] = [
                 base64.b64encode(np.asarray(p, dtype="<f8").tobytes()).decode() for p in state["season"]
             ]
+        if state.get("day"):  # the time-of-day memory: half-precision floats, stored as they are
+            state["day"] = base64.b64encode(state["day"]).decode()
+        if state.get("persist"):  # the persistence's readings, single precision: 4 bytes each, exact
+            state["persist"] = [
+                base64.b64encode(struct.pack(f"<{len(c)}f", *c)).decode() for c in state["persist"]
+            ]
         return [result], {ONE_STREAM: state}
 
     def _state(self, state: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -339,6 +349,14 @@ class SeriesAnomalyEstimator(BaseEstimator):
                 "scale": list(state["scale"]),
                 "out": list(state["out"]),
                 **({"season": self._season_of(state["season"])} if state.get("season") else {}),
+                **(
+                    {"day": self._day_of(state["day"]), "day_index": int(state["day_index"])}
+                    if state.get("day")
+                    else {}
+                ),
+                **({"activity": self._activity_of(state["activity"])} if "activity" in state else {}),
+                **({"persist": self._persist_of(state["persist"])} if "persist" in state else {}),
+                "persist_widening": _finite(state.get("persist_widening", 1.0)),
             }
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InvalidInput(
@@ -352,6 +370,32 @@ class SeriesAnomalyEstimator(BaseEstimator):
         if len(season) != len(self.value_columns_) or any(len(p) != self.model_.period for p in season):
             raise ValueError("seasonal profile of another model")
         return season
+
+    def _day_of(self, packed: Any) -> bytearray:
+        """The stream state's time-of-day memory (packed by :meth:`score_stream`): two bytes a slot."""
+        day = bytearray(base64.b64decode(packed, validate=True))
+        if not self.model_.day or len(day) != 2 * day_slots(self.model_.day)[1]:
+            raise ValueError("time-of-day memory of another model")
+        return day
+
+    @staticmethod
+    def _activity_of(values: Any) -> list[float]:
+        """The stream state's activity memory: [short average, its mean, its variance, readings, widening]."""
+        a = [float(v) for v in values]
+        if len(a) != 5 or not all(math.isfinite(v) for v in a):
+            raise ValueError("activity memory of another model")
+        return [*a[:3], int(a[3]), a[4]]
+
+    def _persist_of(self, packed: Any) -> list[list[float]]:
+        """The stream state's persistence memory (packed by :meth:`score_stream`): the last deviations,
+        per value column."""
+        raw = [base64.b64decode(c, validate=True) for c in packed]
+        if len(raw) != len(self.value_columns_) or any(len(c) > 4 * PERSIST_SPAN or len(c) % 4 for c in raw):
+            raise ValueError("persistence memory of another model")
+        out = [list(struct.unpack(f"<{len(c) // 4}f", c)) for c in raw]
+        if not all(math.isfinite(z) for c in out for z in c):
+            raise ValueError("persistence memory of another model")
+        return out
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Batch scoring, one row out per row in: ``anomaly_score``, ``is_anomaly``, ``expected``,
@@ -444,6 +488,13 @@ def _plain(value: Any) -> Any:
     if isinstance(value, pd.Timestamp):
         return value.isoformat()
     return value
+
+
+def _finite(value: Any) -> float:
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"{value!r} is not a finite number")
+    return v
 
 
 def _float(value: Any) -> float:

@@ -85,7 +85,10 @@ class SeriesAnomalyOptions(FamilyOptions):
         "no second alarm); over this many readings the band stays as wide as the second largest "
         "widening, relaxing by half over half of them: a change that repeats raises one alarm, then "
         "another only when it grows half as large again, while one lone outlier does not hide what "
-        "follows it. 0: no widening, every reading outside the band is flagged.",
+        "follows it. With date/time readings the band also widens at a time of day where the stream "
+        "deviated as much on earlier days (a nightly job's spike; that memory relaxes by half over a "
+        "month). A lasting shift (the median of the last 21 readings) is judged outside this widening. "
+        "0: no widening, every reading outside the band is flagged.",
     )
     candidates: Annotated[list[Candidate], Field(min_length=1)] | None = Field(
         None,

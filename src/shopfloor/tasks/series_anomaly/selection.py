@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from shopfloor.tasks.series_anomaly.context import points_per_day
 from shopfloor.tasks.series_anomaly.detector import fit_model, heat_of, new_state
 from shopfloor.tasks.series_anomaly.scoring import run
 from shopfloor.tasks.series_anomaly.timeline import Timeline, repair_notes
@@ -56,7 +57,8 @@ def evaluate(
     cut = min(max(int(TRAIN_SHARE * n), 10), n - 1)
     stop = min(n, cut + EVAL_POINTS)
     times, values, filled, segment = tl.times, tl.values, tl.filled, tl.segment
-    model = fit_model(name, times[:cut], values[:cut], tl.step, period, k)
+    day = points_per_day(tl.step, tl.is_datetime)
+    model = fit_model(name, times[:cut], values[:cut], tl.step, period, k, day)
     model.heat_gain, model.heat_decay = heat_of(memory)
     state = new_state(model)
     head = run(model, state, times[:cut], values[:cut], filled[:cut], segment[:cut])
