@@ -9,8 +9,16 @@ run takes the job over once the lease has expired, at most :data:`MAX_ATTEMPTS` 
 the job fails with the reason. Every write of a run carries its attempt number: exactly once in
 effect. After a scheduler restart the dispatcher submits again every job still queued.
 
+The dispatcher never has more jobs on the cluster than the cluster has threads (its job slots, read
+from the scheduler at every tick): a job that waits for the parts it fanned out over the cluster
+(:func:`shopfloor.parallel.fan_out`) secedes from its worker's thread, and with no job waiting on
+the scheduler that thread runs parts (of this job or another running one, ahead of any job), never a
+second job whose time budget would then run while this one waits. A job queued beyond the slots
+stays queued in the registry until one frees.
+
 Workers need the Shopfloor package and the same ``SHOPFLOOR_`` settings (home, registry and
-artifact URLs, keys) as the server: ``dask worker tcp://scheduler:8786 --nthreads 1``.
+artifact URLs, keys) as the server: ``dask worker tcp://scheduler:8786 --nthreads 1 --preload
+shopfloor.jobs.dask_preload`` (the preload imports the libraries the parts use once, at start).
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from shopfloor.errors import JobCancelled, ShopfloorError
 from shopfloor.jobs.execution import CANCEL_GRACE_S, HOST, run_job
+from shopfloor.parallel import watch
 from shopfloor.settings import Settings, get_settings
 from shopfloor.telemetry.logcontext import LogContext, bind, unbind
 
@@ -40,6 +49,8 @@ MAX_ATTEMPTS = 2
 #: Seconds the dispatcher waits for the scheduler when it connects.
 CONNECT_TIMEOUT_S = 5.0
 KEY_PREFIX = "shopfloor-job-"
+#: Dask priority of a job's task: below the parts that running jobs fan out (``parallel.ITEM_PRIORITY``).
+JOB_PRIORITY = 0
 
 _platform_lock = threading.Lock()
 _platform: Platform | None = None
@@ -48,6 +59,11 @@ _platform: Platform | None = None
 def job_key(job_id: str) -> str:
     """The Dask key of a job's task: one task per job on the scheduler."""
     return f"{KEY_PREFIX}{job_id}"
+
+
+def job_slots(client: Client) -> int:
+    """How many jobs may be on the cluster at once: its worker threads (0 while no worker is up)."""
+    return sum(client.nthreads().values())
 
 
 def lease_interval(settings: Settings) -> float:
@@ -93,7 +109,8 @@ def run_on_worker(job_id: str) -> str:
         token = bind(LogContext(request_id=job.request_id, tenant=job.tenant, job_id=job.id))
         try:
             log.info("job %s (%s): attempt %d on %s:%d", job_id, job.type, attempt, HOST, os.getpid())
-            return run_job(platform, job, progress, finish)
+            with watch(lost.is_set):  # a job waiting for its parts stops at a cancellation
+                return run_job(platform, job, progress, finish)
         finally:
             unbind(token)
     finally:
@@ -147,9 +164,14 @@ class DaskDispatcher:
         if client is None:
             return
         self._watch()
+        slots = job_slots(client)
         for job_id in self.store.queued_job_ids():
+            if len(self.futures) >= slots:
+                break  # the others wait in the registry: no job waits on the scheduler for a thread
             if job_id not in self.futures:
-                future = client.submit(run_on_worker, job_id, key=job_key(job_id), pure=False)
+                future = client.submit(
+                    run_on_worker, job_id, key=job_key(job_id), pure=False, priority=JOB_PRIORITY
+                )
                 self.futures[job_id] = (future, None)
                 log.info("submitted job %s to %s", job_id, self.settings.dask_scheduler)
 
