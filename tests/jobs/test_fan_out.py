@@ -151,7 +151,7 @@ def _cluster(home: Path, workers: int) -> Iterator[Env]:
         platform = prepare(settings)
         key = issue_key(platform.store, platform.secret, tenant="default", role="admin").secret
         former, dask_runner._platform = dask_runner._platform, platform  # the workers' platform
-        HANDLERS["probe"] = _probe
+        handler, HANDLERS["probe"] = HANDLERS.get("probe"), _probe
         stop = threading.Event()
         dispatcher = threading.Thread(target=DaskDispatcher(settings).run, args=(stop,), daemon=True)
         try:
@@ -161,7 +161,8 @@ def _cluster(home: Path, workers: int) -> Iterator[Env]:
         finally:
             stop.set()
             dispatcher.join(20)
-            HANDLERS.pop("probe", None)
+            if handler is None:
+                HANDLERS.pop("probe", None)
             dask_runner._platform = former
             platform.close()
 
@@ -289,3 +290,24 @@ def test_a_jobs_budget_is_not_spent_while_another_job_holds_its_worker(tmp_path:
     assert a.result is not None and a.result["values"] == [0, 1, 4, 9]
     assert a.result["seconds"] < 3.0, a.result  # 1.2 s of parts, not B's 4 s on top
     assert a.finished_at is not None and b.started_at is not None and a.finished_at <= b.started_at
+
+
+def _jobs_on_workers(dask_scheduler: Any) -> dict[str, str]:
+    return {
+        str(k): ts.processing_on.address
+        for k, ts in dask_scheduler.tasks.items()
+        if str(k).startswith("shopfloor-job-") and ts.processing_on is not None
+    }
+
+
+def test_a_job_queued_while_another_waits_for_its_parts_runs_on_the_other_worker(two: Env) -> None:
+    """Job A lends its thread to its parts; job B, queued then, goes to the worker A is not on, so
+    A gets its thread back when its parts are in, not when B ends."""
+    first = two.probe("lender", parts=8, part_s=0.5)
+    _wait(lambda: sum(tag == "lender" for tag, _ in STARTED) >= 2, 60, "its parts to start")
+    second = two.probe("holder", hold_s=10.0)
+    where = _wait(lambda: len(w := two.dask.run_on_scheduler(_jobs_on_workers)) == 2 and w, 30, "both jobs")
+    a, b = two.finished(first, timeout=60), two.finished(second, timeout=60)
+    assert (a.status, b.status) == ("succeeded", "succeeded"), (a.error, b.error)
+    assert len(set(where.values())) == 2, where  # one job per worker
+    assert a.result is not None and a.result["seconds"] < 8.0, a.result  # its parts, not B's 10 s

@@ -10,11 +10,12 @@ the job fails with the reason. Every write of a run carries its attempt number: 
 effect. After a scheduler restart the dispatcher submits again every job still queued.
 
 The dispatcher never has more jobs on the cluster than the cluster has threads (its job slots, read
-from the scheduler at every tick): a job that waits for the parts it fanned out over the cluster
-(:func:`shopfloor.parallel.fan_out`) secedes from its worker's thread, and with no job waiting on
-the scheduler that thread runs parts (of this job or another running one, ahead of any job), never a
-second job whose time budget would then run while this one waits. A job queued beyond the slots
-stays queued in the registry until one frees.
+from the scheduler at every tick), and places each job on a worker with a thread no other job
+holds: a job that waits for the parts it fanned out over the cluster
+(:func:`shopfloor.parallel.fan_out`) secedes from its worker's thread, and that thread then runs
+parts (of this job or another running one, ahead of any job), never a second job whose time budget
+would run while this one waits, or which would keep this one from getting its thread back. A job
+queued beyond the slots stays queued in the registry until one frees.
 
 Workers need the Shopfloor package and the same ``SHOPFLOOR_`` settings (home, registry and
 artifact URLs, keys) as the server: ``dask worker tcp://scheduler:8786 --nthreads 1 --preload
@@ -61,9 +62,12 @@ def job_key(job_id: str) -> str:
     return f"{KEY_PREFIX}{job_id}"
 
 
-def job_slots(client: Client) -> int:
-    """How many jobs may be on the cluster at once: its worker threads (0 while no worker is up)."""
-    return sum(client.nthreads().values())
+def free_worker(threads: dict[str, int], placed: list[str]) -> str | None:
+    """The worker with the most threads no job was placed on (``placed``: the worker of each job on
+    the cluster), None when every thread has its job."""
+    free = {w: n - placed.count(w) for w, n in threads.items()}
+    best = max(free, key=lambda w: (free[w], w), default=None)
+    return best if best is not None and free[best] > 0 else None
 
 
 def lease_interval(settings: Settings) -> float:
@@ -158,22 +162,36 @@ class DaskDispatcher:
         self.client: Client | None = None
         #: job id -> its future and when a cancellation was first seen
         self.futures: dict[str, tuple[Future, float | None]] = {}
+        #: job id -> the worker its task was placed on
+        self.placed: dict[str, str] = {}
 
     def tick(self) -> None:
         client = self._connected()
         if client is None:
             return
         self._watch()
-        slots = job_slots(client)
+        self.placed = {j: w for j, w in self.placed.items() if j in self.futures}
+        threads = client.nthreads()
         for job_id in self.store.queued_job_ids():
-            if len(self.futures) >= slots:
+            if job_id in self.futures:
+                continue
+            worker = free_worker(threads, list(self.placed.values()))
+            if worker is None:
                 break  # the others wait in the registry: no job waits on the scheduler for a thread
-            if job_id not in self.futures:
-                future = client.submit(
-                    run_on_worker, job_id, key=job_key(job_id), pure=False, priority=JOB_PRIORITY
-                )
-                self.futures[job_id] = (future, None)
-                log.info("submitted job %s to %s", job_id, self.settings.dask_scheduler)
+            # On the worker with a thread no job holds: never on the thread a job lent to its parts
+            # (it could not get it back until this job ended). Elsewhere if that worker is gone.
+            future = client.submit(
+                run_on_worker,
+                job_id,
+                key=job_key(job_id),
+                pure=False,
+                priority=JOB_PRIORITY,
+                workers=[worker],
+                allow_other_workers=True,
+            )
+            self.futures[job_id] = (future, None)
+            self.placed[job_id] = worker
+            log.info("submitted job %s to %s (worker %s)", job_id, self.settings.dask_scheduler, worker)
 
     def _connected(self) -> Client | None:
         """The client, connected; a new one (and no futures) after the scheduler was lost."""
