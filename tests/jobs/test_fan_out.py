@@ -311,3 +311,14 @@ def test_a_job_queued_while_another_waits_for_its_parts_runs_on_the_other_worker
     assert (a.status, b.status) == ("succeeded", "succeeded"), (a.error, b.error)
     assert len(set(where.values())) == 2, where  # one job per worker
     assert a.result is not None and a.result["seconds"] < 8.0, a.result  # its parts, not B's 10 s
+
+
+def test_a_job_goes_to_the_worker_with_a_thread_no_job_holds() -> None:
+    from shopfloor.jobs.dask_runner import free_worker
+
+    threads = {"tcp://a:1": 1, "tcp://b:1": 1, "tcp://c:1": 2}
+    assert free_worker(threads, []) == "tcp://c:1"
+    assert free_worker(threads, ["tcp://c:1"]) == "tcp://c:1"
+    assert free_worker(threads, ["tcp://c:1", "tcp://c:1", "tcp://a:1"]) == "tcp://b:1"
+    assert free_worker(threads, ["tcp://c:1", "tcp://c:1", "tcp://a:1", "tcp://b:1"]) is None
+    assert free_worker({}, []) is None  # no worker up: jobs wait in the registry

@@ -175,8 +175,9 @@ class DaskDispatcher:
         for job_id in self.store.queued_job_ids():
             if job_id in self.futures:
                 continue
+            # a job placed on a worker that is gone runs again elsewhere: it still holds a thread
             worker = free_worker(threads, list(self.placed.values()))
-            if worker is None:
+            if worker is None or len(self.futures) >= sum(threads.values()):
                 break  # the others wait in the registry: no job waits on the scheduler for a thread
             # On the worker with a thread no job holds: never on the thread a job lent to its parts
             # (it could not get it back until this job ended). Elsewhere if that worker is gone.
