@@ -5,7 +5,8 @@ job. Inside a job's Dask task (:mod:`shopfloor.jobs.dask_runner`) each item beco
 task of its own, at :data:`ITEM_PRIORITY` (above the jobs' 0), and the job's task secedes from its
 worker's thread pool while it waits, so that on ``--nthreads 1`` workers its own thread runs items
 too. Seceding is safe because the dispatcher never has more jobs on the cluster than the cluster
-has threads: no other job is waiting for the freed thread, whose time budget would run meanwhile.
+has threads, each placed on a thread no other job holds: no other job takes the lent thread (its
+time budget would run meanwhile, and the lender would get its thread back only when it ended).
 Inside an item, :func:`fan_out` is the plain loop again (an item never waits on other items).
 
 Both paths give the same results in the same order: ``fn`` must depend only on its item and what
