@@ -4,7 +4,9 @@
    classification with ``--budget`` seconds each, and one forecast of the weekly sales panel), first
    on a cluster with one Dask worker, then on one with two, each worker one thread. Wall time from
    the first submission to the last job's end: ``jobs_seconds_1w``, ``jobs_seconds_2w`` and
-   ``speedup_2w`` (target at least 1.6 on 2 cores).
+   ``speedup_2w`` (target at least 1.6 on 2 cores). Before them, on each cluster, one AI4I
+   training alone, whose candidates, folds and stability refits fan out over the workers:
+   ``one_job_seconds_1w``, ``one_job_seconds_2w``, and how many candidates each scored in its budget.
 2. Failover: single-record predictions through HAProxy to the two API servers from ``--clients``
    threads for ``--seconds`` seconds; API server 1 is killed (SIGKILL) at a third of the time and
    started again at two thirds. ``failover_errors`` counts the requests that did not answer 200
@@ -124,6 +126,24 @@ def run_jobs(cluster: Cluster, jobs: int, budget: float) -> tuple[float, list[di
     return time.monotonic() - started, finished
 
 
+def one_job(cluster: Cluster, budget: float) -> dict[str, Any]:
+    """One AI4I training alone on the cluster: its wall time, candidates scored and cuts."""
+    ai4i = cluster.upload(AI4I)
+    name = f"ai4i-alone-{time.monotonic_ns()}"
+    started = time.monotonic()
+    job_id = cluster.submit({"dataset_id": ai4i, "task": "tabular_classification",
+                             "target": "Machine failure", "model_name": name, "exclude": EXCLUDE,
+                             "time_budget_s": budget})
+    (job,) = cluster.wait([job_id])
+    wall = time.monotonic() - started
+    if job["status"] != "succeeded":
+        return {"seconds": wall, "status": job["status"], "candidates": 0, "cuts": 0, "refits": 0}
+    version = cluster.client.get(f"/v1/models/{name}/versions/1").json()
+    report = version["report"]
+    return {"seconds": wall, "status": job["status"], "candidates": len(report["candidates"]),
+            "cuts": len(report["budget"]["cuts"]), "refits": report["stability"]["n"]}
+
+
 def failover(cluster: Cluster, seconds: float, clients: int) -> dict[str, Any]:
     """Predictions through the load balancer while API server 1 is killed and started again."""
     job = cluster.submit({
@@ -197,6 +217,7 @@ def main() -> None:
     parser.add_argument("--failover-only", action="store_true", help="skip the jobs (a trial run)")
     args = parser.parse_args()
     walls: dict[int, float] = {}
+    alone: dict[int, dict[str, Any]] = {}
     states: dict[int, list[str]] = {}
     if args.failover_only:
         with Cluster(args.folder, 2) as cluster:
@@ -205,6 +226,7 @@ def main() -> None:
         return
     for workers in (1, 2):
         with Cluster(args.folder, workers) as cluster:
+            alone[workers] = one_job(cluster, args.budget)
             walls[workers], finished = run_jobs(cluster, args.jobs, args.budget)
             states[workers] = [j["status"] for j in finished]
             if workers == 2:
@@ -217,8 +239,8 @@ Command: `.venv/bin/python bench/cluster.py --jobs {args.jobs} --budget {args.bu
 --seconds {args.seconds:g} --clients {args.clients}`; {info["date"]}, {info["nproc"]} cores ({info["cpu"]}), \
 load average {info["loadavg"]}.
 Topology of `scripts/cluster.sh up`: PostgreSQL, moto's S3 server, a Dask scheduler, 1 or 2 Dask
-workers (one thread each), two API servers (`serve --role api`), one dispatcher (`serve --role
-worker`) and HAProxy, all on loopback.
+workers (one thread each, libraries preloaded), two API servers (`serve --role api`), one
+dispatcher (`serve --role worker`) and HAProxy, all on loopback.
 
 | figure | value |
 |---|---|
@@ -228,6 +250,11 @@ on 1 worker | {walls[1]:.1f} s |
 | **speedup_2w** (target at least 1.6) | **{speedup:.2f}** |
 | job states (1 worker / 2 workers) | {", ".join(sorted(set(states[1])))} / \
 {", ".join(sorted(set(states[2])))} |
+| one AI4I training alone ({args.budget:g} s budget): wall time on 1 / 2 workers | \
+{alone[1]["seconds"]:.1f} s / {alone[2]["seconds"]:.1f} s |
+| its candidates scored, stability refits, budget cuts (1 worker / 2 workers) | \
+{alone[1]["candidates"]}, {alone[1]["refits"]}, {alone[1]["cuts"]} / {alone[2]["candidates"]}, \
+{alone[2]["refits"]}, {alone[2]["cuts"]} |
 | failover: predictions through HAProxy, {args.clients} clients, {args.seconds:g} s; API server 1 killed at \
 {args.seconds / 3:g} s | {fo["requests"]} requests |
 | **failover_errors** (target at most 32) | **{fo["errors"]}** {fo["kinds"] or ""} |
@@ -235,6 +262,8 @@ on 1 worker | {walls[1]:.1f} s |
 | API server 1 ready again after | {fo["restart_s"]:.1f} s |
 {_failed_answers(fo["samples"])}"""
     write_section("cluster", body)
+    print(f"one_job_seconds_1w: {alone[1]['seconds']:.1f}")
+    print(f"one_job_seconds_2w: {alone[2]['seconds']:.1f}")
     print(f"jobs_seconds_1w: {walls[1]:.1f}")
     print(f"jobs_seconds_2w: {walls[2]:.1f}")
     print(f"speedup_2w: {speedup:.2f}")

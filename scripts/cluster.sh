@@ -8,7 +8,8 @@
 #   scripts/cluster.sh down [DIR]    # stop everything started in DIR
 #   scripts/cluster.sh start-api N [DIR]   # (re)start API server N (1 or 2), e.g. after killing it
 #
-# CLUSTER_WORKERS (default 2) sets how many Dask workers `up` starts, each one thread.
+# CLUSTER_WORKERS (default 2) sets how many Dask workers `up` starts, each one thread, with the
+# libraries imported at start (--preload shopfloor.jobs.dask_preload).
 #
 # DIR (default .cluster) holds every process's data, logs and pid, and cluster.env: the settings of
 # the cluster (source it to run `shopfloor` commands or a third API server against it) and the
@@ -130,7 +131,7 @@ ENV
     for i in $(seq "$WORKERS"); do
         mkdir -p "$DIR/worker-$i"
         SHOPFLOOR_HOME=$DIR/worker-$i SHOPFLOOR_JOB_THREADS=1 start "worker-$i" "$PY" -m distributed.cli.dask_worker \
-            "tcp://127.0.0.1:$SCHEDULER_PORT" --host 127.0.0.1 --nworkers 1 --nthreads 1 \
+            "tcp://127.0.0.1:$SCHEDULER_PORT" --host 127.0.0.1 --nworkers 1 --nthreads 1 --preload shopfloor.jobs.dask_preload \
             --name "worker-$i" --local-directory "$DIR/worker-$i" --dashboard-address 127.0.0.1:0
     done
     start_api 1

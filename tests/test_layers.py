@@ -90,6 +90,9 @@ LAYER_OF = {
     "shopfloor.metrics": "settings / errors",
     # the progress callback type: tasks report through it, and data/ (synthetic copies) too
     "shopfloor.progress": "settings / errors",
+    # a job's independent parts, in order here or over the Dask cluster: the families and
+    # evaluation/ map their candidates, folds, refits and series through it; imports only errors
+    "shopfloor.parallel": "settings / errors",
     # log context (request id, tenant, job id), JSON log lines and traces: every layer logs and the
     # services store a request's trace with its job; imports only settings
     "shopfloor.telemetry": "settings / errors",

@@ -26,6 +26,18 @@ class ShopfloorError(Exception):
         self.errors = errors or []
         self.extra = extra
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt from its state, not by calling __init__ again (the subclasses' signatures differ):
+        # an error raised in a part of a job on another Dask worker arrives whole, detail and all.
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(cls: type[ShopfloorError], args: tuple[Any, ...], state: dict[str, Any]) -> ShopfloorError:
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, *args)
+    exc.__dict__.update(state)
+    return exc
+
 
 class InvalidInput(ShopfloorError):
     status, code, title = 422, "invalid-input", "Invalid input"
@@ -129,3 +141,10 @@ class StorageQuotaExceeded(RateLimited):
 
     def __init__(self, detail: str, **extra: Any) -> None:
         super().__init__(detail, retry_after=STORAGE_RETRY_AFTER_S, **extra)
+
+
+class PartFailed(ShopfloorError):
+    """A part of a job that ran as a task of its own on the Dask cluster (a cross-validated
+    candidate, a stability refit, a chunk of series) failed: the job fails with it."""
+
+    code, title = "job-part-failed", "A part of the job failed"

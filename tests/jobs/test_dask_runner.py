@@ -66,6 +66,7 @@ class Cluster:
             args = ["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", str(self.port)]
         else:
             args = ["distributed.cli.dask_worker", address, "--nthreads", "1", "--nworkers", "1"]
+            args += ["--preload", "shopfloor.jobs.dask_preload"]  # as in the README
             args += ["--name", name, "--host", "127.0.0.1"]
         with (self.logs / f"{name}.log").open("ab") as log:
             self.procs[name] = subprocess.Popen(  # noqa: S603 - fixed argv

@@ -10,9 +10,12 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
+
+from shopfloor.parallel import SKIPPED, fan_out
 
 logger = logging.getLogger(__name__)
 
@@ -71,21 +74,38 @@ def stability(
     ``"skipped"`` (splits not run) when a ``deadline`` (a ``time.perf_counter`` value) stopped
     it: a split is not started when it would end after the deadline, its cost taken as the
     slowest split so far (``split_seconds``, the caller's estimate, before the first).
-    ``on_split(i)`` is called before each split (progress; it may raise to cancel).
+    ``on_split(i)`` is called before each split (progress; it may raise to cancel). Inside a
+    job on a Dask cluster the splits run on the cluster (:func:`~shopfloor.parallel.fan_out`):
+    ``fit_and_score`` must then depend only on its arguments and what it closes over.
     """
-    collected: dict[str, list[float]] = {}
     splits = seeded_splits(n, n_splits=n_splits, test_size=test_size, seed=seed, stratify=stratify)
-    done, slowest = 0, split_seconds
-    for i, (tr, te) in enumerate(splits):
-        started = time.perf_counter()
-        if deadline is not None and started + slowest > deadline:
-            break
+    slowest, stopped = split_seconds, False
+
+    def before(i: int) -> bool:
+        nonlocal stopped
+        # once a split is not started, none after it is (the same splits whatever the pace)
+        stopped = stopped or (deadline is not None and time.perf_counter() + slowest > deadline)
+        if stopped:
+            return False
         if on_split is not None:
             on_split(i)
-        for name, value in fit_and_score(tr, te).items():
+        return True
+
+    def after(_: int, result: tuple[Mapping[str, float], float]) -> None:
+        nonlocal slowest
+        slowest = max(slowest, result[1])
+
+    results = fan_out(
+        partial(_timed, fit_and_score), splits, before=before, after=after, name="stability-split"
+    )
+    collected: dict[str, list[float]] = {}
+    done = 0
+    for result in results:
+        if result is SKIPPED:
+            continue
+        for name, value in result[0].items():
             collected.setdefault(name, []).append(float(value))
         done += 1
-        slowest = max(slowest, time.perf_counter() - started)
     out = {
         "method": method
         or f"{n_splits} seeded {'stratified ' if stratify is not None else ''}"
@@ -96,3 +116,12 @@ def stability(
     if done < n_splits:
         out["skipped"] = n_splits - done
     return out
+
+
+def _timed(
+    fit_and_score: FitAndScore, split: tuple[np.ndarray, np.ndarray]
+) -> tuple[Mapping[str, float], float]:
+    """One split's scores and its seconds (a split may run in another process)."""
+    started = time.perf_counter()
+    scores = fit_and_score(*split)
+    return scores, time.perf_counter() - started

@@ -9,8 +9,17 @@ run takes the job over once the lease has expired, at most :data:`MAX_ATTEMPTS` 
 the job fails with the reason. Every write of a run carries its attempt number: exactly once in
 effect. After a scheduler restart the dispatcher submits again every job still queued.
 
+The dispatcher never has more jobs on the cluster than the cluster has threads (its job slots, read
+from the scheduler at every tick), and places each job on a worker with a thread no other job
+holds: a job that waits for the parts it fanned out over the cluster
+(:func:`shopfloor.parallel.fan_out`) secedes from its worker's thread, and that thread then runs
+parts (of this job or another running one, ahead of any job), never a second job whose time budget
+would run while this one waits, or which would keep this one from getting its thread back. A job
+queued beyond the slots stays queued in the registry until one frees.
+
 Workers need the Shopfloor package and the same ``SHOPFLOOR_`` settings (home, registry and
-artifact URLs, keys) as the server: ``dask worker tcp://scheduler:8786 --nthreads 1``.
+artifact URLs, keys) as the server: ``dask worker tcp://scheduler:8786 --nthreads 1 --preload
+shopfloor.jobs.dask_preload`` (the preload imports the libraries the parts use once, at start).
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from shopfloor.errors import JobCancelled, ShopfloorError
 from shopfloor.jobs.execution import CANCEL_GRACE_S, HOST, run_job
+from shopfloor.parallel import watch
 from shopfloor.settings import Settings, get_settings
 from shopfloor.telemetry.logcontext import LogContext, bind, unbind
 
@@ -40,6 +50,8 @@ MAX_ATTEMPTS = 2
 #: Seconds the dispatcher waits for the scheduler when it connects.
 CONNECT_TIMEOUT_S = 5.0
 KEY_PREFIX = "shopfloor-job-"
+#: Dask priority of a job's task: below the parts that running jobs fan out (``parallel.ITEM_PRIORITY``).
+JOB_PRIORITY = 0
 
 _platform_lock = threading.Lock()
 _platform: Platform | None = None
@@ -48,6 +60,14 @@ _platform: Platform | None = None
 def job_key(job_id: str) -> str:
     """The Dask key of a job's task: one task per job on the scheduler."""
     return f"{KEY_PREFIX}{job_id}"
+
+
+def free_worker(threads: dict[str, int], placed: list[str]) -> str | None:
+    """The worker with the most threads no job was placed on (``placed``: the worker of each job on
+    the cluster), None when every thread has its job."""
+    free = {w: n - placed.count(w) for w, n in threads.items()}
+    best = max(free, key=lambda w: (free[w], w), default=None)
+    return best if best is not None and free[best] > 0 else None
 
 
 def lease_interval(settings: Settings) -> float:
@@ -93,7 +113,8 @@ def run_on_worker(job_id: str) -> str:
         token = bind(LogContext(request_id=job.request_id, tenant=job.tenant, job_id=job.id))
         try:
             log.info("job %s (%s): attempt %d on %s:%d", job_id, job.type, attempt, HOST, os.getpid())
-            return run_job(platform, job, progress, finish)
+            with watch(lost.is_set):  # a job waiting for its parts stops at a cancellation
+                return run_job(platform, job, progress, finish)
         finally:
             unbind(token)
     finally:
@@ -141,17 +162,37 @@ class DaskDispatcher:
         self.client: Client | None = None
         #: job id -> its future and when a cancellation was first seen
         self.futures: dict[str, tuple[Future, float | None]] = {}
+        #: job id -> the worker its task was placed on
+        self.placed: dict[str, str] = {}
 
     def tick(self) -> None:
         client = self._connected()
         if client is None:
             return
         self._watch()
+        self.placed = {j: w for j, w in self.placed.items() if j in self.futures}
+        threads = client.nthreads()
         for job_id in self.store.queued_job_ids():
-            if job_id not in self.futures:
-                future = client.submit(run_on_worker, job_id, key=job_key(job_id), pure=False)
-                self.futures[job_id] = (future, None)
-                log.info("submitted job %s to %s", job_id, self.settings.dask_scheduler)
+            if job_id in self.futures:
+                continue
+            # a job placed on a worker that is gone runs again elsewhere: it still holds a thread
+            worker = free_worker(threads, list(self.placed.values()))
+            if worker is None or len(self.futures) >= sum(threads.values()):
+                break  # the others wait in the registry: no job waits on the scheduler for a thread
+            # On the worker with a thread no job holds: never on the thread a job lent to its parts
+            # (it could not get it back until this job ended). Elsewhere if that worker is gone.
+            future = client.submit(
+                run_on_worker,
+                job_id,
+                key=job_key(job_id),
+                pure=False,
+                priority=JOB_PRIORITY,
+                workers=[worker],
+                allow_other_workers=True,
+            )
+            self.futures[job_id] = (future, None)
+            self.placed[job_id] = worker
+            log.info("submitted job %s to %s (worker %s)", job_id, self.settings.dask_scheduler, worker)
 
     def _connected(self) -> Client | None:
         """The client, connected; a new one (and no futures) after the scheduler was lost."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -51,7 +52,7 @@ class Context:
 
     def subset(self, rows: Sequence[int]) -> Context:
         """The context of the series at ``rows`` only (for timing on a sample)."""
-        pick = (lambda seq: None if seq is None else [seq[i] for i in rows])  # noqa: E731
+        pick = lambda seq: None if seq is None else [seq[i] for i in rows]  # noqa: E731
         return Context(self.season, pick(self.starts), self.freq, self.seed, pick(self.covariates))
 
 
@@ -72,15 +73,38 @@ def _statsforecast_model(name: str, season: int) -> Any:
 def statistical(
     names: Sequence[str], histories: Sequence[np.ndarray], h: int, ctx: Context
 ) -> dict[str, np.ndarray]:
-    """Forecasts of every statistical candidate in ``names`` for every series, in one statsforecast run."""
-    from statsforecast import StatsForecast
+    """Forecasts of every statistical candidate in ``names`` for every series. Each series is
+    fitted on its own, so inside a job on a Dask cluster the panel is cut into one chunk of series
+    per cluster thread, forecast on the cluster (:func:`shopfloor.parallel.fan_out`); the same
+    numbers as one statsforecast run for the whole panel."""
+    from shopfloor.parallel import fan_out, width
 
     if not names:
         return {}
+    bounds = series_chunks(len(histories), width())
+    parts = fan_out(
+        partial(_statistical, list(names), h, ctx.season), [histories[a:b] for a, b in bounds], name="series"
+    )
+    return {n: np.concatenate([p[n] for p in parts]) for n in names}
+
+
+def series_chunks(n: int, k: int) -> list[tuple[int, int]]:
+    """``[start, end)`` of at most ``k`` contiguous chunks of ``n`` series, sizes within one."""
+    k = max(1, min(k, n))
+    cuts = [round(j * n / k) for j in range(k + 1)]
+    return [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
+
+
+def _statistical(
+    names: list[str], h: int, season: int, histories: Sequence[np.ndarray]
+) -> dict[str, np.ndarray]:
+    """One statsforecast run over ``histories``: each candidate's ``(len(histories), h)`` forecasts."""
+    from statsforecast import StatsForecast
+
     ids = np.repeat(np.arange(len(histories)), [len(x) for x in histories])
     ds = np.concatenate([np.arange(len(x)) for x in histories])
     frame = pd.DataFrame({"unique_id": ids, "ds": ds, "y": np.concatenate(histories).astype(float)})
-    sf = StatsForecast(models=[_statsforecast_model(n, ctx.season) for n in names], freq=1, n_jobs=1)
+    sf = StatsForecast(models=[_statsforecast_model(n, season) for n in names], freq=1, n_jobs=1)
     out = sf.forecast(df=frame, h=h).sort_values(["unique_id", "ds"])
     return {n: out[n].to_numpy(dtype=float).reshape(len(histories), h) for n in names}
 

@@ -342,12 +342,13 @@ class TabularEstimator(BaseEstimator):
     ) -> dict[str, Any]:
         """The chosen configuration refit on 5 seeded splits, as many as end by
         :data:`STABILITY_END` of the budget (one split costs about the final refit)."""
-        classify = self.kind == "classification"
+        kind, seed = self.kind, self.seed  # the refits may run on other workers: not `self`
+        classify = kind == "classification"
         classes = list(range(n_classes))
 
         def fit_and_score(tr: np.ndarray, te: np.ndarray) -> dict[str, float]:
             pre = Preprocessor.fit(frame.iloc[tr], types).with_constructed(constructed)
-            model = make_model(chosen["family"], self.kind, n_classes, chosen["params"], self.seed)
+            model = make_model(chosen["family"], kind, n_classes, chosen["params"], seed)
             model.fit(pre.transform(frame.iloc[tr]), y[tr])
             out = model.predict_output(pre.transform(frame.iloc[te]))
             report = (

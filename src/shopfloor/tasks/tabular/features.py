@@ -15,12 +15,14 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from shopfloor.errors import InvalidInput
+from shopfloor.parallel import SKIPPED, deadline, fan_out, on_cluster
 from shopfloor.tasks.tabular.budget import Budget
 from shopfloor.tasks.tabular.models import candidate_grid, make_model
 
@@ -513,31 +515,63 @@ def _select_model(
 
     The first candidate (the cheapest) always runs. Another is skipped when its family's
     known cost would pass ``select_end``, and stopped between folds when the folds left would
-    (a family's first candidate has no known cost); both are recorded as cuts.
+    (a family's first candidate has no known cost); both are recorded as cuts. Inside a job on
+    a Dask cluster the candidates are scored on the cluster (:func:`shopfloor.parallel.fan_out`).
     """
     import time
 
+    n_folds = len(folds)
+    cluster = on_cluster()
+    cost: dict[str, float] = {}  # the slowest candidate of each family so far
+
+    def before(i: int) -> bool:
+        name, family, _ = grid[i]
+        if i and time.perf_counter() + cost.get(family, 0.0) > select_end:
+            return False
+        if cluster:  # the folds run elsewhere: progress is reported here, per candidate
+            progress(0.25 + 0.5 * i / len(grid), "model selection", f"{name}: {n_folds} folds")
+        return True
+
+    def after(i: int, out: tuple[np.ndarray | None, float]) -> None:
+        family = grid[i][1]
+        cost[family] = max(cost.get(family, 0.0), out[1])
+
+    def on_fold(i: int, k: int) -> None:
+        progress(0.25 + 0.5 * i / len(grid), "model selection", f"{grid[i][0]}: fold {k + 1}/{n_folds}")
+
+    # a candidate on another worker cannot call back into the job: progress per candidate above
+    score_one = partial(
+        _candidate_oof, folds, constructed, kind, n_classes, seed, None if cluster else on_fold
+    )
+    items = [(i, family, params) for i, (_, family, params) in enumerate(grid)]
+    outs = fan_out(score_one, items, before=before, after=after, name="candidate", until=select_end)
+    results, best, skipped = _scored(grid, outs, folds, y, kind, n_classes, metric)
+    if skipped:
+        budget.cut(
+            "model selection", f"{len(skipped)} of {len(grid)} candidates not scored: {', '.join(skipped)}"
+        )
+    assert best is not None
+    return results, best
+
+
+def _scored(
+    grid: Any, outs: list[Any], folds: list[Fold], y: np.ndarray, kind: str, n_classes: int, metric: str
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None, list[str]]:
+    """The candidates' rows in grid order, the best one (with its out-of-fold predictions), and
+    the names of those skipped or stopped."""
     from shopfloor.evaluation.metrics import THRESHOLD_METRICS, best_threshold, greater_is_better, score
 
-    n_folds = len(folds)
     higher = greater_is_better(metric)
     results: list[dict[str, Any]] = []
     best: dict[str, Any] | None = None
-    cost: dict[str, float] = {}
+    so_far: dict[str, float] = {}
     skipped: list[str] = []
-    for i, (name, family, params) in enumerate(grid):
-        now = time.perf_counter()
-        if best is not None and now + cost.get(family, 0.0) > select_end:
+    for (name, family, params), out in zip(grid, outs, strict=True):
+        if out is SKIPPED:
             skipped.append(name)
             continue
-        frac = 0.25 + 0.5 * i / len(grid)
-
-        def on_fold(k: int, name: str = name, frac: float = frac) -> None:
-            progress(frac, "model selection", f"{name}: fold {k + 1}/{n_folds}")
-
-        deadline = None if best is None else select_end
-        oof = out_of_fold(folds, constructed, family, params, kind, n_classes, seed, on_fold, deadline)
-        cost[family] = max(cost.get(family, 0.0), time.perf_counter() - now)
+        oof, seconds = out
+        so_far[family] = max(so_far.get(family, 0.0), seconds)
         if oof is None:
             skipped.append(f"{name} (stopped at the selection deadline)")
             continue
@@ -552,18 +586,34 @@ def _select_model(
             "params": {k: v for k, v in params.items() if v is not None},
             "cv_score": cv,
             "cv_std": float(np.nanstd(per_fold)),
-            "fit_seconds": round(cost[family], 3),
+            "fit_seconds": round(so_far[family], 3),
             "chosen": False,
         }
         results.append(row)
         if best is None or (cv > best["cv_score"] if higher else cv < best["cv_score"]):
             best = {**row, "oof": oof, "params": dict(params)}
-    if skipped:
-        budget.cut(
-            "model selection", f"{len(skipped)} of {len(grid)} candidates not scored: {', '.join(skipped)}"
-        )
-    assert best is not None
-    return results, best
+    return results, best, skipped
+
+
+def _candidate_oof(
+    folds: list[Fold],
+    constructed: list[dict[str, Any]],
+    kind: str,
+    n_classes: int,
+    seed: int,
+    on_fold: Any,
+    item: tuple[int, str, Mapping[str, Any]],
+) -> tuple[np.ndarray | None, float]:
+    """One candidate's out-of-fold predictions (None when stopped at the selection deadline) and
+    its seconds. The first candidate runs to its end; the others stop between folds."""
+    import time
+
+    i, family, params = item
+    started = time.perf_counter()
+    until = None if i == 0 else deadline()
+    fold_done = None if on_fold is None else partial(on_fold, i)
+    oof = out_of_fold(folds, constructed, family, params, kind, n_classes, seed, fold_done, until)
+    return oof, time.perf_counter() - started
 
 
 class Fold:
@@ -611,23 +661,49 @@ def out_of_fold(
     """Out-of-fold predictions (probabilities or values) for every training row.
 
     With a ``deadline`` (a ``time.perf_counter`` value): None as soon as the folds left, at the
-    pace of those done, would end after it, or a LightGBM fit is stopped by it.
+    pace of those done, would end after it, or a LightGBM fit is stopped by it. Inside a job on a
+    Dask cluster the folds are fitted on the cluster (:func:`shopfloor.parallel.fan_out`).
     """
     import time
 
     n = sum(len(f.va) for f in folds)
     oof = np.zeros((n, n_classes)) if kind == "classification" else np.zeros(n)
-    started = time.perf_counter()
-    for i, fold in enumerate(folds):
-        if deadline is not None and i:
-            now = time.perf_counter()
-            if now + (now - started) / i > deadline:
-                return None
+    started, done, stopped = time.perf_counter(), [0], [False]
+
+    def before(i: int) -> bool:
+        now = time.perf_counter()
+        if stopped[0] or (deadline is not None and done[0] and now + (now - started) / done[0] > deadline):
+            stopped[0] = True
+            return False
         if on_fold is not None:
             on_fold(i)
-        X_tr, X_va = fold.matrices(constructed)
-        model = make_model(family, kind, n_classes, params, seed).fit(X_tr, fold.y_tr, deadline)
-        if getattr(model, "stopped_", False):
-            return None
-        oof[fold.va] = model.predict_output(X_va)
+        return True
+
+    def after(_: int, pred: np.ndarray | None) -> None:
+        done[0] += 1
+        stopped[0] = stopped[0] or pred is None
+
+    fit_one = partial(_fold_output, constructed, family, params, kind, n_classes, seed)
+    preds = fan_out(fit_one, folds, before=before, after=after, name="fold", until=deadline)
+    if stopped[0] or any(p is SKIPPED or p is None for p in preds):
+        return None
+    for fold, pred in zip(folds, preds, strict=True):
+        oof[fold.va] = pred
     return oof
+
+
+def _fold_output(
+    constructed: list[dict[str, Any]],
+    family: str,
+    params: Mapping[str, Any],
+    kind: str,
+    n_classes: int,
+    seed: int,
+    fold: Fold,
+) -> np.ndarray | None:
+    """One fold's predictions on its validation rows, None when the deadline stopped its fit."""
+    X_tr, X_va = fold.matrices(constructed)
+    model = make_model(family, kind, n_classes, params, seed).fit(X_tr, fold.y_tr, deadline())
+    if getattr(model, "stopped_", False):
+        return None
+    return np.asarray(model.predict_output(X_va))
