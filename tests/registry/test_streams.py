@@ -52,3 +52,22 @@ def test_migrations_match_the_orm(store: SqlStore) -> None:
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
+
+
+def test_update_times_are_read_back_as_written(store: SqlStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast SQLite path writes ``updated_at`` in the format the ORM reads (a whole second too)."""
+    from datetime import datetime
+
+    from sqlalchemy import select
+
+    from shopfloor.registry import sql_streams
+    from shopfloor.registry.orm import StreamStateRow
+
+    at = datetime(2026, 1, 2, 3, 4, 5)  # no microseconds: the driver's own format would drop them
+    monkeypatch.setattr(sql_streams, "_now", lambda: at)
+    store.update_stream_states("t", "m", 1, ["a"], lambda s: _append(s, ["a"], b"1"), keep=10)
+    with store.engine.connect() as conn:
+        assert conn.scalar(select(StreamStateRow.updated_at)) == at
+        if store.engine.dialect.name == "sqlite":  # the text sorts with the ORM's own writes
+            raw = conn.exec_driver_sql("SELECT updated_at FROM stream_states").scalar()
+            assert raw == "2026-01-02 03:04:05.000000"

@@ -176,7 +176,8 @@ class StreamTables:
         stamp = getattr(self, "_stream_stamp", None)
         if stamp is None:
             column = StreamStateRow.__table__.c.updated_at
-            stamp = column.type.bind_processor(self.engine.dialect) or (lambda v: v)
+            dialect = self.engine.dialect
+            stamp = column.type.dialect_impl(dialect).bind_processor(dialect) or (lambda v: v)
             self._stream_stamp = stamp
         return cast(Callable[[Any], Any], stamp)
 
