@@ -240,7 +240,7 @@ TUNING = """How the defaults were chosen (whole corpus each time; nothing is set
 | then: T +-2 readings / halving over 60 days; A at 5 sd; P's widening 7000 | 71.6 / 71.4; 72.0; 72.1 |
 | from 72.00: AR(1) innovation of the deseasonal deviation as z, phi <= 0.3 / 0.6 / 0.9 | 69.3 / 69.1 / 69.4 |
 | the same, the smaller of the innovation and z (phi <= 0.3 / 0.6 / 0.9) | 71.9 / 70.9 / 70.8 |
-| from 72.00: weekly profile (hour of week) learnt scoring, rate 0.005 / 0.01 / 0.05 | 71.9 / 71.7 / 69.8 |
+| from 72.00: weekly profile (hour of week) learnt online, rate 0.005 / 0.01 / 0.05 | 71.9 / 71.7 / 69.8 |
 | scores only: each stream's score against its running 95th-99.9th percentile (36 variants) | 30.9-72.1 |
 | scores only: the largest of point, activity, persistence plus 0.1-0.5 of the second | 56.7-70.9 |
 | scores only: silence (readings since one out of the band against the longest such gap) | 71.3-72.7 |
