@@ -99,10 +99,16 @@ def score_file(
     return scored, report
 
 
+def scorer() -> Path:
+    """``nab-score``: in ../shared/tools beside the checkout, else in the tools folder beside the data
+    (a checkout elsewhere, such as a git worktree, with ``SHOPFLOOR_NAB_DIR`` set)."""
+    return SCORER if SCORER.exists() else data_dir().parent.parent / "tools" / "nab-score"
+
+
 def nab_score(detections: Path, data: Path) -> tuple[float, float, str]:
     argv = [
         sys.executable,
-        str(SCORER),
+        str(scorer()),
         str(detections),
         "--data",
         str(data / "data"),
