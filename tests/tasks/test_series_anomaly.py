@@ -181,6 +181,7 @@ def test_the_alarm_memory_spans_at_most_twenty_days_of_date_time_readings() -> N
     hourly = _stream(600, freq="1h")
     est = _fit(hourly)
     assert est.model_.heat_decay == pytest.approx(0.5 ** (2 / 480))
+    assert est.report_["alarm_memory_readings"] == 480
 
 
 def test_stream_one_point_at_a_time_matches_batch_with_gaps_and_save_load() -> None:

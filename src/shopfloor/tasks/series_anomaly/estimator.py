@@ -230,6 +230,7 @@ class SeriesAnomalyEstimator(BaseEstimator):
             "task": self.task,
             **report_of(tl, chosen, figures, period, k0, model.k, flagged, self.label_column is not None),
             "layout": layout,
+            "alarm_memory_readings": memory,  # the option, or 20 days of date/time readings if fewer
             "fit_seconds": round(time.monotonic() - started, 3),
         }
         progress(1.0, "done", f"{chosen['name']}: band +-{model.k:.3g} spreads")
