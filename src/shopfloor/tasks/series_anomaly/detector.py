@@ -22,8 +22,9 @@ state is a small dict of numbers, stored as JSON between calls.
 
 from __future__ import annotations
 
+import functools
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -68,6 +69,17 @@ ALARM_MEMORY_DAYS = 20.0
 #: The seasonal profile keeps learning as it scores: each phase moves this share of the (clipped)
 #: deviation towards the reading, once a period (0: the profile stays as fit learnt it).
 SEASON_RATE = 0.3
+#: The calm: a spread learnt from a history that was wilder than the stream (a start-up transient)
+#: comes down. The ``CALM_Q`` quantile of the absolute deviations is tracked as the stream scores (a
+#: step up after a reading above it, a step down after one below, sized so that it settles where a
+#: share ``1 - CALM_Q`` of readings are above it); it starts at, and never exceeds, the same quantile
+#: of the history's deviations (:attr:`Model.calm`), and the spread is multiplied by their ratio, so
+#: it is never raised, and never lowered below ``CALM_MIN`` of the history's. Even when every reading
+#: is below it, the tracked quantile halves over no fewer than ``CALM_HALF`` readings (0: off).
+CALM_Q = 0.95
+CALM_HALF = 2000.0
+CALM_MIN = 0.2
+CALM_FROM = 0.5
 
 
 def heat_of(memory: int) -> tuple[float, float]:
@@ -111,6 +123,9 @@ class Model:
     heat_decay: float = HEAT_DECAY
     #: Readings per day of a date/time stream whose step divides a day (time-of-day memory); 0: none.
     day: int = 0
+    #: Per column, the ``CALM_Q`` quantile of the absolute deviations the candidate saw over the
+    #: history (:func:`calm_of`), which the calm starts from; empty or 0: the spread stays as learnt.
+    calm: list[float] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -251,13 +266,19 @@ def advance(
     phase = int(round((t - model.t0) / model.step)) % model.period if model.period else -1
     season = state.get("season") if phase >= 0 else None
     rate = SEASON_RATE if season is not None else 0.0
+    calm = state.get("calm") if model.calm else None
+    if model.calm and calm is None:
+        calm = state["calm"] = list(model.calm)
     r = 0.0
     zs, expected, spreads = [], [], []
     for j, v in enumerate(x):
         s = (season[j] if season is not None else model.season[j])[phase] if phase >= 0 else 0.0
         if fresh and v == v:
             level[j] = v - s
-        sc = max(scale[j], model.floor[j])
+        learnt = sc = max(scale[j], model.floor[j])
+        top = model.calm[j] if calm is not None else 0.0
+        if top > 0 and calm[j] < CALM_FROM * top:  # type: ignore[index]  # calmer: a narrower spread
+            sc = max(learnt * calm[j] / (CALM_FROM * top), model.floor[j])  # type: ignore[index]
         e = (v - s - level[j]) if v == v else 0.0
         z = e / sc
         expected.append(level[j] + s)
@@ -267,13 +288,15 @@ def advance(
             r = abs(z)
         if v != v:
             continue
+        if top > 0 and not learn_only and not fresh:
+            calm[j] = calmed(calm[j], abs(e), top)  # type: ignore[index]
         c = CLIP * sc
         ec = c if e > c else (-c if e < -c else e)
         if rate and not fresh:
             season[j][phase] += rate * ec  # type: ignore[index]
         if online:
             level[j] += alpha * ec
-            scale[j] = math.sqrt((1.0 - beta) * sc * sc + beta * ec * ec)
+            scale[j] = math.sqrt((1.0 - beta) * learnt * learnt + beta * ec * ec)
             if abs(z) > k:
                 same = (out[j] > 0) == (z > 0) and out[j] != 0
                 out[j] = (abs(out[j]) + 1 if same else 1) * (1 if z > 0 else -1)
@@ -304,6 +327,35 @@ def advance(
     state["heat"] = widened(model, state, r / k)
     r = max(r / heat, shift)  # a persistent shift is judged outside the alarm widening
     return r, score_of(r, k), zs, expected, spreads
+
+
+@functools.cache
+def _calm_steps(q: float, half: float) -> tuple[float, float]:
+    """(factor after a reading above the tracked quantile, factor after one below)."""
+    return 2.0 ** (q / (1.0 - q) / half), 0.5 ** (1.0 / half)
+
+
+def calmed(tracked: float, deviation: float, top: float) -> float:
+    """The calm's tracked quantile past a reading ``deviation`` away from the expected value (both
+    in the column's units), kept between ``CALM_MIN`` and 1 times ``top`` (the history's)."""
+    up, down = _calm_steps(CALM_Q, CALM_HALF)
+    tracked *= up if deviation > tracked else down
+    low = CALM_MIN * CALM_FROM * top
+    return top if tracked > top else (low if tracked < low else tracked)
+
+
+def calm_of(z: np.ndarray, spread: np.ndarray, values: np.ndarray, real: np.ndarray) -> list[float]:
+    """What the calm starts from (:attr:`Model.calm`): per column the ``CALM_Q`` quantile of the
+    absolute deviations ``z * spread`` (as :func:`advance` returns them over the history ``values``;
+    ``real``: the points that were not filled into gaps); empty when the calm is off."""
+    if CALM_HALF <= 0:
+        return []
+    out = []
+    for j in range(values.shape[1]):
+        keep = real & np.isfinite(values[:, j])
+        e = np.abs(z[keep, j] * spread[keep, j])
+        out.append(float(np.quantile(e, CALM_Q)) if len(e) else 0.0)
+    return out
 
 
 def widened(model: Model, state: dict[str, Any], out: float) -> float:

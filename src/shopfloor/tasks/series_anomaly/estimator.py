@@ -41,6 +41,7 @@ from shopfloor.tasks.series_anomaly.detector import (
     Model,
     alarm_readings,
     band_width,
+    calm_of,
     find_period,
     fit_model,
     heat_of,
@@ -216,6 +217,7 @@ class SeriesAnomalyEstimator(BaseEstimator):
         model = fit_model(chosen["name"], tl.times, tl.values, tl.step, period, k0, day)
         model.heat_gain, model.heat_decay = heat_of(memory)
         whole = run(model, new_state(model), tl.times, tl.values, tl.filled, tl.segment)
+        model.calm = calm_of(whole.z, whole.spread, tl.values, ~tl.filled)
         r = whole.r[~tl.filled]
         model.k = max(k0, float(np.quantile(r, 1.0 - float(self.max_anomaly_ratio))))
         self.model_, self.time_column_, self.value_columns_ = model, time_col, values
