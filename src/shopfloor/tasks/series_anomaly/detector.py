@@ -3,10 +3,12 @@
 Each value column is ``level + season[phase]``: the seasonal profile (daily or weekly, found from the
 data by autocorrelation) is learnt at fit and keeps learning as it scores (each phase moves a share
 of its clipped deviation, once a period; the profile then lives in the stream's state); the level
-and the spread (a robust running deviation) start from the history and, for the online candidates,
-move with every point scored, by small steps with each deviation clipped, so a spike barely moves
-them. A run of ``SHIFT_POINTS``
-readings out of the band on one side is a level shift: the level jumps to the new value.
+starts from the history and, for the online candidates, moves with every point scored, by small
+steps with each deviation clipped, so a spike barely moves it. A run of ``SHIFT_POINTS`` readings
+out of the band on one side is a level shift: the level jumps to the new value. The spread (a
+robust deviation, at least the history's 95th percentile deviation / 1.96) is learnt from the
+history and never grows; where the stream stays far calmer than the history for thousands of
+readings (a history that held a start-up transient), it comes down slowly (the calm, ``CALM_Q``).
 
 A point's deviation is ``z = (value - expected) / spread`` per column; its raw figure is the largest
 ``|z|``, the band is ``expected +- k * spread`` and the score ``r^2 / (r^2 + k^2)`` (0.5 on the band's
@@ -69,17 +71,19 @@ ALARM_MEMORY_DAYS = 20.0
 #: The seasonal profile keeps learning as it scores: each phase moves this share of the (clipped)
 #: deviation towards the reading, once a period (0: the profile stays as fit learnt it).
 SEASON_RATE = 0.3
-#: The calm: a spread learnt from a history that was wilder than the stream (a start-up transient)
-#: comes down. The ``CALM_Q`` quantile of the absolute deviations is tracked as the stream scores (a
-#: step up after a reading above it, a step down after one below, sized so that it settles where a
-#: share ``1 - CALM_Q`` of readings are above it); it starts at, and never exceeds, the same quantile
-#: of the history's deviations (:attr:`Model.calm`), and the spread is multiplied by their ratio, so
-#: it is never raised, and never lowered below ``CALM_MIN`` of the history's. Even when every reading
-#: is below it, the tracked quantile halves over no fewer than ``CALM_HALF`` readings (0: off).
+#: The calm: a spread learnt from a history wilder than the stream that follows (a start-up
+#: transient, a fault since repaired) comes down, slowly. Per column, the ``CALM_Q`` quantile of the
+#: absolute deviations is tracked as the stream scores (a step up after a reading above it, a smaller
+#: one down after a reading below, so it settles where a share ``1 - CALM_Q`` of readings are above
+#: it). It starts at the same quantile of the history's deviations (:attr:`Model.calm`) and never
+#: exceeds it, and it halves over no fewer than ``CALM_HALF`` readings even when every reading is
+#: below it (0: no calm). Once it is below ``CALM_FROM`` of the history's, the spread comes down by
+#: the square of how far below (a stream whose deviations are a quarter of the history's gets a
+#: quarter of the spread), never below ``CALM_MIN`` of the learnt one; it is never raised.
 CALM_Q = 0.95
 CALM_HALF = 2000.0
-CALM_MIN = 0.2
 CALM_FROM = 0.5
+CALM_MIN = 0.2
 
 
 def heat_of(memory: int) -> tuple[float, float]:
@@ -277,8 +281,9 @@ def advance(
             level[j] = v - s
         learnt = sc = max(scale[j], model.floor[j])
         top = model.calm[j] if calm is not None else 0.0
-        if top > 0 and calm[j] < CALM_FROM * top:  # type: ignore[index]  # calmer: a narrower spread
-            sc = max(learnt * calm[j] / (CALM_FROM * top), model.floor[j])  # type: ignore[index]
+        if top > 0 and calm[j] < CALM_FROM * top:  # type: ignore[index]  # calmer than the history
+            below = calm[j] / (CALM_FROM * top)  # type: ignore[index]
+            sc = max(learnt * max(below * below, CALM_FROM * below), model.floor[j])
         e = (v - s - level[j]) if v == v else 0.0
         z = e / sc
         expected.append(level[j] + s)
@@ -337,10 +342,11 @@ def _calm_steps(q: float, half: float) -> tuple[float, float]:
 
 def calmed(tracked: float, deviation: float, top: float) -> float:
     """The calm's tracked quantile past a reading ``deviation`` away from the expected value (both
-    in the column's units), kept between ``CALM_MIN`` and 1 times ``top`` (the history's)."""
+    in the column's units), kept between ``CALM_MIN`` and 1 times ``top`` (the history's; below
+    ``CALM_MIN`` it would only take longer to come back up)."""
     up, down = _calm_steps(CALM_Q, CALM_HALF)
     tracked *= up if deviation > tracked else down
-    low = CALM_MIN * CALM_FROM * top
+    low = CALM_MIN * top
     return top if tracked > top else (low if tracked < low else tracked)
 
 

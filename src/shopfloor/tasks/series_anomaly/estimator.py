@@ -362,6 +362,7 @@ class SeriesAnomalyEstimator(BaseEstimator):
                 **({"activity": self._activity_of(state["activity"])} if "activity" in state else {}),
                 **({"persist": self._persist_of(state["persist"])} if "persist" in state else {}),
                 **({"pace": self._pace_of(state["pace"])} if "pace" in state else {}),
+                **({"calm": self._calm_of(state["calm"])} if "calm" in state else {}),
                 "persist_widening": _finite(state.get("persist_widening", 1.0)),
             }
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -400,6 +401,13 @@ class SeriesAnomalyEstimator(BaseEstimator):
         if len(p) != 3 or p != list(values) or p[0] < -1 or p[1] < 0 or not 0 <= p[2] <= PACE_WARM:
             raise ValueError("pace memory of another model")
         return p
+
+    def _calm_of(self, values: Any) -> list[float]:
+        """The stream state's calm: the tracked quantile of absolute deviations, per value column."""
+        c = [_finite(v) for v in values]
+        if len(c) != len(self.value_columns_) or any(v < 0 for v in c):
+            raise ValueError("calm of another model")
+        return c
 
     def _persist_of(self, packed: Any) -> list[list[float]]:
         """The stream state's persistence memory (packed by :meth:`score_stream`): the last deviations,
