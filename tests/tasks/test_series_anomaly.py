@@ -213,9 +213,23 @@ def test_the_calm_never_widens_the_spread_past_the_history_s() -> None:
     louder = frame.iloc[500:].assign(value=lambda f: 20 + 3 * (f["value"] - 20))  # three times wilder
     scored = est.predict_frame(louder)
     assert ((scored["upper"] - scored["lower"]) / (2 * est.model_.k) <= learnt * (1 + 1e-12)).all()
-    assert detector.calmed(est.model_.calm[0], 1e9, est.model_.calm[0]) == est.model_.calm[0]
-    low = detector.CALM_MIN * est.model_.calm[0]
-    assert detector.calmed(low, 0.0, est.model_.calm[0]) == low
+    (top,), half = est.model_.calm, est.model_.calm_half
+    assert detector.calmed(top, 1e9, top, half) == top  # a wilder reading: the history's, no more
+    low = detector.CALM_MIN * top
+    assert detector.calmed(low, 0.0, top, half) == low  # a calmer one: never below its least
+    calm = top
+    for _ in range(int(half)):  # every reading far below it: it halves, over no fewer readings
+        calm = detector.calmed(calm, 0.0, top, half)
+    assert calm == pytest.approx(top / 2)
+
+
+def test_the_calm_halves_over_2000_readings_or_a_week_if_longer() -> None:
+    assert detector.calm_readings(300.0, True) == pytest.approx(2016)  # five-minute readings
+    assert detector.calm_readings(60.0, True) == pytest.approx(10_080)  # one a minute: a week
+    assert detector.calm_readings(3600.0, True) == 2000  # hourly: 2000 readings, 12 weeks
+    assert detector.calm_readings(1.0, False) == 2000  # a time that is not a date: readings only
+    est = _fit(_stream(600, freq="1min"))
+    assert est.model_.calm_half == pytest.approx(10_080) and est.report_["calm_halving_readings"] == 10_080
 
 
 def test_stream_matches_batch_while_the_calm_narrows_the_band() -> None:

@@ -76,12 +76,15 @@ SEASON_RATE = 0.3
 #: absolute deviations is tracked as the stream scores (a step up after a reading above it, a smaller
 #: one down after a reading below, so it settles where a share ``1 - CALM_Q`` of readings are above
 #: it). It starts at the same quantile of the history's deviations (:attr:`Model.calm`) and never
-#: exceeds it, and it halves over no fewer than ``CALM_HALF`` readings even when every reading is
-#: below it (0: no calm). Once it is below ``CALM_FROM`` of the history's, the spread comes down by
-#: the square of how far below (a stream whose deviations are a quarter of the history's gets a
-#: quarter of the spread), never below ``CALM_MIN`` of the learnt one; it is never raised.
+#: exceeds it, and it halves over no fewer than ``CALM_HALF`` readings, nor than ``CALM_DAYS`` days
+#: of a date/time stream's readings, even when every reading is below it (0: no calm). Once it is
+#: below ``CALM_FROM`` of the history's, the spread comes down by the square of how far below (a
+#: stream whose deviations are a quarter of the history's gets a quarter of the spread), never below
+#: ``CALM_MIN`` of the learnt one; it is never raised. So slow, the time-of-day memory follows it: a
+#: deviation that recurs daily grows less than 1.5 times from one day to the next as the band narrows.
 CALM_Q = 0.95
 CALM_HALF = 2000.0
+CALM_DAYS = 7.0
 CALM_FROM = 0.5
 CALM_MIN = 0.2
 
@@ -130,6 +133,8 @@ class Model:
     #: Per column, the ``CALM_Q`` quantile of the absolute deviations the candidate saw over the
     #: history (:func:`calm_of`), which the calm starts from; empty or 0: the spread stays as learnt.
     calm: list[float] = field(default_factory=list)
+    #: The fewest readings over which the calm's tracked quantile halves (:func:`calm_readings`).
+    calm_half: float = CALM_HALF
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -294,7 +299,7 @@ def advance(
         if v != v:
             continue
         if top > 0 and not learn_only and not fresh:
-            calm[j] = calmed(calm[j], abs(e), top)  # type: ignore[index]
+            calm[j] = calmed(calm[j], abs(e), top, model.calm_half)  # type: ignore[index]
         c = CLIP * sc
         ec = c if e > c else (-c if e < -c else e)
         if rate and not fresh:
@@ -340,11 +345,21 @@ def _calm_steps(q: float, half: float) -> tuple[float, float]:
     return 2.0 ** (q / (1.0 - q) / half), 0.5 ** (1.0 / half)
 
 
-def calmed(tracked: float, deviation: float, top: float) -> float:
+def calm_readings(step: float, is_datetime: bool) -> float:
+    """The fewest readings over which the calm's tracked quantile may halve: ``CALM_HALF``, or
+    ``CALM_DAYS`` days of a date/time stream's readings if more (2,000 one-minute readings are a day
+    and a half, too little to tell a calmer stream from a quiet day)."""
+    if CALM_HALF > 0 and is_datetime and step > 0:
+        return max(CALM_HALF, CALM_DAYS * DAY_SECONDS / step)
+    return CALM_HALF
+
+
+def calmed(tracked: float, deviation: float, top: float, half: float) -> float:
     """The calm's tracked quantile past a reading ``deviation`` away from the expected value (both
-    in the column's units), kept between ``CALM_MIN`` and 1 times ``top`` (the history's; below
-    ``CALM_MIN`` it would only take longer to come back up)."""
-    up, down = _calm_steps(CALM_Q, CALM_HALF)
+    in the column's units; ``half``: the fewest readings over which it halves), kept between
+    ``CALM_MIN`` and 1 times ``top`` (the history's; below ``CALM_MIN`` it would only take longer
+    to come back up)."""
+    up, down = _calm_steps(CALM_Q, half)
     tracked *= up if deviation > tracked else down
     low = CALM_MIN * top
     return top if tracked > top else (low if tracked < low else tracked)

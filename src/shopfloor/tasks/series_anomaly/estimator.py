@@ -6,8 +6,10 @@ compares detectors (:data:`~shopfloor.tasks.series_anomaly.detector.CANDIDATES`)
 into the history, or on known anomalies when ``label_column`` is given
 (:mod:`~shopfloor.tasks.series_anomaly.selection`). Every point gets a score in [0, 1], a flag, the
 expected value with its band and a severity; flagged runs make events. The online candidates keep
-learning as they score; ``POST .../score`` continues the stream from a small JSON state and gives
-what batch scoring of the same points gives. Artifact: one JSON file (:data:`ESTIMATOR_FILE`).
+learning as they score, and a spread learnt from a history wilder than the stream comes down
+slowly where the stream stays calmer (the calm, in :mod:`~shopfloor.tasks.series_anomaly.detector`);
+``POST .../score`` continues the stream from a small JSON state and gives what batch scoring of the
+same points gives. Artifact: one JSON file (:data:`ESTIMATOR_FILE`).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from shopfloor.tasks.series_anomaly.detector import (
     alarm_readings,
     band_width,
     calm_of,
+    calm_readings,
     find_period,
     fit_model,
     heat_of,
@@ -218,6 +221,7 @@ class SeriesAnomalyEstimator(BaseEstimator):
         model.heat_gain, model.heat_decay = heat_of(memory)
         whole = run(model, new_state(model), tl.times, tl.values, tl.filled, tl.segment)
         model.calm = calm_of(whole.z, whole.spread, tl.values, ~tl.filled)
+        model.calm_half = calm_readings(tl.step, tl.is_datetime)
         r = whole.r[~tl.filled]
         model.k = max(k0, float(np.quantile(r, 1.0 - float(self.max_anomaly_ratio))))
         self.model_, self.time_column_, self.value_columns_ = model, time_col, values
@@ -233,6 +237,7 @@ class SeriesAnomalyEstimator(BaseEstimator):
             **report_of(tl, chosen, figures, period, k0, model.k, flagged, self.label_column is not None),
             "layout": layout,
             "alarm_memory_readings": memory,  # the option, or 20 days of date/time readings if fewer
+            "calm_halving_readings": round(model.calm_half),  # the fewest over which the spread's calm halves
             "fit_seconds": round(time.monotonic() - started, 3),
         }
         progress(1.0, "done", f"{chosen['name']}: band +-{model.k:.3g} spreads")

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from shopfloor.tasks.series_anomaly.context import points_per_day
-from shopfloor.tasks.series_anomaly.detector import calm_of, fit_model, heat_of, new_state
+from shopfloor.tasks.series_anomaly.detector import calm_of, calm_readings, fit_model, heat_of, new_state
 from shopfloor.tasks.series_anomaly.scoring import run
 from shopfloor.tasks.series_anomaly.timeline import Timeline, repair_notes
 
@@ -63,6 +63,7 @@ def evaluate(
     state = new_state(model)
     head = run(model, state, times[:cut], values[:cut], filled[:cut], segment[:cut])
     model.calm = calm_of(head.z, head.spread, values[:cut], ~filled[:cut])
+    model.calm_half = calm_readings(tl.step, tl.is_datetime)
     at_cut = copy.deepcopy(state)
     clean = run(
         model, copy.deepcopy(at_cut), times[cut:stop], values[cut:stop], filled[cut:stop], segment[cut:stop]
