@@ -281,7 +281,7 @@ a step after one below), from and never above the history's, halving over no few
 readings nor 7 days. Below half the history's, the spread comes down by the square of how far below
 (a quarter: a quarter of the spread), at most 5x; it is never raised. On NAB it changes one file:
 Twitter_volume_FB (its tracked quantile falls under half the history's after 2,737 readings, to a
-quarter at least; 2 more false-positive rows, -0.22 raw). The windows it was meant for come too
+quarter (0.26) at the lowest; 2 more false-positive rows, -0.22 raw). The windows it was meant for come too
 soon: iio_us-east-1's two start 32 and 122 readings after the history (the tracked quantile is 0.69
 of the history's when the file ends, 1,057 readings later), and the alarm widening the start-up
 left (3.3x there) would hide them too; TravelTime_451's, whose history held its largest spikes,
