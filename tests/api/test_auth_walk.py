@@ -24,6 +24,8 @@ ALLOWED = {
     ("GET", "/v1/models/{name}"): {"admin", "builder", "consumer"},
     ("GET", "/v1/models/{name}/versions/{version}"): {"admin", "builder", "consumer"},
     ("PUT", "/v1/models/{name}/aliases/{alias}"): {"admin", "builder"},
+    ("POST", "/v1/models/{name}/promote"): {"admin", "builder"},
+    ("POST", "/v1/models/{name}/retrain"): {"admin", "builder"},
     ("PATCH", "/v1/models/{name}"): {"admin", "builder"},
     ("DELETE", "/v1/models/{name}"): {"admin", "builder"},
     ("POST", "/v1/models/{name}/predict"): {"admin", "builder", "consumer"},

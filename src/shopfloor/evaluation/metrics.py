@@ -211,7 +211,7 @@ def scalar_metrics(report: dict[str, Any]) -> dict[str, float]:
     }
 
 
-def _label_key(value: Any) -> str:
+def label_key(value: Any) -> str:
     """One spelling of a class label, whichever type it was read as: 1, 1.0, True and "1" agree."""
     value = _jsonable(value)
     if isinstance(value, bool) or (isinstance(value, float) and value.is_integer()):
@@ -232,11 +232,11 @@ def report_on_labels(
         except (TypeError, ValueError) as exc:
             raise InvalidInput(f"a regression outcome is not a number: {exc}") from None
         return regression_report(y, out)
-    index = {_label_key(c): i for i, c in enumerate(classes)}
+    index = {label_key(c): i for i, c in enumerate(classes)}
     known = list(classes)
     y = np.empty(len(labels), dtype=int)
     for i, value in enumerate(labels):
-        key = _label_key(value)
+        key = label_key(value)
         if key not in index:
             index[key] = len(known)
             known.append(_jsonable(value))

@@ -58,15 +58,10 @@ class AliasTables:
                     s.add(AliasRow(model_id=mrow.id, alias=alias, version=version, updated_at=_now()))
                     s.flush()  # a concurrent first move fails here (primary key): a Conflict too
             else:
+                row = (AliasRow.model_id == mrow.id, AliasRow.alias == alias, AliasRow.version == expected)
                 result = cast(
                     "CursorResult[Any]",
-                    s.execute(
-                        update(AliasRow)
-                        .where(
-                            AliasRow.model_id == mrow.id, AliasRow.alias == alias, AliasRow.version == expected
-                        )
-                        .values(version=version, updated_at=_now())
-                    ),
+                    s.execute(update(AliasRow).where(*row).values(version=version, updated_at=_now())),
                 )
                 moved = result.rowcount == 1
                 current = None if moved else self._aliases(s, mrow.id).get(alias)
