@@ -70,8 +70,8 @@ def mill(api_with: Any) -> Api:
     return api_with(_build)
 
 
-def _retrain(api: Api, who: str = "builder", **body: Any) -> Any:
-    return api.client.post(f"/v1/models/{MODEL}/retrain", json=body, headers=api.headers(who))
+def _retrain(api: Api, who: str = "builder", model: str = MODEL, **body: Any) -> Any:
+    return api.client.post(f"/v1/models/{model}/retrain", json=body, headers=api.headers(who))
 
 
 def _promote(api: Api, who: str = "builder", **body: Any) -> Any:
@@ -125,11 +125,15 @@ def test_new_data_with_more_signal_passes_the_gate_and_is_promoted(mill: Api) ->
     assert lineage["retrained_from"]["version"] == 1 and lineage["config"]["time_budget_s"] == 6
     assert lineage["config"]["metric"] is None and lineage["config"]["target"] == ai4i_like.TARGET
     assert {c["name"] for c in new["input_schema"]} <= set(ai4i_like.INPUTS)
+    assert lineage["column_types"]["Torque [Nm]"] == "numeric"
     (retrained,) = _events(api, "job.retrain")
     assert retrained["detail"]["champion"] == 1 and retrained["role"] == "builder"
     (promoted,) = _events(api, "model.promote")
     assert promoted["outcome"] == "ok" and promoted["detail"]["automatic"] is True
     assert promoted["key_id"] == retrained["key_id"] and promoted["detail"]["version"] == 3
+    # the retrained version in production is retrained in turn with the configuration it keeps
+    again = _retrain(api, dataset_id=data["after"]).json()
+    assert again["params"]["champion"] == 3 and again["params"]["config"] == lineage["config"]
 
 
 def test_progress_of_the_job_is_visible_like_any_job(mill: Api) -> None:
@@ -295,3 +299,22 @@ def test_a_version_that_failed_its_gate_is_promoted_only_when_forced(mill: Api) 
     assert forced.status_code == 200 and _model(api)["aliases"] == {"production": 3}
     (event,) = _events(api, "model.promote")
     assert event["detail"]["forced"] is True and event["detail"]["gate"] == "failed"
+
+
+def test_a_family_without_a_gate_or_an_imported_version_is_refused(mill: Api) -> None:
+    api, data = mill, mill.made
+    store = api.platform.store
+    for model, task in (("demand", "forecast"), ("imported", "tabular_classification")):
+        store.add_version(
+            tenant="default", model=model, task=task, report={}, input_schema=[], files={},
+            artifact=f"default/models/{model}/x", lineage={}, job_id=None,
+        )  # fmt: skip
+        store.set_alias("default", model, "production", 1)
+    forecast = _retrain(api, model="demand", dataset_id=data["after"])
+    assert forecast.status_code == 422
+    assert "retraining with a gate is available for tabular_classification and tabular_regression" in (
+        forecast.json()["detail"]
+    )
+    imported = _retrain(api, model="imported", dataset_id=data["after"])
+    assert imported.status_code == 422 and "was imported, not trained here" in imported.json()["detail"]
+    assert _retrain(api, model="nothing", dataset_id=data["after"]).status_code == 404

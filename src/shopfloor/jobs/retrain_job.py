@@ -104,6 +104,7 @@ def _lineage(
         "task": config["task"],
         "seed": int(config.get("seed") or 0),
         "config": config,
+        "column_types": dict(p["types"]),
         "retrained_from": {"version": champion.version, "job_id": champion.job_id},
         "train_seconds": train_seconds,
     }
