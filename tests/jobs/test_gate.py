@@ -52,14 +52,15 @@ UNSEEN = np.zeros(20, dtype=bool)
 
 
 class Live:
-    def __init__(self, n: int) -> None:
-        self.n = n
+    def __init__(self, n: int, unlabelled: int = 0) -> None:
+        self.n, self.unlabelled = n, unlabelled
         self.asked: list[tuple[str, str, datetime | None]] = []
 
     def labelled(self, tenant: str, model: str, since: datetime | None) -> LabelledRecords | None:
         self.asked.append((tenant, model, since))
-        inputs = pd.DataFrame({"x": range(self.n), "live": 1})
-        return LabelledRecords(inputs, pd.Series([0, 1] * (self.n // 2)))
+        inputs = pd.DataFrame({"x": range(self.n + self.unlabelled), "live": 1})
+        outcomes = [0, 1] * (self.n // 2) + [None] * self.unlabelled  # feedback not given yet
+        return LabelledRecords(inputs, pd.Series(outcomes, dtype=object))
 
 
 def _gate(
@@ -149,7 +150,7 @@ def test_live_data_must_be_beaten_too_where_there_is_enough() -> None:
 
 
 def test_too_few_live_records_or_an_unreadable_log_leave_the_decision_to_held_out_data() -> None:
-    few = _gate(Scored(0.9, live=0.1), Scored(0.7, live=0.9), source=Live(4))
+    few = _gate(Scored(0.9, live=0.1), Scored(0.7, live=0.9), source=Live(4, unlabelled=30))
     assert few["passed"] is True
     assert few["checks"]["live"]["message"] == (
         f"live: not available (4 labelled live records since 2026-03-01T06:00:00+00:00; at least "

@@ -136,25 +136,29 @@ def live_check(
 ) -> dict[str, Any]:
     """The live check: available with at least :data:`MIN_LIVE_RECORDS` labelled records."""
     when = f" since {since.isoformat(timespec='seconds')}" if since is not None else ""
-    if live is None or len(live) == 0:
+    if live is None:
         return {"available": False, "passed": None, "records": 0, "message": NOT_AVAILABLE}
-    if len(live) < MIN_LIVE_RECORDS:
+    rows = live.inputs.assign(**{target: live.outcomes.to_numpy()})
+    rows = rows.loc[rows[target].notna()]
+    if len(rows) == 0:
+        return {"available": False, "passed": None, "records": 0, "message": NOT_AVAILABLE}
+    if len(rows) < MIN_LIVE_RECORDS:
         return {
             "available": False,
             "passed": None,
-            "records": len(live),
-            "message": f"live: not available ({len(live)} labelled live records{when}; "
+            "records": len(rows),
+            "message": f"live: not available ({len(rows)} labelled live records{when}; "
             f"at least {MIN_LIVE_RECORDS} are needed)",
         }
-    rows = live.inputs.assign(**{target: live.outcomes.to_numpy()})
     try:
         c = compare_on(challenger, champion, rows, target, metric)
-    except ShopfloorError as exc:
+    except (ShopfloorError, ValueError, TypeError, KeyError) as exc:  # records as logged, not as checked
+        why = exc.detail if isinstance(exc, ShopfloorError) else f"{type(exc).__name__}: {exc}"
         return {
             "available": False,
             "passed": None,
-            "records": len(live),
-            "message": f"live: not available (the live records could not be scored: {exc.detail})",
+            "records": len(rows),
+            "message": f"live: not available (the live records could not be scored: {why})",
         }
     message = f"live: {_versus(c, who, f'On {c.rows} labelled live records{when}')}: {_verdict(c)}."
     passed = c.computable and c.improvement > 0

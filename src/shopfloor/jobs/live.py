@@ -26,14 +26,12 @@ class LabelledRecords:
         the model's input schema (the values the caller sent).
     outcomes
         The true outcome of each row, as the target column of a training table would hold it
-        (a class label or a number), with the same index as ``inputs``.
+        (a class label or a number), row by row in the order of ``inputs``; a missing outcome
+        (None, NaN) leaves its row out.
     """
 
     inputs: pd.DataFrame
     outcomes: pd.Series
-
-    def __len__(self) -> int:
-        return len(self.inputs)
 
 
 @runtime_checkable
