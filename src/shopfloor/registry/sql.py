@@ -652,19 +652,6 @@ class SqlStore(
                 version = aliased
             return self._version_of(s, tenant, mrow, version)
 
-    def set_alias(self, tenant: str, name: str, alias: str, version: int) -> ModelVersion:
-        with self._session() as s:
-            mrow = self._model_row(s, tenant, name)
-            self._version_of(s, tenant, mrow, version)  # raises NotFound for an unknown version
-            row = s.get(AliasRow, (mrow.id, alias))
-            if row is None:
-                s.add(AliasRow(model_id=mrow.id, alias=alias, version=version, updated_at=_now()))
-            else:
-                row.version, row.updated_at = version, _now()
-            s.flush()
-            bump_in(s)
-            return self._version_of(s, tenant, mrow, version)
-
     def delete_model(self, tenant: str, name: str) -> list[ModelVersion]:
         """Remove model ``name`` of ``tenant`` with its versions, aliases and streaming state, and
         move the generation (every process drops its resolutions). Returns the versions removed:

@@ -1,4 +1,5 @@
-"""SQL for moving an alias only from the version it is known to point at (compare and set).
+"""SQL for moving aliases: anywhere, or only from the version an alias is known to point at
+(compare and set).
 
 A mixin of :class:`~shopfloor.registry.sql.SqlStore`. A promotion decided on a comparison with
 the version in production (a retraining gate, ``POST /v1/models/{name}/promote`` with
@@ -38,6 +39,20 @@ class AliasTables:
         self, s: Session, tenant: str, mrow: ModelRow, version: int
     ) -> ModelVersion:  # pragma: no cover
         raise NotImplementedError
+
+    def set_alias(self, tenant: str, name: str, alias: str, version: int) -> ModelVersion:
+        """Point ``alias`` of ``name`` at ``version`` wherever it pointed, and move the generation."""
+        with self._session() as s:
+            mrow = self._model_row(s, tenant, name)
+            self._version_of(s, tenant, mrow, version)  # raises NotFound for an unknown version
+            row = s.get(AliasRow, (mrow.id, alias))
+            if row is None:
+                s.add(AliasRow(model_id=mrow.id, alias=alias, version=version, updated_at=_now()))
+            else:
+                row.version, row.updated_at = version, _now()
+            s.flush()
+            bump_in(s)
+            return self._version_of(s, tenant, mrow, version)
 
     def set_alias_if(
         self, tenant: str, name: str, alias: str, version: int, expected: int | None
