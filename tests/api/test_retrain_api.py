@@ -60,6 +60,7 @@ def _build(api: Api) -> dict[str, str]:
         "before": before,
         "after": _upload(api, ai4i_like.table(600, seed=2, process="after"), "after"),
         "shuffled": _upload(api, ai4i_like.table(600, seed=3, shuffled=True), "shuffled"),
+        "noisy": _upload(api, ai4i_like.table(300, seed=6, flip=0.15), "noisy"),
         "missing": _upload(api, missing, "no-torque"),
         "typed": _upload(api, typed, "torque-as-text"),
     }
@@ -113,6 +114,7 @@ def test_new_data_with_more_signal_passes_the_gate_and_is_promoted(mill: Api) ->
     assert f"f1 is {held['challenger']:.4f} for the new version" in held["message"]
     assert live == {"available": False, "passed": None, "records": 0, "message": NO_LIVE_DATA}
     assert band["passed"] and band["improvement"] > band["band"] > 0 and band["splits"] >= 2
+    assert band["improvement"] > band["resampled"] > 0 and band["resamples"] == 50
     assert "decided on" not in gate["summary"] and "held-out data alone" in gate["summary"]
     moved = "production moved from version 1 to version 3"
     assert result["promotion"] == {"requested": True, "promoted": True, "previous": 1, "message": moved}
@@ -194,6 +196,23 @@ def test_a_worse_model_fails_the_gate_with_reasons_and_is_not_promoted(mill: Api
     }
     assert _model(api)["aliases"] == {"production": 1}
     assert _events(api, "model.promote") == []
+
+
+def test_a_model_no_better_on_the_new_data_fails_on_held_out_data_alone(mill: Api) -> None:
+    """Fewer, noisier rows of the same process: the new version does not beat version 1 by more
+    than its stability band, with no live data to decide otherwise."""
+    api, data = mill, mill.made
+    job = _retrain(api, dataset_id=data["noisy"], promote="if_gate_passes").json()
+    api.run_jobs()
+    result = _job(api, job["id"])["result"]
+    gate = result["gate"]
+    assert gate["passed"] is False and gate["checks"]["live"]["message"] == NO_LIVE_DATA
+    held, band = gate["checks"]["held_out"], gate["checks"]["stability"]
+    assert held["rows"] == 60 and held["left_out"] == 0
+    assert not (held["passed"] and band["passed"]) and held["improvement"] <= band["band"], gate
+    failed = [c["message"] for c in (held, band) if not c["passed"]]
+    assert all(m in gate["summary"] for m in failed)
+    assert result["promotion"]["promoted"] is False and _model(api)["aliases"] == {"production": 1}
 
 
 def test_promotion_is_refused_when_production_moved_meanwhile(mill: Api) -> None:

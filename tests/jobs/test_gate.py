@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from shopfloor.errors import InvalidInput, RegistryUnavailable
-from shopfloor.jobs.gate import MIN_LIVE_RECORDS, NOT_AVAILABLE, evaluate
+from shopfloor.jobs.gate import MIN_LIVE_RECORDS, NOT_AVAILABLE, RESAMPLES, evaluate
 from shopfloor.jobs.live import LabelledRecords, NoLiveData
 from shopfloor.registry.entities import ModelVersion
 
@@ -22,8 +22,10 @@ class Scored:
     """A fitted model stand-in: ``metric`` on held-out rows and on live rows (told apart by a
     column only live rows have), and the rows it held out."""
 
-    def __init__(self, held: float, live: float = math.nan, metric: str = "f1", holdout: Any = None) -> None:
-        self.held, self.live, self.metric = held, live, metric
+    def __init__(
+        self, held: float, live: float = math.nan, metric: str = "f1", holdout: Any = None, jitter: float = 0
+    ) -> None:
+        self.held, self.live, self.metric, self.jitter = held, live, metric, jitter
         self._holdout = np.arange(10, 20) if holdout is None else holdout
         self.report_ = {"metric": metric, "target": "y", "stability": {}}
         self.scored: list[int] = []
@@ -34,7 +36,10 @@ class Scored:
     def score_rows(self, frame: pd.DataFrame, target: str) -> dict[str, float]:
         assert target == "y"
         self.scored.append(len(frame))
-        return {self.metric: self.live if "live" in frame.columns else self.held}
+        if "live" in frame.columns:
+            return {self.metric: self.live}
+        # ``jitter``: the score moves with which rows are scored (resampled rows differ)
+        return {self.metric: self.held + self.jitter * (float(frame["x"].mean()) - 14.5)}
 
 
 def _version(std: float | None = 0.02, splits: int = 5, metric: str = "f1") -> ModelVersion:
@@ -84,10 +89,13 @@ def test_a_clear_improvement_passes_on_held_out_data_alone() -> None:
         "0.7000 for version 1 (production): better by 0.2000.",
     }  # fmt: skip
     assert gate["checks"]["live"]["message"] == NOT_AVAILABLE == "live: not available (no labelled live data)"
-    assert gate["checks"]["stability"]["message"] == (
-        "stability: the held-out improvement (0.2000) exceeds the stability band of version 1 (production) "
-        "(f1 spread 0.0200 over 5 seeded splits)."
-    )
+    assert gate["checks"]["stability"] == {
+        "passed": True, "metric": "f1", "band": 0.02, "splits": 5, "improvement": 0.2, "resampled": 0.0,
+        "resamples": RESAMPLES,
+        "message": "stability: the held-out improvement (0.2000) exceeds the stability band of version 1 "
+        "(production) (f1 spread 0.0200 over 5 seeded splits) and the spread of the improvement over "
+        f"{RESAMPLES} resamples of the 10 held-out rows (0.0000).",
+    }  # fmt: skip
     assert gate["summary"] == (
         "Gate passed: the new version beats version 1 (production) on held-out data alone "
         "(live: not available (no labelled live data)), by more than the stability band."
@@ -125,7 +133,8 @@ def test_rows_the_champion_learnt_from_are_left_out_of_the_comparison() -> None:
     seen = np.zeros(20, dtype=bool)
     seen[10:14] = True  # four held-out rows come from the champion's own training data
     held = _gate(challenger, champion, seen=seen)["checks"]["held_out"]
-    assert (held["rows"], held["left_out"]) == (6, 4) and challenger.scored == champion.scored == [6]
+    assert (held["rows"], held["left_out"]) == (6, 4)
+    assert challenger.scored == champion.scored == [6] * (1 + RESAMPLES)  # the rows, then resamples of them
     assert held["message"].endswith(
         " 4 more held-out rows come from the data version 1 (production) was trained on and are left out."
     )
@@ -175,11 +184,27 @@ def test_too_few_live_records_or_an_unreadable_log_leave_the_decision_to_held_ou
     assert odd["passed"] is True and "could not be scored: the records lack input column 'x'" in str(odd)
 
 
-def test_without_any_stability_band_the_improvement_cannot_be_judged() -> None:
-    gate = _gate(Scored(0.9), Scored(0.7), _version(std=None))
+def test_an_improvement_within_the_noise_of_a_small_hold_out_does_not_pass() -> None:
+    """Beyond the champion's band, but the improvement swings more than that with which of the
+    ten held-out rows are drawn: it cannot be told from noise."""
+    gate = _gate(Scored(0.9, jitter=0.3), Scored(0.7))
     band = gate["checks"]["stability"]
-    assert band["passed"] is False and gate["passed"] is False
-    assert "no spread of f1 over seeded splits was measured" in band["message"]
+    assert gate["checks"]["held_out"]["passed"] and band["passed"] is False and gate["passed"] is False
+    assert band["band"] == 0.02 and band["resampled"] > band["improvement"] == 0.2
+    assert band["message"] == (
+        "stability: the held-out improvement (0.2000) exceeds the stability band of version 1 (production) "
+        f"(f1 spread 0.0200 over 5 seeded splits) but not the spread of the improvement over {RESAMPLES} "
+        f"resamples of the 10 held-out rows ({band['resampled']:.4f}): it cannot be told from noise."
+    )
+
+
+def test_without_a_stability_band_in_either_report_the_resamples_decide() -> None:
+    quiet = _gate(Scored(0.9), Scored(0.7), _version(std=None))["checks"]["stability"]
+    assert quiet["passed"] is True and "band" not in quiet and quiet["resampled"] == 0.0
+    noisy = _gate(Scored(0.9, jitter=0.3), Scored(0.7), _version(std=None))["checks"]["stability"]
+    assert noisy["passed"] is False and noisy["message"].startswith(
+        "stability: the held-out improvement (0.2000) is within the spread of the improvement over"
+    )
     challenger = Scored(0.9)
     challenger.report_["stability"] = {"n": 3, "metrics": {"f1": {"std": 0.05, "values": [0.8, 0.85, 0.9]}}}
     fallback = _gate(challenger, Scored(0.7), _version(std=None))["checks"]["stability"]
@@ -192,3 +217,11 @@ def test_a_metric_that_cannot_be_computed_never_passes() -> None:
     held = gate["checks"]["held_out"]
     assert held["passed"] is False and held["champion"] is None
     assert "f1 cannot be computed on these rows" in held["message"]
+
+
+def test_a_large_hold_out_is_resampled_at_a_bounded_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("shopfloor.jobs.gate.RESAMPLE_ROWS", 4)
+    challenger, champion = Scored(0.9), Scored(0.7)
+    band = _gate(challenger, champion)["checks"]["stability"]
+    assert challenger.scored == [10] + [4] * RESAMPLES
+    assert f"over {RESAMPLES} resamples of 4 of the 10 held-out rows (0.0000)" in band["message"]
