@@ -42,6 +42,7 @@ from shopfloor.client_errors import (
     UnexpectedResponse,
     error_from_response,
 )
+from shopfloor.client_retrain import RetrainMixin
 from shopfloor.errors import JobCancelled
 from shopfloor.tasks.catalog import DEFAULT_TASK
 from shopfloor.version import __version__
@@ -132,7 +133,7 @@ def _params(version: int | str | None, **more: Any) -> dict[str, Any]:
     return params
 
 
-class Client:
+class Client(RetrainMixin):
     """A connection to one Shopfloor server.
 
     ``url`` and ``api_key`` default to ``SHOPFLOOR_URL`` (http://127.0.0.1:8000)

@@ -31,6 +31,7 @@ from shopfloor.progress import no_progress as no_progress
 if TYPE_CHECKING:
     from pathlib import Path
 
+    import numpy as np
     import pandas as pd
 
 
@@ -82,6 +83,11 @@ class Capabilities:
         optimisation over the model's inputs (``POST .../optimize``).
     plots
         The chart kinds its reports can have data for (``GET .../plots/{kind}``).
+    compare
+        A fitted model names the rows it held out (``holdout_rows``) and scores labelled rows with
+        its report's metrics (``score_rows``): a retraining job can then compare a new version with
+        the one in production on the same rows (``POST /v1/models/{name}/retrain``). The metric
+        compared is the report's ``metric``; its spread over seeded splits is in ``stability``.
     validation
         How its candidates are scored (the title of the ``candidates`` chart).
     min_assets
@@ -107,6 +113,7 @@ class Capabilities:
     forecast: bool = False
     optimise: bool = False
     plots: tuple[str, ...] = ()
+    compare: bool = False
     validation: str = "cross-validation"
     min_assets: int = 0
 
@@ -253,3 +260,17 @@ class BaseEstimator:
     def background_records(self) -> list[dict[str, Any]]:
         """The reference rows kept at training, as input records (feature importance); none here."""
         return []
+
+    # ---------------------------------------------------------------- comparing two models
+    def holdout_rows(self) -> np.ndarray | None:
+        """Right after ``fit`` (``Capabilities.compare``): the row numbers, in the table given to
+        ``fit``, of the rows held out to evaluate the model (its report's ``metrics``). None for a
+        family that holds out no single rows, and for a loaded model (it is not saved)."""
+        return None
+
+    def score_rows(self, frame: pd.DataFrame, target: str) -> dict[str, float]:
+        """The scalar metrics of the report's ``metrics`` for this fitted model on labelled rows
+        (``frame``: the inputs and the true outcome in column ``target``), computed as the report
+        computes them on its hold-out (``Capabilities.compare``). Rows without an outcome are left
+        out. Raises :class:`InvalidInput` where the family cannot score rows."""
+        raise InvalidInput(f"{type(self).__name__} does not score labelled rows")
