@@ -40,6 +40,7 @@ from shopfloor.registry.sql_attempts import AttemptTables
 from shopfloor.registry.sql_generation import GenerationTables, bump_in
 from shopfloor.registry.sql_health import HealthQueries
 from shopfloor.registry.sql_limits import LimitTables
+from shopfloor.registry.sql_monitoring import MonitoringTables, drop_log_in
 from shopfloor.registry.sql_streams import StreamTables
 from shopfloor.registry.sql_trust import TrustTables, stored_bytes_in
 
@@ -87,7 +88,9 @@ def _retryable(exc: Exception) -> bool:
     return isinstance(cause, OperationalError) and "locked" in str(cause).lower()
 
 
-class SqlStore(TrustTables, StreamTables, GenerationTables, LimitTables, AttemptTables, HealthQueries):
+class SqlStore(
+    TrustTables, StreamTables, GenerationTables, LimitTables, AttemptTables, MonitoringTables, HealthQueries
+):
     """Registry on SQLite (embedded default) or PostgreSQL, chosen by URL."""
 
     def __init__(self, url: str) -> None:
@@ -663,8 +666,8 @@ class SqlStore(TrustTables, StreamTables, GenerationTables, LimitTables, Attempt
             return self._version_of(s, tenant, mrow, version)
 
     def delete_model(self, tenant: str, name: str) -> list[ModelVersion]:
-        """Remove model ``name`` of ``tenant`` with its versions, aliases and streaming state, and
-        move the generation (every process drops its resolutions). Returns the versions removed:
+        """Remove model ``name`` of ``tenant`` with its versions, aliases, streaming state and prediction
+        log, and move the generation (every process drops its resolutions). Returns the versions removed:
         their artifact files are the caller's to delete. Raises NotFound for an unknown model."""
         with self._session() as s:
             # The row lock a new version takes too: no version is added while the model goes.
@@ -681,6 +684,7 @@ class SqlStore(TrustTables, StreamTables, GenerationTables, LimitTables, Attempt
             s.execute(
                 delete(StreamStateRow).where(StreamStateRow.tenant == tenant, StreamStateRow.model == name)
             )
+            drop_log_in(s, tenant, name)
             s.delete(mrow)
             bump_in(s)
             return gone
