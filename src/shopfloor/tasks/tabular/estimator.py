@@ -22,6 +22,7 @@ import pandas as pd
 
 from shopfloor.errors import ArtifactCorrupted, InvalidInput, NotFitted
 from shopfloor.evaluation import metrics as M
+from shopfloor.evaluation.calibration import fit_platt
 from shopfloor.evaluation.stability import stability
 from shopfloor.explain.contributions import attribute_to_inputs, lime_weights
 from shopfloor.explain.rules import surrogate_rules
@@ -173,6 +174,8 @@ class TabularEstimator(BaseEstimator):
         )
         self.report_["features"]["screening"] = screening
         self.report_["budget"] = budget.report()
+        if classify:  # how far the served probabilities are from the held-out frequencies, plain numbers
+            self.report_["calibration"] = fit_platt(y_te, model.predict_output(pre.expand(enc_te)))
         progress(
             1.0, "done", f"{chosen['name']}: hold-out {metric} = {holdout.get(metric, float('nan')):.4f}"
         )
