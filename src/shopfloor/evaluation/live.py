@@ -88,7 +88,7 @@ def value_scores(
 def _mase(
     pairs: list[tuple[Sequence[float], Sequence[float], int]], scales: Sequence[float | None] | None
 ) -> float | None:
-    errors = []
+    errors: list[float] = []
     for s, t, i in pairs:
         scale = scales[i] if scales is not None else None
         if scale is None or not math.isfinite(scale) or scale <= 0:

@@ -288,6 +288,12 @@ class BaseEstimator:
         """The reference rows kept at training, as input records (feature importance); none here."""
         return []
 
+    def frame_answers(self, scored: pd.DataFrame) -> list[dict[str, Any]]:
+        """Rows of :meth:`predict_frame`'s output as answers (what the prediction log keeps of a
+        batch job): in the shape :meth:`predict` answers where the family can say so, else each
+        row's columns."""
+        return [{str(k): v for k, v in row.items()} for row in scored.to_dict("records")]
+
     def answer_scale(self, answer: Mapping[str, Any]) -> float | None:
         """The error scale of one served answer (the ``mase`` live metric divides errors by it), for
         families whose answers have one (a forecast: its series' naive error); None here."""
