@@ -77,12 +77,14 @@ def set_retention(platform: Platform, tenant: str, days: int | None) -> dict[str
         )
     platform.store.ensure_tenant(tenant)
     platform.store.set_log_retention(tenant, days)
-    return {
-        "tenant": tenant,
-        "retention_days": retention_days(platform, tenant),
-        "own": days,
-        "default": platform.settings.prediction_log_retention_days,
-    }
+    return retention_view(platform, tenant)
+
+
+def retention_view(platform: Platform, tenant: str) -> dict[str, Any]:
+    """The tenant's own retention (None: none set), the server default, and the one in force."""
+    own = platform.store.log_retention().get(tenant)
+    default = platform.settings.prediction_log_retention_days
+    return {"tenant": tenant, "retention_days": own or default, "own": own, "default": default}
 
 
 # ---- reading back ---------------------------------------------------------------------------------
