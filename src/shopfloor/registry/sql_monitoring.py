@@ -8,14 +8,16 @@ goes with them and their feedback in one transaction when it has outlived its te
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, delete, insert, or_, select, tuple_
+from sqlalchemy import CursorResult, Engine, and_, delete, insert, or_, select, tuple_
 from sqlalchemy.orm import Session
 
+from shopfloor.errors import Conflict, RegistryUnavailable
 from shopfloor.registry.clock import aware as _aware
 from shopfloor.registry.clock import naive as _naive
 from shopfloor.registry.clock import now as _now
@@ -25,6 +27,15 @@ from shopfloor.registry.sql_generation import bump_in
 
 #: Keys per ``IN (...)`` list: well under SQLite's and PostgreSQL's parameter limits.
 _CHUNK = 500
+_SQLITE_BLOB = (
+    "INSERT INTO prediction_log_blobs (id, tenant, model, version, first_at, last_at, records, payload) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_SQLITE_LOGGED = (
+    "INSERT INTO prediction_log (blob_id, slot, tenant, model, version, request_id, position, source, at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+assert LogBlobRow.__tablename__ == "prediction_log_blobs" and LoggedRow.__tablename__ == "prediction_log"  # noqa: S101
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
@@ -40,7 +51,9 @@ def drop_log_in(s: Session, tenant: str, model: str) -> None:
 
 
 class MonitoringTables:
-    """Needs ``self._session()``: one managed unit of work, as SqlStore provides."""
+    """Needs ``self._session()`` and ``self.engine``, as SqlStore provides."""
+
+    engine: Engine  # provided by SqlStore
 
     def _session(self) -> AbstractContextManager[Session]:  # pragma: no cover - provided by SqlStore
         raise NotImplementedError
@@ -88,6 +101,9 @@ class MonitoringTables:
         """Store sealed batches and their index rows, all in one transaction (two ``executemany``)."""
         if not blobs:
             return
+        if self.engine.dialect.name == "sqlite":
+            self._add_log_sqlite(blobs, records)
+            return
         with self._session() as s:
             s.execute(
                 insert(LogBlobRow),
@@ -123,6 +139,52 @@ class MonitoringTables:
                         for r in records
                     ],
                 )
+
+    def _add_log_sqlite(self, blobs: Sequence[LogBlob], records: Sequence[LoggedPrediction]) -> None:
+        """:meth:`add_prediction_log` on SQLite: plain ``executemany`` of tuples on the driver's
+        connection (the ORM's per-row work would cost more than the rest of logging a prediction),
+        times written in the format the ORM reads back."""
+        stamp = self._log_stamp()
+        raw = self.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            try:
+                cur.execute("BEGIN IMMEDIATE")
+                cur.executemany(
+                    _SQLITE_BLOB,
+                    [
+                        (b.id, b.tenant, b.model, b.version, stamp(_naive(b.first_at)),
+                         stamp(_naive(b.last_at)), b.records, b.payload)
+                        for b in blobs
+                    ],
+                )
+                cur.executemany(
+                    _SQLITE_LOGGED,
+                    [
+                        (r.blob_id, r.slot, r.tenant, r.model, r.version, r.request_id, r.position, r.source,
+                         stamp(_naive(r.at)))
+                        for r in records
+                    ],
+                )
+                raw.commit()
+            except BaseException:
+                raw.rollback()
+                raise
+            finally:
+                cur.close()
+        except sqlite3.OperationalError as exc:
+            raise RegistryUnavailable("the registry database is not reachable or busy; try again") from exc
+        except sqlite3.IntegrityError as exc:
+            raise Conflict("the object already exists or conflicts with another") from exc
+        finally:
+            raw.close()
+
+    def _log_stamp(self) -> Callable[[datetime], Any]:
+        """The driver value SQLAlchemy stores for a DateTime column (both write paths, one format)."""
+        column = LoggedRow.__table__.c.at
+        dialect = self.engine.dialect
+        processor = column.type.dialect_impl(dialect).bind_processor(dialect)
+        return cast(Callable[[datetime], Any], processor or (lambda v: v))
 
     def find_logged(
         self,

@@ -30,7 +30,7 @@ from shopfloor.errors import ShopfloorError
 from shopfloor.registry.log_entities import LogBlob, LoggedPrediction
 from shopfloor.registry.store import GenerationStore, MaskingStore, PredictionLogStore
 from shopfloor.security.keys import Generation
-from shopfloor.serving.log_entries import Masker, blob_path, encode_entry, inputs_of, masker, seal, texts_of
+from shopfloor.serving.log_entries import Inputs, blob_path, encode_entry, masker, seal
 from shopfloor.settings import Settings
 from shopfloor.storage.sealed import SealedArtifacts
 
@@ -246,7 +246,7 @@ class PredictionLog:
     def _sealed(self, tenant: str, calls: list[_Call]) -> tuple[list[LogBlob], list[LoggedPrediction]]:
         """The tenant's entries masked, grouped by model version and sealed; with their index rows."""
         mask = masker(self._platform, tenant)
-        mask.prepare(text for c in calls for text in texts_of(c.records, c.schema))
+        plans: dict[int, Inputs] = {}  # per schema object: the calls of one model version share theirs
         key = self._platform.sealed.tenant_key(tenant)
         groups: dict[tuple[str, int], list[tuple[_Call, int]]] = {}
         for c in calls:
@@ -257,7 +257,12 @@ class PredictionLog:
             for start in range(0, len(entries), BLOB_ENTRIES):
                 part = entries[start : start + BLOB_ENTRIES]
                 blob_id = secrets.token_hex(12)
-                encoded = [self._entry(c, i, mask) for c, i in part]
+                encoded = []
+                for c, i in part:
+                    plan = plans.get(id(c.schema))
+                    if plan is None:
+                        plan = plans[id(c.schema)] = Inputs(c.schema, mask)
+                    encoded.append(self._entry(c, i, plan))
                 times = [_time(c.at) for c, _ in part]
                 payload = seal(key, blob_path(tenant, model, version, blob_id), encoded)
                 span = (min(times), max(times))
@@ -270,11 +275,11 @@ class PredictionLog:
                 )
         return blobs, index
 
-    def _entry(self, c: _Call, i: int, mask: Masker) -> bytes:
+    def _entry(self, c: _Call, i: int, inputs_of: Inputs) -> bytes:
         if len(c.records) == len(c.answers):
-            inputs: Any = inputs_of(c.records[i], c.schema, mask)
+            inputs: Any = inputs_of(c.records[i])
         else:
-            inputs = [inputs_of(r, c.schema, mask) for r in c.records]
+            inputs = [inputs_of(r) for r in c.records]
         entry = {"inputs": inputs, "answer": c.answers[i], "latency_ms": round(c.latency_s * 1000, 3)}
         return encode_entry(entry, self.max_entry_bytes)
 
