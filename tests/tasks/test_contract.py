@@ -420,3 +420,24 @@ def test_declared_outcomes_match_the_answers(fitted: tuple[str, Any, pd.DataFram
     for metric in ("rmse", "mae", "mase"):
         if found.get(metric) is not None:
             assert found[metric] == 0.0, (task, metric)
+
+
+CALIBRATED = {"tabular_classification", "text_classification", "image_classification"}
+
+
+def test_classifiers_with_a_held_out_split_store_their_calibration(
+    fitted: tuple[str, Any, pd.DataFrame, str],
+) -> None:
+    """Performance without outcomes reads the report's calibration: plain numbers of the right size."""
+    from shopfloor.evaluation.calibration import usable
+
+    task, est, _, _ = fitted
+    calibration = est.report_.get("calibration")
+    # measured on a held-out split; not by imported models, nor under grouped cross-validation (signals)
+    assert (calibration is not None) == (task in CALIBRATED), task
+    if calibration is None:
+        return
+    spec = _caps(task).outcomes
+    assert spec is not None and spec.kind == "label" and spec.scores, task
+    assert usable(calibration, len(est.report_["classes"])), task
+    json.dumps(calibration)
