@@ -44,9 +44,11 @@ LAYER_OF = {
     "shopfloor.cli_retrain": "entry points",  # `shopfloor models retrain`: a job, its gate shown
     "shopfloor.cli_tenants": "entry points",  # `shopfloor tenants` over the local registry
     "shopfloor.cli_examples": "entry points",  # `shopfloor examples`: fetches the example data sets
+    "shopfloor.cli_monitoring": "entry points",  # `shopfloor monitoring`: the prediction log, feedback
     "shopfloor.client": "entry points",  # the Python SDK over the public API
     "shopfloor.client_retrain": "entry points",  # the SDK's retrain and promote; only the SDK imports it
     "shopfloor.client_errors": "entry points",  # the SDK's reading of problem+json; only the SDK imports it
+    "shopfloor.client_monitoring": "entry points",  # the SDK's prediction log, feedback and performance
     "shopfloor.server": "entry points",  # `shopfloor serve`: starts the API workers and the job runner
     # builds the process from settings (migrations, first key, Platform) for `serve` and the CLI's
     # local commands: it imports context and is imported by entry points only

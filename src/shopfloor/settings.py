@@ -166,6 +166,35 @@ class Settings(BaseSettings):
         ge=1,
         description="Assets whose streaming window is kept per model version; the least recent go first.",
     )
+    prediction_log_buffer: int = Field(
+        100_000,
+        ge=100,
+        description="Logged predictions one API or job process buffers before writing them; beyond it "
+        "new ones are dropped and counted (shopfloor_prediction_log_records_total{outcome=\"dropped\"}).",
+    )
+    prediction_log_flush_s: float = Field(
+        1.0, gt=0, le=60, description="How often each process writes its buffered logged predictions."
+    )
+    prediction_log_max_record_kb: int = Field(
+        64,
+        ge=1,
+        le=10240,
+        description="Largest logged entry (inputs and answer), in KiB; larger inputs are logged as their "
+        "size and SHA-256 only.",
+    )
+    prediction_log_retention_days: int = Field(
+        30,
+        ge=1,
+        le=3650,
+        description="Days logged predictions and their feedback are kept (default for tenants without "
+        "their own, see `shopfloor tenants retention set`).",
+    )
+    prediction_log_sweep_s: float = Field(
+        600.0,
+        gt=0,
+        description="How often each API process removes logged predictions past their retention (safe "
+        "with several servers sweeping at once).",
+    )
     job_poll_interval_s: float = Field(
         0.5, gt=0, description="How often the job runner looks for queued jobs."
     )

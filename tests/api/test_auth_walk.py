@@ -52,6 +52,16 @@ ALLOWED = {
     ("GET", "/v1/masking"): {"admin"},
     ("PUT", "/v1/masking"): {"admin"},
     ("POST", "/v1/masking/preview"): {"admin"},
+    ("GET", "/v1/models/{name}/prediction-log"): {"admin", "builder", "consumer"},
+    ("PUT", "/v1/models/{name}/prediction-log"): {"admin", "builder"},
+    # logged inputs and answers of every caller: the model's owners only
+    ("GET", "/v1/models/{name}/predictions"): {"admin", "builder"},
+    # the application that asked for a prediction reports what really happened
+    ("POST", "/v1/models/{name}/feedback"): {"admin", "builder", "consumer"},
+    ("GET", "/v1/models/{name}/performance"): {"admin", "builder", "consumer"},
+    ("GET", "/v1/models/{name}/performance/plot"): {"admin", "builder", "consumer"},
+    ("GET", "/v1/prediction-log/retention"): {"admin"},
+    ("PUT", "/v1/prediction-log/retention"): {"admin"},
 }
 
 
@@ -131,6 +141,12 @@ def _call(api: Api, method: str, path: str, who: str | None):
         kwargs["json"] = {"texts": ["pump seal leaking"], "labels": labels, "variant": "torch"}
     elif path == "/v1/masking" and method == "PUT":
         kwargs["json"] = {"names": ["Ann Lee"]}
+    elif path.endswith("/prediction-log") and method == "PUT":
+        kwargs["json"] = {"rate": 0.5}
+    elif path == "/v1/prediction-log/retention" and method == "PUT":
+        kwargs["json"] = {"days": 10}
+    elif path.endswith("/feedback"):
+        kwargs["json"] = {"items": [{"request_id": "r1", "outcome": 1}]}
     elif path == "/v1/masking/preview":
         kwargs["json"] = {"text": "call Ann Lee"}
     elif path == "/v1/keys" and method == "POST":

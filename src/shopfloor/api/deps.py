@@ -120,6 +120,7 @@ ModelsReader = Annotated[Principal, Depends(_caller(Permission.MODELS_READ))]
 ModelsWriter = Annotated[Principal, Depends(_caller(Permission.MODELS_WRITE))]
 Predictor = Annotated[Principal, Depends(_caller(Permission.PREDICT))]
 Explainer = Annotated[Principal, Depends(_caller(Permission.EXPLAIN))]
+PredictionsReader = Annotated[Principal, Depends(_caller(Permission.PREDICTIONS_READ))]
 KeysAdmin = Annotated[Principal, Depends(_caller(Permission.KEYS))]
 # Audit log and quotas: admins only. The keys permission is the admin-only one in roles.py.
 Admin = Annotated[Principal, Depends(_caller(Permission.KEYS))]

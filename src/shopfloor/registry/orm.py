@@ -12,6 +12,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -206,3 +207,73 @@ class RateWindowRow(Base):
     bucket: Mapped[str] = mapped_column(String(120), primary_key=True)
     window: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger)
+
+
+class LogRateRow(Base):
+    """The share of a model's predictions that is logged (0 to 1); no row means none."""
+
+    __tablename__ = "prediction_log_rates"
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model: Mapped[str] = mapped_column(String(100), primary_key=True)
+    rate: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class LogRetentionRow(Base):
+    """How many days a tenant's prediction log is kept; no row means the server default."""
+
+    __tablename__ = "prediction_log_retention"
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    days: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class LogBlobRow(Base):
+    """A batch of logged predictions of one model version, sealed with the tenant's key as one blob.
+
+    Only what queries need is in clear: tenant, model, version and the time span it covers.
+    """
+
+    __tablename__ = "prediction_log_blobs"
+    __table_args__ = (Index("ix_prediction_log_blobs_tenant_last_at", "tenant", "last_at"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(100))
+    version: Mapped[int] = mapped_column(Integer)
+    first_at: Mapped[datetime] = mapped_column(DateTime)
+    last_at: Mapped[datetime] = mapped_column(DateTime)
+    records: Mapped[int] = mapped_column(Integer)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class LoggedRow(Base):
+    """One logged prediction: where its sealed entry is (blob and slot), and its ids and time in clear."""
+
+    __tablename__ = "prediction_log"
+    __table_args__ = (
+        Index("ix_prediction_log_request", "tenant", "model", "request_id"),
+        Index("ix_prediction_log_time", "tenant", "model", "version", "at"),
+    )
+    blob_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(100))
+    version: Mapped[int] = mapped_column(Integer)
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    position: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class FeedbackRow(Base):
+    """The true outcome of one logged prediction, sealed with the tenant's key; the latest one sent."""
+
+    __tablename__ = "prediction_feedback"
+    __table_args__ = (Index("ix_prediction_feedback_model", "tenant", "model", "version"),)
+    blob_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(100))
+    version: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime] = mapped_column(DateTime)

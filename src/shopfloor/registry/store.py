@@ -3,7 +3,7 @@ picked by URL scheme in :func:`open_store`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
@@ -18,6 +18,7 @@ from shopfloor.registry.entities import (
     Tenant,
     TenantKey,
 )
+from shopfloor.registry.log_entities import Feedback, LogBlob, LoggedPrediction
 
 T = TypeVar("T")
 
@@ -248,6 +249,45 @@ class StreamStore(Protocol):
     def drop_stream_states(self, tenant: str, model: str, asset: str | None = None) -> int: ...
 
 
+class PredictionLogStore(Protocol):
+    """The prediction log: per-model sampling rates, per-tenant retention, sealed batches of logged
+    predictions with their clear index (ids, version, time), and the outcomes fed back later."""
+
+    def set_log_rate(self, tenant: str, model: str, rate: float) -> None: ...
+    def log_rates(self, tenant: str) -> dict[str, float]: ...
+    def set_log_retention(self, tenant: str, days: int | None) -> None: ...
+    def log_retention(self) -> dict[str, int]: ...
+    def add_prediction_log(self, blobs: Sequence[LogBlob], records: Sequence[LoggedPrediction]) -> None: ...
+    def find_logged(
+        self,
+        tenant: str,
+        model: str,
+        *,
+        keys: Sequence[tuple[str, int]] = (),
+        request_ids: Sequence[str] = (),
+    ) -> list[LoggedPrediction]: ...
+    def list_logged(
+        self,
+        tenant: str,
+        model: str,
+        *,
+        version: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        request_id: str | None = None,
+        after: tuple[datetime, str, int] | None = None,
+        newest_first: bool = False,
+        limit: int = 1000,
+    ) -> list[LoggedPrediction]: ...
+    def get_log_blobs(self, tenant: str, ids: Sequence[str]) -> dict[str, LogBlob]: ...
+    def put_feedback(self, items: Sequence[Feedback]) -> None: ...
+    def get_feedback(
+        self, tenant: str, keys: Sequence[tuple[str, int]]
+    ) -> dict[tuple[str, int], Feedback]: ...
+    def log_tenants(self) -> list[str]: ...
+    def purge_prediction_log(self, tenant: str, before: datetime, batch: int = 500) -> int: ...
+
+
 class HealthStore(Protocol):
     """What readiness asks of the registry."""
 
@@ -272,6 +312,7 @@ class Store(
     GenerationStore,
     AuditStore,
     StreamStore,
+    PredictionLogStore,
     HealthStore,
     Protocol,
 ):

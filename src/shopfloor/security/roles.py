@@ -14,6 +14,9 @@ class Permission(StrEnum):
     MODELS_WRITE = "models:write"
     PREDICT = "predict"
     EXPLAIN = "explain"
+    # The prediction log holds what callers sent (masked) and what they were answered: reading it back
+    # (exports) is for the model's owners, not for every key that may predict.
+    PREDICTIONS_READ = "predictions:read"
     KEYS = "keys"
     METRICS = "metrics"
 
@@ -27,6 +30,7 @@ _BUILDER = {
     Permission.MODELS_WRITE,
     Permission.PREDICT,
     Permission.EXPLAIN,
+    Permission.PREDICTIONS_READ,
 }
 _CONSUMER = {Permission.MODELS_READ, Permission.PREDICT, Permission.EXPLAIN}
 

@@ -42,6 +42,36 @@ InputKind = Literal["table", "series", "images", "text", "signals"]
 #: Where the training target comes from: a column the request names, derived from the data
 #: itself (remaining life, future values), or none at all (normal behaviour is learnt).
 TargetKind = Literal["given", "derived", "none"]
+#: What the truth about a served answer is once known: a class, a number, or whether an alarm was real.
+OutcomeKind = Literal["label", "value", "alarm"]
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """How a task's served answers meet the truth that becomes known later (feedback), and how its
+    live answers are scored; read by the prediction log's feedback and performance services.
+
+    kind
+        What an outcome is (:data:`OutcomeKind`): ``label``, a class the model knows; ``value``, a
+        number, or for an answer that is a sequence (a forecast's horizon) a number or the numbers in
+        step order; ``alarm``, true or false (was something really wrong).
+    answer
+        The field of each answer the outcome is compared with: the served class, value, sequence or
+        alarm (for ``alarm``, a true flag or a non-empty list such as the events raised).
+    scores
+        ``label`` only: the field with the class probabilities (PR-AUC, and performance estimated
+        without outcomes where the report holds a calibration).
+    metrics
+        The live metrics (names of :mod:`shopfloor.evaluation.live`); the first is the headline.
+    baseline
+        The report metric shown beside a live one where its name differs (default: the same name).
+    """
+
+    kind: OutcomeKind
+    answer: str
+    scores: str | None = None
+    metrics: tuple[str, ...] = ()
+    baseline: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -92,6 +122,9 @@ class Capabilities:
         How its candidates are scored (the title of the ``candidates`` chart).
     min_assets
         Series tasks: the fewest assets a training history may have.
+    outcomes
+        How the truth about its answers is fed back and scored (:class:`Outcomes`); None: no
+        feedback and no live performance for this task.
     """
 
     inputs: InputKind
@@ -116,6 +149,7 @@ class Capabilities:
     compare: bool = False
     validation: str = "cross-validation"
     min_assets: int = 0
+    outcomes: Outcomes | None = None
 
 
 #: The stream-state key of a model that scores one stream (a family whose report names no asset
@@ -274,3 +308,14 @@ class BaseEstimator:
         computes them on its hold-out (``Capabilities.compare``). Rows without an outcome are left
         out. Raises :class:`InvalidInput` where the family cannot score rows."""
         raise InvalidInput(f"{type(self).__name__} does not score labelled rows")
+
+    def frame_answers(self, scored: pd.DataFrame) -> list[dict[str, Any]]:
+        """Rows of :meth:`predict_frame`'s output as answers (what the prediction log keeps of a
+        batch job): in the shape :meth:`predict` answers where the family can say so, else each
+        row's columns."""
+        return [{str(k): v for k, v in row.items()} for row in scored.to_dict("records")]
+
+    def answer_scale(self, answer: Mapping[str, Any]) -> float | None:
+        """The error scale of one served answer (the ``mase`` live metric divides errors by it), for
+        families whose answers have one (a forecast: its series' naive error); None here."""
+        return None
