@@ -69,6 +69,9 @@ LAYER_OF = {
     "shopfloor.data": "data / evaluation / explain",
     "shopfloor.evaluation": "data / evaluation / explain",
     "shopfloor.explain": "data / evaluation / explain",
+    # drift of a model's inputs and outputs against its training profile: statistics over tables
+    # and embeddings the layers above hand it; imports only explain (charts), settings and errors
+    "shopfloor.monitoring": "data / evaluation / explain",
     # the pretrained text encoders: the text family trains on their embeddings; imports only errors
     "shopfloor.hub": "data / evaluation / explain",
     # the example data sets and their checksums: a data source like data/; imports only errors
