@@ -17,6 +17,7 @@ from shopfloor.data.parse import read_table
 from shopfloor.data.series import SeriesSpec, spec_kwargs
 from shopfloor.data.stored import frame_for_learning
 from shopfloor.jobs.optimize_job import run_optimize
+from shopfloor.jobs.profiling import training_files
 from shopfloor.jobs.registering import register_version
 from shopfloor.jobs.synthesize_job import run_synthesize
 from shopfloor.registry.entities import Job
@@ -68,14 +69,17 @@ def run_train(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
     attach_backbone(estimator, platform.settings)  # the named backbone's folder, from the settings
     started = time.monotonic()
     estimator.fit(frame, p.get("target") or "", progress=lambda f, s, m: progress(0.02 + 0.93 * f, s, m))
-    progress(0.96, "saving", "writing the model artifacts")
-    files = estimator.save()
+    progress(0.96, "profiling", "the training profile that drift checks compare new data with")
+    drift_files, no_profile = training_files(estimator, frame, seed=int(p.get("seed") or 0))
+    progress(0.98, "saving", "writing the model artifacts")
+    files = {**estimator.save(), **drift_files}
     check_output(platform, job.tenant, sum(len(data) for data in files.values()))
     report = dict(estimator.report_)
     report.setdefault("warnings", [])
     report["warnings"] = [
         *({"code": "data", "message": w} for w in p.get("warnings", [])),
         *report["warnings"],
+        *([{"code": "drift-profile", "message": no_profile}] if no_profile else []),
     ]
     lineage = {
         "dataset_id": dataset.id,

@@ -28,6 +28,7 @@ from shopfloor.monitoring.profile import Feature, Multivariate
 from shopfloor.monitoring.thresholds import EMBEDDING_ROWS, MULTIVARIATE_ROWS
 
 MISSING = "(missing)"
+SCORE_AXIS = "classifier score (window vs training)"
 
 
 @dataclass
@@ -150,7 +151,7 @@ def embedding(feature: Feature, rows: np.ndarray | None, what: str, seed: int = 
                **mean_shift(reference, window)}
     return Finding(
         feature.name, "embedding", "input", "mmd", mmd2, p, auc_distance(auc), details,
-        plot={"reference": ref_scores, "window": win_scores, "axis": "classifier score (window vs training)"},
+        plot={"reference": ref_scores, "window": win_scores, "axis": SCORE_AXIS},
     )
 
 
@@ -167,7 +168,7 @@ def together(mv: Multivariate, frame: Any, seed: int = 0) -> list[Finding]:
         Finding(
             "inputs together", "together", "together", "domain_classifier", auc, p, auc_distance(auc),
             {"auc": _finite(auc), "columns": columns, "rows": int(len(window))},
-            plot={"reference": ref_scores, "window": win_scores, "axis": "classifier score (window vs training)"},
+            plot={"reference": ref_scores, "window": win_scores, "axis": SCORE_AXIS},
         )
     ]
     if mv.pca_mean is not None and mv.pca_components is not None and mv.errors is not None:

@@ -66,7 +66,10 @@ def bin_shares(values: np.ndarray, edges: Sequence[float]) -> np.ndarray:
     return counts / max(len(values), 1)
 
 
-def psi(expected: Sequence[float], actual: Sequence[float], floor: float = PSI_FLOOR) -> float:
+Shares = Sequence[float] | np.ndarray
+
+
+def psi(expected: Shares, actual: Shares, floor: float = PSI_FLOOR) -> float:
     """Population stability index of ``actual`` shares against ``expected`` ones (same bins)."""
     e = np.maximum(np.asarray(expected, dtype=float), floor)
     a = np.maximum(np.asarray(actual, dtype=float), floor)

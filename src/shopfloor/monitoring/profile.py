@@ -181,7 +181,7 @@ class Profile:
             if mv.pca_mean is not None and mv.pca_components is not None and mv.errors is not None:
                 arrays.update(pca_mean=mv.pca_mean, pca_components=mv.pca_components, pca_errors=mv.errors)
         buffer = io.BytesIO()
-        np.savez_compressed(buffer, **arrays)
+        np.savez_compressed(buffer, allow_pickle=False, **arrays)
         return {PROFILE_FILE: json.dumps(state).encode(), REFERENCE_FILE: buffer.getvalue()}
 
     @classmethod
@@ -260,12 +260,14 @@ def build_profile(
             if name in embeddings:
                 features.append(embedding_feature(name, embeddings[name], len(frame), rng, f"{kind}s"))
             else:
-                skipped.append({"name": name, "why": f"the model family computes no embeddings of its {kind}s"})
+                why = f"the model family computes no embeddings of its {kind}s"
+                skipped.append({"name": name, "why": why})
         elif kind not in ("numeric", "categorical", "boolean", "text") and name in frame.columns:
             skipped.append({"name": name, "why": f"{kind} inputs are not compared"})
     if outputs is not None:
         features += output_features(outputs, rng)
-    together = [c for c in columns if c["type"] in ("numeric", "categorical", "boolean") and c["name"] in frame]
+    tabular = ("numeric", "categorical", "boolean")
+    together = [c for c in columns if c["type"] in tabular and c["name"] in frame.columns]
     return Profile(
         features=tuple(features),
         rows=len(frame),
@@ -376,4 +378,5 @@ def multivariate_reference(
     if fitted is None:
         return Multivariate(encoding, kept)
     mean, components = fitted
-    return Multivariate(encoding, kept, mean, components, reconstruction_errors(rows[half:], mean, components))
+    held_out = reconstruction_errors(rows[half:], mean, components)
+    return Multivariate(encoding, kept, mean, components, held_out)

@@ -92,12 +92,13 @@ def drift_report(
             what = "images" if feature.summary.get("of") == "images" else "texts"
             inputs.append(compare.embedding(feature, window.embeddings.get(feature.column), what, seed))
         elif feature.kind == "numeric":
-            inputs.append(compare.numeric(feature, compare.window_values(feature, frame, profile.vocabularies)))
+            values = compare.window_values(feature, frame, profile.vocabularies)
+            inputs.append(compare.numeric(feature, values))
         else:
             inputs.append(compare.categorical(feature, frame[feature.column]))
     outputs: list[Finding] = []
     warnings = list(window.notes)
-    if profile.outputs() and window.outputs is None:
+    if profile.outputs() and window.outputs is None and not window.notes:
         warnings.append("the model's outputs were not compared (the window could not be scored)")
     for feature in profile.outputs() if window.outputs is not None else []:
         if feature.name not in window.outputs.columns:

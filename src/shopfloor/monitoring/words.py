@@ -55,7 +55,10 @@ def _numeric(f: Finding) -> str:
         return f"{_subject(f)} has no values in the window ({percent(win.get('missing', 1.0))} missing)"
     ref_missing, win_missing = ref.get("missing", 0.0), win.get("missing", 0.0)
     if f.drifted and abs(win_missing - ref_missing) >= max(0.05, f.statistic or 0.0):
-        return f"{_subject(f)} is missing in {percent(win_missing)} of rows ({percent(ref_missing)} at training)"
+        return (
+            f"{_subject(f)} is missing in {percent(win_missing)} of rows "
+            f"({percent(ref_missing)} at training)"
+        )
     if d.get("measure") == T.UNSEEN:
         column = f.name.removesuffix(f": {T.UNSEEN}")
         return (
@@ -70,7 +73,9 @@ def _numeric(f: Finding) -> str:
         change = "grew" if delta > 0 else "shrank"
         if not f.drifted:
             return f"texts in {column!r} kept their length: {win['mean']:.1f} words on average {tag}"
-        return f"texts in {column!r} {change} from {ref['mean']:.1f} to {win['mean']:.1f} words on average {tag}"
+        return (
+            f"texts in {column!r} {change} from {ref['mean']:.1f} to {win['mean']:.1f} words on average {tag}"
+        )
     if not f.drifted:
         return f"{_subject(f)} unchanged: mean {_value(ref['mean'], decimals, unit)} at training, " \
                f"{_value(win['mean'], decimals, unit)} now {tag}"

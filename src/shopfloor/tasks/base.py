@@ -31,6 +31,7 @@ from shopfloor.progress import no_progress as no_progress
 if TYPE_CHECKING:
     from pathlib import Path
 
+    import numpy as np
     import pandas as pd
 
 
@@ -253,3 +254,31 @@ class BaseEstimator:
     def background_records(self) -> list[dict[str, Any]]:
         """The reference rows kept at training, as input records (feature importance); none here."""
         return []
+
+    # ---------------------------------------------------------------- drift
+    def drift_inputs(self) -> list[dict[str, Any]]:
+        """The inputs whose distribution a drift check compares with training, as ``{"name",
+        "type"}`` (numeric, boolean, categorical, text or image). Default: the input schema
+        without the columns that only place a row (an asset, a time)."""
+        return [
+            {"name": c["name"], "type": c["type"]}
+            for c in self.input_schema_  # type: ignore[attr-defined]
+            if c.get("role") not in ("asset", "time")
+        ]
+
+    def drift_outputs(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The model's answers for the rows of ``frame``, one column per output a drift check
+        compares (numbers: values, scores, probabilities; anything else: labels). Default: batch
+        scoring where the family declares it, else ``predict`` on the rows as records, with the
+        probabilities summed up (:func:`shopfloor.tasks.drift.output_columns`)."""
+        from shopfloor.tasks.drift import answers_table, output_columns
+
+        if self.capabilities.batch:
+            return output_columns(self.predict_frame(frame))
+        return output_columns(answers_table(self.predict(frame.to_dict("records"))))  # type: ignore[attr-defined]
+
+    def drift_embeddings(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The family's embeddings of its text or image inputs for the rows of ``frame`` that have
+        one (input column -> rows x dimension), compared by a drift check as the model sees them.
+        Families without such inputs have none."""
+        return {}

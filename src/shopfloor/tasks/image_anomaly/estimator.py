@@ -452,6 +452,33 @@ class ImageAnomalyDetector(BaseEstimator):
             for s, w in zip(scores, warns, strict=True)
         ]
 
+    def drift_outputs(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The anomaly score and decision per image (the threshold is the model's, always the same)."""
+        answers = self.predict(frame.to_dict("records"))
+        return pd.DataFrame(
+            {"score": [a["score"] for a in answers], "anomaly": [a["anomaly"] for a in answers]}
+        )
+
+    def drift_embeddings(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The backbone's patch features of each readable image, averaged over the image: what the
+        detector compares with its memory of good parts. Unreadable images are left out."""
+        self._check_fitted()
+        if self.image_column not in frame.columns:
+            return {}
+        arrays = []
+        for i, value in enumerate(frame[self.image_column]):
+            try:
+                arrays.append(self._decode(value, ["body", "records", i, self.image_column])[2])
+            except InvalidInput:
+                continue
+        if not arrays:
+            return {}
+        pooled = [
+            self.extractor_(np.stack(arrays[b : b + BATCH])).mean(axis=(2, 3))
+            for b in range(0, len(arrays), BATCH)
+        ]
+        return {self.image_column: np.concatenate(pooled).astype(np.float32)}
+
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Batch scoring: ``score``, ``threshold``, ``anomaly`` and ``warning`` per row, in order; a
         row whose image cannot be read gets empty cells and the reason in ``warning``."""

@@ -350,6 +350,33 @@ class ImageClassifier(BaseEstimator):
             for row, w in zip(self._proba(x), warns, strict=True)
         ]
 
+    def drift_embeddings(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The network's pooled features of the readable images (the input of its last layer):
+        what the classifier itself sees of a part. Unreadable images are left out."""
+        self._check_fitted()
+        if self.image_column not in frame.columns:
+            return {}
+        arrays = []
+        for i, value in enumerate(frame[self.image_column]):
+            loc = ["body", "records", i, self.image_column]
+            try:
+                arrays.append(read_image(image_bytes(value, loc), self.size, self.grey_, loc)[1])
+            except InvalidInput:
+                continue
+        if not arrays:
+            return {}
+        torch = T.torch_module()
+        captured: list[Any] = []
+        last = self.net_.head[-1]
+        hook = last.register_forward_pre_hook(lambda module, args: captured.append(args[0].detach()))
+        try:
+            with torch.no_grad():
+                for b in range(0, len(arrays), 64):
+                    self.net_(torch.from_numpy(np.stack(arrays[b : b + 64]).astype(np.float32)))
+        finally:
+            hook.remove()
+        return {self.image_column: torch.cat(captured).numpy().astype(np.float32)}
+
     # ------------------------------------------------------------------ explain
     def explain(self, records: Sequence[Mapping[str, Any]], method: str = "gradcam") -> list[dict[str, Any]]:
         """Per record: the predicted class and its probability (``output``), a Grad-CAM grid

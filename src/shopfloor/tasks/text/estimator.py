@@ -496,6 +496,15 @@ class TextClassifier(BaseEstimator):
             out[f"proba_{c}"] = proba[:, k]
         return out
 
+    def drift_embeddings(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The texts' sentence embeddings from the model's own encoder (``encoder``, ``encoder_variant``),
+        whichever candidate was chosen: a drift check reads what the texts mean, not only their words."""
+        self._check_fitted()
+        if self.text_column_ not in frame.columns:
+            return {}
+        texts = [v[:MAX_CHARS] for v in frame[self.text_column_] if isinstance(v, str) and v.strip()]
+        return {self.text_column_: self._encoder().embed(texts)}
+
     # ------------------------------------------------------------------ explain
     def explain(
         self, records: Sequence[Mapping[str, Any]], method: str = "occlusion"
