@@ -36,7 +36,7 @@ ON_DEMAND_PROFILES = 8
 #: Bars of the distributions chart: the variables that moved most.
 PLOT_TOP = 6
 #: Points of the drift-over-time chart at most (the window is cut into this many parts).
-TIMELINE_POINTS = 12
+TIMELINE_POINTS = 8
 
 _computed: OrderedDict[tuple[str, str], Profile] = OrderedDict()
 _lock = threading.Lock()
