@@ -56,7 +56,9 @@ class Encoding:
                 if len(values) == 0:
                     continue
                 q25, q50, q75 = np.quantile(values, [0.25, 0.5, 0.75])
-                spread = (q75 - q25) / 1.349 or values.std() or 1.0
+                spread = (q75 - q25) / 1.349 or values.std()
+                if spread <= 1e-9 * max(1.0, abs(q50)):  # constant: nothing to relate
+                    continue
                 numeric.append(name)
                 center.append(float(q50))
                 scale.append(float(spread))

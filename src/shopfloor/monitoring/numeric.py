@@ -32,11 +32,10 @@ def as_numbers(values: Any) -> tuple[np.ndarray, int, int]:
     if series.dtype == object:
         missing |= series.map(lambda v: isinstance(v, str) and not v.strip()).astype(bool)
     numbers = pd.to_numeric(series.where(~missing), errors="coerce")
-    bad = int((numbers.isna() & ~missing).sum())
     arr = numbers.to_numpy(dtype=float, na_value=np.nan)
-    arr[~np.isfinite(arr)] = np.nan
-    kept = arr[~np.isnan(arr)]
-    return kept, int(missing.sum()) + bad, bad
+    finite = np.isfinite(arr)
+    bad = int((~finite & ~missing.to_numpy()).sum())  # text, infinities
+    return arr[finite], int(missing.sum()) + bad, bad
 
 
 def ks_test(reference: np.ndarray, window: np.ndarray) -> tuple[float, float]:
