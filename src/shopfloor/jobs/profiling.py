@@ -87,7 +87,7 @@ def profile_of(estimator: Any, frame: pd.DataFrame, *, source: str = "training",
     profile = build_profile(
         frame,
         estimator.drift_inputs(),
-        outputs=_outputs(estimator, frame, notes, seed),
+        outputs=_outputs(estimator, estimator.drift_reference(frame), notes, seed),
         embeddings=_embeddings(estimator, frame, notes, seed),
         source=source,
         seed=seed,

@@ -25,6 +25,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -216,7 +217,7 @@ class Profile:
             )
         except ArtifactCorrupted:
             raise
-        except (KeyError, ValueError, TypeError, OSError) as exc:
+        except (KeyError, ValueError, TypeError, OSError, zipfile.BadZipFile) as exc:
             raise ArtifactCorrupted(f"the drift profile cannot be read: {exc}") from exc
 
 
@@ -345,14 +346,22 @@ def embedding_feature(
     )
 
 
+def _coded_labels(values: Any) -> bool:
+    """Whole numbers taking a few values (a class coded 0/1, a count of windows): categories."""
+    numbers = values.dropna().to_numpy(dtype=float)
+    return bool(len(numbers)) and bool(np.all(numbers == np.round(numbers))) and len(np.unique(numbers)) <= 20
+
+
 def output_features(outputs: Any, rng: np.random.Generator) -> list[Feature]:
-    """One feature per output column: numeric columns as numbers, the others as categories."""
+    """One feature per output column: numbers as numbers, labels (and classes coded as a few whole
+    numbers) as categories."""
     import pandas as pd
 
     found = []
     for name in outputs.columns:
         values = outputs[name]
-        if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+        numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+        if not numeric or _coded_labels(values):
             found.append(categorical_feature(str(name), values, "output"))
         else:
             found.append(numeric_feature(str(name), values, "output", rng))

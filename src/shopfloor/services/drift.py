@@ -98,9 +98,9 @@ def version_profile(platform: Platform, tenant: str, loaded: LoadedModel) -> Pro
         profile = Profile.from_files(files)
     else:
         profile = _on_demand(platform, tenant, loaded)
-    if not profile.inputs():
+    if not profile.inputs() and not profile.outputs():
         why = "; ".join(f"{s['name']}: {s['why']}" for s in profile.skipped) or "the model declares no inputs"
-        raise Conflict(f"{mv.model} version {mv.version} has no input a drift check can compare ({why})")
+        raise Conflict(f"{mv.model} version {mv.version} has nothing a drift check can compare ({why})")
     return profile
 
 

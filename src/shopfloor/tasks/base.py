@@ -266,6 +266,15 @@ class BaseEstimator:
             if c.get("role") not in ("asset", "time")
         ]
 
+    def drift_reference(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The training rows whose model outputs a drift profile keeps: those the fitted model did
+        not learn from, as new rows are scored (outputs on rows a model was fitted on are more
+        confident than on new ones). A family that holds rows out sets ``holdout_rows_`` at fit
+        (their positions in the table ``fit`` was given); default: every row. Only right after
+        ``fit``: a loaded model does not keep them."""
+        rows = getattr(self, "holdout_rows_", None)
+        return frame if rows is None or len(rows) == 0 else frame.iloc[rows]
+
     def drift_outputs(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The model's answers for the rows of ``frame``, one column per output a drift check
         compares (numbers: values, scores, probabilities; anything else: labels). Default: batch

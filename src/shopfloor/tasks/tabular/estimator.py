@@ -117,6 +117,7 @@ class TabularEstimator(BaseEstimator):
         self._check_kind_and_target(frame, target)
         progress(0.0, "preparing", "checking columns and target")
         notes: list[dict[str, Any]] = []
+        labelled = np.flatnonzero(frame[target].notna().to_numpy())  # positions of the rows kept below
         frame = _without_missing_target(frame.reset_index(drop=True), target, notes)
         y_all, classes = self._encode_target(frame[target])
         n_classes = len(classes)
@@ -126,6 +127,7 @@ class TabularEstimator(BaseEstimator):
             raise InvalidInput("no usable input columns (all were dropped as id, text, datetime or constant)")
         classify = self.kind == "classification"
         tr, te = self._holdout_split(len(frame), y_all if classify else None)
+        self.holdout_rows_ = labelled[te]
         train, test = frame.iloc[tr].reset_index(drop=True), frame.iloc[te].reset_index(drop=True)
         y_tr, y_te = y_all[tr], y_all[te]
         types, screening = self._screen(train, types, y_tr, n_classes, budget, progress)
