@@ -45,6 +45,9 @@ LAYER_OF = {
     "shopfloor.cli_examples": "entry points",  # `shopfloor examples`: fetches the example data sets
     "shopfloor.client": "entry points",  # the Python SDK over the public API
     "shopfloor.client_errors": "entry points",  # the SDK's reading of problem+json; only the SDK imports it
+    "shopfloor.client_payload": "entry points",  # JSON-safe records and URL parts the SDK and its mixins send
+    "shopfloor.client_drift": "entry points",  # the SDK's drift checks, mixed into the client
+    "shopfloor.cli_drift": "entry points",  # `shopfloor drift` sub-commands
     "shopfloor.server": "entry points",  # `shopfloor serve`: starts the API workers and the job runner
     # builds the process from settings (migrations, first key, Platform) for `serve` and the CLI's
     # local commands: it imports context and is imported by entry points only
