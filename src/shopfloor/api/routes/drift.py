@@ -15,6 +15,7 @@ from shopfloor.api.routes.views import too_deep
 from shopfloor.context import Platform
 from shopfloor.errors import InvalidInput
 from shopfloor.monitoring.thresholds import MIN_WINDOW_ROWS, WINDOW_ROWS, Thresholds
+from shopfloor.schemas.common import Problem
 from shopfloor.schemas.drift import DriftProfileResponse, DriftRequest, DriftResponse
 from shopfloor.security.keys import Principal
 from shopfloor.security.roles import Permission
@@ -30,6 +31,13 @@ MinDistance = Annotated[
     float, Query(ge=0, lt=1, description="Smallest effect that counts as drift (share of the distribution)")
 ]
 _DEFAULTS = Thresholds()
+_NOT_A_TABLE = {
+    415: {
+        "model": Problem,
+        "description": "The uploaded file is not a table (CSV or Parquet)",
+        "content": {"application/problem+json": {}},
+    }
+}
 _WINDOW_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -100,6 +108,7 @@ async def _window(request: Request, platform: Platform, principal: Principal) ->
     "ones first. The window is JSON records as predict takes them, a dataset id, or a CSV/Parquet "
     "file (multipart, part `file`).",
     openapi_extra=_WINDOW_BODY,
+    responses=_NOT_A_TABLE,
 )
 async def check(
     name: str,
@@ -137,7 +146,10 @@ async def profile(name: str, platform: PlatformDep, principal: ModelsReader, ver
     description="`kind=distributions`: training against window for the variables that moved most; "
     "`kind=timeline`: the window cut into consecutive parts, each part's distance from training.",
     openapi_extra=_WINDOW_BODY,
-    responses={200: {"content": {"image/png": {}}, "description": "The chart as a PNG image"}},
+    responses={
+        200: {"content": {"image/png": {}}, "description": "The chart as a PNG image"},
+        **_NOT_A_TABLE,
+    },
 )
 async def plot(
     name: str,
