@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
 
-from shopfloor import errors
+from shopfloor.errors import InvalidInput
 
 Records = Iterable[Mapping[str, Any]] | Any  # a list of dicts or a pandas DataFrame
 
@@ -50,7 +50,7 @@ def records_payload(records: Records) -> list[dict[str, Any]]:
     out = []
     for i, row in enumerate(rows):
         if not isinstance(row, Mapping):
-            raise errors.InvalidInput(
+            raise InvalidInput(
                 f"record {i} is {type(row).__name__}, expected an object of column -> value",
                 errors=[{"loc": ["records", i], "msg": "expected an object"}],
             )

@@ -3,8 +3,8 @@
 :func:`frame_drift` is the one entry point (the API's drift routes and, per window, the
 prediction log call it). The profile is the one stored with the version at training; a version
 trained before profiles were kept gets one computed from its training dataset when that still
-exists (kept in this process, :data:`ON_DEMAND_PROFILES` of them), else the check says that no
-profile exists and why.
+exists, else the check says that no profile exists and why. The last :data:`KEPT_PROFILES`
+profiles read are kept in the process.
 """
 
 from __future__ import annotations
@@ -31,14 +31,15 @@ from shopfloor.registry.ids import new_id
 from shopfloor.serving.cache import LoadedModel
 from shopfloor.storage.scratch import scratch_file
 
-#: Profiles computed on demand (versions trained before profiles were kept) kept per process.
-ON_DEMAND_PROFILES = 8
+#: Profiles kept read per process (stored ones, and those computed on demand for versions trained
+#: before profiles were kept).
+KEPT_PROFILES = 16
 #: Bars of the distributions chart: the variables that moved most.
 PLOT_TOP = 6
 #: Points of the drift-over-time chart at most (the window is cut into this many parts).
 TIMELINE_POINTS = 8
 
-_computed: OrderedDict[tuple[str, str], Profile] = OrderedDict()
+_profiles: OrderedDict[tuple[str, str], Profile] = OrderedDict()
 _lock = threading.Lock()
 
 
@@ -91,13 +92,25 @@ def profile_view(platform: Platform, tenant: str, name: str, version: int | str 
 
 
 def version_profile(platform: Platform, tenant: str, loaded: LoadedModel) -> Profile:
-    """The version's stored profile (its signed files), else one computed from its training dataset."""
+    """The version's stored profile (its signed files, checked against their digests), else one
+    computed from its training dataset; kept in this process per version artifact (a window per
+    minute of the prediction log reads it again and again)."""
     mv = loaded.version
-    if all(f in mv.files for f in FILES):
-        files = {f: platform.sealed.get(tenant, f"{mv.artifact}/{f}", mv.files[f], keep=True) for f in FILES}
-        profile = Profile.from_files(files)
-    else:
-        profile = _on_demand(platform, tenant, loaded)
+    key = (tenant, mv.artifact)  # unique per version ever stored: a profile never changes under it
+    with _lock:
+        profile = _profiles.get(key)
+        if profile is not None:
+            _profiles.move_to_end(key)
+    if profile is None:
+        if all(f in mv.files for f in FILES):
+            files = {f: platform.sealed.get(tenant, f"{mv.artifact}/{f}", mv.files[f]) for f in FILES}
+            profile = Profile.from_files(files)
+        else:
+            profile = _on_demand(platform, tenant, loaded)
+        with _lock:
+            _profiles[key] = profile
+            while len(_profiles) > KEPT_PROFILES:
+                _profiles.popitem(last=False)
     if not profile.inputs() and not profile.outputs():
         why = "; ".join(f"{s['name']}: {s['why']}" for s in profile.skipped) or "the model declares no inputs"
         raise Conflict(f"{mv.model} version {mv.version} has nothing a drift check can compare ({why})")
@@ -106,12 +119,6 @@ def version_profile(platform: Platform, tenant: str, loaded: LoadedModel) -> Pro
 
 def _on_demand(platform: Platform, tenant: str, loaded: LoadedModel) -> Profile:
     mv = loaded.version
-    key = (tenant, mv.artifact)
-    with _lock:
-        found = _computed.get(key)
-        if found is not None:
-            _computed.move_to_end(key)
-            return found
     lineage = mv.lineage
     what = f"{mv.model} version {mv.version} has no drift profile"
     if not lineage.get("dataset_id"):
@@ -130,12 +137,7 @@ def _on_demand(platform: Platform, tenant: str, loaded: LoadedModel) -> Profile:
         )
     frame, _ = frame_for_learning(platform, dataset, list(lineage.get("exclude") or []))
     source = f"computed on demand from training dataset {dataset.name!r} ({dataset.id})"
-    profile = profile_of(loaded.estimator, frame, source=source, seed=int(lineage.get("seed") or 0))
-    with _lock:
-        _computed[key] = profile
-        while len(_computed) > ON_DEMAND_PROFILES:
-            _computed.popitem(last=False)
-    return profile
+    return profile_of(loaded.estimator, frame, source=source, seed=int(lineage.get("seed") or 0))
 
 
 def _check_columns(profile: Profile, frame: pd.DataFrame) -> None:

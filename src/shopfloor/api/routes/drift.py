@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, Any
+from collections.abc import Callable
+from functools import partial
+from typing import Annotated, Any, TypeVar
 
 import pandas as pd
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from shopfloor.api.deps import HeavyDep, ModelsReader, PlatformDep, Predictor, require
+from shopfloor.api.heavy import HeavyWork
 from shopfloor.api.routes.predict import Version
-from shopfloor.api.routes.views import too_deep
+from shopfloor.api.routes.views import parse_json
 from shopfloor.context import Platform
 from shopfloor.errors import InvalidInput
 from shopfloor.monitoring.thresholds import MIN_WINDOW_ROWS, WINDOW_ROWS, Thresholds
@@ -31,7 +33,7 @@ MinDistance = Annotated[
     float, Query(ge=0, lt=1, description="Smallest effect that counts as drift (share of the distribution)")
 ]
 _DEFAULTS = Thresholds()
-_NOT_A_TABLE = {
+_NOT_A_TABLE: dict[int | str, dict[str, Any]] = {
     415: {
         "model": Problem,
         "description": "The uploaded file is not a table (CSV or Parquet)",
@@ -72,14 +74,7 @@ async def _window(request: Request, platform: Platform, principal: Principal) ->
             return await service.upload_frame(platform, upload, upload.filename)
         finally:
             await form.close()
-    try:
-        body = json.loads(await request.body())
-    except ValueError as exc:
-        raise InvalidInput(
-            f"the body is not valid JSON: {exc}", errors=[{"loc": ["body"], "msg": str(exc)}]
-        ) from None
-    except RecursionError:
-        raise too_deep() from None
+    body = parse_json(await request.body())
     if not isinstance(body, dict) or ("records" in body) == ("dataset_id" in body):
         raise InvalidInput(
             'the body must be {"records": [...]} or {"dataset_id": "..."}, one of the two',
@@ -97,6 +92,23 @@ async def _window(request: Request, platform: Platform, principal: Principal) ->
             "records must be a list of objects", errors=[{"loc": ["body", "records"], "msg": "not a list"}]
         )
     return service.records_frame(body["records"])
+
+
+T = TypeVar("T")
+
+
+async def _on_window(
+    request: Request,
+    platform: Platform,
+    principal: Principal,
+    heavy: HeavyWork,
+    work: Callable[[pd.DataFrame], T],
+) -> T:
+    """Read the request's window and run ``work`` on it in the thread pool, in one of the tenant's
+    slots for heavy requests (a check fits classifiers and may embed texts)."""
+    async with heavy.slot(principal.tenant, "drift checks"):
+        frame = await _window(request, platform, principal)
+        return await run_in_threadpool(work, frame)
 
 
 @router.post(
@@ -121,11 +133,8 @@ async def check(
     min_distance: MinDistance = _DEFAULTS.min_distance,
 ) -> Any:
     thresholds = Thresholds(alpha, min_distance)
-    async with heavy.slot(principal.tenant, "drift checks"):
-        frame = await _window(request, platform, principal)
-        result = await run_in_threadpool(
-            service.check, platform, principal.tenant, name, version, frame, thresholds
-        )
+    work = partial(service.check, platform, principal.tenant, name, version, thresholds=thresholds)
+    result = await _on_window(request, platform, principal, heavy, work)
     audit.buffer(platform).count(principal, name, result["version"], "drift", result["rows"])
     return result
 
@@ -163,9 +172,7 @@ async def plot(
     min_distance: MinDistance = _DEFAULTS.min_distance,
 ) -> Response:
     thresholds = Thresholds(alpha, min_distance)
-    async with heavy.slot(principal.tenant, "drift checks"):
-        frame = await _window(request, platform, principal)
-        png = await run_in_threadpool(
-            service.drift_plot, platform, principal.tenant, name, version, frame, kind, thresholds
-        )
+    tenant = principal.tenant
+    draw = partial(service.drift_plot, platform, tenant, name, version, kind=kind, thresholds=thresholds)
+    png = await _on_window(request, platform, principal, heavy, draw)
     return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})

@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import pandas as pd
 
-from shopfloor.data.images import ImageInfo, image_bytes, read_image
+from shopfloor.data.images import ImageInfo, image_bytes, read_image, readable_pixels
 from shopfloor.errors import ArtifactCorrupted, InvalidInput, NotFitted
 from shopfloor.tasks.backbones import backbone_folder, without_backbone_dir
 from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, no_progress
@@ -465,12 +465,9 @@ class ImageAnomalyDetector(BaseEstimator):
         self._check_fitted()
         if self.image_column not in frame.columns:
             return {}
-        arrays = []
-        for i, value in enumerate(frame[self.image_column]):
-            try:
-                arrays.append(self._decode(value, ["body", "records", i, self.image_column])[2])
-            except InvalidInput:
-                continue
+        arrays = readable_pixels(
+            frame[self.image_column], lambda value, loc: self._decode(value, loc)[2], self.image_column
+        )
         if not arrays:
             return {}
         pooled = [

@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import pandas as pd
 
-from shopfloor.data.images import image_bytes, inspect_image, read_image, to_array
+from shopfloor.data.images import image_bytes, inspect_image, read_image, readable_pixels, to_array
 from shopfloor.errors import ArtifactCorrupted, InvalidInput, NotFitted
 from shopfloor.evaluation import metrics as M
 from shopfloor.evaluation.stability import summarize
@@ -356,13 +356,10 @@ class ImageClassifier(BaseEstimator):
         self._check_fitted()
         if self.image_column not in frame.columns:
             return {}
-        arrays = []
-        for i, value in enumerate(frame[self.image_column]):
-            loc = ["body", "records", i, self.image_column]
-            try:
-                arrays.append(read_image(image_bytes(value, loc), self.size, self.grey_, loc)[1])
-            except InvalidInput:
-                continue
+        def decode(value: Any, loc: list[Any]) -> np.ndarray:
+            return read_image(image_bytes(value, loc), self.size, self.grey_, loc)[1]
+
+        arrays = readable_pixels(frame[self.image_column], decode, self.image_column)
         if not arrays:
             return {}
         torch = T.torch_module()
