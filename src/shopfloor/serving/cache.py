@@ -17,7 +17,6 @@ from typing import Any, Protocol
 
 from shopfloor import metrics
 from shopfloor.errors import ArtifactCorrupted
-from shopfloor.monitoring.profile import FILES as DRIFT_FILES
 from shopfloor.registry.entities import ModelVersion
 from shopfloor.registry.store import AuditStore, ModelStore
 from shopfloor.security import integrity
@@ -151,8 +150,6 @@ class ModelCache:
             )
         files = {}
         for fname, digest in mv.files.items():
-            if fname in DRIFT_FILES:  # the drift check reads them itself, when asked
-                continue
             try:
                 # keep: a model is fetched from a remote store once per host, not once per process
                 files[fname] = self._platform.sealed.get(
