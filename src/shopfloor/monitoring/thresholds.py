@@ -40,8 +40,8 @@ MULTIVARIATE_ROWS = 1_000
 PERMUTATIONS = 1_000
 #: Bins of the population stability index of a numeric input (quantiles of the training values).
 PSI_BINS = 10
-#: Cross-validation folds of the domain classifiers.
-FOLDS = 5
+#: Folds of the domain classifiers: each fold's rows are scored by a model fitted on the others.
+CLASSIFIER_FOLDS = 2
 #: Categories kept per categorical input; the rest is counted together as "(other)".
 MAX_CATEGORIES = 200
 
