@@ -41,9 +41,11 @@ LAYER_OF = {
     "shopfloor.cli_render": "entry points",  # the CLI's tables and messages; only the CLI imports it
     "shopfloor.cli_resources": "entry points",  # `shopfloor` sub-commands (keys, datasets, models, ...)
     "shopfloor.cli_serving": "entry points",  # `shopfloor` sub-commands (predict, hub, forecast, ...)
+    "shopfloor.cli_retrain": "entry points",  # `shopfloor models retrain`: a job, its gate shown
     "shopfloor.cli_tenants": "entry points",  # `shopfloor tenants` over the local registry
     "shopfloor.cli_examples": "entry points",  # `shopfloor examples`: fetches the example data sets
     "shopfloor.client": "entry points",  # the Python SDK over the public API
+    "shopfloor.client_retrain": "entry points",  # the SDK's retrain and promote; only the SDK imports it
     "shopfloor.client_errors": "entry points",  # the SDK's reading of problem+json; only the SDK imports it
     "shopfloor.client_payload": "entry points",  # JSON-safe records and URL parts the SDK and its mixins send
     "shopfloor.client_drift": "entry points",  # the SDK's drift checks, mixed into the client

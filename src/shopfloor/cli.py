@@ -18,6 +18,7 @@ from rich.markup import escape
 
 from shopfloor import cli_common as common
 from shopfloor import cli_render as render
+from shopfloor import cli_retrain as retraining
 from shopfloor import cli_serving as serving
 from shopfloor.cli_drift import drift_app
 from shopfloor.cli_examples import examples_app
@@ -57,6 +58,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(models_app, name="models")
+models_app.command("retrain")(retraining.retrain)
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(serving.hub_app, name="hub")
 app.add_typer(serving.masking_app, name="masking")

@@ -43,6 +43,7 @@ from shopfloor.client_payload import Records, records_payload
 from shopfloor.client_payload import jsonable as _jsonable
 from shopfloor.client_payload import segment as _seg
 from shopfloor.client_payload import version_params as _params
+from shopfloor.client_retrain import RetrainMixin
 from shopfloor.errors import JobCancelled
 from shopfloor.tasks.catalog import DEFAULT_TASK
 from shopfloor.version import __version__
@@ -82,7 +83,7 @@ _SAFE_POSTS = re.compile(
 _RETRIED_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
 
-class Client(DriftMixin):
+class Client(RetrainMixin, DriftMixin):
     """A connection to one Shopfloor server.
 
     ``url`` and ``api_key`` default to ``SHOPFLOOR_URL`` (http://127.0.0.1:8000)

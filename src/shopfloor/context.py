@@ -11,6 +11,7 @@ from functools import cached_property
 from pathlib import Path
 
 from shopfloor import threads
+from shopfloor.jobs.live import LiveLabelledSource, NoLiveData
 from shopfloor.registry.store import Store, open_store
 from shopfloor.security.keys import Generation, KeyChecker
 from shopfloor.settings import Settings, hub_cache_dir
@@ -40,6 +41,8 @@ class Platform:
     secret: bytes
     generation: Generation
     keys: KeyChecker = field(init=False)
+    #: Labelled live records of a model, for a retraining gate (none without a prediction log).
+    live_labelled: LiveLabelledSource = field(default_factory=NoLiveData)
 
     def __post_init__(self) -> None:
         self.keys = KeyChecker(self.store, self.secret, self.generation)

@@ -24,6 +24,8 @@ ALLOWED = {
     ("GET", "/v1/models/{name}"): {"admin", "builder", "consumer"},
     ("GET", "/v1/models/{name}/versions/{version}"): {"admin", "builder", "consumer"},
     ("PUT", "/v1/models/{name}/aliases/{alias}"): {"admin", "builder"},
+    ("POST", "/v1/models/{name}/promote"): {"admin", "builder"},
+    ("POST", "/v1/models/{name}/retrain"): {"admin", "builder"},
     ("PATCH", "/v1/models/{name}"): {"admin", "builder"},
     ("DELETE", "/v1/models/{name}"): {"admin", "builder"},
     ("POST", "/v1/models/{name}/predict"): {"admin", "builder", "consumer"},
@@ -115,8 +117,10 @@ def _call(api: Api, method: str, path: str, who: str | None):
     kwargs: dict = {"headers": api.headers(who) if who else {}}
     if path.endswith("/batch") or path == "/v1/datasets" and method == "POST":
         kwargs["files"] = {"file": ("x.csv", b"a,b\n1,2\n", "text/csv")}
-    elif "/aliases/" in path:
+    elif "/aliases/" in path or path.endswith("/promote"):
         kwargs["json"] = {"version": 1}
+    elif path.endswith("/retrain"):
+        kwargs["json"] = {"dataset_id": "ds_walk"}
     elif method == "PATCH" and path.startswith("/v1/models/"):
         kwargs["json"] = {"description": "walked"}
     elif path.endswith(("/predict", "/explain", "/score", "/drift", "/drift/plot")):

@@ -73,6 +73,7 @@ def _model_calls(member: Member) -> list[tuple[str, str, dict[str, Any]]]:
         ("POST", f"{base}/optimize?version=1", {"json": _optimize_request(member)}),
         ("POST", f"{base}/score?version=1", {"json": records}),
         ("DELETE", f"{base}/score/state", {}),
+        ("POST", f"{base}/retrain", {"json": {"dataset_id": "ds_nope", "version": 1}}),
     ]
     window = {"records": (member.records * (40 // len(member.records) + 1))[: max(40, len(member.records))]}
     calls += [

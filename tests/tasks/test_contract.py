@@ -393,6 +393,25 @@ def test_declared_inputs_target_and_reports(fitted: tuple[str, Any, pd.DataFrame
             )
 
 
+def test_compare_declared_iff_holdout_rows_scored(fitted: tuple[str, Any, pd.DataFrame, str]) -> None:
+    """Declared compare: the fitted model names its hold-out rows, and scoring those rows gives its
+    report's hold-out metrics (what a retraining gate compares). Not declared: the base refuses."""
+    task, est, frame, target = fitted
+    if not _caps(task).compare:
+        assert type(est).score_rows is BaseEstimator.score_rows, task
+        assert est.holdout_rows() is None, task
+        return
+    rows = est.holdout_rows()
+    assert rows is not None and 0 < len(rows) < len(frame), task
+    scores = est.score_rows(frame.iloc[rows], target)
+    metrics = est.report_["metrics"]
+    assert est.report_["metric"] in scores, task
+    for name, value in scores.items():
+        assert value == pytest.approx(metrics[name], nan_ok=True), (task, name)
+    again = catalog.estimator_class(task).load(est.save())
+    assert again.holdout_rows() is None and again.score_rows(frame.iloc[rows], target) == scores
+
+
 def test_drift_profile_through_the_hooks(fitted: tuple[str, Any, pd.DataFrame, str]) -> None:
     """Every family gives a drift profile of its training table through its hooks (inputs as it
     declares them, outputs, embeddings of texts and images), and that table compared with its own

@@ -29,6 +29,7 @@ from shopfloor.api.routes import (
     optimize,
     plots,
     predict,
+    retrain,
     streams,
     synthesize,
     system,
@@ -124,7 +125,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.include_router(predict.hot)
     app.include_router(streams.hot)
     routers = (predict, streams, system, datasets, synthesize, jobs, models, imports, plots, keys, masking)
-    for module in (*routers, hub, optimize, forecast, drift):
+    for module in (*routers, retrain, hub, optimize, forecast, drift):
         app.include_router(module.router)
     app.include_router(audit.router)
     console.install(app)  # the browser pages, at / (after the API: /v1 paths stay the API's)

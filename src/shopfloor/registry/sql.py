@@ -36,6 +36,7 @@ from shopfloor.registry.orm import (
     TenantRow,
     VersionRow,
 )
+from shopfloor.registry.sql_aliases import AliasTables
 from shopfloor.registry.sql_attempts import AttemptTables
 from shopfloor.registry.sql_generation import GenerationTables, bump_in
 from shopfloor.registry.sql_health import HealthQueries
@@ -87,7 +88,9 @@ def _retryable(exc: Exception) -> bool:
     return isinstance(cause, OperationalError) and "locked" in str(cause).lower()
 
 
-class SqlStore(TrustTables, StreamTables, GenerationTables, LimitTables, AttemptTables, HealthQueries):
+class SqlStore(
+    TrustTables, StreamTables, GenerationTables, LimitTables, AttemptTables, HealthQueries, AliasTables
+):
     """Registry on SQLite (embedded default) or PostgreSQL, chosen by URL."""
 
     def __init__(self, url: str) -> None:
@@ -647,19 +650,6 @@ class SqlStore(TrustTables, StreamTables, GenerationTables, LimitTables, Attempt
                         errors=[{"loc": ["query", "version"], "msg": f"no {alias} alias"}],
                     )
                 version = aliased
-            return self._version_of(s, tenant, mrow, version)
-
-    def set_alias(self, tenant: str, name: str, alias: str, version: int) -> ModelVersion:
-        with self._session() as s:
-            mrow = self._model_row(s, tenant, name)
-            self._version_of(s, tenant, mrow, version)  # raises NotFound for an unknown version
-            row = s.get(AliasRow, (mrow.id, alias))
-            if row is None:
-                s.add(AliasRow(model_id=mrow.id, alias=alias, version=version, updated_at=_now()))
-            else:
-                row.version, row.updated_at = version, _now()
-            s.flush()
-            bump_in(s)
             return self._version_of(s, tenant, mrow, version)
 
     def delete_model(self, tenant: str, name: str) -> list[ModelVersion]:

@@ -83,6 +83,11 @@ class Capabilities:
         optimisation over the model's inputs (``POST .../optimize``).
     plots
         The chart kinds its reports can have data for (``GET .../plots/{kind}``).
+    compare
+        A fitted model names the rows it held out (``holdout_rows``) and scores labelled rows with
+        its report's metrics (``score_rows``): a retraining job can then compare a new version with
+        the one in production on the same rows (``POST /v1/models/{name}/retrain``). The metric
+        compared is the report's ``metric``; its spread over seeded splits is in ``stability``.
     validation
         How its candidates are scored (the title of the ``candidates`` chart).
     min_assets
@@ -108,6 +113,7 @@ class Capabilities:
     forecast: bool = False
     optimise: bool = False
     plots: tuple[str, ...] = ()
+    compare: bool = False
     validation: str = "cross-validation"
     min_assets: int = 0
 
@@ -255,6 +261,20 @@ class BaseEstimator:
         """The reference rows kept at training, as input records (feature importance); none here."""
         return []
 
+    # ---------------------------------------------------------------- comparing two models
+    def holdout_rows(self) -> np.ndarray | None:
+        """Right after ``fit`` (``Capabilities.compare``): the row numbers, in the table given to
+        ``fit``, of the rows held out to evaluate the model (its report's ``metrics``). None for a
+        family that holds out no single rows, and for a loaded model (it is not saved)."""
+        return None
+
+    def score_rows(self, frame: pd.DataFrame, target: str) -> dict[str, float]:
+        """The scalar metrics of the report's ``metrics`` for this fitted model on labelled rows
+        (``frame``: the inputs and the true outcome in column ``target``), computed as the report
+        computes them on its hold-out (``Capabilities.compare``). Rows without an outcome are left
+        out. Raises :class:`InvalidInput` where the family cannot score rows."""
+        raise InvalidInput(f"{type(self).__name__} does not score labelled rows")
+
     # ---------------------------------------------------------------- drift
     def drift_inputs(self) -> list[dict[str, Any]]:
         """The inputs whose distribution a drift check compares with training, as ``{"name",
@@ -267,12 +287,11 @@ class BaseEstimator:
         ]
 
     def drift_reference(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The training rows whose model outputs a drift profile keeps: those the fitted model did
-        not learn from, as new rows are scored (outputs on rows a model was fitted on are more
-        confident than on new ones). A family that holds rows out sets ``holdout_rows_`` at fit
-        (their positions in the table ``fit`` was given); default: every row. Only right after
-        ``fit``: a loaded model does not keep them."""
-        rows = getattr(self, "holdout_rows_", None)
+        """The rows of the training table ``frame`` whose model outputs a drift profile keeps:
+        those the fitted model did not learn from, as new rows are scored (outputs on rows a model
+        was fitted on are more confident than on new ones). Default: its :meth:`holdout_rows`
+        where it names them (right after ``fit`` only), else every row."""
+        rows = self.holdout_rows()
         return frame if rows is None or len(rows) == 0 else frame.iloc[rows]
 
     def drift_outputs(self, frame: pd.DataFrame) -> pd.DataFrame:

@@ -21,6 +21,7 @@ CLASSIFICATION = Capabilities(
     batch=True,
     optimise=True,
     plots=("confusion", "importance", "stability", "candidates"),
+    compare=True,
 )
 REGRESSION = replace(CLASSIFICATION, prediction="regression", plots=("importance", "stability", "candidates"))
 IMPORTED_CLASSIFICATION = Capabilities(

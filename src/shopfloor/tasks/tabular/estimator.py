@@ -117,7 +117,7 @@ class TabularEstimator(BaseEstimator):
         self._check_kind_and_target(frame, target)
         progress(0.0, "preparing", "checking columns and target")
         notes: list[dict[str, Any]] = []
-        labelled = np.flatnonzero(frame[target].notna().to_numpy())  # positions of the rows kept below
+        labelled = np.flatnonzero(frame[target].notna().to_numpy())  # the rows kept (with a target)
         frame = _without_missing_target(frame.reset_index(drop=True), target, notes)
         y_all, classes = self._encode_target(frame[target])
         n_classes = len(classes)
@@ -359,11 +359,7 @@ class TabularEstimator(BaseEstimator):
                 else M.regression_report(y[te], out)
             )
             # Every scalar metric of the held-out report, so each gets its spread.
-            scores = {
-                k: float(v)
-                for k, v in report.items()
-                if isinstance(v, int | float) and k not in ("n", "threshold")
-            }
+            scores = M.scalar_metrics(report)
             scores.setdefault(metric, M.score(metric, y[te], out, threshold))
             return scores
 
@@ -440,6 +436,24 @@ class TabularEstimator(BaseEstimator):
                 record[col] = cats[code] if 0 <= code < len(cats) else _outside_categories(cats)
             records.append(record)
         return records
+
+    def holdout_rows(self) -> np.ndarray | None:
+        """Row numbers, in the table given to ``fit``, of the hold-out split (None once loaded)."""
+        return getattr(self, "holdout_rows_", None)
+
+    def score_rows(self, frame: pd.DataFrame, target: str) -> dict[str, float]:
+        """The hold-out report's metrics (every selection metric among them) on labelled rows, at
+        the tuned threshold; a class the model never learnt counts against it."""
+        self._check_fitted()
+        if target not in frame.columns:
+            raise InvalidInput(f"no column {target!r} with the true outcomes among the rows to score")
+        rows = frame.loc[frame[target].notna()]
+        if rows.empty:
+            raise InvalidInput("no row with a true outcome to score")
+        out = self.model_.predict_output(self.pre_.expand(self.pre_.encode(rows)))
+        classes = list(self.classes_) if self.kind == "classification" else []
+        report = M.report_on_labels(self.kind, rows[target].tolist(), out, classes, self.threshold_)
+        return M.scalar_metrics(report)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):

@@ -499,6 +499,12 @@ class TextClassifier(BaseEstimator):
             out[f"proba_{c}"] = proba[:, k]
         return out
 
+    def drift_reference(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Right after ``fit``, the rows of its hold-out split (the model did not learn from them);
+        else every row."""
+        rows = getattr(self, "holdout_rows_", None)
+        return frame if rows is None or len(rows) == 0 else frame.iloc[rows]
+
     def drift_embeddings(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         """The texts' sentence embeddings from the model's own encoder (``encoder``, ``encoder_variant``),
         whichever candidate was chosen: a drift check reads what the texts mean, not only their words."""
