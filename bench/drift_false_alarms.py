@@ -121,7 +121,7 @@ def section(results: list[dict[str, Any]], info: dict[str, str], command: str) -
         f"load average {info['loadavg']}.",
         f"Defaults: windows of {WINDOW_ROWS} rows, family-wise alpha {defaults.alpha} (Holm over every "
         f"test of a window), min_distance {defaults.min_distance}. A model is trained on a random "
-        f"{TRAIN_SHARE:.0%} of the rows (its profile made as a training job makes it); each window is "
+        f"{100 * TRAIN_SHARE:.0f} % of the rows (its profile made as a training job makes it); each window is "
         "drawn at random from the rows it never saw, so any drift reported is a false alarm.",
         "",
         "| data | model | windows | false alarms | rate (95 % interval) | tests per window | check, median |",
@@ -136,7 +136,7 @@ def section(results: list[dict[str, Any]], info: dict[str, str], command: str) -
         )
     total = sum(r["alarms"] for r in results)
     n = sum(r["windows"] for r in results)
-    lines += ["", f"All windows: {total} false alarms in {n} ({total / n:.3f})."]
+    lines += ["", f"All windows: {total} false alarm{'' if total == 1 else 's'} in {n} ({total / n:.3f})."]
     for r in results:
         fired = ", ".join(f"{k} ({v})" for k, v in r["fired"].items()) or "none"
         lines.append(f"- {r['name']}: compared {', '.join(r['profiled'])}; tests that fired: {fired}.")
