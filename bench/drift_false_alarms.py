@@ -121,8 +121,8 @@ def section(results: list[dict[str, Any]], info: dict[str, str], command: str) -
         f"load average {info['loadavg']}.",
         f"Defaults: windows of {WINDOW_ROWS} rows, family-wise alpha {defaults.alpha} (Holm over every "
         f"test of a window), min_distance {defaults.min_distance}. A model is trained on a random "
-        f"{100 * TRAIN_SHARE:.0f} % of the rows (its profile made as a training job makes it); each window is "
-        "drawn at random from the rows it never saw, so any drift reported is a false alarm.",
+        f"{100 * TRAIN_SHARE:.0f} % of the rows (its profile made as a training job makes it); each "
+        "window is drawn at random from the rows it never saw, so any drift reported is a false alarm.",
         "",
         "| data | model | windows | false alarms | rate (95 % interval) | tests per window | check, median |",
         "|---|---|---:|---:|---:|---:|---:|",
