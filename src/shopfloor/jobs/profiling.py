@@ -3,9 +3,10 @@
 What to compare comes from the family's hooks (``drift_inputs``, ``drift_outputs``,
 ``drift_embeddings`` of :class:`~shopfloor.tasks.base.BaseEstimator`); the statistics are
 :mod:`shopfloor.monitoring`'s. Outputs and embeddings cost model calls, so they are computed on a
-sample of rows: whole assets for a family that reads histories (the report's ``series`` layout
-names the asset column), a contiguous block for one that scores a table as one stream
-(``Capabilities.whole_batch``), a random sample otherwise.
+sample of rows (smaller for families that answer record by record, without batch scoring): whole
+assets for a family that reads histories (the report's ``series`` layout names the asset column),
+a contiguous block for one that scores a table as one stream (``Capabilities.whole_batch``), a
+random sample otherwise.
 """
 
 from __future__ import annotations
@@ -59,8 +60,10 @@ def _outputs(estimator: Any, frame: pd.DataFrame, notes: Notes, seed: int) -> pd
         why = f"the rows lack the column(s) the model needs to score them: {', '.join(needed)}"
         notes.append({"name": "model outputs", "why": why})
         return None
+    # a family without batch scoring answers record by record (images through a network): fewer rows
+    limit = OUTPUT_ROWS if estimator.capabilities.batch else EMBEDDING_ROWS
     try:
-        outputs = estimator.drift_outputs(scoring_rows(estimator, frame, seed=seed))
+        outputs = estimator.drift_outputs(scoring_rows(estimator, frame, limit, seed))
     except JobCancelled:
         raise
     except ShopfloorError as exc:
