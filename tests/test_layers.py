@@ -49,6 +49,9 @@ LAYER_OF = {
     "shopfloor.client_retrain": "entry points",  # the SDK's retrain and promote; only the SDK imports it
     "shopfloor.client_errors": "entry points",  # the SDK's reading of problem+json; only the SDK imports it
     "shopfloor.client_monitoring": "entry points",  # the SDK's prediction log, feedback and performance
+    "shopfloor.client_payload": "entry points",  # JSON-safe records and URL parts the SDK and its mixins send
+    "shopfloor.client_drift": "entry points",  # the SDK's drift checks, mixed into the client
+    "shopfloor.cli_drift": "entry points",  # `shopfloor drift` sub-commands
     "shopfloor.server": "entry points",  # `shopfloor serve`: starts the API workers and the job runner
     # builds the process from settings (migrations, first key, Platform) for `serve` and the CLI's
     # local commands: it imports context and is imported by entry points only
@@ -73,6 +76,9 @@ LAYER_OF = {
     "shopfloor.data": "data / evaluation / explain",
     "shopfloor.evaluation": "data / evaluation / explain",
     "shopfloor.explain": "data / evaluation / explain",
+    # drift of a model's inputs and outputs against its training profile: statistics over tables
+    # and embeddings the layers above hand it; imports only explain (charts), settings and errors
+    "shopfloor.monitoring": "data / evaluation / explain",
     # the pretrained text encoders: the text family trains on their embeddings; imports only errors
     "shopfloor.hub": "data / evaluation / explain",
     # the example data sets and their checksums: a data source like data/; imports only errors

@@ -20,6 +20,7 @@ from shopfloor import cli_common as common
 from shopfloor import cli_render as render
 from shopfloor import cli_retrain as retraining
 from shopfloor import cli_serving as serving
+from shopfloor.cli_drift import drift_app
 from shopfloor.cli_examples import examples_app
 from shopfloor.cli_monitoring import monitoring_app
 from shopfloor.cli_resources import datasets_app, jobs_app, keys_app, models_app
@@ -66,6 +67,7 @@ app.command()(serving.forecast)
 app.command()(serving.optimize)
 app.add_typer(examples_app, name="examples")
 app.add_typer(monitoring_app, name="monitoring")
+app.add_typer(drift_app, name="drift")
 
 FileArg = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, metavar="FILE")]
 VersionOpt = Annotated[

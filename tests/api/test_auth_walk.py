@@ -38,6 +38,11 @@ ALLOWED = {
     ("POST", "/v1/models/{name}/forecast"): {"admin", "builder", "consumer"},
     ("POST", "/v1/models/{name}/score"): {"admin", "builder", "consumer"},
     ("DELETE", "/v1/models/{name}/score/state"): {"admin", "builder", "consumer"},
+    # a window of records runs the model like predict; a dataset id as the window also needs
+    # datasets:read (test_drift_api)
+    ("POST", "/v1/models/{name}/drift"): {"admin", "builder", "consumer"},
+    ("POST", "/v1/models/{name}/drift/plot"): {"admin", "builder", "consumer"},
+    ("GET", "/v1/models/{name}/drift/profile"): {"admin", "builder", "consumer"},
     ("POST", "/v1/keys"): {"admin"},
     ("GET", "/v1/keys"): {"admin"},
     ("DELETE", "/v1/keys/{key_id}"): {"admin"},
@@ -128,7 +133,7 @@ def _call(api: Api, method: str, path: str, who: str | None):
         kwargs["json"] = {"dataset_id": "ds_walk"}
     elif method == "PATCH" and path.startswith("/v1/models/"):
         kwargs["json"] = {"description": "walked"}
-    elif path.endswith(("/predict", "/explain", "/score")):
+    elif path.endswith(("/predict", "/explain", "/score", "/drift", "/drift/plot")):
         kwargs["json"] = {"records": [{"a": 1}]}
     elif path.endswith("/forecast"):
         kwargs["json"] = {"series": "all", "horizon": 1}

@@ -460,3 +460,26 @@ def test_classifiers_with_a_held_out_split_store_their_calibration(
     assert spec is not None and spec.kind == "label" and spec.scores, task
     assert usable(calibration, len(est.report_["classes"])), task
     json.dumps(calibration)
+
+
+def test_drift_profile_through_the_hooks(fitted: tuple[str, Any, pd.DataFrame, str]) -> None:
+    """Every family gives a drift profile of its training table through its hooks (inputs as it
+    declares them, outputs, embeddings of texts and images), and that table compared with its own
+    profile has not drifted."""
+    from shopfloor.jobs.profiling import profile_of, window_of
+    from shopfloor.monitoring.profile import Profile
+    from shopfloor.monitoring.report import drift_report
+
+    task, est, frame, _ = fitted
+    profile = Profile.from_files(profile_of(est, frame).to_files())
+    kinds = {i["type"] for i in est.drift_inputs()}
+    compared = {f.column for f in profile.inputs()}
+    tabular = ("numeric", "boolean", "categorical", "text")
+    assert compared >= {i["name"] for i in est.drift_inputs() if i["type"] in tabular}
+    if kinds & {"text", "image"}:
+        assert any(f.kind == "embedding" for f in profile.inputs()), profile.skipped
+    if kinds <= {"waveform"}:
+        assert not compared and profile.skipped
+        return
+    report = drift_report(profile, window_of(est, frame))
+    assert not any(f.drifted for f in report.inputs), [f.sentence for f in report.inputs if f.drifted]

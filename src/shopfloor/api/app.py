@@ -18,6 +18,7 @@ from shopfloor.api.middleware import MetricsAndLimits
 from shopfloor.api.routes import (
     audit,
     datasets,
+    drift,
     forecast,
     hub,
     imports,
@@ -137,7 +138,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.include_router(predict.hot)
     app.include_router(streams.hot)
     routers = (predict, streams, system, datasets, synthesize, jobs, models, imports, plots, keys, masking)
-    for module in (*routers, retrain, monitoring, hub, optimize, forecast):
+    for module in (*routers, retrain, monitoring, hub, optimize, forecast, drift):
         app.include_router(module.router)
     app.include_router(audit.router)
     console.install(app)  # the browser pages, at / (after the API: /v1 paths stay the API's)

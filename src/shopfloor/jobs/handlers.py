@@ -41,7 +41,7 @@ def run_train(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
     )
     started = time.monotonic()
     estimator = fit_estimator(platform, p, frame, types, progress)
-    progress(0.96, "saving", "writing the model artifacts")
+    progress(0.96, "saving", "writing the model artifacts and the profile drift checks compare with")
     layout = series_layout(p)
     lineage = {
         "dataset_id": dataset.id,
@@ -57,7 +57,13 @@ def run_train(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
         "train_seconds": round(time.monotonic() - started, 3),
     }
     version = store_estimator(
-        platform, job, estimator, model=p["model_name"], lineage=lineage, data_warnings=p.get("warnings", [])
+        platform,
+        job,
+        estimator,
+        model=p["model_name"],
+        frame=frame,
+        lineage=lineage,
+        data_warnings=p.get("warnings", []),
     )
     return {"model": version.model, "version": version.version}
 

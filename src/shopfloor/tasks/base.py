@@ -319,3 +319,39 @@ class BaseEstimator:
         """The error scale of one served answer (the ``mase`` live metric divides errors by it), for
         families whose answers have one (a forecast: its series' naive error); None here."""
         return None
+
+    # ---------------------------------------------------------------- drift
+    def drift_inputs(self) -> list[dict[str, Any]]:
+        """The inputs whose distribution a drift check compares with training, as ``{"name",
+        "type"}`` (numeric, boolean, categorical, text or image). Default: the input schema
+        without the columns that only place a row (an asset, a time)."""
+        return [
+            {"name": c["name"], "type": c["type"]}
+            for c in self.input_schema_  # type: ignore[attr-defined]
+            if c.get("role") not in ("asset", "time")
+        ]
+
+    def drift_reference(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The rows of the training table ``frame`` whose model outputs a drift profile keeps:
+        those the fitted model did not learn from, as new rows are scored (outputs on rows a model
+        was fitted on are more confident than on new ones). Default: its :meth:`holdout_rows`
+        where it names them (right after ``fit`` only), else every row."""
+        rows = self.holdout_rows()
+        return frame if rows is None or len(rows) == 0 else frame.iloc[rows]
+
+    def drift_outputs(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The model's answers for the rows of ``frame``, one column per output a drift check
+        compares (numbers: values, scores, probabilities; anything else: labels). Default: batch
+        scoring where the family declares it, else ``predict`` on the rows as records, with the
+        probabilities summed up (:func:`shopfloor.tasks.drift.output_columns`)."""
+        from shopfloor.tasks.drift import answers_table, output_columns
+
+        if self.capabilities.batch:
+            return output_columns(self.predict_frame(frame))
+        return output_columns(answers_table(self.predict(frame.to_dict("records"))))  # type: ignore[attr-defined]
+
+    def drift_embeddings(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The family's embeddings of its text or image inputs for the rows of ``frame`` that have
+        one (input column -> rows x dimension), compared by a drift check as the model sees them.
+        Families without such inputs have none."""
+        return {}

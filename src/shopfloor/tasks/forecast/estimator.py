@@ -566,6 +566,14 @@ class Forecaster(BaseEstimator):
         scale = float(self.scale_[i]) if i is not None else float("nan")
         return scale if np.isfinite(scale) and scale > 0 else None
 
+    def drift_inputs(self) -> list[dict[str, Any]]:
+        """The demand values: a window of new periods is compared with the training history."""
+        return [{"name": self.value_column, "type": "numeric"}]
+
+    def drift_outputs(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """None: a forecast answers per series and horizon, not per row of new demand."""
+        return pd.DataFrame(index=frame.index)
+
     def explain(self, records: Sequence[Mapping[str, Any]], method: str = "shap") -> list[dict[str, Any]]:
         """Which model makes each series' forecast: for an ensemble, each member's forecast and weight
         (``contributions``); with the backtest MASE of every candidate."""
