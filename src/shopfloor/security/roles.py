@@ -16,6 +16,8 @@ class Permission(StrEnum):
     EXPLAIN = "explain"
     KEYS = "keys"
     METRICS = "metrics"
+    ALERTS_READ = "alerts:read"
+    ALERTS_WRITE = "alerts:write"
 
 
 _BUILDER = {
@@ -27,6 +29,8 @@ _BUILDER = {
     Permission.MODELS_WRITE,
     Permission.PREDICT,
     Permission.EXPLAIN,
+    Permission.ALERTS_READ,
+    Permission.ALERTS_WRITE,
 }
 _CONSUMER = {Permission.MODELS_READ, Permission.PREDICT, Permission.EXPLAIN}
 
