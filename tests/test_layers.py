@@ -43,14 +43,19 @@ LAYER_OF = {
     "shopfloor.cli_serving": "entry points",  # `shopfloor` sub-commands (predict, hub, forecast, ...)
     "shopfloor.cli_tenants": "entry points",  # `shopfloor tenants` over the local registry
     "shopfloor.cli_examples": "entry points",  # `shopfloor examples`: fetches the example data sets
+    "shopfloor.cli_alerts": "entry points",  # `shopfloor alerts`: rules, states, webhooks, Prometheus rules
     "shopfloor.client": "entry points",  # the Python SDK over the public API
     "shopfloor.client_errors": "entry points",  # the SDK's reading of problem+json; only the SDK imports it
+    "shopfloor.client_alerts": "entry points",  # the SDK's alert calls, a mixin of the client
     "shopfloor.server": "entry points",  # `shopfloor serve`: starts the API workers and the job runner
     # builds the process from settings (migrations, first key, Platform) for `serve` and the CLI's
     # local commands: it imports context and is imported by entry points only
     "shopfloor.bootstrap": "entry points",
     # -- services: the use cases ----------------------------------------------------------------
     "shopfloor.services": "services",
+    # alert rules over monitored signals: evaluation, webhooks, Prometheus export; the services and
+    # the parts that compute signals (which register their sources) use it
+    "shopfloor.alerting": "services",
     # the API's request and response shapes: entry points share them and services may return them;
     # they import only limits from optimize/
     "shopfloor.schemas": "services",

@@ -40,11 +40,12 @@ def webhook_receiver() -> Iterator[Receiver]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - the http.server hook
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
+            headers = {k.lower(): v for k, v in self.headers.items()}
             with lock:
-                receiver.received.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-                status, headers = receiver.script.pop(0) if receiver.script else (200, {})
+                receiver.received.append(Received(self.path, headers, body))
+                status, answer = receiver.script.pop(0) if receiver.script else (200, {})
             self.send_response(status)
-            for name, value in headers.items():
+            for name, value in answer.items():
                 self.send_header(name, value)
             self.send_header("content-length", "2")
             self.end_headers()

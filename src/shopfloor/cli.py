@@ -19,6 +19,7 @@ from rich.markup import escape
 from shopfloor import cli_common as common
 from shopfloor import cli_render as render
 from shopfloor import cli_serving as serving
+from shopfloor.cli_alerts import alerts_app
 from shopfloor.cli_examples import examples_app
 from shopfloor.cli_resources import datasets_app, jobs_app, keys_app, models_app
 from shopfloor.cli_tenants import tenants_app
@@ -59,6 +60,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(serving.hub_app, name="hub")
 app.add_typer(serving.masking_app, name="masking")
+app.add_typer(alerts_app, name="alerts")
 app.command()(serving.forecast)
 app.command()(serving.optimize)
 app.add_typer(examples_app, name="examples")

@@ -25,7 +25,8 @@ from webhook_receiver import Receiver
 
 def audit_actions(platform: Platform) -> list[tuple[str, str]]:
     events = platform.store.list_audit("default")
-    return [(e.action, e.outcome) for e in sorted(events, key=lambda e: e.id or 0) if e.action.startswith("alert.")]
+    ordered = sorted(events, key=lambda e: e.id or 0)
+    return [(e.action, e.outcome) for e in ordered if e.action.startswith("alert.")]
 
 
 def deliver_until_done(platform: Platform, deliverer: Deliverer, rule_id: str, rounds: int = 10) -> None:
@@ -55,7 +56,8 @@ def test_a_firing_rule_sends_a_signed_webhook_and_audits_it(
     body = json.loads(got.body)
     assert body["id"] == got.headers["shopfloor-delivery"] and got.headers["shopfloor-event"] == "firing"
     assert (body["event"], body["state"], body["model"], body["version"]) == ("firing", "firing", "press", 1)
-    assert (body["signal"], body["value"], body["comparison"], body["bound"]) == ("drift_score", 0.42, ">", 0.3)
+    condition = (body["signal"], body["value"], body["comparison"], body["bound"])
+    assert condition == ("drift_score", 0.42, ">", 0.3)
     assert body["rule"] == {"id": rule["id"], "name": "press-drift", "severity": "critical"}
     assert "largest drift score of model 'press' version 1 is 0.42" in body["message"]
     (delivery,) = platform.store.list_alert_deliveries("default", rule["id"])
@@ -70,14 +72,17 @@ def test_a_firing_rule_sends_a_signed_webhook_and_audits_it(
     assert "T0K3N" not in json.dumps([e.detail for e in platform.store.list_audit("default")])
 
 
-def test_a_500_is_retried_with_backoff_then_delivered(platform: Platform, receiver: Receiver, make_rule: Make) -> None:
+def test_a_500_is_retried_with_backoff_then_delivered(
+    platform: Platform, receiver: Receiver, make_rule: Make
+) -> None:
     rule = make_rule(targets=[receiver.url()])
     receiver.answer(500, (429, {"Retry-After": "0"}))
     (queued,) = alerts.test_rule(platform, ADMIN, rule["id"])
     deliver_until_done(platform, Deliverer(platform), rule["id"])
     assert len(receiver.received) == 3
-    assert len({r.headers["shopfloor-delivery"] for r in receiver.received}) == 1 == len({r.body for r in receiver.received})
-    assert all(verify_webhook(rule["secret"], r.body, r.headers["shopfloor-signature"]) for r in receiver.received)
+    got = receiver.received
+    assert len({r.headers["shopfloor-delivery"] for r in got}) == 1 == len({r.body for r in got})
+    assert all(verify_webhook(rule["secret"], r.body, r.headers["shopfloor-signature"]) for r in got)
     (delivery,) = platform.store.list_alert_deliveries("default", rule["id"])
     assert delivery.id == queued["id"] and delivery.status == "delivered" and delivery.attempts == 3
     assert [e["status"] for e in delivery.log] == [500, 429, 200]

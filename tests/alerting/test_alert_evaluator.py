@@ -49,7 +49,9 @@ def test_the_breach_must_last_for_s_then_resolves_once(platform: Platform, make_
     assert actions == ["alert.firing"]
 
 
-def test_the_production_alias_is_followed_and_a_pinned_version_kept(platform: Platform, make_rule: Make) -> None:
+def test_the_production_alias_is_followed_and_a_pinned_version_kept(
+    platform: Platform, make_rule: Make
+) -> None:
     add_model(platform)  # version 2, the latest; no production alias yet
     following, pinned = make_rule(), make_rule(name="pinned", version=1)
     run, source = evaluator(platform, 0.1)

@@ -83,7 +83,9 @@ def spec(**changes: Any) -> dict[str, Any]:
         ({"name": "-x"}, "name"),
     ],
 )
-def test_rules_that_do_not_fit_together_are_refused_with_the_field(changes: dict[str, Any], where: str) -> None:
+def test_rules_that_do_not_fit_together_are_refused_with_the_field(
+    changes: dict[str, Any], where: str
+) -> None:
     with pytest.raises(InvalidInput) as caught:
         check(spec(**changes))
     assert caught.value.errors[0]["loc"] == ["body", where]

@@ -29,7 +29,13 @@ def test_nothing_is_allowed_by_default() -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["ftp://hooks.example.com/x", "hooks.example.com/x", "https:///x", "https://h.example.com/x#frag", "http://a b/"],
+    [
+        "ftp://hooks.example.com/x",
+        "hooks.example.com/x",
+        "https:///x",
+        "https://h.example.com/x#frag",
+        "http://a b/",
+    ],
 )
 def test_only_absolute_http_urls(url: str) -> None:
     with pytest.raises(TargetNotAllowed):
@@ -46,7 +52,11 @@ def test_named_hosts_and_their_subdomains() -> None:
 
 
 def test_a_named_host_may_not_resolve_to_loopback_or_link_local() -> None:
-    table = {"hooks.example.com": ["10.1.2.3"], "meta.example.com": ["169.254.169.254"], "lo.example.com": ["::1"]}
+    table = {
+        "hooks.example.com": ["10.1.2.3"],
+        "meta.example.com": ["169.254.169.254"],
+        "lo.example.com": ["::1"],
+    }
     policy = EgressPolicy(["*.example.com"], [], resolver(table))
     target = policy.check("https://hooks.example.com/x")
     assert policy.addresses(target) == [ipaddress.ip_address("10.1.2.3")]
