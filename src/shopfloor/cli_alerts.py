@@ -129,10 +129,8 @@ def alerts_list(model: ModelOpt = None, as_json: JsonOpt = False) -> None:
             "name": r["name"],
             "model": r["model"],
             "signal": r["signal"] + (f" ({r.get('input') or r.get('metric')})" if _of(r) else ""),
-            "condition": f"{r['comparison']} {common.fmt(r['bound'])}",
-            "severity": r["severity"],
-            "enabled": r["enabled"],
-            "state": r["state"]["state"],
+            "when": f"{r['comparison']} {common.fmt(r['bound'])}",
+            "state": r["state"]["state"] if r["enabled"] else "disabled",
             "value": r["state"]["value"],
         }
         for r in items
