@@ -9,6 +9,7 @@ from typing import Any
 
 from shopfloor.alerting.signals import SignalQuery
 from shopfloor.context import Platform
+from shopfloor.registry.entities import AlertRule
 from shopfloor.security.keys import Principal
 from shopfloor.settings import Settings
 
@@ -62,3 +63,27 @@ class Fixed:
     def value(self, query: SignalQuery) -> float | None:
         self.queries.append(query)
         return self.v
+
+
+def rule_entity(**changes: Any) -> AlertRule:
+    """A stored rule as the registry returns it: a drift rule on ``press`` of tenant ``a``."""
+    fields: dict[str, Any] = {
+        "id": "alr_1",
+        "tenant": "a",
+        "name": "drift",
+        "model": "press",
+        "version": None,
+        "signal": "drift_score",
+        "input": None,
+        "metric": None,
+        "comparison": ">",
+        "bound": 0.3,
+        "window_s": 900,
+        "for_s": 0,
+        "severity": "warning",
+        "enabled": True,
+        "target_hosts": ("hooks.example.com:443",),
+        "sealed_secret": b"secret-blob",
+        "sealed_targets": b"targets-blob",
+    }
+    return AlertRule(**{**fields, **changes})

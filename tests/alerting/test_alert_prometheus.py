@@ -7,15 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 import yaml
 
+from alert_fixtures import rule_entity
 from shopfloor.alerting.prometheus import expression, gauges, rules_file
-from shopfloor.registry.entities import AlertRule, AlertState
+from shopfloor.registry.entities import AlertState
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
-BASE = AlertRule(
-    id="alr_1", tenant="default", name="lat", model="press", version=None, signal="latency_p99_ms",
-    input=None, metric=None, comparison=">", bound=250.0, window_s=300, for_s=120, severity="warning",
-    enabled=True, target_hosts=(), sealed_secret=b"", sealed_targets=b"",
-)  # fmt: skip
+BASE = rule_entity(
+    tenant="default", name="lat", signal="latency_p99_ms", bound=250.0, window_s=300, for_s=120
+)
 
 
 def state(value: float | None, age_s: float = 10, version: int = 3) -> AlertState:

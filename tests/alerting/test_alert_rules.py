@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from alert_fixtures import rule_entity
 from shopfloor.alerting.rules import check, duration, sentence, step
 from shopfloor.errors import InvalidInput
-from shopfloor.registry.entities import AlertRule
 
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
@@ -100,11 +100,7 @@ def test_good_rules_pass() -> None:
 
 def test_durations_and_sentences() -> None:
     assert [duration(s) for s in (45, 60, 900, 7200, 86400, 90)] == ["45s", "1m", "15m", "2h", "1d", "90s"]
-    rule = AlertRule(
-        id="alr_1", tenant="t", name="press-drift", model="press", version=None, signal="drift_score",
-        input="temperature", metric=None, comparison=">", bound=0.3, window_s=900, for_s=300,
-        severity="critical", enabled=True, target_hosts=(), sealed_secret=b"", sealed_targets=b"",
-    )  # fmt: skip
+    rule = rule_entity(name="press-drift", input="temperature", for_s=300, severity="critical")
     assert sentence(rule, "firing", 0.42, 3) == (
         "The drift score of input 'temperature' of model 'press' version 3 is 0.42 over the last 15m, "
         "above 0.3 for 5m (rule 'press-drift', critical)."

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from alert_fixtures import rule_entity
 from shopfloor.errors import Conflict, NotFound
 from shopfloor.registry.entities import AlertRule, NewDelivery
 from shopfloor.registry.sql import SqlStore
@@ -17,27 +18,8 @@ from shopfloor.registry.sql import SqlStore
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
 
-def rule(rule_id: str = "alr_1", tenant: str = "a", name: str = "drift", **changes: Any) -> AlertRule:
-    fields: dict[str, Any] = {
-        "id": rule_id,
-        "tenant": tenant,
-        "name": name,
-        "model": "press",
-        "version": None,
-        "signal": "drift_score",
-        "input": None,
-        "metric": None,
-        "comparison": ">",
-        "bound": 0.3,
-        "window_s": 900,
-        "for_s": 0,
-        "severity": "warning",
-        "enabled": True,
-        "target_hosts": ("hooks.example.com:443",),
-        "sealed_secret": b"secret-blob",
-        "sealed_targets": b"targets-blob",
-    }
-    return AlertRule(**{**fields, **changes})
+def rule(rule_id: str = "alr_1", tenant: str = "a", **changes: Any) -> AlertRule:
+    return rule_entity(id=rule_id, tenant=tenant, **changes)
 
 
 def delivery(delivery_id: str, event: str = "firing", most: int = 3) -> NewDelivery:

@@ -138,6 +138,21 @@ class AuditEvent:
 
 
 ALERT_STATES = ("ok", "pending", "firing")
+#: What a rule says (as the API shows and takes it), apart from its id, tenant, sealed parts and times.
+ALERT_RULE_FIELDS = (
+    "name",
+    "model",
+    "version",
+    "signal",
+    "input",
+    "metric",
+    "comparison",
+    "bound",
+    "window_s",
+    "for_s",
+    "severity",
+    "enabled",
+)
 DELIVERY_STATUSES = ("pending", "delivered", "failed")
 
 

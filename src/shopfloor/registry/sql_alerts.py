@@ -27,29 +27,17 @@ from shopfloor.errors import NotFound
 from shopfloor.registry.clock import aware as _aware
 from shopfloor.registry.clock import naive as _naive
 from shopfloor.registry.clock import now as _now
-from shopfloor.registry.entities import AlertDelivery, AlertRule, AlertState, NewDelivery
+from shopfloor.registry.entities import (
+    ALERT_RULE_FIELDS,
+    AlertDelivery,
+    AlertRule,
+    AlertState,
+    NewDelivery,
+)
 from shopfloor.registry.orm import AlertDeliveryRow, AlertRuleRow, AlertStateRow, TenantRow
 
 #: Rule fields a change may set (``id``, ``tenant`` and the times are the store's).
-RULE_FIELDS = frozenset(
-    {
-        "name",
-        "model",
-        "version",
-        "signal",
-        "input",
-        "metric",
-        "comparison",
-        "bound",
-        "window_s",
-        "for_s",
-        "severity",
-        "enabled",
-        "sealed_secret",
-        "sealed_targets",
-        "target_hosts",
-    }
-)
+RULE_FIELDS = frozenset({*ALERT_RULE_FIELDS, "sealed_secret", "sealed_targets", "target_hosts"})
 #: Changes after which the rule is evaluated afresh at the next round (its state is kept: a firing
 #: rule whose new condition no longer holds resolves, with its notification).
 _CONDITION = frozenset({"model", "version", "signal", "input", "metric", "comparison", "bound", "window_s"})

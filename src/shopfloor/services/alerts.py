@@ -20,27 +20,14 @@ from shopfloor.alerting.worker import AlertWorker
 from shopfloor.context import Platform
 from shopfloor.errors import Conflict, InvalidInput, NotFound, TargetNotAllowed
 from shopfloor.metrics import GaugeSample
-from shopfloor.registry.entities import AlertDelivery, AlertRule, AlertState
+from shopfloor.registry.entities import ALERT_RULE_FIELDS, AlertDelivery, AlertRule, AlertState
 from shopfloor.registry.ids import new_id
 from shopfloor.security.keys import Principal
 from shopfloor.security.signatures import new_webhook_secret
 from shopfloor.services import audit
 
 #: The fields of a rule as the API shows and takes them (targets apart: they are sealed).
-FIELDS = (
-    "name",
-    "model",
-    "version",
-    "signal",
-    "input",
-    "metric",
-    "comparison",
-    "bound",
-    "window_s",
-    "for_s",
-    "severity",
-    "enabled",
-)
+FIELDS = ALERT_RULE_FIELDS
 #: Fields an update may set to null (the others keep their value when left out).
 _NULLABLE = frozenset({"version", "input", "metric", "targets"})
 _DEFAULTS: dict[str, Any] = {
