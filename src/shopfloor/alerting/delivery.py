@@ -145,7 +145,10 @@ class Deliverer:
                 request = client.build_request(
                     "POST", pinned, content=body, headers=sent, extensions=extensions
                 )
-                response = client.send(request)
+                # Streamed and closed unread: only the status and headers count, and a receiver
+                # answering with an endless body cannot fill this process's memory.
+                response = client.send(request, stream=True)
+                response.close()
         except httpx.ConnectError as exc:
             return Attempt(ok=False, retry=True, error=f"cannot connect: {exc}", address=str(address))
         except httpx.TimeoutException:

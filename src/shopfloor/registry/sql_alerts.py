@@ -15,7 +15,7 @@ UPDATE whose row count says who did it:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
@@ -174,7 +174,7 @@ class AlertTables:
         version: int | None,
         note: str | None,
         at: datetime,
-        deliveries: list[NewDelivery] = [],  # noqa: B006 - never mutated
+        deliveries: Sequence[NewDelivery] = (),
     ) -> bool:
         """Write an evaluation's outcome, and queue ``deliveries`` with it, if the state is still at
         ``revision``: True if this call wrote it (so exactly one of several racing evaluators)."""
@@ -317,7 +317,7 @@ def _plain(value: Any) -> Any:
 
 
 def _queue(
-    s: Session, tenant: str, rule_id: str, deliveries: list[NewDelivery], at: datetime
+    s: Session, tenant: str, rule_id: str, deliveries: Sequence[NewDelivery], at: datetime
 ) -> list[AlertDeliveryRow]:
     rows = [
         AlertDeliveryRow(

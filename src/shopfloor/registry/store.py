@@ -3,7 +3,7 @@ picked by URL scheme in :func:`open_store`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
@@ -276,7 +276,7 @@ class AlertStore(Protocol):
         version: int | None,
         note: str | None,
         at: datetime,
-        deliveries: list[NewDelivery] = ...,
+        deliveries: Sequence[NewDelivery] = ...,
     ) -> bool:
         """Write an evaluation (and queue its webhooks) if the state is still at ``revision``."""
         ...
