@@ -350,27 +350,10 @@ def _rule_row(s: Session, tenant: str, rule_id: str) -> AlertRuleRow:
 
 
 def _rule(r: AlertRuleRow) -> AlertRule:
-    return AlertRule(
-        id=r.id,
-        tenant=r.tenant,
-        name=r.name,
-        model=r.model,
-        version=r.version,
-        signal=r.signal,
-        input=r.input,
-        metric=r.metric,
-        comparison=r.comparison,
-        bound=r.bound,
-        window_s=r.window_s,
-        for_s=r.for_s,
-        severity=r.severity,
-        enabled=r.enabled,
-        target_hosts=tuple(r.target_hosts),
-        sealed_secret=r.secret,
-        sealed_targets=r.targets,
-        created_at=_aware(r.created_at),
-        updated_at=_aware(r.updated_at),
-    )
+    values: dict[str, Any] = {k: getattr(r, _COLUMN.get(k, k)) for k in RULE_FIELDS}
+    values.update(target_hosts=tuple(r.target_hosts))
+    values.update(created_at=_aware(r.created_at), updated_at=_aware(r.updated_at))
+    return AlertRule(id=r.id, tenant=r.tenant, **values)
 
 
 def _state(r: AlertStateRow) -> AlertState:
