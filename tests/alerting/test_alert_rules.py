@@ -10,6 +10,7 @@ import pytest
 from alert_fixtures import rule_entity
 from shopfloor.alerting.rules import check, duration, sentence, step
 from shopfloor.errors import InvalidInput
+from shopfloor.registry.entities import ALERT_RULE_FIELDS
 
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
@@ -53,18 +54,9 @@ def test_comparisons(comparison: str, value: float, breach: bool) -> None:
 
 
 def spec(**changes: Any) -> dict[str, Any]:
-    base = {
-        "name": "press-drift",
-        "signal": "drift_score",
-        "input": None,
-        "metric": None,
-        "comparison": ">",
-        "bound": 0.3,
-        "window_s": 900,
-        "for_s": 0,
-        "severity": "warning",
-    }
-    return {**base, **changes}
+    """A rule's fields as the checks see them: a drift rule above 0.3."""
+    base = rule_entity(name="press-drift")
+    return {**{k: getattr(base, k) for k in ALERT_RULE_FIELDS}, **changes}
 
 
 @pytest.mark.parametrize(
