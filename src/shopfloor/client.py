@@ -29,6 +29,7 @@ import httpx
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shopfloor.client_alerts import AlertsClient
 from shopfloor.client_drift import DriftMixin
 from shopfloor.client_errors import (
     ClientError,
@@ -84,7 +85,7 @@ _SAFE_POSTS = re.compile(
 _RETRIED_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
 
-class Client(RetrainMixin, MonitoringMixin, DriftMixin):
+class Client(RetrainMixin, MonitoringMixin, DriftMixin, AlertsClient):
     """A connection to one Shopfloor server.
 
     ``url`` and ``api_key`` default to ``SHOPFLOOR_URL`` (http://127.0.0.1:8000)

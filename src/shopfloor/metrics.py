@@ -163,11 +163,24 @@ def _snapshots() -> Iterator[tuple[dict[str, Any], bool]]:
 
 
 @dataclass(frozen=True)
+class GaugeSample:
+    """One gauge value read from the registry at scrape time; every sample of one ``name`` has the
+    same label names, and the first label is ``tenant``."""
+
+    name: str
+    documentation: str
+    labels: tuple[tuple[str, str], ...]
+    value: float
+
+
+@dataclass(frozen=True)
 class Registry:
-    """What the registry says at scrape time: unfinished jobs per (tenant, status), and the tenants."""
+    """What the registry says at scrape time: unfinished jobs per (tenant, status), the tenants,
+    and gauges kept there (the monitored signals of models, as the alert rules last read them)."""
 
     jobs: dict[tuple[str, str], int] = field(default_factory=dict)
     tenants: tuple[str, ...] = ()
+    gauges: tuple[GaugeSample, ...] = ()
 
 
 class _Collector:
@@ -248,6 +261,7 @@ class _Collector:
                     cumulative.append((bound, running))
                 hfamily.add_metric(list(labels), cumulative, total)
         yield from (requests, latency, predictions, jobs, job_seconds, loaded, logged, *self._job_gauges())
+        yield from self._registry_gauges()
         if self.tenant is None:
             yield from _process_metrics(sorted(set(pids)))
 
@@ -265,6 +279,23 @@ class _Collector:
             for tenant in sorted(tenants):
                 gauge.add_metric([tenant], self.registry.jobs.get((tenant, status), 0))
             yield gauge
+
+
+    def _registry_gauges(self) -> Iterator[Any]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        families: dict[str, Any] = {}
+        for sample in self.registry.gauges:
+            labels = dict(sample.labels)
+            if self.tenant is not None and labels.get("tenant") != self.tenant:
+                continue
+            family = families.get(sample.name)
+            if family is None:
+                family = families[sample.name] = GaugeMetricFamily(
+                    sample.name, sample.documentation, labels=list(labels)
+                )
+            family.add_metric(list(labels.values()), sample.value)
+        yield from families.values()
 
 
 def _process_metrics(pids: list[int]) -> Iterator[Any]:

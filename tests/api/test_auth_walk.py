@@ -5,7 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from shopfloor.security.keys import Principal
+from shopfloor.services import alerts
+
 Api = Any
+ALERT_RULE = {"name": "walked", "model": "walkmodel", "signal": "drift_score", "comparison": ">", "bound": 0}
 
 # (method, path) -> roles allowed. Every route in the schema must be listed here.
 ALLOWED = {
@@ -67,6 +71,16 @@ ALLOWED = {
     ("GET", "/v1/models/{name}/performance/plot"): {"admin", "builder", "consumer"},
     ("GET", "/v1/prediction-log/retention"): {"admin"},
     ("PUT", "/v1/prediction-log/retention"): {"admin"},
+    ("POST", "/v1/alerts/rules"): {"admin", "builder"},
+    ("GET", "/v1/alerts/rules"): {"admin", "builder"},
+    ("GET", "/v1/alerts/rules/{rule_id}"): {"admin", "builder"},
+    ("PATCH", "/v1/alerts/rules/{rule_id}"): {"admin", "builder"},
+    ("DELETE", "/v1/alerts/rules/{rule_id}"): {"admin", "builder"},
+    ("POST", "/v1/alerts/rules/{rule_id}/secret"): {"admin", "builder"},
+    ("POST", "/v1/alerts/rules/{rule_id}/test"): {"admin", "builder"},
+    ("GET", "/v1/alerts/rules/{rule_id}/deliveries"): {"admin", "builder"},
+    ("GET", "/v1/alerts/states"): {"admin", "builder"},
+    ("GET", "/v1/alerts/prometheus-rules"): {"admin", "builder"},
 }
 
 
@@ -110,6 +124,8 @@ def _objects(api: Api) -> dict[str, str]:
     )
     store.set_alias("default", "walkmodel", "production", 1)
     key = store.list_keys("default")[0]
+    walker = Principal(key_id=key.id, tenant="default", role="admin")
+    rule = alerts.create_rule(api.platform, walker, {**ALERT_RULE, "name": "walk-rule"})
     return {
         "dataset_id": ds.id,
         "job_id": job.id,
@@ -119,6 +135,7 @@ def _objects(api: Api) -> dict[str, str]:
         "model": "all-MiniLM-L6-v2",
         "key_id": key.id,
         "kind": "confusion",
+        "rule_id": rule["id"],
     }
 
 
@@ -154,6 +171,10 @@ def _call(api: Api, method: str, path: str, who: str | None):
         kwargs["json"] = {"items": [{"request_id": "r1", "outcome": 1}]}
     elif path == "/v1/masking/preview":
         kwargs["json"] = {"text": "call Ann Lee"}
+    elif path == "/v1/alerts/rules" and method == "POST":
+        kwargs["json"] = ALERT_RULE
+    elif method == "PATCH" and path.startswith("/v1/alerts/rules/"):
+        kwargs["json"] = {"bound": 0.4}
     elif path == "/v1/keys" and method == "POST":
         kwargs["json"] = {"role": "consumer"}
     elif path == "/v1/jobs" and method == "POST":

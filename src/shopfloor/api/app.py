@@ -16,6 +16,7 @@ from shopfloor.api.blocking import BlockingWork
 from shopfloor.api.heavy import HeavyWork
 from shopfloor.api.middleware import MetricsAndLimits
 from shopfloor.api.routes import (
+    alerts,
     audit,
     datasets,
     drift,
@@ -39,6 +40,7 @@ from shopfloor.api.spool import keep_uploads_in_memory
 from shopfloor.context import Platform
 from shopfloor.lifecycle import die_with_parent
 from shopfloor.schemas.common import Problem
+from shopfloor.services import alerts as alert_service
 from shopfloor.services import audit as audit_log
 from shopfloor.services import prediction_log
 from shopfloor.settings import Settings, get_settings, metrics_dir
@@ -91,6 +93,8 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         flusher = asyncio.create_task(_flush_metrics())
         auditor = asyncio.create_task(audit_log.flush_every(app.state.platform))
         sweeper = asyncio.create_task(prediction_log.sweep_every(app.state.platform))
+        # Alert rules evaluated and webhooks sent by every API process in turn (settings alert_*).
+        watcher = asyncio.create_task(alert_service.watch(app.state.platform))
         # Start-up objects (libraries, the app) live as long as the process: keep them out of
         # the garbage collector's full passes, which otherwise rescan them under load.
         gc.collect()
@@ -99,6 +103,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         flusher.cancel()
         auditor.cancel()
         sweeper.cancel()
+        watcher.cancel()
         app.state.blocking.close()  # the transactions in flight end before the registry closes
         metrics.RECORDER.flush()
         audit_log.flush(app.state.platform, everything=True)
@@ -141,6 +146,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     for module in (*routers, retrain, monitoring, hub, optimize, forecast, drift):
         app.include_router(module.router)
     app.include_router(audit.router)
+    app.include_router(alerts.router)
     console.install(app)  # the browser pages, at / (after the API: /v1 paths stay the API's)
     if settings.cors_origins:
         # Closed unless configured. Added first so it runs inside MetricsAndLimits, whose

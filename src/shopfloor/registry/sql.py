@@ -36,6 +36,7 @@ from shopfloor.registry.orm import (
     TenantRow,
     VersionRow,
 )
+from shopfloor.registry.sql_alerts import AlertTables
 from shopfloor.registry.sql_aliases import AliasTables
 from shopfloor.registry.sql_attempts import AttemptTables
 from shopfloor.registry.sql_generation import GenerationTables, bump_in
@@ -91,7 +92,7 @@ def _retryable(exc: Exception) -> bool:
 
 class SqlStore(
     TrustTables, StreamTables, GenerationTables, LimitTables, AttemptTables, MonitoringTables, HealthQueries,
-    AliasTables
+    AliasTables, AlertTables
 ):
     """Registry on SQLite (embedded default) or PostgreSQL, chosen by URL."""
 
