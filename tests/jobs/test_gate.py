@@ -14,13 +14,16 @@ from shopfloor.errors import InvalidInput, RegistryUnavailable
 from shopfloor.jobs.gate import MIN_LIVE_RECORDS, NOT_AVAILABLE, RESAMPLES, evaluate
 from shopfloor.jobs.live import LabelledRecords, NoLiveData
 from shopfloor.registry.entities import ModelVersion
+from shopfloor.tasks.base import BaseEstimator
 
 CREATED = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
 
 
-class Scored:
+class Scored(BaseEstimator):
     """A fitted model stand-in: ``metric`` on held-out rows and on live rows (told apart by a
     column only live rows have), and the rows it held out."""
+
+    task = "tabular_classification"
 
     def __init__(
         self, held: float, live: float = math.nan, metric: str = "f1", holdout: Any = None, jitter: float = 0
@@ -28,18 +31,23 @@ class Scored:
         self.held, self.live, self.metric, self.jitter = held, live, metric, jitter
         self._holdout = np.arange(10, 20) if holdout is None else holdout
         self.report_ = {"metric": metric, "target": "y", "stability": {}}
-        self.scored: list[int] = []
+        self.scored: list[int] = []  # the rows of each call of the scorer (resamples too)
 
     def holdout_rows(self) -> Any:
         return self._holdout
 
-    def score_rows(self, frame: pd.DataFrame, target: str) -> dict[str, float]:
+    def row_scorer(self, frame: pd.DataFrame, target: str) -> Any:
         assert target == "y"
-        self.scored.append(len(frame))
-        if "live" in frame.columns:
-            return {self.metric: self.live}
-        # ``jitter``: the score moves with which rows are scored (resampled rows differ)
-        return {self.metric: self.held + self.jitter * (float(frame["x"].mean()) - 14.5)}
+        live, x = "live" in frame.columns, frame["x"].to_numpy(float)
+
+        def scores(take: np.ndarray) -> dict[str, float]:
+            self.scored.append(len(take))
+            if live:
+                return {self.metric: self.live}
+            # ``jitter``: the score moves with which rows are scored (resampled rows differ)
+            return {self.metric: self.held + self.jitter * (float(x[take].mean()) - 14.5)}
+
+        return scores
 
 
 def _version(std: float | None = 0.02, splits: int = 5, metric: str = "f1") -> ModelVersion:
@@ -83,8 +91,9 @@ def test_a_clear_improvement_passes_on_held_out_data_alone() -> None:
     assert gate["passed"] is True
     held = gate["checks"]["held_out"]
     assert held == {
-        "passed": True, "metric": "f1", "challenger": 0.9, "champion": 0.7, "improvement": 0.2, "rows": 10,
-        "left_out": 0,
+        "passed": True, "comparable": True, "metric": "f1", "challenger": 0.9, "champion": 0.7,
+        "improvement": 0.2, "rows": 10, "unit": "rows", "left_out": 0,
+        "figures": {"challenger": {"f1": 0.9}, "champion": {"f1": 0.7}},
         "message": "held-out: On 10 held-out rows of the new data, f1 is 0.9000 for the new version and "
         "0.7000 for version 1 (production): better by 0.2000.",
     }  # fmt: skip
@@ -94,7 +103,7 @@ def test_a_clear_improvement_passes_on_held_out_data_alone() -> None:
         "resamples": RESAMPLES,
         "message": "stability: the held-out improvement (0.2000) exceeds the stability band of version 1 "
         "(production) (f1 spread 0.0200 over 5 seeded splits) and the spread of the improvement over "
-        f"{RESAMPLES} resamples of the 10 held-out rows (0.0000).",
+        f"{RESAMPLES} resamples of the 10 held-out rows of the new data (0.0000).",
     }  # fmt: skip
     assert gate["summary"] == (
         "Gate passed: the new version beats version 1 (production) on held-out data alone "
@@ -175,10 +184,10 @@ def test_too_few_live_records_or_an_unreadable_log_leave_the_decision_to_held_ou
     assert "could not be read: the registry database is not reachable" in broken["checks"]["live"]["message"]
 
     class Unscorable(Scored):
-        def score_rows(self, frame: pd.DataFrame, target: str) -> dict[str, float]:
+        def row_scorer(self, frame: pd.DataFrame, target: str) -> Any:
             if "live" in frame.columns:
                 raise InvalidInput("the records lack input column 'x'")
-            return super().score_rows(frame, target)
+            return super().row_scorer(frame, target)
 
     odd = _gate(Unscorable(0.9), Unscorable(0.7), source=Live(30))
     assert odd["passed"] is True and "could not be scored: the records lack input column 'x'" in str(odd)
@@ -194,7 +203,8 @@ def test_an_improvement_within_the_noise_of_a_small_hold_out_does_not_pass() -> 
     assert band["message"] == (
         "stability: the held-out improvement (0.2000) exceeds the stability band of version 1 (production) "
         f"(f1 spread 0.0200 over 5 seeded splits) but not the spread of the improvement over {RESAMPLES} "
-        f"resamples of the 10 held-out rows ({band['resampled']:.4f}): it cannot be told from noise."
+        f"resamples of the 10 held-out rows of the new data ({band['resampled']:.4f}): it cannot be told "
+        "from noise."
     )
 
 
@@ -224,4 +234,4 @@ def test_a_large_hold_out_is_resampled_at_a_bounded_size(monkeypatch: pytest.Mon
     challenger, champion = Scored(0.9), Scored(0.7)
     band = _gate(challenger, champion)["checks"]["stability"]
     assert challenger.scored == [10] + [4] * RESAMPLES
-    assert f"over {RESAMPLES} resamples of 4 of the 10 held-out rows (0.0000)" in band["message"]
+    assert f"over {RESAMPLES} resamples of 4 of the 10 held-out rows of the new data (0.0000)" in band["message"]

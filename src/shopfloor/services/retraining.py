@@ -15,6 +15,7 @@ from typing import Any
 from shopfloor.context import Platform
 from shopfloor.errors import Conflict, InvalidInput
 from shopfloor.jobs.retrain_job import PRODUCTION
+from shopfloor.jobs.training import configured
 from shopfloor.registry.entities import Dataset, Job
 from shopfloor.security.keys import Principal
 from shopfloor.services import audit
@@ -55,9 +56,12 @@ def create_retrain_job(platform: Platform, principal: Principal, name: str, requ
     datasets = [platform.store.get_dataset(tenant, d) for d in ids]
     for i, dataset in enumerate(datasets):
         check_dataset_kind(champion.task, caps.inputs, dataset, ("body", "dataset_ids", i))
-    columns = needed_columns(champion, config)
+    estimator = configured(platform, config, {})  # the configuration as the job will build it
+    columns = needed_columns(champion, config, estimator.columns_read())
     types = reference_types(platform, champion, columns)
     check_fits(champion, types, columns, datasets)
+    if len(datasets) > 1:
+        estimator.check_combination([{"name": d.name, "id": d.id, "columns": d.columns} for d in datasets])
     params = {
         "model_name": name,
         "champion": champion.version,

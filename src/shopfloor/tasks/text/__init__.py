@@ -15,6 +15,7 @@ TEXT_CLASSIFICATION = Capabilities(
     explain=("occlusion", "shap"),  # "shap" is the protocol's default name: occlusion here
     batch=True,
     plots=("confusion", "stability", "candidates"),
+    compare=True,
 )
 
 TASKS = (

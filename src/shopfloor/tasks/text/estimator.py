@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -162,9 +162,10 @@ class TextClassifier(BaseEstimator):
             )
         column = self._text_column(frame, target)
         progress(0.0, "preparing", f"reading texts from {column!r} and labels from {target!r}")
-        texts, y, classes, multi, notes = self._labelled_texts(frame, column, target)
+        texts, y, classes, multi, notes, used = self._labelled_texts(frame, column, target)
         metric = self._check_metric(len(classes), multi)
         tr, te = self._holdout_split(len(texts), y, multi)
+        self.holdout_rows_ = used[te]  # in the table given to fit (a retraining gate compares on them)
         embeddings = self._embed(chosen_candidates, texts, notes, progress)
         folds = self._cv_folds(tr, y, multi)
         budget_end = t0 + float(self.time_budget_s)
@@ -205,10 +206,12 @@ class TextClassifier(BaseEstimator):
 
     def _labelled_texts(
         self, frame: pd.DataFrame, column: str, target: str
-    ) -> tuple[list[str], np.ndarray, list[Any], bool, list[dict[str, Any]]]:
+    ) -> tuple[list[str], np.ndarray, list[Any], bool, list[dict[str, Any]], np.ndarray]:
         """The usable texts and their encoded labels (one class, or a 0/1 row per class when
-        multi-label): texts, labels, classes, whether multi-label, and notes on rows left out."""
+        multi-label): texts, labels, classes, whether multi-label, notes on rows left out, and the
+        row number of each text in ``frame``."""
         texts, labels, notes = _clean_rows(frame[column], frame[target])
+        used = np.flatnonzero(_usable(frame[column], frame[target]))
         multi = self.label_separator is not None
         y, classes, more = (
             _encode_multi(labels, str(self.label_separator)) if multi else _encode_single(labels, target)
@@ -216,8 +219,8 @@ class TextClassifier(BaseEstimator):
         notes += more
         if not multi:
             keep = y >= 0
-            texts, y = [t for t, k in zip(texts, keep, strict=True) if k], y[keep]
-        return texts, y, classes, multi, notes
+            texts, y, used = [t for t, k in zip(texts, keep, strict=True) if k], y[keep], used[keep]
+        return texts, y, classes, multi, notes, used
 
     def _holdout_split(self, n_rows: int, y: np.ndarray, multi: bool) -> tuple[np.ndarray, np.ndarray]:
         """Training and hold-out row numbers (80/20, stratified unless multi-label), each sorted."""
@@ -530,6 +533,39 @@ class TextClassifier(BaseEstimator):
         return self._proba([t if t.strip() else " " for t in texts])[0]
 
     # ------------------------------------------------------------------ persistence
+    # ------------------------------------------------------------------ comparing two models
+    def holdout_rows(self) -> np.ndarray | None:
+        """Row numbers, in the table given to ``fit``, of the hold-out split (None once loaded)."""
+        return getattr(self, "holdout_rows_", None)
+
+    def row_scorer(self, frame: pd.DataFrame, target: str) -> Callable[[np.ndarray], dict[str, float]]:
+        """The hold-out report's scalar metrics on any selection of the labelled rows; a label the
+        model never learnt counts against it (multi-label: only the labels it knows are scored)."""
+        self._check_fitted()
+        for column in (target, self.text_column_):
+            if column not in frame.columns:
+                raise InvalidInput(f"no column {column!r} among the rows to score")
+        texts, _ = self._texts(frame[[self.text_column_]].to_dict("records"))
+        proba = self._proba(texts)[0]
+        labels = frame[target].to_numpy(dtype=object)
+        if self.multi_label_:
+            separator = str(self.label_separator)
+            sets = [{part.strip() for part in str(v).split(separator)} for v in labels]
+            y = np.array([[c in found for c in self.classes_] for found in sets], dtype=int)
+
+            def multi(take: np.ndarray) -> dict[str, float]:
+                return M.scalar_metrics(_multi_report(y[take], proba[take], self.classes_))
+
+            return multi
+
+        classes = self.classes_
+
+        def single(take: np.ndarray) -> dict[str, float]:
+            report = M.report_on_labels("classification", list(labels[take]), proba[take], classes, None)
+            return M.scalar_metrics(report)
+
+        return single
+
     def save(self) -> dict[str, bytes]:
         self._check_fitted()
         state = {
@@ -598,6 +634,16 @@ def _note(code: str, message: str) -> dict[str, str]:
     return {"code": code, "message": message}
 
 
+def _has_text(texts: pd.Series) -> np.ndarray:
+    values = texts.to_numpy(dtype=object)
+    return np.array([isinstance(v, str) and bool(v.strip()) for v in values], dtype=bool)
+
+
+def _usable(texts: pd.Series, labels: pd.Series) -> np.ndarray:
+    """Which rows have a label and a non-blank text."""
+    return labels.notna().to_numpy() & _has_text(texts)
+
+
 def _clean_rows(texts: pd.Series, labels: pd.Series) -> tuple[list[str], list[Any], list[dict[str, str]]]:
     """Rows with a label and a non-blank text; texts cut to MAX_CHARS. Notes say what was dropped."""
     notes = []
@@ -605,7 +651,7 @@ def _clean_rows(texts: pd.Series, labels: pd.Series) -> tuple[list[str], list[An
     if not labelled.all():
         notes.append(_note("target-missing", f"{int((~labelled).sum())} rows without a label dropped"))
     values = texts.to_numpy(dtype=object)
-    has_text = np.array([isinstance(v, str) and bool(v.strip()) for v in values])
+    has_text = _has_text(texts)
     empty = labelled & ~has_text
     if empty.any():
         notes.append(_note("text-empty", f"{int(empty.sum())} rows with an empty text dropped"))
