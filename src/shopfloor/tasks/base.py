@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from shopfloor.tasks.compare import Comparison, NewData
+    from shopfloor.tasks.compare import Compared, NewData
 
 
 #: What a family learns from: one row per example, sensor histories (asset, time, sensors),
@@ -314,7 +314,7 @@ class BaseEstimator:
         have no outcome of their own (a derived or absent target)."""
         return target or None
 
-    def compare_with(self, champion: Any, data: NewData) -> Comparison:
+    def compare_with(self, champion: Any, data: NewData) -> Compared:
         """Right after ``fit`` on ``data.frame``: this new version and ``champion`` (a fitted model
         of the same task) on the same held-out examples of the new data, leaving out those from
         the champion's training data (see :mod:`shopfloor.tasks.compare`). Default: the hold-out

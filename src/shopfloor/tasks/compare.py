@@ -93,7 +93,7 @@ class Incomparable:
     available: dict[str, Any] = field(default_factory=dict)
 
 
-Comparison = Paired | Incomparable
+Compared = Paired | Incomparable
 
 
 def labelled(frame: pd.DataFrame, column: str) -> np.ndarray:
@@ -121,7 +121,7 @@ def paired_rows(
     )
 
 
-def compare_rows(challenger: Any, champion: Any, data: NewData) -> Comparison:
+def compare_rows(challenger: Any, champion: Any, data: NewData) -> Compared:
     """The comparison of a family that holds out single rows: the new version's hold-out rows that
     do not come from the champion's training data, scored by both models."""
     rows = challenger.holdout_rows()

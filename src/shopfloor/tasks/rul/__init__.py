@@ -16,6 +16,7 @@ RUL = Capabilities(
     batch=True,
     plots=("stability", "candidates"),
     min_assets=6,
+    compare=True,
 )
 
 TASKS = (TaskSpec("rul", "shopfloor.tasks.rul.estimator:RulEstimator", RUL),)
