@@ -111,33 +111,36 @@ def paired_rows(
     where: str,
     left_out: int = 0,
     metric: str | None = None,
+    unit: str = "rows",
 ) -> Paired:
     """Both models' ``row_scorer`` on the labelled rows ``frame`` (every row has an outcome in
-    ``target``), compared by ``metric`` (default: the new version's report's ``metric``)."""
+    ``target``), compared by ``metric`` (default: the new version's report's ``metric``); ``unit``
+    says what a row is (``rows``, ``images``...)."""
     new, old = challenger.row_scorer(frame, target), champion.row_scorer(frame, target)
     metric = metric or str(challenger.report_["metric"])
     return Paired(
-        metric, greater_is_better(metric), len(frame), "rows", where, left_out, lambda t: (new(t), old(t))
+        metric, greater_is_better(metric), len(frame), unit, where, left_out, lambda t: (new(t), old(t))
     )
 
 
-def compare_rows(challenger: Any, champion: Any, data: NewData) -> Compared:
-    """The comparison of a family that holds out single rows: the new version's hold-out rows that
-    do not come from the champion's training data, scored by both models."""
+def compare_rows(challenger: Any, champion: Any, data: NewData, unit: str = "rows") -> Compared:
+    """The comparison of a family that holds out single rows (``unit``: what one is): the new
+    version's hold-out rows that do not come from the champion's training data, scored by both."""
     rows = challenger.holdout_rows()
     if rows is None:
-        return Incomparable("the new version names no held-out rows to compare on")
+        return Incomparable(f"the new version names no held-out {unit} to compare on")
     rows = np.asarray(rows, dtype=int)
     fresh = rows[~data.seen[rows]]
     left_out = len(rows) - len(fresh)
     if len(fresh) == 0:
         return Incomparable(
-            f"all {len(rows)} held-out rows come from the data {data.champion} was trained on; "
-            "retrain with new data to compare on rows it has not seen",
+            f"all {len(rows)} held-out {unit} come from the data {data.champion} was trained on; "
+            f"retrain with new data to compare on {unit} it has not seen",
             left_out=left_out,
         )
     part = data.frame.iloc[fresh]
-    return paired_rows(challenger, champion, part, data.target, "held-out rows of the new data", left_out)
+    where = f"held-out {unit} of the new data"
+    return paired_rows(challenger, champion, part, data.target, where, left_out, unit=unit)
 
 
 def fresh_units(units: np.ndarray, seen: np.ndarray) -> tuple[np.ndarray, int]:

@@ -32,6 +32,7 @@ from shopfloor.evaluation import metrics as M
 from shopfloor.evaluation.stability import summarize
 from shopfloor.tasks.backbones import backbone_folder, without_backbone_dir
 from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, no_progress
+from shopfloor.tasks.compare import Compared, NewData, compare_rows
 from shopfloor.tasks.image_classification import IMAGE_CLASSIFICATION
 from shopfloor.tasks.image_classification import labelled as L
 from shopfloor.tasks.image_classification import training as T
@@ -356,6 +357,10 @@ class ImageClassifier(BaseEstimator):
     def holdout_rows(self) -> np.ndarray | None:
         """Row numbers, in the table given to ``fit``, of the test split (None once loaded)."""
         return getattr(self, "holdout_rows_", None)
+
+    def compare_with(self, champion: Any, data: NewData) -> Compared:
+        """On the test split's images (see :func:`shopfloor.tasks.compare.compare_rows`)."""
+        return compare_rows(self, champion, data, unit="images")
 
     def row_scorer(self, frame: pd.DataFrame, target: str) -> Callable[[np.ndarray], dict[str, float]]:
         """The hold-out report's scalar metrics on any selection of the labelled images (every one

@@ -17,6 +17,7 @@ SIGNAL_CLASSIFICATION = Capabilities(
     batch_instead="POST /v1/models/{name}/predict with the recordings' samples",
     plots=("confusion", "candidates"),
     validation="grouped cross-validation (no recording on both sides)",
+    compare=True,
 )
 
 SIGNAL_ANOMALY = Capabilities(
@@ -29,6 +30,7 @@ SIGNAL_ANOMALY = Capabilities(
     stream=True,
     batch_instead="POST /v1/models/{name}/score with windows of each machine",
     validation="held-out healthy recordings",
+    compare=True,
 )
 
 TASKS = (
