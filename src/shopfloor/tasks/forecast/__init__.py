@@ -17,6 +17,7 @@ FORECAST = Capabilities(
     forecast=True,
     plots=("candidates", "horizon"),
     validation="rolling-origin backtest",
+    compare=True,
 )
 
 TASKS = (TaskSpec("forecast", "shopfloor.tasks.forecast.estimator:Forecaster", FORECAST),)
