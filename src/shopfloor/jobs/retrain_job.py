@@ -73,19 +73,31 @@ def run_retrain(platform: Platform, job: Job, progress: ProgressFn) -> dict[str,
 def combined(
     platform: Platform, job: Job, datasets: list[Dataset], estimator: Any
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """The datasets' rows as one table of the columns the champion reads (numbers read as
-    numbers), joined as the family joins datasets (``estimator.combine``), and which rows come
-    from data the champion was trained on."""
+    """The job's datasets as one training table (see :func:`combined_frame`)."""
     p = job.params
-    seen_before = set(p.get("seen_sha256") or [])
+    seen = set(p.get("seen_sha256") or [])
+    return combined_frame(platform, datasets, list(p["columns"]), dict(p["types"]), seen, estimator)
+
+
+def combined_frame(
+    platform: Platform,
+    datasets: list[Dataset],
+    columns: list[str],
+    types: dict[str, str],
+    seen_sha256: set[str],
+    estimator: Any,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The datasets' rows as one table of the ``columns`` the champion reads (numbers read as
+    numbers), joined as the family joins datasets (``estimator.combine``), and which rows come
+    from data the champion was trained on (datasets whose sha256 is in ``seen_sha256``)."""
     frames, seen = [], []
     for dataset in datasets:
-        part = load_frame(platform, dataset, list(p["columns"]))
-        for name, kind in p["types"].items():
+        part = load_frame(platform, dataset, columns)
+        for name, kind in types.items():
             if kind == "numeric" and name in part.columns:
                 part[name] = pd.to_numeric(part[name], errors="coerce").astype(float)
         frames.append(part)
-        seen.append(np.full(len(part), dataset.sha256 in seen_before))
+        seen.append(np.full(len(part), dataset.sha256 in seen_sha256))
     frame = estimator.combine(frames, [d.name for d in datasets]) if len(frames) > 1 else frames[0]
     marks = np.concatenate(seen)
     if len(frame) != len(marks):  # a family's combine keeps every row, in order

@@ -64,6 +64,12 @@ def compare_assets(new: Any, champion: Any, data: NewData) -> Compared:
             f"{', '.join(theirs)}: the faults injected into one cannot be scored by the other"
         )
     fresh, left_out = fresh_units(new.asset_codes_, data.seen)
+    if len(fresh) == 0:
+        return Incomparable(
+            f"every asset of the new data comes from the data {data.champion} was trained on; "
+            "retrain with histories of other assets or a later period",
+            left_out=left_out,
+        )
     order = [mine.index(s) for s in theirs]
     window, min_points = int(new.window), int(new.min_event_points)
     q = 1.0 - float(new.false_alarm_rate)
