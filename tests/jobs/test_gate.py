@@ -15,6 +15,7 @@ from shopfloor.jobs.gate import MIN_LIVE_RECORDS, NOT_AVAILABLE, RESAMPLES, eval
 from shopfloor.jobs.live import LabelledRecords, NoLiveData
 from shopfloor.registry.entities import ModelVersion
 from shopfloor.tasks.base import BaseEstimator
+from shopfloor.tasks.compare import Compared, Incomparable, NewData, Paired
 
 CREATED = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
 
@@ -234,4 +235,63 @@ def test_a_large_hold_out_is_resampled_at_a_bounded_size(monkeypatch: pytest.Mon
     challenger, champion = Scored(0.9), Scored(0.7)
     band = _gate(challenger, champion)["checks"]["stability"]
     assert challenger.scored == [10] + [4] * RESAMPLES
-    assert f"over {RESAMPLES} resamples of 4 of the 10 held-out rows of the new data (0.0000)" in band["message"]
+    assert f"over {RESAMPLES} resamples of 4 of the 10 held-out rows of the new data (0.0000)" in str(band)
+
+
+class Unmatched(Scored):
+    """A family with no comparable held-out figure (image anomaly without labelled defects...)."""
+
+    def compare_with(self, champion: Any, data: NewData) -> Compared:
+        return Incomparable(f"the new data holds no labelled defect image; {data.champion} cannot be judged")
+
+
+def test_without_a_comparable_figure_the_gate_says_why_and_does_not_pass() -> None:
+    gate = _gate(Unmatched(0.9), Scored(0.7))
+    held, band = gate["checks"]["held_out"], gate["checks"]["stability"]
+    assert held == {
+        "passed": False, "comparable": False, "left_out": 0,
+        "message": "held-out: no comparable figure: the new data holds no labelled defect image; version 1 "
+        "(production) cannot be judged.",
+    }  # fmt: skip
+    assert gate["passed"] is False and held["message"] in gate["summary"]
+    assert band["passed"] is False and band["message"].startswith("stability: no held-out improvement")
+
+
+def test_without_a_comparable_figure_live_data_decides_where_there_is_enough() -> None:
+    better = _gate(Unmatched(0.9, live=0.9), Scored(0.7, live=0.6), source=Live(40))
+    assert better["passed"] is True and better["checks"]["live"]["passed"] is True
+    assert better["summary"].startswith("Gate passed: the new version beats version 1 (production) on live")
+    band = better["checks"]["stability"]
+    assert band["message"].startswith("stability: the live improvement (0.3000) exceeds")
+    assert "labelled live records" in band["message"]
+    worse = _gate(Unmatched(0.9, live=0.5), Scored(0.7, live=0.6), source=Live(40))
+    assert worse["passed"] is False and worse["checks"]["live"]["message"] in worse["summary"]
+
+
+class Errors(Scored):
+    """A family whose figure is an error, judged by its own direction (a forecast's MASE)."""
+
+    def compare_with(self, champion: Any, data: NewData) -> Compared:
+        rows = np.arange(10, 20)
+        return Paired(
+            "mase", False, len(rows), "series", "series of the new data", 0,
+            lambda take: ({"mase": self.held}, {"mase": champion.held}),
+        )  # fmt: skip
+
+
+def test_the_family_gives_the_figure_and_its_direction() -> None:
+    gate = _gate(Errors(0.8, metric="mase"), Errors(1.1, metric="mase"), _version(std=None, metric="mase"))
+    held = gate["checks"]["held_out"]
+    assert gate["metric"] == "mase" and gate["greater_is_better"] is False and gate["passed"] is True
+    assert (held["unit"], held["rows"], held["improvement"]) == ("series", 10, pytest.approx(0.3))
+    assert held["message"].startswith("held-out: On 10 series of the new data, mase is 0.8000")
+
+
+def test_a_champion_that_cannot_score_the_new_data_makes_no_comparison() -> None:
+    class Unreadable(Scored):
+        def row_scorer(self, frame: pd.DataFrame, target: str) -> Any:
+            raise InvalidInput("the records lack input column 'x'")
+
+    held = _gate(Scored(0.9), Unreadable(0.7))["checks"]["held_out"]
+    assert held["comparable"] is False and held["passed"] is False
+    assert "version 1 (production) could not be scored on the new data: the records lack" in held["message"]

@@ -432,7 +432,7 @@ def test_compare_declared_iff_the_model_compares_with_a_loaded_champion(
             raise AssertionError(task)
         seen = est.compare_with(champion, NewData(frame, np.ones(len(frame), dtype=bool), given, "v1"))
         assert isinstance(seen, Incomparable) and "v1" in seen.reason, (task, seen)
-    assert isinstance(champion.compare_with(est, data), Incomparable), task  # a loaded model holds no hold-out
+    assert isinstance(champion.compare_with(est, data), Incomparable), task  # a loaded model: no hold-out
     rows = est.holdout_rows()
     if rows is None:
         return

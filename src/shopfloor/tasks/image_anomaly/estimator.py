@@ -269,7 +269,8 @@ class ImageAnomalyDetector(BaseEstimator):
         notes: list[dict],
     ) -> tuple[np.ndarray, list[Any], list[int]]:
         """Score the labelled defect images while the time budget lasts: their scores, labels and rows."""
-        defect_scores, defect_labels, ok = np.empty(0), [], []
+        defect_scores, defect_labels = np.empty(0), []
+        ok: list[int] = []
         if len(defects) and time.perf_counter() < deadline:
             progress(0.75, "evaluation", f"scoring {len(defects)} defect images")
             stage = ("evaluation", 0.75, 0.98)
