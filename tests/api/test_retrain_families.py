@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from signal_data import ORDERS, RATE, recordings
+from signal_data import ORDERS, RATE, recordings_zip
 from zoo import histories, orders, part_png, sensor_stream, weekly_sales
 
 Api = Any
@@ -48,23 +48,6 @@ def _parts(good: int, scratched: int, seed: int) -> bytes:
     return out.getvalue()
 
 
-def _bearings(per_class: int, seed: int) -> bytes:
-    frame = recordings(per_class=per_class, seed=seed)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as archive:
-        lines = ["file,label,group,rpm"]
-        for name, x, label, group, rpm in frame[["recording", "signal", "label", "group", "rpm"]].itertuples(
-            index=False
-        ):
-            samples = io.BytesIO()
-            np.save(samples, x)
-            file = f"s{seed}_{name.split('/')[-1]}"
-            archive.writestr(file, samples.getvalue())
-            lines.append(f"{file},{label},{seed}_{group},{rpm}")
-        archive.writestr("labels.csv", "\n".join(lines) + "\n")
-    return out.getvalue()
-
-
 def _later(frame: pd.DataFrame, days: int) -> pd.DataFrame:
     """The stream ``days`` later (a stretch that follows the original one)."""
     times = pd.to_datetime(frame["timestamp"]) + pd.Timedelta(days=days)
@@ -82,7 +65,7 @@ def _train(api: Api, **body: Any) -> None:
 def _build(api: Api) -> dict[str, str]:
     """Version 1 (production) of a model of every family but the tabular ones; the new datasets."""
     images = _upload(api, "parts", _parts(12, 8, seed=0), "parts.zip", format="images")
-    bearings = _upload(api, "bearings", _bearings(3, seed=0), "b.zip", sampling_rate=str(RATE))
+    bearings = _upload(api, "bearings", recordings_zip(3, seed=0), "b.zip", sampling_rate=str(RATE))
     stream = sensor_stream(300, seed=0)
     for body in (
         {"task": "rul", "model_name": "pumps", "time_budget_s": 8, "options": {"candidates": ["lightgbm"]},
@@ -115,7 +98,7 @@ def _build(api: Api) -> dict[str, str]:
         "orders": _upload(api, "orders-new", _csv(orders(45)), "o2.csv"),
         "images": _upload(api, "parts-new", _parts(12, 8, seed=5), "parts2.zip", format="images"),
         "good images": _upload(api, "parts-good", _parts(14, 0, seed=6), "parts3.zip", format="images"),
-        "bearings": _upload(api, "bearings-new", _bearings(3, seed=7), "b2.zip", sampling_rate=str(RATE)),
+        "bearings": _upload(api, "new", recordings_zip(3, seed=7), "b2.zip", sampling_rate=str(RATE)),
         "stream later": _upload(api, "boiler-later", _csv(_later(stream, 3)), "s2.csv"),
         "stream again": _upload(api, "boiler-again", _csv(_later(stream, 1)), "s3.csv"),
         "sales": _upload(api, "sales-36", weekly_sales(6, 36), "w2.csv", layout="wide"),

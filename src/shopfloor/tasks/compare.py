@@ -152,6 +152,21 @@ def fresh_units(units: np.ndarray, seen: np.ndarray) -> tuple[np.ndarray, int]:
     return np.setdiff1d(codes, touched), len(touched)
 
 
+def not_fitted_here(kept: str) -> Incomparable:
+    """No comparison: the new version was loaded, not fitted in this job (``kept``: what its fit
+    keeps for the comparison, plural, which is not saved)."""
+    return Incomparable(f"the new version was not fitted in this job (its {kept} are not saved)")
+
+
+def all_seen(what: str, data: NewData, hint: str, left_out: int = 0) -> Incomparable:
+    """No comparison: ``what`` (``every asset``...) of the new data comes from the champion's own
+    training data; ``hint`` says what to retrain with instead."""
+    return Incomparable(
+        f"{what} of the new data comes from the data {data.champion} was trained on; {hint}",
+        left_out=left_out,
+    )
+
+
 def concatenated(parts: list[np.ndarray], take: np.ndarray) -> np.ndarray:
     """The elements of ``parts[i]`` for every ``i`` in ``take``, in that order (repeats included)."""
     return np.concatenate([parts[i] for i in take]) if len(take) else np.zeros(0, dtype=int)

@@ -17,7 +17,15 @@ import numpy as np
 
 from shopfloor.tasks.anomaly.events import raised_runs
 from shopfloor.tasks.anomaly.models import Detector, smooth_assets
-from shopfloor.tasks.compare import Compared, Incomparable, NewData, Paired, fresh_units
+from shopfloor.tasks.compare import (
+    Compared,
+    Incomparable,
+    NewData,
+    Paired,
+    all_seen,
+    fresh_units,
+    not_fitted_here,
+)
 
 FIGURE = "detection_minus_false_alarms"
 
@@ -55,7 +63,7 @@ def compare_assets(new: Any, champion: Any, data: NewData) -> Compared:
     the folds with their injected faults, the assets' sensor rows) and ``asset_codes_`` from its fit."""
     found = getattr(new, "cross_fit_", None)
     if found is None:
-        return Incomparable("the new version was not fitted in this job (its fold detectors are gone)")
+        return not_fitted_here("fold detectors")
     detectors, folds, series = found
     mine, theirs = list(new.spec_.sensors), list(champion.spec_.sensors)
     if sorted(mine) != sorted(theirs):
@@ -65,11 +73,7 @@ def compare_assets(new: Any, champion: Any, data: NewData) -> Compared:
         )
     fresh, left_out = fresh_units(new.asset_codes_, data.seen)
     if len(fresh) == 0:
-        return Incomparable(
-            f"every asset of the new data comes from the data {data.champion} was trained on; "
-            "retrain with histories of other assets or a later period",
-            left_out=left_out,
-        )
+        return all_seen("every asset", data, "retrain with other assets or a later period", left_out)
     order = [mine.index(s) for s in theirs]
     window, min_points = int(new.window), int(new.min_event_points)
     q = 1.0 - float(new.false_alarm_rate)

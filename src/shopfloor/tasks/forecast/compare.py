@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from shopfloor.tasks.compare import Compared, Incomparable, NewData, Paired
+from shopfloor.tasks.compare import Compared, Incomparable, NewData, Paired, not_fitted_here
 from shopfloor.tasks.forecast import backtest as B
 from shopfloor.tasks.forecast import metrics as FM
 
@@ -47,7 +47,7 @@ def compare_at_origin(new: Any, champion: Any, data: NewData, min_history: int) 
     fewest periods a series needs before the origin."""
     found = getattr(new, "method_", None)
     if found is None:
-        return Incomparable("the new version was not fitted in this job (its method is gone)")
+        return not_fitted_here("method and series")
     method, ctx, choice = found
     h = min(new.point_.shape[1], champion.point_.shape[1])
     series = {str(k): g for k, g in new.panel_.frame.groupby("unique_id", sort=False)}

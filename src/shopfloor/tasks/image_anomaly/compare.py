@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from shopfloor.tasks.compare import Compared, Incomparable, NewData, Paired
+from shopfloor.tasks.compare import Compared, Incomparable, NewData, Paired, not_fitted_here
 
 
 def separation(
@@ -39,7 +39,7 @@ def compare_images(new: Any, champion: Any, data: NewData) -> Compared:
     images it scored without learning from them) from its fit."""
     found = getattr(new, "evaluated_", None)
     if found is None:
-        return Incomparable("the new version was not fitted in this job (its held-out scores are gone)")
+        return not_fitted_here("held-out scores")
     # a model learns good parts only: a defect image from the champion's own data is still unseen by it
     fresh = ~data.seen[found["rows"]] | found["defect"]
     left_out = int((~fresh).sum())

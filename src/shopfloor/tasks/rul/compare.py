@@ -15,7 +15,15 @@ from typing import Any
 import numpy as np
 
 from shopfloor.evaluation.metrics import TOTALS, greater_is_better
-from shopfloor.tasks.compare import Compared, Incomparable, NewData, Paired, concatenated, fresh_units
+from shopfloor.tasks.compare import (
+    Compared,
+    NewData,
+    Paired,
+    all_seen,
+    concatenated,
+    fresh_units,
+    not_fitted_here,
+)
 from shopfloor.tasks.rul import metrics as R
 
 
@@ -24,14 +32,10 @@ def compare_assets(new: Any, champion: Any, data: NewData) -> Compared:
     asset codes of the fold models' held-out points) and ``asset_codes_`` (per row) from its fit."""
     held = getattr(new, "held_out_", None)
     if held is None:
-        return Incomparable("the new version was not fitted in this job (its fold predictions are gone)")
+        return not_fitted_here("fold predictions")
     fresh, left_out = fresh_units(new.asset_codes_, data.seen)
     if len(fresh) == 0:
-        return Incomparable(
-            f"every asset of the new data comes from the data {data.champion} was trained on; "
-            "retrain with histories of other assets",
-            left_out=left_out,
-        )
+        return all_seen("every asset", data, "retrain with histories of other assets", left_out)
     keep = np.isin(held["codes"], fresh)
     rows, y, w, mine = held["rows"][keep], held["y"][keep], held["weights"][keep], held["pred"][keep]
     whole = np.flatnonzero(np.isin(new.asset_codes_, fresh))  # whole histories: each point needs its past

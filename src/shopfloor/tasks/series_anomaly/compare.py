@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from shopfloor.tasks.compare import Compared, Incomparable, NewData, Paired
+from shopfloor.tasks.compare import Compared, Incomparable, NewData, Paired, not_fitted_here
 from shopfloor.tasks.series_anomaly.scoring import run
 from shopfloor.tasks.series_anomaly.selection import (
     detected,
@@ -53,7 +53,7 @@ def compare_stream(new: Any, champion: Any, data: NewData) -> Compared:
     the season, band, alarm memory, chosen candidate and seed) from its fit."""
     found = getattr(new, "stream_fit_", None)
     if found is None:
-        return Incomparable("the new version was not fitted in this job (its timeline is gone)")
+        return not_fitted_here("timeline and candidate")
     tl, labels, period, k, memory, name, seed = found
     if list(champion.value_columns_) != list(new.value_columns_):
         return Incomparable(

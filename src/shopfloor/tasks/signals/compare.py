@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from shopfloor.tasks.compare import Compared, Incomparable, NewData, Paired
+from shopfloor.tasks.compare import Compared, Incomparable, NewData, Paired, all_seen, not_fitted_here
 
 FIGURE = "detection_minus_false_alarms"
 #: The columns of a recording table a signal model reads besides its channels.
@@ -58,15 +58,12 @@ def compare_classified(new: Any, champion: Any, data: NewData) -> Compared:
     recording) and ``recording_rows_`` (each recording's row in the table) from its fit."""
     found = getattr(new, "out_of_fold_", None)
     if found is None:
-        return Incomparable("the new version was not fitted in this job (its fold predictions are gone)")
+        return not_fitted_here("fold predictions")
     oof, rec = found
     rows = new.recording_rows_
     fresh = np.flatnonzero(~data.seen[rows])
     if len(fresh) == 0:
-        return Incomparable(
-            f"every recording of the new data comes from the data {data.champion} was trained on; "
-            "retrain with other recordings"
-        )
+        return all_seen("every recording", data, "retrain with other recordings")
     truth = data.frame[data.target].to_numpy(dtype=object)[rows[fresh]]
     mine = [oof[rec == r] for r in fresh]
     theirs = champion.window_probabilities(data.frame.iloc[rows[fresh]])
@@ -99,15 +96,12 @@ def compare_detected(new: Any, champion: Any, data: NewData) -> Compared:
     recordings, their out-of-fold and served window scores) from its fit."""
     found = getattr(new, "evaluated_", None)
     if found is None:
-        return Incomparable("the new version was not fitted in this job (its held-out scores are gone)")
+        return not_fitted_here("held-out scores")
     healthy = [i for i, r in enumerate(found["healthy_rows"]) if not data.seen[r]]
     left_out = len(found["healthy_rows"]) - len(healthy)
     faulty = list(range(len(found["faulty_rows"])))
     if not healthy:
-        return Incomparable(
-            f"every healthy recording of the new data comes from the data {data.champion} was trained on",
-            left_out=left_out,
-        )
+        return all_seen("every healthy recording", data, "retrain with other recordings", left_out)
     hrows = found["healthy_rows"][healthy]
     mine_h = [found["held"][found["rec"] == i] for i in healthy]
     theirs_h = champion.window_scores(data.frame.iloc[hrows])
