@@ -412,6 +412,7 @@ def test_compare_declared_iff_the_model_compares_with_a_loaded_champion(
     holds no hold-out. Not declared: the base class refuses to score rows."""
     task, est, frame, target = fitted
     caps = _caps(task)
+    assert caps.compare == caps.trainable, task  # every family trained here can be retrained with a gate
     if not caps.compare:
         assert type(est).row_scorer is BaseEstimator.row_scorer and est.holdout_rows() is None, task
         return

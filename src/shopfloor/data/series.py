@@ -238,9 +238,14 @@ def assets_kept_apart(frames: Sequence[pd.DataFrame], asset_column: str) -> pd.D
     parts = []
     for i, frame in enumerate(frames):
         ids = frame[asset_column].map(plain)
-        renamed = [f"{a} (dataset {i + 1})" if a in shared else str(a) for a in ids]
+        renamed = [f"{_id(a)} (dataset {i + 1})" if a in shared else _id(a) for a in ids]
         parts.append(frame.assign(**{asset_column: renamed}))
     return pd.concat(parts, ignore_index=True)
+
+
+def _id(value: Any) -> str:
+    """An asset id as text: 7, not 7.0, for an id column read as numbers."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 def _bound(value: Any, kind: str) -> float | None:
