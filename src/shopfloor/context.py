@@ -97,6 +97,13 @@ class Platform:
 
         return ModelCache(self)
 
+    @cached_property
+    def prediction_log(self):  # type: ignore[no-untyped-def]  # PredictionLog, imported lazily
+        """This process's buffer of predictions to log (:mod:`shopfloor.serving.prediction_log`)."""
+        from shopfloor.serving.prediction_log import PredictionLog
+
+        return PredictionLog(self)
+
     @property
     def scratch(self) -> Path:
         """This process's folder for files in flight (uploads being parsed, batch inputs).
@@ -109,6 +116,10 @@ class Platform:
         return path
 
     def close(self) -> None:
+        """Write the predictions still buffered for the log, then close the registry."""
+        found = vars(self).get("prediction_log")
+        if found is not None:
+            found.close()
         self.store.close()
 
 

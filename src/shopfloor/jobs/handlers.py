@@ -41,7 +41,7 @@ def run_train(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
     )
     started = time.monotonic()
     estimator = fit_estimator(platform, p, frame, types, progress)
-    progress(0.96, "saving", "writing the model artifacts")
+    progress(0.96, "saving", "writing the model artifacts and the profile drift checks compare with")
     layout = series_layout(p)
     lineage = {
         "dataset_id": dataset.id,
@@ -57,7 +57,13 @@ def run_train(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
         "train_seconds": round(time.monotonic() - started, 3),
     }
     version = store_estimator(
-        platform, job, estimator, model=p["model_name"], lineage=lineage, data_warnings=p.get("warnings", [])
+        platform,
+        job,
+        estimator,
+        model=p["model_name"],
+        frame=frame,
+        lineage=lineage,
+        data_warnings=p.get("warnings", []),
     )
     return {"model": version.model, "version": version.version}
 
@@ -75,9 +81,11 @@ def run_batch(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
     whole = catalog.capabilities(loaded.version.task).whole_batch  # one stream: never cut in blocks
     size = max(n, 1) if whole else max(1000, n // 20 or 1)
     for part in _batches(frame, layout["asset"] if layout else None, size):
+        started = time.perf_counter()
         out = loaded.estimator.predict_frame(part)
         out.index = part.index
         chunks.append(out)
+        _log_batch(platform, job, loaded, part, out, time.perf_counter() - started)
         done += len(part)
         progress(0.05 + 0.9 * done / max(n, 1), "scoring", f"{done} of {n} rows")
     scored = pd.concat([frame, pd.concat(chunks).reindex(frame.index)], axis=1)
@@ -89,7 +97,33 @@ def run_batch(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
     check_output(platform, job.tenant, len(data))
     digest = patiently(lambda: platform.sealed.put(job.tenant, key, data), wait_s, "storing the result")
     platform.store.add_job_bytes(job.id, len(data))
+    platform.prediction_log.flush()  # the logged rows are in the registry when the job reports success
     return {**result, "artifact": key, "sha256": digest}
+
+
+def _log_batch(
+    platform: Platform, job: Job, loaded: Any, part: pd.DataFrame, out: pd.DataFrame, seconds: float
+) -> None:
+    """Log the rows of one scored block that the model's rate samples (the block's time as latency;
+    the row number in the uploaded table as the index; the id of the request that queued the job)."""
+    mv, log = loaded.version, platform.prediction_log
+    picked = log.sample(job.tenant, mv.model, len(part))
+    if not picked:
+        return
+    rows = list(picked)
+    log.add(
+        job.tenant,
+        mv.model,
+        mv.version,
+        "batch",
+        schema=mv.input_schema,
+        records=part.iloc[rows].to_dict("records"),
+        answers=loaded.estimator.frame_answers(out.iloc[rows]),
+        latency_s=seconds,
+        request_id=job.request_id,
+        picked=range(len(rows)),
+        positions=[int(i) for i in part.index[rows]],
+    )
 
 
 def _batches(frame: pd.DataFrame, asset: str | None, size: int) -> Iterator[pd.DataFrame]:

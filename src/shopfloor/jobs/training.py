@@ -12,6 +12,7 @@ import pandas as pd
 
 from shopfloor.context import Platform
 from shopfloor.data.series import SeriesSpec, spec_kwargs
+from shopfloor.jobs.profiling import training_files
 from shopfloor.jobs.registering import register_version
 from shopfloor.registry.entities import Job, ModelVersion
 from shopfloor.security.limits import check_output
@@ -92,20 +93,24 @@ def store_estimator(
     estimator: Any,
     *,
     model: str,
+    frame: pd.DataFrame,
     lineage: dict[str, Any],
     data_warnings: list[str],
     report_extra: Mapping[str, Any] | None = None,
 ) -> ModelVersion:
-    """Save the fitted ``estimator`` and register it as the next version of ``model`` (of the task
-    ``lineage["task"]``): all or nothing (see :func:`~shopfloor.jobs.registering.register_version`),
-    within the output quota. ``data_warnings`` (the request's checks of the data) lead the report's
-    warnings; ``report_extra`` is added to the report (a retraining's gate)."""
-    files = estimator.save()
+    """Save the fitted ``estimator`` with the drift profile of its training table ``frame`` and
+    register it as the next version of ``model`` (of the task ``lineage["task"]``): all or nothing
+    (see :func:`~shopfloor.jobs.registering.register_version`), within the output quota.
+    ``data_warnings`` (the request's checks of the data) lead the report's warnings; ``report_extra``
+    is added to the report (a retraining's gate)."""
+    drift_files, no_profile = training_files(estimator, frame, seed=int(lineage.get("seed") or 0))
+    files = {**estimator.save(), **drift_files}
     check_output(platform, job.tenant, sum(len(data) for data in files.values()))
     report = dict(estimator.report_)
     report["warnings"] = [
         *({"code": "data", "message": w} for w in data_warnings),
         *(report.get("warnings") or []),
+        *([{"code": "drift-profile", "message": no_profile}] if no_profile else []),
     ]
     report.update(report_extra or {})
     return register_version(

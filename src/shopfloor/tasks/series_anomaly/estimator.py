@@ -447,6 +447,10 @@ class SeriesAnomalyEstimator(BaseEstimator):
         frame = scored.assign(_stream=ONE_STREAM)
         return evaluate_events(frame, label_column, asset_column="_stream", time_column=self.time_column_)
 
+    def drift_outputs(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The anomaly score and flag per row (event numbers and bands are no distribution)."""
+        return self.predict_frame(frame)[["anomaly_score", "is_anomaly"]]
+
     def explain(self, records: Sequence[Mapping[str, Any]], method: str = "shap") -> list[dict[str, Any]]:
         """The latest point: its score, expected value and each value column's share (percent) of its
         deviation. One method; ``method`` may be "shap" (the protocol's default) or "contributions"."""

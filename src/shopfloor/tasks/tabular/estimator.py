@@ -22,11 +22,13 @@ import pandas as pd
 
 from shopfloor.errors import ArtifactCorrupted, InvalidInput, NotFitted
 from shopfloor.evaluation import metrics as M
+from shopfloor.evaluation.calibration import fit_platt
 from shopfloor.evaluation.stability import stability
 from shopfloor.explain.contributions import attribute_to_inputs, lime_weights
 from shopfloor.explain.rules import surrogate_rules
 from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, no_progress
 from shopfloor.tasks.tabular import CLASSIFICATION, REGRESSION
+from shopfloor.tasks.tabular.answers import scored_answers
 from shopfloor.tasks.tabular.budget import SCREEN_ABOVE, Budget, keep_count, restrict, screen_inputs
 from shopfloor.tasks.tabular.features import Preprocessor, infer_column_types, search_and_select
 from shopfloor.tasks.tabular.models import MODEL_FILES, TabularModel, load_model, make_model
@@ -175,6 +177,8 @@ class TabularEstimator(BaseEstimator):
         )
         self.report_["features"]["screening"] = screening
         self.report_["budget"] = budget.report()
+        if classify:  # how far the served probabilities are from the held-out frequencies, plain numbers
+            self.report_["calibration"] = fit_platt(y_te, model.predict_output(pre.expand(enc_te)))
         progress(
             1.0, "done", f"{chosen['name']}: hold-out {metric} = {holdout.get(metric, float('nan')):.4f}"
         )
@@ -499,6 +503,10 @@ class TabularEstimator(BaseEstimator):
         labels = np.array(self.classes_, dtype=object)[self._decide(out)]
         cols = {"prediction": labels, **{f"proba_{c}": out[:, k] for k, c in enumerate(self.classes_)}}
         return pd.DataFrame(cols, index=frame.index)
+
+    def frame_answers(self, scored: pd.DataFrame) -> list[dict[str, Any]]:
+        """Rows of :meth:`predict_frame` as :meth:`predict` answers them (without warnings)."""
+        return scored_answers(scored, self.kind, self.classes_)
 
     def raw_output(self, records: Sequence[Mapping[str, Any]]) -> list[float]:
         """The model's raw output per record (what SHAP explains): log-odds, probability or value."""
