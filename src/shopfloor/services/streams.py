@@ -8,6 +8,7 @@ continues the same stream. Reading, scoring and writing the state is one registr
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from shopfloor import metrics
@@ -16,6 +17,7 @@ from shopfloor.errors import ArtifactCorrupted, InvalidInput
 from shopfloor.security import crypto
 from shopfloor.tasks import catalog
 from shopfloor.tasks.base import ONE_STREAM
+from shopfloor.telemetry.logcontext import current_request_id
 
 #: The registry keys states by asset name; longer names are refused.
 MAX_ASSET_CHARS = 200
@@ -59,6 +61,7 @@ def score(
     assets = _assets(records, column) if column else [ONE_STREAM]
     key = platform.sealed.tenant_key(tenant)
     stream = loaded.estimator.score_stream
+    started = time.perf_counter()
 
     def step(blobs: dict[str, bytes]) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
         states = {}
@@ -78,6 +81,17 @@ def score(
         tenant, name, mv.version, assets, step, keep=platform.settings.stream_assets_per_model
     )
     metrics.RECORDER.predicted(tenant, name, mv.version, len(records))
+    platform.prediction_log.add(
+        tenant,
+        name,
+        mv.version,
+        "score",
+        schema=mv.input_schema,
+        records=records,
+        answers=results,
+        latency_s=time.perf_counter() - started,
+        request_id=current_request_id(),
+    )
     return {"model": name, "version": mv.version, "results": results}
 
 
