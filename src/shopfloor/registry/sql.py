@@ -37,6 +37,7 @@ from shopfloor.registry.orm import (
     VersionRow,
 )
 from shopfloor.registry.sql_attempts import AttemptTables
+from shopfloor.registry.sql_challenger import ChallengerTables, drop_challenger_in
 from shopfloor.registry.sql_generation import GenerationTables, bump_in
 from shopfloor.registry.sql_health import HealthQueries
 from shopfloor.registry.sql_limits import LimitTables
@@ -89,7 +90,14 @@ def _retryable(exc: Exception) -> bool:
 
 
 class SqlStore(
-    TrustTables, StreamTables, GenerationTables, LimitTables, AttemptTables, MonitoringTables, HealthQueries
+    TrustTables,
+    StreamTables,
+    GenerationTables,
+    LimitTables,
+    AttemptTables,
+    MonitoringTables,
+    ChallengerTables,
+    HealthQueries,
 ):
     """Registry on SQLite (embedded default) or PostgreSQL, chosen by URL."""
 
@@ -685,6 +693,7 @@ class SqlStore(
                 delete(StreamStateRow).where(StreamStateRow.tenant == tenant, StreamStateRow.model == name)
             )
             drop_log_in(s, tenant, name)
+            drop_challenger_in(s, tenant, name)
             s.delete(mrow)
             bump_in(s)
             return gone

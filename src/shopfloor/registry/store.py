@@ -10,6 +10,7 @@ from typing import Any, Protocol, TypeVar
 from shopfloor.registry.entities import (
     ApiKey,
     AuditEvent,
+    ChallengerSetting,
     Dataset,
     Job,
     Model,
@@ -106,6 +107,27 @@ class ModelStore(Protocol):
     def delete_model(self, tenant: str, name: str) -> list[ModelVersion]: ...
     def describe_model(self, tenant: str, name: str, description: str) -> Model: ...
     def version_artifacts(self) -> list[str]: ...
+
+
+class ChallengerStore(Protocol):
+    """How each model's challenger runs (the version behind its ``challenger`` alias), and its
+    promotion to production; every change moves the registry generation."""
+
+    def challenger_modes(self, tenant: str) -> dict[str, tuple[str, float]]: ...
+    def get_challenger(self, tenant: str, name: str) -> ChallengerSetting: ...
+    def set_challenger(
+        self,
+        tenant: str,
+        name: str,
+        mode: str,
+        share: float,
+        *,
+        version: int | None = None,
+        by: str | None = None,
+    ) -> ChallengerSetting: ...
+    def promote_challenger(
+        self, tenant: str, name: str, expected: int, champion: int | None = None
+    ) -> tuple[int | None, int]: ...
 
 
 class JobStore(Protocol):
@@ -272,6 +294,7 @@ class PredictionLogStore(Protocol):
         after: tuple[datetime, str, int] | None = None,
         newest_first: bool = False,
         limit: int = 1000,
+        sources: Sequence[str] | None = None,
     ) -> list[LoggedPrediction]: ...
     def get_log_blobs(self, tenant: str, ids: Sequence[str]) -> dict[str, LogBlob]: ...
     def put_feedback(self, items: Sequence[Feedback]) -> None: ...
@@ -307,6 +330,7 @@ class Store(
     AuditStore,
     StreamStore,
     PredictionLogStore,
+    ChallengerStore,
     HealthStore,
     Protocol,
 ):
