@@ -17,6 +17,7 @@ from shopfloor.api.heavy import HeavyWork
 from shopfloor.api.middleware import MetricsAndLimits
 from shopfloor.api.routes import (
     audit,
+    challenger,
     datasets,
     forecast,
     hub,
@@ -136,7 +137,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.include_router(predict.hot)
     app.include_router(streams.hot)
     routers = (predict, streams, system, datasets, synthesize, jobs, models, imports, plots, keys, masking)
-    for module in (*routers, monitoring, hub, optimize, forecast):
+    for module in (*routers, monitoring, challenger, hub, optimize, forecast):
         app.include_router(module.router)
     app.include_router(audit.router)
     console.install(app)  # the browser pages, at / (after the API: /v1 paths stay the API's)

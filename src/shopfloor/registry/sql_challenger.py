@@ -97,9 +97,8 @@ class ChallengerTables:
         with self._session() as s:
             mrow = _locked_model(s, tenant, name)
             if version is not None:
-                found = s.scalar(
-                    select(VersionRow.version).where(VersionRow.model_id == mrow.id, VersionRow.version == version)
-                )
+                same = (VersionRow.model_id == mrow.id, VersionRow.version == version)
+                found = s.scalar(select(VersionRow.version).where(*same))
                 if found is None:
                     raise NotFound(
                         f"model {name!r} has no version {version}",
@@ -155,7 +154,8 @@ class ChallengerTables:
                     errors=[{"loc": ["body", "champion"], "msg": f"production is version {before}"}],
                 )
             _point(s, mrow.id, PRODUCTION, now)
-            s.execute(delete(AliasRow).where(AliasRow.model_id == mrow.id, AliasRow.alias == CHALLENGER_ALIAS))
+            gone = (AliasRow.model_id == mrow.id, AliasRow.alias == CHALLENGER_ALIAS)
+            s.execute(delete(AliasRow).where(*gone))
             drop_challenger_in(s, tenant, name)
             s.flush()
             bump_in(s)

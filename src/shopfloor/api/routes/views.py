@@ -118,6 +118,22 @@ async def multipart_parts(request: Any) -> tuple[list[FilePart], dict[str, str]]
 _VERSION = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 
 
+#: The header whose value picks a canary's side (else the request id does): all requests with one key
+#: (a part, an asset) land on the same side.
+CANARY_KEY_HEADER = "x-canary-key"
+_MAX_CANARY_KEY = 256
+
+
+def canary_key(raw: str | None) -> str | None:
+    """The request's canary key (``X-Canary-Key``), checked; None when not sent."""
+    if raw is None or 0 < len(raw) <= _MAX_CANARY_KEY:
+        return raw
+    raise InvalidInput(
+        f"the X-Canary-Key header takes 1 to {_MAX_CANARY_KEY} characters, not {len(raw)}",
+        errors=[{"loc": ["header", "X-Canary-Key"], "msg": f"1 to {_MAX_CANARY_KEY} characters"}],
+    )
+
+
 def version_param(raw: str | None) -> str | None:
     """The ``?version=`` of a request: a number or an alias name, checked."""
     if raw is None or _VERSION.fullmatch(raw):
