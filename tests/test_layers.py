@@ -42,9 +42,11 @@ LAYER_OF = {
     "shopfloor.cli_resources": "entry points",  # `shopfloor` sub-commands (keys, datasets, models, ...)
     "shopfloor.cli_serving": "entry points",  # `shopfloor` sub-commands (predict, hub, forecast, ...)
     "shopfloor.cli_tenants": "entry points",  # `shopfloor tenants` over the local registry
+    "shopfloor.cli_challenger": "entry points",  # `shopfloor models challenger` (set, report, promote)
     "shopfloor.cli_examples": "entry points",  # `shopfloor examples`: fetches the example data sets
     "shopfloor.client": "entry points",  # the Python SDK over the public API
     "shopfloor.client_errors": "entry points",  # the SDK's reading of problem+json; only the SDK imports it
+    "shopfloor.client_challenger": "entry points",  # the SDK's calls about challengers, mixed into Client
     "shopfloor.server": "entry points",  # `shopfloor serve`: starts the API workers and the job runner
     # builds the process from settings (migrations, first key, Platform) for `serve` and the CLI's
     # local commands: it imports context and is imported by entry points only

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Self
 
 import pandas as pd
 
 from shopfloor.errors import NotFitted
+from shopfloor.jobs.registering import register_version
+from shopfloor.tasks import catalog
 from shopfloor.tasks.base import BaseEstimator, Capabilities, Outcomes, ProgressFn, TaskSpec, no_progress
 
 LABEL = Capabilities(
@@ -55,6 +57,33 @@ def version_files(task: str, cut: float, scale: float = 1.0, gated: bool = False
         "input_schema": SCHEMA,
         "lineage": {},
     }
+
+
+#: The models :func:`build_models` registers: name -> task and the parameters of versions 1, 2, ...
+#: (version 1 is production; version 2 the usual challenger).
+LABEL, VALUE, ALARM = "line", "gauge", "press"
+MODELS = {
+    LABEL: ("threshold_label", [{"cut": 0.0}, {"cut": 0.5}, {"cut": 0.25}, {"cut": 0.5, "gated": True}]),
+    VALUE: ("threshold_value", [{"cut": 0.0, "scale": 1.0}, {"cut": 0.0, "scale": 1.1}]),
+    ALARM: ("threshold_alarm", [{"cut": 1.0}, {"cut": 0.5}]),
+}
+
+
+def registered() -> Iterator[None]:
+    """The family known to the catalog while the generator is suspended (a fixture's body)."""
+    catalog.register(*TASKS)
+    try:
+        yield
+    finally:
+        catalog.unregister(*NAMES)
+
+
+def build_models(api: Any) -> None:
+    """Register :data:`MODELS` in the default tenant of ``api`` (a test app), production at version 1."""
+    for name, (task, versions) in MODELS.items():
+        for params in versions:
+            register_version(api.platform, tenant="default", model=name, **version_files(task, **params))
+        api.platform.store.set_alias("default", name, "production", 1)
 
 
 class ThresholdModel(BaseEstimator):

@@ -19,6 +19,7 @@ from rich.markup import escape
 from shopfloor import cli_common as common
 from shopfloor import cli_render as render
 from shopfloor import cli_serving as serving
+from shopfloor.cli_challenger import challenger_app
 from shopfloor.cli_examples import examples_app
 from shopfloor.cli_resources import datasets_app, jobs_app, keys_app, models_app
 from shopfloor.cli_tenants import tenants_app
@@ -56,6 +57,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(models_app, name="models")
+models_app.add_typer(challenger_app, name="challenger")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(serving.hub_app, name="hub")
 app.add_typer(serving.masking_app, name="masking")

@@ -33,6 +33,7 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shopfloor import errors
+from shopfloor.client_challenger import ChallengerMixin
 from shopfloor.client_errors import (
     ClientError,
     ConnectionFailed,
@@ -132,7 +133,7 @@ def _params(version: int | str | None, **more: Any) -> dict[str, Any]:
     return params
 
 
-class Client:
+class Client(ChallengerMixin):
     """A connection to one Shopfloor server.
 
     ``url`` and ``api_key`` default to ``SHOPFLOOR_URL`` (http://127.0.0.1:8000)

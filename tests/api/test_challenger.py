@@ -18,40 +18,20 @@ from fastapi.testclient import TestClient
 import threshold_family
 from shopfloor.api.app import create_app
 from shopfloor.context import Platform
-from shopfloor.jobs.registering import register_version
 from shopfloor.serving.challenger import ShadowQueue
-from shopfloor.tasks import catalog
 
 Api = Any
-LABEL, VALUE, ALARM = "line", "gauge", "press"
-MODELS = {
-    # champion (v1), challenger (v2), others
-    LABEL: ("threshold_label", [{"cut": 0.0}, {"cut": 0.5}, {"cut": 0.25}, {"cut": 0.5, "gated": True}]),
-    VALUE: ("threshold_value", [{"cut": 0.0, "scale": 1.0}, {"cut": 0.0, "scale": 1.1}]),
-    ALARM: ("threshold_alarm", [{"cut": 1.0}, {"cut": 0.5}]),
-}
+LABEL, VALUE, ALARM = threshold_family.LABEL, threshold_family.VALUE, threshold_family.ALARM
 
 
 @pytest.fixture(scope="module", autouse=True)
 def family() -> Iterator[None]:
-    catalog.register(*threshold_family.TASKS)
-    try:
-        yield
-    finally:
-        catalog.unregister(*threshold_family.NAMES)
-
-
-def _build(api: Api) -> None:
-    for name, (task, versions) in MODELS.items():
-        for params in versions:
-            files = threshold_family.version_files(task, **params)
-            register_version(api.platform, tenant="default", model=name, **files)
-        api.platform.store.set_alias("default", name, "production", 1)
+    yield from threshold_family.registered()
 
 
 @pytest.fixture()
 def models(api_with: Any) -> Api:
-    return api_with(_build)
+    return api_with(threshold_family.build_models)
 
 
 def _set(api: Api, mode: str, name: str = LABEL, who: str = "builder", **body: Any) -> Any:

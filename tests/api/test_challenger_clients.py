@@ -1,0 +1,112 @@
+"""The challenger through the SDK (``Client.set_challenger`` ...) and the CLI (``shopfloor models
+challenger set|report|promote``), against the in-process app."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+import threshold_family
+from shopfloor import cli_common
+from shopfloor.cli import app
+from shopfloor.client import Client
+from shopfloor.errors import Conflict, InvalidInput, NotFound
+
+Api = Any
+LABEL = threshold_family.LABEL
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def family() -> Iterator[None]:
+    yield from threshold_family.registered()
+
+
+@pytest.fixture()
+def models(api_with: Any) -> Api:
+    return api_with(threshold_family.build_models)
+
+
+def sdk(api: Api, who: str = "builder") -> Client:
+    """The SDK on the in-process app."""
+
+    def forward(request: httpx.Request) -> httpx.Response:
+        answer = api.client.request(
+            request.method,
+            request.url.path,
+            params=dict(request.url.params),
+            content=request.read(),
+            headers={k: v for k, v in request.headers.items() if k not in ("host", "content-length")},
+        )
+        headers = {k: v for k, v in answer.headers.items() if k not in ("content-encoding", "content-length")}
+        return httpx.Response(answer.status_code, headers=headers, content=answer.content)
+
+    return Client("http://testserver", api.keys[who], transport=httpx.MockTransport(forward))
+
+
+def _traffic(api: Api, n: int = 40) -> None:
+    for i in range(n):
+        x = -1.0 + 2.0 * i / n
+        response = api.client.post(
+            f"/v1/models/{LABEL}/predict",
+            json={"records": [{"x": x, "asset": "a"}]},
+            headers={**api.headers("consumer"), "X-Request-ID": f"cli-{i}"},
+        )
+        assert response.status_code == 200, response.text
+    assert api.platform.challengers.queue.wait_idle(20)
+    api.platform.prediction_log.flush()
+
+
+def test_sdk_sets_reports_and_promotes(models: Api, tmp_path: Path) -> None:
+    api = models
+    with sdk(api) as client:
+        with pytest.raises(Conflict, match="no challenger"):
+            client.set_challenger(LABEL, "shadow")
+        with pytest.raises(InvalidInput):
+            client.set_challenger(LABEL, "canary", version=2)  # no share
+        with pytest.raises(NotFound):
+            client.get_challenger("nope")
+        found = client.set_challenger(LABEL, "canary", share=0.5, version=2)
+        assert (found["mode"], found["share"], found["challenger"]) == ("canary", 0.5, 2)
+        assert client.get_challenger(LABEL) == found
+        _traffic(api)
+        report = client.challenger_report(LABEL, window="30m", windows=4)
+        assert report["compared"]["records"] == 40 and len(report["windows"]) == 4
+        assert 0 < report["compared"]["served_by_challenger"] < 40
+        png = client.challenger_plot(LABEL, tmp_path / "compare.png", window="30m", windows=4)
+        assert png.read_bytes().startswith(b"\x89PNG")
+        with pytest.raises(Conflict, match="now version 2"):
+            client.promote_challenger(LABEL, 3)
+        done = client.promote_challenger(LABEL, report["challenger"], champion=report["champion"])
+        assert done == {"model": LABEL, "production": 2, "previous": 1, "mode": "off"}
+
+
+def test_cli_set_report_promote(models: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    api = models
+    monkeypatch.setattr(cli_common, "make_client", lambda: sdk(api))
+    result = runner.invoke(app, ["models", "challenger", "set", LABEL, "shadow", "--version", "2"])
+    assert result.exit_code == 0, result.output
+    assert "challenger 2 against production 1, mode shadow" in result.output
+    _traffic(api)
+    chart = tmp_path / "chart.png"
+    args = ["--window", "1h", "--windows", "2", "--plot", str(chart)]
+    result = runner.invoke(app, ["models", "challenger", "report", LABEL, *args])
+    assert result.exit_code == 0, result.output
+    shown = ("records compared", "same class", "f1 (higher is better)", "latency p95 (ms)", "Do not promote")
+    for text in shown:
+        assert text in result.output, result.output
+    assert chart.read_bytes().startswith(b"\x89PNG")
+    refused = runner.invoke(app, ["models", "challenger", "promote", LABEL, "--version", "3", "--yes"])
+    assert refused.exit_code == 1 and "now version 2" in refused.output
+    done = runner.invoke(app, ["models", "challenger", "promote", LABEL, "--yes"])
+    assert done.exit_code == 0, done.output
+    assert "production → version 2 (was 1)" in done.output
+    shown = runner.invoke(app, ["models", "challenger", "show", LABEL])
+    assert "mode off" in shown.output and "production 2" in shown.output
+    bad = runner.invoke(app, ["models", "challenger", "set", LABEL, "sometimes"])
+    assert bad.exit_code == 2
