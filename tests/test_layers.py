@@ -44,8 +44,10 @@ LAYER_OF = {
     "shopfloor.cli_tenants": "entry points",  # `shopfloor tenants` over the local registry
     "shopfloor.cli_challenger": "entry points",  # `shopfloor models challenger` (set, report, promote)
     "shopfloor.cli_examples": "entry points",  # `shopfloor examples`: fetches the example data sets
+    "shopfloor.cli_monitoring": "entry points",  # `shopfloor monitoring`: the prediction log, feedback
     "shopfloor.client": "entry points",  # the Python SDK over the public API
     "shopfloor.client_errors": "entry points",  # the SDK's reading of problem+json; only the SDK imports it
+    "shopfloor.client_monitoring": "entry points",  # the SDK's prediction log, feedback and performance
     "shopfloor.client_challenger": "entry points",  # the SDK's calls about challengers, mixed into Client
     "shopfloor.server": "entry points",  # `shopfloor serve`: starts the API workers and the job runner
     # builds the process from settings (migrations, first key, Platform) for `serve` and the CLI's

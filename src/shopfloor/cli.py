@@ -21,6 +21,7 @@ from shopfloor import cli_render as render
 from shopfloor import cli_serving as serving
 from shopfloor.cli_challenger import challenger_app
 from shopfloor.cli_examples import examples_app
+from shopfloor.cli_monitoring import monitoring_app
 from shopfloor.cli_resources import datasets_app, jobs_app, keys_app, models_app
 from shopfloor.cli_tenants import tenants_app
 from shopfloor.errors import ShopfloorError
@@ -64,6 +65,7 @@ app.add_typer(serving.masking_app, name="masking")
 app.command()(serving.forecast)
 app.command()(serving.optimize)
 app.add_typer(examples_app, name="examples")
+app.add_typer(monitoring_app, name="monitoring")
 
 FileArg = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, metavar="FILE")]
 VersionOpt = Annotated[

@@ -43,6 +43,7 @@ from shopfloor.client_errors import (
     UnexpectedResponse,
     error_from_response,
 )
+from shopfloor.client_monitoring import MonitoringMixin
 from shopfloor.errors import JobCancelled
 from shopfloor.tasks.catalog import DEFAULT_TASK
 from shopfloor.version import __version__
@@ -133,7 +134,7 @@ def _params(version: int | str | None, **more: Any) -> dict[str, Any]:
     return params
 
 
-class Client(ChallengerMixin):
+class Client(MonitoringMixin, ChallengerMixin):
     """A connection to one Shopfloor server.
 
     ``url`` and ``api_key`` default to ``SHOPFLOOR_URL`` (http://127.0.0.1:8000)
@@ -425,9 +426,12 @@ class Client(ChallengerMixin):
         path = f"/v1/jobs/{_seg(job_id)}/result"
         if dest is None:
             return self._send("GET", path).content
-        target = Path(dest)
+        return self._download(path, Path(dest))
+
+    def _download(self, path: str, target: Path, params: dict[str, Any] | None = None) -> Path:
+        """Stream the body of ``GET path`` into ``target`` (whole or not at all); returns ``target``."""
         try:
-            with self._http.stream("GET", path) as response:
+            with self._http.stream("GET", path, params=params) as response:
                 if response.is_error:
                     response.read()
                     raise error_from_response(response)
@@ -482,8 +486,13 @@ class Client(ChallengerMixin):
         Returns the PNG bytes, or with ``dest`` writes them there and returns the path.
         Raises ``InvalidInput`` for a kind that does not apply (``confusion`` on regression).
         """
-        path = f"/v1/models/{_seg(name)}/versions/{_seg(version)}/plots/{_seg(kind)}"
-        png = self._send("GET", path, headers={"Accept": "image/png"}).content
+        return self._image(f"/v1/models/{_seg(name)}/versions/{_seg(version)}/plots/{_seg(kind)}", dest)
+
+    def _image(
+        self, path: str, dest: str | Path | None, params: dict[str, Any] | None = None
+    ) -> bytes | Path:
+        """The PNG of ``GET path``: its bytes, or written to ``dest`` and the path returned."""
+        png = self._send("GET", path, params=params, headers={"Accept": "image/png"}).content
         if dest is None:
             return png
         target = Path(dest)
@@ -492,17 +501,31 @@ class Client(ChallengerMixin):
 
     # -- serving ----------------------------------------------------------------------------
 
-    def predict(self, name: str, records: Records, version: int | str | None = None) -> dict[str, Any]:
+    def predict(
+        self,
+        name: str,
+        records: Records,
+        version: int | str | None = None,
+        *,
+        request_id: str | None = None,
+        canary_key: str | None = None,
+    ) -> dict[str, Any]:
         """Score records (list of dicts or DataFrame; NaN -> null) -> PredictResponse.
 
         ``version`` defaults to what the server resolves (latest, or an alias it supports).
+        ``request_id`` (letters, digits, ``. _ : / + = -``, up to 128) names the request in the
+        server's logs and prediction log: outcomes can be sent later by it (:meth:`send_feedback`).
+        ``canary_key`` (a part or asset id) picks the side that answers while the model's challenger
+        runs as a canary, so that every request with it lands on the same side (default: the request id).
         """
+        headers = {k: v for k, v in (("X-Request-ID", request_id), ("X-Canary-Key", canary_key)) if v}
         return dict(
             self._json(
                 "POST",
                 f"/v1/models/{_seg(name)}/predict",
                 params=_params(version),
                 json={"records": records_payload(records)},
+                headers=headers or None,
             )
         )
 

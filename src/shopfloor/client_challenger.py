@@ -11,15 +11,8 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol, overload
+from typing import TYPE_CHECKING, Any, overload
 from urllib.parse import quote
-
-import httpx
-
-
-class _Http(Protocol):
-    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response: ...
-    def _json(self, method: str, path: str, **kwargs: Any) -> Any: ...
 
 
 def _path(name: str, rest: str = "") -> str:
@@ -40,14 +33,22 @@ def _span(
 
 
 class ChallengerMixin:
-    """Shadow and canary deployments of a model's challenger (docs/challenger.md)."""
+    """Shadow and canary deployments of a model's challenger (docs/challenger.md). Errors as for every
+    :class:`Client` method."""
 
-    def get_challenger(self: _Http, name: str) -> dict[str, Any]:
+    if TYPE_CHECKING:
+
+        def _json(self, method: str, path: str, **kwargs: Any) -> Any: ...
+        def _image(
+            self, path: str, dest: str | Path | None, params: dict[str, Any] | None = None
+        ) -> bytes | Path: ...
+
+    def get_challenger(self, name: str) -> dict[str, Any]:
         """The model's challenger -> ChallengerPublic: mode, share, champion and challenger versions."""
         return dict(self._json("GET", _path(name)))
 
     def set_challenger(
-        self: _Http, name: str, mode: str, *, share: float | None = None, version: int | None = None
+        self, name: str, mode: str, *, share: float | None = None, version: int | None = None
     ) -> dict[str, Any]:
         """Run the challenger ``off``, in ``shadow`` or as a ``canary`` answering ``share`` (0 to 1) of
         the requests; ``version`` points the challenger alias at that version first -> ChallengerPublic.
@@ -63,7 +64,7 @@ class ChallengerMixin:
         return dict(self._json("PUT", _path(name), json=body))
 
     def challenger_report(
-        self: _Http,
+        self,
         name: str,
         *,
         window: str = "1h",
@@ -78,26 +79,34 @@ class ChallengerMixin:
         return dict(self._json("GET", _path(name, "/report"), params=params))
 
     @overload
-    def challenger_plot(self: _Http, name: str, dest: None = None, **span: Any) -> bytes: ...
+    def challenger_plot(
+        self, name: str, dest: None = None, *, window: str = ..., windows: int = ...,
+        until: datetime | None = ..., champion: int | None = ..., challenger: int | None = ...,
+    ) -> bytes: ...
     @overload
-    def challenger_plot(self: _Http, name: str, dest: str | Path, **span: Any) -> Path: ...
+    def challenger_plot(
+        self, name: str, dest: str | Path, *, window: str = ..., windows: int = ...,
+        until: datetime | None = ..., champion: int | None = ..., challenger: int | None = ...,
+    ) -> Path: ...
 
-    def challenger_plot(self: _Http, name: str, dest: str | Path | None = None, **span: Any) -> bytes | Path:
-        """The comparison as a PNG chart (agreement and each side's metric per window); with ``dest``
-        written there. ``span``: ``window``, ``windows``, ``until``, ``champion``, ``challenger``."""
-        params = _span(
-            span.get("window", "1h"), span.get("windows", 24), span.get("until"), span.get("champion"),
-            span.get("challenger"),
-        )
-        png = self._send("GET", _path(name, "/report/plot"), params=params, headers={"Accept": "image/png"})
-        if dest is None:
-            return png.content
-        target = Path(dest)
-        target.write_bytes(png.content)
-        return target
+    def challenger_plot(
+        self,
+        name: str,
+        dest: str | Path | None = None,
+        *,
+        window: str = "1h",
+        windows: int = 24,
+        until: datetime | None = None,
+        champion: int | None = None,
+        challenger: int | None = None,
+    ) -> bytes | Path:
+        """The comparison as a PNG chart (agreement and each side's metric per window, as
+        :meth:`challenger_report` takes them): its bytes, or with ``dest`` written there and the path."""
+        params = _span(window, windows, until, champion, challenger)
+        return self._image(_path(name, "/report/plot"), dest, params)
 
     def promote_challenger(
-        self: _Http, name: str, version: int, champion: int | None = None
+        self, name: str, version: int, champion: int | None = None
     ) -> dict[str, Any]:
         """Move production to the challenger and turn the mode off -> PromoteResult; refused
         (``Conflict``) if the challenger is no longer ``version`` (or production no longer ``champion``)."""

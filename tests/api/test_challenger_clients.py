@@ -74,10 +74,14 @@ def test_sdk_sets_reports_and_promotes(models: Api, tmp_path: Path) -> None:
         found = client.set_challenger(LABEL, "canary", share=0.5, version=2)
         assert (found["mode"], found["share"], found["challenger"]) == ("canary", 0.5, 2)
         assert client.get_challenger(LABEL) == found
+        record = [{"x": 0.2, "asset": "a"}]
+        answers = [client.predict(LABEL, record, request_id=f"k-{i}", canary_key="part-9") for i in range(8)]
+        keyed = {answer["version"] for answer in answers}
+        assert len(keyed) == 1  # one canary key, one side
         _traffic(api)
         report = client.challenger_report(LABEL, window="30m", windows=4)
-        assert report["compared"]["records"] == 40 and len(report["windows"]) == 4
-        assert 0 < report["compared"]["served_by_challenger"] < 40
+        assert report["compared"]["records"] == 48 and len(report["windows"]) == 4
+        assert 0 < report["compared"]["served_by_challenger"] < 48
         png = client.challenger_plot(LABEL, tmp_path / "compare.png", window="30m", windows=4)
         assert png.read_bytes().startswith(b"\x89PNG")
         with pytest.raises(Conflict, match="now version 2"):
