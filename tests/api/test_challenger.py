@@ -161,6 +161,10 @@ def test_canary_share_is_respected_and_fixed_per_request_id(models: Api) -> None
     assert again == {rid: served[rid] for rid in again}  # a retry lands on the same side
     by_key = {_predict(api, [0.2], request_id=f"other-{i}", key="part-17")["version"] for i in range(20)}
     assert len(by_key) == 1  # one canary key, one side, whatever the request ids
+    long_key = {**api.headers("consumer"), "X-Canary-Key": "k" * 300}
+    refused = api.client.post(f"/v1/models/{LABEL}/predict", json={"records": [{"x": 1, "asset": "a"}]},
+                              headers=long_key)
+    assert refused.status_code == 422 and refused.json()["errors"][0]["loc"] == ["header", "X-Canary-Key"]
     rows = _export(api, query="request_id=req-100")  # sent once
     sources = sorted((r["source"], r["version"]) for r in rows)
     if served["req-100"] == 2:

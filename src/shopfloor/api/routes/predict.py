@@ -12,7 +12,6 @@ from starlette.concurrency import run_in_threadpool
 
 from shopfloor.api.deps import Explainer, HeavyDep, JobsWriter, ModelsReader, PlatformDep, authorize
 from shopfloor.api.routes.views import (
-    CANARY_KEY_HEADER,
     canary_key,
     job_view,
     multipart_parts,
@@ -115,7 +114,7 @@ async def predict(request: Request) -> Response:
     principal = await authorize(request, Permission.PREDICT)
     version = version_param(request.query_params.get("version")) if request.scope["query_string"] else None
     platform, name = request.app.state.platform, request.path_params["name"]
-    key = canary_key(request.headers.get(CANARY_KEY_HEADER))
+    key = canary_key(request.scope)
     files: list[str] | None = None
     if _is_multipart(request):  # one file part per record, read by the model's declared inputs
         parts, fields = await multipart_parts(request)

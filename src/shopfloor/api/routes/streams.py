@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from shopfloor.api.blocking import BlockingWork
 from shopfloor.api.deps import PlatformDep, Predictor, authorize
 from shopfloor.api.routes.predict import PREDICT_PARAMETERS, DirectRoute
-from shopfloor.api.routes.views import CANARY_KEY_HEADER, canary_key, parse_records, version_param
+from shopfloor.api.routes.views import canary_key, parse_records, version_param
 from shopfloor.schemas.models import RecordsRequest, ScoreResponse, StreamReset
 from shopfloor.security.roles import Permission
 from shopfloor.services import audit
@@ -43,7 +43,7 @@ _SCORE_OPENAPI: dict[str, Any] = {
 async def score(request: Request) -> Response:
     principal = await authorize(request, Permission.PREDICT)
     version = version_param(request.query_params.get("version")) if request.scope["query_string"] else None
-    key = canary_key(request.headers.get(CANARY_KEY_HEADER))
+    key = canary_key(request.scope)
     records = parse_records(await request.body())
     platform, name = request.app.state.platform, request.path_params["name"]
     # Never inline, even for one point: the registry transaction can wait on a lock (SQLite's write

@@ -120,18 +120,23 @@ _VERSION = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 
 #: The header whose value picks a canary's side (else the request id does): all requests with one key
 #: (a part, an asset) land on the same side.
-CANARY_KEY_HEADER = "x-canary-key"
+CANARY_KEY_HEADER = b"x-canary-key"
 _MAX_CANARY_KEY = 256
 
 
-def canary_key(raw: str | None) -> str | None:
-    """The request's canary key (``X-Canary-Key``), checked; None when not sent."""
-    if raw is None or 0 < len(raw) <= _MAX_CANARY_KEY:
-        return raw
-    raise InvalidInput(
-        f"the X-Canary-Key header takes 1 to {_MAX_CANARY_KEY} characters, not {len(raw)}",
-        errors=[{"loc": ["header", "X-Canary-Key"], "msg": f"1 to {_MAX_CANARY_KEY} characters"}],
-    )
+def canary_key(scope: dict[str, Any]) -> str | None:
+    """The request's canary key (``X-Canary-Key``), checked; None when not sent. Read from the raw
+    headers (ASGI names them in lower case): on the predict path, a fifth of the cost of Starlette's
+    header mapping."""
+    for name, value in scope["headers"]:
+        if name == CANARY_KEY_HEADER:
+            if 0 < len(value) <= _MAX_CANARY_KEY:
+                return bytes(value).decode("latin-1")
+            raise InvalidInput(
+                f"the X-Canary-Key header takes 1 to {_MAX_CANARY_KEY} characters, not {len(value)}",
+                errors=[{"loc": ["header", "X-Canary-Key"], "msg": f"1 to {_MAX_CANARY_KEY} characters"}],
+            )
+    return None
 
 
 def version_param(raw: str | None) -> str | None:
