@@ -21,7 +21,6 @@ import json
 import statistics
 import sys
 import tempfile
-import time
 import timeit
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine_info, write_section  # noqa: E402
+from _common import asgi_posts, machine_info, write_section  # noqa: E402
 
 from shopfloor.api import app as app_module  # noqa: E402
 from shopfloor.api.routes.views import canary_key  # noqa: E402
@@ -66,40 +65,9 @@ def _train(settings: Settings, platform: Any, key: str) -> None:
 
 
 async def _per_call_us(app: Any, key: str, n: int) -> tuple[float, float]:
-    """Wall and CPU µs per call of ``n`` predict calls, one after the other."""
+    """Wall and CPU µs per call of ``n`` predict calls with no version, one after the other."""
     body = json.dumps({"records": [{"a": 0.1, "b": -0.3, "c": 0.7, "d": 0.2}]}).encode()
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/v1/models/m/predict",
-        "raw_path": b"/v1/models/m/predict",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"authorization", f"Bearer {key}".encode()),
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-        ],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-    }
-    status = [0]
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            status[0] = message["status"]
-
-    wall, cpu = time.perf_counter(), time.process_time()
-    for _ in range(n):
-        await app(dict(scope), receive, send)
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    assert status[0] == 200, status
+    wall, cpu = await asgi_posts(app, "/v1/models/m/predict", body, key, n)
     return wall / n * 1e6, cpu / n * 1e6
 
 

@@ -245,8 +245,8 @@ class _Collector:
             for labels, n in snap.get("loaded", []) if live else ():
                 if self._mine(labels):
                     loaded.add_metric([labels[0], str(pid)], n)
-        families = ((requests, "requests"), (predictions, "predictions"), (jobs, "jobs"), (logged, "logged"))
-        families += ((challenger, "challenger"),)
+        families: tuple[tuple[Any, str], ...] = ((requests, "requests"), (predictions, "predictions"))
+        families += ((jobs, "jobs"), (logged, "logged"), (challenger, "challenger"))
         for family, name in families:
             for labels, value in merged[name].items():
                 family.add_metric(list(labels), value)

@@ -8,7 +8,6 @@ The models are of a family kept in tests/ (threshold_family.py) whose answers ar
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -24,14 +23,9 @@ Api = Any
 LABEL, VALUE, ALARM = threshold_family.LABEL, threshold_family.VALUE, threshold_family.ALARM
 
 
-@pytest.fixture(scope="module", autouse=True)
-def family() -> Iterator[None]:
-    yield from threshold_family.registered()
-
-
 @pytest.fixture()
-def models(api_with: Any) -> Api:
-    return api_with(threshold_family.build_models)
+def models(threshold_models: Api) -> Api:
+    return threshold_models
 
 
 def _set(api: Api, mode: str, name: str = LABEL, who: str = "builder", **body: Any) -> Any:

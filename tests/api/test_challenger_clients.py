@@ -3,50 +3,20 @@ challenger set|report|promote``), against the in-process app."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from typer.testing import CliRunner
 
 import threshold_family
 from shopfloor import cli_common
 from shopfloor.cli import app
-from shopfloor.client import Client
 from shopfloor.errors import Conflict, InvalidInput, NotFound
 
 Api = Any
 LABEL = threshold_family.LABEL
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def family() -> Iterator[None]:
-    yield from threshold_family.registered()
-
-
-@pytest.fixture()
-def models(api_with: Any) -> Api:
-    return api_with(threshold_family.build_models)
-
-
-def sdk(api: Api, who: str = "builder") -> Client:
-    """The SDK on the in-process app."""
-
-    def forward(request: httpx.Request) -> httpx.Response:
-        answer = api.client.request(
-            request.method,
-            request.url.path,
-            params=dict(request.url.params),
-            content=request.read(),
-            headers={k: v for k, v in request.headers.items() if k not in ("host", "content-length")},
-        )
-        headers = {k: v for k, v in answer.headers.items() if k not in ("content-encoding", "content-length")}
-        return httpx.Response(answer.status_code, headers=headers, content=answer.content)
-
-    return Client("http://testserver", api.keys[who], transport=httpx.MockTransport(forward))
 
 
 def _traffic(api: Api, n: int = 40) -> None:
@@ -62,9 +32,9 @@ def _traffic(api: Api, n: int = 40) -> None:
     api.platform.prediction_log.flush()
 
 
-def test_sdk_sets_reports_and_promotes(models: Api, tmp_path: Path) -> None:
-    api = models
-    with sdk(api) as client:
+def test_sdk_sets_reports_and_promotes(threshold_models: Api, tmp_path: Path) -> None:
+    api = threshold_models
+    with api.sdk() as client:
         with pytest.raises(Conflict, match="no challenger"):
             client.set_challenger(LABEL, "shadow")
         with pytest.raises(InvalidInput):
@@ -90,9 +60,11 @@ def test_sdk_sets_reports_and_promotes(models: Api, tmp_path: Path) -> None:
         assert done == {"model": LABEL, "production": 2, "previous": 1, "mode": "off"}
 
 
-def test_cli_set_report_promote(models: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    api = models
-    monkeypatch.setattr(cli_common, "make_client", lambda: sdk(api))
+def test_cli_set_report_promote(
+    threshold_models: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = threshold_models
+    monkeypatch.setattr(cli_common, "make_client", api.sdk)
     result = runner.invoke(app, ["models", "challenger", "set", LABEL, "shadow", "--version", "2"])
     assert result.exit_code == 0, result.output
     assert "challenger 2 against production 1, mode shadow" in result.output

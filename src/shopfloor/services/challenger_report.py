@@ -158,7 +158,19 @@ def _percentiles(values: Sequence[float]) -> dict[str, Any]:
     return {"p50": float(np.percentile(arr, 50)), "p95": float(np.percentile(arr, 95)), "requests": len(arr)}
 
 
-def _span(window: str, windows: int) -> int:
+@dataclass(frozen=True)
+class Span:
+    """What a report covers: ``windows`` windows of ``window`` (a time span: 15m, 1h, 1d), the newest
+    ending at ``until`` (None: now); the versions compared (None: production and the challenger now)."""
+
+    window: str = "1h"
+    windows: int = 24
+    until: datetime | None = None
+    champion: int | None = None
+    challenger: int | None = None
+
+
+def _seconds(window: str, windows: int) -> int:
     span = parse_window(window)
     if span.seconds is None:
         raise InvalidInput(
@@ -173,22 +185,14 @@ def _span(window: str, windows: int) -> int:
     return span.seconds
 
 
-def report(
-    platform: Platform,
-    tenant: str,
-    name: str,
-    window: str = "1h",
-    windows: int = 24,
-    until: datetime | None = None,
-    champion: int | None = None,
-    challenger: int | None = None,
-) -> dict[str, Any]:
-    """The comparison over the span (see the module); 404 for an unknown model, 409 when there is no
+def report(platform: Platform, tenant: str, name: str, span: Span = Span()) -> dict[str, Any]:  # noqa: B008
+    """The comparison over ``span`` (see the module); 404 for an unknown model, 409 when there is no
     challenger or production version to compare and none is given."""
     setting = platform.store.get_challenger(tenant, name)
     task = platform.store.get_model(tenant, name).task
-    seconds = _span(window, windows)
-    asked = {CHAMPION: champion or setting.champion, CHALLENGER: challenger or setting.challenger}
+    window, windows = span.window, span.windows
+    seconds = _seconds(window, windows)
+    asked = {CHAMPION: span.champion or setting.champion, CHALLENGER: span.challenger or setting.challenger}
     missing = [side for side, v in asked.items() if v is None]
     if missing:
         raise Conflict(
@@ -197,7 +201,7 @@ def report(
             errors=[{"loc": ["query", side], "msg": "no version to compare"} for side in missing],
         )
     sides = {side: int(v or 0) for side, v in asked.items()}
-    until = until or datetime.now(UTC)
+    until = span.until or datetime.now(UTC)
     size = timedelta(seconds=seconds)
     since = until - size * windows
     found = pair(_read(platform, tenant, name, since, until), sides[CHAMPION], sides[CHALLENGER])
@@ -366,15 +370,6 @@ def recommend(
     )
 
 
-def plot(
-    platform: Platform,
-    tenant: str,
-    name: str,
-    window: str = "1h",
-    windows: int = 24,
-    until: datetime | None = None,
-    champion: int | None = None,
-    challenger: int | None = None,
-) -> bytes:
+def plot(platform: Platform, tenant: str, name: str, span: Span = Span()) -> bytes:  # noqa: B008
     """PNG of :func:`report`: agreement and each side's headline metric per window."""
-    return challenger_png(report(platform, tenant, name, window, windows, until, champion, challenger))
+    return challenger_png(report(platform, tenant, name, span))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from shopfloor.api.deps import ModelsReader, ModelsWriter, PlatformDep
 from shopfloor.errors import Conflict
@@ -57,23 +57,28 @@ def set_challenger(name: str, body: ChallengerUpdate, platform: PlatformDep, pri
     return found
 
 
+def report_span(
+    window: Window = "1h",
+    windows: Windows = 24,
+    until: Until = None,
+    champion: Side = None,
+    challenger: Side = None,
+) -> comparison.Span:
+    """The query of the report and its chart: the windows and the versions compared."""
+    return comparison.Span(window, windows, until, champion, challenger)
+
+
+ReportSpan = Annotated[comparison.Span, Depends(report_span)]
+
+
 @router.get(
     "/{name}/challenger/report",
     response_model=ChallengerReport,
     summary="The challenger against the champion on the same requests: agreement, metrics on feedback, "
     "latency, and whether to promote",
 )
-def get_report(
-    name: str,
-    platform: PlatformDep,
-    principal: ModelsReader,
-    window: Window = "1h",
-    windows: Windows = 24,
-    until: Until = None,
-    champion: Side = None,
-    challenger: Side = None,
-) -> Any:
-    return comparison.report(platform, principal.tenant, name, window, windows, until, champion, challenger)
+def get_report(name: str, platform: PlatformDep, principal: ModelsReader, span: ReportSpan) -> Any:
+    return comparison.report(platform, principal.tenant, name, span)
 
 
 @router.get(
@@ -82,17 +87,8 @@ def get_report(
     summary="Agreement and each side's metric per window, as a chart (PNG)",
     responses={200: {"content": {"image/png": {}}, "description": "The chart as a PNG image"}},
 )
-def get_report_plot(
-    name: str,
-    platform: PlatformDep,
-    principal: ModelsReader,
-    window: Window = "1h",
-    windows: Windows = 24,
-    until: Until = None,
-    champion: Side = None,
-    challenger: Side = None,
-) -> Response:
-    png = comparison.plot(platform, principal.tenant, name, window, windows, until, champion, challenger)
+def get_report_plot(name: str, platform: PlatformDep, principal: ModelsReader, span: ReportSpan) -> Response:
+    png = comparison.plot(platform, principal.tenant, name, span)
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=60"})
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from shopfloor.data.series_report import series_summary
@@ -124,7 +125,7 @@ CANARY_KEY_HEADER = b"x-canary-key"
 _MAX_CANARY_KEY = 256
 
 
-def canary_key(scope: dict[str, Any]) -> str | None:
+def canary_key(scope: Mapping[str, Any]) -> str | None:
     """The request's canary key (``X-Canary-Key``), checked; None when not sent. Read from the raw
     headers (ASGI names them in lower case): on the predict path, a fifth of the cost of Starlette's
     header mapping."""
