@@ -230,11 +230,12 @@ def timed_loop(fn: Callable[[], object], seconds: float) -> float:
 
 
 async def asgi_posts(
-    app: Any, path: str, body: bytes, key: str, n: int, query: bytes = b""
-) -> tuple[float, float]:
+    app: Any, path: str, body: bytes, key: str, n: int, query: bytes = b"", pause_s: float = 0.0
+) -> tuple[list[float], float]:
     """``n`` calls of ``POST path`` with the JSON ``body`` and API ``key`` straight into the ASGI ``app``
-    (no network), one after the other: wall and process CPU seconds in all. Raises unless the last
-    answer is 200."""
+    (no network), one after the other (``pause_s`` apart, the interpreter left to other threads
+    meanwhile): the wall seconds of each call, and the process CPU seconds in all. Raises unless the
+    last answer is 200."""
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -262,10 +263,15 @@ async def asgi_posts(
         if message["type"] == "http.response.start":
             status[0] = message["status"]
 
-    wall, cpu = time.perf_counter(), time.process_time()
+    walls: list[float] = []
+    cpu = time.process_time()
     for _ in range(n):
+        start = time.perf_counter()
         await app(dict(scope), receive, send)
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        walls.append(time.perf_counter() - start)
+        if pause_s:
+            time.sleep(pause_s)
+    cpu = time.process_time() - cpu
     if status[0] != 200:
         raise RuntimeError(f"POST {path} answered {status[0]}")
-    return wall, cpu
+    return walls, cpu

@@ -211,25 +211,7 @@ def report(platform: Platform, tenant: str, name: str, span: Span = Span()) -> d
     scales = {side: _scale(platform, tenant, name, task, version, spec) for side, version in sides.items()}
     opened = [p for p in found.pairs if p.champion.key in entries and p.challenger.key in entries]
     rows = [_row(p, entries, truths) for p in opened]
-    bins: list[list[dict[str, Any]]] = [[] for _ in range(windows)]
-    for row in rows:
-        bins[min(int((row["at"] - since) / size), windows - 1)].append(row)
     totals = _figures(spec, rows, scales)
-    out_windows = []
-    for k, group in enumerate(bins):
-        figures = _figures(spec, group, scales)
-        headline = figures["metrics"]["headline"]
-        out_windows.append(
-            {
-                "start": since + size * k,
-                "end": since + size * (k + 1),
-                "compared": len(group),
-                "outcomes": figures["metrics"]["outcomes"],
-                "agreement": figures["agreement"]["value"],
-                "champion": figures["metrics"][CHAMPION].get(headline) if headline else None,
-                "challenger": figures["metrics"][CHALLENGER].get(headline) if headline else None,
-            }
-        )
     compared = {
         "requests": len({r["request_id"] for r in rows}),
         "records": len(rows),
@@ -253,9 +235,39 @@ def report(platform: Platform, tenant: str, name: str, span: Span = Span()) -> d
         "agreement": totals["agreement"],
         "metrics": totals["metrics"],
         "latency_ms": totals["latency_ms"],
-        "windows": out_windows,
+        "windows": _windows(spec, rows, scales, since, size, windows),
         "recommendation": {"promote": promote, "reason": reason},
     }
+
+
+def _windows(
+    spec: Outcomes | None,
+    rows: Answers,
+    scales: Mapping[str, Any],
+    since: datetime,
+    size: timedelta,
+    windows: int,
+) -> list[dict[str, Any]]:
+    """Records compared, outcomes, agreement and each side's headline metric per window, oldest first."""
+    bins: list[list[Mapping[str, Any]]] = [[] for _ in range(windows)]
+    for row in rows:
+        bins[min(int((row["at"] - since) / size), windows - 1)].append(row)
+    out = []
+    for k, group in enumerate(bins):
+        figures = _figures(spec, group, scales)
+        headline = figures["metrics"]["headline"]
+        out.append(
+            {
+                "start": since + size * k,
+                "end": since + size * (k + 1),
+                "compared": len(group),
+                "outcomes": figures["metrics"]["outcomes"],
+                "agreement": figures["agreement"]["value"],
+                "champion": figures["metrics"][CHAMPION].get(headline) if headline else None,
+                "challenger": figures["metrics"][CHALLENGER].get(headline) if headline else None,
+            }
+        )
+    return out
 
 
 def _scale(platform: Platform, tenant: str, name: str, task: str, version: int, spec: Outcomes | None) -> Any:
