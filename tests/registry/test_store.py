@@ -21,6 +21,8 @@ AGGREGATES = (
     registry.GenerationStore,
     registry.AuditStore,
     registry.StreamStore,
+    registry.PredictionLogStore,
+    registry.ChallengerStore,
     registry.HealthStore,
 )
 
