@@ -73,6 +73,9 @@ def _model_calls(member: Member) -> list[tuple[str, str, dict[str, Any]]]:
         ("POST", f"{base}/optimize?version=1", {"json": _optimize_request(member)}),
         ("POST", f"{base}/score?version=1", {"json": records}),
         ("DELETE", f"{base}/score/state", {}),
+        ("GET", f"{base}/challenger", {}),
+        ("GET", f"{base}/challenger/report?champion=1&challenger=1", {}),
+        ("GET", f"{base}/challenger/report/plot?champion=1&challenger=1&window=15m&windows=4", {}),
     ]
     calls += [("POST", f"{base}/explain?version=1&method={m}", {"json": records}) for m in METHODS]
     calls += [("GET", f"{base}/versions/1/plots/{k}", {}) for k in PLOT_KINDS]
