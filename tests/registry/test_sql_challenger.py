@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from shopfloor.errors import Conflict, NotFound
-from shopfloor.registry.log_entities import LogBlob, LoggedPrediction
+from shopfloor.registry.log_entities import LogBatch, LogBlob
 from shopfloor.registry.sql import SqlStore
 
 
@@ -101,8 +101,8 @@ def test_deleting_the_model_removes_its_mode(store: SqlStore) -> None:
 def test_logged_sources_of_the_comparison_fit_and_filter(store: SqlStore) -> None:
     at = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
     sources = ["champion:served", "challenger:shadow", "predict"]
-    refs = [LoggedPrediction("b00000a1", i, "a", "m", 1, "r", 0, src, at) for i, src in enumerate(sources)]
-    store.add_prediction_log([LogBlob("b00000a1", "a", "m", 1, at, at, 3, b"x")], refs)
+    blob = LogBlob("b00000a1", "a", "m", 1, at, at, 3, b"x")
+    store.add_prediction_log([LogBatch(blob, ["r"] * 3, [0] * 3, sources, [at] * 3)])
     found = store.list_logged("a", "m", sources=["champion:served", "challenger:shadow"])
     assert [r.source for r in found] == ["champion:served", "challenger:shadow"]
     assert len(store.list_logged("a", "m")) == 3

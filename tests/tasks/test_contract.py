@@ -391,3 +391,53 @@ def test_declared_inputs_target_and_reports(fitted: tuple[str, Any, pd.DataFrame
             catalog.make_estimator(task, time_budget_s=5, **QUICK.get(task, {})).fit(
                 frame.drop(columns=[target]).head(40), target
             )
+
+
+def test_declared_outcomes_match_the_answers(fitted: tuple[str, Any, pd.DataFrame, str]) -> None:
+    """Feedback reads each answer's declared field (and class probabilities), and its live metrics
+    are computed from them: the answers carry them, and scoring the answers against themselves as
+    outcomes gives every declared metric (a perfect score where the metric has one)."""
+    from shopfloor.evaluation.live import METRICS
+    from shopfloor.services.outcomes import check_outcome, scores
+
+    task, est, frame, target = fitted
+    spec = _caps(task).outcomes
+    assert spec is not None, f"{task}: declare how feedback meets its answers (Capabilities.outcomes)"
+    assert spec.metrics and set(spec.metrics) <= set(METRICS), task
+    records, _ = _records(task, frame, target, 10)
+    answers = est.predict(records)
+    assert all(spec.answer in a for a in answers), (task, spec.answer)
+    if spec.scores:
+        assert all(isinstance(a[spec.scores], dict) for a in answers), task
+        assert all(str(a[spec.answer]) in a[spec.scores] for a in answers), task
+    truths = [a[spec.answer] if spec.kind != "alarm" else bool(a[spec.answer]) for a in answers]
+    assert all(check_outcome(spec, a, t) is None for a, t in zip(answers, truths, strict=True)), task
+    found = scores(spec, answers, truths, est.answer_scale)
+    assert set(found) == set(spec.metrics), task
+    for metric in ("f1", "alarm_precision"):
+        if found.get(metric) is not None:
+            assert found[metric] == 1.0, (task, metric)
+    for metric in ("rmse", "mae", "mase"):
+        if found.get(metric) is not None:
+            assert found[metric] == 0.0, (task, metric)
+
+
+CALIBRATED = {"tabular_classification", "text_classification", "image_classification"}
+
+
+def test_classifiers_with_a_held_out_split_store_their_calibration(
+    fitted: tuple[str, Any, pd.DataFrame, str],
+) -> None:
+    """Performance without outcomes reads the report's calibration: plain numbers of the right size."""
+    from shopfloor.evaluation.calibration import usable
+
+    task, est, _, _ = fitted
+    calibration = est.report_.get("calibration")
+    # measured on a held-out split; not by imported models, nor under grouped cross-validation (signals)
+    assert (calibration is not None) == (task in CALIBRATED), task
+    if calibration is None:
+        return
+    spec = _caps(task).outcomes
+    assert spec is not None and spec.kind == "label" and spec.scores, task
+    assert usable(calibration, len(est.report_["classes"])), task
+    json.dumps(calibration)

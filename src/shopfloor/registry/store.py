@@ -19,7 +19,7 @@ from shopfloor.registry.entities import (
     Tenant,
     TenantKey,
 )
-from shopfloor.registry.log_entities import Feedback, LogBlob, LoggedPrediction
+from shopfloor.registry.log_entities import Feedback, LogBatch, LogBlob, LoggedPrediction
 
 T = TypeVar("T")
 
@@ -273,7 +273,7 @@ class PredictionLogStore(Protocol):
     def log_rates(self, tenant: str) -> dict[str, float]: ...
     def set_log_retention(self, tenant: str, days: int | None) -> None: ...
     def log_retention(self) -> dict[str, int]: ...
-    def add_prediction_log(self, blobs: Sequence[LogBlob], records: Sequence[LoggedPrediction]) -> None: ...
+    def add_prediction_log(self, batches: Sequence[LogBatch]) -> None: ...
     def find_logged(
         self,
         tenant: str,

@@ -19,7 +19,7 @@ import json
 import logging
 import math
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shopfloor.errors import ArtifactCorrupted, Conflict
@@ -78,21 +78,14 @@ class Masker:
         self.key = key
         self._done: dict[str, str] = {}
 
-    def prepare(self, texts: Iterable[str]) -> None:
-        fresh = list(dict.fromkeys(t for t in texts if t not in self._done))
-        if not fresh:
-            return
-        if self.policy is None:
-            self._done.update(dict.fromkeys(fresh, UNMASKABLE))
-            return
-        masked = mask_column(fresh, self.policy, self.key).values
-        self._done.update(zip(fresh, (m if m is not None else "" for m in masked), strict=True))
-
     def __call__(self, text: str) -> str:
         found = self._done.get(text)
         if found is None:
-            self.prepare([text])
-            found = self._done[text]
+            if self.policy is None:
+                found = UNMASKABLE
+            else:
+                found = mask_column([text], self.policy, self.key).values[0] or ""
+            self._done[text] = found
         return found
 
 
@@ -107,51 +100,75 @@ def masker(platform: PolicyPlatform, tenant: str) -> Masker:
     return Masker(found, platform.sealed.tenant_key(tenant) if found.reversible else None)
 
 
-def inputs_of(record: Any, schema: Sequence[Mapping[str, Any]], mask: Masker) -> Any:
-    """The fields of ``record`` the model reads, texts masked, images and recordings digested."""
-    if not isinstance(record, Mapping):
-        return None
-    out: dict[str, Any] = {}
-    for field in schema:
-        name = field["name"]
-        if name not in record:
-            continue
-        value, kind = record[name], field.get("type")
-        if kind in DIGESTED and value is not None:
-            out[name] = digest(value)
-        elif kind in MASKED and isinstance(value, str):
-            out[name] = mask(value)
-        elif isinstance(value, float) and not math.isfinite(value):
-            out[name] = None
-        else:
-            out[name] = value
-    return out
+class Inputs:
+    """What of a record is logged, by the model's input schema: the fields it reads, texts masked,
+    images and recordings digested, non-finite numbers as null. Built once per schema and batch."""
 
+    def __init__(self, schema: Sequence[Mapping[str, Any]], mask: Masker) -> None:
+        self.plain = [f["name"] for f in schema if f.get("type") not in MASKED | DIGESTED]
+        self.masked = [f["name"] for f in schema if f.get("type") in MASKED]
+        self.digested = [f["name"] for f in schema if f.get("type") in DIGESTED]
+        self.mask = mask
+        self.chars = 0
 
-def texts_of(records: Iterable[Any], schema: Sequence[Mapping[str, Any]]) -> Iterable[str]:
-    """Every text a batch of records will have masked (so the masker sees each distinct text once)."""
-    names = [f["name"] for f in schema if f.get("type") in MASKED]
-    for record in records:
-        if isinstance(record, Mapping):
-            for name in names:
-                value = record.get(name)
+    def __call__(self, record: Any) -> Any:
+        """The logged inputs of ``record``; :attr:`chars` is then how much text it held (what could
+        take its entry over the size limit)."""
+        self.chars = 0
+        if not isinstance(record, Mapping):
+            return None
+        out = {name: record[name] for name in self.plain if name in record}
+        for name, value in out.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                out[name] = None
+        for name in self.masked:
+            if name in record:
+                value = record[name]
                 if isinstance(value, str):
-                    yield value
+                    self.chars += len(value)
+                    out[name] = self.mask(value)
+                else:
+                    out[name] = value
+        for name in self.digested:
+            if name in record:
+                out[name] = digest(record[name]) if record[name] is not None else None
+        return out
+
+
+#: One encoder for every entry (building one per call costs more than encoding a small entry).
+_ENCODER = json.JSONEncoder(default=plain, separators=(",", ":"))
 
 
 def encode_entry(entry: Mapping[str, Any], max_bytes: int) -> bytes:
     """One entry as JSON; inputs larger than ``max_bytes`` are replaced by their size and digest."""
-    data = json.dumps(entry, default=plain, separators=(",", ":")).encode()
+    data = _ENCODER.encode(entry).encode()
     if len(data) <= max_bytes:
         return data
-    inputs = json.dumps(entry.get("inputs"), default=plain).encode()
+    inputs = _ENCODER.encode(entry.get("inputs")).encode()
     smaller = {**entry, "inputs": {"omitted": "larger than the log's limit per record", **digest(inputs)}}
-    return json.dumps(smaller, default=plain, separators=(",", ":")).encode()
+    return _ENCODER.encode(smaller).encode()
 
 
-def seal(key: bytes, path: str, entries: Sequence[bytes]) -> bytes:
-    """A batch of encoded entries as one sealed blob (a JSON array, compressed, then encrypted)."""
-    document = b"[" + b",".join(entries) + b"]"
+def encode_entries(entries: Sequence[Mapping[str, Any]], large: Sequence[bool], max_bytes: int) -> bytes:
+    """Entries as one JSON array: runs of small ones encoded together (one encoder call for many),
+    each ``large`` one alone, checked against ``max_bytes`` (:func:`encode_entry`)."""
+    parts: list[str] = []
+    run: list[Mapping[str, Any]] = []
+    for entry, big in zip(entries, large, strict=True):
+        if not big:
+            run.append(entry)
+            continue
+        if run:
+            parts.append(_ENCODER.encode(run)[1:-1])
+            run = []
+        parts.append(encode_entry(entry, max_bytes).decode())
+    if run:
+        parts.append(_ENCODER.encode(run)[1:-1])
+    return ("[" + ",".join(parts) + "]").encode()
+
+
+def seal(key: bytes, path: str, document: bytes) -> bytes:
+    """A JSON array of entries as one sealed blob (compressed, then encrypted)."""
     return crypto.encrypt(key, path, zlib.compress(document, 1))
 
 

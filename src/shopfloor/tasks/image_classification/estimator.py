@@ -29,6 +29,7 @@ import pandas as pd
 from shopfloor.data.images import image_bytes, inspect_image, read_image, to_array
 from shopfloor.errors import ArtifactCorrupted, InvalidInput, NotFitted
 from shopfloor.evaluation import metrics as M
+from shopfloor.evaluation.calibration import fit_platt
 from shopfloor.evaluation.stability import summarize
 from shopfloor.tasks.backbones import backbone_folder, without_backbone_dir
 from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, no_progress
@@ -191,6 +192,7 @@ class ImageClassifier(BaseEstimator):
         self.input_schema_ = [{"name": self.image_column, "type": "image"}]
         self.report_ = self._fit_report(target, metric, holdout, main, stability, (tr, va, te), notes, t0)
         self.report_["threads"] = n_threads
+        self.report_["calibration"] = fit_platt(y[te], proba_te)  # the probabilities against held-out classes
         progress(1.0, "done", f"hold-out accuracy = {holdout['accuracy']:.4f}")
         return self
 

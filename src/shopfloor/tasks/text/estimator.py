@@ -25,6 +25,7 @@ import pandas as pd
 
 from shopfloor.errors import ArtifactCorrupted, Conflict, InvalidInput, NotFitted, NotFound
 from shopfloor.evaluation import metrics as M
+from shopfloor.evaluation.calibration import fit_platt
 from shopfloor.evaluation.stability import summarize
 from shopfloor.hub.catalog import ALL_VARIANTS, BUILTIN_NAME
 from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, no_progress
@@ -200,6 +201,8 @@ class TextClassifier(BaseEstimator):
         self.report_ = self._fit_report(
             target, metric, holdout, results, best, len(folds), (tr, te), notes, t0
         )
+        if not multi:  # the served probabilities against the held-out classes (plain numbers)
+            self.report_["calibration"] = fit_platt(y[te], proba_te)
         progress(1.0, "done", f"{best['name']}: hold-out {metric} = {holdout.get(metric, float('nan')):.4f}")
         return self
 
