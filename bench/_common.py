@@ -275,3 +275,30 @@ async def asgi_posts(
     if status[0] != 200:
         raise RuntimeError(f"POST {path} answered {status[0]}")
     return walls, cpu
+
+
+def train_small_model(settings: Any, platform: Any, key: str, seeds: Sequence[int] = (0,)) -> None:
+    """Model ``m``: a ``tabular_classification`` of four numbers ``a`` to ``d`` (400 rows), trained once
+    per seed through the in-process API with ``key`` (versions 1, 2, ...), the jobs run here."""
+    import io
+
+    import numpy as np
+    import pandas as pd
+    from fastapi.testclient import TestClient
+
+    from shopfloor.api.app import create_app
+    from shopfloor.jobs.runner import execute
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 4))
+    frame = pd.DataFrame(x, columns=list("abcd")).assign(y=(x.sum(axis=1) > 0).astype(int))
+    headers = {"Authorization": f"Bearer {key}"}
+    with TestClient(create_app(settings, platform)) as client:
+        files = {"file": ("t.csv", io.BytesIO(frame.to_csv(index=False).encode()), "text/csv")}
+        ds = client.post("/v1/datasets", files=files, data={"name": "t"}, headers=headers).json()
+        body = {"task": "tabular_classification", "dataset_id": ds["id"], "target": "y", "model_name": "m"}
+        for seed in seeds:
+            job = {**body, "time_budget_s": 10, "seed": seed}
+            client.post("/v1/jobs", json=job, headers=headers).raise_for_status()
+            while (found := platform.store.claim_job("bench:0")) is not None:
+                execute(settings, found.id)

@@ -16,7 +16,6 @@ Run: ``.venv/bin/python bench/challenger_overhead.py`` (writes its section of do
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import statistics
 import sys
@@ -25,43 +24,18 @@ import timeit
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import asgi_posts, machine_info, write_section  # noqa: E402
+from _common import asgi_posts, machine_info, train_small_model, write_section  # noqa: E402
 
 from shopfloor.api import app as app_module  # noqa: E402
 from shopfloor.api.routes.views import canary_key  # noqa: E402
 from shopfloor.bootstrap import prepare  # noqa: E402
-from shopfloor.jobs.runner import execute  # noqa: E402
 from shopfloor.security.keys import issue_key  # noqa: E402
 from shopfloor.services import challenger  # noqa: E402
 from shopfloor.settings import Settings  # noqa: E402
 
 CALLS, ROUNDS, PACED, PAUSE_S = 1000, 7, 300, 0.001
 MODES = {"off": ("off", None), "shadow": ("shadow", None), "canary 0.5": ("canary", 0.5)}
-
-
-def _train(settings: Settings, platform: Any, key: str) -> None:
-    """Two versions of model ``m`` (seeds 0 and 1) and production at version 1."""
-    from fastapi.testclient import TestClient
-
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(400, 4))
-    frame = pd.DataFrame(x, columns=list("abcd")).assign(y=(x.sum(axis=1) > 0).astype(int))
-    headers = {"Authorization": f"Bearer {key}"}
-    with TestClient(app_module.create_app(settings, platform)) as client:
-        buf = io.BytesIO(frame.to_csv(index=False).encode())
-        files = {"file": ("t.csv", buf, "text/csv")}
-        ds = client.post("/v1/datasets", files=files, data={"name": "t"}, headers=headers).json()
-        body = {"task": "tabular_classification", "dataset_id": ds["id"], "target": "y", "model_name": "m"}
-        for seed in (0, 1):
-            job_body = {**body, "time_budget_s": 10, "seed": seed}
-            client.post("/v1/jobs", json=job_body, headers=headers).raise_for_status()
-            while (job := platform.store.claim_job("bench:0")) is not None:
-                execute(settings, job.id)
-    platform.store.set_alias("default", "m", "production", 1)
 
 
 BODY = json.dumps({"records": [{"a": 0.1, "b": -0.3, "c": 0.7, "d": 0.2}]}).encode()
@@ -99,7 +73,8 @@ def main() -> None:
         settings = Settings(home=Path(tmp) / "home", **limits)
         platform = prepare(settings)
         key = issue_key(platform.store, platform.secret, tenant="default", role="admin").secret
-        _train(settings, platform, key)
+        train_small_model(settings, platform, key, seeds=(0, 1))
+        platform.store.set_alias("default", "m", "production", 1)
         app = app_module.create_app(settings, platform)
         queue = platform.challengers.queue
         loop = asyncio.new_event_loop()

@@ -14,7 +14,6 @@ Run: ``.venv/bin/python bench/request_overhead.py`` (writes its section of docs/
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import statistics
 import sys
@@ -25,16 +24,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import asgi_posts, machine_info, write_section  # noqa: E402
+from _common import asgi_posts, machine_info, train_small_model, write_section  # noqa: E402
 
 from shopfloor.api import app as app_module  # noqa: E402
 from shopfloor.api import request_context  # noqa: E402
 from shopfloor.bootstrap import prepare  # noqa: E402
-from shopfloor.jobs.runner import execute  # noqa: E402
 from shopfloor.security.keys import issue_key  # noqa: E402
 from shopfloor.settings import Settings  # noqa: E402
 
@@ -50,23 +45,6 @@ class _Drop(BaseHTTPRequestHandler):
 
     def log_message(self, *args: Any) -> None:
         pass
-
-
-def _train(settings: Settings, platform: Any, key: str) -> None:
-    from fastapi.testclient import TestClient
-
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(400, 4))
-    frame = pd.DataFrame(x, columns=list("abcd")).assign(y=(x.sum(axis=1) > 0).astype(int))
-    headers = {"Authorization": f"Bearer {key}"}
-    with TestClient(app_module.create_app(settings, platform)) as client:
-        buf = io.BytesIO(frame.to_csv(index=False).encode())
-        files = {"file": ("t.csv", buf, "text/csv")}
-        ds = client.post("/v1/datasets", files=files, data={"name": "t"}, headers=headers).json()
-        body = {"task": "tabular_classification", "dataset_id": ds["id"], "target": "y", "model_name": "m"}
-        client.post("/v1/jobs", json={**body, "time_budget_s": 10}, headers=headers).raise_for_status()
-    while (job := platform.store.claim_job("bench:0")) is not None:
-        execute(settings, job.id)
 
 
 def _app(settings: Settings, platform: Any, context: bool) -> Any:
@@ -117,7 +95,7 @@ def main() -> None:
         settings = Settings(home=Path(tmp) / "home", **limits)
         platform = prepare(settings)
         key = issue_key(platform.store, platform.secret, tenant="default", role="admin").secret
-        _train(settings, platform, key)
+        train_small_model(settings, platform, key)
         traced = settings.model_copy(update={"otlp_endpoint": f"http://127.0.0.1:{collector.server_address[1]}"})
         apps = {
             "without": _app(settings, platform, context=False),
