@@ -43,8 +43,7 @@ class BlockingWork:
 
         A cancelled caller (a client gone) does not stop the call: its transaction completes or
         rolls back whole, as it would for a client that stayed. The call runs in a copy of the
-        caller's context (``run_in_executor`` passes none): its request id reaches the log lines and
-        the prediction log, as on the thread pool.
+        caller's context, so its log lines and the prediction log carry the request's id.
         """
         executor = self._executor
         if executor is None:
