@@ -94,6 +94,12 @@ class Platform:
 
         return ModelCache(self)
 
+    @cached_property
+    def stream_states(self):  # type: ignore[no-untyped-def]  # StreamStateCache, imported lazily
+        from shopfloor.serving.streams import StreamStateCache
+
+        return StreamStateCache(int(self.settings.stream_cache_mb * 1024 * 1024))
+
     @property
     def scratch(self) -> Path:
         """This process's folder for files in flight (uploads being parsed, batch inputs).

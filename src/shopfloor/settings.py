@@ -166,6 +166,13 @@ class Settings(BaseSettings):
         ge=1,
         description="Assets whose streaming window is kept per model version; the least recent go first.",
     )
+    stream_cache_mb: float = Field(
+        64.0,
+        ge=0,
+        description="Memory per API process for the stream states it last wrote (sealed, as in the "
+        "registry): the next call of such a stream skips the registry read, and its write applies only "
+        "if no other process moved the stream meanwhile. 0: every call reads the registry.",
+    )
     job_poll_interval_s: float = Field(
         0.5, gt=0, description="How often the job runner looks for queued jobs."
     )

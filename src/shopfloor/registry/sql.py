@@ -96,6 +96,7 @@ class SqlStore(TrustTables, StreamTables, GenerationTables, LimitTables, Attempt
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def close(self) -> None:
+        self.close_streams()
         self.engine.dispose()
 
     @contextmanager

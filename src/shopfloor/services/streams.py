@@ -2,17 +2,24 @@
 
 The per-asset state (the last points a model's window needs and any open event) lives in the
 registry, encrypted with the tenant's key, so every API process and server sharing the registry
-continues the same stream. Reading, scoring and writing the state is one registry transaction.
+continues the same stream. A call either reads, scores and writes the state in one locking
+registry transaction, or, when this process wrote the asset's state last and still holds it
+(:class:`~shopfloor.serving.streams.StreamStateCache`), scores from that and writes the new state
+only if the registry row still holds exactly those bytes (a compare-and-swap); if another process
+moved the stream meanwhile (or it was reset), nothing is written and the call is made again from
+the registry. Either way the answer is the one the registry's state gives.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from shopfloor import metrics
 from shopfloor.context import Platform
 from shopfloor.errors import ArtifactCorrupted, InvalidInput
+from shopfloor.registry.entities import Swap
 from shopfloor.security import crypto
 from shopfloor.tasks import catalog
 from shopfloor.tasks.base import ONE_STREAM
@@ -39,49 +46,128 @@ def _assets(records: list[Any], column: str) -> list[str]:
     return list(seen)
 
 
-def score(
-    platform: Platform, tenant: str, name: str, version: int | str | None, records: Any
-) -> dict[str, Any]:
-    """Score ``records`` (the newest points of one or more assets) and keep each asset's window."""
-    loaded = platform.models.get(tenant, name, version)
-    mv = loaded.version
-    if not catalog.capabilities(mv.task).stream:
-        which = catalog.join_names(catalog.tasks_where(lambda c: c.stream), "or")
-        raise InvalidInput(
-            f"model {name!r} is a {mv.task} model; streaming scoring is for {which} models "
-            "(use POST /v1/models/{name}/predict)",
-            errors=[{"loc": ["path", "name"], "msg": "not a streaming model"}],
-        )
-    loaded.validate(records, platform.settings.max_records_per_request)
-    # sensor histories name their asset column in "series"; window-scoring families in "stream";
-    # a single series has none: one stream
-    column = (mv.report.get("series") or mv.report.get("stream") or {}).get("asset")
-    assets = _assets(records, column) if column else [ONE_STREAM]
-    key = platform.sealed.tenant_key(tenant)
-    stream = loaded.estimator.score_stream
+@dataclass(frozen=True)
+class _Call:
+    """One scoring call: its model, records and assets, and how states are opened and sealed."""
 
-    def step(blobs: dict[str, bytes]) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
+    platform: Platform
+    tenant: str
+    name: str
+    version: int
+    estimator: Any
+    records: list[Any]
+    assets: list[str]
+
+    @classmethod
+    def of(cls, platform: Platform, tenant: str, name: str, loaded: Any, records: Any) -> _Call:
+        mv = loaded.version
+        if not catalog.capabilities(mv.task).stream:
+            which = catalog.join_names(catalog.tasks_where(lambda c: c.stream), "or")
+            raise InvalidInput(
+                f"model {name!r} is a {mv.task} model; streaming scoring is for {which} models "
+                "(use POST /v1/models/{name}/predict)",
+                errors=[{"loc": ["path", "name"], "msg": "not a streaming model"}],
+            )
+        loaded.validate(records, platform.settings.max_records_per_request)
+        # sensor histories name their asset column in "series"; window-scoring families in "stream";
+        # a single series has none: one stream
+        column = (mv.report.get("series") or mv.report.get("stream") or {}).get("asset")
+        assets = _assets(records, column) if column else [ONE_STREAM]
+        return cls(platform, tenant, name, mv.version, loaded.estimator, records, assets)
+
+    def step(self, blobs: dict[str, bytes]) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
+        """Open the assets' states, score the records, seal the new states."""
+        key = self.platform.sealed.tenant_key(self.tenant)
         states = {}
         for asset, blob in blobs.items():
             try:
-                states[asset] = json.loads(crypto.decrypt(key, _path(name, mv.version, asset), blob))
+                states[asset] = json.loads(crypto.decrypt(key, _path(self.name, self.version, asset), blob))
             except ArtifactCorrupted:
                 # A state that does not decrypt is not trusted: the stream restarts for that asset.
                 continue
-        results, new = stream(records, states)
+        results, new = self.estimator.score_stream(self.records, states)
         return results, {
-            asset: crypto.encrypt(key, _path(name, mv.version, asset), json.dumps(state).encode())
+            asset: crypto.encrypt(key, _path(self.name, self.version, asset), json.dumps(state).encode())
             for asset, state in new.items()
         }
 
-    results = platform.store.update_stream_states(
-        tenant, name, mv.version, assets, step, keep=platform.settings.stream_assets_per_model
-    )
-    metrics.RECORDER.predicted(tenant, name, mv.version, len(records))
-    return {"model": name, "version": mv.version, "results": results}
+    def swap(self, wait: bool) -> list[dict[str, Any]] | None:
+        """Score from the states this process last wrote, if it holds every asset's, and write the new
+        ones if the registry still holds those: the results; None when it did not (nothing written)."""
+        cache = self.platform.stream_states
+        held = cache.take(self.tenant, self.name, self.version, self.assets)
+        if held is None:
+            return None
+        outcome = Swap.LATER
+        try:
+            results, new = self.step(held)
+            if new.keys() == held.keys():  # else a state is dropped or added: the locking path does that
+                swaps = {a: (held[a], new[a]) for a in new}
+                outcome = self.platform.store.swap_stream_states(
+                    self.tenant, self.name, self.version, swaps, wait=wait
+                )
+        finally:
+            # Put back unless it is known stale; a wrong guess costs one more try, never a wrong answer:
+            # a swap applies only where the registry still holds these very bytes.
+            if outcome is Swap.LATER:
+                cache.put(self.tenant, self.name, self.version, held)
+        if outcome is not Swap.DONE:
+            return None
+        cache.put(self.tenant, self.name, self.version, new)
+        return results
+
+    def transact(self) -> list[dict[str, Any]]:
+        """Read, score and write in one locking registry transaction; keep the states written."""
+        written: dict[str, bytes] = {}
+
+        def step(blobs: dict[str, bytes]) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
+            results, new = self.step(blobs)
+            written.update(new)
+            return results, new
+
+        keep = self.platform.settings.stream_assets_per_model
+        results = self.platform.store.update_stream_states(
+            self.tenant, self.name, self.version, self.assets, step, keep=keep
+        )
+        self.platform.stream_states.put(self.tenant, self.name, self.version, written)
+        return results
+
+    def answer(self, results: list[dict[str, Any]]) -> dict[str, Any]:
+        metrics.RECORDER.predicted(self.tenant, self.name, self.version, len(self.records))
+        return {"model": self.name, "version": self.version, "results": results}
+
+
+def score(
+    platform: Platform, tenant: str, name: str, version: int | str | None, records: Any
+) -> dict[str, Any]:
+    """Score ``records`` (the newest points of one or more assets) and keep each asset's window.
+
+    May wait on the registry (its write lock, a row lock, the network): call it off the event loop.
+    """
+    call = _Call.of(platform, tenant, name, platform.models.get(tenant, name, version), records)
+    results = call.swap(wait=True)
+    return call.answer(results if results is not None else call.transact())
+
+
+def score_now(
+    platform: Platform, tenant: str, name: str, version: int | str | None, records: Any
+) -> dict[str, Any] | None:
+    """:func:`score` where it needs no wait (so an event loop may call it): the model loaded, every
+    asset's state held here and a registry that writes without waiting (SQLite) that did. None,
+    with nothing written, otherwise: then call :func:`score` where waiting is harmless."""
+    if not platform.store.swaps_without_waiting:
+        return None
+    loaded = platform.models.loaded(tenant, name, version)
+    if loaded is None:
+        return None
+    call = _Call.of(platform, tenant, name, loaded, records)
+    results = call.swap(wait=False)
+    return call.answer(results) if results is not None else None
 
 
 def reset(platform: Platform, tenant: str, name: str, asset: str | None) -> dict[str, Any]:
     """Forget the kept window of one asset (or of every asset) of every version of ``name``."""
     platform.store.get_model(tenant, name)  # 404 for an unknown (or another tenant's) model
-    return {"model": name, "asset": asset, "dropped": platform.store.drop_stream_states(tenant, name, asset)}
+    dropped = platform.store.drop_stream_states(tenant, name, asset)
+    platform.stream_states.drop(tenant, name, asset)  # (the registry's rows are gone: it would be stale)
+    return {"model": name, "asset": asset, "dropped": dropped}
