@@ -8,11 +8,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from starlette.middleware.cors import CORSMiddleware
 
 from shopfloor import console, metrics
 from shopfloor.api import docs, problems, request_context
 from shopfloor.api.blocking import BlockingWork
+from shopfloor.api.direct import DirectDispatch
 from shopfloor.api.heavy import HeavyWork
 from shopfloor.api.middleware import MetricsAndLimits
 from shopfloor.api.routes import (
@@ -127,6 +129,9 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         app.include_router(module.router)
     app.include_router(audit.router)
     console.install(app)  # the browser pages, at / (after the API: /v1 paths stay the API's)
+    # Innermost: the hot routes straight to their endpoints, inside every layer added below.
+    direct = [r for r in (*predict.hot.routes, *streams.hot.routes) if isinstance(r, APIRoute)]
+    app.add_middleware(DirectDispatch, routes=direct)
     if settings.cors_origins:
         # Closed unless configured. Added first so it runs inside MetricsAndLimits, whose
         # security headers then reach preflight answers too.
