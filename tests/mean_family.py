@@ -15,9 +15,16 @@ from typing import Any, ClassVar, Self
 import pandas as pd
 
 from shopfloor.errors import InvalidInput, NotFitted
-from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, TaskSpec, no_progress
+from shopfloor.tasks.base import BaseEstimator, Capabilities, Outcomes, ProgressFn, TaskSpec, no_progress
 
-MEAN = Capabilities(inputs="table", target="given", prediction="regression", explain=("shap",), batch=True)
+MEAN = Capabilities(
+    inputs="table",
+    target="given",
+    prediction="regression",
+    explain=("shap",),
+    batch=True,
+    outcomes=Outcomes("value", "prediction", metrics=("rmse", "mae")),  # feedback: the true value
+)
 
 TASKS = (TaskSpec("mean_regression", "mean_family:MeanRegressor", MEAN),)
 

@@ -7,9 +7,15 @@ import typer
 
 from shopfloor import cli_common as common
 
-tenants_app = typer.Typer(help="Tenants: quotas (locally, against SHOPFLOOR_HOME).", no_args_is_help=True)
+tenants_app = typer.Typer(
+    help="Tenants: quotas and retention (locally, against SHOPFLOOR_HOME).", no_args_is_help=True
+)
 quotas_app = typer.Typer(help="Per-tenant limits: requests per minute, jobs, storage.", no_args_is_help=True)
+retention_app = typer.Typer(
+    help="How long a tenant's logged predictions and their feedback are kept.", no_args_is_help=True
+)
 tenants_app.add_typer(quotas_app, name="quotas")
+tenants_app.add_typer(retention_app, name="retention")
 
 
 @quotas_app.command("set")
@@ -54,6 +60,44 @@ def quotas_show(tenant: str) -> None:
     platform = prepare(common.load_settings())
     try:
         _show(limits.usage(platform, tenant))
+    finally:
+        platform.close()
+
+
+@retention_app.command("set")
+def retention_set(
+    tenant: str,
+    days: Annotated[
+        int | None, typer.Option("--days", min=1, max=3650, help="Days to keep the prediction log.")
+    ] = None,
+    default: Annotated[bool, typer.Option("--default", help="Back to the server default.")] = False,
+) -> None:
+    """Keep TENANT's logged predictions --days days (or the server's default); the servers' next
+    sweep removes what is older."""
+    from shopfloor.bootstrap import prepare
+    from shopfloor.services import audit
+    from shopfloor.services import prediction_log as service
+
+    if (days is None) == (not default):
+        raise typer.BadParameter("give --days N or --default")
+    platform = prepare(common.load_settings())
+    try:
+        view = service.set_retention(platform, tenant, days)
+        audit.record(platform, None, "prediction_log.retention", tenant, tenant=tenant, via="cli", days=days)
+        _show(view)
+    finally:
+        platform.close()
+
+
+@retention_app.command("show")
+def retention_show(tenant: str) -> None:
+    """TENANT's retention of the prediction log: its own, the server default, the one in force."""
+    from shopfloor.bootstrap import prepare
+    from shopfloor.services import prediction_log as service
+
+    platform = prepare(common.load_settings())
+    try:
+        _show(service.retention_view(platform, tenant))
     finally:
         platform.close()
 

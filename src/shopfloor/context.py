@@ -11,6 +11,7 @@ from functools import cached_property
 from pathlib import Path
 
 from shopfloor import threads
+from shopfloor.jobs.live import LiveLabelledSource, NoLiveData
 from shopfloor.registry.store import Store, open_store
 from shopfloor.security.keys import Generation, KeyChecker
 from shopfloor.settings import Settings, hub_cache_dir
@@ -40,6 +41,8 @@ class Platform:
     secret: bytes
     generation: Generation
     keys: KeyChecker = field(init=False)
+    #: Labelled live records of a model, for a retraining gate (none without a prediction log).
+    live_labelled: LiveLabelledSource = field(default_factory=NoLiveData)
 
     def __post_init__(self) -> None:
         self.keys = KeyChecker(self.store, self.secret, self.generation)
@@ -100,6 +103,13 @@ class Platform:
 
         return StreamStateCache(int(self.settings.stream_cache_mb * 1024 * 1024))
 
+    @cached_property
+    def prediction_log(self):  # type: ignore[no-untyped-def]  # PredictionLog, imported lazily
+        """This process's buffer of predictions to log (:mod:`shopfloor.serving.prediction_log`)."""
+        from shopfloor.serving.prediction_log import PredictionLog
+
+        return PredictionLog(self)
+
     @property
     def scratch(self) -> Path:
         """This process's folder for files in flight (uploads being parsed, batch inputs).
@@ -112,6 +122,10 @@ class Platform:
         return path
 
     def close(self) -> None:
+        """Write the predictions still buffered for the log, then close the registry."""
+        found = vars(self).get("prediction_log")
+        if found is not None:
+            found.close()
         self.store.close()
 
 

@@ -21,6 +21,7 @@ AGGREGATES = (
     registry.GenerationStore,
     registry.AuditStore,
     registry.StreamStore,
+    registry.AlertStore,
     registry.HealthStore,
 )
 

@@ -391,3 +391,95 @@ def test_declared_inputs_target_and_reports(fitted: tuple[str, Any, pd.DataFrame
             catalog.make_estimator(task, time_budget_s=5, **QUICK.get(task, {})).fit(
                 frame.drop(columns=[target]).head(40), target
             )
+
+
+def test_compare_declared_iff_holdout_rows_scored(fitted: tuple[str, Any, pd.DataFrame, str]) -> None:
+    """Declared compare: the fitted model names its hold-out rows, and scoring those rows gives its
+    report's hold-out metrics (what a retraining gate compares). Not declared: the base refuses."""
+    task, est, frame, target = fitted
+    if not _caps(task).compare:
+        assert type(est).score_rows is BaseEstimator.score_rows, task
+        assert est.holdout_rows() is None, task
+        return
+    rows = est.holdout_rows()
+    assert rows is not None and 0 < len(rows) < len(frame), task
+    scores = est.score_rows(frame.iloc[rows], target)
+    metrics = est.report_["metrics"]
+    assert est.report_["metric"] in scores, task
+    for name, value in scores.items():
+        assert value == pytest.approx(metrics[name], nan_ok=True), (task, name)
+    again = catalog.estimator_class(task).load(est.save())
+    assert again.holdout_rows() is None and again.score_rows(frame.iloc[rows], target) == scores
+
+
+def test_declared_outcomes_match_the_answers(fitted: tuple[str, Any, pd.DataFrame, str]) -> None:
+    """Feedback reads each answer's declared field (and class probabilities), and its live metrics
+    are computed from them: the answers carry them, and scoring the answers against themselves as
+    outcomes gives every declared metric (a perfect score where the metric has one)."""
+    from shopfloor.evaluation.live import METRICS
+    from shopfloor.services.outcomes import check_outcome, scores
+
+    task, est, frame, target = fitted
+    spec = _caps(task).outcomes
+    assert spec is not None, f"{task}: declare how feedback meets its answers (Capabilities.outcomes)"
+    assert spec.metrics and set(spec.metrics) <= set(METRICS), task
+    records, _ = _records(task, frame, target, 10)
+    answers = est.predict(records)
+    assert all(spec.answer in a for a in answers), (task, spec.answer)
+    if spec.scores:
+        assert all(isinstance(a[spec.scores], dict) for a in answers), task
+        assert all(str(a[spec.answer]) in a[spec.scores] for a in answers), task
+    truths = [a[spec.answer] if spec.kind != "alarm" else bool(a[spec.answer]) for a in answers]
+    assert all(check_outcome(spec, a, t) is None for a, t in zip(answers, truths, strict=True)), task
+    found = scores(spec, answers, truths, est.answer_scale)
+    assert set(found) == set(spec.metrics), task
+    for metric in ("f1", "alarm_precision"):
+        if found.get(metric) is not None:
+            assert found[metric] == 1.0, (task, metric)
+    for metric in ("rmse", "mae", "mase"):
+        if found.get(metric) is not None:
+            assert found[metric] == 0.0, (task, metric)
+
+
+CALIBRATED = {"tabular_classification", "text_classification", "image_classification"}
+
+
+def test_classifiers_with_a_held_out_split_store_their_calibration(
+    fitted: tuple[str, Any, pd.DataFrame, str],
+) -> None:
+    """Performance without outcomes reads the report's calibration: plain numbers of the right size."""
+    from shopfloor.evaluation.calibration import usable
+
+    task, est, _, _ = fitted
+    calibration = est.report_.get("calibration")
+    # measured on a held-out split; not by imported models, nor under grouped cross-validation (signals)
+    assert (calibration is not None) == (task in CALIBRATED), task
+    if calibration is None:
+        return
+    spec = _caps(task).outcomes
+    assert spec is not None and spec.kind == "label" and spec.scores, task
+    assert usable(calibration, len(est.report_["classes"])), task
+    json.dumps(calibration)
+
+
+def test_drift_profile_through_the_hooks(fitted: tuple[str, Any, pd.DataFrame, str]) -> None:
+    """Every family gives a drift profile of its training table through its hooks (inputs as it
+    declares them, outputs, embeddings of texts and images), and that table compared with its own
+    profile has not drifted."""
+    from shopfloor.jobs.profiling import profile_of, window_of
+    from shopfloor.monitoring.profile import Profile
+    from shopfloor.monitoring.report import drift_report
+
+    task, est, frame, _ = fitted
+    profile = Profile.from_files(profile_of(est, frame).to_files())
+    kinds = {i["type"] for i in est.drift_inputs()}
+    compared = {f.column for f in profile.inputs()}
+    tabular = ("numeric", "boolean", "categorical", "text")
+    assert compared >= {i["name"] for i in est.drift_inputs() if i["type"] in tabular}
+    if kinds & {"text", "image"}:
+        assert any(f.kind == "embedding" for f in profile.inputs()), profile.skipped
+    if kinds <= {"waveform"}:
+        assert not compared and profile.skipped
+        return
+    report = drift_report(profile, window_of(est, frame))
+    assert not any(f.drifted for f in report.inputs), [f.sentence for f in report.inputs if f.drifted]

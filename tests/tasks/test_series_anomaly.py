@@ -11,6 +11,7 @@ import pytest
 from shopfloor.errors import InvalidDataset, InvalidInput
 from shopfloor.tasks import catalog
 from shopfloor.tasks.base import ONE_STREAM
+from shopfloor.tasks.series_anomaly.detector import alarm_readings
 from shopfloor.tasks.series_anomaly.timeline import repair
 
 
@@ -152,12 +153,35 @@ def test_a_level_shift_smaller_than_the_spikes_before_it_is_flagged() -> None:
     assert sum(p["is_anomaly"] for p in points[915:]) < 10  # once, not on every reading after
 
 
+def test_a_fault_repeating_faster_than_ever_is_flagged_though_the_band_is_widened() -> None:
+    flags = {}
+    for second in (1103, 1140):
+        frame = _stream(1400)
+        frame.loc[list(range(520, 1000, 37)), "value"] += 6  # a pulse every 37 readings
+        frame.loc[[1100, second], "value"] += [7.2, 8.0]  # two larger ones, 3 or 40 readings apart
+        (result,) = _fit(frame.head(500)).predict(frame.to_dict("records"))
+        flags[second] = [i for i, p in enumerate(result["points"]) if p["is_anomaly"]]
+    assert flags[1140] == [520]  # the pulse once; the larger ones at about its pace are what it does
+    assert flags[1103] == [520, 1103]  # 3 readings after the previous one: sooner than it ever did
+
+
 def test_higher_sensitivity_flags_more_and_narrows_the_band() -> None:
     frame = _stream(600, seed=2)
     low, high = _fit(frame, sensitivity=10), _fit(frame, sensitivity=99, max_anomaly_ratio=0.5)
     a, b = low.predict_frame(frame), high.predict_frame(frame)
     assert b["is_anomaly"].sum() > a["is_anomaly"].sum()
     assert (b["upper"] - b["lower"]).mean() < (a["upper"] - a["lower"]).mean()
+
+
+def test_the_alarm_memory_spans_at_most_twenty_days_of_date_time_readings() -> None:
+    assert alarm_readings(5600, 300.0, True) == 5600  # 19.4 days of five-minute readings
+    assert alarm_readings(5600, 3600.0, True) == 480  # hourly: 20 days, not 8 months
+    assert alarm_readings(5600, 3600.0, False) == 5600  # a time that is not a date: readings only
+    assert alarm_readings(0, 3600.0, True) == 0  # no widening stays no widening
+    hourly = _stream(600, freq="1h")
+    est = _fit(hourly)
+    assert est.model_.heat_decay == pytest.approx(0.5 ** (2 / 480))
+    assert est.report_["alarm_memory_readings"] == 480
 
 
 def test_stream_one_point_at_a_time_matches_batch_with_gaps_and_save_load() -> None:
@@ -209,6 +233,9 @@ def test_a_stream_state_that_does_not_fit_the_model_is_refused_and_left_as_it_wa
         ("persist", good[ONE_STREAM]["persist"] * 2),  # two columns for one
         ("persist", ["AACAfw=="]),  # not finite
         ("persist_widening", "wide"),
+        ("pace", [3, 50]),
+        ("pace", [3, 50.5, 10]),  # not whole numbers
+        ("pace", [3, -1, 10]),
     ):
         broken = {ONE_STREAM: {**good[ONE_STREAM], key: bad}}
         before = json.dumps(broken)

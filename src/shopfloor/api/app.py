@@ -18,8 +18,10 @@ from shopfloor.api.direct import DirectDispatch
 from shopfloor.api.heavy import HeavyWork
 from shopfloor.api.middleware import MetricsAndLimits
 from shopfloor.api.routes import (
+    alerts,
     audit,
     datasets,
+    drift,
     forecast,
     hub,
     imports,
@@ -27,9 +29,11 @@ from shopfloor.api.routes import (
     keys,
     masking,
     models,
+    monitoring,
     optimize,
     plots,
     predict,
+    retrain,
     streams,
     synthesize,
     system,
@@ -38,7 +42,9 @@ from shopfloor.api.spool import keep_uploads_in_memory
 from shopfloor.context import Platform
 from shopfloor.lifecycle import die_with_parent
 from shopfloor.schemas.common import Problem
+from shopfloor.services import alerts as alert_service
 from shopfloor.services import audit as audit_log
+from shopfloor.services import prediction_log
 from shopfloor.settings import Settings, get_settings, metrics_dir
 from shopfloor.telemetry import tracing as traces
 from shopfloor.version import __version__
@@ -68,6 +74,13 @@ async def _flush_metrics(every_s: float = 1.0) -> None:
         metrics.RECORDER.flush()
 
 
+def _flush_log(platform: Platform) -> None:
+    """Write the predictions this app buffered for the log (the platform outlives the app)."""
+    found = vars(platform).get("prediction_log")
+    if found is not None:
+        found.flush()
+
+
 def create_app(settings: Settings | None = None, platform: Platform | None = None) -> FastAPI:
     """Build the API. The registry must already be migrated (``shopfloor.bootstrap.prepare``)."""
     settings = settings or get_settings()
@@ -81,6 +94,9 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         metrics.share_through(metrics_dir(settings))
         flusher = asyncio.create_task(_flush_metrics())
         auditor = asyncio.create_task(audit_log.flush_every(app.state.platform))
+        sweeper = asyncio.create_task(prediction_log.sweep_every(app.state.platform))
+        # Alert rules evaluated and webhooks sent by every API process in turn (settings alert_*).
+        watcher = asyncio.create_task(alert_service.watch(app.state.platform))
         # Start-up objects (libraries, the app) live as long as the process: keep them out of
         # the garbage collector's full passes, which otherwise rescan them under load.
         gc.collect()
@@ -88,11 +104,15 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         yield
         flusher.cancel()
         auditor.cancel()
+        sweeper.cancel()
+        watcher.cancel()
         app.state.blocking.close()  # the transactions in flight end before the registry closes
         metrics.RECORDER.flush()
         audit_log.flush(app.state.platform, everything=True)
         if owned:
-            app.state.platform.close()
+            app.state.platform.close()  # writes the predictions still buffered for the log first
+        else:
+            _flush_log(app.state.platform)
         if app.state.tracing is not None:
             app.state.tracing.shutdown()  # the spans still buffered go out
 
@@ -125,9 +145,10 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.include_router(predict.hot)
     app.include_router(streams.hot)
     routers = (predict, streams, system, datasets, synthesize, jobs, models, imports, plots, keys, masking)
-    for module in (*routers, hub, optimize, forecast):
+    for module in (*routers, retrain, monitoring, hub, optimize, forecast, drift):
         app.include_router(module.router)
     app.include_router(audit.router)
+    app.include_router(alerts.router)
     console.install(app)  # the browser pages, at / (after the API: /v1 paths stay the API's)
     # Innermost: the hot routes straight to their endpoints, inside every layer added below.
     direct = [r for r in (*predict.hot.routes, *streams.hot.routes) if isinstance(r, APIRoute)]

@@ -34,7 +34,8 @@ _SPACE_LABELS = {
 }
 
 
-def _figure(width: float, height: float) -> Figure:
+def figure(width: float, height: float) -> Figure:
+    """A new figure of ``width`` x ``height`` inches on the Agg canvas (no pyplot, no global state)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -46,13 +47,15 @@ def _figure(width: float, height: float) -> Figure:
     return fig
 
 
-def _png(fig: Figure) -> bytes:
+def png(fig: Figure) -> bytes:
+    """``fig`` rendered as PNG bytes, on white."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, facecolor="white")
     return buf.getvalue()
 
 
-def _fmt(value: float | None, digits: int = 3) -> str:
+def fmt(value: float | None, digits: int = 3) -> str:
+    """A figure for a title or label: ``digits`` decimals, ``n/a`` for None, NaN or infinity."""
     return "n/a" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
 
 
@@ -76,7 +79,7 @@ def confusion_png(
     if counts.shape != (n, n):
         raise ValueError(f"confusion matrix of shape {counts.shape} does not match {n} labels")
     side = max(4.2, 1.0 + 0.9 * n)
-    fig = _figure(side + 1.2, side)
+    fig = figure(side + 1.2, side)
     ax = fig.add_subplot()
     image = ax.imshow(counts, cmap="Blues", vmin=0)
     fig.colorbar(image, ax=ax, shrink=0.8, label="rows (count)")
@@ -102,10 +105,10 @@ def confusion_png(
     ax.set_yticks(range(n), names)
     ax.set_xlabel("predicted")
     ax.set_ylabel("actual")
-    rule = f"threshold {_fmt(threshold, 2)}" if threshold is not None else "arg-max decision"
+    rule = f"threshold {fmt(threshold, 2)}" if threshold is not None else "arg-max decision"
     f1_name = "F1" if n == 2 else "macro-F1"
-    ax.set_title(f"{title}\n{rule} · {f1_name} {_fmt(f1)} · n = {int(total)}", fontsize=11)
-    return _png(fig)
+    ax.set_title(f"{title}\n{rule} · {f1_name} {fmt(f1)} · n = {int(total)}", fontsize=11)
+    return png(fig)
 
 
 def importance_png(
@@ -124,9 +127,9 @@ def importance_png(
     ranked = sorted(importance.items(), key=lambda kv: kv[1], reverse=True)
     shown = ranked[:MAX_FEATURES][::-1]  # barh draws bottom-up: largest last = on top
     longest = max((len(name) for name, _ in shown), default=4)
-    fig = _figure(5.2 + 0.075 * min(longest, 60), 1.6 + 0.3 * max(len(shown), 3))
+    fig = figure(5.2 + 0.075 * min(longest, 60), 1.6 + 0.3 * max(len(shown), 3))
     ax = fig.add_subplot()
-    names = [_shorten(name) for name, _ in shown]
+    names = [shorten(name) for name, _ in shown]
     values = [float(v) for _, v in shown]
     bars = ax.barh(range(len(shown)), values, color=MAIN)
     ax.set_yticks(range(len(shown)), names)
@@ -140,7 +143,7 @@ def importance_png(
         notes.append(f"top {len(shown)} of {len(ranked)} columns")
     ax.set_title("\n".join([title, " · ".join(notes)]) if notes else title, fontsize=11)
     ax.spines[["top", "right"]].set_visible(False)
-    return _png(fig)
+    return png(fig)
 
 
 def stability_panels(
@@ -186,7 +189,7 @@ def stability_png(
     if not panels:
         raise ValueError("no finite metric to plot")
     rows = sum(len(m) for _, m, _ in panels)
-    fig = _figure(7.5, 1.4 + 0.42 * rows + 0.75 * len(panels))
+    fig = figure(7.5, 1.4 + 0.42 * rows + 0.75 * len(panels))
     ratios = [len(m) + 0.6 for _, m, _ in panels]
     axes = fig.subplots(len(panels), 1, squeeze=False, height_ratios=ratios)[:, 0]
     for ax, (label, metrics, held) in zip(axes, panels, strict=True):
@@ -222,7 +225,7 @@ def stability_png(
     )
     splits = f" ({n_splits} splits)" if n_splits else ""
     fig.suptitle(f"{title}{splits}", fontsize=11)
-    return _png(fig)
+    return png(fig)
 
 
 def _label(metric: str) -> str:
@@ -244,12 +247,12 @@ def candidates_png(
     if not rows:
         raise ValueError("no candidate with a finite cross-validation score")
     longest = max(len(str(c.get("name"))) for c in rows)
-    fig = _figure(4.8 + 0.075 * min(longest, 60), 1.5 + 0.4 * max(len(rows), 3))
+    fig = figure(4.8 + 0.075 * min(longest, 60), 1.5 + 0.4 * max(len(rows), 3))
     ax = fig.add_subplot()
     scores = [float(c["cv_score"]) for c in rows]
     stds = [float(c.get("cv_std") or 0.0) if finite(c.get("cv_std")) else 0.0 for c in rows]
     colors = [ACCENT if c.get("chosen") else BASE for c in rows]
-    names = [_shorten(str(c.get("name"))) + ("  (chosen)" if c.get("chosen") else "") for c in rows]
+    names = [shorten(str(c.get("name"))) + ("  (chosen)" if c.get("chosen") else "") for c in rows]
     bars = ax.barh(range(len(rows)), scores, xerr=stds, color=colors, capsize=4, ecolor="#333333")
     ax.bar_label(bars, labels=[f"{v:.3f}" for v in scores], padding=6, fontsize=8)
     ax.set_yticks(range(len(rows)), names)
@@ -261,7 +264,7 @@ def candidates_png(
     ax.set_xlabel(f"cross-validation {metric or 'score'} ± std over folds{direction}")
     ax.set_title(title, fontsize=11)
     ax.spines[["top", "right"]].set_visible(False)
-    return _png(fig)
+    return png(fig)
 
 
 def horizon_png(candidates: Sequence[Mapping[str, Any]], *, title: str = "Error by step ahead") -> bytes:
@@ -270,7 +273,7 @@ def horizon_png(candidates: Sequence[Mapping[str, Any]], *, title: str = "Error 
     rows = [c for c in candidates if c.get("mase_by_step")]
     if not rows:
         raise ValueError("no candidate with errors per step")
-    fig = _figure(6.4, 3.8)
+    fig = figure(6.4, 3.8)
     ax = fig.add_subplot()
     for c in sorted(rows, key=lambda r: bool(r.get("chosen"))):  # the chosen line drawn last, on top
         steps = range(1, len(c["mase_by_step"]) + 1)
@@ -284,14 +287,14 @@ def horizon_png(candidates: Sequence[Mapping[str, Any]], *, title: str = "Error 
             linestyle="--" if naive else "-",
             color=ACCENT if chosen else ("#555555" if naive else None),
             alpha=1.0 if chosen or naive else 0.6,
-            label=_shorten(str(c["name"])) + ("  (chosen)" if chosen else ""),
+            label=shorten(str(c["name"])) + ("  (chosen)" if chosen else ""),
         )
     ax.set_xlabel("periods ahead")
     ax.set_ylabel("backtest MASE (lower is better)")
     ax.set_title(title, fontsize=11)
     ax.legend(fontsize=7, frameon=False, loc="upper left")
     ax.spines[["top", "right"]].set_visible(False)
-    return _png(fig)
+    return png(fig)
 
 
 def finite(value: Any) -> bool:
@@ -299,5 +302,6 @@ def finite(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _shorten(name: str, limit: int = 40) -> str:
+def shorten(name: str, limit: int = 40) -> str:
+    """``name`` cut to ``limit`` characters with an ellipsis (labels of bars and legends)."""
     return name if len(name) <= limit else name[: limit - 1] + "…"

@@ -36,10 +36,13 @@ from shopfloor.registry.orm import (
     TenantRow,
     VersionRow,
 )
+from shopfloor.registry.sql_alerts import AlertTables
+from shopfloor.registry.sql_aliases import AliasTables
 from shopfloor.registry.sql_attempts import AttemptTables
 from shopfloor.registry.sql_generation import GenerationTables, bump_in
 from shopfloor.registry.sql_health import HealthQueries
 from shopfloor.registry.sql_limits import LimitTables
+from shopfloor.registry.sql_monitoring import MonitoringTables, drop_log_in
 from shopfloor.registry.sql_streams import StreamTables
 from shopfloor.registry.sql_trust import TrustTables, stored_bytes_in
 
@@ -87,7 +90,10 @@ def _retryable(exc: Exception) -> bool:
     return isinstance(cause, OperationalError) and "locked" in str(cause).lower()
 
 
-class SqlStore(TrustTables, StreamTables, GenerationTables, LimitTables, AttemptTables, HealthQueries):
+class SqlStore(
+    TrustTables, StreamTables, GenerationTables, LimitTables, AttemptTables, MonitoringTables, HealthQueries,
+    AliasTables, AlertTables
+):
     """Registry on SQLite (embedded default) or PostgreSQL, chosen by URL."""
 
     def __init__(self, url: str) -> None:
@@ -650,22 +656,9 @@ class SqlStore(TrustTables, StreamTables, GenerationTables, LimitTables, Attempt
                 version = aliased
             return self._version_of(s, tenant, mrow, version)
 
-    def set_alias(self, tenant: str, name: str, alias: str, version: int) -> ModelVersion:
-        with self._session() as s:
-            mrow = self._model_row(s, tenant, name)
-            self._version_of(s, tenant, mrow, version)  # raises NotFound for an unknown version
-            row = s.get(AliasRow, (mrow.id, alias))
-            if row is None:
-                s.add(AliasRow(model_id=mrow.id, alias=alias, version=version, updated_at=_now()))
-            else:
-                row.version, row.updated_at = version, _now()
-            s.flush()
-            bump_in(s)
-            return self._version_of(s, tenant, mrow, version)
-
     def delete_model(self, tenant: str, name: str) -> list[ModelVersion]:
-        """Remove model ``name`` of ``tenant`` with its versions, aliases and streaming state, and
-        move the generation (every process drops its resolutions). Returns the versions removed:
+        """Remove model ``name`` of ``tenant`` with its versions, aliases, streaming state and prediction
+        log, and move the generation (every process drops its resolutions). Returns the versions removed:
         their artifact files are the caller's to delete. Raises NotFound for an unknown model."""
         with self._session() as s:
             # The row lock a new version takes too: no version is added while the model goes.
@@ -682,6 +675,7 @@ class SqlStore(TrustTables, StreamTables, GenerationTables, LimitTables, Attempt
             s.execute(
                 delete(StreamStateRow).where(StreamStateRow.tenant == tenant, StreamStateRow.model == name)
             )
+            drop_log_in(s, tenant, name)
             s.delete(mrow)
             bump_in(s)
             return gone

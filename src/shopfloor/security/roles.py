@@ -14,8 +14,13 @@ class Permission(StrEnum):
     MODELS_WRITE = "models:write"
     PREDICT = "predict"
     EXPLAIN = "explain"
+    # The prediction log holds what callers sent (masked) and what they were answered: reading it back
+    # (exports) is for the model's owners, not for every key that may predict.
+    PREDICTIONS_READ = "predictions:read"
     KEYS = "keys"
     METRICS = "metrics"
+    ALERTS_READ = "alerts:read"
+    ALERTS_WRITE = "alerts:write"
 
 
 _BUILDER = {
@@ -27,6 +32,9 @@ _BUILDER = {
     Permission.MODELS_WRITE,
     Permission.PREDICT,
     Permission.EXPLAIN,
+    Permission.PREDICTIONS_READ,
+    Permission.ALERTS_READ,
+    Permission.ALERTS_WRITE,
 }
 _CONSUMER = {Permission.MODELS_READ, Permission.PREDICT, Permission.EXPLAIN}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from shopfloor import metrics
@@ -12,6 +13,7 @@ from shopfloor.explain.contributions import LIME_SAMPLES
 from shopfloor.registry.entities import Model, ModelVersion
 from shopfloor.services.parts import naming_files, with_files
 from shopfloor.tasks import catalog
+from shopfloor.telemetry.logcontext import current_request_id
 
 log = logging.getLogger(__name__)
 
@@ -109,15 +111,28 @@ def predict(
     """The model's answer for each record; with ``files`` (the records came from those files, see
     :func:`~shopfloor.services.parts.part_records`), each answer and error names its file."""
     loaded = platform.models.get(tenant, name, version)
+    started = time.perf_counter()
     with naming_files(files):
         loaded.validate(records, platform.settings.max_records_per_request)
         results = loaded.estimator.predict(records)
     mv = loaded.version
+    answers = with_files(results, files)
     metrics.RECORDER.predicted(tenant, name, mv.version, len(results))
+    platform.prediction_log.add(
+        tenant,
+        name,
+        mv.version,
+        "predict",
+        schema=mv.input_schema,
+        records=records,
+        answers=answers,
+        latency_s=time.perf_counter() - started,
+        request_id=current_request_id(),
+    )
     return {
         "model": name,
         "version": mv.version,
-        "predictions": with_files(results, files),
+        "predictions": answers,
         "warnings": _warnings(results, files),
     }
 

@@ -13,7 +13,8 @@ the registry. Either way the answer is the one the registry's state gives.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from shopfloor import metrics
@@ -23,6 +24,7 @@ from shopfloor.registry.entities import Swap
 from shopfloor.security import crypto
 from shopfloor.tasks import catalog
 from shopfloor.tasks.base import ONE_STREAM
+from shopfloor.telemetry.logcontext import current_request_id
 
 #: The registry keys states by asset name; longer names are refused.
 MAX_ASSET_CHARS = 200
@@ -54,9 +56,10 @@ class _Call:
     tenant: str
     name: str
     version: int
-    estimator: Any
+    loaded: Any
     records: list[Any]
     assets: list[str]
+    started: float = field(default_factory=time.perf_counter)
 
     @classmethod
     def of(cls, platform: Platform, tenant: str, name: str, loaded: Any, records: Any) -> _Call:
@@ -73,7 +76,7 @@ class _Call:
         # a single series has none: one stream
         column = (mv.report.get("series") or mv.report.get("stream") or {}).get("asset")
         assets = _assets(records, column) if column else [ONE_STREAM]
-        return cls(platform, tenant, name, mv.version, loaded.estimator, records, assets)
+        return cls(platform, tenant, name, mv.version, loaded, records, assets)
 
     def step(self, blobs: dict[str, bytes]) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
         """Open the assets' states, score the records, seal the new states."""
@@ -85,7 +88,7 @@ class _Call:
             except ArtifactCorrupted:
                 # A state that does not decrypt is not trusted: the stream restarts for that asset.
                 continue
-        results, new = self.estimator.score_stream(self.records, states)
+        results, new = self.loaded.estimator.score_stream(self.records, states)
         return results, {
             asset: crypto.encrypt(key, _path(self.name, self.version, asset), json.dumps(state).encode())
             for asset, state in new.items()
@@ -134,6 +137,17 @@ class _Call:
 
     def answer(self, results: list[dict[str, Any]]) -> dict[str, Any]:
         metrics.RECORDER.predicted(self.tenant, self.name, self.version, len(self.records))
+        self.platform.prediction_log.add(
+            self.tenant,
+            self.name,
+            self.version,
+            "score",
+            schema=self.loaded.version.input_schema,
+            records=self.records,
+            answers=results,
+            latency_s=time.perf_counter() - self.started,
+            request_id=current_request_id(),
+        )
         return {"model": self.name, "version": self.version, "results": results}
 
 

@@ -31,6 +31,7 @@ from shopfloor.progress import no_progress as no_progress
 if TYPE_CHECKING:
     from pathlib import Path
 
+    import numpy as np
     import pandas as pd
 
 
@@ -41,6 +42,36 @@ InputKind = Literal["table", "series", "images", "text", "signals"]
 #: Where the training target comes from: a column the request names, derived from the data
 #: itself (remaining life, future values), or none at all (normal behaviour is learnt).
 TargetKind = Literal["given", "derived", "none"]
+#: What the truth about a served answer is once known: a class, a number, or whether an alarm was real.
+OutcomeKind = Literal["label", "value", "alarm"]
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """How a task's served answers meet the truth that becomes known later (feedback), and how its
+    live answers are scored; read by the prediction log's feedback and performance services.
+
+    kind
+        What an outcome is (:data:`OutcomeKind`): ``label``, a class the model knows; ``value``, a
+        number, or for an answer that is a sequence (a forecast's horizon) a number or the numbers in
+        step order; ``alarm``, true or false (was something really wrong).
+    answer
+        The field of each answer the outcome is compared with: the served class, value, sequence or
+        alarm (for ``alarm``, a true flag or a non-empty list such as the events raised).
+    scores
+        ``label`` only: the field with the class probabilities (PR-AUC, and performance estimated
+        without outcomes where the report holds a calibration).
+    metrics
+        The live metrics (names of :mod:`shopfloor.evaluation.live`); the first is the headline.
+    baseline
+        The report metric shown beside a live one where its name differs (default: the same name).
+    """
+
+    kind: OutcomeKind
+    answer: str
+    scores: str | None = None
+    metrics: tuple[str, ...] = ()
+    baseline: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -82,10 +113,18 @@ class Capabilities:
         optimisation over the model's inputs (``POST .../optimize``).
     plots
         The chart kinds its reports can have data for (``GET .../plots/{kind}``).
+    compare
+        A fitted model names the rows it held out (``holdout_rows``) and scores labelled rows with
+        its report's metrics (``score_rows``): a retraining job can then compare a new version with
+        the one in production on the same rows (``POST /v1/models/{name}/retrain``). The metric
+        compared is the report's ``metric``; its spread over seeded splits is in ``stability``.
     validation
         How its candidates are scored (the title of the ``candidates`` chart).
     min_assets
         Series tasks: the fewest assets a training history may have.
+    outcomes
+        How the truth about its answers is fed back and scored (:class:`Outcomes`); None: no
+        feedback and no live performance for this task.
     """
 
     inputs: InputKind
@@ -107,8 +146,10 @@ class Capabilities:
     forecast: bool = False
     optimise: bool = False
     plots: tuple[str, ...] = ()
+    compare: bool = False
     validation: str = "cross-validation"
     min_assets: int = 0
+    outcomes: Outcomes | None = None
 
 
 #: The stream-state key of a model that scores one stream (a family whose report names no asset
@@ -253,3 +294,64 @@ class BaseEstimator:
     def background_records(self) -> list[dict[str, Any]]:
         """The reference rows kept at training, as input records (feature importance); none here."""
         return []
+
+    # ---------------------------------------------------------------- comparing two models
+    def holdout_rows(self) -> np.ndarray | None:
+        """Right after ``fit`` (``Capabilities.compare``): the row numbers, in the table given to
+        ``fit``, of the rows held out to evaluate the model (its report's ``metrics``). None for a
+        family that holds out no single rows, and for a loaded model (it is not saved)."""
+        return None
+
+    def score_rows(self, frame: pd.DataFrame, target: str) -> dict[str, float]:
+        """The scalar metrics of the report's ``metrics`` for this fitted model on labelled rows
+        (``frame``: the inputs and the true outcome in column ``target``), computed as the report
+        computes them on its hold-out (``Capabilities.compare``). Rows without an outcome are left
+        out. Raises :class:`InvalidInput` where the family cannot score rows."""
+        raise InvalidInput(f"{type(self).__name__} does not score labelled rows")
+
+    def frame_answers(self, scored: pd.DataFrame) -> list[dict[str, Any]]:
+        """Rows of :meth:`predict_frame`'s output as answers (what the prediction log keeps of a
+        batch job): in the shape :meth:`predict` answers where the family can say so, else each
+        row's columns."""
+        return [{str(k): v for k, v in row.items()} for row in scored.to_dict("records")]
+
+    def answer_scale(self, answer: Mapping[str, Any]) -> float | None:
+        """The error scale of one served answer (the ``mase`` live metric divides errors by it), for
+        families whose answers have one (a forecast: its series' naive error); None here."""
+        return None
+
+    # ---------------------------------------------------------------- drift
+    def drift_inputs(self) -> list[dict[str, Any]]:
+        """The inputs whose distribution a drift check compares with training, as ``{"name",
+        "type"}`` (numeric, boolean, categorical, text or image). Default: the input schema
+        without the columns that only place a row (an asset, a time)."""
+        return [
+            {"name": c["name"], "type": c["type"]}
+            for c in self.input_schema_  # type: ignore[attr-defined]
+            if c.get("role") not in ("asset", "time")
+        ]
+
+    def drift_reference(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The rows of the training table ``frame`` whose model outputs a drift profile keeps:
+        those the fitted model did not learn from, as new rows are scored (outputs on rows a model
+        was fitted on are more confident than on new ones). Default: its :meth:`holdout_rows`
+        where it names them (right after ``fit`` only), else every row."""
+        rows = self.holdout_rows()
+        return frame if rows is None or len(rows) == 0 else frame.iloc[rows]
+
+    def drift_outputs(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The model's answers for the rows of ``frame``, one column per output a drift check
+        compares (numbers: values, scores, probabilities; anything else: labels). Default: batch
+        scoring where the family declares it, else ``predict`` on the rows as records, with the
+        probabilities summed up (:func:`shopfloor.tasks.drift.output_columns`)."""
+        from shopfloor.tasks.drift import answers_table, output_columns
+
+        if self.capabilities.batch:
+            return output_columns(self.predict_frame(frame))
+        return output_columns(answers_table(self.predict(frame.to_dict("records"))))  # type: ignore[attr-defined]
+
+    def drift_embeddings(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The family's embeddings of its text or image inputs for the rows of ``frame`` that have
+        one (input column -> rows x dimension), compared by a drift check as the model sees them.
+        Families without such inputs have none."""
+        return {}

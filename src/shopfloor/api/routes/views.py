@@ -61,16 +61,21 @@ def key_view(k: ApiKey) -> dict[str, Any]:
     }
 
 
-def parse_records(raw: bytes) -> list[Any]:
-    """The ``records`` list of a predict body, or a 422 that says what is wrong with the body."""
+def parse_json(raw: bytes) -> Any:
+    """A JSON body, or a 422 that says what is wrong with it."""
     try:
-        body = json.loads(raw)
+        return json.loads(raw)
     except ValueError as exc:
         raise InvalidInput(
             f"the body is not valid JSON: {exc}", errors=[{"loc": ["body"], "msg": str(exc)}]
         ) from None
     except RecursionError:
         raise too_deep() from None
+
+
+def parse_records(raw: bytes) -> list[Any]:
+    """The ``records`` list of a predict body, or a 422 that says what is wrong with the body."""
+    body = parse_json(raw)
     if not isinstance(body, dict) or "records" not in body:
         raise InvalidInput(
             'the body must be an object {"records": [...]}',

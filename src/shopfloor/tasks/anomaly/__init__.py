@@ -4,7 +4,7 @@ The declaration below is what the layers above know of the family; it imports no
 """
 
 from shopfloor.tasks.anomaly.options import AnomalyOptions
-from shopfloor.tasks.base import Capabilities, TaskSpec
+from shopfloor.tasks.base import Capabilities, Outcomes, TaskSpec
 
 ANOMALY = Capabilities(
     options=AnomalyOptions,
@@ -18,6 +18,12 @@ ANOMALY = Capabilities(
     stream=True,
     plots=("candidates",),
     min_assets=2,
+    outcomes=Outcomes(
+        "alarm",
+        "events",
+        metrics=("alarm_precision", "alarm_recall"),
+        baseline={"alarm_recall": "fault_detection_rate"},
+    ),
 )
 
 TASKS = (TaskSpec("anomaly", "shopfloor.tasks.anomaly.estimator:AnomalyEstimator", ANOMALY),)

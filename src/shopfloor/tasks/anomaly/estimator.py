@@ -339,6 +339,10 @@ class AnomalyEstimator(BaseEstimator):
 
         return evaluate_events(scored, label_column, asset_column=layout["asset"], time_column=layout["time"])
 
+    def drift_outputs(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The anomaly score and flag per row (event numbers and contributions are no distribution)."""
+        return self.predict_frame(frame)[["anomaly_score", "anomaly_flag"]]
+
     def explain(self, records: Sequence[Mapping[str, Any]], method: str = "shap") -> list[dict[str, Any]]:
         """Per asset: the latest point's time, score, severity and each sensor's share (percent) of
         its abnormality. There is one method (reconstruction-based contributions); ``method`` may be

@@ -3,7 +3,7 @@
 The declaration below is what the layers above know of the family; it imports nothing heavy.
 """
 
-from shopfloor.tasks.base import Capabilities, TaskSpec
+from shopfloor.tasks.base import Capabilities, Outcomes, TaskSpec
 from shopfloor.tasks.forecast.options import ForecastOptions
 
 FORECAST = Capabilities(
@@ -17,6 +17,7 @@ FORECAST = Capabilities(
     forecast=True,
     plots=("candidates", "horizon"),
     validation="rolling-origin backtest",
+    outcomes=Outcomes("value", "forecast", metrics=("mase", "mae")),  # the real demand, step by step
 )
 
 TASKS = (TaskSpec("forecast", "shopfloor.tasks.forecast.estimator:Forecaster", FORECAST),)

@@ -558,6 +558,22 @@ class Forecaster(BaseEstimator):
             return []
         return self.forecast(ids)
 
+    def answer_scale(self, answer: Mapping[str, Any]) -> float | None:
+        """The naive error scale of the answer's series (live MASE divides errors by it); None for a
+        series this model does not know or one whose history has no scale."""
+        self._check_fitted()
+        i = self.index_.get(str(answer.get("series")))
+        scale = float(self.scale_[i]) if i is not None else float("nan")
+        return scale if np.isfinite(scale) and scale > 0 else None
+
+    def drift_inputs(self) -> list[dict[str, Any]]:
+        """The demand values: a window of new periods is compared with the training history."""
+        return [{"name": self.value_column, "type": "numeric"}]
+
+    def drift_outputs(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """None: a forecast answers per series and horizon, not per row of new demand."""
+        return pd.DataFrame(index=frame.index)
+
     def explain(self, records: Sequence[Mapping[str, Any]], method: str = "shap") -> list[dict[str, Any]]:
         """Which model makes each series' forecast: for an ensemble, each member's forecast and weight
         (``contributions``); with the backtest MASE of every candidate."""

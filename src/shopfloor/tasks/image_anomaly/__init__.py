@@ -3,7 +3,7 @@
 The declaration below is what the layers above know of the family; it imports nothing heavy.
 """
 
-from shopfloor.tasks.base import Capabilities, TaskSpec
+from shopfloor.tasks.base import Capabilities, Outcomes, TaskSpec
 from shopfloor.tasks.image_anomaly.options import ImageAnomalyOptions
 
 IMAGE_ANOMALY = Capabilities(
@@ -15,6 +15,7 @@ IMAGE_ANOMALY = Capabilities(
     backbone=True,
     explain=("anomaly_map", "shap"),  # "shap" is the protocol's default name: an anomaly map here
     batch_instead="POST /v1/models/{name}/predict with the images (multipart or base64)",
+    outcomes=Outcomes("alarm", "anomaly", metrics=("alarm_precision", "alarm_recall")),
 )
 
 TASKS = (

@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import pandas as pd
 
-from shopfloor.data.images import ImageInfo, image_bytes, read_image
+from shopfloor.data.images import ImageInfo, image_bytes, read_image, readable_pixels
 from shopfloor.errors import ArtifactCorrupted, InvalidInput, NotFitted
 from shopfloor.tasks.backbones import backbone_folder, without_backbone_dir
 from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, no_progress
@@ -451,6 +451,30 @@ class ImageAnomalyDetector(BaseEstimator):
             {"score": float(s), "threshold": t, "anomaly": bool(s > t), "warnings": w}
             for s, w in zip(scores, warns, strict=True)
         ]
+
+    def drift_outputs(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The anomaly score and decision per image (the threshold is the model's, always the same)."""
+        answers = self.predict(frame.to_dict("records"))
+        return pd.DataFrame(
+            {"score": [a["score"] for a in answers], "anomaly": [a["anomaly"] for a in answers]}
+        )
+
+    def drift_embeddings(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The backbone's patch features of each readable image, averaged over the image: what the
+        detector compares with its memory of good parts. Unreadable images are left out."""
+        self._check_fitted()
+        if self.image_column not in frame.columns:
+            return {}
+        arrays = readable_pixels(
+            frame[self.image_column], lambda value, loc: self._decode(value, loc)[2], self.image_column
+        )
+        if not arrays:
+            return {}
+        pooled = [
+            self.extractor_(np.stack(arrays[b : b + BATCH])).mean(axis=(2, 3))
+            for b in range(0, len(arrays), BATCH)
+        ]
+        return {self.image_column: np.concatenate(pooled).astype(np.float32)}
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Batch scoring: ``score``, ``threshold``, ``anomaly`` and ``warning`` per row, in order; a

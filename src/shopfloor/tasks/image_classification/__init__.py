@@ -3,7 +3,7 @@
 The declaration below is what the layers above know of the family; it imports nothing heavy.
 """
 
-from shopfloor.tasks.base import Capabilities, TaskSpec
+from shopfloor.tasks.base import Capabilities, Outcomes, TaskSpec
 from shopfloor.tasks.image_classification.options import ImageClassificationOptions
 
 IMAGE_CLASSIFICATION = Capabilities(
@@ -16,6 +16,7 @@ IMAGE_CLASSIFICATION = Capabilities(
     explain=("gradcam", "shap"),  # "shap" is the protocol's default name: Grad-CAM here
     batch_instead="POST /v1/models/{name}/predict with the images (multipart or base64)",
     plots=("confusion", "stability"),
+    outcomes=Outcomes("label", "label", scores="probabilities", metrics=("f1", "pr_auc")),
 )
 
 TASKS = (

@@ -26,9 +26,10 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import pandas as pd
 
-from shopfloor.data.images import image_bytes, inspect_image, read_image, to_array
+from shopfloor.data.images import image_bytes, inspect_image, read_image, readable_pixels, to_array
 from shopfloor.errors import ArtifactCorrupted, InvalidInput, NotFitted
 from shopfloor.evaluation import metrics as M
+from shopfloor.evaluation.calibration import fit_platt
 from shopfloor.evaluation.stability import summarize
 from shopfloor.tasks.backbones import backbone_folder, without_backbone_dir
 from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, no_progress
@@ -191,6 +192,7 @@ class ImageClassifier(BaseEstimator):
         self.input_schema_ = [{"name": self.image_column, "type": "image"}]
         self.report_ = self._fit_report(target, metric, holdout, main, stability, (tr, va, te), notes, t0)
         self.report_["threads"] = n_threads
+        self.report_["calibration"] = fit_platt(y[te], proba_te)  # the probabilities against held-out classes
         progress(1.0, "done", f"hold-out accuracy = {holdout['accuracy']:.4f}")
         return self
 
@@ -349,6 +351,30 @@ class ImageClassifier(BaseEstimator):
             }
             for row, w in zip(self._proba(x), warns, strict=True)
         ]
+
+    def drift_embeddings(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The network's pooled features of the readable images (the input of its last layer):
+        what the classifier itself sees of a part. Unreadable images are left out."""
+        self._check_fitted()
+        if self.image_column not in frame.columns:
+            return {}
+        def decode(value: Any, loc: list[Any]) -> np.ndarray:
+            return read_image(image_bytes(value, loc), self.size, self.grey_, loc)[1]
+
+        arrays = readable_pixels(frame[self.image_column], decode, self.image_column)
+        if not arrays:
+            return {}
+        torch = T.torch_module()
+        captured: list[Any] = []
+        last = self.net_.head[-1]
+        hook = last.register_forward_pre_hook(lambda module, args: captured.append(args[0].detach()))
+        try:
+            with torch.no_grad():
+                for b in range(0, len(arrays), 64):
+                    self.net_(torch.from_numpy(np.stack(arrays[b : b + 64]).astype(np.float32)))
+        finally:
+            hook.remove()
+        return {self.image_column: torch.cat(captured).numpy().astype(np.float32)}
 
     # ------------------------------------------------------------------ explain
     def explain(self, records: Sequence[Mapping[str, Any]], method: str = "gradcam") -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@
 The declaration below is what the layers above know of the family; it imports nothing heavy.
 """
 
-from shopfloor.tasks.base import Capabilities, TaskSpec
+from shopfloor.tasks.base import Capabilities, Outcomes, TaskSpec
 from shopfloor.tasks.rul.options import RulOptions
 
 RUL = Capabilities(
@@ -16,6 +16,7 @@ RUL = Capabilities(
     batch=True,
     plots=("stability", "candidates"),
     min_assets=6,
+    outcomes=Outcomes("value", "rul", metrics=("rmse", "mae")),  # the remaining life, once it has run out
 )
 
 TASKS = (TaskSpec("rul", "shopfloor.tasks.rul.estimator:RulEstimator", RUL),)

@@ -374,6 +374,10 @@ class RulEstimator(BaseEstimator):
             out[f"rul_lower_{level * 100:.0f}"], out[f"rul_upper_{level * 100:.0f}"] = lo, hi
         return pd.DataFrame(out, index=frame.index)
 
+    def drift_outputs(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The remaining-life estimate per row (its interval bounds follow it and add nothing)."""
+        return self.predict_frame(frame)[["rul"]]
+
     # ------------------------------------------------------------------ explain
     def explain(self, records: Sequence[Mapping[str, Any]], method: str = "shap") -> list[dict[str, Any]]:
         """Per asset: signed contributions per sensor, largest first.

@@ -3,7 +3,7 @@
 The declaration below is what the layers above know of the family; it imports nothing heavy.
 """
 
-from shopfloor.tasks.base import Capabilities, TaskSpec
+from shopfloor.tasks.base import Capabilities, Outcomes, TaskSpec
 from shopfloor.tasks.series_anomaly.options import SeriesAnomalyOptions
 
 SERIES_ANOMALY = Capabilities(
@@ -18,6 +18,12 @@ SERIES_ANOMALY = Capabilities(
     batch_evaluation=True,
     stream=True,
     plots=("candidates",),
+    outcomes=Outcomes(
+        "alarm",
+        "events",
+        metrics=("alarm_precision", "alarm_recall"),
+        baseline={"alarm_recall": "fault_detection_rate"},
+    ),
 )
 
 TASKS = (

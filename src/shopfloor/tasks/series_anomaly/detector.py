@@ -10,10 +10,12 @@ readings out of the band on one side is a level shift: the level jumps to the ne
 
 A point's deviation is ``z = (value - expected) / spread`` per column; its raw figure is the largest
 ``|z|``, the band is ``expected +- k * spread`` and the score ``r^2 / (r^2 + k^2)`` (0.5 on the band's
-edge). Three memories of what the stream did before (:mod:`~shopfloor.tasks.series_anomaly.context`)
+edge). Four memories of what the stream did before (:mod:`~shopfloor.tasks.series_anomaly.context`)
 add to that: an abrupt change in its recent activity and a persistent shift (the median deviation of
-the last readings, judged outside the alarm widening) count as deviations too, and a deviation no
-larger than one it showed at the same time of day widens the band as an alarm does. :func:`advance` does
+the last readings, judged outside the alarm widening) count as deviations too, a deviation no
+larger than one it showed at the same time of day widens the band as an alarm does, and a reading
+out of the band sooner after the previous one than the stream has ever done narrows the alarm
+widening (the pace). :func:`advance` does
 one point in plain Python floats (a streaming call scores one point, so no array is built); the
 state is a small dict of numbers, stored as JSON between calls.
 """
@@ -26,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from shopfloor.tasks.series_anomaly.context import activity, persistence, time_of_day
+from shopfloor.tasks.series_anomaly.context import DAY_SECONDS, activity, pace, persistence, time_of_day
 
 #: name -> (alpha: level step, beta: spread step); alpha 0: fixed baseline.
 CANDIDATES: dict[str, tuple[float, float]] = {
@@ -53,13 +55,16 @@ TAIL_Z = 1.96
 #: ``RECENT_MEMORY / 2`` readings (the rest of one event raises no second alarm); over the alarm
 #: memory (:func:`heat_of`, halving every half of it) the band stays as wide as the *second* largest
 #: widening it holds, so a change that repeats raises one alarm, then again only when it grows half
-#: as large again, while one lone outlier does not hide the anomalies after it.
+#: as large again, while one lone outlier does not hide the anomalies after it. The alarm memory is
+#: counted in readings, but spans at most ``ALARM_MEMORY_DAYS`` of a date/time stream's readings.
 HEAT_GAIN = 1.5
 HEAT_DECAY = 0.99975
 RECENT_MEMORY = 200
 RECENT_DECAY = 0.5 ** (2.0 / RECENT_MEMORY)
 #: The band follows the ``HEAT_RANK``-th largest widening in the alarm memory.
 HEAT_RANK = 2
+#: The alarm memory spans at most this many days of a date/time stream's readings.
+ALARM_MEMORY_DAYS = 20.0
 #: The seasonal profile keeps learning as it scores: each phase moves this share of the (clipped)
 #: deviation towards the reading, once a period (0: the profile stays as fit learnt it).
 SEASON_RATE = 0.3
@@ -69,6 +74,15 @@ def heat_of(memory: int) -> tuple[float, float]:
     """(gain, decay per reading) of the band's widening after alarms, for an alarm memory of
     ``memory`` readings (0: no widening, every reading out of the plain band is flagged)."""
     return (HEAT_GAIN, 0.5 ** (2.0 / memory)) if memory > 0 else (0.0, 0.0)
+
+
+def alarm_readings(memory: int, step: float, is_datetime: bool) -> int:
+    """The alarm memory in readings: ``memory``, but at most ``ALARM_MEMORY_DAYS`` of a date/time
+    stream's readings (5,600 five-minute readings are 19 days; as many hourly ones would be 8 months,
+    over which one alarm's size would hide the anomalies of a season)."""
+    if memory > 0 and is_datetime and step > 0:
+        return max(1, min(memory, int(round(ALARM_MEMORY_DAYS * DAY_SECONDS / step))))
+    return memory
 
 
 def band_width(sensitivity: int) -> float:
@@ -273,14 +287,18 @@ def advance(
         state["fresh"] = False
     if learn_only:
         heat = state["heat"]
+        pace(state, 0.0, k)  # the pace counts filled readings too (it is about time)
         if heat > 1.0:
             r, zs, spreads = r / heat, [z / heat for z in zs], [sp * heat for sp in spreads]
         return r, 0.0, zs, expected, spreads
+    sooner = pace(state, r, k)
     r = max(r, activity(state, r, k))
     shift = persistence(state, zs, k)
     heat = state["heat"]
     if model.day and model.heat_gain > 0:  # alarm memory 0: every reading out of the band is flagged
         heat = max(heat, time_of_day(state, model.day, t, model.step, r / k))
+    if sooner > 1.0 and heat > 1.0:  # out of the band sooner than ever: the widening is for the usual pace
+        heat = max(1.0, heat / sooner)
     if heat > 1.0:
         zs, spreads = [z / heat for z in zs], [sp * heat for sp in spreads]
     state["heat"] = widened(model, state, r / k)

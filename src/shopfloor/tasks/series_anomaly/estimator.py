@@ -34,11 +34,12 @@ from shopfloor.tasks.base import (
 from shopfloor.tasks.options import option_error
 from shopfloor.tasks.series_anomaly import SERIES_ANOMALY
 from shopfloor.tasks.series_anomaly.columns import frame_columns_of, settle_columns
-from shopfloor.tasks.series_anomaly.context import PERSIST_SPAN, day_slots, points_per_day
+from shopfloor.tasks.series_anomaly.context import PACE_WARM, PERSIST_SPAN, day_slots, points_per_day
 from shopfloor.tasks.series_anomaly.detector import (
     CANDIDATES,
     STATE_VERSION,
     Model,
+    alarm_readings,
     band_width,
     find_period,
     fit_model,
@@ -196,12 +197,13 @@ class SeriesAnomalyEstimator(BaseEstimator):
             find_period(tl.times, tl.values, tl.step, tl.is_datetime) if self.seasonality == "auto" else 0
         )
         k0 = band_width(int(self.sensitivity))
+        memory = alarm_readings(int(self.alarm_memory), tl.step, tl.is_datetime)
         figures = []
         for i, name in enumerate(names):
             progress(0.1 + 0.7 * i / len(names), "candidates", f"trying {name}")
             figures.append(
                 {
-                    **evaluate(name, tl, period, k0, int(self.seed), labels, int(self.alarm_memory)),
+                    **evaluate(name, tl, period, k0, int(self.seed), labels, memory),
                     "chosen": False,
                 }
             )
@@ -212,7 +214,7 @@ class SeriesAnomalyEstimator(BaseEstimator):
         progress(0.85, "refit", f"learning {chosen['name']} from the whole history")
         day = points_per_day(tl.step, tl.is_datetime)
         model = fit_model(chosen["name"], tl.times, tl.values, tl.step, period, k0, day)
-        model.heat_gain, model.heat_decay = heat_of(int(self.alarm_memory))
+        model.heat_gain, model.heat_decay = heat_of(memory)
         whole = run(model, new_state(model), tl.times, tl.values, tl.filled, tl.segment)
         r = whole.r[~tl.filled]
         model.k = max(k0, float(np.quantile(r, 1.0 - float(self.max_anomaly_ratio))))
@@ -228,6 +230,7 @@ class SeriesAnomalyEstimator(BaseEstimator):
             "task": self.task,
             **report_of(tl, chosen, figures, period, k0, model.k, flagged, self.label_column is not None),
             "layout": layout,
+            "alarm_memory_readings": memory,  # the option, or 20 days of date/time readings if fewer
             "fit_seconds": round(time.monotonic() - started, 3),
         }
         progress(1.0, "done", f"{chosen['name']}: band +-{model.k:.3g} spreads")
@@ -356,6 +359,7 @@ class SeriesAnomalyEstimator(BaseEstimator):
                 ),
                 **({"activity": self._activity_of(state["activity"])} if "activity" in state else {}),
                 **({"persist": self._persist_of(state["persist"])} if "persist" in state else {}),
+                **({"pace": self._pace_of(state["pace"])} if "pace" in state else {}),
                 "persist_widening": _finite(state.get("persist_widening", 1.0)),
             }
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -386,6 +390,15 @@ class SeriesAnomalyEstimator(BaseEstimator):
             raise ValueError("activity memory of another model")
         return [*a[:3], int(a[3]), a[4]]
 
+    @staticmethod
+    def _pace_of(values: Any) -> list[int]:
+        """The stream state's pace memory: [readings since the last one out of the band (-1: none
+        yet), fewest readings between two, how many were seen (at most the warm-up)]."""
+        p = [int(v) for v in values]
+        if len(p) != 3 or p != list(values) or p[0] < -1 or p[1] < 0 or not 0 <= p[2] <= PACE_WARM:
+            raise ValueError("pace memory of another model")
+        return p
+
     def _persist_of(self, packed: Any) -> list[list[float]]:
         """The stream state's persistence memory (packed by :meth:`score_stream`): the last deviations,
         per value column."""
@@ -414,6 +427,10 @@ class SeriesAnomalyEstimator(BaseEstimator):
 
         frame = scored.assign(_stream=ONE_STREAM)
         return evaluate_events(frame, label_column, asset_column="_stream", time_column=self.time_column_)
+
+    def drift_outputs(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The anomaly score and flag per row (event numbers and bands are no distribution)."""
+        return self.predict_frame(frame)[["anomaly_score", "is_anomaly"]]
 
     def explain(self, records: Sequence[Mapping[str, Any]], method: str = "shap") -> list[dict[str, Any]]:
         """The latest point: its score, expected value and each value column's share (percent) of its

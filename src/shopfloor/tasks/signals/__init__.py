@@ -4,7 +4,7 @@ running (``signal_anomaly``), from recordings uploaded as files (format ``signal
 The declaration below is what the layers above know of the family; it imports nothing heavy.
 """
 
-from shopfloor.tasks.base import Capabilities, TaskSpec
+from shopfloor.tasks.base import Capabilities, Outcomes, TaskSpec
 from shopfloor.tasks.signals.options import SignalAnomalyOptions, SignalClassificationOptions
 
 SIGNAL_CLASSIFICATION = Capabilities(
@@ -17,6 +17,7 @@ SIGNAL_CLASSIFICATION = Capabilities(
     batch_instead="POST /v1/models/{name}/predict with the recordings' samples",
     plots=("confusion", "candidates"),
     validation="grouped cross-validation (no recording on both sides)",
+    outcomes=Outcomes("label", "label", scores="probabilities", metrics=("f1", "pr_auc")),
 )
 
 SIGNAL_ANOMALY = Capabilities(
@@ -29,6 +30,7 @@ SIGNAL_ANOMALY = Capabilities(
     stream=True,
     batch_instead="POST /v1/models/{name}/score with windows of each machine",
     validation="held-out healthy recordings",
+    outcomes=Outcomes("alarm", "is_anomaly", metrics=("alarm_precision", "alarm_recall")),
 )
 
 TASKS = (

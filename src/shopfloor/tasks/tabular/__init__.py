@@ -5,12 +5,15 @@ The declaration below is what the layers above know of the family; it imports no
 
 from dataclasses import replace
 
-from shopfloor.tasks.base import Capabilities, TaskSpec
+from shopfloor.tasks.base import Capabilities, Outcomes, TaskSpec
 from shopfloor.tasks.tabular.options import TabularOptions
 
 _TRAINED = "shopfloor.tasks.tabular.estimator:TabularEstimator"
 _IMPORTED = "shopfloor.tasks.tabular.imported:ImportedModel"
 
+#: Feedback: the true class (scored by F1 and PR-AUC), or the true value (RMSE, MAE).
+LABELS = Outcomes("label", "label", scores="probabilities", metrics=("f1", "pr_auc"))
+VALUES = Outcomes("value", "value", metrics=("rmse", "mae"))
 CLASSIFICATION = Capabilities(
     options=TabularOptions,
     inputs="table",
@@ -21,8 +24,15 @@ CLASSIFICATION = Capabilities(
     batch=True,
     optimise=True,
     plots=("confusion", "importance", "stability", "candidates"),
+    compare=True,
+    outcomes=LABELS,
 )
-REGRESSION = replace(CLASSIFICATION, prediction="regression", plots=("importance", "stability", "candidates"))
+REGRESSION = replace(
+    CLASSIFICATION,
+    prediction="regression",
+    plots=("importance", "stability", "candidates"),
+    outcomes=VALUES,
+)
 IMPORTED_CLASSIFICATION = Capabilities(
     inputs="table",
     target="given",
@@ -32,9 +42,10 @@ IMPORTED_CLASSIFICATION = Capabilities(
     explain=("shap",),
     batch=True,
     optimise=True,
+    outcomes=LABELS,
 )
 IMPORTED_REGRESSION = replace(
-    IMPORTED_CLASSIFICATION, prediction="regression", imported_as="tabular_regression"
+    IMPORTED_CLASSIFICATION, prediction="regression", imported_as="tabular_regression", outcomes=VALUES
 )
 
 TASKS = (

@@ -22,11 +22,13 @@ import pandas as pd
 
 from shopfloor.errors import ArtifactCorrupted, InvalidInput, NotFitted
 from shopfloor.evaluation import metrics as M
+from shopfloor.evaluation.calibration import fit_platt
 from shopfloor.evaluation.stability import stability
 from shopfloor.explain.contributions import attribute_to_inputs, lime_weights
 from shopfloor.explain.rules import surrogate_rules
 from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, no_progress
 from shopfloor.tasks.tabular import CLASSIFICATION, REGRESSION
+from shopfloor.tasks.tabular.answers import scored_answers
 from shopfloor.tasks.tabular.budget import SCREEN_ABOVE, Budget, keep_count, restrict, screen_inputs
 from shopfloor.tasks.tabular.features import Preprocessor, infer_column_types, search_and_select
 from shopfloor.tasks.tabular.models import MODEL_FILES, TabularModel, load_model, make_model
@@ -117,6 +119,7 @@ class TabularEstimator(BaseEstimator):
         self._check_kind_and_target(frame, target)
         progress(0.0, "preparing", "checking columns and target")
         notes: list[dict[str, Any]] = []
+        labelled = np.flatnonzero(frame[target].notna().to_numpy())  # the rows kept (with a target)
         frame = _without_missing_target(frame.reset_index(drop=True), target, notes)
         y_all, classes = self._encode_target(frame[target])
         n_classes = len(classes)
@@ -126,6 +129,7 @@ class TabularEstimator(BaseEstimator):
             raise InvalidInput("no usable input columns (all were dropped as id, text, datetime or constant)")
         classify = self.kind == "classification"
         tr, te = self._holdout_split(len(frame), y_all if classify else None)
+        self.holdout_rows_ = labelled[te]
         train, test = frame.iloc[tr].reset_index(drop=True), frame.iloc[te].reset_index(drop=True)
         y_tr, y_te = y_all[tr], y_all[te]
         types, screening = self._screen(train, types, y_tr, n_classes, budget, progress)
@@ -173,6 +177,8 @@ class TabularEstimator(BaseEstimator):
         )
         self.report_["features"]["screening"] = screening
         self.report_["budget"] = budget.report()
+        if classify:  # how far the served probabilities are from the held-out frequencies, plain numbers
+            self.report_["calibration"] = fit_platt(y_te, model.predict_output(pre.expand(enc_te)))
         progress(
             1.0, "done", f"{chosen['name']}: hold-out {metric} = {holdout.get(metric, float('nan')):.4f}"
         )
@@ -357,11 +363,7 @@ class TabularEstimator(BaseEstimator):
                 else M.regression_report(y[te], out)
             )
             # Every scalar metric of the held-out report, so each gets its spread.
-            scores = {
-                k: float(v)
-                for k, v in report.items()
-                if isinstance(v, int | float) and k not in ("n", "threshold")
-            }
+            scores = M.scalar_metrics(report)
             scores.setdefault(metric, M.score(metric, y[te], out, threshold))
             return scores
 
@@ -439,6 +441,24 @@ class TabularEstimator(BaseEstimator):
             records.append(record)
         return records
 
+    def holdout_rows(self) -> np.ndarray | None:
+        """Row numbers, in the table given to ``fit``, of the hold-out split (None once loaded)."""
+        return getattr(self, "holdout_rows_", None)
+
+    def score_rows(self, frame: pd.DataFrame, target: str) -> dict[str, float]:
+        """The hold-out report's metrics (every selection metric among them) on labelled rows, at
+        the tuned threshold; a class the model never learnt counts against it."""
+        self._check_fitted()
+        if target not in frame.columns:
+            raise InvalidInput(f"no column {target!r} with the true outcomes among the rows to score")
+        rows = frame.loc[frame[target].notna()]
+        if rows.empty:
+            raise InvalidInput("no row with a true outcome to score")
+        out = self.model_.predict_output(self.pre_.expand(self.pre_.encode(rows)))
+        classes = list(self.classes_) if self.kind == "classification" else []
+        report = M.report_on_labels(self.kind, rows[target].tolist(), out, classes, self.threshold_)
+        return M.scalar_metrics(report)
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
             raise NotFitted("this TabularEstimator is not fitted yet; call fit() or load()")
@@ -481,6 +501,10 @@ class TabularEstimator(BaseEstimator):
         labels = np.array(self.classes_, dtype=object)[self._decide(out)]
         cols = {"prediction": labels, **{f"proba_{c}": out[:, k] for k, c in enumerate(self.classes_)}}
         return pd.DataFrame(cols, index=frame.index)
+
+    def frame_answers(self, scored: pd.DataFrame) -> list[dict[str, Any]]:
+        """Rows of :meth:`predict_frame` as :meth:`predict` answers them (without warnings)."""
+        return scored_answers(scored, self.kind, self.classes_)
 
     def raw_output(self, records: Sequence[Mapping[str, Any]]) -> list[float]:
         """The model's raw output per record (what SHAP explains): log-odds, probability or value."""

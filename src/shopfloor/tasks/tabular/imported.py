@@ -25,6 +25,7 @@ from shopfloor.security.pickles import PICKLE_HINT as PICKLE_HINT  # kept import
 from shopfloor.security.pickles import looks_like_pickle as looks_like_pickle
 from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, no_progress
 from shopfloor.tasks.tabular import IMPORTED_CLASSIFICATION, IMPORTED_REGRESSION
+from shopfloor.tasks.tabular.answers import scored_answers
 from shopfloor.tasks.tabular.models import SKOPS_TRUSTED
 
 MANIFEST = "imported.json"
@@ -280,6 +281,10 @@ class ImportedModel(BaseEstimator):
         for c in self.classes_:
             cols[f"proba_{c}"] = [r["probabilities"][str(c)] for r in results]
         return pd.DataFrame(cols, index=frame.index)
+
+    def frame_answers(self, scored: pd.DataFrame) -> list[dict[str, Any]]:
+        """Rows of :meth:`predict_frame` as :meth:`predict` answers them (without warnings)."""
+        return scored_answers(scored, self.kind, self.classes_)
 
     # ------------------------------------------------------------------ explain
     def explain(self, records: Sequence[Mapping[str, Any]], method: str = "shap") -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@
 The declaration below is what the layers above know of the family; it imports nothing heavy.
 """
 
-from shopfloor.tasks.base import Capabilities, TaskSpec
+from shopfloor.tasks.base import Capabilities, Outcomes, TaskSpec
 from shopfloor.tasks.text.options import TextOptions
 
 TEXT_CLASSIFICATION = Capabilities(
@@ -15,6 +15,8 @@ TEXT_CLASSIFICATION = Capabilities(
     explain=("occlusion", "shap"),  # "shap" is the protocol's default name: occlusion here
     batch=True,
     plots=("confusion", "stability", "candidates"),
+    # the true class: single-label models (a multi-label answer has "labels", and no "label")
+    outcomes=Outcomes("label", "label", scores="probabilities", metrics=("f1", "pr_auc")),
 )
 
 TASKS = (

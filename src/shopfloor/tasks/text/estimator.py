@@ -25,6 +25,7 @@ import pandas as pd
 
 from shopfloor.errors import ArtifactCorrupted, Conflict, InvalidInput, NotFitted, NotFound
 from shopfloor.evaluation import metrics as M
+from shopfloor.evaluation.calibration import fit_platt
 from shopfloor.evaluation.stability import summarize
 from shopfloor.hub.catalog import ALL_VARIANTS, BUILTIN_NAME
 from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, no_progress
@@ -162,9 +163,10 @@ class TextClassifier(BaseEstimator):
             )
         column = self._text_column(frame, target)
         progress(0.0, "preparing", f"reading texts from {column!r} and labels from {target!r}")
-        texts, y, classes, multi, notes = self._labelled_texts(frame, column, target)
+        texts, y, classes, multi, notes, positions = self._labelled_texts(frame, column, target)
         metric = self._check_metric(len(classes), multi)
         tr, te = self._holdout_split(len(texts), y, multi)
+        self.holdout_rows_ = positions[te]
         embeddings = self._embed(chosen_candidates, texts, notes, progress)
         folds = self._cv_folds(tr, y, multi)
         budget_end = t0 + float(self.time_budget_s)
@@ -200,15 +202,19 @@ class TextClassifier(BaseEstimator):
         self.report_ = self._fit_report(
             target, metric, holdout, results, best, len(folds), (tr, te), notes, t0
         )
+        if not multi:  # the served probabilities against the held-out classes (plain numbers)
+            self.report_["calibration"] = fit_platt(y[te], proba_te)
         progress(1.0, "done", f"{best['name']}: hold-out {metric} = {holdout.get(metric, float('nan')):.4f}")
         return self
 
     def _labelled_texts(
         self, frame: pd.DataFrame, column: str, target: str
-    ) -> tuple[list[str], np.ndarray, list[Any], bool, list[dict[str, Any]]]:
+    ) -> tuple[list[str], np.ndarray, list[Any], bool, list[dict[str, Any]], np.ndarray]:
         """The usable texts and their encoded labels (one class, or a 0/1 row per class when
-        multi-label): texts, labels, classes, whether multi-label, and notes on rows left out."""
+        multi-label): texts, labels, classes, whether multi-label, notes on rows left out, and the
+        positions of the texts' rows in ``frame``."""
         texts, labels, notes = _clean_rows(frame[column], frame[target])
+        positions = np.flatnonzero(_usable(frame[column], frame[target]))
         multi = self.label_separator is not None
         y, classes, more = (
             _encode_multi(labels, str(self.label_separator)) if multi else _encode_single(labels, target)
@@ -216,8 +222,8 @@ class TextClassifier(BaseEstimator):
         notes += more
         if not multi:
             keep = y >= 0
-            texts, y = [t for t, k in zip(texts, keep, strict=True) if k], y[keep]
-        return texts, y, classes, multi, notes
+            texts, y, positions = [t for t, k in zip(texts, keep, strict=True) if k], y[keep], positions[keep]
+        return texts, y, classes, multi, notes, positions
 
     def _holdout_split(self, n_rows: int, y: np.ndarray, multi: bool) -> tuple[np.ndarray, np.ndarray]:
         """Training and hold-out row numbers (80/20, stratified unless multi-label), each sorted."""
@@ -496,6 +502,21 @@ class TextClassifier(BaseEstimator):
             out[f"proba_{c}"] = proba[:, k]
         return out
 
+    def drift_reference(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Right after ``fit``, the rows of its hold-out split (the model did not learn from them);
+        else every row."""
+        rows = getattr(self, "holdout_rows_", None)
+        return frame if rows is None or len(rows) == 0 else frame.iloc[rows]
+
+    def drift_embeddings(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The texts' sentence embeddings from the model's own encoder (``encoder``, ``encoder_variant``),
+        whichever candidate was chosen: a drift check reads what the texts mean, not only their words."""
+        self._check_fitted()
+        if self.text_column_ not in frame.columns:
+            return {}
+        texts = [v[:MAX_CHARS] for v in frame[self.text_column_] if isinstance(v, str) and v.strip()]
+        return {self.text_column_: self._encoder().embed(texts)}
+
     # ------------------------------------------------------------------ explain
     def explain(
         self, records: Sequence[Mapping[str, Any]], method: str = "occlusion"
@@ -598,6 +619,15 @@ def _note(code: str, message: str) -> dict[str, str]:
     return {"code": code, "message": message}
 
 
+def _has_text(values: np.ndarray) -> np.ndarray:
+    return np.array([isinstance(v, str) and bool(v.strip()) for v in values], dtype=bool)
+
+
+def _usable(texts: pd.Series, labels: pd.Series) -> np.ndarray:
+    """Rows with a label and a non-blank text (those :func:`_clean_rows` keeps)."""
+    return labels.notna().to_numpy() & _has_text(texts.to_numpy(dtype=object))
+
+
 def _clean_rows(texts: pd.Series, labels: pd.Series) -> tuple[list[str], list[Any], list[dict[str, str]]]:
     """Rows with a label and a non-blank text; texts cut to MAX_CHARS. Notes say what was dropped."""
     notes = []
@@ -605,7 +635,7 @@ def _clean_rows(texts: pd.Series, labels: pd.Series) -> tuple[list[str], list[An
     if not labelled.all():
         notes.append(_note("target-missing", f"{int((~labelled).sum())} rows without a label dropped"))
     values = texts.to_numpy(dtype=object)
-    has_text = np.array([isinstance(v, str) and bool(v.strip()) for v in values])
+    has_text = _has_text(values)
     empty = labelled & ~has_text
     if empty.any():
         notes.append(_note("text-empty", f"{int(empty.sum())} rows with an empty text dropped"))

@@ -1,0 +1,72 @@
+"""Frozen entities of the prediction log: sealed batches, the logged predictions, their feedback."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+#: A record id: the id of the batch the prediction was sealed in and its slot there.
+_RECORD_ID = re.compile(r"([0-9a-f]{8,32})-([0-9]{1,6})")
+
+
+@dataclass(frozen=True)
+class LogBlob:
+    """Logged predictions of one model version, sealed together (``payload``: the sealed entries)."""
+
+    id: str
+    tenant: str
+    model: str
+    version: int
+    first_at: datetime
+    last_at: datetime
+    records: int
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class LoggedPrediction:
+    """One logged prediction as the registry holds it in clear: where its sealed entry is, its ids
+    (request id, its index within the request), the version that answered, the source and time."""
+
+    blob_id: str
+    slot: int
+    tenant: str
+    model: str
+    version: int
+    request_id: str | None
+    position: int
+    source: str
+    at: datetime
+
+    @property
+    def record_id(self) -> str:
+        return record_id(self.blob_id, self.slot)
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.blob_id, self.slot)
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """The true outcome of one logged prediction (``outcome`` sealed), the latest one received."""
+
+    blob_id: str
+    slot: int
+    tenant: str
+    model: str
+    version: int
+    outcome: bytes
+    received_at: datetime
+
+
+def record_id(blob_id: str, slot: int) -> str:
+    """The public id of the prediction in ``slot`` of batch ``blob_id``."""
+    return f"{blob_id}-{slot}"
+
+
+def parse_record_id(text: str) -> tuple[str, int] | None:
+    """``(blob id, slot)`` of a record id, or None when ``text`` cannot be one."""
+    found = _RECORD_ID.fullmatch(text) if isinstance(text, str) else None
+    return (found.group(1), int(found.group(2))) if found else None
