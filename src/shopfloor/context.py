@@ -99,7 +99,7 @@ class Platform:
 
     @cached_property
     def stream_states(self):  # type: ignore[no-untyped-def]  # StreamStateCache, imported lazily
-        from shopfloor.serving.streams import StreamStateCache
+        from shopfloor.serving.stream_states import StreamStateCache
 
         return StreamStateCache(int(self.settings.stream_cache_mb * 1024 * 1024))
 

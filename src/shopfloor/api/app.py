@@ -150,7 +150,12 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.include_router(audit.router)
     app.include_router(alerts.router)
     console.install(app)  # the browser pages, at / (after the API: /v1 paths stay the API's)
-    # Innermost: the hot routes straight to their endpoints, inside every layer added below.
+    _add_middleware(app, settings)
+    return app
+
+
+def _add_middleware(app: FastAPI, settings: Settings) -> None:
+    """From the innermost out: direct dispatch of the hot routes, CORS, metrics and limits, request id."""
     direct = [r for r in (*predict.hot.routes, *streams.hot.routes) if isinstance(r, APIRoute)]
     app.add_middleware(DirectDispatch, routes=direct)
     if settings.cors_origins:
@@ -167,7 +172,6 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         MetricsAndLimits, max_json_bytes=MAX_JSON_BYTES, max_upload_bytes=settings.max_upload_bytes
     )
     request_context.install(app, app.state.tracing)  # outermost: a request id on every answer
-    return app
 
 
 def app_factory() -> FastAPI:

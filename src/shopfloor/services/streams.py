@@ -4,10 +4,10 @@ The per-asset state (the last points a model's window needs and any open event) 
 registry, encrypted with the tenant's key, so every API process and server sharing the registry
 continues the same stream. A call either reads, scores and writes the state in one locking
 registry transaction, or, when this process wrote the asset's state last and still holds it
-(:class:`~shopfloor.serving.streams.StreamStateCache`), scores from that and writes the new state
-only if the registry row still holds exactly those bytes (a compare-and-swap); if another process
-moved the stream meanwhile (or it was reset), nothing is written and the call is made again from
-the registry. Either way the answer is the one the registry's state gives.
+(:class:`~shopfloor.serving.stream_states.StreamStateCache`), scores from that and writes the new
+state only if the registry row still holds exactly those bytes (a compare-and-swap); if another
+process moved the stream meanwhile (or it was reset), nothing is written and the call is made
+again from the registry. Either way the answer is the one the registry's state gives.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shopfloor.serving.streams import StreamStateCache
+from shopfloor.serving.stream_states import StreamStateCache
 
 
 def test_a_call_takes_the_states_of_all_its_assets_or_none() -> None:
