@@ -4,16 +4,21 @@ interleaving of calls gives exactly what one process gives, resets included."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
+import msgpack
 import numpy as np
 import pandas as pd
 import pytest
 
 from conftest import Api, another_app
 from shopfloor.registry.entities import Swap
+from shopfloor.security import crypto
+from shopfloor.services import streams
+from shopfloor.tasks.base import ONE_STREAM
 
 MODEL = "line"
 
@@ -119,3 +124,26 @@ def test_a_reset_through_one_process_restarts_the_stream_in_every_process(line: 
         got += [_score(a, r) for r in POINTS[25:]]  # a goes on from b's state, not from what it kept
         assert got == expected
         assert a.made[0] is Swap.DONE and Swap.STALE in a.made and a.made[-1] is Swap.DONE
+
+
+def test_a_state_written_as_json_by_an_earlier_version_is_continued(line: Api) -> None:
+    """States are MessagePack now; a stream whose state an earlier version wrote (JSON) goes on."""
+    platform = line.platform
+    key = platform.sealed.tenant_key("default")
+    where = streams._path(MODEL, 1, ONE_STREAM)
+
+    def as_json(blobs: dict[str, bytes]) -> tuple[bytes, dict[str, bytes]]:
+        plain = crypto.decrypt(key, where, blobs[ONE_STREAM])
+        text = json.dumps(msgpack.unpackb(plain)).encode()
+        return plain, {ONE_STREAM: crypto.encrypt(key, where, text)}
+
+    with _apps(line) as (a,):
+        expected = [_score(a, r) for r in POINTS]
+        _reset(a)
+        a.made.clear()
+        got = [_score(a, r) for r in POINTS[:20]]
+        plain = platform.store.update_stream_states("default", MODEL, 1, [ONE_STREAM], as_json, keep=10)
+        assert plain[:1] != b"{"  # what this version writes
+        got += [_score(a, r) for r in POINTS[20:]]
+        assert got == expected
+        assert a.made[:20] == [Swap.DONE] * 19 + [Swap.STALE]  # the row changed under a: read again

@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgpack
+
 from shopfloor import metrics
 from shopfloor.context import Platform
 from shopfloor.errors import ArtifactCorrupted, InvalidInput
@@ -33,6 +35,19 @@ MAX_ASSET_CHARS = 200
 def _path(model: str, version: int, asset: str) -> str:
     """What a state blob is bound to (authenticated data): it cannot be replayed for another stream."""
     return f"stream/{model}/{version}/{asset}"
+
+
+def _pack(state: Any) -> bytes:
+    """A state (JSON-like: dicts with text keys, lists, text, numbers, booleans, None) as MessagePack:
+    what JSON gives back, at a fraction of the cost (the JSON of a stream state cost more than scoring
+    its point)."""
+    return msgpack.packb(state)
+
+
+def _unpack(plaintext: bytes) -> Any:
+    """A state as :func:`_pack` wrote it, or as JSON (states written before; a JSON object starts with
+    ``{``, which no MessagePack map does)."""
+    return json.loads(plaintext) if plaintext[:1] == b"{" else msgpack.unpackb(plaintext)
 
 
 def _assets(records: list[Any], column: str) -> list[str]:
@@ -84,13 +99,13 @@ class _Call:
         states = {}
         for asset, blob in blobs.items():
             try:
-                states[asset] = json.loads(crypto.decrypt(key, _path(self.name, self.version, asset), blob))
+                states[asset] = _unpack(crypto.decrypt(key, _path(self.name, self.version, asset), blob))
             except ArtifactCorrupted:
                 # A state that does not decrypt is not trusted: the stream restarts for that asset.
                 continue
         results, new = self.loaded.estimator.score_stream(self.records, states)
         return results, {
-            asset: crypto.encrypt(key, _path(self.name, self.version, asset), json.dumps(state).encode())
+            asset: crypto.encrypt(key, _path(self.name, self.version, asset), _pack(state))
             for asset, state in new.items()
         }
 
