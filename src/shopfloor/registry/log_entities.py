@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -46,6 +47,18 @@ class LoggedPrediction:
     @property
     def key(self) -> tuple[str, int]:
         return (self.blob_id, self.slot)
+
+
+@dataclass(frozen=True)
+class LogBatch:
+    """A sealed batch to store, with the clear index of each of its slots (in slot order): the id of
+    the request, the index within it, the source and the time of the prediction in that slot."""
+
+    blob: LogBlob
+    request_ids: Sequence[str | None]
+    positions: Sequence[int]
+    sources: Sequence[str]
+    times: Sequence[datetime]
 
 
 @dataclass(frozen=True)

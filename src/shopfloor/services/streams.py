@@ -24,6 +24,9 @@ from shopfloor.context import Platform
 from shopfloor.errors import ArtifactCorrupted, InvalidInput
 from shopfloor.registry.entities import Swap
 from shopfloor.security import crypto
+from shopfloor.services import challenger
+from shopfloor.serving.cache import LoadedModel
+from shopfloor.serving.challenger import Trial
 from shopfloor.tasks import catalog
 from shopfloor.tasks.base import ONE_STREAM
 from shopfloor.telemetry.logcontext import current_request_id
@@ -71,13 +74,13 @@ class _Call:
     tenant: str
     name: str
     version: int
-    loaded: Any
+    loaded: LoadedModel
     records: list[Any]
     assets: list[str]
     started: float = field(default_factory=time.perf_counter)
 
     @classmethod
-    def of(cls, platform: Platform, tenant: str, name: str, loaded: Any, records: Any) -> _Call:
+    def of(cls, platform: Platform, tenant: str, name: str, loaded: LoadedModel, records: Any) -> _Call:
         mv = loaded.version
         if not catalog.capabilities(mv.task).stream:
             which = catalog.join_names(catalog.tasks_where(lambda c: c.stream), "or")
@@ -150,48 +153,87 @@ class _Call:
         self.platform.stream_states.put(self.tenant, self.name, self.version, written)
         return results
 
-    def answer(self, results: list[dict[str, Any]]) -> dict[str, Any]:
-        metrics.RECORDER.predicted(self.tenant, self.name, self.version, len(self.records))
-        self.platform.prediction_log.add(
-            self.tenant,
-            self.name,
-            self.version,
-            "score",
-            schema=self.loaded.version.input_schema,
-            records=self.records,
-            answers=results,
-            latency_s=time.perf_counter() - self.started,
-            request_id=current_request_id(),
-        )
-        return {"model": self.name, "version": self.version, "results": results}
+    def scored(self) -> tuple[list[dict[str, Any]], float]:
+        """The answers, by whichever path applies (waiting if need be), and the seconds they took."""
+        results = self.swap(wait=True)
+        if results is None:
+            results = self.transact()
+        return results, time.perf_counter() - self.started
 
 
 def score(
-    platform: Platform, tenant: str, name: str, version: int | str | None, records: Any
+    platform: Platform,
+    tenant: str,
+    name: str,
+    version: int | str | None,
+    records: Any,
+    key: str | None = None,
 ) -> dict[str, Any]:
     """Score ``records`` (the newest points of one or more assets) and keep each asset's window.
 
-    May wait on the registry (its write lock, a row lock, the network): call it off the event loop.
+    While the model's challenger runs, the trial's side answers (``key`` picks a canary's side) and the
+    other side scores the same points off the request path, continuing its own windows (states are kept
+    per version). May wait on the registry (its write lock, a row lock, the network): call it off the
+    event loop.
     """
-    call = _Call.of(platform, tenant, name, platform.models.get(tenant, name, version), records)
-    results = call.swap(wait=True)
-    return call.answer(results if results is not None else call.transact())
+    trial = platform.challengers.trial(tenant, name, version, key)
+    loaded = platform.models.get(tenant, name, version if trial is None else trial.answering)
+    call = _Call.of(platform, tenant, name, loaded, records)
+    results, latency = call.scored()
+    return _answer(call, trial, results, latency)
 
 
 def score_now(
-    platform: Platform, tenant: str, name: str, version: int | str | None, records: Any
+    platform: Platform,
+    tenant: str,
+    name: str,
+    version: int | str | None,
+    records: Any,
+    key: str | None = None,
 ) -> dict[str, Any] | None:
     """:func:`score` where it needs no wait (so an event loop may call it): the model loaded, every
     asset's state held here and a registry that writes without waiting (SQLite) that did. None,
     with nothing written, otherwise: then call :func:`score` where waiting is harmless."""
     if not platform.store.swaps_without_waiting:
         return None
-    loaded = platform.models.loaded(tenant, name, version)
+    trial = platform.challengers.trial(tenant, name, version, key)
+    loaded = platform.models.loaded(tenant, name, version if trial is None else trial.answering)
     if loaded is None:
         return None
     call = _Call.of(platform, tenant, name, loaded, records)
     results = call.swap(wait=False)
-    return call.answer(results) if results is not None else None
+    if results is None:
+        return None
+    return _answer(call, trial, results, time.perf_counter() - call.started)
+
+
+def _answer(
+    call: _Call, trial: Trial | None, results: list[dict[str, Any]], latency: float
+) -> dict[str, Any]:
+    """Count and log the answers (while a challenger runs, queue the other side off the request path)."""
+    platform, tenant, name, mv = call.platform, call.tenant, call.name, call.loaded.version
+    metrics.RECORDER.predicted(tenant, name, mv.version, len(call.records))
+    if trial is not None:
+
+        def other_side(other: LoadedModel) -> tuple[list[dict[str, Any]], float]:
+            return _Call.of(platform, tenant, name, other, call.records).scored()
+
+        challenger.serve_trial(
+            platform, tenant, name, trial, call.loaded, call.records, results, latency, other_side
+        )
+    else:
+        platform.prediction_log.add(
+            tenant,
+            name,
+            mv.version,
+            "score",
+            schema=mv.input_schema,
+            records=call.records,
+            answers=results,
+            latency_s=latency,
+            request_id=current_request_id(),
+        )
+    return {"model": name, "version": mv.version, "results": results}
 
 
 def reset(platform: Platform, tenant: str, name: str, asset: str | None) -> dict[str, Any]:
