@@ -111,6 +111,18 @@ def test_interleaved_processes_score_exactly_as_one_process(line: Api) -> None:
         assert uncached.made == []  # keeps nothing: always the registry's locking transaction
 
 
+def test_calls_alternating_between_processes_soon_stop_scoring_for_nothing(line: Api) -> None:
+    """A load balancer spreads one stream's calls over two servers: each finds the stream moved on by
+    the other, so after a failed attempt it goes to the registry first, for longer and longer."""
+    with _apps(line, {}) as (a, b):
+        alone = [_score(a, r) for r in POINTS]
+        _reset(a)
+        a.made.clear()
+        assert [_score((a, b)[i % 2], r) for i, r in enumerate(POINTS)] == alone
+        assert a.made.count(Swap.STALE) + b.made.count(Swap.STALE) <= 10  # not one per call
+        assert Swap.DONE not in a.made + b.made
+
+
 @pytest.mark.backends("sqlite", "postgresql")
 def test_a_reset_through_one_process_restarts_the_stream_in_every_process(line: Api) -> None:
     with _apps(line, {}) as (a, b):

@@ -131,10 +131,13 @@ class _Call:
             # Put back unless it is known stale; a wrong guess costs one more try, never a wrong answer:
             # a swap applies only where the registry still holds these very bytes.
             if outcome is Swap.LATER:
-                cache.put(self.tenant, self.name, self.version, held)
+                cache.put(self.tenant, self.name, self.version, held, swapped=False)
+        if outcome is Swap.STALE:
+            cache.stale(self.tenant, self.name, self.version, held)
+            return None
         if outcome is not Swap.DONE:
             return None
-        cache.put(self.tenant, self.name, self.version, new)
+        cache.put(self.tenant, self.name, self.version, new, swapped=True)
         return results
 
     def transact(self) -> list[dict[str, Any]]:
@@ -150,7 +153,7 @@ class _Call:
         results = self.platform.store.update_stream_states(
             self.tenant, self.name, self.version, self.assets, step, keep=keep
         )
-        self.platform.stream_states.put(self.tenant, self.name, self.version, written)
+        self.platform.stream_states.put(self.tenant, self.name, self.version, written, swapped=False)
         return results
 
     def scored(self) -> tuple[list[dict[str, Any]], float]:
