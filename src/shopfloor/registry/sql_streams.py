@@ -173,22 +173,31 @@ class StreamTables:
     ) -> T:
         """:meth:`update_stream_states` on SQLite: the driver's connection, no statement compiling."""
         stamp = self._stamp()
+        with self._immediate() as cur:
+            cur.execute(_SQLITE_READ, (tenant, model, version, json.dumps(list(assets))))
+            found: dict[str, bytes] = {asset: bytes(blob) for asset, blob in cur.fetchall()}
+            result, states = step(found)
+            at = stamp(_now())
+            changed = [(b, at, tenant, model, version, a) for a, b in states.items() if a in found]
+            if changed:
+                cur.executemany(_SQLITE_WRITE, changed)
+            added = [(tenant, model, version, a, b, at) for a, b in states.items() if a not in found]
+            if added:
+                cur.executemany(_SQLITE_ADD, added)
+                self._trim_sqlite(cur, tenant, model, version, keep)
+        return result
+
+    @contextmanager
+    def _immediate(self) -> Iterator[Any]:
+        """A cursor in one ``BEGIN IMMEDIATE`` transaction on a pooled driver connection (SQLite): the
+        write lock taken first, committed when the block ends (unless it rolled back itself), rolled
+        back if it raises; the driver's errors translated as the store's."""
         raw = self.engine.raw_connection()
         try:
             cur = raw.cursor()
             try:
                 cur.execute("BEGIN IMMEDIATE")
-                cur.execute(_SQLITE_READ, (tenant, model, version, json.dumps(list(assets))))
-                found: dict[str, bytes] = {asset: bytes(blob) for asset, blob in cur.fetchall()}
-                result, states = step(found)
-                at = stamp(_now())
-                changed = [(b, at, tenant, model, version, a) for a, b in states.items() if a in found]
-                if changed:
-                    cur.executemany(_SQLITE_WRITE, changed)
-                added = [(tenant, model, version, a, b, at) for a, b in states.items() if a not in found]
-                if added:
-                    cur.executemany(_SQLITE_ADD, added)
-                    self._trim_sqlite(cur, tenant, model, version, keep)
+                yield cur
                 raw.commit()
             except BaseException:
                 raw.rollback()
@@ -201,7 +210,6 @@ class StreamTables:
             raise RegistryUnavailable("the registry database is not reachable or busy; try again") from exc
         finally:
             raw.close()  # back to the pool
-        return result
 
     def _stamp(self) -> Callable[[Any], Any]:
         """The driver value SQLAlchemy stores for an ``updated_at`` (so both paths write one format)."""
@@ -275,26 +283,11 @@ class StreamTables:
 
     def _swap_sqlite(self, rows: list[tuple[Any, ...]]) -> Swap:
         """The waiting swap on SQLite: one ``BEGIN IMMEDIATE`` transaction on the driver's connection."""
-        raw = self.engine.raw_connection()
-        try:
-            cur = raw.cursor()
-            try:
-                cur.execute("BEGIN IMMEDIATE")
-                done = all(cur.execute(_SQLITE_SWAP, row).rowcount == 1 for row in rows)
-                if done:
-                    raw.commit()
-                else:
-                    raw.rollback()
-            except BaseException:
-                raw.rollback()
-                raise
-            finally:
-                cur.close()
-        except sqlite3.OperationalError as exc:
-            raise RegistryUnavailable("the registry database is not reachable or busy; try again") from exc
-        finally:
-            raw.close()  # back to the pool
-        return Swap.DONE if done else Swap.STALE
+        with self._immediate() as cur:
+            if all(cur.execute(_SQLITE_SWAP, row).rowcount == 1 for row in rows):
+                return Swap.DONE
+            cur.connection.rollback()
+            return Swap.STALE
 
     def list_stream_assets(self, tenant: str, model: str, version: int) -> list[str]:
         with self._session() as s:
