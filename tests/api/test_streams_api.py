@@ -105,6 +105,12 @@ def test_interleaved_processes_score_exactly_as_one_process(line: Api) -> None:
         apps = (a, b, uncached)
         mixed = [_score(apps[i], r) for i, r in zip(order, POINTS, strict=True)]
         assert mixed == alone  # every figure, band, flag and event: the same, to the last bit
+        whole = a.client.post(  # the same points in one call (the test server takes 50 at most)
+            f"/v1/models/{MODEL}/predict?version=1", json={"records": POINTS[:50]}, headers=a.headers()
+        )
+        assert whole.status_code == 200, whole.text
+        streamed = [p for r in alone[:50] for p in r["results"][0]["points"]]
+        assert streamed == whole.json()["predictions"][0]["points"]
         assert any(p["is_anomaly"] for r in alone for p in r["results"][0]["points"])
         # both ways were taken: a state kept here still current, and one another process moved on
         assert Swap.DONE in a.made and Swap.STALE in a.made and Swap.STALE in b.made
