@@ -111,6 +111,7 @@ class SqlStore(
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def close(self) -> None:
+        self.close_streams()
         self.engine.dispose()
 
     @contextmanager
