@@ -27,7 +27,13 @@ class LogBlob:
 @dataclass(frozen=True)
 class LoggedPrediction:
     """One logged prediction as the registry holds it in clear: where its sealed entry is, its ids
-    (request id, its index within the request), the version that answered, the source and time."""
+    (request id, its index within the request), the version that answered, the source and time.
+
+    ``latency_ms``: the latency of the call, on the first logged answer of each call only (None on
+    its other answers, and on entries logged before it was kept): the rows that carry it count the
+    calls. ``failed``: the entry of a call that failed once its records had passed the model's
+    input schema; it holds the call's inputs and the error, no answer.
+    """
 
     blob_id: str
     slot: int
@@ -38,6 +44,8 @@ class LoggedPrediction:
     position: int
     source: str
     at: datetime
+    latency_ms: float | None = None
+    failed: bool = False
 
     @property
     def record_id(self) -> str:
@@ -59,6 +67,26 @@ class Feedback:
     version: int
     outcome: bytes
     received_at: datetime
+
+
+@dataclass(frozen=True)
+class CallOutcomes:
+    """The calls a model version answered in a window (those logged): how many, how many failed,
+    and the 99th percentile of their latency (None without calls)."""
+
+    calls: int
+    failed: int
+    latency_p99_ms: float | None
+
+
+@dataclass(frozen=True)
+class LogCount:
+    """What a window of a version's log holds: predictions (failures apart), how many have an
+    outcome, and when the newest of those outcomes was received (None without any)."""
+
+    predictions: int
+    outcomes: int
+    last_outcome_at: datetime | None
 
 
 def record_id(blob_id: str, slot: int) -> str:

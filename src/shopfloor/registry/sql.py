@@ -42,6 +42,7 @@ from shopfloor.registry.sql_attempts import AttemptTables
 from shopfloor.registry.sql_generation import GenerationTables, bump_in
 from shopfloor.registry.sql_health import HealthQueries
 from shopfloor.registry.sql_limits import LimitTables
+from shopfloor.registry.sql_log_windows import LogWindowQueries
 from shopfloor.registry.sql_monitoring import MonitoringTables, drop_log_in
 from shopfloor.registry.sql_streams import StreamTables
 from shopfloor.registry.sql_trust import TrustTables, stored_bytes_in
@@ -92,7 +93,7 @@ def _retryable(exc: Exception) -> bool:
 
 class SqlStore(
     TrustTables, StreamTables, GenerationTables, LimitTables, AttemptTables, MonitoringTables, HealthQueries,
-    AliasTables, AlertTables
+    AliasTables, AlertTables, LogWindowQueries
 ):
     """Registry on SQLite (embedded default) or PostgreSQL, chosen by URL."""
 

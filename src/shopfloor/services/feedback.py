@@ -19,8 +19,8 @@ from shopfloor.context import Platform
 from shopfloor.errors import Conflict, InvalidInput, NotFound
 from shopfloor.registry.log_entities import Feedback, LoggedPrediction, parse_record_id
 from shopfloor.services.outcomes import check_outcome
-from shopfloor.services.prediction_log import entries_of
 from shopfloor.serving.log_entries import feedback_path, seal_outcome
+from shopfloor.serving.log_reading import entries_of
 from shopfloor.tasks import catalog
 from shopfloor.tasks.base import Outcomes
 

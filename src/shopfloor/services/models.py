@@ -8,10 +8,11 @@ from typing import Any
 
 from shopfloor import metrics
 from shopfloor.context import Platform
-from shopfloor.errors import InvalidInput, PayloadTooLarge
+from shopfloor.errors import InvalidInput, PayloadTooLarge, ShopfloorError
 from shopfloor.explain.contributions import LIME_SAMPLES
 from shopfloor.registry.entities import Model, ModelVersion
 from shopfloor.services.parts import naming_files, with_files
+from shopfloor.serving.cache import LoadedModel
 from shopfloor.tasks import catalog
 from shopfloor.telemetry.logcontext import current_request_id
 
@@ -109,12 +110,20 @@ def predict(
     files: list[str] | None = None,
 ) -> dict[str, Any]:
     """The model's answer for each record; with ``files`` (the records came from those files, see
-    :func:`~shopfloor.services.parts.part_records`), each answer and error names its file."""
-    loaded = platform.models.get(tenant, name, version)
+    :func:`~shopfloor.services.parts.part_records`), each answer and error names its file.
+
+    A call that fails once the model is asked (its loading fails, or it raises on records that
+    passed its input schema) is logged as failed, for the error rate; a refusal of the records
+    by the schema is not."""
     started = time.perf_counter()
+    loaded = loaded_model(platform, tenant, name, version, "predict", records, started)
     with naming_files(files):
         loaded.validate(records, platform.settings.max_records_per_request)
-        results = loaded.estimator.predict(records)
+        try:
+            results = loaded.estimator.predict(records)
+        except Exception as exc:
+            log_failure(platform, tenant, loaded.version, "predict", records, started, exc)
+            raise
     mv = loaded.version
     answers = with_files(results, files)
     metrics.RECORDER.predicted(tenant, name, mv.version, len(results))
@@ -135,6 +144,46 @@ def predict(
         "predictions": answers,
         "warnings": _warnings(results, files),
     }
+
+
+def loaded_model(
+    platform: Platform, tenant: str, name: str, version: int | str | None, source: str, records: Any,
+    started: float,
+) -> LoadedModel:
+    """The model to serve; a version that resolves but fails to load (a 5xx) is logged as a failed
+    call of ``source`` before the error goes on (an unknown model or version is not)."""
+    try:
+        return platform.models.get(tenant, name, version)
+    except ShopfloorError as exc:
+        if exc.status < 500:
+            raise
+        try:
+            mv = platform.models.resolve(tenant, name, version)
+        except ShopfloorError:
+            raise exc from None
+        log_failure(platform, tenant, mv, source, records, started, exc)
+        raise
+
+
+def log_failure(
+    platform: Platform, tenant: str, mv: ModelVersion, source: str, records: Any, started: float,
+    exc: BaseException,
+) -> None:
+    """Log a failed call of ``mv`` (sampled at the model's rate like its answers) with its status
+    and code; the error's text is not kept (5xx details stay in the server's own log)."""
+    status = exc.status if isinstance(exc, ShopfloorError) else 500
+    code = exc.code if isinstance(exc, ShopfloorError) else "internal-error"
+    platform.prediction_log.add_failure(
+        tenant,
+        mv.model,
+        mv.version,
+        source,
+        schema=mv.input_schema,
+        records=records if isinstance(records, list) else [],
+        latency_s=time.perf_counter() - started,
+        request_id=current_request_id(),
+        error={"status": status, "code": code},
+    )
 
 
 def explain(

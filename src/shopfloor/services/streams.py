@@ -15,6 +15,7 @@ from shopfloor import metrics
 from shopfloor.context import Platform
 from shopfloor.errors import ArtifactCorrupted, InvalidInput
 from shopfloor.security import crypto
+from shopfloor.services.models import loaded_model, log_failure
 from shopfloor.tasks import catalog
 from shopfloor.tasks.base import ONE_STREAM
 from shopfloor.telemetry.logcontext import current_request_id
@@ -44,8 +45,10 @@ def _assets(records: list[Any], column: str) -> list[str]:
 def score(
     platform: Platform, tenant: str, name: str, version: int | str | None, records: Any
 ) -> dict[str, Any]:
-    """Score ``records`` (the newest points of one or more assets) and keep each asset's window."""
-    loaded = platform.models.get(tenant, name, version)
+    """Score ``records`` (the newest points of one or more assets) and keep each asset's window; a
+    call that fails once its records passed the model's input schema is logged as failed."""
+    started = time.perf_counter()
+    loaded = loaded_model(platform, tenant, name, version, "score", records, started)
     mv = loaded.version
     if not catalog.capabilities(mv.task).stream:
         which = catalog.join_names(catalog.tasks_where(lambda c: c.stream), "or")
@@ -61,7 +64,6 @@ def score(
     assets = _assets(records, column) if column else [ONE_STREAM]
     key = platform.sealed.tenant_key(tenant)
     stream = loaded.estimator.score_stream
-    started = time.perf_counter()
 
     def step(blobs: dict[str, bytes]) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
         states = {}
@@ -77,9 +79,13 @@ def score(
             for asset, state in new.items()
         }
 
-    results = platform.store.update_stream_states(
-        tenant, name, mv.version, assets, step, keep=platform.settings.stream_assets_per_model
-    )
+    try:
+        results = platform.store.update_stream_states(
+            tenant, name, mv.version, assets, step, keep=platform.settings.stream_assets_per_model
+        )
+    except Exception as exc:
+        log_failure(platform, tenant, mv, "score", records, started, exc)
+        raise
     metrics.RECORDER.predicted(tenant, name, mv.version, len(records))
     platform.prediction_log.add(
         tenant,

@@ -73,9 +73,10 @@ class _Call:
     latency_s: float
     schema: Sequence[Mapping[str, Any]]
     records: Sequence[Any]
-    answers: Sequence[Mapping[str, Any]]
+    answers: Sequence[Mapping[str, Any] | None]  # (None,): a failed call
     picked: Sequence[int]
     positions: Sequence[int] | None
+    error: Mapping[str, Any] | None = None  # a failed call: what went wrong (no answer)
     retried: bool = False
 
     def position(self, i: int) -> int:
@@ -161,7 +162,39 @@ class PredictionLog:
             tenant, model, version, source, request_id, time.time(), latency_s, schema, records, answers,
             picked, positions,
         )
-        kept, wake = len(picked), False
+        return self._append(call)
+
+    def add_failure(
+        self,
+        tenant: str,
+        model: str,
+        version: int,
+        source: str,
+        *,
+        schema: Sequence[Mapping[str, Any]],
+        records: Sequence[Any],
+        latency_s: float,
+        request_id: str | None,
+        error: Mapping[str, Any],
+    ) -> bool:
+        """Keep a call that failed once its records had passed the model's input schema: one entry
+        with the call's inputs and ``error`` (``status``, ``code``), no answer. It is drawn with the
+        chance that a call of as many records has an answer logged at the model's rate, so failed
+        and answered calls are sampled alike and the share of failed calls among those logged
+        estimates the model's error rate. Returns whether it was kept."""
+        rate = self.rate(tenant, model)
+        chance = 1.0 - (1.0 - rate) ** max(len(records), 1)
+        if rate <= 0.0 or (rate < 1.0 and random.random() >= chance):  # noqa: S311 - sampling
+            return False
+        call = _Call(
+            tenant, model, version, source, request_id, time.time(), latency_s, schema, records, (None,),
+            (0,), None, error,
+        )
+        return self._append(call) > 0
+
+    def _append(self, call: _Call) -> int:
+        """Buffer ``call`` (or drop and count it when the buffer is full); returns the entries kept."""
+        kept, wake = len(call.picked), False
         with self._lock:
             if self._closed or self._pending + kept > self.capacity:
                 self.dropped += kept
@@ -172,7 +205,7 @@ class PredictionLog:
                 full = False
                 wake = self._pending >= self.capacity // 4
         if full:
-            metrics.RECORDER.prediction_log(tenant, model, "dropped", kept)
+            metrics.RECORDER.prediction_log(call.tenant, call.model, "dropped", kept)
             return 0
         self._start()
         if wake:
@@ -269,18 +302,23 @@ class PredictionLog:
                 blobs.append(LogBlob(blob_id, tenant, model, version, *span, len(part), payload))
                 index.extend(
                     LoggedPrediction(
-                        blob_id, slot, tenant, model, version, c.request_id, c.position(i), c.source, at
+                        blob_id, slot, tenant, model, version, c.request_id, c.position(i), c.source, at,
+                        # the call's latency on its first logged answer only: one row per call has it
+                        round(c.latency_s * 1000, 3) if i == c.picked[0] else None,
+                        c.error is not None,
                     )
                     for slot, ((c, i), at) in enumerate(zip(part, times, strict=True))
                 )
         return blobs, index
 
     def _entry(self, c: _Call, i: int, inputs_of: Inputs) -> bytes:
-        if len(c.records) == len(c.answers):
+        if len(c.records) == len(c.answers) and c.error is None:
             inputs: Any = inputs_of(c.records[i])
         else:
             inputs = [inputs_of(r) for r in c.records]
         entry = {"inputs": inputs, "answer": c.answers[i], "latency_ms": round(c.latency_s * 1000, 3)}
+        if c.error is not None:
+            entry["error"] = dict(c.error)
         return encode_entry(entry, self.max_entry_bytes)
 
     def close(self) -> None:
