@@ -324,17 +324,18 @@ def test_a_version_that_failed_its_gate_is_promoted_only_when_forced(mill: Api) 
 def test_a_family_without_a_gate_or_an_imported_version_is_refused(mill: Api) -> None:
     api, data = mill, mill.made
     store = api.platform.store
-    for model, task in (("demand", "forecast"), ("imported", "tabular_classification")):
+    for model, task in (("external", "imported_classification"), ("imported", "tabular_classification")):
         store.add_version(
             tenant="default", model=model, task=task, report={}, input_schema=[], files={},
             artifact=f"default/models/{model}/x", lineage={}, job_id=None,
         )  # fmt: skip
         store.set_alias("default", model, "production", 1)
-    forecast = _retrain(api, model="demand", dataset_id=data["after"])
-    assert forecast.status_code == 422
-    assert "retraining with a gate is available for tabular_classification and tabular_regression" in (
-        forecast.json()["detail"]
-    )
+    external = _retrain(api, model="external", dataset_id=data["after"])
+    assert external.status_code == 422
+    detail = external.json()["detail"]
+    assert "'external' is a imported_classification model; retraining with a gate is available" in detail
+    families = detail.split(";")[1]
+    assert "forecast" in families and "tabular_classification" in families and "imported_" not in families
     imported = _retrain(api, model="imported", dataset_id=data["after"])
     assert imported.status_code == 422 and "was imported, not trained here" in imported.json()["detail"]
     assert _retrain(api, model="nothing", dataset_id=data["after"]).status_code == 404

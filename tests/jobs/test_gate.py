@@ -14,13 +14,17 @@ from shopfloor.errors import InvalidInput, RegistryUnavailable
 from shopfloor.jobs.gate import MIN_LIVE_RECORDS, NOT_AVAILABLE, RESAMPLES, evaluate
 from shopfloor.jobs.live import LabelledRecords, NoLiveData
 from shopfloor.registry.entities import ModelVersion
+from shopfloor.tasks.base import BaseEstimator
+from shopfloor.tasks.compare import Compared, Incomparable, NewData, Paired
 
 CREATED = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
 
 
-class Scored:
+class Scored(BaseEstimator):
     """A fitted model stand-in: ``metric`` on held-out rows and on live rows (told apart by a
     column only live rows have), and the rows it held out."""
+
+    task = "tabular_classification"
 
     def __init__(
         self, held: float, live: float = math.nan, metric: str = "f1", holdout: Any = None, jitter: float = 0
@@ -28,18 +32,23 @@ class Scored:
         self.held, self.live, self.metric, self.jitter = held, live, metric, jitter
         self._holdout = np.arange(10, 20) if holdout is None else holdout
         self.report_ = {"metric": metric, "target": "y", "stability": {}}
-        self.scored: list[int] = []
+        self.scored: list[int] = []  # the rows of each call of the scorer (resamples too)
 
     def holdout_rows(self) -> Any:
         return self._holdout
 
-    def score_rows(self, frame: pd.DataFrame, target: str) -> dict[str, float]:
+    def row_scorer(self, frame: pd.DataFrame, target: str) -> Any:
         assert target == "y"
-        self.scored.append(len(frame))
-        if "live" in frame.columns:
-            return {self.metric: self.live}
-        # ``jitter``: the score moves with which rows are scored (resampled rows differ)
-        return {self.metric: self.held + self.jitter * (float(frame["x"].mean()) - 14.5)}
+        live, x = "live" in frame.columns, frame["x"].to_numpy(float)
+
+        def scores(take: np.ndarray) -> dict[str, float]:
+            self.scored.append(len(take))
+            if live:
+                return {self.metric: self.live}
+            # ``jitter``: the score moves with which rows are scored (resampled rows differ)
+            return {self.metric: self.held + self.jitter * (float(x[take].mean()) - 14.5)}
+
+        return scores
 
 
 def _version(std: float | None = 0.02, splits: int = 5, metric: str = "f1") -> ModelVersion:
@@ -83,8 +92,9 @@ def test_a_clear_improvement_passes_on_held_out_data_alone() -> None:
     assert gate["passed"] is True
     held = gate["checks"]["held_out"]
     assert held == {
-        "passed": True, "metric": "f1", "challenger": 0.9, "champion": 0.7, "improvement": 0.2, "rows": 10,
-        "left_out": 0,
+        "passed": True, "comparable": True, "metric": "f1", "challenger": 0.9, "champion": 0.7,
+        "improvement": 0.2, "rows": 10, "unit": "rows", "left_out": 0,
+        "figures": {"challenger": {"f1": 0.9}, "champion": {"f1": 0.7}},
         "message": "held-out: On 10 held-out rows of the new data, f1 is 0.9000 for the new version and "
         "0.7000 for version 1 (production): better by 0.2000.",
     }  # fmt: skip
@@ -94,7 +104,7 @@ def test_a_clear_improvement_passes_on_held_out_data_alone() -> None:
         "resamples": RESAMPLES,
         "message": "stability: the held-out improvement (0.2000) exceeds the stability band of version 1 "
         "(production) (f1 spread 0.0200 over 5 seeded splits) and the spread of the improvement over "
-        f"{RESAMPLES} resamples of the 10 held-out rows (0.0000).",
+        f"{RESAMPLES} resamples of the 10 held-out rows of the new data (0.0000).",
     }  # fmt: skip
     assert gate["summary"] == (
         "Gate passed: the new version beats version 1 (production) on held-out data alone "
@@ -175,10 +185,10 @@ def test_too_few_live_records_or_an_unreadable_log_leave_the_decision_to_held_ou
     assert "could not be read: the registry database is not reachable" in broken["checks"]["live"]["message"]
 
     class Unscorable(Scored):
-        def score_rows(self, frame: pd.DataFrame, target: str) -> dict[str, float]:
+        def row_scorer(self, frame: pd.DataFrame, target: str) -> Any:
             if "live" in frame.columns:
                 raise InvalidInput("the records lack input column 'x'")
-            return super().score_rows(frame, target)
+            return super().row_scorer(frame, target)
 
     odd = _gate(Unscorable(0.9), Unscorable(0.7), source=Live(30))
     assert odd["passed"] is True and "could not be scored: the records lack input column 'x'" in str(odd)
@@ -194,7 +204,8 @@ def test_an_improvement_within_the_noise_of_a_small_hold_out_does_not_pass() -> 
     assert band["message"] == (
         "stability: the held-out improvement (0.2000) exceeds the stability band of version 1 (production) "
         f"(f1 spread 0.0200 over 5 seeded splits) but not the spread of the improvement over {RESAMPLES} "
-        f"resamples of the 10 held-out rows ({band['resampled']:.4f}): it cannot be told from noise."
+        f"resamples of the 10 held-out rows of the new data ({band['resampled']:.4f}): it cannot be told "
+        "from noise."
     )
 
 
@@ -224,4 +235,63 @@ def test_a_large_hold_out_is_resampled_at_a_bounded_size(monkeypatch: pytest.Mon
     challenger, champion = Scored(0.9), Scored(0.7)
     band = _gate(challenger, champion)["checks"]["stability"]
     assert challenger.scored == [10] + [4] * RESAMPLES
-    assert f"over {RESAMPLES} resamples of 4 of the 10 held-out rows (0.0000)" in band["message"]
+    assert f"over {RESAMPLES} resamples of 4 of the 10 held-out rows of the new data (0.0000)" in str(band)
+
+
+class Unmatched(Scored):
+    """A family with no comparable held-out figure (image anomaly without labelled defects...)."""
+
+    def compare_with(self, champion: Any, data: NewData) -> Compared:
+        return Incomparable(f"the new data holds no labelled defect image; {data.champion} cannot be judged")
+
+
+def test_without_a_comparable_figure_the_gate_says_why_and_does_not_pass() -> None:
+    gate = _gate(Unmatched(0.9), Scored(0.7))
+    held, band = gate["checks"]["held_out"], gate["checks"]["stability"]
+    assert held == {
+        "passed": False, "comparable": False, "left_out": 0,
+        "message": "held-out: no comparable figure: the new data holds no labelled defect image; version 1 "
+        "(production) cannot be judged.",
+    }  # fmt: skip
+    assert gate["passed"] is False and held["message"] in gate["summary"]
+    assert band["passed"] is False and band["message"].startswith("stability: no held-out improvement")
+
+
+def test_without_a_comparable_figure_live_data_decides_where_there_is_enough() -> None:
+    better = _gate(Unmatched(0.9, live=0.9), Scored(0.7, live=0.6), source=Live(40))
+    assert better["passed"] is True and better["checks"]["live"]["passed"] is True
+    assert better["summary"].startswith("Gate passed: the new version beats version 1 (production) on live")
+    band = better["checks"]["stability"]
+    assert band["message"].startswith("stability: the live improvement (0.3000) exceeds")
+    assert "labelled live records" in band["message"]
+    worse = _gate(Unmatched(0.9, live=0.5), Scored(0.7, live=0.6), source=Live(40))
+    assert worse["passed"] is False and worse["checks"]["live"]["message"] in worse["summary"]
+
+
+class Errors(Scored):
+    """A family whose figure is an error, judged by its own direction (a forecast's MASE)."""
+
+    def compare_with(self, champion: Any, data: NewData) -> Compared:
+        rows = np.arange(10, 20)
+        return Paired(
+            "mase", False, len(rows), "series", "series of the new data", 0,
+            lambda take: ({"mase": self.held}, {"mase": champion.held}),
+        )  # fmt: skip
+
+
+def test_the_family_gives_the_figure_and_its_direction() -> None:
+    gate = _gate(Errors(0.8, metric="mase"), Errors(1.1, metric="mase"), _version(std=None, metric="mase"))
+    held = gate["checks"]["held_out"]
+    assert gate["metric"] == "mase" and gate["greater_is_better"] is False and gate["passed"] is True
+    assert (held["unit"], held["rows"], held["improvement"]) == ("series", 10, pytest.approx(0.3))
+    assert held["message"].startswith("held-out: On 10 series of the new data, mase is 0.8000")
+
+
+def test_a_champion_that_cannot_score_the_new_data_makes_no_comparison() -> None:
+    class Unreadable(Scored):
+        def row_scorer(self, frame: pd.DataFrame, target: str) -> Any:
+            raise InvalidInput("the records lack input column 'x'")
+
+    held = _gate(Scored(0.9), Unreadable(0.7))["checks"]["held_out"]
+    assert held["comparable"] is False and held["passed"] is False
+    assert "version 1 (production) could not be scored on the new data: the records lack" in held["message"]

@@ -21,6 +21,7 @@ AGGREGATES = (
     registry.GenerationStore,
     registry.AuditStore,
     registry.StreamStore,
+    registry.PredictionLogStore,
     registry.AlertStore,
     registry.HealthStore,
 )

@@ -79,6 +79,17 @@ def _flush_log(platform: Platform) -> None:
         found.flush()
 
 
+def _background_tasks(platform: Platform) -> list[asyncio.Task[None]]:
+    """The periodic work of every API process: shared metrics, the audit buffer, the prediction
+    log's retention sweep, and alert rules evaluated and webhooks sent in turn (settings alert_*)."""
+    return [
+        asyncio.create_task(_flush_metrics()),
+        asyncio.create_task(audit_log.flush_every(platform)),
+        asyncio.create_task(prediction_log.sweep_every(platform)),
+        asyncio.create_task(alert_service.watch(platform)),
+    ]
+
+
 def create_app(settings: Settings | None = None, platform: Platform | None = None) -> FastAPI:
     """Build the API. The registry must already be migrated (``shopfloor.bootstrap.prepare``)."""
     settings = settings or get_settings()
@@ -90,20 +101,14 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         if app.state.platform is None:
             app.state.platform = Platform.from_settings(settings)
         metrics.share_through(metrics_dir(settings))
-        flusher = asyncio.create_task(_flush_metrics())
-        auditor = asyncio.create_task(audit_log.flush_every(app.state.platform))
-        sweeper = asyncio.create_task(prediction_log.sweep_every(app.state.platform))
-        # Alert rules evaluated and webhooks sent by every API process in turn (settings alert_*).
-        watcher = asyncio.create_task(alert_service.watch(app.state.platform))
+        background = _background_tasks(app.state.platform)
         # Start-up objects (libraries, the app) live as long as the process: keep them out of
         # the garbage collector's full passes, which otherwise rescan them under load.
         gc.collect()
         gc.freeze()
         yield
-        flusher.cancel()
-        auditor.cancel()
-        sweeper.cancel()
-        watcher.cancel()
+        for task in background:
+            task.cancel()
         app.state.blocking.close()  # the transactions in flight end before the registry closes
         metrics.RECORDER.flush()
         audit_log.flush(app.state.platform, everything=True)

@@ -3,19 +3,23 @@
 Three checks, each stored with its figures and a sentence in words:
 
 held_out
-    The new version and the champion score the same rows: the new version's own hold-out split of
-    the new data, less the rows of the data the champion was trained on (it has seen them). The
-    metric is the one the family's report selects models by (``report["metric"]``), its direction
-    from :func:`shopfloor.evaluation.metrics.greater_is_better`. The new version must be better.
+    The new version and the champion score the same held-out examples of the new data, less those
+    from the data the champion was trained on (it has seen them). What the examples are, the figure
+    compared and its direction come from the family (:meth:`compare_with`, see
+    :mod:`shopfloor.tasks.compare`): the hold-out rows and the report's ``metric`` for a table, the
+    assets of a sensor history, recordings, images, series, stretches of one stream. The new version
+    must be better. Where the family can give no figure to both models (no labelled defects among
+    new images...), the check says so and why, and does not pass.
 live
     Both score the labelled live records (logged predictions with feedback) that the platform's
     :class:`~shopfloor.jobs.live.LiveLabelledSource` has since the champion was registered; the
     new version must be better there too. With fewer than :data:`MIN_LIVE_RECORDS` records the
-    check is not available, and the gate decides on the held-out rows alone (and says so).
+    check is not available, and the gate decides on the held-out examples alone (and says so).
+    Without a held-out figure, live data alone decides where it is available.
 stability
-    The held-out improvement must exceed the champion's stability band: the spread (standard
-    deviation) of that metric over the seeded splits of its training report. A smaller
-    improvement cannot be told from the noise of which rows happened to be held out.
+    The improvement must exceed the champion's stability band (the spread of the metric over the
+    seeded splits of its training report) and its own spread over resamples of the examples
+    compared: a smaller improvement cannot be told from the noise of which examples were held out.
 """
 
 from __future__ import annotations
@@ -33,11 +37,12 @@ from shopfloor.errors import ShopfloorError
 from shopfloor.evaluation.metrics import greater_is_better
 from shopfloor.jobs.live import LabelledRecords, LiveLabelledSource
 from shopfloor.registry.entities import ModelVersion
+from shopfloor.tasks.compare import Incomparable, NewData, Paired, paired_rows
 
 #: The fewest labelled live records the live check compares on; with fewer it is not available.
 MIN_LIVE_RECORDS = 20
-#: Resamples of the held-out rows that measure the spread of the improvement itself, and the
-#: most rows one resample holds.
+#: Resamples of the examples compared that measure the spread of the improvement itself, and the
+#: most examples one resample holds.
 RESAMPLES = 50
 RESAMPLE_ROWS = 5_000
 NOT_AVAILABLE = "live: not available (no labelled live data)"
@@ -45,18 +50,19 @@ NOT_AVAILABLE = "live: not available (no labelled live data)"
 
 @dataclass(frozen=True)
 class Comparison:
-    """One metric of both models on the same rows."""
+    """One metric of both models on the same examples."""
 
     metric: str
     challenger: float
     champion: float
     rows: int
+    greater: bool = True
 
     @property
     def improvement(self) -> float:
         """How much better the new version is (negative: worse), whatever the metric's direction."""
         gain = self.challenger - self.champion
-        return gain if greater_is_better(self.metric) else -gain
+        return gain if self.greater else -gain
 
     @property
     def computable(self) -> bool:
@@ -97,37 +103,51 @@ def _verdict(c: Comparison) -> str:
     return f"worse by {abs(c.improvement):.4f}"
 
 
-def compare_on(challenger: Any, champion: Any, rows: pd.DataFrame, target: str, metric: str) -> Comparison:
-    """``metric`` of both fitted models on the same labelled rows (NaN where the rows cannot give it)."""
-    values = [float(m.score_rows(rows, target).get(metric, math.nan)) for m in (challenger, champion)]
-    return Comparison(metric, values[0], values[1], len(rows))
+def measured(paired: Paired, take: np.ndarray) -> Comparison:
+    """The paired figures over the examples ``take`` as one comparison of the metric (NaN where the
+    examples cannot give it)."""
+    return _as_comparison(paired, *paired.figures(take), len(take))
 
 
-def held_out_check(
-    challenger: Any, champion: Any, frame: pd.DataFrame, target: str, seen: np.ndarray, metric: str, who: str
-) -> tuple[dict[str, Any], Comparison | None, pd.DataFrame]:
-    """The held-out check, its comparison (None when no row was left to compare on) and the rows
-    compared on. ``seen`` marks the rows of ``frame`` from the data the champion was trained on."""
-    rows, none = challenger.holdout_rows(), frame.iloc[:0]
-    if rows is None:
-        return _failed(f"held-out: the new version names no hold-out rows to compare {who} on."), None, none
-    rows = np.asarray(rows)
-    fresh = rows[~seen[rows]]
-    left_out = int(len(rows) - len(fresh))
-    if len(fresh) == 0:
-        return _failed(
-            f"held-out: all {len(rows)} held-out rows come from the data {who} was trained on; "
-            "retrain with new data to compare on rows it has not seen.",
-            left_out=left_out,
-        ), None, none
-    part = frame.iloc[fresh]
-    c = compare_on(challenger, champion, part, target, metric)
-    passed = c.computable and c.improvement > 0
-    message = f"held-out: {_versus(c, who, f'On {c.rows} held-out rows of the new data')}: {_verdict(c)}."
-    if left_out:
-        message += f" {left_out} more held-out rows come from the data {who} was trained on and are left out."
-    check = {"passed": passed, "metric": metric, **c.figures(), "left_out": left_out, "message": message}
-    return check, c, part
+def _as_comparison(paired: Paired, new: Mapping[str, float], old: Mapping[str, float], n: int) -> Comparison:
+    values = [float(f.get(paired.metric, math.nan)) for f in (new, old)]
+    return Comparison(paired.metric, values[0], values[1], n, paired.greater_is_better)
+
+
+def held_out_check(compared: Paired | Incomparable, who: str) -> tuple[dict[str, Any], Comparison | None]:
+    """The held-out check, and its comparison (None when there is no comparable figure)."""
+    if isinstance(compared, Incomparable):
+        return {
+            "passed": False,
+            "comparable": False,
+            "left_out": compared.left_out,
+            **({"available": compared.available} if compared.available else {}),
+            "message": f"held-out: no comparable figure: {compared.reason}.",
+        }, None
+    new, old = compared.everything()
+    c = _as_comparison(compared, new, old, compared.units)
+    message = f"held-out: {_versus(c, who, f'On {c.rows} {compared.where}')}: {_verdict(c)}."
+    if compared.how:
+        message += f" {compared.how}"
+    if compared.left_out:
+        message += (
+            f" {compared.left_out} more held-out {compared.unit} come from the data {who} was trained on "
+            "and are left out."
+        )
+    check = {
+        "passed": c.computable and c.improvement > 0,
+        "comparable": True,
+        "metric": c.metric,
+        **c.figures(),
+        "unit": compared.unit,
+        "left_out": compared.left_out,
+        "figures": {
+            "challenger": {k: _rounded(float(v)) for k, v in new.items()},
+            "champion": {k: _rounded(float(v)) for k, v in old.items()},
+        },
+        "message": message,
+    }
+    return check, c
 
 
 def live_check(
@@ -138,36 +158,37 @@ def live_check(
     metric: str,
     who: str,
     since: datetime | None,
-) -> dict[str, Any]:
-    """The live check: available with at least :data:`MIN_LIVE_RECORDS` labelled records."""
+) -> tuple[dict[str, Any], Paired | None]:
+    """The live check (available with at least :data:`MIN_LIVE_RECORDS` labelled records that both
+    models can score), and the records paired for the stability check."""
     when = f" since {since.isoformat(timespec='seconds')}" if since is not None else ""
+
+    def unavailable(records: int, why: str) -> tuple[dict[str, Any], None]:
+        message = f"live: not available ({why})"
+        return {"available": False, "passed": None, "records": records, "message": message}, None
+
     if live is None:
-        return {"available": False, "passed": None, "records": 0, "message": NOT_AVAILABLE}
-    rows = live.inputs.assign(**{target: live.outcomes.to_numpy()})
-    rows = rows.loc[rows[target].notna()]
+        return {"available": False, "passed": None, "records": 0, "message": NOT_AVAILABLE}, None
+    column = challenger.outcome_column(target)
+    if column is None:
+        return unavailable(0, f"a {challenger.task} model's records have no outcome of their own")
+    rows = live.inputs.assign(**{column: live.outcomes.to_numpy()})
+    rows = rows.loc[rows[column].notna()]
     if len(rows) == 0:
-        return {"available": False, "passed": None, "records": 0, "message": NOT_AVAILABLE}
+        return {"available": False, "passed": None, "records": 0, "message": NOT_AVAILABLE}, None
     if len(rows) < MIN_LIVE_RECORDS:
-        return {
-            "available": False,
-            "passed": None,
-            "records": len(rows),
-            "message": f"live: not available ({len(rows)} labelled live records{when}; "
-            f"at least {MIN_LIVE_RECORDS} are needed)",
-        }
+        return unavailable(
+            len(rows), f"{len(rows)} labelled live records{when}; at least {MIN_LIVE_RECORDS} are needed"
+        )
     try:
-        c = compare_on(challenger, champion, rows, target, metric)
+        paired = paired_rows(challenger, champion, rows, column, "labelled live records", metric=metric)
+        c = measured(paired, np.arange(paired.units))
     except (ShopfloorError, ValueError, TypeError, KeyError) as exc:  # records as logged, not as checked
         why = exc.detail if isinstance(exc, ShopfloorError) else f"{type(exc).__name__}: {exc}"
-        return {
-            "available": False,
-            "passed": None,
-            "records": len(rows),
-            "message": f"live: not available (the live records could not be scored: {why})",
-        }
+        return unavailable(len(rows), f"the live records could not be scored: {why}")
     message = f"live: {_versus(c, who, f'On {c.rows} labelled live records{when}')}: {_verdict(c)}."
     passed = c.computable and c.improvement > 0
-    return {"available": True, "passed": passed, "metric": metric, **c.figures(), "message": message}
+    return {"available": True, "passed": passed, "metric": metric, **c.figures(), "message": message}, paired
 
 
 def band_of(report: Mapping[str, Any], metric: str) -> tuple[float, int] | None:
@@ -182,35 +203,34 @@ def band_of(report: Mapping[str, Any], metric: str) -> tuple[float, int] | None:
     return float(std), len(values)
 
 
-def resampled_spread(
-    challenger: Any, champion: Any, rows: pd.DataFrame, target: str, metric: str, n: int = RESAMPLES
-) -> tuple[float, int, int] | None:
+def resampled_spread(paired: Paired, n: int = RESAMPLES) -> tuple[float, int, int] | None:
     """The spread (standard deviation) of the improvement over ``n`` resamples (with replacement)
-    of ``rows``, how many resamples gave both figures, and the rows each resample holds (at most
-    :data:`RESAMPLE_ROWS`: a larger hold-out is resampled at that size, which overstates its
-    spread a little); None with fewer than two resamples."""
+    of the examples compared, how many resamples gave both figures, and the examples each resample
+    holds (at most :data:`RESAMPLE_ROWS`: a larger set is resampled at that size, which overstates
+    its spread a little); None with fewer than two resamples."""
     rng = np.random.default_rng(0)
-    size = min(len(rows), RESAMPLE_ROWS)
+    size = min(paired.units, RESAMPLE_ROWS)
     gains = []
     for _ in range(n):
-        c = compare_on(challenger, champion, rows.iloc[rng.integers(0, len(rows), size)], target, metric)
+        c = measured(paired, rng.integers(0, paired.units, size))
         if c.computable:
             gains.append(c.improvement)
     return (float(np.std(gains, ddof=1)), len(gains), size) if len(gains) >= 2 else None
 
 
 def stability_check(
-    held_out: Comparison | None,
+    basis: tuple[str, Comparison, Paired] | None,
     champion: ModelVersion,
     challenger_report: Mapping[str, Any],
     who: str,
-    resampled: Callable[[], tuple[float, int, int] | None],
+    metric: str,
+    resampled: Callable[[Paired], tuple[float, int, int] | None] = resampled_spread,
 ) -> dict[str, Any]:
-    """The stability check: the held-out improvement against the champion's stability band (the
-    new version's when the champion's report measured none) and against the spread of the
-    improvement itself over resamples of the rows compared on (``resampled()``, measured only
-    for an improvement beyond the band): a small hold-out is noisier than the splits of a fit."""
-    metric = held_out.metric if held_out is not None else str(challenger_report.get("metric"))
+    """The stability check of the comparison that decides (``basis``: its name, ``held-out`` or
+    ``live``, the comparison and the paired examples): its improvement against the champion's
+    stability band (the new version's when the champion's report measured none) and against the
+    spread of the improvement itself over resamples of the examples compared (measured only for an
+    improvement beyond the band): a small hold-out is noisier than the splits of a fit."""
     band, whose, note = band_of(champion.report, metric), who, ""
     if band is None:
         band, whose, note = band_of(challenger_report, metric), "the new version", f"; {who} has none"
@@ -220,40 +240,42 @@ def stability_check(
         figures.update(band=round(band[0], 6), splits=band[1])
         spread_of = f"{metric} spread {band[0]:.4f} over {band[1]} seeded splits{note}"
         noise.append(f"the stability band of {whose} ({spread_of})")
-    if held_out is None or not held_out.computable or held_out.improvement <= 0:
+    name = basis[0] if basis is not None else "held-out"
+    if basis is None or not basis[1].computable or basis[1].improvement <= 0:
         against = noise[0] if noise else "any noise band"
-        return _failed(f"stability: no held-out improvement to set against {against}.", **figures)
-    gain = held_out.improvement
+        return _failed(f"stability: no {name} improvement to set against {against}.", **figures)
+    _, comparison, paired = basis
+    gain = comparison.improvement
     figures["improvement"] = round(gain, 6)
     if band is not None and gain <= band[0]:
         return _failed(
-            f"stability: the held-out improvement ({gain:.4f}) is within {noise[0]}: it cannot be told "
+            f"stability: the {name} improvement ({gain:.4f}) is within {noise[0]}: it cannot be told "
             "from noise.",
             **figures,
         )
-    spread = resampled()
+    spread = resampled(paired)
     if spread is not None:
         figures.update(resampled=round(spread[0], 6), resamples=spread[1])
-        of = f"the {held_out.rows}" if spread[2] == held_out.rows else f"{spread[2]} of the {held_out.rows}"
-        resamples = f"{spread[1]} resamples of {of} held-out rows"
+        of = f"the {paired.units}" if spread[2] == paired.units else f"{spread[2]} of the {paired.units}"
+        resamples = f"{spread[1]} resamples of {of} {paired.where}"
         noise.append(f"the spread of the improvement over {resamples} ({spread[0]:.4f})")
     if not noise:
         return _failed(
-            f"stability: no spread of {metric} was measured for {who}, the new version or the held-out "
-            "rows, so an improvement cannot be told from noise.",
+            f"stability: no spread of {metric} was measured for {who}, the new version or the "
+            f"{paired.where}, so an improvement cannot be told from noise.",
             **figures,
         )
     if spread is not None and gain <= spread[0]:
         beyond = f"exceeds {noise[0]} but not " if band is not None else "is within "
         return _failed(
-            f"stability: the held-out improvement ({gain:.4f}) {beyond}{noise[-1]}: it cannot be told "
+            f"stability: the {name} improvement ({gain:.4f}) {beyond}{noise[-1]}: it cannot be told "
             "from noise.",
             **figures,
         )
     return {
         "passed": True,
         **figures,
-        "message": f"stability: the held-out improvement ({gain:.4f}) exceeds {' and '.join(noise)}.",
+        "message": f"stability: the {name} improvement ({gain:.4f}) exceeds {' and '.join(noise)}.",
     }
 
 
@@ -263,16 +285,21 @@ def _failed(message: str, **figures: Any) -> dict[str, Any]:
 
 def decide(checks: Mapping[str, Mapping[str, Any]], who: str) -> tuple[bool, str]:
     """Whether the gate passed, and why in one paragraph: the held-out and stability checks must
-    pass, the live one too where it is available."""
-    needed = ["held_out", "stability"] + (["live"] if checks["live"]["available"] else [])
+    pass, the live one too where it is available; without a comparable held-out figure, live data
+    decides where it is available, else the gate fails."""
+    held, live = checks["held_out"], checks["live"]
+    comparable = held.get("comparable", True)
+    needed = (["held_out"] if comparable or not live["available"] else []) + ["stability"]
+    needed += ["live"] if live["available"] else []
     failed = [checks[name]["message"] for name in needed if not checks[name]["passed"]]
     if failed:
         return False, f"Gate failed: the new version does not replace {who}. " + " ".join(failed)
-    basis = (
-        "held-out and live data"
-        if checks["live"]["available"]
-        else f"held-out data alone ({checks['live']['message']})"
-    )
+    if not comparable:
+        basis = f"live data alone ({held['message']})"
+    elif live["available"]:
+        basis = "held-out and live data"
+    else:
+        basis = f"held-out data alone ({live['message']})"
     return True, f"Gate passed: the new version beats {who} on {basis}, by more than the stability band."
 
 
@@ -282,6 +309,28 @@ def champion_name(champion: ModelVersion) -> str:
     return f"version {champion.version}{aliases}"
 
 
+def _compared(challenger: Any, champion_model: Any, data: NewData) -> Paired | Incomparable:
+    """The family's held-out comparison; a model that cannot score the new data makes none."""
+    try:
+        result: Paired | Incomparable = challenger.compare_with(champion_model, data)
+    except ShopfloorError as exc:
+        return Incomparable(f"{data.champion} could not be scored on the new data: {exc.detail}")
+    return result
+
+
+def _live(
+    challenger: Any, champion_model: Any, champion: ModelVersion, source: LiveLabelledSource, target: str,
+    metric: str, who: str,
+) -> tuple[dict[str, Any], Paired | None]:  # fmt: skip
+    since = champion.created_at
+    try:
+        live = source.labelled(champion.tenant, champion.model, since)
+    except ShopfloorError as exc:
+        message = f"live: not available (the live records could not be read: {exc.detail})"
+        return {"available": False, "passed": None, "records": 0, "message": message}, None
+    return live_check(challenger, champion_model, live, target, metric, who, since)
+
+
 def evaluate(
     challenger: Any,
     champion_model: Any,
@@ -289,44 +338,41 @@ def evaluate(
     frame: pd.DataFrame,
     seen: np.ndarray,
     source: LiveLabelledSource,
+    target: str | None = None,
 ) -> dict[str, Any]:
     """The gate of ``challenger`` (just fitted on ``frame``) against the champion (its registry
     entry and its loaded estimator): ``passed``, the champion, the metric, each check with its
     figures and sentence, and a summary. ``seen`` marks the rows of ``frame`` from the data the
-    champion was trained on; ``source`` gives the labelled live records."""
+    champion was trained on; ``source`` gives the labelled live records; ``target`` is the
+    configuration's target column (default: the new version's report's)."""
     report = challenger.report_
-    metric, target = str(report["metric"]), str(report["target"])
+    if target is None:
+        target = report["target"] if isinstance(report.get("target"), str) else ""
     who = champion_name(champion)
-    held, comparison, compared = held_out_check(challenger, champion_model, frame, target, seen, metric, who)
-    since = champion.created_at
-    try:
-        live = source.labelled(champion.tenant, champion.model, since)
-    except ShopfloorError as exc:
-        checks_live = {
-            "available": False,
-            "passed": None,
-            "records": 0,
-            "message": f"live: not available (the live records could not be read: {exc.detail})",
-        }
+    compared = _compared(challenger, champion_model, NewData(frame, seen, target, who))
+    held, comparison = held_out_check(compared, who)
+    if isinstance(compared, Paired):
+        metric, greater = compared.metric, compared.greater_is_better
     else:
-        checks_live = live_check(challenger, champion_model, live, target, metric, who, since)
+        metric = str(report.get("metric") or "")
+        greater = greater_is_better(metric)
+    checks_live, live_paired = _live(challenger, champion_model, champion, source, target, metric, who)
+    basis: tuple[str, Comparison, Paired] | None = None
+    if comparison is not None and isinstance(compared, Paired):
+        basis = ("held-out", comparison, compared)
+    elif live_paired is not None:
+        basis = ("live", measured(live_paired, np.arange(live_paired.units)), live_paired)
     checks = {
         "held_out": held,
         "live": checks_live,
-        "stability": stability_check(
-            comparison,
-            champion,
-            report,
-            who,
-            lambda: resampled_spread(challenger, champion_model, compared, target, metric),
-        ),
+        "stability": stability_check(basis, champion, report, who, metric),
     }
     passed, summary = decide(checks, who)
     return {
         "passed": passed,
         "champion": {"version": champion.version, "aliases": list(champion.aliases)},
         "metric": metric,
-        "greater_is_better": greater_is_better(metric),
+        "greater_is_better": greater,
         "checks": checks,
         "summary": summary,
     }

@@ -21,7 +21,7 @@ from shopfloor.context import Platform
 from shopfloor.data.stored import load_frame
 from shopfloor.errors import Conflict
 from shopfloor.jobs.gate import champion_name, evaluate
-from shopfloor.jobs.training import fit_estimator, series_layout, store_estimator
+from shopfloor.jobs.training import configured, fit_estimator, series_layout, store_estimator
 from shopfloor.registry.entities import AuditEvent, Dataset, Job, ModelVersion
 from shopfloor.storage.base import patiently
 from shopfloor.tasks.base import ProgressFn
@@ -35,16 +35,21 @@ def run_retrain(platform: Platform, job: Job, progress: ProgressFn) -> dict[str,
     wait_s = platform.settings.store_outage_wait_s  # an accepted job outlives a short store outage
     progress(0.01, "loading data", f"reading {len(p['dataset_ids'])} dataset(s)")
     datasets = [platform.store.get_dataset(job.tenant, d) for d in p["dataset_ids"]]
-    frame, seen = patiently(lambda: combined(platform, job, datasets), wait_s, "reading the datasets")
+    types = dict(p["types"])
+    estimator = configured(platform, p["config"], types)
+    frame, seen = patiently(
+        lambda: combined(platform, job, datasets, estimator), wait_s, "reading the datasets"
+    )
     started = time.monotonic()
-    estimator = fit_estimator(platform, p["config"], frame, dict(p["types"]), progress, span=(0.02, 0.85))
+    fit_estimator(platform, p["config"], frame, types, progress, span=(0.02, 0.85), estimator=estimator)
     train_seconds = round(time.monotonic() - started, 3)
     champion = platform.store.get_version(job.tenant, p["model_name"], int(p["champion"]))
     progress(0.86, "gate", f"comparing the new version with {champion_name(champion)}")
     loaded = patiently(
         lambda: platform.models.get(job.tenant, champion.model, champion.version), wait_s, "loading it"
     )
-    gate = evaluate(estimator, loaded.estimator, champion, frame, seen, platform.live_labelled)
+    target = str(p["config"].get("target") or "")
+    gate = evaluate(estimator, loaded.estimator, champion, frame, seen, platform.live_labelled, target)
     progress(0.95, "saving", "writing the model artifacts")
     version = store_estimator(
         platform,
@@ -66,21 +71,39 @@ def run_retrain(platform: Platform, job: Job, progress: ProgressFn) -> dict[str,
     }
 
 
-def combined(platform: Platform, job: Job, datasets: list[Dataset]) -> tuple[pd.DataFrame, np.ndarray]:
-    """The datasets' rows, one table of the columns the champion reads (numbers read as numbers),
-    and which rows come from data the champion was trained on."""
+def combined(
+    platform: Platform, job: Job, datasets: list[Dataset], estimator: Any
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The job's datasets as one training table (see :func:`combined_frame`)."""
     p = job.params
-    seen_before = set(p.get("seen_sha256") or [])
+    seen = set(p.get("seen_sha256") or [])
+    return combined_frame(platform, datasets, list(p["columns"]), dict(p["types"]), seen, estimator)
+
+
+def combined_frame(
+    platform: Platform,
+    datasets: list[Dataset],
+    columns: list[str],
+    types: dict[str, str],
+    seen_sha256: set[str],
+    estimator: Any,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The datasets' rows as one table of the ``columns`` the champion reads (numbers read as
+    numbers), joined as the family joins datasets (``estimator.combine``), and which rows come
+    from data the champion was trained on (datasets whose sha256 is in ``seen_sha256``)."""
     frames, seen = [], []
     for dataset in datasets:
-        part = load_frame(platform, dataset, list(p["columns"]))
+        part = load_frame(platform, dataset, columns)
+        for name, kind in types.items():
+            if kind == "numeric" and name in part.columns:
+                part[name] = pd.to_numeric(part[name], errors="coerce").astype(float)
         frames.append(part)
-        seen.append(np.full(len(part), dataset.sha256 in seen_before))
-    frame = pd.concat(frames, ignore_index=True)
-    for name, kind in p["types"].items():
-        if kind == "numeric" and name in frame.columns:
-            frame[name] = pd.to_numeric(frame[name], errors="coerce").astype(float)
-    return frame, np.concatenate(seen)
+        seen.append(np.full(len(part), dataset.sha256 in seen_sha256))
+    frame = estimator.combine(frames, [d.name for d in datasets]) if len(frames) > 1 else frames[0]
+    marks = np.concatenate(seen)
+    if len(frame) != len(marks):  # a family's combine keeps every row, in order
+        raise RuntimeError(f"combining {len(datasets)} datasets gave {len(frame)} rows, not {len(marks)}")
+    return frame.reset_index(drop=True), marks
 
 
 def _lineage(

@@ -54,16 +54,9 @@ def series_layout(config: Mapping[str, Any]) -> dict[str, Any]:
     return spec_kwargs(SeriesSpec(config["asset_column"], config["time_column"], tuple(config["sensors"])))
 
 
-def fit_estimator(
-    platform: Platform,
-    config: Mapping[str, Any],
-    frame: pd.DataFrame,
-    types: dict[str, str],
-    progress: ProgressFn,
-    span: tuple[float, float] = (0.02, 0.95),
-) -> Any:
-    """A new estimator of ``config`` (task, metric, seed, time budget, options, sensor layout)
-    fitted on ``frame`` with the column ``types``; its progress reported within ``span``."""
+def configured(platform: Platform, config: Mapping[str, Any], types: dict[str, str]) -> Any:
+    """A new, unfitted estimator of ``config`` (task, metric, seed, time budget, options, sensor
+    layout) reading columns of the ``types`` given, with the backbone its options name."""
     estimator = catalog.make_estimator(
         config["task"],
         metric=config.get("metric"),
@@ -74,6 +67,21 @@ def fit_estimator(
         **(config.get("options") or {}),
     )
     attach_backbone(estimator, platform.settings)  # the named backbone's folder, from the settings
+    return estimator
+
+
+def fit_estimator(
+    platform: Platform,
+    config: Mapping[str, Any],
+    frame: pd.DataFrame,
+    types: dict[str, str],
+    progress: ProgressFn,
+    span: tuple[float, float] = (0.02, 0.95),
+    estimator: Any = None,
+) -> Any:
+    """``estimator`` (default: a new one of ``config``, see :func:`configured`) fitted on ``frame``
+    with the column ``types``; its progress reported within ``span``."""
+    estimator = estimator if estimator is not None else configured(platform, config, types)
     low, width = span[0], span[1] - span[0]
     estimator.fit(frame, config.get("target") or "", progress=lambda f, s, m: progress(low + width * f, s, m))
     return estimator

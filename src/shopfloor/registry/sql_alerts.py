@@ -132,7 +132,7 @@ class AlertTables:
                 query = query.where(AlertRuleRow.model == model)
             if rule_id is not None:
                 query = query.where(AlertRuleRow.id == rule_id)
-            return _rows(s.execute(query.order_by(AlertRuleRow.model, AlertRuleRow.name)).tuples())
+            return _rows(s.execute(query.order_by(AlertRuleRow.model, AlertRuleRow.name)).all())
 
     def due_alert_rules(self, now: datetime, limit: int = 200) -> list[tuple[AlertRule, AlertState]]:
         """Enabled rules of every tenant whose next evaluation is due at ``now``, most overdue first."""
@@ -144,7 +144,7 @@ class AlertTables:
                 .order_by(AlertStateRow.next_eval_at)
                 .limit(limit)
             )
-            return _rows(s.execute(query).tuples())
+            return _rows(s.execute(query).all())
 
     def claim_alert_evaluation(
         self, rule_id: str, revision: int, now: datetime, next_eval_at: datetime

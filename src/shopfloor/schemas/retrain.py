@@ -23,9 +23,11 @@ class RetrainCreate(BaseModel):
         min_length=1,
         max_length=MAX_DATASETS,
         description="Several datasets combined into one table, e.g. the champion's training data "
-        "(lineage.dataset_id) and new data. Each needs every column the champion reads, of a type it "
-        "can read as before. Rows of data the champion was trained on are left out of the gate's "
-        "held-out comparison.",
+        "(lineage.dataset_id) and new data, joined as the model's family joins datasets (rows appended; "
+        "sensor histories with each dataset's assets kept apart; stretches of one stream that do not "
+        "overlap; a forecast's periods, none given twice). Each needs every column the champion reads, "
+        "of a type it can read as before. Held-out examples from data the champion was trained on are "
+        "left out of the gate's comparison.",
     )
     version: int | None = Field(
         None, ge=1, le=MAX_INT, description="The champion to repeat and compare with; default: production."

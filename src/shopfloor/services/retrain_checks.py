@@ -63,9 +63,11 @@ def champion_config(platform: Platform, champion: ModelVersion) -> dict[str, Any
     return config
 
 
-def needed_columns(champion: ModelVersion, config: Mapping[str, Any]) -> list[str]:
-    """Every column the champion reads: its inputs, its target, its sensor layout's columns and
-    the columns its options name."""
+def needed_columns(
+    champion: ModelVersion, config: Mapping[str, Any], more: Sequence[str] = ()
+) -> list[str]:
+    """Every column the champion reads: its inputs, its target, its sensor layout's columns, the
+    columns its options name and ``more`` (what the family reads besides, see ``columns_read``)."""
     names = [c["name"] for c in champion.input_schema]
     if config.get("target"):
         names.append(str(config["target"]))
@@ -73,6 +75,7 @@ def needed_columns(champion: ModelVersion, config: Mapping[str, Any]) -> list[st
     names += [layout.get("asset_column"), layout.get("time_column"), *(layout.get("sensors") or [])]
     options = config.get("options") or {}
     names += [v for k, v in options.items() if k.endswith("_column") and isinstance(v, str)]
+    names += list(more)
     return [n for n in dict.fromkeys(names) if isinstance(n, str)]
 
 

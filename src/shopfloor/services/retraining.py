@@ -14,7 +14,8 @@ from typing import Any
 
 from shopfloor.context import Platform
 from shopfloor.errors import Conflict, InvalidInput
-from shopfloor.jobs.retrain_job import PRODUCTION
+from shopfloor.jobs.retrain_job import PRODUCTION, combined_frame
+from shopfloor.jobs.training import configured
 from shopfloor.registry.entities import Dataset, Job
 from shopfloor.security.keys import Principal
 from shopfloor.services import audit
@@ -55,9 +56,14 @@ def create_retrain_job(platform: Platform, principal: Principal, name: str, requ
     datasets = [platform.store.get_dataset(tenant, d) for d in ids]
     for i, dataset in enumerate(datasets):
         check_dataset_kind(champion.task, caps.inputs, dataset, ("body", "dataset_ids", i))
-    columns = needed_columns(champion, config)
+    columns = needed_columns(champion, config, configured(platform, config, {}).columns_read())
     types = reference_types(platform, champion, columns)
     check_fits(champion, types, columns, datasets)
+    estimator = configured(platform, config, types)  # the configuration as the job will build it
+    if len(datasets) > 1:
+        estimator.check_combination([{"name": d.name, "id": d.id, "columns": d.columns} for d in datasets])
+    # a family that checks its training data (a forecast's series...) checks the combined data now
+    estimator.check_dataset(lambda: combined_frame(platform, datasets, columns, types, set(), estimator)[0])
     params = {
         "model_name": name,
         "champion": champion.version,

@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import pandas as pd
 
+from shopfloor.data.series import check_consecutive
 from shopfloor.errors import ArtifactCorrupted, InvalidDataset, InvalidInput, NotFitted
 from shopfloor.tasks.base import (
     ONE_STREAM,
@@ -31,9 +32,11 @@ from shopfloor.tasks.base import (
     ProgressFn,
     no_progress,
 )
+from shopfloor.tasks.compare import Compared, NewData
 from shopfloor.tasks.options import option_error
 from shopfloor.tasks.series_anomaly import SERIES_ANOMALY
 from shopfloor.tasks.series_anomaly.columns import frame_columns_of, settle_columns
+from shopfloor.tasks.series_anomaly.compare import compare_stream
 from shopfloor.tasks.series_anomaly.context import PACE_WARM, PERSIST_SPAN, day_slots, points_per_day
 from shopfloor.tasks.series_anomaly.detector import (
     CANDIDATES,
@@ -209,6 +212,8 @@ class SeriesAnomalyEstimator(BaseEstimator):
             )
         chosen = choose(figures)
         chosen["chosen"] = True
+        # what a retraining gate repeats on the champion (not saved)
+        self.stream_fit_ = (tl, labels, period, k0, memory, chosen["name"], int(self.seed))
         for f in figures:
             f["cv_score"] = f["figure"]
         progress(0.85, "refit", f"learning {chosen['name']} from the whole history")
@@ -249,6 +254,20 @@ class SeriesAnomalyEstimator(BaseEstimator):
         rows = np.flatnonzero(tl.point_of_row >= 0)
         np.maximum.at(out, tl.point_of_row[rows], raw[rows].astype(float))
         return out
+
+    # ------------------------------------------------------------------ retraining
+    def check_combination(self, parts: Sequence[Mapping[str, Any]]) -> None:
+        """Datasets of one stream combine when they are stretches of it that do not overlap."""
+        if self.time_column is not None:
+            check_consecutive(parts, self.time_column)
+
+    def compare_with(self, champion: Any, data: NewData) -> Compared:
+        """On the last 40 % of the new stream (see :mod:`shopfloor.tasks.series_anomaly.compare`)."""
+        return compare_stream(self, champion, data)
+
+    def outcome_column(self, target: str) -> str | None:
+        """Live records are points of a stream, judged as a stream, not one by one."""
+        return None
 
     # ------------------------------------------------------------------ scoring
     def _check_fitted(self) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -445,19 +445,21 @@ class TabularEstimator(BaseEstimator):
         """Row numbers, in the table given to ``fit``, of the hold-out split (None once loaded)."""
         return getattr(self, "holdout_rows_", None)
 
-    def score_rows(self, frame: pd.DataFrame, target: str) -> dict[str, float]:
-        """The hold-out report's metrics (every selection metric among them) on labelled rows, at
-        the tuned threshold; a class the model never learnt counts against it."""
+    def row_scorer(self, frame: pd.DataFrame, target: str) -> Callable[[np.ndarray], dict[str, float]]:
+        """The hold-out report's metrics (every selection metric among them) on any selection of the
+        labelled rows, at the tuned threshold; a class the model never learnt counts against it."""
         self._check_fitted()
         if target not in frame.columns:
             raise InvalidInput(f"no column {target!r} with the true outcomes among the rows to score")
-        rows = frame.loc[frame[target].notna()]
-        if rows.empty:
-            raise InvalidInput("no row with a true outcome to score")
-        out = self.model_.predict_output(self.pre_.expand(self.pre_.encode(rows)))
+        out = self.model_.predict_output(self.pre_.expand(self.pre_.encode(frame)))
+        labels = frame[target].to_numpy(dtype=object)
         classes = list(self.classes_) if self.kind == "classification" else []
-        report = M.report_on_labels(self.kind, rows[target].tolist(), out, classes, self.threshold_)
-        return M.scalar_metrics(report)
+
+        def scores(take: np.ndarray) -> dict[str, float]:
+            report = M.report_on_labels(self.kind, labels[take].tolist(), out[take], classes, self.threshold_)
+            return M.scalar_metrics(report)
+
+        return scores
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):

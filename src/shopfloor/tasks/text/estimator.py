@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -502,12 +502,6 @@ class TextClassifier(BaseEstimator):
             out[f"proba_{c}"] = proba[:, k]
         return out
 
-    def drift_reference(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Right after ``fit``, the rows of its hold-out split (the model did not learn from them);
-        else every row."""
-        rows = getattr(self, "holdout_rows_", None)
-        return frame if rows is None or len(rows) == 0 else frame.iloc[rows]
-
     def drift_embeddings(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         """The texts' sentence embeddings from the model's own encoder (``encoder``, ``encoder_variant``),
         whichever candidate was chosen: a drift check reads what the texts mean, not only their words."""
@@ -551,6 +545,39 @@ class TextClassifier(BaseEstimator):
         return self._proba([t if t.strip() else " " for t in texts])[0]
 
     # ------------------------------------------------------------------ persistence
+    # ------------------------------------------------------------------ comparing two models
+    def holdout_rows(self) -> np.ndarray | None:
+        """Row numbers, in the table given to ``fit``, of the hold-out split (None once loaded)."""
+        return getattr(self, "holdout_rows_", None)
+
+    def row_scorer(self, frame: pd.DataFrame, target: str) -> Callable[[np.ndarray], dict[str, float]]:
+        """The hold-out report's scalar metrics on any selection of the labelled rows; a label the
+        model never learnt counts against it (multi-label: only the labels it knows are scored)."""
+        self._check_fitted()
+        for column in (target, self.text_column_):
+            if column not in frame.columns:
+                raise InvalidInput(f"no column {column!r} among the rows to score")
+        texts, _ = self._texts(frame[[self.text_column_]].to_dict("records"))
+        proba = self._proba(texts)[0]
+        labels = frame[target].to_numpy(dtype=object)
+        if self.multi_label_:
+            separator = str(self.label_separator)
+            sets = [{part.strip() for part in str(v).split(separator)} for v in labels]
+            y = np.array([[c in found for c in self.classes_] for found in sets], dtype=int)
+
+            def multi(take: np.ndarray) -> dict[str, float]:
+                return M.scalar_metrics(_multi_report(y[take], proba[take], self.classes_))
+
+            return multi
+
+        classes = self.classes_
+
+        def single(take: np.ndarray) -> dict[str, float]:
+            report = M.report_on_labels("classification", list(labels[take]), proba[take], classes, None)
+            return M.scalar_metrics(report)
+
+        return single
+
     def save(self) -> dict[str, bytes]:
         self._check_fitted()
         state = {
