@@ -199,14 +199,10 @@ def timeline_table(found: dict[str, Any]) -> Table:
 @drift_app.command("timeline")
 def timeline(
     model: str,
-    window: Annotated[
-        str, typer.Option(help="A time span per window (1h, 1d, 7d) or logged predictions per window (5000).")
-    ] = "1d",
+    window: common.LogWindowOpt = "1d",
     windows: Annotated[int, typer.Option(min=1, max=50, help="How many windows, newest last.")] = 20,
     version: VersionOpt = None,
-    plot: Annotated[
-        Path | None, typer.Option(dir_okay=False, help="Also write the chart (PNG) here.")
-    ] = None,
+    plot: common.PlotOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Drift over time: each window of MODEL's logged predictions against its training profile

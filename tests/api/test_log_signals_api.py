@@ -6,8 +6,7 @@ are served and stays ok on unchanged ones; another tenant reads nothing."""
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sklearn.metrics import f1_score
 
 import watched
+from alert_fixtures import wait_for
 from conftest import Homes
 from shopfloor.alerting.signals import SignalQuery
 from shopfloor.errors import InvalidInput
@@ -163,16 +163,6 @@ def watching(homes: Homes, tmp_path: Path) -> Iterator[Api]:
     )
 
 
-def _wait(check: Callable[[], Any], timeout_s: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError("not reached in time")
-
-
 def test_a_drift_rule_fires_when_shifted_rows_are_served_not_on_unchanged_ones(
     watching: Api, receiver: Receiver
 ) -> None:
@@ -189,16 +179,16 @@ def test_a_drift_rule_fires_when_shifted_rows_are_served_not_on_unchanged_ones(
         return found
 
     watched.serve(api, watched.rows(500, seed=71), "calm")
-    first = _wait(lambda: (s := state())["value"] is not None and s)
+    first = wait_for(lambda: (s := state())["value"] is not None and s, timeout_s=30)
     seen = first["evaluated_at"]
-    _wait(lambda: state()["evaluated_at"] > seen + timedelta(seconds=1))  # evaluated again and again
+    wait_for(lambda: state()["evaluated_at"] > seen + timedelta(seconds=1))  # evaluated again and again
     calm = state()
     assert calm["state"] == "ok" and calm["value"] < 0.15 and receiver.received == [], calm
 
     watched.serve(api, watched.rows(1000, seed=72, shifted=True), "worn")
-    fired = _wait(lambda: (s := state())["state"] == "firing" and s)
+    fired = wait_for(lambda: (s := state())["state"] == "firing" and s, timeout_s=30)
     assert fired["value"] > 0.15 and fired["version"] == 1
-    _wait(lambda: receiver.received)
+    wait_for(lambda: receiver.received)
     body = receiver.received[0].body
     assert b'"event":"firing"' in body and b'"signal":"drift_score"' in body
 

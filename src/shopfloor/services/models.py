@@ -154,8 +154,8 @@ def loaded_model(
     call of ``source`` before the error goes on (an unknown model or version is not)."""
     try:
         return platform.models.get(tenant, name, version)
-    except ShopfloorError as exc:
-        if exc.status < 500:
+    except Exception as exc:
+        if isinstance(exc, ShopfloorError) and exc.status < 500:
             raise
         try:
             mv = platform.models.resolve(tenant, name, version)
