@@ -19,6 +19,7 @@ import watched
 from alert_fixtures import wait_for
 from conftest import Homes
 from shopfloor.alerting.signals import SignalQuery
+from shopfloor.context import Platform
 from shopfloor.errors import InvalidInput
 from shopfloor.services import alerts, drift_log
 from watched import MODEL
@@ -145,6 +146,27 @@ def test_drift_score_of_the_logged_inputs(mill: Api, monkeypatch: Any) -> None:
     assert _read(api, "drift_score", tenant="other") is None
     watched.serve(api, watched.rows(1, seed=64), "one-more")
     assert _read(api, "drift_score") is not None and len(checks) == 2  # the window changed: checked anew
+
+
+def test_another_host_reads_the_same_values(mill: Api) -> None:
+    """A second process on the same registry (another host) has served nothing and cached nothing:
+    it reads every signal from what the hosts share, to the same value."""
+    api = mill
+    items = watched.serve(api, watched.rows(150, seed=91), "here")
+    watched.feedback(api, items)
+    until = datetime.now(UTC) + timedelta(seconds=60)
+    elsewhere = Platform.from_settings(api.settings)
+    try:
+        for signal, more in [
+            ("drift_score", {}), ("drift_score", {"input": "Torque [Nm]"}),
+            ("estimated_metric", {"metric": "f1"}), ("realised_metric", {"metric": "f1"}),
+            ("error_rate", {}), ("latency_p99_ms", {}),
+        ]:
+            query = SignalQuery("default", MODEL, 1, signal, 600, until, **more)
+            here, there = (alerts.signals(p).read(query) for p in (api.platform, elsewhere))
+            assert here.value is not None and here == there, (signal, here, there)
+    finally:
+        elsewhere.close()
 
 
 @pytest.fixture()
