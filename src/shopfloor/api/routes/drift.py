@@ -7,7 +7,7 @@ from functools import partial
 from typing import Annotated, Any, TypeVar
 
 import pandas as pd
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from shopfloor.api.deps import HeavyDep, ModelsReader, PlatformDep, Predictor, require
@@ -191,6 +191,24 @@ TimelineWindows = Annotated[
 ]
 
 
+class TimelineQuery:
+    """What a drift timeline asks: the version, how the log is cut into windows, the thresholds."""
+
+    def __init__(
+        self,
+        version: Version = None,
+        window: Window = "1d",
+        windows: TimelineWindows = 20,
+        until: Until = None,
+        alpha: Alpha = _DEFAULTS.alpha,
+        min_distance: MinDistance = _DEFAULTS.min_distance,
+    ) -> None:
+        self.args = (version, window, windows, until, Thresholds(alpha, min_distance))
+
+
+Timeline = Annotated[TimelineQuery, Depends()]
+
+
 @router.get(
     "/{name}/drift/timeline",
     response_model=DriftTimelineResponse,
@@ -201,20 +219,10 @@ TimelineWindows = Annotated[
     "(`PUT /v1/models/{name}/prediction-log`).",
 )
 async def timeline(
-    name: str,
-    platform: PlatformDep,
-    principal: Predictor,
-    heavy: HeavyDep,
-    version: Version = None,
-    window: Window = "1d",
-    windows: TimelineWindows = 20,
-    until: Until = None,
-    alpha: Alpha = _DEFAULTS.alpha,
-    min_distance: MinDistance = _DEFAULTS.min_distance,
+    name: str, platform: PlatformDep, principal: Predictor, heavy: HeavyDep, query: Timeline
 ) -> Any:
-    limits = Thresholds(alpha, min_distance)
-    what = (platform, principal.tenant, name, version, window, windows, until, limits)
-    return await _over_log(heavy, principal, partial(drift_log.timeline, *what))
+    work = partial(drift_log.timeline, platform, principal.tenant, name, *query.args)
+    return await _over_log(heavy, principal, work)
 
 
 @router.get(
@@ -224,18 +232,8 @@ async def timeline(
     responses={200: {"content": {"image/png": {}}, "description": "The chart as a PNG image"}},
 )
 async def timeline_plot(
-    name: str,
-    platform: PlatformDep,
-    principal: Predictor,
-    heavy: HeavyDep,
-    version: Version = None,
-    window: Window = "1d",
-    windows: TimelineWindows = 20,
-    until: Until = None,
-    alpha: Alpha = _DEFAULTS.alpha,
-    min_distance: MinDistance = _DEFAULTS.min_distance,
+    name: str, platform: PlatformDep, principal: Predictor, heavy: HeavyDep, query: Timeline
 ) -> Response:
-    limits = Thresholds(alpha, min_distance)
-    what = (platform, principal.tenant, name, version, window, windows, until, limits)
-    png = await _over_log(heavy, principal, partial(drift_log.timeline_plot, *what))
+    draw = partial(drift_log.timeline_plot, platform, principal.tenant, name, *query.args)
+    png = await _over_log(heavy, principal, draw)
     return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
