@@ -43,6 +43,7 @@ LAYER_OF = {
     "shopfloor.cli_serving": "entry points",  # `shopfloor` sub-commands (predict, hub, forecast, ...)
     "shopfloor.cli_retrain": "entry points",  # `shopfloor models retrain`: a job, its gate shown
     "shopfloor.cli_tenants": "entry points",  # `shopfloor tenants` over the local registry
+    "shopfloor.cli_challenger": "entry points",  # `shopfloor models challenger` (set, report, promote)
     "shopfloor.cli_examples": "entry points",  # `shopfloor examples`: fetches the example data sets
     "shopfloor.cli_monitoring": "entry points",  # `shopfloor monitoring`: the prediction log, feedback
     "shopfloor.cli_alerts": "entry points",  # `shopfloor alerts`: rules, states, webhooks, Prometheus rules
@@ -54,6 +55,7 @@ LAYER_OF = {
     "shopfloor.client_drift": "entry points",  # the SDK's drift checks, mixed into the client
     "shopfloor.cli_drift": "entry points",  # `shopfloor drift` sub-commands
     "shopfloor.client_alerts": "entry points",  # the SDK's alert calls, a mixin of the client
+    "shopfloor.client_challenger": "entry points",  # the SDK's calls about challengers, mixed into Client
     "shopfloor.server": "entry points",  # `shopfloor serve`: starts the API workers and the job runner
     # builds the process from settings (migrations, first key, Platform) for `serve` and the CLI's
     # local commands: it imports context and is imported by entry points only

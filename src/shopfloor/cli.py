@@ -21,6 +21,7 @@ from shopfloor import cli_render as render
 from shopfloor import cli_retrain as retraining
 from shopfloor import cli_serving as serving
 from shopfloor.cli_alerts import alerts_app
+from shopfloor.cli_challenger import challenger_app
 from shopfloor.cli_drift import drift_app
 from shopfloor.cli_examples import examples_app
 from shopfloor.cli_monitoring import monitoring_app
@@ -61,6 +62,7 @@ app.add_typer(datasets_app, name="datasets")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(models_app, name="models")
 models_app.command("retrain")(retraining.retrain)
+models_app.add_typer(challenger_app, name="challenger")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(serving.hub_app, name="hub")
 app.add_typer(serving.masking_app, name="masking")

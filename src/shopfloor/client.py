@@ -30,6 +30,7 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shopfloor.client_alerts import AlertsClient
+from shopfloor.client_challenger import ChallengerMixin
 from shopfloor.client_drift import DriftMixin
 from shopfloor.client_errors import (
     ClientError,
@@ -85,7 +86,7 @@ _SAFE_POSTS = re.compile(
 _RETRIED_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
 
-class Client(RetrainMixin, MonitoringMixin, DriftMixin, AlertsClient):
+class Client(RetrainMixin, MonitoringMixin, DriftMixin, AlertsClient, ChallengerMixin):
     """A connection to one Shopfloor server.
 
     ``url`` and ``api_key`` default to ``SHOPFLOOR_URL`` (http://127.0.0.1:8000)
@@ -453,21 +454,30 @@ class Client(RetrainMixin, MonitoringMixin, DriftMixin, AlertsClient):
     # -- serving ----------------------------------------------------------------------------
 
     def predict(
-        self, name: str, records: Records, version: int | str | None = None, *, request_id: str | None = None
+        self,
+        name: str,
+        records: Records,
+        version: int | str | None = None,
+        *,
+        request_id: str | None = None,
+        canary_key: str | None = None,
     ) -> dict[str, Any]:
         """Score records (list of dicts or DataFrame; NaN -> null) -> PredictResponse.
 
         ``version`` defaults to what the server resolves (latest, or an alias it supports).
         ``request_id`` (letters, digits, ``. _ : / + = -``, up to 128) names the request in the
         server's logs and prediction log: outcomes can be sent later by it (:meth:`send_feedback`).
+        ``canary_key`` (a part or asset id) picks the side that answers while the model's challenger
+        runs as a canary, so that every request with it lands on the same side (default: the request id).
         """
+        headers = {k: v for k, v in (("X-Request-ID", request_id), ("X-Canary-Key", canary_key)) if v}
         return dict(
             self._json(
                 "POST",
                 f"/v1/models/{_seg(name)}/predict",
                 params=_params(version),
                 json={"records": records_payload(records)},
-                headers={"X-Request-ID": request_id} if request_id else None,
+                headers=headers or None,
             )
         )
 

@@ -109,6 +109,14 @@ class Platform:
 
         return PredictionLog(self)
 
+    @cached_property
+    def challengers(self):  # type: ignore[no-untyped-def]  # Challengers, imported lazily
+        """This process's challenger modes and the queue of their runs off the request path
+        (:mod:`shopfloor.serving.challenger`)."""
+        from shopfloor.serving.challenger import Challengers
+
+        return Challengers(self)
+
     @property
     def scratch(self) -> Path:
         """This process's folder for files in flight (uploads being parsed, batch inputs).
@@ -121,7 +129,11 @@ class Platform:
         return path
 
     def close(self) -> None:
-        """Write the predictions still buffered for the log, then close the registry."""
+        """Let the challengers' queued runs finish, write the predictions still buffered for the log,
+        then close the registry."""
+        challengers = vars(self).get("challengers")
+        if challengers is not None:
+            challengers.close()  # first: their answers go to the log
         found = vars(self).get("prediction_log")
         if found is not None:
             found.close()

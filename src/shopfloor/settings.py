@@ -193,6 +193,20 @@ class Settings(BaseSettings):
         description="Days logged predictions and their feedback are kept (default for tenants without "
         "their own, see `shopfloor tenants retention set`).",
     )
+    challenger_queue: int = Field(
+        1000,
+        ge=1,
+        description="Requests one API process keeps waiting for a challenger's run off the request path "
+        "(shadow, and the other side of a canary); beyond it new ones are dropped and counted "
+        "(shopfloor_challenger_requests_total{outcome=\"dropped\"}).",
+    )
+    challenger_threads: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="Threads per API process that run challengers off the request path (the requests of "
+        "one model always on the same thread, in order).",
+    )
     prediction_log_sweep_s: float = Field(
         600.0,
         gt=0,

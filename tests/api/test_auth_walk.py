@@ -72,6 +72,11 @@ ALLOWED = {
     ("POST", "/v1/models/{name}/feedback"): {"admin", "builder", "consumer"},
     ("GET", "/v1/models/{name}/performance"): {"admin", "builder", "consumer"},
     ("GET", "/v1/models/{name}/performance/plot"): {"admin", "builder", "consumer"},
+    ("GET", "/v1/models/{name}/challenger"): {"admin", "builder", "consumer"},
+    ("PUT", "/v1/models/{name}/challenger"): {"admin", "builder"},
+    ("GET", "/v1/models/{name}/challenger/report"): {"admin", "builder", "consumer"},
+    ("GET", "/v1/models/{name}/challenger/report/plot"): {"admin", "builder", "consumer"},
+    ("POST", "/v1/models/{name}/challenger/promote"): {"admin", "builder"},
     ("GET", "/v1/prediction-log/retention"): {"admin"},
     ("PUT", "/v1/prediction-log/retention"): {"admin"},
     ("POST", "/v1/alerts/rules"): {"admin", "builder"},
@@ -170,6 +175,10 @@ def _call(api: Api, method: str, path: str, who: str | None):
         kwargs["json"] = {"rate": 0.5}
     elif path == "/v1/prediction-log/retention" and method == "PUT":
         kwargs["json"] = {"days": 10}
+    elif path.endswith("/challenger") and method == "PUT":
+        kwargs["json"] = {"mode": "off"}
+    elif path.endswith("/challenger/promote"):
+        kwargs["json"] = {"version": 1}
     elif path.endswith("/feedback"):
         kwargs["json"] = {"items": [{"request_id": "r1", "outcome": 1}]}
     elif path == "/v1/masking/preview":

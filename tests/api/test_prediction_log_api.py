@@ -141,6 +141,7 @@ def test_export_as_csv_cannot_start_a_formula(trained: Api) -> None:
     assert exports[0]["detail"]["format"] == "csv" and exports[0]["target"] == MODEL
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_feedback_by_request_and_by_record_id_then_performance(trained: Api) -> None:
     api = trained
     _set_rate(api, 1.0)

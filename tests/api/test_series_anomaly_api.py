@@ -5,6 +5,7 @@ trained on (messy time repaired, reported), scored whole, as a batch job, and on
 from __future__ import annotations
 
 import io
+import json
 import sqlite3
 import threading
 import time
@@ -179,3 +180,32 @@ def test_a_stream_call_waiting_on_the_registry_write_lock_leaves_the_server_answ
     assert health[0].status_code == 200
     assert streamed and streamed[0].status_code == 200, streamed
     api.client.delete(f"/v1/models/{MODEL}/score/state", headers=consumer)
+
+
+def test_streamed_scores_are_logged_and_take_alarm_feedback(api: Api, version: int) -> None:
+    """Stream scoring is logged like predict (source ``score``); its outcomes are true/false alarms."""
+    builder, consumer = api.headers("builder"), api.headers("consumer")
+    rate = f"/v1/models/{MODEL}/prediction-log"
+    assert api.client.put(rate, json={"rate": 1}, headers=builder).status_code == 200
+    try:
+        for i, record in enumerate(_later().head(6).to_dict("records")):
+            headers = {**consumer, "X-Request-ID": f"tick-{i}"}
+            scored = api.client.post(f"/v1/models/{MODEL}/score", json={"records": [record]}, headers=headers)
+            assert scored.status_code == 200
+        api.platform.prediction_log.flush()
+        lines = api.client.get(f"/v1/models/{MODEL}/predictions", headers=builder).text.splitlines()
+        rows = [r for r in map(json.loads, lines) if r["source"] == "score"]
+        assert [r["request_id"] for r in rows] == [f"tick-{i}" for i in range(6)]
+        assert set(rows[0]["inputs"]) == {"timestamp", "power_kw"} and "events" in rows[0]["answer"]
+        path = f"/v1/models/{MODEL}/feedback"
+        one = {"items": [{"request_id": "tick-0", "outcome": 1}]}
+        wrong = api.client.post(path, json=one, headers=consumer)
+        assert wrong.status_code == 422 and "true" in wrong.json()["errors"][0]["msg"]
+        items = [{"request_id": f"tick-{i}", "outcome": i == 5} for i in range(6)]
+        assert api.client.post(path, json={"items": items}, headers=consumer).status_code == 200
+        performance = f"/v1/models/{MODEL}/performance?window=10&windows=1"
+        found = api.client.get(performance, headers=consumer).json()
+        assert found["kind"] == "alarm" and found["metrics"] == ["alarm_precision", "alarm_recall"]
+        assert found["windows"][0]["outcomes"] == 6 and found["estimation"]["available"] is False
+    finally:
+        api.client.put(rate, json={"rate": 0}, headers=builder)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
-from shopfloor.registry.log_entities import Feedback, LogBlob, LoggedPrediction, parse_record_id
+from shopfloor.registry.log_entities import Feedback, LogBatch, LogBlob, LoggedPrediction, parse_record_id
 from shopfloor.registry.sql import SqlStore
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
@@ -20,9 +20,10 @@ def _batch(
         LoggedPrediction(blob, i, tenant, "m", version, f"req-{blob}", i, "predict", at + i * SECOND)
         for i in range(n)
     ]
+    sealed = LogBlob(blob, tenant, "m", version, records[0].at, records[-1].at, n, b"sealed:" + blob.encode())
     store.add_prediction_log(
-        [LogBlob(blob, tenant, "m", version, records[0].at, records[-1].at, n, b"sealed:" + blob.encode())],
-        records,
+        [LogBatch(sealed, [r.request_id for r in records], [r.position for r in records], ["predict"] * n,
+                  [r.at for r in records])]
     )
     return records
 

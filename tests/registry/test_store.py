@@ -23,6 +23,7 @@ AGGREGATES = (
     registry.StreamStore,
     registry.PredictionLogStore,
     registry.AlertStore,
+    registry.ChallengerStore,
     registry.HealthStore,
 )
 

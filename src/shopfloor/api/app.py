@@ -18,6 +18,7 @@ from shopfloor.api.middleware import MetricsAndLimits
 from shopfloor.api.routes import (
     alerts,
     audit,
+    challenger,
     datasets,
     drift,
     forecast,
@@ -148,7 +149,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.include_router(predict.hot)
     app.include_router(streams.hot)
     routers = (predict, streams, system, datasets, synthesize, jobs, models, imports, plots, keys, masking)
-    for module in (*routers, retrain, monitoring, hub, optimize, forecast, drift):
+    for module in (*routers, retrain, monitoring, challenger, hub, optimize, forecast, drift):
         app.include_router(module.router)
     app.include_router(audit.router)
     app.include_router(alerts.router)

@@ -16,6 +16,7 @@ serialises writers anyway; PostgreSQL's pool keeps room for key checks, audit an
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -41,13 +42,15 @@ class BlockingWork:
         """``fn(*args)`` on one of the threads; its result or its exception.
 
         A cancelled caller (a client gone) does not stop the call: its transaction completes or
-        rolls back whole, as it would for a client that stayed.
+        rolls back whole, as it would for a client that stayed. The call runs in a copy of the
+        caller's context, so its log lines and the prediction log carry the request's id.
         """
         executor = self._executor
         if executor is None:
             executor = ThreadPoolExecutor(self.threads, thread_name_prefix="shopfloor-registry")
             self._executor = executor
-        return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+        context = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(executor, context.run, fn, *args)
 
     def close(self) -> None:
         executor, self._executor = self._executor, None

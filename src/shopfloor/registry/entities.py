@@ -234,3 +234,23 @@ class AlertDelivery:
     finished_at: datetime | None
     sealed_target: bytes = field(repr=False, default=b"")
     lease: str | None = None
+#: The alias naming a model's challenger (the version run beside the champion in shadow or canary).
+CHALLENGER_ALIAS = "challenger"
+#: How a challenger is run: not at all, beside every request (shadow), answering a share (canary).
+CHALLENGER_MODES = ("off", "shadow", "canary")
+
+
+@dataclass(frozen=True)
+class ChallengerSetting:
+    """How a model's challenger runs: ``mode`` (off, shadow or canary), the share of requests it answers
+    in canary mode (0 otherwise), the versions behind ``production`` (the champion) and behind the
+    ``challenger`` alias (None where the alias is not set), and when and by which key the mode was set."""
+
+    tenant: str
+    model: str
+    mode: str
+    share: float
+    champion: int | None
+    challenger: int | None
+    updated_at: datetime | None = None
+    updated_by: str | None = None

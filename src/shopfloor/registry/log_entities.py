@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -54,6 +55,27 @@ class LoggedPrediction:
     @property
     def key(self) -> tuple[str, int]:
         return (self.blob_id, self.slot)
+
+
+@dataclass(frozen=True)
+class LogBatch:
+    """A sealed batch to store, with the clear index of each of its slots (in slot order): the id of
+    the request, the index within it, the source and the time of the prediction in that slot; the
+    call's latency on the first logged answer of each call (None on the others), and whether the
+    slot holds a failed call. Empty ``latencies`` or ``failed``: None and False for every slot."""
+
+    blob: LogBlob
+    request_ids: Sequence[str | None]
+    positions: Sequence[int]
+    sources: Sequence[str]
+    times: Sequence[datetime]
+    latencies: Sequence[float | None] = ()
+    failed: Sequence[bool] = ()
+
+    def outcomes(self) -> list[tuple[float | None, bool]]:
+        """``(latency_ms, failed)`` of each slot, in slot order."""
+        n = len(self.times)
+        return list(zip(self.latencies or [None] * n, self.failed or [False] * n, strict=True))
 
 
 @dataclass(frozen=True)

@@ -262,7 +262,7 @@ class LoggedRow(Base):
     version: Mapped[int] = mapped_column(Integer)
     request_id: Mapped[str | None] = mapped_column(String(128))
     position: Mapped[int] = mapped_column(Integer)
-    source: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(32))  # 32 since 0011: the challenger's sources
     at: Mapped[datetime] = mapped_column(DateTime)
     #: The call's latency, on the first logged answer of each call only (one row per call carries it).
     latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
@@ -354,3 +354,16 @@ class AlertDeliveryRow(Base):
     log: Mapped[list[Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class ChallengerRow(Base):
+    """How a model's challenger runs (shadow, or canary with its share); no row means off. The
+    challenger itself is the version behind the model's ``challenger`` alias."""
+
+    __tablename__ = "model_challengers"
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model: Mapped[str] = mapped_column(String(100), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(16))
+    share: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_by: Mapped[str | None] = mapped_column(String(40))

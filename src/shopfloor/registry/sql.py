@@ -39,6 +39,7 @@ from shopfloor.registry.orm import (
 from shopfloor.registry.sql_alerts import AlertTables
 from shopfloor.registry.sql_aliases import AliasTables
 from shopfloor.registry.sql_attempts import AttemptTables
+from shopfloor.registry.sql_challenger import ChallengerTables, drop_challenger_in
 from shopfloor.registry.sql_generation import GenerationTables, bump_in
 from shopfloor.registry.sql_health import HealthQueries
 from shopfloor.registry.sql_limits import LimitTables
@@ -92,8 +93,17 @@ def _retryable(exc: Exception) -> bool:
 
 
 class SqlStore(
-    TrustTables, StreamTables, GenerationTables, LimitTables, AttemptTables, MonitoringTables, HealthQueries,
-    AliasTables, AlertTables, LogWindowQueries
+    TrustTables,
+    StreamTables,
+    GenerationTables,
+    LimitTables,
+    AttemptTables,
+    MonitoringTables,
+    ChallengerTables,
+    AliasTables,
+    AlertTables,
+    LogWindowQueries,
+    HealthQueries,
 ):
     """Registry on SQLite (embedded default) or PostgreSQL, chosen by URL."""
 
@@ -676,6 +686,7 @@ class SqlStore(
                 delete(StreamStateRow).where(StreamStateRow.tenant == tenant, StreamStateRow.model == name)
             )
             drop_log_in(s, tenant, name)
+            drop_challenger_in(s, tenant, name)
             s.delete(mrow)
             bump_in(s)
             return gone

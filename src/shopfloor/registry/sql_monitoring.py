@@ -12,7 +12,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Engine, and_, delete, insert, or_, select, tuple_
@@ -22,7 +22,7 @@ from shopfloor.errors import Conflict, RegistryUnavailable
 from shopfloor.registry.clock import aware as _aware
 from shopfloor.registry.clock import naive as _naive
 from shopfloor.registry.clock import now as _now
-from shopfloor.registry.log_entities import Feedback, LogBlob, LoggedPrediction
+from shopfloor.registry.log_entities import Feedback, LogBatch, LogBlob, LoggedPrediction
 from shopfloor.registry.orm import FeedbackRow, LogBlobRow, LoggedRow, LogRateRow, LogRetentionRow
 from shopfloor.registry.sql_generation import bump_in
 
@@ -106,68 +106,59 @@ class MonitoringTables:
             return {t: int(d) for t, d in s.execute(select(LogRetentionRow.tenant, LogRetentionRow.days))}
 
     # ---- writing and reading the log ------------------------------------------------------------
-    def add_prediction_log(self, blobs: Sequence[LogBlob], records: Sequence[LoggedPrediction]) -> None:
-        """Store sealed batches and their index rows, all in one transaction (two ``executemany``)."""
-        if not blobs:
+    def add_prediction_log(self, batches: Sequence[LogBatch]) -> None:
+        """Store sealed batches and the index rows of their slots, all in one transaction."""
+        if not batches:
             return
         if self.engine.dialect.name == "sqlite":
-            self._add_log_sqlite(blobs, records)
+            self._add_log_sqlite(batches)
             return
         with self._session() as s:
+            s.execute(insert(LogBlobRow), [_blob_values(b.blob) for b in batches])
             s.execute(
-                insert(LogBlobRow),
+                insert(LoggedRow),
                 [
                     {
-                        "id": b.id,
-                        "tenant": b.tenant,
-                        "model": b.model,
-                        "version": b.version,
-                        "first_at": _naive(b.first_at),
-                        "last_at": _naive(b.last_at),
-                        "records": b.records,
-                        "payload": b.payload,
+                        "blob_id": b.blob.id,
+                        "slot": slot,
+                        "tenant": b.blob.tenant,
+                        "model": b.blob.model,
+                        "version": b.blob.version,
+                        "request_id": request_id,
+                        "position": position,
+                        "source": source,
+                        "at": _naive(at),
+                        "latency_ms": latency,
+                        "failed": failed,
                     }
-                    for b in blobs
+                    for b in batches
+                    for slot, (request_id, position, source, at, (latency, failed)) in enumerate(
+                        zip(b.request_ids, b.positions, b.sources, b.times, b.outcomes(), strict=True)
+                    )
                 ],
             )
-            if records:
-                s.execute(
-                    insert(LoggedRow),
-                    [
-                        {
-                            "blob_id": r.blob_id,
-                            "slot": r.slot,
-                            "tenant": r.tenant,
-                            "model": r.model,
-                            "version": r.version,
-                            "request_id": r.request_id,
-                            "position": r.position,
-                            "source": r.source,
-                            "at": _naive(r.at),
-                            "latency_ms": r.latency_ms,
-                            "failed": r.failed,
-                        }
-                        for r in records
-                    ],
-                )
 
-    def _add_log_sqlite(self, blobs: Sequence[LogBlob], records: Sequence[LoggedPrediction]) -> None:
-        """:meth:`add_prediction_log` on SQLite: plain ``executemany`` of tuples on the driver's
-        connection (the ORM's per-row work would cost more than the rest of logging a prediction),
-        times written in the format the ORM reads back."""
+    def _add_log_sqlite(self, batches: Sequence[LogBatch]) -> None:
+        """:meth:`add_prediction_log` on SQLite, on the driver's connection: the blobs with one
+        ``executemany``, every index row in one statement from a JSON array (times in the format
+        the ORM reads back)."""
         stamp = self._log_stamp()
-        blob_rows = [
-            (b.id, b.tenant, b.model, b.version, stamp(_naive(b.first_at)), stamp(_naive(b.last_at)),
-             b.records, b.payload)
-            for b in blobs
-        ]
-        index_rows = json.dumps(
-            [
-                (r.blob_id, r.slot, r.tenant, r.model, r.version, r.request_id, r.position, r.source,
-                 stamp(_naive(r.at)), r.latency_ms, int(r.failed))
-                for r in records
-            ]
-        )
+        blob_rows = [tuple(_blob_values(b.blob, stamp).values()) for b in batches]
+        rows = []
+        for b in batches:
+            blob = b.blob
+            stamps: dict[datetime, Any] = {}
+            for slot, (request_id, position, source, at, (latency, failed)) in enumerate(
+                zip(b.request_ids, b.positions, b.sources, b.times, b.outcomes(), strict=True)
+            ):
+                when = stamps.get(at)
+                if when is None:
+                    when = stamps[at] = stamp(at.replace(tzinfo=None) if at.tzinfo is UTC else _naive(at))
+                rows.append(
+                    (blob.id, slot, blob.tenant, blob.model, blob.version, request_id, position, source, when,
+                     latency, int(failed))
+                )
+        index_rows = json.dumps(rows)
         raw = self.engine.raw_connection()
         try:
             cur = raw.cursor()
@@ -189,11 +180,19 @@ class MonitoringTables:
             raw.close()
 
     def _log_stamp(self) -> Callable[[datetime], Any]:
-        """The driver value SQLAlchemy stores for a DateTime column (both write paths, one format)."""
+        """The driver value SQLAlchemy stores for a naive DateTime (both write paths, one format):
+        ``isoformat`` when it writes the same text (it does on SQLite, and costs a tenth), else
+        SQLAlchemy's own conversion."""
         column = LoggedRow.__table__.c.at
         dialect = self.engine.dialect
-        processor = column.type.dialect_impl(dialect).bind_processor(dialect)
-        return cast(Callable[[datetime], Any], processor or (lambda v: v))
+        processor = cast(
+            Callable[[datetime], Any],
+            column.type.dialect_impl(dialect).bind_processor(dialect) or (lambda v: v),
+        )
+        probes = (datetime(2026, 1, 5, 12, 0, 0), datetime(2026, 12, 31, 23, 59, 59, 123456))  # noqa: DTZ001
+        if all(processor(p) == _iso(p) for p in probes):
+            return _iso
+        return processor
 
     def find_logged(
         self,
@@ -229,12 +228,13 @@ class MonitoringTables:
         after: tuple[datetime, str, int] | None = None,
         newest_first: bool = False,
         limit: int = 1000,
+        sources: Sequence[str] | None = None,
         failed: bool | None = False,
     ) -> list[LoggedPrediction]:
         """Logged predictions of ``model`` in time order (``newest_first``: the other way), filtered by
-        version, time (``since`` inclusive, ``until`` exclusive) and request id; ``after`` is the
-        ``(at, blob id, slot)`` of the last one of the previous page. Failed calls are left out
-        unless ``failed`` is None (both) or True (those only)."""
+        version, time (``since`` inclusive, ``until`` exclusive), request id and ``sources``; ``after``
+        is the ``(at, blob id, slot)`` of the last one of the previous page. Failed calls are left
+        out unless ``failed`` is None (both) or True (those only)."""
         order = (LoggedRow.at, LoggedRow.blob_id, LoggedRow.slot)
         query = select(LoggedRow).where(LoggedRow.tenant == tenant, LoggedRow.model == model)
         if failed is not None:
@@ -247,6 +247,8 @@ class MonitoringTables:
             query = query.where(LoggedRow.at < _naive(until))
         if request_id is not None:
             query = query.where(LoggedRow.request_id == request_id)
+        if sources is not None:
+            query = query.where(LoggedRow.source.in_(list(sources)))
         if after is not None:
             at, blob, slot = _naive(after[0]), after[1], after[2]
             later = or_(
@@ -347,6 +349,27 @@ class MonitoringTables:
                 s.execute(delete(LogBlobRow).where(LogBlobRow.id.in_(ids)))
             if len(ids) < batch:
                 return removed
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat(" ", "microseconds")
+
+
+def _blob_values(b: LogBlob, stamp: Callable[[datetime], Any] | None = None) -> dict[str, Any]:
+    """A blob's column values, in the table's column order (times through ``stamp`` when given)."""
+    first, last = _naive(b.first_at), _naive(b.last_at)
+    if stamp is not None:
+        first, last = stamp(first), stamp(last)
+    return {
+        "id": b.id,
+        "tenant": b.tenant,
+        "model": b.model,
+        "version": b.version,
+        "first_at": first,
+        "last_at": last,
+        "records": b.records,
+        "payload": b.payload,
+    }
 
 
 def logged_entity(r: LoggedRow) -> LoggedPrediction:

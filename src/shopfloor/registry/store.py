@@ -13,6 +13,7 @@ from shopfloor.registry.entities import (
     AlertState,
     ApiKey,
     AuditEvent,
+    ChallengerSetting,
     Dataset,
     Job,
     Model,
@@ -22,7 +23,14 @@ from shopfloor.registry.entities import (
     Tenant,
     TenantKey,
 )
-from shopfloor.registry.log_entities import CallOutcomes, Feedback, LogBlob, LogCount, LoggedPrediction
+from shopfloor.registry.log_entities import (
+    CallOutcomes,
+    Feedback,
+    LogBatch,
+    LogBlob,
+    LogCount,
+    LoggedPrediction,
+)
 
 T = TypeVar("T")
 
@@ -116,6 +124,27 @@ class ModelStore(Protocol):
     def delete_model(self, tenant: str, name: str) -> list[ModelVersion]: ...
     def describe_model(self, tenant: str, name: str, description: str) -> Model: ...
     def version_artifacts(self) -> list[str]: ...
+
+
+class ChallengerStore(Protocol):
+    """How each model's challenger runs (the version behind its ``challenger`` alias), and its
+    promotion to production; every change moves the registry generation."""
+
+    def challenger_modes(self, tenant: str) -> dict[str, tuple[str, float]]: ...
+    def get_challenger(self, tenant: str, name: str) -> ChallengerSetting: ...
+    def set_challenger(
+        self,
+        tenant: str,
+        name: str,
+        mode: str,
+        share: float,
+        *,
+        version: int | None = None,
+        by: str | None = None,
+    ) -> ChallengerSetting: ...
+    def promote_challenger(
+        self, tenant: str, name: str, expected: int, champion: int | None = None
+    ) -> tuple[int | None, int]: ...
 
 
 class JobStore(Protocol):
@@ -261,7 +290,7 @@ class PredictionLogStore(Protocol):
     def log_rates(self, tenant: str) -> dict[str, float]: ...
     def set_log_retention(self, tenant: str, days: int | None) -> None: ...
     def log_retention(self) -> dict[str, int]: ...
-    def add_prediction_log(self, blobs: Sequence[LogBlob], records: Sequence[LoggedPrediction]) -> None: ...
+    def add_prediction_log(self, batches: Sequence[LogBatch]) -> None: ...
     def find_logged(
         self,
         tenant: str,
@@ -282,6 +311,7 @@ class PredictionLogStore(Protocol):
         after: tuple[datetime, str, int] | None = None,
         newest_first: bool = False,
         limit: int = 1000,
+        sources: Sequence[str] | None = None,
         failed: bool | None = False,
     ) -> list[LoggedPrediction]: ...
     def get_log_blobs(self, tenant: str, ids: Sequence[str]) -> dict[str, LogBlob]: ...
@@ -389,6 +419,7 @@ class Store(
     StreamStore,
     PredictionLogStore,
     AlertStore,
+    ChallengerStore,
     HealthStore,
     Protocol,
 ):

@@ -8,11 +8,12 @@ from typing import Any
 
 from shopfloor import metrics
 from shopfloor.context import Platform
-from shopfloor.errors import InvalidInput, PayloadTooLarge, ShopfloorError
+from shopfloor.errors import InvalidInput, PayloadTooLarge
 from shopfloor.explain.contributions import LIME_SAMPLES
 from shopfloor.registry.entities import Model, ModelVersion
-from shopfloor.services.parts import naming_files, with_files
-from shopfloor.serving.cache import LoadedModel
+from shopfloor.services import challenger
+from shopfloor.services.failures import failures_logged, loaded_model
+from shopfloor.services.parts import naming_files, warnings_of, with_files
 from shopfloor.tasks import catalog
 from shopfloor.telemetry.logcontext import current_request_id
 
@@ -93,14 +94,6 @@ def delete_model(platform: Platform, tenant: str, name: str) -> list[ModelVersio
     return gone
 
 
-def _warnings(results: list[dict[str, Any]], files: list[str] | None = None) -> list[str]:
-    out: list[str] = []
-    for i, r in enumerate(results):
-        where = f"record {i}" if files is None else files[i]
-        out.extend(f"{where}: {w}" for w in r.get("warnings") or ())
-    return out
-
-
 def predict(
     platform: Platform,
     tenant: str,
@@ -108,22 +101,22 @@ def predict(
     version: int | str | None,
     records: Any,
     files: list[str] | None = None,
+    key: str | None = None,
 ) -> dict[str, Any]:
     """The model's answer for each record; with ``files`` (the records came from those files, see
-    :func:`~shopfloor.services.parts.part_records`), each answer and error names its file.
-
-    A call that fails once the model is asked (its loading fails, or it raises on records that
-    passed its input schema) is logged as failed, for the error rate; a refusal of the records
-    by the schema is not."""
+    :func:`~shopfloor.services.parts.part_records`), each answer and error names its file. While the
+    model's challenger runs, the version that answers is the trial's (``key`` picks a canary's side;
+    default: the request id) and the other side runs off the request path. A call that fails once
+    the model is asked is logged as failed (:mod:`shopfloor.services.failures`)."""
+    trial = platform.challengers.trial(tenant, name, version, key)
+    if trial is not None:
+        return challenger.predict(platform, tenant, name, trial, records, files)
     started = time.perf_counter()
     loaded = loaded_model(platform, tenant, name, version, "predict", records, started)
     with naming_files(files):
         loaded.validate(records, platform.settings.max_records_per_request)
-        try:
+        with failures_logged(platform, tenant, loaded.version, "predict", records, started):
             results = loaded.estimator.predict(records)
-        except Exception as exc:
-            log_failure(platform, tenant, loaded.version, "predict", records, started, exc)
-            raise
     mv = loaded.version
     answers = with_files(results, files)
     metrics.RECORDER.predicted(tenant, name, mv.version, len(results))
@@ -142,48 +135,8 @@ def predict(
         "model": name,
         "version": mv.version,
         "predictions": answers,
-        "warnings": _warnings(results, files),
+        "warnings": warnings_of(results, files),
     }
-
-
-def loaded_model(
-    platform: Platform, tenant: str, name: str, version: int | str | None, source: str, records: Any,
-    started: float,
-) -> LoadedModel:
-    """The model to serve; a version that resolves but fails to load (a 5xx) is logged as a failed
-    call of ``source`` before the error goes on (an unknown model or version is not)."""
-    try:
-        return platform.models.get(tenant, name, version)
-    except Exception as exc:
-        if isinstance(exc, ShopfloorError) and exc.status < 500:
-            raise
-        try:
-            mv = platform.models.resolve(tenant, name, version)
-        except ShopfloorError:
-            raise exc from None
-        log_failure(platform, tenant, mv, source, records, started, exc)
-        raise
-
-
-def log_failure(
-    platform: Platform, tenant: str, mv: ModelVersion, source: str, records: Any, started: float,
-    exc: BaseException,
-) -> None:
-    """Log a failed call of ``mv`` (sampled at the model's rate like its answers) with its status
-    and code; the error's text is not kept (5xx details stay in the server's own log)."""
-    status = exc.status if isinstance(exc, ShopfloorError) else 500
-    code = exc.code if isinstance(exc, ShopfloorError) else "internal-error"
-    platform.prediction_log.add_failure(
-        tenant,
-        mv.model,
-        mv.version,
-        source,
-        schema=mv.input_schema,
-        records=records if isinstance(records, list) else [],
-        latency_s=time.perf_counter() - started,
-        request_id=current_request_id(),
-        error={"status": status, "code": code},
-    )
 
 
 def explain(

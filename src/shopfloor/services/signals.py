@@ -28,12 +28,14 @@ from shopfloor.context import Platform
 from shopfloor.errors import Conflict, InvalidInput, NotFound
 from shopfloor.services.drift_log import window_scores
 from shopfloor.services.performance import window_figures
+from shopfloor.serving.challenger import CHALLENGER, CHAMPION, source
 
 #: Logged predictions a window needs for a drift score: with fewer, the distances are mostly noise
 #: (the KS distance of 30 rows of unchanged data reaches 0.3 one time in a hundred; of 100 rows, 0.17).
 DRIFT_MIN_ROWS = 100
-#: The sources whose calls are requests (a batch job's blocks are not).
-REQUEST_SOURCES = ("predict", "score")
+#: The sources whose calls are requests: online predictions and streamed scores, and the answers a
+#: challenger's trial served (a batch job's blocks, and a side run beside the one that answered, are not).
+REQUEST_SOURCES = ("predict", "score", *(source(side, True) for side in (CHAMPION, CHALLENGER)))
 #: Performance windows kept per process.
 KEPT = 64
 #: What a signal reads as unknown instead of failing: the model has no profile or takes no

@@ -15,7 +15,10 @@ from shopfloor import metrics
 from shopfloor.context import Platform
 from shopfloor.errors import ArtifactCorrupted, InvalidInput
 from shopfloor.security import crypto
-from shopfloor.services.models import loaded_model, log_failure
+from shopfloor.services import challenger
+from shopfloor.services.failures import failures_logged, loaded_model
+from shopfloor.serving.cache import LoadedModel
+from shopfloor.serving.challenger import source
 from shopfloor.tasks import catalog
 from shopfloor.tasks.base import ONE_STREAM
 from shopfloor.telemetry.logcontext import current_request_id
@@ -43,12 +46,52 @@ def _assets(records: list[Any], column: str) -> list[str]:
 
 
 def score(
-    platform: Platform, tenant: str, name: str, version: int | str | None, records: Any
+    platform: Platform,
+    tenant: str,
+    name: str,
+    version: int | str | None,
+    records: Any,
+    key: str | None = None,
 ) -> dict[str, Any]:
-    """Score ``records`` (the newest points of one or more assets) and keep each asset's window; a
-    call that fails once its records passed the model's input schema is logged as failed."""
-    started = time.perf_counter()
-    loaded = loaded_model(platform, tenant, name, version, "score", records, started)
+    """Score ``records`` (the newest points of one or more assets) and keep each asset's window.
+
+    While the model's challenger runs, the trial's side answers (``key`` picks a canary's side) and the
+    other side scores the same points off the request path, continuing its own windows (states are kept
+    per version)."""
+    trial = platform.challengers.trial(tenant, name, version, key)
+    served = "score" if trial is None else source(trial.served, True)
+    answering = version if trial is None else trial.answering
+    loaded = loaded_model(platform, tenant, name, answering, served, records, time.perf_counter())
+    mv = loaded.version
+    results, latency = _scored(platform, tenant, name, loaded, records, served)
+    metrics.RECORDER.predicted(tenant, name, mv.version, len(records))
+    if trial is not None:
+
+        def other_side(other: LoadedModel) -> tuple[list[dict[str, Any]], float]:
+            return _scored(platform, tenant, name, other, records)
+
+        challenger.serve_trial(platform, tenant, name, trial, loaded, records, results, latency, other_side)
+        return {"model": name, "version": mv.version, "results": results}
+    platform.prediction_log.add(
+        tenant,
+        name,
+        mv.version,
+        "score",
+        schema=mv.input_schema,
+        records=records,
+        answers=results,
+        latency_s=latency,
+        request_id=current_request_id(),
+    )
+    return {"model": name, "version": mv.version, "results": results}
+
+
+def _scored(
+    platform: Platform, tenant: str, name: str, loaded: LoadedModel, records: Any, served: str | None = None
+) -> tuple[list[dict[str, Any]], float]:
+    """The version's answers to ``records``, its windows continued in one registry transaction; and
+    the seconds it took. ``served``: the source of a side that answers the caller, whose failure once
+    the records passed the schema is logged as a failed call."""
     mv = loaded.version
     if not catalog.capabilities(mv.task).stream:
         which = catalog.join_names(catalog.tasks_where(lambda c: c.stream), "or")
@@ -64,6 +107,7 @@ def score(
     assets = _assets(records, column) if column else [ONE_STREAM]
     key = platform.sealed.tenant_key(tenant)
     stream = loaded.estimator.score_stream
+    started = time.perf_counter()
 
     def step(blobs: dict[str, bytes]) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
         states = {}
@@ -79,26 +123,11 @@ def score(
             for asset, state in new.items()
         }
 
-    try:
+    with failures_logged(platform, tenant, mv, served, records, started):
         results = platform.store.update_stream_states(
             tenant, name, mv.version, assets, step, keep=platform.settings.stream_assets_per_model
         )
-    except Exception as exc:
-        log_failure(platform, tenant, mv, "score", records, started, exc)
-        raise
-    metrics.RECORDER.predicted(tenant, name, mv.version, len(records))
-    platform.prediction_log.add(
-        tenant,
-        name,
-        mv.version,
-        "score",
-        schema=mv.input_schema,
-        records=records,
-        answers=results,
-        latency_s=time.perf_counter() - started,
-        request_id=current_request_id(),
-    )
-    return {"model": name, "version": mv.version, "results": results}
+    return results, time.perf_counter() - started
 
 
 def reset(platform: Platform, tenant: str, name: str, asset: str | None) -> dict[str, Any]:

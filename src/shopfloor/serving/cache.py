@@ -60,7 +60,7 @@ class CachePlatform(Protocol):
 class LoadedModel:
     version: ModelVersion
     estimator: Any
-    validate: Validator
+    validate: Validator  # (records, most records per request or None)
 
 
 class ModelCache:

@@ -109,8 +109,12 @@ class Inputs:
         self.masked = [f["name"] for f in schema if f.get("type") in MASKED]
         self.digested = [f["name"] for f in schema if f.get("type") in DIGESTED]
         self.mask = mask
+        self.chars = 0
 
     def __call__(self, record: Any) -> Any:
+        """The logged inputs of ``record``; :attr:`chars` is then how much text it held (what could
+        take its entry over the size limit)."""
+        self.chars = 0
         if not isinstance(record, Mapping):
             return None
         out = {name: record[name] for name in self.plain if name in record}
@@ -120,7 +124,11 @@ class Inputs:
         for name in self.masked:
             if name in record:
                 value = record[name]
-                out[name] = self.mask(value) if isinstance(value, str) else value
+                if isinstance(value, str):
+                    self.chars += len(value)
+                    out[name] = self.mask(value)
+                else:
+                    out[name] = value
         for name in self.digested:
             if name in record:
                 out[name] = digest(record[name]) if record[name] is not None else None
@@ -141,9 +149,26 @@ def encode_entry(entry: Mapping[str, Any], max_bytes: int) -> bytes:
     return _ENCODER.encode(smaller).encode()
 
 
-def seal(key: bytes, path: str, entries: Sequence[bytes]) -> bytes:
-    """A batch of encoded entries as one sealed blob (a JSON array, compressed, then encrypted)."""
-    document = b"[" + b",".join(entries) + b"]"
+def encode_entries(entries: Sequence[Mapping[str, Any]], large: Sequence[bool], max_bytes: int) -> bytes:
+    """Entries as one JSON array: runs of small ones encoded together (one encoder call for many),
+    each ``large`` one alone, checked against ``max_bytes`` (:func:`encode_entry`)."""
+    parts: list[str] = []
+    run: list[Mapping[str, Any]] = []
+    for entry, big in zip(entries, large, strict=True):
+        if not big:
+            run.append(entry)
+            continue
+        if run:
+            parts.append(_ENCODER.encode(run)[1:-1])
+            run = []
+        parts.append(encode_entry(entry, max_bytes).decode())
+    if run:
+        parts.append(_ENCODER.encode(run)[1:-1])
+    return ("[" + ",".join(parts) + "]").encode()
+
+
+def seal(key: bytes, path: str, document: bytes) -> bytes:
+    """A JSON array of entries as one sealed blob (compressed, then encrypted)."""
     return crypto.encrypt(key, path, zlib.compress(document, 1))
 
 

@@ -23,14 +23,15 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import groupby
 from typing import Any, Protocol
 
 from shopfloor import metrics
 from shopfloor.errors import ShopfloorError
-from shopfloor.registry.log_entities import LogBlob, LoggedPrediction
+from shopfloor.registry.log_entities import LogBatch, LogBlob
 from shopfloor.registry.store import GenerationStore, MaskingStore, PredictionLogStore
 from shopfloor.security.keys import Generation
-from shopfloor.serving.log_entries import Inputs, blob_path, encode_entry, masker, seal
+from shopfloor.serving.log_entries import Inputs, Masker, blob_path, encode_entries, masker, seal
 from shopfloor.settings import Settings
 from shopfloor.storage.sealed import SealedArtifacts
 
@@ -60,7 +61,7 @@ class LogPlatform(Protocol):
     def sealed(self) -> SealedArtifacts: ...
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Call:
     """One served call whose answers (some or all: ``picked``) are to be logged."""
 
@@ -79,8 +80,6 @@ class _Call:
     error: Mapping[str, Any] | None = None  # a failed call: what went wrong (no answer)
     retried: bool = False
 
-    def position(self, i: int) -> int:
-        return self.positions[i] if self.positions is not None else i
 
 
 class PredictionLog:
@@ -248,14 +247,14 @@ class PredictionLog:
     def _write_tenant(self, calls: list[_Call]) -> int:
         tenant = calls[0].tenant
         try:
-            blobs, index = self._sealed(tenant, calls)
-            self._platform.store.add_prediction_log(blobs, index)
+            batches = self._sealed(tenant, calls)
+            self._platform.store.add_prediction_log(batches)
         except ShopfloorError as exc:
             self._retry_or_drop(calls, exc)
             return 0
         for (model, _), n in _counts(calls).items():
             metrics.RECORDER.prediction_log(tenant, model, "written", n)
-        return len(index)
+        return sum(b.blob.records for b in batches)
 
     def _retry_or_drop(self, calls: list[_Call], exc: ShopfloorError) -> None:
         again = [c for c in calls if not c.retried]
@@ -276,50 +275,71 @@ class PredictionLog:
             for (model, _), n in _counts(lost).items():
                 metrics.RECORDER.prediction_log(calls[0].tenant, model, "failed", n)
 
-    def _sealed(self, tenant: str, calls: list[_Call]) -> tuple[list[LogBlob], list[LoggedPrediction]]:
-        """The tenant's entries masked, grouped by model version and sealed; with their index rows."""
+    def _sealed(self, tenant: str, calls: list[_Call]) -> list[LogBatch]:
+        """The tenant's entries masked, grouped by model version and sealed, with their index."""
         mask = masker(self._platform, tenant)
         plans: dict[int, Inputs] = {}  # per schema object: the calls of one model version share theirs
         key = self._platform.sealed.tenant_key(tenant)
         groups: dict[tuple[str, int], list[tuple[_Call, int]]] = {}
         for c in calls:
             groups.setdefault((c.model, c.version), []).extend((c, i) for i in c.picked)
-        blobs: list[LogBlob] = []
-        index: list[LoggedPrediction] = []
+        batches: list[LogBatch] = []
         for (model, version), entries in groups.items():
             for start in range(0, len(entries), BLOB_ENTRIES):
                 part = entries[start : start + BLOB_ENTRIES]
-                blob_id = secrets.token_hex(12)
-                encoded = []
-                for c, i in part:
-                    plan = plans.get(id(c.schema))
-                    if plan is None:
-                        plan = plans[id(c.schema)] = Inputs(c.schema, mask)
-                    encoded.append(self._entry(c, i, plan))
-                times = [_time(c.at) for c, _ in part]
-                payload = seal(key, blob_path(tenant, model, version, blob_id), encoded)
-                span = (min(times), max(times))
-                blobs.append(LogBlob(blob_id, tenant, model, version, *span, len(part), payload))
-                index.extend(
-                    LoggedPrediction(
-                        blob_id, slot, tenant, model, version, c.request_id, c.position(i), c.source, at,
-                        # the call's latency on its first logged answer only: one row per call has it
-                        round(c.latency_s * 1000, 3) if i == c.picked[0] else None,
-                        c.error is not None,
-                    )
-                    for slot, ((c, i), at) in enumerate(zip(part, times, strict=True))
-                )
-        return blobs, index
+                batches.append(self._batch(tenant, model, version, part, key, mask, plans))
+        return batches
 
-    def _entry(self, c: _Call, i: int, inputs_of: Inputs) -> bytes:
-        if len(c.records) == len(c.answers) and c.error is None:
-            inputs: Any = inputs_of(c.records[i])
-        else:
-            inputs = [inputs_of(r) for r in c.records]
-        entry = {"inputs": inputs, "answer": c.answers[i], "latency_ms": round(c.latency_s * 1000, 3)}
-        if c.error is not None:
-            entry["error"] = dict(c.error)
-        return encode_entry(entry, self.max_entry_bytes)
+    def _batch(
+        self,
+        tenant: str,
+        model: str,
+        version: int,
+        part: list[tuple[_Call, int]],
+        key: bytes,
+        mask: Masker,
+        plans: dict[int, Inputs],
+    ) -> LogBatch:
+        docs: list[dict[str, Any]] = []
+        large: list[bool] = []
+        request_ids: list[str | None] = []
+        positions: list[int] = []
+        sources: list[str] = []
+        times: list[datetime] = []
+        latencies: list[float | None] = []
+        failed: list[bool] = []
+        for _, group in groupby(part, key=lambda entry: id(entry[0])):  # a call's answers are consecutive
+            slots = list(group)
+            c = slots[0][0]
+            when, latency = _time(c.at), round(c.latency_s * 1000, 3)
+            plan = plans.get(id(c.schema))
+            if plan is None:
+                plan = plans[id(c.schema)] = Inputs(c.schema, mask)
+            per_record = len(c.records) == len(c.answers) and c.error is None
+            shared = None if per_record else [plan(r) for r in c.records]
+            for _, i in slots:
+                if per_record:
+                    record = c.records[i]
+                    docs.append({"inputs": plan(record), "answer": c.answers[i], "latency_ms": latency})
+                    large.append(plan.chars * 2 > self.max_entry_bytes)
+                else:
+                    docs.append({"inputs": shared, "answer": c.answers[i], "latency_ms": latency})
+                    large.append(True)
+                if c.error is not None:
+                    docs[-1]["error"] = dict(c.error)
+                request_ids.append(c.request_id)
+                positions.append(c.positions[i] if c.positions is not None else i)
+                sources.append(c.source)
+                times.append(when)
+                # the call's latency in the clear index on its first logged answer only: one row per
+                # call carries it, so counting those rows counts calls
+                latencies.append(latency if i == c.picked[0] else None)
+                failed.append(c.error is not None)
+        blob_id = secrets.token_hex(12)
+        document = encode_entries(docs, large, self.max_entry_bytes)
+        payload = seal(key, blob_path(tenant, model, version, blob_id), document)
+        blob = LogBlob(blob_id, tenant, model, version, min(times), max(times), len(part), payload)
+        return LogBatch(blob, request_ids, positions, sources, times, latencies, failed)
 
     def close(self) -> None:
         """Stop taking entries, stop the thread and write what is left."""

@@ -6,8 +6,10 @@ compares detectors (:data:`~shopfloor.tasks.series_anomaly.detector.CANDIDATES`)
 into the history, or on known anomalies when ``label_column`` is given
 (:mod:`~shopfloor.tasks.series_anomaly.selection`). Every point gets a score in [0, 1], a flag, the
 expected value with its band and a severity; flagged runs make events. The online candidates keep
-learning as they score; ``POST .../score`` continues the stream from a small JSON state and gives
-what batch scoring of the same points gives. Artifact: one JSON file (:data:`ESTIMATOR_FILE`).
+learning as they score, and a spread learnt from a history wilder than the stream comes down
+slowly where the stream stays calmer (the calm, in :mod:`~shopfloor.tasks.series_anomaly.detector`);
+``POST .../score`` continues the stream from a small JSON state and gives what batch scoring of the
+same points gives. Artifact: one JSON file (:data:`ESTIMATOR_FILE`).
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ from shopfloor.tasks.series_anomaly.detector import (
     Model,
     alarm_readings,
     band_width,
+    calm_of,
+    calm_readings,
     find_period,
     fit_model,
     heat_of,
@@ -221,6 +225,8 @@ class SeriesAnomalyEstimator(BaseEstimator):
         model = fit_model(chosen["name"], tl.times, tl.values, tl.step, period, k0, day)
         model.heat_gain, model.heat_decay = heat_of(memory)
         whole = run(model, new_state(model), tl.times, tl.values, tl.filled, tl.segment)
+        model.calm = calm_of(whole.z, whole.spread, tl.values, ~tl.filled)
+        model.calm_half = calm_readings(tl.step, tl.is_datetime)
         r = whole.r[~tl.filled]
         model.k = max(k0, float(np.quantile(r, 1.0 - float(self.max_anomaly_ratio))))
         self.model_, self.time_column_, self.value_columns_ = model, time_col, values
@@ -236,6 +242,7 @@ class SeriesAnomalyEstimator(BaseEstimator):
             **report_of(tl, chosen, figures, period, k0, model.k, flagged, self.label_column is not None),
             "layout": layout,
             "alarm_memory_readings": memory,  # the option, or 20 days of date/time readings if fewer
+            "calm_halving_readings": round(model.calm_half),  # the fewest over which the spread's calm halves
             "fit_seconds": round(time.monotonic() - started, 3),
         }
         progress(1.0, "done", f"{chosen['name']}: band +-{model.k:.3g} spreads")
@@ -379,6 +386,7 @@ class SeriesAnomalyEstimator(BaseEstimator):
                 **({"activity": self._activity_of(state["activity"])} if "activity" in state else {}),
                 **({"persist": self._persist_of(state["persist"])} if "persist" in state else {}),
                 **({"pace": self._pace_of(state["pace"])} if "pace" in state else {}),
+                **({"calm": self._calm_of(state["calm"])} if "calm" in state else {}),
                 "persist_widening": _finite(state.get("persist_widening", 1.0)),
             }
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -417,6 +425,13 @@ class SeriesAnomalyEstimator(BaseEstimator):
         if len(p) != 3 or p != list(values) or p[0] < -1 or p[1] < 0 or not 0 <= p[2] <= PACE_WARM:
             raise ValueError("pace memory of another model")
         return p
+
+    def _calm_of(self, values: Any) -> list[float]:
+        """The stream state's calm: the tracked quantile of absolute deviations, per value column."""
+        c = [_finite(v) for v in values]
+        if len(c) != len(self.value_columns_) or any(v < 0 for v in c):
+            raise ValueError("calm of another model")
+        return c
 
     def _persist_of(self, packed: Any) -> list[list[float]]:
         """The stream state's persistence memory (packed by :meth:`score_stream`): the last deviations,

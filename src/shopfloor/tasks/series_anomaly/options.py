@@ -39,7 +39,10 @@ class SeriesAnomalyOptions(FamilyOptions):
         ge=0,
         le=99,
         description="Higher flags more readings: the expected band narrows (at 99 a reading 1.5 typical "
-        "deviations away is abnormal, at 80 about 3.4, at 0 about 11.4). Lower gives fewer, surer alarms.",
+        "deviations away is abnormal, at 80 about 3.4, at 0 about 11.4). Lower gives fewer, surer alarms. "
+        "The typical deviation is learnt from the history and never grows; where the stream stays far "
+        "calmer than the history (under half its deviations, over thousands of readings and at least a "
+        "week: a history that held a start-up), it comes down slowly, at most to a fifth.",
     )
     max_anomaly_ratio: float = Field(
         0.05,

@@ -16,7 +16,14 @@ from typing import Any
 import numpy as np
 
 from shopfloor.tasks.series_anomaly.context import points_per_day
-from shopfloor.tasks.series_anomaly.detector import Model, fit_model, heat_of, new_state
+from shopfloor.tasks.series_anomaly.detector import (
+    Model,
+    calm_of,
+    calm_readings,
+    fit_model,
+    heat_of,
+    new_state,
+)
 from shopfloor.tasks.series_anomaly.scoring import Run, run
 from shopfloor.tasks.series_anomaly.timeline import Timeline, repair_notes
 
@@ -130,11 +137,15 @@ def evaluate(
 
 
 def learner(name: str, tl: Timeline, cut: int, period: int, k: float, memory: int) -> Model:
-    """Candidate ``name`` learnt from the first ``cut`` points, as the selection scores it."""
+    """Candidate ``name`` learnt from the first ``cut`` points, as the selection scores it: its
+    calm starts from the deviations it shows over them, as the estimator's fit does."""
     model = fit_model(
         name, tl.times[:cut], tl.values[:cut], tl.step, period, k, points_per_day(tl.step, tl.is_datetime)
     )
     model.heat_gain, model.heat_decay = heat_of(memory)
+    head, _ = warmed(model, tl, cut)
+    model.calm = calm_of(head.z, head.spread, tl.values[:cut], ~tl.filled[:cut])
+    model.calm_half = calm_readings(tl.step, tl.is_datetime)
     return model
 
 

@@ -1,7 +1,7 @@
 """the outcome of each logged call in clear: its latency and whether it failed
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-14 09:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
