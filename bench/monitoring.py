@@ -22,8 +22,11 @@ stratified half of the data through the SDK, promotes it and logs every predicti
    (rate 0) and on (rate 1) on the same server, interleaved; ``serve_ratio_logging`` is the median with
    logging over the median without (target >= 0.9).
 
-Drift detection per window is left to :func:`drift_check` (None: not measured here yet);
-``drift_detected_window`` and ``false_alarm_windows`` are printed only when it measures them.
+3. **Drift.** After each window is served, :func:`drift_check` reads the drift of that window's
+   logged inputs through the API (``GET /drift/timeline?window=<size>&windows=1``: the newest window
+   of logged predictions against the training profile). ``drift_detected_window`` is the first
+   window from the shift on that drifted (target 11 or 12), ``false_alarm_windows`` how many of the
+   10 windows before the shift did (target 0).
 
     .venv/bin/python bench/monitoring.py
 """
@@ -108,12 +111,18 @@ def window_rows(pool: pd.DataFrame, k: int, size: int, beta: float, rng: np.rand
     return rng.choice(len(pool), size=size, replace=True, p=weights / weights.sum())
 
 
-def drift_check(client: Any, k: int, records: list[dict[str, Any]]) -> bool | None:
-    """Whether drift is detected after window ``k`` (1-based) has been served; None: not measured.
-
-    The drift part of the platform fills this in (one call per window, the window's records at hand).
-    """
-    return None
+def drift_check(client: Any, k: int, records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The drift of window ``k`` (1-based) once it has been served, read as a user reads it: the
+    newest window of ``len(records)`` logged predictions from ``GET /drift/timeline`` (every
+    prediction is logged, so that window is exactly the one just served). Returns the window as
+    the timeline answers it (``drifted``, ``score``, ``summary``), None when it was not checked."""
+    last = (len(records) - 1) // PER_REQUEST
+    wait_logged(client, f"w{k:02d}-{last:03d}", len(records) - last * PER_REQUEST)
+    found = client.drift_timeline(MODEL, window=str(len(records)), windows=1)
+    (window,) = found["windows"]
+    if window["predictions"] != len(records):
+        raise RuntimeError(f"window {k}: {window['predictions']} logged predictions, expected {len(records)}")
+    return window if window["checked"] else None
 
 
 def replay(client: Any, pool: pd.DataFrame, size: int, beta: float, seed: int) -> dict[str, Any]:
@@ -121,7 +130,7 @@ def replay(client: Any, pool: pd.DataFrame, size: int, beta: float, seed: int) -
     rng = np.random.default_rng(seed)
     inputs = pool.drop(columns=[c for c in (*EXCLUDE, TARGET) if c in pool.columns])
     outcomes: dict[int, list[dict[str, Any]]] = {}
-    drift: list[bool | None] = []
+    drift: list[dict[str, Any] | None] = []
     shift_means: list[dict[str, float]] = []
     for k in range(1, WINDOWS + 1):
         rows = window_rows(pool, k, size, beta, rng)
@@ -136,13 +145,19 @@ def replay(client: Any, pool: pd.DataFrame, size: int, beta: float, seed: int) -
                 {"request_id": request_id, "index": i, "outcome": int(labels[start + i])}
                 for i in range(len(records[start : start + PER_REQUEST]))
             ]
-        drift.append(drift_check(client, k, records))
+        started = time.monotonic()
+        checked = drift_check(client, k, records)
+        drift.append(checked)
         late = k - LABEL_DELAY
         if late >= 1:
             items = outcomes.pop(late)
             wait_logged(client, items[-1]["request_id"], items[-1]["index"] + 1)
             client.send_feedback(MODEL, items)
-        print(f"  window {k:2d}: {size} predictions, failures {labels.mean():.3f}", flush=True)
+        seen = "" if checked is None else (
+            f"; drift {'yes' if checked['drifted'] else 'no'} (score {checked['score']:.3f}, "
+            f"{time.monotonic() - started:.1f} s)" + (f": {checked['summary']}" if checked["drifted"] else "")
+        )
+        print(f"  window {k:2d}: {size} predictions, failures {labels.mean():.3f}{seen}", flush=True)
     return {"drift": drift, "means": shift_means}
 
 
@@ -186,19 +201,35 @@ def serving_cost(
     return {"off": off, "on": on, "ratio": ratio, "runs": runs}
 
 
+def drift_figures(drift: list[dict[str, Any] | None]) -> tuple[int | str | None, int | None]:
+    """The first window from the shift on whose drift was detected (``none``), and how many windows
+    before the shift raised a false alarm; (None, None) when no window was checked."""
+    if all(d is None for d in drift):
+        return None, None
+    flagged = [k for k, d in enumerate(drift, 1) if d is not None and d["drifted"]]
+    detected = next((k for k in flagged if k >= SHIFT_FROM), "none")
+    return detected, sum(1 for k in flagged if k < SHIFT_FROM)
+
+
 def render(perf: dict[str, Any], cost: dict[str, Any], error: float, info: dict[str, str],
            version: dict[str, Any], played: dict[str, Any], args: Any) -> str:
-    rows = ["| window | shifted | tool wear | process temp. | outcomes | F1 realised | F1 estimated |",
-            "|---:|:---:|---:|---:|---:|---:|---:|"]
-    for k, (w, means) in enumerate(zip(perf["windows"], played["means"], strict=True), 1):
+    rows = ["| window | shifted | tool wear | process temp. | outcomes | F1 realised | F1 estimated "
+            "| drift | largest input distance |",
+            "|---:|:---:|---:|---:|---:|---:|---:|:---:|---:|"]
+    for k, (w, means, d) in enumerate(zip(perf["windows"], played["means"], played["drift"], strict=True), 1):
         real = (w["realised"] or {}).get("f1")
         est = (w["estimated"] or {}).get("f1")
+        drift = "-" if d is None else "**yes**" if d["drifted"] else "no"
+        score = "-" if d is None or d["score"] is None else f"{d['score']:.3f}"
         rows.append(f"| {k} | {'yes' if k >= SHIFT_FROM and args.shift else ''} "
                     f"| {means[SHIFTED[0]]:.1f} | {means[SHIFTED[1]]:.2f} | {w['outcomes']} "
-                    f"| {'-' if real is None else f'{real:.3f}'} | {'-' if est is None else f'{est:.3f}'} |")
+                    f"| {'-' if real is None else f'{real:.3f}'} | {'-' if est is None else f'{est:.3f}'} "
+                    f"| {drift} | {score} |")
+    detected, false_alarms = drift_figures(played["drift"])
+    first = next((d for d in played["drift"][SHIFT_FROM - 1:] if d is not None and d["drifted"]), None)
     calibration = version["report"].get("calibration") or {}
     pairs = ", ".join(f"{b / a:.2f}" for a, b in zip(cost["runs"][0.0], cost["runs"][1.0], strict=True))
-    return f"""## Deployed model watched: performance without labels, cost of logging (`bench/monitoring.py`)
+    return f"""## Deployed model watched: estimates, drift, cost of logging (`bench/monitoring.py`)
 
 Run: `.venv/bin/python bench/monitoring.py`, {info['date']}; {info['nproc']} CPUs ({info['cpu']}),
 Python {info['python']}; load average {info['loadavg']} before, {info['loadavg_after']} after.
@@ -223,6 +254,13 @@ Figures from `GET /v1/models/{{name}}/performance?window={args.window}&windows={
   and be mostly noise.
 - The estimate (confidence-based performance estimation) needs the model's probabilities to stay
   calibrated on the new inputs; it does not see a change of the relation between inputs and failures.
+
+**Drift**: after each window is served,
+`GET /v1/models/{{name}}/drift/timeline?window={args.window}&windows=1` checks the newest {args.window}
+logged predictions (that window) against the training profile, as a user would (default thresholds:
+family-wise alpha 0.01, distance 0.1). **Drift first detected in window {detected}** (the shift starts
+in window {SHIFT_FROM}); **{false_alarms} false alarm(s) over the {SHIFT_FROM - 1} windows before it**.
+{f"Window {detected}: {first['summary']}" if first else ""}
 
 **Cost of logging**: single-record `POST /predict` with wrk at concurrency {CONCURRENCY}, {args.seconds:g} s
 per measurement, rate 0 and rate 1 on the same server in {args.repeats} adjacent pairs (order alternating);
@@ -288,11 +326,9 @@ def main() -> None:
     print(f"total {time.monotonic() - started:.0f} s", flush=True)
     print(f"cbpe_f1_abs_error: {error:.3f}")
     print(f"serve_ratio_logging: {cost['ratio']:.2f}")
-    drift = played["drift"]
-    if any(d is not None for d in drift):
-        detected = next((k for k, d in enumerate(drift, 1) if d and k >= SHIFT_FROM), None)
-        false_alarms = sum(1 for k, d in enumerate(drift, 1) if d and k < SHIFT_FROM)
-        print(f"drift_detected_window: {detected if detected is not None else 'none'}")
+    detected, false_alarms = drift_figures(played["drift"])
+    if detected is not None or false_alarms is not None:
+        print(f"drift_detected_window: {detected}")
         print(f"false_alarm_windows: {false_alarms}", flush=True)
 
 

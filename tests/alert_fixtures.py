@@ -3,6 +3,7 @@ and backoff), a model put straight in the registry, a principal, and a signal so
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -87,3 +88,14 @@ def rule_entity(**changes: Any) -> AlertRule:
         "sealed_targets": b"targets-blob",
     }
     return AlertRule(**{**fields, **changes})
+
+
+def wait_for(check: Callable[[], Any], timeout_s: float = 15.0) -> Any:
+    """``check()``'s first true answer, polled every 50 ms; fails after ``timeout_s`` seconds."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError("not reached in time")

@@ -51,6 +51,19 @@ PROFILE = {
     "outputs": [], "together": None, "skipped": [{"name": "photo", "why": "images are not compared"}],
 }
 
+TIMELINE = {
+    "model": "press", "version": 3, "window": {"text": "1d", "count": None, "seconds": 86400},
+    "thresholds": {"alpha": 0.01, "min_distance": 0.1, "correction": "holm"},
+    "windows": [
+        {"start": "2026-12-01T00:00:00Z", "end": "2026-12-02T00:00:00Z", "predictions": 12, "checked": False,
+         "rows": 0, "drifted": None, "score": None, "summary": "not checked: 12 logged prediction(s)",
+         "findings": []},
+        {"start": "2026-12-02T00:00:00Z", "end": "2026-12-03T00:00:00Z", "predictions": 800, "checked": True,
+         "rows": 800, "drifted": True, "score": 0.41,
+         "summary": "Drift: 1 of 6 inputs moved: Tool wear [min].", "findings": []},
+    ],
+}
+
 
 @pytest.fixture
 def seen(monkeypatch: pytest.MonkeyPatch) -> list[httpx.Request]:
@@ -61,8 +74,10 @@ def seen(monkeypatch: pytest.MonkeyPatch) -> list[httpx.Request]:
         requests.append(request)
         if request.url.path.endswith("/drift/profile"):
             return httpx.Response(200, json=PROFILE)
-        if request.url.path.endswith("/drift/plot"):
+        if request.url.path.endswith("/plot"):
             return httpx.Response(200, content=b"\x89PNG", headers={"content-type": "image/png"})
+        if request.url.path.endswith("/drift/timeline"):
+            return httpx.Response(200, json=TIMELINE)
         return httpx.Response(200, json=REPORT)
 
     monkeypatch.setattr(
@@ -115,3 +130,20 @@ def test_help_lists_the_drift_commands() -> None:
     result = runner.invoke(app, ["drift", "--help"])
     assert result.exit_code == 0
     assert all(c in result.stdout for c in ("check", "profile", "plot"))
+
+
+def test_timeline_prints_a_row_per_window_and_writes_the_chart(
+    seen: list[httpx.Request], tmp_path: Path
+) -> None:
+    chart = tmp_path / "timeline.png"
+    result = runner.invoke(
+        app, ["drift", "timeline", "press", "--window", "1d", "--windows", "2", "--plot", str(chart)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "not checked: 12 logged prediction(s)" in result.stdout and "Tool wear [min]" in result.stdout
+    assert "0.41" in result.stdout and chart.read_bytes() == b"\x89PNG"
+    paths = ["/v1/models/press/drift/timeline", "/v1/models/press/drift/timeline/plot"]
+    assert [r.url.path for r in seen] == paths
+    assert dict(seen[0].url.params) == {"window": "1d", "windows": "2"}
+    as_json = runner.invoke(app, ["drift", "timeline", "press", "--json"])
+    assert as_json.exit_code == 0 and json.loads(as_json.stdout)["windows"][1]["drifted"] is True

@@ -100,3 +100,18 @@ def test_problems_become_project_errors() -> None:
     client, _ = _client(conflict)
     with pytest.raises(errors.Conflict, match="no drift profile"):
         client.drift("press", [{"a": 1}])
+
+
+def test_drift_over_time_asks_for_windows_of_the_log(tmp_path: Path) -> None:
+    timeline = {"model": "press", "version": 2, "window": {"text": "1d"}, "thresholds": {}, "windows": []}
+    client, seen = _client([timeline, httpx.Response(200, content=b"\x89PNG...")])
+    until = "2026-12-01T00:00:00Z"
+    assert client.drift_timeline("press line", window="5000", windows=3, until=until) == timeline
+    request = seen.requests[-1]
+    assert request.method == "GET"
+    assert request.url.raw_path.startswith(b"/v1/models/press%20line/drift/timeline?")
+    assert dict(request.url.params) == {"window": "5000", "windows": "3", "until": "2026-12-01T00:00:00Z"}
+    written = client.drift_timeline_plot("press", tmp_path / "t.png", version="production")
+    assert written == tmp_path / "t.png" and written.read_bytes() == b"\x89PNG..."
+    assert seen.requests[-1].url.path == "/v1/models/press/drift/timeline/plot"
+    assert dict(seen.requests[-1].url.params) == {"window": "1d", "windows": "20", "version": "production"}

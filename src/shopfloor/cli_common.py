@@ -31,6 +31,11 @@ ChannelsOpt = Annotated[
 RpmOpt = Annotated[
     float | None, typer.Option(help="Recordings: shaft speed (rpm), for files that do not say.", min=0)
 ]
+# Windows of a model's prediction log (live performance, drift over time) and a chart of them.
+LogWindowOpt = Annotated[
+    str, typer.Option(help="A time span per window (1h, 1d, 7d) or logged predictions per window (5000).")
+]
+PlotOpt = Annotated[Path | None, typer.Option(dir_okay=False, help="Also write the chart (PNG) here.")]
 
 # Data goes to stdout, everything meant for a person (progress, notes, errors) to stderr,
 # so that `KEY=$(shopfloor keys create ...)` and `shopfloor jobs result ID > out.csv` work.

@@ -178,3 +178,43 @@ def plot(
             model, _window(window), kind=kind.value, version=common.parse_version(version), dest=target
         )
     typer.echo(str(path))
+
+
+def timeline_table(found: dict[str, Any]) -> Table:
+    """One row per window of the log: its predictions, whether it drifted, its score and summary."""
+    title = f"{found['model']} v{found['version']}: drift per window of {found['window']['text']}"
+    table = Table(title=escape(title), title_justify="left")
+    for column in ("window", "predictions", "", "score", "summary"):
+        right = column in ("predictions", "score")
+        table.add_column(column, overflow="fold", justify="right" if right else "left")
+    for w in found["windows"]:
+        mark = "-" if not w["checked"] else "[bold red]drift[/]" if w["drifted"] else "[green]ok[/]"
+        table.add_row(
+            common.fmt_time(w.get("start")), str(w["predictions"]), mark, _number(w.get("score")),
+            escape(w["summary"]),
+        )
+    return table
+
+
+@drift_app.command("timeline")
+def timeline(
+    model: str,
+    window: common.LogWindowOpt = "1d",
+    windows: Annotated[int, typer.Option(min=1, max=50, help="How many windows, newest last.")] = 20,
+    version: VersionOpt = None,
+    plot: common.PlotOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Drift over time: each window of MODEL's logged predictions against its training profile
+    (the model must log its predictions: shopfloor monitoring log set-rate)."""
+    which = common.parse_version(version)
+    with common.make_client() as client:
+        found = client.drift_timeline(model, window=window, windows=windows, version=which)
+        if plot is not None:
+            client.drift_timeline_plot(model, plot, window=window, windows=windows, version=which)
+    if as_json:
+        typer.echo(json.dumps(found, indent=2))
+    else:
+        common.out.print(timeline_table(found))
+    if plot is not None:
+        common.err.print(f"wrote {escape(str(plot))}")

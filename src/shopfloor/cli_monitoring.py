@@ -175,14 +175,10 @@ def performance_table(found: dict[str, Any]) -> Table:
 @log_app.command("performance")
 def performance(
     name: str,
-    window: Annotated[
-        str, typer.Option(help="A time span per window (1h, 1d, 7d) or predictions per window (5000).")
-    ] = "1d",
+    window: common.LogWindowOpt = "1d",
     windows: Annotated[int, typer.Option(min=1, max=200, help="How many windows, newest last.")] = 20,
     version: VersionOpt = None,
-    plot: Annotated[
-        Path | None, typer.Option(dir_okay=False, help="Also write the chart (PNG) here.")
-    ] = None,
+    plot: common.PlotOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Model NAME's live metrics per window: realised from the feedback, estimated without it

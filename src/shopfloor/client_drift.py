@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -29,6 +30,10 @@ class DriftMixin:
 
         @staticmethod
         def _file_part(path: Path, fh: BinaryIO) -> tuple[str, BinaryIO, str]: ...
+
+        def _image(
+            self, path: str, dest: str | Path | None, params: dict[str, Any] | None = None
+        ) -> bytes | Path: ...
 
     def drift(
         self,
@@ -81,6 +86,41 @@ class DriftMixin:
         target.write_bytes(png)
         return target
 
+    def drift_timeline(
+        self,
+        name: str,
+        *,
+        window: str = "1d",
+        windows: int = 20,
+        version: int | str | None = None,
+        until: datetime | str | None = None,
+        alpha: float | None = None,
+        min_distance: float | None = None,
+    ) -> dict[str, Any]:
+        """Drift over time from the prediction log -> DriftTimelineResponse: each window of the
+        model's logged predictions (``window``: a time span such as ``1d``, or a number of logged
+        predictions such as ``5000``; ``windows`` of them, newest last) checked against its
+        training profile: whether it drifted, its largest input distance (``score``), its summary
+        and findings. Windows with too few logged predictions say ``checked: false``."""
+        path = f"/v1/models/{segment(name)}/drift/timeline"
+        params = _timeline_params(version, window, windows, until, alpha, min_distance)
+        return dict(self._json("GET", path, params=params))
+
+    def drift_timeline_plot(
+        self,
+        name: str,
+        dest: str | Path | None = None,
+        *,
+        window: str = "1d",
+        windows: int = 20,
+        version: int | str | None = None,
+        until: datetime | str | None = None,
+    ) -> bytes | Path:
+        """:meth:`drift_timeline` as a PNG chart (each variable's distance per window, drifted
+        windows shaded): the bytes, or written to ``dest`` and its path returned."""
+        path = f"/v1/models/{segment(name)}/drift/timeline/plot"
+        return self._image(path, dest, _timeline_params(version, window, windows, until))
+
     @contextmanager
     def _window(
         self, window: Records | str | Path | None, dataset_id: str | None
@@ -97,3 +137,17 @@ class DriftMixin:
                 yield {"files": {"file": self._file_part(file, fh)}}
         else:
             yield {"json": {"records": records_payload(window)}}
+
+
+def _timeline_params(
+    version: int | str | None,
+    window: str,
+    windows: int,
+    until: datetime | str | None,
+    alpha: float | None = None,
+    min_distance: float | None = None,
+) -> dict[str, Any]:
+    when = until.isoformat() if isinstance(until, datetime) else until
+    return version_params(
+        version, window=window, windows=windows, until=when, alpha=alpha, min_distance=min_distance
+    )

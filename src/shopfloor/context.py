@@ -41,7 +41,8 @@ class Platform:
     secret: bytes
     generation: Generation
     keys: KeyChecker = field(init=False)
-    #: Labelled live records of a model, for a retraining gate (none without a prediction log).
+    #: Labelled live records of a model, for a retraining gate: the prediction log's where the
+    #: platform is built from settings (:meth:`from_settings`), none otherwise.
     live_labelled: LiveLabelledSource = field(default_factory=NoLiveData)
 
     def __post_init__(self) -> None:
@@ -89,6 +90,10 @@ class Platform:
         except BaseException:
             platform.close()
             raise
+        from shopfloor.serving.live_labelled import LoggedLabels
+
+        # every process (API workers, job processes) reads the gate's live records from the log
+        platform.live_labelled = LoggedLabels(platform)
         return platform
 
     @cached_property

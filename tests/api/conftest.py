@@ -88,15 +88,16 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def api_settings(home: Path, url: str | None = None) -> Settings:
-    return Settings(
-        home=home,
+def api_settings(home: Path, url: str | None = None, **more: Any) -> Settings:
+    fields: dict[str, Any] = {
+        "home": home,
         # SQLite: the default file under home, as a real install has it.
-        database_url=url,
-        max_upload_mb=1.0,
-        max_records_per_request=50,
-        default_time_budget_s=20,
-    )
+        "database_url": url,
+        "max_upload_mb": 1.0,
+        "max_records_per_request": 50,
+        "default_time_budget_s": 20,
+    }
+    return Settings(**{**fields, **more})
 
 
 @pytest.fixture()
@@ -138,12 +139,13 @@ class Homes:
                 self.made[name] = (settings.home, api.keys, build(api))
         return self.made[name]
 
-    def open_copy(self, build: Build, home: Path) -> Iterator[Api]:
-        """An app on a copy, at ``home``, of the home ``build`` made; closed when the generator ends."""
+    def open_copy(self, build: Build, home: Path, **settings: Any) -> Iterator[Api]:
+        """An app on a copy, at ``home``, of the home ``build`` made (``settings``: fields that
+        differ from the tests' usual ones); closed when the generator ends."""
         source, keys, made = self.get(build)
         ignore = lambda folder, names: [n for n in names if folder == str(source) and n in self.RUNTIME]  # noqa: E731
         shutil.copytree(source, home, symlinks=True, ignore=ignore)
-        for api in open_api(api_settings(home), keys=keys):
+        for api in open_api(api_settings(home, **settings), keys=keys):
             api.made = made
             yield api
 

@@ -4,8 +4,7 @@ the gauges on /metrics and the Prometheus rules file that uses them."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from alert_fixtures import DRIFT_RULE, Fixed, add_model, alert_settings
+from alert_fixtures import DRIFT_RULE, Fixed, add_model, alert_settings, wait_for
 from conftest import Api, open_api
 from shopfloor.security.signatures import verify_webhook
 from shopfloor.services import alerts
@@ -35,16 +34,6 @@ def alert_api(tmp_path: Path) -> Iterator[Api]:
         add_model(api.platform)
         add_model(api.platform, tenant="other")
         yield api
-
-
-def wait_for(check: Callable[[], Any], timeout_s: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError("not reached in time")
 
 
 def test_a_rule_is_created_shown_changed_and_deleted(alert_api: Api, receiver: Receiver) -> None:

@@ -47,6 +47,9 @@ ALLOWED = {
     ("POST", "/v1/models/{name}/drift"): {"admin", "builder", "consumer"},
     ("POST", "/v1/models/{name}/drift/plot"): {"admin", "builder", "consumer"},
     ("GET", "/v1/models/{name}/drift/profile"): {"admin", "builder", "consumer"},
+    # drift over time of the logged predictions: aggregates per window, read as a drift check is
+    ("GET", "/v1/models/{name}/drift/timeline"): {"admin", "builder", "consumer"},
+    ("GET", "/v1/models/{name}/drift/timeline/plot"): {"admin", "builder", "consumer"},
     ("POST", "/v1/keys"): {"admin"},
     ("GET", "/v1/keys"): {"admin"},
     ("DELETE", "/v1/keys/{key_id}"): {"admin"},

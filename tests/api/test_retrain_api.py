@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 import ai4i_like
+import watched
 from shopfloor.jobs.execution import run_job
 from shopfloor.jobs.live import LabelledRecords
 from shopfloor.services import audit
@@ -338,3 +339,23 @@ def test_a_family_without_a_gate_or_an_imported_version_is_refused(mill: Api) ->
     imported = _retrain(api, model="imported", dataset_id=data["after"])
     assert imported.status_code == 422 and "was imported, not trained here" in imported.json()["detail"]
     assert _retrain(api, model="nothing", dataset_id=data["after"]).status_code == 404
+
+
+def test_the_gate_compares_on_the_predictions_logged_with_their_outcomes(mill: Api) -> None:
+    """The live check from the prediction log itself: what production answered since it was
+    registered, with the outcomes the line sent back, read by the job's own process."""
+    api, data = mill, mill.made
+    assert api.client.put(
+        f"/v1/models/{MODEL}/prediction-log", json={"rate": 1}, headers=api.headers("builder")
+    ).status_code == 200
+    worn = ai4i_like.table(120, seed=8, process="after")  # what the line runs now: worn tools fail too
+    items = watched.serve(api, worn, "line")
+    watched.feedback(api, items[:100])  # the outcomes known so far
+    job = _retrain(api, dataset_ids=[data["before"], data["after"]]).json()
+    api.run_jobs()
+    gate = _job(api, job["id"])["result"]["gate"]
+    live = gate["checks"]["live"]
+    assert live["available"] is True and live["rows"] == 100, live
+    assert live["passed"] is True and live["challenger"] > live["champion"], live
+    assert "On 100 labelled live records since" in live["message"]
+    assert gate["passed"] is True and "held-out and live data" in gate["summary"]

@@ -173,3 +173,38 @@ def test_sampling_draws_each_answer_at_the_rate(platform: Platform) -> None:
     picked = platform.prediction_log.sample("default", "m", 5000)
     assert 850 < len(picked) < 1150
     assert len(platform.prediction_log.sample("default", "m", 10, whole=True)) in (0, 10)
+
+
+def _fail(platform: Platform, n: int) -> bool:
+    records = [{"speed": float(i), "note": "ok"} for i in range(n)]
+    return platform.prediction_log.add_failure(
+        "default", "m", 1, "predict", schema=SCHEMA, records=records, latency_s=0.25, request_id="f",
+        error={"status": 500, "code": "internal-error"},
+    )
+
+
+def test_a_failed_call_is_one_entry_with_its_inputs_and_error(platform: Platform) -> None:
+    assert _fail(platform, 3) is False  # no rate: nothing kept, failures alike
+    platform.store.set_log_rate("default", "m", 1.0)
+    platform.generation.bump()
+    assert _add(platform, 3) == 3 and _fail(platform, 2) is True
+    platform.prediction_log.flush()
+    rows = _logged(platform)
+    assert [r["error"] for r in rows] == [None] * 3 + [{"status": 500, "code": "internal-error"}]
+    assert rows[3]["answer"] is None and rows[3]["latency_ms"] == 250.0
+    assert rows[3]["inputs"] == [{"speed": 0.0, "note": "ok"}, {"speed": 1.0, "note": "ok"}]
+    # each call's latency in the clear index, on its first entry only: one row per call carries it
+    index = platform.store.list_logged("default", "m", failed=None)
+    seen = [(r.latency_ms, r.failed) for r in index]
+    assert seen == [(1.0, False), (None, False), (None, False), (250.0, True)]
+
+
+def test_failed_calls_are_drawn_as_likely_as_a_call_of_as_many_records_is_logged(
+    platform: Platform,
+) -> None:
+    platform.store.set_log_rate("default", "m", 0.1)
+    platform.prediction_log.capacity = 10_000  # room for every call drawn
+    single = sum(_fail(platform, 1) for _ in range(2000))
+    many = sum(_fail(platform, 20) for _ in range(400))
+    assert 140 < single < 260  # 0.1 of 2000: 200 +- 13
+    assert 0.8 * 400 * (1 - 0.9**20) < many < 1.1 * 400 * (1 - 0.9**20)  # 0.88 of them: 352 +- 6

@@ -2,10 +2,10 @@
 
 A rule names a signal; the evaluator asks the :class:`SignalRegistry` for its latest value over
 the rule's window, and the registry asks the :class:`SignalSource` registered for that signal.
-Sources are registered per server process (see ``shopfloor.services.alerts.signals``):
+Sources are registered per server process (see ``shopfloor.services.alerts.signals``); those of
+the prediction log, for every signal, in :mod:`shopfloor.services.signals`:
 
-* ``drift_score``: the largest per-input drift score of the latest window, or ``query.input``'s
-  (the drift detection registers it);
+* ``drift_score``: the largest per-input drift score of the latest window, or ``query.input``'s;
 * ``estimated_metric``: a performance estimate without labels (CBPE), ``query.metric`` (f1, ...);
 * ``realised_metric``: a metric on the feedback received, ``query.metric`` (f1, rmse, ...);
 * ``error_rate`` and ``latency_p99_ms``: from the outcomes of the requests to the model

@@ -28,7 +28,13 @@ class LogBlob:
 @dataclass(frozen=True)
 class LoggedPrediction:
     """One logged prediction as the registry holds it in clear: where its sealed entry is, its ids
-    (request id, its index within the request), the version that answered, the source and time."""
+    (request id, its index within the request), the version that answered, the source and time.
+
+    ``latency_ms``: the latency of the call, on the first logged answer of each call only (None on
+    its other answers, and on entries logged before it was kept): the rows that carry it count the
+    calls. ``failed``: the entry of a call that failed once its records had passed the model's
+    input schema; it holds the call's inputs and the error, no answer.
+    """
 
     blob_id: str
     slot: int
@@ -39,6 +45,8 @@ class LoggedPrediction:
     position: int
     source: str
     at: datetime
+    latency_ms: float | None = None
+    failed: bool = False
 
     @property
     def record_id(self) -> str:
@@ -52,13 +60,22 @@ class LoggedPrediction:
 @dataclass(frozen=True)
 class LogBatch:
     """A sealed batch to store, with the clear index of each of its slots (in slot order): the id of
-    the request, the index within it, the source and the time of the prediction in that slot."""
+    the request, the index within it, the source and the time of the prediction in that slot; the
+    call's latency on the first logged answer of each call (None on the others), and whether the
+    slot holds a failed call. Empty ``latencies`` or ``failed``: None and False for every slot."""
 
     blob: LogBlob
     request_ids: Sequence[str | None]
     positions: Sequence[int]
     sources: Sequence[str]
     times: Sequence[datetime]
+    latencies: Sequence[float | None] = ()
+    failed: Sequence[bool] = ()
+
+    def outcomes(self) -> list[tuple[float | None, bool]]:
+        """``(latency_ms, failed)`` of each slot, in slot order."""
+        n = len(self.times)
+        return list(zip(self.latencies or [None] * n, self.failed or [False] * n, strict=True))
 
 
 @dataclass(frozen=True)
@@ -72,6 +89,26 @@ class Feedback:
     version: int
     outcome: bytes
     received_at: datetime
+
+
+@dataclass(frozen=True)
+class CallOutcomes:
+    """The calls a model version answered in a window (those logged): how many, how many failed,
+    and the 99th percentile of their latency (None without calls)."""
+
+    calls: int
+    failed: int
+    latency_p99_ms: float | None
+
+
+@dataclass(frozen=True)
+class LogCount:
+    """What a window of a version's log holds: predictions (failures apart), how many have an
+    outcome, and when the newest of those outcomes was received (None without any)."""
+
+    predictions: int
+    outcomes: int
+    last_outcome_at: datetime | None
 
 
 def record_id(blob_id: str, slot: int) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -263,6 +264,10 @@ class LoggedRow(Base):
     position: Mapped[int] = mapped_column(Integer)
     source: Mapped[str] = mapped_column(String(32))  # 32 since 0011: the challenger's sources
     at: Mapped[datetime] = mapped_column(DateTime)
+    #: The call's latency, on the first logged answer of each call only (one row per call carries it).
+    latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: A call that failed once its records had passed the model's input schema (no answer).
+    failed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class FeedbackRow(Base):

@@ -43,6 +43,7 @@ from shopfloor.registry.sql_challenger import ChallengerTables, drop_challenger_
 from shopfloor.registry.sql_generation import GenerationTables, bump_in
 from shopfloor.registry.sql_health import HealthQueries
 from shopfloor.registry.sql_limits import LimitTables
+from shopfloor.registry.sql_log_windows import LogWindowQueries
 from shopfloor.registry.sql_monitoring import MonitoringTables, drop_log_in
 from shopfloor.registry.sql_streams import StreamTables
 from shopfloor.registry.sql_trust import TrustTables, stored_bytes_in
@@ -101,6 +102,7 @@ class SqlStore(
     ChallengerTables,
     AliasTables,
     AlertTables,
+    LogWindowQueries,
     HealthQueries,
 ):
     """Registry on SQLite (embedded default) or PostgreSQL, chosen by URL."""

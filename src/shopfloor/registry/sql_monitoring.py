@@ -36,10 +36,12 @@ _SQLITE_BLOB = (
 #: in C, in one step, so the write lock (which the rate limiter's claims wait for) is held briefly and
 #: Python's lock is not handed back and forth once per row with the serving thread.
 _SQLITE_LOGGED = (
-    "INSERT INTO prediction_log (blob_id, slot, tenant, model, version, request_id, position, source, at) "
+    "INSERT INTO prediction_log (blob_id, slot, tenant, model, version, request_id, position, source, at, "
+    "latency_ms, failed) "
     "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), "
     "json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'), "
-    "json_extract(value, '$[6]'), json_extract(value, '$[7]'), json_extract(value, '$[8]') "
+    "json_extract(value, '$[6]'), json_extract(value, '$[7]'), json_extract(value, '$[8]'), "
+    "json_extract(value, '$[9]'), json_extract(value, '$[10]') "
     "FROM json_each(?)"
 )
 assert LogBlobRow.__tablename__ == "prediction_log_blobs" and LoggedRow.__tablename__ == "prediction_log"  # noqa: S101
@@ -126,10 +128,12 @@ class MonitoringTables:
                         "position": position,
                         "source": source,
                         "at": _naive(at),
+                        "latency_ms": latency,
+                        "failed": failed,
                     }
                     for b in batches
-                    for slot, (request_id, position, source, at) in enumerate(
-                        zip(b.request_ids, b.positions, b.sources, b.times, strict=True)
+                    for slot, (request_id, position, source, at, (latency, failed)) in enumerate(
+                        zip(b.request_ids, b.positions, b.sources, b.times, b.outcomes(), strict=True)
                     )
                 ],
             )
@@ -144,14 +148,15 @@ class MonitoringTables:
         for b in batches:
             blob = b.blob
             stamps: dict[datetime, Any] = {}
-            for slot, (request_id, position, source, at) in enumerate(
-                zip(b.request_ids, b.positions, b.sources, b.times, strict=True)
+            for slot, (request_id, position, source, at, (latency, failed)) in enumerate(
+                zip(b.request_ids, b.positions, b.sources, b.times, b.outcomes(), strict=True)
             ):
                 when = stamps.get(at)
                 if when is None:
                     when = stamps[at] = stamp(at.replace(tzinfo=None) if at.tzinfo is UTC else _naive(at))
                 rows.append(
-                    (blob.id, slot, blob.tenant, blob.model, blob.version, request_id, position, source, when)
+                    (blob.id, slot, blob.tenant, blob.model, blob.version, request_id, position, source, when,
+                     latency, int(failed))
                 )
         index_rows = json.dumps(rows)
         raw = self.engine.raw_connection()
@@ -198,16 +203,17 @@ class MonitoringTables:
         request_ids: Sequence[str] = (),
     ) -> list[LoggedPrediction]:
         """The logged predictions of ``model`` with one of ``keys`` (blob id, slot) or ``request_ids``;
-        another tenant's or model's are never returned."""
+        another tenant's or model's are never returned, nor failed calls (they answered nothing:
+        a request retried under its id after a failure names its one answer)."""
         found: list[LoggedPrediction] = []
-        same = (LoggedRow.tenant == tenant, LoggedRow.model == model)
+        same = (LoggedRow.tenant == tenant, LoggedRow.model == model, LoggedRow.failed.is_(False))
         with self._session() as s:
             for part in _chunks(list(keys)):
                 query = select(LoggedRow).where(*same, tuple_(LoggedRow.blob_id, LoggedRow.slot).in_(part))
-                found.extend(_logged(r) for r in s.scalars(query))
+                found.extend(logged_entity(r) for r in s.scalars(query))
             for part in _chunks(list(request_ids)):
                 query = select(LoggedRow).where(*same, LoggedRow.request_id.in_(part))
-                found.extend(_logged(r) for r in s.scalars(query))
+                found.extend(logged_entity(r) for r in s.scalars(query))
         return found
 
     def list_logged(
@@ -223,12 +229,16 @@ class MonitoringTables:
         newest_first: bool = False,
         limit: int = 1000,
         sources: Sequence[str] | None = None,
+        failed: bool | None = False,
     ) -> list[LoggedPrediction]:
         """Logged predictions of ``model`` in time order (``newest_first``: the other way), filtered by
         version, time (``since`` inclusive, ``until`` exclusive), request id and ``sources``; ``after``
-        is the ``(at, blob id, slot)`` of the last one of the previous page."""
+        is the ``(at, blob id, slot)`` of the last one of the previous page. Failed calls are left
+        out unless ``failed`` is None (both) or True (those only)."""
         order = (LoggedRow.at, LoggedRow.blob_id, LoggedRow.slot)
         query = select(LoggedRow).where(LoggedRow.tenant == tenant, LoggedRow.model == model)
+        if failed is not None:
+            query = query.where(LoggedRow.failed.is_(failed))
         if version is not None:
             query = query.where(LoggedRow.version == version)
         if since is not None:
@@ -254,7 +264,7 @@ class MonitoringTables:
             query = query.where(earlier if newest_first else later)
         query = query.order_by(*(c.desc() for c in order) if newest_first else order).limit(limit)
         with self._session() as s:
-            return [_logged(r) for r in s.scalars(query)]
+            return [logged_entity(r) for r in s.scalars(query)]
 
     def get_log_blobs(self, tenant: str, ids: Sequence[str]) -> dict[str, LogBlob]:
         """The sealed batches of ``ids`` that belong to ``tenant``, by id."""
@@ -362,7 +372,7 @@ def _blob_values(b: LogBlob, stamp: Callable[[datetime], Any] | None = None) -> 
     }
 
 
-def _logged(r: LoggedRow) -> LoggedPrediction:
+def logged_entity(r: LoggedRow) -> LoggedPrediction:
     return LoggedPrediction(
         blob_id=r.blob_id,
         slot=r.slot,
@@ -373,6 +383,8 @@ def _logged(r: LoggedRow) -> LoggedPrediction:
         position=r.position,
         source=r.source,
         at=_aware(r.at),
+        latency_ms=r.latency_ms,
+        failed=bool(r.failed),
     )
 
 
@@ -401,4 +413,4 @@ def _feedback(r: FeedbackRow) -> Feedback:
     )
 
 
-__all__ = ["MonitoringTables", "drop_log_in"]
+__all__ = ["MonitoringTables", "drop_log_in", "logged_entity"]

@@ -24,7 +24,14 @@ from shopfloor.registry.entities import (
     Tenant,
     TenantKey,
 )
-from shopfloor.registry.log_entities import Feedback, LogBatch, LogBlob, LoggedPrediction
+from shopfloor.registry.log_entities import (
+    CallOutcomes,
+    Feedback,
+    LogBatch,
+    LogBlob,
+    LogCount,
+    LoggedPrediction,
+)
 
 T = TypeVar("T")
 
@@ -330,6 +337,7 @@ class PredictionLogStore(Protocol):
         newest_first: bool = False,
         limit: int = 1000,
         sources: Sequence[str] | None = None,
+        failed: bool | None = False,
     ) -> list[LoggedPrediction]: ...
     def get_log_blobs(self, tenant: str, ids: Sequence[str]) -> dict[str, LogBlob]: ...
     def put_feedback(self, items: Sequence[Feedback]) -> None: ...
@@ -338,6 +346,22 @@ class PredictionLogStore(Protocol):
     ) -> dict[tuple[str, int], Feedback]: ...
     def log_tenants(self) -> list[str]: ...
     def purge_prediction_log(self, tenant: str, before: datetime, batch: int = 500) -> int: ...
+    # windows of the log (clear index only): alert signals and the retraining gate
+    def log_outcomes(
+        self, tenant: str, model: str, version: int, since: datetime, until: datetime, sources: Sequence[str]
+    ) -> CallOutcomes: ...
+    def count_logged(
+        self, tenant: str, model: str, version: int, since: datetime, until: datetime
+    ) -> LogCount: ...
+    def list_labelled(
+        self,
+        tenant: str,
+        model: str,
+        *,
+        since: datetime | None = None,
+        after: tuple[datetime, str, int] | None = None,
+        limit: int = 1000,
+    ) -> list[LoggedPrediction]: ...
 
 
 class AlertStore(Protocol):

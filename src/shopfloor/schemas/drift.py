@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -69,3 +70,38 @@ class DriftProfileResponse(BaseModel):
     outputs: list[dict[str, Any]]
     together: dict[str, Any] | None = None
     skipped: list[dict[str, Any]] = Field(default_factory=list, description="What is not compared, and why")
+
+
+class TimelineFinding(BaseModel):
+    """One variable of one window: how far it moved, and whether that counts as drift."""
+
+    name: str
+    role: str = Field(description="input, output or together")
+    test: str
+    distance: float | None = None
+    p_adjusted: float | None = None
+    drifted: bool
+    sentence: str
+    column: str | None = Field(None, description="Inputs: the column the variable is measured on")
+
+
+class TimelineWindow(BaseModel):
+    start: datetime | None = Field(description="The window's start (of time), or its first prediction's time")
+    end: datetime | None = Field(description="The window's end (of time), or its last prediction's time")
+    predictions: int = Field(description="Predictions logged in the window (failed calls apart)")
+    checked: bool = Field(description="False when the window holds too few logged predictions")
+    rows: int = Field(description="Logged predictions compared (at most 5,000, spread over the window)")
+    drifted: bool | None = None
+    score: float | None = Field(None, description="The largest distance over the inputs (the alert signal)")
+    summary: str
+    findings: list[TimelineFinding] = Field(description="Drifted first, then by distance")
+
+
+class DriftTimelineResponse(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+
+    model: str
+    version: int
+    window: dict[str, Any] = Field(description="text, and count (predictions) or seconds per window")
+    thresholds: dict[str, Any]
+    windows: list[TimelineWindow] = Field(description="Oldest first")

@@ -25,6 +25,7 @@ from shopfloor.registry.ids import new_id
 from shopfloor.security.keys import Principal
 from shopfloor.security.signatures import new_webhook_secret
 from shopfloor.services import audit
+from shopfloor.services import signals as log_signals
 
 #: The fields of a rule as the API shows and takes them (targets apart: they are sealed).
 FIELDS = ALERT_RULE_FIELDS
@@ -45,11 +46,9 @@ _DEFAULTS: dict[str, Any] = {
 
 
 def _default_signals(platform: Platform) -> SignalRegistry:
-    """The signal sources of this server. Each part that computes a monitored signal registers its
-    source here: ``use_outcome_log(found, <prediction log>)`` for error_rate and latency_p99_ms,
-    ``found.register("drift_score", ...)``, ``found.register("estimated_metric", ...)`` and
-    ``found.register("realised_metric", ...)``. A signal without a source reads as unknown."""
-    return SignalRegistry()
+    """The signal sources of this server: every signal from the prediction log
+    (:mod:`shopfloor.services.signals`). A signal without a source reads as unknown."""
+    return log_signals.register(SignalRegistry(), platform)
 
 
 def signals(platform: Platform) -> SignalRegistry:

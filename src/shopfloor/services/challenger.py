@@ -21,6 +21,7 @@ from shopfloor import metrics
 from shopfloor.context import Platform
 from shopfloor.errors import InvalidInput
 from shopfloor.registry.entities import CHALLENGER_MODES, ChallengerSetting
+from shopfloor.services.failures import failures_logged, loaded_model
 from shopfloor.services.parts import naming_files, warnings_of, with_files
 from shopfloor.serving.cache import LoadedModel
 from shopfloor.serving.challenger import Trial, source
@@ -82,12 +83,20 @@ def serve_trial(
 
 
 def _predict_with(
-    platform: Platform, loaded: LoadedModel, records: Any, files: list[str] | None
+    platform: Platform,
+    tenant: str,
+    loaded: LoadedModel,
+    records: Any,
+    files: list[str] | None,
+    served: str | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], float]:
+    """One side's answers; ``served``: the source of the side that answers the caller, whose
+    failure is logged as a failed call (the other side's run is no call)."""
     started = time.perf_counter()
     with naming_files(files):
         loaded.validate(records, platform.settings.max_records_per_request)
-        results = loaded.estimator.predict(records)
+        with failures_logged(platform, tenant, loaded.version, served, records, started):
+            results = loaded.estimator.predict(records)
     return results, with_files(results, files), time.perf_counter() - started
 
 
@@ -95,12 +104,13 @@ def predict(
     platform: Platform, tenant: str, name: str, trial: Trial, records: Any, files: list[str] | None
 ) -> dict[str, Any]:
     """``services.models.predict`` while the model's challenger runs: the trial's side answers."""
-    loaded = platform.models.get(tenant, name, trial.answering)
-    results, answers, latency = _predict_with(platform, loaded, records, files)
+    served = source(trial.served, True)
+    loaded = loaded_model(platform, tenant, name, trial.answering, served, records, time.perf_counter())
+    results, answers, latency = _predict_with(platform, tenant, loaded, records, files, served)
     metrics.RECORDER.predicted(tenant, name, trial.answering, len(results))
 
     def other(model: LoadedModel) -> tuple[list[dict[str, Any]], float]:
-        _, found, took = _predict_with(platform, model, records, files)
+        _, found, took = _predict_with(platform, tenant, model, records, files)
         return found, took
 
     serve_trial(platform, tenant, name, trial, loaded, records, answers, latency, other)

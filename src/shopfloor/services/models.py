@@ -12,6 +12,7 @@ from shopfloor.errors import InvalidInput, PayloadTooLarge
 from shopfloor.explain.contributions import LIME_SAMPLES
 from shopfloor.registry.entities import Model, ModelVersion
 from shopfloor.services import challenger
+from shopfloor.services.failures import failures_logged, loaded_model
 from shopfloor.services.parts import naming_files, warnings_of, with_files
 from shopfloor.tasks import catalog
 from shopfloor.telemetry.logcontext import current_request_id
@@ -105,15 +106,17 @@ def predict(
     """The model's answer for each record; with ``files`` (the records came from those files, see
     :func:`~shopfloor.services.parts.part_records`), each answer and error names its file. While the
     model's challenger runs, the version that answers is the trial's (``key`` picks a canary's side;
-    default: the request id) and the other side runs off the request path."""
+    default: the request id) and the other side runs off the request path. A call that fails once
+    the model is asked is logged as failed (:mod:`shopfloor.services.failures`)."""
     trial = platform.challengers.trial(tenant, name, version, key)
     if trial is not None:
         return challenger.predict(platform, tenant, name, trial, records, files)
-    loaded = platform.models.get(tenant, name, version)
     started = time.perf_counter()
+    loaded = loaded_model(platform, tenant, name, version, "predict", records, started)
     with naming_files(files):
         loaded.validate(records, platform.settings.max_records_per_request)
-        results = loaded.estimator.predict(records)
+        with failures_logged(platform, tenant, loaded.version, "predict", records, started):
+            results = loaded.estimator.predict(records)
     mv = loaded.version
     answers = with_files(results, files)
     metrics.RECORDER.predicted(tenant, name, mv.version, len(results))

@@ -2,70 +2,59 @@
 fed back (realised), estimated without outcomes where the version is a calibrated classifier (CBPE),
 beside the figures of its training report (baseline).
 
-Windows are of time (``window=1d``: the last ``windows`` days up to ``until``) or of a number of
-logged predictions (``window=5000``: the newest ``windows`` x 5000, the oldest window possibly
-short). At most :data:`MAX_READ` predictions are read per call.
+Windows are of time or of a number of logged predictions (:mod:`shopfloor.services.log_windows`).
+At most :data:`~shopfloor.services.log_windows.MAX_READ` predictions are read per call.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from shopfloor.context import Platform
-from shopfloor.errors import InvalidInput
 from shopfloor.evaluation.live import LOWER_IS_BETTER
 from shopfloor.explain.performance_plot import performance_png
+from shopfloor.registry.entities import ModelVersion
 from shopfloor.registry.log_entities import LoggedPrediction
 from shopfloor.services import outcomes as O
 from shopfloor.services.feedback import outcomes_spec
-from shopfloor.services.prediction_log import entries_of, outcomes_of
+from shopfloor.services.log_windows import MAX_READ, MAX_WINDOWS, check_windows, log_windows, parse_window
+from shopfloor.serving.log_reading import Keyed, entries_of, outcomes_of, read_pages
 from shopfloor.tasks import catalog
 from shopfloor.tasks.base import Outcomes
 
-MAX_READ = 500_000
-MAX_WINDOWS = 200
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_TIME = re.compile(r"([1-9][0-9]{0,5})([smhdw])")
-_COUNT = re.compile(r"[1-9][0-9]{0,6}")
-PAGE = 20_000
+__all__ = ["MAX_READ", "MAX_WINDOWS", "performance", "plot", "window_figures"]
 
 
-@dataclass(frozen=True)
-class Window:
-    """``count`` predictions per window, or ``seconds`` of time per window."""
+class _Scorer:
+    """Scores windows of one version's logged predictions: realised from the outcomes that came,
+    estimated from the calibrated probabilities of the answers."""
 
-    text: str
-    count: int | None = None
-    seconds: int | None = None
+    def __init__(self, platform: Platform, tenant: str, name: str, mv: ModelVersion, spec: Outcomes) -> None:
+        self.spec = spec
+        self.calibration = mv.report.get("calibration")
+        self.scale = None
+        if "mase" in spec.metrics and catalog.capabilities(mv.task).predict:
+            self.scale = platform.models.get(tenant, name, mv.version).estimator.answer_scale
+        self.estimation: bool | None = None
+        self.why: str | None = None
 
-
-def parse_window(text: str) -> Window:
-    """``1h``, ``7d`` (time: s, m, h, d, w, at least a minute) or ``5000`` (logged predictions)."""
-    found = _TIME.fullmatch(text or "")
-    if found:
-        seconds = int(found.group(1)) * _UNITS[found.group(2)]
-        if seconds >= 60:
-            return Window(text, seconds=seconds)
-    elif _COUNT.fullmatch(text or "") and int(text) >= 10:
-        return Window(text, count=int(text))
-    raise InvalidInput(
-        f"window {text!r}: give a time span (e.g. 1h, 1d, 7d; at least 1m) or a number of logged "
-        "predictions per window (at least 10)",
-        errors=[{"loc": ["query", "window"], "msg": "e.g. 1d or 5000"}],
-    )
-
-
-def _check_windows(windows: int) -> None:
-    if not 1 <= windows <= MAX_WINDOWS:
-        raise InvalidInput(
-            f"windows: 1 to {MAX_WINDOWS}, not {windows}",
-            errors=[{"loc": ["query", "windows"], "msg": f"1 to {MAX_WINDOWS}"}],
-        )
+    def window(self, group: Sequence[LoggedPrediction], entries: Keyed, truths: Keyed) -> dict[str, Any]:
+        """``predictions``, ``outcomes``, ``realised`` and ``estimated`` of one window."""
+        spec = self.spec
+        present = [r for r in group if r.key in entries]
+        answers = [entries[r.key]["answer"] for r in present]
+        known = [(entries[r.key]["answer"], truths[r.key]) for r in present if r.key in truths]
+        realised = O.scores(spec, [a for a, _ in known], [t for _, t in known], self.scale) if known else None
+        estimated = None
+        if answers:
+            estimated, self.why = O.estimate(spec, answers, self.calibration)
+            self.estimation = self.estimation or estimated is not None
+        return {
+            "predictions": len(group), "outcomes": len(known), "realised": realised, "estimated": estimated
+        }
 
 
 def performance(
@@ -80,53 +69,51 @@ def performance(
     """The version's live metrics per window, with outcomes and estimates, and the report's baseline."""
     spec = outcomes_spec(platform, tenant, name)
     span, mv = parse_window(window), platform.models.resolve(tenant, name, version)
-    _check_windows(windows)
+    check_windows(windows)
     until = until or datetime.now(UTC)
-    groups, bounds = _windows(platform, tenant, name, mv.version, span, windows, until)
+    groups, bounds = log_windows(platform, tenant, name, mv.version, span, windows, until)
     refs = [r for g in groups for r in g]
     entries, truths = entries_of(platform, tenant, refs), outcomes_of(platform, tenant, refs)
-    scale = None
-    if "mase" in spec.metrics and catalog.capabilities(mv.task).predict:
-        scale = platform.models.get(tenant, name, mv.version).estimator.answer_scale
-    calibration = mv.report.get("calibration")
-    estimation, why = None, None
-    out_windows = []
-    for group, (start, end) in zip(groups, bounds, strict=True):
-        present = [r for r in group if r.key in entries]
-        answers = [entries[r.key]["answer"] for r in present]
-        known = [(entries[r.key]["answer"], truths[r.key]) for r in present if r.key in truths]
-        realised = O.scores(spec, [a for a, _ in known], [t for _, t in known], scale) if known else None
-        estimated = None
-        if answers:
-            estimated, why = O.estimate(spec, answers, calibration)
-            estimation = estimation or estimated is not None
-        out_windows.append(
-            {
-                "start": start,
-                "end": end,
-                "predictions": len(group),
-                "outcomes": len(known),
-                "realised": realised,
-                "estimated": estimated,
-            }
-        )
+    scorer = _Scorer(platform, tenant, name, mv, spec)
+    out_windows = [
+        {"start": start, "end": end, **scorer.window(group, entries, truths)}
+        for group, (start, end) in zip(groups, bounds, strict=True)
+    ]
     return {
         "model": name,
         "version": mv.version,
         "task": mv.task,
         "kind": spec.kind,
-        "window": {"text": span.text, "count": span.count, "seconds": span.seconds},
+        "window": span.view(),
         "metrics": list(spec.metrics),
         "lower_is_better": [m for m in spec.metrics if m in LOWER_IS_BETTER],
         "baseline": baseline(spec, mv.report),
         "estimation": {
             "method": "cbpe",
-            "available": bool(estimation),
+            "available": bool(scorer.estimation),
             "metrics": ["precision", "recall", "f1"],
-            "reason": None if estimation else why,
+            "reason": None if scorer.estimation else scorer.why,
         },
         "windows": out_windows,
     }
+
+
+def window_figures(
+    platform: Platform, tenant: str, name: str, version: int, since: datetime, until: datetime
+) -> dict[str, Any]:
+    """One window ``[since, until)`` of the version's log scored as :func:`performance` scores each
+    of its windows (the newest :data:`MAX_READ` predictions at most)."""
+    spec = outcomes_spec(platform, tenant, name)
+    mv = platform.models.resolve(tenant, name, version)
+    store = platform.store
+    refs = read_pages(
+        lambda after, n: store.list_logged(
+            tenant, name, version=mv.version, since=since, until=until, after=after, limit=n
+        ),
+        MAX_READ,
+    )
+    entries, truths = entries_of(platform, tenant, refs), outcomes_of(platform, tenant, refs)
+    return _Scorer(platform, tenant, name, mv, spec).window(refs, entries, truths)
 
 
 def baseline(spec: Outcomes, report: Mapping[str, Any]) -> dict[str, float | None]:
@@ -136,53 +123,6 @@ def baseline(spec: Outcomes, report: Mapping[str, Any]) -> dict[str, float | Non
     for metric in spec.metrics:
         value = figures.get(spec.baseline.get(metric, metric))
         out[metric] = float(value) if isinstance(value, int | float) and math.isfinite(value) else None
-    return out
-
-
-def _windows(
-    platform: Platform, tenant: str, name: str, version: int, span: Window, windows: int, until: datetime
-) -> tuple[list[list[LoggedPrediction]], list[tuple[datetime | None, datetime | None]]]:
-    """The logged predictions of each window, oldest window first, and each window's time span."""
-    store = platform.store
-    if span.count is not None:
-        wanted = min(span.count * windows, MAX_READ)
-        newest = _read(
-            lambda after, n: store.list_logged(
-                tenant, name, version=version, until=until, after=after, newest_first=True, limit=n
-            ),
-            wanted,
-        )
-        refs = newest[::-1]
-        cuts = list(range(len(refs), 0, -span.count))[::-1]
-        starts = [max(0, c - span.count) for c in cuts]
-        counted = [refs[s:c] for s, c in zip(starts, cuts, strict=True)]
-        return counted, [(g[0].at, g[-1].at) for g in counted]
-    assert span.seconds is not None  # noqa: S101 - parse_window gives one or the other
-    size = timedelta(seconds=span.seconds)
-    since = until - size * windows
-    refs = _read(
-        lambda after, n: store.list_logged(
-            tenant, name, version=version, since=since, until=until, after=after, limit=n
-        ),
-        MAX_READ,
-    )
-    groups: list[list[LoggedPrediction]] = [[] for _ in range(windows)]
-    for ref in refs:
-        k = min(int((ref.at - since) / size), windows - 1)
-        groups[k].append(ref)
-    return groups, [(since + size * k, since + size * (k + 1)) for k in range(windows)]
-
-
-def _read(page: Any, wanted: int) -> list[LoggedPrediction]:
-    out: list[LoggedPrediction] = []
-    after = None
-    while len(out) < wanted:
-        n = min(PAGE, wanted - len(out))
-        found: Sequence[LoggedPrediction] = page(after, n)
-        out.extend(found)
-        if len(found) < n:
-            break
-        after = (found[-1].at, found[-1].blob_id, found[-1].slot)
     return out
 
 

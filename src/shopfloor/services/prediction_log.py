@@ -13,16 +13,15 @@ import io
 import json
 import logging
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shopfloor.context import Platform
 from shopfloor.data.export import neutralise_cell
-from shopfloor.errors import ArtifactCorrupted, InvalidInput
-from shopfloor.registry.log_entities import LoggedPrediction
-from shopfloor.serving.log_entries import blob_path, feedback_path, open_blob, open_outcome
+from shopfloor.errors import InvalidInput
+from shopfloor.serving.log_reading import entries_of, outcomes_of
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +30,7 @@ PAGE = 2000
 #: Columns of an export, in order (CSV header; keys of each JSON line).
 EXPORT_COLUMNS = (
     "record_id", "request_id", "index", "model", "version", "source", "at", "latency_ms",
-    "inputs", "answer", "outcome",
+    "inputs", "answer", "outcome", "error",
 )
 
 
@@ -88,37 +87,6 @@ def retention_view(platform: Platform, tenant: str) -> dict[str, Any]:
 
 
 # ---- reading back ---------------------------------------------------------------------------------
-Keyed = dict[tuple[str, int], Any]
-
-
-def entries_of(platform: Platform, tenant: str, refs: Sequence[LoggedPrediction]) -> Keyed:
-    """The sealed entries of ``refs``, by (blob id, slot): each batch read and opened once. A batch
-    that does not authenticate is left out and logged (its predictions are reported as missing)."""
-    key = platform.sealed.tenant_key(tenant)
-    out: Keyed = {}
-    blobs = platform.store.get_log_blobs(tenant, sorted({r.blob_id for r in refs}))
-    for blob in blobs.values():
-        try:
-            entries = open_blob(key, blob_path(tenant, blob.model, blob.version, blob.id), blob.payload)
-        except ArtifactCorrupted as exc:
-            log.warning("logged predictions of %s %s left out: %s", blob.model, blob.version, exc.detail)
-            continue
-        out.update(((blob.id, slot), entry) for slot, entry in enumerate(entries))
-    return out
-
-
-def outcomes_of(platform: Platform, tenant: str, refs: Sequence[LoggedPrediction]) -> Keyed:
-    """The outcomes fed back for ``refs`` that have one, by (blob id, slot)."""
-    key = platform.sealed.tenant_key(tenant)
-    found = platform.store.get_feedback(tenant, [r.key for r in refs])
-    out = {}
-    for ref in refs:
-        fb = found.get(ref.key)
-        if fb is not None:
-            out[ref.key] = open_outcome(key, feedback_path(tenant, fb.model, ref.record_id), fb.outcome)
-    return out
-
-
 @dataclass(frozen=True)
 class ExportFilter:
     version: int | None = None
@@ -130,7 +98,8 @@ class ExportFilter:
 
 def export_rows(platform: Platform, tenant: str, name: str, f: ExportFilter) -> Iterator[dict[str, Any]]:
     """Logged predictions of ``name``, oldest first, with their inputs, answer and outcome, read page
-    by page (an export never holds the whole log in memory). 404 for an unknown model, at once."""
+    by page (an export never holds the whole log in memory), and the failed calls logged (inputs
+    and ``error``, no answer). 404 for an unknown model, at once."""
     platform.store.get_model(tenant, name)
     return _rows(platform, tenant, name, f)
 
@@ -140,7 +109,7 @@ def _rows(platform: Platform, tenant: str, name: str, f: ExportFilter) -> Iterat
     while left > 0:
         page = platform.store.list_logged(
             tenant, name, version=f.version, since=f.since, until=f.until, request_id=f.request_id,
-            after=after, limit=min(PAGE, left),
+            after=after, limit=min(PAGE, left), failed=None,
         )
         entries, outcomes = entries_of(platform, tenant, page), outcomes_of(platform, tenant, page)
         for ref in page:
@@ -157,6 +126,7 @@ def _rows(platform: Platform, tenant: str, name: str, f: ExportFilter) -> Iterat
                 "inputs": entry.get("inputs"),
                 "answer": entry.get("answer"),
                 "outcome": outcomes.get(ref.key),
+                "error": entry.get("error"),  # a failed call: its status and code, no answer
             }
         if len(page) < min(PAGE, left):
             return

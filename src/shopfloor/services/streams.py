@@ -25,8 +25,9 @@ from shopfloor.errors import ArtifactCorrupted, InvalidInput
 from shopfloor.registry.entities import Swap
 from shopfloor.security import crypto
 from shopfloor.services import challenger
+from shopfloor.services.failures import failures_logged, loaded_model
 from shopfloor.serving.cache import LoadedModel
-from shopfloor.serving.challenger import Trial
+from shopfloor.serving.challenger import Trial, source
 from shopfloor.tasks import catalog
 from shopfloor.tasks.base import ONE_STREAM
 from shopfloor.telemetry.logcontext import current_request_id
@@ -180,9 +181,12 @@ def score(
     event loop.
     """
     trial = platform.challengers.trial(tenant, name, version, key)
-    loaded = platform.models.get(tenant, name, version if trial is None else trial.answering)
+    served = "score" if trial is None else source(trial.served, True)
+    answering = version if trial is None else trial.answering
+    loaded = loaded_model(platform, tenant, name, answering, served, records, time.perf_counter())
     call = _Call.of(platform, tenant, name, loaded, records)
-    results, latency = call.scored()
+    with failures_logged(platform, tenant, loaded.version, served, records, call.started):
+        results, latency = call.scored()
     return _answer(call, trial, results, latency)
 
 
@@ -204,7 +208,9 @@ def score_now(
     if loaded is None:
         return None
     call = _Call.of(platform, tenant, name, loaded, records)
-    results = call.swap(wait=False)
+    served = "score" if trial is None else source(trial.served, True)
+    with failures_logged(platform, tenant, loaded.version, served, records, call.started):
+        results = call.swap(wait=False)
     if results is None:
         return None
     return _answer(call, trial, results, time.perf_counter() - call.started)

@@ -74,9 +74,10 @@ class _Call:
     latency_s: float
     schema: Sequence[Mapping[str, Any]]
     records: Sequence[Any]
-    answers: Sequence[Mapping[str, Any]]
+    answers: Sequence[Mapping[str, Any] | None]  # (None,): a failed call
     picked: Sequence[int]
     positions: Sequence[int] | None
+    error: Mapping[str, Any] | None = None  # a failed call: what went wrong (no answer)
     retried: bool = False
 
 
@@ -160,7 +161,39 @@ class PredictionLog:
             tenant, model, version, source, request_id, time.time(), latency_s, schema, records, answers,
             picked, positions,
         )
-        kept, wake = len(picked), False
+        return self._append(call)
+
+    def add_failure(
+        self,
+        tenant: str,
+        model: str,
+        version: int,
+        source: str,
+        *,
+        schema: Sequence[Mapping[str, Any]],
+        records: Sequence[Any],
+        latency_s: float,
+        request_id: str | None,
+        error: Mapping[str, Any],
+    ) -> bool:
+        """Keep a call that failed once its records had passed the model's input schema: one entry
+        with the call's inputs and ``error`` (``status``, ``code``), no answer. It is drawn with the
+        chance that a call of as many records has an answer logged at the model's rate, so failed
+        and answered calls are sampled alike and the share of failed calls among those logged
+        estimates the model's error rate. Returns whether it was kept."""
+        rate = self.rate(tenant, model)
+        chance = 1.0 - (1.0 - rate) ** max(len(records), 1)
+        if rate <= 0.0 or (rate < 1.0 and random.random() >= chance):  # noqa: S311 - sampling
+            return False
+        call = _Call(
+            tenant, model, version, source, request_id, time.time(), latency_s, schema, records, (None,),
+            (0,), None, error,
+        )
+        return self._append(call) > 0
+
+    def _append(self, call: _Call) -> int:
+        """Buffer ``call`` (or drop and count it when the buffer is full); returns the entries kept."""
+        kept, wake = len(call.picked), False
         with self._lock:
             if self._closed or self._pending + kept > self.capacity:
                 self.dropped += kept
@@ -171,7 +204,7 @@ class PredictionLog:
                 full = False
                 wake = self._pending >= self.capacity // 4
         if full:
-            metrics.RECORDER.prediction_log(tenant, model, "dropped", kept)
+            metrics.RECORDER.prediction_log(call.tenant, call.model, "dropped", kept)
             return 0
         self._start()
         if wake:
@@ -273,6 +306,8 @@ class PredictionLog:
         positions: list[int] = []
         sources: list[str] = []
         times: list[datetime] = []
+        latencies: list[float | None] = []
+        failed: list[bool] = []
         for _, group in groupby(part, key=lambda entry: id(entry[0])):  # a call's answers are consecutive
             slots = list(group)
             c = slots[0][0]
@@ -280,7 +315,7 @@ class PredictionLog:
             plan = plans.get(id(c.schema))
             if plan is None:
                 plan = plans[id(c.schema)] = Inputs(c.schema, mask)
-            per_record = len(c.records) == len(c.answers)
+            per_record = len(c.records) == len(c.answers) and c.error is None
             shared = None if per_record else [plan(r) for r in c.records]
             for _, i in slots:
                 if per_record:
@@ -290,15 +325,21 @@ class PredictionLog:
                 else:
                     docs.append({"inputs": shared, "answer": c.answers[i], "latency_ms": latency})
                     large.append(True)
+                if c.error is not None:
+                    docs[-1]["error"] = dict(c.error)
                 request_ids.append(c.request_id)
                 positions.append(c.positions[i] if c.positions is not None else i)
                 sources.append(c.source)
                 times.append(when)
+                # the call's latency in the clear index on its first logged answer only: one row per
+                # call carries it, so counting those rows counts calls
+                latencies.append(latency if i == c.picked[0] else None)
+                failed.append(c.error is not None)
         blob_id = secrets.token_hex(12)
         document = encode_entries(docs, large, self.max_entry_bytes)
         payload = seal(key, blob_path(tenant, model, version, blob_id), document)
         blob = LogBlob(blob_id, tenant, model, version, min(times), max(times), len(part), payload)
-        return LogBatch(blob, request_ids, positions, sources, times)
+        return LogBatch(blob, request_ids, positions, sources, times, latencies, failed)
 
     def close(self) -> None:
         """Stop taking entries, stop the thread and write what is left."""

@@ -7,21 +7,22 @@ from functools import partial
 from typing import Annotated, Any, TypeVar
 
 import pandas as pd
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from shopfloor.api.deps import HeavyDep, ModelsReader, PlatformDep, Predictor, require
 from shopfloor.api.heavy import HeavyWork
+from shopfloor.api.routes.monitoring import Until, Window
 from shopfloor.api.routes.predict import Version
 from shopfloor.api.routes.views import parse_json
 from shopfloor.context import Platform
 from shopfloor.errors import InvalidInput
 from shopfloor.monitoring.thresholds import MIN_WINDOW_ROWS, WINDOW_ROWS, Thresholds
 from shopfloor.schemas.common import Problem
-from shopfloor.schemas.drift import DriftProfileResponse, DriftRequest, DriftResponse
+from shopfloor.schemas.drift import DriftProfileResponse, DriftRequest, DriftResponse, DriftTimelineResponse
 from shopfloor.security.keys import Principal
 from shopfloor.security.roles import Permission
-from shopfloor.services import audit
+from shopfloor.services import audit, drift_log
 from shopfloor.services import drift as service
 
 router = APIRouter(prefix="/v1/models", tags=["drift"])
@@ -175,4 +176,64 @@ async def plot(
     tenant = principal.tenant
     draw = partial(service.drift_plot, platform, tenant, name, version, kind=kind, thresholds=thresholds)
     png = await _on_window(request, platform, principal, heavy, draw)
+    return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
+
+
+async def _over_log(heavy: HeavyWork, principal: Principal, work: Callable[[], T]) -> T:
+    """``work`` (drift checks over windows of the log) in the thread pool, in one of the tenant's
+    slots for heavy requests."""
+    async with heavy.slot(principal.tenant, "drift checks"):
+        return await run_in_threadpool(work)
+
+
+TimelineWindows = Annotated[
+    int, Query(ge=1, le=drift_log.TIMELINE_WINDOWS, description="How many windows, newest last")
+]
+
+
+class TimelineQuery:
+    """What a drift timeline asks: the version, how the log is cut into windows, the thresholds."""
+
+    def __init__(
+        self,
+        version: Version = None,
+        window: Window = "1d",
+        windows: TimelineWindows = 20,
+        until: Until = None,
+        alpha: Alpha = _DEFAULTS.alpha,
+        min_distance: MinDistance = _DEFAULTS.min_distance,
+    ) -> None:
+        self.args = (version, window, windows, until, Thresholds(alpha, min_distance))
+
+
+Timeline = Annotated[TimelineQuery, Depends()]
+
+
+@router.get(
+    "/{name}/drift/timeline",
+    response_model=DriftTimelineResponse,
+    summary="Drift over time: each window of the model's logged predictions against its training profile",
+    description="The inputs logged per window (of time, `1d`, or of logged predictions, `5000`) are "
+    "checked as `POST /drift` checks a window: at most 5,000 per window, spread over it; a window "
+    f"with fewer than {MIN_WINDOW_ROWS} is not checked. Needs the model's prediction log "
+    "(`PUT /v1/models/{name}/prediction-log`).",
+)
+async def timeline(
+    name: str, platform: PlatformDep, principal: Predictor, heavy: HeavyDep, query: Timeline
+) -> Any:
+    work = partial(drift_log.timeline, platform, principal.tenant, name, *query.args)
+    return await _over_log(heavy, principal, work)
+
+
+@router.get(
+    "/{name}/drift/timeline/plot",
+    response_class=Response,
+    summary="Drift over time as a chart (PNG): each variable's distance per window of the logged predictions",
+    responses={200: {"content": {"image/png": {}}, "description": "The chart as a PNG image"}},
+)
+async def timeline_plot(
+    name: str, platform: PlatformDep, principal: Predictor, heavy: HeavyDep, query: Timeline
+) -> Response:
+    draw = partial(drift_log.timeline_plot, platform, principal.tenant, name, *query.args)
+    png = await _over_log(heavy, principal, draw)
     return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
