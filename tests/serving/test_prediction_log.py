@@ -173,3 +173,25 @@ def test_sampling_draws_each_answer_at_the_rate(platform: Platform) -> None:
     picked = platform.prediction_log.sample("default", "m", 5000)
     assert 850 < len(picked) < 1150
     assert len(platform.prediction_log.sample("default", "m", 10, whole=True)) in (0, 10)
+
+
+def test_an_unreachable_registry_turns_logging_off_for_a_while_not_serving(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shopfloor.serving import prediction_log as module
+
+    platform.store.set_log_rate("default", "m", 1.0)
+    asked: list[str] = []
+
+    def down(tenant: str) -> dict[str, float]:
+        asked.append(tenant)
+        raise RegistryUnavailable("down")
+
+    real = platform.store.log_rates
+    monkeypatch.setattr(platform.store, "log_rates", down)
+    assert _add(platform, 3) == 0 and _add(platform, 3) == 0
+    assert asked == ["default"]  # asked once, not once per request
+    monkeypatch.setattr(platform.store, "log_rates", real)
+    now = module.time.monotonic()
+    monkeypatch.setattr(module.time, "monotonic", lambda: now + module.RATES_RETRY_S + 1)  # the wait is over
+    assert _add(platform, 3) == 3
