@@ -32,15 +32,14 @@ _SQLITE_BLOB = (
     "INSERT INTO prediction_log_blobs (id, tenant, model, version, first_at, last_at, records, payload) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
-#: Every index row of a write in one statement, from one JSON array of rows: SQLite inserts them all
-#: in C, in one step, so the write lock (which the rate limiter's claims wait for) is held briefly and
-#: Python's lock is not handed back and forth once per row with the serving thread.
+#: The index rows of one batch in one statement, from one JSON array of ``[request id, index, source,
+#: time]`` (the slot is the array's index): SQLite inserts them all in C, in one step, so the write lock
+#: (which the rate limiter's claims wait for) is held briefly and Python's lock is not handed back and
+#: forth once per row with the serving thread.
 _SQLITE_LOGGED = (
     "INSERT INTO prediction_log (blob_id, slot, tenant, model, version, request_id, position, source, at) "
-    "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), "
-    "json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'), "
-    "json_extract(value, '$[6]'), json_extract(value, '$[7]'), json_extract(value, '$[8]') "
-    "FROM json_each(?)"
+    "SELECT ?, key, ?, ?, ?, json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
+    "json_extract(value, '$[2]'), json_extract(value, '$[3]') FROM json_each(?)"
 )
 assert LogBlobRow.__tablename__ == "prediction_log_blobs" and LoggedRow.__tablename__ == "prediction_log"  # noqa: S101
 
@@ -140,27 +139,24 @@ class MonitoringTables:
         the ORM reads back)."""
         stamp = self._log_stamp()
         blob_rows = [tuple(_blob_values(b.blob, stamp).values()) for b in batches]
-        rows = []
+        index_rows = []
         for b in batches:
-            blob = b.blob
             stamps: dict[datetime, Any] = {}
-            for slot, (request_id, position, source, at) in enumerate(
-                zip(b.request_ids, b.positions, b.sources, b.times, strict=True)
-            ):
-                when = stamps.get(at)
-                if when is None:
-                    when = stamps[at] = stamp(at.replace(tzinfo=None) if at.tzinfo is UTC else _naive(at))
-                rows.append(
-                    (blob.id, slot, blob.tenant, blob.model, blob.version, request_id, position, source, when)
-                )
-        index_rows = json.dumps(rows)
+            for at in b.times:
+                if at not in stamps:
+                    stamps[at] = stamp(at.replace(tzinfo=None) if at.tzinfo is UTC else _naive(at))
+            times = [stamps[at] for at in b.times]
+            columns = zip(b.request_ids, b.positions, b.sources, times, strict=True)
+            rows = json.dumps([list(r) for r in columns])
+            index_rows.append((b.blob.id, b.blob.tenant, b.blob.model, b.blob.version, rows))
         raw = self.engine.raw_connection()
         try:
             cur = raw.cursor()
             try:
                 cur.execute("BEGIN IMMEDIATE")
                 cur.executemany(_SQLITE_BLOB, blob_rows)
-                cur.execute(_SQLITE_LOGGED, (index_rows,))
+                for values in index_rows:  # one statement per batch: a handful per write
+                    cur.execute(_SQLITE_LOGGED, values)
                 raw.commit()
             except BaseException:
                 raw.rollback()
