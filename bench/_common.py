@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -226,3 +227,78 @@ def timed_loop(fn: Callable[[], object], seconds: float) -> float:
         now = time.perf_counter()
         if now >= deadline:
             return n / (now - start)
+
+
+async def asgi_posts(
+    app: Any, path: str, body: bytes, key: str, n: int, query: bytes = b"", pause_s: float = 0.0
+) -> tuple[list[float], float]:
+    """``n`` calls of ``POST path`` with the JSON ``body`` and API ``key`` straight into the ASGI ``app``
+    (no network), one after the other (``pause_s`` apart, the interpreter left to other threads
+    meanwhile): the wall seconds of each call, and the process CPU seconds in all. Raises unless the
+    last answer is 200."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "root_path": "",
+        "headers": [
+            (b"authorization", f"Bearer {key}".encode()),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+    status = [0]
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            status[0] = message["status"]
+
+    walls: list[float] = []
+    cpu = time.process_time()
+    for _ in range(n):
+        start = time.perf_counter()
+        await app(dict(scope), receive, send)
+        walls.append(time.perf_counter() - start)
+        if pause_s:
+            time.sleep(pause_s)
+    cpu = time.process_time() - cpu
+    if status[0] != 200:
+        raise RuntimeError(f"POST {path} answered {status[0]}")
+    return walls, cpu
+
+
+def train_small_model(settings: Any, platform: Any, key: str, seeds: Sequence[int] = (0,)) -> None:
+    """Model ``m``: a ``tabular_classification`` of four numbers ``a`` to ``d`` (400 rows), trained once
+    per seed through the in-process API with ``key`` (versions 1, 2, ...), the jobs run here."""
+    import io
+
+    import numpy as np
+    import pandas as pd
+    from fastapi.testclient import TestClient
+
+    from shopfloor.api.app import create_app
+    from shopfloor.jobs.runner import execute
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 4))
+    frame = pd.DataFrame(x, columns=list("abcd")).assign(y=(x.sum(axis=1) > 0).astype(int))
+    headers = {"Authorization": f"Bearer {key}"}
+    with TestClient(create_app(settings, platform)) as client:
+        files = {"file": ("t.csv", io.BytesIO(frame.to_csv(index=False).encode()), "text/csv")}
+        ds = client.post("/v1/datasets", files=files, data={"name": "t"}, headers=headers).json()
+        body = {"task": "tabular_classification", "dataset_id": ds["id"], "target": "y", "model_name": "m"}
+        for seed in seeds:
+            job = {**body, "time_budget_s": 10, "seed": seed}
+            client.post("/v1/jobs", json=job, headers=headers).raise_for_status()
+            while (found := platform.store.claim_job("bench:0")) is not None:
+                execute(settings, found.id)

@@ -14,7 +14,6 @@ Run: ``.venv/bin/python bench/request_overhead.py`` (writes its section of docs/
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import statistics
 import sys
@@ -25,16 +24,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine_info, write_section  # noqa: E402
+from _common import asgi_posts, machine_info, train_small_model, write_section  # noqa: E402
 
 from shopfloor.api import app as app_module  # noqa: E402
 from shopfloor.api import request_context  # noqa: E402
 from shopfloor.bootstrap import prepare  # noqa: E402
-from shopfloor.jobs.runner import execute  # noqa: E402
 from shopfloor.security.keys import issue_key  # noqa: E402
 from shopfloor.settings import Settings  # noqa: E402
 
@@ -52,23 +47,6 @@ class _Drop(BaseHTTPRequestHandler):
         pass
 
 
-def _train(settings: Settings, platform: Any, key: str) -> None:
-    from fastapi.testclient import TestClient
-
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(400, 4))
-    frame = pd.DataFrame(x, columns=list("abcd")).assign(y=(x.sum(axis=1) > 0).astype(int))
-    headers = {"Authorization": f"Bearer {key}"}
-    with TestClient(app_module.create_app(settings, platform)) as client:
-        buf = io.BytesIO(frame.to_csv(index=False).encode())
-        files = {"file": ("t.csv", buf, "text/csv")}
-        ds = client.post("/v1/datasets", files=files, data={"name": "t"}, headers=headers).json()
-        body = {"task": "tabular_classification", "dataset_id": ds["id"], "target": "y", "model_name": "m"}
-        client.post("/v1/jobs", json={**body, "time_budget_s": 10}, headers=headers).raise_for_status()
-    while (job := platform.store.claim_job("bench:0")) is not None:
-        execute(settings, job.id)
-
-
 def _app(settings: Settings, platform: Any, context: bool) -> Any:
     install = request_context.install
     if not context:
@@ -81,40 +59,9 @@ def _app(settings: Settings, platform: Any, context: bool) -> Any:
 
 async def _per_call_us(app: Any, key: str, n: int) -> float:
     body = json.dumps({"records": [{"a": 0.1, "b": -0.3, "c": 0.7, "d": 0.2}]}).encode()
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/v1/models/m/predict",
-        "raw_path": b"/v1/models/m/predict",
-        "query_string": b"version=1",
-        "root_path": "",
-        "headers": [
-            (b"authorization", f"Bearer {key}".encode()),
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-        ],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-    }
-    status = [0]
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            status[0] = message["status"]
-
     # CPU time of the process (the exporter's thread included): the machine is shared, and other
     # processes' load would otherwise dominate the differences of a few microseconds
-    start = time.process_time()
-    for _ in range(n):
-        await app(dict(scope), receive, send)
-    took = time.process_time() - start
-    assert status[0] == 200, status
+    _, took = await asgi_posts(app, "/v1/models/m/predict", body, key, n, query=b"version=1")
     return took / n * 1e6
 
 
@@ -148,7 +95,7 @@ def main() -> None:
         settings = Settings(home=Path(tmp) / "home", **limits)
         platform = prepare(settings)
         key = issue_key(platform.store, platform.secret, tenant="default", role="admin").secret
-        _train(settings, platform, key)
+        train_small_model(settings, platform, key)
         traced = settings.model_copy(update={"otlp_endpoint": f"http://127.0.0.1:{collector.server_address[1]}"})
         apps = {
             "without": _app(settings, platform, context=False),

@@ -3,6 +3,9 @@ faulty bearing, a decaying 2.5 kHz ring struck at the defect frequency (an order
 
 from __future__ import annotations
 
+import io
+import zipfile
+
 import numpy as np
 import pandas as pd
 
@@ -50,3 +53,23 @@ def record(x: np.ndarray, rpm: float | None = None) -> dict:
     if rpm is not None:
         out["rpm"] = rpm
     return out
+
+
+def recordings_zip(per_class: int = 4, seed: int = 0) -> bytes:
+    """:func:`recordings` as an upload: one ``.npy`` per recording and a ``labels.csv`` with each
+    one's label, group and shaft speed (names and groups prefixed by the seed unless it is 0)."""
+    frame = recordings(per_class=per_class, seed=seed)
+    prefix = f"s{seed}_" if seed else ""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        lines = ["file,label,group,rpm"]
+        for name, x, label, group, rpm in frame[["recording", "signal", "label", "group", "rpm"]].itertuples(
+            index=False
+        ):
+            out = io.BytesIO()
+            np.save(out, x)
+            file = prefix + name.split("/")[-1]
+            zf.writestr(file, out.getvalue())
+            lines.append(f"{file},{label},{prefix}{group},{rpm}")
+        zf.writestr("labels.csv", "\n".join(lines) + "\n")
+    return buffer.getvalue()

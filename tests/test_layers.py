@@ -41,18 +41,30 @@ LAYER_OF = {
     "shopfloor.cli_render": "entry points",  # the CLI's tables and messages; only the CLI imports it
     "shopfloor.cli_resources": "entry points",  # `shopfloor` sub-commands (keys, datasets, models, ...)
     "shopfloor.cli_serving": "entry points",  # `shopfloor` sub-commands (predict, hub, forecast, ...)
+    "shopfloor.cli_retrain": "entry points",  # `shopfloor models retrain`: a job, its gate shown
     "shopfloor.cli_tenants": "entry points",  # `shopfloor tenants` over the local registry
+    "shopfloor.cli_challenger": "entry points",  # `shopfloor models challenger` (set, report, promote)
     "shopfloor.cli_examples": "entry points",  # `shopfloor examples`: fetches the example data sets
     "shopfloor.cli_monitoring": "entry points",  # `shopfloor monitoring`: the prediction log, feedback
+    "shopfloor.cli_alerts": "entry points",  # `shopfloor alerts`: rules, states, webhooks, Prometheus rules
     "shopfloor.client": "entry points",  # the Python SDK over the public API
+    "shopfloor.client_retrain": "entry points",  # the SDK's retrain and promote; only the SDK imports it
     "shopfloor.client_errors": "entry points",  # the SDK's reading of problem+json; only the SDK imports it
     "shopfloor.client_monitoring": "entry points",  # the SDK's prediction log, feedback and performance
+    "shopfloor.client_payload": "entry points",  # JSON-safe records and URL parts the SDK and its mixins send
+    "shopfloor.client_drift": "entry points",  # the SDK's drift checks, mixed into the client
+    "shopfloor.cli_drift": "entry points",  # `shopfloor drift` sub-commands
+    "shopfloor.client_alerts": "entry points",  # the SDK's alert calls, a mixin of the client
+    "shopfloor.client_challenger": "entry points",  # the SDK's calls about challengers, mixed into Client
     "shopfloor.server": "entry points",  # `shopfloor serve`: starts the API workers and the job runner
     # builds the process from settings (migrations, first key, Platform) for `serve` and the CLI's
     # local commands: it imports context and is imported by entry points only
     "shopfloor.bootstrap": "entry points",
     # -- services: the use cases ----------------------------------------------------------------
     "shopfloor.services": "services",
+    # alert rules over monitored signals: evaluation, webhooks, Prometheus export; the services and
+    # the parts that compute signals (which register their sources) use it
+    "shopfloor.alerting": "services",
     # the API's request and response shapes: entry points share them and services may return them;
     # they import only limits from optimize/
     "shopfloor.schemas": "services",
@@ -71,6 +83,9 @@ LAYER_OF = {
     "shopfloor.data": "data / evaluation / explain",
     "shopfloor.evaluation": "data / evaluation / explain",
     "shopfloor.explain": "data / evaluation / explain",
+    # drift of a model's inputs and outputs against its training profile: statistics over tables
+    # and embeddings the layers above hand it; imports only explain (charts), settings and errors
+    "shopfloor.monitoring": "data / evaluation / explain",
     # the pretrained text encoders: the text family trains on their embeddings; imports only errors
     "shopfloor.hub": "data / evaluation / explain",
     # the example data sets and their checksums: a data source like data/; imports only errors

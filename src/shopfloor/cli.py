@@ -18,7 +18,11 @@ from rich.markup import escape
 
 from shopfloor import cli_common as common
 from shopfloor import cli_render as render
+from shopfloor import cli_retrain as retraining
 from shopfloor import cli_serving as serving
+from shopfloor.cli_alerts import alerts_app
+from shopfloor.cli_challenger import challenger_app
+from shopfloor.cli_drift import drift_app
 from shopfloor.cli_examples import examples_app
 from shopfloor.cli_monitoring import monitoring_app
 from shopfloor.cli_resources import datasets_app, jobs_app, keys_app, models_app
@@ -57,13 +61,17 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(models_app, name="models")
+models_app.command("retrain")(retraining.retrain)
+models_app.add_typer(challenger_app, name="challenger")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(serving.hub_app, name="hub")
 app.add_typer(serving.masking_app, name="masking")
+app.add_typer(alerts_app, name="alerts")
 app.command()(serving.forecast)
 app.command()(serving.optimize)
 app.add_typer(examples_app, name="examples")
 app.add_typer(monitoring_app, name="monitoring")
+app.add_typer(drift_app, name="drift")
 
 FileArg = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, metavar="FILE")]
 VersionOpt = Annotated[

@@ -18,21 +18,20 @@ caller passes in.
 
 from __future__ import annotations
 
-import math
 import mimetypes
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, overload
-from urllib.parse import quote
 
 import httpx
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shopfloor import errors
+from shopfloor.client_alerts import AlertsClient
+from shopfloor.client_challenger import ChallengerMixin
+from shopfloor.client_drift import DriftMixin
 from shopfloor.client_errors import (
     ClientError,
     ConnectionFailed,
@@ -43,6 +42,11 @@ from shopfloor.client_errors import (
     error_from_response,
 )
 from shopfloor.client_monitoring import MonitoringMixin
+from shopfloor.client_payload import Records, records_payload
+from shopfloor.client_payload import jsonable as _jsonable
+from shopfloor.client_payload import segment as _seg
+from shopfloor.client_payload import version_params as _params
+from shopfloor.client_retrain import RetrainMixin
 from shopfloor.errors import JobCancelled
 from shopfloor.tasks.catalog import DEFAULT_TASK
 from shopfloor.version import __version__
@@ -57,10 +61,10 @@ __all__ = [
     "RateLimitedError",
     "UnexpectedResponse",
     "error_from_response",
+    "records_payload",
 ]
 
 TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
-Records = Iterable[Mapping[str, Any]] | Any  # a list of dicts or a pandas DataFrame
 
 
 class ClientSettings(BaseSettings):
@@ -76,64 +80,13 @@ class ClientSettings(BaseSettings):
 #: among them: job creation, uploads (a streamed file cannot be sent twice), key creation, and
 #: streaming ``score``, whose server-kept window must see each point once.
 _SAFE_POSTS = re.compile(
-    r"^/v1/(models/[^/]+/(predict|explain|forecast|optimize)|hub/[^/]+/(embed|classify)|masking/preview)$"
+    r"^/v1/(models/[^/]+/(predict|explain|forecast|optimize|drift|drift/plot)|hub/[^/]+/(embed|classify)"
+    r"|masking/preview)$"
 )
 _RETRIED_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
 
-def _jsonable(value: Any) -> Any:
-    """Make one value JSON-safe: NaN/NaT -> None, numpy scalars -> Python, datetimes -> ISO 8601."""
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return None if math.isnan(value) or math.isinf(value) else value
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    try:
-        if value != value:  # NaN-like (pd.NA raises, pd.NaT compares unequal to itself)
-            return None
-    except (TypeError, ValueError):
-        return None
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if hasattr(value, "item") and hasattr(value, "dtype"):  # numpy scalar
-        return _jsonable(value.item())
-    return value
-
-
-def records_payload(records: Records) -> list[dict[str, Any]]:
-    """Normalise ``records`` (a list of dicts, one dict, or a pandas DataFrame) to JSON-safe dicts."""
-    if hasattr(records, "to_dict") and hasattr(records, "columns"):
-        rows = records.to_dict("records")
-    elif isinstance(records, Mapping):
-        rows = [records]
-    else:
-        rows = list(records)
-    out = []
-    for i, row in enumerate(rows):
-        if not isinstance(row, Mapping):
-            raise errors.InvalidInput(
-                f"record {i} is {type(row).__name__}, expected an object of column -> value",
-                errors=[{"loc": ["records", i], "msg": "expected an object"}],
-            )
-        out.append(_jsonable(row))
-    return out
-
-
-def _seg(value: str | int) -> str:
-    return quote(str(value), safe="")
-
-
-def _params(version: int | str | None, **more: Any) -> dict[str, Any]:
-    params = {k: v for k, v in more.items() if v is not None}
-    if version is not None:
-        params["version"] = version
-    return params
-
-
-class Client(MonitoringMixin):
+class Client(RetrainMixin, MonitoringMixin, DriftMixin, AlertsClient, ChallengerMixin):
     """A connection to one Shopfloor server.
 
     ``url`` and ``api_key`` default to ``SHOPFLOOR_URL`` (http://127.0.0.1:8000)
@@ -501,21 +454,30 @@ class Client(MonitoringMixin):
     # -- serving ----------------------------------------------------------------------------
 
     def predict(
-        self, name: str, records: Records, version: int | str | None = None, *, request_id: str | None = None
+        self,
+        name: str,
+        records: Records,
+        version: int | str | None = None,
+        *,
+        request_id: str | None = None,
+        canary_key: str | None = None,
     ) -> dict[str, Any]:
         """Score records (list of dicts or DataFrame; NaN -> null) -> PredictResponse.
 
         ``version`` defaults to what the server resolves (latest, or an alias it supports).
         ``request_id`` (letters, digits, ``. _ : / + = -``, up to 128) names the request in the
         server's logs and prediction log: outcomes can be sent later by it (:meth:`send_feedback`).
+        ``canary_key`` (a part or asset id) picks the side that answers while the model's challenger
+        runs as a canary, so that every request with it lands on the same side (default: the request id).
         """
+        headers = {k: v for k, v in (("X-Request-ID", request_id), ("X-Canary-Key", canary_key)) if v}
         return dict(
             self._json(
                 "POST",
                 f"/v1/models/{_seg(name)}/predict",
                 params=_params(version),
                 json={"records": records_payload(records)},
-                headers={"X-Request-ID": request_id} if request_id else None,
+                headers=headers or None,
             )
         )
 

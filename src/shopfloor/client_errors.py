@@ -77,6 +77,7 @@ _SERVER_ERRORS: tuple[type[ShopfloorError], ...] = (
     errors.JobCancelled,
     errors.ArtifactCorrupted,
     errors.NotFitted,
+    errors.TargetNotAllowed,
     RateLimitedError,
 )
 _BY_CODE: dict[str, type[ShopfloorError]] = {cls.code: cls for cls in _SERVER_ERRORS}

@@ -11,6 +11,7 @@ from functools import cached_property
 from pathlib import Path
 
 from shopfloor import threads
+from shopfloor.jobs.live import LiveLabelledSource, NoLiveData
 from shopfloor.registry.store import Store, open_store
 from shopfloor.security.keys import Generation, KeyChecker
 from shopfloor.settings import Settings, hub_cache_dir
@@ -40,6 +41,8 @@ class Platform:
     secret: bytes
     generation: Generation
     keys: KeyChecker = field(init=False)
+    #: Labelled live records of a model, for a retraining gate (none without a prediction log).
+    live_labelled: LiveLabelledSource = field(default_factory=NoLiveData)
 
     def __post_init__(self) -> None:
         self.keys = KeyChecker(self.store, self.secret, self.generation)
@@ -101,6 +104,14 @@ class Platform:
 
         return PredictionLog(self)
 
+    @cached_property
+    def challengers(self):  # type: ignore[no-untyped-def]  # Challengers, imported lazily
+        """This process's challenger modes and the queue of their runs off the request path
+        (:mod:`shopfloor.serving.challenger`)."""
+        from shopfloor.serving.challenger import Challengers
+
+        return Challengers(self)
+
     @property
     def scratch(self) -> Path:
         """This process's folder for files in flight (uploads being parsed, batch inputs).
@@ -113,7 +124,11 @@ class Platform:
         return path
 
     def close(self) -> None:
-        """Write the predictions still buffered for the log, then close the registry."""
+        """Let the challengers' queued runs finish, write the predictions still buffered for the log,
+        then close the registry."""
+        challengers = vars(self).get("challengers")
+        if challengers is not None:
+            challengers.close()  # first: their answers go to the log
         found = vars(self).get("prediction_log")
         if found is not None:
             found.close()

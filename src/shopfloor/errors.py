@@ -148,3 +148,10 @@ class PartFailed(ShopfloorError):
     candidate, a stability refit, a chunk of series) failed: the job fails with it."""
 
     code, title = "job-part-failed", "A part of the job failed"
+
+
+class TargetNotAllowed(InvalidInput):
+    """422: a webhook target outside the hosts and networks the operator allows
+    (``SHOPFLOOR_WEBHOOK_ALLOWED_HOSTS`` / ``SHOPFLOOR_WEBHOOK_ALLOWED_NETWORKS``)."""
+
+    code, title = "target-not-allowed", "Webhook target not allowed"

@@ -65,6 +65,7 @@ class Recorder:
         self.job_seconds: dict[tuple[str, str, str], _Histogram] = {}
         self.loaded: dict[str, int] = {}  # tenant -> models in this process's cache
         self.logged: dict[tuple[str, str, str], int] = {}  # (tenant, model, outcome) -> entries
+        self.challenger: dict[tuple[str, str, str], int] = {}  # (tenant, model, outcome) -> requests
         self.directory: Path | None = None
         self._flushed = 0.0
         self._lock = threading.Lock()
@@ -86,6 +87,12 @@ class Recorder:
         registry refused them twice)."""
         key = (tenant, model, outcome)
         self.logged[key] = self.logged.get(key, 0) + n
+
+    def challenger_run(self, tenant: str, model: str, outcome: str, n: int = 1) -> None:
+        """Requests a challenger ran off the request path (``run``), could not take because its queue
+        was full (``dropped``) or failed on (``failed``)."""
+        key = (tenant, model, outcome)
+        self.challenger[key] = self.challenger.get(key, 0) + n
 
     def job(self, tenant: str, job_type: str, outcome: str, seconds: float) -> None:
         key = (tenant, job_type, outcome)
@@ -111,6 +118,7 @@ class Recorder:
             "job_seconds": hists(self.job_seconds),
             "loaded": [[[tenant], n] for tenant, n in list(self.loaded.items())],
             "logged": [[list(k), v] for k, v in list(self.logged.items())],
+            "challenger": [[list(k), v] for k, v in list(self.challenger.items())],
         }
 
     def flush(self) -> None:
@@ -163,11 +171,24 @@ def _snapshots() -> Iterator[tuple[dict[str, Any], bool]]:
 
 
 @dataclass(frozen=True)
+class GaugeSample:
+    """One gauge value read from the registry at scrape time; every sample of one ``name`` has the
+    same label names, and the first label is ``tenant``."""
+
+    name: str
+    documentation: str
+    labels: tuple[tuple[str, str], ...]
+    value: float
+
+
+@dataclass(frozen=True)
 class Registry:
-    """What the registry says at scrape time: unfinished jobs per (tenant, status), and the tenants."""
+    """What the registry says at scrape time: unfinished jobs per (tenant, status), the tenants,
+    and gauges kept there (the monitored signals of models, as the alert rules last read them)."""
 
     jobs: dict[tuple[str, str], int] = field(default_factory=dict)
     tenants: tuple[str, ...] = ()
+    gauges: tuple[GaugeSample, ...] = ()
 
 
 class _Collector:
@@ -210,8 +231,13 @@ class _Collector:
             "Prediction log entries written, dropped (buffer full) or failed (registry refused)",
             labels=["tenant", "model", "outcome"],
         )
+        challenger = CounterMetricFamily(
+            "shopfloor_challenger_requests",
+            "Requests a challenger ran off the request path, dropped (queue full) or failed on",
+            labels=["tenant", "model", "outcome"],
+        )
         merged: dict[str, dict[tuple[str, ...], Any]] = {
-            k: {} for k in ("requests", "predictions", "jobs", "logged")
+            k: {} for k in ("requests", "predictions", "jobs", "logged", "challenger")
         }
         merged_h: dict[str, dict[tuple[str, ...], list[Any]]] = {"latency": {}, "job_seconds": {}}
         pids: list[int] = []
@@ -232,7 +258,8 @@ class _Collector:
             for labels, n in snap.get("loaded", []) if live else ():
                 if self._mine(labels):
                     loaded.add_metric([labels[0], str(pid)], n)
-        families = ((requests, "requests"), (predictions, "predictions"), (jobs, "jobs"), (logged, "logged"))
+        families: tuple[tuple[Any, str], ...] = ((requests, "requests"), (predictions, "predictions"))
+        families += ((jobs, "jobs"), (logged, "logged"), (challenger, "challenger"))
         for family, name in families:
             for labels, value in merged[name].items():
                 family.add_metric(list(labels), value)
@@ -247,7 +274,9 @@ class _Collector:
                     running += count
                     cumulative.append((bound, running))
                 hfamily.add_metric(list(labels), cumulative, total)
-        yield from (requests, latency, predictions, jobs, job_seconds, loaded, logged, *self._job_gauges())
+        yield from (requests, latency, predictions, jobs, job_seconds, loaded, logged, challenger)
+        yield from self._job_gauges()
+        yield from self._registry_gauges()
         if self.tenant is None:
             yield from _process_metrics(sorted(set(pids)))
 
@@ -265,6 +294,23 @@ class _Collector:
             for tenant in sorted(tenants):
                 gauge.add_metric([tenant], self.registry.jobs.get((tenant, status), 0))
             yield gauge
+
+
+    def _registry_gauges(self) -> Iterator[Any]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        families: dict[str, Any] = {}
+        for sample in self.registry.gauges:
+            labels = dict(sample.labels)
+            if self.tenant is not None and labels.get("tenant") != self.tenant:
+                continue
+            family = families.get(sample.name)
+            if family is None:
+                family = families[sample.name] = GaugeMetricFamily(
+                    sample.name, sample.documentation, labels=list(labels)
+                )
+            family.add_metric(list(labels.values()), sample.value)
+        yield from families.values()
 
 
 def _process_metrics(pids: list[int]) -> Iterator[Any]:

@@ -6,17 +6,21 @@ Nothing else in the package reads ``os.environ`` for configuration: build a
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: An S3 bucket name as AWS, MinIO and Ceph all accept it.
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+#: A DNS host name (labels of letters, digits and '-'), as webhook targets name them.
+_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+_HOST = re.compile(rf"(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*")
 
 
 class Settings(BaseSettings):
@@ -189,6 +193,20 @@ class Settings(BaseSettings):
         description="Days logged predictions and their feedback are kept (default for tenants without "
         "their own, see `shopfloor tenants retention set`).",
     )
+    challenger_queue: int = Field(
+        1000,
+        ge=1,
+        description="Requests one API process keeps waiting for a challenger's run off the request path "
+        "(shadow, and the other side of a canary); beyond it new ones are dropped and counted "
+        "(shopfloor_challenger_requests_total{outcome=\"dropped\"}).",
+    )
+    challenger_threads: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="Threads per API process that run challengers off the request path (the requests of "
+        "one model always on the same thread, in order).",
+    )
     prediction_log_sweep_s: float = Field(
         600.0,
         gt=0,
@@ -241,6 +259,44 @@ class Settings(BaseSettings):
         description="Seconds running jobs get to finish after SIGTERM; a job still running then is "
         "stopped and handed back to the queue (queued again, its attempt counted) for the next runner.",
     )
+    alert_eval_interval_s: float = Field(
+        30.0,
+        ge=0,
+        le=86400,
+        description="How often each API process evaluates the alert rules that are due (every process "
+        "and host may: each rule is evaluated by one of them per interval); 0: this process evaluates none.",
+    )
+    alert_delivery_poll_s: float = Field(
+        1.0,
+        ge=0,
+        le=3600,
+        description="How often each API process looks for alert webhooks to send or retry; 0: none.",
+    )
+    webhook_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names alert webhooks may go to (JSON list; `*.example.com` allows its "
+        "sub-domains). None by default: a rule with a webhook target is refused.",
+    )
+    webhook_allowed_networks: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="Networks (CIDR, JSON list) whose addresses alert webhooks may go to, whatever "
+        "the host name; checked again on every delivery against the addresses the name resolves to.",
+    )
+    webhook_timeout_s: float = Field(
+        5.0, gt=0, le=120, description="Timeout of one webhook delivery attempt, in seconds."
+    )
+    webhook_max_attempts: int = Field(
+        6, ge=1, le=20, description="Attempts per webhook delivery (first one included)."
+    )
+    webhook_backoff_s: float = Field(
+        5.0, gt=0, le=3600, description="Wait before the first retry of a webhook; doubled for each next one."
+    )
+    webhook_backoff_max_s: float = Field(
+        600.0, gt=0, le=86400, description="Longest wait between two attempts of one webhook delivery."
+    )
+    alert_delivery_retention_days: float = Field(
+        30.0, gt=0, description="Finished webhook deliveries older than this are deleted."
+    )
     data_dir: Path = Field(
         Path(__file__).resolve().parents[2].parent / "shared" / "data",
         description="Where the sample datasets live (tests and benchmarks only).",
@@ -254,6 +310,21 @@ class Settings(BaseSettings):
         if url is not None and not url.startswith(("http://", "https://")):
             raise ValueError("the OTLP endpoint must be an http:// or https:// URL (OTLP over HTTP)")
         return url
+
+    @field_validator("webhook_allowed_hosts")
+    @classmethod
+    def _host_names(cls, hosts: list[str]) -> list[str]:
+        found = []
+        for host in hosts:
+            name = host.strip().lower().rstrip(".")
+            bare = name.removeprefix("*.")
+            if not _HOST.fullmatch(bare) or _is_address(bare):
+                raise ValueError(
+                    f"SHOPFLOOR_WEBHOOK_ALLOWED_HOSTS: {host!r} is not a host name (use names like "
+                    "hooks.example.com or *.example.com; addresses go in SHOPFLOOR_WEBHOOK_ALLOWED_NETWORKS)"
+                )
+            found.append(name)
+        return found
 
     @field_validator("metrics_token")
     @classmethod
@@ -342,6 +413,14 @@ class Settings(BaseSettings):
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def hub_cache_dir(settings: Settings) -> Path:

@@ -14,12 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+import threshold_family
 from pgcluster import BACKENDS, database_url
 from shopfloor.api.app import create_app
 from shopfloor.bootstrap import prepare
+from shopfloor.client import Client
 from shopfloor.context import Platform
 from shopfloor.jobs.runner import execute
 from shopfloor.security.keys import issue_key
@@ -49,6 +52,26 @@ class Api:
 
     def scratch_files(self) -> list[Path]:
         return [p for p in (self.settings.home / "tmp").rglob("*") if p.is_file()]
+
+    def sdk(self, who: str = "builder", *, run_jobs: bool = False) -> Client:
+        """The SDK on this in-process app with ``who``'s key; ``run_jobs``: the queued jobs run after
+        each request (the server has a runner)."""
+
+        def forward(request: httpx.Request) -> httpx.Response:
+            answer = self.client.request(
+                request.method,
+                request.url.path,
+                params=dict(request.url.params),
+                content=request.read(),
+                headers={k: v for k, v in request.headers.items() if k not in ("host", "content-length")},
+            )
+            if run_jobs:
+                self.run_jobs()
+            dropped = ("content-encoding", "content-length")
+            headers = {k: v for k, v in answer.headers.items() if k not in dropped}
+            return httpx.Response(answer.status_code, headers=headers, content=answer.content)
+
+        return Client("http://testserver", self.keys[who], transport=httpx.MockTransport(forward))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -174,6 +197,14 @@ def open_api(settings: Settings, keys: dict[str, str] | None = None) -> Iterator
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client, platform, settings, dict(keys))
     platform.close()
+
+
+@pytest.fixture()
+def threshold_models(api_with: Callable[[Build], Api]) -> Iterator[Api]:
+    """An app holding the models of tests/threshold_family.py (answers known in advance), with the
+    family known to the catalog for the test's duration."""
+    for _ in threshold_family.registered():
+        yield api_with(threshold_family.build_models)
 
 
 @pytest.fixture(scope="session")

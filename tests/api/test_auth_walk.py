@@ -5,7 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from shopfloor.security.keys import Principal
+from shopfloor.services import alerts
+
 Api = Any
+ALERT_RULE = {"name": "walked", "model": "walkmodel", "signal": "drift_score", "comparison": ">", "bound": 0}
 
 # (method, path) -> roles allowed. Every route in the schema must be listed here.
 ALLOWED = {
@@ -24,6 +28,8 @@ ALLOWED = {
     ("GET", "/v1/models/{name}"): {"admin", "builder", "consumer"},
     ("GET", "/v1/models/{name}/versions/{version}"): {"admin", "builder", "consumer"},
     ("PUT", "/v1/models/{name}/aliases/{alias}"): {"admin", "builder"},
+    ("POST", "/v1/models/{name}/promote"): {"admin", "builder"},
+    ("POST", "/v1/models/{name}/retrain"): {"admin", "builder"},
     ("PATCH", "/v1/models/{name}"): {"admin", "builder"},
     ("DELETE", "/v1/models/{name}"): {"admin", "builder"},
     ("POST", "/v1/models/{name}/predict"): {"admin", "builder", "consumer"},
@@ -36,6 +42,11 @@ ALLOWED = {
     ("POST", "/v1/models/{name}/forecast"): {"admin", "builder", "consumer"},
     ("POST", "/v1/models/{name}/score"): {"admin", "builder", "consumer"},
     ("DELETE", "/v1/models/{name}/score/state"): {"admin", "builder", "consumer"},
+    # a window of records runs the model like predict; a dataset id as the window also needs
+    # datasets:read (test_drift_api)
+    ("POST", "/v1/models/{name}/drift"): {"admin", "builder", "consumer"},
+    ("POST", "/v1/models/{name}/drift/plot"): {"admin", "builder", "consumer"},
+    ("GET", "/v1/models/{name}/drift/profile"): {"admin", "builder", "consumer"},
     ("POST", "/v1/keys"): {"admin"},
     ("GET", "/v1/keys"): {"admin"},
     ("DELETE", "/v1/keys/{key_id}"): {"admin"},
@@ -58,8 +69,23 @@ ALLOWED = {
     ("POST", "/v1/models/{name}/feedback"): {"admin", "builder", "consumer"},
     ("GET", "/v1/models/{name}/performance"): {"admin", "builder", "consumer"},
     ("GET", "/v1/models/{name}/performance/plot"): {"admin", "builder", "consumer"},
+    ("GET", "/v1/models/{name}/challenger"): {"admin", "builder", "consumer"},
+    ("PUT", "/v1/models/{name}/challenger"): {"admin", "builder"},
+    ("GET", "/v1/models/{name}/challenger/report"): {"admin", "builder", "consumer"},
+    ("GET", "/v1/models/{name}/challenger/report/plot"): {"admin", "builder", "consumer"},
+    ("POST", "/v1/models/{name}/challenger/promote"): {"admin", "builder"},
     ("GET", "/v1/prediction-log/retention"): {"admin"},
     ("PUT", "/v1/prediction-log/retention"): {"admin"},
+    ("POST", "/v1/alerts/rules"): {"admin", "builder"},
+    ("GET", "/v1/alerts/rules"): {"admin", "builder"},
+    ("GET", "/v1/alerts/rules/{rule_id}"): {"admin", "builder"},
+    ("PATCH", "/v1/alerts/rules/{rule_id}"): {"admin", "builder"},
+    ("DELETE", "/v1/alerts/rules/{rule_id}"): {"admin", "builder"},
+    ("POST", "/v1/alerts/rules/{rule_id}/secret"): {"admin", "builder"},
+    ("POST", "/v1/alerts/rules/{rule_id}/test"): {"admin", "builder"},
+    ("GET", "/v1/alerts/rules/{rule_id}/deliveries"): {"admin", "builder"},
+    ("GET", "/v1/alerts/states"): {"admin", "builder"},
+    ("GET", "/v1/alerts/prometheus-rules"): {"admin", "builder"},
 }
 
 
@@ -103,6 +129,8 @@ def _objects(api: Api) -> dict[str, str]:
     )
     store.set_alias("default", "walkmodel", "production", 1)
     key = store.list_keys("default")[0]
+    walker = Principal(key_id=key.id, tenant="default", role="admin")
+    rule = alerts.create_rule(api.platform, walker, {**ALERT_RULE, "name": "walk-rule"})
     return {
         "dataset_id": ds.id,
         "job_id": job.id,
@@ -112,6 +140,7 @@ def _objects(api: Api) -> dict[str, str]:
         "model": "all-MiniLM-L6-v2",
         "key_id": key.id,
         "kind": "confusion",
+        "rule_id": rule["id"],
     }
 
 
@@ -120,11 +149,13 @@ def _call(api: Api, method: str, path: str, who: str | None):
     kwargs: dict = {"headers": api.headers(who) if who else {}}
     if path.endswith("/batch") or path == "/v1/datasets" and method == "POST":
         kwargs["files"] = {"file": ("x.csv", b"a,b\n1,2\n", "text/csv")}
-    elif "/aliases/" in path:
+    elif "/aliases/" in path or path.endswith("/promote"):
         kwargs["json"] = {"version": 1}
+    elif path.endswith("/retrain"):
+        kwargs["json"] = {"dataset_id": "ds_walk"}
     elif method == "PATCH" and path.startswith("/v1/models/"):
         kwargs["json"] = {"description": "walked"}
-    elif path.endswith(("/predict", "/explain", "/score")):
+    elif path.endswith(("/predict", "/explain", "/score", "/drift", "/drift/plot")):
         kwargs["json"] = {"records": [{"a": 1}]}
     elif path.endswith("/forecast"):
         kwargs["json"] = {"series": "all", "horizon": 1}
@@ -141,10 +172,18 @@ def _call(api: Api, method: str, path: str, who: str | None):
         kwargs["json"] = {"rate": 0.5}
     elif path == "/v1/prediction-log/retention" and method == "PUT":
         kwargs["json"] = {"days": 10}
+    elif path.endswith("/challenger") and method == "PUT":
+        kwargs["json"] = {"mode": "off"}
+    elif path.endswith("/challenger/promote"):
+        kwargs["json"] = {"version": 1}
     elif path.endswith("/feedback"):
         kwargs["json"] = {"items": [{"request_id": "r1", "outcome": 1}]}
     elif path == "/v1/masking/preview":
         kwargs["json"] = {"text": "call Ann Lee"}
+    elif path == "/v1/alerts/rules" and method == "POST":
+        kwargs["json"] = ALERT_RULE
+    elif method == "PATCH" and path.startswith("/v1/alerts/rules/"):
+        kwargs["json"] = {"bound": 0.4}
     elif path == "/v1/keys" and method == "POST":
         kwargs["json"] = {"role": "consumer"}
     elif path == "/v1/jobs" and method == "POST":

@@ -8,7 +8,6 @@ import io
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pandas as pd
 import pytest
@@ -44,20 +43,7 @@ def table() -> pd.DataFrame:
 
 def sdk(api: Api, who: str = "builder") -> Client:
     """The SDK on the in-process app; queued jobs run after each request (the server has a runner)."""
-
-    def forward(request: httpx.Request) -> httpx.Response:
-        answer = api.client.request(
-            request.method,
-            request.url.path,
-            params=dict(request.url.params),
-            content=request.read(),
-            headers={k: v for k, v in request.headers.items() if k not in ("host", "content-length")},
-        )
-        api.run_jobs()
-        headers = {k: v for k, v in answer.headers.items() if k not in ("content-encoding", "content-length")}
-        return httpx.Response(answer.status_code, headers=headers, content=answer.content)
-
-    return Client("http://testserver", api.keys[who], transport=httpx.MockTransport(forward))
+    return api.sdk(who, run_jobs=True)
 
 
 def test_the_family_is_declared_by_its_own_package_only(api: Api) -> None:

@@ -73,6 +73,16 @@ def _model_calls(member: Member) -> list[tuple[str, str, dict[str, Any]]]:
         ("POST", f"{base}/optimize?version=1", {"json": _optimize_request(member)}),
         ("POST", f"{base}/score?version=1", {"json": records}),
         ("DELETE", f"{base}/score/state", {}),
+        ("POST", f"{base}/retrain", {"json": {"dataset_id": "ds_nope", "version": 1}}),
+    ]
+    window = {"records": (member.records * (40 // len(member.records) + 1))[: max(40, len(member.records))]}
+    calls += [
+        ("GET", f"{base}/drift/profile?version=1", {}),
+        ("POST", f"{base}/drift?version=1", {"json": window}),
+        ("POST", f"{base}/drift/plot?version=1&kind=timeline", {"json": window}),
+        ("GET", f"{base}/challenger", {}),
+        ("GET", f"{base}/challenger/report?champion=1&challenger=1", {}),
+        ("GET", f"{base}/challenger/report/plot?champion=1&challenger=1&window=15m&windows=4", {}),
     ]
     calls += [("POST", f"{base}/explain?version=1&method={m}", {"json": records}) for m in METHODS]
     calls += [("GET", f"{base}/versions/1/plots/{k}", {}) for k in PLOT_KINDS]

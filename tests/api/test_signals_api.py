@@ -4,29 +4,16 @@ predicted and explained; signal_anomaly scoring windows as a stream."""
 from __future__ import annotations
 
 import io
-import zipfile
 
 import numpy as np
 import pytest
 
 from conftest import Api
-from signal_data import ORDERS, RATE, record, recordings, waveform
+from signal_data import ORDERS, RATE, record, recordings_zip, waveform
 
 
 def _zip() -> bytes:
-    frame = recordings(per_class=4)
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        lines = ["file,label,group,rpm"]
-        for name, x, label, group, rpm in frame[["recording", "signal", "label", "group", "rpm"]].itertuples(
-            index=False
-        ):
-            out = io.BytesIO()
-            np.save(out, x)
-            zf.writestr(name.split("/")[-1], out.getvalue())
-            lines.append(f"{name.split('/')[-1]},{label},{group},{rpm}")
-        zf.writestr("labels.csv", "\n".join(lines) + "\n")
-    return buffer.getvalue()
+    return recordings_zip(per_class=4)
 
 
 def _train(api: Api, task: str, dataset: str, name: str, **extra: object) -> int:

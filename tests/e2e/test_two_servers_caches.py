@@ -1,7 +1,7 @@
 """Two real servers with separate homes on one PostgreSQL registry (the README's multi-server recipe):
-a key revoked, an alias moved, a model deleted or a quota changed through one of them holds on the
-other within 1 s; a key created or a masking policy replaced holds at once; rate limits count once
-across both.
+a key revoked, an alias moved, a challenger's mode set, a model deleted or a quota changed through one
+of them holds on the other within 1 s; a key created or a masking policy replaced holds at once; rate
+limits count once across both.
 
 The changes go through server A (or, for quotas, through the CLI's code path on A's settings);
 server B is asked first, so that its caches hold the old state, then polled until it agrees.
@@ -111,6 +111,14 @@ def test_revocation_alias_and_quota_reach_the_other_server_within_a_second(
         ca.set_alias("tiny", "production", 2)
         took = _until(lambda: served() == 2)
         print(f"alias move seen on B after {took:.3f} s")
+
+        # --- challenger mode: a canary answering every request, then off again ----------------
+        ca.set_challenger("tiny", "canary", share=1.0, version=1)
+        took = _until(lambda: served() == 1)
+        print(f"challenger canary seen on B after {took:.3f} s")
+        ca.set_challenger("tiny", "off")
+        took = _until(lambda: served() == 2)
+        print(f"challenger off seen on B after {took:.3f} s")
 
         # --- model deletion: B has version 2 loaded and production resolved, then answers 404 ---
         by_number = "/v1/models/tiny/predict?version=2"

@@ -60,3 +60,22 @@ def test_leakage_flags_rare_perfect_flag_but_not_majority_rule() -> None:
     warns = M.leakage_warnings(np.column_stack([flag, noise, grade]), pre, y, "classification")
     assert [w["feature"] for w in warns] == ["flag"]
     assert warns[0]["code"] == "possible-leakage" and warns[0]["score"] >= 0.97
+
+
+def test_report_on_labels_reads_labels_as_values_and_counts_unknown_classes_against_the_model() -> None:
+    proba = np.array([[0.9, 0.1], [0.2, 0.8], [0.3, 0.7], [0.6, 0.4]])
+    # labels as a table holds them: 1.0, True and "1" are the model's class 1 alike
+    same = M.report_on_labels("classification", [0, 1.0, True, "0"], proba, [0, 1], 0.5)
+    assert same == M.classification_report(np.array([0, 1, 1, 0]), proba, [0, 1], 0.5)
+    assert same["f1"] == 1.0 and same["threshold"] == 0.5
+    # a class the model never learnt: one more class of probability 0, so those rows are its errors
+    new = M.report_on_labels("classification", [0, 1, "jam", "jam"], proba, [0, 1], 0.5)
+    assert new["confusion_matrix_labels"] == [0, 1, "jam"] and "threshold" not in new
+    assert new["confusion_matrix"][2] == [1, 1, 0] and new["accuracy"] == 0.5
+    assert M.scalar_metrics(new).keys() == {
+        "accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "log_loss", "brier"
+    }  # fmt: skip
+    values = M.report_on_labels("regression", [1.0, 2, "3"], np.array([1.0, 2.0, 4.0]), [], None)
+    assert values["mae"] == pytest.approx(1 / 3) and values["n"] == 3
+    with pytest.raises(InvalidInput, match="not a number"):
+        M.report_on_labels("regression", ["high"], np.array([1.0]), [], None)

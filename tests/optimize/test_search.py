@@ -35,7 +35,7 @@ def _machines(n: int = 500, seed: int = 0) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def classifier() -> TabularEstimator:
-    return TabularEstimator(time_budget_s=2, seed=0).fit(_machines().drop(columns=["quality"]), "failure")
+    return TabularEstimator(time_budget_s=5, seed=0).fit(_machines().drop(columns=["quality"]), "failure")
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,8 @@ AGGREGATES = (
     registry.AuditStore,
     registry.StreamStore,
     registry.PredictionLogStore,
+    registry.AlertStore,
+    registry.ChallengerStore,
     registry.HealthStore,
 )
 

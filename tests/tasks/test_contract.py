@@ -5,6 +5,7 @@ declares batch scoring has a working ``predict_frame``, one that lists an explan
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ from shopfloor.errors import InvalidInput, NotFitted
 from shopfloor.services.plots import applicable_kinds
 from shopfloor.tasks import catalog
 from shopfloor.tasks.base import BaseEstimator, Capabilities, Estimator, SeriesEstimator
+from shopfloor.tasks.compare import Incomparable, NewData, Paired
 
 
 def _tabular_frame(kind: str) -> tuple[pd.DataFrame, str]:
@@ -393,6 +395,58 @@ def test_declared_inputs_target_and_reports(fitted: tuple[str, Any, pd.DataFrame
             )
 
 
+#: Families whose model, compared with a copy of itself on its own training data, has no comparable
+#: figure, and why (the gate says so instead of passing).
+NOT_COMPARABLE_ON_OWN_DATA = {
+    "forecast": "no series of the new data continues past the periods",  # it forecast after its data
+    "signal_anomaly": "no recording labelled other than the normal label",  # the fixture has no normal_label
+}
+
+
+def test_compare_declared_iff_the_model_compares_with_a_loaded_champion(
+    fitted: tuple[str, Any, pd.DataFrame, str],
+) -> None:
+    """Declared compare: the fitted model compares itself with a champion loaded from its saved
+    files (what a retraining job holds) on the same held-out examples, and says why where it has no
+    comparable figure; a family holding out rows scores them as its report did. Once loaded, a model
+    holds no hold-out. Not declared: the base class refuses to score rows."""
+    task, est, frame, target = fitted
+    caps = _caps(task)
+    assert caps.compare == caps.trainable, task  # every family trained here can be retrained with a gate
+    if not caps.compare:
+        assert type(est).row_scorer is BaseEstimator.row_scorer and est.holdout_rows() is None, task
+        return
+    champion = catalog.estimator_class(task).load(est.save())
+    given = target if caps.target == "given" else ""
+    data = NewData(frame, np.zeros(len(frame), dtype=bool), given, "version 1 (production)")
+    compared = est.compare_with(champion, data)
+    if task in NOT_COMPARABLE_ON_OWN_DATA:
+        assert isinstance(compared, Incomparable) and NOT_COMPARABLE_ON_OWN_DATA[task] in compared.reason
+    else:
+        assert isinstance(compared, Paired), (task, compared)
+        new, old = compared.everything()
+        assert compared.units > 0 and compared.left_out == 0, task
+        assert math.isfinite(new[compared.metric]) and math.isfinite(old[compared.metric]), (task, new, old)
+        take = np.random.default_rng(0).integers(0, compared.units, compared.units)
+        assert set(compared.figures(take)[0]) == set(new), task  # a resample gives the same figures
+        if not isinstance(compared.greater_is_better, bool):
+            raise AssertionError(task)
+        seen = est.compare_with(champion, NewData(frame, np.ones(len(frame), dtype=bool), given, "v1"))
+        assert isinstance(seen, Incomparable) and "v1" in seen.reason, (task, seen)
+    assert isinstance(champion.compare_with(est, data), Incomparable), task  # a loaded model: no hold-out
+    rows = est.holdout_rows()
+    if rows is None:
+        return
+    assert 0 < len(rows) < len(frame), task
+    scores = est.score_rows(frame.iloc[rows], target)
+    metrics = est.report_["metrics"]
+    assert est.report_["metric"] in scores, task
+    for name, value in scores.items():
+        assert value == pytest.approx(metrics[name], nan_ok=True, rel=1e-4), (task, name)
+    assert champion.holdout_rows() is None
+    assert champion.score_rows(frame.iloc[rows], target) == pytest.approx(scores, nan_ok=True, rel=1e-4)
+
+
 def test_declared_outcomes_match_the_answers(fitted: tuple[str, Any, pd.DataFrame, str]) -> None:
     """Feedback reads each answer's declared field (and class probabilities), and its live metrics
     are computed from them: the answers carry them, and scoring the answers against themselves as
@@ -441,3 +495,26 @@ def test_classifiers_with_a_held_out_split_store_their_calibration(
     assert spec is not None and spec.kind == "label" and spec.scores, task
     assert usable(calibration, len(est.report_["classes"])), task
     json.dumps(calibration)
+
+
+def test_drift_profile_through_the_hooks(fitted: tuple[str, Any, pd.DataFrame, str]) -> None:
+    """Every family gives a drift profile of its training table through its hooks (inputs as it
+    declares them, outputs, embeddings of texts and images), and that table compared with its own
+    profile has not drifted."""
+    from shopfloor.jobs.profiling import profile_of, window_of
+    from shopfloor.monitoring.profile import Profile
+    from shopfloor.monitoring.report import drift_report
+
+    task, est, frame, _ = fitted
+    profile = Profile.from_files(profile_of(est, frame).to_files())
+    kinds = {i["type"] for i in est.drift_inputs()}
+    compared = {f.column for f in profile.inputs()}
+    tabular = ("numeric", "boolean", "categorical", "text")
+    assert compared >= {i["name"] for i in est.drift_inputs() if i["type"] in tabular}
+    if kinds & {"text", "image"}:
+        assert any(f.kind == "embedding" for f in profile.inputs()), profile.skipped
+    if kinds <= {"waveform"}:
+        assert not compared and profile.skipped
+        return
+    report = drift_report(profile, window_of(est, frame))
+    assert not any(f.drifted for f in report.inputs), [f.sentence for f in report.inputs if f.drifted]

@@ -11,6 +11,8 @@ import pytest
 from shopfloor.errors import InvalidDataset, InvalidInput
 from shopfloor.tasks import catalog
 from shopfloor.tasks.base import ONE_STREAM
+from shopfloor.tasks.series_anomaly import detector
+from shopfloor.tasks.series_anomaly.detector import alarm_readings
 from shopfloor.tasks.series_anomaly.timeline import repair
 
 
@@ -152,12 +154,117 @@ def test_a_level_shift_smaller_than_the_spikes_before_it_is_flagged() -> None:
     assert sum(p["is_anomaly"] for p in points[915:]) < 10  # once, not on every reading after
 
 
+def test_a_fault_repeating_faster_than_ever_is_flagged_though_the_band_is_widened() -> None:
+    flags = {}
+    for second in (1103, 1140):
+        frame = _stream(1400)
+        frame.loc[list(range(520, 1000, 37)), "value"] += 6  # a pulse every 37 readings
+        frame.loc[[1100, second], "value"] += [7.2, 8.0]  # two larger ones, 3 or 40 readings apart
+        (result,) = _fit(frame.head(500)).predict(frame.to_dict("records"))
+        flags[second] = [i for i, p in enumerate(result["points"]) if p["is_anomaly"]]
+    assert flags[1140] == [520]  # the pulse once; the larger ones at about its pace are what it does
+    assert flags[1103] == [520, 1103]  # 3 readings after the previous one: sooner than it ever did
+
+
+def _start_up(history: int = 1000, stream: int = 10_000) -> pd.DataFrame:
+    """Five-minute readings: a history that is mostly a start-up (a decaying transient 40 noise sds
+    high), then a calm stream (the noise only) with a fault of 10 noise sds at 200, 1200, 8000 and
+    9000 readings after the history (those the stream reaches)."""
+    rng = np.random.default_rng(0)
+    value = 100 + rng.normal(0, 1, history + stream)
+    value[:history] += 40 * np.exp(-np.arange(history) / 60)
+    value[[history + i for i in (200, 1200, 8000, 9000) if i < stream]] += 10
+    times = pd.date_range("2024-05-01", periods=history + stream, freq="5min")
+    return pd.DataFrame({"timestamp": times.astype(str), "value": value})
+
+
+def test_a_spread_learnt_from_a_start_up_comes_down_slowly_where_the_stream_stays_calm(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    frame = _start_up()
+    history, stream = frame.head(1000), frame.iloc[1000:].to_dict("records")
+    (result,) = _fit(history, candidates=["seasonal_baseline"]).predict(stream)
+    points = result["points"]
+    width = [p["upper"] - p["lower"] for p in points]
+    # learnt from the start-up, the band is about 60 noise sds wide: the early faults are inside it
+    # (the one at 1200 is flagged by the activity, a calm stream's sudden change, not by the band)
+    assert all(points[i]["lower"] < points[i]["value"] < points[i]["upper"] for i in (200, 1200))
+    assert width[1500] == pytest.approx(width[0]) and width[0] > 55
+    # after thousands of calm readings the band has come down (at most five times narrower) and
+    # the same faults are out of it, each flagged, and nothing else is
+    assert width[0] / 5.01 < width[7999] < width[0] / 4
+    assert all(points[i]["value"] > points[i]["upper"] and points[i]["is_anomaly"] for i in (8000, 9000))
+    assert {i for i, p in enumerate(points) if p["is_anomaly"]} <= {200, 1200, 8000, 9000}
+    # the spread comes down slowly: no narrower than half after the first 2000 readings
+    assert min(width[:2000]) > width[0] / 2
+    # as it was before the calm: the band stays as learnt and the last fault is missed
+    monkeypatch.setattr(detector, "CALM_HALF", 0.0)
+    est = _fit(history, candidates=["seasonal_baseline"])
+    assert est.model_.calm == []
+    (fixed,) = est.predict(stream)
+    assert not fixed["points"][9000]["is_anomaly"]
+    assert fixed["points"][7999]["upper"] - fixed["points"][7999]["lower"] == pytest.approx(width[0])
+
+
+def test_the_calm_never_widens_the_spread_past_the_history_s() -> None:
+    frame = _stream(3000, seed=3)
+    est = _fit(frame.head(500), alarm_memory=0, candidates=["seasonal_baseline"])
+    (learnt,) = est.model_.scale0
+    louder = frame.iloc[500:].assign(value=lambda f: 20 + 3 * (f["value"] - 20))  # three times wilder
+    scored = est.predict_frame(louder)
+    assert ((scored["upper"] - scored["lower"]) / (2 * est.model_.k) <= learnt * (1 + 1e-12)).all()
+    (top,), half = est.model_.calm, est.model_.calm_half
+    assert detector.calmed(top, 1e9, top, half) == top  # a wilder reading: the history's, no more
+    low = detector.CALM_MIN * top
+    assert detector.calmed(low, 0.0, top, half) == low  # a calmer one: never below its least
+    calm = top
+    for _ in range(int(half)):  # every reading far below it: it halves, over no fewer readings
+        calm = detector.calmed(calm, 0.0, top, half)
+    assert calm == pytest.approx(top / 2)
+
+
+def test_the_calm_halves_over_2000_readings_or_a_week_if_longer() -> None:
+    assert detector.calm_readings(300.0, True) == pytest.approx(2016)  # five-minute readings
+    assert detector.calm_readings(60.0, True) == pytest.approx(10_080)  # one a minute: a week
+    assert detector.calm_readings(3600.0, True) == 2000  # hourly: 2000 readings, 12 weeks
+    assert detector.calm_readings(1.0, False) == 2000  # a time that is not a date: readings only
+    est = _fit(_stream(600, freq="1min"))
+    assert est.model_.calm_half == pytest.approx(10_080) and est.report_["calm_halving_readings"] == 10_080
+
+
+def test_stream_matches_batch_while_the_calm_narrows_the_band() -> None:
+    frame = _start_up(history=600, stream=6000)
+    est = _fit(frame.head(600), candidates=["seasonal_baseline"])
+    records = frame.iloc[600:].to_dict("records")
+    (batch,) = est.predict(records)
+    states: dict = {}
+    streamed = []
+    for start in range(0, len(records), 500):
+        (answer,), states = est.score_stream(records[start : start + 500], states)
+        states = json.loads(json.dumps(states))  # as the registry keeps it
+        streamed += answer["points"]
+    (calm,) = states[ONE_STREAM]["calm"]
+    assert calm < detector.CALM_FROM * est.model_.calm[0]  # narrowed by the end
+    assert streamed == batch["points"]
+
+
 def test_higher_sensitivity_flags_more_and_narrows_the_band() -> None:
     frame = _stream(600, seed=2)
     low, high = _fit(frame, sensitivity=10), _fit(frame, sensitivity=99, max_anomaly_ratio=0.5)
     a, b = low.predict_frame(frame), high.predict_frame(frame)
     assert b["is_anomaly"].sum() > a["is_anomaly"].sum()
     assert (b["upper"] - b["lower"]).mean() < (a["upper"] - a["lower"]).mean()
+
+
+def test_the_alarm_memory_spans_at_most_twenty_days_of_date_time_readings() -> None:
+    assert alarm_readings(5600, 300.0, True) == 5600  # 19.4 days of five-minute readings
+    assert alarm_readings(5600, 3600.0, True) == 480  # hourly: 20 days, not 8 months
+    assert alarm_readings(5600, 3600.0, False) == 5600  # a time that is not a date: readings only
+    assert alarm_readings(0, 3600.0, True) == 0  # no widening stays no widening
+    hourly = _stream(600, freq="1h")
+    est = _fit(hourly)
+    assert est.model_.heat_decay == pytest.approx(0.5 ** (2 / 480))
+    assert est.report_["alarm_memory_readings"] == 480
 
 
 def test_stream_one_point_at_a_time_matches_batch_with_gaps_and_save_load() -> None:
@@ -209,6 +316,12 @@ def test_a_stream_state_that_does_not_fit_the_model_is_refused_and_left_as_it_wa
         ("persist", good[ONE_STREAM]["persist"] * 2),  # two columns for one
         ("persist", ["AACAfw=="]),  # not finite
         ("persist_widening", "wide"),
+        ("pace", [3, 50]),
+        ("pace", [3, 50.5, 10]),  # not whole numbers
+        ("pace", [3, -1, 10]),
+        ("calm", [1.0, 2.0]),  # two columns for one
+        ("calm", [float("inf")]),
+        ("calm", [-1.0]),
     ):
         broken = {ONE_STREAM: {**good[ONE_STREAM], key: bad}}
         before = json.dumps(broken)

@@ -10,8 +10,11 @@ import numpy as np
 from shopfloor.tasks.series_anomaly.context import (
     ACTIVITY_WARM,
     DAY_HALF_DAYS,
+    PACE_CAP,
+    PACE_WARM,
     activity,
     day_slots,
+    pace,
     points_per_day,
     time_of_day,
 )
@@ -65,3 +68,32 @@ def test_readings_per_day_only_for_date_times_whose_step_divides_a_day() -> None
     assert points_per_day(300.0, False) == 0  # plain numbers: no day
     assert points_per_day(7 * 3600.0, True) == 0  # three and a bit readings a day
     assert points_per_day(60.0, True) == 1440 and day_slots(1440) == (5, 288)  # slots shared
+
+
+def _cycles(state: dict, every: int, times: int) -> None:
+    """A reading out of the band every ``every`` readings, ``times`` times."""
+    for _ in range(times):
+        assert all(pace(state, 0.5 * K, K) == 1.0 for _ in range(every - 1))
+        pace(state, 2 * K, K)
+
+
+def test_pace_narrows_the_widening_for_a_reading_out_of_the_band_sooner_than_ever() -> None:
+    state: dict = {}
+    _cycles(state, 50, PACE_WARM)
+    assert state["pace"] == [0, 50, PACE_WARM]  # whole numbers only: the memory stays a few bytes
+    assert json.loads(json.dumps(state)) == state
+    assert [pace(state, 0.0, K) for _ in range(49)] == [1.0] * 49  # a filled reading counts as time
+    assert pace(state, 2 * K, K) == 1.0  # at the usual pace
+    for _ in range(39):
+        pace(state, K, K)  # on the band's edge: not out of it
+    assert math.isclose(pace(state, 2 * K, K), math.sqrt(50 / 40))  # sooner than ever
+    assert pace(state, 2 * K, K) == PACE_CAP  # right after: much sooner, capped
+    assert state["pace"][1] == 1  # the fewest readings between two, from now on
+    pace(state, 0.0, K)
+    assert pace(state, 3 * K, K) == 1.0  # no longer sooner than ever
+
+
+def test_pace_is_silent_until_enough_readings_out_of_the_band_are_seen() -> None:
+    state: dict = {}
+    _cycles(state, 50, PACE_WARM - 1)
+    assert pace(state, 2 * K, K) == 1.0  # two in a row, but the stream's pace is not known yet

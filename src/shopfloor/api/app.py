@@ -16,8 +16,11 @@ from shopfloor.api.blocking import BlockingWork
 from shopfloor.api.heavy import HeavyWork
 from shopfloor.api.middleware import MetricsAndLimits
 from shopfloor.api.routes import (
+    alerts,
     audit,
+    challenger,
     datasets,
+    drift,
     forecast,
     hub,
     imports,
@@ -29,6 +32,7 @@ from shopfloor.api.routes import (
     optimize,
     plots,
     predict,
+    retrain,
     streams,
     synthesize,
     system,
@@ -37,6 +41,7 @@ from shopfloor.api.spool import keep_uploads_in_memory
 from shopfloor.context import Platform
 from shopfloor.lifecycle import die_with_parent
 from shopfloor.schemas.common import Problem
+from shopfloor.services import alerts as alert_service
 from shopfloor.services import audit as audit_log
 from shopfloor.services import prediction_log
 from shopfloor.settings import Settings, get_settings, metrics_dir
@@ -75,6 +80,17 @@ def _flush_log(platform: Platform) -> None:
         found.flush()
 
 
+def _background_tasks(platform: Platform) -> list[asyncio.Task[None]]:
+    """The periodic work of every API process: shared metrics, the audit buffer, the prediction
+    log's retention sweep, and alert rules evaluated and webhooks sent in turn (settings alert_*)."""
+    return [
+        asyncio.create_task(_flush_metrics()),
+        asyncio.create_task(audit_log.flush_every(platform)),
+        asyncio.create_task(prediction_log.sweep_every(platform)),
+        asyncio.create_task(alert_service.watch(platform)),
+    ]
+
+
 def create_app(settings: Settings | None = None, platform: Platform | None = None) -> FastAPI:
     """Build the API. The registry must already be migrated (``shopfloor.bootstrap.prepare``)."""
     settings = settings or get_settings()
@@ -86,17 +102,14 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         if app.state.platform is None:
             app.state.platform = Platform.from_settings(settings)
         metrics.share_through(metrics_dir(settings))
-        flusher = asyncio.create_task(_flush_metrics())
-        auditor = asyncio.create_task(audit_log.flush_every(app.state.platform))
-        sweeper = asyncio.create_task(prediction_log.sweep_every(app.state.platform))
+        background = _background_tasks(app.state.platform)
         # Start-up objects (libraries, the app) live as long as the process: keep them out of
         # the garbage collector's full passes, which otherwise rescan them under load.
         gc.collect()
         gc.freeze()
         yield
-        flusher.cancel()
-        auditor.cancel()
-        sweeper.cancel()
+        for task in background:
+            task.cancel()
         app.state.blocking.close()  # the transactions in flight end before the registry closes
         metrics.RECORDER.flush()
         audit_log.flush(app.state.platform, everything=True)
@@ -136,9 +149,10 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.include_router(predict.hot)
     app.include_router(streams.hot)
     routers = (predict, streams, system, datasets, synthesize, jobs, models, imports, plots, keys, masking)
-    for module in (*routers, monitoring, hub, optimize, forecast):
+    for module in (*routers, retrain, monitoring, challenger, hub, optimize, forecast, drift):
         app.include_router(module.router)
     app.include_router(audit.router)
+    app.include_router(alerts.router)
     console.install(app)  # the browser pages, at / (after the API: /v1 paths stay the API's)
     if settings.cors_origins:
         # Closed unless configured. Added first so it runs inside MetricsAndLimits, whose

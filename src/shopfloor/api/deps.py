@@ -122,6 +122,8 @@ Predictor = Annotated[Principal, Depends(_caller(Permission.PREDICT))]
 Explainer = Annotated[Principal, Depends(_caller(Permission.EXPLAIN))]
 PredictionsReader = Annotated[Principal, Depends(_caller(Permission.PREDICTIONS_READ))]
 KeysAdmin = Annotated[Principal, Depends(_caller(Permission.KEYS))]
+AlertsReader = Annotated[Principal, Depends(_caller(Permission.ALERTS_READ))]
+AlertsWriter = Annotated[Principal, Depends(_caller(Permission.ALERTS_WRITE))]
 # Audit log and quotas: admins only. The keys permission is the admin-only one in roles.py.
 Admin = Annotated[Principal, Depends(_caller(Permission.KEYS))]
 

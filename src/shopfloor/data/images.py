@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,6 +80,20 @@ def image_bytes(value: Any, loc: list[Any]) -> bytes:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         raise _refuse(loc, "the image is not valid base64") from None
+
+
+def readable_pixels(
+    values: Iterable[Any], decode: Callable[[Any, list[Any]], np.ndarray], column: str
+) -> list[np.ndarray]:
+    """The pixels of each value that ``decode`` (value, location) reads; unreadable images are left
+    out, not refused (a drift check compares what it can read)."""
+    found = []
+    for i, value in enumerate(values):
+        try:
+            found.append(decode(value, ["body", "records", i, column]))
+        except InvalidInput:
+            continue
+    return found
 
 
 def read_image(data: bytes, size: int, grey: bool, loc: list[Any]) -> tuple[ImageInfo, np.ndarray]:

@@ -221,3 +221,68 @@ def records_frame(records: Sequence[Any], spec: SeriesSpec) -> pd.DataFrame:
 def spec_kwargs(spec: SeriesSpec) -> dict[str, Any]:
     """The constructor arguments that tell a series estimator its layout."""
     return {"asset_column": spec.asset, "time_column": spec.time, "sensors": list(spec.sensors)}
+
+
+def assets_kept_apart(frames: Sequence[pd.DataFrame], asset_column: str) -> pd.DataFrame:
+    """Several datasets' sensor histories as one table, rows in the order given, each dataset's
+    assets its own: an asset id found in more than one dataset becomes one asset per dataset
+    (``"7 (dataset 2)"``), since a history appended to another one's is no history of either (its
+    time would restart, or a run to failure would go on after the failure)."""
+    owners: dict[Any, set[int]] = {}
+    for i, frame in enumerate(frames):
+        for asset in pd.unique(frame[asset_column]):
+            owners.setdefault(plain(asset), set()).add(i)
+    shared = {asset for asset, found in owners.items() if len(found) > 1}
+    if not shared:
+        return pd.concat(list(frames), ignore_index=True)
+    parts = []
+    for i, frame in enumerate(frames):
+        ids = frame[asset_column].map(plain)
+        renamed = [f"{_id(a)} (dataset {i + 1})" if a in shared else _id(a) for a in ids]
+        parts.append(frame.assign(**{asset_column: renamed}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _id(value: Any) -> str:
+    """An asset id as text: 7, not 7.0, for an id column read as numbers."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def _bound(value: Any, kind: str) -> float | None:
+    """A profile's min or max of a time column as a number (seconds for date/times)."""
+    if value is None:
+        return None
+    if kind == "datetime":
+        stamp = pd.Timestamp(value)
+        return (stamp.tz_convert("UTC") if stamp.tzinfo else stamp).value / 1e9
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def check_consecutive(parts: Sequence[Any], time_column: str) -> None:
+    """Refuse datasets that are not separate stretches of one timeline: each dataset's span of
+    ``time_column`` (from its profile: ``parts`` give ``name``, ``id`` and ``columns``) must not
+    overlap another's, or the same moments would be read twice (and averaged as duplicates)."""
+    spans = []
+    for i, part in enumerate(parts):
+        column = next((c for c in part["columns"] if c["name"] == time_column), None)
+        stats, kind = (column or {}).get("stats") or {}, str((column or {}).get("type"))
+        low, high = _bound(stats.get("min"), kind), _bound(stats.get("max"), kind)
+        if low is None or high is None:
+            raise InvalidInput(
+                f"dataset {part['name']!r} ({part['id']}) has no readable time in {time_column!r}",
+                errors=[{"loc": ["body", "dataset_ids", i, "columns", time_column], "msg": "no time span"}],
+            )
+        spans.append((low, high, i))
+    spans.sort()
+    for (_, high, i), (low, _, j) in zip(spans, spans[1:], strict=False):
+        if low <= high:
+            first, second = parts[i], parts[j]
+            raise InvalidInput(
+                f"datasets {first['name']!r} ({first['id']}) and {second['name']!r} ({second['id']}) overlap "
+                f"in time ({time_column!r}): combine stretches of the stream that follow one another, or "
+                "retrain on the one dataset that holds the whole stretch",
+                errors=[{"loc": ["body", "dataset_ids", j, "columns", time_column], "msg": "overlaps"}],
+            )

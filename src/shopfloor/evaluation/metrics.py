@@ -202,6 +202,51 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def scalar_metrics(report: dict[str, Any]) -> dict[str, float]:
+    """The scalar figures of a held-out report: every metric, not the row count or threshold."""
+    return {
+        k: float(v)
+        for k, v in report.items()
+        if isinstance(v, int | float) and not isinstance(v, bool) and k not in ("n", "threshold")
+    }
+
+
+def label_key(value: Any) -> str:
+    """One spelling of a class label, whichever type it was read as: 1, 1.0, True and "1" agree."""
+    value = _jsonable(value)
+    if isinstance(value, bool) or (isinstance(value, float) and value.is_integer()):
+        value = int(value)
+    return str(value)
+
+
+def report_on_labels(
+    kind: str, labels: Sequence[Any], out: np.ndarray, classes: list[Any], threshold: float | None
+) -> dict[str, Any]:
+    """The held-out report of a model's outputs ``out`` against the true ``labels`` (values, as a
+    table holds them), as a fit reports its hold-out. Classification: a label the model never
+    learnt counts against it (a class of probability 0 is added for it, so the class list then
+    has every label seen). Raises :class:`InvalidInput` for a regression label that is no number."""
+    if kind == "regression":
+        try:
+            y = np.asarray(labels, dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput(f"a regression outcome is not a number: {exc}") from None
+        return regression_report(y, out)
+    index = {label_key(c): i for i, c in enumerate(classes)}
+    known = list(classes)
+    y = np.empty(len(labels), dtype=int)
+    for i, value in enumerate(labels):
+        key = label_key(value)
+        if key not in index:
+            index[key] = len(known)
+            known.append(_jsonable(value))
+        y[i] = index[key]
+    if len(known) > len(classes):
+        out = np.hstack([out, np.zeros((len(out), len(known) - len(classes)))])
+        threshold = None  # the tuned binary threshold means nothing among more classes
+    return classification_report(y, out, known, threshold)
+
+
 def leakage_warnings(
     enc: np.ndarray,
     pre: Any,

@@ -129,7 +129,7 @@ def importance_png(
     longest = max((len(name) for name, _ in shown), default=4)
     fig = figure(5.2 + 0.075 * min(longest, 60), 1.6 + 0.3 * max(len(shown), 3))
     ax = fig.add_subplot()
-    names = [_shorten(name) for name, _ in shown]
+    names = [shorten(name) for name, _ in shown]
     values = [float(v) for _, v in shown]
     bars = ax.barh(range(len(shown)), values, color=MAIN)
     ax.set_yticks(range(len(shown)), names)
@@ -252,7 +252,7 @@ def candidates_png(
     scores = [float(c["cv_score"]) for c in rows]
     stds = [float(c.get("cv_std") or 0.0) if finite(c.get("cv_std")) else 0.0 for c in rows]
     colors = [ACCENT if c.get("chosen") else BASE for c in rows]
-    names = [_shorten(str(c.get("name"))) + ("  (chosen)" if c.get("chosen") else "") for c in rows]
+    names = [shorten(str(c.get("name"))) + ("  (chosen)" if c.get("chosen") else "") for c in rows]
     bars = ax.barh(range(len(rows)), scores, xerr=stds, color=colors, capsize=4, ecolor="#333333")
     ax.bar_label(bars, labels=[f"{v:.3f}" for v in scores], padding=6, fontsize=8)
     ax.set_yticks(range(len(rows)), names)
@@ -287,7 +287,7 @@ def horizon_png(candidates: Sequence[Mapping[str, Any]], *, title: str = "Error 
             linestyle="--" if naive else "-",
             color=ACCENT if chosen else ("#555555" if naive else None),
             alpha=1.0 if chosen or naive else 0.6,
-            label=_shorten(str(c["name"])) + ("  (chosen)" if chosen else ""),
+            label=shorten(str(c["name"])) + ("  (chosen)" if chosen else ""),
         )
     ax.set_xlabel("periods ahead")
     ax.set_ylabel("backtest MASE (lower is better)")
@@ -302,5 +302,6 @@ def finite(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _shorten(name: str, limit: int = 40) -> str:
+def shorten(name: str, limit: int = 40) -> str:
+    """``name`` cut to ``limit`` characters with an ellipsis (labels of bars and legends)."""
     return name if len(name) <= limit else name[: limit - 1] + "…"

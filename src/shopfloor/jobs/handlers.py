@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-import platform as pyplatform
 import time
 from collections.abc import Callable, Iterator
-from importlib import metadata
 from typing import Any
 
 import pandas as pd
@@ -14,34 +12,22 @@ import pandas as pd
 from shopfloor.context import Platform
 from shopfloor.data.export import to_safe_csv
 from shopfloor.data.parse import read_table
-from shopfloor.data.series import SeriesSpec, spec_kwargs
 from shopfloor.data.stored import frame_for_learning
 from shopfloor.jobs.optimize_job import run_optimize
-from shopfloor.jobs.registering import register_version
+from shopfloor.jobs.retrain_job import run_retrain
 from shopfloor.jobs.synthesize_job import run_synthesize
+from shopfloor.jobs.training import fit_estimator, series_layout, store_estimator
 from shopfloor.registry.entities import Job
 from shopfloor.security.limits import check_output
 from shopfloor.storage.base import patiently
 from shopfloor.storage.scratch import scratch_file
 from shopfloor.tasks import catalog
-from shopfloor.tasks.backbones import attach_backbone
 from shopfloor.tasks.base import ProgressFn
 
 log = logging.getLogger(__name__)
 
 #: The file name of a batch job's scored table, beside the job's input.
 BATCH_RESULT = "result.csv"
-_PACKAGES = ("shopfloor", "numpy", "pandas", "scikit-learn", "lightgbm", "shap", "skops", "pyarrow", "torch")
-
-
-def package_versions() -> dict[str, str]:
-    out = {"python": pyplatform.python_version()}
-    for name in _PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
 
 
 def run_train(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, Any]:
@@ -53,30 +39,10 @@ def run_train(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
     frame, types = patiently(
         lambda: frame_for_learning(platform, dataset, exclude), wait_s, f"reading dataset {dataset.id}"
     )
-    layout: dict[str, Any] = {}
-    if catalog.capabilities(p["task"]).inputs == "series":
-        layout = spec_kwargs(SeriesSpec(p["asset_column"], p["time_column"], tuple(p["sensors"])))
-    estimator = catalog.make_estimator(
-        p["task"],
-        metric=p.get("metric"),
-        seed=int(p.get("seed") or 0),
-        time_budget_s=float(p.get("time_budget_s") or platform.settings.default_time_budget_s),
-        column_types=types,
-        **layout,
-        **(p.get("options") or {}),
-    )
-    attach_backbone(estimator, platform.settings)  # the named backbone's folder, from the settings
     started = time.monotonic()
-    estimator.fit(frame, p.get("target") or "", progress=lambda f, s, m: progress(0.02 + 0.93 * f, s, m))
-    progress(0.96, "saving", "writing the model artifacts")
-    files = estimator.save()
-    check_output(platform, job.tenant, sum(len(data) for data in files.values()))
-    report = dict(estimator.report_)
-    report.setdefault("warnings", [])
-    report["warnings"] = [
-        *({"code": "data", "message": w} for w in p.get("warnings", [])),
-        *report["warnings"],
-    ]
+    estimator = fit_estimator(platform, p, frame, types, progress)
+    progress(0.96, "saving", "writing the model artifacts and the profile drift checks compare with")
+    layout = series_layout(p)
     lineage = {
         "dataset_id": dataset.id,
         "dataset_name": dataset.name,
@@ -88,21 +54,16 @@ def run_train(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, A
         "exclude": exclude,
         "task": p["task"],
         "seed": int(p.get("seed") or 0),
-        "job_id": job.id,
         "train_seconds": round(time.monotonic() - started, 3),
-        "packages": package_versions(),
     }
-    version = register_version(
+    version = store_estimator(
         platform,
-        tenant=job.tenant,
+        job,
+        estimator,
         model=p["model_name"],
-        task=p["task"],
-        files=files,
-        report=report,
-        input_schema=estimator.input_schema_,
+        frame=frame,
         lineage=lineage,
-        job_id=job.id,
-        wait_s=wait_s,
+        data_warnings=p.get("warnings", []),
     )
     return {"model": version.model, "version": version.version}
 
@@ -199,4 +160,5 @@ HANDLERS: dict[str, Callable[[Platform, Job, ProgressFn], dict[str, Any]]] = {
     "batch_predict": run_batch,
     "synthesize": run_synthesize,
     "optimize": run_optimize,
+    "retrain": run_retrain,
 }

@@ -135,3 +135,122 @@ class AuditEvent:
     detail: dict[str, Any] = field(default_factory=dict)
     at: datetime | None = None
     id: int | None = None
+
+
+ALERT_STATES = ("ok", "pending", "firing")
+#: What a rule says (as the API shows and takes it), apart from its id, tenant, sealed parts and times.
+ALERT_RULE_FIELDS = (
+    "name",
+    "model",
+    "version",
+    "signal",
+    "input",
+    "metric",
+    "comparison",
+    "bound",
+    "window_s",
+    "for_s",
+    "severity",
+    "enabled",
+)
+DELIVERY_STATUSES = ("pending", "delivered", "failed")
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """A rule on one model: ``signal`` (of ``input`` or ``metric`` where it takes one) compared
+    with ``bound`` over the last ``window_s`` seconds, firing once it has held for ``for_s``.
+
+    ``version`` None follows the model's production alias (else its latest version). The webhook
+    secret and target URLs are sealed (encrypted with the tenant's key) by the caller.
+    """
+
+    id: str
+    tenant: str
+    name: str
+    model: str
+    version: int | None
+    signal: str
+    input: str | None
+    metric: str | None
+    comparison: str
+    bound: float
+    window_s: int
+    for_s: int
+    severity: str
+    enabled: bool
+    target_hosts: tuple[str, ...]
+    sealed_secret: bytes = field(repr=False)
+    sealed_targets: bytes = field(repr=False)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AlertState:
+    """Where a rule stands: ``state`` since ``since``, the last value evaluated and of which version,
+    and ``revision``, which every change moves (the conditional updates compare it)."""
+
+    rule_id: str
+    tenant: str
+    state: str
+    since: datetime
+    value: float | None
+    version: int | None
+    note: str | None
+    evaluated_at: datetime | None
+    next_eval_at: datetime
+    revision: int
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    """A webhook to queue: its payload, for one target (the URL sealed with the tenant's key)."""
+
+    id: str
+    event: str
+    sealed_target: bytes = field(repr=False)
+    target_host: str
+    payload: dict[str, Any]
+    max_attempts: int
+
+
+@dataclass(frozen=True)
+class AlertDelivery:
+    """A queued or finished webhook; ``log`` holds one entry per attempt made."""
+
+    id: str
+    tenant: str
+    rule_id: str
+    event: str
+    target_host: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    max_attempts: int
+    next_attempt_at: datetime
+    log: tuple[dict[str, Any], ...]
+    created_at: datetime
+    finished_at: datetime | None
+    sealed_target: bytes = field(repr=False, default=b"")
+    lease: str | None = None
+#: The alias naming a model's challenger (the version run beside the champion in shadow or canary).
+CHALLENGER_ALIAS = "challenger"
+#: How a challenger is run: not at all, beside every request (shadow), answering a share (canary).
+CHALLENGER_MODES = ("off", "shadow", "canary")
+
+
+@dataclass(frozen=True)
+class ChallengerSetting:
+    """How a model's challenger runs: ``mode`` (off, shadow or canary), the share of requests it answers
+    in canary mode (0 otherwise), the versions behind ``production`` (the champion) and behind the
+    ``challenger`` alias (None where the alias is not set), and when and by which key the mode was set."""
+
+    tenant: str
+    model: str
+    mode: str
+    share: float
+    champion: int | None
+    challenger: int | None
+    updated_at: datetime | None = None
+    updated_by: str | None = None

@@ -261,7 +261,7 @@ class LoggedRow(Base):
     version: Mapped[int] = mapped_column(Integer)
     request_id: Mapped[str | None] = mapped_column(String(128))
     position: Mapped[int] = mapped_column(Integer)
-    source: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(32))  # 32 since 0011: the challenger's sources
     at: Mapped[datetime] = mapped_column(DateTime)
 
 
@@ -277,3 +277,88 @@ class FeedbackRow(Base):
     version: Mapped[int] = mapped_column(Integer)
     outcome: Mapped[bytes] = mapped_column(LargeBinary)
     received_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class AlertRuleRow(Base):
+    """A tenant's alert rule on one model: a signal compared with a bound over a window.
+
+    The webhook secret and target URLs are encrypted with the tenant's key (a webhook URL often
+    carries a token of its own); ``target_hosts`` keeps only their ``host:port``, for display.
+    """
+
+    __tablename__ = "alert_rules"
+    __table_args__ = (UniqueConstraint("tenant", "name"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    model: Mapped[str] = mapped_column(String(100))
+    version: Mapped[int | None] = mapped_column(Integer)
+    signal: Mapped[str] = mapped_column(String(32))
+    input: Mapped[str | None] = mapped_column(String(200))
+    metric: Mapped[str | None] = mapped_column(String(32))
+    comparison: Mapped[str] = mapped_column(String(2))
+    bound: Mapped[float] = mapped_column(Float)
+    window_s: Mapped[int] = mapped_column(Integer)
+    for_s: Mapped[int] = mapped_column(Integer)
+    severity: Mapped[str] = mapped_column(String(16))
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    secret: Mapped[bytes] = mapped_column(LargeBinary)
+    targets: Mapped[bytes] = mapped_column(LargeBinary)
+    target_hosts: Mapped[list[Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class AlertStateRow(Base):
+    """Where one rule stands (ok, pending, firing). Every change is a conditional UPDATE on
+    ``revision``, so that of several hosts evaluating at once exactly one makes a transition."""
+
+    __tablename__ = "alert_states"
+    rule_id: Mapped[str] = mapped_column(ForeignKey("alert_rules.id", ondelete="CASCADE"), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64), index=True)
+    state: Mapped[str] = mapped_column(String(16))
+    since: Mapped[datetime] = mapped_column(DateTime)
+    value: Mapped[float | None] = mapped_column(Float)
+    version: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(String(300))
+    evaluated_at: Mapped[datetime | None] = mapped_column(DateTime)
+    next_eval_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    revision: Mapped[int] = mapped_column(Integer)
+
+
+class AlertDeliveryRow(Base):
+    """One webhook to one target (for a transition or a test), with every attempt made so far in ``log``.
+
+    ``next_attempt_at`` is also the lease of the process sending it: a claim moves it past the
+    attempt's timeout and sets ``lease``, and only the holder of that lease records the outcome.
+    """
+
+    __tablename__ = "alert_deliveries"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64), index=True)
+    rule_id: Mapped[str] = mapped_column(ForeignKey("alert_rules.id", ondelete="CASCADE"), index=True)
+    event: Mapped[str] = mapped_column(String(16))
+    target: Mapped[bytes] = mapped_column(LargeBinary)  # the URL, encrypted with the tenant's key
+    target_host: Mapped[str] = mapped_column(String(300))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    lease: Mapped[str | None] = mapped_column(String(40))
+    log: Mapped[list[Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class ChallengerRow(Base):
+    """How a model's challenger runs (shadow, or canary with its share); no row means off. The
+    challenger itself is the version behind the model's ``challenger`` alias."""
+
+    __tablename__ = "model_challengers"
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model: Mapped[str] = mapped_column(String(100), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(16))
+    share: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_by: Mapped[str | None] = mapped_column(String(40))

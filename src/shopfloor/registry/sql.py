@@ -36,7 +36,10 @@ from shopfloor.registry.orm import (
     TenantRow,
     VersionRow,
 )
+from shopfloor.registry.sql_alerts import AlertTables
+from shopfloor.registry.sql_aliases import AliasTables
 from shopfloor.registry.sql_attempts import AttemptTables
+from shopfloor.registry.sql_challenger import ChallengerTables, drop_challenger_in
 from shopfloor.registry.sql_generation import GenerationTables, bump_in
 from shopfloor.registry.sql_health import HealthQueries
 from shopfloor.registry.sql_limits import LimitTables
@@ -89,7 +92,16 @@ def _retryable(exc: Exception) -> bool:
 
 
 class SqlStore(
-    TrustTables, StreamTables, GenerationTables, LimitTables, AttemptTables, MonitoringTables, HealthQueries
+    TrustTables,
+    StreamTables,
+    GenerationTables,
+    LimitTables,
+    AttemptTables,
+    MonitoringTables,
+    ChallengerTables,
+    AliasTables,
+    AlertTables,
+    HealthQueries,
 ):
     """Registry on SQLite (embedded default) or PostgreSQL, chosen by URL."""
 
@@ -652,19 +664,6 @@ class SqlStore(
                 version = aliased
             return self._version_of(s, tenant, mrow, version)
 
-    def set_alias(self, tenant: str, name: str, alias: str, version: int) -> ModelVersion:
-        with self._session() as s:
-            mrow = self._model_row(s, tenant, name)
-            self._version_of(s, tenant, mrow, version)  # raises NotFound for an unknown version
-            row = s.get(AliasRow, (mrow.id, alias))
-            if row is None:
-                s.add(AliasRow(model_id=mrow.id, alias=alias, version=version, updated_at=_now()))
-            else:
-                row.version, row.updated_at = version, _now()
-            s.flush()
-            bump_in(s)
-            return self._version_of(s, tenant, mrow, version)
-
     def delete_model(self, tenant: str, name: str) -> list[ModelVersion]:
         """Remove model ``name`` of ``tenant`` with its versions, aliases, streaming state and prediction
         log, and move the generation (every process drops its resolutions). Returns the versions removed:
@@ -685,6 +684,7 @@ class SqlStore(
                 delete(StreamStateRow).where(StreamStateRow.tenant == tenant, StreamStateRow.model == name)
             )
             drop_log_in(s, tenant, name)
+            drop_challenger_in(s, tenant, name)
             s.delete(mrow)
             bump_in(s)
             return gone

@@ -218,10 +218,11 @@ class MonitoringTables:
         after: tuple[datetime, str, int] | None = None,
         newest_first: bool = False,
         limit: int = 1000,
+        sources: Sequence[str] | None = None,
     ) -> list[LoggedPrediction]:
         """Logged predictions of ``model`` in time order (``newest_first``: the other way), filtered by
-        version, time (``since`` inclusive, ``until`` exclusive) and request id; ``after`` is the
-        ``(at, blob id, slot)`` of the last one of the previous page."""
+        version, time (``since`` inclusive, ``until`` exclusive), request id and ``sources``; ``after``
+        is the ``(at, blob id, slot)`` of the last one of the previous page."""
         order = (LoggedRow.at, LoggedRow.blob_id, LoggedRow.slot)
         query = select(LoggedRow).where(LoggedRow.tenant == tenant, LoggedRow.model == model)
         if version is not None:
@@ -232,6 +233,8 @@ class MonitoringTables:
             query = query.where(LoggedRow.at < _naive(until))
         if request_id is not None:
             query = query.where(LoggedRow.request_id == request_id)
+        if sources is not None:
+            query = query.where(LoggedRow.source.in_(list(sources)))
         if after is not None:
             at, blob, slot = _naive(after[0]), after[1], after[2]
             later = or_(

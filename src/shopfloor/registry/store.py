@@ -8,12 +8,17 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from shopfloor.registry.entities import (
+    AlertDelivery,
+    AlertRule,
+    AlertState,
     ApiKey,
     AuditEvent,
+    ChallengerSetting,
     Dataset,
     Job,
     Model,
     ModelVersion,
+    NewDelivery,
     Quotas,
     Tenant,
     TenantKey,
@@ -103,9 +108,36 @@ class ModelStore(Protocol):
         self, tenant: str, name: str, version: int | None, alias: str = "production"
     ) -> ModelVersion: ...
     def set_alias(self, tenant: str, name: str, alias: str, version: int) -> ModelVersion: ...
+    def set_alias_if(
+        self, tenant: str, name: str, alias: str, version: int, expected: int | None
+    ) -> ModelVersion:
+        """Move ``alias`` to ``version`` only while it points at ``expected`` (None: while there is
+        no such alias); Conflict, changing nothing, when it moved meanwhile."""
+        ...
     def delete_model(self, tenant: str, name: str) -> list[ModelVersion]: ...
     def describe_model(self, tenant: str, name: str, description: str) -> Model: ...
     def version_artifacts(self) -> list[str]: ...
+
+
+class ChallengerStore(Protocol):
+    """How each model's challenger runs (the version behind its ``challenger`` alias), and its
+    promotion to production; every change moves the registry generation."""
+
+    def challenger_modes(self, tenant: str) -> dict[str, tuple[str, float]]: ...
+    def get_challenger(self, tenant: str, name: str) -> ChallengerSetting: ...
+    def set_challenger(
+        self,
+        tenant: str,
+        name: str,
+        mode: str,
+        share: float,
+        *,
+        version: int | None = None,
+        by: str | None = None,
+    ) -> ChallengerSetting: ...
+    def promote_challenger(
+        self, tenant: str, name: str, expected: int, champion: int | None = None
+    ) -> tuple[int | None, int]: ...
 
 
 class JobStore(Protocol):
@@ -272,6 +304,7 @@ class PredictionLogStore(Protocol):
         after: tuple[datetime, str, int] | None = None,
         newest_first: bool = False,
         limit: int = 1000,
+        sources: Sequence[str] | None = None,
     ) -> list[LoggedPrediction]: ...
     def get_log_blobs(self, tenant: str, ids: Sequence[str]) -> dict[str, LogBlob]: ...
     def put_feedback(self, items: Sequence[Feedback]) -> None: ...
@@ -280,6 +313,60 @@ class PredictionLogStore(Protocol):
     ) -> dict[tuple[str, int], Feedback]: ...
     def log_tenants(self) -> list[str]: ...
     def purge_prediction_log(self, tenant: str, before: datetime, batch: int = 500) -> int: ...
+
+
+class AlertStore(Protocol):
+    """Alert rules, where each stands, and their webhooks (see :mod:`shopfloor.registry.sql_alerts`
+    for how several processes share the work without doing any step twice)."""
+
+    def add_alert_rule(self, rule: AlertRule) -> AlertRule: ...
+    def get_alert_rule(self, tenant: str, rule_id: str) -> AlertRule: ...
+    def list_alert_rules(self, tenant: str, model: str | None = None) -> list[AlertRule]: ...
+    def update_alert_rule(self, tenant: str, rule_id: str, changes: dict[str, Any]) -> AlertRule: ...
+    def delete_alert_rule(self, tenant: str, rule_id: str) -> None: ...
+    def list_alert_states(
+        self, tenant: str | None, model: str | None = None, rule_id: str | None = None
+    ) -> list[tuple[AlertRule, AlertState]]: ...
+    def due_alert_rules(self, now: datetime, limit: int = 200) -> list[tuple[AlertRule, AlertState]]: ...
+    def claim_alert_evaluation(
+        self, rule_id: str, revision: int, now: datetime, next_eval_at: datetime
+    ) -> int | None:
+        """Take one due rule's evaluation: the revision to record it at, or None if another took it."""
+        ...
+
+    def record_alert_evaluation(
+        self,
+        rule_id: str,
+        revision: int,
+        *,
+        state: str,
+        since: datetime,
+        value: float | None,
+        version: int | None,
+        note: str | None,
+        at: datetime,
+        deliveries: Sequence[NewDelivery] = ...,
+    ) -> bool:
+        """Write an evaluation (and queue its webhooks) if the state is still at ``revision``."""
+        ...
+
+    def queue_alert_deliveries(
+        self, tenant: str, rule_id: str, deliveries: list[NewDelivery]
+    ) -> list[AlertDelivery]: ...
+    def claim_alert_deliveries(
+        self, now: datetime, lease: str, lease_until: datetime, limit: int = 20
+    ) -> list[AlertDelivery]: ...
+    def finish_alert_attempt(
+        self,
+        delivery_id: str,
+        lease: str,
+        entry: dict[str, Any],
+        *,
+        status: str,
+        next_attempt_at: datetime | None = None,
+    ) -> bool: ...
+    def list_alert_deliveries(self, tenant: str, rule_id: str, limit: int = 100) -> list[AlertDelivery]: ...
+    def prune_alert_deliveries(self, finished_before: datetime) -> int: ...
 
 
 class HealthStore(Protocol):
@@ -307,6 +394,8 @@ class Store(
     AuditStore,
     StreamStore,
     PredictionLogStore,
+    AlertStore,
+    ChallengerStore,
     HealthStore,
     Protocol,
 ):

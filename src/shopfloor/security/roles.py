@@ -19,6 +19,8 @@ class Permission(StrEnum):
     PREDICTIONS_READ = "predictions:read"
     KEYS = "keys"
     METRICS = "metrics"
+    ALERTS_READ = "alerts:read"
+    ALERTS_WRITE = "alerts:write"
 
 
 _BUILDER = {
@@ -31,6 +33,8 @@ _BUILDER = {
     Permission.PREDICT,
     Permission.EXPLAIN,
     Permission.PREDICTIONS_READ,
+    Permission.ALERTS_READ,
+    Permission.ALERTS_WRITE,
 }
 _CONSUMER = {Permission.MODELS_READ, Permission.PREDICT, Permission.EXPLAIN}
 

@@ -5,7 +5,9 @@ A prediction is named by its record id (from an export) or by the id of the requ
 records, the record's index in it. The whole call is checked first: an id that names nothing of the
 model (unknown, expired, another model's or another tenant's) is a 404 naming every such id; an
 outcome of the wrong kind for the model's task a 422 naming each; nothing is stored then. Feedback
-sent again for a prediction replaces the earlier one.
+sent again for a prediction replaces the earlier one. A request served while the model's challenger
+ran was answered by both sides (one served, the other run beside it): feedback by its id counts for
+both.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from shopfloor.errors import Conflict, InvalidInput, NotFound
 from shopfloor.registry.log_entities import Feedback, LoggedPrediction, parse_record_id
 from shopfloor.services.outcomes import check_outcome
 from shopfloor.services.prediction_log import entries_of
+from shopfloor.serving.challenger import one_comparison
 from shopfloor.serving.log_entries import feedback_path, seal_outcome
 from shopfloor.tasks import catalog
 from shopfloor.tasks.base import Outcomes
@@ -126,14 +129,14 @@ def _resolve(
         elif len(refs) > 1 and it.index is None and len({r.position for r in refs}) > 1:
             msg = f"{where} logged {len(refs)} records: give index"
             unclear.append({"loc": ["body", "items", i, "index"], "msg": msg})
-        elif len(refs) > 1:
+        elif len(refs) > 1 and not one_comparison(refs):
             raise Conflict(
                 f"{where} names {len(refs)} logged predictions (the request id was sent more than once): "
                 "name them by record_id (see the export)",
                 errors=[{"loc": ["body", "items", i, "request_id"], "msg": "logged more than once"}],
             )
         else:
-            out.append((refs[0], i))
+            out.extend((ref, i) for ref in refs)  # both sides of a challenger's comparison, or the one
     if unknown:
         raise NotFound(
             f"{len(unknown)} id(s) name no logged prediction of model {name!r} (unknown, not sampled, or "

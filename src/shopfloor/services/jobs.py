@@ -48,7 +48,7 @@ def create_train_job(platform: Platform, principal: Principal, request: dict[str
             errors=[{"loc": ["body", "task"], "msg": "not a trainable task"}],
         )
     dataset = platform.store.get_dataset(tenant, request["dataset_id"])
-    _check_dataset_kind(request["task"], caps.inputs, dataset)
+    check_dataset_kind(request["task"], caps.inputs, dataset)
     if caps.inputs == "series":
         return _queue_train(platform, principal, _series_params(platform, dataset, request))
     if request.get("options") and not caps.takes_options:
@@ -92,14 +92,17 @@ def create_train_job(platform: Platform, principal: Principal, request: dict[str
     return _queue_train(platform, principal, params)
 
 
-def _check_dataset_kind(task: str, inputs: str, dataset: Dataset) -> None:
-    """Refuse, at request time, a dataset of the wrong kind for the family's inputs."""
+def check_dataset_kind(
+    task: str, inputs: str, dataset: Dataset, loc: tuple[str | int, ...] = ("body", "dataset_id")
+) -> None:
+    """Refuse, at request time, a dataset of the wrong kind for the family's inputs (the error at
+    ``loc``, where the request names the dataset)."""
     fmt, wanted = _KIND_FORMATS.get(inputs, (None, "a table"))
     fits = dataset.format == fmt if fmt else dataset.format not in {f for f, _ in _KIND_FORMATS.values()}
     if not fits:
         raise InvalidInput(
             f"{task} trains on {wanted}; dataset {dataset.name!r} is {dataset.format}",
-            errors=[{"loc": ["body", "dataset_id"], "msg": f"not {wanted}"}],
+            errors=[{"loc": list(loc), "msg": f"not {wanted}"}],
         )
 
 

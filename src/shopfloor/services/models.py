@@ -11,7 +11,8 @@ from shopfloor.context import Platform
 from shopfloor.errors import InvalidInput, PayloadTooLarge
 from shopfloor.explain.contributions import LIME_SAMPLES
 from shopfloor.registry.entities import Model, ModelVersion
-from shopfloor.services.parts import naming_files, with_files
+from shopfloor.services import challenger
+from shopfloor.services.parts import naming_files, warnings_of, with_files
 from shopfloor.tasks import catalog
 from shopfloor.telemetry.logcontext import current_request_id
 
@@ -92,14 +93,6 @@ def delete_model(platform: Platform, tenant: str, name: str) -> list[ModelVersio
     return gone
 
 
-def _warnings(results: list[dict[str, Any]], files: list[str] | None = None) -> list[str]:
-    out: list[str] = []
-    for i, r in enumerate(results):
-        where = f"record {i}" if files is None else files[i]
-        out.extend(f"{where}: {w}" for w in r.get("warnings") or ())
-    return out
-
-
 def predict(
     platform: Platform,
     tenant: str,
@@ -107,9 +100,15 @@ def predict(
     version: int | str | None,
     records: Any,
     files: list[str] | None = None,
+    key: str | None = None,
 ) -> dict[str, Any]:
     """The model's answer for each record; with ``files`` (the records came from those files, see
-    :func:`~shopfloor.services.parts.part_records`), each answer and error names its file."""
+    :func:`~shopfloor.services.parts.part_records`), each answer and error names its file. While the
+    model's challenger runs, the version that answers is the trial's (``key`` picks a canary's side;
+    default: the request id) and the other side runs off the request path."""
+    trial = platform.challengers.trial(tenant, name, version, key)
+    if trial is not None:
+        return challenger.predict(platform, tenant, name, trial, records, files)
     loaded = platform.models.get(tenant, name, version)
     started = time.perf_counter()
     with naming_files(files):
@@ -133,7 +132,7 @@ def predict(
         "model": name,
         "version": mv.version,
         "predictions": answers,
-        "warnings": _warnings(results, files),
+        "warnings": warnings_of(results, files),
     }
 
 

@@ -136,6 +136,15 @@ def with_files(results: list[dict[str, Any]], files: list[str] | None) -> list[d
     return [{"file": file, **result} for file, result in zip(files, results, strict=True)]
 
 
+def warnings_of(results: list[dict[str, Any]], files: list[str] | None = None) -> list[str]:
+    """The answers' warnings, each prefixed by its record (or file)."""
+    out: list[str] = []
+    for i, r in enumerate(results):
+        where = f"record {i}" if files is None else files[i]
+        out.extend(f"{where}: {w}" for w in r.get("warnings") or ())
+    return out
+
+
 @contextmanager
 def naming_files(files: list[str] | None) -> Iterator[None]:
     """Re-raise an error about ``records[i]`` as one about recording ``i``, naming its file."""

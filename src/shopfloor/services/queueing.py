@@ -31,6 +31,7 @@ ACTIONS = {
     "batch_predict": "job.batch",
     "synthesize": "job.synthesize",
     "optimize": "job.optimize",
+    "retrain": "job.retrain",
 }
 
 

@@ -15,6 +15,8 @@ from shopfloor import metrics
 from shopfloor.context import Platform
 from shopfloor.errors import ArtifactCorrupted, InvalidInput
 from shopfloor.security import crypto
+from shopfloor.services import challenger
+from shopfloor.serving.cache import LoadedModel
 from shopfloor.tasks import catalog
 from shopfloor.tasks.base import ONE_STREAM
 from shopfloor.telemetry.logcontext import current_request_id
@@ -42,10 +44,49 @@ def _assets(records: list[Any], column: str) -> list[str]:
 
 
 def score(
-    platform: Platform, tenant: str, name: str, version: int | str | None, records: Any
+    platform: Platform,
+    tenant: str,
+    name: str,
+    version: int | str | None,
+    records: Any,
+    key: str | None = None,
 ) -> dict[str, Any]:
-    """Score ``records`` (the newest points of one or more assets) and keep each asset's window."""
-    loaded = platform.models.get(tenant, name, version)
+    """Score ``records`` (the newest points of one or more assets) and keep each asset's window.
+
+    While the model's challenger runs, the trial's side answers (``key`` picks a canary's side) and the
+    other side scores the same points off the request path, continuing its own windows (states are kept
+    per version)."""
+    trial = platform.challengers.trial(tenant, name, version, key)
+    loaded = platform.models.get(tenant, name, version if trial is None else trial.answering)
+    mv = loaded.version
+    results, latency = _scored(platform, tenant, name, loaded, records)
+    metrics.RECORDER.predicted(tenant, name, mv.version, len(records))
+    if trial is not None:
+
+        def other_side(other: LoadedModel) -> tuple[list[dict[str, Any]], float]:
+            return _scored(platform, tenant, name, other, records)
+
+        challenger.serve_trial(platform, tenant, name, trial, loaded, records, results, latency, other_side)
+        return {"model": name, "version": mv.version, "results": results}
+    platform.prediction_log.add(
+        tenant,
+        name,
+        mv.version,
+        "score",
+        schema=mv.input_schema,
+        records=records,
+        answers=results,
+        latency_s=latency,
+        request_id=current_request_id(),
+    )
+    return {"model": name, "version": mv.version, "results": results}
+
+
+def _scored(
+    platform: Platform, tenant: str, name: str, loaded: LoadedModel, records: Any
+) -> tuple[list[dict[str, Any]], float]:
+    """The version's answers to ``records``, its windows continued in one registry transaction; and
+    the seconds it took."""
     mv = loaded.version
     if not catalog.capabilities(mv.task).stream:
         which = catalog.join_names(catalog.tasks_where(lambda c: c.stream), "or")
@@ -80,19 +121,7 @@ def score(
     results = platform.store.update_stream_states(
         tenant, name, mv.version, assets, step, keep=platform.settings.stream_assets_per_model
     )
-    metrics.RECORDER.predicted(tenant, name, mv.version, len(records))
-    platform.prediction_log.add(
-        tenant,
-        name,
-        mv.version,
-        "score",
-        schema=mv.input_schema,
-        records=records,
-        answers=results,
-        latency_s=time.perf_counter() - started,
-        request_id=current_request_id(),
-    )
-    return {"model": name, "version": mv.version, "results": results}
+    return results, time.perf_counter() - started
 
 
 def reset(platform: Platform, tenant: str, name: str, asset: str | None) -> dict[str, Any]:

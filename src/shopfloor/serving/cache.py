@@ -11,7 +11,6 @@ import logging
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -21,7 +20,7 @@ from shopfloor.registry.entities import ModelVersion
 from shopfloor.registry.store import AuditStore, ModelStore
 from shopfloor.security import integrity
 from shopfloor.security.keys import Generation
-from shopfloor.serving.validation import compile_schema
+from shopfloor.serving.validation import Validator, compile_schema
 from shopfloor.settings import Settings
 from shopfloor.storage.sealed import SealedArtifacts
 from shopfloor.tasks.catalog import estimator_class
@@ -61,7 +60,7 @@ class CachePlatform(Protocol):
 class LoadedModel:
     version: ModelVersion
     estimator: Any
-    validate: Callable[[Any], None]
+    validate: Validator  # (records, most records per request or None)
 
 
 class ModelCache:

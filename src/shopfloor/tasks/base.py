@@ -31,7 +31,10 @@ from shopfloor.progress import no_progress as no_progress
 if TYPE_CHECKING:
     from pathlib import Path
 
+    import numpy as np
     import pandas as pd
+
+    from shopfloor.tasks.compare import Compared, NewData
 
 
 #: What a family learns from: one row per example, sensor histories (asset, time, sensors),
@@ -112,6 +115,11 @@ class Capabilities:
         optimisation over the model's inputs (``POST .../optimize``).
     plots
         The chart kinds its reports can have data for (``GET .../plots/{kind}``).
+    compare
+        A retraining job can fit the model's configuration again on new data and compare the new
+        version with the one in production on the same held-out examples
+        (``POST /v1/models/{name}/retrain``): the fitted model answers ``compare_with`` (see
+        :mod:`shopfloor.tasks.compare`); ``combine`` joins several datasets into one table.
     validation
         How its candidates are scored (the title of the ``candidates`` chart).
     min_assets
@@ -140,6 +148,7 @@ class Capabilities:
     forecast: bool = False
     optimise: bool = False
     plots: tuple[str, ...] = ()
+    compare: bool = False
     validation: str = "cross-validation"
     min_assets: int = 0
     outcomes: Outcomes | None = None
@@ -288,6 +297,66 @@ class BaseEstimator:
         """The reference rows kept at training, as input records (feature importance); none here."""
         return []
 
+    # ---------------------------------------------------------------- retraining
+    def columns_read(self) -> list[str]:
+        """Columns of a training table this configuration reads besides its input schema, target,
+        sensor layout and the columns its options name (a recording table's fixed columns...)."""
+        return []
+
+    def check_combination(self, parts: Sequence[Mapping[str, Any]]) -> None:
+        """Refuse, before a job exists, datasets a retraining cannot combine into one training table
+        (``parts``: each dataset's ``name``, ``id`` and profile ``columns``, in the request's order;
+        the error at ``["body", "dataset_ids", i]``). Default: tables of rows combine freely."""
+
+    def combine(self, frames: Sequence[pd.DataFrame], names: Sequence[str]) -> pd.DataFrame:
+        """One training table from several datasets' tables (``names``: the datasets', for
+        messages), their rows kept in the order given. Default: the rows appended."""
+        import pandas as pd
+
+        return pd.concat(list(frames), ignore_index=True)
+
+    # ---------------------------------------------------------------- comparing two models
+    def holdout_rows(self) -> np.ndarray | None:
+        """Right after ``fit``: the row numbers, in the table given to ``fit``, of the rows held out
+        to evaluate the model (its report's ``metrics``). None for a family that holds out no single
+        rows, and for a loaded model (it is not saved)."""
+        return None
+
+    def row_scorer(self, frame: pd.DataFrame, target: str) -> Callable[[np.ndarray], dict[str, float]]:
+        """The scalar metrics of the report's ``metrics`` on any selection of the labelled rows
+        ``frame`` (every row has its true outcome in ``target``), computed as the report computes
+        them on its hold-out, from the model's outputs computed once: ``scorer(take)`` with
+        ``take`` row positions, repeats allowed. Raises :class:`InvalidInput` where the family
+        cannot score labelled rows (see :func:`shopfloor.tasks.compare.not_scored`)."""
+        raise InvalidInput(f"{type(self).__name__} does not score labelled rows")
+
+    def score_rows(self, frame: pd.DataFrame, target: str) -> dict[str, float]:
+        """The report's scalar metrics on labelled rows (``frame``: the inputs and the true outcome
+        in ``target``); rows without an outcome are left out (see :meth:`row_scorer`)."""
+        import numpy as np
+
+        from shopfloor.tasks.compare import labelled
+
+        rows = labelled(frame, target)
+        if len(rows) == 0:
+            raise InvalidInput(f"no row with a true outcome in {target!r} to score")
+        return self.row_scorer(frame.iloc[rows], target)(np.arange(len(rows)))
+
+    def outcome_column(self, target: str) -> str | None:
+        """The column of a labelled table that holds each record's true outcome for this model
+        (the gate's live check puts the live outcomes there): the target, or None where records
+        have no outcome of their own (a derived or absent target)."""
+        return target or None
+
+    def compare_with(self, champion: Any, data: NewData) -> Compared:
+        """Right after ``fit`` on ``data.frame``: this new version and ``champion`` (a fitted model
+        of the same task) on the same held-out examples of the new data, leaving out those from
+        the champion's training data (see :mod:`shopfloor.tasks.compare`). Default: the hold-out
+        rows (``holdout_rows``) scored by both models' ``row_scorer``."""
+        from shopfloor.tasks.compare import compare_rows
+
+        return compare_rows(self, champion, data)
+
     def frame_answers(self, scored: pd.DataFrame) -> list[dict[str, Any]]:
         """Rows of :meth:`predict_frame`'s output as answers (what the prediction log keeps of a
         batch job): in the shape :meth:`predict` answers where the family can say so, else each
@@ -298,3 +367,39 @@ class BaseEstimator:
         """The error scale of one served answer (the ``mase`` live metric divides errors by it), for
         families whose answers have one (a forecast: its series' naive error); None here."""
         return None
+
+    # ---------------------------------------------------------------- drift
+    def drift_inputs(self) -> list[dict[str, Any]]:
+        """The inputs whose distribution a drift check compares with training, as ``{"name",
+        "type"}`` (numeric, boolean, categorical, text or image). Default: the input schema
+        without the columns that only place a row (an asset, a time)."""
+        return [
+            {"name": c["name"], "type": c["type"]}
+            for c in self.input_schema_  # type: ignore[attr-defined]
+            if c.get("role") not in ("asset", "time")
+        ]
+
+    def drift_reference(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The rows of the training table ``frame`` whose model outputs a drift profile keeps:
+        those the fitted model did not learn from, as new rows are scored (outputs on rows a model
+        was fitted on are more confident than on new ones). Default: its :meth:`holdout_rows`
+        where it names them (right after ``fit`` only), else every row."""
+        rows = self.holdout_rows()
+        return frame if rows is None or len(rows) == 0 else frame.iloc[rows]
+
+    def drift_outputs(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The model's answers for the rows of ``frame``, one column per output a drift check
+        compares (numbers: values, scores, probabilities; anything else: labels). Default: batch
+        scoring where the family declares it, else ``predict`` on the rows as records, with the
+        probabilities summed up (:func:`shopfloor.tasks.drift.output_columns`)."""
+        from shopfloor.tasks.drift import answers_table, output_columns
+
+        if self.capabilities.batch:
+            return output_columns(self.predict_frame(frame))
+        return output_columns(answers_table(self.predict(frame.to_dict("records"))))  # type: ignore[attr-defined]
+
+    def drift_embeddings(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The family's embeddings of its text or image inputs for the rows of ``frame`` that have
+        one (input column -> rows x dimension), compared by a drift check as the model sees them.
+        Families without such inputs have none."""
+        return {}

@@ -11,7 +11,13 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from shopfloor.api.deps import Explainer, HeavyDep, JobsWriter, ModelsReader, PlatformDep, authorize
-from shopfloor.api.routes.views import job_view, multipart_parts, parse_records, version_param
+from shopfloor.api.routes.views import (
+    canary_key,
+    job_view,
+    multipart_parts,
+    parse_records,
+    version_param,
+)
 from shopfloor.schemas.jobs import JobPublic
 from shopfloor.schemas.models import ExplainResponse, PredictResponse, RecordsRequest, RulesResponse
 from shopfloor.security.roles import Permission
@@ -65,17 +71,27 @@ _FILES_SCHEMA: dict[str, Any] = {
     },
     "additionalProperties": {"type": "string", "format": "binary"},
 }
+#: The path, query and header parameters of the hot routes (predict, stream score).
+PREDICT_PARAMETERS: list[dict[str, Any]] = [
+    {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
+    {
+        "name": "version",
+        "in": "query",
+        "required": False,
+        "description": "A version number or an alias; default: production",
+        "schema": {"anyOf": [{"type": "string", "pattern": VERSION_PATTERN}, {"type": "null"}]},
+    },
+    {
+        "name": "X-Canary-Key",
+        "in": "header",
+        "required": False,
+        "description": "While the model's challenger runs in canary mode: the key that picks the side "
+        "answering (a part or asset id); default: the request id (X-Request-ID)",
+        "schema": {"type": "string", "minLength": 1, "maxLength": 256},
+    },
+]
 _PREDICT_OPENAPI: dict[str, Any] = {
-    "parameters": [
-        {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
-        {
-            "name": "version",
-            "in": "query",
-            "required": False,
-            "description": "A version number or an alias; default: production",
-            "schema": {"anyOf": [{"type": "string", "pattern": VERSION_PATTERN}, {"type": "null"}]},
-        },
-    ],
+    "parameters": PREDICT_PARAMETERS,
     "requestBody": {
         "required": True,
         "content": {
@@ -98,6 +114,7 @@ async def predict(request: Request) -> Response:
     principal = await authorize(request, Permission.PREDICT)
     version = version_param(request.query_params.get("version")) if request.scope["query_string"] else None
     platform, name = request.app.state.platform, request.path_params["name"]
+    key = canary_key(request.scope)
     files: list[str] | None = None
     if _is_multipart(request):  # one file part per record, read by the model's declared inputs
         parts, fields = await multipart_parts(request)
@@ -107,10 +124,10 @@ async def predict(request: Request) -> Response:
     else:
         records = parse_records(await request.body())
     if len(records) <= INLINE_RECORDS and files is None:
-        result = service.predict(platform, principal.tenant, name, version, records)
+        result = service.predict(platform, principal.tenant, name, version, records, None, key)
     else:
         result = await run_in_threadpool(
-            service.predict, platform, principal.tenant, name, version, records, files
+            service.predict, platform, principal.tenant, name, version, records, files, key
         )
     audit.buffer(platform).count(principal, name, result["version"], "predict", len(records))
     return Response(json.dumps(result, separators=(",", ":")), media_type="application/json")

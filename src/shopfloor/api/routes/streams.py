@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query, Request, Response
 
 from shopfloor.api.blocking import BlockingWork
 from shopfloor.api.deps import PlatformDep, Predictor, authorize
-from shopfloor.api.routes.predict import VERSION_PATTERN, DirectRoute
-from shopfloor.api.routes.views import parse_records, version_param
+from shopfloor.api.routes.predict import PREDICT_PARAMETERS, DirectRoute
+from shopfloor.api.routes.views import canary_key, parse_records, version_param
 from shopfloor.schemas.models import RecordsRequest, ScoreResponse, StreamReset
 from shopfloor.security.roles import Permission
 from shopfloor.services import audit
@@ -24,16 +24,7 @@ hot = APIRouter(prefix="/v1/models", tags=["predict"], route_class=DirectRoute)
 # FastAPI's dependency solving cost more than scoring the point. The OpenAPI description below
 # documents the same contract.
 _SCORE_OPENAPI: dict[str, Any] = {
-    "parameters": [
-        {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
-        {
-            "name": "version",
-            "in": "query",
-            "required": False,
-            "description": "A version number or an alias; default: production",
-            "schema": {"anyOf": [{"type": "string", "pattern": VERSION_PATTERN}, {"type": "null"}]},
-        },
-    ],
+    "parameters": PREDICT_PARAMETERS,  # name, version, X-Canary-Key
     "requestBody": {
         "required": True,
         "content": {"application/json": {"schema": RecordsRequest.model_json_schema()}},
@@ -52,12 +43,13 @@ _SCORE_OPENAPI: dict[str, Any] = {
 async def score(request: Request) -> Response:
     principal = await authorize(request, Permission.PREDICT)
     version = version_param(request.query_params.get("version")) if request.scope["query_string"] else None
+    key = canary_key(request.scope)
     records = parse_records(await request.body())
     platform, name = request.app.state.platform, request.path_params["name"]
     # Never inline, even for one point: the registry transaction can wait on a lock (SQLite's write
     # lock, a PostgreSQL row lock) or the network, and the event loop must keep serving meanwhile.
     blocking: BlockingWork = request.app.state.blocking
-    result = await blocking.run(service.score, platform, principal.tenant, name, version, records)
+    result = await blocking.run(service.score, platform, principal.tenant, name, version, records, key)
     audit.buffer(platform).count(principal, name, result["version"], "score", len(records))
     return Response(json.dumps(result, separators=(",", ":")), media_type="application/json")
 

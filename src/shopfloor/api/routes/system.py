@@ -9,6 +9,7 @@ from shopfloor import metrics
 from shopfloor.api.deps import MetricsScope, PlatformDep
 from shopfloor.errors import STORE_RETRY_AFTER_S
 from shopfloor.schemas.system import Readiness
+from shopfloor.services import alerts
 from shopfloor.services.readiness import readiness
 from shopfloor.version import __version__
 
@@ -41,9 +42,10 @@ async def readyz(platform: PlatformDep, response: Response) -> Readiness:
 )
 def prometheus(platform: PlatformDep, tenant: MetricsScope) -> Response:
     jobs = platform.store.job_counts()
+    gauges = alerts.signal_gauges(platform, tenant)
     if tenant is None:
-        now = metrics.Registry(jobs=jobs, tenants=tuple(platform.store.list_tenants()))
+        now = metrics.Registry(jobs=jobs, tenants=tuple(platform.store.list_tenants()), gauges=gauges)
     else:
-        now = metrics.Registry(jobs={k: n for k, n in jobs.items() if k[0] == tenant})
+        now = metrics.Registry(jobs={k: n for k, n in jobs.items() if k[0] == tenant}, gauges=gauges)
     body, content_type = metrics.exposition(tenant, now)
     return Response(body, media_type=content_type)

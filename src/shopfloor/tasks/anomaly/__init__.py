@@ -18,6 +18,7 @@ ANOMALY = Capabilities(
     stream=True,
     plots=("candidates",),
     min_assets=2,
+    compare=True,
     outcomes=Outcomes(
         "alarm",
         "events",

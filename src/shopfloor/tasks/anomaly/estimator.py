@@ -28,9 +28,18 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import pandas as pd
 
-from shopfloor.data.series import SeriesSpec, assets, check_history, file_rows, records_frame, request_records
+from shopfloor.data.series import (
+    SeriesSpec,
+    assets,
+    assets_kept_apart,
+    check_history,
+    file_rows,
+    records_frame,
+    request_records,
+)
 from shopfloor.errors import ArtifactCorrupted, InvalidDataset, InvalidInput, NotFitted
 from shopfloor.tasks.anomaly import ANOMALY
+from shopfloor.tasks.anomaly.compare import compare_assets
 from shopfloor.tasks.anomaly.events import EventTracker
 from shopfloor.tasks.anomaly.models import (
     FAMILIES,
@@ -55,6 +64,7 @@ from shopfloor.tasks.anomaly.scoring import (
 from shopfloor.tasks.anomaly.stream import STATE_VERSION as STATE_VERSION  # kept importable from here
 from shopfloor.tasks.anomaly.stream import next_state, resume
 from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, no_progress
+from shopfloor.tasks.compare import Compared, NewData
 from shopfloor.tasks.options import option_error
 
 ESTIMATOR_FILE = "estimator.json"
@@ -169,6 +179,9 @@ class AnomalyEstimator(BaseEstimator):
             series, families, window, min_points, far, int(self.seed), deadline, progress
         )
         chosen = choose(figures)
+        # the chosen family's fold detectors: a retraining gate compares on them (not saved)
+        self.cross_fit_ = (detectors[chosen["name"]], folds, series)
+        self.asset_codes_ = pd.factorize(clean[self.asset_column], sort=False)[0]
         for f in figures:
             f["chosen"] = f["name"] == chosen["name"]
             if "skipped" in f:
@@ -250,6 +263,15 @@ class AnomalyEstimator(BaseEstimator):
             },
             "fit_seconds": round(seconds, 3),
         }
+
+    # ------------------------------------------------------------------ retraining
+    def combine(self, frames: Sequence[pd.DataFrame], names: Sequence[str]) -> pd.DataFrame:
+        """Each dataset's histories kept apart (an asset id in two datasets is two histories)."""
+        return assets_kept_apart(frames, self.asset_column)
+
+    def compare_with(self, champion: Any, data: NewData) -> Compared:
+        """On the assets of the new data (see :mod:`shopfloor.tasks.anomaly.compare`)."""
+        return compare_assets(self, champion, data)
 
     # ------------------------------------------------------------------ scoring
     def _check_fitted(self) -> None:
@@ -338,6 +360,10 @@ class AnomalyEstimator(BaseEstimator):
         from shopfloor.tasks.anomaly.events import evaluate_events
 
         return evaluate_events(scored, label_column, asset_column=layout["asset"], time_column=layout["time"])
+
+    def drift_outputs(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The anomaly score and flag per row (event numbers and contributions are no distribution)."""
+        return self.predict_frame(frame)[["anomaly_score", "anomaly_flag"]]
 
     def explain(self, records: Sequence[Mapping[str, Any]], method: str = "shap") -> list[dict[str, Any]]:
         """Per asset: the latest point's time, score, severity and each sensor's share (percent) of

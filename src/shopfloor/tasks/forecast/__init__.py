@@ -17,6 +17,7 @@ FORECAST = Capabilities(
     forecast=True,
     plots=("candidates", "horizon"),
     validation="rolling-origin backtest",
+    compare=True,
     outcomes=Outcomes("value", "forecast", metrics=("mase", "mae")),  # the real demand, step by step
 )
 

@@ -174,3 +174,37 @@ def estimate_seconds(
         # the boosted model's cost grows with the panel's rows, not per series: scale it alike
         out[n] = per * len(histories) * fits
     return out
+
+
+@dataclass(frozen=True)
+class Method:
+    """How a forecaster makes its forecasts: the candidates it ran, the ensemble's members, the
+    chosen model (or the per-series pick from ``pool``) and whether demand stays non-negative."""
+
+    names: list[str]
+    members: list[str]
+    chosen: str
+    pool: list[str]
+    per_series: bool
+    nonneg: bool
+
+
+def point_forecasts(
+    method: Method, histories: Sequence[np.ndarray], h: int, ctx: C.Context, choice: Any
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The chosen model (and what it is made of) fitted on ``histories``: its point forecasts
+    ``(n, h)`` and every forecast made on the way. ``choice``: each series' pick from the pool."""
+    if method.per_series:
+        needed = method.pool
+    else:
+        needed = method.members if method.chosen == "ensemble" else [method.chosen]
+    final = C.run([n for n in needed if n in method.names], histories, h, ctx)
+    if method.nonneg:  # as in the backtest: members clipped before they are averaged
+        final = {n: np.maximum(v, 0.0) for n, v in final.items()}
+    if method.members and (method.chosen == "ensemble" or "ensemble" in needed):
+        final["ensemble"] = np.mean([final[m] for m in method.members], axis=0)
+    if method.per_series:
+        point = np.stack([final[n] for n in method.pool])[choice, np.arange(len(histories))]
+    else:
+        point = final[method.chosen]
+    return point, final

@@ -24,9 +24,11 @@ import pandas as pd
 
 from shopfloor.errors import ArtifactCorrupted, InvalidInput, NotFitted
 from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, no_progress
+from shopfloor.tasks.compare import Compared, NewData
 from shopfloor.tasks.forecast import FORECAST
 from shopfloor.tasks.forecast import backtest as B
 from shopfloor.tasks.forecast import candidates as C
+from shopfloor.tasks.forecast.compare import compare_at_origin
 from shopfloor.tasks.forecast.panel import Panel, build_panel, demand_classes
 from shopfloor.tasks.options import check_time_budget, is_whole, option_error
 
@@ -195,6 +197,7 @@ class Forecaster(BaseEstimator):
         progress(0.8, "fitting", f"refitting {chosen} on the full history")
         point = self._refit(histories, h, ctx, names, members, chosen, choice, pool, nonneg)
         self._keep_forecasts(panel, ids, histories, point, residuals, nonneg)
+        self.panel_ = panel  # the new data's series: a retraining gate compares on them (not saved)
         self.chosen_by_series_ = [pool[int(k)] for k in choice] if self.per_series else None
         self.members_ = members
         baseline = scores["seasonal_naive"]["mase"]
@@ -299,17 +302,11 @@ class Forecaster(BaseEstimator):
         nonneg: bool,
     ) -> np.ndarray:
         """Refit the chosen model (and what it is made of) on the full history: its point forecasts."""
-        needed = pool if self.per_series else (members if chosen == "ensemble" else [chosen])
-        final = C.run([n for n in needed if n in names], histories, h, ctx)
-        if nonneg:  # as in the backtest: members clipped before they are averaged
-            final = {n: np.maximum(v, 0.0) for n, v in final.items()}
-        if members and (chosen == "ensemble" or "ensemble" in needed):
-            final["ensemble"] = np.mean([final[m] for m in members], axis=0)
-        if self.per_series:
-            point = np.stack([final[n] for n in pool])[choice, np.arange(len(histories))]
-        else:
-            point = final[chosen]
+        method = B.Method(names, members, chosen, pool, bool(self.per_series), nonneg)
+        point, final = B.point_forecasts(method, histories, h, ctx, choice)
         self.parts_ = {n: final[n].astype(np.float64) for n in members if n in final}
+        # how to forecast again from another origin: a retraining gate compares there (not saved)
+        self.method_ = (method, ctx, choice)
         return point
 
     def _keep_forecasts(
@@ -463,6 +460,37 @@ class Forecaster(BaseEstimator):
         pool = [n for n in bt.forecasts]
         return "per_series", B.per_series_choice(bt, pool)
 
+    # ------------------------------------------------------------------ retraining
+    def columns_read(self) -> list[str]:
+        """The covariates besides the series, period and value columns."""
+        return list(self.covariates or [])
+
+    def combine(self, frames: Sequence[pd.DataFrame], names: Sequence[str]) -> pd.DataFrame:
+        """The datasets' periods together; a period of a series given by two datasets is refused
+        (which value would be the demand?): combine the history with the periods that followed."""
+        key = [str(self.series_column), str(self.time_column)]
+        both = pd.concat([f[key].astype(str).assign(part=i) for i, f in enumerate(frames)], ignore_index=True)
+        first = both.groupby(key, sort=False)["part"].transform("first").to_numpy()
+        clash = np.flatnonzero(both["part"].to_numpy() != first)
+        if len(clash):
+            row = both.iloc[int(clash[0])]
+            i, j = int(row["part"]), int(first[clash[0]])
+            raise InvalidInput(
+                f"datasets {names[j]!r} and {names[i]!r} both give series {row[key[0]]!r} at period "
+                f"{row[key[1]]}: combine a history with the periods that followed it, or retrain on the "
+                "one dataset that holds them all",
+                errors=[{"loc": ["body", "dataset_ids", i], "msg": "overlaps another dataset"}],
+            )
+        return super().combine(frames, names)
+
+    def compare_with(self, champion: Any, data: NewData) -> Compared:
+        """On the periods the champion forecast (see :mod:`shopfloor.tasks.forecast.compare`)."""
+        return compare_at_origin(self, champion, data, MIN_TRAIN)
+
+    def outcome_column(self, target: str) -> str | None:
+        """A forecast is of periods to come, not of a record: live records have no outcome of their own."""
+        return None
+
     # ------------------------------------------------------------------ forecast
     def _check_fitted(self) -> None:
         if not hasattr(self, "point_"):
@@ -565,6 +593,14 @@ class Forecaster(BaseEstimator):
         i = self.index_.get(str(answer.get("series")))
         scale = float(self.scale_[i]) if i is not None else float("nan")
         return scale if np.isfinite(scale) and scale > 0 else None
+
+    def drift_inputs(self) -> list[dict[str, Any]]:
+        """The demand values: a window of new periods is compared with the training history."""
+        return [{"name": self.value_column, "type": "numeric"}]
+
+    def drift_outputs(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """None: a forecast answers per series and horizon, not per row of new demand."""
+        return pd.DataFrame(index=frame.index)
 
     def explain(self, records: Sequence[Mapping[str, Any]], method: str = "shap") -> list[dict[str, Any]]:
         """Which model makes each series' forecast: for an ensemble, each member's forecast and weight

@@ -15,6 +15,7 @@ IMAGE_ANOMALY = Capabilities(
     backbone=True,
     explain=("anomaly_map", "shap"),  # "shap" is the protocol's default name: an anomaly map here
     batch_instead="POST /v1/models/{name}/predict with the images (multipart or base64)",
+    compare=True,
     outcomes=Outcomes("alarm", "anomaly", metrics=("alarm_precision", "alarm_recall")),
 )
 

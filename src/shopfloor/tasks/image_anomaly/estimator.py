@@ -19,19 +19,22 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
 
-from shopfloor.data.images import ImageInfo, image_bytes, read_image
+from shopfloor.data.images import ImageInfo, image_bytes, read_image, readable_pixels
 from shopfloor.errors import ArtifactCorrupted, InvalidInput, NotFitted
 from shopfloor.tasks.backbones import backbone_folder, without_backbone_dir
 from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, no_progress
+from shopfloor.tasks.compare import Compared, NewData
 from shopfloor.tasks.image_anomaly import IMAGE_ANOMALY, anomaly_map
 from shopfloor.tasks.image_anomaly import report as R
+from shopfloor.tasks.image_anomaly.compare import compare_images, separation
 from shopfloor.tasks.image_anomaly.patches import STRIDE, PatchExtractor, PatchMemory, read_backbone
 from shopfloor.tasks.options import check_time_budget, is_whole, option_error
 
@@ -164,8 +167,16 @@ class ImageAnomalyDetector(BaseEstimator):
         infos, kept, n_patches, how = self._learn_memory(
             extractor, values, train, n_hold, t0, progress, notes
         )
-        held_scores = self._set_threshold(values, held, progress, notes)
-        defect_scores, defect_labels = self._score_defects(values, defects, labels, deadline, progress, notes)
+        held_scores, held_rows = self._set_threshold(values, held, progress, notes)
+        defect_scores, defect_labels, defect_rows = self._score_defects(
+            values, defects, labels, deadline, progress, notes
+        )
+        # the images the model never learnt from, scored: a retraining gate compares on them (not saved)
+        self.evaluated_ = {
+            "rows": np.r_[held_rows, defect_rows].astype(int),
+            "scores": np.r_[held_scores, defect_scores],
+            "defect": np.r_[np.zeros(len(held_rows), bool), np.ones(len(defect_rows), bool)],
+        }
 
         self.train_images_ = R.image_stats(infos)
         self.input_schema_ = [{"name": self.image_column, "type": "image"}]
@@ -229,10 +240,11 @@ class ImageAnomalyDetector(BaseEstimator):
 
     def _set_threshold(
         self, values: np.ndarray, held: np.ndarray, progress: ProgressFn, notes: list[dict]
-    ) -> np.ndarray:
-        """Score the held-out good images and set ``threshold_`` at the false-alarm rate."""
+    ) -> tuple[np.ndarray, list[int]]:
+        """Score the held-out good images and set ``threshold_`` at the false-alarm rate: their
+        scores and rows."""
         progress(0.65, "threshold", f"scoring {len(held)} held-out good images")
-        held_maps, _ = self._score_rows(values, held, notes, progress, ("threshold", 0.65, 0.75), None)
+        held_maps, ok = self._score_rows(values, held, notes, progress, ("threshold", 0.65, 0.75), None)
         held_scores = held_maps.reshape(len(held_maps), -1).max(axis=1)
         self.threshold_ = float(np.quantile(held_scores, 1.0 - float(self.false_alarm_rate), method="higher"))
         self.typical_ = float(np.median(held_maps))
@@ -245,7 +257,7 @@ class ImageAnomalyDetector(BaseEstimator):
                     f"{self.false_alarm_rate}",
                 )
             )
-        return held_scores
+        return held_scores, ok
 
     def _score_defects(
         self,
@@ -255,9 +267,10 @@ class ImageAnomalyDetector(BaseEstimator):
         deadline: float,
         progress: ProgressFn,
         notes: list[dict],
-    ) -> tuple[np.ndarray, list[Any]]:
-        """Score the labelled defect images while the time budget lasts: their scores and labels."""
+    ) -> tuple[np.ndarray, list[Any], list[int]]:
+        """Score the labelled defect images while the time budget lasts: their scores, labels and rows."""
         defect_scores, defect_labels = np.empty(0), []
+        ok: list[int] = []
         if len(defects) and time.perf_counter() < deadline:
             progress(0.75, "evaluation", f"scoring {len(defects)} defect images")
             stage = ("evaluation", 0.75, 0.98)
@@ -266,7 +279,7 @@ class ImageAnomalyDetector(BaseEstimator):
             defect_labels = [labels[i] for i in ok]
         elif len(defects):
             notes.append(_note("time-budget", "time budget spent: no defect image was scored"))
-        return defect_scores, defect_labels
+        return defect_scores, defect_labels, ok
 
     def _split_rows(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[Any], list[dict]]:
         """Row numbers of good images and of defects, each row's label, and notes."""
@@ -409,6 +422,33 @@ class ImageAnomalyDetector(BaseEstimator):
             "warnings": notes,
         }
 
+    # ------------------------------------------------------------------ comparing two models
+    def outcome_column(self, target: str) -> str | None:
+        """The label column (its ``good_label`` marks good parts), when the model was given one."""
+        return self.label_column
+
+    def row_scorer(self, frame: pd.DataFrame, target: str) -> Callable[[np.ndarray], dict[str, float]]:
+        """AUROC of the image scores, good parts (``good_label``) against the rest, with the recall
+        of defects and the false alarms at the threshold, on any selection of labelled images."""
+        if target not in frame.columns:
+            raise InvalidInput(f"no column {target!r} among the images to score")
+        scores = self.image_scores(frame)
+        defect = np.array([str(v) != str(self.good_label) for v in frame[target]], dtype=bool)
+        return partial(separation, scores, defect, self.threshold_)
+
+    def image_scores(self, frame: pd.DataFrame) -> np.ndarray:
+        """The score of each image of a table (every one must be readable)."""
+        self._check_fitted()
+        if self.image_column not in frame.columns:
+            raise InvalidInput(f"no column {self.image_column!r} among the images to score")
+        maps, _, _ = self._score_records(frame[[self.image_column]].to_dict("records"))
+        return maps.reshape(len(maps), -1).max(axis=1)
+
+    def compare_with(self, champion: Any, data: NewData) -> Compared:
+        """On the held-out good images and the labelled defects of the new data (see
+        :mod:`shopfloor.tasks.image_anomaly.compare`)."""
+        return compare_images(self, champion, data)
+
     # ------------------------------------------------------------------ predict
     def _check_fitted(self) -> None:
         if not hasattr(self, "memory_"):
@@ -451,6 +491,30 @@ class ImageAnomalyDetector(BaseEstimator):
             {"score": float(s), "threshold": t, "anomaly": bool(s > t), "warnings": w}
             for s, w in zip(scores, warns, strict=True)
         ]
+
+    def drift_outputs(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The anomaly score and decision per image (the threshold is the model's, always the same)."""
+        answers = self.predict(frame.to_dict("records"))
+        return pd.DataFrame(
+            {"score": [a["score"] for a in answers], "anomaly": [a["anomaly"] for a in answers]}
+        )
+
+    def drift_embeddings(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The backbone's patch features of each readable image, averaged over the image: what the
+        detector compares with its memory of good parts. Unreadable images are left out."""
+        self._check_fitted()
+        if self.image_column not in frame.columns:
+            return {}
+        arrays = readable_pixels(
+            frame[self.image_column], lambda value, loc: self._decode(value, loc)[2], self.image_column
+        )
+        if not arrays:
+            return {}
+        pooled = [
+            self.extractor_(np.stack(arrays[b : b + BATCH])).mean(axis=(2, 3))
+            for b in range(0, len(arrays), BATCH)
+        ]
+        return {self.image_column: np.concatenate(pooled).astype(np.float32)}
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Batch scoring: ``score``, ``threshold``, ``anomaly`` and ``warning`` per row, in order; a

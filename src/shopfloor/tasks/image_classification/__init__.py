@@ -16,6 +16,7 @@ IMAGE_CLASSIFICATION = Capabilities(
     explain=("gradcam", "shap"),  # "shap" is the protocol's default name: Grad-CAM here
     batch_instead="POST /v1/models/{name}/predict with the images (multipart or base64)",
     plots=("confusion", "stability"),
+    compare=True,
     outcomes=Outcomes("label", "label", scores="probabilities", metrics=("f1", "pr_auc")),
 )
 

@@ -19,20 +19,21 @@ import json
 import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
 
-from shopfloor.data.images import image_bytes, inspect_image, read_image, to_array
+from shopfloor.data.images import image_bytes, inspect_image, read_image, readable_pixels, to_array
 from shopfloor.errors import ArtifactCorrupted, InvalidInput, NotFitted
 from shopfloor.evaluation import metrics as M
 from shopfloor.evaluation.calibration import fit_platt
 from shopfloor.evaluation.stability import summarize
 from shopfloor.tasks.backbones import backbone_folder, without_backbone_dir
 from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, no_progress
+from shopfloor.tasks.compare import Compared, NewData, compare_rows
 from shopfloor.tasks.image_classification import IMAGE_CLASSIFICATION
 from shopfloor.tasks.image_classification import labelled as L
 from shopfloor.tasks.image_classification import training as T
@@ -148,6 +149,7 @@ class ImageClassifier(BaseEstimator):
         runs = max(1, int(self.stability_seeds))
         share = 0.9 / runs
         tr, va, te = L.splits(y, self.seed, len(classes))
+        self.holdout_rows_ = self.rows_[te]  # a retraining gate compares on them
         plan = T.RunSettings(
             int(self.max_epochs), int(self.patience), int(self.batch_size), self._backbone, self.backbone
         )
@@ -211,11 +213,12 @@ class ImageClassifier(BaseEstimator):
     ) -> tuple[np.ndarray, np.ndarray, list[Any], bool, np.ndarray, list[dict]]:
         """The usable labelled images as 8-bit pixel arrays: pixels, class codes, classes, whether
         they are grey, their original shapes, and notes on rows left out."""
-        data, labels, shapes, notes = L.usable_rows(frame[self.image_column], frame[target])
+        data, labels, shapes, notes, rows = L.usable_rows(frame[self.image_column], frame[target])
         y, classes, more = L.encode(labels, target)
         notes += more
         keep = y >= 0
         data, y, shapes = [d for d, k in zip(data, keep, strict=True) if k], y[keep], shapes[keep]
+        self.rows_ = rows[keep]  # each image's row in the table given to fit
         grey = L.grey_content(data, self.size)
         # kept as bytes (lossless: the decoder's pixels are 8-bit) to hold large sets in memory
         x = np.stack([L.to_uint8(to_array(d, self.size, grey, ["rows", i])) for i, d in enumerate(data)])
@@ -351,6 +354,55 @@ class ImageClassifier(BaseEstimator):
             }
             for row, w in zip(self._proba(x), warns, strict=True)
         ]
+
+    # ------------------------------------------------------------------ comparing two models
+    def holdout_rows(self) -> np.ndarray | None:
+        """Row numbers, in the table given to ``fit``, of the test split (None once loaded)."""
+        return getattr(self, "holdout_rows_", None)
+
+    def compare_with(self, champion: Any, data: NewData) -> Compared:
+        """On the test split's images (see :func:`shopfloor.tasks.compare.compare_rows`)."""
+        return compare_rows(self, champion, data, unit="images")
+
+    def row_scorer(self, frame: pd.DataFrame, target: str) -> Callable[[np.ndarray], dict[str, float]]:
+        """The hold-out report's scalar metrics on any selection of the labelled images (every one
+        must be readable); a label the model never learnt counts against it."""
+        self._check_fitted()
+        for column in (target, self.image_column):
+            if column not in frame.columns:
+                raise InvalidInput(f"no column {column!r} among the images to score")
+        _, x, _ = self._decode(frame[[self.image_column]].to_dict("records"))
+        proba, labels, classes = self._proba(x), frame[target].to_numpy(dtype=object), self.classes_
+
+        def scores(take: np.ndarray) -> dict[str, float]:
+            report = M.report_on_labels("classification", list(labels[take]), proba[take], classes, None)
+            return M.scalar_metrics(report)
+
+        return scores
+
+    def drift_embeddings(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The network's pooled features of the readable images (the input of its last layer):
+        what the classifier itself sees of a part. Unreadable images are left out."""
+        self._check_fitted()
+        if self.image_column not in frame.columns:
+            return {}
+        def decode(value: Any, loc: list[Any]) -> np.ndarray:
+            return read_image(image_bytes(value, loc), self.size, self.grey_, loc)[1]
+
+        arrays = readable_pixels(frame[self.image_column], decode, self.image_column)
+        if not arrays:
+            return {}
+        torch = T.torch_module()
+        captured: list[Any] = []
+        last = self.net_.head[-1]
+        hook = last.register_forward_pre_hook(lambda module, args: captured.append(args[0].detach()))
+        try:
+            with torch.no_grad():
+                for b in range(0, len(arrays), 64):
+                    self.net_(torch.from_numpy(np.stack(arrays[b : b + 64]).astype(np.float32)))
+        finally:
+            hook.remove()
+        return {self.image_column: torch.cat(captured).numpy().astype(np.float32)}
 
     # ------------------------------------------------------------------ explain
     def explain(self, records: Sequence[Mapping[str, Any]], method: str = "gradcam") -> list[dict[str, Any]]:

@@ -45,9 +45,10 @@ def splits(y: np.ndarray, seed: int, n_classes: int) -> tuple[np.ndarray, np.nda
 
 def usable_rows(
     images: pd.Series, labels: pd.Series
-) -> tuple[list[bytes], list[Any], np.ndarray, list[dict[str, str]]]:
-    """Rows with a label and a readable image: bytes, labels, (width, height) and notes on the rest."""
-    datas, kept, shapes, notes = [], [], [], []
+) -> tuple[list[bytes], list[Any], np.ndarray, list[dict[str, str]], np.ndarray]:
+    """Rows with a label and a readable image: bytes, labels, (width, height), notes on the rest,
+    and the row number of each."""
+    datas, kept, shapes, notes, rows = [], [], [], [], []
     unlabelled = unreadable = 0
     for i, (value, label) in enumerate(
         zip(images.to_numpy(dtype=object), labels.to_numpy(dtype=object), strict=True)
@@ -64,11 +65,12 @@ def usable_rows(
         datas.append(data)
         kept.append(label)
         shapes.append((info.width, info.height))
+        rows.append(i)
     if unlabelled:
         notes.append(note("target-missing", f"{unlabelled} images without a label left out"))
     if unreadable:
         notes.append(note("image-unreadable", f"{unreadable} images that cannot be decoded left out"))
-    return datas, kept, np.array(shapes, dtype=float).reshape(-1, 2), notes
+    return datas, kept, np.array(shapes, dtype=float).reshape(-1, 2), notes, np.array(rows, dtype=int)
 
 
 def _plain(value: Any) -> Any:

@@ -16,6 +16,7 @@ RUL = Capabilities(
     batch=True,
     plots=("stability", "candidates"),
     min_assets=6,
+    compare=True,
     outcomes=Outcomes("value", "rul", metrics=("rmse", "mae")),  # the remaining life, once it has run out
 )
 

@@ -28,12 +28,22 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import pandas as pd
 
-from shopfloor.data.series import SeriesSpec, check_history, file_rows, plain, records_frame, request_records
+from shopfloor.data.series import (
+    SeriesSpec,
+    assets_kept_apart,
+    check_history,
+    file_rows,
+    plain,
+    records_frame,
+    request_records,
+)
 from shopfloor.errors import ArtifactCorrupted, InvalidDataset, InvalidInput, NotFitted
 from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, no_progress
+from shopfloor.tasks.compare import Compared, NewData
 from shopfloor.tasks.options import is_whole, option_error
 from shopfloor.tasks.rul import RUL
 from shopfloor.tasks.rul import metrics as R
+from shopfloor.tasks.rul.compare import compare_assets
 from shopfloor.tasks.rul.features import (
     FEATURE_WINDOWS,
     Prepared,
@@ -189,6 +199,7 @@ class RulEstimator(BaseEstimator):
         ]
         held_out, stability, self.bands_ = evaluate_chosen(results, blend[self.chosen_], y, weights, prep,
                                                        self._clip)
+        self._keep_held_out(results, blend[self.chosen_], y, weights, prep)
         self.report_ = self._fit_report(metric, held_out, stability, candidates, results, len(folds),
                                         dropped, len(prep.names), t0)
         progress(1.0, "done", f"{self.chosen_}: held-out RMSE {held_out['rmse']:.2f}, "
@@ -269,6 +280,24 @@ class RulEstimator(BaseEstimator):
             "n_assets": n_assets,
             "fit_seconds": round(time.monotonic() - t0, 3),
         }
+
+    def _keep_held_out(
+        self, results: list[FoldModels], gbm_weight: float, y: np.ndarray, weights: np.ndarray, prep: Prepared
+    ) -> None:
+        """The fold models' held-out points (a retraining gate compares on them; not saved)."""
+        rows = np.concatenate([r.test_rows for r in results])
+        pred = self._clip(np.concatenate([r.held_out(gbm_weight) for r in results]))
+        self.asset_codes_ = prep.codes
+        self.held_out_ = {"rows": rows, "pred": pred, "y": y[rows], "weights": weights[rows],
+                          "codes": prep.codes[rows]}
+
+    def combine(self, frames: Sequence[pd.DataFrame], names: Sequence[str]) -> pd.DataFrame:
+        """Each dataset's histories kept apart: an asset id in two datasets is two lives."""
+        return assets_kept_apart(frames, self.asset_column)
+
+    def compare_with(self, champion: Any, data: NewData) -> Compared:
+        """On the assets of the new data (see :mod:`shopfloor.tasks.rul.compare`)."""
+        return compare_assets(self, champion, data)
 
     def _prepare(
         self, frame: pd.DataFrame, target: str | None
@@ -373,6 +402,10 @@ class RulEstimator(BaseEstimator):
             lo[ok], hi[ok] = self.bands_.intervals(rul[ok], level)
             out[f"rul_lower_{level * 100:.0f}"], out[f"rul_upper_{level * 100:.0f}"] = lo, hi
         return pd.DataFrame(out, index=frame.index)
+
+    def drift_outputs(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The remaining-life estimate per row (its interval bounds follow it and add nothing)."""
+        return self.predict_frame(frame)[["rul"]]
 
     # ------------------------------------------------------------------ explain
     def explain(self, records: Sequence[Mapping[str, Any]], method: str = "shap") -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ SERIES_ANOMALY = Capabilities(
     batch_evaluation=True,
     stream=True,
     plots=("candidates",),
+    compare=True,
     outcomes=Outcomes(
         "alarm",
         "events",

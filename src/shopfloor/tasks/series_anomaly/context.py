@@ -1,7 +1,8 @@
 """What a reading is compared with besides the expected value: the stream's recent activity, how long
-it has stayed off its expected value, and the deviations it showed at the same time of day before.
+it has stayed off its expected value, the deviations it showed at the same time of day before, and
+how soon after the previous one a reading leaves the band.
 
-Three small memories kept in the stream's state, all looking only back:
+Four small memories kept in the stream's state, all looking only back:
 
 - **Activity** (:func:`activity`): a change in how much the stream deviates, not in one reading. The
   deviation of each reading (in spreads, capped at the band's edge) is averaged over the last few
@@ -22,6 +23,11 @@ Three small memories kept in the stream's state, all looking only back:
   ``DAY_BINS`` slots a day), relaxing by half every ``DAY_HALF_DAYS`` days. A reading no more than
   ``1 / DAY_GAIN`` times past what the stream already did at that time of day (a nightly job's
   spike) widens the band as an alarm would: what recurs daily is not news, a larger one still is.
+- **Pace** (:func:`pace`): the fewest readings the stream has ever gone between two readings out of
+  the band. A reading out of the band sooner after the previous one than that (a cycle repeating
+  faster than it ever has: a valve chattering, a compressor short-cycling) narrows the alarm widening
+  by up to ``PACE_CAP`` times: the widening that the earlier ones left is for events at the
+  stream's usual pace. Judged once ``PACE_WARM`` such readings are seen.
 
 The persistence keeps its readings rounded to single precision, and the time-of-day slots as
 half-precision floats in a ``bytearray`` (two bytes a slot; a
@@ -62,6 +68,10 @@ DAY_NEAR = 3
 DAY_HALF_DAYS = 30.0
 DAY_GAIN = 1.5
 DAY_SECONDS = 86400.0
+#: Readings out of the band seen before the pace is judged.
+PACE_WARM = 10
+#: The most the pace narrows the alarm widening (times), as the square root of how much sooner.
+PACE_CAP = 1.5
 _HALF = struct.Struct("<e")
 _HALF_MAX = 65000.0
 _SINGLE = struct.Struct("<f")
@@ -171,3 +181,26 @@ def time_of_day(state: dict[str, Any], per_day: int, t: float, step: float, out:
     if out > _HALF.unpack_from(mem, 2 * slot)[0]:
         _HALF.pack_into(mem, 2 * slot, out if out < _HALF_MAX else _HALF_MAX)
     return max(1.0, DAY_GAIN * seen)
+
+
+def pace(state: dict[str, Any], r: float, k: float) -> float:
+    """Move the pace memory past a reading ``r`` spreads from the expected value (band edge ``k``;
+    a filled reading: 0); returns how many times narrower the alarm widening is for it: the square
+    root of how much sooner than ever it left the band after the previous reading out of it, at most
+    ``PACE_CAP`` (1: not out of the band, or not sooner)."""
+    p = state.get("pace")
+    if p is None:  # readings since the last one out of the band (-1: none yet), fewest between two, seen
+        p = state["pace"] = [-1, 0, 0]
+    since, fewest, seen = p
+    out = 1.0
+    if since >= 0:
+        since += 1
+    if r > k:
+        if since > 0:
+            if seen >= PACE_WARM and since < fewest:
+                out = min(PACE_CAP, math.sqrt(fewest / since))
+            fewest = since if seen == 1 or since < fewest else fewest
+        seen = seen + 1 if seen < PACE_WARM else seen
+        since = 0
+    p[0], p[1], p[2] = since, fewest, seen
+    return out

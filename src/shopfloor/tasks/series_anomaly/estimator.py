@@ -6,8 +6,10 @@ compares detectors (:data:`~shopfloor.tasks.series_anomaly.detector.CANDIDATES`)
 into the history, or on known anomalies when ``label_column`` is given
 (:mod:`~shopfloor.tasks.series_anomaly.selection`). Every point gets a score in [0, 1], a flag, the
 expected value with its band and a severity; flagged runs make events. The online candidates keep
-learning as they score; ``POST .../score`` continues the stream from a small JSON state and gives
-what batch scoring of the same points gives. Artifact: one JSON file (:data:`ESTIMATOR_FILE`).
+learning as they score, and a spread learnt from a history wilder than the stream comes down
+slowly where the stream stays calmer (the calm, in :mod:`~shopfloor.tasks.series_anomaly.detector`);
+``POST .../score`` continues the stream from a small JSON state and gives what batch scoring of the
+same points gives. Artifact: one JSON file (:data:`ESTIMATOR_FILE`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import pandas as pd
 
+from shopfloor.data.series import check_consecutive
 from shopfloor.errors import ArtifactCorrupted, InvalidDataset, InvalidInput, NotFitted
 from shopfloor.tasks.base import (
     ONE_STREAM,
@@ -31,15 +34,20 @@ from shopfloor.tasks.base import (
     ProgressFn,
     no_progress,
 )
+from shopfloor.tasks.compare import Compared, NewData
 from shopfloor.tasks.options import option_error
 from shopfloor.tasks.series_anomaly import SERIES_ANOMALY
 from shopfloor.tasks.series_anomaly.columns import frame_columns_of, settle_columns
-from shopfloor.tasks.series_anomaly.context import PERSIST_SPAN, day_slots, points_per_day
+from shopfloor.tasks.series_anomaly.compare import compare_stream
+from shopfloor.tasks.series_anomaly.context import PACE_WARM, PERSIST_SPAN, day_slots, points_per_day
 from shopfloor.tasks.series_anomaly.detector import (
     CANDIDATES,
     STATE_VERSION,
     Model,
+    alarm_readings,
     band_width,
+    calm_of,
+    calm_readings,
     find_period,
     fit_model,
     heat_of,
@@ -196,24 +204,29 @@ class SeriesAnomalyEstimator(BaseEstimator):
             find_period(tl.times, tl.values, tl.step, tl.is_datetime) if self.seasonality == "auto" else 0
         )
         k0 = band_width(int(self.sensitivity))
+        memory = alarm_readings(int(self.alarm_memory), tl.step, tl.is_datetime)
         figures = []
         for i, name in enumerate(names):
             progress(0.1 + 0.7 * i / len(names), "candidates", f"trying {name}")
             figures.append(
                 {
-                    **evaluate(name, tl, period, k0, int(self.seed), labels, int(self.alarm_memory)),
+                    **evaluate(name, tl, period, k0, int(self.seed), labels, memory),
                     "chosen": False,
                 }
             )
         chosen = choose(figures)
         chosen["chosen"] = True
+        # what a retraining gate repeats on the champion (not saved)
+        self.stream_fit_ = (tl, labels, period, k0, memory, chosen["name"], int(self.seed))
         for f in figures:
             f["cv_score"] = f["figure"]
         progress(0.85, "refit", f"learning {chosen['name']} from the whole history")
         day = points_per_day(tl.step, tl.is_datetime)
         model = fit_model(chosen["name"], tl.times, tl.values, tl.step, period, k0, day)
-        model.heat_gain, model.heat_decay = heat_of(int(self.alarm_memory))
+        model.heat_gain, model.heat_decay = heat_of(memory)
         whole = run(model, new_state(model), tl.times, tl.values, tl.filled, tl.segment)
+        model.calm = calm_of(whole.z, whole.spread, tl.values, ~tl.filled)
+        model.calm_half = calm_readings(tl.step, tl.is_datetime)
         r = whole.r[~tl.filled]
         model.k = max(k0, float(np.quantile(r, 1.0 - float(self.max_anomaly_ratio))))
         self.model_, self.time_column_, self.value_columns_ = model, time_col, values
@@ -228,6 +241,8 @@ class SeriesAnomalyEstimator(BaseEstimator):
             "task": self.task,
             **report_of(tl, chosen, figures, period, k0, model.k, flagged, self.label_column is not None),
             "layout": layout,
+            "alarm_memory_readings": memory,  # the option, or 20 days of date/time readings if fewer
+            "calm_halving_readings": round(model.calm_half),  # the fewest over which the spread's calm halves
             "fit_seconds": round(time.monotonic() - started, 3),
         }
         progress(1.0, "done", f"{chosen['name']}: band +-{model.k:.3g} spreads")
@@ -246,6 +261,20 @@ class SeriesAnomalyEstimator(BaseEstimator):
         rows = np.flatnonzero(tl.point_of_row >= 0)
         np.maximum.at(out, tl.point_of_row[rows], raw[rows].astype(float))
         return out
+
+    # ------------------------------------------------------------------ retraining
+    def check_combination(self, parts: Sequence[Mapping[str, Any]]) -> None:
+        """Datasets of one stream combine when they are stretches of it that do not overlap."""
+        if self.time_column is not None:
+            check_consecutive(parts, self.time_column)
+
+    def compare_with(self, champion: Any, data: NewData) -> Compared:
+        """On the last 40 % of the new stream (see :mod:`shopfloor.tasks.series_anomaly.compare`)."""
+        return compare_stream(self, champion, data)
+
+    def outcome_column(self, target: str) -> str | None:
+        """Live records are points of a stream, judged as a stream, not one by one."""
+        return None
 
     # ------------------------------------------------------------------ scoring
     def _check_fitted(self) -> None:
@@ -356,6 +385,8 @@ class SeriesAnomalyEstimator(BaseEstimator):
                 ),
                 **({"activity": self._activity_of(state["activity"])} if "activity" in state else {}),
                 **({"persist": self._persist_of(state["persist"])} if "persist" in state else {}),
+                **({"pace": self._pace_of(state["pace"])} if "pace" in state else {}),
+                **({"calm": self._calm_of(state["calm"])} if "calm" in state else {}),
                 "persist_widening": _finite(state.get("persist_widening", 1.0)),
             }
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -386,6 +417,22 @@ class SeriesAnomalyEstimator(BaseEstimator):
             raise ValueError("activity memory of another model")
         return [*a[:3], int(a[3]), a[4]]
 
+    @staticmethod
+    def _pace_of(values: Any) -> list[int]:
+        """The stream state's pace memory: [readings since the last one out of the band (-1: none
+        yet), fewest readings between two, how many were seen (at most the warm-up)]."""
+        p = [int(v) for v in values]
+        if len(p) != 3 or p != list(values) or p[0] < -1 or p[1] < 0 or not 0 <= p[2] <= PACE_WARM:
+            raise ValueError("pace memory of another model")
+        return p
+
+    def _calm_of(self, values: Any) -> list[float]:
+        """The stream state's calm: the tracked quantile of absolute deviations, per value column."""
+        c = [_finite(v) for v in values]
+        if len(c) != len(self.value_columns_) or any(v < 0 for v in c):
+            raise ValueError("calm of another model")
+        return c
+
     def _persist_of(self, packed: Any) -> list[list[float]]:
         """The stream state's persistence memory (packed by :meth:`score_stream`): the last deviations,
         per value column."""
@@ -414,6 +461,10 @@ class SeriesAnomalyEstimator(BaseEstimator):
 
         frame = scored.assign(_stream=ONE_STREAM)
         return evaluate_events(frame, label_column, asset_column="_stream", time_column=self.time_column_)
+
+    def drift_outputs(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The anomaly score and flag per row (event numbers and bands are no distribution)."""
+        return self.predict_frame(frame)[["anomaly_score", "is_anomaly"]]
 
     def explain(self, records: Sequence[Mapping[str, Any]], method: str = "shap") -> list[dict[str, Any]]:
         """The latest point: its score, expected value and each value column's share (percent) of its

@@ -39,7 +39,10 @@ class SeriesAnomalyOptions(FamilyOptions):
         ge=0,
         le=99,
         description="Higher flags more readings: the expected band narrows (at 99 a reading 1.5 typical "
-        "deviations away is abnormal, at 80 about 3.4, at 0 about 11.4). Lower gives fewer, surer alarms.",
+        "deviations away is abnormal, at 80 about 3.4, at 0 about 11.4). Lower gives fewer, surer alarms. "
+        "The typical deviation is learnt from the history and never grows; where the stream stays far "
+        "calmer than the history (under half its deviations, over thousands of readings and at least a "
+        "week: a history that held a start-up), it comes down slowly, at most to a fifth.",
     )
     max_anomaly_ratio: float = Field(
         0.05,
@@ -82,12 +85,15 @@ class SeriesAnomalyOptions(FamilyOptions):
         le=10_000_000,
         description="After an alarm the band widens in proportion to how far out the reading was. "
         "Right after it, the widening relaxes by half every 100 readings (the rest of one event raises "
-        "no second alarm); over this many readings the band stays as wide as the second largest "
-        "widening, relaxing by half over half of them: a change that repeats raises one alarm, then "
-        "another only when it grows half as large again, while one lone outlier does not hide what "
-        "follows it. With date/time readings the band also widens at a time of day where the stream "
-        "deviated as much on earlier days (a nightly job's spike; that memory relaxes by half over a "
-        "month). A lasting shift (the median of the last 21 readings) is judged outside this widening. "
+        "no second alarm); over this many readings (with date/time readings, at most 20 days of them) "
+        "the band stays as wide as the second largest widening, relaxing by half over half of them: a "
+        "change that repeats raises one alarm, then another only when it grows half as large again, "
+        "while one lone outlier does not hide what follows it. With date/time readings the band also "
+        "widens at a time of day where the stream deviated as much on earlier days (a nightly job's "
+        "spike; that memory relaxes by half over a month). A reading out of the band sooner after the "
+        "previous one than the stream has ever done (a cycle repeating faster than ever) and a lasting "
+        "shift (the median of the last 21 readings) are judged against a narrower band: the first up "
+        "to 1.5 times narrower, the second outside this widening. "
         "0: no widening, every reading outside the band is flagged.",
     )
     candidates: Annotated[list[Candidate], Field(min_length=1)] | None = Field(

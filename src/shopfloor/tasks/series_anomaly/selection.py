@@ -16,8 +16,15 @@ from typing import Any
 import numpy as np
 
 from shopfloor.tasks.series_anomaly.context import points_per_day
-from shopfloor.tasks.series_anomaly.detector import fit_model, heat_of, new_state
-from shopfloor.tasks.series_anomaly.scoring import run
+from shopfloor.tasks.series_anomaly.detector import (
+    Model,
+    calm_of,
+    calm_readings,
+    fit_model,
+    heat_of,
+    new_state,
+)
+from shopfloor.tasks.series_anomaly.scoring import Run, run
 from shopfloor.tasks.series_anomaly.timeline import Timeline, repair_notes
 
 FAULTS = 12
@@ -43,6 +50,50 @@ def _inject(
         part[onset:stop, column] += size * rng.standard_normal(stop - onset)
 
 
+def learning_cut(n: int) -> tuple[int, int]:
+    """Where the learning part of a history of ``n`` points ends, and where the scored part ends."""
+    cut = min(max(int(TRAIN_SHARE * n), 10), n - 1)
+    return cut, min(n, cut + EVAL_POINTS)
+
+
+def faulty_parts(
+    tl: Timeline, cut: int, stop: int, period: int, k: float, seed: int
+) -> list[tuple[int, np.ndarray]]:
+    """The synthetic faults of the scored part ``cut:stop``, one at a time: each fault's onset (in
+    points after ``cut``) and the scored part's values up to ``HORIZON`` points after it, with the
+    fault in them (the same faults for every model given the same history and seed)."""
+    rng = np.random.default_rng(seed)
+    values = tl.values
+    sd = fit_model("seasonal_baseline", tl.times[:cut], values[:cut], tl.step, period, k).scale0
+    room = stop - cut - HORIZON
+    out = []
+    for f in range(FAULTS if room > 0 else 0):
+        onset = int(rng.integers(0, room))
+        column = int(rng.integers(0, values.shape[1]))
+        part = values[cut:stop].copy()
+        _inject(part, onset, KINDS[f % 3], column, MAGNITUDES[(f // 3) % 3] * sd[column], rng)
+        out.append((onset, part[: onset + HORIZON]))
+    return out
+
+
+def detected(
+    model: Model, at_cut: dict[str, Any], tl: Timeline, cut: int, onset: int, part: np.ndarray, k: float
+) -> bool:
+    """Whether ``model`` (in its state ``at_cut``) flags a point within ``HORIZON`` readings of the
+    fault at ``onset`` in ``part``."""
+    end = onset + HORIZON
+    window = slice(cut, cut + end)
+    hit = run(model, copy.deepcopy(at_cut), tl.times[window], part, tl.filled[window], tl.segment[window])
+    return bool((hit.r[onset:end] > k).any())
+
+
+def warmed(model: Model, tl: Timeline, cut: int) -> tuple[Run, dict[str, Any]]:
+    """``model`` run from a fresh state over the learning part: its run and its state at ``cut``."""
+    state = new_state(model)
+    head = run(model, state, tl.times[:cut], tl.values[:cut], tl.filled[:cut], tl.segment[:cut])
+    return head, state
+
+
 def evaluate(
     name: str,
     tl: Timeline,
@@ -54,41 +105,19 @@ def evaluate(
 ) -> dict[str, Any]:
     """The figures of candidate ``name`` on the history ``tl`` (see the module docstring)."""
     n = len(tl.times)
-    cut = min(max(int(TRAIN_SHARE * n), 10), n - 1)
-    stop = min(n, cut + EVAL_POINTS)
+    cut, stop = learning_cut(n)
     times, values, filled, segment = tl.times, tl.values, tl.filled, tl.segment
-    day = points_per_day(tl.step, tl.is_datetime)
-    model = fit_model(name, times[:cut], values[:cut], tl.step, period, k, day)
-    model.heat_gain, model.heat_decay = heat_of(memory)
-    state = new_state(model)
-    head = run(model, state, times[:cut], values[:cut], filled[:cut], segment[:cut])
-    at_cut = copy.deepcopy(state)
+    model = learner(name, tl, cut, period, k, memory)
+    head, at_cut = warmed(model, tl, cut)
     clean = run(
         model, copy.deepcopy(at_cut), times[cut:stop], values[cut:stop], filled[cut:stop], segment[cut:stop]
     )
     real = ~filled[cut:stop]
     far = float((clean.r[real] > k).mean()) if real.any() else 0.0
-    rng = np.random.default_rng(seed)
-    sd = fit_model("seasonal_baseline", times[:cut], values[:cut], tl.step, period, k).scale0
-    detected, tried = 0, 0
-    room = stop - cut - HORIZON
-    for f in range(FAULTS if room > 0 else 0):
-        onset = int(rng.integers(0, room))
-        column = int(rng.integers(0, values.shape[1]))
-        part = values[cut:stop].copy()
-        _inject(part, onset, KINDS[f % 3], column, MAGNITUDES[(f // 3) % 3] * sd[column], rng)
-        end = onset + HORIZON
-        hit = run(
-            model,
-            copy.deepcopy(at_cut),
-            times[cut : cut + end],
-            part[:end],
-            filled[cut : cut + end],
-            segment[cut : cut + end],
-        )
-        tried += 1
-        detected += bool((hit.r[onset:end] > k).any())
-    detection = detected / tried if tried else None
+    faults = faulty_parts(tl, cut, stop, period, k, seed)
+    tried = len(faults)
+    hits = sum(detected(model, at_cut, tl, cut, onset, part, k) for onset, part in faults)
+    detection = hits / tried if tried else None
     figure = (detection or 0.0) - FAR_WEIGHT * far
     out: dict[str, Any] = {
         "name": name,
@@ -100,14 +129,27 @@ def evaluate(
     if labels is not None and labels[: len(head.r)].size:
         flags = np.r_[head.r, clean.r, np.zeros(n - stop)] > k
         keep = ~filled
-        f1 = _f1(flags[keep], labels[keep])
+        f1 = f1_of(flags[keep], labels[keep])
         out["label_f1"] = f1
         if f1 is not None:
             out["figure"] = f1
     return out
 
 
-def _f1(flags: np.ndarray, labels: np.ndarray) -> float | None:
+def learner(name: str, tl: Timeline, cut: int, period: int, k: float, memory: int) -> Model:
+    """Candidate ``name`` learnt from the first ``cut`` points, as the selection scores it: its
+    calm starts from the deviations it shows over them, as the estimator's fit does."""
+    model = fit_model(
+        name, tl.times[:cut], tl.values[:cut], tl.step, period, k, points_per_day(tl.step, tl.is_datetime)
+    )
+    model.heat_gain, model.heat_decay = heat_of(memory)
+    head, _ = warmed(model, tl, cut)
+    model.calm = calm_of(head.z, head.spread, tl.values[:cut], ~tl.filled[:cut])
+    model.calm_half = calm_readings(tl.step, tl.is_datetime)
+    return model
+
+
+def f1_of(flags: np.ndarray, labels: np.ndarray) -> float | None:
     positive = labels > 0
     if not positive.any():
         return None

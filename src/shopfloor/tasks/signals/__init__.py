@@ -17,6 +17,7 @@ SIGNAL_CLASSIFICATION = Capabilities(
     batch_instead="POST /v1/models/{name}/predict with the recordings' samples",
     plots=("confusion", "candidates"),
     validation="grouped cross-validation (no recording on both sides)",
+    compare=True,
     outcomes=Outcomes("label", "label", scores="probabilities", metrics=("f1", "pr_auc")),
 )
 
@@ -30,6 +31,7 @@ SIGNAL_ANOMALY = Capabilities(
     stream=True,
     batch_instead="POST /v1/models/{name}/score with windows of each machine",
     validation="held-out healthy recordings",
+    compare=True,
     outcomes=Outcomes("alarm", "is_anomaly", metrics=("alarm_precision", "alarm_recall")),
 )
 

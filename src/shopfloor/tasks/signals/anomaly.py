@@ -21,10 +21,12 @@ import pandas as pd
 
 from shopfloor.errors import ArtifactCorrupted, InvalidInput, NotFitted
 from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, no_progress
+from shopfloor.tasks.compare import Compared, NewData
 from shopfloor.tasks.options import is_whole, option_error
 from shopfloor.tasks.signals import SIGNAL_ANOMALY
 from shopfloor.tasks.signals import features as F
 from shopfloor.tasks.signals import prepare as P
+from shopfloor.tasks.signals.compare import RECORDING_COLUMNS, compare_detected, records_of
 from shopfloor.tasks.signals.explain import spectrum_view
 from shopfloor.tasks.signals.split import window_rows
 
@@ -116,7 +118,7 @@ class SignalAnomaly(BaseEstimator):
         t0 = time.perf_counter()
         self.check_options()
         budget = float(self.time_budget_s)
-        healthy, faulty = self._healthy(frame)
+        healthy, faulty, rows = self._healthy(frame)
         table = P.read_table(healthy, {"label"})
         progress(0.1, "features", f"{len(table.names)} healthy recordings")
         win = P.table_features(self, table, P.FEATURE_SHARE * budget)
@@ -131,8 +133,18 @@ class SignalAnomaly(BaseEstimator):
             "false_alarm_rate_held_out": float(np.mean(held > self.threshold_)),
             "held_out_windows": int(len(held)),
         }
+        faulty_scores: list[np.ndarray] = []
         if faulty is not None and len(faulty):
-            metrics.update(self._detection(faulty))
+            found, faulty_scores = self._detection(faulty)
+            metrics.update(found)
+        # the windows scored without being learnt from: a retraining gate compares on them (not saved)
+        self.evaluated_ = {
+            "healthy_rows": rows[0],
+            "faulty_rows": rows[1],
+            "held": held,
+            "rec": win.rec[len(win.rec) - len(held) :],  # one group: only its last windows are held out
+            "faulty": faulty_scores,
+        }
         self.input_schema_ = P.input_schema(table.channels)
         self.report_: dict[str, Any] = {
             "task": self.task,
@@ -156,17 +168,21 @@ class SignalAnomaly(BaseEstimator):
         progress(1.0, "done", f"threshold {self.threshold_:.3f} at {self.false_alarm_rate:g} false alarms")
         return self
 
-    def _healthy(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    def _healthy(
+        self, frame: pd.DataFrame
+    ) -> tuple[pd.DataFrame, pd.DataFrame | None, tuple[np.ndarray, np.ndarray]]:
+        """The healthy recordings, the faulty ones (labelled other than ``normal_label``) and the
+        rows of each in ``frame``."""
         if self.normal_label is None:
-            return frame.reset_index(drop=True), None
+            return frame.reset_index(drop=True), None, (np.arange(len(frame)), np.zeros(0, dtype=int))
         if "label" not in frame.columns:
             raise option_error("normal_label", "the recordings have no label column")
-        is_normal = frame["label"].astype(str) == self.normal_label
+        is_normal = (frame["label"].astype(str) == self.normal_label).to_numpy()
         if not is_normal.any():
             raise option_error("normal_label", f"no recording is labelled {self.normal_label!r}")
-        return frame[is_normal].reset_index(drop=True), frame[
-            ~is_normal & frame["label"].notna()
-        ].reset_index(drop=True)
+        faulty = ~is_normal & frame["label"].notna().to_numpy()
+        rows = (np.flatnonzero(is_normal), np.flatnonzero(faulty))
+        return frame[is_normal].reset_index(drop=True), frame[faulty].reset_index(drop=True), rows
 
     def _held_out_scores(self, table: P.Table, win: P.Windows) -> tuple[np.ndarray, dict[str, Any]]:
         """Scores of healthy windows unseen by the model that scores them, and how they were held out."""
@@ -197,17 +213,19 @@ class SignalAnomaly(BaseEstimator):
         held = _Gauss().fit(win.x[:cut]).score(win.x[cut:])
         return held, {"method": "one healthy group: first 70 % of its windows in time, threshold on the rest"}
 
-    def _detection(self, faulty: pd.DataFrame) -> dict[str, Any]:
+    def _detection(self, faulty: pd.DataFrame) -> tuple[dict[str, Any], list[np.ndarray]]:
+        """The detection figures of the faulty recordings, and their window scores."""
         table = P.read_table(faulty, {"label"})
         orders = dict(self.defect_orders or {})
         band = P.envelope_band(self.envelope_band_hz)
-        rates = []
+        scores = []
         for chans, rpm in zip(table.samples, table.rpm, strict=True):
             x = F.recording_features(
                 chans, self.rate_, P._rpm(rpm), int(self.window), int(self.max_windows), orders, band
             )
-            rates.append(float(np.mean(self.model_.score(x) > self.threshold_)))
-        return {"detection_rate_windows": float(np.mean(rates)), "faulty_recordings": len(rates)}
+            scores.append(self.model_.score(x))
+        rates = [float(np.mean(s > self.threshold_)) for s in scores]
+        return {"detection_rate_windows": float(np.mean(rates)), "faulty_recordings": len(rates)}, scores
 
     # ------------------------------------------------------------------ serving
     def _check_fitted(self) -> None:
@@ -319,6 +337,24 @@ class SignalAnomaly(BaseEstimator):
                 errors=[{"loc": ["state", key], "msg": "unusable stream state"}],
             )
         return dict(state)
+
+    # ------------------------------------------------------------------ retraining
+    def columns_read(self) -> list[str]:
+        """The recording table's rate, shaft speed, group and name (and labels with ``normal_label``)."""
+        return [*RECORDING_COLUMNS, *(["label"] if self.normal_label is not None else [])]
+
+    def window_scores(self, frame: pd.DataFrame) -> list[np.ndarray]:
+        """Per recording of a recording table: the score of each of its windows."""
+        self._check_fitted()
+        return [s for s, _, _, _ in self._scored(records_of(frame, self.channels_))]
+
+    def outcome_column(self, target: str) -> str | None:
+        """Live records are windows of a machine, judged by runs of windows, not one by one."""
+        return None
+
+    def compare_with(self, champion: Any, data: NewData) -> Compared:
+        """On the recordings of the new data (see :mod:`shopfloor.tasks.signals.compare`)."""
+        return compare_detected(self, champion, data)
 
     # ------------------------------------------------------------------ persistence
     def save(self) -> dict[str, bytes]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -22,10 +22,12 @@ import pandas as pd
 
 from shopfloor.errors import ArtifactCorrupted, InvalidInput, NotFitted
 from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, no_progress
+from shopfloor.tasks.compare import Compared, NewData
 from shopfloor.tasks.options import is_whole, option_error
 from shopfloor.tasks.signals import SIGNAL_CLASSIFICATION
 from shopfloor.tasks.signals import features as F
 from shopfloor.tasks.signals import prepare as P
+from shopfloor.tasks.signals.compare import RECORDING_COLUMNS, compare_classified, records_of, window_scorer
 from shopfloor.tasks.signals.explain import spectrum_view
 from shopfloor.tasks.signals.models import FEATURE_MODELS, FeatureModel
 from shopfloor.tasks.signals.split import grouped_folds, window_rows
@@ -114,6 +116,7 @@ class SignalClassifier(BaseEstimator):
                 errors=[{"loc": ["body", "target"], "msg": "unknown column"}],
             )
         labelled = frame[frame[target].notna()].reset_index(drop=True)
+        self.recording_rows_ = np.flatnonzero(frame[target].notna().to_numpy())  # each recording's row
         table = P.read_table(labelled, {target})
         labels = labelled[target].astype(str).to_numpy()
         self.classes_ = sorted(set(labels))
@@ -149,6 +152,8 @@ class SignalClassifier(BaseEstimator):
         results, spectra = self._compare(table, win, y_rec, folds, metric, deadline, progress, notes)
         best = max((r for r in results if r.get("cv_score") is not None), key=lambda r: r["cv_score"])
         best["chosen"] = True
+        self.out_of_fold_ = self._oof[best["name"]]  # a retraining gate compares on them (not saved)
+        del self._oof
         progress(0.85, "refitting", f"{best['name']} on every recording")
         self._refit(best["name"], results, win, y_rec, spectra, deadline)
         self.input_schema_ = P.input_schema(table.channels)
@@ -218,6 +223,7 @@ class SignalClassifier(BaseEstimator):
         chosen = self.candidates if self.candidates is not None else list(CANDIDATES)
         n_rec = len(table.names)
         results: list[dict[str, Any]] = []
+        self._oof: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         spectra = None
         for j, name in enumerate(chosen):
             started = time.perf_counter()
@@ -236,6 +242,7 @@ class SignalClassifier(BaseEstimator):
                 model = self._candidate(name, x[a], y[a], deadline, len(folds) + 1 - f)
                 oof[b] = model.proba(x[b])
             window = _scores(y, oof)
+            self._oof[name] = (oof, rec)
             by_rec = _per_recording(oof, rec, n_rec)
             recording = _scores(y_rec, by_rec)
             from sklearn.metrics import confusion_matrix
@@ -402,6 +409,30 @@ class SignalClassifier(BaseEstimator):
                 }
             )
         return out
+
+    # ------------------------------------------------------------------ retraining
+    def columns_read(self) -> list[str]:
+        """The recording table's rate, shaft speed, group and name besides the channels."""
+        return list(RECORDING_COLUMNS)
+
+    def window_probabilities(self, frame: pd.DataFrame) -> list[np.ndarray]:
+        """Per recording of a recording table: the class probabilities of each of its windows."""
+        self._check_fitted()
+        most = int(self.report_["windows"]["per_recording"])
+        windows = self._windows_of(records_of(frame, self.channels_))
+        return [self._proba(x, chans, most) for x, (chans, _), _ in windows]
+
+    def row_scorer(self, frame: pd.DataFrame, target: str) -> Callable[[np.ndarray], dict[str, float]]:
+        """Window-level accuracy, macro F1 and balanced accuracy on any selection of the labelled
+        recordings (the report's figures); a label the model never learnt counts against it."""
+        if target not in frame.columns:
+            raise InvalidInput(f"no column {target!r} among the recordings to score")
+        truth = frame[target].to_numpy(dtype=object)
+        return window_scorer(truth, self.window_probabilities(frame), self.classes_)
+
+    def compare_with(self, champion: Any, data: NewData) -> Compared:
+        """On the recordings of the new data (see :mod:`shopfloor.tasks.signals.compare`)."""
+        return compare_classified(self, champion, data)
 
     # ------------------------------------------------------------------ persistence
     def save(self) -> dict[str, bytes]:

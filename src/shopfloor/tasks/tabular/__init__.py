@@ -24,6 +24,7 @@ CLASSIFICATION = Capabilities(
     batch=True,
     optimise=True,
     plots=("confusion", "importance", "stability", "candidates"),
+    compare=True,
     outcomes=LABELS,
 )
 REGRESSION = replace(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -119,6 +119,7 @@ class TabularEstimator(BaseEstimator):
         self._check_kind_and_target(frame, target)
         progress(0.0, "preparing", "checking columns and target")
         notes: list[dict[str, Any]] = []
+        labelled = np.flatnonzero(frame[target].notna().to_numpy())  # the rows kept (with a target)
         frame = _without_missing_target(frame.reset_index(drop=True), target, notes)
         y_all, classes = self._encode_target(frame[target])
         n_classes = len(classes)
@@ -128,6 +129,7 @@ class TabularEstimator(BaseEstimator):
             raise InvalidInput("no usable input columns (all were dropped as id, text, datetime or constant)")
         classify = self.kind == "classification"
         tr, te = self._holdout_split(len(frame), y_all if classify else None)
+        self.holdout_rows_ = labelled[te]
         train, test = frame.iloc[tr].reset_index(drop=True), frame.iloc[te].reset_index(drop=True)
         y_tr, y_te = y_all[tr], y_all[te]
         types, screening = self._screen(train, types, y_tr, n_classes, budget, progress)
@@ -361,11 +363,7 @@ class TabularEstimator(BaseEstimator):
                 else M.regression_report(y[te], out)
             )
             # Every scalar metric of the held-out report, so each gets its spread.
-            scores = {
-                k: float(v)
-                for k, v in report.items()
-                if isinstance(v, int | float) and k not in ("n", "threshold")
-            }
+            scores = M.scalar_metrics(report)
             scores.setdefault(metric, M.score(metric, y[te], out, threshold))
             return scores
 
@@ -442,6 +440,26 @@ class TabularEstimator(BaseEstimator):
                 record[col] = cats[code] if 0 <= code < len(cats) else _outside_categories(cats)
             records.append(record)
         return records
+
+    def holdout_rows(self) -> np.ndarray | None:
+        """Row numbers, in the table given to ``fit``, of the hold-out split (None once loaded)."""
+        return getattr(self, "holdout_rows_", None)
+
+    def row_scorer(self, frame: pd.DataFrame, target: str) -> Callable[[np.ndarray], dict[str, float]]:
+        """The hold-out report's metrics (every selection metric among them) on any selection of the
+        labelled rows, at the tuned threshold; a class the model never learnt counts against it."""
+        self._check_fitted()
+        if target not in frame.columns:
+            raise InvalidInput(f"no column {target!r} with the true outcomes among the rows to score")
+        out = self.model_.predict_output(self.pre_.expand(self.pre_.encode(frame)))
+        labels = frame[target].to_numpy(dtype=object)
+        classes = list(self.classes_) if self.kind == "classification" else []
+
+        def scores(take: np.ndarray) -> dict[str, float]:
+            report = M.report_on_labels(self.kind, labels[take].tolist(), out[take], classes, self.threshold_)
+            return M.scalar_metrics(report)
+
+        return scores
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):

@@ -15,6 +15,7 @@ TEXT_CLASSIFICATION = Capabilities(
     explain=("occlusion", "shap"),  # "shap" is the protocol's default name: occlusion here
     batch=True,
     plots=("confusion", "stability", "candidates"),
+    compare=True,
     # the true class: single-label models (a multi-label answer has "labels", and no "label")
     outcomes=Outcomes("label", "label", scores="probabilities", metrics=("f1", "pr_auc")),
 )

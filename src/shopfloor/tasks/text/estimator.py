@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -163,9 +163,10 @@ class TextClassifier(BaseEstimator):
             )
         column = self._text_column(frame, target)
         progress(0.0, "preparing", f"reading texts from {column!r} and labels from {target!r}")
-        texts, y, classes, multi, notes = self._labelled_texts(frame, column, target)
+        texts, y, classes, multi, notes, positions = self._labelled_texts(frame, column, target)
         metric = self._check_metric(len(classes), multi)
         tr, te = self._holdout_split(len(texts), y, multi)
+        self.holdout_rows_ = positions[te]
         embeddings = self._embed(chosen_candidates, texts, notes, progress)
         folds = self._cv_folds(tr, y, multi)
         budget_end = t0 + float(self.time_budget_s)
@@ -208,10 +209,12 @@ class TextClassifier(BaseEstimator):
 
     def _labelled_texts(
         self, frame: pd.DataFrame, column: str, target: str
-    ) -> tuple[list[str], np.ndarray, list[Any], bool, list[dict[str, Any]]]:
+    ) -> tuple[list[str], np.ndarray, list[Any], bool, list[dict[str, Any]], np.ndarray]:
         """The usable texts and their encoded labels (one class, or a 0/1 row per class when
-        multi-label): texts, labels, classes, whether multi-label, and notes on rows left out."""
+        multi-label): texts, labels, classes, whether multi-label, notes on rows left out, and the
+        positions of the texts' rows in ``frame``."""
         texts, labels, notes = _clean_rows(frame[column], frame[target])
+        positions = np.flatnonzero(_usable(frame[column], frame[target]))
         multi = self.label_separator is not None
         y, classes, more = (
             _encode_multi(labels, str(self.label_separator)) if multi else _encode_single(labels, target)
@@ -219,8 +222,8 @@ class TextClassifier(BaseEstimator):
         notes += more
         if not multi:
             keep = y >= 0
-            texts, y = [t for t, k in zip(texts, keep, strict=True) if k], y[keep]
-        return texts, y, classes, multi, notes
+            texts, y, positions = [t for t, k in zip(texts, keep, strict=True) if k], y[keep], positions[keep]
+        return texts, y, classes, multi, notes, positions
 
     def _holdout_split(self, n_rows: int, y: np.ndarray, multi: bool) -> tuple[np.ndarray, np.ndarray]:
         """Training and hold-out row numbers (80/20, stratified unless multi-label), each sorted."""
@@ -499,6 +502,15 @@ class TextClassifier(BaseEstimator):
             out[f"proba_{c}"] = proba[:, k]
         return out
 
+    def drift_embeddings(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The texts' sentence embeddings from the model's own encoder (``encoder``, ``encoder_variant``),
+        whichever candidate was chosen: a drift check reads what the texts mean, not only their words."""
+        self._check_fitted()
+        if self.text_column_ not in frame.columns:
+            return {}
+        texts = [v[:MAX_CHARS] for v in frame[self.text_column_] if isinstance(v, str) and v.strip()]
+        return {self.text_column_: self._encoder().embed(texts)}
+
     # ------------------------------------------------------------------ explain
     def explain(
         self, records: Sequence[Mapping[str, Any]], method: str = "occlusion"
@@ -533,6 +545,39 @@ class TextClassifier(BaseEstimator):
         return self._proba([t if t.strip() else " " for t in texts])[0]
 
     # ------------------------------------------------------------------ persistence
+    # ------------------------------------------------------------------ comparing two models
+    def holdout_rows(self) -> np.ndarray | None:
+        """Row numbers, in the table given to ``fit``, of the hold-out split (None once loaded)."""
+        return getattr(self, "holdout_rows_", None)
+
+    def row_scorer(self, frame: pd.DataFrame, target: str) -> Callable[[np.ndarray], dict[str, float]]:
+        """The hold-out report's scalar metrics on any selection of the labelled rows; a label the
+        model never learnt counts against it (multi-label: only the labels it knows are scored)."""
+        self._check_fitted()
+        for column in (target, self.text_column_):
+            if column not in frame.columns:
+                raise InvalidInput(f"no column {column!r} among the rows to score")
+        texts, _ = self._texts(frame[[self.text_column_]].to_dict("records"))
+        proba = self._proba(texts)[0]
+        labels = frame[target].to_numpy(dtype=object)
+        if self.multi_label_:
+            separator = str(self.label_separator)
+            sets = [{part.strip() for part in str(v).split(separator)} for v in labels]
+            y = np.array([[c in found for c in self.classes_] for found in sets], dtype=int)
+
+            def multi(take: np.ndarray) -> dict[str, float]:
+                return M.scalar_metrics(_multi_report(y[take], proba[take], self.classes_))
+
+            return multi
+
+        classes = self.classes_
+
+        def single(take: np.ndarray) -> dict[str, float]:
+            report = M.report_on_labels("classification", list(labels[take]), proba[take], classes, None)
+            return M.scalar_metrics(report)
+
+        return single
+
     def save(self) -> dict[str, bytes]:
         self._check_fitted()
         state = {
@@ -601,6 +646,15 @@ def _note(code: str, message: str) -> dict[str, str]:
     return {"code": code, "message": message}
 
 
+def _has_text(values: np.ndarray) -> np.ndarray:
+    return np.array([isinstance(v, str) and bool(v.strip()) for v in values], dtype=bool)
+
+
+def _usable(texts: pd.Series, labels: pd.Series) -> np.ndarray:
+    """Rows with a label and a non-blank text (those :func:`_clean_rows` keeps)."""
+    return labels.notna().to_numpy() & _has_text(texts.to_numpy(dtype=object))
+
+
 def _clean_rows(texts: pd.Series, labels: pd.Series) -> tuple[list[str], list[Any], list[dict[str, str]]]:
     """Rows with a label and a non-blank text; texts cut to MAX_CHARS. Notes say what was dropped."""
     notes = []
@@ -608,7 +662,7 @@ def _clean_rows(texts: pd.Series, labels: pd.Series) -> tuple[list[str], list[An
     if not labelled.all():
         notes.append(_note("target-missing", f"{int((~labelled).sum())} rows without a label dropped"))
     values = texts.to_numpy(dtype=object)
-    has_text = np.array([isinstance(v, str) and bool(v.strip()) for v in values])
+    has_text = _has_text(values)
     empty = labelled & ~has_text
     if empty.any():
         notes.append(_note("text-empty", f"{int(empty.sum())} rows with an empty text dropped"))
