@@ -105,6 +105,27 @@ def test_global_boosted_model_and_intermittent_candidates() -> None:
     assert min(min(f["forecast"]) for f in est.forecast()) >= 0  # demand is never negative
 
 
+def test_a_candidate_timed_during_a_stall_is_timed_again_before_it_is_left_out(monkeypatch) -> None:
+    real = B.estimate_seconds
+    calls: dict[str, int] = {}
+
+    def stalling(names, *args, **kwargs):  # theta stalls on its first timing only; auto_ets always
+        out = real(names, *args, **kwargs)
+        for n in out:
+            calls[n] = calls.get(n, 0) + 1
+            if n == "auto_ets" or (n == "theta" and calls[n] == 1):
+                out[n] = 1e6
+        return out
+
+    monkeypatch.setattr(B, "estimate_seconds", stalling)
+    est = fitted()
+    names = {c["name"] for c in est.report_["candidates"]}
+    assert "theta" in names and "auto_ets" not in names
+    assert calls == {"seasonal_naive": 1, "auto_ets": 2, "theta": 2}
+    skipped = [w["message"] for w in est.report_["warnings"] if w["code"] == "candidate-skipped"]
+    assert len(skipped) == 1 and skipped[0].startswith("auto_ets left out")
+
+
 def test_bad_tables_are_refused_with_where() -> None:
     base = panel()
     dup = pd.concat([base, base.iloc[[5]]], ignore_index=True)
