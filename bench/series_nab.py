@@ -12,7 +12,10 @@ Streaming: ``shopfloor serve`` is started on the same home, and the last file's 
 per ``POST /v1/models/{name}/score`` call on one keep-alive connection (``http.client``, the
 lightest Python client, so the figure is the server's): ``stream_points_per_s``.
 
-    .venv/bin/python bench/series_nab.py [--files N] [--stream-points 3000] [--work DIR]
+    .venv/bin/python bench/series_nab.py [--files N] [--stream-points 3000] [--work DIR] [--stream-only]
+
+``--stream-only`` trains the last file's model alone and prints only ``stream_points_per_s`` (no
+accuracy runs, docs/benchmarks.md untouched).
 
 Data: ``SHOPFLOOR_NAB_DIR``, else ``$SHOPFLOOR_DATA_DIR/nab``, else ../shared/data/nab. Writes section
 ``series_nab`` of docs/benchmarks.md; the last two lines printed are the headline figures.
@@ -64,10 +67,10 @@ def run_jobs(platform: Any, settings: Settings) -> None:
         execute(settings, job.id)
 
 
-def score_file(
+def train(
     client: TestClient, platform: Any, settings: Settings, headers: dict[str, str], path: Path, model: str
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Train on the probationary rows, batch-score the whole file -> (scores, report)."""
+) -> dict[str, Any]:
+    """Train ``model`` on the file's probationary rows (a real job) -> its version 1's report."""
     frame = pd.read_csv(path)
     head = frame.iloc[: probation(len(frame))].to_csv(index=False).encode()
     up = client.post(
@@ -83,7 +86,15 @@ def score_file(
     run_jobs(platform, settings)
     done = client.get(f"/v1/jobs/{job.json()['id']}", headers=headers).json()
     assert done["status"] == "succeeded", done
-    report = client.get(f"/v1/models/{model}/versions/1", headers=headers).json()["report"]
+    report: dict[str, Any] = client.get(f"/v1/models/{model}/versions/1", headers=headers).json()["report"]
+    return report
+
+
+def score_file(
+    client: TestClient, platform: Any, settings: Settings, headers: dict[str, str], path: Path, model: str
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Train on the probationary rows, batch-score the whole file -> (scores, report)."""
+    report = train(client, platform, settings, headers, path, model)
     batch = client.post(
         f"/v1/models/{model}/batch",
         params={"version": 1},
@@ -95,7 +106,7 @@ def score_file(
     result = client.get(f"/v1/jobs/{batch.json()['id']}/result", headers=headers)
     assert result.status_code == 200, result.text
     scored = pd.read_csv(io.BytesIO(result.content))
-    assert len(scored) == len(frame)
+    assert len(scored) == len(pd.read_csv(path))
     return scored, report
 
 
@@ -406,11 +417,30 @@ optimiser does).
 {TUNING}"""
 
 
+def stream_only(paths: list[Path], tmp: Path, points: int) -> float:
+    """Only the stream figure: the last file's model trained through the API, then streamed."""
+    settings = Settings(home=tmp / "home", max_upload_mb=50.0)
+    platform = prepare(settings)
+    key = issue_key(platform.store, platform.secret, tenant="default", role="admin").secret
+    model = f"nab-{len(paths) - 1:02d}"
+    with TestClient(create_app(settings, platform), raise_server_exceptions=False) as client:
+        train(client, platform, settings, {"Authorization": f"Bearer {key}"}, paths[-1], model)
+    platform.close()
+    rate, ms = stream_rate(settings.home, key, model, paths[-1], points)
+    print(f"stream median ms per call: {ms:.3f}")
+    return rate
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--files", type=int, default=0, help="first N files only (0: all)")
     parser.add_argument("--stream-points", type=int, default=3000)
     parser.add_argument("--work", type=Path, default=None, help="keep detections here")
+    parser.add_argument(
+        "--stream-only",
+        action="store_true",
+        help="only the stream figure (the last file's model, trained alone); no accuracy runs, no docs",
+    )
     args = parser.parse_args()
     exit_on_sigterm()
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not one log line per in-process request
@@ -419,6 +449,11 @@ def main() -> None:
     if not paths:
         raise SystemExit(f"no NAB files under {data}/data (set SHOPFLOOR_NAB_DIR)")
     paths = paths[: args.files] if args.files else paths
+    if args.stream_only:
+        with tempfile.TemporaryDirectory(prefix="bench-nab-") as tmp_name:
+            rate = stream_only(paths, args.work or Path(tmp_name), args.stream_points)
+        print(f"stream_points_per_s: {rate:.0f}")
+        return
     with tempfile.TemporaryDirectory(prefix="bench-nab-") as tmp_name:
         tmp = args.work or Path(tmp_name)
         home, detections = tmp / "home", tmp / "detections"

@@ -103,6 +103,12 @@ class Platform:
         return ModelCache(self)
 
     @cached_property
+    def stream_states(self):  # type: ignore[no-untyped-def]  # StreamStateCache, imported lazily
+        from shopfloor.serving.stream_states import StreamStateCache
+
+        return StreamStateCache(int(self.settings.stream_cache_mb * 1024 * 1024))
+
+    @cached_property
     def prediction_log(self):  # type: ignore[no-untyped-def]  # PredictionLog, imported lazily
         """This process's buffer of predictions to log (:mod:`shopfloor.serving.prediction_log`)."""
         from shopfloor.serving.prediction_log import PredictionLog

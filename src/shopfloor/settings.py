@@ -170,6 +170,13 @@ class Settings(BaseSettings):
         ge=1,
         description="Assets whose streaming window is kept per model version; the least recent go first.",
     )
+    stream_cache_mb: float = Field(
+        64.0,
+        ge=0,
+        description="Memory per API process for the stream states it last wrote (sealed, as in the "
+        "registry): the next call of such a stream skips the registry read, and its write applies only "
+        "if no other process moved the stream meanwhile. 0: every call reads the registry.",
+    )
     prediction_log_buffer: int = Field(
         100_000,
         ge=100,

@@ -209,6 +209,12 @@ def threshold_models(api_with: Callable[[Build], Api]) -> Iterator[Api]:
         yield api_with(threshold_family.build_models)
 
 
+def another_app(api: Api, **settings: Any) -> Iterator[Api]:
+    """A second app on ``api``'s registry, artifacts and keys, as another API process (or host) of the
+    same installation has it, with ``settings`` changed; closed when the generator ends."""
+    yield from open_api(api.settings.model_copy(update=settings), keys=api.keys)
+
+
 @pytest.fixture(scope="session")
 def zoo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Api, dict[str, Member]]]:
     """One trained model of every task family (tests/zoo.py), built once per test session."""

@@ -140,15 +140,21 @@ def test_a_time_column_without_any_date_is_refused_naming_it(api: Api) -> None:
 def test_a_stream_call_waiting_on_the_registry_write_lock_leaves_the_server_answering(
     api: Api, version: int
 ) -> None:
-    """Another process holds SQLite's write lock: the stream call waits for it (the driver's busy
-    timeout) on a thread, while the event loop keeps answering other requests; it then completes."""
+    """Another process holds SQLite's write lock: the stream call does not wait for it on the event
+    loop (its write there declines at once) but on a thread, up to the driver's busy timeout, while
+    the event loop keeps answering other requests; it then completes."""
     store = api.platform.store
     entered = threading.Event()
-    update = store.update_stream_states
+    update, swap = store.update_stream_states, store.swap_stream_states
 
-    def noted(*args: Any, **kwargs: Any) -> Any:
+    def noted_update(*args: Any, **kwargs: Any) -> Any:
         entered.set()
         return update(*args, **kwargs)
+
+    def noted_swap(*args: Any, wait: bool = True, **kwargs: Any) -> Any:
+        if wait:  # the waiting path: on a registry thread
+            entered.set()
+        return swap(*args, wait=wait, **kwargs)
 
     record = _later().to_dict("records")[0]
     url, consumer = f"/v1/models/{MODEL}/score", api.headers("consumer")
@@ -156,7 +162,8 @@ def test_a_stream_call_waiting_on_the_registry_write_lock_leaves_the_server_answ
     assert warm.status_code == 200, warm.text
     holder = sqlite3.connect(store.engine.url.database, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # as a job or another API process writing would hold it
-    store.update_stream_states = noted  # type: ignore[method-assign]
+    store.update_stream_states = noted_update  # type: ignore[method-assign]
+    store.swap_stream_states = noted_swap  # type: ignore[method-assign]
     try:
         streamed: list[Any] = []
         stream = threading.Thread(
@@ -174,6 +181,7 @@ def test_a_stream_call_waiting_on_the_registry_write_lock_leaves_the_server_answ
         holder.rollback()
         holder.close()
         del store.update_stream_states
+        del store.swap_stream_states
     stream.join(30)
     asking.join(30)
     assert answered_while_locked, "the event loop was blocked by a stream call waiting on the registry"

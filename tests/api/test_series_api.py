@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import Api
+from conftest import Api, another_app
+from shopfloor.registry.entities import Swap
 
 SENSORS = ["temp", "pressure", "vib"]
 
@@ -210,6 +211,44 @@ def test_streaming_scores_match_one_call_and_keep_state_per_asset(detector: Api)
     assert reset.status_code == 200 and reset.json()["dropped"] == 1
     fresh = api.client.post("/v1/models/press/score", json={"records": _records(frame.iloc[:3])}, headers=h)
     assert fresh.status_code == 200
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_several_assets_per_call_through_two_processes_score_as_through_one(
+    detector: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each call holds points of two assets: a process continues both from what it wrote last only if
+    neither moved on meanwhile (one swap for both), else both from the registry."""
+    store = detector.platform.store
+    swap, swapped = store.swap_stream_states, []
+
+    def noted(*args: Any, **kwargs: Any) -> Swap:
+        swapped.append(swap(*args, **kwargs))
+        return swapped[-1]
+
+    monkeypatch.setattr(store, "swap_stream_states", noted)
+    frame = _faulty(11)
+    frame = pd.concat([frame, _faulty(13).assign(unit=3)]).sort_values(["cycle", "unit"])
+    calls = [_records(frame.iloc[i : i + 6]) for i in range(0, len(frame), 6)]  # 3 cycles of both
+
+    def score(api: Api, records: list[dict[str, Any]]) -> Any:
+        answer = api.client.post("/v1/models/press/score", json={"records": records}, headers=api.headers())
+        assert answer.status_code == 200, answer.text
+        assert [r["asset"] for r in answer.json()["results"]] == [2, 3]
+        return answer.json()["results"]
+
+    def reset(api: Api) -> None:
+        assert api.client.delete("/v1/models/press/score/state", headers=api.headers()).status_code == 200
+
+    alone = [score(detector, c) for c in calls]
+    reset(detector)
+    for other in another_app(detector):
+        apps = (detector, other)
+        order = [0, 0, 1, 0, 1, 1, 0, 0, 1, 0, 1, 0, 0, 1, 1, 0]
+        got = [score(apps[i], c) for i, c in zip(order, calls, strict=True)]
+        assert got == alone
+        reset(other)
+    assert Swap.DONE in swapped and Swap.STALE in swapped
 
 
 def test_batch_scoring_evaluates_against_known_events(detector: Api) -> None:

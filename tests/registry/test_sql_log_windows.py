@@ -24,12 +24,10 @@ def _call(
         for i in range(1 if failed else n)
     ]
     sealed = LogBlob(blob, tenant, "m", version, at, at, len(rows), b"sealed")
-    store.add_prediction_log([
-        LogBatch(
-            sealed, [r.request_id for r in rows], [r.position for r in rows], [source] * len(rows),
-            [at] * len(rows), [r.latency_ms for r in rows], [failed] * len(rows),
-        )
-    ])
+    store.add_prediction_log(
+        [LogBatch(sealed, [r.request_id for r in rows], [r.position for r in rows], [r.source for r in rows],
+                  [r.at for r in rows], [r.latency_ms for r in rows], [r.failed for r in rows])]
+    )
     return rows
 
 

@@ -71,8 +71,9 @@ def test_nothing_is_kept_without_a_rate_and_all_at_rate_one(platform: Platform) 
     assert rows[2]["inputs"] == {"speed": 2.0, "note": "ok"} and rows[2]["answer"] == {"value": 2.0}
 
 
-def test_a_full_buffer_drops_and_counts(platform: Platform) -> None:
+def test_a_full_buffer_drops_and_counts(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
     platform.store.set_log_rate("default", "m", 1.0)
+    monkeypatch.setattr(platform.prediction_log, "_start", lambda: None)  # no writer thread: a full buffer
     before = metrics.RECORDER.logged.get(("default", "m", "dropped"), 0)
     assert _add(platform, 80) == 80
     assert _add(platform, 30) == 0  # 110 > the buffer of 100: the whole call is dropped
@@ -81,8 +82,7 @@ def test_a_full_buffer_drops_and_counts(platform: Platform) -> None:
     assert metrics.RECORDER.logged[("default", "m", "dropped")] - before == 30
     text = metrics.exposition("default")[0].decode()
     assert 'shopfloor_prediction_log_records_total{model="m",outcome="dropped",tenant="default"}' in text
-    platform.prediction_log.flush()  # (the thread may have written some: a quarter full wakes it)
-    assert len(platform.store.list_logged("default", "m")) == 100
+    assert platform.prediction_log.flush() == 100
 
 
 def test_a_refused_batch_is_retried_once_then_counted_as_failed(
@@ -208,3 +208,25 @@ def test_failed_calls_are_drawn_as_likely_as_a_call_of_as_many_records_is_logged
     many = sum(_fail(platform, 20) for _ in range(400))
     assert 140 < single < 260  # 0.1 of 2000: 200 +- 13
     assert 0.8 * 400 * (1 - 0.9**20) < many < 1.1 * 400 * (1 - 0.9**20)  # 0.88 of them: 352 +- 6
+
+
+def test_an_unreachable_registry_turns_logging_off_for_a_while_not_serving(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shopfloor.serving import prediction_log as module
+
+    platform.store.set_log_rate("default", "m", 1.0)
+    asked: list[str] = []
+
+    def down(tenant: str) -> dict[str, float]:
+        asked.append(tenant)
+        raise RegistryUnavailable("down")
+
+    real = platform.store.log_rates
+    monkeypatch.setattr(platform.store, "log_rates", down)
+    assert _add(platform, 3) == 0 and _add(platform, 3) == 0
+    assert asked == ["default"]  # asked once, not once per request
+    monkeypatch.setattr(platform.store, "log_rates", real)
+    now = module.time.monotonic()
+    monkeypatch.setattr(module.time, "monotonic", lambda: now + module.RATES_RETRY_S + 1)  # the wait is over
+    assert _add(platform, 3) == 3

@@ -7,6 +7,7 @@ import json
 import logging
 import logging.config
 import re
+import time
 
 import pytest
 
@@ -17,12 +18,21 @@ from shopfloor.telemetry.logcontext import (
     LogContext,
     bind,
     current_request_id,
+    new_request_id,
     request_id_from,
     set_tenant,
     unbind,
 )
 
 GENERATED = re.compile(r"[0-9a-f]{32}")
+
+
+def test_generated_ids_sort_in_time_and_differ() -> None:
+    ids = [new_request_id() for _ in range(1000)]
+    assert all(GENERATED.fullmatch(i) for i in ids) and len(set(ids)) == 1000
+    first, later = ids[0], ids[-1]
+    assert first[:12] <= later[:12]
+    assert abs(int(first[:12], 16) / 1000 - time.time()) < 60
 
 
 @pytest.mark.parametrize(

@@ -8,11 +8,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from starlette.middleware.cors import CORSMiddleware
 
 from shopfloor import console, metrics
 from shopfloor.api import docs, problems, request_context
 from shopfloor.api.blocking import BlockingWork
+from shopfloor.api.direct import DirectDispatch
 from shopfloor.api.heavy import HeavyWork
 from shopfloor.api.middleware import MetricsAndLimits
 from shopfloor.api.routes import (
@@ -154,6 +156,14 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.include_router(audit.router)
     app.include_router(alerts.router)
     console.install(app)  # the browser pages, at / (after the API: /v1 paths stay the API's)
+    _add_middleware(app, settings)
+    return app
+
+
+def _add_middleware(app: FastAPI, settings: Settings) -> None:
+    """From the innermost out: direct dispatch of the hot routes, CORS, metrics and limits, request id."""
+    direct = [r for r in (*predict.hot.routes, *streams.hot.routes) if isinstance(r, APIRoute)]
+    app.add_middleware(DirectDispatch, routes=direct)
     if settings.cors_origins:
         # Closed unless configured. Added first so it runs inside MetricsAndLimits, whose
         # security headers then reach preflight answers too.
@@ -168,7 +178,6 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         MetricsAndLimits, max_json_bytes=MAX_JSON_BYTES, max_upload_bytes=settings.max_upload_bytes
     )
     request_context.install(app, app.state.tracing)  # outermost: a request id on every answer
-    return app
 
 
 def app_factory() -> FastAPI:

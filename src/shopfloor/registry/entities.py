@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
@@ -254,3 +255,15 @@ class ChallengerSetting:
     challenger: int | None
     updated_at: datetime | None = None
     updated_by: str | None = None
+
+
+class Swap(Enum):
+    """What a compare-and-swap of stream states did (``StreamStore.swap_stream_states``)."""
+
+    #: Every row held the state expected of it; each now holds its new state.
+    DONE = "done"
+    #: A row holds another state (another process went on with the stream, or it was reset or
+    #: trimmed): nothing was written.
+    STALE = "stale"
+    #: Not tried, because it would have had to wait (``wait=False``): nothing was written.
+    LATER = "later"

@@ -1,14 +1,18 @@
 """SQL for the per-asset state of streaming scoring.
 
 A mixin of :class:`~shopfloor.registry.sql.SqlStore`. The state is opaque bytes here (the
-service encrypts it); the store only keeps it, bounded per model version.
+service encrypts it); the store only keeps it, bounded per model version. Two ways to advance a
+stream: :meth:`StreamTables.update_stream_states` reads the states, lets the caller compute and
+writes the new ones in one locking transaction; :meth:`StreamTables.swap_stream_states` writes
+new states computed from states the caller already holds, each only if its row still holds
+exactly those bytes (a compare-and-swap: no read, no lock held while computing).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar, cast
 
@@ -19,7 +23,9 @@ from sqlalchemy.orm import Session
 
 from shopfloor.errors import Conflict, RegistryUnavailable
 from shopfloor.registry.clock import now as _now
+from shopfloor.registry.entities import Swap
 from shopfloor.registry.orm import StreamStateRow
+from shopfloor.registry.sqlite_nowait import NoWaitWrites
 
 T = TypeVar("T")
 
@@ -39,6 +45,13 @@ _WRITE = (
     .where(*_SAME, _ROW.asset == bindparam("b_asset"))
     .values(state=bindparam("b_state"), updated_at=bindparam("b_at"))
 )
+#: The compare-and-swap: the whole state compared, so it holds whatever the state's format (the
+#: service's are sealed with a fresh nonce each time: no two writes leave the same bytes).
+_SWAP = (
+    update(_ROW)
+    .where(*_SAME, _ROW.asset == bindparam("b_asset"), _ROW.state == bindparam("b_old"))
+    .values(state=bindparam("b_state"), updated_at=bindparam("b_at"))
+)
 #: SQLite (the embedded registry): the same read and write as plain SQL on the driver's connection,
 #: in one ``BEGIN IMMEDIATE`` transaction (the write lock is taken before the read, so two processes
 #: continuing one stream apply one after the other, as ``FOR UPDATE`` does on PostgreSQL). The asset
@@ -51,6 +64,7 @@ _SQLITE_WRITE = (
     "UPDATE stream_states SET state = ?, updated_at = ? "
     "WHERE tenant = ? AND model = ? AND version = ? AND asset = ?"
 )
+_SQLITE_SWAP = _SQLITE_WRITE + " AND state = ?"
 _SQLITE_ADD = (
     "INSERT INTO stream_states (tenant, model, version, asset, state, updated_at) VALUES (?, ?, ?, ?, ?, ?)"
 )
@@ -70,6 +84,24 @@ class StreamTables:
 
     def _session(self) -> AbstractContextManager[Session]:  # pragma: no cover - provided by SqlStore
         raise NotImplementedError
+
+    @property
+    def _nowait(self) -> NoWaitWrites:
+        found: NoWaitWrites | None = getattr(self, "_stream_nowait", None)
+        if found is None:
+            database = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
+            in_memory = not database or database == ":memory:" or bool(self.engine.url.query)
+            found = NoWaitWrites(None if in_memory else database)
+            self._stream_nowait = found
+        return found
+
+    @property
+    def swaps_without_waiting(self) -> bool:
+        """Whether :meth:`swap_stream_states` can be tried with ``wait=False`` (a SQLite file)."""
+        return self._nowait.available
+
+    def close_streams(self) -> None:
+        self._nowait.close()
 
     @contextmanager
     def _direct(self) -> Iterator[Connection]:
@@ -141,22 +173,31 @@ class StreamTables:
     ) -> T:
         """:meth:`update_stream_states` on SQLite: the driver's connection, no statement compiling."""
         stamp = self._stamp()
+        with self._immediate() as cur:
+            cur.execute(_SQLITE_READ, (tenant, model, version, json.dumps(list(assets))))
+            found: dict[str, bytes] = {asset: bytes(blob) for asset, blob in cur.fetchall()}
+            result, states = step(found)
+            at = stamp(_now())
+            changed = [(b, at, tenant, model, version, a) for a, b in states.items() if a in found]
+            if changed:
+                cur.executemany(_SQLITE_WRITE, changed)
+            added = [(tenant, model, version, a, b, at) for a, b in states.items() if a not in found]
+            if added:
+                cur.executemany(_SQLITE_ADD, added)
+                self._trim_sqlite(cur, tenant, model, version, keep)
+        return result
+
+    @contextmanager
+    def _immediate(self) -> Iterator[Any]:
+        """A cursor in one ``BEGIN IMMEDIATE`` transaction on a pooled driver connection (SQLite): the
+        write lock taken first, committed when the block ends (unless it rolled back itself), rolled
+        back if it raises; the driver's errors translated as the store's."""
         raw = self.engine.raw_connection()
         try:
             cur = raw.cursor()
             try:
                 cur.execute("BEGIN IMMEDIATE")
-                cur.execute(_SQLITE_READ, (tenant, model, version, json.dumps(list(assets))))
-                found: dict[str, bytes] = {asset: bytes(blob) for asset, blob in cur.fetchall()}
-                result, states = step(found)
-                at = stamp(_now())
-                changed = [(b, at, tenant, model, version, a) for a, b in states.items() if a in found]
-                if changed:
-                    cur.executemany(_SQLITE_WRITE, changed)
-                added = [(tenant, model, version, a, b, at) for a, b in states.items() if a not in found]
-                if added:
-                    cur.executemany(_SQLITE_ADD, added)
-                    self._trim_sqlite(cur, tenant, model, version, keep)
+                yield cur
                 raw.commit()
             except BaseException:
                 raw.rollback()
@@ -169,7 +210,6 @@ class StreamTables:
             raise RegistryUnavailable("the registry database is not reachable or busy; try again") from exc
         finally:
             raw.close()  # back to the pool
-        return result
 
     def _stamp(self) -> Callable[[Any], Any]:
         """The driver value SQLAlchemy stores for an ``updated_at`` (so both paths write one format)."""
@@ -207,6 +247,47 @@ class StreamTables:
             )
         )
         s.execute(delete(StreamStateRow).where(*same, StreamStateRow.asset.in_(oldest)))
+
+    def swap_stream_states(
+        self,
+        tenant: str,
+        model: str,
+        version: int,
+        swaps: Mapping[str, tuple[bytes, bytes]],
+        *,
+        wait: bool = True,
+    ) -> Swap:
+        """Write ``swaps[asset] = (expected, new)``: every asset's row gets its new state if every
+        row still holds exactly its expected bytes (``DONE``); else nothing is written (``STALE``:
+        a row holds another state or is gone). One transaction; no row is added or trimmed.
+
+        ``wait=False`` never waits for a lock (an event loop calls it): ``LATER``, nothing written,
+        where it would have to (always where :attr:`swaps_without_waiting` is False).
+        """
+        if not swaps:
+            return Swap.DONE
+        if self.engine.dialect.name == "sqlite":
+            at = self._stamp()(_now())
+            rows = [(new, at, tenant, model, version, a, old) for a, (old, new) in swaps.items()]
+            return self._nowait.swap(_SQLITE_SWAP, rows) if not wait else self._swap_sqlite(rows)
+        if not wait:
+            return Swap.LATER
+        key = {"b_tenant": tenant, "b_model": model, "b_version": version, "b_at": _now()}
+        with self._direct() as db:
+            for asset, (old, new) in swaps.items():
+                hit = db.execute(_SWAP, {**key, "b_asset": asset, "b_old": old, "b_state": new})
+                if hit.rowcount != 1:
+                    db.rollback()
+                    return Swap.STALE
+        return Swap.DONE
+
+    def _swap_sqlite(self, rows: list[tuple[Any, ...]]) -> Swap:
+        """The waiting swap on SQLite: one ``BEGIN IMMEDIATE`` transaction on the driver's connection."""
+        with self._immediate() as cur:
+            if all(cur.execute(_SQLITE_SWAP, row).rowcount == 1 for row in rows):
+                return Swap.DONE
+            cur.connection.rollback()
+            return Swap.STALE
 
     def list_stream_assets(self, tenant: str, model: str, version: int) -> list[str]:
         with self._session() as s:

@@ -3,7 +3,7 @@ picked by URL scheme in :func:`open_store`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
@@ -20,6 +20,7 @@ from shopfloor.registry.entities import (
     ModelVersion,
     NewDelivery,
     Quotas,
+    Swap,
     Tenant,
     TenantKey,
 )
@@ -277,7 +278,31 @@ class StreamStore(Protocol):
         assets: list[str],
         step: Callable[[dict[str, bytes]], tuple[T, dict[str, bytes]]],
         keep: int,
-    ) -> T: ...
+    ) -> T:
+        """Read the states of ``assets``, let ``step`` turn them into a result and new states, write
+        them (adding new assets, trimming the least recently updated beyond ``keep``): one locking
+        transaction. Returns ``step``'s result."""
+        ...
+
+    @property
+    def swaps_without_waiting(self) -> bool:
+        """Whether :meth:`swap_stream_states` can be tried with ``wait=False``."""
+        ...
+
+    def swap_stream_states(
+        self,
+        tenant: str,
+        model: str,
+        version: int,
+        swaps: Mapping[str, tuple[bytes, bytes]],
+        *,
+        wait: bool = True,
+    ) -> Swap:
+        """Compare-and-swap: ``swaps[asset] = (expected, new)``; all written (``DONE``) if every row
+        still holds its expected bytes, else none (``STALE``); with ``wait=False``, ``LATER`` (none
+        written) where a lock would have to be waited for."""
+        ...
+
     def list_stream_assets(self, tenant: str, model: str, version: int) -> list[str]: ...
     def drop_stream_states(self, tenant: str, model: str, asset: str | None = None) -> int: ...
 

@@ -91,6 +91,12 @@ class ModelCache:
             self._resolved[key] = found
         return found
 
+    def loaded(self, tenant: str, name: str, version: int | str | None = None) -> LoadedModel | None:
+        """What :meth:`get` gives when the model is in memory already; None where it would load it."""
+        mv = self.resolve(tenant, name, version)
+        found = self._models.get((tenant, name, mv.version))
+        return found if found is not None and found.version.artifact == mv.artifact else None
+
     def get(self, tenant: str, name: str, version: int | str | None = None) -> LoadedModel:
         mv = self.resolve(tenant, name, version)
         key = (tenant, name, mv.version)

@@ -16,6 +16,7 @@ counted as ``failed``. :meth:`close` writes what is left (the API's shutdown, a 
 from __future__ import annotations
 
 import logging
+import math
 import random
 import secrets
 import threading
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 
 #: Entries sealed together at most (a larger group of one model version is split).
 BLOB_ENTRIES = 1000
+#: Seconds before rates that could not be read are asked for again.
+RATES_RETRY_S = 5.0
 
 
 class LogStore(PredictionLogStore, MaskingStore, GenerationStore, Protocol):
@@ -99,6 +102,7 @@ class PredictionLog:
         self._thread: threading.Thread | None = None
         self._closed = False
         self._rates: dict[str, dict[str, float]] = {}
+        self._unknown: dict[str, float] = {}  # tenant -> when to ask the registry again for its rates
         self._generation: tuple[int, int] | None = None
         self.dropped = 0
 
@@ -110,14 +114,23 @@ class PredictionLog:
         if gen != self._generation:
             self._rates, self._generation = {}, gen
         rates = self._rates.get(tenant)
-        if rates is None:
-            try:
-                rates = self._platform.store.log_rates(tenant)
-            except ShopfloorError as exc:  # the registry is away: log nothing rather than fail serving
-                log.warning("prediction log rates of tenant %s unknown, nothing logged: %s", tenant, exc)
-                return 0.0
-            self._rates[tenant] = rates
+        if rates is None or self._unknown.get(tenant, math.inf) <= time.monotonic():
+            rates = self._read_rates(tenant)
         return rates.get(model, 0.0)
+
+    def _read_rates(self, tenant: str) -> dict[str, float]:
+        try:
+            rates = self._platform.store.log_rates(tenant)
+        except ShopfloorError as exc:
+            # The registry is away: nothing is logged, serving goes on, and the registry is asked
+            # again only after a while (not once per request, each waiting for its timeout).
+            log.warning("prediction log rates of tenant %s unknown, nothing logged yet: %s", tenant, exc)
+            self._unknown[tenant] = time.monotonic() + RATES_RETRY_S
+            rates = {}
+        else:
+            self._unknown.pop(tenant, None)
+        self._rates[tenant] = rates
+        return rates
 
     def sample(self, tenant: str, model: str, n: int, *, whole: bool = False) -> Sequence[int]:
         """Which of ``n`` answers of ``model`` to log, drawn at its rate; ``whole``: all or none (the

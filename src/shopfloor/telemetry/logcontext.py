@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import time
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 
@@ -39,8 +40,13 @@ _CURRENT: ContextVar[LogContext | None] = ContextVar("shopfloor_log_context", de
 
 
 def new_request_id() -> str:
-    """A fresh request id: 32 hex digits (128 random bits)."""
-    return secrets.token_hex(16)
+    """A fresh request id: 32 hex digits, the milliseconds since 1970 (12) then 80 random bits (20).
+
+    Ids of later requests sort after earlier ones (as UUIDv7 and ULIDs do): indexes keyed by request
+    id, such as the prediction log's, then grow at their end instead of rewriting a random page of a
+    large index for every request; 80 random bits keep ids of the same millisecond apart.
+    """
+    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
 
 
 def request_id_from(raw: bytes | None) -> str:

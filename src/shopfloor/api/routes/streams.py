@@ -46,10 +46,14 @@ async def score(request: Request) -> Response:
     key = canary_key(request.scope)
     records = parse_records(await request.body())
     platform, name = request.app.state.platform, request.path_params["name"]
-    # Never inline, even for one point: the registry transaction can wait on a lock (SQLite's write
-    # lock, a PostgreSQL row lock) or the network, and the event loop must keep serving meanwhile.
-    blocking: BlockingWork = request.app.state.blocking
-    result = await blocking.run(service.score, platform, principal.tenant, name, version, records, key)
+    # Inline only where nothing can wait (the state held here, a write that declines rather than
+    # waits for SQLite's lock); else on the registry threads: the transaction can wait on a lock
+    # (SQLite's write lock, a PostgreSQL row lock) or the network, and the event loop must keep
+    # serving meanwhile. The hop to a thread and back costs more than scoring a point.
+    result = service.score_now(platform, principal.tenant, name, version, records, key)
+    if result is None:
+        blocking: BlockingWork = request.app.state.blocking
+        result = await blocking.run(service.score, platform, principal.tenant, name, version, records, key)
     audit.buffer(platform).count(principal, name, result["version"], "score", len(records))
     return Response(json.dumps(result, separators=(",", ":")), media_type="application/json")
 

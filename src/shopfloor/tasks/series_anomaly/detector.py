@@ -256,6 +256,15 @@ def restart(state: dict[str, Any]) -> None:
     state["out"] = [0] * len(state["out"])
 
 
+def _narrowed(learnt: float, calm: float, top: float, floor: float) -> float:
+    """The spread ``learnt``, narrowed where the stream is calmer than the history (its tracked
+    quantile ``calm`` below ``CALM_FROM`` of the history's ``top``)."""
+    if calm >= CALM_FROM * top:
+        return learnt
+    below = calm / (CALM_FROM * top)
+    return max(learnt * max(below * below, CALM_FROM * below), floor)
+
+
 def advance(
     model: Model, state: dict[str, Any], t: float, x: list[float], learn_only: bool = False
 ) -> tuple[float, float, list[float], list[float], list[float]]:
@@ -284,11 +293,9 @@ def advance(
         s = (season[j] if season is not None else model.season[j])[phase] if phase >= 0 else 0.0
         if fresh and v == v:
             level[j] = v - s
-        learnt = sc = max(scale[j], model.floor[j])
+        learnt = max(scale[j], model.floor[j])
         top = model.calm[j] if calm is not None else 0.0
-        if top > 0 and calm[j] < CALM_FROM * top:  # type: ignore[index]  # calmer than the history
-            below = calm[j] / (CALM_FROM * top)  # type: ignore[index]
-            sc = max(learnt * max(below * below, CALM_FROM * below), model.floor[j])
+        sc = _narrowed(learnt, calm[j], top, model.floor[j]) if top > 0 else learnt  # type: ignore[index]
         e = (v - s - level[j]) if v == v else 0.0
         z = e / sc
         expected.append(level[j] + s)
