@@ -300,3 +300,35 @@ def test_two_apps_on_one_registry_see_the_mode_change(models: Api) -> None:
             assert _predict(api, [0.2], request_id="later")["version"] == 1
     finally:
         platform.close()
+
+
+def test_a_served_side_that_fails_is_a_failed_call_of_its_version(models: Api, monkeypatch: Any) -> None:
+    """While the challenger runs, every answer is logged, and so is every failure of the side that
+    answers (the error rate of the alert signals counts it); the side run beside it is no call."""
+    from datetime import UTC, datetime, timedelta
+
+    from shopfloor.alerting.signals import SignalQuery
+    from shopfloor.services import alerts
+
+    api = models
+    assert _set(api, "shadow", version=2).status_code == 200
+    _predict(api, [0.2], request_id="fine")
+    champion = api.platform.models.get("default", LABEL, 1).estimator
+
+    def broken(records: Any) -> Any:
+        raise RuntimeError("the champion's library failed")
+
+    monkeypatch.setattr(champion, "predict", broken)
+    headers = {**api.headers("consumer"), "X-Request-ID": "broken"}
+    body = {"records": [{"x": 0.2, "asset": "a"}]}
+    failed = api.client.post(f"/v1/models/{LABEL}/predict", json=body, headers=headers)
+    assert failed.status_code == 500
+    rows = _export(api)
+    assert [(r["request_id"], r["source"], r["version"], r["error"]) for r in rows if r["error"]] == [
+        ("broken", "champion:served", 1, {"status": 500, "code": "internal-error"})
+    ]
+    until = datetime.now(UTC) + timedelta(seconds=60)
+    query = SignalQuery("default", LABEL, 1, "error_rate", 600, until)
+    assert alerts.signals(api.platform).read(query).value == pytest.approx(1 / 2)
+    challenger_side = SignalQuery("default", LABEL, 2, "error_rate", 600, until)
+    assert alerts.signals(api.platform).read(challenger_side).value is None  # shadow runs are no calls

@@ -19,6 +19,7 @@ from shopfloor.context import Platform
 from shopfloor.errors import ShopfloorError
 from shopfloor.registry.entities import ModelVersion
 from shopfloor.serving.cache import LoadedModel
+from shopfloor.serving.challenger import side_of
 from shopfloor.telemetry.logcontext import current_request_id
 
 
@@ -83,4 +84,5 @@ def log_failure(
         latency_s=time.perf_counter() - started,
         request_id=current_request_id(),
         error={"status": status, "code": code},
+        always=side_of(source) is not None,  # a challenger's trial logs every answer, and so every failure
     )

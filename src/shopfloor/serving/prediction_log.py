@@ -188,13 +188,15 @@ class PredictionLog:
         latency_s: float,
         request_id: str | None,
         error: Mapping[str, Any],
+        always: bool = False,
     ) -> bool:
         """Keep a call that failed once its records had passed the model's input schema: one entry
         with the call's inputs and ``error`` (``status``, ``code``), no answer. It is drawn with the
         chance that a call of as many records has an answer logged at the model's rate, so failed
         and answered calls are sampled alike and the share of failed calls among those logged
-        estimates the model's error rate. Returns whether it was kept."""
-        rate = self.rate(tenant, model)
+        estimates the model's error rate; ``always``: kept whatever the rate (a call whose answers
+        are all logged, as a challenger's trial logs them). Returns whether it was kept."""
+        rate = 1.0 if always else self.rate(tenant, model)
         chance = 1.0 - (1.0 - rate) ** max(len(records), 1)
         if rate <= 0.0 or (rate < 1.0 and random.random() >= chance):  # noqa: S311 - sampling
             return False
