@@ -61,7 +61,7 @@ def test_two_workers_deliver_a_test_webhook_once(tmp_path: Path, receiver: Recei
             assert delivery["status"] == "delivered" and delivery["attempts"] == 1
             state = client.alert_states()[0]
             assert state["evaluated_at"] is not None
-            assert state["note"] == "no source of drift_score on this server"
+            assert state["note"].startswith("no drift_score")  # nothing logged in the window yet
             assert "alert: press-drift" in client.prometheus_rules()
     finally:
         server.stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from shopfloor.registry.log_entities import CallOutcomes, Feedback, LogBlob, LoggedPrediction
+from shopfloor.registry.log_entities import CallOutcomes, Feedback, LogBatch, LogBlob, LoggedPrediction
 from shopfloor.registry.sql import SqlStore
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
@@ -23,7 +23,11 @@ def _call(
         )
         for i in range(1 if failed else n)
     ]
-    store.add_prediction_log([LogBlob(blob, tenant, "m", version, at, at, len(rows), b"sealed")], rows)
+    sealed = LogBlob(blob, tenant, "m", version, at, at, len(rows), b"sealed")
+    store.add_prediction_log(
+        [LogBatch(sealed, [r.request_id for r in rows], [r.position for r in rows], [r.source for r in rows],
+                  [r.at for r in rows], [r.latency_ms for r in rows], [r.failed for r in rows])]
+    )
     return rows
 
 

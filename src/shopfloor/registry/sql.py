@@ -137,6 +137,12 @@ class SqlStore(
 
     # ---- tenants and keys -------------------------------------------------------------------------
     def ensure_tenant(self, tenant: str) -> Tenant:
+        try:
+            return self._ensure_tenant(tenant)
+        except Conflict:  # servers starting together: another created it at the same moment
+            return self._ensure_tenant(tenant)
+
+    def _ensure_tenant(self, tenant: str) -> Tenant:
         with self._session() as s:
             row = s.get(TenantRow, tenant)
             if row is None:
