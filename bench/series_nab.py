@@ -385,8 +385,8 @@ score_stream 0.26, a third of it unpacking and packing the base64 arrays of its 
 socket writes of the answer 0.10; key check and rate limit 0.05; answer JSON 0.03; the rest the
 request id, metrics and limits layers and uvicorn. Measured alone (`bench/series_nab.py
 --stream-only --stream-points 3000`, best of 3 runs each, interleaved with the code before
-(d0b6bb1), 2026-12-04 19:14 UTC, load 1.4 then 1.1, the runs included): 876 -> 1,163 points
-per second, median call 1.06 -> 0.77 ms.
+(d0b6bb1), 2026-12-04 19:29 UTC, load 0.7 then 0.8, the runs included): 918 -> 1,323 points
+per second, median call 1.02 -> 0.69 ms.
 """
 
 
