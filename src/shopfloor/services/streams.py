@@ -201,7 +201,7 @@ def score_now(
     """:func:`score` where it needs no wait (so an event loop may call it): the model loaded, every
     asset's state held here and a registry that writes without waiting (SQLite) that did. None,
     with nothing written, otherwise: then call :func:`score` where waiting is harmless."""
-    if not platform.store.swaps_without_waiting:
+    if not (platform.store.swaps_without_waiting and platform.stream_states.max_bytes):
         return None
     trial = platform.challengers.trial(tenant, name, version, key)
     loaded = platform.models.loaded(tenant, name, version if trial is None else trial.answering)
