@@ -46,6 +46,10 @@ def parse_duration(value: str, hint: str) -> int:
     return int(found.group(1)) * _UNITS[found.group(2)]
 
 
+def _print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
 def _rule_table(rule: dict[str, Any]) -> None:
     state = rule.get("state") or {}
     rows = [(k, rule.get(k)) for k in ("id", "name", "model", "version", "signal", "input", "metric")]
@@ -100,7 +104,7 @@ def alerts_create(
             enabled=not disabled,
         )
     if as_json:
-        common.print_json(rule)
+        _print_json(rule)
         return
     _rule_table(rule)
     typer.echo(rule["secret"])
@@ -117,7 +121,7 @@ def alerts_list(model: ModelOpt = None, as_json: JsonOpt = False) -> None:
     with common.make_client() as client:
         items = client.list_alert_rules(model)
     if as_json:
-        common.print_json(items)
+        _print_json(items)
         return
     rows = [
         {
@@ -140,7 +144,7 @@ def alerts_show(rule_id: RuleArg, as_json: JsonOpt = False) -> None:
     with common.make_client() as client:
         rule = client.get_alert_rule(rule_id)
     if as_json:
-        common.print_json(rule)
+        _print_json(rule)
     else:
         _rule_table(rule)
 
@@ -186,7 +190,7 @@ def alerts_states(model: ModelOpt = None, as_json: JsonOpt = False) -> None:
     with common.make_client() as client:
         items = client.alert_states(model)
     if as_json:
-        common.print_json(items)
+        _print_json(items)
         return
     columns = ["rule", "model", "version", "severity", "state", "since", "value", "note"]
     rows = [{**s, "since": common.fmt_time(s.get("since"))} for s in items]
@@ -199,7 +203,7 @@ def alerts_deliveries(rule_id: RuleArg, as_json: JsonOpt = False) -> None:
     with common.make_client() as client:
         items = client.alert_deliveries(rule_id)
     if as_json:
-        common.print_json(items)
+        _print_json(items)
         return
     rows = []
     for d in items:

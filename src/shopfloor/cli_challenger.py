@@ -46,7 +46,7 @@ def show(name: str, as_json: JsonOpt = False) -> None:
     with common.make_client() as client:
         found = client.get_challenger(name)
     if as_json:
-        common.print_json(found)
+        typer.echo(json.dumps(found, indent=2, default=str))
     else:
         common.out.print(_state(found))
 
@@ -122,7 +122,7 @@ def report(
         if plot is not None:
             client.challenger_plot(name, plot, window=window, windows=windows)
     if as_json:
-        common.print_json(found)
+        typer.echo(json.dumps(found, indent=2, default=str))
     else:
         common.out.print(report_view(found))
     if plot is not None:
