@@ -63,6 +63,7 @@ from shopfloor.tasks.series_anomaly.scoring import (
 )
 from shopfloor.tasks.series_anomaly.selection import choose, evaluate, report_of
 from shopfloor.tasks.series_anomaly.timeline import Timeline, repair, repair_notes
+from shopfloor.tasks.state_file import read_state
 
 ESTIMATOR_FILE = "estimator.json"
 FORMAT_VERSION = 1
@@ -518,9 +519,7 @@ class SeriesAnomalyEstimator(BaseEstimator):
     def load(cls, files: Mapping[str, bytes]) -> Self:
         """Rebuild a fitted estimator from :meth:`save` output (raises :class:`ArtifactCorrupted`)."""
         try:
-            state = json.loads(files[ESTIMATOR_FILE])
-            if state.get("format") != FORMAT_VERSION:
-                raise ArtifactCorrupted(f"unsupported series_anomaly artifact format {state.get('format')!r}")
+            state = read_state(files, ESTIMATOR_FILE, FORMAT_VERSION, "series_anomaly")
             est = cls(**state["params"])
             est.time_column_, est.value_columns_ = state["time_column"], list(state["value_columns"])
             est.is_datetime_ = bool(state["is_datetime"])
