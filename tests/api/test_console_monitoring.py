@@ -9,11 +9,12 @@ import re
 from typing import Any
 
 import pytest
+from test_console import HTML, XSS, _browser, _post, _token
+
 import ai4i_like
 import threshold_family
 import watched
 from conftest import Api
-from test_console import HTML, XSS, _browser, _post, _token
 
 MODEL = watched.MODEL
 
@@ -26,16 +27,15 @@ def _build(api: Api) -> dict[str, str]:
     watched.feedback(api, items[:150])
     frame = ai4i_like.table(400, seed=2, process="after")
     files = {"file": ("after.csv", frame.to_csv(index=False).encode(), "text/csv")}
-    after = api.client.post("/v1/datasets", headers=api.headers("builder"), files=files, data={"name": "after"})
+    builder = api.headers("builder")
+    after = api.client.post("/v1/datasets", headers=builder, files=files, data={"name": "after"})
     assert after.status_code == 201, after.text
-    started = api.client.post(
-        f"/v1/models/{MODEL}/retrain", json={"dataset_id": after.json()["id"]}, headers=api.headers("builder")
-    )
+    body = {"dataset_id": after.json()["id"]}
+    started = api.client.post(f"/v1/models/{MODEL}/retrain", json=body, headers=builder)
     assert started.status_code == 202, started.text
     api.run_jobs()
-    shadow = api.client.put(
-        f"/v1/models/{MODEL}/challenger", json={"mode": "shadow", "version": 2}, headers=api.headers("builder")
-    )
+    mode = {"mode": "shadow", "version": 2}
+    shadow = api.client.put(f"/v1/models/{MODEL}/challenger", json=mode, headers=builder)
     assert shadow.status_code == 200, shadow.text
     more = watched.serve(api, watched.rows(100, seed=12, shifted=True), "late")
     assert api.platform.challengers.queue.wait_idle(30)
@@ -53,7 +53,7 @@ def _cells(html: str) -> str:
     return re.sub(r"\s+", " ", html)
 
 
-def test_the_model_page_links_to_monitoring_and_the_log_page_shows_rate_retention_and_figures(mill: Api) -> None:
+def test_the_model_page_links_to_monitoring_and_the_log_page_shows_its_figures(mill: Api) -> None:
     builder = _browser(mill, "builder")
     assert f'href="/models/{MODEL}/monitoring"' in builder.get(f"/models/{MODEL}", headers=HTML).text
     page = builder.get(f"/models/{MODEL}/monitoring", headers=HTML)
@@ -81,7 +81,8 @@ def test_the_sampling_rate_form_is_the_apis_and_only_writers_post_it(mill: Api) 
     for wrong in ("1.5", "half", ""):
         refused = _post(builder, page, action, {"rate": wrong})
         assert refused.status_code == 422 and "rate" in refused.text, wrong
-    rate = lambda: mill.client.get(f"/v1/models/{MODEL}/prediction-log", headers=mill.headers()).json()["rate"]  # noqa: E731
+    url = f"/v1/models/{MODEL}/prediction-log"
+    rate = lambda: mill.client.get(url, headers=mill.headers()).json()["rate"]  # noqa: E731
     assert rate() == 1.0
     assert builder.post(action, data={"rate": "0.25"}, follow_redirects=False).status_code == 403  # no token
     assert _post(consumer, page, action, {"rate": "0.25"}).status_code == 403
@@ -172,29 +173,32 @@ def test_retraining_form_jobs_with_their_gate_and_gated_promotion(mill: Api) -> 
     before = len(mill.client.get("/v1/jobs", headers=mill.headers()).json()["items"])
     assert _post(builder, page, f"/models/{MODEL}/retrain", {"dataset_id": ""}).status_code == 422
     assert _post(builder, page, f"/models/{MODEL}/retrain", {"dataset_id": "ds_nope"}).status_code == 404
-    assert _post(consumer, page, f"/models/{MODEL}/retrain", {"dataset_id": mill.made["after"]}).status_code == 403
+    refused = _post(consumer, page, f"/models/{MODEL}/retrain", {"dataset_id": mill.made["after"]})
+    assert refused.status_code == 403
     assert 'name="dataset_id"' not in consumer.get(page, headers=HTML).text
     assert len(mill.client.get("/v1/jobs", headers=mill.headers()).json()["items"]) == before
-    started = _post(
-        builder, page, f"/models/{MODEL}/retrain", {"dataset_id": mill.made["after"], "promote": "if_gate_passes"}
-    )
+    data = {"dataset_id": mill.made["after"], "promote": "if_gate_passes"}
+    started = _post(builder, page, f"/models/{MODEL}/retrain", data)
     assert started.status_code == 303 and started.headers["location"].startswith("/jobs/")
     queued = mill.client.get("/v1" + started.headers["location"], headers=mill.headers()).json()
     assert queued["type"] == "retrain" and queued["params"]["promote"] == "if_gate_passes"
     # gated promotion of version 2: a failed gate is refused with its reason unless forced
-    production = lambda: mill.client.get(f"/v1/models/{MODEL}", headers=mill.headers()).json()["aliases"]  # noqa: E731
+    model = f"/v1/models/{MODEL}"
+    production = lambda: mill.client.get(model, headers=mill.headers()).json()["aliases"]  # noqa: E731
     if not gate["passed"]:
         refused = _post(builder, page, f"/models/{MODEL}/promote", {"version": "2", "expected": "1"})
         assert refused.status_code == 409 and "failed its retraining gate" in refused.text
         assert production()["production"] == 1
-    assert _post(consumer, page, f"/models/{MODEL}/promote", {"version": "2", "force": "yes"}).status_code == 403
-    moved = _post(builder, page, f"/models/{MODEL}/promote", {"version": "2", "expected": "1", "force": "yes"})
+    forced = {"version": "2", "expected": "1", "force": "yes"}
+    assert _post(consumer, page, f"/models/{MODEL}/promote", forced).status_code == 403
+    moved = _post(builder, page, f"/models/{MODEL}/promote", forced)
     assert moved.status_code == 303 and production()["production"] == 2
 
 
 def test_another_tenant_gets_not_found_and_user_text_stays_text(mill: Api) -> None:
     other = _browser(mill, "other")
-    for path in ("monitoring", "predictions", "drift", "challenger", "retraining", "monitoring/performance.png"):
+    pages = ("monitoring", "predictions", "drift", "challenger", "retraining", "monitoring/performance.png")
+    for path in pages:
         assert other.get(f"/models/{MODEL}/{path}", headers=HTML).status_code == 404, path
     assert _post(other, "/", f"/models/{MODEL}/monitoring/rate", {"rate": "0"}).status_code == 404
     assert _post(other, "/", f"/models/{MODEL}/challenger", {"mode": "off"}).status_code == 404
@@ -217,7 +221,8 @@ def test_sections_that_do_not_apply_to_a_family_say_so_in_one_line(threshold_mod
     """A regressor has no CBPE estimate, and a family with no training profile has no drift."""
     api = threshold_models
     name = threshold_family.VALUE
-    assert api.client.put(f"/v1/models/{name}/prediction-log", json={"rate": 1}, headers=api.headers()).is_success
+    logged = api.client.put(f"/v1/models/{name}/prediction-log", json={"rate": 1}, headers=api.headers())
+    assert logged.is_success
     builder = _browser(api, "builder")
     text = _cells(builder.get(f"/models/{name}/monitoring", headers=HTML).text)
     assert "No estimate without outcomes (CBPE)" in text and "No window holds a logged prediction yet" in text

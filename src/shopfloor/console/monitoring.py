@@ -54,7 +54,8 @@ def span_of(request: Request, window: str, windows: int) -> Span:
 @router.get("/models/{name}/monitoring", response_class=HTMLResponse)
 def monitoring(request: Request, name: str, viewer: ModelsViewer) -> HTMLResponse:
     span = span_of(request, "1d", 20)
-    found = model_watch.log_and_performance(platform_of(request), viewer.tenant, name, span.window, span.windows)
+    platform = platform_of(request)
+    found = model_watch.log_and_performance(platform, viewer.tenant, name, span.window, span.windows)
     return page(
         request,
         "monitoring.html",

@@ -82,8 +82,8 @@ def promote_the_challenger(
 @router.get("/models/{name}/challenger/report.png")
 def challenger_plot(request: Request, name: str, viewer: ModelsViewer) -> Response:
     span = span_of(request, "1h", 24)
-    tenant = viewer.tenant
-    png = challenger_report.plot(platform_of(request), tenant, name, challenger_report.Span(span.window, span.windows))
+    asked = challenger_report.Span(span.window, span.windows)
+    png = challenger_report.plot(platform_of(request), viewer.tenant, name, asked)
     return Response(png, media_type="image/png", headers=PNG_HEADERS)
 
 
