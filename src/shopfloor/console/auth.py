@@ -86,6 +86,7 @@ JobsViewer = Annotated[Viewer, Depends(_page(Permission.JOBS_READ))]
 ModelsViewer = Annotated[Viewer, Depends(_page(Permission.MODELS_READ))]
 TrainViewer = Annotated[Viewer, Depends(_page(Permission.JOBS_WRITE))]
 PredictViewer = Annotated[Viewer, Depends(_page(Permission.PREDICT))]
+PredictionsViewer = Annotated[Viewer, Depends(_page(Permission.PREDICTIONS_READ))]
 AdminViewer = Annotated[Viewer, Depends(_page(Permission.KEYS))]
 
 # Form posts (CSRF checked) by the permission they need.
