@@ -127,7 +127,7 @@ def _quotas(
         "quotas.html",
         viewer,
         status=status,
-        title="Quotas and usage",
+        title="Quotas, usage and retention",
         u=limits.usage(platform, viewer.tenant),
         retention=kept,
         days=days if days is not None else str(kept["own"] or ""),
