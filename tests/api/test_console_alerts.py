@@ -80,6 +80,12 @@ def test_every_signal_has_its_words_in_the_form() -> None:
     assert [v for v, _ in pages.CHOICES["signal"][1:]] == list(get_args(Signal))
 
 
+@pytest.mark.parametrize("bound", [0.3, 5.0, -2.0, 1234567.0, 1234567.891, 1e-9, 1e20, 0.1 + 0.2])
+def test_a_bound_is_shown_as_text_that_reads_back_as_the_same_number(bound: float) -> None:
+    assert float(pages.exact(bound)) == bound
+    assert pages.exact(5.0) == "5" and pages.exact(0.3) == "0.3"
+
+
 def test_the_list_shows_each_rule_with_its_state_since_when_and_a_link(alert_api: Api) -> None:
     api = alert_api
     alerts.register_signal(api.platform, "error_rate", Fixed(0.9))

@@ -86,6 +86,12 @@ def standing(state: dict[str, Any]) -> str:
     return str(state["state"])
 
 
+def exact(bound: float) -> str:
+    """A bound as short text that reads back as the same number (``0.3``, ``5``, ``1234567``)."""
+    value = float(bound)
+    return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+
+
 def watches(rule: dict[str, Any]) -> str:
     """What a rule watches and when it breaches, in words: ``drift_score of input 'temp' > 0.3
     over 15m for 5m``."""
@@ -95,13 +101,13 @@ def watches(rule: dict[str, Any]) -> str:
     if rule["metric"]:
         what += f" {rule['metric']}"
     lasting = f" for {duration(rule['for_s'])}" if rule["for_s"] else ""
-    return f"{what} {rule['comparison']} {rule['bound']:g} over {duration(rule['window_s'])}{lasting}"
+    return f"{what} {rule['comparison']} {exact(rule['bound'])} over {duration(rule['window_s'])}{lasting}"
 
 
 def _form_values(rule: dict[str, Any]) -> dict[str, str]:
     """A stored rule as the edit form shows it."""
     values = {k: "" if rule[k] is None else str(rule[k]) for k in TEXT_FIELDS}
-    values["bound"] = f"{rule['bound']:g}" if float(rule["bound"]).is_integer() else repr(rule["bound"])
+    values["bound"] = exact(rule["bound"])
     values["targets"] = "\n".join(rule["targets"])
     values["enabled"] = "true" if rule["enabled"] else ""
     return values
