@@ -7,21 +7,19 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, get_args
 
 import pytest
 from fastapi.testclient import TestClient
 from test_console import HTML, XSS, _browser, _post, _token
 
-from alert_fixtures import ADMIN, DRIFT_RULE, Fixed, add_model, alert_settings, wait_for
-from conftest import Api, open_api
+from alert_fixtures import ADMIN, DRIFT_RULE, Fixed, add_model, wait_for
+from conftest import Api
 from shopfloor.console import alerts as pages
 from shopfloor.registry.entities import AuditEvent
 from shopfloor.schemas.alerts import Signal
 from shopfloor.services import alerts, audit
-from webhook_receiver import Receiver, webhook_receiver
+from webhook_receiver import Receiver
 
 #: A new rule's form as a person fills it in (text fields, one webhook URL a line).
 FORM = {
@@ -39,23 +37,6 @@ FORM = {
     "targets": "",
     "enabled": "true",
 }
-
-
-@pytest.fixture()
-def receiver() -> Iterator[Receiver]:
-    with webhook_receiver() as found:
-        yield found
-
-
-@pytest.fixture()
-def alert_api(tmp_path: Path) -> Iterator[Api]:
-    """An app whose webhooks may go to 127.0.0.1 only, evaluated every 0.2 s and delivered every
-    0.05 s; model ``press`` in tenant default and in tenant other."""
-    settings = alert_settings(tmp_path / "home", alert_eval_interval_s=0.2, alert_delivery_poll_s=0.05)
-    for api in open_api(settings):
-        add_model(api.platform)
-        add_model(api.platform, tenant="other")
-        yield api
 
 
 def _create(client: TestClient, **changes: str) -> Any:
