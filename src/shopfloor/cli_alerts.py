@@ -1,7 +1,6 @@
 """``shopfloor alerts ...``: alert rules on deployed models, their states and webhooks, and the
 Prometheus alerting-rules file, over the SDK. Tables go to stdout, notes to stderr."""
 
-import json
 import re
 from typing import Annotated, Any
 
@@ -44,10 +43,6 @@ def parse_duration(value: str, hint: str) -> int:
         expected = f"expected a duration such as 90s, 15m, 2h or 1d, got {value!r}"
         raise typer.BadParameter(expected, param_hint=hint)
     return int(found.group(1)) * _UNITS[found.group(2)]
-
-
-def _print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, default=str))
 
 
 def _rule_table(rule: dict[str, Any]) -> None:
@@ -104,7 +99,7 @@ def alerts_create(
             enabled=not disabled,
         )
     if as_json:
-        _print_json(rule)
+        common.print_json(rule)
         return
     _rule_table(rule)
     typer.echo(rule["secret"])
@@ -121,7 +116,7 @@ def alerts_list(model: ModelOpt = None, as_json: JsonOpt = False) -> None:
     with common.make_client() as client:
         items = client.list_alert_rules(model)
     if as_json:
-        _print_json(items)
+        common.print_json(items)
         return
     rows = [
         {
@@ -144,7 +139,7 @@ def alerts_show(rule_id: RuleArg, as_json: JsonOpt = False) -> None:
     with common.make_client() as client:
         rule = client.get_alert_rule(rule_id)
     if as_json:
-        _print_json(rule)
+        common.print_json(rule)
     else:
         _rule_table(rule)
 
@@ -190,7 +185,7 @@ def alerts_states(model: ModelOpt = None, as_json: JsonOpt = False) -> None:
     with common.make_client() as client:
         items = client.alert_states(model)
     if as_json:
-        _print_json(items)
+        common.print_json(items)
         return
     columns = ["rule", "model", "version", "severity", "state", "since", "value", "note"]
     rows = [{**s, "since": common.fmt_time(s.get("since"))} for s in items]
@@ -203,7 +198,7 @@ def alerts_deliveries(rule_id: RuleArg, as_json: JsonOpt = False) -> None:
     with common.make_client() as client:
         items = client.alert_deliveries(rule_id)
     if as_json:
-        _print_json(items)
+        common.print_json(items)
         return
     rows = []
     for d in items:

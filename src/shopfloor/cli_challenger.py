@@ -4,7 +4,6 @@ the champion, promote it.
 Thin wrappers over the SDK (:mod:`shopfloor.client_challenger`); errors are shown by the root group.
 """
 
-import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -46,7 +45,7 @@ def show(name: str, as_json: JsonOpt = False) -> None:
     with common.make_client() as client:
         found = client.get_challenger(name)
     if as_json:
-        typer.echo(json.dumps(found, indent=2, default=str))
+        common.print_json(found)
     else:
         common.out.print(_state(found))
 
@@ -122,7 +121,7 @@ def report(
         if plot is not None:
             client.challenger_plot(name, plot, window=window, windows=windows)
     if as_json:
-        typer.echo(json.dumps(found, indent=2, default=str))
+        common.print_json(found)
     else:
         common.out.print(report_view(found))
     if plot is not None:

@@ -43,6 +43,11 @@ out = Console(soft_wrap=False)
 err = Console(stderr=True)
 
 
+def print_json(data: Any) -> None:
+    """``data`` as indented JSON on stdout (what JSON cannot hold, as its text)."""
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
 def make_client() -> "Client":
     """The SDK client for SHOPFLOOR_URL / SHOPFLOOR_API_KEY (tests replace this function)."""
     from shopfloor.client import Client

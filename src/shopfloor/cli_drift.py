@@ -5,7 +5,6 @@ answer with Rich (or the raw JSON with ``--json``). Errors are shown by the root
 ``shopfloor.cli``.
 """
 
-import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from shopfloor import cli_common as common
+from shopfloor import cli_render as render
 
 drift_app = typer.Typer(
     help="Drift of a model's inputs and outputs against its training profile: check, profile, plot.",
@@ -100,7 +100,7 @@ def check(
             min_distance=min_distance,
         )
     if as_json:
-        typer.echo(json.dumps(report, indent=2))
+        common.print_json(report)
     else:
         colour = "bold red" if report["drifted"] else "bold green"
         common.out.print(f"[{colour}]{escape(report['summary'])}[/]")
@@ -126,7 +126,7 @@ def profile(model: str, version: VersionOpt = None, as_json: JsonOpt = False) ->
     with common.make_client() as client:
         found = client.drift_profile(model, version=common.parse_version(version))
     if as_json:
-        typer.echo(json.dumps(found, indent=2))
+        common.print_json(found)
         return
     common.out.print(
         f"{found['model']} v{found['version']}: {found['rows']} training rows, {escape(found['source'])}"
@@ -182,11 +182,8 @@ def plot(
 
 def timeline_table(found: dict[str, Any]) -> Table:
     """One row per window of the log: its predictions, whether it drifted, its score and summary."""
-    title = f"{found['model']} v{found['version']}: drift per window of {found['window']['text']}"
-    table = Table(title=escape(title), title_justify="left")
-    for column in ("window", "predictions", "", "score", "summary"):
-        right = column in ("predictions", "score")
-        table.add_column(column, overflow="fold", justify="right" if right else "left")
+    columns = ("window", "predictions", "", "score", "summary")
+    table = render.window_table(found, "drift", columns, left=("window", "", "summary"), overflow="fold")
     for w in found["windows"]:
         mark = "-" if not w["checked"] else "[bold red]drift[/]" if w["drifted"] else "[green]ok[/]"
         table.add_row(
@@ -213,7 +210,7 @@ def timeline(
         if plot is not None:
             client.drift_timeline_plot(model, plot, window=window, windows=windows, version=which)
     if as_json:
-        typer.echo(json.dumps(found, indent=2))
+        common.print_json(found)
     else:
         common.out.print(timeline_table(found))
     if plot is not None:

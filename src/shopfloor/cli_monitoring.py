@@ -38,10 +38,6 @@ class Format(StrEnum):
     csv = "csv"
 
 
-def _print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, default=str))
-
-
 @log_app.command("set-rate")
 def set_rate(
     name: str,
@@ -59,7 +55,7 @@ def show(name: str, as_json: JsonOpt = False) -> None:
     with common.make_client() as c:
         found = c.log_settings(name)
     if as_json:
-        _print_json(found)
+        common.print_json(found)
         return
     common.out.print(render.key_values(f"Prediction log of {name}", list(found.items())))
 
@@ -144,7 +140,7 @@ def feedback(
     with common.make_client() as c:
         found = c.send_feedback(name, items)
     if as_json:
-        _print_json(found)
+        common.print_json(found)
         return
     common.out.print(f"{found['accepted']} outcome(s) stored for {escape(name)} ({found['kind']} outcomes)")
 
@@ -153,11 +149,9 @@ def performance_table(found: dict[str, Any]) -> Table:
     """One row per window: its predictions and outcomes, each metric realised, the estimates."""
     metrics = list(found["metrics"])
     estimated = found["estimation"]["available"]
-    title = f"{found['model']} v{found['version']}: live performance per window of {found['window']['text']}"
-    table = Table(title=escape(title), title_justify="left")
     guesses = ["est. f1", "est. precision"] if estimated else []
-    for column in ["window", "predictions", "outcomes", *metrics, *guesses]:
-        table.add_column(escape(column), justify="left" if column == "window" else "right")
+    columns = ["window", "predictions", "outcomes", *metrics, *guesses]
+    table = render.window_table(found, "live performance", columns)
     baseline = [common.fmt(found["baseline"].get(m)) for m in metrics]
     table.add_row("training report", "", "", *baseline, *([""] * len(guesses)))
     for w in found["windows"]:
@@ -189,7 +183,7 @@ def performance(
         if plot is not None:
             c.performance_plot(name, plot, version=which, window=window, windows=windows)
     if as_json:
-        _print_json(found)
+        common.print_json(found)
         return
     common.out.print(performance_table(found))
     if not found["estimation"]["available"] and found["estimation"].get("reason"):

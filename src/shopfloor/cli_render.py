@@ -4,7 +4,8 @@ The response shapes follow ``shopfloor.schemas``; the free-form parts (stats, me
 candidates, explanations, rules) are shown generically so new keys appear without a CLI change.
 """
 
-from typing import Any
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
 from rich.markup import escape
@@ -12,6 +13,9 @@ from rich.table import Table
 from rich.text import Text
 
 from shopfloor.cli_common import flatten, fmt, fmt_time
+
+if TYPE_CHECKING:
+    from rich.console import OverflowMethod
 
 BAR_WIDTH = 16
 
@@ -38,6 +42,22 @@ def records_table(title: str, records: list[dict[str, Any]], columns: list[str] 
         )
     for record in records:
         table.add_row(*(escape(fmt(record.get(c), 60)) for c in columns))
+    return table
+
+
+def window_table(
+    found: dict[str, Any],
+    what: str,
+    columns: Sequence[str],
+    left: Collection[str] = ("window",),
+    overflow: "OverflowMethod" = "ellipsis",
+) -> Table:
+    """A table of the windows of a model's prediction log (live performance, drift over time), its
+    columns set (those not in ``left`` justified right), its rows to be added."""
+    title = f"{found['model']} v{found['version']}: {what} per window of {found['window']['text']}"
+    table = Table(title=escape(title), title_justify="left")
+    for column in columns:
+        table.add_column(escape(column), overflow=overflow, justify="left" if column in left else "right")
     return table
 
 

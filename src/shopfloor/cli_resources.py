@@ -395,10 +395,13 @@ def models_promote(
     name: str,
     version: int,
     alias: Annotated[str, typer.Option(help="The alias to point at VERSION.")] = "production",
+    force: Annotated[
+        bool, typer.Option(help="Move production to a version whose retraining gate failed.")
+    ] = False,
 ) -> None:
     """Point an alias (default: production) at a model version."""
     with common.make_client() as client:
-        result = client.set_alias(name, alias, version)
+        result = client.set_alias(name, alias, version, force=force)
     common.err.print(
         f"[green]{escape(str(result.get('model', name)))}@{escape(str(result.get('alias', alias)))} "
         f"→ version {result.get('version', version)}[/]"

@@ -419,13 +419,13 @@ class Client(RetrainMixin, MonitoringMixin, DriftMixin, AlertsClient, Challenger
         """VersionPublic: metrics, stability, candidates, input schema and the full report."""
         return dict(self._json("GET", f"/v1/models/{_seg(name)}/versions/{_seg(version)}"))
 
-    def set_alias(self, name: str, alias: str, version: int) -> dict[str, Any]:
-        """Point ``alias`` (e.g. ``production``) at ``version`` -> AliasPublic."""
-        return dict(
-            self._json(
-                "PUT", f"/v1/models/{_seg(name)}/aliases/{_seg(alias)}", json={"version": int(version)}
-            )
-        )
+    def set_alias(self, name: str, alias: str, version: int, force: bool = False) -> dict[str, Any]:
+        """Point ``alias`` (e.g. ``production``) at ``version`` -> AliasPublic. Production refuses
+        a version whose retraining gate failed unless ``force``."""
+        body: dict[str, Any] = {"version": int(version)}
+        if force:
+            body["force"] = True
+        return dict(self._json("PUT", f"/v1/models/{_seg(name)}/aliases/{_seg(alias)}", json=body))
 
     @overload
     def plot(self, name: str, version: int, kind: str, dest: None = None) -> bytes: ...

@@ -315,8 +315,15 @@ def test_a_version_that_failed_its_gate_is_promoted_only_when_forced(mill: Api) 
     assert _job(api, job["id"])["result"]["gate"]["passed"] is False
     refused = _promote(api, version=3)
     assert refused.status_code == 409 and "failed its retraining gate: Gate" in refused.json()["detail"]
+    # the plain alias move is held to the same gate: production, not another alias
+    alias_url = f"/v1/models/{MODEL}/aliases"
+    moved = api.client.put(f"{alias_url}/production", json={"version": 3}, headers=api.headers())
+    assert moved.status_code == 409 and "failed its retraining gate" in moved.json()["detail"]
+    assert _model(api)["aliases"].get("production") != 3
+    staged = api.client.put(f"{alias_url}/staging", json={"version": 3}, headers=api.headers())
+    assert staged.status_code == 200
     forced = _promote(api, version=3, force=True)
-    assert forced.status_code == 200 and _model(api)["aliases"] == {"production": 3}
+    assert forced.status_code == 200 and _model(api)["aliases"] == {"production": 3, "staging": 3}
     (event,) = _events(api, "model.promote")
     assert event["detail"]["forced"] is True and event["detail"]["gate"] == "failed"
 

@@ -96,7 +96,7 @@ def _build(api: Api) -> dict[str, str]:
         "pumps": _upload(api, "pumps-new", _csv(histories(6, wear=True, seed=9)), "p2.csv", **SERIES),
         "press": _upload(api, "press-new", _csv(histories(3, wear=False, seed=8)), "a2.csv", **SERIES),
         "orders": _upload(api, "orders-new", _csv(orders(45)), "o2.csv"),
-        "images": _upload(api, "parts-new", _parts(12, 8, seed=5), "parts2.zip", format="images"),
+        "images": _upload(api, "parts-new", _parts(12, 8, seed=5), "parts2.zip"),  # format auto: images
         "good images": _upload(api, "parts-good", _parts(14, 0, seed=6), "parts3.zip", format="images"),
         "bearings": _upload(api, "new", recordings_zip(3, seed=7), "b2.zip", sampling_rate=str(RATE)),
         "stream later": _upload(api, "boiler-later", _csv(_later(stream, 3)), "s2.csv"),

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from conftest import Api, open_api
+from shopfloor.security.limits import limiter
 from shopfloor.settings import Settings
 
 MODEL = "line-power"
@@ -138,7 +139,7 @@ def test_a_time_column_without_any_date_is_refused_naming_it(api: Api) -> None:
 
 
 def test_a_stream_call_waiting_on_the_registry_write_lock_leaves_the_server_answering(
-    api: Api, version: int
+    api: Api, version: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Another process holds SQLite's write lock: the stream call does not wait for it on the event
     loop (its write there declines at once) but on a thread, up to the driver's busy timeout, while
@@ -158,8 +159,10 @@ def test_a_stream_call_waiting_on_the_registry_write_lock_leaves_the_server_answ
 
     record = _later().to_dict("records")[0]
     url, consumer = f"/v1/models/{MODEL}/score", api.headers("consumer")
-    warm = api.client.post(url, json={"records": [record]}, headers=consumer)  # model loaded, rate leased
+    warm = api.client.post(url, json={"records": [record]}, headers=consumer)  # model loaded, state held
     assert warm.status_code == 200, warm.text
+    # the rate leases have tokens left: what waits on the lock below is the stream's write only
+    monkeypatch.setattr(limiter(api.platform).rates, "take", lambda leases: None)
     holder = sqlite3.connect(store.engine.url.database, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # as a job or another API process writing would hold it
     store.update_stream_states = noted_update  # type: ignore[method-assign]

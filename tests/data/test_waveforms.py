@@ -99,6 +99,17 @@ def test_each_file_kind_is_one_recording(tmp_path: Path) -> None:
     assert not looks_like_recordings(tmp_path / "r.csv")
 
 
+def test_a_zip_of_images_with_its_labels_table_is_no_recording(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("a.png", b"\x89PNG\r\n\x1a\n")
+        zf.writestr("labels.csv", "filename,label\na.png,scratch\n")
+    assert not looks_like_recordings(_write(tmp_path, "images.zip", buffer.getvalue()))
+    with zipfile.ZipFile(buffer, "a") as zf:
+        zf.writestr("run/c.csv", "FE_time\n0.1\n")  # a recording as CSV beside the table
+    assert looks_like_recordings(_write(tmp_path, "mixed.zip", buffer.getvalue()))
+
+
 def test_a_zip_with_a_labels_table(tmp_path: Path) -> None:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:

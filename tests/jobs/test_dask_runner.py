@@ -16,17 +16,16 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from dask_jobs import JobsApi, wait_for
 from shopfloor.api.app import create_app
 from shopfloor.bootstrap import prepare
-from shopfloor.context import Platform
 from shopfloor.jobs.dask_runner import DaskDispatcher
-from shopfloor.registry.entities import Job
 from shopfloor.security.keys import issue_key
 from shopfloor.settings import Settings
 
@@ -41,24 +40,17 @@ def _free_port() -> int:
 
 
 def _wait(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    return wait_for(check, timeout, what, poll=0.2)
 
 
 @dataclass
-class Cluster:
+class Cluster(JobsApi):
     settings: Settings
-    platform: Platform
-    client: TestClient
-    headers: dict[str, str]
     env: dict[str, str]
     port: int
     procs: dict[str, subprocess.Popen[bytes]]
     logs: Path
+    poll_s: ClassVar[float] = 0.2
 
     def start(self, name: str) -> None:
         address = f"tcp://127.0.0.1:{self.port}"
@@ -87,24 +79,6 @@ class Cluster:
 
         with Client(self.settings.dask_scheduler, timeout=20, set_as_default=False) as client:
             client.wait_for_workers(n, timeout=60)
-
-    def train(self, dataset_id: str, name: str, budget: float = 5) -> str:
-        body = {
-            "task": "tabular_classification",
-            "dataset_id": dataset_id,
-            "target": "label",
-            "model_name": name,
-            "time_budget_s": budget,
-        }
-        answer = self.client.post("/v1/jobs", json=body, headers=self.headers)
-        assert answer.status_code == 202, answer.text
-        return str(answer.json()["id"])
-
-    def job(self, job_id: str) -> Job:
-        return self.platform.store.get_job(None, job_id)
-
-    def finished(self, job_id: str, timeout: float = 90) -> Job:
-        return _wait(lambda: (j := self.job(job_id)).terminal and j, timeout, f"job {job_id} to end")
 
 
 def _dataset(cluster: Cluster) -> str:
@@ -149,7 +123,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     logs = tmp_path / "logs"
     logs.mkdir()
     with TestClient(create_app(settings, platform), raise_server_exceptions=False) as client:
-        made = Cluster(settings, platform, client, {"Authorization": f"Bearer {key}"}, env, port, {}, logs)
+        headers = {"Authorization": f"Bearer {key}"}
+        made = Cluster(platform, client, headers, settings, env, port, {}, logs)
         stop = threading.Event()
         dispatcher = threading.Thread(target=DaskDispatcher(settings).run, args=(stop,), daemon=True)
         try:

@@ -18,13 +18,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from dask_jobs import JobsApi, wait_for
 from shopfloor.api.app import create_app
 from shopfloor.bootstrap import prepare
 from shopfloor.context import Platform
@@ -67,21 +68,10 @@ def _probe(platform: Platform, job: Job, progress: Callable[[float, str, str], N
     return {"values": values, "seconds": time.perf_counter() - started}
 
 
-def _wait(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @dataclass
-class Env:
-    platform: Platform
-    client: TestClient
-    headers: dict[str, str]
+class Env(JobsApi):
     dask: Any
+    finish_s: ClassVar[float] = 120
 
     def probe(self, tag: str, **params: Any) -> str:
         job = self.platform.store.create_job(
@@ -91,24 +81,6 @@ class Env:
             params={"tag": tag, **params},
         )
         return job.id
-
-    def train(self, dataset_id: str, name: str, budget: float) -> str:
-        body = {
-            "task": "tabular_classification",
-            "dataset_id": dataset_id,
-            "target": "label",
-            "model_name": name,
-            "time_budget_s": budget,
-        }
-        answer = self.client.post("/v1/jobs", json=body, headers=self.headers)
-        assert answer.status_code == 202, answer.text
-        return str(answer.json()["id"])
-
-    def job(self, job_id: str) -> Job:
-        return self.platform.store.get_job(None, job_id)
-
-    def finished(self, job_id: str, timeout: float = 120) -> Job:
-        return _wait(lambda: (j := self.job(job_id)).terminal and j, timeout, f"job {job_id} to end")
 
     def dataset(self) -> str:
         rng = np.random.default_rng(0)
@@ -251,7 +223,7 @@ def test_a_failing_part_fails_its_job_and_says_which(two: Env) -> None:
 
 def test_a_cancelled_job_cancels_its_parts(two: Env) -> None:
     job_id = two.probe("cancelled", parts=40, part_s=0.5)
-    _wait(lambda: sum(tag == "cancelled" for tag, _ in STARTED) >= 2, 60, "its parts to start")
+    wait_for(lambda: sum(tag == "cancelled" for tag, _ in STARTED) >= 2, 60, "its parts to start")
     answer = two.client.post(f"/v1/jobs/{job_id}/cancel", headers=two.headers)
     assert answer.status_code == 200, answer.text
     asked = time.monotonic()
@@ -304,9 +276,11 @@ def test_a_job_queued_while_another_waits_for_its_parts_runs_on_the_other_worker
     """Job A lends its thread to its parts; job B, queued then, goes to the worker A is not on, so
     A gets its thread back when its parts are in, not when B ends."""
     first = two.probe("lender", parts=8, part_s=0.5)
-    _wait(lambda: sum(tag == "lender" for tag, _ in STARTED) >= 2, 60, "its parts to start")
+    wait_for(lambda: sum(tag == "lender" for tag, _ in STARTED) >= 2, 60, "its parts to start")
     second = two.probe("holder", hold_s=10.0)
-    where = _wait(lambda: len(w := two.dask.run_on_scheduler(_jobs_on_workers)) == 2 and w, 30, "both jobs")
+    where = wait_for(
+        lambda: len(w := two.dask.run_on_scheduler(_jobs_on_workers)) == 2 and w, 30, "both jobs"
+    )
     a, b = two.finished(first, timeout=60), two.finished(second, timeout=60)
     assert (a.status, b.status) == ("succeeded", "succeeded"), (a.error, b.error)
     assert len(set(where.values())) == 2, where  # one job per worker

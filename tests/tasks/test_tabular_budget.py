@@ -103,3 +103,15 @@ def test_a_lightgbm_fit_stops_at_its_deadline() -> None:
     whole = make_model("lightgbm", "classification", 2, {"n_estimators": 50}).fit(X, y)
     assert not whole.stopped_ and whole.booster_.current_iteration() == 50  # type: ignore[attr-defined]
     assert late.predict_output(X).shape == (200, 2)
+
+
+def test_a_lightgbm_fit_with_no_split_left_is_not_reported_stopped_by_its_deadline() -> None:
+    from shopfloor.tasks.tabular.models import make_model
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 3)), np.zeros(60)  # nothing to learn: LightGBM stops growing trees
+    y[:5] = 1.0
+    X[:, :] = 1.0
+    fit = make_model("lightgbm", "regression", 0, {"n_estimators": 50}).fit(X, y, time.perf_counter() + 600)
+    assert fit.booster_.current_iteration() < 50  # type: ignore[attr-defined]
+    assert not fit.stopped_  # type: ignore[attr-defined]

@@ -84,7 +84,8 @@ def _bad(where: str, msg: str) -> InvalidDataset:
 
 def looks_like_recordings(path: Path) -> bool:
     """Whether an upload under format ``auto`` is a recording (WAV, NPY, MAT by their magic bytes) or
-    a zip holding recordings (``.wav .npy .npz .mat .csv .parquet`` members), not images."""
+    a zip holding recordings (``.wav .npy .npz .mat .csv .parquet`` members besides the labels
+    table, which a zip of images has too), not images."""
     with Path(path).open("rb") as fh:
         head = fh.read(16)
     if head.startswith(_MAGIC):
@@ -93,10 +94,10 @@ def looks_like_recordings(path: Path) -> bool:
         return False
     try:
         with zipfile.ZipFile(path) as archive:
-            names = [PurePosixPath(info.filename.lower()).suffix for info in archive.infolist()]
+            names = [PurePosixPath(info.filename.lower()) for info in archive.infolist()]
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         return False
-    return any(suffix in SUFFIXES for suffix in names)
+    return any(n.suffix in SUFFIXES for n in names if n.name != LABELS_FILE)
 
 
 # ---------------------------------------------------------------------- one file

@@ -22,11 +22,9 @@ from shopfloor.data.stored import load_frame
 from shopfloor.errors import Conflict
 from shopfloor.jobs.gate import champion_name, evaluate
 from shopfloor.jobs.training import configured, fit_estimator, series_layout, store_estimator
-from shopfloor.registry.entities import AuditEvent, Dataset, Job, ModelVersion
+from shopfloor.registry.entities import PRODUCTION, AuditEvent, Dataset, Job, ModelVersion
 from shopfloor.storage.base import patiently
 from shopfloor.tasks.base import ProgressFn
-
-PRODUCTION = "production"
 
 
 def run_retrain(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, Any]:

@@ -10,6 +10,8 @@ from typing import Any
 JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 ROLES = ("admin", "builder", "consumer", "metrics")
+#: The alias a caller that names no version is served by.
+PRODUCTION = "production"
 
 
 @dataclass(frozen=True)
@@ -235,6 +237,8 @@ class AlertDelivery:
     finished_at: datetime | None
     sealed_target: bytes = field(repr=False, default=b"")
     lease: str | None = None
+
+
 #: The alias naming a model's challenger (the version run beside the champion in shadow or canary).
 CHALLENGER_ALIAS = "challenger"
 #: How a challenger is run: not at all, beside every request (shadow), answering a share (canary).

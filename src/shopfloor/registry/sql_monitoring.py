@@ -9,7 +9,6 @@ goes with them and their feedback in one transaction when it has outlived its te
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
@@ -18,13 +17,13 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Engine, and_, delete, insert, or_, select, tuple_
 from sqlalchemy.orm import Session
 
-from shopfloor.errors import Conflict, RegistryUnavailable
 from shopfloor.registry.clock import aware as _aware
 from shopfloor.registry.clock import naive as _naive
 from shopfloor.registry.clock import now as _now
 from shopfloor.registry.log_entities import Feedback, LogBatch, LogBlob, LoggedPrediction
 from shopfloor.registry.orm import FeedbackRow, LogBlobRow, LoggedRow, LogRateRow, LogRetentionRow
 from shopfloor.registry.sql_generation import bump_in
+from shopfloor.registry.sqlite_immediate import immediate
 
 #: Keys per ``IN (...)`` list: well under SQLite's and PostgreSQL's parameter limits.
 _CHUNK = 500
@@ -159,25 +158,9 @@ class MonitoringTables:
                      latency, int(failed))
                 )
         index_rows = json.dumps(rows)
-        raw = self.engine.raw_connection()
-        try:
-            cur = raw.cursor()
-            try:
-                cur.execute("BEGIN IMMEDIATE")
-                cur.executemany(_SQLITE_BLOB, blob_rows)
-                cur.execute(_SQLITE_LOGGED, (index_rows,))
-                raw.commit()
-            except BaseException:
-                raw.rollback()
-                raise
-            finally:
-                cur.close()
-        except sqlite3.OperationalError as exc:
-            raise RegistryUnavailable("the registry database is not reachable or busy; try again") from exc
-        except sqlite3.IntegrityError as exc:
-            raise Conflict("the object already exists or conflicts with another") from exc
-        finally:
-            raw.close()
+        with immediate(self.engine) as cur:
+            cur.executemany(_SQLITE_BLOB, blob_rows)
+            cur.execute(_SQLITE_LOGGED, (index_rows,))
 
     def _log_stamp(self) -> Callable[[datetime], Any]:
         """The driver value SQLAlchemy stores for a naive DateTime (both write paths, one format):

@@ -11,7 +11,6 @@ exactly those bytes (a compare-and-swap: no read, no lock held while computing).
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar, cast
@@ -25,6 +24,7 @@ from shopfloor.errors import Conflict, RegistryUnavailable
 from shopfloor.registry.clock import now as _now
 from shopfloor.registry.entities import Swap
 from shopfloor.registry.orm import StreamStateRow
+from shopfloor.registry.sqlite_immediate import immediate
 from shopfloor.registry.sqlite_nowait import NoWaitWrites
 
 T = TypeVar("T")
@@ -173,7 +173,7 @@ class StreamTables:
     ) -> T:
         """:meth:`update_stream_states` on SQLite: the driver's connection, no statement compiling."""
         stamp = self._stamp()
-        with self._immediate() as cur:
+        with immediate(self.engine) as cur:
             cur.execute(_SQLITE_READ, (tenant, model, version, json.dumps(list(assets))))
             found: dict[str, bytes] = {asset: bytes(blob) for asset, blob in cur.fetchall()}
             result, states = step(found)
@@ -186,30 +186,6 @@ class StreamTables:
                 cur.executemany(_SQLITE_ADD, added)
                 self._trim_sqlite(cur, tenant, model, version, keep)
         return result
-
-    @contextmanager
-    def _immediate(self) -> Iterator[Any]:
-        """A cursor in one ``BEGIN IMMEDIATE`` transaction on a pooled driver connection (SQLite): the
-        write lock taken first, committed when the block ends (unless it rolled back itself), rolled
-        back if it raises; the driver's errors translated as the store's."""
-        raw = self.engine.raw_connection()
-        try:
-            cur = raw.cursor()
-            try:
-                cur.execute("BEGIN IMMEDIATE")
-                yield cur
-                raw.commit()
-            except BaseException:
-                raw.rollback()
-                raise
-            finally:
-                cur.close()
-        except sqlite3.IntegrityError as exc:
-            raise Conflict("the object already exists or conflicts with another") from exc
-        except sqlite3.OperationalError as exc:
-            raise RegistryUnavailable("the registry database is not reachable or busy; try again") from exc
-        finally:
-            raw.close()  # back to the pool
 
     def _stamp(self) -> Callable[[Any], Any]:
         """The driver value SQLAlchemy stores for an ``updated_at`` (so both paths write one format)."""
@@ -283,7 +259,7 @@ class StreamTables:
 
     def _swap_sqlite(self, rows: list[tuple[Any, ...]]) -> Swap:
         """The waiting swap on SQLite: one ``BEGIN IMMEDIATE`` transaction on the driver's connection."""
-        with self._immediate() as cur:
+        with immediate(self.engine) as cur:
             if all(cur.execute(_SQLITE_SWAP, row).rowcount == 1 for row in rows):
                 return Swap.DONE
             cur.connection.rollback()

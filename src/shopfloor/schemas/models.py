@@ -69,6 +69,10 @@ class ModelUpdate(BaseModel):
 class AliasUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version: int = Field(ge=1, le=MAX_INT)
+    force: bool = Field(
+        default=False,
+        description="Point production at a version whose retraining gate failed (refused without it)",
+    )
 
 
 class AliasPublic(BaseModel):

@@ -29,7 +29,7 @@ from shopfloor.evaluation.live import LOWER_IS_BETTER
 from shopfloor.explain.challenger_plot import challenger_png
 from shopfloor.registry.log_entities import LoggedPrediction
 from shopfloor.services import outcomes as O
-from shopfloor.services.performance import MAX_WINDOWS, parse_window
+from shopfloor.services.log_windows import check_windows, parse_window
 from shopfloor.services.prediction_log import entries_of, outcomes_of
 from shopfloor.serving.challenger import CHALLENGER, CHAMPION, SERVED, SOURCES, side_of
 from shopfloor.tasks import catalog
@@ -177,11 +177,7 @@ def _seconds(window: str, windows: int) -> int:
             f"window {window!r}: the comparison is by time; give a span such as 1h or 1d",
             errors=[{"loc": ["query", "window"], "msg": "a time span, e.g. 1h"}],
         )
-    if not 1 <= windows <= MAX_WINDOWS:
-        raise InvalidInput(
-            f"windows: 1 to {MAX_WINDOWS}, not {windows}",
-            errors=[{"loc": ["query", "windows"], "msg": f"1 to {MAX_WINDOWS}"}],
-        )
+    check_windows(windows)
     return span.seconds
 
 

@@ -19,7 +19,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from shopfloor.context import Platform
@@ -30,7 +30,7 @@ from shopfloor.monitoring.thresholds import MIN_WINDOW_ROWS, Thresholds
 from shopfloor.registry.entities import ModelVersion
 from shopfloor.registry.log_entities import LoggedPrediction
 from shopfloor.services.drift import frame_drift, version_profile
-from shopfloor.services.log_windows import MAX_READ, Bounds, check_windows, log_windows, parse_window
+from shopfloor.services.log_windows import MAX_READ, Bounds, log_windows, resolve_windows
 from shopfloor.serving.log_entries import DIGESTED
 from shopfloor.serving.log_reading import entries_of, inputs_frame, read_pages
 
@@ -195,11 +195,9 @@ def timeline(
 ) -> dict[str, Any]:
     """Drift per window of the version's logged predictions, oldest window first: each window's
     time span, predictions logged, rows compared, whether it drifted, its summary and findings."""
-    span, mv = parse_window(window), platform.models.resolve(tenant, name, version)
-    check_windows(windows, TIMELINE_WINDOWS)
+    span, mv = resolve_windows(platform, tenant, name, version, window, windows, TIMELINE_WINDOWS)
     check_loggable(mv)
     thresholds = thresholds or Thresholds()
-    until = until or datetime.now(UTC)
     groups, bounds = log_windows(platform, tenant, name, mv.version, span, windows, until)
     out = [_window_view(platform, tenant, mv, g, b, thresholds) for g, b in zip(groups, bounds, strict=True)]
     return {

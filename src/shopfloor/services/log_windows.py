@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from shopfloor.context import Platform
 from shopfloor.errors import InvalidInput
+from shopfloor.registry.entities import ModelVersion
 from shopfloor.registry.log_entities import LoggedPrediction
 from shopfloor.serving.log_reading import read_pages
 
@@ -60,6 +61,22 @@ def check_windows(windows: int, most: int = MAX_WINDOWS) -> None:
         )
 
 
+def resolve_windows(
+    platform: Platform,
+    tenant: str,
+    name: str,
+    version: int | str | None,
+    window: str,
+    windows: int,
+    most: int = MAX_WINDOWS,
+) -> tuple[Window, ModelVersion]:
+    """How a request cuts the version's log, checked, and the version it names: 422 for a window
+    :func:`parse_window` refuses or a count of windows outside 1 to ``most``, 404 for no such version."""
+    span, mv = parse_window(window), platform.models.resolve(tenant, name, version)
+    check_windows(windows, most)
+    return span, mv
+
+
 def log_windows(
     platform: Platform,
     tenant: str,
@@ -67,12 +84,14 @@ def log_windows(
     version: int,
     span: Window,
     windows: int,
-    until: datetime,
+    until: datetime | None = None,
     most: int = MAX_READ,
 ) -> tuple[list[list[LoggedPrediction]], list[Bounds]]:
     """The logged predictions of each window (failed calls apart), oldest window first, and each
-    window's time span; at most ``most`` predictions are read."""
+    window's time span; the newest window ends at ``until`` (default: now); at most ``most``
+    predictions are read."""
     store = platform.store
+    until = until or datetime.now(UTC)
     if span.count is not None:
         wanted = min(span.count * windows, most)
         newest = read_pages(

@@ -8,9 +8,9 @@ from typing import Any
 
 from shopfloor import metrics
 from shopfloor.context import Platform
-from shopfloor.errors import InvalidInput, PayloadTooLarge
+from shopfloor.errors import Conflict, InvalidInput, PayloadTooLarge
 from shopfloor.explain.contributions import LIME_SAMPLES
-from shopfloor.registry.entities import Model, ModelVersion
+from shopfloor.registry.entities import PRODUCTION, Model, ModelVersion
 from shopfloor.services import challenger
 from shopfloor.services.failures import failures_logged, loaded_model
 from shopfloor.services.parts import naming_files, warnings_of, with_files
@@ -66,12 +66,31 @@ def model_view(platform: Platform, model: Model, with_versions: bool) -> dict[st
     }
 
 
-def set_alias(platform: Platform, tenant: str, name: str, alias: str, version: int) -> ModelVersion:
+def check_gate(mv: ModelVersion, force: bool, loc: list[str]) -> dict[str, Any] | None:
+    """The version's retraining gate (None for a version no gate judged); Conflict when the gate
+    failed and ``force`` is not given: production never moves to it by accident."""
+    gate = mv.report.get("gate")
+    if isinstance(gate, dict) and not gate.get("passed") and not force:
+        raise Conflict(
+            f"version {mv.version} of {mv.model!r} failed its retraining gate: {gate.get('summary')} "
+            "Send force: true to promote it anyway.",
+            errors=[{"loc": loc, "msg": "its gate failed"}],
+        )
+    return gate if isinstance(gate, dict) else None
+
+
+def set_alias(
+    platform: Platform, tenant: str, name: str, alias: str, version: int, force: bool = False
+) -> ModelVersion:
+    """Point ``alias`` at ``version``; production is refused a version whose gate failed unless
+    ``force``."""
     if not alias.replace("-", "").replace("_", "").isalnum() or len(alias) > 64:
         raise InvalidInput(
             f"invalid alias {alias!r}: letters, digits, '-' and '_' only",
             errors=[{"loc": ["path", "alias"], "msg": "invalid alias"}],
         )
+    if alias == PRODUCTION:
+        check_gate(platform.store.get_version(tenant, name, version), force, ["body", "version"])
     mv = platform.store.set_alias(tenant, name, alias, version)
     platform.generation.bump()  # every process drops its cached alias resolutions
     return mv

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from shopfloor.context import Platform
@@ -20,7 +20,7 @@ from shopfloor.registry.entities import ModelVersion
 from shopfloor.registry.log_entities import LoggedPrediction
 from shopfloor.services import outcomes as O
 from shopfloor.services.feedback import outcomes_spec
-from shopfloor.services.log_windows import MAX_READ, MAX_WINDOWS, check_windows, log_windows, parse_window
+from shopfloor.services.log_windows import MAX_READ, MAX_WINDOWS, log_windows, resolve_windows
 from shopfloor.serving.log_reading import Keyed, entries_of, outcomes_of, read_pages
 from shopfloor.tasks import catalog
 from shopfloor.tasks.base import Outcomes
@@ -68,9 +68,7 @@ def performance(
 ) -> dict[str, Any]:
     """The version's live metrics per window, with outcomes and estimates, and the report's baseline."""
     spec = outcomes_spec(platform, tenant, name)
-    span, mv = parse_window(window), platform.models.resolve(tenant, name, version)
-    check_windows(windows)
-    until = until or datetime.now(UTC)
+    span, mv = resolve_windows(platform, tenant, name, version, window, windows)
     groups, bounds = log_windows(platform, tenant, name, mv.version, span, windows, until)
     refs = [r for g in groups for r in g]
     entries, truths = entries_of(platform, tenant, refs), outcomes_of(platform, tenant, refs)

@@ -13,13 +13,14 @@ from __future__ import annotations
 from typing import Any
 
 from shopfloor.context import Platform
-from shopfloor.errors import Conflict, InvalidInput
+from shopfloor.errors import InvalidInput
 from shopfloor.jobs.retrain_job import PRODUCTION, combined_frame
 from shopfloor.jobs.training import configured
 from shopfloor.registry.entities import Dataset, Job
 from shopfloor.security.keys import Principal
 from shopfloor.services import audit
 from shopfloor.services.jobs import check_dataset_kind
+from shopfloor.services.models import check_gate
 from shopfloor.services.queueing import check_room, queue
 from shopfloor.services.retrain_checks import champion_config, check_fits, needed_columns, reference_types
 from shopfloor.tasks import catalog
@@ -125,13 +126,7 @@ def promote(
     """
     tenant = principal.tenant
     mv = platform.store.get_version(tenant, name, version)
-    gate = mv.report.get("gate")
-    if isinstance(gate, dict) and not gate.get("passed") and not force:
-        raise Conflict(
-            f"version {version} of {name!r} failed its retraining gate: {gate.get('summary')} "
-            "Send force: true to promote it anyway.",
-            errors=[{"loc": ["body", "version"], "msg": "its gate failed"}],
-        )
+    gate = check_gate(mv, force, ["body", "version"])
     previous = platform.store.get_model(tenant, name).aliases.get(PRODUCTION)
     if expected is not None:
         platform.store.set_alias_if(tenant, name, PRODUCTION, version, expected)

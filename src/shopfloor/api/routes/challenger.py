@@ -3,12 +3,12 @@ chart), and its promotion to production."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
 from shopfloor.api.deps import ModelsReader, ModelsWriter, PlatformDep
+from shopfloor.api.routes.monitoring import Until, Windows
 from shopfloor.errors import Conflict
 from shopfloor.schemas.challenger import (
     ChallengerPublic,
@@ -21,15 +21,12 @@ from shopfloor.schemas.common import MAX_INT
 from shopfloor.services import audit
 from shopfloor.services import challenger as service
 from shopfloor.services import challenger_report as comparison
-from shopfloor.services.performance import MAX_WINDOWS
 
 router = APIRouter(prefix="/v1/models", tags=["challenger"])
 
 Window = Annotated[
     str, Query(max_length=16, description="The time span of one window: 15m, 1h, 1d (s, m, h, d, w)")
 ]
-Windows = Annotated[int, Query(ge=1, le=MAX_WINDOWS, description="How many windows, newest last")]
-Until = Annotated[datetime | None, Query(description="ISO 8601; the end of the newest window (default: now)")]
 Side = Annotated[int | None, Query(ge=1, le=MAX_INT)]
 
 

@@ -81,14 +81,24 @@ def get_version(name: str, version: VersionPath, platform: PlatformDep, principa
 def set_alias(
     name: str, alias: str, body: AliasUpdate, platform: PlatformDep, principal: ModelsWriter
 ) -> Any:
-    mv = move_alias(platform, principal, name, alias, body.version)
+    mv = move_alias(platform, principal, name, alias, body.version, force=body.force)
     return {"model": name, "alias": alias, "version": mv.version}
 
 
-def move_alias(platform: Platform, principal: Principal, name: str, alias: str, version: int) -> ModelVersion:
-    """Point ``alias`` of ``name`` at ``version`` and audit it: the API's and the console's move."""
-    mv = service.set_alias(platform, principal.tenant, name, alias, version)
+def move_alias(
+    platform: Platform, principal: Principal, name: str, alias: str, version: int, force: bool = False
+) -> ModelVersion:
+    """Point ``alias`` of ``name`` at ``version`` and audit it: the API's and the console's move
+    (production refuses a version whose retraining gate failed unless ``force``)."""
+    mv = service.set_alias(platform, principal.tenant, name, alias, version, force=force)
     audit.record(
-        platform, principal, "model.alias", f"{name}@{alias}", model=name, alias=alias, version=mv.version
+        platform,
+        principal,
+        "model.alias",
+        f"{name}@{alias}",
+        model=name,
+        alias=alias,
+        version=mv.version,
+        forced=force or None,
     )
     return mv

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import StreamingResponse
 
 from shopfloor.api.deps import Admin, ModelsReader, ModelsWriter, PlatformDep, PredictionsReader, Predictor
@@ -37,6 +37,18 @@ Window = Annotated[
 ]
 Windows = Annotated[int, Query(ge=1, le=performance.MAX_WINDOWS, description="How many windows, newest last")]
 Until = Annotated[datetime | None, Query(description="ISO 8601; the end of the newest window (default: now)")]
+
+
+class PerformanceQuery:
+    """What live performance asks (as JSON or as a chart): the version and how its log is cut into windows."""
+
+    def __init__(
+        self, version: Version = None, window: Window = "1d", windows: Windows = 20, until: Until = None
+    ) -> None:
+        self.args = (version, window, windows, until)
+
+
+Performance = Annotated[PerformanceQuery, Depends()]
 
 
 @router.get(
@@ -104,16 +116,8 @@ def post_feedback(name: str, body: FeedbackRequest, platform: PlatformDep, princ
     response_model=PerformancePublic,
     summary="Live metrics per window from the feedback, estimates without it, and the training figures",
 )
-def get_performance(
-    name: str,
-    platform: PlatformDep,
-    principal: ModelsReader,
-    version: Version = None,
-    window: Window = "1d",
-    windows: Windows = 20,
-    until: Until = None,
-) -> Any:
-    return performance.performance(platform, principal.tenant, name, version, window, windows, until)
+def get_performance(name: str, platform: PlatformDep, principal: ModelsReader, query: Performance) -> Any:
+    return performance.performance(platform, principal.tenant, name, *query.args)
 
 
 @router.get(
@@ -123,15 +127,9 @@ def get_performance(
     responses={200: {"content": {"image/png": {}}, "description": "The chart as a PNG image"}},
 )
 def get_performance_plot(
-    name: str,
-    platform: PlatformDep,
-    principal: ModelsReader,
-    version: Version = None,
-    window: Window = "1d",
-    windows: Windows = 20,
-    until: Until = None,
+    name: str, platform: PlatformDep, principal: ModelsReader, query: Performance
 ) -> Response:
-    png = performance.plot(platform, principal.tenant, name, version, window, windows, until)
+    png = performance.plot(platform, principal.tenant, name, *query.args)
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=60"})
 
 

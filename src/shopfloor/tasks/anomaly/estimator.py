@@ -66,6 +66,7 @@ from shopfloor.tasks.anomaly.stream import next_state, resume
 from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, no_progress
 from shopfloor.tasks.compare import Compared, NewData
 from shopfloor.tasks.options import option_error
+from shopfloor.tasks.state_file import read_state
 
 ESTIMATOR_FILE = "estimator.json"
 FORMAT_VERSION = 1
@@ -405,9 +406,7 @@ class AnomalyEstimator(BaseEstimator):
     def load(cls, files: Mapping[str, bytes]) -> Self:
         """Rebuild a fitted estimator from :meth:`save` output (raises :class:`ArtifactCorrupted`)."""
         try:
-            state = json.loads(files[ESTIMATOR_FILE])
-            if state.get("format") != FORMAT_VERSION:
-                raise ArtifactCorrupted(f"unsupported anomaly artifact format {state.get('format')!r}")
+            state = read_state(files, ESTIMATOR_FILE, FORMAT_VERSION, "anomaly")
             est = cls(**state["params"])
             est.spec_ = SeriesSpec.from_dict(state["spec"])
             est.detector_ = Detector.from_json(state["detector"])

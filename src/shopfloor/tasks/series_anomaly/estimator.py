@@ -14,10 +14,7 @@ same points gives. Artifact: one JSON file (:data:`ESTIMATOR_FILE`).
 
 from __future__ import annotations
 
-import base64
 import json
-import math
-import struct
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Self
@@ -36,33 +33,21 @@ from shopfloor.tasks.base import (
 )
 from shopfloor.tasks.compare import Compared, NewData
 from shopfloor.tasks.options import option_error
-from shopfloor.tasks.series_anomaly import SERIES_ANOMALY
+from shopfloor.tasks.series_anomaly import SERIES_ANOMALY, stream_state
 from shopfloor.tasks.series_anomaly.columns import frame_columns_of, settle_columns
 from shopfloor.tasks.series_anomaly.compare import compare_stream
-from shopfloor.tasks.series_anomaly.context import PACE_WARM, PERSIST_SPAN, day_slots, points_per_day
 from shopfloor.tasks.series_anomaly.detector import (
     CANDIDATES,
-    STATE_VERSION,
     Model,
     alarm_readings,
     band_width,
-    calm_of,
-    calm_readings,
     find_period,
-    fit_model,
-    heat_of,
     new_state,
 )
-from shopfloor.tasks.series_anomaly.scoring import (
-    Run,
-    frame_columns,
-    points_and_events,
-    run,
-    shares,
-    stream_points,
-)
-from shopfloor.tasks.series_anomaly.selection import choose, evaluate, report_of
-from shopfloor.tasks.series_anomaly.timeline import Timeline, repair, repair_notes
+from shopfloor.tasks.series_anomaly.scoring import Run, answer, explanation, frame_columns, run, stream_points
+from shopfloor.tasks.series_anomaly.selection import choose, evaluate, refit, report_of
+from shopfloor.tasks.series_anomaly.timeline import Timeline, labels_of, repair, repair_notes
+from shopfloor.tasks.state_file import read_state
 
 ESTIMATOR_FILE = "estimator.json"
 FORMAT_VERSION = 1
@@ -199,7 +184,7 @@ class SeriesAnomalyEstimator(BaseEstimator):
         progress(0.0, "preparing", "repairing the time axis")
         time_col, values = self._frame_columns(frame)
         tl = self._timeline(frame, time_col, values, _file_rows)
-        labels = self._labels(frame, tl)
+        labels = labels_of(frame, self.label_column, tl)
         period = (
             find_period(tl.times, tl.values, tl.step, tl.is_datetime) if self.seasonality == "auto" else 0
         )
@@ -221,14 +206,7 @@ class SeriesAnomalyEstimator(BaseEstimator):
         for f in figures:
             f["cv_score"] = f["figure"]
         progress(0.85, "refit", f"learning {chosen['name']} from the whole history")
-        day = points_per_day(tl.step, tl.is_datetime)
-        model = fit_model(chosen["name"], tl.times, tl.values, tl.step, period, k0, day)
-        model.heat_gain, model.heat_decay = heat_of(memory)
-        whole = run(model, new_state(model), tl.times, tl.values, tl.filled, tl.segment)
-        model.calm = calm_of(whole.z, whole.spread, tl.values, ~tl.filled)
-        model.calm_half = calm_readings(tl.step, tl.is_datetime)
-        r = whole.r[~tl.filled]
-        model.k = max(k0, float(np.quantile(r, 1.0 - float(self.max_anomaly_ratio))))
+        model, r = refit(chosen["name"], tl, period, k0, memory, float(self.max_anomaly_ratio))
         self.model_, self.time_column_, self.value_columns_ = model, time_col, values
         self.is_datetime_ = tl.is_datetime
         self.input_schema_ = [
@@ -247,20 +225,6 @@ class SeriesAnomalyEstimator(BaseEstimator):
         }
         progress(1.0, "done", f"{chosen['name']}: band +-{model.k:.3g} spreads")
         return self
-
-    def _labels(self, frame: pd.DataFrame, tl: Timeline) -> np.ndarray | None:
-        if self.label_column is None:
-            return None
-        if self.label_column not in frame.columns:
-            raise InvalidDataset(
-                f"no label column {self.label_column!r}",
-                errors=[{"loc": ["body", "options", "label_column"], "msg": "column missing"}],
-            )
-        raw = pd.to_numeric(frame[self.label_column], errors="coerce").fillna(0).to_numpy(float) > 0
-        out = np.zeros(len(tl.times))
-        rows = np.flatnonzero(tl.point_of_row >= 0)
-        np.maximum.at(out, tl.point_of_row[rows], raw[rows].astype(float))
-        return out
 
     # ------------------------------------------------------------------ retraining
     def check_combination(self, parts: Sequence[Mapping[str, Any]]) -> None:
@@ -296,20 +260,8 @@ class SeriesAnomalyEstimator(BaseEstimator):
         warnings: list[str],
         repairs: dict[str, Any] | None,
     ) -> tuple[dict[str, Any], Any]:
-        points, events, open_run = points_and_events(
-            times, values, fig, self.value_columns_, self.model_.k, int(self.min_event_points), run_state
-        )
-        out: dict[str, Any] = {
-            "series": None,
-            "points": points,
-            "events": events,
-            "threshold": 0.5,
-            "band_width": self.model_.k,
-            "warnings": warnings,
-        }
-        if repairs is not None:
-            out["repairs"] = repairs
-        return out, open_run
+        k, least = self.model_.k, int(self.min_event_points)
+        return answer(times, values, fig, self.value_columns_, k, least, run_state, warnings, repairs)
 
     def predict(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """One result for the stream the records hold (repaired as at training): every point's time,
@@ -333,7 +285,7 @@ class SeriesAnomalyEstimator(BaseEstimator):
         self._check_fitted()
         if not records:
             return [], {}
-        state = self._state(states.get(ONE_STREAM))
+        state = stream_state.unpack(states.get(ONE_STREAM), self.model_, len(self.value_columns_))
         kept, figures, warnings = stream_points(
             self.model_,
             state,
@@ -354,95 +306,7 @@ class SeriesAnomalyEstimator(BaseEstimator):
         )
         times = [_plain(records[i].get(self.time_column_)) for i in kept]
         result, state["run"] = self._result(times, values, fig, state.get("run"), warnings, None)
-        if state.get("season"):  # the profile as packed float64 (its JSON as numbers costs more than scoring)
-            state["season"] = [
-                base64.b64encode(np.asarray(p, dtype="<f8").tobytes()).decode() for p in state["season"]
-            ]
-        if state.get("day"):  # the time-of-day memory: half-precision floats, stored as they are
-            state["day"] = base64.b64encode(state["day"]).decode()
-        if state.get("persist"):  # the persistence's readings, single precision: 4 bytes each, exact
-            state["persist"] = [
-                base64.b64encode(struct.pack(f"<{len(c)}f", *c)).decode() for c in state["persist"]
-            ]
-        return [result], {ONE_STREAM: state}
-
-    def _state(self, state: Mapping[str, Any] | None) -> dict[str, Any]:
-        if state is None:
-            return new_state(self.model_)
-        try:
-            if state.get("version") != STATE_VERSION or len(state["level"]) != len(self.value_columns_):
-                raise ValueError("state of another model")
-            return {
-                **state,
-                "level": list(state["level"]),
-                "scale": list(state["scale"]),
-                "out": list(state["out"]),
-                **({"season": self._season_of(state["season"])} if state.get("season") else {}),
-                **(
-                    {"day": self._day_of(state["day"]), "day_index": int(state["day_index"])}
-                    if state.get("day")
-                    else {}
-                ),
-                **({"activity": self._activity_of(state["activity"])} if "activity" in state else {}),
-                **({"persist": self._persist_of(state["persist"])} if "persist" in state else {}),
-                **({"pace": self._pace_of(state["pace"])} if "pace" in state else {}),
-                **({"calm": self._calm_of(state["calm"])} if "calm" in state else {}),
-                "persist_widening": _finite(state.get("persist_widening", 1.0)),
-            }
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise InvalidInput(
-                f"the stream state does not fit this model ({exc}); reset the stream",
-                errors=[{"loc": ["state", ONE_STREAM], "msg": "unusable stream state"}],
-            ) from exc
-
-    def _season_of(self, packed: Any) -> list[list[float]]:
-        """The stream state's seasonal profile (packed by :meth:`score_stream`) as lists of floats."""
-        season = [np.frombuffer(base64.b64decode(p, validate=True), dtype="<f8").tolist() for p in packed]
-        if len(season) != len(self.value_columns_) or any(len(p) != self.model_.period for p in season):
-            raise ValueError("seasonal profile of another model")
-        return season
-
-    def _day_of(self, packed: Any) -> bytearray:
-        """The stream state's time-of-day memory (packed by :meth:`score_stream`): two bytes a slot."""
-        day = bytearray(base64.b64decode(packed, validate=True))
-        if not self.model_.day or len(day) != 2 * day_slots(self.model_.day)[1]:
-            raise ValueError("time-of-day memory of another model")
-        return day
-
-    @staticmethod
-    def _activity_of(values: Any) -> list[float]:
-        """The stream state's activity memory: [short average, its mean, its variance, readings, widening]."""
-        a = [float(v) for v in values]
-        if len(a) != 5 or not all(math.isfinite(v) for v in a):
-            raise ValueError("activity memory of another model")
-        return [*a[:3], int(a[3]), a[4]]
-
-    @staticmethod
-    def _pace_of(values: Any) -> list[int]:
-        """The stream state's pace memory: [readings since the last one out of the band (-1: none
-        yet), fewest readings between two, how many were seen (at most the warm-up)]."""
-        p = [int(v) for v in values]
-        if len(p) != 3 or p != list(values) or p[0] < -1 or p[1] < 0 or not 0 <= p[2] <= PACE_WARM:
-            raise ValueError("pace memory of another model")
-        return p
-
-    def _calm_of(self, values: Any) -> list[float]:
-        """The stream state's calm: the tracked quantile of absolute deviations, per value column."""
-        c = [_finite(v) for v in values]
-        if len(c) != len(self.value_columns_) or any(v < 0 for v in c):
-            raise ValueError("calm of another model")
-        return c
-
-    def _persist_of(self, packed: Any) -> list[list[float]]:
-        """The stream state's persistence memory (packed by :meth:`score_stream`): the last deviations,
-        per value column."""
-        raw = [base64.b64decode(c, validate=True) for c in packed]
-        if len(raw) != len(self.value_columns_) or any(len(c) > 4 * PERSIST_SPAN or len(c) % 4 for c in raw):
-            raise ValueError("persistence memory of another model")
-        out = [list(struct.unpack(f"<{len(c) // 4}f", c)) for c in raw]
-        if not all(math.isfinite(z) for c in out for z in c):
-            raise ValueError("persistence memory of another model")
-        return out
+        return [result], {ONE_STREAM: stream_state.pack(state)}
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Batch scoring, one row out per row in: ``anomaly_score``, ``is_anomaly``, ``expected``,
@@ -478,25 +342,7 @@ class SeriesAnomalyEstimator(BaseEstimator):
         if not records:
             return []
         (result,) = self.predict(records)
-        last = result["points"][-1]
-        sh = shares(np.array([[1.0] * len(self.value_columns_)]))[0] if not last["is_anomaly"] else None
-        contributions = last.get("contributions") or (
-            {self.value_columns_[0]: 100.0}
-            if len(self.value_columns_) == 1
-            else dict(zip(self.value_columns_, sh.tolist() if sh is not None else [], strict=False))
-        )
-        return [
-            {
-                "series": None,
-                "time": last["time"],
-                "method": "contributions",
-                "score": last["score"],
-                "expected": last["expected"],
-                "severity": last["severity"],
-                "contributions": contributions,
-                "warnings": result["warnings"],
-            }
-        ]
+        return [explanation(result, self.value_columns_)]
 
     # ------------------------------------------------------------------ persistence
     def save(self) -> dict[str, bytes]:
@@ -518,9 +364,7 @@ class SeriesAnomalyEstimator(BaseEstimator):
     def load(cls, files: Mapping[str, bytes]) -> Self:
         """Rebuild a fitted estimator from :meth:`save` output (raises :class:`ArtifactCorrupted`)."""
         try:
-            state = json.loads(files[ESTIMATOR_FILE])
-            if state.get("format") != FORMAT_VERSION:
-                raise ArtifactCorrupted(f"unsupported series_anomaly artifact format {state.get('format')!r}")
+            state = read_state(files, ESTIMATOR_FILE, FORMAT_VERSION, "series_anomaly")
             est = cls(**state["params"])
             est.time_column_, est.value_columns_ = state["time_column"], list(state["value_columns"])
             est.is_datetime_ = bool(state["is_datetime"])
@@ -539,13 +383,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, pd.Timestamp):
         return value.isoformat()
     return value
-
-
-def _finite(value: Any) -> float:
-    v = float(value)
-    if not math.isfinite(v):
-        raise ValueError(f"{value!r} is not a finite number")
-    return v
 
 
 def _float(value: Any) -> float:

@@ -118,7 +118,7 @@ def _per_column(columns: Sequence[str], row: np.ndarray) -> Any:
     return float(row[0]) if len(columns) == 1 else dict(zip(columns, row.tolist(), strict=True))
 
 
-def points_and_events(
+def answer(
     times: list[Any],
     values: np.ndarray,
     fig: Run,
@@ -126,9 +126,12 @@ def points_and_events(
     k: float,
     min_event_points: int,
     run_state: dict[str, Any] | None,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any] | None]:
-    """The answer for scored real points: per point score, flag, expected value and band, severity;
-    the events these points raised or closed; and the open run of flagged points (a stream's state)."""
+    warnings: list[str],
+    repairs: dict[str, Any] | None,
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The stream's result for scored real points (``fig``, band ``k``): per point score, flag,
+    expected value and band, severity; the events these points raised or closed; the warnings and,
+    given, what was repaired. And the open run of flagged points (a stream's state)."""
     flags = fig.r > k
     sh = shares(fig.z) if len(columns) > 1 else np.full((len(times), 1), 100.0)  # one column: all of it
     lower, upper = fig.expected - k * fig.spread, fig.expected + k * fig.spread
@@ -159,7 +162,39 @@ def points_and_events(
         e["peak_deviation"] = e.pop("peak_score")  # in spreads from the expected value
         if len(columns) == 1:
             e.pop("contributions", None)
-    return points, events, tracker.run
+    out: dict[str, Any] = {
+        "series": None,
+        "points": points,
+        "events": events,
+        "threshold": 0.5,
+        "band_width": k,
+        "warnings": warnings,
+    }
+    if repairs is not None:
+        out["repairs"] = repairs
+    return out, tracker.run
+
+
+def explanation(result: Mapping[str, Any], columns: Sequence[str]) -> dict[str, Any]:
+    """The latest point of an :func:`answer`: its score, expected value and each value column's share
+    (percent) of its deviation (equal shares where it is not flagged and says none)."""
+    last = result["points"][-1]
+    sh = shares(np.array([[1.0] * len(columns)]))[0] if not last["is_anomaly"] else None
+    contributions = last.get("contributions") or (
+        {columns[0]: 100.0}
+        if len(columns) == 1
+        else dict(zip(columns, sh.tolist() if sh is not None else [], strict=False))
+    )
+    return {
+        "series": None,
+        "time": last["time"],
+        "method": "contributions",
+        "score": last["score"],
+        "expected": last["expected"],
+        "severity": last["severity"],
+        "contributions": contributions,
+        "warnings": result["warnings"],
+    }
 
 
 def frame_columns(

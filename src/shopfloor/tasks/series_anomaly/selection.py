@@ -159,6 +159,22 @@ def f1_of(flags: np.ndarray, labels: np.ndarray) -> float | None:
     return 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
 
 
+def refit(
+    name: str, tl: Timeline, period: int, k0: float, memory: int, max_ratio: float
+) -> tuple[Model, np.ndarray]:
+    """Detector ``name`` learnt from the whole history, its band widened (from ``k0``) until at most
+    ``max_ratio`` of the real points fall outside; and every real point's deviation."""
+    day = points_per_day(tl.step, tl.is_datetime)
+    model = fit_model(name, tl.times, tl.values, tl.step, period, k0, day)
+    model.heat_gain, model.heat_decay = heat_of(memory)
+    whole = run(model, new_state(model), tl.times, tl.values, tl.filled, tl.segment)
+    model.calm = calm_of(whole.z, whole.spread, tl.values, ~tl.filled)
+    model.calm_half = calm_readings(tl.step, tl.is_datetime)
+    r = whole.r[~tl.filled]
+    model.k = max(k0, float(np.quantile(r, 1.0 - max_ratio)))
+    return model, r
+
+
 def choose(figures: list[dict[str, Any]]) -> dict[str, Any]:
     """The candidate with the best figure (the first listed on a tie)."""
     return max(figures, key=lambda f: f["figure"])

@@ -252,3 +252,20 @@ def repair_notes(repairs: dict[str, Any]) -> list[str]:
     if repairs["missing_values"]:
         notes.append(f"{repairs['missing_values']} missing value(s) count as expected")
     return notes
+
+
+def labels_of(frame: pd.DataFrame, label_column: str | None, tl: Timeline) -> np.ndarray | None:
+    """The known anomalies of ``label_column`` (above 0: abnormal) per point of the repaired
+    timeline ``tl`` (a point abnormal when any of its rows is); None without a label column."""
+    if label_column is None:
+        return None
+    if label_column not in frame.columns:
+        raise InvalidDataset(
+            f"no label column {label_column!r}",
+            errors=[{"loc": ["body", "options", "label_column"], "msg": "column missing"}],
+        )
+    raw = pd.to_numeric(frame[label_column], errors="coerce").fillna(0).to_numpy(float) > 0
+    out = np.zeros(len(tl.times))
+    rows = np.flatnonzero(tl.point_of_row >= 0)
+    np.maximum.at(out, tl.point_of_row[rows], raw[rows].astype(float))
+    return out

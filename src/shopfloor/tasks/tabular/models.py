@@ -52,15 +52,17 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return np.asarray(1.0 / (1.0 + np.exp(-z)))
 
 
-def _stop_at(deadline: float) -> Any:
+def _stop_at(deadline: float, stopped: list[bool]) -> Any:
     """A LightGBM callback that ends training once ``time.perf_counter()`` passes ``deadline``
-    (the trees grown so far are kept)."""
+    (the trees grown so far are kept) and then sets ``stopped[0]``: a booster that grew fewer trees
+    because no split was left is not one the deadline stopped."""
     import time
 
     import lightgbm as lgb
 
     def callback(env: Any) -> None:
         if env.iteration > 0 and time.perf_counter() > deadline:
+            stopped[0] = True
             raise lgb.callback.EarlyStopException(env.iteration, [])
 
     callback.order = 30  # type: ignore[attr-defined]
@@ -308,14 +310,15 @@ class BoostedModel(TabularModel):
         if self.classification and self.params.get("class_weight") == "balanced":
             weight = _balanced_weights(y, self.n_classes)
         data = lgb.Dataset(X, label=y, weight=weight, free_raw_data=True, params={"verbose": -1})
+        stopped = [False]
         self.booster_ = lgb.train(
             self._lgb_params(),
             data,
             num_boost_round=int(self.params.get("n_estimators", 200)),
-            callbacks=[_stop_at(deadline)] if deadline is not None else None,
+            callbacks=[_stop_at(deadline, stopped)] if deadline is not None else None,
         )
         #: True when the deadline ended training before all its trees were grown
-        self.stopped_ = self.booster_.current_iteration() < int(self.params.get("n_estimators", 200))
+        self.stopped_ = stopped[0]
         return self
 
     def _raw(self, X: np.ndarray) -> np.ndarray:
