@@ -26,9 +26,6 @@ TEXT_FIELDS = (
     "name", "model", "version", "signal", "input", "metric", "comparison", "bound", "window_s", "for_s",
     "severity",
 )
-#: Fields an edit may empty (back to none); an empty field of the others is left out, so the schema
-#: names it as missing.
-OPTIONAL = ("version", "input", "metric")
 #: What the form starts with for a new rule: the schema's defaults.
 NEW_RULE = {"comparison": ">", "window_s": "900", "for_s": "0", "severity": "warning", "enabled": "true"}
 _SIGNALS = {
@@ -69,8 +66,9 @@ Posted = Annotated[dict[str, str], Depends(_posted)]
 
 
 def _body(fields: dict[str, str]) -> dict[str, Any]:
-    """A request body from the form: given fields as text (the schema converts them), one webhook
-    URL a line."""
+    """A request body from the form: the fields filled in, as text (the schema converts them; an
+    empty one is left out, so a required field is named as missing and an optional one is none),
+    and one webhook URL a line."""
     body: dict[str, Any] = {k: fields[k] for k in TEXT_FIELDS if fields.get(k)}
     body["targets"] = [u.strip() for u in fields.get("targets", "").splitlines() if u.strip()]
     return body
