@@ -11,6 +11,7 @@ from starlette.staticfiles import StaticFiles
 
 from shopfloor.console import (
     admin,
+    alerts,
     datasets,
     home,
     jobs,
@@ -31,7 +32,6 @@ __all__ = ["html_problem", "install"]
 
 def install(app: FastAPI) -> None:
     app.mount(STATIC_URL, StaticFiles(directory=HERE / "static"), name="console-static")
-    for module in (
-        signin, home, datasets, train, jobs, scoring, models, monitoring, retraining, tryit, optimise, admin
-    ):
+    pages = (signin, home, datasets, train, jobs, scoring, models, monitoring, retraining, alerts, tryit)
+    for module in (*pages, optimise, admin):
         app.include_router(module.router, tags=[TAG], include_in_schema=False)

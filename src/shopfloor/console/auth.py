@@ -88,6 +88,8 @@ TrainViewer = Annotated[Viewer, Depends(_page(Permission.JOBS_WRITE))]
 PredictViewer = Annotated[Viewer, Depends(_page(Permission.PREDICT))]
 PredictionsViewer = Annotated[Viewer, Depends(_page(Permission.PREDICTIONS_READ))]
 AdminViewer = Annotated[Viewer, Depends(_page(Permission.KEYS))]
+AlertsViewer = Annotated[Viewer, Depends(_page(Permission.ALERTS_READ))]
+AlertsWriteViewer = Annotated[Viewer, Depends(_page(Permission.ALERTS_WRITE))]
 
 # Form posts (CSRF checked) by the permission they need.
 AnyForm = Annotated[Viewer, Depends(_form(None))]
@@ -97,3 +99,4 @@ ModelsForm = Annotated[Viewer, Depends(_form(Permission.MODELS_WRITE))]
 PredictForm = Annotated[Viewer, Depends(_form(Permission.PREDICT))]
 ExplainForm = Annotated[Viewer, Depends(_form(Permission.EXPLAIN))]
 AdminForm = Annotated[Viewer, Depends(_form(Permission.KEYS))]
+AlertsForm = Annotated[Viewer, Depends(_form(Permission.ALERTS_WRITE))]
