@@ -37,6 +37,24 @@ def _model(server: Server, key: str) -> tuple[str, str]:
         return ds["id"], job["id"]
 
 
+def _watched(server: Server, key: str) -> None:
+    """Six windows of logged predictions with their outcomes, and an alert rule: the monitoring
+    pages then show figures."""
+    import pandas as pd
+
+    data = Path(shopfloor.__file__).parent / "examples" / "ai4i2020.csv"
+    rows = pd.read_csv(data).sample(1200, random_state=0)
+    with Client(server.url, key) as client:
+        client.set_log_rate("ai4i-failure", 1.0)
+        for i in range(0, len(rows), 200):
+            part = rows.iloc[i : i + 200]
+            client.predict("ai4i-failure", part.drop(columns=[TARGET, *EXCLUDE]), request_id=f"shift-{i}")
+            truth = enumerate(part[TARGET])
+            outcomes = [{"request_id": f"shift-{i}", "index": j, "outcome": int(v)} for j, v in truth]
+            client.send_feedback("ai4i-failure", outcomes)
+        client.create_alert_rule("failures-missed", "ai4i-failure", "error_rate", ">", 0.05, window_s=900)
+
+
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
@@ -47,6 +65,8 @@ def main() -> None:
             key = server.admin_key()
             assert key
             dataset_id, job_id = _model(server, key)
+            _watched(server, key)
+            windows = "window=200&windows=6"
             shots = {
                 "signin": "/signin",
                 "home": "/",
@@ -56,6 +76,12 @@ def main() -> None:
                 "job": f"/jobs/{job_id}",
                 "models": "/models",
                 "version-report": "/models/ai4i-failure/versions/1",
+                "monitoring": f"/models/ai4i-failure/monitoring?{windows}",
+                "drift": f"/models/ai4i-failure/drift?{windows}",
+                "challenger": "/models/ai4i-failure/challenger",
+                "retraining": "/models/ai4i-failure/retraining",
+                "alerts": "/alerts",
+                "quotas": "/admin/quotas",
                 "keys": "/admin/keys",
                 "audit": "/admin/audit",
             }

@@ -19,6 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 import threshold_family
+from alert_fixtures import add_model, alert_settings
 from pgcluster import BACKENDS, database_url
 from shopfloor.api.app import create_app
 from shopfloor.bootstrap import prepare
@@ -27,6 +28,7 @@ from shopfloor.context import Platform
 from shopfloor.jobs.runner import execute
 from shopfloor.security.keys import issue_key
 from shopfloor.settings import Settings
+from webhook_receiver import Receiver, webhook_receiver
 from zoo import Member, build_zoo
 
 
@@ -213,6 +215,24 @@ def another_app(api: Api, **settings: Any) -> Iterator[Api]:
     """A second app on ``api``'s registry, artifacts and keys, as another API process (or host) of the
     same installation has it, with ``settings`` changed; closed when the generator ends."""
     yield from open_api(api.settings.model_copy(update=settings), keys=api.keys)
+
+
+@pytest.fixture()
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on 127.0.0.1 (tests/webhook_receiver.py)."""
+    with webhook_receiver() as found:
+        yield found
+
+
+@pytest.fixture()
+def alert_api(tmp_path: Path) -> Iterator[Api]:
+    """An app whose background task evaluates every 0.2 s and delivers every 0.05 s; webhooks may
+    go to 127.0.0.1 only; model ``press`` in tenant default, ``press`` in tenant other too."""
+    settings = alert_settings(tmp_path / "home", alert_eval_interval_s=0.2, alert_delivery_poll_s=0.05)
+    for api in open_api(settings):
+        add_model(api.platform)
+        add_model(api.platform, tenant="other")
+        yield api
 
 
 @pytest.fixture(scope="session")

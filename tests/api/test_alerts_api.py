@@ -4,36 +4,17 @@ the gauges on /metrics and the Prometheus rules file that uses them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from alert_fixtures import DRIFT_RULE, Fixed, add_model, alert_settings, wait_for
-from conftest import Api, open_api
+from alert_fixtures import DRIFT_RULE, Fixed, add_model, wait_for
+from conftest import Api
 from shopfloor.security.signatures import verify_webhook
 from shopfloor.services import alerts
-from webhook_receiver import Receiver, webhook_receiver
-
-
-@pytest.fixture()
-def receiver() -> Iterator[Receiver]:
-    with webhook_receiver() as found:
-        yield found
-
-
-@pytest.fixture()
-def alert_api(tmp_path: Path) -> Iterator[Api]:
-    """An app whose background task evaluates every 0.2 s and delivers every 0.05 s; webhooks may
-    go to 127.0.0.1 only; model ``press`` in tenant default, ``press`` in tenant other too."""
-    settings = alert_settings(tmp_path / "home", alert_eval_interval_s=0.2, alert_delivery_poll_s=0.05)
-    for api in open_api(settings):
-        add_model(api.platform)
-        add_model(api.platform, tenant="other")
-        yield api
+from webhook_receiver import Receiver
 
 
 def test_a_rule_is_created_shown_changed_and_deleted(alert_api: Api, receiver: Receiver) -> None:

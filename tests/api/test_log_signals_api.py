@@ -23,7 +23,7 @@ from shopfloor.context import Platform
 from shopfloor.errors import InvalidInput
 from shopfloor.services import alerts, drift_log
 from watched import MODEL
-from webhook_receiver import Receiver, webhook_receiver
+from webhook_receiver import Receiver
 
 Api = Any
 
@@ -167,12 +167,6 @@ def test_another_host_reads_the_same_values(mill: Api) -> None:
             assert here.value is not None and here == there, (signal, here, there)
     finally:
         elsewhere.close()
-
-
-@pytest.fixture()
-def receiver() -> Iterator[Receiver]:
-    with webhook_receiver() as found:
-        yield found
 
 
 @pytest.fixture()

@@ -33,9 +33,13 @@ def test_each_role_signs_in_and_sees_its_own_menu(
 ) -> None:
     page = browser_page
     for role, shown, hidden in (
-        ("consumer", ["Models"], ["Datasets", "Train", "Keys"]),
-        ("builder", ["Datasets", "Train", "Jobs", "Models"], ["Keys", "Audit"]),
-        ("admin", ["Datasets", "Train", "Jobs", "Models", "Keys", "Audit", "Quotas", "Masking"], []),
+        ("consumer", ["Models"], ["Datasets", "Train", "Keys", "Alerts"]),
+        ("builder", ["Datasets", "Train", "Jobs", "Models", "Alerts"], ["Keys", "Audit"]),
+        (
+            "admin",
+            ["Datasets", "Train", "Jobs", "Models", "Alerts", "Keys", "Audit", "Quotas", "Masking"],
+            [],
+        ),
     ):
         _sign_in(page, server, keys[role])
         menu = page.get_by_role("navigation", name="Main")

@@ -9,7 +9,21 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
-from shopfloor.console import admin, datasets, home, jobs, models, optimise, scoring, signin, train, tryit
+from shopfloor.console import (
+    admin,
+    alerts,
+    datasets,
+    home,
+    jobs,
+    models,
+    monitoring,
+    optimise,
+    retraining,
+    scoring,
+    signin,
+    train,
+    tryit,
+)
 from shopfloor.console.errors import TAG, html_problem
 from shopfloor.console.render import HERE, STATIC_URL
 
@@ -18,5 +32,6 @@ __all__ = ["html_problem", "install"]
 
 def install(app: FastAPI) -> None:
     app.mount(STATIC_URL, StaticFiles(directory=HERE / "static"), name="console-static")
-    for module in (signin, home, datasets, train, jobs, scoring, models, tryit, optimise, admin):
+    pages = (signin, home, datasets, train, jobs, scoring, models, monitoring, retraining, alerts, tryit)
+    for module in (*pages, optimise, admin):
         app.include_router(module.router, tags=[TAG], include_in_schema=False)

@@ -1,5 +1,6 @@
 """Operations for admins: keys (the secret shown once), the audit log with filters, quotas and
-usage, and the masking policy with a live preview. Each action is the API's own (and audited)."""
+usage with the prediction log's retention, and the masking policy with a live preview. Each action
+is the API's own (and audited)."""
 
 from __future__ import annotations
 
@@ -12,15 +13,17 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from shopfloor.api.routes.keys import create, revoke
 from shopfloor.api.routes.masking import replace_policy
+from shopfloor.api.routes.monitoring import set_retention as keep_days
 from shopfloor.api.routes.views import key_view
 from shopfloor.console.auth import AdminForm, AdminViewer, Viewer, platform_of
 from shopfloor.console.render import page
 from shopfloor.console.validated import validated
 from shopfloor.errors import InvalidInput, ShopfloorError
 from shopfloor.schemas.datasets import MaskingPolicyBody
+from shopfloor.schemas.monitoring import RetentionUpdate
 from shopfloor.security import limits
 from shopfloor.security.roles import ROLE_PERMISSIONS
-from shopfloor.services import masking
+from shopfloor.services import masking, prediction_log
 
 router = APIRouter(prefix="/admin")
 AUDIT_PAGE = 100
@@ -108,10 +111,47 @@ def audit_log(request: Request, viewer: AdminViewer) -> HTMLResponse:
     return page(request, "audit.html", viewer, title="Audit log", events=events, q=q, following=following)
 
 
+def _quotas(
+    request: Request,
+    viewer: Viewer,
+    *,
+    days: str | None = None,
+    error: ShopfloorError | None = None,
+    status: int = 200,
+    saved: bool = False,
+) -> HTMLResponse:
+    platform = platform_of(request)
+    kept = prediction_log.retention_view(platform, viewer.tenant)
+    return page(
+        request,
+        "quotas.html",
+        viewer,
+        status=status,
+        title="Quotas, usage and retention",
+        u=limits.usage(platform, viewer.tenant),
+        retention=kept,
+        days=days if days is not None else str(kept["own"] or ""),
+        error=error,
+        saved=saved,
+    )
+
+
 @router.get("/quotas", response_class=HTMLResponse)
 def quotas(request: Request, viewer: AdminViewer) -> HTMLResponse:
-    found = limits.usage(platform_of(request), viewer.tenant)
-    return page(request, "quotas.html", viewer, title="Quotas and usage", u=found)
+    return _quotas(request, viewer)
+
+
+@router.post("/retention", response_class=HTMLResponse)
+def set_retention(
+    request: Request, viewer: AdminForm, days: Annotated[str, Form(max_length=20)] = ""
+) -> HTMLResponse:
+    """The tenant's prediction-log retention in days; empty: back to the server default."""
+    try:
+        body = validated(RetentionUpdate, {"days": days.strip() or None}, "retention", root="form")
+        keep_days(body, platform_of(request), viewer.principal)
+    except ShopfloorError as exc:
+        return _quotas(request, viewer, days=days, error=exc, status=exc.status)
+    return _quotas(request, viewer, saved=True)
 
 
 def _masking(

@@ -28,6 +28,7 @@ NAV = (
     ("Train", "/train", Permission.JOBS_WRITE),
     ("Jobs", "/jobs", Permission.JOBS_READ),
     ("Models", "/models", Permission.MODELS_READ),
+    ("Alerts", "/alerts", Permission.ALERTS_READ),
     ("Keys", "/admin/keys", Permission.KEYS),
     ("Audit", "/admin/audit", Permission.KEYS),
     ("Quotas", "/admin/quotas", Permission.KEYS),

@@ -181,6 +181,11 @@ def _seconds(window: str, windows: int) -> int:
     return span.seconds
 
 
+def check_span(span: Span) -> None:
+    """422 for a span the report cannot cut into windows of time (before anything is read)."""
+    _seconds(span.window, span.windows)
+
+
 def report(platform: Platform, tenant: str, name: str, span: Span = Span()) -> dict[str, Any]:  # noqa: B008
     """The comparison over ``span`` (see the module); 404 for an unknown model, 409 when there is no
     challenger or production version to compare and none is given."""

@@ -13,7 +13,7 @@ import io
 import json
 import logging
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 from shopfloor.context import Platform
 from shopfloor.data.export import neutralise_cell
 from shopfloor.errors import InvalidInput
+from shopfloor.registry.log_entities import LoggedPrediction
 from shopfloor.serving.log_reading import entries_of, outcomes_of
 
 log = logging.getLogger(__name__)
@@ -111,10 +112,22 @@ def _rows(platform: Platform, tenant: str, name: str, f: ExportFilter) -> Iterat
             tenant, name, version=f.version, since=f.since, until=f.until, request_id=f.request_id,
             after=after, limit=min(PAGE, left), failed=None,
         )
-        entries, outcomes = entries_of(platform, tenant, page), outcomes_of(platform, tenant, page)
-        for ref in page:
-            entry = entries.get(ref.key) or {}
-            yield {
+        yield from rows_of(platform, tenant, page)
+        if len(page) < min(PAGE, left):
+            return
+        left -= len(page)
+        last = page[-1]
+        after = (last.at, last.blob_id, last.slot)
+
+
+def rows_of(platform: Platform, tenant: str, refs: Sequence[LoggedPrediction]) -> list[dict[str, Any]]:
+    """Logged predictions ``refs`` as an export gives them: inputs (masked), answer, outcome, error."""
+    entries, outcomes = entries_of(platform, tenant, refs), outcomes_of(platform, tenant, refs)
+    rows = []
+    for ref in refs:
+        entry = entries.get(ref.key) or {}
+        rows.append(
+            {
                 "record_id": ref.record_id,
                 "request_id": ref.request_id,
                 "index": ref.position,
@@ -128,11 +141,8 @@ def _rows(platform: Platform, tenant: str, name: str, f: ExportFilter) -> Iterat
                 "outcome": outcomes.get(ref.key),
                 "error": entry.get("error"),  # a failed call: its status and code, no answer
             }
-        if len(page) < min(PAGE, left):
-            return
-        left -= len(page)
-        last = page[-1]
-        after = (last.at, last.blob_id, last.slot)
+        )
+    return rows
 
 
 def as_json_lines(rows: Iterator[dict[str, Any]]) -> Iterator[bytes]:
