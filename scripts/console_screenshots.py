@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -20,6 +21,7 @@ from server import Server  # noqa: E402
 
 import shopfloor  # noqa: E402
 from shopfloor import Client  # noqa: E402
+from shopfloor.errors import NotFound  # noqa: E402
 
 OUT = REPO / "docs" / "console"
 TARGET = "Machine failure"
@@ -46,12 +48,18 @@ def _watched(server: Server, key: str) -> None:
     rows = pd.read_csv(data).sample(1200, random_state=0)
     with Client(server.url, key) as client:
         client.set_log_rate("ai4i-failure", 1.0)
+        outcomes = []
         for i in range(0, len(rows), 200):
             part = rows.iloc[i : i + 200]
             client.predict("ai4i-failure", part.drop(columns=[TARGET, *EXCLUDE]), request_id=f"shift-{i}")
             truth = enumerate(part[TARGET])
-            outcomes = [{"request_id": f"shift-{i}", "index": j, "outcome": int(v)} for j, v in truth]
-            client.send_feedback("ai4i-failure", outcomes)
+            outcomes += [{"request_id": f"shift-{i}", "index": j, "outcome": int(v)} for j, v in truth]
+        for _ in range(60):  # the log is written off the request path: its batches land within seconds
+            try:
+                client.send_feedback("ai4i-failure", outcomes)
+                break
+            except NotFound:
+                time.sleep(0.5)
         client.create_alert_rule("failures-missed", "ai4i-failure", "error_rate", ">", 0.05, window_s=900)
 
 
@@ -97,6 +105,9 @@ def main() -> None:
                     if name == "signin":
                         continue
                     page.goto(server.url + path)
+                    page.evaluate("window.scrollTo(0, document.body.scrollHeight)")  # charts load lazily
+                    page.wait_for_load_state("networkidle")
+                    page.evaluate("window.scrollTo(0, 0)")
                     page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
                 page.goto(server.url + "/models/ai4i-failure/try")
                 page.get_by_role("button", name="Predict and explain").click()
