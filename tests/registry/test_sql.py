@@ -69,6 +69,15 @@ def test_cancel_queued_job_ends_it_at_once(store: SqlStore) -> None:
     assert store.claim_job("w") is None
 
 
+def test_jobs_listed_by_type_newest_first_and_per_tenant(store: SqlStore) -> None:
+    for i, kind in enumerate(["train", "retrain", "batch", "retrain"]):
+        store.create_job(id=f"j{i}", tenant="a", type=kind, params={})
+    store.create_job(id="other", tenant="b", type="retrain", params={})
+    assert [j.id for j in store.list_jobs("a", job_type="retrain")] == ["j3", "j1"]
+    assert [j.id for j in store.list_jobs("a", job_type="retrain", limit=1)] == ["j3"]
+    assert len(store.list_jobs("a")) == 4 and store.list_jobs("a", job_type="optimise") == []
+
+
 def test_stale_jobs_fail(store: SqlStore) -> None:
     store.create_job(id="j1", tenant="a", type="train", params={})
     store.claim_job("w")

@@ -349,11 +349,18 @@ class SqlStore(
             return _job(row)
 
     def list_jobs(
-        self, tenant: str, limit: int = 100, offset: int = 0, status: str | None = None
+        self,
+        tenant: str,
+        limit: int = 100,
+        offset: int = 0,
+        status: str | None = None,
+        job_type: str | None = None,
     ) -> list[Job]:
         query = select(JobRow).where(JobRow.tenant == tenant)
         if status is not None:
             query = query.where(JobRow.status == status)
+        if job_type is not None:
+            query = query.where(JobRow.type == job_type)
         with self._session() as s:
             rows = s.scalars(query.order_by(JobRow.created_at.desc()).offset(offset).limit(limit))
             return [_job(r) for r in rows]

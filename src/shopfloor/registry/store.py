@@ -170,7 +170,12 @@ class JobStore(Protocol):
 
     def get_job(self, tenant: str | None, job_id: str) -> Job: ...
     def list_jobs(
-        self, tenant: str, limit: int = 100, offset: int = 0, status: str | None = None
+        self,
+        tenant: str,
+        limit: int = 100,
+        offset: int = 0,
+        status: str | None = None,
+        job_type: str | None = None,
     ) -> list[Job]: ...
     def count_jobs(self, tenant: str, status: str | None = None) -> int: ...
     def claim_job(self, worker: str) -> Job | None: ...

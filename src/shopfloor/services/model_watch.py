@@ -26,7 +26,7 @@ T = TypeVar("T")
 NOT_APPLICABLE = (404, 409, 422)
 #: Newest logged predictions the console pages through.
 RECENT = 1_000
-#: Newest jobs of the tenant searched for a model's retraining jobs.
+#: Newest retraining jobs of the tenant searched for those of one model.
 JOBS_SEARCHED = 500
 
 
@@ -135,11 +135,11 @@ def _retrain_row(job: Job) -> dict[str, Any]:
 
 def retraining_status(platform: Platform, tenant: str, name: str, most: int = 20) -> dict[str, Any]:
     """The model's newest ``most`` retraining jobs (among the tenant's newest :data:`JOBS_SEARCHED`
-    jobs) with their gate's outcome, and every version with the gate it passed or failed (None: a
+    retraining jobs) with their gate's outcome, and every version with the gate it passed or failed (None: a
     version from a training job, with no gate)."""
     model = platform.store.get_model(tenant, name)
-    jobs = platform.store.list_jobs(tenant, limit=JOBS_SEARCHED)
-    mine = [j for j in jobs if j.type == "retrain" and j.params.get("model_name") == name][:most]
+    jobs = platform.store.list_jobs(tenant, limit=JOBS_SEARCHED, job_type="retrain")
+    mine = [j for j in jobs if j.params.get("model_name") == name][:most]
     versions = []
     for mv in reversed(platform.store.list_versions(tenant, name)):
         gate = mv.report.get("gate")
