@@ -48,6 +48,10 @@ def _watched(server: Server, key: str) -> None:
     rows = pd.read_csv(data).sample(1200, random_state=0)
     with Client(server.url, key) as client:
         client.set_log_rate("ai4i-failure", 1.0)
+        datasets = client.list_datasets()
+        job = client.train(datasets[0]["id"], TARGET, "ai4i-failure", exclude=EXCLUDE, time_budget_s=5)
+        client.wait(job["id"], timeout=600)
+        client.set_challenger("ai4i-failure", "shadow", version=2)  # version 2 answers a copy of each call
         outcomes = []
         for i in range(0, len(rows), 200):
             part = rows.iloc[i : i + 200]
@@ -60,7 +64,7 @@ def _watched(server: Server, key: str) -> None:
                 break
             except NotFound:
                 time.sleep(0.5)
-        client.create_alert_rule("failures-missed", "ai4i-failure", "error_rate", ">", 0.05, window_s=900)
+        client.create_alert_rule("failed-calls", "ai4i-failure", "error_rate", ">", 0.05, window_s=900)
 
 
 def main() -> None:
@@ -86,7 +90,7 @@ def main() -> None:
                 "version-report": "/models/ai4i-failure/versions/1",
                 "monitoring": f"/models/ai4i-failure/monitoring?{windows}",
                 "drift": f"/models/ai4i-failure/drift?{windows}",
-                "challenger": "/models/ai4i-failure/challenger",
+                "challenger": "/models/ai4i-failure/challenger?window=15m&windows=4",
                 "retraining": "/models/ai4i-failure/retraining",
                 "alerts": "/alerts",
                 "quotas": "/admin/quotas",
