@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 import signal_data
-from shopfloor.errors import InvalidInput, NotFitted
+from shopfloor.errors import ArtifactCorrupted, InvalidInput, NotFitted
 from shopfloor.services.plots import applicable_kinds
 from shopfloor.tasks import catalog
 from shopfloor.tasks.base import BaseEstimator, Capabilities, Estimator, SeriesEstimator
@@ -316,6 +316,10 @@ def test_save_load_round_trip(fitted: tuple[str, Any, pd.DataFrame, str]) -> Non
     some, _ = _records(task, frame, target, 5)
     assert again.explain(some) == est.explain(some)
     assert again.report_ == json.loads(json.dumps(est.report_))
+    # a state file that is JSON but not a state is refused as a corrupted artifact, by every family
+    state = next(n for n, b in files.items() if n.endswith(".json") and b'"format"' in b)
+    with pytest.raises(ArtifactCorrupted):
+        catalog.estimator_class(task).load({**files, state: b"[]"})
 
 
 # -- the declaration against the fitted model ---------------------------------------------------------

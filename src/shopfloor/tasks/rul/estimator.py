@@ -62,6 +62,7 @@ from shopfloor.tasks.rul.models import (
     evaluate_chosen,
     train_fold,
 )
+from shopfloor.tasks.state_file import read_state
 
 logger = logging.getLogger(__name__)
 
@@ -471,9 +472,7 @@ class RulEstimator(BaseEstimator):
     def load(cls, files: Mapping[str, bytes]) -> Self:
         """Rebuild a fitted estimator from :meth:`save` output (raises :class:`ArtifactCorrupted`)."""
         try:
-            state = json.loads(files[STATE_FILE])
-            if state.get("format") != FORMAT_VERSION:
-                raise ArtifactCorrupted(f"unsupported RUL artifact format {state.get('format')!r}")
+            state = read_state(files, STATE_FILE, FORMAT_VERSION, "RUL")
             est = cls(**state["params"])
             est.spec_ = SeriesSpec.from_dict(state["spec"])
             est.time_kind_, est.age_ = state["time_kind"], bool(state["age"])

@@ -27,6 +27,7 @@ from shopfloor.evaluation.stability import stability
 from shopfloor.explain.contributions import attribute_to_inputs, lime_weights
 from shopfloor.explain.rules import surrogate_rules
 from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, no_progress
+from shopfloor.tasks.state_file import read_state
 from shopfloor.tasks.tabular import CLASSIFICATION, REGRESSION
 from shopfloor.tasks.tabular.answers import scored_answers
 from shopfloor.tasks.tabular.budget import SCREEN_ABOVE, Budget, keep_count, restrict, screen_inputs
@@ -632,9 +633,7 @@ class TabularEstimator(BaseEstimator):
     def load(cls, files: Mapping[str, bytes]) -> Self:
         """Rebuild a fitted estimator from :meth:`save` output (raises :class:`ArtifactCorrupted`)."""
         try:
-            state = json.loads(files[ESTIMATOR_FILE])
-            if state.get("format") != FORMAT_VERSION:
-                raise ArtifactCorrupted(f"unsupported tabular artifact format {state.get('format')!r}")
+            state = read_state(files, ESTIMATOR_FILE, FORMAT_VERSION, "tabular")
             est = cls(**state["params"])
             est.classes_, est.threshold_ = state["classes"], state["threshold"]
             est.pre_ = Preprocessor.from_json(state["preprocessor"])
