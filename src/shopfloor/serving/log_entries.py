@@ -118,12 +118,13 @@ class Inputs:
         """The logged inputs of ``record``; :attr:`chars` is then how much text it held (what could
         take its entry over the size limit)."""
         self.chars = 0
-        if not isinstance(record, Mapping):
+        if type(record) is not dict and not isinstance(record, Mapping):
             return None
-        out = {name: record[name] for name in self.plain if name in record}
-        for name, value in out.items():
-            if isinstance(value, float) and not math.isfinite(value):
-                out[name] = None
+        out = {}
+        for name in self.plain:
+            if name in record:
+                value = record[name]
+                out[name] = None if isinstance(value, float) and not math.isfinite(value) else value
         for name in self.masked:
             if name in record:
                 value = record[name]

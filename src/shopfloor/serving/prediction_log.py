@@ -113,7 +113,7 @@ class PredictionLog:
         if gen != self._generation:
             self._rates, self._generation = {}, gen
         rates = self._rates.get(tenant)
-        if rates is None or self._unknown.get(tenant, math.inf) <= time.monotonic():
+        if rates is None or (self._unknown and self._unknown.get(tenant, math.inf) <= time.monotonic()):
             rates = self._read_rates(tenant)
         return rates.get(model, 0.0)
 
@@ -220,18 +220,18 @@ class PredictionLog:
         if full:
             metrics.RECORDER.prediction_log(call.tenant, call.model, "dropped", kept)
             return 0
-        self._start()
+        if self._thread is None:
+            self._start()
         if wake:
             self._wake.set()
         return kept
 
     # ---- writing ---------------------------------------------------------------------------------
     def _start(self) -> None:
-        if self._thread is None:
-            with self._lock:
-                if self._thread is None and not self._closed:
-                    self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
-                    self._thread.start()
+        with self._lock:
+            if self._thread is None and not self._closed:
+                self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
+                self._thread.start()
 
     def _run(self) -> None:
         while not self._closed:
