@@ -279,7 +279,8 @@ Logging on the request path is a sampling draw and an append to an in-memory buf
 masking, encoding (MessagePack), sealing (one AES-GCM operation per batch of up to 1,000) and the
 registry insert (on SQLite, the index rows of a batch in one statement) run in a background thread
 about once a second; they cost about 11 µs of CPU per logged prediction in this setting. Other work
-on the machine moves single measurements by up to a third (a pair far from 1 is one of them), hence pairs and their median.
+on the machine moves single measurements by up to a third (a pair far from 1 is one of them), hence
+pairs and their median.
 """
 
 
