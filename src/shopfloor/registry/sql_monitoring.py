@@ -31,16 +31,17 @@ _SQLITE_BLOB = (
     "INSERT INTO prediction_log_blobs (id, tenant, model, version, first_at, last_at, records, payload) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
-#: Every index row of a write in one statement, from one JSON array of rows: SQLite inserts them all
+#: Every index row of a batch in one statement, from one JSON array of rows: SQLite inserts them all
 #: in C, in one step, so the write lock (which the rate limiter's claims wait for) is held briefly and
-#: Python's lock is not handed back and forth once per row with the serving thread.
+#: Python's lock is not handed back and forth once per row with the serving thread. What every row of
+#: the batch shares is a parameter, and the slot is the row's index in the array, so each row carries
+#: only its own six values.
 _SQLITE_LOGGED = (
     "INSERT INTO prediction_log (blob_id, slot, tenant, model, version, request_id, position, source, at, "
     "latency_ms, failed) "
-    "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), "
-    "json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'), "
-    "json_extract(value, '$[6]'), json_extract(value, '$[7]'), json_extract(value, '$[8]'), "
-    "json_extract(value, '$[9]'), json_extract(value, '$[10]') "
+    "SELECT ?, key, ?, ?, ?, json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
+    "json_extract(value, '$[2]'), json_extract(value, '$[3]'), json_extract(value, '$[4]'), "
+    "json_extract(value, '$[5]') "
     "FROM json_each(?)"
 )
 assert LogBlobRow.__tablename__ == "prediction_log_blobs" and LoggedRow.__tablename__ == "prediction_log"  # noqa: S101
@@ -139,28 +140,25 @@ class MonitoringTables:
 
     def _add_log_sqlite(self, batches: Sequence[LogBatch]) -> None:
         """:meth:`add_prediction_log` on SQLite, on the driver's connection: the blobs with one
-        ``executemany``, every index row in one statement from a JSON array (times in the format
-        the ORM reads back)."""
+        ``executemany``, the index rows of each batch in one statement from a JSON array (times in
+        the format the ORM reads back, made once per call)."""
         stamp = self._log_stamp()
         blob_rows = [tuple(_blob_values(b.blob, stamp).values()) for b in batches]
-        rows = []
+        index = []
         for b in batches:
             blob = b.blob
-            stamps: dict[datetime, Any] = {}
-            for slot, (request_id, position, source, at, (latency, failed)) in enumerate(
-                zip(b.request_ids, b.positions, b.sources, b.times, b.outcomes(), strict=True)
+            rows = []
+            when, last = None, None
+            for request_id, position, source, at, (latency, failed) in zip(
+                b.request_ids, b.positions, b.sources, b.times, b.outcomes(), strict=True
             ):
-                when = stamps.get(at)
-                if when is None:
-                    when = stamps[at] = stamp(at.replace(tzinfo=None) if at.tzinfo is UTC else _naive(at))
-                rows.append(
-                    (blob.id, slot, blob.tenant, blob.model, blob.version, request_id, position, source, when,
-                     latency, int(failed))
-                )
-        index_rows = json.dumps(rows)
+                if at is not last:  # the answers of one call share their time
+                    last, when = at, stamp(at.replace(tzinfo=None) if at.tzinfo is UTC else _naive(at))
+                rows.append((request_id, position, source, when, latency, int(failed)))
+            index.append((blob.id, blob.tenant, blob.model, blob.version, json.dumps(rows)))
         with immediate(self.engine) as cur:
             cur.executemany(_SQLITE_BLOB, blob_rows)
-            cur.execute(_SQLITE_LOGGED, (index_rows,))
+            cur.executemany(_SQLITE_LOGGED, index)
 
     def _log_stamp(self) -> Callable[[datetime], Any]:
         """The driver value SQLAlchemy stores for a naive DateTime (both write paths, one format):

@@ -24,7 +24,6 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import groupby
 from typing import Any, Protocol
 
 from shopfloor import metrics
@@ -32,7 +31,7 @@ from shopfloor.errors import ShopfloorError
 from shopfloor.registry.log_entities import LogBatch, LogBlob
 from shopfloor.registry.store import GenerationStore, MaskingStore, PredictionLogStore
 from shopfloor.security.keys import Generation
-from shopfloor.serving.log_entries import Inputs, Masker, blob_path, encode_entries, masker, seal
+from shopfloor.serving.log_entries import Inputs, Masker, blob_path, bounded, encode_entries, masker, seal
 from shopfloor.settings import Settings
 from shopfloor.storage.sealed import SealedArtifacts
 
@@ -114,7 +113,7 @@ class PredictionLog:
         if gen != self._generation:
             self._rates, self._generation = {}, gen
         rates = self._rates.get(tenant)
-        if rates is None or self._unknown.get(tenant, math.inf) <= time.monotonic():
+        if rates is None or (self._unknown and self._unknown.get(tenant, math.inf) <= time.monotonic()):
             rates = self._read_rates(tenant)
         return rates.get(model, 0.0)
 
@@ -221,18 +220,18 @@ class PredictionLog:
         if full:
             metrics.RECORDER.prediction_log(call.tenant, call.model, "dropped", kept)
             return 0
-        self._start()
+        if self._thread is None:
+            self._start()
         if wake:
             self._wake.set()
         return kept
 
     # ---- writing ---------------------------------------------------------------------------------
     def _start(self) -> None:
-        if self._thread is None:
-            with self._lock:
-                if self._thread is None and not self._closed:
-                    self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
-                    self._thread.start()
+        with self._lock:
+            if self._thread is None and not self._closed:
+                self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
+                self._thread.start()
 
     def _run(self) -> None:
         while not self._closed:
@@ -315,43 +314,41 @@ class PredictionLog:
         mask: Masker,
         plans: dict[int, Inputs],
     ) -> LogBatch:
-        docs: list[dict[str, Any]] = []
-        large: list[bool] = []
+        docs: list[Mapping[str, Any]] = []
         request_ids: list[str | None] = []
         positions: list[int] = []
         sources: list[str] = []
         times: list[datetime] = []
         latencies: list[float | None] = []
         failed: list[bool] = []
-        for _, group in groupby(part, key=lambda entry: id(entry[0])):  # a call's answers are consecutive
-            slots = list(group)
-            c = slots[0][0]
-            when, latency = _time(c.at), round(c.latency_s * 1000, 3)
-            plan = plans.get(id(c.schema))
-            if plan is None:
-                plan = plans[id(c.schema)] = Inputs(c.schema, mask)
-            per_record = len(c.records) == len(c.answers) and c.error is None
-            shared = None if per_record else [plan(r) for r in c.records]
-            for _, i in slots:
-                if per_record:
-                    record = c.records[i]
-                    docs.append({"inputs": plan(record), "answer": c.answers[i], "latency_ms": latency})
-                    large.append(plan.chars * 2 > self.max_entry_bytes)
-                else:
-                    docs.append({"inputs": shared, "answer": c.answers[i], "latency_ms": latency})
-                    large.append(True)
-                if c.error is not None:
-                    docs[-1]["error"] = dict(c.error)
-                request_ids.append(c.request_id)
-                positions.append(c.positions[i] if c.positions is not None else i)
-                sources.append(c.source)
-                times.append(when)
-                # the call's latency in the clear index on its first logged answer only: one row per
-                # call carries it, so counting those rows counts calls
-                latencies.append(latency if i == c.picked[0] else None)
-                failed.append(c.error is not None)
+        limit = self.max_entry_bytes
+        c: _Call | None = None
+        for call, i in part:  # a call's answers are consecutive
+            if call is not c:
+                c = call
+                when, latency, first, error = _time(c.at), round(c.latency_s * 1000, 3), c.picked[0], c.error
+                plan = plans.get(id(c.schema)) or plans.setdefault(id(c.schema), Inputs(c.schema, mask))
+                per_record = len(c.records) == len(c.answers) and error is None
+                shared = None if per_record else [plan(r) for r in c.records]
+            if per_record:
+                doc = {"inputs": plan(c.records[i]), "answer": c.answers[i], "latency_ms": latency}
+                # only text can take an entry over the limit
+                docs.append(bounded(doc, limit) if plan.chars * 2 > limit else doc)
+            else:
+                doc = {"inputs": shared, "answer": c.answers[i], "latency_ms": latency}
+                if error is not None:
+                    doc["error"] = dict(error)
+                docs.append(bounded(doc, limit))
+            request_ids.append(c.request_id)
+            positions.append(c.positions[i] if c.positions is not None else i)
+            sources.append(c.source)
+            times.append(when)
+            # the call's latency in the clear index on its first logged answer only: one row per
+            # call carries it, so counting those rows counts calls
+            latencies.append(latency if i == first else None)
+            failed.append(error is not None)
         blob_id = secrets.token_hex(12)
-        document = encode_entries(docs, large, self.max_entry_bytes)
+        document = encode_entries(docs)
         payload = seal(key, blob_path(tenant, model, version, blob_id), document)
         blob = LogBlob(blob_id, tenant, model, version, min(times), max(times), len(part), payload)
         return LogBatch(blob, request_ids, positions, sources, times, latencies, failed)
