@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from shopfloor.api.routes.models import describe, move_alias
 from shopfloor.console.auth import ModelsForm, ModelsViewer, platform_of
 from shopfloor.console.paging import Page
-from shopfloor.console.render import page
+from shopfloor.console.render import page, png
 from shopfloor.console.validated import validated
 from shopfloor.errors import ShopfloorError
 from shopfloor.schemas.models import MAX_DESCRIPTION, ModelUpdate
@@ -95,5 +95,5 @@ def _flat(metrics: dict[str, Any]) -> list[tuple[str, Any]]:
 
 @router.get("/models/{name}/versions/{version}/plots/{kind}.png")
 def plot(request: Request, name: str, version: int, kind: str, viewer: ModelsViewer) -> Response:
-    png = plots.render(platform_of(request), viewer.tenant, name, version, kind)
-    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
+    image = plots.render(platform_of(request), viewer.tenant, name, version, kind)
+    return png(image, max_age_s=300)

@@ -16,7 +16,7 @@ from shopfloor.api.deps import get_heavy
 from shopfloor.api.routes.monitoring import set_log_rate
 from shopfloor.console.auth import ModelsForm, ModelsViewer, PredictionsViewer, PredictViewer, platform_of
 from shopfloor.console.paging import PAGE_SIZE, Page, requested
-from shopfloor.console.render import page
+from shopfloor.console.render import page, png
 from shopfloor.console.validated import validated
 from shopfloor.errors import InvalidInput
 from shopfloor.monitoring.thresholds import Thresholds
@@ -24,7 +24,6 @@ from shopfloor.schemas.monitoring import LogSettingsUpdate
 from shopfloor.services import drift_log, model_watch, performance
 
 router = APIRouter()
-PNG_HEADERS = {"Cache-Control": "private, max-age=60"}
 
 
 @dataclass(frozen=True)
@@ -81,8 +80,8 @@ def set_rate(
 @router.get("/models/{name}/monitoring/performance.png")
 def performance_plot(request: Request, name: str, viewer: ModelsViewer) -> Response:
     span = span_of(request, "1d", 20)
-    png = performance.plot(platform_of(request), viewer.tenant, name, None, span.window, span.windows)
-    return Response(png, media_type="image/png", headers=PNG_HEADERS)
+    image = performance.plot(platform_of(request), viewer.tenant, name, None, span.window, span.windows)
+    return png(image)
 
 
 @router.get("/models/{name}/predictions", response_class=HTMLResponse)
@@ -131,7 +130,7 @@ async def drift_plot(request: Request, name: str, viewer: PredictViewer) -> Resp
     span = span_of(request, "1d", 20)
     platform = platform_of(request)
     async with (await get_heavy(request)).slot(viewer.tenant, "drift checks"):
-        png = await run_in_threadpool(
+        image = await run_in_threadpool(
             drift_log.timeline_plot, platform, viewer.tenant, name, None, span.window, span.windows
         )
-    return Response(png, media_type="image/png", headers=PNG_HEADERS)
+    return png(image)

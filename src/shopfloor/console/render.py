@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from shopfloor.console.auth import CSRF_FIELD, Viewer
@@ -105,3 +105,8 @@ def page(
         .render(request=request, viewer=viewer, nav=shown, path=request.url.path, title=title, **context)
     )
     return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def png(image: bytes, max_age_s: int = 60) -> Response:
+    """A chart as a PNG answer, cached by this browser only (it shows one tenant's data)."""
+    return Response(image, media_type="image/png", headers={"Cache-Control": f"private, max-age={max_age_s}"})

@@ -15,8 +15,8 @@ from shopfloor.api.routes.challenger import set_challenger
 from shopfloor.api.routes.retrain import promote as gated_promote
 from shopfloor.api.routes.retrain import retrain as start_retrain
 from shopfloor.console.auth import JobsForm, ModelsForm, ModelsViewer, platform_of
-from shopfloor.console.monitoring import PNG_HEADERS, span_of
-from shopfloor.console.render import page
+from shopfloor.console.monitoring import span_of
+from shopfloor.console.render import page, png
 from shopfloor.console.validated import validated
 from shopfloor.registry.entities import CHALLENGER_MODES
 from shopfloor.schemas.challenger import ChallengerUpdate
@@ -83,8 +83,8 @@ def promote_the_challenger(
 def challenger_plot(request: Request, name: str, viewer: ModelsViewer) -> Response:
     span = span_of(request, "1h", 24)
     asked = challenger_report.Span(span.window, span.windows)
-    png = challenger_report.plot(platform_of(request), viewer.tenant, name, asked)
-    return Response(png, media_type="image/png", headers=PNG_HEADERS)
+    image = challenger_report.plot(platform_of(request), viewer.tenant, name, asked)
+    return png(image)
 
 
 @router.get("/models/{name}/retraining", response_class=HTMLResponse)

@@ -16,11 +16,9 @@ from sqlalchemy.orm import Session
 from shopfloor.errors import Conflict, NotFound
 from shopfloor.registry.clock import aware as _aware
 from shopfloor.registry.clock import now as _now
-from shopfloor.registry.entities import CHALLENGER_ALIAS, ChallengerSetting
+from shopfloor.registry.entities import CHALLENGER_ALIAS, PRODUCTION, ChallengerSetting
 from shopfloor.registry.orm import AliasRow, ChallengerRow, ModelRow, VersionRow
 from shopfloor.registry.sql_generation import bump_in
-
-PRODUCTION = "production"
 
 
 def drop_challenger_in(s: Session, tenant: str, model: str) -> None:

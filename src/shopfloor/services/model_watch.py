@@ -13,9 +13,8 @@ from typing import Any, TypeVar
 
 from shopfloor.context import Platform
 from shopfloor.errors import ShopfloorError
-from shopfloor.jobs.retrain_job import PRODUCTION
 from shopfloor.monitoring.thresholds import Thresholds
-from shopfloor.registry.entities import Job
+from shopfloor.registry.entities import PRODUCTION, Job
 from shopfloor.services import challenger, challenger_report, drift, drift_log, performance, prediction_log
 from shopfloor.services.log_windows import check_windows, parse_window
 from shopfloor.serving.log_reading import read_pages

@@ -14,9 +14,9 @@ from typing import Any
 
 from shopfloor.context import Platform
 from shopfloor.errors import InvalidInput
-from shopfloor.jobs.retrain_job import PRODUCTION, combined_frame
+from shopfloor.jobs.retrain_job import combined_frame
 from shopfloor.jobs.training import configured
-from shopfloor.registry.entities import Dataset, Job
+from shopfloor.registry.entities import PRODUCTION, Dataset, Job
 from shopfloor.security.keys import Principal
 from shopfloor.services import audit
 from shopfloor.services.jobs import check_dataset_kind
