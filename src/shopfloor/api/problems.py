@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -58,13 +59,26 @@ def _json_or_form_data(content_type: str) -> bool:
     return not kind or kind.endswith(("/json", "+json")) or kind == "multipart/form-data"
 
 
-#: An error as a page: ``(request, status, title, detail, errors)`` -> a response, or None for
-#: problem+json. The console passes one, so that its pages show errors as pages.
-HtmlProblem = Callable[[Request, int, str, str, list[dict[str, Any]] | None], Response | None]
+@dataclass(frozen=True)
+class ErrorInfo:
+    """One error on its way to an answer: what problem+json would say."""
+
+    status: int
+    code: str
+    title: str
+    detail: str
+    errors: list[dict[str, Any]] = field(default_factory=list)
 
 
-def install(app: FastAPI, html: HtmlProblem | None = None) -> None:
-    def problem(  # json_problem, after asking ``html``
+#: Another shape for an error: ``(request, error)`` -> a response, or None to leave it to the next
+#: shape and at last to problem+json. The console answers with pages; the protocols other clients
+#: speak (Open Inference Protocol, OpenAI, Azure, AWS) each answer in their own shape on their own
+#: routes, because their clients decode nothing else.
+ProblemShape = Callable[[Request, ErrorInfo], Response | None]
+
+
+def install(app: FastAPI, shapes: Sequence[ProblemShape] = ()) -> None:
+    def problem(
         status: int,
         code: str,
         title: str,
@@ -75,12 +89,13 @@ def install(app: FastAPI, html: HtmlProblem | None = None) -> None:
         request: Request | None = None,
         **extra: Any,
     ) -> Response:
-        if html is not None and request is not None:
-            page = html(request, status, title, detail, errors)
-            if page is not None:
-                if headers and status != 401:
-                    page.headers.update(headers)
-                return page
+        if request is not None:
+            for shape in shapes:
+                answer = shape(request, ErrorInfo(status, code, title, detail, errors or []))
+                if answer is not None:
+                    if headers and status != 401:
+                        answer.headers.update(headers)
+                    return answer
         return json_problem(status, code, title, detail, instance, errors, headers, **extra)
 
     @app.exception_handler(ShopfloorError)

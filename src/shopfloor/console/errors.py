@@ -4,12 +4,12 @@ problem+json."""
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
+from shopfloor.api.problems import ErrorInfo
 from shopfloor.console.auth import Viewer, platform_of
 from shopfloor.console.render import page
 from shopfloor.errors import ShopfloorError
@@ -21,7 +21,8 @@ TAG = "console"
 CONSOLE_PACKAGE = "shopfloor.console."
 #: Paths that belong to the API and its documentation, never to the console.
 API_PREFIXES = (
-    "/v1/", "/v2", "/openai/", "/healthz", "/readyz", "/metrics", "/docs", "/redoc", "/static/", "/openapi"
+    "/v1/", "/v2", "/openai/", "/anomalydetector/", "/aws/", "/healthz", "/readyz", "/metrics", "/docs",
+    "/redoc", "/static/", "/openapi",
 )
 
 
@@ -50,12 +51,11 @@ def _signed_in(request: Request) -> Viewer | None:
     return Viewer(principal, session, csrf_token(platform.secret, session))
 
 
-def html_problem(
-    request: Request, status: int, title: str, detail: str, errors: list[dict[str, Any]] | None
-) -> Response | None:
+def html_problem(request: Request, error: ErrorInfo) -> Response | None:
     """The console's answer to an error, or None to let the API answer with problem+json."""
     if not is_console(request):
         return None
+    status = error.status
     if status == 401:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         where = "/signin" if request.method != "GET" else f"/signin?next={quote(target, safe='/')}"
@@ -70,8 +70,8 @@ def html_problem(
         "error.html",
         _signed_in(request),
         status=status,
-        title=title,
-        detail=detail,
-        errors=errors or [],
+        title=error.title,
+        detail=error.detail,
+        errors=error.errors,
         back=back,
     )
