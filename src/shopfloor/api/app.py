@@ -46,6 +46,7 @@ from shopfloor.schemas.common import Problem
 from shopfloor.services import alerts as alert_service
 from shopfloor.services import audit as audit_log
 from shopfloor.services import prediction_log
+from shopfloor.serving.batching import MicroBatcher
 from shopfloor.settings import Settings, get_settings, metrics_dir
 from shopfloor.telemetry import tracing as traces
 from shopfloor.version import __version__
@@ -134,6 +135,10 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         # cross-site posts; this API authenticates by the Authorization header only, which a
         # cross-site form cannot send, so there is nothing for it to guard.
         strict_content_type=False,
+        # Requests are traced and measured by the app's own layers (request_context, metrics), to
+        # the OTLP endpoint of its settings; FastAPI's native telemetry, which would otherwise
+        # look up the process's global OpenTelemetry providers on every request, stays off.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         responses={
             status: {"model": Problem, "description": text, "content": {"application/problem+json": {}}}
             for status, text in PROBLEM_RESPONSES.items()
@@ -144,6 +149,8 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     # None without an OTLP endpoint: then nothing of OpenTelemetry is imported
     app.state.tracing = traces.configure(settings, "api")
     app.state.heavy = HeavyWork(settings.tenant_heavy_requests)
+    batch_wait_s = settings.predict_batch_wait_ms / 1000
+    app.state.batcher = MicroBatcher(batch_wait_s, settings.predict_batch_max_records)  # serving/batching.py
     app.state.blocking = BlockingWork()
     problems.install(app, shapes=(console.html_problem,))
     docs.install(app)
