@@ -39,6 +39,8 @@ CONSOLE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 _DOCS_PATHS = ("/docs", "/redoc", "/static/")
 NO_STORE = (b"cache-control", b"no-store")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+#: The header of a request with binary tensors after its JSON (Open Inference Protocol).
+BINARY_TENSORS = b"inference-header-content-length"
 #: Where the key check leaves the caller's tenant in the ASGI scope, for the request metrics.
 TENANT = "shopfloor.tenant"
 
@@ -61,7 +63,9 @@ class MetricsAndLimits:
         limit = 0
         if length is not None or scope["method"] in _BODY_METHODS:
             content_type = _header(scope, b"content-type") or b""
-            limit = self.max_upload if content_type.startswith(b"multipart/") else self.max_json
+            # files come as multipart, or as binary tensors (Open Inference Protocol: images)
+            files = content_type.startswith(b"multipart/") or _header(scope, BINARY_TENSORS) is not None
+            limit = self.max_upload if files else self.max_json
             if length is not None and length > limit:
                 await _too_large(send, scope, limit)
                 return
