@@ -257,14 +257,12 @@ def _column_records(inputs: list[Tensor], columns: dict[str, dict[str, Any]]) ->
     missing = [name for name in columns if name not in given]
     if missing:
         raise bad(f"missing input {missing[0]!r}; the model takes {', '.join(columns)}", "inputs")
-    rows = {t.shape[0] if t.shape else -1 for t in inputs}
-    if len(rows) != 1 or -1 in rows:
-        shapes = ", ".join(f"{t.name} {list(t.shape)}" for t in inputs)
+    names = list(columns)
+    values = [_column_values(given[name], columns[name]) for name in names]
+    counts = {len(v) for v in values}
+    if len(counts) != 1:
+        shapes = ", ".join(f"{name} {list(given[name].shape)}" for name in names)
         raise bad(f"every input needs the same first dimension (one per record): {shapes}", "inputs")
-    names, values = [], []
-    for name, column in columns.items():
-        names.append(name)
-        values.append(_column_values(given[name], column))
     return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
 
 
