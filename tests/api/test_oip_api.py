@@ -19,7 +19,9 @@ def _train(api: Api, name: str, exclude: list[str]) -> None:
     table = machines(160).drop(columns=exclude)
     builder = api.headers("builder")
     uploaded = api.client.post(
-        "/v1/datasets", headers=builder, files={"file": (f"{name}.csv", table.to_csv(index=False).encode(), "text/csv")}
+        "/v1/datasets",
+        headers=builder,
+        files={"file": (f"{name}.csv", table.to_csv(index=False).encode(), "text/csv")},
     )
     assert uploaded.status_code == 201, uploaded.text
     body = {
@@ -77,8 +79,8 @@ def test_metadata_lists_inputs_and_outputs_from_the_schema(trained: Api) -> None
     assert nums["parameters"]["table"] == {
         "name": "table", "datatype": "FP64", "shape": [-1, 3], "columns": ["speed", "torque", "wear"]
     }
-    assert api.client.get("/v2/models/line/ready", headers=api.headers("consumer")).status_code == 200
-    assert api.client.get("/v2/models/line/versions/1/ready", headers=api.headers("consumer")).status_code == 200
+    for path in ("/v2/models/line/ready", "/v2/models/line/versions/1/ready"):
+        assert api.client.get(path, headers=api.headers("consumer")).status_code == 200, path
     for path in ("/v2", "/v2/health/live", "/v2/health/ready"):
         assert api.client.get(path, headers=api.headers("metrics")).status_code == 200, path
 
@@ -94,7 +96,9 @@ def test_infer_answers_as_v1_predict_does_and_echoes_the_id(trained: Api) -> Non
         {"speed": s, "torque": t, "wear": w, "Type": k}
         for s, t, w, k in zip(*(c["data"] for c in _columns()), strict=True)
     ]
-    v1 = api.client.post("/v1/models/line/predict", json={"records": records}, headers=api.headers("consumer"))
+    v1 = api.client.post(
+        "/v1/models/line/predict", json={"records": records}, headers=api.headers("consumer")
+    )
     expected = v1.json()["predictions"]
     assert out["label"]["data"] == [str(p["label"]) for p in expected] and out["label"]["shape"] == [2]
     assert out["probabilities"]["shape"] == [2, 2]
@@ -156,7 +160,9 @@ def test_binary_inputs_and_outputs(trained: Api) -> None:
         ({"datatype": "FP8"}, ["'speed'", "unknown datatype"]),
     ],
 )
-def test_bad_tensors_are_refused_naming_the_input(trained: Api, change: dict[str, Any], words: list[str]) -> None:
+def test_bad_tensors_are_refused_naming_the_input(
+    trained: Api, change: dict[str, Any], words: list[str]
+) -> None:
     api = trained
     inputs = _columns()
     inputs[0] = {**inputs[0], **change}
@@ -171,7 +177,8 @@ def test_refusals_in_the_error_shape(trained: Api) -> None:
     missing = _infer(api, "line", {"inputs": _columns()[1:]})
     assert missing.status_code == 422 and "missing input 'speed'" in missing.json()["error"]
     unknown = _infer(api, "nope", {"inputs": _columns()})
-    assert unknown.status_code == 404 and set(unknown.json()) == {"error"} and "nope" in unknown.json()["error"]
+    assert unknown.status_code == 404 and set(unknown.json()) == {"error"}
+    assert "nope" in unknown.json()["error"]
     assert api.client.get("/v2/models/nope", headers=api.headers("consumer")).status_code == 404
     no_key = api.client.post("/v2/models/line/infer", json={"inputs": _columns()})
     assert no_key.status_code == 401 and "API key" in no_key.json()["error"]

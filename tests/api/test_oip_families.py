@@ -10,7 +10,9 @@ import pytest
 from conftest import Api
 from zoo import Member
 
-PER_RECORD = ["tabular", "imported", "text_classification", "image_anomaly", "image_classification", "forecast"]
+PER_RECORD = [
+    "tabular", "imported", "text_classification", "image_anomaly", "image_classification", "forecast"
+]
 PER_ASSET = ["rul", "anomaly", "series_anomaly"]
 
 
@@ -38,7 +40,9 @@ def test_infer_answers_what_predict_answers(zoo: tuple[Api, dict[str, Member]], 
         }
         for i in meta["inputs"]
     ]
-    answer = api.client.post(f"/v2/models/{member.name}/versions/1/infer", json={"inputs": inputs}, headers=headers)
+    answer = api.client.post(
+        f"/v2/models/{member.name}/versions/1/infer", json={"inputs": inputs}, headers=headers
+    )
     assert answer.status_code == 200, answer.text
     outputs = {o["name"]: o for o in answer.json()["outputs"]}
     assert [o["name"] for o in meta["outputs"]] == list(outputs)

@@ -18,6 +18,7 @@ from shopfloor import Client
 
 sys.path.insert(0, str(Path(__file__).parent))
 from server import Server  # noqa: E402
+
 from zoo import machines, orders, part_png, parts_zip  # noqa: E402
 
 pytestmark = pytest.mark.e2e
@@ -54,10 +55,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             _train(sdk, root / "line.csv", "failure", "line", time_budget_s=2)
             (root / "orders.csv").write_text(orders().to_csv(index=False))
             text_options = {"candidates": ["tfidf"]}
-            _train(sdk, root / "orders.csv", "system", "orders", task="text_classification", options=text_options)
+            text = {"task": "text_classification", "options": text_options}
+            _train(sdk, root / "orders.csv", "system", "orders", **text)
             (root / "parts.zip").write_bytes(parts_zip(good=10, scratched=10))
             image_options = {"size": 32, "max_epochs": 1, "patience": 1, "stability_seeds": 0}
-            _train(sdk, root / "parts.zip", "label", "inspect", task="image_classification", options=image_options)
+            image = {"task": "image_classification", "options": image_options}
+            _train(sdk, root / "parts.zip", "label", "inspect", **image)
             yield Served(server, sdk)
     finally:
         server.stop()

@@ -14,7 +14,9 @@ from shopfloor.errors import InvalidInput, UnsupportedMediaType
 from shopfloor.serving.tensors import output, parse_request, response
 
 
-def _client_request(inputs: list[InferInput], outputs: list[InferRequestedOutput] | None = None) -> tuple[bytes, str | None]:
+def _client_request(
+    inputs: list[InferInput], outputs: list[InferRequestedOutput] | None = None
+) -> tuple[bytes, str | None]:
     """A request body and header length exactly as tritonclient builds them."""
     body, length = _get_inference_request(inputs, "r9", outputs, 0, False, False, 0, None, None)
     return body, None if length is None else str(length)
@@ -42,12 +44,16 @@ def test_nested_json_data_is_read_row_major() -> None:
     assert tensor.values == [1, 2, 3, 4]
 
 
+def _sized(size: int) -> dict[str, dict[str, int]]:
+    return {"parameters": {"binary_data_size": size}}
+
+
 @pytest.mark.parametrize(
     ("tensor", "binary", "length", "words"),
     [
-        ({"datatype": "FP64", "shape": [2], "parameters": {"binary_data_size": 8}}, b"\0" * 8, None, "16 bytes"),
-        ({"datatype": "FP64", "shape": [1], "parameters": {"binary_data_size": 16}}, b"\0" * 8, None, "not within"),
-        ({"datatype": "BYTES", "shape": [1], "parameters": {"binary_data_size": 6}}, struct.pack("<I", 9) + b"ab", None, "says 9 bytes"),
+        ({"datatype": "FP64", "shape": [2], **_sized(8)}, b"\0" * 8, None, "16 bytes"),
+        ({"datatype": "FP64", "shape": [1], **_sized(16)}, b"\0" * 8, None, "not within"),
+        ({"datatype": "BYTES", "shape": [1], **_sized(6)}, struct.pack("<I", 9) + b"ab", None, "says 9"),
         ({"datatype": "INT32", "shape": [2], "data": [1, 2.5]}, b"", None, "element 1 is 2.5"),
         ({"datatype": "BOOL", "shape": [1], "data": [1]}, b"", None, "true or false"),
         ({"datatype": "FP64", "shape": [1], "data": [1.0]}, b"", "x", "Inference-Header-Content-Length"),

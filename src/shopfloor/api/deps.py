@@ -57,7 +57,8 @@ class Authorizer(HTTPBearer):
 
 async def authorize(request: Request, permission: Permission | None) -> Principal:
     """The caller of ``request`` if its API key is valid, within its rate limits, and its role
-    has ``permission`` (any role when None). 401, 429 or 403 otherwise; a failed well-formed key and a 403 are audited.
+    has ``permission`` (any role when None). 401, 429 or 403 otherwise; a failed well-formed key
+    and a 403 are audited.
     """
     header = request.headers.get("authorization")
     if not header:

@@ -22,9 +22,9 @@ from typing import Any
 from shopfloor.context import Platform
 from shopfloor.errors import InvalidInput, RegistryUnavailable
 from shopfloor.registry.entities import ModelVersion
+from shopfloor.services.readiness import readiness
 from shopfloor.serving import tensors as T
 from shopfloor.serving.tensors import BYTES, FLOATS, INTEGERS, InferRequest, Tensor, bad
-from shopfloor.services.readiness import readiness
 from shopfloor.tasks import catalog
 
 #: The name the metadata gives the one 2-D tensor a table of numbers may be sent as.
@@ -281,7 +281,8 @@ def _column_values(tensor: Tensor, column: dict[str, Any]) -> list[Any]:
         n, width = tensor.shape
         return [tensor.values[i * width : (i + 1) * width] for i in range(n)]
     if len(tensor.shape) not in (1, 2) or (len(tensor.shape) == 2 and tensor.shape[1] != 1):
-        raise bad(f"input {tensor.name!r}: one value per record, shape [n] or [n, 1], not {list(tensor.shape)}")
+        shape = list(tensor.shape)
+        raise bad(f"input {tensor.name!r}: one value per record, shape [n] or [n, 1], not {shape}")
     if tensor.datatype in FLOATS:
         return _missing_as_none(tensor.values)
     if tensor.datatype == BYTES and kind in _TEXT_TYPES:

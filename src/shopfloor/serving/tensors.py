@@ -157,7 +157,8 @@ def _input(raw: Any, i: int, binary: memoryview, used: int) -> tuple[Tensor, int
         raise bad("each input must be an object with a 'name', a 'datatype' and a 'shape'", "inputs", i)
     name, datatype, shape = raw["name"], raw.get("datatype"), raw.get("shape")
     if datatype not in DATATYPES:
-        raise bad(f"input {name!r}: unknown datatype {datatype!r}; one of {', '.join(DATATYPES)}", "inputs", i)
+        known = ", ".join(DATATYPES)
+        raise bad(f"input {name!r}: unknown datatype {datatype!r}; one of {known}", "inputs", i)
     if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
         raise bad(f"input {name!r}: 'shape' must be a list of whole numbers >= 0", "inputs", i, "shape")
     count = math.prod(shape)
@@ -175,7 +176,8 @@ def _input(raw: Any, i: int, binary: memoryview, used: int) -> tuple[Tensor, int
         raise bad(f"input {name!r} has neither 'data' nor parameters.binary_data_size", "inputs", i)
     values = _from_json(name, datatype, raw["data"])
     if len(values) != count:
-        raise bad(f"input {name!r}: shape {shape} holds {count} elements, 'data' has {len(values)}", "inputs", i)
+        detail = f"input {name!r}: shape {shape} holds {count} elements, 'data' has {len(values)}"
+        raise bad(detail, "inputs", i)
     return Tensor(name, datatype, tuple(shape), values), used
 
 
@@ -238,7 +240,9 @@ def _fits(datatype: str, value: Any) -> bool:
     return kind is int or kind is float
 
 
-def output(name: str, datatype: str, shape: list[int], values: list[Any], binary: bool) -> tuple[dict[str, Any], bytes]:
+def output(
+    name: str, datatype: str, shape: list[int], values: list[Any], binary: bool
+) -> tuple[dict[str, Any], bytes]:
     """One output tensor: its JSON entry and (in binary) its bytes, else ``b""`` with ``data`` inline."""
     entry: dict[str, Any] = {"name": name, "datatype": datatype, "shape": shape}
     if not binary:

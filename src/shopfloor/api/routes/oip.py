@@ -20,10 +20,10 @@ from shopfloor.api.routes.predict import INLINE_RECORDS, VERSION_PATTERN, Direct
 from shopfloor.api.routes.views import canary_key, version_param
 from shopfloor.security.keys import Principal
 from shopfloor.security.roles import Permission
-from shopfloor.serving import tensors
 from shopfloor.services import audit
 from shopfloor.services import models as models_service
 from shopfloor.services import oip as service
+from shopfloor.serving import tensors
 from shopfloor.version import __version__
 
 PREFIX = "/v2"
@@ -102,7 +102,12 @@ _VERSION_OPENAPI = {
     **_INFER_OPENAPI,
     "parameters": [
         *_INFER_OPENAPI["parameters"],
-        {"name": "version", "in": "path", "required": True, "schema": {"type": "string", "pattern": VERSION_PATTERN}},
+        {
+            "name": "version",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "pattern": VERSION_PATTERN},
+        },
     ],
 }
 
@@ -127,7 +132,7 @@ async def _infer(request: Request, version: str | None) -> Response:
     principal = await authorize(request, Permission.PREDICT)
     platform, name, scope = request.app.state.platform, request.path_params["name"], request.scope
     key = canary_key(scope)
-    length, encoding = _headers(scope)
+    length, encoding = _headers(scope["headers"])
     parsed = tensors.parse_request(await request.body(), length, encoding)
     prepared = service.prepare(platform, principal.tenant, name, version, parsed)
     records = prepared.records
@@ -148,10 +153,10 @@ async def _infer(request: Request, version: str | None) -> Response:
     )
 
 
-def _headers(scope: dict[str, Any]) -> tuple[str | None, str | None]:
+def _headers(raw: list[tuple[bytes, bytes]]) -> tuple[str | None, str | None]:
     """The binary extension's header length and the body's Content-Encoding, from the raw headers."""
     length = encoding = None
-    for key, value in scope["headers"]:
+    for key, value in raw:
         if key == _HEADER_LENGTH:
             length = value.decode("latin-1")
         elif key == _ENCODING:
