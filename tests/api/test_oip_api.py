@@ -195,3 +195,21 @@ def test_refusals_in_the_error_shape(trained: Api) -> None:
     # the other routes keep problem+json
     v1 = api.client.post("/v1/models/nope/predict", json={"records": [{}]}, headers=api.headers("consumer"))
     assert v1.status_code == 404 and v1.headers["content-type"] == "application/problem+json"
+
+
+def test_binary_bodies_have_the_upload_limit_json_bodies_the_json_one(trained: Api) -> None:
+    api = trained
+    # the tests' upload limit (1 MB) is under a JSON body's (10 MiB): a body between the two is
+    # refused with binary tensors (images, as uploads are), read when it is all JSON
+    blob = b"\0" * (api.settings.max_upload_bytes + 128 * 1024)
+    size = {"binary_data_size": len(blob)}
+    tensor = {"name": "image", "datatype": "BYTES", "shape": [1], "parameters": size}
+    header = json.dumps({"inputs": [tensor]}).encode()
+    binary = api.client.post(
+        "/v2/models/line/infer",
+        content=header + blob,
+        headers={**api.headers("consumer"), "Inference-Header-Content-Length": str(len(header))},
+    )
+    assert binary.status_code == 413 and set(binary.json()) == {"error"}
+    as_json = api.client.post("/v2/models/line/infer", content=header + blob, headers=api.headers("consumer"))
+    assert as_json.status_code == 422 and "not valid JSON" in as_json.json()["error"]

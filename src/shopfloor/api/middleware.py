@@ -6,7 +6,10 @@ import json
 import time
 from typing import Any
 
+from starlette.requests import Request
+
 from shopfloor import metrics
+from shopfloor.api import problems
 from shopfloor.errors import PayloadTooLarge
 
 Scope = dict[str, Any]
@@ -141,13 +144,23 @@ def _content_length(scope: Scope) -> int | None:
 
 
 async def _too_large(send: Any, scope: Scope, limit: int) -> None:
+    detail = (
+        f"the request body is larger than the {limit} bytes accepted on this route "
+        "(uploads: SHOPFLOOR_MAX_UPLOAD_MB)"
+    )
+    if "app" in scope:  # a protocol's own error shape on its routes (problems.install)
+        error = problems.ErrorInfo(413, "payload-too-large", "Payload too large", detail)
+        answer = problems.shaped(Request(scope), error)
+        if answer is not None:
+            answer.raw_headers.extend((*SECURITY_HEADERS, NO_STORE))
+            await answer(scope, _nothing, send)
+            return
     body = json.dumps(
         {
             "type": "urn:shopfloor:problem:payload-too-large",
             "title": "Payload too large",
             "status": 413,
-            "detail": f"the request body is larger than the {limit} bytes accepted on this route "
-            "(uploads: SHOPFLOOR_MAX_UPLOAD_MB)",
+            "detail": detail,
             "instance": scope.get("path"),
             "errors": [],
         }
@@ -165,3 +178,7 @@ async def _too_large(send: Any, scope: Scope, limit: int) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+async def _nothing() -> dict[str, Any]:
+    return {"type": "http.disconnect"}  # an answer made before the body is read reads none of it

@@ -193,18 +193,27 @@ def _input_entry(column: dict[str, Any]) -> dict[str, Any]:
 
 
 def prepare(
-    platform: Platform, tenant: str, name: str, version: int | str | None, request: InferRequest
+    platform: Platform,
+    tenant: str,
+    name: str,
+    version: int | str | None,
+    body: bytes,
+    header_length: str | None,
+    encoding: str | None,
 ) -> Prepared:
-    """The records of ``request`` for model ``name`` and the outputs to answer with.
+    """The records of the infer request ``body`` for model ``name`` and the outputs to answer with;
+    ``header_length`` and ``encoding``: see :func:`~shopfloor.serving.tensors.parse_request`.
 
     Raises:
-        NotFound: no such model or version in the tenant.
-        InvalidInput: a task that does not answer per record; a missing, unknown or repeated input;
-            a datatype or shape the input's column does not take (naming the input); an output asked
-            for that the model does not give.
+        NotFound: no such model or version in the tenant (before the body is read).
+        InvalidInput: a task that does not answer per record; a body that is no infer request; a
+            missing, unknown or repeated input; a datatype or shape the input's column does not take
+            (naming the input); an output asked for that the model does not give.
+        UnsupportedMediaType: a compressed body.
     """
     mv = platform.models.resolve(tenant, name, version)
     outputs = _served(mv)
+    request = T.parse_request(body, header_length, encoding)
     schema = mv.input_schema
     columns = {str(c["name"]): c for c in schema}
     inputs = request.inputs

@@ -23,7 +23,6 @@ from shopfloor.security.roles import Permission
 from shopfloor.services import audit
 from shopfloor.services import models as models_service
 from shopfloor.services import oip as service
-from shopfloor.serving import tensors
 from shopfloor.version import __version__
 
 PREFIX = "/v2"
@@ -133,8 +132,8 @@ async def _infer(request: Request, version: str | None) -> Response:
     platform, name, scope = request.app.state.platform, request.path_params["name"], request.scope
     key = canary_key(scope)
     length, encoding = _headers(scope["headers"])
-    parsed = tensors.parse_request(await request.body(), length, encoding)
-    prepared = service.prepare(platform, principal.tenant, name, version, parsed)
+    body = await request.body()
+    prepared = service.prepare(platform, principal.tenant, name, version, body, length, encoding)
     records = prepared.records
     if prepared.table and len(records) <= INLINE_RECORDS:
         result = models_service.predict(platform, principal.tenant, name, version, records, None, key)
