@@ -28,6 +28,7 @@ class Served:
     def __init__(self, server: Server, sdk: Client) -> None:
         self.sdk = sdk
         self.key = sdk.create_key("consumer")["secret"]
+        self.url = server.url
         self.triton = httpclient.InferenceServerClient(url=server.url.removeprefix("http://"))
 
     @property
@@ -150,3 +151,16 @@ def test_errors_are_inference_server_exceptions(served: Served) -> None:
     with pytest.raises(InferenceServerException) as no_key:
         served.triton.get_model_metadata("line")
     assert "API key" in no_key.value.message() and no_key.value.status() == "401"
+
+
+def test_the_documented_example_runs(
+    served: Served, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    page = (Path(__file__).parents[2] / "docs" / "protocols" / "oip.md").read_text()
+    code = page.split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.setenv("SHOPFLOOR_URL", served.url)
+    monkeypatch.setenv("SHOPFLOOR_API_KEY", served.key)
+    exec(compile(code, "docs/protocols/oip.md", "exec"), {})  # noqa: S102 - the page's own example
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == "[('speed', 'FP64'), ('torque', 'FP64'), ('wear', 'FP64'), ('Type', 'BYTES')]"
+    assert printed[-2] == "press-7" and printed[-1].startswith("422 missing input 'speed'")
