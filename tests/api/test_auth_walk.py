@@ -89,6 +89,16 @@ ALLOWED = {
     ("GET", "/v1/alerts/rules/{rule_id}/deliveries"): {"admin", "builder"},
     ("GET", "/v1/alerts/states"): {"admin", "builder"},
     ("GET", "/v1/alerts/prometheus-rules"): {"admin", "builder"},
+    # Open Inference Protocol: health and server metadata for any key, the rest as on /v1
+    ("GET", "/v2/health/live"): {"admin", "builder", "consumer", "metrics"},
+    ("GET", "/v2/health/ready"): {"admin", "builder", "consumer", "metrics"},
+    ("GET", "/v2"): {"admin", "builder", "consumer", "metrics"},
+    ("GET", "/v2/models/{name}"): {"admin", "builder", "consumer"},
+    ("GET", "/v2/models/{name}/versions/{version}"): {"admin", "builder", "consumer"},
+    ("GET", "/v2/models/{name}/ready"): {"admin", "builder", "consumer"},
+    ("GET", "/v2/models/{name}/versions/{version}/ready"): {"admin", "builder", "consumer"},
+    ("POST", "/v2/models/{name}/infer"): {"admin", "builder", "consumer"},
+    ("POST", "/v2/models/{name}/versions/{version}/infer"): {"admin", "builder", "consumer"},
 }
 
 
@@ -199,6 +209,16 @@ def _call(api: Api, method: str, path: str, who: str | None):
     return api.client.request(method, path, **kwargs)
 
 
+def _error_status(response: Any) -> int:
+    """The status an error's body states: problem+json, or (Open Inference Protocol routes, whose
+    clients decode nothing else) ``{"error": ...}`` with the HTTP status alone."""
+    if response.request.url.path.startswith("/v2"):
+        assert set(response.json()) == {"error"}
+        return int(response.status_code)
+    assert response.headers["content-type"].startswith("application/problem+json")
+    return int(response.json()["status"])
+
+
 def test_every_route_is_in_the_permission_table(api: Api) -> None:
     assert set(_routes(api)) == set(ALLOWED)
 
@@ -212,7 +232,7 @@ def test_no_key_gives_401_everywhere_but_healthz(api: Api) -> None:
             assert response.status_code == 200
             continue
         assert response.status_code == 401, (method, path, response.text)
-        assert response.headers["content-type"].startswith("application/problem+json")
+        assert _error_status(response) == 401
         bad = api.client.request(method, path, headers={"Authorization": "Bearer sfk_nope_nope"})
         assert bad.status_code == 401, (method, path)
 
@@ -227,7 +247,7 @@ def test_roles_without_the_right_get_403(api: Api) -> None:
         for role in {"admin", "builder", "consumer", "metrics"} - allowed:
             response = _call(api, method, template.format(**objs), role)
             assert response.status_code == 403, (role, method, template, response.text)
-            assert response.json()["status"] == 403
+            assert _error_status(response) == 403
             checked += 1
     assert checked >= 15
 

@@ -31,6 +31,7 @@ from shopfloor.api.routes import (
     masking,
     models,
     monitoring,
+    oip,
     optimize,
     plots,
     predict,
@@ -152,16 +153,18 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     batch_wait_s = settings.predict_batch_wait_ms / 1000
     app.state.batcher = MicroBatcher(batch_wait_s, settings.predict_batch_max_records)  # serving/batching.py
     app.state.blocking = BlockingWork()
-    problems.install(app, shapes=(console.html_problem,))
+    problems.install(app, shapes=(console.html_problem, oip.oip_error))
     docs.install(app)
     # predict and stream scoring first: routes are matched in order, and they are the hot paths.
     app.include_router(predict.hot)
     app.include_router(streams.hot)
+    app.include_router(oip.hot)
     routers = (predict, streams, system, datasets, synthesize, jobs, models, imports, plots, keys, masking)
     for module in (*routers, retrain, monitoring, challenger, hub, optimize, forecast, drift):
         app.include_router(module.router)
     app.include_router(audit.router)
     app.include_router(alerts.router)
+    app.include_router(oip.router)
     console.install(app)  # the browser pages, at / (after the API: /v1 paths stay the API's)
     _add_middleware(app, settings)
     return app
@@ -169,7 +172,8 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
     """From the innermost out: direct dispatch of the hot routes, CORS, metrics and limits, request id."""
-    direct = [r for r in (*predict.hot.routes, *streams.hot.routes) if isinstance(r, APIRoute)]
+    hot = (*predict.hot.routes, *streams.hot.routes, *oip.hot.routes)
+    direct = [r for r in hot if isinstance(r, APIRoute)]
     app.add_middleware(DirectDispatch, routes=direct)
     if settings.cors_origins:
         # Closed unless configured. Added first so it runs inside MetricsAndLimits, whose
