@@ -295,6 +295,9 @@ In-process limit, `estimator.predict([record])` in a tight loop, one thread: **{
   this benchmark tracks. Only one server is loaded at a time; run-to-run noise is 15 to 30 %.
 - Targets on 2 cores: ours p50 under 2 ms at concurrency 1; at concurrency {top} at least the
   baseline's throughput (ratio 1.0), and the Open Inference Protocol route at least 0.9 of `/predict`.
+- History of ours / baseline at concurrency 32: 0.84 to 0.88 with the direct dispatch of the hot
+  routes and one model call per request; 0.79 on 2026-12-04 04:11 UTC (same code, a busier
+  machine); micro-batching and the leaner hot path since.
 """
 
 
