@@ -69,6 +69,17 @@ def test_requests_read_together_share_one_call_and_get_their_own_answers() -> No
     assert model.threads[1] != threading.get_ident()  # the shared call runs off the event loop
 
 
+def test_a_shared_call_of_few_records_runs_on_the_event_loop() -> None:
+    batcher, model = MicroBatcher(0.002, 64, inline_records=4), Model()
+    sent = [("k", [1]), ("a", [2]), ("a", [3, 4]), ("b", [5, 6, 7]), ("b", [8, 9])]
+    answers = _together(batcher, *[(key, records, model) for key, records in sent])
+    assert answers == [[f"answer {r}" for r in records] for _, records in sent]
+    calls = dict(zip(map(tuple, model.calls), model.threads, strict=True))
+    assert set(calls) == {(1,), (2, 3, 4), (5, 6, 7, 8, 9)}
+    here = threading.get_ident()
+    assert calls[(1,)] == calls[(2, 3, 4)] == here != calls[(5, 6, 7, 8, 9)]  # 3 records inline, 5 not
+
+
 def test_requests_of_other_keys_are_never_scored_together() -> None:
     batcher, model = MicroBatcher(0.002, 64), Model()
     answers = _together(

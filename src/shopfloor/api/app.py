@@ -151,7 +151,8 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.state.tracing = traces.configure(settings, "api")
     app.state.heavy = HeavyWork(settings.tenant_heavy_requests)
     batch_wait_s = settings.predict_batch_wait_ms / 1000
-    app.state.batcher = MicroBatcher(batch_wait_s, settings.predict_batch_max_records)  # serving/batching.py
+    # serving/batching.py: a shared call of as few records as the predict route scores inline stays inline
+    app.state.batcher = MicroBatcher(batch_wait_s, settings.predict_batch_max_records, predict.INLINE_RECORDS)
     app.state.blocking = BlockingWork()
     problems.install(app, shapes=(console.html_problem, oip.oip_error))
     docs.install(app)

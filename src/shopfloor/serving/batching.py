@@ -14,9 +14,12 @@ tenant, model, version and artifact: never across tenants or versions).
   at the next turn, when every one of them has joined; earlier once it holds ``max_rows``
   records, and it takes no request that arrives ``max_wait_s`` or more after it opened (that one
   opens the next batch): no request waits longer than that for its batch to start.
-* The model call runs over the batch's records in one list, off the event loop, and each request
-  gets back its own slice of the answers. If the call fails, each request of the batch is answered
-  by a call of its own: one request's bad records fail that request alone.
+* The model call runs over the batch's records in one list, and each request gets back its own
+  slice of the answers. A batch of at most ``inline_records`` records is scored on the event loop,
+  as one request of that many records is (the thread hand-over would cost more than it frees); a
+  larger one off the loop, in the default executor, so the loop stays free meanwhile. If the call
+  fails, each request of the batch is answered by a call of its own: one request's bad records
+  fail that request alone.
 
 Each request keeps everything else to itself (its validation before it joins, its log entry,
 metrics and audit count after): the batcher only shares the model call.
@@ -53,9 +56,10 @@ class MicroBatcher:
     whether a request is alone in its turn of the event loop.
     """
 
-    def __init__(self, max_wait_s: float, max_rows: int) -> None:
+    def __init__(self, max_wait_s: float, max_rows: int, inline_records: int = 0) -> None:
         self.max_wait_s = max_wait_s
         self.max_rows = max_rows
+        self.inline_records = inline_records
         self._open: dict[Hashable, _Batch] = {}
         self._stirred = False  # a request entered or was answered in this turn of the loop
         #: model calls made for batches of more than one request, and the requests they answered
@@ -112,7 +116,10 @@ class MicroBatcher:
         self.batched_requests += len(batch.parts)
         together = [r for records, _ in batch.parts for r in records]
         try:
-            answers = await asyncio.get_running_loop().run_in_executor(None, batch.call, together)
+            if batch.rows <= self.inline_records:
+                answers = batch.call(together)
+            else:
+                answers = await asyncio.get_running_loop().run_in_executor(None, batch.call, together)
             if len(answers) != len(together):
                 raise RuntimeError(f"{len(answers)} answers for {len(together)} records")
         except Exception as exc:  # noqa: BLE001 - each request is answered on its own instead
