@@ -8,6 +8,7 @@ permission, model metadata the models-read one, as on ``/v1``. Errors on these r
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
@@ -18,6 +19,7 @@ from shopfloor.api.deps import Authorizer, ModelsReader, PlatformDep, Predictor,
 from shopfloor.api.problems import ErrorInfo
 from shopfloor.api.routes.predict import INLINE_RECORDS, VERSION_PATTERN, DirectRoute
 from shopfloor.api.routes.views import canary_key, version_param
+from shopfloor.schemas.oip import OipError
 from shopfloor.security.keys import Principal
 from shopfloor.security.roles import Permission
 from shopfloor.services import audit
@@ -26,8 +28,23 @@ from shopfloor.services import oip as service
 from shopfloor.version import __version__
 
 PREFIX = "/v2"
-router = APIRouter(prefix=PREFIX, tags=["open inference protocol"])
-hot = APIRouter(prefix=PREFIX, tags=["open inference protocol"], route_class=DirectRoute)
+_ERRORS = {
+    401: "Missing or invalid API key",
+    403: "The key's role may not do this",
+    404: "No such model or version in the caller's tenant",
+    413: "The body is over its limit",
+    415: "A compressed body",
+    422: "Invalid input, naming the input or output",
+    429: "Over a rate limit or quota; see Retry-After",
+    503: "The registry or the artifact store does not answer; see Retry-After",
+}
+#: These routes answer errors as {"error": ...} (oip_error), not problem+json.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": OipError, "description": text} for status, text in _ERRORS.items()
+}
+_TAGS: list[str | Enum] = ["open inference protocol"]
+router = APIRouter(prefix=PREFIX, tags=_TAGS, responses=ERROR_RESPONSES)
+hot = APIRouter(prefix=PREFIX, tags=_TAGS, route_class=DirectRoute, responses=ERROR_RESPONSES)
 #: Any valid key, whatever its role: health and server metadata.
 Caller = Annotated[Principal, Depends(Authorizer(None))]
 VersionPath = Annotated[str, Path(pattern=VERSION_PATTERN, description="A version number or an alias")]
