@@ -42,6 +42,11 @@ _ERRORS = {
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": OipError, "description": text} for status, text in _ERRORS.items()
 }
+#: The health and readiness routes answer 200 with an empty body, as Triton does.
+EMPTY: dict[str, Any] = {
+    "response_class": Response,
+    "responses": {200: {"description": "Yes (empty body)", "content": {}}},
+}
 _TAGS: list[str | Enum] = ["open inference protocol"]
 router = APIRouter(prefix=PREFIX, tags=_TAGS, responses=ERROR_RESPONSES)
 hot = APIRouter(prefix=PREFIX, tags=_TAGS, route_class=DirectRoute, responses=ERROR_RESPONSES)
@@ -60,12 +65,12 @@ def oip_error(request: Request, error: ErrorInfo) -> Response | None:
     return JSONResponse({"error": error.detail}, status_code=error.status)
 
 
-@router.get("/health/live", summary="Server live (Open Inference Protocol)")
+@router.get("/health/live", **EMPTY, summary="Server live (Open Inference Protocol)")
 async def live(principal: Caller) -> Response:
     return Response(status_code=200)
 
 
-@router.get("/health/ready", summary="Server ready: registry, artifact store and schema revision")
+@router.get("/health/ready", **EMPTY, summary="Server ready: registry, artifact store and schema revision")
 async def ready(platform: PlatformDep, principal: Caller) -> Response:
     await run_in_threadpool(service.server_ready, platform)
     return Response(status_code=200)
@@ -88,13 +93,13 @@ def version_metadata(
     return service.metadata(platform, principal.tenant, name, version)
 
 
-@router.get("/models/{name}/ready", summary="Model ready: loaded and answering per record")
+@router.get("/models/{name}/ready", **EMPTY, summary="Model ready: loaded and answering per record")
 def model_ready(name: str, platform: PlatformDep, principal: Predictor) -> Response:
     service.model_ready(platform, principal.tenant, name, None)
     return Response(status_code=200)
 
 
-@router.get("/models/{name}/versions/{version}/ready", summary="Model ready (a version or an alias)")
+@router.get("/models/{name}/versions/{version}/ready", **EMPTY, summary="Model ready (a version or an alias)")
 def version_ready(name: str, version: VersionPath, platform: PlatformDep, principal: Predictor) -> Response:
     service.model_ready(platform, principal.tenant, name, version)
     return Response(status_code=200)
