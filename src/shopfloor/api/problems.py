@@ -88,8 +88,7 @@ def shaped(request: Request, error: ErrorInfo) -> Response | None:
 
 
 def install(app: FastAPI, shapes: Sequence[ProblemShape] = ()) -> None:
-    # kept on the app for the answers made outside the exception handlers (the body size limit)
-    app.state.problem_shapes = tuple(shapes)
+    app.state.problem_shapes = tuple(shapes)  # also for answers made outside the handlers (size limit)
 
     def problem(
         status: int,

@@ -129,7 +129,35 @@ def outputs_of(mv: ModelVersion) -> list[Output]:
     return out
 
 
-def _served(mv: ModelVersion) -> list[Output]:
+@dataclass(frozen=True)
+class _Model:
+    """What the tensors of one model version need, worked out once per version."""
+
+    outputs: list[Output]
+    columns: dict[str, tuple[str, str, frozenset[str]]]  # name -> type, datatype named, accepted
+    table: bool  # the model reads table rows (cheap to score inline), not images, text or recordings
+
+
+_MODELS: dict[tuple[str, str, int, str], _Model] = {}
+_MAX_MODELS = 4096
+_ANY = (BYTES, frozenset(T.DATATYPES))
+
+
+def _served(mv: ModelVersion) -> _Model:
+    # the artifact tells a model made again under its name from the one deleted
+    key = (mv.tenant, mv.model, mv.version, mv.artifact)
+    found = _MODELS.get(key)
+    if found is None:
+        outputs = _outputs_served(mv)
+        kinds = {str(c["name"]): str(c.get("type")) for c in mv.input_schema}
+        columns = {name: (kind, *_INPUT_TYPES.get(kind, _ANY)) for name, kind in kinds.items()}
+        if len(_MODELS) >= _MAX_MODELS:
+            _MODELS.clear()
+        found = _MODELS[key] = _Model(outputs, columns, catalog.capabilities(mv.task).inputs == "table")
+    return found
+
+
+def _outputs_served(mv: ModelVersion) -> list[Output]:
     outputs = outputs_of(mv)
     if not outputs:
         raise InvalidInput(
@@ -152,7 +180,7 @@ def model_ready(platform: Platform, tenant: str, name: str, version: int | str |
     """Nothing when the model version is loaded (loading it now if need be) and answers per record;
     NotFound, InvalidInput or the loading error otherwise."""
     loaded = platform.models.get(tenant, name, version)
-    _served(loaded.version)
+    _served(loaded.version)  # raises for a task that does not answer per record
 
 
 def _table_columns(schema: list[dict[str, Any]]) -> bool:
@@ -164,7 +192,7 @@ def metadata(platform: Platform, tenant: str, name: str, version: int | str | No
     schema), and in ``parameters`` the version meant, its task and aliases, its classes and the
     2-D table input where the model takes one."""
     mv = platform.models.resolve(tenant, name, version)
-    outputs = _served(mv)
+    outputs = _served(mv).outputs
     versions = platform.store.list_versions(tenant, name)
     parameters: dict[str, Any] = {"version": mv.version, "task": mv.task, "aliases": list(mv.aliases)}
     if isinstance(mv.report.get("classes"), list):
@@ -212,17 +240,14 @@ def prepare(
         UnsupportedMediaType: a compressed body.
     """
     mv = platform.models.resolve(tenant, name, version)
-    outputs = _served(mv)
+    model = _served(mv)
     request = T.parse_request(body, header_length, encoding)
-    schema = mv.input_schema
-    columns = {str(c["name"]): c for c in schema}
     inputs = request.inputs
-    if len(inputs) == 1 and inputs[0].name not in columns and len(inputs[0].shape) == 2:
-        records = _table_records(inputs[0], schema)
+    if len(inputs) == 1 and inputs[0].name not in model.columns and len(inputs[0].shape) == 2:
+        records = _table_records(inputs[0], mv.input_schema)
     else:
-        records = _column_records(inputs, columns)
-    table = catalog.capabilities(mv.task).inputs == "table"
-    return Prepared(request, records, _chosen(outputs, request), table)
+        records = _column_records(inputs, model.columns)
+    return Prepared(request, records, _chosen(model.outputs, request), model.table)
 
 
 def _chosen(outputs: list[Output], request: InferRequest) -> list[tuple[Output, bool]]:
@@ -258,26 +283,25 @@ def _table_records(tensor: Tensor, schema: list[dict[str, Any]]) -> list[dict[st
     return [dict(zip(names, values[i * width : (i + 1) * width], strict=True)) for i in range(rows)]
 
 
-def _column_records(inputs: list[Tensor], columns: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def _column_records(
+    inputs: list[Tensor], columns: dict[str, tuple[str, str, frozenset[str]]]
+) -> list[dict[str, Any]]:
     given = {t.name: t for t in inputs}
-    unknown = next((t.name for t in inputs if t.name not in columns), None)
-    if unknown is not None:
-        raise bad(f"unknown input {unknown!r}; the model takes {', '.join(columns)}", "inputs")
-    missing = [name for name in columns if name not in given]
-    if missing:
-        raise bad(f"missing input {missing[0]!r}; the model takes {', '.join(columns)}", "inputs")
+    if len(given) != len(columns) or given.keys() != columns.keys():
+        unknown = next((t.name for t in inputs if t.name not in columns), None)
+        if unknown is not None:
+            raise bad(f"unknown input {unknown!r}; the model takes {', '.join(columns)}", "inputs")
+        missing = next(name for name in columns if name not in given)
+        raise bad(f"missing input {missing!r}; the model takes {', '.join(columns)}", "inputs")
     names = list(columns)
-    values = [_column_values(given[name], columns[name]) for name in names]
-    counts = {len(v) for v in values}
-    if len(counts) != 1:
+    values = [_column_values(given[name], *columns[name]) for name in names]
+    if len({len(v) for v in values}) != 1:
         shapes = ", ".join(f"{name} {list(given[name].shape)}" for name in names)
         raise bad(f"every input needs the same first dimension (one per record): {shapes}", "inputs")
     return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
 
 
-def _column_values(tensor: Tensor, column: dict[str, Any]) -> list[Any]:
-    kind = str(column.get("type"))
-    expected, accepted = _INPUT_TYPES.get(kind, (BYTES, frozenset(T.DATATYPES)))
+def _column_values(tensor: Tensor, kind: str, expected: str, accepted: frozenset[str]) -> list[Any]:
     if tensor.datatype not in accepted:
         raise bad(
             f"input {tensor.name!r} ({kind}) takes {expected}"
@@ -289,9 +313,9 @@ def _column_values(tensor: Tensor, column: dict[str, Any]) -> list[Any]:
             raise bad(f"input {tensor.name!r}: samples come as [n, samples], not {list(tensor.shape)}")
         n, width = tensor.shape
         return [tensor.values[i * width : (i + 1) * width] for i in range(n)]
-    if len(tensor.shape) not in (1, 2) or (len(tensor.shape) == 2 and tensor.shape[1] != 1):
-        shape = list(tensor.shape)
-        raise bad(f"input {tensor.name!r}: one value per record, shape [n] or [n, 1], not {shape}")
+    shape = tensor.shape
+    if not (len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)):
+        raise bad(f"input {tensor.name!r}: one value per record, shape [n] or [n, 1], not {list(shape)}")
     if tensor.datatype in FLOATS:
         return _missing_as_none(tensor.values)
     if tensor.datatype == BYTES and kind in _TEXT_TYPES:

@@ -14,7 +14,7 @@ import json
 import math
 import struct
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -42,8 +42,7 @@ FLOATS = frozenset(("FP16", "FP32", "FP64"))
 _LENGTH = struct.Struct("<I")
 
 
-@dataclass(frozen=True)
-class Tensor:
+class Tensor(NamedTuple):
     """One input of a request: its name, datatype, shape and elements, flat in row-major order
     (Python values: bool, int, float, str for JSON BYTES, bytes for binary BYTES)."""
 
@@ -153,16 +152,21 @@ def _outputs(header: dict[str, Any]) -> tuple[dict[str, bool] | None, bool]:
 
 
 def _input(raw: Any, i: int, binary: memoryview, used: int) -> tuple[Tensor, int]:
-    if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
+    # on every request: plain loops and type() tests, no generators
+    name = raw.get("name") if type(raw) is dict else None
+    if type(name) is not str:
         raise bad("each input must be an object with a 'name', a 'datatype' and a 'shape'", "inputs", i)
-    name, datatype, shape = raw["name"], raw.get("datatype"), raw.get("shape")
-    if datatype not in DATATYPES:
+    datatype, shape = raw.get("datatype"), raw.get("shape")
+    if datatype not in _KNOWN:
         known = ", ".join(DATATYPES)
         raise bad(f"input {name!r}: unknown datatype {datatype!r}; one of {known}", "inputs", i)
-    if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
-        raise bad(f"input {name!r}: 'shape' must be a list of whole numbers >= 0", "inputs", i, "shape")
-    count = math.prod(shape)
-    size = _parameters(raw, "inputs", i).get("binary_data_size")
+    count = 1
+    for d in shape if type(shape) is list else (-1,):
+        if type(d) is not int or d < 0:
+            raise bad(f"input {name!r}: 'shape' must be a list of whole numbers >= 0", "inputs", i, "shape")
+        count *= d
+    params = raw.get("parameters")
+    size = _parameters(raw, "inputs", i).get("binary_data_size") if params is not None else None
     if size is not None:
         if type(size) is not int or size < 0 or used + size > len(binary):
             raise bad(
@@ -207,9 +211,10 @@ def _from_binary(name: str, datatype: str, count: int, raw: memoryview) -> list[
 
 
 def _flat(data: Any) -> list[Any]:
-    if not isinstance(data, list):
+    """Nested lists flattened row-major; an element left a list (ragged nesting) then fails its type check."""
+    if type(data) is not list:
         return [data]
-    if not any(isinstance(v, list) for v in data):
+    if not data or type(data[0]) is not list:
         return data
     out: list[Any] = []
     for v in data:
@@ -217,27 +222,24 @@ def _flat(data: Any) -> list[Any]:
     return out
 
 
-_EXPECTED = {BYTES: "strings", "BOOL": "true or false", **dict.fromkeys(INTEGERS, "whole numbers")}
+_NUMBER_TYPES = frozenset((int, float))
+#: The Python types of each datatype's JSON elements, and how the error says them.
+_JSON_TYPES: dict[str, tuple[frozenset[type], str]] = {
+    BYTES: (frozenset((str,)), "strings"),
+    "BOOL": (frozenset((bool,)), "true or false"),
+    **dict.fromkeys(INTEGERS, (frozenset((int,)), "whole numbers")),
+    **dict.fromkeys(FLOATS, (_NUMBER_TYPES, "numbers")),
+}
+_KNOWN = frozenset(DATATYPES)
 
 
 def _from_json(name: str, datatype: str, data: Any) -> list[Any]:
     values = _flat(data)
-    wrong = next((i for i, v in enumerate(values) if not _fits(datatype, v)), None)
-    if wrong is not None:
-        expected = _EXPECTED.get(datatype, "numbers")
-        raise bad(f"input {name!r}: {datatype} data must be {expected}; element {wrong} is {values[wrong]!r}")
+    allowed, expected = _JSON_TYPES[datatype]
+    for at, v in enumerate(values):
+        if type(v) not in allowed:
+            raise bad(f"input {name!r}: {datatype} data must be {expected}; element {at} is {v!r}")
     return values
-
-
-def _fits(datatype: str, value: Any) -> bool:
-    kind = type(value)
-    if datatype == BYTES:
-        return kind is str
-    if datatype == "BOOL":
-        return kind is bool
-    if datatype in INTEGERS:
-        return kind is int
-    return kind is int or kind is float
 
 
 def output(

@@ -8,6 +8,7 @@ permission, model metadata the models-read one, as on ``/v1``. Errors on these r
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
@@ -18,6 +19,7 @@ from shopfloor.api.deps import Authorizer, ModelsReader, PlatformDep, Predictor,
 from shopfloor.api.problems import ErrorInfo
 from shopfloor.api.routes.predict import INLINE_RECORDS, VERSION_PATTERN, DirectRoute
 from shopfloor.api.routes.views import canary_key, version_param
+from shopfloor.schemas.oip import OipError
 from shopfloor.security.keys import Principal
 from shopfloor.security.roles import Permission
 from shopfloor.services import audit
@@ -26,8 +28,28 @@ from shopfloor.services import oip as service
 from shopfloor.version import __version__
 
 PREFIX = "/v2"
-router = APIRouter(prefix=PREFIX, tags=["open inference protocol"])
-hot = APIRouter(prefix=PREFIX, tags=["open inference protocol"], route_class=DirectRoute)
+_ERRORS = {
+    401: "Missing or invalid API key",
+    403: "The key's role may not do this",
+    404: "No such model or version in the caller's tenant",
+    413: "The body is over its limit",
+    415: "A compressed body",
+    422: "Invalid input, naming the input or output",
+    429: "Over a rate limit or quota; see Retry-After",
+    503: "The registry or the artifact store does not answer; see Retry-After",
+}
+#: These routes answer errors as {"error": ...} (oip_error), not problem+json.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": OipError, "description": text} for status, text in _ERRORS.items()
+}
+#: The health and readiness routes answer 200 with an empty body, as Triton does.
+EMPTY: dict[str, Any] = {
+    "response_class": Response,
+    "responses": {200: {"description": "Yes (empty body)", "content": {}}},
+}
+_TAGS: list[str | Enum] = ["open inference protocol"]
+router = APIRouter(prefix=PREFIX, tags=_TAGS, responses=ERROR_RESPONSES)
+hot = APIRouter(prefix=PREFIX, tags=_TAGS, route_class=DirectRoute, responses=ERROR_RESPONSES)
 #: Any valid key, whatever its role: health and server metadata.
 Caller = Annotated[Principal, Depends(Authorizer(None))]
 VersionPath = Annotated[str, Path(pattern=VERSION_PATTERN, description="A version number or an alias")]
@@ -43,12 +65,12 @@ def oip_error(request: Request, error: ErrorInfo) -> Response | None:
     return JSONResponse({"error": error.detail}, status_code=error.status)
 
 
-@router.get("/health/live", summary="Server live (Open Inference Protocol)")
+@router.get("/health/live", **EMPTY, summary="Server live (Open Inference Protocol)")
 async def live(principal: Caller) -> Response:
     return Response(status_code=200)
 
 
-@router.get("/health/ready", summary="Server ready: registry, artifact store and schema revision")
+@router.get("/health/ready", **EMPTY, summary="Server ready: registry, artifact store and schema revision")
 async def ready(platform: PlatformDep, principal: Caller) -> Response:
     await run_in_threadpool(service.server_ready, platform)
     return Response(status_code=200)
@@ -71,13 +93,13 @@ def version_metadata(
     return service.metadata(platform, principal.tenant, name, version)
 
 
-@router.get("/models/{name}/ready", summary="Model ready: loaded and answering per record")
+@router.get("/models/{name}/ready", **EMPTY, summary="Model ready: loaded and answering per record")
 def model_ready(name: str, platform: PlatformDep, principal: Predictor) -> Response:
     service.model_ready(platform, principal.tenant, name, None)
     return Response(status_code=200)
 
 
-@router.get("/models/{name}/versions/{version}/ready", summary="Model ready (a version or an alias)")
+@router.get("/models/{name}/versions/{version}/ready", **EMPTY, summary="Model ready (a version or an alias)")
 def version_ready(name: str, version: VersionPath, platform: PlatformDep, principal: Predictor) -> Response:
     service.model_ready(platform, principal.tenant, name, version)
     return Response(status_code=200)
