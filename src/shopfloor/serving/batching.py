@@ -51,9 +51,9 @@ class _Batch:
 class MicroBatcher:
     """Groups model calls of requests that wait at once; see the module's description.
 
-    ``max_wait_s`` 0 turns batching off (every request calls the model itself, at once). The hot
-    route calls :meth:`stir` when a request enters and when it is answered, so the batcher knows
-    whether a request is alone in its turn of the event loop.
+    ``max_wait_s`` 0 turns batching off (every request calls the model itself, at once). A request
+    that calls the model alone, and one that gets its answers from a batch, mark their turn of the
+    event loop (:meth:`stir`): a request that comes after them in the same turn is not alone.
     """
 
     def __init__(self, max_wait_s: float, max_rows: int, inline_records: int = 0) -> None:
@@ -66,12 +66,8 @@ class MicroBatcher:
         self.batches = 0
         self.batched_requests = 0
 
-    @property
-    def enabled(self) -> bool:
-        return self.max_wait_s > 0
-
     def stir(self) -> None:
-        """A request entered, or was answered, in this turn of the event loop."""
+        """A request called the model, or was answered, in this turn of the event loop."""
         if not self._stirred and self.max_wait_s > 0:
             self._stirred = True
             asyncio.get_running_loop().call_soon(self._settle)
