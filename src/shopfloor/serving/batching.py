@@ -21,6 +21,10 @@ tenant, model, version and artifact: never across tenants or versions).
   fails, each request of the batch is answered by a call of its own: one request's bad records
   fail that request alone.
 
+Only families that declare ``Capabilities.batched`` (each record answered on its own, whatever else
+is in the list) are batched. Their answers are the same scored together or alone, but for the last
+bits of a probability or a value (a product over several rows may round them differently).
+
 Each request keeps everything else to itself (its validation before it joins, its log entry,
 metrics and audit count after): the batcher only shares the model call.
 """
