@@ -144,6 +144,11 @@ def test_max_bytes_missing_objects_and_buckets_are_named(platform: Platform, sig
 
 def test_wrong_credentials_are_a_clear_refusal(platform: Platform, signed_s3: Any) -> None:
     server, key = signed_s3
+    _add(platform, server, key)
+    read = sources.read_object(platform, ALICE.tenant, "line-data", "pump/2026-01.csv", max_bytes=10)
+    assert read == b"x\n"
+    # registered again with a wrong secret: the next call signs with that one, not a kept client's
+    sources.remove_source(platform, ALICE, "plant-minio")
     _add(platform, server, key, secret="not-the-secret")
     with pytest.raises(SourceDenied, match=rf"refused its credentials .*access key '{key['id']}'"):
         sources.read_object(platform, ALICE.tenant, "line-data", "press/2026-01.csv", max_bytes=100)

@@ -16,6 +16,7 @@ operator controls, or allow networks, not names on a public resolver.
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -34,6 +35,9 @@ NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
 BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 MAX_SOURCES = 50
 MAX_BUCKETS = 100
+#: Sources whose clients one process keeps.
+_CLIENTS = 64
+_CACHE_LOCK = threading.Lock()
 
 _PURPOSE = Purpose(
     what="source endpoint",
@@ -241,14 +245,25 @@ def _bucket(platform: Platform, tenant: str, bucket: str) -> SourceBucket:
         raise SourceUnavailable(
             f"the endpoint {source.endpoint_url} of source {source.name!r} does not resolve ({exc})"
         ) from None
-    settings = platform.settings
-    endpoint = Endpoint(
-        source=source.name,
-        url=source.endpoint_url,
-        region=source.region,
-        access_key_id=source.access_key_id,
-        secret=_open(platform, source),
-        timeout_s=settings.source_timeout_s,
-        attempts=settings.source_max_attempts,
-    )
-    return SourceBucket(endpoint, bucket)
+    # one boto3 client (and its connection pool) per source as registered, reused by later calls
+    cache: dict[tuple[Any, ...], SourceBucket] = vars(platform).setdefault("_source_clients", {})
+    mark = (source.tenant, source.name, source.created_at, source.sealed_secret)
+    with _CACHE_LOCK:
+        found = cache.get(mark)
+    if found is None:
+        settings = platform.settings
+        endpoint = Endpoint(
+            source=source.name,
+            url=source.endpoint_url,
+            region=source.region,
+            access_key_id=source.access_key_id,
+            secret=_open(platform, source),
+            timeout_s=settings.source_timeout_s,
+            attempts=settings.source_max_attempts,
+        )
+        found = SourceBucket(endpoint, bucket)
+        with _CACHE_LOCK:
+            while len(cache) >= _CLIENTS:
+                cache.pop(next(iter(cache)))  # the oldest first
+            cache[mark] = found
+    return found.at(bucket)

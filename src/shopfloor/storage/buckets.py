@@ -106,6 +106,10 @@ class SourceBucket:
         self.bucket = bucket
         self.client = client if client is not None else bucket_client(endpoint)
 
+    def at(self, bucket: str) -> SourceBucket:
+        """Another bucket of the same source, through the same client."""
+        return self if bucket == self.bucket else SourceBucket(self.endpoint, bucket, self.client)
+
     def _where(self, key: str | None = None) -> str:
         place = f"s3://{self.bucket}/{key}" if key is not None else f"bucket {self.bucket!r}"
         return f"{place} (source {self.endpoint.source!r} at {self.endpoint.url})"
