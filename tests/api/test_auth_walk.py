@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from shopfloor.registry.source_entities import Source
 from shopfloor.security.keys import Principal
 from shopfloor.services import alerts
 
@@ -89,6 +90,13 @@ ALLOWED = {
     ("GET", "/v1/alerts/rules/{rule_id}/deliveries"): {"admin", "builder"},
     ("GET", "/v1/alerts/states"): {"admin", "builder"},
     ("GET", "/v1/alerts/prometheus-rules"): {"admin", "builder"},
+    ("POST", "/openai/v1/embeddings"): {"admin", "builder", "consumer"},
+    ("GET", "/openai/v1/models"): {"admin", "builder", "consumer"},
+    ("GET", "/openai/v1/models/{model}"): {"admin", "builder", "consumer"},
+    ("POST", "/v1/sources"): {"admin", "builder"},
+    ("GET", "/v1/sources"): {"admin", "builder"},
+    ("GET", "/v1/sources/{name}"): {"admin", "builder"},
+    ("DELETE", "/v1/sources/{name}"): {"admin", "builder"},
 }
 
 
@@ -96,7 +104,11 @@ ALLOWED = {
 CREATES = {("POST", "/v1/models/{name}/versions")}
 
 # Routes whose path names something every tenant shares (the hub's pretrained models): no 404.
-SHARED = {("POST", "/v1/hub/{model}/embed"), ("POST", "/v1/hub/{model}/classify")}
+SHARED = {
+    ("POST", "/v1/hub/{model}/embed"),
+    ("POST", "/v1/hub/{model}/classify"),
+    ("GET", "/openai/v1/models/{model}"),
+}
 
 
 def _routes(api: Api) -> list[tuple[str, str]]:
@@ -134,6 +146,9 @@ def _objects(api: Api) -> dict[str, str]:
     key = store.list_keys("default")[0]
     walker = Principal(key_id=key.id, tenant="default", role="admin")
     rule = alerts.create_rule(api.platform, walker, {**ALERT_RULE, "name": "walk-rule"})
+    # a source named like the model: the {name} of its routes
+    source = Source("default", "walkmodel", "http://127.0.0.1:9000", "us-east-1", "k", ("walk",), b"x")
+    store.add_source(source)
     return {
         "dataset_id": ds.id,
         "job_id": job.id,
@@ -164,6 +179,8 @@ def _call(api: Api, method: str, path: str, who: str | None):
         kwargs["json"] = {"series": "all", "horizon": 1}
     elif path.endswith("/optimize"):
         kwargs["json"] = {"controls": {"a": {"min": 0, "max": 1}}}
+    elif path == "/openai/v1/embeddings":
+        kwargs["json"] = {"model": "all-MiniLM-L6-v2", "input": ["pump seal leaking"]}
     elif path.endswith("/embed"):
         kwargs["json"] = {"texts": ["pump seal leaking"], "variant": "torch"}
     elif path.endswith("/classify"):
@@ -187,6 +204,9 @@ def _call(api: Api, method: str, path: str, who: str | None):
         kwargs["json"] = ALERT_RULE
     elif method == "PATCH" and path.startswith("/v1/alerts/rules/"):
         kwargs["json"] = {"bound": 0.4}
+    elif path == "/v1/sources" and method == "POST":
+        kwargs["json"] = {"name": "walked", "endpoint_url": "http://127.0.0.1:9000", "access_key_id": "k",
+                          "secret_access_key": "s", "buckets": ["walked"]}
     elif path == "/v1/keys" and method == "POST":
         kwargs["json"] = {"role": "consumer"}
     elif path == "/v1/jobs" and method == "POST":
@@ -197,6 +217,16 @@ def _call(api: Api, method: str, path: str, who: str | None):
             "model_name": "m",
         }
     return api.client.request(method, path, **kwargs)
+
+
+def _in_its_shape(path: str, response: Any, status: int) -> None:
+    """A refusal in the shape of its route: OpenAI's under /openai, problem+json elsewhere."""
+    if path.startswith("/openai/"):
+        error = response.json()["error"]
+        assert error["message"] and error["type"] == "invalid_request_error", response.text
+        return
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["status"] == status
 
 
 def test_every_route_is_in_the_permission_table(api: Api) -> None:
@@ -212,7 +242,7 @@ def test_no_key_gives_401_everywhere_but_healthz(api: Api) -> None:
             assert response.status_code == 200
             continue
         assert response.status_code == 401, (method, path, response.text)
-        assert response.headers["content-type"].startswith("application/problem+json")
+        _in_its_shape(path, response, 401)
         bad = api.client.request(method, path, headers={"Authorization": "Bearer sfk_nope_nope"})
         assert bad.status_code == 401, (method, path)
 
@@ -227,7 +257,7 @@ def test_roles_without_the_right_get_403(api: Api) -> None:
         for role in {"admin", "builder", "consumer", "metrics"} - allowed:
             response = _call(api, method, template.format(**objs), role)
             assert response.status_code == 403, (role, method, template, response.text)
-            assert response.json()["status"] == 403
+            _in_its_shape(template, response, 403)
             checked += 1
     assert checked >= 15
 

@@ -24,6 +24,7 @@ AGGREGATES = (
     registry.PredictionLogStore,
     registry.AlertStore,
     registry.ChallengerStore,
+    registry.SourceStore,
     registry.HealthStore,
 )
 

@@ -31,10 +31,12 @@ from shopfloor.api.routes import (
     masking,
     models,
     monitoring,
+    openai_compat,
     optimize,
     plots,
     predict,
     retrain,
+    sources,
     streams,
     synthesize,
     system,
@@ -145,7 +147,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.state.tracing = traces.configure(settings, "api")
     app.state.heavy = HeavyWork(settings.tenant_heavy_requests)
     app.state.blocking = BlockingWork()
-    problems.install(app, shapes=(console.html_problem,))
+    problems.install(app, shapes=(console.html_problem, openai_compat.openai_error))
     docs.install(app)
     # predict and stream scoring first: routes are matched in order, and they are the hot paths.
     app.include_router(predict.hot)
@@ -155,6 +157,8 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         app.include_router(module.router)
     app.include_router(audit.router)
     app.include_router(alerts.router)
+    app.include_router(sources.router)
+    app.include_router(openai_compat.router)
     console.install(app)  # the browser pages, at / (after the API: /v1 paths stay the API's)
     _add_middleware(app, settings)
     return app
