@@ -20,6 +20,7 @@ from shopfloor.api.middleware import MetricsAndLimits
 from shopfloor.api.routes import (
     alerts,
     audit,
+    azure_common,
     challenger,
     datasets,
     drift,
@@ -145,7 +146,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.state.tracing = traces.configure(settings, "api")
     app.state.heavy = HeavyWork(settings.tenant_heavy_requests)
     app.state.blocking = BlockingWork()
-    problems.install(app, shapes=(console.html_problem,))
+    problems.install(app, shapes=(console.html_problem, azure_common.azure_problem))
     docs.install(app)
     # predict and stream scoring first: routes are matched in order, and they are the hot paths.
     app.include_router(predict.hot)
