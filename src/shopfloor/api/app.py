@@ -21,6 +21,7 @@ from shopfloor.api.routes import (
     alerts,
     audit,
     azure_common,
+    azure_multivariate,
     challenger,
     datasets,
     drift,
@@ -152,7 +153,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.include_router(predict.hot)
     app.include_router(streams.hot)
     routers = (predict, streams, system, datasets, synthesize, jobs, models, imports, plots, keys, masking)
-    for module in (*routers, retrain, monitoring, challenger, hub, optimize, forecast, drift):
+    for module in (*routers, retrain, monitoring, challenger, hub, optimize, forecast, drift, azure_multivariate):
         app.include_router(module.router)
     app.include_router(audit.router)
     app.include_router(alerts.router)

@@ -31,7 +31,6 @@ from shopfloor.data import variables as shapes
 from shopfloor.data.stored import UploadOptions
 from shopfloor.errors import Conflict, InvalidInput, NotFound, RateLimited
 from shopfloor.registry.azure_entities import AzureModel, AzureResult
-from shopfloor.registry.entities import Job
 from shopfloor.security.keys import Principal
 from shopfloor.security.limits import limiter
 from shopfloor.services import audit
@@ -225,7 +224,7 @@ def _variable_names(model: AzureModel) -> list[str]:
 
 async def detect_batch(
     platform: Platform, principal: Principal, model_id: str, setup: dict[str, Any]
-) -> tuple[AzureResult, Job]:
+) -> AzureResult:
     """Read and align ``setup``'s data as the model was trained and queue the batch scoring job."""
     from starlette.concurrency import run_in_threadpool
 
@@ -247,7 +246,7 @@ async def detect_batch(
         platform, principal, model.model, version, _Body(data), "detect-batch.csv"
     )
     stored = {k: (_utc(v).isoformat() if isinstance(v, datetime) else v) for k, v in setup.items()}
-    result = platform.store.add_azure_result(
+    return platform.store.add_azure_result(
         tenant=tenant,
         result_id=str(uuid.uuid4()),
         model_id=model_id,
@@ -255,7 +254,6 @@ async def detect_batch(
         setup=stored,
         variable_states=aligned.states,
     )
-    return result, job
 
 
 def _batch_data(
@@ -295,9 +293,10 @@ def batch_result(platform: Platform, tenant: str, result_id: str) -> dict[str, A
 
 
 def detect_last(
-    platform: Platform, tenant: str, model_id: str, variables: list[dict[str, Any]], top: int
+    platform: Platform, principal: Principal, model_id: str, variables: list[dict[str, Any]], top: int
 ) -> dict[str, Any]:
     """Score the last timestamp of ``variables`` (Azure VariableValues) with the model."""
+    tenant = principal.tenant
     model, version = _ready(platform, tenant, model_id)
     names = _variable_names(model)
     series: dict[str, pd.Series] = {}
@@ -318,5 +317,6 @@ def detect_last(
     frame = aligned.frame.iloc[-window:]  # the last point and the points its window reads
     records = _table(frame, np.full(len(frame), SERIES)).to_dict("records")
     answer = models_service.predict(platform, tenant, model.model, version, records)
+    audit.buffer(platform).count(principal, model.model, version, "predict", len(records))
     point = answer["predictions"][0]["points"][-1]
     return {"variableStates": aligned.states, "results": [point_state(frame.index[-1], point, top)]}
