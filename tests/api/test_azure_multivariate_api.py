@@ -101,3 +101,74 @@ def test_train_on_a_dataset_then_detect_batch_and_last(api: Api) -> None:
     assert api.client.delete(f"{MV}/models/{model_id}", headers=_key(api, "admin")).status_code == 204
     _azure_error(api.client.get(f"{MV}/models/{model_id}", headers=_key(api)), 404, "ModelNotExist")
     assert api.client.get(f"/v1/models/azure-{model_id}", headers=api.headers()).status_code == 404
+
+
+def test_refusals_are_in_azures_shape_and_store_nothing(api: Api) -> None:
+    frame = data.series(400)
+    source = f"shopfloor://datasets/{_dataset(api, frame)}"
+    datasets_before = len(api.client.get("/v1/datasets", headers=api.headers()).json()["items"])
+
+    _azure_error(api.client.get(f"{MV}/models/no-such-model", headers=_key(api)), 404, "ModelNotExist")
+    _azure_error(api.client.delete(f"{MV}/models/no-such-model", headers=_key(api, "admin")), 404, "ModelNotExist")
+    _azure_error(api.client.get(f"{MV}/detect-batch/no-such-result", headers=_key(api)), 404, "ResultNotExist")
+    message = _azure_error(
+        api.client.post(f"{MV}/models/no-such-model:detect-last", headers=_key(api), json={
+            "variables": data.variable_values(frame.tail(5))}),
+        404, "ModelNotExist",
+    )
+    assert "no-such-model" in message
+
+    assert "ds_nothing" in _azure_error(_train(api, "shopfloor://datasets/ds_nothing"), 400, "DataSourceError")
+    assert "ftp" in _azure_error(_train(api, "ftp://somewhere/file.csv"), 400, "DataSourceError")
+    _azure_error(_train(api, source, startTime=data.at(300), endTime=data.at(10)), 400, "InvalidModelArgument")
+    message = _azure_error(_train(api, source, alignPolicy={"fillNAMethod": "Fixed"}), 400, "BadArgument")
+    assert "paddingValue" in message
+    _azure_error(_train(api, source, alignPolicy={"alignMode": "Sideways"}), 400, "BadArgument")
+    _azure_error(_train(api, source, slidingWindow=5), 400, "BadArgument")
+    _azure_error(api.client.post(f"{MV}/models", headers=_key(api), content=b"{not json"), 400, "InvalidJsonFormat")
+    # another tenant's dataset is no dataset at all
+    other = {"Ocp-Apim-Subscription-Key": api.keys["other"]}
+    body = {"dataSource": source, "startTime": data.at(0), "endTime": data.at(399), "slidingWindow": 28}
+    _azure_error(api.client.post(f"{MV}/models", headers=other, json=body), 400, "DataSourceError")
+    # a consumer key may detect, not train
+    _azure_error(api.client.post(f"{MV}/models", headers=_key(api, "consumer"), json=body), 403, "Forbidden")
+    _azure_error(api.client.get(f"{MV}/models", headers={}), 401, "Unauthorized")
+
+    listed = api.client.get(f"{MV}/models", headers=_key(api)).json()
+    assert listed["models"] == [] and listed["currentCount"] == 0
+    assert len(api.client.get("/v1/datasets", headers=api.headers()).json()["items"]) == datasets_before
+    assert api.client.get("/v1/jobs", headers=api.headers()).json()["items"] == []
+
+
+def test_detect_last_names_missing_variables_and_other_tenants_see_nothing(api: Api) -> None:
+    frame = data.series(600)
+    source = f"shopfloor://datasets/{_dataset(api, frame)}"
+    model_id = _train(api, source, endTime=data.at(599), slidingWindow=28).json()["modelId"]
+    api.run_jobs()
+    two = [v for v in data.variable_values(frame.tail(5)) if v["variable"] != "b"]
+    message = _azure_error(
+        api.client.post(f"{MV}/models/{model_id}:detect-last", headers=_key(api), json={"variables": two}),
+        400, "BadArgument",
+    )
+    assert "b" in message and "lacks 1 variable" in message
+    uneven = data.variable_values(frame.tail(5))
+    uneven[0]["values"] = uneven[0]["values"][:-1]
+    message = _azure_error(
+        api.client.post(f"{MV}/models/{model_id}:detect-last", headers=_key(api), json={"variables": uneven}),
+        400, "BadArgument",
+    )
+    assert "5 timestamps but 4 values" in message
+
+    other = {"Ocp-Apim-Subscription-Key": api.keys["other"]}
+    _azure_error(api.client.get(f"{MV}/models/{model_id}", headers=other), 404, "ModelNotExist")
+    _azure_error(api.client.delete(f"{MV}/models/{model_id}", headers=other), 404, "ModelNotExist")
+    _azure_error(
+        api.client.post(f"{MV}/models/{model_id}:detect-last", headers=other, json={
+            "variables": data.variable_values(frame.tail(5))}),
+        404, "ModelNotExist",
+    )
+    assert api.client.get(f"{MV}/models", headers=other).json()["currentCount"] == 0
+    batch = api.client.post(f"{MV}/models/{model_id}:detect-batch", headers=_key(api), json={
+        "dataSource": source, "topContributorCount": 2, "startTime": data.at(500), "endTime": data.at(599)})
+    result_id = batch.json()["resultId"]
+    _azure_error(api.client.get(f"{MV}/detect-batch/{result_id}", headers=other), 404, "ResultNotExist")

@@ -40,20 +40,20 @@ def read_variables(platform: Platform, tenant: str, source: str, schema: str) ->
         if source.startswith(DATASET_SCHEME):
             return _dataset_variables(platform, tenant, source)
         return _bucket_variables(platform, tenant, source, schema)
-    except (InvalidDataset, NotFound) as exc:
+    except (InvalidInput, NotFound) as exc:  # no source serves the bucket, no such object ...
         raise source_error(f"dataSource {source!r}: {exc.detail}") from None
 
 
 def _dataset_variables(platform: Platform, tenant: str, source: str) -> dict[str, pd.Series]:
     dataset_id = source.removeprefix(DATASET_SCHEME).strip("/")
     if not dataset_id or "/" in dataset_id:
-        raise source_error(f"name one dataset: {DATASET_SCHEME}<dataset id>, not {source!r}")
+        raise InvalidDataset(f"name one dataset: {DATASET_SCHEME}<dataset id>")
     dataset = platform.store.get_dataset(tenant, dataset_id)
     roles = {c.get("role"): c["name"] for c in dataset.columns if c.get("role")}
     names = [c["name"] for c in dataset.columns]
     time_column = roles.get("time") or (shapes.TIMESTAMP if shapes.TIMESTAMP in names else None)
     if time_column is None:
-        raise source_error(
+        raise InvalidDataset(
             f"dataset {dataset.name!r} has no time column: upload it with time_column, or with a "
             f"{shapes.TIMESTAMP!r} column"
         )
@@ -61,7 +61,7 @@ def _dataset_variables(platform: Platform, tenant: str, source: str) -> dict[str
     asset = roles.get("asset")
     if asset is not None:
         if frame[asset].nunique(dropna=False) > 1:
-            raise source_error(
+            raise InvalidDataset(
                 f"dataset {dataset.name!r} holds several assets ({asset!r}); a multivariate series is "
                 "one asset's: upload one asset's history"
             )
@@ -76,11 +76,12 @@ def _bucket_variables(platform: Platform, tenant: str, source: str, schema: str)
     limit = platform.settings.max_upload_bytes
     bucket, key = sources.parse_url(source)
     if not key or key.endswith("/"):
-        found = [o for o in sources.list_objects(platform, tenant, bucket, key) if o.key.lower().endswith(".csv")]
+        listed = sources.list_objects(platform, tenant, bucket, key)
+        found = [o for o in listed if o.key.lower().endswith(".csv")]
         if not found:
-            raise source_error(f"no .csv file under {source!r}")
+            raise InvalidDataset("no .csv file under this folder")
         if sum(o.size for o in found) > limit:
-            raise source_error(f"the .csv files under {source!r} hold more than the {limit:,} bytes allowed")
+            raise InvalidDataset(f"the .csv files of this folder hold more than the {limit:,} bytes allowed")
         files = {
             o.key.removeprefix(key): sources.read_object(platform, tenant, bucket, o.key, max_bytes=limit)
             for o in found
