@@ -1,0 +1,143 @@
+"""The real ``azure-ai-anomalydetector`` (3.0.0b6) client against a real server, multivariate: train
+from a Shopfloor dataset and from a CSV in an S3-compatible bucket read through a tenant source,
+poll the model until READY, list the models page by page, detect a batch and poll its result, and
+detect the last point with the interpretation naming the variable that was disturbed."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure.ai.anomalydetector import AnomalyDetectorClient
+from azure.ai.anomalydetector.models import (
+    AlignPolicy,
+    ModelInfo,
+    MultivariateBatchDetectionOptions,
+    MultivariateLastDetectionOptions,
+    VariableValues,
+)
+from azure.core.credentials import AzureKeyCredential
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+import azure_mv_data as data
+from shopfloor import Client
+
+sys.path.insert(0, str(Path(__file__).parent))
+from server import Server  # noqa: E402
+
+pytestmark = pytest.mark.e2e
+
+
+class Running:
+    def __init__(self, server: Server, key: str) -> None:
+        self.server, self.key = server, key
+        self.azure = AnomalyDetectorClient(server.url, AzureKeyCredential(key))
+        self.sdk = Client(server.url, key)
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    home = tmp_path_factory.mktemp("azure-mv") / "home"
+    server = Server(home, SHOPFLOOR_JOB_POLL_INTERVAL_S="0.2").start()
+    key = server.admin_key()
+    assert key
+    try:
+        yield Running(server, key)
+    finally:
+        server.stop()
+
+
+def _wait(read: Any, done: Any, seconds: float = 120) -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        found = read()
+        if done(found) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.3)
+
+
+def _ready(azure: AnomalyDetectorClient, model_id: str) -> Any:
+    return _wait(lambda: azure.get_multivariate_model(model_id), lambda m: m.model_info.status in ("READY", "FAILED"))
+
+
+def _train(azure: AnomalyDetectorClient, source: str, **more: Any) -> str:
+    info = ModelInfo(
+        data_source=source,
+        start_time=data.START,
+        end_time=data.START.replace(hour=19, minute=59),
+        sliding_window=60,
+        align_policy=AlignPolicy(align_mode="Outer", fill_n_a_method="Linear"),
+        **more,
+    )
+    model = azure.train_multivariate_model(info)
+    assert model.model_info.status == "CREATED"
+    return str(model.model_id)
+
+
+def test_train_on_a_dataset_detect_batch_and_last(running: Running, tmp_path: Path) -> None:
+    azure = running.azure
+    train_file = tmp_path / "train.csv"
+    train_file.write_bytes(data.one_table(data.series()))
+    dataset = running.sdk.upload_dataset(train_file, "press-4")
+    model_id = _train(azure, f"shopfloor://datasets/{dataset['id']}", display_name="press 4")
+    model = _ready(azure, model_id)
+    assert model.model_info.status == "READY", model.model_info.errors
+    states = model.model_info.diagnostics_info.variable_states
+    assert [s.variable for s in states] == ["a", "b", "c"] and states[0].effective_count == 1200
+
+    # detect-last: normal, then with b broken away from a
+    recent = data.series(1260).tail(60)
+    options = MultivariateLastDetectionOptions(
+        variables=[VariableValues(**v) for v in data.variable_values(recent)], top_contributor_count=3
+    )
+    calm = azure.detect_multivariate_last_anomaly(model_id, options)
+    assert calm.results[0].value.is_anomaly is False
+    broken = data.disturbed(recent, "b", last=10, by=3.0)
+    options.variables = [VariableValues(**v) for v in data.variable_values(broken)]
+    last = azure.detect_multivariate_last_anomaly(model_id, options)
+    value = last.results[0].value
+    assert value.is_anomaly is True and 0 < value.severity <= 1
+    assert value.interpretation[0].variable == "b" and value.interpretation[0].contribution_score > 0.5
+    assert [s.variable for s in last.variable_states] == ["a", "b", "c"]
+
+    # detect-batch on a day with c drifting away over its last 50 minutes
+    test_file = tmp_path / "test.csv"
+    test_file.write_bytes(data.one_table(data.disturbed(data.series(300, seed=1), "c", last=50, by=-3.0)))
+    test_set = running.sdk.upload_dataset(test_file, "press-4-today")
+    headers: dict[str, Any] = {}
+    accepted = azure.detect_multivariate_batch_anomaly(
+        model_id,
+        MultivariateBatchDetectionOptions(
+            data_source=f"shopfloor://datasets/{test_set['id']}",
+            top_contributor_count=2,
+            start_time=data.START.replace(hour=1, minute=40),
+            end_time=data.START.replace(hour=4, minute=59),
+        ),
+        cls=lambda response, body, found: headers.update(found) or body,
+    )
+    result_id = accepted.result_id
+    assert headers["operation-location"].endswith(f"/anomalydetector/v1.1/multivariate/detect-batch/{result_id}")
+    result = _wait(
+        lambda: azure.get_multivariate_batch_detection_result(result_id),
+        lambda r: r.summary.status in ("READY", "FAILED"),
+    )
+    assert result.summary.status == "READY", result.summary.errors
+    assert len(result.results) == 200
+    late = [r for r in result.results if r.value.is_anomaly and r.timestamp >= data.START.replace(hour=4, minute=15)]
+    assert len(late) >= 40 and all(r.value.interpretation[0].variable == "c" for r in late)
+
+    with pytest.raises(ResourceNotFoundError) as caught:
+        azure.get_multivariate_model("no-such-model")
+    assert caught.value.error is not None and caught.value.error.code == "ModelNotExist"
+    with pytest.raises(HttpResponseError) as bad:
+        azure.detect_multivariate_last_anomaly(
+            model_id,
+            MultivariateLastDetectionOptions(
+                variables=[VariableValues(**v) for v in data.variable_values(recent)[:2]], top_contributor_count=3
+            ),
+        )
+    assert bad.value.status_code == 400 and "c" in str(bad.value.error.message)
