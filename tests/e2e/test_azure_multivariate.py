@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,11 @@ from azure.core.credentials import AzureKeyCredential
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
 import azure_mv_data as data
+from s3server import ACCESS_KEY, REGION, SECRET_KEY, MotoServer
 from shopfloor import Client
+from shopfloor.bootstrap import prepare
+from shopfloor.services import sources
+from shopfloor.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).parent))
 from server import Server  # noqa: E402
@@ -32,21 +37,40 @@ from server import Server  # noqa: E402
 pytestmark = pytest.mark.e2e
 
 
+LOOPBACK = '["127.0.0.1/32"]'
+
+
 class Running:
-    def __init__(self, server: Server, key: str) -> None:
-        self.server, self.key = server, key
+    def __init__(self, server: Server, key: str, bucket: str) -> None:
+        self.server, self.key, self.bucket = server, key, bucket
         self.azure = AnomalyDetectorClient(server.url, AzureKeyCredential(key))
         self.sdk = Client(server.url, key)
 
 
 @pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+def running(tmp_path_factory: pytest.TempPathFactory, s3_server: MotoServer) -> Iterator[Running]:
+    """The server, and a bucket of the plant's S3-compatible store registered as a source of the
+    admin key's tenant, holding the training data as OneTable CSV and as a MultiTable zip."""
+    bucket = f"plant-{uuid.uuid4().hex[:12]}"
+    s3 = s3_server.client()
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="press/train.csv", Body=data.one_table(data.series()))
+    s3.put_object(Bucket=bucket, Key="press/train.zip", Body=data.multi_table_zip(data.series()))
     home = tmp_path_factory.mktemp("azure-mv") / "home"
-    server = Server(home, SHOPFLOOR_JOB_POLL_INTERVAL_S="0.2").start()
+    server = Server(home, SHOPFLOOR_JOB_POLL_INTERVAL_S="0.2", SHOPFLOOR_SOURCE_ALLOWED_NETWORKS=LOOPBACK).start()
     key = server.admin_key()
     assert key
     try:
-        yield Running(server, key)
+        platform = prepare(Settings(home=home, source_allowed_networks=["127.0.0.1/32"]))
+        try:
+            admin = platform.keys.principal(key)
+            sources.add_source(
+                platform, admin, name="plant-store", endpoint_url=s3_server.url, region=REGION,
+                access_key_id=ACCESS_KEY, secret=SECRET_KEY, buckets=[bucket],
+            )
+        finally:
+            platform.close()
+        yield Running(server, key, bucket)
     finally:
         server.stop()
 
@@ -141,3 +165,37 @@ def test_train_on_a_dataset_detect_batch_and_last(running: Running, tmp_path: Pa
             ),
         )
     assert bad.value.status_code == 400 and "c" in str(bad.value.error.message)
+
+
+def test_train_from_a_bucket_through_the_tenants_source(running: Running) -> None:
+    azure = running.azure
+    one = _train(azure, f"s3://{running.bucket}/press/train.csv")
+    multi = _train(azure, f"s3://{running.bucket}/press/train.zip", data_schema="MultiTable")
+    for model_id in (one, multi):
+        model = _ready(azure, model_id)
+        assert model.model_info.status == "READY", model.model_info.errors
+        assert sorted(s.variable for s in model.model_info.diagnostics_info.variable_states) == ["a", "b", "c"]
+    # every model, one per page: the client follows nextLink
+    listed = [m.model_id for m in azure.list_multivariate_models(top=1)]
+    assert {one, multi} <= set(listed) and len(listed) == len(set(listed))
+
+    broken = data.disturbed(data.series(1260).tail(60), "a", last=10, by=-3.0)
+    last = azure.detect_multivariate_last_anomaly(
+        multi,
+        MultivariateLastDetectionOptions(
+            variables=[VariableValues(**v) for v in data.variable_values(broken)], top_contributor_count=1
+        ),
+    )
+    assert last.results[0].value.is_anomaly and last.results[0].value.interpretation[0].variable == "a"
+
+    with pytest.raises(HttpResponseError) as caught:
+        _train(azure, "s3://a-bucket-no-source-serves/train.csv")
+    assert caught.value.status_code == 400 and caught.value.error.code == "DataSourceError"
+    assert "a-bucket-no-source-serves" in caught.value.error.message
+    with pytest.raises(HttpResponseError) as caught:
+        _train(azure, f"s3://{running.bucket}/press/missing.csv")
+    assert caught.value.error.code == "DataSourceError" and "missing.csv" in caught.value.error.message
+
+    azure.delete_multivariate_model(one)
+    with pytest.raises(ResourceNotFoundError):
+        azure.get_multivariate_model(one)

@@ -33,6 +33,7 @@ from shopfloor.registry.log_entities import (
     LogCount,
     LoggedPrediction,
 )
+from shopfloor.registry.source_entities import Source
 
 T = TypeVar("T")
 
@@ -455,6 +456,20 @@ class AzureMultivariateStore(Protocol):
     def get_azure_result(self, tenant: str, result_id: str) -> AzureResult: ...
 
 
+class SourceStore(Protocol):
+    """A tenant's S3-compatible sources: endpoint, region, access key id, the secret sealed by the
+    caller (with the tenant's key), and the buckets each serves (one source per bucket)."""
+
+    def add_source(self, source: Source) -> Source:
+        """Store a new source; Conflict (nothing stored) on a taken name or an already served bucket."""
+        ...
+
+    def get_source(self, tenant: str, name: str) -> Source: ...
+    def list_sources(self, tenant: str) -> list[Source]: ...
+    def source_for_bucket(self, tenant: str, bucket: str) -> Source | None: ...
+    def delete_source(self, tenant: str, name: str) -> Source: ...
+
+
 class HealthStore(Protocol):
     """What readiness asks of the registry."""
 
@@ -483,6 +498,7 @@ class Store(
     AlertStore,
     ChallengerStore,
     AzureMultivariateStore,
+    SourceStore,
     HealthStore,
     Protocol,
 ):
