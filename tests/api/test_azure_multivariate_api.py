@@ -82,7 +82,9 @@ def test_train_on_a_dataset_then_detect_batch_and_last(api: Api) -> None:
     test = data.disturbed(data.series(300, seed=1), "c", last=50, by=-3.0)
     test_source = f"shopfloor://datasets/{_dataset(api, test)}"
     batch = api.client.post(f"{MV}/models/{model_id}:detect-batch", headers=_key(api), json={
-        "dataSource": test_source, "topContributorCount": 1, "startTime": data.at(100), "endTime": data.at(299)})
+        "dataSource": test_source, "topContributorCount": 1, "startTime": data.at(100),
+        "endTime": data.at(299),
+    })
     assert batch.status_code == 202, batch.text
     location = batch.headers["operation-location"]
     assert batch.json()["summary"]["status"] == "CREATED"
@@ -93,10 +95,12 @@ def test_train_on_a_dataset_then_detect_batch_and_last(api: Api) -> None:
     assert len(rows) == 200 and rows[0]["timestamp"] == data.at(100)
     flagged = [r for r in rows if r["value"]["isAnomaly"]]
     assert sum(r["timestamp"] >= data.at(250) for r in flagged) >= 40
-    assert all(r["value"]["interpretation"][0]["variable"] == "c" for r in flagged if r["timestamp"] >= data.at(255))
+    late = [r for r in flagged if r["timestamp"] >= data.at(255)]
+    assert late and all(r["value"]["interpretation"][0]["variable"] == "c" for r in late)
 
     listed = api.client.get(f"{MV}/models", headers=_key(api), params={"top": 1}).json()
-    assert listed["currentCount"] == 1 and listed["models"][0]["modelId"] == model_id and listed["nextLink"] is None
+    assert listed["currentCount"] == 1 and listed["models"][0]["modelId"] == model_id
+    assert listed["nextLink"] is None
 
     assert api.client.delete(f"{MV}/models/{model_id}", headers=_key(api, "admin")).status_code == 204
     _azure_error(api.client.get(f"{MV}/models/{model_id}", headers=_key(api)), 404, "ModelNotExist")
@@ -109,8 +113,10 @@ def test_refusals_are_in_azures_shape_and_store_nothing(api: Api) -> None:
     datasets_before = len(api.client.get("/v1/datasets", headers=api.headers()).json()["items"])
 
     _azure_error(api.client.get(f"{MV}/models/no-such-model", headers=_key(api)), 404, "ModelNotExist")
-    _azure_error(api.client.delete(f"{MV}/models/no-such-model", headers=_key(api, "admin")), 404, "ModelNotExist")
-    _azure_error(api.client.get(f"{MV}/detect-batch/no-such-result", headers=_key(api)), 404, "ResultNotExist")
+    unknown = api.client.delete(f"{MV}/models/no-such-model", headers=_key(api, "admin"))
+    _azure_error(unknown, 404, "ModelNotExist")
+    unknown = api.client.get(f"{MV}/detect-batch/no-such-result", headers=_key(api))
+    _azure_error(unknown, 404, "ResultNotExist")
     message = _azure_error(
         api.client.post(f"{MV}/models/no-such-model:detect-last", headers=_key(api), json={
             "variables": data.variable_values(frame.tail(5))}),
@@ -118,14 +124,17 @@ def test_refusals_are_in_azures_shape_and_store_nothing(api: Api) -> None:
     )
     assert "no-such-model" in message
 
-    assert "ds_nothing" in _azure_error(_train(api, "shopfloor://datasets/ds_nothing"), 400, "DataSourceError")
+    message = _azure_error(_train(api, "shopfloor://datasets/ds_nothing"), 400, "DataSourceError")
+    assert "ds_nothing" in message
     assert "ftp" in _azure_error(_train(api, "ftp://somewhere/file.csv"), 400, "DataSourceError")
-    _azure_error(_train(api, source, startTime=data.at(300), endTime=data.at(10)), 400, "InvalidModelArgument")
+    backwards = _train(api, source, startTime=data.at(300), endTime=data.at(10))
+    _azure_error(backwards, 400, "InvalidModelArgument")
     message = _azure_error(_train(api, source, alignPolicy={"fillNAMethod": "Fixed"}), 400, "BadArgument")
     assert "paddingValue" in message
     _azure_error(_train(api, source, alignPolicy={"alignMode": "Sideways"}), 400, "BadArgument")
     _azure_error(_train(api, source, slidingWindow=5), 400, "BadArgument")
-    _azure_error(api.client.post(f"{MV}/models", headers=_key(api), content=b"{not json"), 400, "InvalidJsonFormat")
+    garbled = api.client.post(f"{MV}/models", headers=_key(api), content=b"{not json")
+    _azure_error(garbled, 400, "InvalidJsonFormat")
     # another tenant's dataset is no dataset at all
     other = {"Ocp-Apim-Subscription-Key": api.keys["other"]}
     body = {"dataSource": source, "startTime": data.at(0), "endTime": data.at(399), "slidingWindow": 28}

@@ -64,7 +64,8 @@ def test_the_time_range_is_inclusive() -> None:
     import pandas as pd
 
     found = v.one_table(ONE, "x.csv")
-    kept = v.align(found, v.AlignPolicy(), pd.Timestamp("2026-01-01T00:01:00Z"), pd.Timestamp("2026-01-01T00:02Z"))
+    start, end = pd.Timestamp("2026-01-01T00:01:00Z"), pd.Timestamp("2026-01-01T00:02Z")
+    kept = v.align(found, v.AlignPolicy(), start, end)
     assert len(kept.frame) == 2
 
 
@@ -73,7 +74,7 @@ def test_the_time_range_is_inclusive() -> None:
     [
         (b"time,a\n2026-01-01,1\n", "OneTable", "no 'timestamp' column"),
         (b"timestamp,a\nyesterday,1\n", "OneTable", "row 2: 'yesterday' is not an ISO 8601 timestamp"),
-        (b"timestamp,a\n2026-01-01T00:00:00Z,high\n", "OneTable", "row 2, variable 'a': 'high' is not a number"),
+        (b"timestamp,a\n2026-01-01T00:00:00Z,high\n", "OneTable", "variable 'a': 'high' is not a number"),
         (b"timestamp,a\n2026-01-01T00:00:00Z,1\n2026-01-01T00:00:00Z,2\n", "OneTable", "twice"),
         (b"timestamp\n2026-01-01T00:00:00Z\n", "OneTable", "no variable column"),
         (b"timestamp,a\n2026-01-01T00:00:00Z,1\n", "MultiTable", "'value' column"),
@@ -106,5 +107,6 @@ def test_policy_and_range_errors() -> None:
 def test_inline_values_need_as_many_timestamps() -> None:
     with pytest.raises(InvalidDataset, match="2 timestamps but 1 values"):
         v.values_series("a", ["2026-01-01T00:00:00Z", "2026-01-01T00:01:00Z"], [1.0], "variables[0]")
-    series = v.values_series("a", ["2026-01-01T00:01:00Z", "2026-01-01T00:00:00Z"], [2.0, None], "variables[0]")
+    times = ["2026-01-01T00:01:00Z", "2026-01-01T00:00:00Z"]
+    series = v.values_series("a", times, [2.0, None], "variables[0]")
     assert np.isnan(series.iloc[0]) and series.iloc[1] == 2.0

@@ -57,7 +57,8 @@ def running(tmp_path_factory: pytest.TempPathFactory, s3_server: MotoServer) -> 
     s3.put_object(Bucket=bucket, Key="press/train.csv", Body=data.one_table(data.series()))
     s3.put_object(Bucket=bucket, Key="press/train.zip", Body=data.multi_table_zip(data.series()))
     home = tmp_path_factory.mktemp("azure-mv") / "home"
-    server = Server(home, SHOPFLOOR_JOB_POLL_INTERVAL_S="0.2", SHOPFLOOR_SOURCE_ALLOWED_NETWORKS=LOOPBACK).start()
+    env = {"SHOPFLOOR_JOB_POLL_INTERVAL_S": "0.2", "SHOPFLOOR_SOURCE_ALLOWED_NETWORKS": LOOPBACK}
+    server = Server(home, **env).start()
     key = server.admin_key()
     assert key
     try:
@@ -85,7 +86,9 @@ def _wait(read: Any, done: Any, seconds: float = 120) -> Any:
 
 
 def _ready(azure: AnomalyDetectorClient, model_id: str) -> Any:
-    return _wait(lambda: azure.get_multivariate_model(model_id), lambda m: m.model_info.status in ("READY", "FAILED"))
+    return _wait(
+        lambda: azure.get_multivariate_model(model_id), lambda m: m.model_info.status in ("READY", "FAILED")
+    )
 
 
 def _train(azure: AnomalyDetectorClient, source: str, **more: Any) -> str:
@@ -144,14 +147,16 @@ def test_train_on_a_dataset_detect_batch_and_last(running: Running, tmp_path: Pa
         cls=lambda response, body, found: headers.update(found) or body,
     )
     result_id = accepted.result_id
-    assert headers["operation-location"].endswith(f"/anomalydetector/v1.1/multivariate/detect-batch/{result_id}")
+    location = headers["operation-location"]
+    assert location.endswith(f"/anomalydetector/v1.1/multivariate/detect-batch/{result_id}")
     result = _wait(
         lambda: azure.get_multivariate_batch_detection_result(result_id),
         lambda r: r.summary.status in ("READY", "FAILED"),
     )
     assert result.summary.status == "READY", result.summary.errors
     assert len(result.results) == 200
-    late = [r for r in result.results if r.value.is_anomaly and r.timestamp >= data.START.replace(hour=4, minute=15)]
+    since = data.START.replace(hour=4, minute=15)
+    late = [r for r in result.results if r.value.is_anomaly and r.timestamp >= since]
     assert len(late) >= 40 and all(r.value.interpretation[0].variable == "c" for r in late)
 
     with pytest.raises(ResourceNotFoundError) as caught:
@@ -161,7 +166,8 @@ def test_train_on_a_dataset_detect_batch_and_last(running: Running, tmp_path: Pa
         azure.detect_multivariate_last_anomaly(
             model_id,
             MultivariateLastDetectionOptions(
-                variables=[VariableValues(**v) for v in data.variable_values(recent)[:2]], top_contributor_count=3
+                variables=[VariableValues(**v) for v in data.variable_values(recent)[:2]],
+                top_contributor_count=3,
             ),
         )
     assert bad.value.status_code == 400 and "c" in str(bad.value.error.message)
@@ -174,7 +180,8 @@ def test_train_from_a_bucket_through_the_tenants_source(running: Running) -> Non
     for model_id in (one, multi):
         model = _ready(azure, model_id)
         assert model.model_info.status == "READY", model.model_info.errors
-        assert sorted(s.variable for s in model.model_info.diagnostics_info.variable_states) == ["a", "b", "c"]
+        states = model.model_info.diagnostics_info.variable_states
+        assert sorted(s.variable for s in states) == ["a", "b", "c"]
     # every model, one per page: the client follows nextLink
     listed = [m.model_id for m in azure.list_multivariate_models(top=1)]
     assert {one, multi} <= set(listed) and len(listed) == len(set(listed))

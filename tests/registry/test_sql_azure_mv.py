@@ -1,4 +1,5 @@
-"""Azure multivariate ids in the registry: scoped by tenant, paged newest first, deleted with their results."""
+"""Azure multivariate ids in the registry: scoped by tenant, paged newest first, deleted with their
+results."""
 
 from __future__ import annotations
 

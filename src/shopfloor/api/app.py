@@ -153,7 +153,8 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.include_router(predict.hot)
     app.include_router(streams.hot)
     routers = (predict, streams, system, datasets, synthesize, jobs, models, imports, plots, keys, masking)
-    for module in (*routers, retrain, monitoring, challenger, hub, optimize, forecast, drift, azure_multivariate):
+    protocols = (azure_multivariate,)
+    for module in (*routers, retrain, monitoring, challenger, hub, optimize, forecast, drift, *protocols):
         app.include_router(module.router)
     app.include_router(audit.router)
     app.include_router(alerts.router)

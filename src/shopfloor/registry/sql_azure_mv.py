@@ -144,6 +144,7 @@ class AzureMultivariateTables:
             row = s.get(AzureResultRow, (tenant, result_id))
             if row is None:
                 msg = f"result {result_id!r} does not exist"
-                raise NotFound(msg, errors=[{"loc": ["path", "resultId"], "msg": msg, "type": "ResultNotExist"}])
+                where = {"loc": ["path", "resultId"], "msg": msg, "type": "ResultNotExist"}
+                raise NotFound(msg, errors=[where])
             return _result(row)
 

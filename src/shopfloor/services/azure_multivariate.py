@@ -29,7 +29,7 @@ import pandas as pd
 from shopfloor.context import Platform
 from shopfloor.data import variables as shapes
 from shopfloor.data.stored import UploadOptions
-from shopfloor.errors import Conflict, InvalidInput, NotFound, RateLimited
+from shopfloor.errors import Conflict, InvalidInput, NotFound
 from shopfloor.registry.azure_entities import AzureModel, AzureResult
 from shopfloor.security.keys import Principal
 from shopfloor.security.limits import limiter
@@ -109,7 +109,7 @@ def train(platform: Platform, principal: Principal, info: dict[str, Any]) -> Azu
     policy = policy_of(info)
     shapes.check_policy(policy)
     if platform.store.list_azure_models(tenant, 0, 1)[1] >= MAX_MODELS:
-        raise RateLimited(f"this tenant has {MAX_MODELS} multivariate models; delete one before training another")
+        raise Conflict(f"this tenant has {MAX_MODELS} multivariate models; delete one to train another")
     check_room(platform, tenant)  # a job place, before reading anything
     variables = read_variables(platform, tenant, info["dataSource"], info.get("dataSchema") or "OneTable")
     _check_names(list(variables))
@@ -139,7 +139,11 @@ def train(platform: Platform, principal: Principal, info: dict[str, Any]) -> Azu
     )
     stored = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in info.items()}
     stored.update(startTime=start.isoformat(), endTime=end.isoformat())
-    stored["alignPolicy"] = {"alignMode": policy.mode, "fillNAMethod": policy.fill, "paddingValue": policy.padding}
+    stored["alignPolicy"] = {
+        "alignMode": policy.mode,
+        "fillNAMethod": policy.fill,
+        "paddingValue": policy.padding,
+    }
     return platform.store.add_azure_model(
         tenant=tenant,
         model_id=model_id,

@@ -22,8 +22,16 @@ import pandas as pd
 from shopfloor.registry.azure_entities import AzureModel, AzureResult
 from shopfloor.registry.entities import Job
 
-STATUS = {"queued": "CREATED", "running": "RUNNING", "succeeded": "READY", "failed": "FAILED", "cancelled": "FAILED"}
+STATUS = {
+    "queued": "CREATED",
+    "running": "RUNNING",
+    "succeeded": "READY",
+    "failed": "FAILED",
+    "cancelled": "FAILED",
+}
 CONTRIBUTION_PREFIX = "contribution_"
+#: The per-epoch lists of Azure's modelState: empty, the family is not trained by epochs.
+MODEL_STATE = ("epochIds", "trainLosses", "validationLosses", "latenciesInSeconds")
 
 
 def iso(value: datetime) -> str:
@@ -49,8 +57,7 @@ def model_view(model: AzureModel, job: Job) -> dict[str, Any]:
         "status": STATUS[job.status],
         "errors": _errors(job, "TrainingFailed"),
         "diagnosticsInfo": {
-            # the family is not trained by epochs: there are no losses to report
-            "modelState": {"epochIds": [], "trainLosses": [], "validationLosses": [], "latenciesInSeconds": []},
+            "modelState": {k: [] for k in MODEL_STATE},
             "variableStates": model.variable_states,
         },
     }
@@ -79,7 +86,9 @@ def interpretation(shares: Mapping[str, float], top: int) -> list[dict[str, Any]
     ]
 
 
-def _value(flagged: bool, score: float, ratio: float, shares: Mapping[str, float], top: int) -> dict[str, Any]:
+def _value(
+    flagged: bool, score: float, ratio: float, shares: Mapping[str, float], top: int
+) -> dict[str, Any]:
     severity = float(1.0 - 1.0 / ratio) if flagged and ratio > 1.0 else 0.0
     return {
         "isAnomaly": bool(flagged),
@@ -95,7 +104,9 @@ def point_state(timestamp: pd.Timestamp, point: Mapping[str, Any], top: int) -> 
     return {"timestamp": iso(timestamp.to_pydatetime()), "value": value, "errors": []}
 
 
-def batch_view(result: AzureResult, job: Job, scored: pd.DataFrame | None, time_column: str) -> dict[str, Any]:
+def batch_view(
+    result: AzureResult, job: Job, scored: pd.DataFrame | None, time_column: str
+) -> dict[str, Any]:
     """An Azure ``MultivariateDetectionResult``: the status, setup and (once the batch job succeeded,
     ``scored`` its output) one state per timestamp between startTime and endTime."""
     summary = {

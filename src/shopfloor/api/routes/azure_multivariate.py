@@ -26,7 +26,9 @@ from shopfloor.security.keys import Principal
 from shopfloor.security.roles import Permission
 from shopfloor.services import azure_multivariate as service
 
-router = APIRouter(prefix=f"{PREFIX}/multivariate", tags=["azure anomaly detector"], responses=AZURE_RESPONSES)
+router = APIRouter(
+    prefix=f"{PREFIX}/multivariate", tags=["azure anomaly detector"], responses=AZURE_RESPONSES
+)
 
 # Training and batch detection queue jobs; deleting a model removes a Shopfloor model.
 AzureJobsWriter = Annotated[Principal, Depends(SubscriptionKey(Permission.JOBS_WRITE))]
@@ -120,11 +122,15 @@ def _base(request: Request) -> str:
 
 @router.post("/models", status_code=201, summary="Train a multivariate model (Azure ModelInfo)")
 async def train(
-    body: ModelInfoIn, request: Request, response: Response, platform: PlatformDep, principal: AzureJobsWriter,
+    body: ModelInfoIn,
+    request: Request,
+    response: Response,
+    platform: PlatformDep,
+    principal: AzureJobsWriter,
     heavy: HeavyDep,
 ) -> Any:
-    model = await heavy.run(principal.tenant, "model training requests", service.train, platform, principal,
-                            body.model_dump())
+    info = body.model_dump()
+    model = await heavy.run(principal.tenant, "model trainings", service.train, platform, principal, info)
     response.headers["Location"] = f"{_base(request)}/multivariate/models/{model.model_id}"
     return service.get_model(platform, principal.tenant, model.model_id)
 
@@ -154,7 +160,9 @@ def delete_model(modelId: str, platform: PlatformDep, principal: AzureModelsWrit
     return Response(status_code=204)
 
 
-@router.post("/models/{modelId}:detect-batch", status_code=202, summary="Detect anomalies in a data source (a job)")
+@router.post(
+    "/models/{modelId}:detect-batch", status_code=202, summary="Detect anomalies in a data source (a job)"
+)
 async def detect_batch(
     modelId: str,  # noqa: N803
     body: BatchDetectionIn,
