@@ -9,6 +9,8 @@ from shopfloor.security.keys import Principal
 from shopfloor.services import alerts
 
 Api = Any
+#: The Azure Anomaly Detector routes: the key in Ocp-Apim-Subscription-Key, errors as {code, message}.
+AZURE = "/anomalydetector/v1.1"
 ALERT_RULE = {"name": "walked", "model": "walkmodel", "signal": "drift_score", "comparison": ">", "bound": 0}
 
 # (method, path) -> roles allowed. Every route in the schema must be listed here.
@@ -89,6 +91,14 @@ ALLOWED = {
     ("GET", "/v1/alerts/rules/{rule_id}/deliveries"): {"admin", "builder"},
     ("GET", "/v1/alerts/states"): {"admin", "builder"},
     ("GET", "/v1/alerts/prometheus-rules"): {"admin", "builder"},
+    # Azure Anomaly Detector multivariate: training and batch detection queue jobs
+    ("POST", f"{AZURE}/multivariate/models"): {"admin", "builder"},
+    ("GET", f"{AZURE}/multivariate/models"): {"admin", "builder", "consumer"},
+    ("GET", f"{AZURE}/multivariate/models/{{modelId}}"): {"admin", "builder", "consumer"},
+    ("DELETE", f"{AZURE}/multivariate/models/{{modelId}}"): {"admin", "builder"},
+    ("POST", f"{AZURE}/multivariate/models/{{modelId}}:detect-batch"): {"admin", "builder"},
+    ("GET", f"{AZURE}/multivariate/detect-batch/{{resultId}}"): {"admin", "builder"},
+    ("POST", f"{AZURE}/multivariate/models/{{modelId}}:detect-last"): {"admin", "builder", "consumer"},
 }
 
 
@@ -134,7 +144,17 @@ def _objects(api: Api) -> dict[str, str]:
     key = store.list_keys("default")[0]
     walker = Principal(key_id=key.id, tenant="default", role="admin")
     rule = alerts.create_rule(api.platform, walker, {**ALERT_RULE, "name": "walk-rule"})
+    store.add_azure_model(
+        tenant="default", model_id="mv-walk", model="walkmodel", job_id=job.id, dataset_id=ds.id,
+        info={"slidingWindow": 300}, variable_states=[],
+    )
+    store.add_azure_result(
+        tenant="default", result_id="mv-walk-result", model_id="mv-walk", job_id=job.id, setup={},
+        variable_states=[],
+    )
     return {
+        "modelId": "mv-walk",
+        "resultId": "mv-walk-result",
         "dataset_id": ds.id,
         "job_id": job.id,
         "name": "walkmodel",
@@ -149,8 +169,16 @@ def _objects(api: Api) -> dict[str, str]:
 
 def _call(api: Api, method: str, path: str, who: str | None):
     """A well-formed request, so that only the key decides the answer."""
-    kwargs: dict = {"headers": api.headers(who) if who else {}}
-    if path.endswith("/batch") or path == "/v1/datasets" and method == "POST":
+    kwargs: dict = {"headers": _headers(api, path, who)}
+    azure_times = {"startTime": "2026-01-01T00:00:00Z", "endTime": "2026-01-02T00:00:00Z"}
+    if path == f"{AZURE}/multivariate/models" and method == "POST":
+        kwargs["json"] = {"dataSource": "shopfloor://datasets/ds_walk", **azure_times}
+    elif path.endswith(":detect-batch"):
+        kwargs["json"] = {"dataSource": "shopfloor://datasets/ds_walk", "topContributorCount": 3, **azure_times}
+    elif path.endswith(":detect-last"):
+        one = {"timestamps": ["2026-01-01T00:00:00Z"], "values": [1.0]}
+        kwargs["json"] = {"variables": [{"variable": "a", **one}], "topContributorCount": 3}
+    elif path.endswith("/batch") or path == "/v1/datasets" and method == "POST":
         kwargs["files"] = {"file": ("x.csv", b"a,b\n1,2\n", "text/csv")}
     elif "/aliases/" in path or path.endswith("/promote"):
         kwargs["json"] = {"version": 1}
@@ -199,6 +227,23 @@ def _call(api: Api, method: str, path: str, who: str | None):
     return api.client.request(method, path, **kwargs)
 
 
+def _headers(api: Api, path: str, who: str | None, secret: str | None = None) -> dict[str, str]:
+    """The key of ``who`` (or ``secret``) as the route's protocol sends it."""
+    key = secret or (api.keys[who] if who else None)
+    if key is None:
+        return {}
+    return {"Ocp-Apim-Subscription-Key": key} if path.startswith(AZURE) else {"Authorization": f"Bearer {key}"}
+
+
+def _refused(response: Any, path: str, status: int) -> None:
+    """A refusal in the route's protocol's shape: Azure's {code, message}, else problem+json."""
+    if path.startswith(AZURE):
+        assert response.headers["x-ms-error-code"] == response.json()["code"]
+    else:
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["status"] == status
+
+
 def test_every_route_is_in_the_permission_table(api: Api) -> None:
     assert set(_routes(api)) == set(ALLOWED)
 
@@ -212,8 +257,8 @@ def test_no_key_gives_401_everywhere_but_healthz(api: Api) -> None:
             assert response.status_code == 200
             continue
         assert response.status_code == 401, (method, path, response.text)
-        assert response.headers["content-type"].startswith("application/problem+json")
-        bad = api.client.request(method, path, headers={"Authorization": "Bearer sfk_nope_nope"})
+        _refused(response, path, 401)
+        bad = api.client.request(method, path, headers=_headers(api, path, None, "sfk_nope_nope"))
         assert bad.status_code == 401, (method, path)
 
 
@@ -227,7 +272,7 @@ def test_roles_without_the_right_get_403(api: Api) -> None:
         for role in {"admin", "builder", "consumer", "metrics"} - allowed:
             response = _call(api, method, template.format(**objs), role)
             assert response.status_code == 403, (role, method, template, response.text)
-            assert response.json()["status"] == 403
+            _refused(response, template, 403)
             checked += 1
     assert checked >= 15
 
