@@ -174,7 +174,8 @@ def _call(api: Api, method: str, path: str, who: str | None):
     if path == f"{AZURE}/multivariate/models" and method == "POST":
         kwargs["json"] = {"dataSource": "shopfloor://datasets/ds_walk", **azure_times}
     elif path.endswith(":detect-batch"):
-        kwargs["json"] = {"dataSource": "shopfloor://datasets/ds_walk", "topContributorCount": 3, **azure_times}
+        source = {"dataSource": "shopfloor://datasets/ds_walk", "topContributorCount": 3}
+        kwargs["json"] = {**source, **azure_times}
     elif path.endswith(":detect-last"):
         one = {"timestamps": ["2026-01-01T00:00:00Z"], "values": [1.0]}
         kwargs["json"] = {"variables": [{"variable": "a", **one}], "topContributorCount": 3}
@@ -232,7 +233,9 @@ def _headers(api: Api, path: str, who: str | None, secret: str | None = None) ->
     key = secret or (api.keys[who] if who else None)
     if key is None:
         return {}
-    return {"Ocp-Apim-Subscription-Key": key} if path.startswith(AZURE) else {"Authorization": f"Bearer {key}"}
+    if path.startswith(AZURE):
+        return {"Ocp-Apim-Subscription-Key": key}
+    return {"Authorization": f"Bearer {key}"}
 
 
 def _refused(response: Any, path: str, status: int) -> None:
