@@ -115,6 +115,14 @@ def train(platform: Platform, principal: Principal, info: dict[str, Any]) -> Azu
     _check_names(list(variables))
     aligned = shapes.align(variables, policy, start, end)
     n = len(aligned.frame)
+    least = max(int(info["slidingWindow"]), 2 * (len(variables) + 1))
+    if n < least:
+        raise _invalid(
+            "InvalidModelArgument",
+            f"{n} timestamps between startTime and endTime; training on {len(variables)} variables with "
+            f"slidingWindow {info['slidingWindow']} needs at least {least}",
+            "startTime",
+        )
     parts = np.array_split(np.arange(n), segments(n))
     assets = np.concatenate([np.full(len(p), f"part{i + 1}") for i, p in enumerate(parts)])
     model_id = str(uuid.uuid4())
