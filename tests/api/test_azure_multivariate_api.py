@@ -129,7 +129,8 @@ def test_refusals_are_in_azures_shape_and_store_nothing(api: Api) -> None:
     assert "ftp" in _azure_error(_train(api, "ftp://somewhere/file.csv"), 400, "DataSourceError")
     backwards = _train(api, source, startTime=data.at(300), endTime=data.at(10))
     _azure_error(backwards, 400, "InvalidModelArgument")
-    short = _azure_error(_train(api, source, endTime=data.at(49), slidingWindow=100), 400, "InvalidModelArgument")
+    short = _train(api, source, endTime=data.at(49), slidingWindow=100)
+    short = _azure_error(short, 400, "InvalidModelArgument")
     assert "50 timestamps" in short and "at least 100" in short
     message = _azure_error(_train(api, source, alignPolicy={"fillNAMethod": "Fixed"}), 400, "BadArgument")
     assert "paddingValue" in message
