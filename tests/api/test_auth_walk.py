@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from shopfloor.registry.source_entities import Source
 from shopfloor.security.keys import Principal
 from shopfloor.services import alerts
 
@@ -99,6 +100,10 @@ ALLOWED = {
     ("POST", f"{AZURE}/multivariate/models/{{modelId}}:detect-batch"): {"admin", "builder"},
     ("GET", f"{AZURE}/multivariate/detect-batch/{{resultId}}"): {"admin", "builder"},
     ("POST", f"{AZURE}/multivariate/models/{{modelId}}:detect-last"): {"admin", "builder", "consumer"},
+    ("POST", "/v1/sources"): {"admin", "builder"},
+    ("GET", "/v1/sources"): {"admin", "builder"},
+    ("GET", "/v1/sources/{name}"): {"admin", "builder"},
+    ("DELETE", "/v1/sources/{name}"): {"admin", "builder"},
 }
 
 
@@ -152,6 +157,9 @@ def _objects(api: Api) -> dict[str, str]:
         tenant="default", result_id="mv-walk-result", model_id="mv-walk", job_id=job.id, setup={},
         variable_states=[],
     )
+    # a source named like the model: the {name} of its routes
+    source = Source("default", "walkmodel", "http://127.0.0.1:9000", "us-east-1", "k", ("walk",), b"x")
+    store.add_source(source)
     return {
         "modelId": "mv-walk",
         "resultId": "mv-walk-result",
@@ -216,6 +224,9 @@ def _call(api: Api, method: str, path: str, who: str | None):
         kwargs["json"] = ALERT_RULE
     elif method == "PATCH" and path.startswith("/v1/alerts/rules/"):
         kwargs["json"] = {"bound": 0.4}
+    elif path == "/v1/sources" and method == "POST":
+        kwargs["json"] = {"name": "walked", "endpoint_url": "http://127.0.0.1:9000", "access_key_id": "k",
+                          "secret_access_key": "s", "buckets": ["walked"]}
     elif path == "/v1/keys" and method == "POST":
         kwargs["json"] = {"role": "consumer"}
     elif path == "/v1/jobs" and method == "POST":
