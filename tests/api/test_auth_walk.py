@@ -89,7 +89,14 @@ ALLOWED = {
     ("GET", "/v1/alerts/rules/{rule_id}/deliveries"): {"admin", "builder"},
     ("GET", "/v1/alerts/states"): {"admin", "builder"},
     ("GET", "/v1/alerts/prometheus-rules"): {"admin", "builder"},
+    # Azure Anomaly Detector, univariate: the key in Ocp-Apim-Subscription-Key, errors in Azure's shape
+    ("POST", "/anomalydetector/v1.1/timeseries/entire/detect"): {"admin", "builder", "consumer"},
+    ("POST", "/anomalydetector/v1.1/timeseries/last/detect"): {"admin", "builder", "consumer"},
+    ("POST", "/anomalydetector/v1.1/timeseries/changepoint/detect"): {"admin", "builder", "consumer"},
 }
+
+AZURE = "/anomalydetector/"
+AZURE_SERIES = [{"timestamp": f"2026-01-01T{h:02d}:00:00Z", "value": float(h % 5)} for h in range(24)]
 
 
 # Routes whose path names the object they create: another tenant creates its own, no 404 to expect.
@@ -147,10 +154,23 @@ def _objects(api: Api) -> dict[str, str]:
     }
 
 
+def _refusal(path: str, response: Any, status: int) -> None:
+    """The refusal is in the shape the route's clients decode: Azure's, or problem+json."""
+    if path.startswith(AZURE):
+        assert response.headers["content-type"].startswith("application/json")
+        assert response.json()["code"] == response.headers["x-ms-error-code"]
+        return
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["status"] == status
+
+
 def _call(api: Api, method: str, path: str, who: str | None):
     """A well-formed request, so that only the key decides the answer."""
     kwargs: dict = {"headers": api.headers(who) if who else {}}
-    if path.endswith("/batch") or path == "/v1/datasets" and method == "POST":
+    if path.startswith(AZURE):
+        kwargs["headers"] = {"Ocp-Apim-Subscription-Key": api.keys[who]} if who else {}
+        kwargs["json"] = {"series": AZURE_SERIES, "granularity": "hourly"}
+    elif path.endswith("/batch") or path == "/v1/datasets" and method == "POST":
         kwargs["files"] = {"file": ("x.csv", b"a,b\n1,2\n", "text/csv")}
     elif "/aliases/" in path or path.endswith("/promote"):
         kwargs["json"] = {"version": 1}
@@ -212,7 +232,7 @@ def test_no_key_gives_401_everywhere_but_healthz(api: Api) -> None:
             assert response.status_code == 200
             continue
         assert response.status_code == 401, (method, path, response.text)
-        assert response.headers["content-type"].startswith("application/problem+json")
+        _refusal(path, response, 401)
         bad = api.client.request(method, path, headers={"Authorization": "Bearer sfk_nope_nope"})
         assert bad.status_code == 401, (method, path)
 
@@ -227,7 +247,7 @@ def test_roles_without_the_right_get_403(api: Api) -> None:
         for role in {"admin", "builder", "consumer", "metrics"} - allowed:
             response = _call(api, method, template.format(**objs), role)
             assert response.status_code == 403, (role, method, template, response.text)
-            assert response.json()["status"] == 403
+            _refusal(template, response, 403)
             checked += 1
     assert checked >= 15
 
