@@ -19,7 +19,7 @@ How the API's options map onto the detector:
   detector's score (0.5 on the band, towards 1 far outside) for flagged ones.
 - Change points: binary segmentation with a CUSUM test on the level (``threshold``: the confidence
   a change needs, default 0.99; ``stableTrendWindow``: the fewest points between two changes,
-  default 10).
+  default 10, or half the points of a shorter series).
 """
 
 from __future__ import annotations
@@ -152,8 +152,8 @@ def change_points(body: dict[str, Any]) -> dict[str, Any]:
     grid = grid_of(body, granularity_required=True, fill=False)
     period = _period(body, grid)
     window = body.get("stableTrendWindow")
-    window = DEFAULT_STABLE_WINDOW if window is None else window
     n = len(grid.times)
+    window = min(DEFAULT_STABLE_WINDOW, n // 2) if window is None else window
     if not 2 <= window <= n // 2:
         raise invalid(
             "InvalidModelArgument",
