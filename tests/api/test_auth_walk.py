@@ -104,7 +104,13 @@ ALLOWED = {
     ("GET", "/v1/sources"): {"admin", "builder"},
     ("GET", "/v1/sources/{name}"): {"admin", "builder"},
     ("DELETE", "/v1/sources/{name}"): {"admin", "builder"},
+    # Azure Anomaly Detector, univariate: the key in Ocp-Apim-Subscription-Key, errors in Azure's shape
+    ("POST", "/anomalydetector/v1.1/timeseries/entire/detect"): {"admin", "builder", "consumer"},
+    ("POST", "/anomalydetector/v1.1/timeseries/last/detect"): {"admin", "builder", "consumer"},
+    ("POST", "/anomalydetector/v1.1/timeseries/changepoint/detect"): {"admin", "builder", "consumer"},
 }
+
+AZURE_SERIES = [{"timestamp": f"2026-01-01T{h:02d}:00:00Z", "value": float(h % 5)} for h in range(24)]
 
 
 # Routes whose path names the object they create: another tenant creates its own, no 404 to expect.
@@ -175,6 +181,16 @@ def _objects(api: Api) -> dict[str, str]:
     }
 
 
+def _refusal(path: str, response: Any, status: int) -> None:
+    """The refusal is in the shape the route's clients decode: Azure's, or problem+json."""
+    if path.startswith(AZURE):
+        assert response.headers["content-type"].startswith("application/json")
+        assert response.json()["code"] == response.headers["x-ms-error-code"]
+        return
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["status"] == status
+
+
 def _call(api: Api, method: str, path: str, who: str | None):
     """A well-formed request, so that only the key decides the answer."""
     kwargs: dict = {"headers": _headers(api, path, who)}
@@ -187,6 +203,8 @@ def _call(api: Api, method: str, path: str, who: str | None):
     elif path.endswith(":detect-last"):
         one = {"timestamps": ["2026-01-01T00:00:00Z"], "values": [1.0]}
         kwargs["json"] = {"variables": [{"variable": "a", **one}], "topContributorCount": 3}
+    elif path.startswith(f"{AZURE}/timeseries/"):
+        kwargs["json"] = {"series": AZURE_SERIES, "granularity": "hourly"}
     elif path.endswith("/batch") or path == "/v1/datasets" and method == "POST":
         kwargs["files"] = {"file": ("x.csv", b"a,b\n1,2\n", "text/csv")}
     elif "/aliases/" in path or path.endswith("/promote"):
@@ -249,15 +267,6 @@ def _headers(api: Api, path: str, who: str | None, secret: str | None = None) ->
     return {"Authorization": f"Bearer {key}"}
 
 
-def _refused(response: Any, path: str, status: int) -> None:
-    """A refusal in the route's protocol's shape: Azure's {code, message}, else problem+json."""
-    if path.startswith(AZURE):
-        assert response.headers["x-ms-error-code"] == response.json()["code"]
-    else:
-        assert response.headers["content-type"].startswith("application/problem+json")
-        assert response.json()["status"] == status
-
-
 def test_every_route_is_in_the_permission_table(api: Api) -> None:
     assert set(_routes(api)) == set(ALLOWED)
 
@@ -271,7 +280,7 @@ def test_no_key_gives_401_everywhere_but_healthz(api: Api) -> None:
             assert response.status_code == 200
             continue
         assert response.status_code == 401, (method, path, response.text)
-        _refused(response, path, 401)
+        _refusal(path, response, 401)
         bad = api.client.request(method, path, headers=_headers(api, path, None, "sfk_nope_nope"))
         assert bad.status_code == 401, (method, path)
 
@@ -286,7 +295,7 @@ def test_roles_without_the_right_get_403(api: Api) -> None:
         for role in {"admin", "builder", "consumer", "metrics"} - allowed:
             response = _call(api, method, template.format(**objs), role)
             assert response.status_code == 403, (role, method, template, response.text)
-            _refused(response, template, 403)
+            _refusal(template, response, 403)
             checked += 1
     assert checked >= 15
 

@@ -22,6 +22,7 @@ from shopfloor.api.routes import (
     audit,
     azure_common,
     azure_multivariate,
+    azure_univariate,
     challenger,
     datasets,
     drift,
@@ -160,6 +161,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.include_router(audit.router)
     app.include_router(alerts.router)
     app.include_router(sources.router)
+    app.include_router(azure_univariate.router)
     console.install(app)  # the browser pages, at / (after the API: /v1 paths stay the API's)
     _add_middleware(app, settings)
     return app

@@ -10,7 +10,8 @@ usual :class:`~shopfloor.errors.ShopfloorError` subclasses, put in Azure's shape
 :func:`azure_problem` (installed in ``api/app.py``) instead of problem+json.
 
 An Azure error code for an input error travels as the ``type`` of the error's first item
-(:func:`invalid` builds such errors); other errors get a code from their status.
+(:func:`~shopfloor.services.azure_series.invalid` builds such errors, in the services where they are
+raised); other errors get a code from their status.
 """
 
 from __future__ import annotations
@@ -24,9 +25,12 @@ from starlette.responses import JSONResponse, Response
 
 from shopfloor.api.deps import admit_key
 from shopfloor.api.problems import ErrorInfo
-from shopfloor.errors import InvalidInput, NotAuthenticated
+from shopfloor.errors import NotAuthenticated
 from shopfloor.security.keys import Principal
 from shopfloor.security.roles import Permission
+from shopfloor.services.azure_series import invalid
+
+__all__ = ["PREFIX", "AzurePredictor", "SubscriptionKey", "azure_problem", "invalid"]
 
 #: Every Azure Anomaly Detector route lives under this prefix: the SDK builds
 #: ``{endpoint}/anomalydetector/{api_version}/...`` with ``api_version="v1.1"``.
@@ -128,12 +132,6 @@ def azure_problem(request: Request, error: ErrorInfo) -> Response | None:
     return JSONResponse(
         {"code": code, "message": error.detail}, status_code=status, headers={ERROR_CODE_HEADER: code}
     )
-
-
-def invalid(code: str, message: str, *where: str | int) -> InvalidInput:
-    """An input error answered with Azure error ``code`` (one of :data:`AZURE_CODES`) and ``message``;
-    ``where`` is the field's place in the body (``"series", 3, "timestamp"``)."""
-    return InvalidInput(message, errors=[{"loc": ["body", *where], "msg": message, "type": code}])
 
 
 class SubscriptionKey(APIKeyHeader):
