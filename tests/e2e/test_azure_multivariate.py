@@ -27,9 +27,6 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 import azure_mv_data as data
 from s3server import ACCESS_KEY, REGION, SECRET_KEY, MotoServer
 from shopfloor import Client
-from shopfloor.bootstrap import prepare
-from shopfloor.services import sources
-from shopfloor.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).parent))
 from server import Server  # noqa: E402
@@ -62,16 +59,10 @@ def running(tmp_path_factory: pytest.TempPathFactory, s3_server: MotoServer) -> 
     key = server.admin_key()
     assert key
     try:
-        platform = prepare(Settings(home=home, source_allowed_networks=["127.0.0.1/32"]))
-        try:
-            admin = platform.keys.principal(key)
-            sources.add_source(
-                platform, admin, name="plant-store", endpoint_url=s3_server.url, region=REGION,
-                access_key_id=ACCESS_KEY, secret=SECRET_KEY, buckets=[bucket],
-            )
-        finally:
-            platform.close()
-        yield Running(server, key, bucket)
+        running = Running(server, key, bucket)
+        sdk = running.sdk
+        sdk.add_source("plant-store", s3_server.url, ACCESS_KEY, SECRET_KEY, buckets=[bucket], region=REGION)
+        yield running
     finally:
         server.stop()
 
