@@ -184,3 +184,12 @@ def test_detect_last_names_missing_variables_and_other_tenants_see_nothing(api: 
         "dataSource": source, "topContributorCount": 2, "startTime": data.at(500), "endTime": data.at(599)})
     result_id = batch.json()["resultId"]
     _azure_error(api.client.get(f"{MV}/detect-batch/{result_id}", headers=other), 404, "ResultNotExist")
+    # deleting the model cancels its detection still queued, and the training of a new one
+    assert api.client.delete(f"{MV}/models/{model_id}", headers=_key(api)).status_code == 204
+    queued = _train(api, source, endTime=data.at(599), slidingWindow=28).json()["modelId"]
+    assert api.client.delete(f"{MV}/models/{queued}", headers=_key(api)).status_code == 204
+    api.run_jobs()
+    jobs = {j["type"]: j["status"] for j in api.client.get("/v1/jobs", headers=api.headers()).json()["items"]
+            if j["status"] != "succeeded"}
+    assert jobs == {"batch_predict": "cancelled", "train": "cancelled"}
+    assert api.client.get("/v1/models", headers=api.headers()).json()["items"] == []
