@@ -18,6 +18,7 @@ the model registry apply as on the REST API.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import uuid
 from datetime import UTC, datetime
@@ -166,8 +167,6 @@ def train(platform: Platform, principal: Principal, info: dict[str, Any]) -> Azu
 def _store_table(platform: Platform, principal: Principal, table: pd.DataFrame, name: str) -> Any:
     """The aligned training table as a dataset (a sensor dataset: stretch and time columns), within
     the tenant's storage quota, audited as an upload."""
-    import hashlib
-
     data = table.to_csv(index=False).encode()
     limiter(platform).check_storage(principal.tenant, len(data))
     options = UploadOptions(format="csv", asset_column=SEGMENT, time_column=TIME)
