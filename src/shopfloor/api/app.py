@@ -20,6 +20,9 @@ from shopfloor.api.middleware import MetricsAndLimits
 from shopfloor.api.routes import (
     alerts,
     audit,
+    azure_common,
+    azure_multivariate,
+    azure_univariate,
     challenger,
     datasets,
     drift,
@@ -147,18 +150,21 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.state.tracing = traces.configure(settings, "api")
     app.state.heavy = HeavyWork(settings.tenant_heavy_requests)
     app.state.blocking = BlockingWork()
-    problems.install(app, shapes=(console.html_problem, openai_compat.openai_error))
+    problems.install(
+        app, shapes=(console.html_problem, openai_compat.openai_error, azure_common.azure_problem)
+    )
     docs.install(app)
     # predict and stream scoring first: routes are matched in order, and they are the hot paths.
     app.include_router(predict.hot)
     app.include_router(streams.hot)
     routers = (predict, streams, system, datasets, synthesize, jobs, models, imports, plots, keys, masking)
-    for module in (*routers, retrain, monitoring, challenger, hub, optimize, forecast, drift):
+    # the protocols other clients speak, each on its own prefix
+    protocols = (openai_compat, azure_univariate, azure_multivariate)
+    for module in (*routers, retrain, monitoring, challenger, hub, optimize, forecast, drift, *protocols):
         app.include_router(module.router)
     app.include_router(audit.router)
     app.include_router(alerts.router)
     app.include_router(sources.router)
-    app.include_router(openai_compat.router)
     console.install(app)  # the browser pages, at / (after the API: /v1 paths stay the API's)
     _add_middleware(app, settings)
     return app

@@ -369,6 +369,34 @@ class ChallengerRow(Base):
     updated_by: Mapped[str | None] = mapped_column(String(40))
 
 
+class AzureModelRow(Base):
+    """An Azure multivariate model: the Shopfloor model, training job and dataset behind an Azure
+    ``modelId`` (see :mod:`shopfloor.registry.azure_entities`)."""
+
+    __tablename__ = "azure_mv_models"
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    model: Mapped[str] = mapped_column(String(100))
+    job_id: Mapped[str] = mapped_column(String(40))
+    dataset_id: Mapped[str] = mapped_column(String(40))
+    info: Mapped[dict[str, Any]] = mapped_column(JSON)
+    variable_states: Mapped[list[Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class AzureResultRow(Base):
+    """An Azure batch detection: the batch scoring job behind an Azure ``resultId``."""
+
+    __tablename__ = "azure_mv_results"
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    result_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    model_id: Mapped[str] = mapped_column(String(40), index=True)
+    job_id: Mapped[str] = mapped_column(String(40))
+    setup: Mapped[dict[str, Any]] = mapped_column(JSON)
+    variable_states: Mapped[list[Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class SourceRow(Base):
     """An S3-compatible source of a tenant: its endpoint, region and access key id in clear, the
     secret access key encrypted with the tenant's key (bound to tenant and name)."""

@@ -39,6 +39,7 @@ from shopfloor.registry.orm import (
 from shopfloor.registry.sql_alerts import AlertTables
 from shopfloor.registry.sql_aliases import AliasTables
 from shopfloor.registry.sql_attempts import AttemptTables
+from shopfloor.registry.sql_azure_mv import AzureMultivariateTables
 from shopfloor.registry.sql_challenger import ChallengerTables, drop_challenger_in
 from shopfloor.registry.sql_generation import GenerationTables, bump_in
 from shopfloor.registry.sql_health import HealthQueries
@@ -103,6 +104,7 @@ class SqlStore(
     ChallengerTables,
     AliasTables,
     AlertTables,
+    AzureMultivariateTables,
     SourceTables,
     LogWindowQueries,
     HealthQueries,

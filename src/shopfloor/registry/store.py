@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
+from shopfloor.registry.azure_entities import AzureModel, AzureResult
 from shopfloor.registry.entities import (
     AlertDelivery,
     AlertRule,
@@ -424,6 +425,37 @@ class AlertStore(Protocol):
     def prune_alert_deliveries(self, finished_before: datetime) -> int: ...
 
 
+class AzureMultivariateStore(Protocol):
+    """Azure Anomaly Detector multivariate ids mapped to Shopfloor models and jobs; NotFound (with
+    the Azure code ModelNotExist / ResultNotExist) for an id of another tenant or none."""
+
+    def add_azure_model(
+        self,
+        *,
+        tenant: str,
+        model_id: str,
+        model: str,
+        job_id: str,
+        dataset_id: str,
+        info: dict[str, Any],
+        variable_states: list[dict[str, Any]],
+    ) -> AzureModel: ...
+    def get_azure_model(self, tenant: str, model_id: str) -> AzureModel: ...
+    def list_azure_models(self, tenant: str, skip: int, top: int) -> tuple[list[AzureModel], int]: ...
+    def delete_azure_model(self, tenant: str, model_id: str) -> tuple[AzureModel, list[AzureResult]]: ...
+    def add_azure_result(
+        self,
+        *,
+        tenant: str,
+        result_id: str,
+        model_id: str,
+        job_id: str,
+        setup: dict[str, Any],
+        variable_states: list[dict[str, Any]],
+    ) -> AzureResult: ...
+    def get_azure_result(self, tenant: str, result_id: str) -> AzureResult: ...
+
+
 class SourceStore(Protocol):
     """A tenant's S3-compatible sources: endpoint, region, access key id, the secret sealed by the
     caller (with the tenant's key), and the buckets each serves (one source per bucket)."""
@@ -465,6 +497,7 @@ class Store(
     PredictionLogStore,
     AlertStore,
     ChallengerStore,
+    AzureMultivariateStore,
     SourceStore,
     HealthStore,
     Protocol,

@@ -127,6 +127,10 @@ class Capabilities:
     outcomes
         How the truth about its answers is fed back and scored (:class:`Outcomes`); None: no
         feedback and no live performance for this task.
+    whole_series
+        Its estimator class detects one whole series sent in a request from that series alone, with
+        no stored model (``detect_whole``, ``detect_last``, ``change_points``): the stateless
+        detection of the Azure Anomaly Detector facade.
     """
 
     inputs: InputKind
@@ -152,6 +156,7 @@ class Capabilities:
     validation: str = "cross-validation"
     min_assets: int = 0
     outcomes: Outcomes | None = None
+    whole_series: bool = False
 
 
 #: The stream-state key of a model that scores one stream (a family whose report names no asset
