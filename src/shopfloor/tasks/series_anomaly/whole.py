@@ -63,11 +63,6 @@ class Detection:
     band: float
 
 
-def band_of(sensitivity: int) -> float:
-    """The detector's band (spreads from the expected value) for a sensitivity from 0 to 99."""
-    return band_width(sensitivity)
-
-
 def _timeline(
     times: np.ndarray, values: np.ndarray, filled: np.ndarray, step: float, dated: bool
 ) -> Timeline:
@@ -101,7 +96,7 @@ def level_offsets(values: np.ndarray, period: int) -> np.ndarray:
 
 def learn(tl: Timeline, period: int, sensitivity: int, max_ratio: float) -> Model:
     """The detector chosen for and learnt from ``tl``, its band widened for ``max_ratio``."""
-    k0 = band_of(sensitivity)
+    k0 = band_width(sensitivity)
     figures = [evaluate(name, tl, period, k0, SEED, None, 0) for name in CANDIDATES]
     chosen = choose(figures)
     model, _ = refit(chosen["name"], tl, period, k0, 0, max_ratio)
