@@ -20,6 +20,11 @@ def test_an_unknown_azure_path_answers_in_azures_shape(api: Api) -> None:
     assert body["message"]
 
 
+def test_another_api_version_gets_its_404_in_azures_shape(api: Api) -> None:
+    response = api.client.post("/anomalydetector/v1.0/timeseries/entire/detect", json={})
+    assert response.status_code == 404 and response.json()["code"] == "NotFound"
+
+
 def test_other_paths_keep_problem_json(api: Api) -> None:
     response = api.client.get("/v1/nothing-here", headers=api.headers())
     assert response.headers["content-type"].startswith("application/problem+json")

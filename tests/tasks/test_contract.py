@@ -248,6 +248,9 @@ def test_declaration_is_the_class_s(task: str) -> None:
     assert caps.trainable == (caps.imported_as is None), task
     assert caps.takes_options == callable(cls.__dict__.get("check_options")), task
     assert caps.backbone == (cls.backbone_name is not BaseEstimator.backbone_name), task
+    # a whole series sent in a request is detected by the class itself, with no fitted model
+    for hook in ("detect_series", "change_points"):
+        assert caps.whole_series == callable(getattr(cls, hook, None)), (task, hook)
 
 
 def test_capabilities_are_read_without_importing_a_family() -> None:

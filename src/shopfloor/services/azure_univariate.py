@@ -95,11 +95,9 @@ def _detect(body: dict[str, Any], last: bool) -> tuple[Any, np.ndarray]:
     grid = grid_of(body)
     period = _period(body, grid)
     sensitivity, ratio = _options(body)
-    detector = _detector()
-    detect = detector.detect_last if last else detector.detect_whole
-    found = detect(
+    found = _detector().detect_series(
         grid.times, grid.values, grid.filled, grid.step, grid.dated,
-        period=period, sensitivity=sensitivity, max_ratio=ratio,
+        period=period, sensitivity=sensitivity, max_ratio=ratio, last=last,
     )
     values = grid.values[~grid.filled]
     return found, values[-1:] if last else values

@@ -129,7 +129,7 @@ class Capabilities:
         feedback and no live performance for this task.
     whole_series
         Its estimator class detects one whole series sent in a request from that series alone, with
-        no stored model (``detect_whole``, ``detect_last``, ``change_points``): the stateless
+        no stored model (``detect_series``, ``change_points``): the stateless
         detection of the Azure Anomaly Detector facade.
     """
 

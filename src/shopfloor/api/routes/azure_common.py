@@ -35,6 +35,8 @@ __all__ = ["PREFIX", "AzurePredictor", "SubscriptionKey", "azure_problem", "inva
 #: Every Azure Anomaly Detector route lives under this prefix: the SDK builds
 #: ``{endpoint}/anomalydetector/{api_version}/...`` with ``api_version="v1.1"``.
 PREFIX = "/anomalydetector/v1.1"
+#: Errors under this path are answered in Azure's shape.
+SCOPE = "/anomalydetector/"
 KEY_HEADER = "Ocp-Apim-Subscription-Key"
 ERROR_CODE_HEADER = "x-ms-error-code"
 
@@ -102,8 +104,8 @@ AZURE_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def is_azure(request: Request) -> bool:
-    path = request.url.path
-    return path == PREFIX or path.startswith(PREFIX + "/")
+    """Under ``/anomalydetector/``: another API version (v1.0) gets its 404 in Azure's shape too."""
+    return request.url.path.startswith(SCOPE)
 
 
 def azure_code(error: ErrorInfo) -> str:
@@ -121,7 +123,7 @@ def azure_code(error: ErrorInfo) -> str:
 
 
 def azure_problem(request: Request, error: ErrorInfo) -> Response | None:
-    """Azure's answer to an error under :data:`PREFIX`, or None elsewhere (a ``ProblemShape``).
+    """Azure's answer to an error under :data:`SCOPE`, or None elsewhere (a ``ProblemShape``).
 
     Input errors answer 400, as the Azure service did (Shopfloor's own routes answer 422).
     """

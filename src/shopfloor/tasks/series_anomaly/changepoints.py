@@ -11,7 +11,8 @@ peaks where the level changes. Without a change, ``max |S_j| / (sigma sqrt n)`` 
 excursion of a Brownian bridge (Kolmogorov's distribution, ``K``), so ``K(c)`` is the confidence
 that the stretch changes level at the peak. A peak with confidence at least ``threshold`` that
 leaves at least ``min_size`` readings on each side splits the stretch, and both halves are tested
-again, until no stretch splits.
+again, until no stretch splits; a peak nearer an edge is no change point, and the rest of the
+stretch is tested without the readings beyond it.
 
 Each reading's confidence score is the confidence of a change at that reading within the final
 stretch that holds it (below ``threshold`` everywhere but at the change points, which keep the
@@ -108,11 +109,15 @@ def detect(x: np.ndarray, period: int, min_size: int, threshold: float) -> Chang
         if b - a < 2 * min_size or sigma <= 0:
             continue
         stat = _cusum(y[a:b], sigma)
-        inner = stat[min_size : b - a - min_size + 1]
-        j = int(np.argmax(inner)) + min_size
-        sure = kolmogorov(float(stat[j]))
-        if sure >= threshold:
-            found[a + j] = sure
+        j = int(np.argmax(stat[1:])) + 1
+        if kolmogorov(float(stat[j])) < threshold:
+            continue
+        if j < min_size:  # the change lies too near an edge to count: test the rest without it
+            stack.append((a + j, b))
+        elif b - a - j < min_size:
+            stack.append((a, a + j))
+        else:
+            found[a + j] = kolmogorov(float(stat[j]))
             stack.extend([(a, a + j), (a + j, b)])
     points = sorted(found)
     confidence = np.zeros(n)

@@ -100,8 +100,7 @@ class SeriesAnomalyEstimator(BaseEstimator):
         self.candidates = candidates
 
     # One whole series detected from itself, with no stored model (capability whole_series).
-    detect_whole = staticmethod(whole.detect_whole)
-    detect_last = staticmethod(whole.detect_last)
+    detect_series = staticmethod(whole.detect)
     change_points = staticmethod(whole.change_points)
 
     # ------------------------------------------------------------------ options and columns

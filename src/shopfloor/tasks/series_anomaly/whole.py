@@ -10,8 +10,8 @@ series with its band widened until at most ``max_ratio`` of the points fall outs
 state. No alarm widening (alarm memory 0): every reading out of the band is flagged, as a request
 about a whole series asks.
 
-:func:`detect_whole` scores every point; :func:`detect_last` learns from every point but the last
-and scores the last one from the state the others left. Points filled into gaps are learnt from
+:func:`detect` scores every point, or learns from every point but the last and scores the last
+one from the state the others left. Points filled into gaps are learnt from
 and never scored. The caller makes the grid regular (``times`` evenly ``step`` apart).
 
 Level changes (:mod:`~shopfloor.tasks.series_anomaly.changepoints`, found with confidence
@@ -63,11 +63,6 @@ class Detection:
     band: float
 
 
-def band_of(sensitivity: int) -> float:
-    """The detector's band (spreads from the expected value) for a sensitivity from 0 to 99."""
-    return band_width(sensitivity)
-
-
 def _timeline(
     times: np.ndarray, values: np.ndarray, filled: np.ndarray, step: float, dated: bool
 ) -> Timeline:
@@ -101,7 +96,7 @@ def level_offsets(values: np.ndarray, period: int) -> np.ndarray:
 
 def learn(tl: Timeline, period: int, sensitivity: int, max_ratio: float) -> Model:
     """The detector chosen for and learnt from ``tl``, its band widened for ``max_ratio``."""
-    k0 = band_of(sensitivity)
+    k0 = band_width(sensitivity)
     figures = [evaluate(name, tl, period, k0, SEED, None, 0) for name in CANDIDATES]
     chosen = choose(figures)
     model, _ = refit(chosen["name"], tl, period, k0, 0, max_ratio)
@@ -123,7 +118,7 @@ def _answer(model: Model, fig: Run, period: int) -> Detection:
     )
 
 
-def detect_whole(
+def detect(
     times: np.ndarray,
     values: np.ndarray,
     filled: np.ndarray,
@@ -133,40 +128,24 @@ def detect_whole(
     period: int | None,
     sensitivity: int,
     max_ratio: float,
+    last: bool = False,
 ) -> Detection:
     """Every point of the series (``filled``: points put into gaps, learnt from but left out of
-    the answer), scored by the detector learnt from the whole series."""
-    period = period_of(times, values, step, dated, period)
-    offsets = level_offsets(values, period)
-    tl = _timeline(times, values - offsets, filled, step, dated)
-    model = learn(tl, period, sensitivity, max_ratio)
-    fig = run(model, new_state(model), tl.times, tl.values, tl.filled, tl.segment)
-    fig = fig._replace(expected=fig.expected + offsets[:, None])
-    real = ~tl.filled
-    return _answer(model, Run(*(a[real] for a in fig)), period)
-
-
-def detect_last(
-    times: np.ndarray,
-    values: np.ndarray,
-    filled: np.ndarray,
-    step: float,
-    dated: bool,
-    *,
-    period: int | None,
-    sensitivity: int,
-    max_ratio: float,
-) -> Detection:
-    """The last point (never a filled one), scored by the detector learnt from the points before it,
-    from the state they left: one point of each figure."""
-    period = period_of(times[:-1], values[:-1], step, dated, period)
-    # the last point keeps its value: it is judged against the level of the last stretch before it
-    moved = values - np.r_[level_offsets(values[:-1], period), 0.0]
+    the answer), scored by the detector learnt from the whole series; with ``last``, the last point
+    alone (never a filled one), scored by the detector learnt from the points before it, from the
+    state they left."""
+    learnt = len(times) - 1 if last else len(times)
+    period = period_of(times[:learnt], values[:learnt], step, dated, period)
+    offsets = np.zeros(len(values))  # the last point keeps its value: judged against the last stretch
+    offsets[:learnt] = level_offsets(values[:learnt], period)
+    moved = values - offsets
     tl = _timeline(times, moved, filled, step, dated)
-    head = _timeline(times[:-1], moved[:-1], filled[:-1], step, dated)
+    head = _timeline(times[:learnt], moved[:learnt], filled[:learnt], step, dated)
     model = learn(head, period, sensitivity, max_ratio)
     fig = run(model, new_state(model), tl.times, tl.values, tl.filled, tl.segment)
-    return _answer(model, Run(*(a[-1:] for a in fig)), period)
+    fig = fig._replace(expected=fig.expected + offsets[:, None])
+    keep = np.arange(len(times)) == len(times) - 1 if last else ~tl.filled
+    return _answer(model, Run(*(a[keep] for a in fig)), period)
 
 
 def change_points(
