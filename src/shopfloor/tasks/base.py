@@ -127,6 +127,9 @@ class Capabilities:
     outcomes
         How the truth about its answers is fed back and scored (:class:`Outcomes`); None: no
         feedback and no live performance for this task.
+    export
+        The portable formats a model of it can be exported to (``"onnx"``: the estimator's
+        ``to_onnx(metadata)`` gives one ONNX graph on the raw input columns).
     """
 
     inputs: InputKind
@@ -152,6 +155,7 @@ class Capabilities:
     validation: str = "cross-validation"
     min_assets: int = 0
     outcomes: Outcomes | None = None
+    export: tuple[str, ...] = ()
 
 
 #: The stream-state key of a model that scores one stream (a family whose report names no asset
