@@ -1,11 +1,15 @@
-"""Models trained elsewhere and imported as files: ONNX, LightGBM text, or skops.
+"""Models trained elsewhere and imported as files: ONNX, LightGBM text, XGBoost JSON/UBJ, or skops.
 
 :class:`ImportedModel` follows the estimator protocol (it is never trained here: ``fit``
 raises). Inputs are a numeric matrix with one column per ``input_schema`` entry, in
 order: numbers as floats, booleans as 0/1, a categorical value as its index in the entry's
 ``categories`` (as pandas categorical codes; unknown -> missing, with a warning).
 Loading never unpickles: ONNX runs in an ``onnxruntime.InferenceSession``, LightGBM is
-``lgb.Booster(model_str=...)``, skops is ``skops.io.loads`` with :data:`TRUSTED` only.
+``lgb.Booster(model_str=...)``, XGBoost is ``xgboost.Booster().load_model(bytearray)`` (when the
+server has xgboost), skops is ``skops.io.loads`` with :data:`TRUSTED` only.
+An ONNX model with one input per schema column (named as the columns, as Shopfloor's own ONNX
+export) is fed the raw values by name (numbers as doubles or floats, categories as strings,
+missing as NaN or ""); its ``proba_<class>`` outputs are the probabilities.
 Artifacts: ``imported.json`` (manifest) plus the original file, byte for byte.
 """
 
@@ -29,7 +33,16 @@ from shopfloor.tasks.tabular.answers import scored_answers
 from shopfloor.tasks.tabular.models import SKOPS_TRUSTED
 
 MANIFEST = "imported.json"
-MODEL_FILES = {"onnx": "model.onnx", "lightgbm": "model.lgb.txt", "skops": "model.skops"}
+MODEL_FILES = {
+    "onnx": "model.onnx",
+    "lightgbm": "model.lgb.txt",
+    "xgboost": "model.xgb",
+    "skops": "model.skops",
+}
+_XGBOOST_MISSING = (
+    "XGBoost models cannot be loaded here: the server has no xgboost package (install xgboost-cpu "
+    "on the server), or export the model to ONNX (onnxmltools) and import that"
+)
 _SK = "sklearn."
 #: skops types an imported file may hold (beyond skops' own defaults)
 TRUSTED = sorted(
@@ -170,14 +183,46 @@ class ImportedModel(BaseEstimator):
                 v.item() if isinstance(v, np.generic) else v for v in getattr(self.runtime_, "classes_", [])
             ]
         elif self.format == "onnx":
-            import onnxruntime as ort
-
-            self._check_onnx(data)
-            self.runtime_ = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
-            found = list(range(2)) if self.kind == "classification" else []
+            found = self._open_onnx(data)
+        elif self.format == "xgboost":
+            found = self._open_xgboost(data, n)
         else:
-            raise InvalidInput(f"unknown format {self.format!r}; use onnx, lightgbm or skops")
+            raise InvalidInput(f"unknown format {self.format!r}; use onnx, lightgbm, xgboost or skops")
         self.classes_ = list(self.classes) if self.classes else found
+
+    def _open_onnx(self, data: bytes) -> list[Any]:
+        """The session; with one input per schema column, fed by name (and its classes from
+        ``proba_<class>`` outputs)."""
+        import onnxruntime as ort
+
+        self._check_onnx(data)
+        self.runtime_ = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+        inputs = [i.name for i in self.runtime_.get_inputs()]
+        names = [c["name"] for c in self.input_schema or []]
+        self.named_ = len(inputs) > 1 or (inputs == names and len(names) == 1)
+        if self.named_ and sorted(inputs) != sorted(names):
+            raise InvalidInput(f"the ONNX model's inputs are {inputs}; input_schema lists {names}")
+        if self.kind != "classification":
+            return []
+        outputs = self.runtime_.get_outputs()
+        labels = [o.name[len("proba_") :] for o in outputs if o.name.startswith("proba_")]
+        if not labels:
+            return list(range(2))
+        numbers = any(o.name == "prediction" and "int" in o.type for o in outputs)
+        return [int(c) for c in labels] if numbers else labels
+
+    def _open_xgboost(self, data: bytes, n: int) -> list[Any]:
+        try:
+            import xgboost as xgb
+        except ImportError:
+            raise InvalidInput(_XGBOOST_MISSING) from None
+        self.runtime_ = xgb.Booster()
+        self.runtime_.load_model(bytearray(data))
+        if self.runtime_.num_features() != n:
+            raise InvalidInput(f"the model has {self.runtime_.num_features()} features; input_schema lists {n}")
+        learner = json.loads(self.runtime_.save_config())["learner"]
+        k = int(learner["learner_model_param"].get("num_class", 0) or 0)
+        return list(range(max(k, 2))) if self.kind == "classification" else []
 
     @staticmethod
     def _check_onnx(data: bytes) -> None:
@@ -220,6 +265,10 @@ class ImportedModel(BaseEstimator):
         """Probabilities (n, k) for classification, values (n,) for regression."""
         if self.format == "lightgbm":
             out = np.asarray(self.runtime_.predict(X))
+        elif self.format == "xgboost":
+            import xgboost as xgb
+
+            out = np.asarray(self.runtime_.predict(xgb.DMatrix(X)))
         elif self.format == "skops":
             m = self.runtime_
             out = np.asarray(m.predict_proba(X) if self.kind == "classification" else m.predict(X))
@@ -230,6 +279,29 @@ class ImportedModel(BaseEstimator):
         if out.ndim == 1:
             out = np.column_stack([1 - out, out])
         return out.astype(float)
+
+    def _onnx_named(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """One input per column, raw values by name; probabilities from ``proba_<class>``."""
+        sess = self.runtime_
+        feeds: dict[str, np.ndarray] = {}
+        for i in sess.get_inputs():
+            values = [r.get(i.name) for r in records]
+            if i.type == "tensor(string)":
+                feeds[i.name] = np.array(["" if v is None else str(v) for v in values], dtype=object)
+            else:
+                dtype = np.float32 if i.type == "tensor(float)" else np.float64
+                feeds[i.name] = np.array([math.nan if v is None else float(v) for v in values], dtype=dtype)
+            if len(i.shape) == 2:
+                feeds[i.name] = feeds[i.name].reshape(-1, 1)
+        names = [o.name for o in sess.get_outputs()]
+        outs = dict(zip(names, sess.run(None, feeds), strict=True))
+        if self.kind == "regression":
+            return np.asarray(outs.get("prediction", outs[names[0]]), dtype=float).reshape(len(records))
+        probas = [n for n in names if n.startswith("proba_")]
+        if not probas:
+            return np.asarray(outs[next((n for n in names if "prob" in n.lower()), names[-1])], dtype=float)
+        by_label = {n[len("proba_") :]: np.asarray(outs[n], dtype=float).reshape(-1) for n in probas}
+        return np.column_stack([by_label[str(c)] for c in self.classes_])
 
     def _onnx(self, X: np.ndarray) -> np.ndarray:
         sess = self.runtime_
@@ -252,7 +324,7 @@ class ImportedModel(BaseEstimator):
             return []
         X, warns = self._matrix(records)
         try:
-            out = self._output(X)
+            out = self._onnx_named(records) if getattr(self, "named_", False) else self._output(X)
         except Exception as exc:  # noqa: BLE001 - runtime errors of foreign models become 422s
             raise InvalidInput(f"the imported model could not score these records: {exc}") from None
         if self.kind == "regression":
