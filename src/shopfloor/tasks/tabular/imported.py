@@ -280,8 +280,10 @@ class ImportedModel(BaseEstimator):
             out = np.column_stack([1 - out, out])
         return out.astype(float)
 
-    def _onnx_named(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        """One input per column, raw values by name; probabilities from ``proba_<class>``."""
+    def _onnx_named(self, records: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, list[Any] | None]:
+        """One input per column, raw values by name: probabilities from ``proba_<class>`` (or the
+        values), and the labels of a ``prediction`` output (a classifier's own decision, such as
+        a tuned threshold) when there is one."""
         sess = self.runtime_
         feeds: dict[str, np.ndarray] = {}
         for i in sess.get_inputs():
@@ -296,12 +298,16 @@ class ImportedModel(BaseEstimator):
         names = [o.name for o in sess.get_outputs()]
         outs = dict(zip(names, sess.run(None, feeds), strict=True))
         if self.kind == "regression":
-            return np.asarray(outs.get("prediction", outs[names[0]]), dtype=float).reshape(len(records))
+            return np.asarray(outs.get("prediction", outs[names[0]]), dtype=float).reshape(len(records)), None
         probas = [n for n in names if n.startswith("proba_")]
         if not probas:
-            return np.asarray(outs[next((n for n in names if "prob" in n.lower()), names[-1])], dtype=float)
+            return np.asarray(outs[next((n for n in names if "prob" in n.lower()), names[-1])], dtype=float), None
         by_label = {n[len("proba_") :]: np.asarray(outs[n], dtype=float).reshape(-1) for n in probas}
-        return np.column_stack([by_label[str(c)] for c in self.classes_])
+        out = np.column_stack([by_label[str(c)] for c in self.classes_])
+        if "prediction" not in outs:
+            return out, None
+        known = {str(c): c for c in self.classes_}
+        return out, [known.get(str(v), v) for v in np.asarray(outs["prediction"]).reshape(-1).tolist()]
 
     def _onnx(self, X: np.ndarray) -> np.ndarray:
         sess = self.runtime_
@@ -323,8 +329,12 @@ class ImportedModel(BaseEstimator):
         if not records:
             return []
         X, warns = self._matrix(records)
+        decided: list[Any] | None = None
         try:
-            out = self._onnx_named(records) if getattr(self, "named_", False) else self._output(X)
+            if getattr(self, "named_", False):
+                out, decided = self._onnx_named(records)
+            else:
+                out = self._output(X)
         except Exception as exc:  # noqa: BLE001 - runtime errors of foreign models become 422s
             raise InvalidInput(f"the imported model could not score these records: {exc}") from None
         if self.kind == "regression":
@@ -334,13 +344,10 @@ class ImportedModel(BaseEstimator):
                 f"the model gives {out.shape[1]} probabilities but {len(self.classes_)} classes"
             )
         keys = [str(c) for c in self.classes_]
+        labels = decided or [self.classes_[int(np.argmax(p))] for p in out]
         return [
-            {
-                "label": self.classes_[int(np.argmax(p))],
-                "probabilities": dict(zip(keys, p, strict=True)),
-                "warnings": w,
-            }
-            for p, w in zip(out.tolist(), warns, strict=True)
+            {"label": label, "probabilities": dict(zip(keys, p, strict=True)), "warnings": w}
+            for label, p, w in zip(labels, out.tolist(), warns, strict=True)
         ]
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
