@@ -474,7 +474,9 @@ def models_export(
     ] = ExportFormat.onnx,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", dir_okay=False, help="Default: NAME-vVERSION.onnx or NAME-vVERSION-mlflow.zip."),
+        typer.Option(
+            "--output", "-o", dir_okay=False, help="Default: NAME-vVERSION.onnx or NAME-vVERSION-mlflow.zip."
+        ),
     ] = None,
 ) -> None:
     """Download a trained tabular model as ONNX (its preprocessing inside: it takes the raw columns)
@@ -485,7 +487,8 @@ def models_export(
     """
     suffix = ".onnx" if format is ExportFormat.onnx else "-mlflow.zip"
     target = output or Path(f"{name}-v{version}{suffix}")
-    with common.make_client() as client, common.err.status(f"exporting {escape(name)} v{version} as {format.value}"):
+    busy = common.err.status(f"exporting {escape(name)} v{version} as {format.value}")
+    with common.make_client() as client, busy:
         path = client.export_model(name, version, format.value, dest=target)
     common.err.print(f"wrote {escape(str(path))} ({path.stat().st_size:,} bytes)")
     typer.echo(str(path))

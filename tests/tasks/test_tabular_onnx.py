@@ -34,8 +34,10 @@ CONSTRUCTED = [
 @pytest.fixture(scope="module")
 def table(ai4i_path: Path) -> pd.DataFrame:
     whole = pd.read_csv(ai4i_path, encoding="utf-8-sig")
-    picked = pd.concat([whole[whole["Machine failure"] == 1].head(60), whole[whole["Machine failure"] == 0].head(300)])
-    frame = picked.drop(columns=["UDI", "Product ID", "TWF", "HDF", "PWF", "OSF", "RNF"]).reset_index(drop=True)
+    failed = whole["Machine failure"] == 1
+    picked = pd.concat([whole[failed].head(60), whole[~failed].head(300)])
+    dropped = ["UDI", "Product ID", "TWF", "HDF", "PWF", "OSF", "RNF"]
+    frame = picked.drop(columns=dropped).reset_index(drop=True)
     frame["Coolant on"] = np.arange(len(frame)) % 3 == 0
     return frame
 
@@ -124,7 +126,8 @@ def test_binary_labels_follow_the_tuned_threshold(table: pd.DataFrame) -> None:
 def test_a_model_trained_by_automl_exports(table: pd.DataFrame) -> None:
     est = TabularEstimator(time_budget_s=3, seed=0).fit(table, TARGETS["binary"])
     assert_same(est, _inputs(table, TARGETS["binary"]))
-    assert est.report_["features"]["inputs"] == [i.name for i in ort.InferenceSession(est.to_onnx()).get_inputs()]
+    inputs = [i.name for i in ort.InferenceSession(est.to_onnx()).get_inputs()]
+    assert est.report_["features"]["inputs"] == inputs
 
 
 def test_metadata_and_output_names(table: pd.DataFrame) -> None:

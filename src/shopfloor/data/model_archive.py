@@ -15,6 +15,7 @@ import tarfile
 import zipfile
 import zlib
 from dataclasses import dataclass
+from typing import IO, cast
 
 from shopfloor.data.archive import (
     Budget,
@@ -77,7 +78,8 @@ def _tar_bytes(data: bytes, limits: ModelArchiveLimits) -> bytes:
         return data
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(data)) as handle:
-            return read_counted(handle, "(the gzip stream)", limits.max_total_bytes + 1024**2)
+            stream = cast(IO[bytes], handle)
+            return read_counted(stream, "(the gzip stream)", limits.max_total_bytes + 1024**2)
     except (OSError, EOFError, zlib.error) as exc:
         raise archive_error(f"the gzip stream cannot be read: {exc}") from None
 
@@ -92,7 +94,9 @@ def _read_tar(data: bytes, limits: ModelArchiveLimits) -> dict[str, bytes]:
             f"the file is neither a zip nor a tar(.gz) archive of a model directory ({exc})"
         ) from None
     if len(members) > limits.max_members:
-        raise archive_error(f"the archive has {len(members):,} members, over the limit of {limits.max_members:,}")
+        raise archive_error(
+            f"the archive has {len(members):,} members, over the limit of {limits.max_members:,}"
+        )
     out: dict[str, bytes] = {}
     total = 0
     with archive:

@@ -77,14 +77,15 @@ def _root(files: Mapping[str, bytes]) -> str:
     """The folder (within the archive) that holds ``MLmodel``: the root or one folder down."""
     found = sorted(p for p in files if PurePosixPath(p).name == MLMODEL and p.count("/") <= 1)
     if not found:
-        raise _bad("the archive holds no MLmodel file (at its root or one folder down): is it an MLflow model?")
+        raise _bad("the archive holds no MLmodel file (at its root or one folder down): not an MLflow model")
     if len(found) > 1:
         raise _bad(f"the archive holds several MLflow models ({', '.join(found)}); upload one")
     return found[0].rsplit("/", 1)[0] if "/" in found[0] else ""
 
 
 def _file(files: Mapping[str, bytes], root: str, relative: Any, what: str) -> bytes:
-    if not isinstance(relative, str) or not relative or ".." in relative.split("/") or relative.startswith("/"):
+    inside = isinstance(relative, str) and relative and not relative.startswith("/")
+    if not inside or ".." in str(relative).split("/"):
         raise _bad(f"MLmodel names {what} as {relative!r}, not a path inside the model directory", MLMODEL)
     key = f"{root}/{relative}" if root else relative
     if key not in files:
@@ -94,7 +95,7 @@ def _file(files: Mapping[str, bytes], root: str, relative: Any, what: str) -> by
 
 def refusal(flavour: str) -> InvalidInput:
     """The refusal of a flavour whose files are pickles or code."""
-    why = _WHY.get(flavour, f"the {flavour!r} flavour stores its model in a form that is not a data-only format")
+    why = _WHY.get(flavour, f"the {flavour!r} flavour stores its model in a form that is not data only")
     return _bad(
         f"MLflow flavour {flavour!r} cannot be imported: {why}, which this server never loads. "
         f"Instead, {_EXPORT_INSTEAD}.",
@@ -198,13 +199,14 @@ def signature_schema(
     if not isinstance(signature, dict) or not signature.get("inputs"):
         return None, "the MLmodel has no signature: give input_schema", None
     try:
-        inputs = json.loads(signature["inputs"]) if isinstance(signature["inputs"], str) else signature["inputs"]
+        inputs = signature["inputs"]
+        inputs = json.loads(inputs) if isinstance(inputs, str) else inputs
     except ValueError:
         return None, "the MLmodel signature's inputs are not JSON: give input_schema", None
     if not isinstance(inputs, list) or not all(isinstance(c, dict) for c in inputs):
         return None, "the MLmodel signature's inputs are not a list of columns: give input_schema", None
     if any("name" not in c for c in inputs):
-        return None, "the MLmodel signature is a tensor signature without column names: give input_schema", None
+        return None, "the MLmodel signature is a tensor signature (no column names): give input_schema", None
     columns = [str(c["name"]) for c in inputs]
     schema: list[dict[str, Any]] = []
     for c in inputs:
@@ -214,7 +216,8 @@ def signature_schema(
         elif kind == "boolean":
             schema.append({"name": str(c["name"]), "type": "boolean"})
         elif kind == "string":
-            return None, f"signature column {c['name']!r} is a string: give input_schema with its categories", columns
+            why = f"signature column {c['name']!r} is a string: give input_schema with its categories"
+            return None, why, columns
         else:
             return None, f"signature column {c['name']!r} has type {kind!r}, not a table column", columns
     return schema, None, columns

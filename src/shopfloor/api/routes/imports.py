@@ -35,7 +35,9 @@ async def import_version(
     task: Annotated[str, Form(description="tabular_classification | tabular_regression")],
     input_schema: Annotated[
         str | None,
-        Form(description='JSON list of {"name", "type", "categories"?}; for mlflow, the signature by default'),
+        Form(
+            description='JSON list of {"name", "type", "categories"?}; for mlflow, the signature by default'
+        ),
     ] = None,
     classes: Annotated[str | None, Form(description="JSON list of class labels")] = None,
 ) -> Any:

@@ -219,7 +219,8 @@ class ImportedModel(BaseEstimator):
         self.runtime_ = xgb.Booster()
         self.runtime_.load_model(bytearray(data))
         if self.runtime_.num_features() != n:
-            raise InvalidInput(f"the model has {self.runtime_.num_features()} features; input_schema lists {n}")
+            found = self.runtime_.num_features()
+            raise InvalidInput(f"the model has {found} features; input_schema lists {n}")
         learner = json.loads(self.runtime_.save_config())["learner"]
         k = int(learner["learner_model_param"].get("num_class", 0) or 0)
         return list(range(max(k, 2))) if self.kind == "classification" else []
@@ -301,7 +302,8 @@ class ImportedModel(BaseEstimator):
             return np.asarray(outs.get("prediction", outs[names[0]]), dtype=float).reshape(len(records)), None
         probas = [n for n in names if n.startswith("proba_")]
         if not probas:
-            return np.asarray(outs[next((n for n in names if "prob" in n.lower()), names[-1])], dtype=float), None
+            wanted = next((n for n in names if "prob" in n.lower()), names[-1])
+            return np.asarray(outs[wanted], dtype=float), None
         by_label = {n[len("proba_") :]: np.asarray(outs[n], dtype=float).reshape(-1) for n in probas}
         out = np.column_stack([by_label[str(c)] for c in self.classes_])
         if "prediction" not in outs:

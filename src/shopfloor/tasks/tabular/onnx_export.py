@@ -158,7 +158,9 @@ def lightgbm_trees(booster: Any) -> dict[str, Any]:
     for tree in dump["tree_info"]:
         tid, target, counter = int(tree["tree_index"]), int(tree["tree_index"]) % per_iter, [0]
 
-        def visit(node: dict[str, Any], tid: int = tid, target: int = target, counter: list[int] = counter) -> int:
+        def visit(
+            node: dict[str, Any], tid: int = tid, target: int = target, counter: list[int] = counter
+        ) -> int:
             me = counter[0]
             counter[0] += 1
             a["tree"].append(tid)
@@ -280,7 +282,8 @@ def answers(g: Graph, out: str, kind: str, classes: Sequence[Any], threshold: fl
         g.outputs.append(helper.make_tensor_value_info(name, TensorProto.DOUBLE, ["N"]))
     if len(classes) == 2 and threshold is not None:
         p1 = g.op("Gather", out, g.const(1, "k", np.int64), axis=1)
-        index = g.op("Cast", g.op("GreaterOrEqual", p1, g.const(threshold, "threshold")), to=TensorProto.INT64)
+        positive = g.op("GreaterOrEqual", p1, g.const(threshold, "threshold"))
+        index = g.op("Cast", positive, to=TensorProto.INT64)
     else:
         index = g.op("ArgMax", out, axis=1, keepdims=0)
     numbers = all(isinstance(c, int) and not isinstance(c, bool) for c in classes)
