@@ -29,6 +29,7 @@ from shopfloor.security.pickles import PICKLE_HINT as PICKLE_HINT  # kept import
 from shopfloor.security.pickles import looks_like_pickle as looks_like_pickle
 from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, no_progress
 from shopfloor.tasks.tabular import IMPORTED_CLASSIFICATION, IMPORTED_REGRESSION
+from shopfloor.tasks.tabular import imported_runtime as runtime
 from shopfloor.tasks.tabular.answers import scored_answers
 from shopfloor.tasks.tabular.models import SKOPS_TRUSTED
 
@@ -39,10 +40,7 @@ MODEL_FILES = {
     "xgboost": "model.xgb",
     "skops": "model.skops",
 }
-_XGBOOST_MISSING = (
-    "XGBoost models cannot be loaded here: the server has no xgboost package (install xgboost-cpu "
-    "on the server), or export the model to ONNX (onnxmltools) and import that"
-)
+
 _SK = "sklearn."
 #: skops types an imported file may hold (beyond skops' own defaults)
 TRUSTED = sorted(
@@ -183,57 +181,13 @@ class ImportedModel(BaseEstimator):
                 v.item() if isinstance(v, np.generic) else v for v in getattr(self.runtime_, "classes_", [])
             ]
         elif self.format == "onnx":
-            found = self._open_onnx(data)
+            names = [c["name"] for c in self.input_schema or []]
+            self.runtime_, self.named_, found = runtime.open_onnx(data, names, self.kind)
         elif self.format == "xgboost":
-            found = self._open_xgboost(data, n)
+            self.runtime_, found = runtime.open_xgboost(data, n, self.kind)
         else:
             raise InvalidInput(f"unknown format {self.format!r}; use onnx, lightgbm, xgboost or skops")
         self.classes_ = list(self.classes) if self.classes else found
-
-    def _open_onnx(self, data: bytes) -> list[Any]:
-        """The session; with one input per schema column, fed by name (and its classes from
-        ``proba_<class>`` outputs)."""
-        import onnxruntime as ort
-
-        self._check_onnx(data)
-        self.runtime_ = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
-        inputs = [i.name for i in self.runtime_.get_inputs()]
-        names = [c["name"] for c in self.input_schema or []]
-        self.named_ = len(inputs) > 1 or (inputs == names and len(names) == 1)
-        if self.named_ and sorted(inputs) != sorted(names):
-            raise InvalidInput(f"the ONNX model's inputs are {inputs}; input_schema lists {names}")
-        if self.kind != "classification":
-            return []
-        outputs = self.runtime_.get_outputs()
-        labels = [o.name[len("proba_") :] for o in outputs if o.name.startswith("proba_")]
-        if not labels:
-            return list(range(2))
-        numbers = any(o.name == "prediction" and "int" in o.type for o in outputs)
-        return [int(c) for c in labels] if numbers else labels
-
-    def _open_xgboost(self, data: bytes, n: int) -> list[Any]:
-        try:
-            import xgboost as xgb
-        except ImportError:
-            raise InvalidInput(_XGBOOST_MISSING) from None
-        self.runtime_ = xgb.Booster()
-        self.runtime_.load_model(bytearray(data))
-        if self.runtime_.num_features() != n:
-            found = self.runtime_.num_features()
-            raise InvalidInput(f"the model has {found} features; input_schema lists {n}")
-        learner = json.loads(self.runtime_.save_config())["learner"]
-        k = int(learner["learner_model_param"].get("num_class", 0) or 0)
-        return list(range(max(k, 2))) if self.kind == "classification" else []
-
-    @staticmethod
-    def _check_onnx(data: bytes) -> None:
-        """No external-data tensors: they would read files from the server's disk."""
-        import onnx
-
-        model = onnx.load_model_from_string(data)
-        for t in model.graph.initializer:
-            if t.data_location == onnx.TensorProto.EXTERNAL:
-                raise InvalidInput("ONNX models with external data are not accepted; embed the weights")
 
     # ------------------------------------------------------------------ predict
     def _check_fitted(self) -> None:
@@ -274,56 +228,12 @@ class ImportedModel(BaseEstimator):
             m = self.runtime_
             out = np.asarray(m.predict_proba(X) if self.kind == "classification" else m.predict(X))
         else:
-            out = self._onnx(X)
+            out = runtime.onnx_matrix(self.runtime_, X, self.kind)
         if self.kind == "regression":
             return out.reshape(len(X), -1)[:, 0].astype(float)
         if out.ndim == 1:
             out = np.column_stack([1 - out, out])
         return out.astype(float)
-
-    def _onnx_named(self, records: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, list[Any] | None]:
-        """One input per column, raw values by name: probabilities from ``proba_<class>`` (or the
-        values), and the labels of a ``prediction`` output (a classifier's own decision, such as
-        a tuned threshold) when there is one."""
-        sess = self.runtime_
-        feeds: dict[str, np.ndarray] = {}
-        for i in sess.get_inputs():
-            values = [r.get(i.name) for r in records]
-            if i.type == "tensor(string)":
-                feeds[i.name] = np.array(["" if v is None else str(v) for v in values], dtype=object)
-            else:
-                dtype = np.float32 if i.type == "tensor(float)" else np.float64
-                feeds[i.name] = np.array([math.nan if v is None else float(v) for v in values], dtype=dtype)
-            if len(i.shape) == 2:
-                feeds[i.name] = feeds[i.name].reshape(-1, 1)
-        names = [o.name for o in sess.get_outputs()]
-        outs = dict(zip(names, sess.run(None, feeds), strict=True))
-        if self.kind == "regression":
-            return np.asarray(outs.get("prediction", outs[names[0]]), dtype=float).reshape(len(records)), None
-        probas = [n for n in names if n.startswith("proba_")]
-        if not probas:
-            wanted = next((n for n in names if "prob" in n.lower()), names[-1])
-            return np.asarray(outs[wanted], dtype=float), None
-        by_label = {n[len("proba_") :]: np.asarray(outs[n], dtype=float).reshape(-1) for n in probas}
-        out = np.column_stack([by_label[str(c)] for c in self.classes_])
-        if "prediction" not in outs:
-            return out, None
-        known = {str(c): c for c in self.classes_}
-        return out, [known.get(str(v), v) for v in np.asarray(outs["prediction"]).reshape(-1).tolist()]
-
-    def _onnx(self, X: np.ndarray) -> np.ndarray:
-        sess = self.runtime_
-        inp = sess.get_inputs()[0]
-        dtype = np.float64 if "double" in inp.type else np.float32
-        outs = sess.run(None, {inp.name: X.astype(dtype)})
-        names = [o.name for o in sess.get_outputs()]
-        if self.kind == "classification":
-            k = next((i for i, n in enumerate(names) if "prob" in n.lower()), len(outs) - 1)
-            out = outs[k]
-            if isinstance(out, list):  # ZipMap: one {class: probability} per row
-                out = np.array([[row[c] for c in sorted(row)] for row in out])
-            return np.asarray(out)
-        return np.asarray(outs[0])
 
     def predict(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """``{"label", "probabilities", "warnings"}`` or ``{"value", "warnings"}`` per record."""
@@ -334,7 +244,7 @@ class ImportedModel(BaseEstimator):
         decided: list[Any] | None = None
         try:
             if getattr(self, "named_", False):
-                out, decided = self._onnx_named(records)
+                out, decided = runtime.onnx_named(self.runtime_, records, self.kind, self.classes_)
             else:
                 out = self._output(X)
         except Exception as exc:  # noqa: BLE001 - runtime errors of foreign models become 422s
