@@ -72,6 +72,7 @@ def direct(frame: pd.DataFrame, kind: str, family: str) -> TabularEstimator:
     est.model_ = make_model(family, task, len(est.classes_), SMALL, 0).fit(est.pre_.transform(frame), y)
     est.threshold_ = 0.3 if kind == "binary" else None
     est.input_schema_ = est.pre_.input_schema()
+    est.background_, est.report_ = np.zeros((0, len(est.pre_.inputs))), {}
     return est
 
 
@@ -93,7 +94,8 @@ def _number(v: Any) -> float:
 
 
 def assert_same(est: TabularEstimator, X: pd.DataFrame) -> None:
-    out = onnx_answers(est.to_onnx(), X)
+    """The graph of the estimator as served (loaded back from its artifact) answers as it does."""
+    out = onnx_answers(TabularEstimator.load(est.save()).to_onnx(), X)
     records = est.predict(X.to_dict("records"))
     frame = est.predict_frame(X)
     if est.kind == "regression":
