@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from onnx_feeds import run_onnx
 from shopfloor.jobs.registering import register_version
 from shopfloor.tasks.tabular.estimator import TabularEstimator
 from zoo import machines
@@ -74,16 +75,8 @@ def test_onnx_export_answers_as_predict(press: Api) -> None:
     response = _export(press, "onnx")
     assert response.status_code == 200, response.text
     assert response.headers["content-disposition"] == 'attachment; filename="press-v1.onnx"'
-    session = ort.InferenceSession(response.content, providers=["CPUExecutionProvider"])
     records = _records()
-    feeds = {}
-    for i in session.get_inputs():
-        values = [r.get(i.name) for r in records]
-        if i.type == "tensor(string)":
-            feeds[i.name] = np.array(["" if v is None else str(v) for v in values], dtype=object)
-        else:
-            feeds[i.name] = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-    out = dict(zip([o.name for o in session.get_outputs()], session.run(None, feeds), strict=True))
+    out = run_onnx(response.content, records)
     expected = _predicted(press, records)
     assert out["prediction"].tolist() == [p["label"] for p in expected]
     for label in ("0", "1"):
@@ -132,17 +125,8 @@ def test_regression_exports_its_value(api: Api) -> None:
     _register(api, "wear", est, "tabular_regression")
     response = _export(api, "onnx", name="wear")
     assert response.status_code == 200, response.text
-    session = ort.InferenceSession(response.content, providers=["CPUExecutionProvider"])
     rows = machines(20, seed=3)
-    feeds = {
-        i.name: (
-            rows[i.name].astype(str).to_numpy(object)
-            if i.type == "tensor(string)"
-            else rows[i.name].to_numpy(float)
-        )
-        for i in session.get_inputs()
-    }
-    (value,) = session.run(["prediction"], feeds)
+    value = run_onnx(response.content, rows.to_dict("records"))["prediction"]
     expected = [p["value"] for p in est.predict(rows.to_dict("records"))]
     np.testing.assert_allclose(value, expected, rtol=1e-6)
 

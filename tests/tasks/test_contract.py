@@ -352,18 +352,10 @@ def test_onnx_export_declared_iff_its_graph_answers_as_predict(
     if "onnx" not in _caps(task).export:
         assert not hasattr(est, "to_onnx")
         return
-    import onnxruntime as ort
+    from onnx_feeds import run_onnx
 
     records, _ = _records(task, frame, target, 20)
-    session = ort.InferenceSession(est.to_onnx(), providers=["CPUExecutionProvider"])
-    feeds = {}
-    for i in session.get_inputs():
-        values = [r.get(i.name) for r in records]
-        if i.type == "tensor(string)":
-            feeds[i.name] = np.array(["" if v is None else str(v) for v in values], dtype=object)
-        else:
-            feeds[i.name] = np.array([np.nan if v is None else float(v) for v in values])
-    out = dict(zip([o.name for o in session.get_outputs()], session.run(None, feeds), strict=True))
+    out = run_onnx(est.to_onnx(), records)
     answers = est.predict(records)
     if "value" in answers[0]:
         np.testing.assert_allclose(out["prediction"], [a["value"] for a in answers], rtol=1e-6, atol=1e-9)

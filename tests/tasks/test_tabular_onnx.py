@@ -8,13 +8,13 @@ missing values and an unseen category; and one estimator trained end to end by A
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import onnxruntime as ort
 import pandas as pd
 import pytest
 
+from onnx_feeds import run_onnx
 from shopfloor.errors import Conflict
 from shopfloor.tasks.tabular.estimator import TabularEstimator
 from shopfloor.tasks.tabular.features import Preprocessor, feature_name
@@ -78,19 +78,7 @@ def direct(frame: pd.DataFrame, kind: str, family: str) -> TabularEstimator:
 
 def onnx_answers(model: bytes, X: pd.DataFrame) -> dict[str, np.ndarray]:
     """Plain onnxruntime on the raw columns: numbers as float64 (NaN missing), categories as strings."""
-    session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
-    feeds: dict[str, Any] = {}
-    for i in session.get_inputs():
-        if i.type == "tensor(string)":
-            feeds[i.name] = np.array(["" if v is None or v != v else str(v) for v in X[i.name]], dtype=object)
-        else:
-            feeds[i.name] = pd.to_numeric(X[i.name].map(_number), errors="coerce").to_numpy(float)
-    names = [o.name for o in session.get_outputs()]
-    return dict(zip(names, session.run(None, feeds), strict=True))
-
-
-def _number(v: Any) -> float:
-    return np.nan if v is None else float(v)
+    return run_onnx(model, X.astype(object).to_dict("records"))
 
 
 def assert_same(est: TabularEstimator, X: pd.DataFrame) -> None:
@@ -100,13 +88,13 @@ def assert_same(est: TabularEstimator, X: pd.DataFrame) -> None:
     frame = est.predict_frame(X)
     if est.kind == "regression":
         expected = np.array([r["value"] for r in records])
-        np.testing.assert_allclose(out["prediction"], expected, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(out["prediction"], expected, rtol=1e-12, atol=1e-9)
         np.testing.assert_allclose(frame["prediction"].to_numpy(float), expected, rtol=1e-9)
         return
     assert out["prediction"].tolist() == [r["label"] for r in records]
     for c in est.classes_:
         expected = np.array([r["probabilities"][str(c)] for r in records])
-        np.testing.assert_allclose(out[f"proba_{c}"], expected, atol=1e-6)
+        np.testing.assert_allclose(out[f"proba_{c}"], expected, atol=1e-12)
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -123,6 +111,17 @@ def test_binary_labels_follow_the_tuned_threshold(table: pd.DataFrame) -> None:
     between = (p1 >= 0.3) & (p1 < 0.5)
     assert between.any(), "the sample should hold rows between the threshold and 0.5"
     assert (onnx_answers(est.to_onnx(), X)["prediction"][between] == 1).all()
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_probability_exactly_at_the_threshold_keeps_its_label(table: pd.DataFrame, family: str) -> None:
+    """A forest's probabilities are multiples of 1/trees and the tuned threshold is one of them: the
+    graph's sums must be as exact as the library's for the label to agree."""
+    est = direct(table, "binary", family)
+    X = _inputs(table, TARGETS["binary"])
+    p1 = est.predict_frame(X)["proba_1"].to_numpy()
+    est.threshold_ = float(np.sort(p1)[-5])  # a probability some row has exactly
+    assert_same(est, X)
 
 
 def test_a_model_trained_by_automl_exports(table: pd.DataFrame) -> None:

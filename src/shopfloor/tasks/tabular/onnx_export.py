@@ -9,10 +9,13 @@ between a record and its answer, so plain ``onnxruntime`` gives the answers Shop
 * preprocessing (:class:`~shopfloor.tasks.tabular.features.Preprocessor`): median imputation,
   booleans, the constructed pair features (difference, product, ratio with a non-finite ratio
   as 0), one-hot categories (missing -> the most frequent category, unseen -> all zeros).
-* the model: the linear model's scaled logits in double precision; LightGBM's trees as one
-  ``TreeEnsembleRegressor`` with double thresholds (``ai.onnx.ml`` 3), so no row crosses a
-  split that LightGBM's own double comparisons do not; the random forest through skl2onnx on
-  float32 inputs, as scikit-learn's trees compare float32 values.
+* the model: the linear model's scaled logits in double precision; the trees of LightGBM and of
+  the random forest as one ``TreeEnsemble`` node (``ai.onnx.ml`` 5) with double thresholds and
+  leaf weights summed in double, so every row takes the branches the library takes (the forest
+  sees its inputs rounded to float32, as scikit-learn's trees do) and a probability lands on the
+  same side of the tuned threshold. (The converters of skl2onnx and onnxmltools keep float32
+  thresholds and sums: a forest's probability of exactly 0.46 came out as 0.45999983 and
+  crossed a threshold of 0.46.)
 * outputs, named as Shopfloor's batch scoring columns: ``prediction`` (the class label at the
   tuned decision threshold, or the value) and, for a classifier, ``proba_<class>`` per class.
 
@@ -21,7 +24,9 @@ A model of another family raises :class:`~shopfloor.errors.Conflict` naming why.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -30,9 +35,9 @@ from shopfloor.errors import Conflict
 from shopfloor.tasks.tabular.features import Preprocessor
 from shopfloor.tasks.tabular.models import BoostedModel, ForestModel, LinearModel, TabularModel
 
-#: the ONNX operator sets the graph uses (ai.onnx.ml 3: trees with double thresholds)
-OPSET = 17
-ML_OPSET = 3
+#: the ONNX operator sets the graph uses (ai.onnx.ml 5: TreeEnsemble, double thresholds and sums)
+OPSET = 21
+ML_OPSET = 5
 ML = "ai.onnx.ml"
 PREDICTION = "prediction"
 
@@ -88,7 +93,7 @@ class Graph:
             producer_name="shopfloor",
             doc_string=doc,
         )
-        model.ir_version = 8  # what onnxruntime releases of the last years all read
+        model.ir_version = 10  # the IR of opset 21 / ai.onnx.ml 5
         helper.set_model_props(model, metadata)
         checker.check_model(model, full_check=True)
         return bytes(model.SerializeToString())
@@ -147,78 +152,124 @@ def linear_output(g: Graph, model: LinearModel, X: str) -> str:
     return g.op("Softmax", logits, axis=1) if model.classification else logits
 
 
-def lightgbm_trees(booster: Any) -> dict[str, Any]:
-    """The booster's trees as ``TreeEnsembleRegressor`` attributes (one target per class)."""
-    from onnx import numpy_helper
+@dataclass
+class FlatTree:
+    """One binary tree as parallel arrays (node 0 is the root; ``left[i] == -1`` marks a leaf):
+    ``x[feature] <= threshold`` goes left; ``value`` is a leaf's contribution to its target."""
 
+    left: list[int] = field(default_factory=list)
+    right: list[int] = field(default_factory=list)
+    feature: list[int] = field(default_factory=list)
+    threshold: list[float] = field(default_factory=list)
+    value: list[float] = field(default_factory=list)
+    missing_left: list[int] = field(default_factory=list)
+
+
+class Ensemble:
+    """Trees gathered into the attributes of one ``TreeEnsemble`` node (``ai.onnx.ml`` 5): double
+    thresholds and leaf weights, summed per target in double precision."""
+
+    def __init__(self, n_targets: int) -> None:
+        self.n_targets = n_targets
+        self.roots: list[int] = []
+        keys = ("feat", "split", "yes", "yes_leaf", "no", "no_leaf", "miss")
+        self.nodes: dict[str, list[Any]] = {k: [] for k in keys}
+        self.leaf_target: list[int] = []
+        self.leaf_weight: list[float] = []
+
+    def _leaf(self, target: int, weight: float) -> int:
+        self.leaf_target.append(target)
+        self.leaf_weight.append(float(weight))
+        return len(self.leaf_weight) - 1
+
+    def _node(self, feat: int, split: float, yes: tuple[int, int], no: tuple[int, int], miss: int) -> int:
+        n = self.nodes
+        for key, value in (("feat", feat), ("split", split), ("yes", yes[0]), ("yes_leaf", yes[1])):
+            n[key].append(value)
+        for key, value in (("no", no[0]), ("no_leaf", no[1]), ("miss", miss)):
+            n[key].append(value)
+        return len(n["feat"]) - 1
+
+    def add(self, tree: FlatTree, target: int) -> None:
+        """Add one tree contributing to ``target`` (a lone leaf gets a split both ways lead to it)."""
+        if tree.left[0] == -1:
+            leaf = (self._leaf(target, tree.value[0]), 1)
+            self.roots.append(self._node(0, math.inf, leaf, leaf, 1))
+            return
+        where: dict[int, tuple[int, int]] = {}
+        inner = [i for i in range(len(tree.left)) if tree.left[i] != -1]
+        first = len(self.nodes["feat"])
+        for k, i in enumerate(inner):
+            where[i] = (first + k, 0)
+        for i in range(len(tree.left)):
+            if tree.left[i] == -1:
+                where[i] = (self._leaf(target, tree.value[i]), 1)
+        for i in inner:
+            yes, no = where[tree.left[i]], where[tree.right[i]]
+            self._node(tree.feature[i], tree.threshold[i], yes, no, tree.missing_left[i])
+        self.roots.append(where[0][0])
+
+    def output(self, g: Graph, X: str) -> str:
+        """The summed leaf weights ``(N, n_targets)``, double."""
+        from onnx import numpy_helper
+
+        n = self.nodes
+        return g.op(
+            "TreeEnsemble",
+            X,
+            domain=ML,
+            n_targets=self.n_targets,
+            aggregate_function=1,  # sum
+            post_transform=0,  # none
+            tree_roots=self.roots,
+            nodes_featureids=n["feat"],
+            nodes_modes=numpy_helper.from_array(np.zeros(len(n["feat"]), dtype=np.uint8)),  # x <= split
+            nodes_splits=numpy_helper.from_array(np.asarray(n["split"], dtype=np.float64)),
+            nodes_truenodeids=n["yes"],
+            nodes_trueleafs=n["yes_leaf"],
+            nodes_falsenodeids=n["no"],
+            nodes_falseleafs=n["no_leaf"],
+            nodes_missing_value_tracks_true=n["miss"],
+            leaf_targetids=self.leaf_target,
+            leaf_weights=numpy_helper.from_array(np.asarray(self.leaf_weight, dtype=np.float64)),
+        )
+
+
+def lightgbm_trees(booster: Any) -> Ensemble:
+    """The booster's trees, one target per class (LightGBM's tree ``i`` adds to class ``i % k``)."""
     dump = booster.dump_model()
     per_iter = int(dump.get("num_tree_per_iteration", 1))
-    a: dict[str, list[Any]] = {k: [] for k in ("tree", "node", "feat", "mode", "value", "yes", "no", "miss")}
-    t: dict[str, list[Any]] = {k: [] for k in ("tree", "node", "id", "weight")}
+    ensemble = Ensemble(per_iter)
     for tree in dump["tree_info"]:
-        tid, target, counter = int(tree["tree_index"]), int(tree["tree_index"]) % per_iter, [0]
+        flat = FlatTree()
+        _flatten(tree["tree_structure"], flat)
+        ensemble.add(flat, int(tree["tree_index"]) % per_iter)
+    return ensemble
 
-        def visit(
-            node: dict[str, Any], tid: int = tid, target: int = target, counter: list[int] = counter
-        ) -> int:
-            me = counter[0]
-            counter[0] += 1
-            a["tree"].append(tid)
-            a["node"].append(me)
-            if "leaf_value" in node or "split_index" not in node:
-                a["feat"].append(0)
-                a["mode"].append("LEAF")
-                a["value"].append(0.0)
-                a["yes"].append(0)
-                a["no"].append(0)
-                a["miss"].append(0)
-                t["tree"].append(tid)
-                t["node"].append(me)
-                t["id"].append(target)
-                t["weight"].append(float(node.get("leaf_value", 0.0)))
-                return me
-            if node.get("decision_type") != "<=" or node.get("missing_type") == "Zero":
-                raise Conflict(
-                    "this LightGBM model has categorical or zero-as-missing splits, which the export "
-                    "does not translate"
-                )
-            k = len(a["feat"])
-            a["feat"].append(int(node["split_feature"]))
-            a["mode"].append("BRANCH_LEQ")
-            a["value"].append(float(node["threshold"]))
-            a["yes"].append(0)
-            a["no"].append(0)
-            a["miss"].append(1 if node.get("default_left") and node.get("missing_type") == "NaN" else 0)
-            a["yes"][k] = visit(node["left_child"])
-            a["no"][k] = visit(node["right_child"])
-            return me
 
-        visit(tree["tree_structure"])
-    return {
-        "n_targets": per_iter,
-        "nodes_treeids": a["tree"],
-        "nodes_nodeids": a["node"],
-        "nodes_featureids": a["feat"],
-        "nodes_modes": a["mode"],
-        "nodes_values_as_tensor": numpy_helper.from_array(np.asarray(a["value"], dtype=np.float64)),
-        "nodes_truenodeids": a["yes"],
-        "nodes_falsenodeids": a["no"],
-        "nodes_missing_value_tracks_true": a["miss"],
-        "target_treeids": t["tree"],
-        "target_nodeids": t["node"],
-        "target_ids": t["id"],
-        "target_weights_as_tensor": numpy_helper.from_array(np.asarray(t["weight"], dtype=np.float64)),
-        "post_transform": "NONE",
-        "aggregate_function": "SUM",
-    }
+def _flatten(node: dict[str, Any], flat: FlatTree) -> int:
+    me = len(flat.left)
+    for column in (flat.left, flat.right, flat.feature, flat.missing_left):
+        column.append(-1 if column is flat.left else 0)
+    flat.threshold.append(0.0)
+    flat.value.append(float(node.get("leaf_value", 0.0)))
+    if "split_index" not in node:
+        return me
+    if node.get("decision_type") != "<=" or node.get("missing_type") == "Zero":
+        raise Conflict(
+            "this LightGBM model has categorical or zero-as-missing splits, which the export does not "
+            "translate"
+        )
+    flat.feature[me], flat.threshold[me] = int(node["split_feature"]), float(node["threshold"])
+    flat.missing_left[me] = 1 if node.get("default_left") and node.get("missing_type") == "NaN" else 0
+    flat.left[me] = _flatten(node["left_child"], flat)
+    flat.right[me] = _flatten(node["right_child"], flat)
+    return me
 
 
 def lightgbm_output(g: Graph, model: BoostedModel, X: str) -> str:
-    """Raw scores summed over the trees, then the sigmoid or softmax Shopfloor applies."""
-    from onnx import TensorProto
-
-    raw = g.op("TreeEnsembleRegressor", X, domain=ML, **lightgbm_trees(model.booster_))
-    raw = g.op("Cast", raw, to=TensorProto.DOUBLE)
+    """Raw scores summed over the trees in double, then the sigmoid or softmax Shopfloor applies."""
+    raw = lightgbm_trees(model.booster_).output(g, X)
     if not model.classification:
         return raw
     if model.n_classes == 2:
@@ -227,31 +278,39 @@ def lightgbm_output(g: Graph, model: BoostedModel, X: str) -> str:
     return g.op("Softmax", raw, axis=1)
 
 
+def forest_trees(est: Any, classes: int) -> Ensemble:
+    """The forest's trees: per class (each tree once per class, its leaves' class fractions as
+    scikit-learn normalises them), or the leaf values of a regressor."""
+    ensemble = Ensemble(max(classes, 1))
+    for tree in est.estimators_:
+        t = tree.tree_
+        value = np.asarray(t.value)[:, 0, :]
+        if classes:
+            sums = value.sum(axis=1, keepdims=True)
+            value = value / np.where(sums == 0.0, 1.0, sums)
+        base = {
+            "left": t.children_left.tolist(),
+            "right": t.children_right.tolist(),
+            "feature": [max(int(f), 0) for f in t.feature],
+            "threshold": t.threshold.tolist(),
+            "missing_left": [0] * t.node_count,
+        }
+        for target in range(value.shape[1]):
+            ensemble.add(FlatTree(value=value[:, target].tolist(), **base), target)
+    return ensemble
+
+
 def forest_output(g: Graph, model: ForestModel, X: str) -> str:
-    """skl2onnx's forest on float32 inputs; a class the forest never saw gets probability 0."""
-    from onnx import TensorProto, compose
-    from skl2onnx import convert_sklearn
-    from skl2onnx.common.data_types import FloatTensorType
+    """The forest on inputs rounded to float32 (what scikit-learn's trees compare), each tree's
+    output summed in double and divided by the number of trees, as scikit-learn averages them."""
+    from onnx import TensorProto
 
     est = model.est_
-    m = int(est.n_features_in_)
-    options = {id(est): {"zipmap": False}} if model.classification else None
-    sub = convert_sklearn(
-        est,
-        initial_types=[("X", FloatTensorType([None, m]))],
-        options=options,
-        target_opset={"": OPSET, ML: 1},
-    )
-    sub = compose.add_prefix(sub, prefix=g.name("forest") + "_")
-    g.op("Cast", X, to=TensorProto.FLOAT, out=sub.graph.input[0].name)
-    g.nodes.extend(sub.graph.node)
-    g.initializers.extend(sub.graph.initializer)
-    wanted = sub.graph.output[-1].name if model.classification else sub.graph.output[0].name
-    out = g.op("Cast", wanted, to=TensorProto.DOUBLE)
-    if not model.classification:
-        return out
-    seen = est.classes_.astype(int)
-    if len(seen) != model.n_classes:
+    seen = est.classes_.astype(int) if model.classification else np.array([0])
+    x32 = g.op("Cast", g.op("Cast", X, to=TensorProto.FLOAT), to=TensorProto.DOUBLE)
+    summed = forest_trees(est, len(seen) if model.classification else 0).output(g, x32)
+    out = g.op("Div", summed, g.const(float(len(est.estimators_)), "n_trees"))
+    if model.classification and len(seen) != model.n_classes:
         spread = np.zeros((len(seen), model.n_classes))
         spread[np.arange(len(seen)), seen] = 1.0
         out = g.op("MatMul", out, g.const(spread, "spread"))
