@@ -828,3 +828,19 @@ def test_datasets_upload_recordings_with_rate_and_channels(serve_api: Any, tmp_p
     for field, value in (("format", "signals"), ("sampling_rate", "12000.0"), ("channels", "FE_time")):
         assert f'name="{field}"\r\n\r\n{value}\r\n' in body
     assert 'name="rpm"\r\n\r\n1772.0\r\n' in body
+
+
+def test_models_export(serve_api: Any, tmp_path: Path) -> None:
+    seen = serve_api(lambda request: httpx.Response(200, content=b"onnx-bytes"))
+    out = tmp_path / "press.onnx"
+    args = ["models", "export", "press", "--version", "3", "--format", "onnx", "-o", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert seen[0].url.path == "/v1/models/press/versions/3/export" and seen[0].url.params["format"] == "onnx"
+    assert out.read_bytes() == b"onnx-bytes" and result.stdout.strip() == str(out)
+    assert "wrote" in result.stderr and "10 bytes" in result.stderr
+    refused = serve_api(lambda request: problem(409, "Conflict", "imported models cannot be exported"))
+    args = ["models", "export", "outside", "--version", "1", "-o", str(tmp_path / "x.zip")]
+    result = runner.invoke(app, args)
+    assert result.exit_code != 0 and "cannot be exported" in result.output and refused
+    assert not (tmp_path / "x.zip").exists()

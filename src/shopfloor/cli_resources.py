@@ -36,6 +36,11 @@ class Layout(StrEnum):
     wide = "wide"
 
 
+class ExportFormat(StrEnum):
+    onnx = "onnx"
+    mlflow = "mlflow"
+
+
 class Role(StrEnum):
     admin = "admin"
     builder = "builder"
@@ -457,4 +462,33 @@ def models_plot(
             version = int(client.get_model(name)["latest_version"])
         target = output or Path(f"{name}-v{version}-{kind.value}.png")
         path = client.plot(name, version, kind.value, dest=target)
+    typer.echo(str(path))
+
+
+@models_app.command("export")
+def models_export(
+    name: str,
+    version: Annotated[int, typer.Option(help="Version number.")],
+    format: Annotated[  # noqa: A002 - the option's name
+        ExportFormat, typer.Option("--format", help="onnx: one ONNX file; mlflow: a zipped MLflow model.")
+    ] = ExportFormat.onnx,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", dir_okay=False, help="Default: NAME-vVERSION.onnx or NAME-vVERSION-mlflow.zip."
+        ),
+    ] = None,
+) -> None:
+    """Download a trained tabular model as ONNX (its preprocessing inside: it takes the raw columns)
+    or as an MLflow model directory with that ONNX flavour, and print the file's path.
+
+    Outputs are named as batch scoring's columns: prediction and proba_<class>. See
+    docs/protocols/portability.md for running it with onnxruntime or mlflow.
+    """
+    suffix = ".onnx" if format is ExportFormat.onnx else "-mlflow.zip"
+    target = output or Path(f"{name}-v{version}{suffix}")
+    busy = common.err.status(f"exporting {escape(name)} v{version} as {format.value}")
+    with common.make_client() as client, busy:
+        path = client.export_model(name, version, format.value, dest=target)
+    common.err.print(f"wrote {escape(str(path))} ({path.stat().st_size:,} bytes)")
     typer.echo(str(path))

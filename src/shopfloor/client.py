@@ -429,6 +429,30 @@ class Client(RetrainMixin, MonitoringMixin, DriftMixin, AlertsClient, Challenger
         return dict(self._json("PUT", f"/v1/models/{_seg(name)}/aliases/{_seg(alias)}", json=body))
 
     @overload
+    def export_model(self, name: str, version: int, format: str = "onnx", dest: None = None) -> bytes: ...  # noqa: A002
+    @overload
+    def export_model(self, name: str, version: int, format: str, dest: str | Path) -> Path: ...  # noqa: A002
+
+    def export_model(
+        self,
+        name: str,
+        version: int,
+        format: str = "onnx",  # noqa: A002 - the query parameter's name
+        dest: str | Path | None = None,
+    ) -> bytes | Path:
+        """A trained tabular model version as ONNX (``format="onnx"``: one graph on the raw columns,
+        preprocessing inside) or as a zipped MLflow model directory (``"mlflow"``, onnx flavour).
+
+        Returns the bytes, or with ``dest`` streams them to that file and returns its path.
+        Raises ``Conflict`` for a model whose task has no portable form.
+        """
+        path = f"/v1/models/{_seg(name)}/versions/{_seg(version)}/export"
+        params = {"format": format}
+        if dest is None:
+            return self._send("GET", path, params=params).content
+        return self._download(path, Path(dest), params=params)
+
+    @overload
     def plot(self, name: str, version: int, kind: str, dest: None = None) -> bytes: ...
     @overload
     def plot(self, name: str, version: int, kind: str, dest: str | Path) -> Path: ...

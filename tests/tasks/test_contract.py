@@ -346,6 +346,29 @@ def test_batch_declared_iff_predict_frame_scores(fitted: tuple[str, Any, pd.Data
             est.predict_frame(small)
 
 
+def test_onnx_export_declared_iff_its_graph_answers_as_predict(
+    fitted: tuple[str, Any, pd.DataFrame, str],
+) -> None:
+    """Declared ``onnx`` export: ``to_onnx()`` run by plain onnxruntime on the raw columns gives
+    ``predict``'s labels and probabilities (or values). Not declared: the estimator has no ``to_onnx``."""
+    task, est, frame, target = fitted
+    if "onnx" not in _caps(task).export:
+        assert not hasattr(est, "to_onnx")
+        return
+    from onnx_feeds import run_onnx
+
+    records, _ = _records(task, frame, target, 20)
+    out = run_onnx(est.to_onnx(), records)
+    answers = est.predict(records)
+    if "value" in answers[0]:
+        np.testing.assert_allclose(out["prediction"], [a["value"] for a in answers], rtol=1e-6, atol=1e-9)
+        return
+    assert out["prediction"].tolist() == [a["label"] for a in answers]
+    for label in answers[0]["probabilities"]:
+        wanted = [a["probabilities"][label] for a in answers]
+        np.testing.assert_allclose(out[f"proba_{label}"], wanted, atol=1e-6)
+
+
 def test_explain_answers_each_declared_method(fitted: tuple[str, Any, pd.DataFrame, str]) -> None:
     """Each listed method answers one explanation per record; any other method the API knows is
     refused with a 422, or answered as the family's only explanation (the default's)."""

@@ -131,6 +131,9 @@ class Capabilities:
         Its estimator class detects one whole series sent in a request from that series alone, with
         no stored model (``detect_series``, ``change_points``): the stateless
         detection of the Azure Anomaly Detector facade.
+    export
+        The portable formats a model of it can be exported to (``"onnx"``: the estimator's
+        ``to_onnx(metadata)`` gives one ONNX graph on the raw input columns).
     """
 
     inputs: InputKind
@@ -157,6 +160,7 @@ class Capabilities:
     min_assets: int = 0
     outcomes: Outcomes | None = None
     whole_series: bool = False
+    export: tuple[str, ...] = ()
 
 
 #: The stream-state key of a model that scores one stream (a family whose report names no asset

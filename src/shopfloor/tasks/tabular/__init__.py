@@ -26,6 +26,7 @@ CLASSIFICATION = Capabilities(
     plots=("confusion", "importance", "stability", "candidates"),
     compare=True,
     outcomes=LABELS,
+    export=("onnx",),
 )
 REGRESSION = replace(
     CLASSIFICATION,
