@@ -39,7 +39,7 @@ ALLOWED = {
     ("POST", "/v1/models/{name}/explain"): {"admin", "builder", "consumer"},
     ("GET", "/v1/models/{name}/rules"): {"admin", "builder", "consumer"},
     ("GET", "/v1/models/{name}/versions/{version}/plots/{kind}"): {"admin", "builder", "consumer"},
-    ("GET", "/v1/models/{name}/versions/{version}/export"): {"admin", "builder", "consumer"},
+    ("GET", "/v1/models/{name}/versions/{version}/export"): {"admin", "builder"},
     ("POST", "/v1/models/{name}/batch"): {"admin", "builder"},
     # Answers within 300 trials need predict; a larger budget is a job (admin, builder: test_optimize_api).
     ("POST", "/v1/models/{name}/optimize"): {"admin", "builder", "consumer"},

@@ -66,7 +66,7 @@ def _predicted(api: Api, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(response.json()["predictions"])
 
 
-def _export(api: Api, fmt: str, who: str = "consumer", name: str = "press") -> Any:
+def _export(api: Api, fmt: str, who: str = "builder", name: str = "press") -> Any:
     url = f"/v1/models/{name}/versions/1/export"
     return api.client.get(url, params={"format": fmt}, headers=api.headers(who))
 
@@ -145,13 +145,15 @@ def test_refusals(press: Api) -> None:
     bad = _export(press, "pmml")
     assert bad.status_code == 422 and "onnx, mlflow" in bad.json()["detail"]
     assert _export(press, "onnx", who="other").status_code == 404
+    # the whole model leaves the server: its owners' permission, not every reader's
+    assert _export(press, "onnx", who="consumer").status_code == 403
     assert press.client.get("/v1/models/press/versions/1/export").status_code == 401
     assert press.client.get("/v1/models/press/versions/9/export", headers=press.headers()).status_code == 404
     assert press.platform.store.list_audit("default", action="model.export") == []
 
 
 def test_sdk_export(press: Api, tmp_path: Path) -> None:
-    sdk = press.sdk("consumer")
+    sdk = press.sdk("builder")
     data = sdk.export_model("press", 1, format="onnx")
     assert ort.InferenceSession(data).get_outputs()[-1].name == "prediction"
     target = sdk.export_model("press", 1, format="mlflow", dest=tmp_path / "press.zip")

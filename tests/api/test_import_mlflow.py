@@ -240,7 +240,8 @@ def test_xgboost_flavour(api: Api, tmp_path: Path) -> None:
     mlflow.xgboost.save_model(
         booster, str(tmp_path / "xgb"), signature=_signature(), model_format="ubj", pip_requirements=PIP
     )
-    assert _post(api, "xgb", _zip(tmp_path / "xgb")).status_code == 201
+    answer = _post(api, "xgb", _zip(tmp_path / "xgb"))
+    assert answer.status_code == 201, answer.text
     rows, _ = _table(20, seed=4)
     answers = _predict(api, "xgb", rows.to_dict("records"))
     expected = booster.predict(xgb.DMatrix(rows))

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from shopfloor.api.deps import ModelsReader, ModelsWriter, PlatformDep
+from shopfloor.api.deps import ModelsExporter, ModelsWriter, PlatformDep
 from shopfloor.errors import PayloadTooLarge
 from shopfloor.schemas.common import VersionPath
 from shopfloor.schemas.models import VersionPublic
@@ -75,7 +75,7 @@ def export_version(
     name: str,
     version: VersionPath,
     platform: PlatformDep,
-    principal: ModelsReader,
+    principal: ModelsExporter,
     format: Annotated[str, Query(description="onnx | mlflow")] = "onnx",  # noqa: A002
 ) -> Response:
     out = export_model(platform, principal, name, version, format)

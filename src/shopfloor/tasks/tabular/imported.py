@@ -184,7 +184,8 @@ class ImportedModel(BaseEstimator):
             names = [c["name"] for c in self.input_schema or []]
             self.runtime_, self.named_, found = runtime.open_onnx(data, names, self.kind)
         elif self.format == "xgboost":
-            self.runtime_, found = runtime.open_xgboost(data, n, self.kind)
+            names = [c["name"] for c in self.input_schema or []]
+            self.runtime_, found = runtime.open_xgboost(data, names, self.kind)
         else:
             raise InvalidInput(f"unknown format {self.format!r}; use onnx, lightgbm, xgboost or skops")
         self.classes_ = list(self.classes) if self.classes else found
@@ -223,7 +224,11 @@ class ImportedModel(BaseEstimator):
         elif self.format == "xgboost":
             import xgboost as xgb
 
-            out = np.asarray(self.runtime_.predict(xgb.DMatrix(X)))
+            order = self.runtime_.feature_names  # the model's own column order, when it names them
+            if order:
+                names = [c["name"] for c in self.input_schema_]
+                X = X[:, [names.index(f) for f in order]]
+            out = np.asarray(self.runtime_.predict(xgb.DMatrix(X, feature_names=order)))
         elif self.format == "skops":
             m = self.runtime_
             out = np.asarray(m.predict_proba(X) if self.kind == "classification" else m.predict(X))

@@ -55,8 +55,10 @@ def open_onnx(data: bytes, names: list[str], kind: str) -> tuple[Any, bool, list
     return session, named, [int(c) for c in labels] if numbers else labels
 
 
-def open_xgboost(data: bytes, n: int, kind: str) -> tuple[Any, list[Any]]:
-    """``(booster, classes found)`` of an XGBoost JSON or UBJSON model of ``n`` features."""
+def open_xgboost(data: bytes, names: Sequence[str], kind: str) -> tuple[Any, list[Any]]:
+    """``(booster, classes found)`` of an XGBoost JSON or UBJSON model of the features ``names``
+    (when the model names its features, the same names, in any order)."""
+    n = len(names)
     try:
         import xgboost as xgb
     except ImportError:
@@ -65,6 +67,11 @@ def open_xgboost(data: bytes, n: int, kind: str) -> tuple[Any, list[Any]]:
     booster.load_model(bytearray(data))
     if booster.num_features() != n:
         raise InvalidInput(f"the model has {booster.num_features()} features; input_schema lists {n}")
+    if booster.feature_names and set(booster.feature_names) != set(names):
+        raise InvalidInput(
+            f"the model's features are {', '.join(booster.feature_names)}; "
+            f"input_schema lists {', '.join(names)}"
+        )
     learner = json.loads(booster.save_config())["learner"]
     k = int(learner["learner_model_param"].get("num_class", 0) or 0)
     return booster, list(range(max(k, 2))) if kind == "classification" else []
