@@ -36,6 +36,7 @@ from shopfloor.registry.orm import (
     TenantRow,
     VersionRow,
 )
+from shopfloor.registry.sql_access_keys import AccessKeyTables
 from shopfloor.registry.sql_alerts import AlertTables
 from shopfloor.registry.sql_aliases import AliasTables
 from shopfloor.registry.sql_attempts import AttemptTables
@@ -102,6 +103,7 @@ class SqlStore(
     ChallengerTables,
     AliasTables,
     AlertTables,
+    AccessKeyTables,
     LogWindowQueries,
     HealthQueries,
 ):
