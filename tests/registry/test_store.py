@@ -25,6 +25,7 @@ AGGREGATES = (
     registry.PredictionLogStore,
     registry.AlertStore,
     registry.ChallengerStore,
+    registry.SourceStore,
     registry.HealthStore,
 )
 

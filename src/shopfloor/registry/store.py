@@ -33,6 +33,7 @@ from shopfloor.registry.log_entities import (
     LogCount,
     LoggedPrediction,
 )
+from shopfloor.registry.source_entities import Source
 
 T = TypeVar("T")
 
@@ -432,6 +433,20 @@ class AlertStore(Protocol):
     def prune_alert_deliveries(self, finished_before: datetime) -> int: ...
 
 
+class SourceStore(Protocol):
+    """A tenant's S3-compatible sources: endpoint, region, access key id, the secret sealed by the
+    caller (with the tenant's key), and the buckets each serves (one source per bucket)."""
+
+    def add_source(self, source: Source) -> Source:
+        """Store a new source; Conflict (nothing stored) on a taken name or an already served bucket."""
+        ...
+
+    def get_source(self, tenant: str, name: str) -> Source: ...
+    def list_sources(self, tenant: str) -> list[Source]: ...
+    def source_for_bucket(self, tenant: str, bucket: str) -> Source | None: ...
+    def delete_source(self, tenant: str, name: str) -> Source: ...
+
+
 class HealthStore(Protocol):
     """What readiness asks of the registry."""
 
@@ -460,6 +475,7 @@ class Store(
     PredictionLogStore,
     AlertStore,
     ChallengerStore,
+    SourceStore,
     HealthStore,
     Protocol,
 ):

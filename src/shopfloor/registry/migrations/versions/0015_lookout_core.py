@@ -2,7 +2,7 @@
 jobs, label groups and labels
 
 Revision ID: 0015
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-18 09:00:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
