@@ -12,6 +12,7 @@ from shopfloor.registry.sql import SqlStore
 AGGREGATES = (
     registry.KeyStore,
     registry.AccessKeyStore,
+    registry.LookoutDataStore,
     registry.DataKeyStore,
     registry.MaskingStore,
     registry.DatasetStore,
