@@ -89,6 +89,8 @@ def plant(tmp_path_factory: pytest.TempPathFactory, s3_server: MotoServer, data_
     s3.put_object(Bucket=bucket, Key="train/operating/operating.csv", Body=_defective_operating_csv(table))
     s3.put_object(Bucket=bucket, Key="train/engine/engine.csv", Body=ld.component_csv(table, "engine"))
     s3.put_object(Bucket=bucket, Key="train/README.txt", Body=b"not a component's file")
+    s3.put_object(Bucket=bucket, Key="broken/operating/a.csv", Body=b"when,what\n1,2\n")
+    s3.put_object(Bucket=bucket, Key="broken/engine/b.csv", Body=b"\xff\xfe")
     settings = Settings(home=home, source_allowed_networks=["127.0.0.1/32"])
     keys = {
         who: bootstrap.create_key(settings, role=role, aws=True)
@@ -233,3 +235,18 @@ def test_refusals_in_aws_shape(plant: Plant) -> None:
     with pytest.raises(ClientError) as caught:
         plant.client("other").describe_label_group(LabelGroupName="pump-faults")
     assert caught.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_ingestion_that_reads_nothing(plant: Plant) -> None:
+    lookout = plant.client()
+    lookout.create_dataset(DatasetName="pump-2", DatasetSchema={"InlineDataSchema": json.dumps(SCHEMA)})
+    where = {"S3InputConfiguration": {"Bucket": plant.bucket, "Prefix": "nothing-here/"}}
+    with pytest.raises(ClientError) as caught:
+        lookout.start_data_ingestion_job(DatasetName="pump-2", IngestionInputConfiguration=where, RoleArn=ROLE)
+    assert caught.value.response["Error"]["Code"] == "ValidationException"
+    assert "nothing-here" in caught.value.response["Error"]["Message"]
+    where = {"S3InputConfiguration": {"Bucket": plant.bucket, "Prefix": "broken"}}
+    started = lookout.start_data_ingestion_job(DatasetName="pump-2", IngestionInputConfiguration=where, RoleArn=ROLE)
+    job = _ingested(lookout, started["JobId"])
+    assert job["Status"] == "FAILED" and "broken/operating/a.csv" in job["FailedReason"]
+    assert lookout.describe_dataset(DatasetName="pump-2")["Status"] == "CREATED"

@@ -30,7 +30,7 @@ class Ingested:
 
     @property
     def result(self) -> dict[str, Any]:
-        return self.job.result or {} if self.job.status == "succeeded" else {}
+        return (self.job.result or {}) if self.job.status == "succeeded" else {}
 
 
 def ingested(platform: Platform, ingestion: LookoutIngestion) -> Ingested:
