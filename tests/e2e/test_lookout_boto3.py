@@ -242,11 +242,15 @@ def test_ingestion_that_reads_nothing(plant: Plant) -> None:
     lookout.create_dataset(DatasetName="pump-2", DatasetSchema={"InlineDataSchema": json.dumps(SCHEMA)})
     where = {"S3InputConfiguration": {"Bucket": plant.bucket, "Prefix": "nothing-here/"}}
     with pytest.raises(ClientError) as caught:
-        lookout.start_data_ingestion_job(DatasetName="pump-2", IngestionInputConfiguration=where, RoleArn=ROLE)
+        lookout.start_data_ingestion_job(
+            DatasetName="pump-2", IngestionInputConfiguration=where, RoleArn=ROLE
+        )
     assert caught.value.response["Error"]["Code"] == "ValidationException"
     assert "nothing-here" in caught.value.response["Error"]["Message"]
     where = {"S3InputConfiguration": {"Bucket": plant.bucket, "Prefix": "broken"}}
-    started = lookout.start_data_ingestion_job(DatasetName="pump-2", IngestionInputConfiguration=where, RoleArn=ROLE)
+    started = lookout.start_data_ingestion_job(
+        DatasetName="pump-2", IngestionInputConfiguration=where, RoleArn=ROLE
+    )
     job = _ingested(lookout, started["JobId"])
     assert job["Status"] == "FAILED" and "broken/operating/a.csv" in job["FailedReason"]
     assert lookout.describe_dataset(DatasetName="pump-2")["Status"] == "CREATED"
