@@ -13,6 +13,7 @@ reading kept). The components are joined on their timestamps into one wide table
 from __future__ import annotations
 
 import io
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,7 +51,6 @@ def parse_schema(text: str, field_name: str = "DatasetSchema.InlineDataSchema") 
     """The components of an InlineDataSchema JSON text. Each component needs a name and columns:
     exactly one of type ``DATETIME`` (its timestamps) and at least one ``DOUBLE`` sensor.
     :class:`InvalidInput` naming the component or column otherwise."""
-    import json
 
     def bad(detail: str) -> InvalidInput:
         where = ["body", *field_name.split(".")]
