@@ -11,6 +11,8 @@ from shopfloor.registry.sql import SqlStore
 
 AGGREGATES = (
     registry.KeyStore,
+    registry.AccessKeyStore,
+    registry.LookoutDataStore,
     registry.DataKeyStore,
     registry.MaskingStore,
     registry.DatasetStore,
@@ -25,6 +27,7 @@ AGGREGATES = (
     registry.AlertStore,
     registry.ChallengerStore,
     registry.SourceStore,
+    registry.AzureMultivariateStore,
     registry.HealthStore,
 )
 

@@ -31,6 +31,7 @@ from shopfloor.api.routes import (
     imports,
     jobs,
     keys,
+    lookout,
     masking,
     models,
     monitoring,
@@ -150,16 +151,16 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.state.tracing = traces.configure(settings, "api")
     app.state.heavy = HeavyWork(settings.tenant_heavy_requests)
     app.state.blocking = BlockingWork()
-    problems.install(
-        app, shapes=(console.html_problem, openai_compat.openai_error, azure_common.azure_problem)
-    )
+    # errors in the shape each client decodes: console pages, then each protocol on its own prefix
+    shapes = (openai_compat.openai_error, azure_common.azure_problem, lookout.aws_problem)
+    problems.install(app, shapes=(console.html_problem, *shapes))
     docs.install(app)
     # predict and stream scoring first: routes are matched in order, and they are the hot paths.
     app.include_router(predict.hot)
     app.include_router(streams.hot)
     routers = (predict, streams, system, datasets, synthesize, jobs, models, imports, plots, keys, masking)
     # the protocols other clients speak, each on its own prefix
-    protocols = (openai_compat, azure_univariate, azure_multivariate)
+    protocols = (openai_compat, azure_univariate, azure_multivariate, lookout)
     for module in (*routers, retrain, monitoring, challenger, hub, optimize, forecast, drift, *protocols):
         app.include_router(module.router)
     app.include_router(audit.router)

@@ -36,6 +36,7 @@ from shopfloor.registry.orm import (
     TenantRow,
     VersionRow,
 )
+from shopfloor.registry.sql_access_keys import AccessKeyTables
 from shopfloor.registry.sql_alerts import AlertTables
 from shopfloor.registry.sql_aliases import AliasTables
 from shopfloor.registry.sql_attempts import AttemptTables
@@ -45,6 +46,7 @@ from shopfloor.registry.sql_generation import GenerationTables, bump_in
 from shopfloor.registry.sql_health import HealthQueries
 from shopfloor.registry.sql_limits import LimitTables
 from shopfloor.registry.sql_log_windows import LogWindowQueries
+from shopfloor.registry.sql_lookout_data import LookoutDataTables
 from shopfloor.registry.sql_monitoring import MonitoringTables, drop_log_in
 from shopfloor.registry.sql_sources import SourceTables
 from shopfloor.registry.sql_streams import StreamTables
@@ -105,6 +107,8 @@ class SqlStore(
     AliasTables,
     AlertTables,
     AzureMultivariateTables,
+    AccessKeyTables,
+    LookoutDataTables,
     SourceTables,
     LogWindowQueries,
     HealthQueries,
