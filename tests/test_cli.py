@@ -150,7 +150,9 @@ def test_keys_create_aws_prints_the_pair_once(monkeypatch: pytest.MonkeyPatch, t
     monkeypatch.setenv("SHOPFLOOR_HOME", str(tmp_path))
     result = runner.invoke(app, ["keys", "create", "--role", "builder", "--aws"])
     assert result.exit_code == 0, result.output
-    printed = dict(line.split("=", 1) for line in result.stdout.splitlines())
+    lines = result.stdout.splitlines()
+    assert all(line.startswith("export ") for line in lines), lines  # for eval, seen by child programs
+    printed = dict(line.removeprefix("export ").split("=", 1) for line in lines)
     assert set(printed) == {"SHOPFLOOR_API_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
     assert printed["SHOPFLOOR_API_KEY"].startswith("sfk_") and printed["AWS_ACCESS_KEY_ID"].startswith("SFAK")
 

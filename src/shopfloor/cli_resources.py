@@ -65,15 +65,16 @@ def keys_create(
         typer.Option(
             "--aws",
             help="Also issue an AWS access key id and secret (for AWS SDKs: Lookout for Equipment); "
-            "prints the three as shell variables, for eval.",
+            "prints the three as exported shell variables, for eval.",
         ),
     ] = False,
 ) -> None:
     """Create an API key and print the secret alone on stdout: KEY=$(shopfloor keys create --role admin).
 
     Without --remote this writes straight into the registry under SHOPFLOOR_HOME, which is how the
-    first admin key is made. With --aws stdout holds SHOPFLOOR_API_KEY=, AWS_ACCESS_KEY_ID= and
-    AWS_SECRET_ACCESS_KEY= lines: eval "$(shopfloor keys create --role builder --aws)".
+    first admin key is made. With --aws stdout holds `export SHOPFLOOR_API_KEY=`, `AWS_ACCESS_KEY_ID=`
+    and `AWS_SECRET_ACCESS_KEY=` lines: eval "$(shopfloor keys create --role builder --aws)" sets them
+    for the programs the shell starts (AWS SDKs read the two AWS variables themselves).
     """
     if remote:
         key = common.make_client().create_key(role.value, name=name, aws=aws)
@@ -82,9 +83,9 @@ def keys_create(
 
         key = bootstrap.create_key(common.load_settings(), role=role.value, tenant=tenant, name=name, aws=aws)
     if aws:
-        typer.echo(f"SHOPFLOOR_API_KEY={key['secret']}")
-        typer.echo(f"AWS_ACCESS_KEY_ID={key['aws_access_key_id']}")
-        typer.echo(f"AWS_SECRET_ACCESS_KEY={key['aws_secret_access_key']}")
+        typer.echo(f"export SHOPFLOOR_API_KEY={key['secret']}")
+        typer.echo(f"export AWS_ACCESS_KEY_ID={key['aws_access_key_id']}")
+        typer.echo(f"export AWS_SECRET_ACCESS_KEY={key['aws_secret_access_key']}")
     else:
         typer.echo(key["secret"])
     common.err.print(
