@@ -112,6 +112,16 @@ ALLOWED = {
     ("POST", "/anomalydetector/v1.1/timeseries/entire/detect"): {"admin", "builder", "consumer"},
     ("POST", "/anomalydetector/v1.1/timeseries/last/detect"): {"admin", "builder", "consumer"},
     ("POST", "/anomalydetector/v1.1/timeseries/changepoint/detect"): {"admin", "builder", "consumer"},
+    # Open Inference Protocol: health and server metadata for any key, the rest as on /v1
+    ("GET", "/v2/health/live"): {"admin", "builder", "consumer", "metrics"},
+    ("GET", "/v2/health/ready"): {"admin", "builder", "consumer", "metrics"},
+    ("GET", "/v2"): {"admin", "builder", "consumer", "metrics"},
+    ("GET", "/v2/models/{name}"): {"admin", "builder", "consumer"},
+    ("GET", "/v2/models/{name}/versions/{version}"): {"admin", "builder", "consumer"},
+    ("GET", "/v2/models/{name}/ready"): {"admin", "builder", "consumer"},
+    ("GET", "/v2/models/{name}/versions/{version}/ready"): {"admin", "builder", "consumer"},
+    ("POST", "/v2/models/{name}/infer"): {"admin", "builder", "consumer"},
+    ("POST", "/v2/models/{name}/versions/{version}/infer"): {"admin", "builder", "consumer"},
 }
 
 AZURE_SERIES = [{"timestamp": f"2026-01-01T{h:02d}:00:00Z", "value": float(h % 5)} for h in range(24)]
@@ -190,7 +200,11 @@ def _objects(api: Api) -> dict[str, str]:
 
 
 def _refusal(path: str, response: Any, status: int) -> None:
-    """The refusal is in the shape the route's clients decode: Azure's, OpenAI's, or problem+json."""
+    """The refusal is in the shape the route's clients decode: the Open Inference Protocol's, Azure's,
+    OpenAI's, or problem+json."""
+    if path.startswith("/v2"):
+        assert set(response.json()) == {"error"} and response.status_code == status, response.text
+        return
     if path.startswith("/openai/"):
         error = response.json()["error"]
         assert error["message"] and error["type"] == "invalid_request_error", response.text

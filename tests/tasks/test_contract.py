@@ -506,6 +506,39 @@ def test_declared_outcomes_match_the_answers(fitted: tuple[str, Any, pd.DataFram
             assert found[metric] == 0.0, (task, metric)
 
 
+#: What each kind of tensor answer (Capabilities.tensor_answers) holds in every answer.
+TENSOR_VALUES = {
+    "class": lambda v: v is not None,
+    "classes": lambda v: isinstance(v, list),
+    "scores": lambda v: isinstance(v, dict) and all(isinstance(p, float) for p in v.values()),
+    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "flag": lambda v: isinstance(v, bool),
+    "count": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "sequence": lambda v: isinstance(v, list) and all(isinstance(x, int | float) for x in v),
+}
+
+
+def test_declared_tensor_answers_are_fields_of_every_answer(
+    fitted: tuple[str, Any, pd.DataFrame, str],
+) -> None:
+    """The Open Inference Protocol answers with the declared fields as tensors: a family answering
+    per record declares them and every answer has each, of its kind; one answering per asset or per
+    stream declares none (it is not served there)."""
+    task, est, frame, target = fitted
+    declared = _caps(task).tensor_answers
+    if task in PER_ASSET | ONE_STREAM:
+        assert not declared, task
+        return
+    assert declared, f"{task} answers per record: declare Capabilities.tensor_answers"
+    multi = bool(est.report_.get("multi_label"))
+    records, _ = _records(task, frame, target, 5)
+    answers = est.predict(records)
+    for field, kind in declared:
+        if (kind == "class" and multi) or (kind == "classes" and not multi):
+            continue  # a multi-label model answers "labels" where a single-label one answers "label"
+        assert all(TENSOR_VALUES[kind](a.get(field)) for a in answers), (task, field, kind)
+
+
 CALIBRATED = {"tabular_classification", "text_classification", "image_classification"}
 
 

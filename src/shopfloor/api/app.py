@@ -35,6 +35,7 @@ from shopfloor.api.routes import (
     masking,
     models,
     monitoring,
+    oip,
     openai_compat,
     optimize,
     plots,
@@ -152,12 +153,13 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.state.heavy = HeavyWork(settings.tenant_heavy_requests)
     app.state.blocking = BlockingWork()
     # errors in the shape each client decodes: console pages, then each protocol on its own prefix
-    shapes = (openai_compat.openai_error, azure_common.azure_problem, lookout.aws_problem)
+    shapes = (oip.oip_error, openai_compat.openai_error, azure_common.azure_problem, lookout.aws_problem)
     problems.install(app, shapes=(console.html_problem, *shapes))
     docs.install(app)
     # predict and stream scoring first: routes are matched in order, and they are the hot paths.
     app.include_router(predict.hot)
     app.include_router(streams.hot)
+    app.include_router(oip.hot)
     routers = (predict, streams, system, datasets, synthesize, jobs, models, imports, plots, keys, masking)
     # the protocols other clients speak, each on its own prefix
     protocols = (openai_compat, azure_univariate, azure_multivariate, lookout)
@@ -166,6 +168,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.include_router(audit.router)
     app.include_router(alerts.router)
     app.include_router(sources.router)
+    app.include_router(oip.router)
     console.install(app)  # the browser pages, at / (after the API: /v1 paths stay the API's)
     _add_middleware(app, settings)
     return app
@@ -173,7 +176,8 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
     """From the innermost out: direct dispatch of the hot routes, CORS, metrics and limits, request id."""
-    direct = [r for r in (*predict.hot.routes, *streams.hot.routes) if isinstance(r, APIRoute)]
+    hot = (*predict.hot.routes, *streams.hot.routes, *oip.hot.routes)
+    direct = [r for r in hot if isinstance(r, APIRoute)]
     app.add_middleware(DirectDispatch, routes=direct)
     if settings.cors_origins:
         # Closed unless configured. Added first so it runs inside MetricsAndLimits, whose

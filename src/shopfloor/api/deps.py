@@ -47,7 +47,7 @@ class Authorizer(HTTPBearer):
     with the whole check in one dependency.
     """
 
-    def __init__(self, permission: Permission) -> None:
+    def __init__(self, permission: Permission | None) -> None:
         super().__init__(auto_error=False, description="An API key: `Authorization: Bearer sfk_…`")
         self.permission = permission
 
@@ -55,9 +55,10 @@ class Authorizer(HTTPBearer):
         return await authorize(request, self.permission)
 
 
-async def authorize(request: Request, permission: Permission) -> Principal:
+async def authorize(request: Request, permission: Permission | None) -> Principal:
     """The caller of ``request`` if its API key is valid, within its rate limits, and its role
-    has ``permission``. 401, 429 or 403 otherwise; a failed well-formed key and a 403 are audited.
+    has ``permission`` (any role when None). 401, 429 or 403 otherwise; a failed well-formed key
+    and a 403 are audited.
     """
     header = request.headers.get("authorization")
     if not header:

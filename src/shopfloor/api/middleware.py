@@ -6,7 +6,10 @@ import json
 import time
 from typing import Any
 
+from starlette.requests import Request
+
 from shopfloor import metrics
+from shopfloor.api import problems
 from shopfloor.errors import PayloadTooLarge
 
 Scope = dict[str, Any]
@@ -39,6 +42,8 @@ CONSOLE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 _DOCS_PATHS = ("/docs", "/redoc", "/static/")
 NO_STORE = (b"cache-control", b"no-store")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+#: The header of a request with binary tensors after its JSON (Open Inference Protocol).
+BINARY_TENSORS = b"inference-header-content-length"
 #: Where the key check leaves the caller's tenant in the ASGI scope, for the request metrics.
 TENANT = "shopfloor.tenant"
 
@@ -61,7 +66,9 @@ class MetricsAndLimits:
         limit = 0
         if length is not None or scope["method"] in _BODY_METHODS:
             content_type = _header(scope, b"content-type") or b""
-            limit = self.max_upload if content_type.startswith(b"multipart/") else self.max_json
+            # files come as multipart, or as binary tensors (Open Inference Protocol: images)
+            files = content_type.startswith(b"multipart/") or _header(scope, BINARY_TENSORS) is not None
+            limit = self.max_upload if files else self.max_json
             if length is not None and length > limit:
                 await _too_large(send, scope, limit)
                 return
@@ -137,13 +144,23 @@ def _content_length(scope: Scope) -> int | None:
 
 
 async def _too_large(send: Any, scope: Scope, limit: int) -> None:
+    detail = (
+        f"the request body is larger than the {limit} bytes accepted on this route "
+        "(uploads: SHOPFLOOR_MAX_UPLOAD_MB)"
+    )
+    if "app" in scope:  # a protocol's own error shape on its routes (problems.install)
+        error = problems.ErrorInfo(413, "payload-too-large", "Payload too large", detail)
+        answer = problems.shaped(Request(scope), error)
+        if answer is not None:
+            answer.raw_headers.extend((*SECURITY_HEADERS, NO_STORE))
+            await answer(scope, _nothing, send)
+            return
     body = json.dumps(
         {
             "type": "urn:shopfloor:problem:payload-too-large",
             "title": "Payload too large",
             "status": 413,
-            "detail": f"the request body is larger than the {limit} bytes accepted on this route "
-            "(uploads: SHOPFLOOR_MAX_UPLOAD_MB)",
+            "detail": detail,
             "instance": scope.get("path"),
             "errors": [],
         }
@@ -161,3 +178,7 @@ async def _too_large(send: Any, scope: Scope, limit: int) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+async def _nothing() -> dict[str, Any]:
+    return {"type": "http.disconnect"}  # an answer made before the body is read reads none of it

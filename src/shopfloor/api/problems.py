@@ -77,7 +77,19 @@ class ErrorInfo:
 ProblemShape = Callable[[Request, ErrorInfo], Response | None]
 
 
+def shaped(request: Request, error: ErrorInfo) -> Response | None:
+    """The answer of the first of the app's other shapes that takes ``error`` for ``request``
+    (see :func:`install`); None: problem+json answers."""
+    for shape in getattr(request.app.state, "problem_shapes", ()):
+        answer = shape(request, error)
+        if answer is not None:
+            return answer
+    return None
+
+
 def install(app: FastAPI, shapes: Sequence[ProblemShape] = ()) -> None:
+    app.state.problem_shapes = tuple(shapes)  # also for answers made outside the handlers (size limit)
+
     def problem(
         status: int,
         code: str,
@@ -90,12 +102,11 @@ def install(app: FastAPI, shapes: Sequence[ProblemShape] = ()) -> None:
         **extra: Any,
     ) -> Response:
         if request is not None:
-            for shape in shapes:
-                answer = shape(request, ErrorInfo(status, code, title, detail, errors or []))
-                if answer is not None:
-                    if headers and status != 401:
-                        answer.headers.update(headers)
-                    return answer
+            answer = shaped(request, ErrorInfo(status, code, title, detail, errors or []))
+            if answer is not None:
+                if headers and status != 401:
+                    answer.headers.update(headers)
+                return answer
         return json_problem(status, code, title, detail, instance, errors, headers, **extra)
 
     @app.exception_handler(ShopfloorError)

@@ -44,6 +44,10 @@ InputKind = Literal["table", "series", "images", "text", "signals"]
 #: Where the training target comes from: a column the request names, derived from the data
 #: itself (remaining life, future values), or none at all (normal behaviour is learnt).
 TargetKind = Literal["given", "derived", "none"]
+#: How one field of a per-record answer becomes a tensor: ``class`` the class (text), ``classes`` a
+#: multi-label answer's classes (a true/false per class), ``scores`` a probability per class,
+#: ``number``, ``flag`` (true/false), ``count`` (a whole number), ``sequence`` (numbers, e.g. a horizon).
+TensorKind = Literal["class", "classes", "scores", "number", "flag", "count", "sequence"]
 #: What the truth about a served answer is once known: a class, a number, or whether an alarm was real.
 OutcomeKind = Literal["label", "value", "alarm"]
 
@@ -134,6 +138,11 @@ class Capabilities:
     export
         The portable formats a model of it can be exported to (``"onnx"``: the estimator's
         ``to_onnx(metadata)`` gives one ONNX graph on the raw input columns).
+    tensor_answers
+        The fields of each record's answer as tensors, for the Open Inference Protocol
+        (``/v2/models/{name}/infer``): ``(field, kind)`` pairs, kind one of :data:`TensorKind`.
+        Empty: the task answers per asset or per stream, not one answer per record, and is not
+        served by that protocol.
     """
 
     inputs: InputKind
@@ -161,6 +170,7 @@ class Capabilities:
     outcomes: Outcomes | None = None
     whole_series: bool = False
     export: tuple[str, ...] = ()
+    tensor_answers: tuple[tuple[str, TensorKind], ...] = ()
 
 
 #: The stream-state key of a model that scores one stream (a family whose report names no asset

@@ -19,6 +19,7 @@ FORECAST = Capabilities(
     validation="rolling-origin backtest",
     compare=True,
     outcomes=Outcomes("value", "forecast", metrics=("mase", "mae")),  # the real demand, step by step
+    tensor_answers=(("forecast", "sequence"),),
 )
 
 TASKS = (TaskSpec("forecast", "shopfloor.tasks.forecast.estimator:Forecaster", FORECAST),)

@@ -17,6 +17,7 @@ IMAGE_ANOMALY = Capabilities(
     batch_instead="POST /v1/models/{name}/predict with the images (multipart or base64)",
     compare=True,
     outcomes=Outcomes("alarm", "anomaly", metrics=("alarm_precision", "alarm_recall")),
+    tensor_answers=(("score", "number"), ("threshold", "number"), ("anomaly", "flag")),
 )
 
 TASKS = (

@@ -18,6 +18,7 @@ IMAGE_CLASSIFICATION = Capabilities(
     plots=("confusion", "stability"),
     compare=True,
     outcomes=Outcomes("label", "label", scores="probabilities", metrics=("f1", "pr_auc")),
+    tensor_answers=(("label", "class"), ("probabilities", "scores")),
 )
 
 TASKS = (

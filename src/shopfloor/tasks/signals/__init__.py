@@ -19,6 +19,9 @@ SIGNAL_CLASSIFICATION = Capabilities(
     validation="grouped cross-validation (no recording on both sides)",
     compare=True,
     outcomes=Outcomes("label", "label", scores="probabilities", metrics=("f1", "pr_auc")),
+    tensor_answers=(
+        ("label", "class"), ("probabilities", "scores"), ("windows", "count"), ("agreement", "number")
+    ),
 )
 
 SIGNAL_ANOMALY = Capabilities(
@@ -33,6 +36,13 @@ SIGNAL_ANOMALY = Capabilities(
     validation="held-out healthy recordings",
     compare=True,
     outcomes=Outcomes("alarm", "is_anomaly", metrics=("alarm_precision", "alarm_recall")),
+    tensor_answers=(
+        ("score", "number"),
+        ("threshold", "number"),
+        ("is_anomaly", "flag"),
+        ("windows", "count"),
+        ("windows_over", "number"),
+    ),
 )
 
 TASKS = (

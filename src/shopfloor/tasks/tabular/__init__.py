@@ -5,7 +5,7 @@ The declaration below is what the layers above know of the family; it imports no
 
 from dataclasses import replace
 
-from shopfloor.tasks.base import Capabilities, Outcomes, TaskSpec
+from shopfloor.tasks.base import Capabilities, Outcomes, TaskSpec, TensorKind
 from shopfloor.tasks.tabular.options import TabularOptions
 
 _TRAINED = "shopfloor.tasks.tabular.estimator:TabularEstimator"
@@ -14,6 +14,9 @@ _IMPORTED = "shopfloor.tasks.tabular.imported:ImportedModel"
 #: Feedback: the true class (scored by F1 and PR-AUC), or the true value (RMSE, MAE).
 LABELS = Outcomes("label", "label", scores="probabilities", metrics=("f1", "pr_auc"))
 VALUES = Outcomes("value", "value", metrics=("rmse", "mae"))
+#: The answers as tensors (Open Inference Protocol): the class and a probability per class, or the value.
+LABEL_TENSORS: tuple[tuple[str, TensorKind], ...] = (("label", "class"), ("probabilities", "scores"))
+VALUE_TENSORS: tuple[tuple[str, TensorKind], ...] = (("value", "number"),)
 CLASSIFICATION = Capabilities(
     options=TabularOptions,
     inputs="table",
@@ -27,12 +30,14 @@ CLASSIFICATION = Capabilities(
     compare=True,
     outcomes=LABELS,
     export=("onnx",),
+    tensor_answers=LABEL_TENSORS,
 )
 REGRESSION = replace(
     CLASSIFICATION,
     prediction="regression",
     plots=("importance", "stability", "candidates"),
     outcomes=VALUES,
+    tensor_answers=VALUE_TENSORS,
 )
 IMPORTED_CLASSIFICATION = Capabilities(
     inputs="table",
@@ -44,9 +49,11 @@ IMPORTED_CLASSIFICATION = Capabilities(
     batch=True,
     optimise=True,
     outcomes=LABELS,
+    tensor_answers=LABEL_TENSORS,
 )
 IMPORTED_REGRESSION = replace(
-    IMPORTED_CLASSIFICATION, prediction="regression", imported_as="tabular_regression", outcomes=VALUES
+    IMPORTED_CLASSIFICATION, prediction="regression", imported_as="tabular_regression", outcomes=VALUES,
+    tensor_answers=VALUE_TENSORS,
 )
 
 TASKS = (

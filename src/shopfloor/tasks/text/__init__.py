@@ -18,6 +18,8 @@ TEXT_CLASSIFICATION = Capabilities(
     compare=True,
     # the true class: single-label models (a multi-label answer has "labels", and no "label")
     outcomes=Outcomes("label", "label", scores="probabilities", metrics=("f1", "pr_auc")),
+    # a multi-label model answers "labels" where a single-label one answers "label"
+    tensor_answers=(("label", "class"), ("labels", "classes"), ("probabilities", "scores")),
 )
 
 TASKS = (
