@@ -32,6 +32,7 @@ from shopfloor.registry.log_entities import (
     LogCount,
     LoggedPrediction,
 )
+from shopfloor.registry.lookout_entities import LookoutEvent, LookoutExecution, LookoutModel, LookoutScheduler
 
 T = TypeVar("T")
 
@@ -423,6 +424,64 @@ class AlertStore(Protocol):
     def prune_alert_deliveries(self, finished_before: datetime) -> int: ...
 
 
+class LookoutModelStore(Protocol):
+    """The Lookout for Equipment facade's models, inference schedulers, executions and events (see
+    :mod:`shopfloor.registry.sql_lookout_models` for how a scheduled tick runs once on a cluster)."""
+
+    def add_lookout_model(self, model: LookoutModel) -> LookoutModel: ...
+    def get_lookout_model(self, tenant: str, name: str) -> LookoutModel: ...
+    def list_lookout_models(self, tenant: str) -> list[LookoutModel]: ...
+    def delete_lookout_model(self, tenant: str, name: str) -> None: ...
+    def add_lookout_scheduler(self, scheduler: LookoutScheduler) -> LookoutScheduler: ...
+    def get_lookout_scheduler(self, tenant: str, name: str) -> LookoutScheduler: ...
+    def list_lookout_schedulers(self, tenant: str, model: str | None = None) -> list[LookoutScheduler]: ...
+    def set_lookout_scheduler_state(
+        self,
+        tenant: str,
+        name: str,
+        status: str,
+        next_data_end: datetime | None,
+        due_at: datetime | None,
+        only_from: Sequence[str] | None = None,
+    ) -> LookoutScheduler | None: ...
+    def delete_lookout_scheduler(self, tenant: str, name: str) -> None: ...
+    def due_lookout_schedulers(self, now: datetime, limit: int = 100) -> list[LookoutScheduler]: ...
+    def claim_lookout_tick(
+        self,
+        scheduler: LookoutScheduler,
+        execution: LookoutExecution,
+        next_data_end: datetime,
+        next_due: datetime,
+    ) -> bool:
+        """Take a due tick and record its execution: True for exactly one of racing callers."""
+        ...
+
+    def finish_lookout_execution(
+        self,
+        execution_id: str,
+        *,
+        status: str,
+        failed_reason: str | None = None,
+        result: tuple[str, str] | None = None,
+        model_version: int | None = None,
+        events: Sequence[LookoutEvent] = (),
+        latest_result: str | None = None,
+    ) -> None: ...
+    def fail_stale_lookout_executions(self, started_before: datetime, reason: str) -> int: ...
+    def list_lookout_executions(
+        self,
+        tenant: str,
+        scheduler_id: str,
+        *,
+        data_start_after: datetime | None = None,
+        data_end_before: datetime | None = None,
+        status: str | None = None,
+    ) -> list[LookoutExecution]: ...
+    def list_lookout_events(
+        self, tenant: str, scheduler_id: str, start: datetime, end: datetime
+    ) -> list[LookoutEvent]: ...
+
+
 class HealthStore(Protocol):
     """What readiness asks of the registry."""
 
@@ -450,6 +509,7 @@ class Store(
     PredictionLogStore,
     AlertStore,
     ChallengerStore,
+    LookoutModelStore,
     HealthStore,
     Protocol,
 ):
