@@ -438,3 +438,25 @@ class LookoutEventRow(Base):
     start: Mapped[datetime] = mapped_column(DateTime)
     end: Mapped[datetime] = mapped_column(DateTime)
     diagnostics: Mapped[list[Any]] = mapped_column(JSON)
+class SourceRow(Base):
+    """An S3-compatible source of a tenant: its endpoint, region and access key id in clear, the
+    secret access key encrypted with the tenant's key (bound to tenant and name)."""
+
+    __tablename__ = "sources"
+    tenant: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    endpoint_url: Mapped[str] = mapped_column(String(2000))
+    region: Mapped[str] = mapped_column(String(64))
+    access_key_id: Mapped[str] = mapped_column(String(128))
+    secret: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[str | None] = mapped_column(String(40))
+
+
+class SourceBucketRow(Base):
+    """A bucket a source serves; the primary key makes a bucket belong to one source per tenant."""
+
+    __tablename__ = "source_buckets"
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    bucket: Mapped[str] = mapped_column(String(63), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), index=True)

@@ -46,6 +46,7 @@ from shopfloor.registry.sql_limits import LimitTables
 from shopfloor.registry.sql_log_windows import LogWindowQueries
 from shopfloor.registry.sql_lookout_models import LookoutModelTables
 from shopfloor.registry.sql_monitoring import MonitoringTables, drop_log_in
+from shopfloor.registry.sql_sources import SourceTables
 from shopfloor.registry.sql_streams import StreamTables
 from shopfloor.registry.sql_trust import TrustTables, stored_bytes_in
 
@@ -104,6 +105,7 @@ class SqlStore(
     AliasTables,
     AlertTables,
     LookoutModelTables,
+    SourceTables,
     LogWindowQueries,
     HealthQueries,
 ):

@@ -33,6 +33,7 @@ from shopfloor.registry.log_entities import (
     LoggedPrediction,
 )
 from shopfloor.registry.lookout_entities import LookoutEvent, LookoutExecution, LookoutModel, LookoutScheduler
+from shopfloor.registry.source_entities import Source
 
 T = TypeVar("T")
 
@@ -480,6 +481,18 @@ class LookoutModelStore(Protocol):
     def list_lookout_events(
         self, tenant: str, scheduler_id: str, start: datetime, end: datetime
     ) -> list[LookoutEvent]: ...
+class SourceStore(Protocol):
+    """A tenant's S3-compatible sources: endpoint, region, access key id, the secret sealed by the
+    caller (with the tenant's key), and the buckets each serves (one source per bucket)."""
+
+    def add_source(self, source: Source) -> Source:
+        """Store a new source; Conflict (nothing stored) on a taken name or an already served bucket."""
+        ...
+
+    def get_source(self, tenant: str, name: str) -> Source: ...
+    def list_sources(self, tenant: str) -> list[Source]: ...
+    def source_for_bucket(self, tenant: str, bucket: str) -> Source | None: ...
+    def delete_source(self, tenant: str, name: str) -> Source: ...
 
 
 class HealthStore(Protocol):
@@ -510,6 +523,7 @@ class Store(
     AlertStore,
     ChallengerStore,
     LookoutModelStore,
+    SourceStore,
     HealthStore,
     Protocol,
 ):
