@@ -212,7 +212,7 @@ def segments(times: pd.Series, step_s: float | None, most_rows: int | None = Non
     than three steps (``step_s``; the median step when None), and every ``most_rows`` rows."""
     if len(times) == 0:
         return np.zeros(0, dtype=int)
-    gaps = np.diff(times.to_numpy().astype("datetime64[ns]").astype(np.int64)) / 1e9
+    gaps = times.diff().dt.total_seconds().to_numpy()[1:]
     step = float(step_s) if step_s else (float(np.median(gaps)) if len(gaps) else 1.0)
     run = np.concatenate([[0], np.cumsum(gaps > 3 * step)])
     if not most_rows:

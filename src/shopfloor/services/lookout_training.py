@@ -11,6 +11,7 @@ anything is stored, and reads back what Lookout's DescribeModel shows.
 
 from __future__ import annotations
 
+import csv
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -130,19 +131,19 @@ def s3_labels(platform: Platform, tenant: str, bucket: str, prefix: str) -> list
 def parse_labels(data: bytes, where: str) -> list[tuple[datetime, datetime]]:
     """Lookout's label file: rows of start time, end time[, rating, ...], without a header."""
     try:
-        frame = pd.read_csv(io.BytesIO(data), header=None, dtype=str)
-    except (ValueError, UnicodeDecodeError) as exc:
+        rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    except (ValueError, UnicodeDecodeError, csv.Error) as exc:
         raise _field("LabelsInputConfiguration", f"{where}: not a CSV file: {exc}") from None
-    if frame.shape[1] < 2:
-        raise _field("LabelsInputConfiguration", f"{where}: each row needs a start and an end time")
     out = []
-    for i, row in enumerate(frame.itertuples(index=False), start=1):
-        given = row[2] if frame.shape[1] > 2 else None
-        rating = given.strip().upper() if isinstance(given, str) else "ANOMALY"
-        if rating in ("NORMAL", "NEUTRAL"):
+    for i, row in enumerate(rows, start=1):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) < 2:
+            raise _field("LabelsInputConfiguration", f"{where}: row {i} needs a start and an end time")
+        if len(row) > 2 and row[2].strip().upper() in ("NORMAL", "NEUTRAL"):
             continue
         try:
-            start, end = (pd.Timestamp(v, tz="UTC").to_pydatetime() for v in (row[0], row[1]))
+            start, end = (pd.Timestamp(v.strip(), tz="UTC").to_pydatetime() for v in row[:2])
         except (ValueError, TypeError):
             detail = f"{where}: row {i} has no readable start and end"
             raise _field("LabelsInputConfiguration", detail) from None
