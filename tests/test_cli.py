@@ -125,8 +125,9 @@ def test_cli_import_stays_light() -> None:
 def test_keys_create_prints_only_the_secret(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     calls: list[dict[str, Any]] = []
 
-    def create_key(settings: Any, *, role: str, tenant: str, name: str | None) -> dict[str, Any]:
+    def create_key(settings: Any, *, role: str, tenant: str, name: str | None, aws: bool) -> dict[str, Any]:
         calls.append({"home": settings.home, "role": role, "tenant": tenant, "name": name})
+        assert aws is False
         return {"id": "key_abc", "secret": "sk_live_secret", "tenant": tenant, "role": role}
 
     fake = types.ModuleType("shopfloor.bootstrap")
@@ -143,6 +144,28 @@ def test_keys_create_prints_only_the_secret(monkeypatch: pytest.MonkeyPatch, tmp
 
     result = runner.invoke(app, ["keys", "create", "--role", "root"])
     assert result.exit_code != 0
+
+
+def test_keys_create_aws_prints_the_pair_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SHOPFLOOR_HOME", str(tmp_path))
+    result = runner.invoke(app, ["keys", "create", "--role", "builder", "--aws"])
+    assert result.exit_code == 0, result.output
+    printed = dict(line.split("=", 1) for line in result.stdout.splitlines())
+    assert set(printed) == {"SHOPFLOOR_API_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+    assert printed["SHOPFLOOR_API_KEY"].startswith("sfk_") and printed["AWS_ACCESS_KEY_ID"].startswith("SFAK")
+
+    from shopfloor.bootstrap import prepare
+    from shopfloor.security.access_keys import open_secret
+    from shopfloor.settings import Settings
+
+    platform = prepare(Settings(home=tmp_path))
+    try:
+        stored = platform.store.get_access_key(printed["AWS_ACCESS_KEY_ID"])
+        assert stored is not None and stored.active
+        data_key = platform.sealed.tenant_key(stored.tenant)
+        assert open_secret(data_key, stored) == printed["AWS_SECRET_ACCESS_KEY"]
+    finally:
+        platform.close()
 
 
 def test_keys_create_remote_list_revoke(serve_api: Any) -> None:

@@ -55,19 +55,33 @@ def keys_create(
         bool,
         typer.Option("--remote", help="Create it through the API (SHOPFLOOR_URL) in the caller's tenant."),
     ] = False,
+    aws: Annotated[
+        bool,
+        typer.Option(
+            "--aws",
+            help="Also issue an AWS access key id and secret (for AWS SDKs: Lookout for Equipment); "
+            "prints the three as shell variables, for eval.",
+        ),
+    ] = False,
 ) -> None:
     """Create an API key and print the secret alone on stdout: KEY=$(shopfloor keys create --role admin).
 
     Without --remote this writes straight into the registry under SHOPFLOOR_HOME, which is how the
-    first admin key is made.
+    first admin key is made. With --aws stdout holds SHOPFLOOR_API_KEY=, AWS_ACCESS_KEY_ID= and
+    AWS_SECRET_ACCESS_KEY= lines: eval "$(shopfloor keys create --role builder --aws)".
     """
     if remote:
-        key = common.make_client().create_key(role.value, name=name)
+        key = common.make_client().create_key(role.value, name=name, aws=aws)
     else:
         from shopfloor import bootstrap
 
-        key = bootstrap.create_key(common.load_settings(), role=role.value, tenant=tenant, name=name)
-    typer.echo(key["secret"])
+        key = bootstrap.create_key(common.load_settings(), role=role.value, tenant=tenant, name=name, aws=aws)
+    if aws:
+        typer.echo(f"SHOPFLOOR_API_KEY={key['secret']}")
+        typer.echo(f"AWS_ACCESS_KEY_ID={key['aws_access_key_id']}")
+        typer.echo(f"AWS_SECRET_ACCESS_KEY={key['aws_secret_access_key']}")
+    else:
+        typer.echo(key["secret"])
     common.err.print(
         f"created key {escape(str(key.get('id')))} for tenant {escape(str(key.get('tenant') or tenant))}, "
         f"role {role.value}; the secret is shown only this once"

@@ -659,11 +659,17 @@ class Client(RetrainMixin, MonitoringMixin, DriftMixin, AlertsClient, Challenger
 
     # -- keys -------------------------------------------------------------------------------
 
-    def create_key(self, role: str, name: str | None = None) -> dict[str, Any]:
-        """Create an API key in the caller's tenant -> KeyCreated; ``secret`` is shown only this once."""
+    def create_key(self, role: str, name: str | None = None, *, aws: bool = False) -> dict[str, Any]:
+        """Create an API key in the caller's tenant -> KeyCreated; ``secret`` is shown only this once.
+
+        With ``aws`` the answer also holds ``aws_access_key_id`` and ``aws_secret_access_key`` (shown
+        once too): the credentials AWS SDKs sign with for the AWS facades (Lookout for Equipment).
+        """
         body: dict[str, Any] = {"role": role}
         if name is not None:
             body["name"] = name
+        if aws:
+            body["aws"] = True
         return dict(self._json("POST", "/v1/keys", json=body))
 
     def list_keys(self) -> list[dict[str, Any]]:

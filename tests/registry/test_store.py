@@ -11,6 +11,7 @@ from shopfloor.registry.sql import SqlStore
 
 AGGREGATES = (
     registry.KeyStore,
+    registry.AccessKeyStore,
     registry.DataKeyStore,
     registry.MaskingStore,
     registry.DatasetStore,

@@ -28,6 +28,7 @@ from shopfloor.api.routes import (
     imports,
     jobs,
     keys,
+    lookout,
     masking,
     models,
     monitoring,
@@ -147,7 +148,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.state.tracing = traces.configure(settings, "api")
     app.state.heavy = HeavyWork(settings.tenant_heavy_requests)
     app.state.blocking = BlockingWork()
-    problems.install(app, shapes=(console.html_problem,))
+    problems.install(app, shapes=(console.html_problem, lookout.aws_problem))
     docs.install(app)
     # predict and stream scoring first: routes are matched in order, and they are the hot paths.
     app.include_router(predict.hot)
@@ -157,6 +158,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         app.include_router(module.router)
     app.include_router(audit.router)
     app.include_router(alerts.router)
+    app.include_router(lookout.router)
     console.install(app)  # the browser pages, at / (after the API: /v1 paths stay the API's)
     _add_middleware(app, settings)
     return app

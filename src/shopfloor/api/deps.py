@@ -78,13 +78,20 @@ async def admit_key(request: Request, token: str, permission: Permission | None)
     except NotAuthenticated as exc:
         _audit_bad_key(platform, request, token, exc.detail)
         raise
+    await admit_principal(request, principal, permission)
+    return principal
+
+
+async def admit_principal(request: Request, principal: Principal, permission: Permission | None) -> None:
+    """The checks of :func:`admit_key` after the key itself: rate limits, then ``permission``. For
+    callers proven another way (an AWS Signature V4 made with the key's access key)."""
+    platform: Platform = request.app.state.platform
     request.scope[TENANT] = principal.tenant  # the request metrics are labelled with it
     set_tenant(principal.tenant)  # and the request's log lines and span
     # Rate before role: refused requests count too, so probing for rights is limited as well.
     await limiter(platform).admit(principal)
     if permission is not None:
         require(request, principal, permission)
-    return principal
 
 
 def require(request: Request, principal: Principal, permission: Permission) -> None:

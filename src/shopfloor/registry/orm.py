@@ -44,6 +44,17 @@ class KeyRow(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
+class AccessKeyRow(Base):
+    """AWS-style access keys (SigV4) of API keys; the secret sealed with the tenant's data key."""
+
+    __tablename__ = "aws_access_keys"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    api_key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    sealed_secret: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class DatasetRow(Base):
     __tablename__ = "datasets"
     __table_args__ = (UniqueConstraint("tenant", "name", "version"),)

@@ -36,6 +36,7 @@ from shopfloor.registry.orm import (
     TenantRow,
     VersionRow,
 )
+from shopfloor.registry.sql_access_keys import AccessKeyTables
 from shopfloor.registry.sql_alerts import AlertTables
 from shopfloor.registry.sql_aliases import AliasTables
 from shopfloor.registry.sql_attempts import AttemptTables
@@ -106,6 +107,7 @@ class SqlStore(
     AlertTables,
     LookoutModelTables,
     SourceTables,
+    AccessKeyTables,
     LogWindowQueries,
     HealthQueries,
 ):

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from shopfloor.registry.entities import (
+    AccessKey,
     AlertDelivery,
     AlertRule,
     AlertState,
@@ -49,6 +50,14 @@ class KeyStore(Protocol):
     def list_keys(self, tenant: str) -> list[ApiKey]: ...
     def revoke_key(self, tenant: str, key_id: str) -> ApiKey: ...
     def count_keys(self) -> int: ...
+
+
+class AccessKeyStore(Protocol):
+    """AWS-style access keys (SigV4) of API keys; a revoked API key's access keys come back inactive."""
+
+    def add_access_key(self, key: AccessKey) -> AccessKey: ...
+    def get_access_key(self, access_key_id: str) -> AccessKey | None: ...
+    def list_access_keys(self, tenant: str) -> list[AccessKey]: ...
 
 
 class DataKeyStore(Protocol):
@@ -509,6 +518,7 @@ class HealthStore(Protocol):
 
 class Store(
     KeyStore,
+    AccessKeyStore,
     DataKeyStore,
     MaskingStore,
     DatasetStore,

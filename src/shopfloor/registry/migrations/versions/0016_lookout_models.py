@@ -1,7 +1,7 @@
 """Lookout for Equipment models, inference schedulers, their executions and events
 
 Revision ID: 0016
-Revises: 0013
+Revises: 0015
 Create Date: 2026-12-04 23:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0016"
-down_revision = "0013"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
