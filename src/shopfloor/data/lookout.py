@@ -169,7 +169,7 @@ def join_components(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
     joined: pd.DataFrame | None = None
     for part in parts:
         part = part.drop_duplicates(TIME, keep="last").set_index(TIME)
-        joined = part if joined is None else joined.combine_first(part)
+        joined = part if joined is None else part.combine_first(joined)  # the later file wins
     assert joined is not None  # noqa: S101 - parts is not empty
     return joined.sort_index().reset_index()
 

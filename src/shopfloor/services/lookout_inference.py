@@ -10,7 +10,7 @@ a cluster exactly one host scores it. A claimed window (an *execution*):
 2. joins the components' readings on their timestamps, resamples them to the model's sampling
    rate and leaves out the rows the model's off condition calls off;
 3. scores the rows through the same service as ``POST /v1/models/{name}/predict`` (the model's
-   production version, else its latest; logged, counted in the metrics);
+   production version, else the version its training made; logged, counted in the metrics);
 4. writes one JSON line per row to ``<output prefix><yyyy-mm-dd-HH-MM-SS>/results.jsonl`` (the
    scheduled start): ``timestamp``, ``prediction`` (1: anomalous), ``prediction_reason``,
    ``anomaly_score`` (the model's score ``s`` over its threshold ``t`` as ``s / (s + t)``: above
@@ -28,6 +28,7 @@ import logging
 import math
 import random
 import traceback
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,6 +38,7 @@ from shopfloor.context import Platform
 from shopfloor.data.lookout import TIME, OffCondition, join_components, read_component_csv, resample
 from shopfloor.errors import InvalidInput, ShopfloorError
 from shopfloor.evaluation.event_ranges import iso, ranges_of
+from shopfloor.registry.entities import PRODUCTION
 from shopfloor.registry.ids import new_id
 from shopfloor.registry.lookout_entities import LookoutEvent, LookoutExecution, LookoutScheduler
 from shopfloor.services import lookout_training, models, sources
@@ -92,23 +94,33 @@ def window_files(
     return out
 
 
-def _model_settings(
-    platform: Platform, tenant: str, model: str
-) -> tuple[list[str], int | None, OffCondition | None]:
-    """The model's sensors, sampling rate (seconds) and off condition, from its training job."""
+@dataclass(frozen=True)
+class _Scoring:
+    """What a window is scored with: the model's sensors, sampling rate (seconds), off condition,
+    and version (its production alias where one is set, else the version its training made)."""
+
+    sensors: list[str]
+    sampling_s: int | None
+    off: OffCondition | None
+    version: int
+
+
+def _scoring(platform: Platform, tenant: str, model: str) -> _Scoring:
     found = lookout_training.describe(platform, tenant, model)
-    if found.status != "SUCCESS":
+    if found.status != "SUCCESS" or found.version is None:
         raise InvalidInput(f"model {model!r} is {found.status}, not trained")
     p = found.job.params
-    return list(p["sensors"]), p.get("sampling_s"), OffCondition(**p["off"]) if p.get("off") else None
+    version = platform.store.get_model(tenant, model).aliases.get(PRODUCTION, found.version.version)
+    off = OffCondition(**p["off"]) if p.get("off") else None
+    return _Scoring(list(p["sensors"]), p.get("sampling_s"), off, version)
 
 
 def _rows(
-    platform: Platform, scheduler: LookoutScheduler, execution: LookoutExecution
-) -> tuple[pd.DataFrame, list[str]]:
+    platform: Platform, scheduler: LookoutScheduler, execution: LookoutExecution, scoring: _Scoring
+) -> pd.DataFrame:
     """The window's readings, resampled, without off rows; and the sensors the model reads."""
     tenant, cfg = scheduler.tenant, scheduler.config
-    sensors, sampling_s, off = _model_settings(platform, tenant, scheduler.model)
+    sensors, sampling_s, off = scoring.sensors, scoring.sampling_s, scoring.off
     components = sorted({s.split("\\", 1)[0] for s in sensors})
     bucket, prefix = cfg["input"]["bucket"], cfg["input"]["prefix"] or ""
     keys = [o.key for o in sources.list_objects(platform, tenant, bucket, prefix)]
@@ -132,7 +144,7 @@ def _rows(
     frame = resample(frame[[TIME, *sensors]], sampling_s)
     if off is not None:
         frame = frame.loc[~off.off_rows(frame)]
-    return frame.reset_index(drop=True), sensors
+    return frame.reset_index(drop=True)
 
 
 def _records(frame: pd.DataFrame, sensors: list[str], asset: str) -> list[dict[str, Any]]:
@@ -167,16 +179,17 @@ def score_window(platform: Platform, scheduler: LookoutScheduler, execution: Loo
     """Score one claimed window and record how it ended (never raises for the window's own errors)."""
     store = platform.store
     try:
-        frame, sensors = _rows(platform, scheduler, execution)
+        scoring = _scoring(platform, scheduler.tenant, scheduler.model)
+        frame = _rows(platform, scheduler, execution, scoring)
         if frame.empty:
             raise InvalidInput("every row of the window's files is off (the model's off condition holds)")
         limit = max(1, platform.settings.max_records_per_request)
-        records = _records(frame, sensors, scheduler.name)
+        records = _records(frame, scoring.sensors, scheduler.name)
         answers: list[dict[str, Any]] = []
         version = None
         for begin in range(0, len(records), limit):
             part = records[begin : begin + limit]
-            answer = models.predict(platform, scheduler.tenant, scheduler.model, None, part)
+            answer = models.predict(platform, scheduler.tenant, scheduler.model, scoring.version, part)
             answers += answer["predictions"]
             version = answer["version"]
         lines = [_line(pt, float(a["threshold"])) for a in answers for pt in a["points"]]

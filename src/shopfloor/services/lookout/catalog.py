@@ -5,6 +5,10 @@ A module of operations is added here with one line (and nowhere else).
 
 from __future__ import annotations
 
+from shopfloor.services.lookout import models, schedulers
 from shopfloor.services.lookout.operations import Operation, join
 
-OPERATIONS: dict[str, Operation] = join()
+OPERATIONS: dict[str, Operation] = join(
+    models.OPERATIONS,
+    schedulers.OPERATIONS,
+)
