@@ -140,7 +140,8 @@ def _rows(
     frame = join_components(parts)
     missing = [s for s in sensors if s not in frame.columns]
     if missing:
-        raise InvalidInput(f"the input files have no column for sensor(s) {', '.join(missing[:10])}")
+        more = f" ({len(missing) - 10} more)" if len(missing) > 10 else ""
+        raise InvalidInput(f"the input files have no column for sensor(s) {', '.join(missing[:10])}{more}")
     frame = resample(frame[[TIME, *sensors]], sampling_s)
     if off is not None:
         frame = frame.loc[~off.off_rows(frame)]

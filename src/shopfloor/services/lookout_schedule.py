@@ -67,9 +67,10 @@ def first_window(now: datetime, frequency_s: int, delay_s: int) -> datetime:
 def _check(platform: Platform, tenant: str, spec: SchedulerSpec) -> None:
     if spec.frequency not in FREQUENCIES:
         choices = ", ".join(FREQUENCIES)
-        raise _field("DataUploadFrequency", f"must be one of {choices}, not {spec.frequency!r}")
+        detail = f"DataUploadFrequency must be one of {choices}, not {spec.frequency!r}"
+        raise _field("DataUploadFrequency", detail)
     if not 0 <= spec.delay_minutes <= 60:
-        raise _field("DataDelayOffsetInMinutes", "must be between 0 and 60 minutes")
+        raise _field("DataDelayOffsetInMinutes", "DataDelayOffsetInMinutes must be between 0 and 60")
     if spec.timestamp_format not in TIMESTAMP_FORMATS:
         raise _field(
             "DataInputConfiguration",
