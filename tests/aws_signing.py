@@ -38,9 +38,11 @@ def call(
     secret: str | None = None,
     region: str = "us-east-1",
     path: str = PATH,
+    body: bytes | None = None,
 ) -> httpx.Response:
-    """POST ``operation`` with ``request`` as boto3 would, signed with ``key`` (or ``secret``)."""
-    body = json.dumps(request or {}).encode()
+    """POST ``operation`` with ``request`` (or the raw ``body``) as boto3 would, signed with ``key``
+    (or ``secret``)."""
+    body = json.dumps(request or {}).encode() if body is None else body
     headers = {"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": TARGET + operation}
     signing = AWSRequest(method="POST", url=f"http://testserver{path}", data=body, headers=headers)
     credentials = Credentials(key.access_key_id, secret or key.secret)

@@ -8,17 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shopfloor.data.lookout import (
-    TIME,
-    in_ranges,
-    join_components,
-    off_condition,
-    read_component_csv,
-    resample,
-    schema_sensors,
-    segments,
-    within,
-)
+from shopfloor.data.lookout import TIME, in_ranges, off_condition, resample, segments, within
 from shopfloor.errors import InvalidInput
 
 SENSORS = ["pump\\speed", "pump\\pressure", "motor\\speed"]
@@ -37,39 +27,6 @@ def test_off_conditions_name_one_sensor() -> None:
             off_condition(text, SENSORS)
         assert caught.value.errors is not None
         assert caught.value.errors[0]["loc"] == ["body", "OffCondition"]
-
-
-def test_schema_sensors_and_their_errors() -> None:
-    schema = {
-        "Components": [
-            {
-                "ComponentName": "pump",
-                "Columns": [{"Name": "Timestamp", "Type": "DATETIME"}, {"Name": "speed"}],
-            },
-            {"ComponentName": "motor", "Columns": [{"Name": "Timestamp"}, {"Name": "speed"}]},
-        ]
-    }
-    assert schema_sensors(schema) == ["pump\\speed", "motor\\speed"]
-    with pytest.raises(InvalidInput, match="no Components"):
-        schema_sensors({})
-    with pytest.raises(InvalidInput, match="has no Name"):
-        schema_sensors({"Components": [{"ComponentName": "p", "Columns": [{"Type": "DOUBLE"}]}]})
-
-
-def test_component_files_join_on_their_times_in_utc() -> None:
-    data = b"Timestamp,speed\n2024-01-01 01:00:00,1\n2024-01-01 01:01:00,2\n"
-    pump = read_component_csv(data, "pump", "p.csv", "+01:00")
-    assert pump.columns.tolist() == [TIME, "pump\\speed"]
-    assert pump[TIME].iloc[0] == pd.Timestamp("2024-01-01 00:00:00", tz="UTC")
-    motor = read_component_csv(b"ts,speed\n2024-01-01T00:01:00Z,7\n", "motor", "m.csv")
-    later = read_component_csv(b"Timestamp,speed\n2024-01-01 01:01:00,9\n", "pump", "p2.csv", "+01:00")
-    joined = join_components([pump, motor, later])
-    assert joined["pump\\speed"].tolist() == [1.0, 9.0]  # the later file wins
-    assert joined["motor\\speed"].isna().tolist() == [True, False]
-    with pytest.raises(InvalidInput, match=r"m.csv: row 3 has no readable timestamp"):
-        read_component_csv(b"t,x\n2024-01-01,1\nlater,2\n", "m", "m.csv")
-    with pytest.raises(InvalidInput, match="needs a timestamp column and at least one sensor"):
-        read_component_csv(b"t\n2024-01-01\n", "m", "m.csv")
 
 
 def _frame(minutes: list[float]) -> pd.DataFrame:

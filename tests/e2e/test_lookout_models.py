@@ -1,9 +1,10 @@
 """Lookout for Equipment models and inference schedulers through boto3 against the real server.
 
-A few C-MAPSS FD001 engines as one piece of equipment (tests/lookout_data.py): the model is created
-on the engines' sensor table with labels in the tenant's bucket, trained and described with its
-metrics and quality; a scheduler scores input files from the bucket on its schedule and writes
-results.jsonl beside them, its executions and events are listed; then it is stopped and deleted.
+A few C-MAPSS FD001 engines as one piece of equipment (tests/lookout_data.py), ingested from the
+tenant's bucket with the engines' ends as labels of a label group: the model is created, trained
+and described with its metrics and quality; a scheduler scores input files from the bucket on its
+schedule and writes results.jsonl beside them, its executions and events are listed; then it is
+stopped and deleted.
 
 The first window is run by the server's own scheduler task (polling every half second). The next
 windows are due only minutes later: the test runs them at once through the same service the task
@@ -41,6 +42,7 @@ pytestmark = pytest.mark.e2e
 
 TRAIN_UNITS, EVAL_UNITS, LIVE_UNIT = [1, 2, 3, 4], [50, 51, 52], 60
 BUCKET = "plant-lookout"
+ROLE = "arn:aws:iam::123456789012:role/lookout"
 ENV = {
     "SHOPFLOOR_SOURCE_ALLOWED_NETWORKS": '["127.0.0.1/32"]',
     "SHOPFLOOR_DEFAULT_TIME_BUDGET_S": "20",
@@ -124,21 +126,41 @@ def _put(s3: Any, prefix: str, files: dict[str, bytes]) -> None:
         s3.put_object(Bucket=BUCKET, Key=prefix + name, Body=body)
 
 
-def test_model_scheduler_executions_and_events(
-    plant: Plant, s3: Any, cmapss: pd.DataFrame, tmp_path: Path
-) -> None:
-    # the sensor table as a dataset of the tenant, the labels in its bucket
-    path = tmp_path / "pump-1.csv"
-    path.write_bytes(ld.wide_csv(cmapss))
-    plant.admin.upload_dataset(path, name="pump-1")
-    s3.put_object(Bucket=BUCKET, Key="labels/pump-1.csv", Body=ld.labels_csv(ld.label_ranges(cmapss)))
-    boundary = cmapss[cmapss["unit"] == EVAL_UNITS[0]][ld.TIME].iloc[0].to_pydatetime()
+def _ingest(lookout: Any, s3: Any, table: pd.DataFrame) -> None:
+    """The engines as dataset pump-1: one file per component in the bucket, ingested."""
+    for component in ld.COMPONENTS:
+        body = ld.component_csv(table, component)
+        s3.put_object(Bucket=BUCKET, Key=f"train/{component}/{component}.csv", Body=body)
+    lookout.create_dataset(DatasetName="pump-1", DatasetSchema={"InlineDataSchema": json.dumps(ld.schema())})
+    started = lookout.start_data_ingestion_job(
+        DatasetName="pump-1",
+        IngestionInputConfiguration={"S3InputConfiguration": {"Bucket": BUCKET, "Prefix": "train/"}},
+        RoleArn=ROLE,
+    )
+    job = _until(
+        lambda: lookout.describe_data_ingestion_job(JobId=started["JobId"]),
+        lambda j: j["Status"] != "IN_PROGRESS",
+    )
+    assert job["Status"] == "SUCCESS", job.get("FailedReason")
+
+
+def _label(lookout: Any, table: pd.DataFrame) -> None:
+    """The end of each engine's life as an ANOMALY label of group pump-1-labels."""
+    lookout.create_label_group(LabelGroupName="pump-1-labels")
+    for start, end in ld.label_ranges(table):
+        lookout.create_label(LabelGroupName="pump-1-labels", StartTime=start, EndTime=end, Rating="ANOMALY")
+
+
+def test_model_scheduler_executions_and_events(plant: Plant, s3: Any, cmapss: pd.DataFrame) -> None:
     lookout = plant.lookout()
+    _ingest(lookout, s3, cmapss)
+    _label(lookout, cmapss)
+    boundary = cmapss[cmapss["unit"] == EVAL_UNITS[0]][ld.TIME].iloc[0].to_pydatetime()
 
     made = lookout.create_model(
         ModelName="pump-1-model",
         DatasetName="pump-1",
-        LabelsInputConfiguration={"S3InputConfiguration": {"Bucket": BUCKET, "Prefix": "labels/"}},
+        LabelsInputConfiguration={"LabelGroupName": "pump-1-labels"},
         TrainingDataStartTime=ld.START,
         TrainingDataEndTime=boundary,
         EvaluationDataStartTime=boundary,
@@ -185,7 +207,7 @@ def test_model_scheduler_executions_and_events(
             },
         },
         DataOutputConfiguration={"S3OutputConfiguration": {"Bucket": BUCKET, "Prefix": "output/"}},
-        RoleArn="arn:aws:iam::123456789012:role/lookout",
+        RoleArn=ROLE,
         ClientToken="sched-1",
     )
     assert scheduler["InferenceSchedulerName"] == "pump-1-live"

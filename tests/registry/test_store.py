@@ -12,6 +12,7 @@ from shopfloor.registry.sql import SqlStore
 AGGREGATES = (
     registry.KeyStore,
     registry.AccessKeyStore,
+    registry.LookoutDataStore,
     registry.DataKeyStore,
     registry.MaskingStore,
     registry.DatasetStore,
@@ -25,6 +26,8 @@ AGGREGATES = (
     registry.PredictionLogStore,
     registry.AlertStore,
     registry.ChallengerStore,
+    registry.SourceStore,
+    registry.LookoutModelStore,
     registry.HealthStore,
 )
 

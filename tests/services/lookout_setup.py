@@ -44,7 +44,7 @@ class Plant:
         if tenant != PLANT.tenant or name != "pump-1":
             raise NotFound(f"dataset {name!r} not found")
         sensors = [c for c in self.table.columns if "\\" in c]
-        return SensorTable(self.dataset_id, ld.TIME, sensors)
+        return SensorTable(self.dataset_id, ld.TIME, sensors, ld.components())
 
     def boundary(self) -> datetime:
         """Where the evaluation engines start (the training range ends there)."""

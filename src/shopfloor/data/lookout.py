@@ -2,28 +2,28 @@
 
 A Lookout dataset is one piece of equipment: components, each a set of sensors read at
 timestamps. Here it is one wide table: a ``Timestamp`` column (UTC) and one column per sensor,
-named ``component\\sensor`` as Lookout names them. This module turns component CSV files into that
-table, resamples it to a model's target sampling rate, tells which rows the off condition removes
-and which fall inside labelled ranges, and cuts the history into contiguous segments (the
-anomaly family sets its threshold on folds of whole segments).
+named ``component\\sensor`` as Lookout names them (read from component CSV files by
+:mod:`shopfloor.data.lookout_ingest`). This module resamples it to a model's target sampling rate,
+tells which rows the off condition removes and which fall inside labelled ranges, and cuts the
+history into contiguous segments (the anomaly family sets its threshold on folds of whole
+segments).
 """
 
 from __future__ import annotations
 
-import io
 import math
 import operator
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
 import pandas as pd
 
+from shopfloor.data.lookout_ingest import TIME
 from shopfloor.errors import InvalidInput
 
-TIME = "Timestamp"
 #: Lookout's target sampling rates, in seconds.
 SAMPLING_RATES = {
     "PT1S": 1,
@@ -99,79 +99,6 @@ def off_condition(
             errors=[{"loc": ["body", field], "msg": f"{why} {name!r}"}],
         )
     return OffCondition(matches[0], found["op"], value)
-
-
-def schema_sensors(schema: Mapping[str, object], field: str = "DatasetSchema") -> list[str]:
-    """The ``component\\sensor`` names of an InlineDataSchema (every column but the Timestamp)."""
-    components = schema.get("Components")
-    if not isinstance(components, list) or not components:
-        raise InvalidInput(
-            f"{field} has no Components", errors=[{"loc": ["body", field], "msg": "no Components"}]
-        )
-    names: list[str] = []
-    for c in components:
-        if not isinstance(c, dict) or not isinstance(c.get("ComponentName"), str) or not c.get("Columns"):
-            raise InvalidInput(
-                f"{field}: each component needs a ComponentName and Columns",
-                errors=[{"loc": ["body", field, "Components"], "msg": "bad component"}],
-            )
-        for col in c["Columns"]:
-            name = col.get("Name") if isinstance(col, dict) else None
-            if not isinstance(name, str):
-                raise InvalidInput(
-                    f"{field}: a column of {c['ComponentName']!r} has no Name",
-                    errors=[{"loc": ["body", field, "Components"], "msg": "column without a Name"}],
-                )
-            if name.lower() != TIME.lower():
-                names.append(f"{c['ComponentName']}\\{name}")
-    return names
-
-
-def read_component_csv(
-    data: bytes, component: str, where: str, utc_offset: str | None = None
-) -> pd.DataFrame:
-    """One component's CSV (a Timestamp column first, then sensors) as ``Timestamp`` (UTC) and
-    ``component\\sensor`` columns. ``utc_offset`` (``+02:00``) is the zone of timestamps given
-    without one. InvalidInput naming ``where`` for a file that is no such table."""
-    try:
-        frame = pd.read_csv(io.BytesIO(data))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"{where}: not a CSV table: {exc}") from None
-    if frame.shape[1] < 2:
-        raise InvalidInput(f"{where}: needs a timestamp column and at least one sensor column")
-    first = str(frame.columns[0])
-    times = pd.to_datetime(frame[first], errors="coerce", utc=False, format="mixed")
-    if times.isna().any():
-        bad = int(np.flatnonzero(times.isna().to_numpy())[0])
-        raise InvalidInput(f"{where}: row {bad + 2} has no readable timestamp in column {first!r}")
-    times = _to_utc(times, utc_offset)
-    out = pd.DataFrame({TIME: times})
-    for col in frame.columns[1:]:
-        out[f"{component}\\{col}"] = pd.to_numeric(frame[col], errors="coerce").to_numpy(float)
-    return out
-
-
-def _to_utc(times: pd.Series, utc_offset: str | None) -> pd.Series:
-    if getattr(times.dt, "tz", None) is not None:
-        return times.dt.tz_convert("UTC")
-    sign, hours, minutes = 1, 0, 0
-    if utc_offset:
-        sign = -1 if utc_offset.startswith("-") else 1
-        hours, minutes = int(utc_offset[1:3]), int(utc_offset[4:6])
-    shift = pd.Timedelta(hours=hours, minutes=minutes) * sign
-    return (times - shift).dt.tz_localize("UTC")
-
-
-def join_components(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
-    """The components' tables joined on their timestamps (a reading several files give: the last)."""
-    if not parts:
-        return pd.DataFrame({TIME: pd.Series([], dtype="datetime64[ns, UTC]")})
-    joined: pd.DataFrame | None = None
-    for part in parts:
-        part = part.drop_duplicates(TIME, keep="last").set_index(TIME)
-        joined = part if joined is None else part.combine_first(joined)  # the later file wins
-    assert joined is not None  # noqa: S101 - parts is not empty
-    return joined.sort_index().reset_index()
 
 
 def resample(frame: pd.DataFrame, seconds: int | None) -> pd.DataFrame:

@@ -471,3 +471,61 @@ class SourceBucketRow(Base):
     tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
     bucket: Mapped[str] = mapped_column(String(63), primary_key=True)
     source: Mapped[str] = mapped_column(String(64), index=True)
+
+
+class LookoutDatasetRow(Base):
+    """A Lookout for Equipment dataset: a name and schema; its data are the Shopfloor datasets its
+    ingestion jobs stored."""
+
+    __tablename__ = "lookout_datasets"
+    tenant: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    schema: Mapped[dict[str, Any]] = mapped_column(JSON)
+    tags: Mapped[list[Any]] = mapped_column(JSON)
+    client_token: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class LookoutIngestionRow(Base):
+    """A data ingestion job: the Shopfloor job of the same id and the S3 input it reads."""
+
+    __tablename__ = "lookout_ingestions"
+    __table_args__ = (Index("ix_lookout_ingestions_dataset", "tenant", "dataset"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    dataset: Mapped[str] = mapped_column(String(200))
+    bucket: Mapped[str] = mapped_column(String(255))
+    prefix: Mapped[str] = mapped_column(String(1024))
+    key_pattern: Mapped[str | None] = mapped_column(String(2048))
+    role_arn: Mapped[str] = mapped_column(String(2048))
+    client_token: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class LabelGroupRow(Base):
+    __tablename__ = "lookout_label_groups"
+    tenant: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    fault_codes: Mapped[list[Any]] = mapped_column(JSON)
+    client_token: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class LabelRow(Base):
+    """A labelled time range of a label group, with its rating (ANOMALY, NO_ANOMALY, NEUTRAL)."""
+
+    __tablename__ = "lookout_labels"
+    __table_args__ = (Index("ix_lookout_labels_group", "tenant", "group_name", "start"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    group_name: Mapped[str] = mapped_column(String(200))
+    start: Mapped[datetime] = mapped_column(DateTime)
+    end: Mapped[datetime] = mapped_column(DateTime)
+    rating: Mapped[str] = mapped_column(String(16))
+    fault_code: Mapped[str | None] = mapped_column(String(200))
+    notes: Mapped[str | None] = mapped_column(Text)
+    equipment: Mapped[str | None] = mapped_column(String(200))
+    client_token: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(DateTime)

@@ -45,6 +45,7 @@ from shopfloor.registry.sql_generation import GenerationTables, bump_in
 from shopfloor.registry.sql_health import HealthQueries
 from shopfloor.registry.sql_limits import LimitTables
 from shopfloor.registry.sql_log_windows import LogWindowQueries
+from shopfloor.registry.sql_lookout_data import LookoutDataTables
 from shopfloor.registry.sql_lookout_models import LookoutModelTables
 from shopfloor.registry.sql_monitoring import MonitoringTables, drop_log_in
 from shopfloor.registry.sql_sources import SourceTables
@@ -108,6 +109,7 @@ class SqlStore(
     LookoutModelTables,
     SourceTables,
     AccessKeyTables,
+    LookoutDataTables,
     LogWindowQueries,
     HealthQueries,
 ):

@@ -35,7 +35,14 @@ from typing import Any
 import pandas as pd
 
 from shopfloor.context import Platform
-from shopfloor.data.lookout import TIME, OffCondition, join_components, read_component_csv, resample
+from shopfloor.data.lookout import TIME, OffCondition, resample
+from shopfloor.data.lookout_ingest import (
+    Component,
+    ComponentTable,
+    component_frame,
+    join,
+    read_component_file,
+)
 from shopfloor.errors import InvalidInput, ShopfloorError
 from shopfloor.evaluation.event_ranges import iso, ranges_of
 from shopfloor.registry.entities import PRODUCTION
@@ -66,9 +73,14 @@ def _file_time(name: str, component: str, naming: dict[str, Any]) -> datetime | 
         local = datetime.strptime(stamp, pattern)  # noqa: DTZ007 - the offset is applied below
     except (ValueError, OverflowError):
         return None
-    offset = naming.get("utc_offset") or "+00:00"
-    shift = timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6])) * (-1 if offset[0] == "-" else 1)
-    return (local - shift).replace(tzinfo=UTC)
+    return (local - _offset(naming.get("utc_offset"))).replace(tzinfo=UTC)
+
+
+def _offset(text: str | None) -> timedelta:
+    """An ``InputTimeZoneOffset`` (``+02:00``): how far local times are ahead of UTC."""
+    if not text:
+        return timedelta(0)
+    return timedelta(hours=int(text[1:3]), minutes=int(text[4:6])) * (-1 if text[0] == "-" else 1)
 
 
 def window_files(
@@ -100,6 +112,7 @@ class _Scoring:
     and version (its production alias where one is set, else the version its training made)."""
 
     sensors: list[str]
+    components: list[Component]
     sampling_s: int | None
     off: OffCondition | None
     version: int
@@ -112,16 +125,19 @@ def _scoring(platform: Platform, tenant: str, model: str) -> _Scoring:
     p = found.job.params
     version = platform.store.get_model(tenant, model).aliases.get(PRODUCTION, found.version.version)
     off = OffCondition(**p["off"]) if p.get("off") else None
-    return _Scoring(list(p["sensors"]), p.get("sampling_s"), off, version)
+    parts = [Component(c["name"], c["time_column"], tuple(c["sensors"])) for c in p["components"]]
+    return _Scoring(list(p["sensors"]), parts, p.get("sampling_s"), off, version)
 
 
 def _rows(
     platform: Platform, scheduler: LookoutScheduler, execution: LookoutExecution, scoring: _Scoring
 ) -> pd.DataFrame:
-    """The window's readings, resampled, without off rows; and the sensors the model reads."""
+    """The window's readings (each file read as the dataset's schema says; the later file's reading
+    of a repeated timestamp kept), resampled, without off rows."""
     tenant, cfg = scheduler.tenant, scheduler.config
     sensors, sampling_s, off = scoring.sensors, scoring.sampling_s, scoring.off
-    components = sorted({s.split("\\", 1)[0] for s in sensors})
+    tables = {c.name: ComponentTable(c) for c in scoring.components}
+    components = sorted(tables)
     bucket, prefix = cfg["input"]["bucket"], cfg["input"]["prefix"] or ""
     keys = [o.key for o in sources.list_objects(platform, tenant, bucket, prefix)]
     chosen = window_files(keys, prefix, components, cfg["naming"], execution.data_start, execution.data_end)
@@ -131,13 +147,15 @@ def _rows(
             f"no input file under s3://{bucket}/{prefix} for {iso(execution.data_start)} to "
             f"{iso(execution.data_end)} (named {named} for components {', '.join(components)})"
         )
-    parts, budget = [], INPUT_BYTES
+    budget = INPUT_BYTES
     for component, key in chosen:
         data = sources.read_object(platform, tenant, bucket, key, max_bytes=budget)
         budget -= len(data)
-        where = f"s3://{bucket}/{key}"
-        parts.append(read_component_csv(data, component, where, cfg["naming"].get("utc_offset")))
-    frame = join_components(parts)
+        reason = read_component_file(tables[component], data, f"s3://{bucket}/{key}")
+        if reason is not None:
+            raise InvalidInput(reason)
+    frame = join([component_frame(t) for t in tables.values()])
+    frame[TIME] = frame[TIME] - _offset(cfg["naming"].get("utc_offset"))
     missing = [s for s in sensors if s not in frame.columns]
     if missing:
         more = f" ({len(missing) - 10} more)" if len(missing) > 10 else ""

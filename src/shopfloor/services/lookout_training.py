@@ -57,11 +57,14 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class SensorTable:
-    """Where a Lookout dataset's wide table is: the Shopfloor dataset, its time column, its sensors."""
+    """Where a Lookout dataset's wide table is: the Shopfloor dataset, its time column, its sensors
+    (``component\\sensor``), and the schema's components (``name``, ``time_column``, ``sensors``:
+    how inference files of the same layout are read)."""
 
     dataset_id: str
     time_column: str
     sensors: list[str]
+    components: list[dict[str, Any]]
 
 
 #: How a Lookout dataset name is found (tenant, name) -> table; and a label group's ranges.
@@ -111,6 +114,16 @@ def _sensors(spec: ModelSpec, table: SensorTable) -> list[str]:
     if not spec.sensors:
         raise _field("DatasetSchema", "the schema names no sensor")
     return list(spec.sensors)
+
+
+def _components(table: SensorTable, sensors: list[str]) -> list[dict[str, Any]]:
+    """The schema's components, each with the sensors the model reads (components without one left out)."""
+    out = []
+    for c in table.components:
+        kept = [s for s in c["sensors"] if f"{c['name']}\\{s}" in sensors]
+        if kept:
+            out.append({"name": c["name"], "time_column": c["time_column"], "sensors": kept})
+    return out
 
 
 def s3_labels(platform: Platform, tenant: str, bucket: str, prefix: str) -> list[tuple[datetime, datetime]]:
@@ -206,6 +219,7 @@ def create_model(
         "dataset_name": spec.dataset_name,
         "time_column": table.time_column,
         "sensors": sensors,
+        "components": _components(table, sensors),
         "sampling_s": SAMPLING_RATES.get(spec.sampling or ""),
         "training": iso,
         "evaluation": [t.isoformat() for t in spec.evaluation] if spec.evaluation else None,

@@ -33,6 +33,7 @@ ACTIONS = {
     "optimize": "job.optimize",
     "retrain": "job.retrain",
     "lookout_train": "job.train",
+    "lookout_ingest": "job.lookout_ingest",
 }
 
 

@@ -15,11 +15,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shopfloor.context import Platform
-from shopfloor.data.lookout import SAMPLING_RATES, schema_sensors
-from shopfloor.errors import InvalidInput, NotFound
+from shopfloor.data.lookout import SAMPLING_RATES
+from shopfloor.data.lookout_ingest import parse_schema
+from shopfloor.errors import InvalidInput
 from shopfloor.security.keys import Principal
 from shopfloor.security.roles import Permission
 from shopfloor.services import lookout_training as training
+from shopfloor.services.lookout.ingested import ingested_table
+from shopfloor.services.lookout.labels import anomaly_ranges
 from shopfloor.services.lookout.operations import Operation, arn, epoch, page, parse, table
 from shopfloor.services.lookout_training import ModelSpec, ModelState, SensorTable
 
@@ -77,26 +80,15 @@ class ListModels(_Shape):
 
 
 def find_table(platform: Platform, tenant: str, name: str) -> SensorTable:
-    """The newest Shopfloor dataset of the tenant named ``name``: its time column (typed datetime,
-    or called Timestamp) and its numeric sensor columns."""
-    found = [d for d in platform.store.list_datasets(tenant) if d.name == name]
-    if not found:
-        raise NotFound(f"dataset {name!r} not found")
-    dataset = max(found, key=lambda d: d.version)
-    columns = dataset.columns
-    times = [c["name"] for c in columns if c["type"] == "datetime" or c["name"].lower() == "timestamp"]
-    if not times:
-        raise InvalidInput(
-            f"dataset {name!r} has no timestamp column",
-            errors=[{"loc": ["body", "DatasetName"], "msg": "no timestamp column"}],
-        )
-    sensors = [c["name"] for c in columns if c["type"] == "numeric" and c["name"] != times[0]]
-    return SensorTable(dataset.id, times[0], sensors)
-
-
-def label_group_ranges(platform: Platform, tenant: str, name: str) -> list[tuple[datetime, datetime]]:
-    """The anomaly ranges of the tenant's label group ``name``."""
-    raise NotFound(f"label group {name!r} not found")
+    """The table the Lookout dataset's latest successful ingestion stored (NotFound for an unknown
+    dataset, or one not ingested yet)."""
+    dataset_id, time_column, sensors = ingested_table(platform, tenant, name)
+    schema = platform.store.get_lookout_dataset(tenant, name).schema
+    components = [
+        {"name": c.name, "time_column": c.time_column, "sensors": list(c.sensors)}
+        for c in parse_schema(json.dumps(schema), "dataset schema")
+    ]
+    return SensorTable(dataset_id, time_column, sensors, components)
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -106,14 +98,8 @@ def _utc(value: datetime | None) -> datetime | None:
 def _spec(req: CreateModel) -> ModelSpec:
     sensors = None
     if req.DatasetSchema is not None:
-        try:
-            schema = json.loads(req.DatasetSchema.InlineDataSchema)
-        except ValueError:
-            raise InvalidInput(
-                "DatasetSchema.InlineDataSchema is not JSON",
-                errors=[{"loc": ["body", "DatasetSchema"], "msg": "invalid JSON"}],
-            ) from None
-        sensors = schema_sensors(schema if isinstance(schema, dict) else {})
+        parts = parse_schema(req.DatasetSchema.InlineDataSchema)
+        sensors = [f"{c.name}\\{s}" for c in parts for s in c.sensors]
     labels = req.LabelsInputConfiguration
     s3 = labels.S3InputConfiguration if labels else None
     evaluation = None
@@ -146,7 +132,7 @@ def _spec(req: CreateModel) -> ModelSpec:
 
 def create_model(platform: Platform, principal: Principal, request: dict[str, Any]) -> dict[str, Any]:
     req = parse(CreateModel, request)
-    made = training.create_model(platform, principal, _spec(req), find_table, label_group_ranges)
+    made = training.create_model(platform, principal, _spec(req), find_table, anomaly_ranges)
     status = training.state(platform, made).status
     return {"ModelArn": arn(principal, "model", f"{made.name}/{made.uid}"), "Status": status}
 

@@ -143,7 +143,7 @@ def page(
                 "NextToken is not a token this service gave",
                 errors=[{"loc": ["body", "NextToken"], "msg": "invalid"}],
             ) from None
-    size = limit or default
+    size = default if limit is None else limit
     if size < 1 or size > 500:
         raise InvalidInput(
             "MaxResults must be between 1 and 500",
