@@ -155,14 +155,14 @@ def describe_model(platform: Platform, principal: Principal, request: dict[str, 
     s = training.describe(platform, principal.tenant, parse(ModelNamed, request).ModelName)
     p, echo = s.job.params, s.model.config
     schema = echo.get("DatasetSchema", {}).get("InlineDataSchema")
-    evaluation = p.get("evaluation") or [None, None]
+    trained, evaluation = p.get("training") or [None, None], p.get("evaluation") or [None, None]
     off = p.get("off")
     return {
         **_summary(principal, s),
         "Schema": schema,
         "LabelsInputConfiguration": echo.get("LabelsInputConfiguration"),
-        "TrainingDataStartTime": _epoch_text(p["training"][0]),
-        "TrainingDataEndTime": _epoch_text(p["training"][1]),
+        "TrainingDataStartTime": _epoch_text(trained[0]),
+        "TrainingDataEndTime": _epoch_text(trained[1]),
         "EvaluationDataStartTime": _epoch_text(evaluation[0]),
         "EvaluationDataEndTime": _epoch_text(evaluation[1]),
         "RoleArn": echo.get("RoleArn"),
