@@ -67,13 +67,7 @@ class Plant:
 
 @pytest.fixture(scope="module")
 def s3(s3_server: MotoServer) -> Any:
-    client = boto3.client(
-        "s3",
-        endpoint_url=s3_server.url,
-        region_name=REGION,
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
-    )
+    client = s3_server.client()
     client.create_bucket(Bucket=BUCKET)
     return client
 

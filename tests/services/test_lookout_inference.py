@@ -32,10 +32,7 @@ NAMING = {"format": "yyyyMMddHHmmss", "delimiter": "_", "utc_offset": None}
 def plant(
     tmp_path_factory: pytest.TempPathFactory, s3_server: MotoServer, data_dir: Path
 ) -> Iterator[Plant]:
-    if not (data_dir / "cmapss" / "train_FD001.txt").exists():
-        pytest.skip("C-MAPSS not found")
     made = make_plant(tmp_path_factory.mktemp("lookout-live"), s3_server, BUCKET, data_dir)
-    made.s3.create_bucket(Bucket=BUCKET)
     spec = ModelSpec(
         name="pump-1-model",
         dataset_name="pump-1",

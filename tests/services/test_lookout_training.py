@@ -26,12 +26,9 @@ def _no_groups(platform: Any, tenant: str, name: str) -> list:
 def plant(
     tmp_path_factory: pytest.TempPathFactory, s3_server: MotoServer, data_dir: Path
 ) -> Iterator[Plant]:
-    if not (data_dir / "cmapss" / "train_FD001.txt").exists():
-        pytest.skip("C-MAPSS not found")
     tmp = tmp_path_factory.mktemp("lookout-models")
     bucket = "plant-lookout-models"
     made = make_plant(tmp, s3_server, bucket, data_dir)
-    made.s3.create_bucket(Bucket=bucket)
     labels = ld.labels_csv(ld.label_ranges(made.table))
     made.s3.put_object(Bucket=bucket, Key="labels/pump-1.csv", Body=labels)
     yield made

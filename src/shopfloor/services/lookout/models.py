@@ -30,29 +30,31 @@ NAME = r"^[0-9a-zA-Z_-]{1,200}$"
 BUCKET = r"^[a-z0-9][\.\-a-z0-9]{1,61}[a-z0-9]$"
 
 
-class _Shape(BaseModel):
+class Shape(BaseModel):
+    """A request member's shape: members Lookout defines that the facade does not read are ignored."""
+
     model_config = ConfigDict(extra="ignore")
 
 
-class S3Location(_Shape):
+class S3Location(Shape):
     Bucket: str = Field(pattern=BUCKET)
     Prefix: str = Field("", max_length=1024)
 
 
-class LabelsInput(_Shape):
+class LabelsInput(Shape):
     S3InputConfiguration: S3Location | None = None
     LabelGroupName: str | None = Field(None, pattern=NAME)
 
 
-class Schema(_Shape):
+class Schema(Shape):
     InlineDataSchema: str = Field(min_length=1, max_length=1_000_000)
 
 
-class PreProcessing(_Shape):
+class PreProcessing(Shape):
     TargetSamplingRate: Literal[tuple(SAMPLING_RATES)] | None = None  # type: ignore[valid-type]
 
 
-class CreateModel(_Shape):
+class CreateModel(Shape):
     ModelName: str = Field(pattern=NAME)
     DatasetName: str = Field(pattern=NAME)
     ClientToken: str = Field(min_length=1, max_length=256)
@@ -67,11 +69,11 @@ class CreateModel(_Shape):
     OffCondition: str | None = Field(None, min_length=1, max_length=2048)
 
 
-class ModelNamed(_Shape):
+class ModelNamed(Shape):
     ModelName: str = Field(pattern=NAME)
 
 
-class ListModels(_Shape):
+class ListModels(Shape):
     NextToken: str | None = None
     MaxResults: int | None = None
     Status: Literal["IN_PROGRESS", "SUCCESS", "FAILED", "IMPORT_IN_PROGRESS"] | None = None

@@ -12,7 +12,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from shopfloor.context import Platform
 from shopfloor.registry.lookout_entities import LookoutScheduler
@@ -20,39 +20,30 @@ from shopfloor.security.keys import Principal
 from shopfloor.security.roles import Permission
 from shopfloor.services import lookout_schedule as schedule
 from shopfloor.services import lookout_training as training
-from shopfloor.services.lookout.models import BUCKET, NAME
+from shopfloor.services.lookout.models import NAME, S3Location, Shape
 from shopfloor.services.lookout.operations import Operation, arn, epoch, page, parse, table
 from shopfloor.services.lookout_schedule import FREQUENCIES, SchedulerSpec
 
 Frequency = Literal[tuple(FREQUENCIES)]  # type: ignore[valid-type]
 
 
-class _Shape(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-
-class S3In(_Shape):
-    Bucket: str = Field(pattern=BUCKET)
-    Prefix: str = Field("", max_length=1024)
-
-
-class Naming(_Shape):
+class Naming(Shape):
     TimestampFormat: Literal["EPOCH", "yyyy-MM-dd-HH-mm-ss", "yyyyMMddHHmmss"] = "yyyyMMddHHmmss"
     ComponentTimestampDelimiter: Literal["", "-", "_", " "] = "_"
 
 
-class InputConfig(_Shape):
-    S3InputConfiguration: S3In
+class InputConfig(Shape):
+    S3InputConfiguration: S3Location
     InputTimeZoneOffset: str | None = Field(None, pattern=r"^(\+|\-)[0-9]{2}\:[0-9]{2}$")
     InferenceInputNameConfiguration: Naming = Naming()
 
 
-class OutputConfig(_Shape):
-    S3OutputConfiguration: S3In
+class OutputConfig(Shape):
+    S3OutputConfiguration: S3Location
     KmsKeyId: str | None = None
 
 
-class CreateScheduler(_Shape):
+class CreateScheduler(Shape):
     ModelName: str = Field(pattern=NAME)
     InferenceSchedulerName: str = Field(pattern=NAME)
     DataDelayOffsetInMinutes: int = Field(0, ge=0, le=60)
@@ -63,11 +54,11 @@ class CreateScheduler(_Shape):
     ClientToken: str = Field(min_length=1, max_length=256)
 
 
-class SchedulerNamed(_Shape):
+class SchedulerNamed(Shape):
     InferenceSchedulerName: str = Field(pattern=NAME)
 
 
-class ListSchedulers(_Shape):
+class ListSchedulers(Shape):
     NextToken: str | None = None
     MaxResults: int | None = None
     InferenceSchedulerNameBeginsWith: str | None = None
