@@ -47,6 +47,7 @@ from shopfloor.client_payload import jsonable as _jsonable
 from shopfloor.client_payload import segment as _seg
 from shopfloor.client_payload import version_params as _params
 from shopfloor.client_retrain import RetrainMixin
+from shopfloor.client_sources import SourcesClient
 from shopfloor.errors import JobCancelled
 from shopfloor.tasks.catalog import DEFAULT_TASK
 from shopfloor.version import __version__
@@ -86,7 +87,7 @@ _SAFE_POSTS = re.compile(
 _RETRIED_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
 
-class Client(RetrainMixin, MonitoringMixin, DriftMixin, AlertsClient, ChallengerMixin):
+class Client(RetrainMixin, MonitoringMixin, DriftMixin, AlertsClient, ChallengerMixin, SourcesClient):
     """A connection to one Shopfloor server.
 
     ``url`` and ``api_key`` default to ``SHOPFLOOR_URL`` (http://127.0.0.1:8000)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from shopfloor.registry.source_entities import Source
 from shopfloor.security.keys import Principal
 from shopfloor.services import alerts
 
@@ -89,6 +90,10 @@ ALLOWED = {
     ("GET", "/v1/alerts/rules/{rule_id}/deliveries"): {"admin", "builder"},
     ("GET", "/v1/alerts/states"): {"admin", "builder"},
     ("GET", "/v1/alerts/prometheus-rules"): {"admin", "builder"},
+    ("POST", "/v1/sources"): {"admin", "builder"},
+    ("GET", "/v1/sources"): {"admin", "builder"},
+    ("GET", "/v1/sources/{name}"): {"admin", "builder"},
+    ("DELETE", "/v1/sources/{name}"): {"admin", "builder"},
 }
 
 
@@ -134,6 +139,9 @@ def _objects(api: Api) -> dict[str, str]:
     key = store.list_keys("default")[0]
     walker = Principal(key_id=key.id, tenant="default", role="admin")
     rule = alerts.create_rule(api.platform, walker, {**ALERT_RULE, "name": "walk-rule"})
+    # a source named like the model: the {name} of its routes
+    source = Source("default", "walkmodel", "http://127.0.0.1:9000", "us-east-1", "k", ("walk",), b"x")
+    store.add_source(source)
     return {
         "dataset_id": ds.id,
         "job_id": job.id,
@@ -187,6 +195,9 @@ def _call(api: Api, method: str, path: str, who: str | None):
         kwargs["json"] = ALERT_RULE
     elif method == "PATCH" and path.startswith("/v1/alerts/rules/"):
         kwargs["json"] = {"bound": 0.4}
+    elif path == "/v1/sources" and method == "POST":
+        kwargs["json"] = {"name": "walked", "endpoint_url": "http://127.0.0.1:9000", "access_key_id": "k",
+                          "secret_access_key": "s", "buckets": ["walked"]}
     elif path == "/v1/keys" and method == "POST":
         kwargs["json"] = {"role": "consumer"}
     elif path == "/v1/jobs" and method == "POST":

@@ -43,6 +43,9 @@ def test_key_with_aws_pair(api: Api) -> None:
     assert stored is not None and created["aws_secret_access_key"].encode() not in stored.sealed_secret
     plain = api.client.post("/v1/keys", json={"role": "builder"}, headers=api.headers()).json()
     assert plain.get("aws_access_key_id") is None
+    items = api.client.get("/v1/keys", headers=api.headers()).json()["items"]
+    listed = {k["id"]: k["aws_access_key_id"] for k in items}
+    assert listed[created["id"]] == created["aws_access_key_id"] and listed[plain["id"]] is None
 
 
 def test_signed_call_runs_as_the_api_key(api: Api, echo: None) -> None:

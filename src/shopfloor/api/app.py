@@ -36,6 +36,7 @@ from shopfloor.api.routes import (
     plots,
     predict,
     retrain,
+    sources,
     streams,
     synthesize,
     system,
@@ -158,6 +159,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         app.include_router(module.router)
     app.include_router(audit.router)
     app.include_router(alerts.router)
+    app.include_router(sources.router)
     app.include_router(lookout.router)
     console.install(app)  # the browser pages, at / (after the API: /v1 paths stay the API's)
     _add_middleware(app, settings)

@@ -131,6 +131,7 @@ PredictionsReader = Annotated[Principal, Depends(_caller(Permission.PREDICTIONS_
 KeysAdmin = Annotated[Principal, Depends(_caller(Permission.KEYS))]
 AlertsReader = Annotated[Principal, Depends(_caller(Permission.ALERTS_READ))]
 AlertsWriter = Annotated[Principal, Depends(_caller(Permission.ALERTS_WRITE))]
+SourcesAdmin = Annotated[Principal, Depends(_caller(Permission.SOURCES))]
 # Audit log and quotas: admins only. The keys permission is the admin-only one in roles.py.
 Admin = Annotated[Principal, Depends(_caller(Permission.KEYS))]
 

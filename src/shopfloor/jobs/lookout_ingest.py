@@ -10,7 +10,6 @@ DescribeDataIngestionJob, DescribeDataset and ListSensorStatistics read back.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from shopfloor.context import Platform
@@ -25,12 +24,11 @@ from shopfloor.data.lookout_ingest import (
     read_component_file,
     sensor_statistics,
 )
-from shopfloor.data.stored import store_table
+from shopfloor.data.stored import store_frame
 from shopfloor.errors import InvalidDataset
 from shopfloor.progress import ProgressFn
 from shopfloor.registry.entities import Job
 from shopfloor.security.limits import storage_limit
-from shopfloor.storage.scratch import scratch_file
 
 
 def run_lookout_ingest(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, Any]:
@@ -61,18 +59,14 @@ def run_lookout_ingest(platform: Platform, job: Job, progress: ProgressFn) -> di
         for sensor in table.component.sensors
     ]
     progress(0.8, "saving", "storing the sensor table as a Shopfloor dataset (sealed)")
-    with scratch_file(platform.scratch, f"{job.id}.parquet") as path:  # in memory only
-        wide.to_parquet(path, index=False)
-        data = path.read_bytes()
-        stored = store_table(
-            platform,
-            job.tenant,
-            path,
-            name=p["dataset"],
-            size=len(data),
-            sha256=hashlib.sha256(data).hexdigest(),
-            max_storage_bytes=storage_limit(platform, job.tenant),
-        )
+    stored = store_frame(
+        platform,
+        job.tenant,
+        wide,
+        name=p["dataset"],
+        scratch=platform.scratch,
+        max_storage_bytes=storage_limit(platform, job.tenant),
+    )
     return {
         "dataset_id": stored.id,
         "version": stored.version,

@@ -28,6 +28,7 @@ class KeyPublic(BaseModel):
     name: str | None = None
     created_at: datetime
     revoked_at: datetime | None = None
+    aws_access_key_id: str | None = Field(None, description="The key's AWS access key id, if it has one.")
 
 
 class KeyCreated(KeyPublic):

@@ -21,6 +21,8 @@ class Permission(StrEnum):
     METRICS = "metrics"
     ALERTS_READ = "alerts:read"
     ALERTS_WRITE = "alerts:write"
+    # The tenant's S3-compatible sources: credentials to its own buckets, so not for consumers.
+    SOURCES = "sources"
 
 
 _BUILDER = {
@@ -35,6 +37,7 @@ _BUILDER = {
     Permission.PREDICTIONS_READ,
     Permission.ALERTS_READ,
     Permission.ALERTS_WRITE,
+    Permission.SOURCES,
 }
 _CONSUMER = {Permission.MODELS_READ, Permission.PREDICT, Permission.EXPLAIN}
 

@@ -44,7 +44,9 @@ def revoke(platform: Platform, principal: Principal, key_id: str) -> None:
 
 @router.get("", response_model=KeyList, summary="List the tenant's API keys")
 def list_keys(platform: PlatformDep, principal: KeysAdmin) -> Any:
-    return {"items": [key_view(k) for k in platform.store.list_keys(principal.tenant)]}
+    aws = {a.api_key_id: a.id for a in platform.store.list_access_keys(principal.tenant)}
+    keys = platform.store.list_keys(principal.tenant)
+    return {"items": [{**key_view(k), "aws_access_key_id": aws.get(k.id)} for k in keys]}
 
 
 @router.delete("/{key_id}", status_code=204, summary="Revoke an API key; it fails at once everywhere")

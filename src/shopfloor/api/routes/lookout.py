@@ -76,7 +76,7 @@ _BY_CODE = {
     "missing-authentication": ("MissingAuthenticationTokenException", 403),
     "unrecognized-client": ("UnrecognizedClientException", 403),
     "unknown-operation": ("UnknownOperationException", 400),
-    "storage-quota-exceeded": ("ServiceQuotaExceededException", 402),
+    "storage-quota-exceeded": ("ServiceQuotaExceededException", 400),
 }
 #: The others, by their HTTP status.
 _BY_STATUS = {
