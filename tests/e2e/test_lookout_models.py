@@ -31,8 +31,7 @@ from s3server import ACCESS_KEY, REGION, SECRET_KEY, MotoServer
 from shopfloor import Client
 from shopfloor.bootstrap import prepare
 from shopfloor.context import Platform
-from shopfloor.security.keys import Principal
-from shopfloor.services import lookout_inference, sources
+from shopfloor.services import lookout_inference
 from shopfloor.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -88,18 +87,12 @@ def plant(tmp_path_factory: pytest.TempPathFactory, s3_server: MotoServer, s3: A
     try:
         with Client(server.url, admin_key) as admin:
             key = admin.create_key("builder", aws=True)
+            admin.add_source(
+                "plant-s3", s3_server.url, ACCESS_KEY, SECRET_KEY, buckets=[BUCKET], region=REGION
+            )
+            # the test's own view of the server's registry and store, to run windows before their time
             platform = prepare(Settings(home=home, source_allowed_networks=["127.0.0.1/32"]))
             tenant = key["tenant"]
-            sources.add_source(
-                platform,
-                Principal(key_id=key["id"], tenant=tenant, role="builder"),
-                name="plant-s3",
-                endpoint_url=s3_server.url,
-                region=REGION,
-                access_key_id=ACCESS_KEY,
-                secret=SECRET_KEY,
-                buckets=[BUCKET],
-            )
             yield Plant(server, admin, platform, tenant, key)
             platform.close()
     finally:
