@@ -67,9 +67,11 @@ def test_a_due_window_is_claimed_once(store: SqlStore) -> None:
     now = store.get_lookout_scheduler("a", "live")
     assert now.next_data_end == T0 + FIVE and now.revision == 1
     assert store.due_lookout_schedulers(T0) == []
-    # a window already recorded is never recorded twice, whatever the revision says
-    with pytest.raises(Conflict):
-        store.claim_lookout_tick(now, _execution(s, T0, "lkx_3"), T0 + 2 * FIVE, T0 + 2 * FIVE)
+    # a window already scored (stopped and started again within it) is skipped, not scored twice
+    again = store.set_lookout_scheduler_state("a", "live", "RUNNING", T0, T0)
+    assert again is not None
+    assert not store.claim_lookout_tick(again, _execution(s, T0, "lkx_3"), T0 + FIVE, T0 + FIVE)
+    assert store.get_lookout_scheduler("a", "live").next_data_end == T0 + FIVE
     (run,) = store.list_lookout_executions("a", s.id)
     assert run.id == "lkx_1" and run.status == "IN_PROGRESS"
     assert store.list_lookout_executions("b", s.id) == []

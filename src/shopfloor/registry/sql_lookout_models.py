@@ -160,7 +160,9 @@ class LookoutModelTables:
         next_due: datetime,
     ) -> bool:
         """Take the scheduler's due tick and record ``execution`` (IN_PROGRESS) for it, if the
-        scheduler is still running at the revision read: True for exactly one of racing callers."""
+        scheduler is still running at the revision read: True for exactly one of racing callers.
+        A window already scored (a scheduler stopped and started again within it) is not scored
+        again: the scheduler moves past it and the answer is False."""
         with self._session() as s:
             done = s.execute(
                 update(LookoutSchedulerRow)
@@ -176,6 +178,14 @@ class LookoutModelTables:
                 )
             )
             if _count(done) != 1:
+                return False
+            scored = s.scalar(
+                select(LookoutExecutionRow.id).where(
+                    LookoutExecutionRow.scheduler_id == scheduler.id,
+                    LookoutExecutionRow.data_end == _naive(execution.data_end),
+                )
+            )
+            if scored is not None:
                 return False
             s.add(_execution_row(execution))
             return True
