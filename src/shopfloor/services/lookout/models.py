@@ -145,7 +145,7 @@ def _summary(principal: Principal, s: ModelState) -> dict[str, Any]:
         "ModelName": m.name,
         "ModelArn": arn(principal, "model", f"{m.name}/{m.uid}"),
         "DatasetName": m.dataset_name,
-        "DatasetArn": arn(principal, "dataset", f"{m.dataset_name}/{m.dataset_name}"),
+        "DatasetArn": arn(principal, "dataset", m.dataset_name),
         "Status": s.status,
         "CreatedAt": epoch(m.created_at),
         "ActiveModelVersion": s.version.version if s.version else None,
