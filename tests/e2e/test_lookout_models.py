@@ -163,6 +163,7 @@ def test_model_scheduler_executions_and_events(plant: Plant, s3: Any, cmapss: pd
     assert described["Status"] == "SUCCESS", described.get("FailedReason")
     assert described["TrainingExecutionEndTime"] >= described["TrainingExecutionStartTime"]
     assert described["OffCondition"] == "operating\\setting3 < 50"
+    assert json.loads(described["Schema"]) == ld.schema()
     metrics = json.loads(described["ModelMetrics"])
     assert metrics["labeled_ranges_count"] == len(EVAL_UNITS)
     assert metrics["detected_labeled_ranges_count"] >= 2

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shopfloor.context import Platform
 from shopfloor.data.lookout import SAMPLING_RATES
 from shopfloor.data.lookout_ingest import parse_schema
-from shopfloor.errors import InvalidInput
+from shopfloor.errors import InvalidInput, NotFound
 from shopfloor.security.keys import Principal
 from shopfloor.security.roles import Permission
 from shopfloor.services import lookout_training as training
@@ -156,7 +156,9 @@ def _summary(principal: Principal, s: ModelState) -> dict[str, Any]:
 def describe_model(platform: Platform, principal: Principal, request: dict[str, Any]) -> dict[str, Any]:
     s = training.describe(platform, principal.tenant, parse(ModelNamed, request).ModelName)
     p, echo = s.job.params, s.model.config
-    schema = echo.get("DatasetSchema", {}).get("InlineDataSchema")
+    schema = echo.get("DatasetSchema", {}).get("InlineDataSchema") or _dataset_schema(
+        platform, principal.tenant, s.model.dataset_name
+    )
     trained, evaluation = p.get("training") or [None, None], p.get("evaluation") or [None, None]
     off = p.get("off")
     return {
@@ -177,6 +179,14 @@ def describe_model(platform: Platform, principal: Principal, request: dict[str, 
         "OffCondition": f"{off['sensor']} {off['op']} {off['value']:g}" if off else None,
         "ModelVersionActivatedAt": epoch(s.version.created_at) if s.version else None,
     }
+
+
+def _dataset_schema(platform: Platform, tenant: str, name: str) -> str | None:
+    """The schema of the model's dataset, when the request gave none (None once the dataset is gone)."""
+    try:
+        return json.dumps(platform.store.get_lookout_dataset(tenant, name).schema)
+    except NotFound:
+        return None
 
 
 def _epoch_text(value: str | None) -> float | None:
