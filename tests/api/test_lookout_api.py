@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -224,3 +225,14 @@ def test_rate_limit_is_throttling(api: Api) -> None:
     answer = call(api.client, key, "ListDatasets")
     assert answer.status_code == 429 and aws_error(answer) == "ThrottlingException"
     assert int(answer.headers["retry-after"]) >= 1
+
+
+def test_old_signature_refused(api: Api, echo: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    import botocore.auth
+
+    key = aws_key(api.client, api.headers(), "builder")
+    late = datetime.now(UTC) - timedelta(minutes=16)
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: late)
+    answer = call(api.client, key, "EchoCaller")
+    assert answer.status_code == 403 and aws_error(answer) == "InvalidSignatureException"
+    assert "expired" in answer.json()["message"]

@@ -90,3 +90,18 @@ def test_statistics_of_a_sensor() -> None:
     assert modes == {"Status": "POTENTIAL_ISSUE_DETECTED"}
     empty = li.sensor_statistics("pump", "none", frame, li.SensorCounts())
     assert empty["DataExists"] is False and "DataStartTime" not in empty
+
+
+def test_schema_from_the_files() -> None:
+    anyone = li.key_matcher("train/", None, None)
+    found = anyone.fullmatch("train/pump/2024/a.csv")
+    assert found is not None and found.group("component") == "pump"
+    assert anyone.fullmatch("train/README.txt") is None
+    header = li.csv_header(b"Timestamp, flow ,temp\n2024-01-01,1,2\n")
+    assert header == ["Timestamp", "flow", "temp"]
+    schema = json.loads(li.infer_schema({"pump": [("s3://b/train/pump/a.csv", header)] * 2}))
+    assert li.parse_schema(json.dumps(schema)) == [li.Component("pump", "Timestamp", ("flow", "temp"))]
+    with pytest.raises(InvalidInput, match="b.csv: its columns differ"):
+        li.infer_schema({"pump": [("a.csv", header), ("b.csv", ["Timestamp", "flow"])]})
+    with pytest.raises(InvalidInput, match="c.csv: needs a timestamp column"):
+        li.infer_schema({"pump": [("c.csv", ["Timestamp"])]})

@@ -254,3 +254,16 @@ def test_ingestion_that_reads_nothing(plant: Plant) -> None:
     job = _ingested(lookout, started["JobId"])
     assert job["Status"] == "FAILED" and "broken/operating/a.csv" in job["FailedReason"]
     assert lookout.describe_dataset(DatasetName="pump-2")["Status"] == "CREATED"
+
+
+def test_schema_found_in_the_files(plant: Plant) -> None:
+    lookout = plant.client()
+    lookout.create_dataset(DatasetName="pump-3")
+    assert "Schema" not in lookout.describe_dataset(DatasetName="pump-3")
+    where = {"S3InputConfiguration": {"Bucket": plant.bucket, "Prefix": "train/"}}
+    started = lookout.start_data_ingestion_job(
+        DatasetName="pump-3", IngestionInputConfiguration=where, RoleArn=ROLE
+    )
+    assert _ingested(lookout, started["JobId"])["Status"] == "SUCCESS"
+    found = json.loads(lookout.describe_dataset(DatasetName="pump-3")["Schema"])
+    assert found == {"Components": sorted(SCHEMA["Components"], key=lambda c: c["ComponentName"])}

@@ -12,7 +12,9 @@ reading kept). The components are joined on their timestamps into one wide table
 
 from __future__ import annotations
 
+import csv
 import io
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,7 +52,6 @@ def parse_schema(text: str, field_name: str = "DatasetSchema.InlineDataSchema") 
     """The components of an InlineDataSchema JSON text. Each component needs a name and columns:
     exactly one of type ``DATETIME`` (its timestamps) and at least one ``DOUBLE`` sensor.
     :class:`InvalidInput` naming the component or column otherwise."""
-    import json
 
     def bad(detail: str) -> InvalidInput:
         where = ["body", *field_name.split(".")]
@@ -89,16 +90,43 @@ def parse_schema(text: str, field_name: str = "DatasetSchema.InlineDataSchema") 
     return found
 
 
-def key_matcher(prefix: str, pattern: str | None, component: str) -> re.Pattern[str]:
+def key_matcher(prefix: str, pattern: str | None, component: str | None) -> re.Pattern[str]:
     """The object keys of ``component``'s files: ``pattern`` with ``{prefix}`` (the prefix without
-    its trailing '/'), ``{component}`` and ``*`` (any characters) filled in."""
+    its trailing '/'), ``{component}`` and ``*`` (any characters) filled in. With ``component``
+    None, any component name (no '/'), captured as the group ``component``."""
     base = prefix.rstrip("/")
     text = pattern or DEFAULT_KEY_PATTERN
     if not base:
         text = text.replace("{prefix}/", "")
     parts = re.split(r"(\{prefix\}|\{component\}|\*)", text)
-    fill = {"{prefix}": re.escape(base), "{component}": re.escape(component), "*": ".*"}
+    named = re.escape(component) if component is not None else r"(?P<component>[^/]+?)"
+    fill = {"{prefix}": re.escape(base), "{component}": named, "*": ".*"}
     return re.compile("".join(fill.get(p, re.escape(p)) for p in parts))
+
+
+def infer_schema(headers: Mapping[str, Sequence[tuple[str, list[str]]]]) -> str:
+    """The InlineDataSchema of files without one: per component (the name its files' keys give),
+    the header of its files (the same in each): the first column the timestamps, the others DOUBLE
+    sensors. ``headers``: component -> ``(where, header)`` of each of its files. InvalidInput naming
+    the file whose header differs or cannot be a component's."""
+    components = []
+    for name, files in sorted(headers.items()):
+        where, first = files[0]
+        for other, header in files[1:]:
+            if header != first:
+                raise InvalidInput(f"{other}: its columns differ from those of {where} (component {name!r})")
+        if len(first) < 2:
+            raise InvalidInput(f"{where}: needs a timestamp column and at least one sensor column")
+        sensors = ({"Name": c, "Type": "DOUBLE"} for c in first[1:])
+        columns = [{"Name": first[0], "Type": "DATETIME"}, *sensors]
+        components.append({"ComponentName": name, "Columns": columns})
+    return json.dumps({"Components": components})
+
+
+def csv_header(data: bytes) -> list[str]:
+    """The column names of a CSV file's first line (empty for a file without one)."""
+    line = data[: 64 * 1024].decode("utf-8", errors="replace").splitlines()[:1]
+    return [name.strip() for name in next(csv.reader(line), [])]
 
 
 def component_of(key: str, matchers: Mapping[str, re.Pattern[str]]) -> str | None:

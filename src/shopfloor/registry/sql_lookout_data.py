@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -120,6 +121,16 @@ class LookoutDataTables:
             query = select(LookoutDatasetRow).where(LookoutDatasetRow.tenant == tenant)
             rows = s.scalars(query.order_by(LookoutDatasetRow.name))
             return [_dataset(r) for r in rows if not begins_with or r.name.startswith(begins_with)]
+
+    def set_lookout_dataset_schema(self, tenant: str, name: str, schema: dict[str, Any]) -> LookoutDataset:
+        """Give a dataset created without a schema the one its first ingestion found."""
+        with self._session() as s:
+            row = s.get(LookoutDatasetRow, (tenant, name))
+            if row is None:
+                raise NotFound(f"dataset {name!r} not found")
+            row.schema, row.updated_at = schema, _now()
+            s.flush()
+            return _dataset(row)
 
     def delete_lookout_dataset(self, tenant: str, name: str) -> None:
         """Remove the dataset and its ingestion records (the Shopfloor datasets they stored stay)."""

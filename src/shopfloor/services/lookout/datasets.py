@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from shopfloor.context import Platform
-from shopfloor.data.lookout_ingest import parse_schema
+from shopfloor.data.lookout_ingest import Component, parse_schema
 from shopfloor.errors import Conflict
 from shopfloor.registry.clock import now
 from shopfloor.registry.lookout_data_entities import LookoutDataset
@@ -38,7 +38,7 @@ class SchemaIn(BaseModel):
 class CreateDataset(BaseModel):
     model_config = ConfigDict(extra="ignore")
     DatasetName: str = Field(pattern=NAME)
-    DatasetSchema: SchemaIn
+    DatasetSchema: SchemaIn | None = None
     ClientToken: str = Field(min_length=1, max_length=256)
     ServerSideKmsKeyId: str | None = None
     Tags: list[Tag] = Field(default_factory=list, max_length=200)
@@ -56,19 +56,8 @@ class ListDatasets(BaseModel):
 
 def create_dataset(platform: Platform, principal: Principal, request: dict[str, Any]) -> dict[str, Any]:
     req = parse(CreateDataset, request)
-    components = parse_schema(req.DatasetSchema.InlineDataSchema)
-    schema = {
-        "Components": [
-            {
-                "ComponentName": c.name,
-                "Columns": [
-                    {"Name": c.time_column, "Type": "DATETIME"},
-                    *({"Name": s, "Type": "DOUBLE"} for s in c.sensors),
-                ],
-            }
-            for c in components
-        ]
-    }
+    # Without a schema, the first ingestion finds one in the files (their layout and headers).
+    schema = schema_of(parse_schema(req.DatasetSchema.InlineDataSchema)) if req.DatasetSchema else {}
     stored, created = platform.store.add_lookout_dataset(
         LookoutDataset(
             tenant=principal.tenant,
@@ -89,6 +78,22 @@ def create_dataset(platform: Platform, principal: Principal, request: dict[str, 
     }
 
 
+def schema_of(components: list[Component]) -> dict[str, Any]:
+    """A schema as it is stored and described: components, each its DATETIME and DOUBLE columns."""
+    return {
+        "Components": [
+            {
+                "ComponentName": c.name,
+                "Columns": [
+                    {"Name": c.time_column, "Type": "DATETIME"},
+                    *({"Name": s, "Type": "DOUBLE"} for s in c.sensors),
+                ],
+            }
+            for c in components
+        ]
+    }
+
+
 def _status(platform: Platform, dataset: LookoutDataset) -> str:
     runs = history(platform, dataset.tenant, dataset.name)
     if runs and runs[0].status == "IN_PROGRESS":
@@ -106,7 +111,7 @@ def describe_dataset(platform: Platform, principal: Principal, request: dict[str
         "CreatedAt": epoch(dataset.created_at),
         "LastUpdatedAt": epoch(max([dataset.updated_at, *(r.ingestion.created_at for r in runs)])),
         "Status": _status(platform, dataset),
-        "Schema": json.dumps(dataset.schema),
+        "Schema": json.dumps(dataset.schema) if dataset.schema else None,
     }
     if runs:
         last = runs[0].ingestion

@@ -17,15 +17,23 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shopfloor.context import Platform
-from shopfloor.data.lookout_ingest import component_of, key_matcher, parse_schema
+from shopfloor.data.lookout_ingest import (
+    Component,
+    component_of,
+    csv_header,
+    infer_schema,
+    key_matcher,
+    parse_schema,
+)
 from shopfloor.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from shopfloor.registry.clock import now
 from shopfloor.registry.ids import new_id
 from shopfloor.registry.lookout_data_entities import LookoutIngestion
+from shopfloor.registry.source_entities import SourceObject
 from shopfloor.security.keys import Principal
 from shopfloor.security.roles import Permission
 from shopfloor.services import sources
-from shopfloor.services.lookout.datasets import NAME, input_configuration
+from shopfloor.services.lookout.datasets import NAME, input_configuration, schema_of
 from shopfloor.services.lookout.ingested import Ingested, history, ingested, latest_success
 from shopfloor.services.lookout.operations import Operation, arn, epoch, page, parse, table
 from shopfloor.services.queueing import check_room, queue
@@ -87,41 +95,29 @@ def start_ingestion(platform: Platform, principal: Principal, request: dict[str,
             f"dataset {dataset.name!r} already has an ingestion in progress ({runs[0].ingestion.id})"
         )
     check_room(platform, tenant)
-    components = parse_schema(json.dumps(dataset.schema), "dataset schema")
-    matchers = {c.name: key_matcher(s3.Prefix, s3.KeyPattern, c.name) for c in components}
     listed = sources.list_objects(platform, tenant, s3.Bucket, s3.Prefix)
     listed = [o for o in listed if not o.key.endswith("/")]
-    matched = [(o, component_of(o.key, matchers)) for o in listed]
-    files = [(o, c) for o, c in matched if c is not None]
-    where = f"s3://{s3.Bucket}/{s3.Prefix}"
-    if not files:
-        pattern = s3.KeyPattern or "{prefix}/{component}/*"
-        raise _field(
-            ["IngestionInputConfiguration", "S3InputConfiguration"],
-            f"no object under {where} matches key pattern {pattern!r} for the components "
-            f"{', '.join(matchers)} ({len(listed)} object(s) listed)",
-        )
-    if len(files) > MOST_FILES:
-        raise _field(
-            ["IngestionInputConfiguration"], f"{len(files)} files match under {where}; at most {MOST_FILES}"
-        )
+    components = parse_schema(json.dumps(dataset.schema), "dataset schema") if dataset.schema else None
+    matched = _components_of(listed, s3, components)
     limit = platform.settings.max_upload_bytes
-    total = sum(o.size for o, _ in files)
-    if total > limit:
-        raise PayloadTooLarge(
-            f"the {len(files)} files under {where} hold {total} bytes; at most {limit} per ingestion"
-        )
+    files = _checked(matched, s3, components, limit)
     job_id = new_id("job")
     prefix = f"{tenant}/jobs/{job_id}"
     copied: list[dict[str, Any]] = []
+    headers: dict[str, list[tuple[str, list[str]]]] = {}
     try:
         for at, (obj, component) in enumerate(files):
-            data = sources.read_object(platform, tenant, s3.Bucket, obj.key, max_bytes=limit)
+            # the whole ingestion within the limit, even if a file grew since it was listed
+            room = limit - sum(int(f["size"]) for f in copied)
+            data = sources.read_object(platform, tenant, s3.Bucket, obj.key, max_bytes=max(room, 0))
+            headers.setdefault(component, []).append((f"s3://{s3.Bucket}/{obj.key}", csv_header(data)))
             place = f"{prefix}/lookout/{at}.csv"
             digest = platform.sealed.put(tenant, place, data)
             copied.append(
                 {"key": obj.key, "component": component, "input": place, "sha256": digest, "size": len(data)}
             )
+        if components is None:  # the dataset has no schema yet: the files give it
+            components = parse_schema(infer_schema(headers), "the schema the files give")
         params = {
             "dataset": dataset.name,
             "bucket": s3.Bucket,
@@ -140,6 +136,8 @@ def start_ingestion(platform: Platform, principal: Principal, request: dict[str,
     except BaseException as exc:
         platform.sealed.undo(prefix, exc)
         raise
+    if not dataset.schema:
+        platform.store.set_lookout_dataset_schema(tenant, dataset.name, schema_of(components))
     platform.store.add_lookout_ingestion(
         LookoutIngestion(
             id=job.id,
@@ -154,6 +152,48 @@ def start_ingestion(platform: Platform, principal: Principal, request: dict[str,
         )
     )
     return {"JobId": job.id, "Status": "IN_PROGRESS"}
+
+
+def _checked(
+    matched: list[tuple[SourceObject, str | None]],
+    s3: S3Input,
+    components: list[Component] | None,
+    limit: int,
+) -> list[tuple[SourceObject, str]]:
+    """The objects of a component, if there are some, at most :data:`MOST_FILES` and ``limit`` bytes
+    in all; InvalidInput or PayloadTooLarge saying which bound is passed."""
+    files = [(o, c) for o, c in matched if c is not None]
+    where = f"s3://{s3.Bucket}/{s3.Prefix}"
+    if not files:
+        pattern = s3.KeyPattern or "{prefix}/{component}/*"
+        named = f"the components {', '.join(c.name for c in components)}" if components else "a component"
+        raise _field(
+            ["IngestionInputConfiguration", "S3InputConfiguration"],
+            f"no object under {where} matches key pattern {pattern!r} for {named} "
+            f"({len(matched)} object(s) listed)",
+        )
+    if len(files) > MOST_FILES:
+        raise _field(
+            ["IngestionInputConfiguration"], f"{len(files)} files match under {where}; at most {MOST_FILES}"
+        )
+    total = sum(o.size for o, _ in files)
+    if total > limit:
+        raise PayloadTooLarge(
+            f"the {len(files)} files under {where} hold {total} bytes; at most {limit} per ingestion"
+        )
+    return files
+
+
+def _components_of(
+    listed: list[SourceObject], s3: S3Input, components: list[Component] | None
+) -> list[tuple[SourceObject, str | None]]:
+    """Each listed object with the component its key names under the key pattern (None: none of
+    the schema's; without a schema, any name in the component's place)."""
+    if components is None:
+        anyone = key_matcher(s3.Prefix, s3.KeyPattern, None)
+        return [(o, m.group("component") if (m := anyone.fullmatch(o.key)) else None) for o in listed]
+    matchers = {c.name: key_matcher(s3.Prefix, s3.KeyPattern, c.name) for c in components}
+    return [(o, component_of(o.key, matchers)) for o in listed]
 
 
 def _view(principal: Principal, run: Ingested) -> dict[str, Any]:

@@ -4,7 +4,7 @@ NEUTRAL, kept in the registry. A model of the facade reads its label group's ran
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
@@ -24,8 +24,6 @@ Time = AwareDatetime | float
 
 
 def _when(value: Time) -> datetime:
-    from datetime import UTC
-
     return value if isinstance(value, datetime) else datetime.fromtimestamp(float(value), UTC)
 
 
