@@ -184,9 +184,10 @@ def describe_model(platform: Platform, principal: Principal, request: dict[str, 
 def _dataset_schema(platform: Platform, tenant: str, name: str) -> str | None:
     """The schema of the model's dataset, when the request gave none (None once the dataset is gone)."""
     try:
-        return json.dumps(platform.store.get_lookout_dataset(tenant, name).schema)
+        schema = platform.store.get_lookout_dataset(tenant, name).schema
     except NotFound:
         return None
+    return json.dumps(schema) if schema else None
 
 
 def _epoch_text(value: str | None) -> float | None:
