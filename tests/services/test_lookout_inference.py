@@ -210,3 +210,14 @@ def test_the_background_task_runs_due_windows(plant: Plant) -> None:
     assert run.data_end == made.next_data_end and run.status == "FAILED"  # no file was put
     after = platform.store.get_lookout_scheduler(PLANT.tenant, "watched")
     assert after.next_data_end == made.next_data_end + timedelta(minutes=5)
+
+
+def test_an_execution_whose_host_stopped_is_failed_by_the_sweep(plant: Plant) -> None:
+    platform = plant.platform
+    made = schedule.create(platform, PLANT, _spec("orphan"))
+    claimed = inference.claim(platform, made, datetime.now(UTC))  # claimed, then the host stops
+    assert claimed is not None
+    assert inference.sweep(platform) == 0
+    assert inference.sweep(platform, now=datetime.now(UTC) + timedelta(hours=2)) == 1
+    (run,) = schedule.executions(platform, PLANT.tenant, "orphan")[1]
+    assert run.status == "FAILED" and "stopped before it ended" in (run.failed_reason or "")

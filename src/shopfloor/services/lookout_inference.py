@@ -27,6 +27,7 @@ import json
 import logging
 import math
 import random
+import time
 import traceback
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -57,6 +58,8 @@ log = logging.getLogger(__name__)
 INPUT_BYTES = 64 * 1024 * 1024
 #: An execution still in progress after this long lost its host; it is marked failed.
 STALE_AFTER = timedelta(hours=1)
+#: How often each process looks for such executions (a write; the due windows are only read).
+SWEEP_EVERY_S = 900.0
 RESULTS = "results.jsonl"
 
 
@@ -270,10 +273,8 @@ def run_due(platform: Platform, now: datetime | None = None, limit: int = 20) ->
     """Run the windows due at ``now`` (default: the clock) that this process claims; the
     executions it ran. Tests pass a later ``now`` to run a schedule's next window at once."""
     now = now or datetime.now(UTC)
-    store = platform.store
-    store.fail_stale_lookout_executions(now - STALE_AFTER, "the host running it stopped before it ended")
     ran = []
-    for scheduler in store.due_lookout_schedulers(now, limit):
+    for scheduler in platform.store.due_lookout_schedulers(now, limit):
         execution = claim(platform, scheduler, now)
         if execution is not None:
             score_window(platform, scheduler, execution)
@@ -288,9 +289,19 @@ async def watch(platform: Platform) -> None:
     if poll <= 0:
         return
     await asyncio.sleep(random.uniform(0, poll))  # noqa: S311 - spreading processes, not a secret
+    swept = 0.0
     while True:
         try:
+            if time.monotonic() - swept >= SWEEP_EVERY_S:
+                swept = time.monotonic()
+                await asyncio.to_thread(sweep, platform)
             await asyncio.to_thread(run_due, platform)
         except Exception:  # an unavailable registry must not end the task; the next round retries
             log.exception("inference scheduler round failed")
         await asyncio.sleep(poll)
+
+
+def sweep(platform: Platform, now: datetime | None = None) -> int:
+    """Mark failed the executions left in progress past :data:`STALE_AFTER` (their host stopped)."""
+    before = (now or datetime.now(UTC)) - STALE_AFTER
+    return platform.store.fail_stale_lookout_executions(before, "the host running it stopped before it ended")
