@@ -91,3 +91,24 @@ def shifted(table: pd.DataFrame, start: datetime) -> pd.DataFrame:
     moved = table.copy()
     moved[TIME] = moved[TIME] - moved[TIME].iloc[0] + pd.Timestamp(start)
     return moved
+
+
+def schema() -> dict[str, list[dict[str, object]]]:
+    """The InlineDataSchema of :data:`COMPONENTS` (a Timestamp column, then DOUBLE sensors)."""
+    return {
+        "Components": [
+            {
+                "ComponentName": component,
+                "Columns": [
+                    {"Name": TIME, "Type": "DATETIME"},
+                    *({"Name": s, "Type": "DOUBLE"} for s in sensors),
+                ],
+            }
+            for component, sensors in COMPONENTS.items()
+        ]
+    }
+
+
+def components() -> list[dict[str, object]]:
+    """:data:`COMPONENTS` as a model's training job records them (name, time column, sensors)."""
+    return [{"name": c, "time_column": TIME, "sensors": list(s)} for c, s in COMPONENTS.items()]

@@ -274,6 +274,14 @@ class Settings(BaseSettings):
         description="Seconds running jobs get to finish after SIGTERM; a job still running then is "
         "stopped and handed back to the queue (queued again, its attempt counted) for the next runner.",
     )
+    lookout_scheduler_poll_s: float = Field(
+        15.0,
+        ge=0,
+        le=3600,
+        description="How often each API process looks for Lookout for Equipment inference scheduler windows "
+        "that are due (every process and host may: each window is scored by one of them); 0: this process "
+        "runs none.",
+    )
     alert_eval_interval_s: float = Field(
         30.0,
         ge=0,

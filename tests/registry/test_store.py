@@ -28,6 +28,7 @@ AGGREGATES = (
     registry.ChallengerStore,
     registry.SourceStore,
     registry.AzureMultivariateStore,
+    registry.LookoutModelStore,
     registry.HealthStore,
 )
 

@@ -52,7 +52,7 @@ from shopfloor.lifecycle import die_with_parent
 from shopfloor.schemas.common import Problem
 from shopfloor.services import alerts as alert_service
 from shopfloor.services import audit as audit_log
-from shopfloor.services import prediction_log
+from shopfloor.services import lookout_inference, prediction_log
 from shopfloor.settings import Settings, get_settings, metrics_dir
 from shopfloor.telemetry import tracing as traces
 from shopfloor.version import __version__
@@ -91,12 +91,14 @@ def _flush_log(platform: Platform) -> None:
 
 def _background_tasks(platform: Platform) -> list[asyncio.Task[None]]:
     """The periodic work of every API process: shared metrics, the audit buffer, the prediction
-    log's retention sweep, and alert rules evaluated and webhooks sent in turn (settings alert_*)."""
+    log's retention sweep, alert rules evaluated and webhooks sent in turn (settings alert_*), and
+    the Lookout inference schedulers' due windows (lookout_scheduler_poll_s)."""
     return [
         asyncio.create_task(_flush_metrics()),
         asyncio.create_task(audit_log.flush_every(platform)),
         asyncio.create_task(prediction_log.sweep_every(platform)),
         asyncio.create_task(alert_service.watch(platform)),
+        asyncio.create_task(lookout_inference.watch(platform)),
     ]
 
 

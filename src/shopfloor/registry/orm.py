@@ -408,6 +408,77 @@ class AzureResultRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class LookoutModelRow(Base):
+    """A Lookout for Equipment model: its training job and the request it came from."""
+
+    __tablename__ = "lookout_models"
+    tenant: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    uid: Mapped[str] = mapped_column(String(40))
+    dataset_name: Mapped[str] = mapped_column(String(200))
+    job_id: Mapped[str] = mapped_column(String(40))
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    client_token: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class LookoutSchedulerRow(Base):
+    """An inference scheduler; ``due_at`` and ``revision`` are the claim of its next run (a
+    conditional update moves them, so exactly one process runs each scheduled execution)."""
+
+    __tablename__ = "lookout_schedulers"
+    __table_args__ = (UniqueConstraint("tenant", "name", name="uq_lookout_scheduler_name"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    model: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
+    frequency_s: Mapped[int] = mapped_column(Integer)
+    delay_s: Mapped[int] = mapped_column(Integer)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    next_data_end: Mapped[datetime | None] = mapped_column(DateTime)
+    due_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    latest_result: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class LookoutExecutionRow(Base):
+    """One scheduled run of a scheduler; one row per data window (the unique constraint)."""
+
+    __tablename__ = "lookout_executions"
+    __table_args__ = (UniqueConstraint("scheduler_id", "data_end", name="uq_lookout_execution_window"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64), index=True)
+    scheduler_id: Mapped[str] = mapped_column(ForeignKey("lookout_schedulers.id", ondelete="CASCADE"))
+    scheduled_start: Mapped[datetime] = mapped_column(DateTime)
+    data_start: Mapped[datetime] = mapped_column(DateTime)
+    data_end: Mapped[datetime] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    failed_reason: Mapped[str | None] = mapped_column(Text)
+    result_bucket: Mapped[str | None] = mapped_column(String(63))
+    result_key: Mapped[str | None] = mapped_column(String(1024))
+    model_version: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class LookoutEventRow(Base):
+    """An anomalous event one execution found."""
+
+    __tablename__ = "lookout_events"
+    __table_args__ = (Index("ix_lookout_events_scheduler_start", "scheduler_id", "start"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    scheduler_id: Mapped[str] = mapped_column(ForeignKey("lookout_schedulers.id", ondelete="CASCADE"))
+    execution_id: Mapped[str] = mapped_column(
+        ForeignKey("lookout_executions.id", ondelete="CASCADE"), index=True
+    )
+    start: Mapped[datetime] = mapped_column(DateTime)
+    end: Mapped[datetime] = mapped_column(DateTime)
+    diagnostics: Mapped[list[Any]] = mapped_column(JSON)
+
+
 class SourceRow(Base):
     """An S3-compatible source of a tenant: its endpoint, region and access key id in clear, the
     secret access key encrypted with the tenant's key (bound to tenant and name)."""

@@ -47,6 +47,7 @@ from shopfloor.registry.sql_health import HealthQueries
 from shopfloor.registry.sql_limits import LimitTables
 from shopfloor.registry.sql_log_windows import LogWindowQueries
 from shopfloor.registry.sql_lookout_data import LookoutDataTables
+from shopfloor.registry.sql_lookout_models import LookoutModelTables
 from shopfloor.registry.sql_monitoring import MonitoringTables, drop_log_in
 from shopfloor.registry.sql_sources import SourceTables
 from shopfloor.registry.sql_streams import StreamTables
@@ -107,9 +108,10 @@ class SqlStore(
     AliasTables,
     AlertTables,
     AzureMultivariateTables,
+    LookoutModelTables,
+    SourceTables,
     AccessKeyTables,
     LookoutDataTables,
-    SourceTables,
     LogWindowQueries,
     HealthQueries,
 ):

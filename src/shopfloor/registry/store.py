@@ -35,6 +35,7 @@ from shopfloor.registry.log_entities import (
     LoggedPrediction,
 )
 from shopfloor.registry.lookout_data_entities import Label, LabelGroup, LookoutDataset, LookoutIngestion
+from shopfloor.registry.lookout_entities import LookoutEvent, LookoutExecution, LookoutModel, LookoutScheduler
 from shopfloor.registry.source_entities import Source
 
 T = TypeVar("T")
@@ -493,6 +494,64 @@ class AzureMultivariateStore(Protocol):
     def get_azure_result(self, tenant: str, result_id: str) -> AzureResult: ...
 
 
+class LookoutModelStore(Protocol):
+    """The Lookout for Equipment facade's models, inference schedulers, executions and events (see
+    :mod:`shopfloor.registry.sql_lookout_models` for how a scheduled tick runs once on a cluster)."""
+
+    def add_lookout_model(self, model: LookoutModel) -> LookoutModel: ...
+    def get_lookout_model(self, tenant: str, name: str) -> LookoutModel: ...
+    def list_lookout_models(self, tenant: str) -> list[LookoutModel]: ...
+    def delete_lookout_model(self, tenant: str, name: str) -> None: ...
+    def add_lookout_scheduler(self, scheduler: LookoutScheduler) -> LookoutScheduler: ...
+    def get_lookout_scheduler(self, tenant: str, name: str) -> LookoutScheduler: ...
+    def list_lookout_schedulers(self, tenant: str, model: str | None = None) -> list[LookoutScheduler]: ...
+    def set_lookout_scheduler_state(
+        self,
+        tenant: str,
+        name: str,
+        status: str,
+        next_data_end: datetime | None,
+        due_at: datetime | None,
+        only_from: Sequence[str] | None = None,
+    ) -> LookoutScheduler | None: ...
+    def delete_lookout_scheduler(self, tenant: str, name: str) -> None: ...
+    def due_lookout_schedulers(self, now: datetime, limit: int = 100) -> list[LookoutScheduler]: ...
+    def claim_lookout_tick(
+        self,
+        scheduler: LookoutScheduler,
+        execution: LookoutExecution,
+        next_data_end: datetime,
+        next_due: datetime,
+    ) -> bool:
+        """Take a due tick and record its execution: True for exactly one of racing callers."""
+        ...
+
+    def finish_lookout_execution(
+        self,
+        execution_id: str,
+        *,
+        status: str,
+        failed_reason: str | None = None,
+        result: tuple[str, str] | None = None,
+        model_version: int | None = None,
+        events: Sequence[LookoutEvent] = (),
+        latest_result: str | None = None,
+    ) -> None: ...
+    def fail_stale_lookout_executions(self, started_before: datetime, reason: str) -> int: ...
+    def list_lookout_executions(
+        self,
+        tenant: str,
+        scheduler_id: str,
+        *,
+        data_start_after: datetime | None = None,
+        data_end_before: datetime | None = None,
+        status: str | None = None,
+    ) -> list[LookoutExecution]: ...
+    def list_lookout_events(
+        self, tenant: str, scheduler_id: str, start: datetime, end: datetime
+    ) -> list[LookoutEvent]: ...
+
+
 class SourceStore(Protocol):
     """A tenant's S3-compatible sources: endpoint, region, access key id, the secret sealed by the
     caller (with the tenant's key), and the buckets each serves (one source per bucket)."""
@@ -537,6 +596,7 @@ class Store(
     AlertStore,
     ChallengerStore,
     AzureMultivariateStore,
+    LookoutModelStore,
     SourceStore,
     HealthStore,
     Protocol,

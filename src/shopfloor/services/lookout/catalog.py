@@ -5,11 +5,13 @@ A module of operations is added here with one line (and nowhere else).
 
 from __future__ import annotations
 
-from shopfloor.services.lookout import datasets, ingestion, labels
+from shopfloor.services.lookout import datasets, ingestion, labels, models, schedulers
 from shopfloor.services.lookout.operations import Operation, join
 
 OPERATIONS: dict[str, Operation] = join(
     datasets.OPERATIONS,
     ingestion.OPERATIONS,
     labels.OPERATIONS,
+    models.OPERATIONS,
+    schedulers.OPERATIONS,
 )
