@@ -36,7 +36,8 @@ def _free_port() -> int:
 
 
 class MotoServer:
-    def __init__(self, log: Path) -> None:
+    def __init__(self, log: Path, env: dict[str, str] | None = None) -> None:
+        self.env = dict(env or {})  # more of moto's settings (INITIAL_NO_AUTH_ACTION_COUNT, ...)
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
@@ -44,7 +45,7 @@ class MotoServer:
         self.paused = False
 
     def start(self) -> MotoServer:
-        env = {**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "true"}
+        env = {**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "true", **self.env}
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
                 [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],

@@ -125,8 +125,9 @@ def test_cli_import_stays_light() -> None:
 def test_keys_create_prints_only_the_secret(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     calls: list[dict[str, Any]] = []
 
-    def create_key(settings: Any, *, role: str, tenant: str, name: str | None) -> dict[str, Any]:
+    def create_key(settings: Any, *, role: str, tenant: str, name: str | None, aws: bool) -> dict[str, Any]:
         calls.append({"home": settings.home, "role": role, "tenant": tenant, "name": name})
+        assert aws is False
         return {"id": "key_abc", "secret": "sk_live_secret", "tenant": tenant, "role": role}
 
     fake = types.ModuleType("shopfloor.bootstrap")
@@ -143,6 +144,30 @@ def test_keys_create_prints_only_the_secret(monkeypatch: pytest.MonkeyPatch, tmp
 
     result = runner.invoke(app, ["keys", "create", "--role", "root"])
     assert result.exit_code != 0
+
+
+def test_keys_create_aws_prints_the_pair_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SHOPFLOOR_HOME", str(tmp_path))
+    result = runner.invoke(app, ["keys", "create", "--role", "builder", "--aws"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert all(line.startswith("export ") for line in lines), lines  # for eval, seen by child programs
+    printed = dict(line.removeprefix("export ").split("=", 1) for line in lines)
+    assert set(printed) == {"SHOPFLOOR_API_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+    assert printed["SHOPFLOOR_API_KEY"].startswith("sfk_") and printed["AWS_ACCESS_KEY_ID"].startswith("SFAK")
+
+    from shopfloor.bootstrap import prepare
+    from shopfloor.security.access_keys import open_secret
+    from shopfloor.settings import Settings
+
+    platform = prepare(Settings(home=tmp_path))
+    try:
+        stored = platform.store.get_access_key(printed["AWS_ACCESS_KEY_ID"])
+        assert stored is not None and stored.active
+        data_key = platform.sealed.tenant_key(stored.tenant)
+        assert open_secret(data_key, stored) == printed["AWS_SECRET_ACCESS_KEY"]
+    finally:
+        platform.close()
 
 
 def test_keys_create_remote_list_revoke(serve_api: Any) -> None:
@@ -828,3 +853,19 @@ def test_datasets_upload_recordings_with_rate_and_channels(serve_api: Any, tmp_p
     for field, value in (("format", "signals"), ("sampling_rate", "12000.0"), ("channels", "FE_time")):
         assert f'name="{field}"\r\n\r\n{value}\r\n' in body
     assert 'name="rpm"\r\n\r\n1772.0\r\n' in body
+
+
+def test_models_export(serve_api: Any, tmp_path: Path) -> None:
+    seen = serve_api(lambda request: httpx.Response(200, content=b"onnx-bytes"))
+    out = tmp_path / "press.onnx"
+    args = ["models", "export", "press", "--version", "3", "--format", "onnx", "-o", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert seen[0].url.path == "/v1/models/press/versions/3/export" and seen[0].url.params["format"] == "onnx"
+    assert out.read_bytes() == b"onnx-bytes" and result.stdout.strip() == str(out)
+    assert "wrote" in result.stderr and "10 bytes" in result.stderr
+    refused = serve_api(lambda request: problem(409, "Conflict", "imported models cannot be exported"))
+    args = ["models", "export", "outside", "--version", "1", "-o", str(tmp_path / "x.zip")]
+    result = runner.invoke(app, args)
+    assert result.exit_code != 0 and "cannot be exported" in result.output and refused
+    assert not (tmp_path / "x.zip").exists()

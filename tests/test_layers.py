@@ -55,6 +55,8 @@ LAYER_OF = {
     "shopfloor.client_drift": "entry points",  # the SDK's drift checks, mixed into the client
     "shopfloor.cli_drift": "entry points",  # `shopfloor drift` sub-commands
     "shopfloor.client_alerts": "entry points",  # the SDK's alert calls, a mixin of the client
+    "shopfloor.client_sources": "entry points",  # the SDK's calls about S3 sources, a mixin of the client
+    "shopfloor.cli_sources": "entry points",  # `shopfloor sources`: add, list, remove S3 sources
     "shopfloor.client_challenger": "entry points",  # the SDK's calls about challengers, mixed into Client
     "shopfloor.server": "entry points",  # `shopfloor serve`: starts the API workers and the job runner
     # builds the process from settings (migrations, first key, Platform) for `serve` and the CLI's

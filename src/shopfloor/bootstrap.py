@@ -7,6 +7,7 @@ from typing import Any
 
 from shopfloor.context import Platform
 from shopfloor.registry.migrate import upgrade
+from shopfloor.security.access_keys import issue_access_key
 from shopfloor.security.keys import issue_key
 from shopfloor.settings import Settings
 
@@ -37,13 +38,23 @@ def first_admin_key(platform: Platform) -> str | None:
 
 
 def create_key(
-    settings: Settings, *, role: str, tenant: str = DEFAULT_TENANT, name: str | None = None
+    settings: Settings,
+    *,
+    role: str,
+    tenant: str = DEFAULT_TENANT,
+    name: str | None = None,
+    aws: bool = False,
 ) -> dict[str, Any]:
-    """Create an API key locally, against the registry under ``settings.home`` (no server needed)."""
+    """Create an API key locally, against the registry under ``settings.home`` (no server needed);
+    with ``aws`` also an AWS access key id and secret for it (SigV4 clients of the AWS facades)."""
     platform = prepare(settings)
     try:
         platform.store.ensure_tenant(tenant)
         new = issue_key(platform.store, platform.secret, tenant=tenant, role=role, name=name)
-        return {"id": new.key.id, "tenant": tenant, "role": role, "secret": new.secret}
+        created = {"id": new.key.id, "tenant": tenant, "role": role, "secret": new.secret}
+        if aws:
+            pair = issue_access_key(platform.store, platform.sealed.tenant_key(tenant), new.key)
+            created.update(aws_access_key_id=pair.key.id, aws_secret_access_key=pair.secret)
+        return created
     finally:
         platform.close()

@@ -26,6 +26,7 @@ from shopfloor.cli_drift import drift_app
 from shopfloor.cli_examples import examples_app
 from shopfloor.cli_monitoring import monitoring_app
 from shopfloor.cli_resources import datasets_app, jobs_app, keys_app, models_app
+from shopfloor.cli_sources import sources_app
 from shopfloor.cli_tenants import tenants_app
 from shopfloor.errors import ShopfloorError
 from shopfloor.tasks import catalog
@@ -67,6 +68,7 @@ app.add_typer(tenants_app, name="tenants")
 app.add_typer(serving.hub_app, name="hub")
 app.add_typer(serving.masking_app, name="masking")
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(sources_app, name="sources")
 app.command()(serving.forecast)
 app.command()(serving.optimize)
 app.add_typer(examples_app, name="examples")

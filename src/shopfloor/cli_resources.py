@@ -36,6 +36,11 @@ class Layout(StrEnum):
     wide = "wide"
 
 
+class ExportFormat(StrEnum):
+    onnx = "onnx"
+    mlflow = "mlflow"
+
+
 class Role(StrEnum):
     admin = "admin"
     builder = "builder"
@@ -55,19 +60,34 @@ def keys_create(
         bool,
         typer.Option("--remote", help="Create it through the API (SHOPFLOOR_URL) in the caller's tenant."),
     ] = False,
+    aws: Annotated[
+        bool,
+        typer.Option(
+            "--aws",
+            help="Also issue an AWS access key id and secret (for AWS SDKs: Lookout for Equipment); "
+            "prints the three as exported shell variables, for eval.",
+        ),
+    ] = False,
 ) -> None:
     """Create an API key and print the secret alone on stdout: KEY=$(shopfloor keys create --role admin).
 
     Without --remote this writes straight into the registry under SHOPFLOOR_HOME, which is how the
-    first admin key is made.
+    first admin key is made. With --aws stdout holds `export SHOPFLOOR_API_KEY=`, `AWS_ACCESS_KEY_ID=`
+    and `AWS_SECRET_ACCESS_KEY=` lines: eval "$(shopfloor keys create --role builder --aws)" sets them
+    for the programs the shell starts (AWS SDKs read the two AWS variables themselves).
     """
     if remote:
-        key = common.make_client().create_key(role.value, name=name)
+        key = common.make_client().create_key(role.value, name=name, aws=aws)
     else:
         from shopfloor import bootstrap
 
-        key = bootstrap.create_key(common.load_settings(), role=role.value, tenant=tenant, name=name)
-    typer.echo(key["secret"])
+        key = bootstrap.create_key(common.load_settings(), role=role.value, tenant=tenant, name=name, aws=aws)
+    if aws:
+        typer.echo(f"export SHOPFLOOR_API_KEY={key['secret']}")
+        typer.echo(f"export AWS_ACCESS_KEY_ID={key['aws_access_key_id']}")
+        typer.echo(f"export AWS_SECRET_ACCESS_KEY={key['aws_secret_access_key']}")
+    else:
+        typer.echo(key["secret"])
     common.err.print(
         f"created key {escape(str(key.get('id')))} for tenant {escape(str(key.get('tenant') or tenant))}, "
         f"role {role.value}; the secret is shown only this once"
@@ -457,4 +477,33 @@ def models_plot(
             version = int(client.get_model(name)["latest_version"])
         target = output or Path(f"{name}-v{version}-{kind.value}.png")
         path = client.plot(name, version, kind.value, dest=target)
+    typer.echo(str(path))
+
+
+@models_app.command("export")
+def models_export(
+    name: str,
+    version: Annotated[int, typer.Option(help="Version number.")],
+    format: Annotated[  # noqa: A002 - the option's name
+        ExportFormat, typer.Option("--format", help="onnx: one ONNX file; mlflow: a zipped MLflow model.")
+    ] = ExportFormat.onnx,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", dir_okay=False, help="Default: NAME-vVERSION.onnx or NAME-vVERSION-mlflow.zip."
+        ),
+    ] = None,
+) -> None:
+    """Download a trained tabular model as ONNX (its preprocessing inside: it takes the raw columns)
+    or as an MLflow model directory with that ONNX flavour, and print the file's path.
+
+    Outputs are named as batch scoring's columns: prediction and proba_<class>. See
+    docs/protocols/portability.md for running it with onnxruntime or mlflow.
+    """
+    suffix = ".onnx" if format is ExportFormat.onnx else "-mlflow.zip"
+    target = output or Path(f"{name}-v{version}{suffix}")
+    busy = common.err.status(f"exporting {escape(name)} v{version} as {format.value}")
+    with common.make_client() as client, busy:
+        path = client.export_model(name, version, format.value, dest=target)
+    common.err.print(f"wrote {escape(str(path))} ({path.stat().st_size:,} bytes)")
     typer.echo(str(path))

@@ -47,6 +47,7 @@ from shopfloor.client_payload import jsonable as _jsonable
 from shopfloor.client_payload import segment as _seg
 from shopfloor.client_payload import version_params as _params
 from shopfloor.client_retrain import RetrainMixin
+from shopfloor.client_sources import SourcesClient
 from shopfloor.errors import JobCancelled
 from shopfloor.tasks.catalog import DEFAULT_TASK
 from shopfloor.version import __version__
@@ -86,7 +87,7 @@ _SAFE_POSTS = re.compile(
 _RETRIED_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
 
-class Client(RetrainMixin, MonitoringMixin, DriftMixin, AlertsClient, ChallengerMixin):
+class Client(RetrainMixin, MonitoringMixin, DriftMixin, AlertsClient, ChallengerMixin, SourcesClient):
     """A connection to one Shopfloor server.
 
     ``url`` and ``api_key`` default to ``SHOPFLOOR_URL`` (http://127.0.0.1:8000)
@@ -428,6 +429,30 @@ class Client(RetrainMixin, MonitoringMixin, DriftMixin, AlertsClient, Challenger
         return dict(self._json("PUT", f"/v1/models/{_seg(name)}/aliases/{_seg(alias)}", json=body))
 
     @overload
+    def export_model(self, name: str, version: int, format: str = "onnx", dest: None = None) -> bytes: ...  # noqa: A002
+    @overload
+    def export_model(self, name: str, version: int, format: str, dest: str | Path) -> Path: ...  # noqa: A002
+
+    def export_model(
+        self,
+        name: str,
+        version: int,
+        format: str = "onnx",  # noqa: A002 - the query parameter's name
+        dest: str | Path | None = None,
+    ) -> bytes | Path:
+        """A trained tabular model version as ONNX (``format="onnx"``: one graph on the raw columns,
+        preprocessing inside) or as a zipped MLflow model directory (``"mlflow"``, onnx flavour).
+
+        Returns the bytes, or with ``dest`` streams them to that file and returns its path.
+        Raises ``Conflict`` for a model whose task has no portable form.
+        """
+        path = f"/v1/models/{_seg(name)}/versions/{_seg(version)}/export"
+        params = {"format": format}
+        if dest is None:
+            return self._send("GET", path, params=params).content
+        return self._download(path, Path(dest), params=params)
+
+    @overload
     def plot(self, name: str, version: int, kind: str, dest: None = None) -> bytes: ...
     @overload
     def plot(self, name: str, version: int, kind: str, dest: str | Path) -> Path: ...
@@ -659,11 +684,17 @@ class Client(RetrainMixin, MonitoringMixin, DriftMixin, AlertsClient, Challenger
 
     # -- keys -------------------------------------------------------------------------------
 
-    def create_key(self, role: str, name: str | None = None) -> dict[str, Any]:
-        """Create an API key in the caller's tenant -> KeyCreated; ``secret`` is shown only this once."""
+    def create_key(self, role: str, name: str | None = None, *, aws: bool = False) -> dict[str, Any]:
+        """Create an API key in the caller's tenant -> KeyCreated; ``secret`` is shown only this once.
+
+        With ``aws`` the answer also holds ``aws_access_key_id`` and ``aws_secret_access_key`` (shown
+        once too): the credentials AWS SDKs sign with for the AWS facades (Lookout for Equipment).
+        """
         body: dict[str, Any] = {"role": role}
         if name is not None:
             body["name"] = name
+        if aws:
+            body["aws"] = True
         return dict(self._json("POST", "/v1/keys", json=body))
 
     def list_keys(self) -> list[dict[str, Any]]:

@@ -78,6 +78,9 @@ _SERVER_ERRORS: tuple[type[ShopfloorError], ...] = (
     errors.ArtifactCorrupted,
     errors.NotFitted,
     errors.TargetNotAllowed,
+    errors.EndpointNotAllowed,
+    errors.SourceDenied,
+    errors.SourceUnavailable,
     RateLimitedError,
 )
 _BY_CODE: dict[str, type[ShopfloorError]] = {cls.code: cls for cls in _SERVER_ERRORS}

@@ -155,3 +155,24 @@ class TargetNotAllowed(InvalidInput):
     (``SHOPFLOOR_WEBHOOK_ALLOWED_HOSTS`` / ``SHOPFLOOR_WEBHOOK_ALLOWED_NETWORKS``)."""
 
     code, title = "target-not-allowed", "Webhook target not allowed"
+
+
+class EndpointNotAllowed(TargetNotAllowed):
+    """422: a source endpoint outside the hosts and networks the operator allows
+    (``SHOPFLOOR_SOURCE_ALLOWED_HOSTS`` / ``SHOPFLOOR_SOURCE_ALLOWED_NETWORKS``)."""
+
+    code, title = "endpoint-not-allowed", "Source endpoint not allowed"
+
+
+class SourceDenied(InvalidInput):
+    """422: a tenant's S3-compatible source refused its own credentials (access denied, unknown
+    access key, wrong secret): the source as registered cannot do this; nothing was read or written."""
+
+    code, title = "source-denied", "Source refused the request"
+
+
+class SourceUnavailable(ShopfloorError):
+    """502: a tenant's S3-compatible source does not answer (or answers with a server error);
+    nothing was acknowledged, the request may be sent again later."""
+
+    status, code, title = 502, "source-unavailable", "Source unavailable"

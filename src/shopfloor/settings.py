@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
 
-from pydantic import AliasChoices, Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: An S3 bucket name as AWS, MinIO and Ceph all accept it.
@@ -277,6 +285,14 @@ class Settings(BaseSettings):
         description="Seconds running jobs get to finish after SIGTERM; a job still running then is "
         "stopped and handed back to the queue (queued again, its attempt counted) for the next runner.",
     )
+    lookout_scheduler_poll_s: float = Field(
+        15.0,
+        ge=0,
+        le=3600,
+        description="How often each API process looks for Lookout for Equipment inference scheduler windows "
+        "that are due (every process and host may: each window is scored by one of them); 0: this process "
+        "runs none.",
+    )
     alert_eval_interval_s: float = Field(
         30.0,
         ge=0,
@@ -312,6 +328,25 @@ class Settings(BaseSettings):
     webhook_backoff_max_s: float = Field(
         600.0, gt=0, le=86400, description="Longest wait between two attempts of one webhook delivery."
     )
+    source_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names of the S3-compatible endpoints tenants may register as sources "
+        "(JSON list; `*.example.com` allows its sub-domains). None by default: no source can be added.",
+    )
+    source_allowed_networks: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="Networks (CIDR, JSON list) whose addresses source endpoints may be at, whatever "
+        "the host name; checked when a source is added and again on every call to it.",
+    )
+    source_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        le=300,
+        description="Connect and read timeout of each call to a tenant's source, in seconds.",
+    )
+    source_max_attempts: int = Field(
+        2, ge=1, le=10, description="Attempts per call to a tenant's source (first try included)."
+    )
     alert_delivery_retention_days: float = Field(
         30.0, gt=0, description="Finished webhook deliveries older than this are deleted."
     )
@@ -329,17 +364,19 @@ class Settings(BaseSettings):
             raise ValueError("the OTLP endpoint must be an http:// or https:// URL (OTLP over HTTP)")
         return url
 
-    @field_validator("webhook_allowed_hosts")
+    @field_validator("webhook_allowed_hosts", "source_allowed_hosts")
     @classmethod
-    def _host_names(cls, hosts: list[str]) -> list[str]:
+    def _host_names(cls, hosts: list[str], info: ValidationInfo) -> list[str]:
+        setting = f"SHOPFLOOR_{str(info.field_name).upper()}"
+        networks = setting.replace("_HOSTS", "_NETWORKS")
         found = []
         for host in hosts:
             name = host.strip().lower().rstrip(".")
             bare = name.removeprefix("*.")
             if not _HOST.fullmatch(bare) or _is_address(bare):
                 raise ValueError(
-                    f"SHOPFLOOR_WEBHOOK_ALLOWED_HOSTS: {host!r} is not a host name (use names like "
-                    "hooks.example.com or *.example.com; addresses go in SHOPFLOOR_WEBHOOK_ALLOWED_NETWORKS)"
+                    f"{setting}: {host!r} is not a host name (use names like "
+                    f"hooks.example.com or *.example.com; addresses go in {networks})"
                 )
             found.append(name)
         return found

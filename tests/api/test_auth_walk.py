@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from shopfloor.registry.source_entities import Source
 from shopfloor.security.keys import Principal
 from shopfloor.services import alerts
 
 Api = Any
+#: The Azure Anomaly Detector routes: the key in Ocp-Apim-Subscription-Key, errors as {code, message}.
+AZURE = "/anomalydetector/v1.1"
 ALERT_RULE = {"name": "walked", "model": "walkmodel", "signal": "drift_score", "comparison": ">", "bound": 0}
 
 # (method, path) -> roles allowed. Every route in the schema must be listed here.
@@ -36,6 +39,7 @@ ALLOWED = {
     ("POST", "/v1/models/{name}/explain"): {"admin", "builder", "consumer"},
     ("GET", "/v1/models/{name}/rules"): {"admin", "builder", "consumer"},
     ("GET", "/v1/models/{name}/versions/{version}/plots/{kind}"): {"admin", "builder", "consumer"},
+    ("GET", "/v1/models/{name}/versions/{version}/export"): {"admin", "builder"},
     ("POST", "/v1/models/{name}/batch"): {"admin", "builder"},
     # Answers within 300 trials need predict; a larger budget is a job (admin, builder: test_optimize_api).
     ("POST", "/v1/models/{name}/optimize"): {"admin", "builder", "consumer"},
@@ -89,6 +93,25 @@ ALLOWED = {
     ("GET", "/v1/alerts/rules/{rule_id}/deliveries"): {"admin", "builder"},
     ("GET", "/v1/alerts/states"): {"admin", "builder"},
     ("GET", "/v1/alerts/prometheus-rules"): {"admin", "builder"},
+    ("POST", "/openai/v1/embeddings"): {"admin", "builder", "consumer"},
+    ("GET", "/openai/v1/models"): {"admin", "builder", "consumer"},
+    ("GET", "/openai/v1/models/{model}"): {"admin", "builder", "consumer"},
+    # Azure Anomaly Detector multivariate: training and batch detection queue jobs
+    ("POST", f"{AZURE}/multivariate/models"): {"admin", "builder"},
+    ("GET", f"{AZURE}/multivariate/models"): {"admin", "builder", "consumer"},
+    ("GET", f"{AZURE}/multivariate/models/{{modelId}}"): {"admin", "builder", "consumer"},
+    ("DELETE", f"{AZURE}/multivariate/models/{{modelId}}"): {"admin", "builder"},
+    ("POST", f"{AZURE}/multivariate/models/{{modelId}}:detect-batch"): {"admin", "builder"},
+    ("GET", f"{AZURE}/multivariate/detect-batch/{{resultId}}"): {"admin", "builder"},
+    ("POST", f"{AZURE}/multivariate/models/{{modelId}}:detect-last"): {"admin", "builder", "consumer"},
+    ("POST", "/v1/sources"): {"admin", "builder"},
+    ("GET", "/v1/sources"): {"admin", "builder"},
+    ("GET", "/v1/sources/{name}"): {"admin", "builder"},
+    ("DELETE", "/v1/sources/{name}"): {"admin", "builder"},
+    # Azure Anomaly Detector, univariate: the key in Ocp-Apim-Subscription-Key, errors in Azure's shape
+    ("POST", "/anomalydetector/v1.1/timeseries/entire/detect"): {"admin", "builder", "consumer"},
+    ("POST", "/anomalydetector/v1.1/timeseries/last/detect"): {"admin", "builder", "consumer"},
+    ("POST", "/anomalydetector/v1.1/timeseries/changepoint/detect"): {"admin", "builder", "consumer"},
     # Open Inference Protocol: health and server metadata for any key, the rest as on /v1
     ("GET", "/v2/health/live"): {"admin", "builder", "consumer", "metrics"},
     ("GET", "/v2/health/ready"): {"admin", "builder", "consumer", "metrics"},
@@ -101,12 +124,18 @@ ALLOWED = {
     ("POST", "/v2/models/{name}/versions/{version}/infer"): {"admin", "builder", "consumer"},
 }
 
+AZURE_SERIES = [{"timestamp": f"2026-01-01T{h:02d}:00:00Z", "value": float(h % 5)} for h in range(24)]
+
 
 # Routes whose path names the object they create: another tenant creates its own, no 404 to expect.
 CREATES = {("POST", "/v1/models/{name}/versions")}
 
 # Routes whose path names something every tenant shares (the hub's pretrained models): no 404.
-SHARED = {("POST", "/v1/hub/{model}/embed"), ("POST", "/v1/hub/{model}/classify")}
+SHARED = {
+    ("POST", "/v1/hub/{model}/embed"),
+    ("POST", "/v1/hub/{model}/classify"),
+    ("GET", "/openai/v1/models/{model}"),
+}
 
 
 def _routes(api: Api) -> list[tuple[str, str]]:
@@ -144,7 +173,20 @@ def _objects(api: Api) -> dict[str, str]:
     key = store.list_keys("default")[0]
     walker = Principal(key_id=key.id, tenant="default", role="admin")
     rule = alerts.create_rule(api.platform, walker, {**ALERT_RULE, "name": "walk-rule"})
+    store.add_azure_model(
+        tenant="default", model_id="mv-walk", model="walkmodel", job_id=job.id, dataset_id=ds.id,
+        info={"slidingWindow": 300}, variable_states=[],
+    )
+    store.add_azure_result(
+        tenant="default", result_id="mv-walk-result", model_id="mv-walk", job_id=job.id, setup={},
+        variable_states=[],
+    )
+    # a source named like the model: the {name} of its routes
+    source = Source("default", "walkmodel", "http://127.0.0.1:9000", "us-east-1", "k", ("walk",), b"x")
+    store.add_source(source)
     return {
+        "modelId": "mv-walk",
+        "resultId": "mv-walk-result",
         "dataset_id": ds.id,
         "job_id": job.id,
         "name": "walkmodel",
@@ -157,10 +199,39 @@ def _objects(api: Api) -> dict[str, str]:
     }
 
 
+def _refusal(path: str, response: Any, status: int) -> None:
+    """The refusal is in the shape the route's clients decode: the Open Inference Protocol's, Azure's,
+    OpenAI's, or problem+json."""
+    if path.startswith("/v2"):
+        assert set(response.json()) == {"error"} and response.status_code == status, response.text
+        return
+    if path.startswith("/openai/"):
+        error = response.json()["error"]
+        assert error["message"] and error["type"] == "invalid_request_error", response.text
+        return
+    if path.startswith(AZURE):
+        assert response.headers["content-type"].startswith("application/json")
+        assert response.json()["code"] == response.headers["x-ms-error-code"]
+        return
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["status"] == status
+
+
 def _call(api: Api, method: str, path: str, who: str | None):
     """A well-formed request, so that only the key decides the answer."""
-    kwargs: dict = {"headers": api.headers(who) if who else {}}
-    if path.endswith("/batch") or path == "/v1/datasets" and method == "POST":
+    kwargs: dict = {"headers": _headers(api, path, who)}
+    azure_times = {"startTime": "2026-01-01T00:00:00Z", "endTime": "2026-01-02T00:00:00Z"}
+    if path == f"{AZURE}/multivariate/models" and method == "POST":
+        kwargs["json"] = {"dataSource": "shopfloor://datasets/ds_walk", **azure_times}
+    elif path.endswith(":detect-batch"):
+        source = {"dataSource": "shopfloor://datasets/ds_walk", "topContributorCount": 3}
+        kwargs["json"] = {**source, **azure_times}
+    elif path.endswith(":detect-last"):
+        one = {"timestamps": ["2026-01-01T00:00:00Z"], "values": [1.0]}
+        kwargs["json"] = {"variables": [{"variable": "a", **one}], "topContributorCount": 3}
+    elif path.startswith(f"{AZURE}/timeseries/"):
+        kwargs["json"] = {"series": AZURE_SERIES, "granularity": "hourly"}
+    elif path.endswith("/batch") or path == "/v1/datasets" and method == "POST":
         kwargs["files"] = {"file": ("x.csv", b"a,b\n1,2\n", "text/csv")}
     elif "/aliases/" in path or path.endswith("/promote"):
         kwargs["json"] = {"version": 1}
@@ -174,6 +245,8 @@ def _call(api: Api, method: str, path: str, who: str | None):
         kwargs["json"] = {"series": "all", "horizon": 1}
     elif path.endswith("/optimize"):
         kwargs["json"] = {"controls": {"a": {"min": 0, "max": 1}}}
+    elif path == "/openai/v1/embeddings":
+        kwargs["json"] = {"model": "all-MiniLM-L6-v2", "input": ["pump seal leaking"]}
     elif path.endswith("/embed"):
         kwargs["json"] = {"texts": ["pump seal leaking"], "variant": "torch"}
     elif path.endswith("/classify"):
@@ -197,6 +270,9 @@ def _call(api: Api, method: str, path: str, who: str | None):
         kwargs["json"] = ALERT_RULE
     elif method == "PATCH" and path.startswith("/v1/alerts/rules/"):
         kwargs["json"] = {"bound": 0.4}
+    elif path == "/v1/sources" and method == "POST":
+        kwargs["json"] = {"name": "walked", "endpoint_url": "http://127.0.0.1:9000", "access_key_id": "k",
+                          "secret_access_key": "s", "buckets": ["walked"]}
     elif path == "/v1/keys" and method == "POST":
         kwargs["json"] = {"role": "consumer"}
     elif path == "/v1/jobs" and method == "POST":
@@ -209,14 +285,14 @@ def _call(api: Api, method: str, path: str, who: str | None):
     return api.client.request(method, path, **kwargs)
 
 
-def _error_status(response: Any) -> int:
-    """The status an error's body states: problem+json, or (Open Inference Protocol routes, whose
-    clients decode nothing else) ``{"error": ...}`` with the HTTP status alone."""
-    if response.request.url.path.startswith("/v2"):
-        assert set(response.json()) == {"error"}
-        return int(response.status_code)
-    assert response.headers["content-type"].startswith("application/problem+json")
-    return int(response.json()["status"])
+def _headers(api: Api, path: str, who: str | None, secret: str | None = None) -> dict[str, str]:
+    """The key of ``who`` (or ``secret``) as the route's protocol sends it."""
+    key = secret or (api.keys[who] if who else None)
+    if key is None:
+        return {}
+    if path.startswith(AZURE):
+        return {"Ocp-Apim-Subscription-Key": key}
+    return {"Authorization": f"Bearer {key}"}
 
 
 def test_every_route_is_in_the_permission_table(api: Api) -> None:
@@ -232,8 +308,8 @@ def test_no_key_gives_401_everywhere_but_healthz(api: Api) -> None:
             assert response.status_code == 200
             continue
         assert response.status_code == 401, (method, path, response.text)
-        assert _error_status(response) == 401
-        bad = api.client.request(method, path, headers={"Authorization": "Bearer sfk_nope_nope"})
+        _refusal(path, response, 401)
+        bad = api.client.request(method, path, headers=_headers(api, path, None, "sfk_nope_nope"))
         assert bad.status_code == 401, (method, path)
 
 
@@ -247,7 +323,7 @@ def test_roles_without_the_right_get_403(api: Api) -> None:
         for role in {"admin", "builder", "consumer", "metrics"} - allowed:
             response = _call(api, method, template.format(**objs), role)
             assert response.status_code == 403, (role, method, template, response.text)
-            assert _error_status(response) == 403
+            _refusal(template, response, 403)
             checked += 1
     assert checked >= 15
 

@@ -11,6 +11,8 @@ from shopfloor.registry.sql import SqlStore
 
 AGGREGATES = (
     registry.KeyStore,
+    registry.AccessKeyStore,
+    registry.LookoutDataStore,
     registry.DataKeyStore,
     registry.MaskingStore,
     registry.DatasetStore,
@@ -24,6 +26,9 @@ AGGREGATES = (
     registry.PredictionLogStore,
     registry.AlertStore,
     registry.ChallengerStore,
+    registry.SourceStore,
+    registry.AzureMultivariateStore,
+    registry.LookoutModelStore,
     registry.HealthStore,
 )
 

@@ -248,6 +248,9 @@ def test_declaration_is_the_class_s(task: str) -> None:
     assert caps.trainable == (caps.imported_as is None), task
     assert caps.takes_options == callable(cls.__dict__.get("check_options")), task
     assert caps.backbone == (cls.backbone_name is not BaseEstimator.backbone_name), task
+    # a whole series sent in a request is detected by the class itself, with no fitted model
+    for hook in ("detect_series", "change_points"):
+        assert caps.whole_series == callable(getattr(cls, hook, None)), (task, hook)
 
 
 def test_capabilities_are_read_without_importing_a_family() -> None:
@@ -341,6 +344,29 @@ def test_batch_declared_iff_predict_frame_scores(fitted: tuple[str, Any, pd.Data
     elif type(est).predict_frame is BaseEstimator.predict_frame:
         with pytest.raises(InvalidInput):
             est.predict_frame(small)
+
+
+def test_onnx_export_declared_iff_its_graph_answers_as_predict(
+    fitted: tuple[str, Any, pd.DataFrame, str],
+) -> None:
+    """Declared ``onnx`` export: ``to_onnx()`` run by plain onnxruntime on the raw columns gives
+    ``predict``'s labels and probabilities (or values). Not declared: the estimator has no ``to_onnx``."""
+    task, est, frame, target = fitted
+    if "onnx" not in _caps(task).export:
+        assert not hasattr(est, "to_onnx")
+        return
+    from onnx_feeds import run_onnx
+
+    records, _ = _records(task, frame, target, 20)
+    out = run_onnx(est.to_onnx(), records)
+    answers = est.predict(records)
+    if "value" in answers[0]:
+        np.testing.assert_allclose(out["prediction"], [a["value"] for a in answers], rtol=1e-6, atol=1e-9)
+        return
+    assert out["prediction"].tolist() == [a["label"] for a in answers]
+    for label in answers[0]["probabilities"]:
+        wanted = [a["probabilities"][label] for a in answers]
+        np.testing.assert_allclose(out[f"proba_{label}"], wanted, atol=1e-6)
 
 
 def test_explain_answers_each_declared_method(fitted: tuple[str, Any, pd.DataFrame, str]) -> None:

@@ -20,6 +20,9 @@ from shopfloor.api.middleware import MetricsAndLimits
 from shopfloor.api.routes import (
     alerts,
     audit,
+    azure_common,
+    azure_multivariate,
+    azure_univariate,
     challenger,
     datasets,
     drift,
@@ -28,14 +31,17 @@ from shopfloor.api.routes import (
     imports,
     jobs,
     keys,
+    lookout,
     masking,
     models,
     monitoring,
     oip,
+    openai_compat,
     optimize,
     plots,
     predict,
     retrain,
+    sources,
     streams,
     synthesize,
     system,
@@ -46,7 +52,7 @@ from shopfloor.lifecycle import die_with_parent
 from shopfloor.schemas.common import Problem
 from shopfloor.services import alerts as alert_service
 from shopfloor.services import audit as audit_log
-from shopfloor.services import prediction_log
+from shopfloor.services import lookout_inference, prediction_log
 from shopfloor.serving.batching import MicroBatcher
 from shopfloor.settings import Settings, get_settings, metrics_dir
 from shopfloor.telemetry import tracing as traces
@@ -86,12 +92,14 @@ def _flush_log(platform: Platform) -> None:
 
 def _background_tasks(platform: Platform) -> list[asyncio.Task[None]]:
     """The periodic work of every API process: shared metrics, the audit buffer, the prediction
-    log's retention sweep, and alert rules evaluated and webhooks sent in turn (settings alert_*)."""
+    log's retention sweep, alert rules evaluated and webhooks sent in turn (settings alert_*), and
+    the Lookout inference schedulers' due windows (lookout_scheduler_poll_s)."""
     return [
         asyncio.create_task(_flush_metrics()),
         asyncio.create_task(audit_log.flush_every(platform)),
         asyncio.create_task(prediction_log.sweep_every(platform)),
         asyncio.create_task(alert_service.watch(platform)),
+        asyncio.create_task(lookout_inference.watch(platform)),
     ]
 
 
@@ -154,17 +162,22 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     # serving/batching.py: a shared call of as few records as the predict route scores inline stays inline
     app.state.batcher = MicroBatcher(batch_wait_s, settings.predict_batch_max_records, predict.INLINE_RECORDS)
     app.state.blocking = BlockingWork()
-    problems.install(app, shapes=(console.html_problem, oip.oip_error))
+    # errors in the shape each client decodes: console pages, then each protocol on its own prefix
+    shapes = (oip.oip_error, openai_compat.openai_error, azure_common.azure_problem, lookout.aws_problem)
+    problems.install(app, shapes=(console.html_problem, *shapes))
     docs.install(app)
     # predict and stream scoring first: routes are matched in order, and they are the hot paths.
     app.include_router(predict.hot)
     app.include_router(streams.hot)
     app.include_router(oip.hot)
     routers = (predict, streams, system, datasets, synthesize, jobs, models, imports, plots, keys, masking)
-    for module in (*routers, retrain, monitoring, challenger, hub, optimize, forecast, drift):
+    # the protocols other clients speak, each on its own prefix
+    protocols = (openai_compat, azure_univariate, azure_multivariate, lookout)
+    for module in (*routers, retrain, monitoring, challenger, hub, optimize, forecast, drift, *protocols):
         app.include_router(module.router)
     app.include_router(audit.router)
     app.include_router(alerts.router)
+    app.include_router(sources.router)
     app.include_router(oip.router)
     console.install(app)  # the browser pages, at / (after the API: /v1 paths stay the API's)
     _add_middleware(app, settings)

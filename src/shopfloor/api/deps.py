@@ -79,13 +79,20 @@ async def admit_key(request: Request, token: str, permission: Permission | None)
     except NotAuthenticated as exc:
         _audit_bad_key(platform, request, token, exc.detail)
         raise
+    await admit_principal(request, principal, permission)
+    return principal
+
+
+async def admit_principal(request: Request, principal: Principal, permission: Permission | None) -> None:
+    """The checks of :func:`admit_key` after the key itself: rate limits, then ``permission``. For
+    callers proven another way (an AWS Signature V4 made with the key's access key)."""
+    platform: Platform = request.app.state.platform
     request.scope[TENANT] = principal.tenant  # the request metrics are labelled with it
     set_tenant(principal.tenant)  # and the request's log lines and span
     # Rate before role: refused requests count too, so probing for rights is limited as well.
     await limiter(platform).admit(principal)
     if permission is not None:
         require(request, principal, permission)
-    return principal
 
 
 def require(request: Request, principal: Principal, permission: Permission) -> None:
@@ -121,10 +128,12 @@ ModelsReader = Annotated[Principal, Depends(_caller(Permission.MODELS_READ))]
 ModelsWriter = Annotated[Principal, Depends(_caller(Permission.MODELS_WRITE))]
 Predictor = Annotated[Principal, Depends(_caller(Permission.PREDICT))]
 Explainer = Annotated[Principal, Depends(_caller(Permission.EXPLAIN))]
+ModelsExporter = Annotated[Principal, Depends(_caller(Permission.MODELS_EXPORT))]
 PredictionsReader = Annotated[Principal, Depends(_caller(Permission.PREDICTIONS_READ))]
 KeysAdmin = Annotated[Principal, Depends(_caller(Permission.KEYS))]
 AlertsReader = Annotated[Principal, Depends(_caller(Permission.ALERTS_READ))]
 AlertsWriter = Annotated[Principal, Depends(_caller(Permission.ALERTS_WRITE))]
+SourcesAdmin = Annotated[Principal, Depends(_caller(Permission.SOURCES))]
 # Audit log and quotas: admins only. The keys permission is the admin-only one in roles.py.
 Admin = Annotated[Principal, Depends(_caller(Permission.KEYS))]
 

@@ -28,6 +28,7 @@ from shopfloor.registry.ids import new_id
 from shopfloor.registry.store import AuditStore, DatasetStore, MaskingStore
 from shopfloor.security import crypto, integrity
 from shopfloor.storage.base import sha256_bytes
+from shopfloor.storage.scratch import scratch_file
 from shopfloor.storage.sealed import SealedArtifacts
 
 PARQUET = "data.parquet"
@@ -154,6 +155,31 @@ def store_table(
         mapping=masked.mapping,
         max_storage_bytes=max_storage_bytes,
     )
+
+
+def store_frame(
+    platform: DataPlatform,
+    tenant: str,
+    frame: pd.DataFrame,
+    *,
+    name: str,
+    scratch: Path,
+    max_storage_bytes: int | None = None,
+) -> Dataset:
+    """``frame`` stored as a new version of dataset ``name``, as an upload of it in Parquet would be
+    (:func:`store_table`); the Parquet file lives in memory only (:func:`scratch_file`)."""
+    with scratch_file(scratch, f"{new_id('frame')}.parquet") as path:
+        frame.to_parquet(path, index=False)
+        data = path.read_bytes()
+        return store_table(
+            platform,
+            tenant,
+            path,
+            name=name,
+            size=len(data),
+            sha256=sha256_bytes(data),
+            max_storage_bytes=max_storage_bytes,
+        )
 
 
 def _with_roles(columns: list[dict[str, Any]], conversion: dict[str, Any]) -> list[dict[str, Any]]:

@@ -47,15 +47,24 @@ class Encoder(ABC):
 
     def embed_checked(self, texts: list[str], batch_size: int = 64) -> tuple[np.ndarray, list[int]]:
         """The embeddings and the indices of texts cut at ``max_tokens`` tokens."""
+        vectors, truncated, _ = self.embed_counted(texts, batch_size)
+        return vectors, truncated
+
+    def embed_counted(
+        self, texts: list[str], batch_size: int = 64
+    ) -> tuple[np.ndarray, list[int], list[int]]:
+        """As :meth:`embed_checked`, with the number of tokens the model read of each text (after
+        the cut, the tokenizer's special tokens included)."""
         if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32), []
+            return np.zeros((0, self.dimension), dtype=np.float32), [], []
         with self._tokenizer_lock:
             encoded = self._tokenizer(texts, truncation=True, max_length=self.max_tokens)
         encodings = encoded.encodings
         truncated = [i for i, enc in enumerate(encodings) if enc.overflowing]
+        tokens = [len(enc.ids) for enc in encodings]
         vectors = self._embed_all(texts, encodings, max(1, batch_size))
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return (vectors / np.maximum(norms, 1e-12)).astype(np.float32), truncated
+        return (vectors / np.maximum(norms, 1e-12)).astype(np.float32), truncated, tokens
 
     @abstractmethod
     def _embed_all(self, texts: list[str], encodings: list[Any], batch_size: int) -> np.ndarray:

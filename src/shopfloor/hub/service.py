@@ -23,16 +23,18 @@ DEFAULT_TEMPERATURE = 0.05
 
 def embed(texts: list[str], *, model: str = BUILTIN_NAME, variant: str = "torch", hub_dir: Path | None,
           cache_dir: Path, batch_size: int = 64) -> dict[str, Any]:
-    """Embeddings of ``texts``: ``{"model", "variant", "dimension", "embeddings": [[float]], "warnings"}``.
+    """Embeddings of ``texts``: ``{"model", "variant", "dimension", "embeddings": [[float]], "tokens",
+    "warnings"}``; ``tokens`` is how many tokens the model read of all texts together.
 
     Raises ``InvalidInput`` (bad texts or variant) or ``NotFound`` (unknown model). Texts over the
     token limit are cut and reported in ``warnings``, not refused.
     """
     check_texts(texts)
     encoder = get_encoder(model, variant, hub_dir, cache_dir)
-    vectors, truncated = encoder.embed_checked(texts, batch_size)
+    vectors, truncated, tokens = encoder.embed_counted(texts, batch_size)
     return {"model": model, "variant": variant, "dimension": encoder.dimension,
-            "embeddings": vectors.tolist(), "warnings": _truncation_warnings(truncated, encoder.max_tokens)}
+            "embeddings": vectors.tolist(), "tokens": sum(tokens),
+            "warnings": _truncation_warnings(truncated, encoder.max_tokens)}
 
 
 def zero_shot(texts: list[str], labels: list[str], *, model: str = BUILTIN_NAME, variant: str = "torch",

@@ -13,6 +13,8 @@ from shopfloor.context import Platform
 from shopfloor.data.export import to_safe_csv
 from shopfloor.data.parse import read_table
 from shopfloor.data.stored import frame_for_learning
+from shopfloor.jobs.lookout_ingest import run_lookout_ingest
+from shopfloor.jobs.lookout_train import run_lookout_train
 from shopfloor.jobs.optimize_job import run_optimize
 from shopfloor.jobs.retrain_job import run_retrain
 from shopfloor.jobs.synthesize_job import run_synthesize
@@ -161,4 +163,6 @@ HANDLERS: dict[str, Callable[[Platform, Job, ProgressFn], dict[str, Any]]] = {
     "synthesize": run_synthesize,
     "optimize": run_optimize,
     "retrain": run_retrain,
+    "lookout_train": run_lookout_train,
+    "lookout_ingest": run_lookout_ingest,
 }

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from shopfloor.context import Platform
-from shopfloor.data.stored import frame_for_learning, store_table
+from shopfloor.data.stored import frame_for_learning, store_frame
 from shopfloor.data.synth_report import synthesize_with_report
 from shopfloor.progress import ProgressFn
 from shopfloor.registry.entities import Job
-from shopfloor.registry.ids import new_id
 from shopfloor.security.limits import storage_limit
-from shopfloor.storage.scratch import scratch_file
 
 
 def run_synthesize(platform: Platform, job: Job, progress: ProgressFn) -> dict[str, Any]:
@@ -35,19 +32,15 @@ def run_synthesize(platform: Platform, job: Job, progress: ProgressFn) -> dict[s
     )
     report["excluded"] = exclude
     progress(0.92, "saving", "storing the synthetic table as a new dataset")
-    with scratch_file(platform.scratch, f"{new_id('synth')}.parquet") as path:  # in memory only
-        synth.to_parquet(path, index=False)
-        data = path.read_bytes()
-        stored = store_table(
-            platform,
-            job.tenant,
-            path,
-            name=p["name"],
-            size=len(data),
-            sha256=hashlib.sha256(data).hexdigest(),
-            # Added only if it fits the tenant's storage quota; else the job fails, nothing kept.
-            max_storage_bytes=storage_limit(platform, job.tenant),
-        )
+    stored = store_frame(
+        platform,
+        job.tenant,
+        synth,
+        name=p["name"],
+        scratch=platform.scratch,
+        # Added only if it fits the tenant's storage quota; else the job fails, nothing kept.
+        max_storage_bytes=storage_limit(platform, job.tenant),
+    )
     return {
         "dataset_id": stored.id,
         "name": stored.name,

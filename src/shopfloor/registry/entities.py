@@ -36,6 +36,21 @@ class ApiKey:
 
 
 @dataclass(frozen=True)
+class AccessKey:
+    """An AWS-style access key pair issued for one API key: requests signed with it (SigV4) act as
+    that API key. ``sealed_secret`` is the secret encrypted under the tenant's data key (the server
+    recomputes signatures, so it keeps the secret itself, never in clear); ``active`` is the API
+    key's state: revoking the API key revokes its access keys."""
+
+    id: str
+    tenant: str
+    api_key_id: str
+    sealed_secret: bytes
+    created_at: datetime
+    active: bool = True
+
+
+@dataclass(frozen=True)
 class Dataset:
     id: str
     tenant: str

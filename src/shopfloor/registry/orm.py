@@ -44,6 +44,17 @@ class KeyRow(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
+class AccessKeyRow(Base):
+    """AWS-style access keys (SigV4) of API keys; the secret sealed with the tenant's data key."""
+
+    __tablename__ = "aws_access_keys"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    api_key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    sealed_secret: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class DatasetRow(Base):
     __tablename__ = "datasets"
     __table_args__ = (UniqueConstraint("tenant", "name", "version"),)
@@ -367,3 +378,184 @@ class ChallengerRow(Base):
     share: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
     updated_by: Mapped[str | None] = mapped_column(String(40))
+
+
+class AzureModelRow(Base):
+    """An Azure multivariate model: the Shopfloor model, training job and dataset behind an Azure
+    ``modelId`` (see :mod:`shopfloor.registry.azure_entities`)."""
+
+    __tablename__ = "azure_mv_models"
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    model: Mapped[str] = mapped_column(String(100))
+    job_id: Mapped[str] = mapped_column(String(40))
+    dataset_id: Mapped[str] = mapped_column(String(40))
+    info: Mapped[dict[str, Any]] = mapped_column(JSON)
+    variable_states: Mapped[list[Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class AzureResultRow(Base):
+    """An Azure batch detection: the batch scoring job behind an Azure ``resultId``."""
+
+    __tablename__ = "azure_mv_results"
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    result_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    model_id: Mapped[str] = mapped_column(String(40), index=True)
+    job_id: Mapped[str] = mapped_column(String(40))
+    setup: Mapped[dict[str, Any]] = mapped_column(JSON)
+    variable_states: Mapped[list[Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class LookoutModelRow(Base):
+    """A Lookout for Equipment model: its training job and the request it came from."""
+
+    __tablename__ = "lookout_models"
+    tenant: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    uid: Mapped[str] = mapped_column(String(40))
+    dataset_name: Mapped[str] = mapped_column(String(200))
+    job_id: Mapped[str] = mapped_column(String(40))
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    client_token: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class LookoutSchedulerRow(Base):
+    """An inference scheduler; ``due_at`` and ``revision`` are the claim of its next run (a
+    conditional update moves them, so exactly one process runs each scheduled execution)."""
+
+    __tablename__ = "lookout_schedulers"
+    __table_args__ = (UniqueConstraint("tenant", "name", name="uq_lookout_scheduler_name"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    model: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
+    frequency_s: Mapped[int] = mapped_column(Integer)
+    delay_s: Mapped[int] = mapped_column(Integer)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    next_data_end: Mapped[datetime | None] = mapped_column(DateTime)
+    due_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    latest_result: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class LookoutExecutionRow(Base):
+    """One scheduled run of a scheduler; one row per data window (the unique constraint)."""
+
+    __tablename__ = "lookout_executions"
+    __table_args__ = (UniqueConstraint("scheduler_id", "data_end", name="uq_lookout_execution_window"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64), index=True)
+    scheduler_id: Mapped[str] = mapped_column(ForeignKey("lookout_schedulers.id", ondelete="CASCADE"))
+    scheduled_start: Mapped[datetime] = mapped_column(DateTime)
+    data_start: Mapped[datetime] = mapped_column(DateTime)
+    data_end: Mapped[datetime] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    failed_reason: Mapped[str | None] = mapped_column(Text)
+    result_bucket: Mapped[str | None] = mapped_column(String(63))
+    result_key: Mapped[str | None] = mapped_column(String(1024))
+    model_version: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class LookoutEventRow(Base):
+    """An anomalous event one execution found."""
+
+    __tablename__ = "lookout_events"
+    __table_args__ = (Index("ix_lookout_events_scheduler_start", "scheduler_id", "start"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    scheduler_id: Mapped[str] = mapped_column(ForeignKey("lookout_schedulers.id", ondelete="CASCADE"))
+    execution_id: Mapped[str] = mapped_column(
+        ForeignKey("lookout_executions.id", ondelete="CASCADE"), index=True
+    )
+    start: Mapped[datetime] = mapped_column(DateTime)
+    end: Mapped[datetime] = mapped_column(DateTime)
+    diagnostics: Mapped[list[Any]] = mapped_column(JSON)
+
+
+class SourceRow(Base):
+    """An S3-compatible source of a tenant: its endpoint, region and access key id in clear, the
+    secret access key encrypted with the tenant's key (bound to tenant and name)."""
+
+    __tablename__ = "sources"
+    tenant: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    endpoint_url: Mapped[str] = mapped_column(String(2000))
+    region: Mapped[str] = mapped_column(String(64))
+    access_key_id: Mapped[str] = mapped_column(String(128))
+    secret: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[str | None] = mapped_column(String(40))
+
+
+class SourceBucketRow(Base):
+    """A bucket a source serves; the primary key makes a bucket belong to one source per tenant."""
+
+    __tablename__ = "source_buckets"
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    bucket: Mapped[str] = mapped_column(String(63), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), index=True)
+
+
+class LookoutDatasetRow(Base):
+    """A Lookout for Equipment dataset: a name and schema; its data are the Shopfloor datasets its
+    ingestion jobs stored."""
+
+    __tablename__ = "lookout_datasets"
+    tenant: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    schema: Mapped[dict[str, Any]] = mapped_column(JSON)
+    tags: Mapped[list[Any]] = mapped_column(JSON)
+    client_token: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class LookoutIngestionRow(Base):
+    """A data ingestion job: the Shopfloor job of the same id and the S3 input it reads."""
+
+    __tablename__ = "lookout_ingestions"
+    __table_args__ = (Index("ix_lookout_ingestions_dataset", "tenant", "dataset"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    dataset: Mapped[str] = mapped_column(String(200))
+    bucket: Mapped[str] = mapped_column(String(255))
+    prefix: Mapped[str] = mapped_column(String(1024))
+    key_pattern: Mapped[str | None] = mapped_column(String(2048))
+    role_arn: Mapped[str] = mapped_column(String(2048))
+    client_token: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class LabelGroupRow(Base):
+    __tablename__ = "lookout_label_groups"
+    tenant: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    fault_codes: Mapped[list[Any]] = mapped_column(JSON)
+    client_token: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class LabelRow(Base):
+    """A labelled time range of a label group, with its rating (ANOMALY, NO_ANOMALY, NEUTRAL)."""
+
+    __tablename__ = "lookout_labels"
+    __table_args__ = (Index("ix_lookout_labels_group", "tenant", "group_name", "start"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    group_name: Mapped[str] = mapped_column(String(200))
+    start: Mapped[datetime] = mapped_column(DateTime)
+    end: Mapped[datetime] = mapped_column(DateTime)
+    rating: Mapped[str] = mapped_column(String(16))
+    fault_code: Mapped[str | None] = mapped_column(String(200))
+    notes: Mapped[str | None] = mapped_column(Text)
+    equipment: Mapped[str | None] = mapped_column(String(200))
+    client_token: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(DateTime)

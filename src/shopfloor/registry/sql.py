@@ -36,15 +36,20 @@ from shopfloor.registry.orm import (
     TenantRow,
     VersionRow,
 )
+from shopfloor.registry.sql_access_keys import AccessKeyTables
 from shopfloor.registry.sql_alerts import AlertTables
 from shopfloor.registry.sql_aliases import AliasTables
 from shopfloor.registry.sql_attempts import AttemptTables
+from shopfloor.registry.sql_azure_mv import AzureMultivariateTables
 from shopfloor.registry.sql_challenger import ChallengerTables, drop_challenger_in
 from shopfloor.registry.sql_generation import GenerationTables, bump_in
 from shopfloor.registry.sql_health import HealthQueries
 from shopfloor.registry.sql_limits import LimitTables
 from shopfloor.registry.sql_log_windows import LogWindowQueries
+from shopfloor.registry.sql_lookout_data import LookoutDataTables
+from shopfloor.registry.sql_lookout_models import LookoutModelTables
 from shopfloor.registry.sql_monitoring import MonitoringTables, drop_log_in
+from shopfloor.registry.sql_sources import SourceTables
 from shopfloor.registry.sql_streams import StreamTables
 from shopfloor.registry.sql_trust import TrustTables, stored_bytes_in
 
@@ -102,6 +107,11 @@ class SqlStore(
     ChallengerTables,
     AliasTables,
     AlertTables,
+    AzureMultivariateTables,
+    LookoutModelTables,
+    SourceTables,
+    AccessKeyTables,
+    LookoutDataTables,
     LogWindowQueries,
     HealthQueries,
 ):

@@ -7,7 +7,9 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
+from shopfloor.registry.azure_entities import AzureModel, AzureResult
 from shopfloor.registry.entities import (
+    AccessKey,
     AlertDelivery,
     AlertRule,
     AlertState,
@@ -32,6 +34,9 @@ from shopfloor.registry.log_entities import (
     LogCount,
     LoggedPrediction,
 )
+from shopfloor.registry.lookout_data_entities import Label, LabelGroup, LookoutDataset, LookoutIngestion
+from shopfloor.registry.lookout_entities import LookoutEvent, LookoutExecution, LookoutModel, LookoutScheduler
+from shopfloor.registry.source_entities import Source
 
 T = TypeVar("T")
 
@@ -47,6 +52,41 @@ class KeyStore(Protocol):
     def list_keys(self, tenant: str) -> list[ApiKey]: ...
     def revoke_key(self, tenant: str, key_id: str) -> ApiKey: ...
     def count_keys(self) -> int: ...
+
+
+class AccessKeyStore(Protocol):
+    """AWS-style access keys (SigV4) of API keys; a revoked API key's access keys come back inactive."""
+
+    def add_access_key(self, key: AccessKey) -> AccessKey: ...
+    def get_access_key(self, access_key_id: str) -> AccessKey | None: ...
+    def list_access_keys(self, tenant: str) -> list[AccessKey]: ...
+
+
+class LookoutDataStore(Protocol):
+    """The Lookout for Equipment facade's datasets, ingestion jobs, label groups and labels. Names
+    are per tenant; a repeated creation with the same client token returns the first one's result."""
+
+    def add_lookout_dataset(self, dataset: LookoutDataset) -> tuple[LookoutDataset, bool]: ...
+    def get_lookout_dataset(self, tenant: str, name: str) -> LookoutDataset: ...
+    def list_lookout_datasets(self, tenant: str, begins_with: str | None = None) -> list[LookoutDataset]: ...
+    def set_lookout_dataset_schema(
+        self, tenant: str, name: str, schema: dict[str, Any]
+    ) -> LookoutDataset: ...
+    def delete_lookout_dataset(self, tenant: str, name: str) -> None: ...
+    def add_lookout_ingestion(self, ingestion: LookoutIngestion) -> LookoutIngestion: ...
+    def get_lookout_ingestion(self, tenant: str, ingestion_id: str) -> LookoutIngestion: ...
+    def list_lookout_ingestions(self, tenant: str, dataset: str | None = None) -> list[LookoutIngestion]: ...
+    def add_label_group(self, group: LabelGroup) -> LabelGroup: ...
+    def get_label_group(self, tenant: str, name: str) -> LabelGroup: ...
+    def list_label_groups(self, tenant: str, begins_with: str | None = None) -> list[LabelGroup]: ...
+    def update_label_group(self, tenant: str, name: str, fault_codes: list[str]) -> LabelGroup: ...
+    def delete_label_group(self, tenant: str, name: str) -> None: ...
+    def add_label(self, label: Label) -> Label: ...
+    def get_label(self, tenant: str, group: str, label_id: str) -> Label: ...
+    def list_labels(
+        self, tenant: str, group: str, start: datetime | None = None, end: datetime | None = None
+    ) -> list[Label]: ...
+    def delete_label(self, tenant: str, group: str, label_id: str) -> None: ...
 
 
 class DataKeyStore(Protocol):
@@ -423,6 +463,109 @@ class AlertStore(Protocol):
     def prune_alert_deliveries(self, finished_before: datetime) -> int: ...
 
 
+class AzureMultivariateStore(Protocol):
+    """Azure Anomaly Detector multivariate ids mapped to Shopfloor models and jobs; NotFound (with
+    the Azure code ModelNotExist / ResultNotExist) for an id of another tenant or none."""
+
+    def add_azure_model(
+        self,
+        *,
+        tenant: str,
+        model_id: str,
+        model: str,
+        job_id: str,
+        dataset_id: str,
+        info: dict[str, Any],
+        variable_states: list[dict[str, Any]],
+    ) -> AzureModel: ...
+    def get_azure_model(self, tenant: str, model_id: str) -> AzureModel: ...
+    def list_azure_models(self, tenant: str, skip: int, top: int) -> tuple[list[AzureModel], int]: ...
+    def delete_azure_model(self, tenant: str, model_id: str) -> tuple[AzureModel, list[AzureResult]]: ...
+    def add_azure_result(
+        self,
+        *,
+        tenant: str,
+        result_id: str,
+        model_id: str,
+        job_id: str,
+        setup: dict[str, Any],
+        variable_states: list[dict[str, Any]],
+    ) -> AzureResult: ...
+    def get_azure_result(self, tenant: str, result_id: str) -> AzureResult: ...
+
+
+class LookoutModelStore(Protocol):
+    """The Lookout for Equipment facade's models, inference schedulers, executions and events (see
+    :mod:`shopfloor.registry.sql_lookout_models` for how a scheduled tick runs once on a cluster)."""
+
+    def add_lookout_model(self, model: LookoutModel) -> LookoutModel: ...
+    def get_lookout_model(self, tenant: str, name: str) -> LookoutModel: ...
+    def list_lookout_models(self, tenant: str) -> list[LookoutModel]: ...
+    def delete_lookout_model(self, tenant: str, name: str) -> None: ...
+    def add_lookout_scheduler(self, scheduler: LookoutScheduler) -> LookoutScheduler: ...
+    def get_lookout_scheduler(self, tenant: str, name: str) -> LookoutScheduler: ...
+    def list_lookout_schedulers(self, tenant: str, model: str | None = None) -> list[LookoutScheduler]: ...
+    def set_lookout_scheduler_state(
+        self,
+        tenant: str,
+        name: str,
+        status: str,
+        next_data_end: datetime | None,
+        due_at: datetime | None,
+        only_from: Sequence[str] | None = None,
+    ) -> LookoutScheduler | None: ...
+    def delete_lookout_scheduler(self, tenant: str, name: str) -> None: ...
+    def due_lookout_schedulers(self, now: datetime, limit: int = 100) -> list[LookoutScheduler]: ...
+    def claim_lookout_tick(
+        self,
+        scheduler: LookoutScheduler,
+        execution: LookoutExecution,
+        next_data_end: datetime,
+        next_due: datetime,
+    ) -> bool:
+        """Take a due tick and record its execution: True for exactly one of racing callers."""
+        ...
+
+    def finish_lookout_execution(
+        self,
+        execution_id: str,
+        *,
+        status: str,
+        failed_reason: str | None = None,
+        result: tuple[str, str] | None = None,
+        model_version: int | None = None,
+        events: Sequence[LookoutEvent] = (),
+        latest_result: str | None = None,
+    ) -> None: ...
+    def fail_stale_lookout_executions(self, started_before: datetime, reason: str) -> int: ...
+    def list_lookout_executions(
+        self,
+        tenant: str,
+        scheduler_id: str,
+        *,
+        data_start_after: datetime | None = None,
+        data_end_before: datetime | None = None,
+        status: str | None = None,
+    ) -> list[LookoutExecution]: ...
+    def list_lookout_events(
+        self, tenant: str, scheduler_id: str, start: datetime, end: datetime
+    ) -> list[LookoutEvent]: ...
+
+
+class SourceStore(Protocol):
+    """A tenant's S3-compatible sources: endpoint, region, access key id, the secret sealed by the
+    caller (with the tenant's key), and the buckets each serves (one source per bucket)."""
+
+    def add_source(self, source: Source) -> Source:
+        """Store a new source; Conflict (nothing stored) on a taken name or an already served bucket."""
+        ...
+
+    def get_source(self, tenant: str, name: str) -> Source: ...
+    def list_sources(self, tenant: str) -> list[Source]: ...
+    def source_for_bucket(self, tenant: str, bucket: str) -> Source | None: ...
+    def delete_source(self, tenant: str, name: str) -> Source: ...
+
+
 class HealthStore(Protocol):
     """What readiness asks of the registry."""
 
@@ -437,6 +580,8 @@ class HealthStore(Protocol):
 
 class Store(
     KeyStore,
+    AccessKeyStore,
+    LookoutDataStore,
     DataKeyStore,
     MaskingStore,
     DatasetStore,
@@ -450,6 +595,9 @@ class Store(
     PredictionLogStore,
     AlertStore,
     ChallengerStore,
+    AzureMultivariateStore,
+    LookoutModelStore,
+    SourceStore,
     HealthStore,
     Protocol,
 ):

@@ -13,7 +13,9 @@ policy, from ``SHOPFLOOR_WEBHOOK_ALLOWED_HOSTS`` and ``SHOPFLOOR_WEBHOOK_ALLOWED
 The check runs when a rule is stored and again on every delivery, on the addresses the name
 resolves to then; the delivery connects to an address it checked (:meth:`EgressPolicy.addresses`),
 so a name that resolves elsewhere the second time (DNS rebinding) cannot move the call.
-Nothing is allowed by default.
+Nothing is allowed by default. The same checks, with their own settings
+(``SHOPFLOOR_SOURCE_ALLOWED_HOSTS`` / ``SHOPFLOOR_SOURCE_ALLOWED_NETWORKS``) and a :class:`Purpose`
+naming them, guard the endpoints of tenants' S3-compatible sources.
 """
 
 from __future__ import annotations
@@ -84,35 +86,55 @@ class Target:
             return None
 
 
-def parse_target(url: str) -> Target:
-    """Take a webhook URL apart; TargetNotAllowed (422) when it is not an absolute http(s) URL."""
+def parse_target(
+    url: str, what: str = "webhook URL", error: type[TargetNotAllowed] = TargetNotAllowed
+) -> Target:
+    """Take a URL apart (``what`` names it in messages); ``error`` (TargetNotAllowed, 422) when it
+    is not an absolute http(s) URL."""
     if len(url) > MAX_URL:
-        raise TargetNotAllowed(f"the webhook URL is longer than {MAX_URL} characters")
+        raise error(f"the {what} is longer than {MAX_URL} characters")
     try:
         parts = urlsplit(url.strip())
         port = parts.port
     except ValueError as exc:
-        raise TargetNotAllowed(f"the webhook URL {url!r} is not a valid URL: {exc}") from None
+        raise error(f"the {what} {url!r} is not a valid URL: {exc}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise TargetNotAllowed(f"the webhook URL {url!r} must be an absolute http:// or https:// URL")
+        raise error(f"the {what} {url!r} must be an absolute http:// or https:// URL")
     if parts.fragment:
-        raise TargetNotAllowed(f"the webhook URL {url!r} must not have a #fragment")
+        raise error(f"the {what} {url!r} must not have a #fragment")
     if any(c.isspace() for c in url.strip()):
-        raise TargetNotAllowed(f"the webhook URL {url!r} contains white space")
+        raise error(f"the {what} {url!r} contains white space")
     default = 443 if parts.scheme == "https" else 80
     host = parts.hostname.lower().rstrip(".")
     return Target(url=url.strip(), scheme=parts.scheme, host=host, port=port or default)
+
+
+@dataclass(frozen=True)
+class Purpose:
+    """What a policy guards, for its messages: the thing called, the settings that allow it, the
+    error raised."""
+
+    what: str = "webhook target"
+    url: str = "webhook URL"
+    settings: str = "SHOPFLOOR_WEBHOOK_ALLOWED_HOSTS, SHOPFLOOR_WEBHOOK_ALLOWED_NETWORKS"
+    enabled: str = "webhooks are not enabled on this server"
+    error: type[TargetNotAllowed] = TargetNotAllowed
 
 
 class EgressPolicy:
     """The operator's allowed hosts and networks, and the checks of a target against them."""
 
     def __init__(
-        self, hosts: Sequence[str], networks: Sequence[IPNetwork], resolver: Resolver = resolve
+        self,
+        hosts: Sequence[str],
+        networks: Sequence[IPNetwork],
+        resolver: Resolver = resolve,
+        purpose: Purpose = Purpose(),  # noqa: B008 - frozen, shared safely
     ) -> None:
         self.hosts = tuple(h.lower().rstrip(".") for h in hosts)
         self.networks = tuple(networks)
         self.resolver = resolver
+        self.purpose = purpose
 
     @property
     def allows_any(self) -> bool:
@@ -146,19 +168,19 @@ class EgressPolicy:
     def check(self, url: str) -> Target:
         """A target's checks when a rule is stored: an allowed host, or (after resolving it now)
         addresses in allowed networks. TargetNotAllowed (422) says which and why."""
-        target = parse_target(url)
+        p = self.purpose
+        target = parse_target(url, p.url, p.error)
         if not self.allows_any:
-            raise TargetNotAllowed(
-                "webhooks are not enabled on this server: its operator allows no target host or network "
-                "(SHOPFLOOR_WEBHOOK_ALLOWED_HOSTS, SHOPFLOOR_WEBHOOK_ALLOWED_NETWORKS)"
+            raise p.error(
+                f"{p.enabled}: its operator allows no target host or network ({p.settings})"
             )
         if target.literal is None and self.named(target.host):
             return target
         try:
             self.addresses(target)
         except OSError as exc:
-            raise TargetNotAllowed(
-                f"webhook target {target.display} is not an allowed host name and does not resolve "
+            raise p.error(
+                f"{p.what} {target.display} is not an allowed host name and does not resolve "
                 f"here ({exc}), so its addresses cannot be checked against the allowed networks"
             ) from None
         return target
@@ -170,8 +192,8 @@ class EgressPolicy:
         for address in found:
             why = self._refusal(target, address)
             if why is not None:
-                raise TargetNotAllowed(
-                    f"webhook target {target.display} is not allowed: {why}; the operator allows hosts "
+                raise self.purpose.error(
+                    f"{self.purpose.what} {target.display} is not allowed: {why}; the operator allows hosts "
                     f"{list(self.hosts) or 'none'} and networks {[str(n) for n in self.networks] or 'none'}"
                 )
         return found

@@ -21,6 +21,11 @@ class Permission(StrEnum):
     METRICS = "metrics"
     ALERTS_READ = "alerts:read"
     ALERTS_WRITE = "alerts:write"
+    # A model's whole file (its trees, training medians and categories) leaves the server: the
+    # model's owners, not every key that may read its metadata or predict.
+    MODELS_EXPORT = "models:export"
+    # The tenant's S3-compatible sources: credentials to its own buckets, so not for consumers.
+    SOURCES = "sources"
 
 
 _BUILDER = {
@@ -30,11 +35,13 @@ _BUILDER = {
     Permission.JOBS_WRITE,
     Permission.MODELS_READ,
     Permission.MODELS_WRITE,
+    Permission.MODELS_EXPORT,
     Permission.PREDICT,
     Permission.EXPLAIN,
     Permission.PREDICTIONS_READ,
     Permission.ALERTS_READ,
     Permission.ALERTS_WRITE,
+    Permission.SOURCES,
 }
 _CONSUMER = {Permission.MODELS_READ, Permission.PREDICT, Permission.EXPLAIN}
 

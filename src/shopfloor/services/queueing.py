@@ -32,6 +32,8 @@ ACTIONS = {
     "synthesize": "job.synthesize",
     "optimize": "job.optimize",
     "retrain": "job.retrain",
+    "lookout_train": "job.train",
+    "lookout_ingest": "job.lookout_ingest",
 }
 
 

@@ -134,6 +134,13 @@ class Capabilities:
     outcomes
         How the truth about its answers is fed back and scored (:class:`Outcomes`); None: no
         feedback and no live performance for this task.
+    whole_series
+        Its estimator class detects one whole series sent in a request from that series alone, with
+        no stored model (``detect_series``, ``change_points``): the stateless
+        detection of the Azure Anomaly Detector facade.
+    export
+        The portable formats a model of it can be exported to (``"onnx"``: the estimator's
+        ``to_onnx(metadata)`` gives one ONNX graph on the raw input columns).
     tensor_answers
         The fields of each record's answer as tensors, for the Open Inference Protocol
         (``/v2/models/{name}/infer``): ``(field, kind)`` pairs, kind one of :data:`TensorKind`.
@@ -165,6 +172,8 @@ class Capabilities:
     validation: str = "cross-validation"
     min_assets: int = 0
     outcomes: Outcomes | None = None
+    whole_series: bool = False
+    export: tuple[str, ...] = ()
     tensor_answers: tuple[tuple[str, TensorKind], ...] = ()
 
 

@@ -19,6 +19,7 @@ SERIES_ANOMALY = Capabilities(
     stream=True,
     plots=("candidates",),
     compare=True,
+    whole_series=True,  # a series sent whole is detected from itself (the Azure facade's univariate routes)
     outcomes=Outcomes(
         "alarm",
         "events",

@@ -33,7 +33,7 @@ from shopfloor.tasks.base import (
 )
 from shopfloor.tasks.compare import Compared, NewData
 from shopfloor.tasks.options import option_error
-from shopfloor.tasks.series_anomaly import SERIES_ANOMALY, stream_state
+from shopfloor.tasks.series_anomaly import SERIES_ANOMALY, stream_state, whole
 from shopfloor.tasks.series_anomaly.columns import frame_columns_of, settle_columns
 from shopfloor.tasks.series_anomaly.compare import compare_stream
 from shopfloor.tasks.series_anomaly.detector import (
@@ -98,6 +98,10 @@ class SeriesAnomalyEstimator(BaseEstimator):
         self.min_event_points = min_event_points
         self.alarm_memory = alarm_memory
         self.candidates = candidates
+
+    # One whole series detected from itself, with no stored model (capability whole_series).
+    detect_series = staticmethod(whole.detect)
+    change_points = staticmethod(whole.change_points)
 
     # ------------------------------------------------------------------ options and columns
     def check_options(self) -> None:

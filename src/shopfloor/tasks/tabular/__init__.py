@@ -30,6 +30,7 @@ CLASSIFICATION = Capabilities(
     plots=("confusion", "importance", "stability", "candidates"),
     compare=True,
     outcomes=LABELS,
+    export=("onnx",),
     tensor_answers=LABEL_TENSORS,
 )
 REGRESSION = replace(

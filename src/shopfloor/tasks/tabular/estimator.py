@@ -513,6 +513,15 @@ class TabularEstimator(BaseEstimator):
         """The model's raw output per record (what SHAP explains): log-odds, probability or value."""
         return [e["output"] for e in self.explain(records)]
 
+    def to_onnx(self, metadata: dict[str, str] | None = None) -> bytes:
+        """The model with its preprocessing as one ONNX graph on the raw input columns, answering
+        as :meth:`predict_frame` does (see :mod:`shopfloor.tasks.tabular.onnx_export`)."""
+        from shopfloor.tasks.tabular.onnx_export import to_onnx
+
+        self._check_fitted()
+        classes = [_jsonable(c) for c in self.classes_]
+        return to_onnx(self.pre_, self.model_, classes, self.threshold_, metadata)
+
     # ------------------------------------------------------------------ explain
     def _class_index(self, X: np.ndarray) -> np.ndarray:
         if self.kind == "regression":

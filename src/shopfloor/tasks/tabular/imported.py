@@ -1,11 +1,15 @@
-"""Models trained elsewhere and imported as files: ONNX, LightGBM text, or skops.
+"""Models trained elsewhere and imported as files: ONNX, LightGBM text, XGBoost JSON/UBJ, or skops.
 
 :class:`ImportedModel` follows the estimator protocol (it is never trained here: ``fit``
 raises). Inputs are a numeric matrix with one column per ``input_schema`` entry, in
 order: numbers as floats, booleans as 0/1, a categorical value as its index in the entry's
 ``categories`` (as pandas categorical codes; unknown -> missing, with a warning).
 Loading never unpickles: ONNX runs in an ``onnxruntime.InferenceSession``, LightGBM is
-``lgb.Booster(model_str=...)``, skops is ``skops.io.loads`` with :data:`TRUSTED` only.
+``lgb.Booster(model_str=...)``, XGBoost is ``xgboost.Booster().load_model(bytearray)`` (when the
+server has xgboost), skops is ``skops.io.loads`` with :data:`TRUSTED` only.
+An ONNX model with one input per schema column (named as the columns, as Shopfloor's own ONNX
+export) is fed the raw values by name (numbers as doubles or floats, categories as strings,
+missing as NaN or ""); its ``proba_<class>`` outputs are the probabilities.
 Artifacts: ``imported.json`` (manifest) plus the original file, byte for byte.
 """
 
@@ -25,11 +29,18 @@ from shopfloor.security.pickles import PICKLE_HINT as PICKLE_HINT  # kept import
 from shopfloor.security.pickles import looks_like_pickle as looks_like_pickle
 from shopfloor.tasks.base import BaseEstimator, Capabilities, ProgressFn, no_progress
 from shopfloor.tasks.tabular import IMPORTED_CLASSIFICATION, IMPORTED_REGRESSION
+from shopfloor.tasks.tabular import imported_runtime as runtime
 from shopfloor.tasks.tabular.answers import scored_answers
 from shopfloor.tasks.tabular.models import SKOPS_TRUSTED
 
 MANIFEST = "imported.json"
-MODEL_FILES = {"onnx": "model.onnx", "lightgbm": "model.lgb.txt", "skops": "model.skops"}
+MODEL_FILES = {
+    "onnx": "model.onnx",
+    "lightgbm": "model.lgb.txt",
+    "xgboost": "model.xgb",
+    "skops": "model.skops",
+}
+
 _SK = "sklearn."
 #: skops types an imported file may hold (beyond skops' own defaults)
 TRUSTED = sorted(
@@ -170,24 +181,14 @@ class ImportedModel(BaseEstimator):
                 v.item() if isinstance(v, np.generic) else v for v in getattr(self.runtime_, "classes_", [])
             ]
         elif self.format == "onnx":
-            import onnxruntime as ort
-
-            self._check_onnx(data)
-            self.runtime_ = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
-            found = list(range(2)) if self.kind == "classification" else []
+            names = [c["name"] for c in self.input_schema or []]
+            self.runtime_, self.named_, found = runtime.open_onnx(data, names, self.kind)
+        elif self.format == "xgboost":
+            names = [c["name"] for c in self.input_schema or []]
+            self.runtime_, found = runtime.open_xgboost(data, names, self.kind)
         else:
-            raise InvalidInput(f"unknown format {self.format!r}; use onnx, lightgbm or skops")
+            raise InvalidInput(f"unknown format {self.format!r}; use onnx, lightgbm, xgboost or skops")
         self.classes_ = list(self.classes) if self.classes else found
-
-    @staticmethod
-    def _check_onnx(data: bytes) -> None:
-        """No external-data tensors: they would read files from the server's disk."""
-        import onnx
-
-        model = onnx.load_model_from_string(data)
-        for t in model.graph.initializer:
-            if t.data_location == onnx.TensorProto.EXTERNAL:
-                raise InvalidInput("ONNX models with external data are not accepted; embed the weights")
 
     # ------------------------------------------------------------------ predict
     def _check_fitted(self) -> None:
@@ -220,30 +221,24 @@ class ImportedModel(BaseEstimator):
         """Probabilities (n, k) for classification, values (n,) for regression."""
         if self.format == "lightgbm":
             out = np.asarray(self.runtime_.predict(X))
+        elif self.format == "xgboost":
+            import xgboost as xgb
+
+            order = self.runtime_.feature_names  # the model's own column order, when it names them
+            if order:
+                names = [c["name"] for c in self.input_schema_]
+                X = X[:, [names.index(f) for f in order]]
+            out = np.asarray(self.runtime_.predict(xgb.DMatrix(X, feature_names=order)))
         elif self.format == "skops":
             m = self.runtime_
             out = np.asarray(m.predict_proba(X) if self.kind == "classification" else m.predict(X))
         else:
-            out = self._onnx(X)
+            out = runtime.onnx_matrix(self.runtime_, X, self.kind)
         if self.kind == "regression":
             return out.reshape(len(X), -1)[:, 0].astype(float)
         if out.ndim == 1:
             out = np.column_stack([1 - out, out])
         return out.astype(float)
-
-    def _onnx(self, X: np.ndarray) -> np.ndarray:
-        sess = self.runtime_
-        inp = sess.get_inputs()[0]
-        dtype = np.float64 if "double" in inp.type else np.float32
-        outs = sess.run(None, {inp.name: X.astype(dtype)})
-        names = [o.name for o in sess.get_outputs()]
-        if self.kind == "classification":
-            k = next((i for i, n in enumerate(names) if "prob" in n.lower()), len(outs) - 1)
-            out = outs[k]
-            if isinstance(out, list):  # ZipMap: one {class: probability} per row
-                out = np.array([[row[c] for c in sorted(row)] for row in out])
-            return np.asarray(out)
-        return np.asarray(outs[0])
 
     def predict(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """``{"label", "probabilities", "warnings"}`` or ``{"value", "warnings"}`` per record."""
@@ -251,8 +246,12 @@ class ImportedModel(BaseEstimator):
         if not records:
             return []
         X, warns = self._matrix(records)
+        decided: list[Any] | None = None
         try:
-            out = self._output(X)
+            if getattr(self, "named_", False):
+                out, decided = runtime.onnx_named(self.runtime_, records, self.kind, self.classes_)
+            else:
+                out = self._output(X)
         except Exception as exc:  # noqa: BLE001 - runtime errors of foreign models become 422s
             raise InvalidInput(f"the imported model could not score these records: {exc}") from None
         if self.kind == "regression":
@@ -262,13 +261,10 @@ class ImportedModel(BaseEstimator):
                 f"the model gives {out.shape[1]} probabilities but {len(self.classes_)} classes"
             )
         keys = [str(c) for c in self.classes_]
+        labels = decided or [self.classes_[int(np.argmax(p))] for p in out]
         return [
-            {
-                "label": self.classes_[int(np.argmax(p))],
-                "probabilities": dict(zip(keys, p, strict=True)),
-                "warnings": w,
-            }
-            for p, w in zip(out.tolist(), warns, strict=True)
+            {"label": label, "probabilities": dict(zip(keys, p, strict=True)), "warnings": w}
+            for label, p, w in zip(labels, out.tolist(), warns, strict=True)
         ]
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
