@@ -148,6 +148,17 @@ class Settings(BaseSettings):
         "one tenant runs at once in each API process; more wait up to 10 s for a slot, then get a 429.",
     )
     model_cache_size: int = Field(16, ge=1, description="Loaded models kept in memory per API process.")
+    predict_batch_wait_ms: float = Field(
+        1.0,
+        ge=0,
+        le=50,
+        description="Online predict: requests for the same model version that an API process reads "
+        "together are scored in one model call; a batch waits at most this long for its requests "
+        "(0: no batching). A request alone never waits.",
+    )
+    predict_batch_max_records: int = Field(
+        256, ge=1, description="Most records one batched model call of online predict scores."
+    )
     hub_dir: Path | None = Field(
         None,
         description="Folder of local sentence-transformers / Hugging Face checkpoints served by the hub "

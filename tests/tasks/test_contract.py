@@ -539,6 +539,34 @@ def test_declared_tensor_answers_are_fields_of_every_answer(
         assert all(TENSOR_VALUES[kind](a.get(field)) for a in answers), (task, field, kind)
 
 
+def test_batched_declared_only_where_records_are_answered_alone(
+    fitted: tuple[str, Any, pd.DataFrame, str],
+) -> None:
+    """Online predict scores the records of several requests in one call for a family that declares
+    ``batched`` (serving/batching.py): each record's answer must not depend on the others in the list."""
+    task, est, frame, target = fitted
+    if not _caps(task).batched:
+        return
+    assert task not in PER_ASSET | ONE_STREAM, f"{task} answers per asset or stream: it cannot be batched"
+    records, _ = _records(task, frame, target, 8)
+    together = est.predict(records)
+    alone = [answer for record in records for answer in est.predict([record])]
+    assert _same(together, alone), (together, alone)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, numbers to 1e-9 relative: a matrix product over 8 rows may round the last bit of a
+    value differently than over one."""
+    if isinstance(a, float) or isinstance(b, float):
+        numbers = isinstance(a, int | float) and isinstance(b, int | float)
+        return numbers and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
 CALIBRATED = {"tabular_classification", "text_classification", "image_classification"}
 
 

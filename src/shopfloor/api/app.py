@@ -53,6 +53,7 @@ from shopfloor.schemas.common import Problem
 from shopfloor.services import alerts as alert_service
 from shopfloor.services import audit as audit_log
 from shopfloor.services import lookout_inference, prediction_log
+from shopfloor.serving.batching import MicroBatcher
 from shopfloor.settings import Settings, get_settings, metrics_dir
 from shopfloor.telemetry import tracing as traces
 from shopfloor.version import __version__
@@ -143,6 +144,10 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         # cross-site posts; this API authenticates by the Authorization header only, which a
         # cross-site form cannot send, so there is nothing for it to guard.
         strict_content_type=False,
+        # Requests are traced and measured by the app's own layers (request_context, metrics), to
+        # the OTLP endpoint of its settings; FastAPI's native telemetry, which would otherwise
+        # look up the process's global OpenTelemetry providers on every request, stays off.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         responses={
             status: {"model": Problem, "description": text, "content": {"application/problem+json": {}}}
             for status, text in PROBLEM_RESPONSES.items()
@@ -153,6 +158,9 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     # None without an OTLP endpoint: then nothing of OpenTelemetry is imported
     app.state.tracing = traces.configure(settings, "api")
     app.state.heavy = HeavyWork(settings.tenant_heavy_requests)
+    batch_wait_s = settings.predict_batch_wait_ms / 1000
+    # serving/batching.py: a shared call of as few records as the predict route scores inline stays inline
+    app.state.batcher = MicroBatcher(batch_wait_s, settings.predict_batch_max_records, predict.INLINE_RECORDS)
     app.state.blocking = BlockingWork()
     # errors in the shape each client decodes: console pages, then each protocol on its own prefix
     shapes = (oip.oip_error, openai_compat.openai_error, azure_common.azure_problem, lookout.aws_problem)

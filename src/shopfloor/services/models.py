@@ -12,8 +12,9 @@ from shopfloor.errors import Conflict, InvalidInput, PayloadTooLarge
 from shopfloor.explain.contributions import LIME_SAMPLES
 from shopfloor.registry.entities import PRODUCTION, Model, ModelVersion
 from shopfloor.services import challenger
-from shopfloor.services.failures import failures_logged, loaded_model
+from shopfloor.services.failures import failures_logged, loaded_model, log_failure
 from shopfloor.services.parts import naming_files, warnings_of, with_files
+from shopfloor.serving.batching import MicroBatcher
 from shopfloor.tasks import catalog
 from shopfloor.telemetry.logcontext import current_request_id
 
@@ -136,7 +137,52 @@ def predict(
         loaded.validate(records, platform.settings.max_records_per_request)
         with failures_logged(platform, tenant, loaded.version, "predict", records, started):
             results = loaded.estimator.predict(records)
+    return _answered(platform, tenant, name, loaded.version, records, results, files, started)
+
+
+async def predict_together(
+    platform: Platform,
+    batcher: MicroBatcher,
+    tenant: str,
+    name: str,
+    version: int | str | None,
+    records: Any,
+    key: str | None = None,
+) -> dict[str, Any]:
+    """:func:`predict` for a request of records sent as JSON (a few: it runs on the event loop),
+    whose model call ``batcher`` may share with other requests for the same version of the same
+    tenant's model waiting at once (:mod:`shopfloor.serving.batching`). Everything else stays the
+    request's own: its challenger trial, validation and errors, log entry and metrics."""
+    trial = platform.challengers.trial(tenant, name, version, key)
+    if trial is not None:
+        return challenger.predict(platform, tenant, name, trial, records, None)
+    started = time.perf_counter()
+    loaded = loaded_model(platform, tenant, name, version, "predict", records, started)
+    loaded.validate(records, platform.settings.max_records_per_request)
     mv = loaded.version
+    try:  # failures_logged, without a context manager's cost on the hot path
+        if loaded.batched:
+            together = (tenant, name, mv.version, mv.artifact)  # never across tenants or versions
+            results = await batcher.predict(together, records, loaded.estimator.predict)
+        else:
+            results = loaded.estimator.predict(records)
+    except Exception as exc:
+        log_failure(platform, tenant, mv, "predict", records, started, exc)
+        raise
+    return _answered(platform, tenant, name, mv, records, results, None, started)
+
+
+def _answered(
+    platform: Platform,
+    tenant: str,
+    name: str,
+    mv: ModelVersion,
+    records: Any,
+    results: list[dict[str, Any]],
+    files: list[str] | None,
+    started: float,
+) -> dict[str, Any]:
+    """The answer of one predict request: counted, logged (sampled) and shaped."""
     answers = with_files(results, files)
     metrics.RECORDER.predicted(tenant, name, mv.version, len(results))
     platform.prediction_log.add(

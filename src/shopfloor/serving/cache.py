@@ -23,7 +23,7 @@ from shopfloor.security.keys import Generation
 from shopfloor.serving.validation import Validator, compile_schema
 from shopfloor.settings import Settings
 from shopfloor.storage.sealed import SealedArtifacts
-from shopfloor.tasks.catalog import estimator_class
+from shopfloor.tasks.catalog import capabilities, estimator_class
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,8 @@ class LoadedModel:
     version: ModelVersion
     estimator: Any
     validate: Validator  # (records, most records per request or None)
+    #: each record is answered on its own: requests may share a model call (serving/batching.py)
+    batched: bool = False
 
 
 class ModelCache:
@@ -170,7 +172,12 @@ class ModelCache:
                 ) from None
         estimator = estimator_class(mv.task).load(files)
         log.info("loaded model %s version %s", mv.model, mv.version)
-        return LoadedModel(version=mv, estimator=estimator, validate=compile_schema(mv.input_schema))
+        return LoadedModel(
+            version=mv,
+            estimator=estimator,
+            validate=compile_schema(mv.input_schema),
+            batched=capabilities(mv.task).batched,
+        )
 
     def forget(self) -> None:
         with self._lock:

@@ -104,6 +104,9 @@ class Capabilities:
         Its options may name one of the server's pretrained image backbones (``options.backbone``).
     predict, explain
         Online prediction; the ``method`` names ``explain`` answers (the first is its own default).
+    batched
+        ``predict`` answers each record on its own, whatever else is in the list: the records of
+        several requests waiting at once may be scored in one call (``serving/batching.py``).
     rules
         Its report holds surrogate decision rules (``GET /v1/models/{name}/rules``).
     batch, batch_instead
@@ -154,6 +157,7 @@ class Capabilities:
     options: type | None = None
     backbone: bool = False
     predict: bool = True
+    batched: bool = False
     explain: tuple[str, ...] = ()
     rules: bool = False
     batch: bool = False

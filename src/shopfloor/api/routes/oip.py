@@ -157,8 +157,10 @@ async def _infer(request: Request, version: str | None) -> Response:
     body = await request.body()
     prepared = service.prepare(platform, principal.tenant, name, version, body, length, encoding)
     records = prepared.records
-    if prepared.table and len(records) <= INLINE_RECORDS:
-        result = models_service.predict(platform, principal.tenant, name, version, records, None, key)
+    if prepared.table and len(records) <= INLINE_RECORDS:  # the model call may be shared, as on /v1
+        result = await models_service.predict_together(
+            platform, request.app.state.batcher, principal.tenant, name, version, records, key
+        )
     else:  # many records, or images, text and recordings: off the event loop
         result = await run_in_threadpool(
             models_service.predict, platform, principal.tenant, name, version, records, None, key

@@ -115,22 +115,30 @@ async def predict(request: Request) -> Response:
     version = version_param(request.query_params.get("version")) if request.scope["query_string"] else None
     platform, name = request.app.state.platform, request.path_params["name"]
     key = canary_key(request.scope)
-    files: list[str] | None = None
     if _is_multipart(request):  # one file part per record, read by the model's declared inputs
         parts, fields = await multipart_parts(request)
         records, files = await run_in_threadpool(
             parts_service.part_records, platform, principal.tenant, name, version, parts, fields
         )
-    else:
-        records = parse_records(await request.body())
-    if len(records) <= INLINE_RECORDS and files is None:
-        result = service.predict(platform, principal.tenant, name, version, records, None, key)
-    else:
         result = await run_in_threadpool(
             service.predict, platform, principal.tenant, name, version, records, files, key
         )
+    else:
+        records = parse_records(await request.body())
+        if len(records) <= INLINE_RECORDS:  # on the event loop; the model call may be shared
+            result = await service.predict_together(
+                platform, request.app.state.batcher, principal.tenant, name, version, records, key
+            )
+        else:
+            result = await run_in_threadpool(
+                service.predict, platform, principal.tenant, name, version, records, None, key
+            )
     audit.buffer(platform).count(principal, name, result["version"], "predict", len(records))
-    return Response(json.dumps(result, separators=(",", ":")), media_type="application/json")
+    return Response(_to_json(result), media_type="application/json")
+
+
+#: One encoder for every answer (``json.dumps`` with options builds a new one per call).
+_to_json = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def _is_multipart(request: Request) -> bool:
