@@ -110,6 +110,7 @@ class Prepared(NamedTuple):
     records: list[dict[str, Any]]
     outputs: list[tuple[Output, bool]]  # each output to send, and whether in binary
     table: bool  # the model reads table rows (cheap to score inline), not images, text or recordings
+    framed: bool  # some output goes in binary after the JSON header
 
 
 def outputs_of(mv: ModelVersion) -> list[Output]:
@@ -257,7 +258,8 @@ def prepare(
     if plain is not None:
         records = _plain_records(plain, model.columns)
         asked, binary = T.requested_outputs(header)
-        return Prepared(T.request_id(header), records, _chosen(model, asked, binary), model.table)
+        chosen = _chosen(model, asked, binary)
+        return Prepared(T.request_id(header), records, chosen, model.table, _framed(chosen))
     request = T.request_of(header, memoryview(body)[split:])
     inputs = request.inputs
     if len(inputs) == 1 and inputs[0].name not in model.columns and len(inputs[0].shape) == 2:
@@ -265,7 +267,11 @@ def prepare(
     else:
         records = _column_records(inputs, model.columns)
     chosen = _chosen(model, request.outputs, request.binary_output)
-    return Prepared(request.id, records, chosen, model.table)
+    return Prepared(request.id, records, chosen, model.table, _framed(chosen))
+
+
+def _framed(chosen: list[tuple[Output, bool]]) -> bool:
+    return any([binary for _, binary in chosen])
 
 
 def _chosen(model: _Model, asked: dict[str, bool] | None, binary: bool) -> list[tuple[Output, bool]]:
@@ -370,7 +376,7 @@ def answer(name: str, prepared: Prepared, result: dict[str, Any]) -> tuple[bytes
     if prepared.id is not None:
         fields["id"] = prepared.id
     warnings = {"warnings": result["warnings"]} if result.get("warnings") else None
-    if not any(binary for _, binary in prepared.outputs):
+    if not prepared.framed:
         outputs = [(o.name, o.datatype, *_output_values(o, answers)) for o, _ in prepared.outputs]
         return T.json_response(fields, outputs, warnings), None
     entries, blobs = [], []
@@ -386,25 +392,30 @@ def answer(name: str, prepared: Prepared, result: dict[str, Any]) -> tuple[bytes
 
 
 def _output_values(out: Output, answers: list[dict[str, Any]]) -> tuple[list[int], list[Any]]:
-    fields = [a.get(out.name) for a in answers]
-    n = len(answers)
-    if out.kind == "class":
+    field, kind, n = out.name, out.kind, len(answers)
+    fields = [a.get(field) for a in answers]
+    if kind == "class":
         return [n], [None if v is None else str(v) for v in fields]
-    if out.kind == "flag":
+    if kind == "flag":
         return [n], [bool(v) for v in fields]
-    if out.kind == "count":
+    if kind == "count":
         return [n], [int(v or 0) for v in fields]
-    if out.kind == "number":
-        return [n], [_number(v) for v in fields]
-    if out.kind == "sequence":
+    if kind == "number":
+        return [n], _numbers(fields)
+    if kind == "sequence":
         width = len(fields[0] or []) if fields else 0
-        return [n, width], [_number(x) for v in fields for x in (v or [None] * width)]
+        return [n, width], _numbers([x for v in fields for x in (v or [None] * width)])
     # classes and scores: one column per class, in the order of the answers' probabilities
     classes = list((answers[0].get("probabilities") or {}) if answers else {})
-    if out.kind == "scores":
-        return [n, len(classes)], [_number((v or {}).get(c)) for v in fields for c in classes]
+    if kind == "scores":
+        return [n, len(classes)], _numbers([(v or {}).get(c) for v in fields for c in classes])
     chosen = [{str(x) for x in v or ()} for v in fields]
     return [n, len(classes)], [c in labels for labels in chosen for c in classes]
+
+
+def _numbers(values: list[Any]) -> list[float | None]:
+    # a finite float as it is (x - x is 0.0 only for those), anything else through _number
+    return [x if type(x) is float and x - x == 0.0 else _number(x) for x in values]
 
 
 def _number(value: Any) -> float | None:

@@ -98,8 +98,11 @@ def read_header(body: bytes, header_length: str | None, encoding: str | None) ->
                 f"Inference-Header-Content-Length is {header_length!r}: it must be the length of the "
                 f"JSON header, at most the body's {len(body)} bytes"
             )
+    raw = body if split == len(body) else body[:split]
     try:
-        header = json.loads(body if split == len(body) else body[:split])
+        # an object's "{" then no NUL byte: UTF-8 as json.loads would detect it, without detecting
+        utf8 = raw[:1] == b"{" and raw[1:2] != b"\0"
+        header = _decode(raw.decode("utf-8", "surrogatepass")) if utf8 else json.loads(raw)
     except (ValueError, RecursionError) as exc:
         raise bad(f"the request's JSON header is not valid JSON: {exc}") from None
     if not isinstance(header, dict):
@@ -286,6 +289,7 @@ _JSON_TYPES: dict[str, tuple[frozenset[type], str]] = {
 _KNOWN = frozenset(DATATYPES)
 #: The JSON element types of each datatype, for :func:`plain_columns`.
 _PLAIN_TYPES: dict[str, frozenset[type]] = {datatype: types for datatype, (types, _) in _JSON_TYPES.items()}
+_decode = json.JSONDecoder().decode
 #: One encoder for every answer (``json.dumps`` with options builds a new one per call).
 _to_json = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
