@@ -347,7 +347,7 @@ def json_response(
 
 def _json_data(datatype: str, values: list[Any]) -> str:
     if not _WRITTEN[datatype].issuperset(map(type, values)):  # not as output() takes them
-        return str(_to_json(values))
+        return _to_json(values)
     if datatype == BYTES:
         items = ["null" if v is None else _escape(v) for v in values]
     elif datatype == "BOOL":
