@@ -105,6 +105,27 @@ def test_infer_answers_as_v1_predict_does_and_echoes_the_id(trained: Api) -> Non
     assert out["probabilities"]["data"] == [p["probabilities"][c] for p in expected for c in ("0", "1")]
     for path in ("/versions/1", "/versions/production"):
         assert _infer(api, "line", {"inputs": _columns()}, path=path).json()["outputs"] == body["outputs"]
+    # inputs with parameters are read in full, not in the one pass for plain inputs: the same answer
+    full = [{**c, "parameters": {}} for c in _columns()]
+    assert _infer(api, "line", {"id": "req-7", "inputs": full}).content == answer.content
+
+
+def test_nan_in_a_number_is_missing_as_null_is_on_v1(trained: Api) -> None:
+    api = trained
+    columns = _columns(1)
+    columns[0]["data"] = [float("nan")]
+    body = json.dumps({"inputs": columns}).encode()  # NaN as Python's json writes it
+    assert b"NaN" in body
+    answer = api.client.post("/v2/models/line/infer", content=body, headers=api.headers("consumer"))
+    assert answer.status_code == 200, answer.text
+    record = {c["name"]: c["data"][0] for c in columns} | {"speed": None}
+    v1 = api.client.post("/v1/models/line/predict", json={"records": [record]}, headers=api.headers())
+    expected = v1.json()["predictions"][0]
+    out = {o["name"]: o["data"] for o in answer.json()["outputs"]}
+    assert out["label"] == [str(expected["label"])]
+    assert out["probabilities"] == [expected["probabilities"][c] for c in ("0", "1")]
+    warned = v1.json()["warnings"]  # none: a missing value is imputed without one
+    assert answer.json().get("parameters") == ({"warnings": warned} if warned else None)
 
 
 def test_a_table_of_numbers_is_one_tensor_in_schema_order(trained: Api) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import struct
+from typing import Any
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from tritonclient.http import InferInput, InferRequestedOutput, InferResult
 from tritonclient.http._utils import _get_inference_request
 
 from shopfloor.errors import InvalidInput, UnsupportedMediaType
-from shopfloor.serving.tensors import output, parse_request, response
+from shopfloor.serving.tensors import json_response, output, parse_request, plain_columns, response
 
 
 def _client_request(
@@ -96,3 +97,66 @@ def test_answers_in_json_and_binary_read_back_by_tritonclient() -> None:
     assert result.as_numpy("flag").tolist() == [True, False]
     only_json, none = response({"outputs": [output("flag", "BOOL", [1], [True], False)[0]]}, [b""])
     assert none is None and json.loads(only_json)["outputs"][0]["data"] == [True]
+
+
+_ACCEPTED = {"speed": frozenset({"FP64", "FP32", "INT64"}), "Type": frozenset({"BYTES", "INT64"})}
+
+
+def _plain(**changed: Any) -> dict[str, Any]:
+    speed = {"name": "speed", "datatype": "FP64", "shape": [2], "data": [1.5, 2]}
+    kind = {"name": "Type", "datatype": "BYTES", "shape": [2, 1], "data": ["L", "M"]}
+    return {"inputs": [{**speed, **changed}, kind]}
+
+
+def test_plain_inputs_are_read_in_one_pass_as_the_full_parse_reads_them() -> None:
+    header = _plain()
+    assert plain_columns(header, _ACCEPTED) == {"speed": [1.5, 2], "Type": ["L", "M"]}
+    full = parse_request(json.dumps(header).encode(), None)
+    assert {t.name: t.values for t in full.inputs} == plain_columns(header, _ACCEPTED)
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"shape": [True]},  # True == 1 in Python; not a whole number here
+        {"shape": [2.0]},
+        {"shape": [2, True]},
+        {"shape": [1, 2], "data": [1.0, 2.0]},
+        {"shape": [3]},  # not the length of data
+        {"shape": [1], "data": [1.0]},  # another number of records than Type's
+        {"data": [[1.5], [2.0]]},  # nested
+        {"data": [1.5, True]},  # a bool is no FP64 element
+        {"data": [1.5, "2"]},
+        {"datatype": "BOOL"},  # not accepted for the column
+        {"datatype": ["FP64"]},
+        {"name": "Type", "datatype": "INT64", "data": [1, 2]},  # given twice
+        {"name": "other"},
+        {"name": 7},
+        {"parameters": {}},  # anything beyond name, datatype, shape and data
+    ],
+)
+def test_anything_else_is_left_to_the_full_parse(changed: dict[str, Any]) -> None:
+    assert plain_columns(_plain(**changed), _ACCEPTED) is None
+
+
+def test_not_every_column_or_no_list_is_left_to_the_full_parse() -> None:
+    assert plain_columns({"inputs": _plain()["inputs"][:1]}, _ACCEPTED) is None
+    assert plain_columns({"inputs": {"speed": [1.0]}}, _ACCEPTED) is None
+    assert plain_columns({"inputs": [1, 2]}, _ACCEPTED) is None
+
+
+def test_json_answers_are_written_as_the_encoder_writes_them() -> None:
+    outputs = [
+        ("label", "BYTES", [3], ["ok", None, 'é "q"']),
+        ("p", "FP64", [3, 2], [0.25, None, 1e-300, 2, float("nan"), float("inf")]),
+        ("flag", "BOOL", [2], [True, False]),
+        ("count", "INT64", [2], [3, 0]),
+        ("odd", "INT64", [1], [True]),  # not as output() takes it: the encoder writes it
+    ]
+    fields = {"model_name": 'm"', "model_version": "1", "id": "r\n1"}
+    written = json_response(fields, outputs, {"warnings": ["w"]})
+    finite = [[None if isinstance(v, float) and v - v != 0 else v for v in vs] for _, _, _, vs in outputs]
+    entries = [output(n, d, s, vs, False)[0] for (n, d, s, _), vs in zip(outputs, finite, strict=True)]
+    expected, length = response({**fields, "outputs": entries, "parameters": {"warnings": ["w"]}}, [b""])
+    assert written == expected and length is None
+    assert json_response({}, [], None) == response({"outputs": []}, [])[0]

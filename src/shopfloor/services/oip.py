@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from shopfloor.context import Platform
 from shopfloor.errors import InvalidInput, RegistryUnavailable
 from shopfloor.registry.entities import ModelVersion
 from shopfloor.services.readiness import readiness
 from shopfloor.serving import tensors as T
-from shopfloor.serving.tensors import BYTES, FLOATS, INTEGERS, InferRequest, Tensor, bad
+from shopfloor.serving.tensors import BYTES, FLOATS, INTEGERS, Tensor, bad
 from shopfloor.tasks import catalog
 
 #: The name the metadata gives the one 2-D tensor a table of numbers may be sent as.
@@ -103,14 +103,14 @@ class Output:
     shape: list[int]
 
 
-@dataclass(frozen=True)
-class Prepared:
+class Prepared(NamedTuple):
     """An infer request made ready for the predict path: the records, and what to answer with."""
 
-    request: InferRequest
+    id: str | None  # the request's, echoed
     records: list[dict[str, Any]]
     outputs: list[tuple[Output, bool]]  # each output to send, and whether in binary
     table: bool  # the model reads table rows (cheap to score inline), not images, text or recordings
+    framed: bool  # some output goes in binary after the JSON header
 
 
 def outputs_of(mv: ModelVersion) -> list[Output]:
@@ -136,6 +136,10 @@ class _Model:
     outputs: list[Output]
     columns: dict[str, tuple[str, str, frozenset[str]]]  # name -> type, datatype named, accepted
     table: bool  # the model reads table rows (cheap to score inline), not images, text or recordings
+    # name -> datatypes accepted, for requests of plain inputs (tensors.plain_columns), whose
+    # elements are the records' values as they are; None where a column takes samples [n, samples]
+    plain: dict[str, frozenset[str]] | None
+    every: dict[bool, list[tuple[Output, bool]]]  # every output, in JSON (False) or in binary (True)
 
 
 _MODELS: dict[tuple[str, str, int, str], _Model] = {}
@@ -153,7 +157,12 @@ def _served(mv: ModelVersion) -> _Model:
         columns = {name: (kind, *_INPUT_TYPES.get(kind, _ANY)) for name, kind in kinds.items()}
         if len(_MODELS) >= _MAX_MODELS:
             _MODELS.clear()
-        found = _MODELS[key] = _Model(outputs, columns, catalog.capabilities(mv.task).inputs == "table")
+        table = catalog.capabilities(mv.task).inputs == "table"
+        plain: dict[str, frozenset[str]] | None = None
+        if columns and "waveform" not in kinds.values():
+            plain = {name: accepted for name, (_, _, accepted) in columns.items()}
+        every = {binary: [(o, binary) for o in outputs] for binary in (False, True)}
+        found = _MODELS[key] = _Model(outputs, columns, table, plain, every)
     return found
 
 
@@ -241,23 +250,46 @@ def prepare(
     """
     mv = platform.models.resolve(tenant, name, version)
     model = _served(mv)
-    request = T.parse_request(body, header_length, encoding)
+    header, split = T.read_header(body, header_length, encoding)
+    # the common case, one plain JSON input per column, read in one pass (NaN: see _missing_as_none)
+    plain = None
+    if model.plain is not None and split == len(body) and b"NaN" not in body:
+        plain = T.plain_columns(header, model.plain)
+    if plain is not None:
+        records = _plain_records(plain, model.columns)
+        asked, binary = T.requested_outputs(header)
+        chosen = _chosen(model, asked, binary)
+        return Prepared(T.request_id(header), records, chosen, model.table, _framed(chosen))
+    request = T.request_of(header, memoryview(body)[split:])
     inputs = request.inputs
     if len(inputs) == 1 and inputs[0].name not in model.columns and len(inputs[0].shape) == 2:
         records = _table_records(inputs[0], mv.input_schema)
     else:
         records = _column_records(inputs, model.columns)
-    return Prepared(request, records, _chosen(model.outputs, request), model.table)
+    chosen = _chosen(model, request.outputs, request.binary_output)
+    return Prepared(request.id, records, chosen, model.table, _framed(chosen))
 
 
-def _chosen(outputs: list[Output], request: InferRequest) -> list[tuple[Output, bool]]:
-    if request.outputs is None:
-        return [(o, request.binary_output) for o in outputs]
-    by_name = {o.name: o for o in outputs}
-    unknown = next((n for n in request.outputs if n not in by_name), None)
+def _framed(chosen: list[tuple[Output, bool]]) -> bool:
+    return any([binary for _, binary in chosen])
+
+
+def _chosen(model: _Model, asked: dict[str, bool] | None, binary: bool) -> list[tuple[Output, bool]]:
+    if asked is None:
+        return model.every[binary]
+    by_name = {o.name: o for o in model.outputs}
+    unknown = next((n for n in asked if n not in by_name), None)
     if unknown is not None:
         raise bad(f"unknown output {unknown!r}; the model gives {', '.join(by_name)}", "outputs")
-    return [(by_name[n], binary) for n, binary in request.outputs.items()]
+    return [(by_name[n], wanted) for n, wanted in asked.items()]
+
+
+def _plain_records(plain: dict[str, list[Any]], columns: dict[str, Any]) -> list[dict[str, Any]]:
+    """The records of plain inputs (every column given, one value per record), keys in schema order."""
+    if len(next(iter(plain.values()))) == 1:  # one record: no transposing
+        return [{name: plain[name][0] for name in columns}]
+    values = [plain[name] for name in columns]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
 
 
 def _table_records(tensor: Tensor, schema: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -340,41 +372,50 @@ def answer(name: str, prepared: Prepared, result: dict[str, Any]) -> tuple[bytes
     """The infer response for the predict ``result`` of ``prepared``: its body, and the length of
     the JSON header when outputs follow in binary."""
     answers = result["predictions"]
-    header: dict[str, Any] = {"model_name": name, "model_version": str(result["version"])}
-    if prepared.request.id is not None:
-        header["id"] = prepared.request.id
+    fields = {"model_name": name, "model_version": str(result["version"])}
+    if prepared.id is not None:
+        fields["id"] = prepared.id
+    warnings = {"warnings": result["warnings"]} if result.get("warnings") else None
+    if not prepared.framed:
+        outputs = [(o.name, o.datatype, *_output_values(o, answers)) for o, _ in prepared.outputs]
+        return T.json_response(fields, outputs, warnings), None
     entries, blobs = [], []
     for out, binary in prepared.outputs:
         shape, values = _output_values(out, answers)
         entry, blob = T.output(out.name, out.datatype, shape, values, binary)
         entries.append(entry)
         blobs.append(blob)
-    header["outputs"] = entries
-    if result.get("warnings"):
-        header["parameters"] = {"warnings": result["warnings"]}
+    header: dict[str, Any] = {**fields, "outputs": entries}
+    if warnings is not None:
+        header["parameters"] = warnings
     return T.response(header, blobs)
 
 
 def _output_values(out: Output, answers: list[dict[str, Any]]) -> tuple[list[int], list[Any]]:
-    fields = [a.get(out.name) for a in answers]
-    n = len(answers)
-    if out.kind == "class":
+    field, kind, n = out.name, out.kind, len(answers)
+    fields = [a.get(field) for a in answers]
+    if kind == "class":
         return [n], [None if v is None else str(v) for v in fields]
-    if out.kind == "flag":
+    if kind == "flag":
         return [n], [bool(v) for v in fields]
-    if out.kind == "count":
+    if kind == "count":
         return [n], [int(v or 0) for v in fields]
-    if out.kind == "number":
-        return [n], [_number(v) for v in fields]
-    if out.kind == "sequence":
+    if kind == "number":
+        return [n], _numbers(fields)
+    if kind == "sequence":
         width = len(fields[0] or []) if fields else 0
-        return [n, width], [_number(x) for v in fields for x in (v or [None] * width)]
+        return [n, width], _numbers([x for v in fields for x in (v or [None] * width)])
     # classes and scores: one column per class, in the order of the answers' probabilities
     classes = list((answers[0].get("probabilities") or {}) if answers else {})
-    if out.kind == "scores":
-        return [n, len(classes)], [_number((v or {}).get(c)) for v in fields for c in classes]
+    if kind == "scores":
+        return [n, len(classes)], _numbers([(v or {}).get(c) for v in fields for c in classes])
     chosen = [{str(x) for x in v or ()} for v in fields]
     return [n, len(classes)], [c in labels for labels in chosen for c in classes]
+
+
+def _numbers(values: list[Any]) -> list[float | None]:
+    # a finite float as it is (x - x is 0.0 only for those), anything else through _number
+    return [x if type(x) is float and x - x == 0.0 else _number(x) for x in values]
 
 
 def _number(value: Any) -> float | None:

@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import math
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii as _escape
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -72,6 +74,13 @@ def parse_request(body: bytes, header_length: str | None, encoding: str | None =
     """The infer request in ``body``; ``header_length`` is the ``Inference-Header-Content-Length``
     header (None: the whole body is JSON), ``encoding`` its ``Content-Encoding``. Raises
     :class:`InvalidInput` naming what is wrong, :class:`UnsupportedMediaType` for a compressed body."""
+    header, split = read_header(body, header_length, encoding)
+    return request_of(header, memoryview(body)[split:])
+
+
+def read_header(body: bytes, header_length: str | None, encoding: str | None) -> tuple[dict[str, Any], int]:
+    """The JSON header of the infer request in ``body`` and where its binary part starts (the
+    body's length when there is none); see :func:`parse_request` for the arguments and errors."""
     if encoding not in (None, "identity"):
         raise UnsupportedMediaType(
             f"compressed requests (Content-Encoding: {encoding}) are not accepted: send the request "
@@ -89,16 +98,24 @@ def parse_request(body: bytes, header_length: str | None, encoding: str | None =
                 f"Inference-Header-Content-Length is {header_length!r}: it must be the length of the "
                 f"JSON header, at most the body's {len(body)} bytes"
             )
+    raw = body if split == len(body) else body[:split]
     try:
-        header = json.loads(body[:split])
+        # an object's "{" then no NUL byte: UTF-8 as json.loads would detect it, without detecting
+        utf8 = raw[:1] == b"{" and raw[1:2] != b"\0"
+        header = _decode(raw.decode("utf-8", "surrogatepass")) if utf8 else json.loads(raw)
     except (ValueError, RecursionError) as exc:
         raise bad(f"the request's JSON header is not valid JSON: {exc}") from None
     if not isinstance(header, dict):
         raise bad("the request must be a JSON object with 'inputs'")
+    return header, split
+
+
+def request_of(header: dict[str, Any], binary: memoryview) -> InferRequest:
+    """The infer request of the JSON ``header`` (from :func:`read_header`) and the ``binary`` part
+    of the body after it; raises :class:`InvalidInput` naming what is wrong."""
     raw_inputs = header.get("inputs")
     if not isinstance(raw_inputs, list) or not raw_inputs:
         raise bad("the request needs 'inputs': a list of tensors", "inputs")
-    binary = memoryview(body)[split:]
     inputs, used = [], 0
     for i, raw in enumerate(raw_inputs):
         tensor, used = _input(raw, i, binary, used)
@@ -110,10 +127,48 @@ def parse_request(body: bytes, header_length: str | None, encoding: str | None =
         )
     if len({t.name for t in inputs}) != len(inputs):
         raise bad("an input name is given twice", "inputs")
-    return InferRequest(_request_id(header), inputs, *_outputs(header))
+    return InferRequest(request_id(header), inputs, *requested_outputs(header))
 
 
-def _request_id(header: dict[str, Any]) -> str | None:
+def plain_columns(
+    header: dict[str, Any], accepted: Mapping[str, frozenset[str]]
+) -> dict[str, list[Any]] | None:
+    """The elements of each input of ``header`` by name, when every input is the common plain case:
+    the names of ``accepted`` each given once, with one of its datatypes, shape ``[n]`` or ``[n, 1]``
+    (one n for all) and its n elements as a flat JSON ``data`` list of that datatype's JSON type;
+    no parameters. None for anything else: :func:`request_of` then reads the request in full and
+    says what is wrong, so this never raises and never accepts what that refuses."""
+    # on every request: subscripts, type() tests and set operations in C, no generators
+    raw_inputs = header.get("inputs")
+    if type(raw_inputs) is not list or len(raw_inputs) != len(accepted):
+        return None
+    columns: dict[str, list[Any]] = {}
+    rows = -1
+    for raw in raw_inputs:
+        if type(raw) is not dict or len(raw) != 4:  # name, datatype, shape, data: nothing else
+            return None
+        try:
+            name, datatype, shape, data = raw["name"], raw["datatype"], raw["shape"], raw["data"]
+        except KeyError:
+            return None
+        if type(name) is not str or type(datatype) is not str or type(shape) is not list or name in columns:
+            return None
+        if datatype not in accepted.get(name, ()) or type(data) is not list:
+            return None
+        n = shape[0] if shape else None  # whole numbers only: True == 1 and 1.0 == 1 in Python
+        if type(n) is not int or n != len(data) or (n != rows and rows >= 0):
+            return None
+        if len(shape) != 1 and (len(shape) != 2 or type(shape[1]) is not int or shape[1] != 1):
+            return None
+        if not _PLAIN_TYPES[datatype].issuperset(map(type, data)):
+            return None
+        columns[name] = data
+        rows = n
+    return columns
+
+
+def request_id(header: dict[str, Any]) -> str | None:
+    """The request's ``id`` (echoed in the answer), None when it has none."""
     found = header.get("id")
     if found is None or isinstance(found, str) and len(found) <= 256:
         return found
@@ -127,7 +182,8 @@ def _parameters(raw: dict[str, Any], *where: str | int) -> dict[str, Any]:
     return found
 
 
-def _outputs(header: dict[str, Any]) -> tuple[dict[str, bool] | None, bool]:
+def requested_outputs(header: dict[str, Any]) -> tuple[dict[str, bool] | None, bool]:
+    """The outputs asked for, each with whether in binary (None: all), and ``binary_data_output``."""
     binary_all = _parameters(header).get("binary_data_output") is True
     raw = header.get("outputs")
     if raw is None:
@@ -231,6 +287,11 @@ _JSON_TYPES: dict[str, tuple[frozenset[type], str]] = {
     **dict.fromkeys(FLOATS, (_NUMBER_TYPES, "numbers")),
 }
 _KNOWN = frozenset(DATATYPES)
+#: The JSON element types of each datatype, for :func:`plain_columns`.
+_PLAIN_TYPES: dict[str, frozenset[type]] = {datatype: types for datatype, (types, _) in _JSON_TYPES.items()}
+_decode = json.JSONDecoder().decode
+#: One encoder for every answer (``json.dumps`` with options builds a new one per call).
+_to_json = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
 
 def _from_json(name: str, datatype: str, data: Any) -> list[Any]:
@@ -260,9 +321,57 @@ def output(
     return entry, raw
 
 
+def json_response(
+    fields: dict[str, str],
+    outputs: list[tuple[str, str, list[int], list[Any]]],
+    parameters: dict[str, Any] | None,
+) -> bytes:
+    """The body of an answer whose outputs are all in JSON, written directly: the same JSON as
+    :func:`response` writes for the header ``{**fields, "outputs": [entries], "parameters": ...}``
+    (``parameters`` left out when None), each entry from ``(name, datatype, shape, elements)``;
+    elements as :func:`output` takes them, except that a float that is not finite is written as
+    ``null`` (JSON has no NaN). The answer's hot path: no encoder built per call, no dicts."""
+    parts = ["{"]
+    for key, value in fields.items():
+        parts += (_escape(key), ":", _escape(value), ",")
+    parts.append('"outputs":[')
+    for i, (name, datatype, shape, values) in enumerate(outputs):
+        parts += ("," if i else "", '{"name":', _escape(name), ',"datatype":', _escape(datatype))
+        parts += (',"shape":[', ",".join(map(str, shape)), '],"data":', _json_data(datatype, values), "}")
+    parts.append("]")
+    if parameters is not None:
+        parts += (',"parameters":', _to_json(parameters))
+    parts.append("}")
+    return "".join(parts).encode()
+
+
+def _json_data(datatype: str, values: list[Any]) -> str:
+    if not _WRITTEN[datatype].issuperset(map(type, values)):  # not as output() takes them
+        return _to_json(values)
+    if datatype == BYTES:
+        items = ["null" if v is None else _escape(v) for v in values]
+    elif datatype == "BOOL":
+        items = ["true" if v else "false" for v in values]
+    elif datatype in FLOATS:
+        items = ["null" if v is None or not _finite(v) else repr(v) for v in values]
+    else:
+        items = list(map(str, values))
+    return "[" + ",".join(items) + "]"
+
+
+#: The element types :func:`json_response` writes itself per datatype (the rest go to the encoder).
+_WRITTEN: dict[str, frozenset[type]] = {
+    BYTES: frozenset((str, type(None))),
+    "BOOL": frozenset((bool,)),
+    **dict.fromkeys(INTEGERS, frozenset((int,))),
+    **dict.fromkeys(FLOATS, frozenset((float, int, type(None)))),
+}
+_finite = math.isfinite
+
+
 def response(header: dict[str, Any], blobs: list[bytes]) -> tuple[bytes, int | None]:
     """The answer's body and, when outputs follow in binary, the length of its JSON header."""
-    text = json.dumps(header, separators=(",", ":"), allow_nan=False).encode()
+    text = _to_json(header).encode()
     if not any(blobs):
         return text, None
     return b"".join((text, *blobs)), len(text)
