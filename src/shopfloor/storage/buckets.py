@@ -15,10 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
-
 from shopfloor.errors import (
     InvalidInput,
     NotFound,
@@ -67,7 +63,11 @@ class Endpoint:
 
 def bucket_client(endpoint: Endpoint) -> Any:
     """A boto3 S3 client for ``endpoint``: bounded timeouts and retries, path-style addressing
-    (MinIO and Ceph serve buckets under the path)."""
+    (MinIO and Ceph serve buckets under the path). boto3 is imported here, on first use: the API
+    process starts without it."""
+    import boto3
+    from botocore.config import Config
+
     config = Config(
         connect_timeout=endpoint.timeout_s,
         read_timeout=endpoint.timeout_s,
@@ -85,6 +85,13 @@ def bucket_client(endpoint: Endpoint) -> Any:
         aws_secret_access_key=endpoint.secret,
         config=config,
     )
+
+
+def _boto_failures() -> tuple[type[Exception], ...]:
+    """What a boto3 call raises when the endpoint or the request fails (imported on first use)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return (BotoCoreError, ClientError)
 
 
 def check_key(key: str, *, what: str = "object key") -> str:
@@ -116,6 +123,8 @@ class SourceBucket:
 
     def _failed(self, exc: Exception, doing: str, key: str | None = None) -> ShopfloorError:
         """The project error for a boto3 failure; the raw answer is logged, never returned."""
+        from botocore.exceptions import ClientError
+
         where = self._where(key)
         if isinstance(exc, ClientError):
             code = str(exc.response.get("Error", {}).get("Code", ""))
@@ -145,7 +154,7 @@ class SourceBucket:
         check_key(key)
         try:
             answer = self.client.get_object(Bucket=self.bucket, Key=key)
-        except (BotoCoreError, ClientError) as exc:
+        except _boto_failures() as exc:
             raise self._failed(exc, "reading", key) from None
         body = answer["Body"]
         try:
@@ -159,7 +168,7 @@ class SourceBucket:
                 if total > max_bytes:
                     raise self._too_large(key, None, max_bytes)
             return b"".join(pieces)
-        except (BotoCoreError, ClientError) as exc:
+        except _boto_failures() as exc:
             raise self._failed(exc, "reading", key) from None
         finally:
             body.close()
@@ -184,7 +193,7 @@ class SourceBucket:
                         f"{self._where(prefix)}: more than {limit} objects under the prefix; "
                         "name a narrower one"
                     )
-        except (BotoCoreError, ClientError) as exc:
+        except _boto_failures() as exc:
             raise self._failed(exc, "listing", prefix) from None
         return sorted(found, key=lambda o: o.key)
 
@@ -193,7 +202,7 @@ class SourceBucket:
         check_key(key)
         try:
             self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
-        except (BotoCoreError, ClientError) as exc:
+        except _boto_failures() as exc:
             raise self._failed(exc, "writing", key) from None
 
 
